@@ -1,0 +1,61 @@
+#include "base/grpc_util.h"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace slotkeeper {
+
+// absl::StatusCode and grpc::StatusCode share their numbering (both follow
+// google.rpc.Code), so the conversion is a cast; the static_asserts keep it
+// honest.
+static_assert(static_cast<int>(absl::StatusCode::kUnavailable) ==
+              static_cast<int>(grpc::StatusCode::UNAVAILABLE));
+static_assert(static_cast<int>(absl::StatusCode::kFailedPrecondition) ==
+              static_cast<int>(grpc::StatusCode::FAILED_PRECONDITION));
+static_assert(static_cast<int>(absl::StatusCode::kUnauthenticated) ==
+              static_cast<int>(grpc::StatusCode::UNAUTHENTICATED));
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+std::shared_ptr<grpc::ServerCredentials> ServerCredentials() {
+  return grpc::InsecureServerCredentials();
+}
+
+std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() {
+  return grpc::InsecureChannelCredentials();
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  // Reconnect quickly after a peer restarts; the defaults back off to 120 s.
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel(address, ChannelCredentials(), args);
+}
+
+absl::Status ValidateHostPort(absl::string_view address, bool allow_port_zero) {
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address \"", address, "\" is not HOST:PORT"));
+  }
+  int port = 0;
+  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < (allow_port_zero ? 0 : 1) ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address \"", address, "\" has no valid port (1..65535)"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace slotkeeper
