@@ -39,9 +39,7 @@ absl::Duration FakeClock::Monotonic() const {
 void FakeClock::SleepFor(absl::Duration d) {
   absl::MutexLock lock(&mu_);
   const absl::Duration until = monotonic_ + d;
-  auto reached = [this, until]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return monotonic_ >= until;
-  };
+  auto reached = [this, until]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return monotonic_ >= until; };
   ++sleepers_;
   mu_.Await(absl::Condition(&reached));
   --sleepers_;

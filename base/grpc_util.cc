@@ -46,8 +46,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
 absl::Status ValidateHostPort(absl::string_view address, bool allow_port_zero) {
   const size_t colon = address.rfind(':');
   if (colon == absl::string_view::npos || colon == 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("address \"", address, "\" is not HOST:PORT"));
+    return absl::InvalidArgumentError(absl::StrCat("address \"", address, "\" is not HOST:PORT"));
   }
   int port = 0;
   if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < (allow_port_zero ? 0 : 1) ||

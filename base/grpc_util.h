@@ -7,10 +7,10 @@
 #ifndef SLOTKEEPER_BASE_GRPC_UTIL_H_
 #define SLOTKEEPER_BASE_GRPC_UTIL_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <memory>
 #include <string>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
