@@ -722,7 +722,7 @@ absl::Status Coordinator::ApplyTaskUpdate(const std::string& host, const v1::Tas
   if (it == model_.tasks.end()) {
     return absl::NotFoundError(absl::StrCat("no task '", update.task_id(), "'"));
   }
-  TaskRecord& task = it->second;
+  StoredTask& task = it->second;
   if (task.info().target().host() != host) {
     return absl::FailedPreconditionError(absl::StrCat("task ", update.task_id(), " runs on ",
                                                       task.info().target().host(), ", not ", host));

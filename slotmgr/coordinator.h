@@ -157,7 +157,7 @@ class Coordinator {
                                const v1::SlotRef& target, const v1::SlotRef& replaces)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishTaskLocked(Txn& txn, TaskRecord& task, bool success, const std::string& error)
+  void FinishTaskLocked(Txn& txn, StoredTask& task, bool success, const std::string& error)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecognizeContentsLocked(Txn& txn, const std::string& host, const v1::SlotContents& contents)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -441,7 +441,7 @@ std::string Coordinator::CreateTaskLocked(Txn& txn, const std::string& store,
                                           const v1::SlotRef& source, const v1::SlotRef& target,
                                           const v1::SlotRef& replaces) {
   meta_.set_next_task_seq(meta_.next_task_seq() + 1);
-  TaskRecord t;
+  StoredTask t;
   v1::TaskInfo* ti = t.mutable_info();
   ti->set_id(absl::StrCat("t", meta_.next_task_seq()));
   ti->set_kind(v1::TASK_RE_REPLICATE);
@@ -472,7 +472,7 @@ void Coordinator::ScheduleLocked(Txn& txn) {
     }
   }
   for (const std::string& id : TasksToStart(model_, config_)) {
-    TaskRecord& t = model_.tasks[id];
+    StoredTask& t = model_.tasks[id];
     v1::TaskInfo* ti = t.mutable_info();
     ti->set_state(v1::TASK_RUNNING);
     ti->set_started_ms(now);
@@ -494,7 +494,7 @@ void Coordinator::ScheduleLocked(Txn& txn) {
   }
 }
 
-void Coordinator::FinishTaskLocked(Txn& txn, TaskRecord& task, bool success,
+void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
                                    const std::string& error) {
   const int64_t now = clock_->NowMs();
   v1::TaskInfo* ti = task.mutable_info();

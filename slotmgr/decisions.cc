@@ -200,7 +200,7 @@ int TaskPriority(const ClusterModel& model, const StoreRecord& store) {
 std::vector<std::string> TasksToStart(const ClusterModel& model, const CoordinatorConfig& config) {
   std::map<std::string, int> incoming, outgoing;
   int running = 0;
-  std::vector<const TaskRecord*> queued;
+  std::vector<const StoredTask*> queued;
   for (const auto& [id, t] : model.tasks) {
     if (t.info().state() == v1::TASK_RUNNING) {
       ++running;
@@ -210,12 +210,12 @@ std::vector<std::string> TasksToStart(const ClusterModel& model, const Coordinat
       queued.push_back(&t);
     }
   }
-  std::sort(queued.begin(), queued.end(), [](const TaskRecord* a, const TaskRecord* b) {
+  std::sort(queued.begin(), queued.end(), [](const StoredTask* a, const StoredTask* b) {
     return std::make_tuple(-a->info().priority(), a->info().created_ms(), a->info().id()) <
            std::make_tuple(-b->info().priority(), b->info().created_ms(), b->info().id());
   });
   std::vector<std::string> out;
-  for (const TaskRecord* t : queued) {
+  for (const StoredTask* t : queued) {
     if (running >= config.max_tasks_global) break;
     const std::string& in = t->info().target().host();
     const std::string& src = t->info().source().host();

@@ -24,7 +24,7 @@ namespace slotkeeper::slotmgr {
 struct ClusterModel {
   std::map<std::string, HostRecord> hosts;
   std::map<std::string, StoreRecord> stores;
-  std::map<std::string, TaskRecord> tasks;
+  std::map<std::string, StoredTask> tasks;
 };
 
 // Lookups; null when absent.

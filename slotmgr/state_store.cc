@@ -60,7 +60,7 @@ void StateBatch::PutHost(const HostRecord& host) {
 void StateBatch::PutStore(const StoreRecord& store) {
   Put(absl::StrCat("store/", store.info().name()), store);
 }
-void StateBatch::PutTask(const TaskRecord& task) {
+void StateBatch::PutTask(const StoredTask& task) {
   Put(absl::StrCat("task/", task.info().id()), task);
 }
 void StateBatch::PutCommand(const OutboxEntry& entry) {

@@ -10,7 +10,7 @@
 //   meta/schema        schema version, decimal
 //   meta/counters      MetaRecord
 //   host/<host>        HostRecord            store/<store>  StoreRecord
-//   task/<id>          TaskRecord            cmd/<id>       OutboxEntry
+//   task/<id>          StoredTask            cmd/<id>       OutboxEntry
 //   user/<user>        store name (the users -> store index)
 //   automation         AutomationRecord
 //   event/<seq,20d>    Event                 evtime/<ms,20d>/<seq,20d>  (time index)
@@ -52,7 +52,7 @@ class StateBatch {
 
   void PutHost(const HostRecord& host);
   void PutStore(const StoreRecord& store);
-  void PutTask(const TaskRecord& task);
+  void PutTask(const StoredTask& task);
   void PutCommand(const OutboxEntry& entry);
   void EraseCommand(absl::string_view command_id);
   void PutUser(absl::string_view user, absl::string_view store);
@@ -73,7 +73,7 @@ class StateBatch {
 struct StateSnapshot {
   std::vector<HostRecord> hosts;
   std::vector<StoreRecord> stores;
-  std::vector<TaskRecord> tasks;
+  std::vector<StoredTask> tasks;
   std::vector<OutboxEntry> outbox;
   std::map<std::string, std::string> users;  // user -> store
   std::optional<AutomationRecord> automation;

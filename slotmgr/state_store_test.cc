@@ -36,7 +36,7 @@ TEST(StateStoreTest, BatchRoundTripsThroughReopen) {
     StoreRecord st;
     st.mutable_info()->set_name("st1");
     b.PutStore(st);
-    TaskRecord t;
+    StoredTask t;
     t.mutable_info()->set_id("t1");
     b.PutTask(t);
     OutboxEntry o;
