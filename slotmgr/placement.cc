@@ -93,6 +93,35 @@ class Planner {
       if (source_host >= 0) ++outgoing_[source_host];
       excluded_hosts.insert(h);
       plan->placements.push_back({store, std::move(source), slot.id()});
+      if (fixed_source == nullptr) {
+        alternatives_.push_back({plan->placements.size() - 1, &copies});
+      }
+    }
+  }
+
+  // The greedy pass chooses each source with only the placements so far in
+  // view; this pass moves a placement to another source copy while that
+  // lowers the busiest of the two hosts (each move strictly lowers the sum
+  // of squared loads, so it ends), so sources spread as well as targets.
+  void BalanceSources(PlacementPlan* plan) {
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (const Alternative& alt : alternatives_) {
+        ReplicaPlacement& p = plan->placements[alt.placement];
+        int current = view_.HostIndex(p.source.host);
+        for (const CopyView& c : *alt.copies) {
+          if (c.slot == p.source || !IsSource(c)) continue;
+          int h = view_.HostIndex(c.slot.host);
+          if (h == view_.HostIndex(p.target.host)) continue;
+          if (outgoing_[h] + 1 < outgoing_[current]) {
+            --outgoing_[current];
+            ++outgoing_[h];
+            p.source = c.slot;
+            current = h;
+            moved = true;
+          }
+        }
+      }
     }
   }
 
@@ -146,17 +175,22 @@ class Planner {
     return key(h, s) < key(bh, bs);
   }
 
+  bool IsSource(const CopyView& c) const {
+    if ((c.role != v1::SLOT_MASTER && c.role != v1::SLOT_REPLICA) || !c.usable || !c.in_sync) {
+      return false;
+    }
+    int h = view_.HostIndex(c.slot.host);
+    if (h < 0 || view_.hosts[h].state != v1::HOST_UP) return false;
+    const SlotView* slot = view_.FindSlot(c.slot);
+    return slot == nullptr || slot->usable;
+  }
+
   bool ChooseSource(const std::vector<CopyView>& copies, SlotId* source, int* source_host) const {
     const CopyView* best = nullptr;
     int best_host = -1;
     for (const CopyView& c : copies) {
-      if ((c.role != v1::SLOT_MASTER && c.role != v1::SLOT_REPLICA) || !c.usable || !c.in_sync) {
-        continue;
-      }
+      if (!IsSource(c)) continue;
       int h = view_.HostIndex(c.slot.host);
-      if (h < 0 || view_.hosts[h].state != v1::HOST_UP) continue;
-      const SlotView* slot = view_.FindSlot(c.slot);
-      if (slot != nullptr && !slot->usable) continue;
       auto key = [&](const CopyView& copy, int host) {
         return std::make_tuple(outgoing_[host], copy.role == v1::SLOT_MASTER, copy.slot);
       };
@@ -188,8 +222,14 @@ class Planner {
                         " host(s) without a fitting usable spare slot");
   }
 
+  struct Alternative {
+    size_t placement;                     // index in the plan
+    const std::vector<CopyView>* copies;  // the store's copies, from the view
+  };
+
   const ClusterView& view_;
   const PlacementOptions& options_;
+  std::vector<Alternative> alternatives_;
   std::vector<int> incoming_;             // per host: copies planned or in flight towards it
   std::vector<int> outgoing_;             // per host: copies planned or in flight from it
   std::vector<int> copies_;               // per host: slots holding a copy (not LOST)
@@ -228,6 +268,7 @@ PlacementPlan PlanStores(const ClusterView& view, std::vector<const StoreView*> 
     planner.Place(st->name, st->used_bytes, -neg_missing, HostsWithCopies(view, *st), st->copies,
                   /*fixed_source=*/nullptr, &plan);
   }
+  planner.BalanceSources(&plan);
   return plan;
 }
 
