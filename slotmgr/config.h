@@ -5,6 +5,9 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+
 namespace slotkeeper::slotmgr {
 
 struct CoordinatorConfig {
@@ -38,6 +41,36 @@ struct CoordinatorConfig {
   double placement_headroom = 0.2;
   uint32_t default_copies = 3;
 };
+
+// INVALID_ARGUMENT naming the first setting out of range.
+inline absl::Status ValidateConfig(const CoordinatorConfig& c) {
+  auto positive = [](const char* name, int64_t v) {
+    return v > 0 ? absl::OkStatus()
+                 : absl::InvalidArgumentError(absl::StrCat("--", name, " must be positive"));
+  };
+  for (absl::Status st :
+       {positive("heartbeat", c.heartbeat_ms), positive("suspect_after", c.suspect_after_ms),
+        positive("down_after", c.down_after_ms), positive("lease", c.lease_ms),
+        positive("max_clock_skew", c.max_clock_skew_ms),
+        positive("replace_after", c.replace_after_ms),
+        positive("failover_rate_limit", c.failover_rate_limit),
+        positive("max_incoming_per_host", c.max_incoming_per_host),
+        positive("max_outgoing_per_host", c.max_outgoing_per_host),
+        positive("max_tasks", c.max_tasks_global),
+        positive("max_task_attempts", c.max_task_attempts), positive("copies", c.default_copies)}) {
+    if (!st.ok()) return st;
+  }
+  if (c.down_after_ms <= c.suspect_after_ms) {
+    return absl::InvalidArgumentError("--down_after must be longer than --suspect_after");
+  }
+  if (c.failover_grace_silent_ms < 0 || c.failover_grace_hard_ms < 0) {
+    return absl::InvalidArgumentError("failover graces must not be negative");
+  }
+  if (!(c.max_down_fraction > 0 && c.max_down_fraction <= 1)) {
+    return absl::InvalidArgumentError("--max_down_fraction must be in (0, 1]");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace slotkeeper::slotmgr
 

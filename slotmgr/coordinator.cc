@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "slotmgr/failure_detector.h"
@@ -676,6 +678,14 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
   absl::MutexLock lock(&mu_);
   auto it = outbox_.find(ack.command_id());
   if (it == outbox_.end() || it->second.host() != host) {
+    // Agents acknowledge re-sent commands too: an id this coordinator issued
+    // and already retired is a harmless duplicate; anything else is an error.
+    uint64_t n = 0;
+    if (it == outbox_.end() && absl::StartsWith(ack.command_id(), "c") &&
+        absl::SimpleAtoi(absl::string_view(ack.command_id()).substr(1), &n) && n > 0 &&
+        n <= meta_.next_command_seq()) {
+      return absl::OkStatus();
+    }
     return absl::NotFoundError(
         absl::StrCat("no command '", ack.command_id(), "' is outstanding for host ", host));
   }

@@ -52,6 +52,7 @@ struct CopyToVerify {
   std::string store;
   v1::SlotRef slot;
   std::string peer_address;
+  bool master = false;
 };
 
 class Coordinator {
@@ -72,7 +73,8 @@ class Coordinator {
   absl::StatusOr<std::optional<v1::LeaseRenewal>> ApplyReport(const std::string& host,
                                                               const std::string& session_id,
                                                               const v1::HealthReport& report);
-  // NOT_FOUND for an unknown command id (nothing changes).
+  // NOT_FOUND for a command id never issued to this host (nothing changes);
+  // an id already acknowledged is a duplicate and returns OK.
   absl::Status ApplyAck(const std::string& host, const v1::CommandAck& ack);
   absl::Status ApplyTaskUpdate(const std::string& host, const v1::TaskUpdate& update);
   // Commands for `host` not yet sent in its current session (marks them sent).
@@ -105,6 +107,7 @@ class Coordinator {
   // waits up to `timeout` (real time: only a wake-up, not a decision) for one.
   absl::StatusOr<std::vector<v1::Event>> EventsAfter(uint64_t after_seq, size_t limit);
   bool WaitForEventAfter(uint64_t after_seq, absl::Duration timeout);
+  uint64_t LastEventSeq();
   // Routing changes numbered from 1 in this process; `*next` is where to
   // continue. Only changes since the process started are kept.
   std::vector<v1::RoutingChange> RoutingAfter(uint64_t after, uint64_t* next);

@@ -310,6 +310,11 @@ bool Coordinator::WaitForEventAfter(uint64_t after_seq, absl::Duration timeout) 
   return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
 }
 
+uint64_t Coordinator::LastEventSeq() {
+  absl::MutexLock lock(&mu_);
+  return meta_.next_event_seq() - 1;
+}
+
 std::vector<v1::RoutingChange> Coordinator::RoutingAfter(uint64_t after, uint64_t* next) {
   absl::MutexLock lock(&mu_);
   std::vector<v1::RoutingChange> out;
@@ -624,7 +629,8 @@ std::vector<CopyToVerify> Coordinator::CopiesToVerify() {
     for (const auto& c : rec.info().copies()) {
       if (!c.usable() || (c.role() != v1::SLOT_MASTER && c.role() != v1::SLOT_REPLICA)) continue;
       const HostRecord* h = FindHost(model_, c.slot().host());
-      out.push_back({name, c.slot(), h != nullptr ? h->info().peer_address() : ""});
+      out.push_back({name, c.slot(), h != nullptr ? h->info().peer_address() : "",
+                     c.role() == v1::SLOT_MASTER});
     }
   }
   return out;
