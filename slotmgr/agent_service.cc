@@ -1,0 +1,209 @@
+#include "slotmgr/agent_service.h"
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/grpc_util.h"
+#include "slotmgr/log.h"
+
+namespace slotkeeper::slotmgr {
+
+// One agent's stream. Reads one message at a time; writes through a queue so
+// that at most one write is outstanding. Deletes itself in OnDone.
+class AgentServiceImpl::SessionReactor final
+    : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage> {
+ public:
+  explicit SessionReactor(AgentServiceImpl* service) : service_(service) { StartRead(&in_); }
+
+  // Queues a message for the agent. Thread-safe.
+  void Send(v1::CoordinatorMessage message) {
+    const v1::CoordinatorMessage* first = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      out_.push_back(std::move(message));
+      if (writing_) return;
+      writing_ = true;
+      first = &out_.front();  // stays valid: only OnWriteDone pops it
+    }
+    StartWrite(first);
+  }
+
+  void SendCommands() {
+    if (host_.empty()) return;
+    for (v1::Command& c : service_->core_->TakeCommandsToSend(host_)) {
+      v1::CoordinatorMessage m;
+      *m.mutable_command() = std::move(c);
+      Send(std::move(m));
+    }
+  }
+
+  void SendPing() {
+    if (host_.empty()) return;
+    v1::CoordinatorMessage m;
+    m.mutable_ping()->set_coordinator_time_ms(service_->clock_->NowMs());
+    Send(std::move(m));
+  }
+
+  const std::string& host() const { return host_; }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the agent closed its side, or the call was cancelled
+      End(grpc::Status::OK);
+      return;
+    }
+    absl::Status st = Handle(in_);
+    if (!st.ok()) {
+      LogWarning(
+          absl::StrCat("session ", host_.empty() ? "(no hello)" : host_, ": ", st.ToString()));
+      End(ToGrpcStatus(st));
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::optional<grpc::Status> finish;
+    const v1::CoordinatorMessage* next = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      out_.pop_front();
+      if (!ok) finishing_ = true;
+      if (pending_finish_) {
+        finish = std::move(pending_finish_);
+        pending_finish_.reset();
+        writing_ = false;
+      } else if (!out_.empty() && !finishing_) {
+        next = &out_.front();
+      } else {
+        writing_ = false;
+        if (!ok && !finished_) {
+          finished_ = true;
+          finish = grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to agent failed");
+        }
+      }
+    }
+    if (finish) Finish(*finish);
+    if (next != nullptr) StartWrite(next);
+  }
+
+  void OnDone() override {
+    service_->Remove(this);
+    delete this;
+  }
+
+ private:
+  absl::Status Handle(const v1::AgentMessage& m) {
+    if (host_.empty()) {
+      if (!m.has_hello()) {
+        return absl::FailedPreconditionError("the first message of a session must be a hello");
+      }
+      absl::Status st = service_->core_->Hello(m.hello());
+      if (!st.ok()) return st;
+      host_ = m.hello().host();
+      session_id_ = m.hello().session_id();
+      service_->Add(this);
+      SendPing();
+      SendCommands();
+      return absl::OkStatus();
+    }
+    switch (m.body_case()) {
+      case v1::AgentMessage::kHello:
+        return absl::FailedPreconditionError("hello sent twice on one session");
+      case v1::AgentMessage::kReport: {
+        auto renewal = service_->core_->ApplyReport(host_, session_id_, m.report());
+        if (!renewal.ok()) return renewal.status();
+        if (renewal->has_value()) {
+          v1::CoordinatorMessage out;
+          *out.mutable_lease_renewal() = std::move(**renewal);
+          Send(std::move(out));
+        }
+        SendCommands();
+        return absl::OkStatus();
+      }
+      case v1::AgentMessage::kAck:
+        return service_->core_->ApplyAck(host_, m.ack());
+      case v1::AgentMessage::kTaskUpdate: {
+        absl::Status st = service_->core_->ApplyTaskUpdate(host_, m.task_update());
+        if (st.ok()) SendCommands();
+        return st;
+      }
+      default:
+        return absl::InvalidArgumentError("empty agent message");
+    }
+  }
+
+  void End(grpc::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+      finishing_ = true;
+      if (writing_) {
+        pending_finish_ = std::move(status);
+        return;
+      }
+    }
+    Finish(status);
+  }
+
+  AgentServiceImpl* const service_;
+  v1::AgentMessage in_;  // only the reading side touches it
+  std::string host_;     // set once by the reading side, before Add()
+  std::string session_id_;
+  absl::Mutex mu_;
+  std::deque<v1::CoordinatorMessage> out_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
+};
+
+grpc::ServerUnaryReactor* AgentServiceImpl::Register(grpc::CallbackServerContext* context,
+                                                     const v1::RegisterRequest* request,
+                                                     v1::RegisterResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status st = ValidateHostPort(request->inventory().peer_address());
+  if (!st.ok()) {
+    reactor->Finish(ToGrpcStatus(
+        absl::InvalidArgumentError(absl::StrCat("inventory.peer_address: ", st.message()))));
+    return reactor;
+  }
+  absl::StatusOr<v1::RegisterResponse> resp = core_->Register(*request);
+  if (resp.ok()) *response = std::move(*resp);
+  reactor->Finish(ToGrpcStatus(resp.status()));
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* AgentServiceImpl::Session(
+    grpc::CallbackServerContext* /*context*/) {
+  return new SessionReactor(this);
+}
+
+void AgentServiceImpl::Add(SessionReactor* session) {
+  absl::MutexLock lock(&mu_);
+  sessions_.insert(session);
+}
+
+void AgentServiceImpl::Remove(SessionReactor* session) {
+  absl::MutexLock lock(&mu_);
+  sessions_.erase(session);
+}
+
+void AgentServiceImpl::Flush() {
+  absl::MutexLock lock(&mu_);
+  for (SessionReactor* s : sessions_) {
+    s->SendPing();
+    s->SendCommands();
+  }
+}
+
+int AgentServiceImpl::SessionCount() {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(sessions_.size());
+}
+
+}  // namespace slotkeeper::slotmgr

@@ -1,0 +1,58 @@
+// The AgentService (proto/agent.proto) on gRPC's callback API: one
+// coordinator holds a thousand agent streams without a thread each.
+//
+// A thin adapter: it validates what gRPC cannot (hello first, well-formed
+// messages), calls the Coordinator, and writes out what the coordinator
+// wants sent (commands, lease renewals, pings). Errors from the coordinator
+// end the stream with the matching gRPC status (INVALID_ARGUMENT, NOT_FOUND,
+// FAILED_PRECONDITION) and have changed nothing.
+//
+// Thread-safe. The Coordinator and Clock are not owned and must outlive the
+// service (and the gRPC server it is registered with).
+#ifndef SLOTKEEPER_SLOTMGR_AGENT_SERVICE_H_
+#define SLOTKEEPER_SLOTMGR_AGENT_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <set>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "base/clock.h"
+#include "proto/agent.grpc.pb.h"
+#include "slotmgr/coordinator.h"
+
+namespace slotkeeper::slotmgr {
+
+class AgentServiceImpl final : public v1::AgentService::CallbackService {
+ public:
+  AgentServiceImpl(Coordinator* core, Clock* clock) : core_(core), clock_(clock) {}
+
+  grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
+                                     const v1::RegisterRequest* request,
+                                     v1::RegisterResponse* response) override;
+  grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* Session(
+      grpc::CallbackServerContext* context) override;
+
+  // Sends every live session its pending commands and a ping. Called by the
+  // ticker after Coordinator::Tick() and after operator actions.
+  void Flush();
+  int SessionCount();
+
+ private:
+  class SessionReactor;
+  friend class SessionReactor;
+
+  void Add(SessionReactor* session);
+  void Remove(SessionReactor* session);
+
+  Coordinator* const core_;
+  Clock* const clock_;
+  // Lock order: mu_ before a session's own mutex.
+  absl::Mutex mu_;
+  std::set<SessionReactor*> sessions_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace slotkeeper::slotmgr
+
+#endif  // SLOTKEEPER_SLOTMGR_AGENT_SERVICE_H_

@@ -1,0 +1,586 @@
+// Coordinator: health derivation, the timers (Tick), failover, replacement
+// of lost copies and task scheduling.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "slotmgr/coordinator.h"
+#include "slotmgr/failure_detector.h"
+#include "slotmgr/log.h"
+#include "slotmgr/model.h"
+
+namespace slotkeeper::slotmgr {
+
+void Coordinator::RecomputeLocked(Txn& txn) {
+  const int64_t now = clock_->NowMs();
+  std::map<std::string, SlotHealth> health;  // by "HOST/SLOT"
+  for (auto& [name, rec] : model_.hosts) {
+    v1::HostInfo* h = rec.mutable_info();
+    const Conditions& conds = h->conditions();
+    std::map<std::string, v1::FilesystemState> fs_state;
+    for (auto& f : *h->mutable_filesystems()) {
+      v1::FilesystemState s = FilesystemStateFor(f.mount_point(), conds);
+      if (s != f.state()) {
+        EventLocked(txn, "filesystem.state", s == v1::FS_OK ? v1::INFO : v1::CRITICAL,
+                    absl::StrCat("filesystem ", f.mount_point(), " on ", name, ": ",
+                                 Name(f.state()), " -> ", Name(s)),
+                    name, "", "", "", f.unit());
+        f.set_state(s);
+        txn.hosts.insert(name);
+      }
+      fs_state[f.mount_point()] = s;
+    }
+    std::map<std::string, v1::UnitState> unit_state;
+    for (auto& u : *h->mutable_units()) {
+      // A unit is failed on its own evidence, or when every filesystem on it is.
+      bool hard = UnitHasHardEvidence(u.name(), conds);
+      int on_unit = 0, bad = 0;
+      for (const auto& f : h->filesystems()) {
+        if (f.unit() != u.name()) continue;
+        ++on_unit;
+        bad += f.state() != v1::FS_OK;
+      }
+      hard = hard || (on_unit > 0 && bad == on_unit);
+      v1::UnitState s = NextUnitState(u.state(), hard, false);
+      if (s != u.state()) {
+        EventLocked(txn, s == v1::UNIT_FAILED ? "unit.failed" : "unit.online",
+                    s == v1::UNIT_FAILED ? v1::CRITICAL : v1::INFO,
+                    absl::StrCat("drive unit ", name, "/", u.name(), ": ", Name(u.state()), " -> ",
+                                 Name(s)),
+                    name, "", "", "", u.name());
+        u.set_state(s);
+        if (s == v1::UNIT_FAILED) {
+          u.set_failed_since_ms(now);
+          u.set_replace_at_ms(now + config_.replace_after_ms);
+        } else {
+          u.set_failed_since_ms(0);
+          u.set_replace_at_ms(0);
+        }
+        txn.hosts.insert(name);
+      }
+      unit_state[u.name()] = u.state();
+    }
+    for (auto& s : *h->mutable_slots()) {
+      v1::UnitState us = v1::UNIT_ONLINE;
+      for (const auto& f : h->filesystems()) {
+        if (f.mount_point() == s.filesystem()) us = unit_state[f.unit()];
+      }
+      SlotHealth sh = SlotHealthFor(h->state(), us, fs_state[s.filesystem()],
+                                    SlotHardReason(s.ref().slot(), conds));
+      if (s.unusable_reason() == "missing from the agent's inventory") {
+        sh = {false, s.unusable_reason(), false};
+      }
+      if (sh.usable != s.usable() || sh.reason != s.unusable_reason()) {
+        if (!s.store().empty() || !sh.usable) {
+          EventLocked(txn, sh.usable ? "slot.usable" : "slot.unusable",
+                      sh.usable ? v1::INFO : v1::WARNING,
+                      absl::StrCat("slot ", SlotName(s.ref()),
+                                   sh.usable ? " usable again" : " unusable: " + sh.reason),
+                      name, s.ref().slot(), s.store());
+        }
+        s.set_usable(sh.usable);
+        s.set_unusable_reason(sh.reason);
+        txn.hosts.insert(name);
+      }
+      auto lit = lease_until_ms_.find(SlotName(s.ref()));
+      s.set_lease_valid_until_ms(lit == lease_until_ms_.end() ? 0 : lit->second);
+      health[SlotName(s.ref())] = sh;
+    }
+  }
+  for (auto& [name, rec] : model_.stores) {
+    v1::StoreInfo* st = rec.mutable_info();
+    int usable = 0;
+    bool master_usable = false, has_master = false, master_hard = false, lost_copy = false;
+    uint64_t used = 0;
+    for (auto& c : *st->mutable_copies()) {
+      const v1::SlotInfo* si = FindSlot(model_, c.slot());
+      const bool ok = si != nullptr && si->usable();
+      const std::string reason =
+          si == nullptr ? std::string("slot not in any inventory") : si->unusable_reason();
+      if (si != nullptr) c.set_role(si->role());
+      if (ok != c.usable() || reason != c.unusable_reason()) {
+        c.set_usable(ok);
+        c.set_unusable_reason(reason);
+        txn.stores.insert(name);
+      }
+      if (c.role() == v1::SLOT_MASTER) {
+        has_master = true;
+        master_usable = ok;
+        master_hard = !ok && health[SlotName(c.slot())].hard;
+        if (si != nullptr) used = si->used_bytes();
+      }
+      usable += ok && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA);
+      // A copy declared lost is definitive evidence, like a hard condition.
+      if (c.role() == v1::SLOT_LOST) lost_copy = true;
+    }
+    if (!has_master && lost_copy) master_hard = true;
+    if (used > 0) st->set_used_bytes(used);
+    if (master_usable) {
+      if (st->master_unusable_since_ms() != 0 || rec.master_hard_since_ms() != 0) {
+        st->set_master_unusable_since_ms(0);
+        rec.set_master_hard_since_ms(0);
+        txn.stores.insert(name);
+      }
+    } else {
+      if (st->master_unusable_since_ms() == 0) {
+        st->set_master_unusable_since_ms(now);
+        txn.stores.insert(name);
+      }
+      if (master_hard && rec.master_hard_since_ms() == 0) {
+        rec.set_master_hard_since_ms(now);
+        txn.stores.insert(name);
+      } else if (!master_hard && rec.master_hard_since_ms() != 0) {
+        // The agent fell silent: only the silence grace applies from here.
+        rec.set_master_hard_since_ms(0);
+        txn.stores.insert(name);
+      }
+    }
+    PromotionChoice choice;
+    if (!master_usable) choice = ChoosePromotion(model_, rec, config_, false, nullptr);
+    v1::StoreState s = DeriveStoreState(
+        master_usable, usable, static_cast<int>(st->required_copies()), choice.target.has_value());
+    std::string note;
+    if (!master_usable) {
+      note = has_master ? "master unusable" : "no master";
+      if (!choice.target) note += ": " + choice.refused;
+    } else if (s == v1::STORE_DEGRADED) {
+      note = absl::StrCat(usable, " of ", st->required_copies(), " copies usable");
+    }
+    if (s != st->state() || note != st->note()) {
+      if (s != st->state()) {
+        EventLocked(txn, "store.state",
+                    s == v1::STORE_HEALTHY    ? v1::INFO
+                    : s == v1::STORE_DEGRADED ? v1::WARNING
+                                              : v1::CRITICAL,
+                    absl::StrCat("store ", name, ": ", Name(st->state()), " -> ", Name(s),
+                                 note.empty() ? "" : " (" + note + ")"),
+                    "", "", name);
+      }
+      st->set_state(s);
+      st->set_note(note);
+      txn.stores.insert(name);
+    }
+  }
+}
+
+absl::Status Coordinator::Tick() {
+  absl::MutexLock lock(&mu_);
+  const int64_t now = clock_->NowMs();
+  Txn txn;
+  bool changed = false;
+  for (auto& [name, rec] : model_.hosts) {
+    v1::HostInfo* h = rec.mutable_info();
+    v1::HostState s = HostStateAfterSilence(last_heard_ms_[name], now, config_.suspect_after_ms,
+                                            config_.down_after_ms);
+    if (s == h->state()) continue;
+    EventLocked(txn,
+                s == v1::HOST_DOWN      ? "host.down"
+                : s == v1::HOST_SUSPECT ? "host.suspect"
+                                        : "host.up",
+                s == v1::HOST_UP        ? v1::INFO
+                : s == v1::HOST_SUSPECT ? v1::WARNING
+                                        : v1::CRITICAL,
+                absl::StrCat("host ", name, ": ", Name(h->state()), " -> ", Name(s), " (silent ",
+                             (now - last_heard_ms_[name]) / 1000, " s)"),
+                name);
+    h->set_state(s);
+    h->set_state_since_ms(now);
+    txn.hosts.insert(name);
+    changed = true;
+  }
+  if (changed) RecomputeLocked(txn);
+
+  // Mass-failure brake.
+  std::string why;
+  const bool mass = MassFailure(model_, config_, &why);
+  v1::AutomationState* as = automation_.mutable_state();
+  if (mass && as->mode() == v1::AUTOMATION_RUNNING) {
+    as->set_mode(v1::AUTOMATION_FROZEN);
+    as->set_reason(why);
+    as->set_since_ms(now);
+    as->set_set_by("mass-failure brake");
+    txn.automation = true;
+    EventLocked(txn, "automation.frozen", v1::CRITICAL, "automation frozen: " + why);
+  } else if (!mass && as->mode() == v1::AUTOMATION_FROZEN) {
+    as->set_mode(v1::AUTOMATION_RUNNING);
+    as->set_reason("");
+    as->set_since_ms(now);
+    as->set_set_by("mass-failure brake");
+    txn.automation = true;
+    EventLocked(txn, "automation.unfrozen", v1::WARNING,
+                "automation resumed: enough hosts report again");
+  }
+
+  // replace_after: failed units become lost and their copies are replaced.
+  if (AutomationRunningLocked()) {
+    for (auto& [name, rec] : model_.hosts) {
+      for (auto& u : *rec.mutable_info()->mutable_units()) {
+        if (u.state() == v1::UNIT_FAILED && u.replace_at_ms() > 0 && u.replace_at_ms() <= now) {
+          MarkUnitLostLocked(txn, rec, u,
+                             absl::StrCat("failed for longer than replace_after (",
+                                          config_.replace_after_ms / 1000, " s)"));
+        }
+      }
+    }
+  }
+  FailoverStepLocked(txn);
+  if (AutomationRunningLocked()) {
+    PlanReplacementsLocked(txn);
+    ScheduleLocked(txn);
+  }
+  return CommitLocked(txn);
+}
+
+void Coordinator::FailoverStepLocked(Txn& txn) {
+  const int64_t now = clock_->NowMs();
+  for (auto& [name, rec] : model_.stores) {
+    const v1::Copy* master = MasterCopyLocked(rec);
+    const bool lease_valid = LeaseMayBeValidLocked(rec, now);
+    // Operator failover or drain waiting for the old lease.
+    if (rec.has_pending_target() || rec.moving_master()) {
+      if (lease_valid) continue;
+      PromotionChoice choice;
+      if (rec.has_pending_target()) {
+        choice = ChoosePromotion(model_, rec, config_, rec.pending_forced(), &rec.pending_target());
+      } else {
+        choice = ChoosePromotion(model_, rec, config_, false, nullptr);
+      }
+      if (choice.target) {
+        PromoteLocked(
+            txn, rec, *choice.target,
+            rec.has_pending_target() ? "operator failover" : "master moved off a draining host",
+            false);
+      } else {
+        EventLocked(txn, "store.failover_refused", v1::CRITICAL,
+                    absl::StrCat("planned failover of ", name, " abandoned: ", choice.refused,
+                                 "; the old master keeps its role"),
+                    "", "", name);
+        rec.clear_pending_target();
+        rec.set_moving_master(false);
+        txn.stores.insert(name);
+      }
+      continue;
+    }
+    if (master != nullptr && master->usable()) continue;
+    if (rec.info().master_unusable_since_ms() == 0) continue;
+    if (!AutomationRunningLocked()) continue;
+    const bool hard = rec.master_hard_since_ms() != 0;
+    const int64_t since = hard ? rec.master_hard_since_ms() : rec.info().master_unusable_since_ms();
+    const int64_t grace = hard ? config_.failover_grace_hard_ms : config_.failover_grace_silent_ms;
+    if (now < since + grace) continue;
+    if (lease_valid) continue;  // fencing: the old master may still accept mail
+    PromotionChoice choice = ChoosePromotion(model_, rec, config_, false, nullptr);
+    if (!choice.target) continue;  // the store shows UNAVAILABLE with the reason
+    if (!FailoverRateAllows(automation_, now, config_)) {
+      const std::string key = absl::StrCat("rate-limited/", name, "/", since);
+      if (reported_.insert(key).second) {
+        EventLocked(txn, "store.failover_rate_limited", v1::CRITICAL,
+                    absl::StrCat("automatic failover of ", name, " held back: more than ",
+                                 config_.failover_rate_limit, " failovers in ",
+                                 config_.failover_rate_window_ms / 1000, " s"),
+                    "", "", name);
+      }
+      continue;
+    }
+    PromoteLocked(txn, rec, *choice.target,
+                  hard ? "master slot failed (hard evidence)" : "master host silent", true);
+  }
+}
+
+void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target,
+                                const std::string& why, bool automatic) {
+  const int64_t now = clock_->NowMs();
+  const std::string name = store.info().name();
+  v1::StoreInfo* st = store.mutable_info();
+  v1::SlotRef old_ref;
+  const v1::Copy* old = MasterCopyLocked(store);
+  if (old != nullptr) old_ref = old->slot();
+  const v1::Endpoint old_ep = old != nullptr ? EndpointLocked(old_ref) : v1::Endpoint();
+  st->set_master_epoch(st->master_epoch() + 1);
+  const uint64_t epoch = st->master_epoch();
+  if (old != nullptr) {
+    const v1::SlotInfo* os = FindSlot(model_, old_ref);
+    const v1::SlotRole keep =
+        os != nullptr && os->role() == v1::SLOT_LOST ? v1::SLOT_LOST : v1::SLOT_REPLICA;
+    SetSlotRoleLocked(txn, old_ref, keep, name);
+    lease_until_ms_.erase(SlotName(old_ref));
+    v1::Command demote;
+    demote.mutable_demote()->set_slot(old_ref.slot());
+    demote.mutable_demote()->set_store(name);
+    demote.mutable_demote()->set_epoch(epoch);
+    demote.mutable_demote()->set_reason(why);
+    CommandLocked(txn, old_ref.host(), demote);
+  }
+  SetSlotRoleLocked(txn, target, v1::SLOT_MASTER, name);
+  lease_until_ms_[SlotName(target)] = now + config_.lease_ms;
+  v1::Command promote;
+  promote.mutable_promote()->set_slot(target.slot());
+  promote.mutable_promote()->set_store(name);
+  promote.mutable_promote()->set_epoch(epoch);
+  v1::Lease* lease = promote.mutable_promote()->mutable_lease();
+  lease->set_store(name);
+  lease->set_slot(target.slot());
+  lease->set_epoch(epoch);
+  lease->set_duration_ms(config_.lease_ms);
+  CommandLocked(txn, target.host(), promote);
+  // Every other replica follows the new master.
+  const HostRecord* th = FindHost(model_, target.host());
+  for (const auto& c : st->copies()) {
+    if (c.role() != v1::SLOT_REPLICA) continue;
+    v1::Command assign;
+    v1::AssignReplicaCommand* a = assign.mutable_assign_replica();
+    a->set_slot(c.slot().slot());
+    a->set_store(name);
+    a->set_epoch(epoch);
+    a->set_master_peer_address(th != nullptr ? th->info().peer_address() : "");
+    a->set_master_slot(target.slot());
+    CommandLocked(txn, c.slot().host(), assign);
+  }
+  store.clear_pending_target();
+  store.set_pending_forced(false);
+  store.set_moving_master(false);
+  st->set_master_unusable_since_ms(0);
+  store.set_master_hard_since_ms(0);
+  if (automatic) {
+    automation_.add_failover_times_ms(now);
+    // Keep only the current window.
+    auto* times = automation_.mutable_failover_times_ms();
+    times->erase(
+        std::remove_if(times->begin(), times->end(),
+                       [&](int64_t t) { return now - t >= config_.failover_rate_window_ms; }),
+        times->end());
+    automation_.mutable_state()->set_recent_failovers(times->size());
+    txn.automation = true;
+  }
+  txn.stores.insert(name);
+  EventLocked(txn, "store.failover", v1::CRITICAL,
+              absl::StrCat("store ", name, ": master ",
+                           old != nullptr ? SlotName(old_ref) : std::string("(none)"), " -> ",
+                           SlotName(target), ", epoch ", epoch, " (", why,
+                           automatic ? ", automatic)" : ")"),
+              target.host(), target.slot(), name);
+  v1::RoutingChange rc;
+  rc.set_time_ms(now);
+  rc.set_store(name);
+  *rc.mutable_old_master() = old_ep;
+  rc.set_master_epoch(epoch);
+  RecomputeLocked(txn);
+  *rc.mutable_new_master() = EndpointLocked(target);
+  txn.routing.push_back(rc);
+}
+
+void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit,
+                                     const std::string& why) {
+  const std::string& hn = host.info().name();
+  unit.set_state(NextUnitState(unit.state(), true, true));
+  unit.set_replace_at_ms(0);
+  txn.hosts.insert(hn);
+  EventLocked(txn, "unit.lost", v1::CRITICAL,
+              absl::StrCat("drive unit ", hn, "/", unit.name(), " declared lost: ", why), hn, "",
+              "", "", unit.name());
+  std::set<std::string> mounts;
+  for (const auto& f : host.info().filesystems()) {
+    if (f.unit() == unit.name()) mounts.insert(f.mount_point());
+  }
+  std::vector<v1::SlotRef> lost;
+  for (const auto& s : host.info().slots()) {
+    if (mounts.count(s.filesystem()) && s.role() != v1::SLOT_LOST) lost.push_back(s.ref());
+  }
+  for (const auto& ref : lost) {
+    const v1::SlotInfo* s = FindSlot(model_, ref);
+    const std::string store = s->store();
+    SetSlotRoleLocked(txn, ref, v1::SLOT_LOST, store);
+    if (!store.empty()) {
+      EventLocked(txn, "copy.lost", v1::CRITICAL,
+                  absl::StrCat("copy of ", store, " in ", SlotName(ref), " is lost"), hn,
+                  ref.slot(), store);
+    }
+  }
+  RecomputeLocked(txn);
+}
+
+std::vector<std::string> Coordinator::PlanReplacementsLocked(Txn& txn) {
+  std::set<std::string> covered;  // lost copies a live task already replaces
+  for (const auto& [id, t] : model_.tasks) {
+    if (!IsTaskFinished(t.info().state()) && t.has_replaces()) {
+      covered.insert(SlotName(t.replaces()));
+    }
+  }
+  std::vector<PlacementRequest> requests;
+  for (const auto& [name, rec] : model_.stores) {
+    for (const auto& c : rec.info().copies()) {
+      if (c.role() == v1::SLOT_LOST && !covered.count(SlotName(c.slot()))) {
+        requests.push_back({name, c.slot()});
+      }
+    }
+  }
+  std::vector<std::string> created;
+  if (requests.empty()) return created;
+  for (const PlacementResult& r : PlaceReplicas(model_, requests, config_)) {
+    if (!r.refused.empty()) {
+      const std::string key = absl::StrCat("placement/", SlotName(r.replaces), "/", r.refused);
+      if (reported_.insert(key).second) {
+        EventLocked(txn, "placement.refused", v1::CRITICAL,
+                    absl::StrCat("no replacement for ", SlotName(r.replaces), " of ", r.store, ": ",
+                                 r.refused),
+                    r.replaces.host(), r.replaces.slot(), r.store);
+      }
+      continue;
+    }
+    StoreRecord& store = model_.stores[r.store];
+    v1::Copy* c = store.mutable_info()->add_copies();
+    *c->mutable_slot() = r.target;
+    c->set_role(v1::SLOT_SEEDING);
+    c->set_usable(true);
+    SetSlotRoleLocked(txn, r.target, v1::SLOT_SEEDING, r.store);
+    created.push_back(CreateTaskLocked(txn, r.store, r.source, r.target, r.replaces));
+  }
+  return created;
+}
+
+std::string Coordinator::CreateTaskLocked(Txn& txn, const std::string& store,
+                                          const v1::SlotRef& source, const v1::SlotRef& target,
+                                          const v1::SlotRef& replaces) {
+  meta_.set_next_task_seq(meta_.next_task_seq() + 1);
+  StoredTask t;
+  v1::TaskInfo* ti = t.mutable_info();
+  ti->set_id(absl::StrCat("t", meta_.next_task_seq()));
+  ti->set_kind(v1::TASK_RE_REPLICATE);
+  ti->set_state(v1::TASK_QUEUED);
+  ti->set_store(store);
+  *ti->mutable_source() = source;
+  *ti->mutable_target() = target;
+  ti->set_priority(TaskPriority(model_, model_.stores[store]));
+  ti->set_created_ms(clock_->NowMs());
+  if (!replaces.host().empty()) *t.mutable_replaces() = replaces;
+  const std::string id = ti->id();
+  EventLocked(txn, "task.created", v1::INFO,
+              absl::StrCat("task ", id, ": copy ", store, " from ", SlotName(source), " to ",
+                           SlotName(target),
+                           replaces.host().empty() ? "" : " (replaces " + SlotName(replaces) + ")"),
+              target.host(), target.slot(), store, id);
+  model_.tasks[id] = std::move(t);
+  txn.tasks.insert(id);
+  return id;
+}
+
+void Coordinator::ScheduleLocked(Txn& txn) {
+  const int64_t now = clock_->NowMs();
+  for (auto& [id, t] : model_.tasks) {
+    if (t.info().state() == v1::TASK_BACKOFF && t.info().next_attempt_ms() <= now) {
+      t.mutable_info()->set_state(v1::TASK_QUEUED);
+      txn.tasks.insert(id);
+    }
+  }
+  for (const std::string& id : TasksToStart(model_, config_)) {
+    StoredTask& t = model_.tasks[id];
+    v1::TaskInfo* ti = t.mutable_info();
+    ti->set_state(v1::TASK_RUNNING);
+    ti->set_started_ms(now);
+    ti->set_attempts(ti->attempts() + 1);
+    txn.tasks.insert(id);
+    const HostRecord* src = FindHost(model_, ti->source().host());
+    v1::Command cmd;
+    v1::StartTaskCommand* st = cmd.mutable_start_task();
+    st->set_task_id(id);
+    st->set_kind(ti->kind());
+    st->set_store(ti->store());
+    st->set_target_slot(ti->target().slot());
+    st->set_source_peer_address(src != nullptr ? src->info().peer_address() : "");
+    st->set_source_slot(ti->source().slot());
+    CommandLocked(txn, ti->target().host(), cmd);
+    EventLocked(txn, "task.started", v1::INFO,
+                absl::StrCat("task ", id, " started (attempt ", ti->attempts(), ")"),
+                ti->target().host(), ti->target().slot(), ti->store(), id);
+  }
+}
+
+void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
+                                   const std::string& error) {
+  const int64_t now = clock_->NowMs();
+  v1::TaskInfo* ti = task.mutable_info();
+  const std::string id = ti->id();
+  txn.tasks.insert(id);
+  auto sit = model_.stores.find(ti->store());
+  if (success) {
+    ti->set_state(v1::TASK_DONE);
+    ti->set_finished_ms(now);
+    ti->set_last_error("");
+    EventLocked(txn, "task.done", v1::INFO,
+                absl::StrCat("task ", id, " done and verified: ", SlotName(ti->target()),
+                             " is a replica of ", ti->store()),
+                ti->target().host(), ti->target().slot(), ti->store(), id);
+    if (sit == model_.stores.end()) return;
+    StoreRecord& store = sit->second;
+    SetSlotRoleLocked(txn, ti->target(), v1::SLOT_REPLICA, ti->store());
+    if (v1::Copy* c = FindCopyLocked(store, ti->target())) {
+      c->set_in_sync(true);
+      c->set_lag_ms(0);
+      c->set_last_synced_ms(now);
+    }
+    const v1::Copy* m = MasterCopyLocked(store);
+    if (m != nullptr) {
+      const HostRecord* mh = FindHost(model_, m->slot().host());
+      v1::Command assign;
+      v1::AssignReplicaCommand* a = assign.mutable_assign_replica();
+      a->set_slot(ti->target().slot());
+      a->set_store(ti->store());
+      a->set_epoch(store.info().master_epoch());
+      a->set_master_peer_address(mh != nullptr ? mh->info().peer_address() : "");
+      a->set_master_slot(m->slot().slot());
+      CommandLocked(txn, ti->target().host(), assign);
+    }
+    // Replace before evict: only now is the lost copy dropped.
+    if (task.has_replaces()) {
+      auto* copies = store.mutable_info()->mutable_copies();
+      for (int i = 0; i < copies->size(); ++i) {
+        if (!SameSlot(copies->Get(i).slot(), task.replaces())) continue;
+        copies->DeleteSubrange(i, 1);
+        if (v1::SlotInfo* ls = FindSlot(&model_, task.replaces())) {
+          ls->set_store("");
+          txn.hosts.insert(task.replaces().host());
+        }
+        EventLocked(txn, "copy.dropped", v1::INFO,
+                    absl::StrCat("lost copy ", SlotName(task.replaces()), " dropped from ",
+                                 ti->store(), " (replaced by ", SlotName(ti->target()), ")"),
+                    task.replaces().host(), task.replaces().slot(), ti->store(), id);
+        break;
+      }
+    }
+    RecomputeLocked(txn);
+    return;
+  }
+  ti->set_last_error(error);
+  if (static_cast<int>(ti->attempts()) < config_.max_task_attempts) {
+    const int64_t backoff = config_.task_retry_backoff_ms
+                            << std::min<uint32_t>(ti->attempts() - 1, 6);
+    ti->set_state(v1::TASK_BACKOFF);
+    ti->set_next_attempt_ms(now + backoff);
+    EventLocked(txn, "task.retry", v1::WARNING,
+                absl::StrCat("task ", id, " failed (", error, "); retry in ", backoff / 1000, " s"),
+                ti->target().host(), ti->target().slot(), ti->store(), id);
+    return;
+  }
+  ti->set_state(v1::TASK_FAILED);
+  ti->set_finished_ms(now);
+  EventLocked(txn, "task.failed", v1::CRITICAL,
+              absl::StrCat("task ", id, " gave up after ", ti->attempts(), " attempts: ", error),
+              ti->target().host(), ti->target().slot(), ti->store(), id);
+  // Release the target so that placement can try elsewhere.
+  if (sit != model_.stores.end()) {
+    auto* copies = sit->second.mutable_info()->mutable_copies();
+    for (int i = 0; i < copies->size(); ++i) {
+      if (SameSlot(copies->Get(i).slot(), ti->target())) {
+        copies->DeleteSubrange(i, 1);
+        break;
+      }
+    }
+  }
+  SetSlotRoleLocked(txn, ti->target(), v1::SLOT_SPARE, "");
+  v1::Command release;
+  release.mutable_release_slot()->set_slot(ti->target().slot());
+  release.mutable_release_slot()->set_store(ti->store());
+  CommandLocked(txn, ti->target().host(), release);
+  RecomputeLocked(txn);
+}
+
+}  // namespace slotkeeper::slotmgr

@@ -1,0 +1,365 @@
+#include "slotmgr/coordinator.h"
+
+#include "gtest/gtest.h"
+#include "slotmgr/coordinator_test_util.h"
+#include "slotmgr/model.h"
+
+namespace slotkeeper::slotmgr {
+namespace {
+
+using testing::CoordinatorFixture;
+using testing::FsCondition;
+using testing::MakeInventory;
+using testing::Ref;
+
+const std::vector<std::string> kHosts = {"imap1", "imap2", "imap3"};
+
+class CoordinatorTest : public CoordinatorFixture {
+ protected:
+  void RegisterThree() {
+    for (const auto& h : kHosts) RegisterHost(MakeInventory(h));
+  }
+
+  // Store "st1": master imap1/s01, replicas imap2/s01 and imap3/s01, seeded.
+  void CreateHealthyStore() {
+    v1::CreateStoreRequest req;
+    req.set_store("st1");
+    *req.mutable_master() = Ref("imap1", "s01");
+    *req.add_replicas() = Ref("imap2", "s01");
+    *req.add_replicas() = Ref("imap3", "s01");
+    auto st = coord_->CreateStore(req);
+    ASSERT_TRUE(st.ok()) << st.status();
+    CompleteRunningTasks();
+    for (const auto& h : kHosts) AckAll(h);
+    auto info = coord_->GetStore("st1");
+    ASSERT_TRUE(info.ok());
+    ASSERT_EQ(info->state(), v1::STORE_HEALTHY) << info->DebugString();
+  }
+
+  std::string MasterOf(const std::string& store) {
+    auto info = coord_->GetStore(store);
+    EXPECT_TRUE(info.ok());
+    for (const auto& c : info->copies()) {
+      if (c.role() == v1::SLOT_MASTER) return SlotName(c.slot());
+    }
+    return "";
+  }
+
+  std::string Serialized() {
+    ClusterModel m = coord_->ModelForTest();
+    std::string out;
+    for (const auto& [n, h] : m.hosts) out += h.SerializeAsString();
+    for (const auto& [n, s] : m.stores) out += s.SerializeAsString();
+    for (const auto& [n, t] : m.tasks) out += t.SerializeAsString();
+    return out;
+  }
+};
+
+TEST_F(CoordinatorTest, RegisterTwiceReconcilesWithoutDuplicates) {
+  RegisterHost(MakeInventory("imap1", 2, 2));
+  RegisterHost(MakeInventory("imap1", 2, 3));  // one more slot per unit
+  ClusterModel m = coord_->ModelForTest();
+  ASSERT_EQ(m.hosts.size(), 1u);
+  EXPECT_EQ(m.hosts["imap1"].info().slots_size(), 6);
+  EXPECT_EQ(m.hosts["imap1"].info().units_size(), 2);
+  EXPECT_EQ(EventsOfKind("host.reregistered").size(), 1u);
+}
+
+TEST_F(CoordinatorTest, RegisterRejectsMalformedInventory) {
+  v1::HostInventory inv = MakeInventory("imap1");
+  inv.mutable_slots(0)->set_filesystem("/nowhere");
+  v1::RegisterRequest req;
+  *req.mutable_inventory() = inv;
+  auto resp = coord_->Register(req);
+  EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(resp.status().message().find("/nowhere"), std::string::npos);
+  EXPECT_TRUE(coord_->ModelForTest().hosts.empty());
+}
+
+TEST_F(CoordinatorTest, RegistrationRecognizesExistingCopies) {
+  v1::HostInventory inv = MakeInventory("imap1");
+  v1::SlotContents* c = inv.add_contents();
+  c->set_slot("s02");
+  c->set_store("old");
+  c->add_users("alice");
+  RegisterHost(inv);
+  RegisterHost(inv);  // again: still one copy
+  auto st = coord_->GetStore("old");
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->copies_size(), 1);
+  auto loc = coord_->LookupUser("alice");
+  ASSERT_TRUE(loc.ok());
+  EXPECT_EQ(loc->store(), "old");
+}
+
+TEST_F(CoordinatorTest, BadInputChangesNothing) {
+  RegisterThree();
+  CreateHealthyStore();
+  const std::string before = Serialized();
+  EXPECT_EQ(coord_->ApplyReport("imap9", "x", v1::HealthReport()).status().code(),
+            absl::StatusCode::kNotFound);
+  v1::HealthReport bad_slot;
+  v1::Condition* c = bad_slot.add_conditions();
+  c->set_type(v1::READ_ONLY);
+  c->set_subject_kind(v1::SUBJECT_SLOT);
+  c->set_subject("s99");
+  EXPECT_EQ(coord_->ApplyReport("imap1", sessions_["imap1"], bad_slot).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(coord_->ApplyReport("imap1", "stale", v1::HealthReport()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  v1::CommandAck ack;
+  ack.set_command_id("c-unknown");
+  EXPECT_EQ(coord_->ApplyAck("imap1", ack).code(), absl::StatusCode::kNotFound);
+  v1::TaskUpdate tu;
+  tu.set_task_id("t999");
+  tu.set_state(v1::TASK_DONE);
+  EXPECT_EQ(coord_->ApplyTaskUpdate("imap1", tu).code(), absl::StatusCode::kNotFound);
+  tu.set_state(v1::TASK_QUEUED);
+  EXPECT_EQ(coord_->ApplyTaskUpdate("imap1", tu).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Serialized(), before);
+}
+
+TEST_F(CoordinatorTest, SilenceMakesHostSuspectThenDown) {
+  RegisterThree();
+  clock_.Advance(absl::Seconds(5));
+  Heartbeat({"imap1", "imap2"});
+  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_UP);  // 5 s is not "more than 5 s"
+  clock_.Advance(absl::Seconds(1));
+  Heartbeat({"imap1", "imap2"});
+  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_SUSPECT);
+  clock_.Advance(absl::Seconds(25));
+  Heartbeat({"imap1", "imap2"});
+  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_DOWN);
+  ASSERT_TRUE(Report("imap3").ok());
+  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_UP);
+}
+
+TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
+  RegisterThree();
+  CreateHealthyStore();
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
+  // The master's host stays alive but its filesystem goes read-only.
+  auto renewal = Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")});
+  ASSERT_TRUE(renewal.ok());
+  EXPECT_FALSE(renewal->has_value()) << "no lease renewal for an unusable master";
+  auto host = coord_->GetHost("imap1");
+  EXPECT_FALSE(host->slots(0).usable());
+  EXPECT_EQ(coord_->GetStore("st1")->state(), v1::STORE_NO_MASTER);
+  for (int i = 0; i < 29; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_TRUE(Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")}).ok());
+    Heartbeat({"imap2", "imap3"});
+  }
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "no failover before failover_grace_hard (30 s)";
+  clock_.Advance(absl::Seconds(2));
+  Heartbeat({"imap2", "imap3"});
+  const std::string m = MasterOf("st1");
+  EXPECT_TRUE(m == "imap2/s01" || m == "imap3/s01") << m;
+  auto events = EventsOfKind("store.failover");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(coord_->GetStore("st1")->master_epoch(), 2u);
+  // Promote goes to the new master's host; demote to the old one.
+  const std::string new_host = m.substr(0, m.find('/'));
+  bool promoted = false;
+  for (const auto& c : coord_->TakeCommandsToSend(new_host)) promoted |= c.has_promote();
+  EXPECT_TRUE(promoted);
+  bool demoted = false;
+  for (const auto& c : coord_->TakeCommandsToSend("imap1")) demoted |= c.has_demote();
+  EXPECT_TRUE(demoted);
+}
+
+TEST_F(CoordinatorTest, ConditionsClearMakeSlotUsableAgain) {
+  RegisterThree();
+  ASSERT_TRUE(Report("imap2", {FsCondition(v1::IO_ERROR, "/srv/du2")}).ok());
+  EXPECT_FALSE(coord_->GetHost("imap2")->slots(2).usable());
+  ASSERT_TRUE(Report("imap2").ok());
+  EXPECT_TRUE(coord_->GetHost("imap2")->slots(2).usable());
+}
+
+TEST_F(CoordinatorTest, SilentMasterWaitsForSilenceGraceAndPausedAutomationWaitsForever) {
+  config_.failover_grace_silent_ms = 120000;
+  Restart();
+  RegisterThree();
+  CreateHealthyStore();
+  v1::SetAutomationRequest pause;
+  pause.set_paused(true);
+  EXPECT_EQ(coord_->SetAutomation(pause).status().code(), absl::StatusCode::kInvalidArgument);
+  pause.set_reason("maintenance");
+  ASSERT_TRUE(coord_->SetAutomation(pause).ok());
+  for (int i = 0; i < 200; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    Heartbeat({"imap2", "imap3"});
+  }
+  EXPECT_EQ(coord_->GetHost("imap1")->state(), v1::HOST_DOWN);
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "paused: no failover";
+  v1::SetAutomationRequest resume;
+  ASSERT_TRUE(coord_->SetAutomation(resume).ok());
+  Heartbeat({"imap2", "imap3"});
+  EXPECT_NE(MasterOf("st1"), "imap1/s01");
+}
+
+TEST_F(CoordinatorTest, SkewedReplicaIsNeverPromoted) {
+  RegisterThree();
+  CreateHealthyStore();
+  // imap2's clock runs 6 hours behind.
+  v1::HealthReport r;
+  r.set_agent_time_ms(clock_.NowMs() - 6 * 3600 * 1000);
+  ASSERT_TRUE(coord_->ApplyReport("imap2", sessions_["imap2"], r).ok());
+  EXPECT_TRUE(coord_->GetHost("imap2")->clock_skewed());
+  EXPECT_EQ(EventsOfKind("host.clock_skewed").size(), 1u);
+  for (int i = 0; i < 40; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_TRUE(Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")}).ok());
+    ASSERT_TRUE(coord_->ApplyReport("imap2", sessions_["imap2"], r).ok());
+    Heartbeat({"imap3"});
+  }
+  EXPECT_EQ(MasterOf("st1"), "imap3/s01");
+}
+
+TEST_F(CoordinatorTest, OperatorFailoverDryRunAndRefusal) {
+  RegisterThree();
+  CreateHealthyStore();
+  v1::FailoverRequest req;
+  req.set_store("st1");
+  *req.mutable_to() = Ref("imap2", "s02");  // not a copy
+  auto resp = coord_->Failover(req);
+  ASSERT_TRUE(resp.ok());
+  EXPECT_FALSE(resp->items(0).refused().empty());
+  *req.mutable_to() = Ref("imap2", "s01");
+  req.set_dry_run(true);
+  resp = coord_->Failover(req);
+  ASSERT_TRUE(resp.ok());
+  EXPECT_FALSE(resp->items(0).done());
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
+  req.set_dry_run(false);
+  resp = coord_->Failover(req);
+  ASSERT_TRUE(resp.ok());
+  EXPECT_TRUE(resp->items(0).done());
+  // The old master's lease may still be valid: it is fenced first.
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
+  AckAll("imap1");  // the demote is acknowledged: the lease is released
+  ASSERT_TRUE(coord_->Tick().ok());
+  EXPECT_EQ(MasterOf("st1"), "imap2/s01");
+}
+
+TEST_F(CoordinatorTest, LostUnitIsReplacedBeforeEvicted) {
+  RegisterThree();
+  RegisterHost(MakeInventory("imap4"));
+  CreateHealthyStore();
+  v1::MarkLostRequest req;
+  req.set_host("imap3");
+  req.set_unit("du1");
+  auto resp = coord_->MarkLost(req);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  ASSERT_EQ(resp->affected_stores_size(), 1);
+  ASSERT_EQ(resp->tasks_created_size(), 1);
+  const std::string task = resp->tasks_created(0);
+  auto tasks = coord_->ListTasks({}).tasks();
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].target().host(), "imap4") << "the only host without a copy";
+  EXPECT_EQ(tasks[0].state(), v1::TASK_RUNNING);
+  // Still referenced until the replacement is verified.
+  auto st = coord_->GetStore("st1");
+  EXPECT_EQ(st->copies_size(), 4);
+  EXPECT_EQ(FinishTask("imap4", task, /*verified=*/false).code(), absl::StatusCode::kOk);
+  EXPECT_EQ(coord_->GetStore("st1")->copies_size(), 4) << "unverified copy evicts nothing";
+  clock_.Advance(absl::Seconds(31));
+  Heartbeat({"imap1", "imap2", "imap3", "imap4"});
+  ASSERT_TRUE(FinishTask("imap4", task).ok());
+  st = coord_->GetStore("st1");
+  ASSERT_EQ(st->copies_size(), 3);
+  for (const auto& c : st->copies()) EXPECT_NE(c.slot().host(), "imap3");
+  EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
+  EXPECT_EQ(EventsOfKind("copy.dropped").size(), 1u);
+  EXPECT_TRUE(coord_->CheckModel().problems().empty());
+}
+
+TEST_F(CoordinatorTest, RestartMidRecoveryContinues) {
+  RegisterThree();
+  RegisterHost(MakeInventory("imap4"));
+  CreateHealthyStore();
+  v1::MarkLostRequest req;
+  req.set_host("imap3");
+  req.set_unit("du1");
+  auto resp = coord_->MarkLost(req);
+  ASSERT_TRUE(resp.ok());
+  const std::string task = resp->tasks_created(0);
+  EXPECT_FALSE(coord_->TakeCommandsToSend("imap4").empty());  // sent, not acknowledged
+  Restart();
+  // The task is still running; the unacknowledged start is re-sent after hello.
+  auto tasks = coord_->ListTasks({}).tasks();
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].state(), v1::TASK_RUNNING);
+  auto again = coord_->TakeCommandsToSend("imap4");
+  bool start = false;
+  for (const auto& c : again) start |= c.has_start_task() && c.start_task().task_id() == task;
+  EXPECT_TRUE(start);
+  // Agents re-register (sessions do not survive) and the task completes.
+  RegisterThree();
+  RegisterHost(MakeInventory("imap4"));
+  Restart();  // and once more, mid-recovery
+  RegisterThree();
+  RegisterHost(MakeInventory("imap4"));
+  ASSERT_TRUE(FinishTask("imap4", task).ok());
+  auto st = coord_->GetStore("st1");
+  EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
+  EXPECT_EQ(st->copies_size(), 3);
+  EXPECT_GE(EventsOfKind("coordinator.start").size(), 3u);
+}
+
+TEST_F(CoordinatorTest, ReplaceAfterDeclaresFailedUnitLost) {
+  config_.replace_after_ms = 60000;
+  Restart();
+  RegisterThree();
+  RegisterHost(MakeInventory("imap4"));
+  CreateHealthyStore();
+  for (int i = 0; i < 62; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_TRUE(Report("imap3", {FsCondition(v1::IO_ERROR, "/srv/du1")}).ok());
+    Heartbeat({"imap1", "imap2", "imap4"});
+  }
+  EXPECT_EQ(EventsOfKind("unit.lost").size(), 1u);
+  auto tasks = coord_->ListTasks({}).tasks();
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].target().host(), "imap4");
+}
+
+TEST_F(CoordinatorTest, MassFailureFreezesAutomation) {
+  RegisterThree();
+  RegisterHost(MakeInventory("imap4"));
+  CreateHealthyStore();
+  for (int i = 0; i < 40; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    Heartbeat({"imap4"});
+  }
+  EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_FROZEN);
+  EXPECT_EQ(EventsOfKind("automation.frozen").size(), 1u);
+  Heartbeat({"imap1", "imap2", "imap3", "imap4"});
+  EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_RUNNING);
+}
+
+TEST_F(CoordinatorTest, TaskFailureBacksOffAndRetries) {
+  RegisterThree();
+  RegisterHost(MakeInventory("imap4"));
+  CreateHealthyStore();
+  v1::MarkLostRequest req;
+  req.set_host("imap3");
+  auto resp = coord_->MarkLost(req);
+  ASSERT_TRUE(resp.ok());
+  const std::string task = resp->tasks_created(0);
+  v1::TaskUpdate u;
+  u.set_task_id(task);
+  u.set_state(v1::TASK_FAILED);
+  u.set_error("disk full");
+  ASSERT_TRUE(coord_->ApplyTaskUpdate("imap4", u).ok());
+  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
+  Heartbeat({"imap1", "imap2", "imap3", "imap4"});
+  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
+  clock_.Advance(absl::Seconds(31));
+  Heartbeat({"imap1", "imap2", "imap3", "imap4"});
+  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
+  EXPECT_EQ(coord_->ListTasks({}).tasks(0).attempts(), 2u);
+}
+
+}  // namespace
+}  // namespace slotkeeper::slotmgr

@@ -1,0 +1,173 @@
+// Helpers for coordinator tests: literal clusters, a fake agent's messages,
+// and a coordinator on a real RocksDB in the test's temp directory.
+#ifndef SLOTKEEPER_SLOTMGR_COORDINATOR_TEST_UTIL_H_
+#define SLOTKEEPER_SLOTMGR_COORDINATOR_TEST_UTIL_H_
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/clock.h"
+#include "gtest/gtest.h"
+#include "slotmgr/coordinator.h"
+
+namespace slotkeeper::slotmgr::testing {
+
+// Host `name` with `units` drive units, one filesystem each (/srv/duN), and
+// `slots_per_unit` slots per filesystem named sNN (capacity 100 GB).
+inline v1::HostInventory MakeInventory(const std::string& name, int units = 2,
+                                       int slots_per_unit = 2) {
+  v1::HostInventory inv;
+  inv.set_host(name);
+  inv.set_peer_address(absl::StrCat(name, ":7400"));
+  inv.set_agent_version("test");
+  int n = 0;
+  for (int u = 1; u <= units; ++u) {
+    v1::DriveUnit* du = inv.add_units();
+    du->set_name(absl::StrCat("du", u));
+    v1::Filesystem* fs = inv.add_filesystems();
+    fs->set_mount_point(absl::StrCat("/srv/du", u));
+    fs->set_unit(du->name());
+    for (int s = 0; s < slots_per_unit; ++s) {
+      v1::Slot* slot = inv.add_slots();
+      slot->set_name(absl::StrCat("s", ++n < 10 ? "0" : "", n));
+      slot->set_path(absl::StrCat(fs->mount_point(), "/", slot->name()));
+      slot->set_filesystem(fs->mount_point());
+      slot->set_capacity_bytes(100ull << 30);
+      slot->set_service_address(absl::StrCat(name, ":", 1000 + n));
+    }
+  }
+  return inv;
+}
+
+inline v1::SlotRef Ref(const std::string& host, const std::string& slot) {
+  v1::SlotRef r;
+  r.set_host(host);
+  r.set_slot(slot);
+  return r;
+}
+
+inline v1::Condition FsCondition(v1::ConditionType type, const std::string& mount) {
+  v1::Condition c;
+  c.set_type(type);
+  c.set_subject_kind(v1::SUBJECT_FILESYSTEM);
+  c.set_subject(mount);
+  c.set_reason("test");
+  c.set_hard(true);
+  return c;
+}
+
+inline std::string TempDir(const std::string& name) {
+  const char* t = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(t != nullptr ? t : "/tmp", "/", name);
+}
+
+// A coordinator over a RocksDB in the test's temp dir, with a fake clock.
+class CoordinatorFixture : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::system(("rm -rf " + dir_).c_str());
+    Open();
+  }
+
+  void Open() {
+    auto store = RocksStateStore::Open(dir_);
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(*store);
+    auto c = Coordinator::Create(store_.get(), &clock_, config_);
+    ASSERT_TRUE(c.ok()) << c.status();
+    coord_ = std::move(*c);
+  }
+
+  // Simulates SIGKILL + restart: drop everything in memory, reopen the DB.
+  void Restart() {
+    coord_.reset();
+    store_.reset();
+    Open();
+  }
+
+  std::string RegisterHost(const v1::HostInventory& inv) {
+    v1::RegisterRequest req;
+    *req.mutable_inventory() = inv;
+    req.set_agent_time_ms(clock_.NowMs());
+    auto resp = coord_->Register(req);
+    EXPECT_TRUE(resp.ok()) << resp.status();
+    if (!resp.ok()) return "";
+    sessions_[inv.host()] = resp->session_id();
+    v1::SessionHello hello;
+    hello.set_host(inv.host());
+    hello.set_session_id(resp->session_id());
+    EXPECT_TRUE(coord_->Hello(hello).ok());
+    return resp->session_id();
+  }
+
+  absl::StatusOr<std::optional<v1::LeaseRenewal>> Report(
+      const std::string& host, std::vector<v1::Condition> conditions = {}) {
+    v1::HealthReport r;
+    r.set_report_id(++report_id_);
+    r.set_agent_time_ms(clock_.NowMs());
+    for (auto& c : conditions) *r.add_conditions() = c;
+    return coord_->ApplyReport(host, sessions_[host], r);
+  }
+
+  // Every host reports (no conditions) then the coordinator ticks.
+  void Heartbeat(const std::vector<std::string>& hosts) {
+    for (const auto& h : hosts) ASSERT_TRUE(Report(h).ok());
+    ASSERT_TRUE(coord_->Tick().ok());
+  }
+
+  // Acknowledges every command sent to `host`; returns them.
+  std::vector<v1::Command> AckAll(const std::string& host) {
+    std::vector<v1::Command> cmds = coord_->TakeCommandsToSend(host);
+    for (const auto& c : cmds) {
+      v1::CommandAck ack;
+      ack.set_command_id(c.id());
+      ack.set_ok(true);
+      EXPECT_TRUE(coord_->ApplyAck(host, ack).ok());
+    }
+    return cmds;
+  }
+
+  absl::Status FinishTask(const std::string& host, const std::string& task, bool verified = true) {
+    v1::TaskUpdate u;
+    u.set_task_id(task);
+    u.set_state(v1::TASK_DONE);
+    u.set_verified(verified);
+    return coord_->ApplyTaskUpdate(host, u);
+  }
+
+  // Runs every started task to completion.
+  void CompleteRunningTasks() {
+    const v1::ListTasksResponse tasks = coord_->ListTasks({});
+    for (const auto& t : tasks.tasks()) {
+      if (t.state() == v1::TASK_RUNNING) {
+        ASSERT_TRUE(FinishTask(t.target().host(), t.id()).ok());
+      }
+    }
+  }
+
+  std::vector<v1::Event> EventsOfKind(const std::string& kind) {
+    std::vector<v1::Event> out;
+    auto events = coord_->EventsAfter(0, 100000);
+    EXPECT_TRUE(events.ok());
+    for (const auto& e : *events) {
+      if (e.kind() == kind) out.push_back(e);
+    }
+    return out;
+  }
+
+  CoordinatorConfig config_;
+  FakeClock clock_;
+  std::string dir_;
+  std::unique_ptr<RocksStateStore> store_;
+  std::unique_ptr<Coordinator> coord_;
+  std::map<std::string, std::string> sessions_;
+  uint64_t report_id_ = 0;
+};
+
+}  // namespace slotkeeper::slotmgr::testing
+
+#endif  // SLOTKEEPER_SLOTMGR_COORDINATOR_TEST_UTIL_H_

@@ -1,0 +1,55 @@
+#include "slotmgr/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "base/grpc_util.h"
+#include "slotmgr/log.h"
+
+namespace slotkeeper::slotmgr {
+
+absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(const std::string& listen,
+                                                                    Coordinator* core,
+                                                                    Clock* clock) {
+  absl::Status st = ValidateHostPort(listen, /*allow_port_zero=*/true);
+  if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("--listen: ", st.message()));
+  std::unique_ptr<SlotmgrServer> s(new SlotmgrServer());
+  s->core_ = core;
+  s->agent_ = std::make_unique<AgentServiceImpl>(core, clock);
+  AgentServiceImpl* agent = s->agent_.get();
+  s->automation_ = std::make_unique<AutomationServiceImpl>(core, [agent]() { agent->Flush(); });
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, ServerCredentials(), &port);
+  builder.RegisterService(s->agent_.get());
+  builder.RegisterService(s->automation_.get());
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  }
+  s->address_ = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+  return s;
+}
+
+SlotmgrServer::~SlotmgrServer() { Shutdown(); }
+
+void SlotmgrServer::TickAndFlush() {
+  absl::Status st = core_->Tick();
+  if (!st.ok()) LogError(absl::StrCat("tick: ", st.ToString()));
+  agent_->Flush();
+}
+
+void SlotmgrServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  automation_->Shutdown();
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
+}
+
+}  // namespace slotkeeper::slotmgr

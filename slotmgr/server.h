@@ -1,0 +1,51 @@
+// slotmgrd's gRPC server: the AgentService (callback API), the Automation
+// service, the standard health checking service and server reflection, with
+// credentials from base/grpc_util.h. Used by slotmgrd's main and by tests
+// that run the coordinator in-process on a loopback port.
+#ifndef SLOTKEEPER_SLOTMGR_SERVER_H_
+#define SLOTKEEPER_SLOTMGR_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "slotmgr/agent_service.h"
+#include "slotmgr/automation_service.h"
+#include "slotmgr/coordinator.h"
+
+namespace slotkeeper::slotmgr {
+
+// Owns the services and the gRPC server. The Coordinator and Clock are not
+// owned and must outlive it. Thread-safe.
+class SlotmgrServer {
+ public:
+  // Listens on `listen` (HOST:PORT; port 0 picks a free one).
+  static absl::StatusOr<std::unique_ptr<SlotmgrServer>> Start(const std::string& listen,
+                                                              Coordinator* core, Clock* clock);
+  ~SlotmgrServer();
+
+  // "127.0.0.1:NNNN", with the port actually bound.
+  const std::string& address() const { return address_; }
+  // Advances the coordinator's timers and sends what it decided.
+  void TickAndFlush();
+  AgentServiceImpl* agent_service() { return agent_.get(); }
+  // Stops accepting calls, ends watches, waits for calls in flight (at most
+  // `grace`). Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(2));
+
+ private:
+  SlotmgrServer() = default;
+  Coordinator* core_ = nullptr;
+  std::unique_ptr<AgentServiceImpl> agent_;
+  std::unique_ptr<AutomationServiceImpl> automation_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+  bool shut_down_ = false;
+};
+
+}  // namespace slotkeeper::slotmgr
+
+#endif  // SLOTKEEPER_SLOTMGR_SERVER_H_

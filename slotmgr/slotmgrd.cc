@@ -1,0 +1,137 @@
+// slotmgrd: the Slotkeeper coordinator.
+//
+//   slotmgrd --listen=127.0.0.1:7300 --data_dir=/var/lib/slotmgrd
+//
+// Prints "slotmgrd listening on HOST:PORT" once serving (tests start it with
+// --listen=127.0.0.1:0 and read the port from there). SIGTERM or SIGINT stop
+// it cleanly; every decision is already on disk, so SIGKILL loses nothing.
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "slotmgr/config.h"
+#include "slotmgr/coordinator.h"
+#include "slotmgr/log.h"
+#include "slotmgr/server.h"
+#include "slotmgr/state_store.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7300", "gRPC address (HOST:PORT; port 0 = any)");
+ABSL_FLAG(std::string, data_dir, "", "directory of the RocksDB state (required)");
+ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(1), "agent report interval; also the tick");
+ABSL_FLAG(absl::Duration, suspect_after, absl::Seconds(5), "silence before a host is SUSPECT");
+ABSL_FLAG(absl::Duration, down_after, absl::Seconds(30), "silence before a host is DOWN");
+ABSL_FLAG(absl::Duration, failover_grace, absl::Minutes(10),
+          "wait before failing over a store whose master is merely silent");
+ABSL_FLAG(absl::Duration, failover_grace_hard, absl::Seconds(30),
+          "wait before failing over on hard evidence from a live agent");
+ABSL_FLAG(absl::Duration, lease, absl::Seconds(20), "master lease duration");
+ABSL_FLAG(absl::Duration, max_clock_skew, absl::Seconds(5), "allowed agent clock offset");
+ABSL_FLAG(absl::Duration, replace_after, absl::Hours(1),
+          "a failed drive unit is declared lost (and replaced) after this");
+ABSL_FLAG(absl::Duration, max_failover_lag, absl::Minutes(1),
+          "a replica further behind is not promoted without --force");
+ABSL_FLAG(double, max_down_fraction, 0.3, "mass-failure brake: silent fraction of hosts");
+ABSL_FLAG(int, mass_failure_min_hosts, 2, "mass-failure brake: at least this many silent hosts");
+ABSL_FLAG(int, failover_rate_limit, 20, "automatic failovers allowed per window");
+ABSL_FLAG(absl::Duration, failover_rate_window, absl::Minutes(10), "rate-limit window");
+ABSL_FLAG(int, max_incoming_per_host, 2, "replication tasks writing to one host at once");
+ABSL_FLAG(int, max_outgoing_per_host, 2, "replication tasks reading from one host at once");
+ABSL_FLAG(int, max_tasks, 64, "replication tasks at once in the cluster");
+ABSL_FLAG(int, max_task_attempts, 5, "a task fails for good after this many attempts");
+ABSL_FLAG(absl::Duration, task_retry_backoff, absl::Seconds(30), "first retry backoff");
+ABSL_FLAG(double, placement_headroom, 0.2, "room beyond a store's bytes for a new replica");
+ABSL_FLAG(int, copies, 3, "copies of a store (master included) when CreateStore gives none");
+
+namespace {
+
+// Set by SIGTERM/SIGINT; the ticker loop polls it (only a sig_atomic_t
+// store is async-signal-safe).
+volatile std::sig_atomic_t g_signalled = 0;
+void SetSignalled(int) { g_signalled = 1; }
+
+int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace slotkeeper::slotmgr;  // NOLINT: main only
+  absl::SetProgramUsageMessage("The Slotkeeper coordinator. See --helpfull.");
+  absl::ParseCommandLine(argc, argv);
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (data_dir.empty()) {
+    LogError("--data_dir is required");
+    return 2;
+  }
+  CoordinatorConfig config;
+  config.heartbeat_ms = Ms(absl::GetFlag(FLAGS_heartbeat));
+  config.suspect_after_ms = Ms(absl::GetFlag(FLAGS_suspect_after));
+  config.down_after_ms = Ms(absl::GetFlag(FLAGS_down_after));
+  config.failover_grace_silent_ms = Ms(absl::GetFlag(FLAGS_failover_grace));
+  config.failover_grace_hard_ms = Ms(absl::GetFlag(FLAGS_failover_grace_hard));
+  config.lease_ms = Ms(absl::GetFlag(FLAGS_lease));
+  config.max_clock_skew_ms = Ms(absl::GetFlag(FLAGS_max_clock_skew));
+  config.replace_after_ms = Ms(absl::GetFlag(FLAGS_replace_after));
+  config.max_failover_lag_ms = Ms(absl::GetFlag(FLAGS_max_failover_lag));
+  config.max_down_fraction = absl::GetFlag(FLAGS_max_down_fraction);
+  config.mass_failure_min_hosts = absl::GetFlag(FLAGS_mass_failure_min_hosts);
+  config.failover_rate_limit = absl::GetFlag(FLAGS_failover_rate_limit);
+  config.failover_rate_window_ms = Ms(absl::GetFlag(FLAGS_failover_rate_window));
+  config.max_incoming_per_host = absl::GetFlag(FLAGS_max_incoming_per_host);
+  config.max_outgoing_per_host = absl::GetFlag(FLAGS_max_outgoing_per_host);
+  config.max_tasks_global = absl::GetFlag(FLAGS_max_tasks);
+  config.max_task_attempts = absl::GetFlag(FLAGS_max_task_attempts);
+  config.task_retry_backoff_ms = Ms(absl::GetFlag(FLAGS_task_retry_backoff));
+  config.placement_headroom = absl::GetFlag(FLAGS_placement_headroom);
+  config.default_copies = absl::GetFlag(FLAGS_copies);
+  absl::Status valid = ValidateConfig(config);
+  if (!valid.ok()) {
+    LogError(valid.ToString());
+    return 2;
+  }
+
+  auto store = RocksStateStore::Open(data_dir);
+  if (!store.ok()) {
+    LogError(store.status().ToString());
+    return 1;
+  }
+  slotkeeper::Clock* clock = slotkeeper::RealClock();
+  auto core = Coordinator::Create(store->get(), clock, config);
+  if (!core.ok()) {
+    LogError(absl::StrCat("loading state: ", core.status().ToString()));
+    return 1;
+  }
+  auto server = SlotmgrServer::Start(absl::GetFlag(FLAGS_listen), core->get(), clock);
+  if (!server.ok()) {
+    LogError(server.status().ToString());
+    return 1;
+  }
+  std::signal(SIGTERM, SetSignalled);
+  std::signal(SIGINT, SetSignalled);
+  std::printf("slotmgrd listening on %s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+  LogInfo(absl::StrCat("listening on ", (*server)->address(), ", state in ", data_dir));
+
+  // The ticker: advances timers every heartbeat and sends what was decided.
+  const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(config.heartbeat_ms / 2, 10));
+  while (!g_signalled) {
+    (*server)->TickAndFlush();
+    absl::SleepFor(tick);
+  }
+  LogInfo("signal received: shutting down");
+  (*server)->Shutdown();
+  server->reset();
+  core->reset();
+  store->reset();
+  LogInfo("stopped");
+  return 0;
+}

@@ -1,0 +1,208 @@
+#include "slotmgr/state_store.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "rocksdb/db.h"
+#include "rocksdb/options.h"
+#include "rocksdb/write_batch.h"
+
+namespace slotkeeper::slotmgr {
+namespace {
+
+constexpr char kSchemaKey[] = "meta/schema";
+constexpr char kMetaKey[] = "meta/counters";
+constexpr char kAutomationKey[] = "automation";
+
+std::string Padded(uint64_t n) { return absl::StrFormat("%020d", n); }
+
+std::string EventKey(uint64_t seq) { return absl::StrCat("event/", Padded(seq)); }
+
+std::string EventTimeKey(int64_t time_ms, uint64_t seq) {
+  return absl::StrCat("evtime/", Padded(time_ms < 0 ? 0 : static_cast<uint64_t>(time_ms)), "/",
+                      Padded(seq));
+}
+
+absl::Status FromRocks(const rocksdb::Status& s, absl::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(what, ": ", s.ToString()));
+}
+
+template <typename M>
+absl::Status ParseInto(const rocksdb::Slice& key, const rocksdb::Slice& value, M* out) {
+  if (!out->ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return absl::DataLossError(absl::StrCat("state store: cannot parse record ", key.ToString()));
+  }
+  return absl::OkStatus();
+}
+
+bool Matches(const v1::Event& e, const EventQuery& q) {
+  if (e.seq() <= q.after_seq) return false;
+  if (q.since_ms != 0 && e.time_ms() < q.since_ms) return false;
+  if (q.until_ms != 0 && e.time_ms() > q.until_ms) return false;
+  if (!q.store.empty() && e.store() != q.store) return false;
+  if (!q.host.empty() && e.host() != q.host) return false;
+  return true;
+}
+
+}  // namespace
+
+void StateBatch::Put(std::string key, const google::protobuf::MessageLite& message) {
+  ops_.push_back(Op{std::move(key), message.SerializeAsString(), false});
+}
+
+void StateBatch::PutHost(const HostRecord& host) {
+  Put(absl::StrCat("host/", host.info().name()), host);
+}
+void StateBatch::PutStore(const StoreRecord& store) {
+  Put(absl::StrCat("store/", store.info().name()), store);
+}
+void StateBatch::PutTask(const StoredTask& task) {
+  Put(absl::StrCat("task/", task.info().id()), task);
+}
+void StateBatch::PutCommand(const OutboxEntry& entry) {
+  Put(absl::StrCat("cmd/", entry.command().id()), entry);
+}
+void StateBatch::EraseCommand(absl::string_view command_id) {
+  ops_.push_back(Op{absl::StrCat("cmd/", command_id), "", true});
+}
+void StateBatch::PutUser(absl::string_view user, absl::string_view store) {
+  ops_.push_back(Op{absl::StrCat("user/", user), std::string(store), false});
+}
+void StateBatch::PutAutomation(const AutomationRecord& automation) {
+  Put(kAutomationKey, automation);
+}
+void StateBatch::PutMeta(const MetaRecord& meta) { Put(kMetaKey, meta); }
+void StateBatch::AppendEvent(const v1::Event& event) {
+  Put(EventKey(event.seq()), event);
+  ops_.push_back(Op{EventTimeKey(event.time_ms(), event.seq()), "", false});
+}
+
+RocksStateStore::RocksStateStore(std::unique_ptr<rocksdb::DB> db, bool sync_writes)
+    : db_(std::move(db)), sync_writes_(sync_writes) {}
+
+RocksStateStore::~RocksStateStore() {
+  if (db_ != nullptr) db_->Close().PermitUncheckedError();
+}
+
+absl::StatusOr<std::unique_ptr<RocksStateStore>> RocksStateStore::Open(const std::string& dir,
+                                                                       bool sync_writes) {
+  if (dir.empty()) return absl::InvalidArgumentError("state store: --data_dir is empty");
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
+  if (!s.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("state store: cannot open RocksDB at ", dir, ": ", s.ToString()));
+  }
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::string version;
+  s = db->Get(rocksdb::ReadOptions(), kSchemaKey, &version);
+  if (s.IsNotFound()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, kSchemaKey, std::to_string(kSchemaVersion));
+    if (!s.ok()) return FromRocks(s, "state store: writing schema version");
+  } else if (!s.ok()) {
+    return FromRocks(s, "state store: reading schema version");
+  } else {
+    int found = 0;
+    if (!absl::SimpleAtoi(version, &found)) {
+      return absl::DataLossError(
+          absl::StrCat("state store: schema version key in ", dir, " is garbled: '", version, "'"));
+    }
+    if (found > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "state store: ", dir, " was written by a newer slotmgrd (schema version ", found,
+          "; this build understands up to ", kSchemaVersion, "); refusing to open it"));
+    }
+  }
+  return std::unique_ptr<RocksStateStore>(new RocksStateStore(std::move(db), sync_writes));
+}
+
+absl::StatusOr<StateSnapshot> RocksStateStore::Load() {
+  StateSnapshot snap;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const rocksdb::Slice key = it->key();
+    const rocksdb::Slice value = it->value();
+    absl::string_view k(key.data(), key.size());
+    absl::Status st;
+    if (absl::StartsWith(k, "host/")) {
+      st = ParseInto(key, value, &snap.hosts.emplace_back());
+    } else if (absl::StartsWith(k, "store/")) {
+      st = ParseInto(key, value, &snap.stores.emplace_back());
+    } else if (absl::StartsWith(k, "task/")) {
+      st = ParseInto(key, value, &snap.tasks.emplace_back());
+    } else if (absl::StartsWith(k, "cmd/")) {
+      st = ParseInto(key, value, &snap.outbox.emplace_back());
+    } else if (absl::StartsWith(k, "user/")) {
+      snap.users[std::string(k.substr(5))] = value.ToString();
+    } else if (k == kAutomationKey) {
+      snap.automation.emplace();
+      st = ParseInto(key, value, &*snap.automation);
+    } else if (k == kMetaKey) {
+      st = ParseInto(key, value, &snap.meta);
+    }
+    if (!st.ok()) return st;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "state store: loading");
+  return snap;
+}
+
+absl::Status RocksStateStore::Commit(const StateBatch& batch) {
+  if (batch.empty()) return absl::OkStatus();
+  rocksdb::WriteBatch wb;
+  for (const StateBatch::Op& op : batch.ops()) {
+    rocksdb::Status s = op.erase ? wb.Delete(op.key) : wb.Put(op.key, op.value);
+    if (!s.ok()) return FromRocks(s, "state store: building batch");
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_writes_;
+  return FromRocks(db_->Write(wo, &wb), "state store: commit");
+}
+
+absl::StatusOr<std::vector<v1::Event>> RocksStateStore::ReadEvents(const EventQuery& query) {
+  std::vector<v1::Event> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  auto emit = [&](const rocksdb::Slice& key, const rocksdb::Slice& value) -> absl::Status {
+    v1::Event e;
+    absl::Status st = ParseInto(key, value, &e);
+    if (!st.ok()) return st;
+    if (Matches(e, query)) out.push_back(std::move(e));
+    return absl::OkStatus();
+  };
+  if (query.since_ms > 0 && query.after_seq == 0) {
+    // Walk the time index, then fetch each event.
+    for (it->Seek(EventTimeKey(query.since_ms, 0));
+         it->Valid() && it->key().starts_with("evtime/") && out.size() < query.limit; it->Next()) {
+      absl::string_view k(it->key().data(), it->key().size());
+      uint64_t seq = 0;
+      if (!absl::SimpleAtoi(k.substr(k.rfind('/') + 1), &seq)) continue;
+      std::string value;
+      rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), EventKey(seq), &value);
+      if (s.IsNotFound()) continue;
+      if (!s.ok()) return FromRocks(s, "state store: reading event");
+      absl::Status st = emit(EventKey(seq), value);
+      if (!st.ok()) return st;
+    }
+  } else {
+    for (it->Seek(EventKey(query.after_seq + 1));
+         it->Valid() && it->key().starts_with("event/") && out.size() < query.limit; it->Next()) {
+      absl::Status st = emit(it->key(), it->value());
+      if (!st.ok()) return st;
+    }
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "state store: reading events");
+  return out;
+}
+
+absl::Status RocksStateStore::PutRawForTest(const std::string& key, const std::string& value) {
+  return FromRocks(db_->Put(rocksdb::WriteOptions(), key, value), "state store: raw put");
+}
+
+}  // namespace slotkeeper::slotmgr

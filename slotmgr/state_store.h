@@ -1,0 +1,130 @@
+// Durable state of the coordinator.
+//
+// `StateStore` is the seam between the coordinator and its storage: today an
+// embedded RocksDB (`RocksStateStore`), later a store shared by several
+// coordinators (etcd). The coordinator keeps the whole model in memory, loads
+// it once at start (`Load`) and writes every decision as one `StateBatch`: the
+// changed records and the decision's events, applied atomically and synced.
+//
+// Keys (one RocksDB column family):
+//   meta/schema        schema version, decimal
+//   meta/counters      MetaRecord
+//   host/<host>        HostRecord            store/<store>  StoreRecord
+//   task/<id>          StoredTask            cmd/<id>       OutboxEntry
+//   user/<user>        store name (the users -> store index)
+//   automation         AutomationRecord
+//   event/<seq,20d>    Event                 evtime/<ms,20d>/<seq,20d>  (time index)
+#ifndef SLOTKEEPER_SLOTMGR_STATE_STORE_H_
+#define SLOTKEEPER_SLOTMGR_STATE_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/model.pb.h"
+#include "slotmgr/state.pb.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace slotkeeper::slotmgr {
+
+// The schema this build writes and understands. A database written by a newer
+// build is refused at open rather than misread.
+inline constexpr int kSchemaVersion = 1;
+
+// A set of changes applied atomically by StateStore::Commit. Not thread-safe;
+// one batch belongs to one decision.
+class StateBatch {
+ public:
+  struct Op {
+    std::string key;
+    std::string value;
+    bool erase = false;
+  };
+
+  void PutHost(const HostRecord& host);
+  void PutStore(const StoreRecord& store);
+  void PutTask(const StoredTask& task);
+  void PutCommand(const OutboxEntry& entry);
+  void EraseCommand(absl::string_view command_id);
+  void PutUser(absl::string_view user, absl::string_view store);
+  void PutAutomation(const AutomationRecord& automation);
+  void PutMeta(const MetaRecord& meta);
+  // The event must carry its sequence number already.
+  void AppendEvent(const v1::Event& event);
+
+  const std::vector<Op>& ops() const { return ops_; }
+  bool empty() const { return ops_.empty(); }
+
+ private:
+  void Put(std::string key, const google::protobuf::MessageLite& message);
+  std::vector<Op> ops_;
+};
+
+// Everything the coordinator persisted, as loaded at start.
+struct StateSnapshot {
+  std::vector<HostRecord> hosts;
+  std::vector<StoreRecord> stores;
+  std::vector<StoredTask> tasks;
+  std::vector<OutboxEntry> outbox;
+  std::map<std::string, std::string> users;  // user -> store
+  std::optional<AutomationRecord> automation;
+  MetaRecord meta;
+};
+
+struct EventQuery {
+  uint64_t after_seq = 0;  // only events with seq > after_seq
+  int64_t since_ms = 0;    // only events at or after this time (0 = any)
+  int64_t until_ms = 0;    // only events at or before this time (0 = any)
+  size_t limit = 1000;
+  std::string store;  // filters; empty = any
+  std::string host;
+};
+
+// Thread-safe: Commit and the reads may be called concurrently.
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+  virtual absl::StatusOr<StateSnapshot> Load() = 0;
+  // Applies all of `batch` or nothing, durably (synced) before returning.
+  virtual absl::Status Commit(const StateBatch& batch) = 0;
+  // Events matching `query`, oldest first.
+  virtual absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& query) = 0;
+};
+
+// The RocksDB implementation. Owns the database; closing happens at
+// destruction. `sync_writes` is false only in benchmarks and tests that
+// measure something else.
+class RocksStateStore : public StateStore {
+ public:
+  // Opens (creating if needed) the database in `dir`. Fails with
+  // FAILED_PRECONDITION if it was written by a newer schema version, and with
+  // UNAVAILABLE if it cannot be opened (e.g. another process holds its lock).
+  static absl::StatusOr<std::unique_ptr<RocksStateStore>> Open(const std::string& dir,
+                                                               bool sync_writes = true);
+  ~RocksStateStore() override;
+
+  absl::StatusOr<StateSnapshot> Load() override;
+  absl::Status Commit(const StateBatch& batch) override;
+  absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& query) override;
+
+  // For tests: writes a raw key (e.g. a future schema version).
+  absl::Status PutRawForTest(const std::string& key, const std::string& value);
+
+ private:
+  RocksStateStore(std::unique_ptr<rocksdb::DB> db, bool sync_writes);
+  std::unique_ptr<rocksdb::DB> db_;
+  const bool sync_writes_;
+};
+
+}  // namespace slotkeeper::slotmgr
+
+#endif  // SLOTKEEPER_SLOTMGR_STATE_STORE_H_

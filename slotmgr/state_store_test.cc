@@ -1,0 +1,119 @@
+#include "slotmgr/state_store.h"
+
+#include <cstdlib>
+
+#include "gtest/gtest.h"
+
+namespace slotkeeper::slotmgr {
+namespace {
+
+std::string Dir(const std::string& name) {
+  const char* t = std::getenv("TEST_TMPDIR");
+  std::string d = std::string(t != nullptr ? t : "/tmp") + "/" + name;
+  std::system(("rm -rf " + d).c_str());
+  return d;
+}
+
+v1::Event MakeEvent(uint64_t seq, int64_t time_ms, const std::string& store) {
+  v1::Event e;
+  e.set_seq(seq);
+  e.set_time_ms(time_ms);
+  e.set_kind("test");
+  e.set_store(store);
+  return e;
+}
+
+TEST(StateStoreTest, BatchRoundTripsThroughReopen) {
+  const std::string dir = Dir("roundtrip");
+  {
+    auto s = RocksStateStore::Open(dir);
+    ASSERT_TRUE(s.ok()) << s.status();
+    StateBatch b;
+    HostRecord h;
+    h.mutable_info()->set_name("imap1");
+    h.set_session_id("imap1-1");
+    b.PutHost(h);
+    StoreRecord st;
+    st.mutable_info()->set_name("st1");
+    b.PutStore(st);
+    StoredTask t;
+    t.mutable_info()->set_id("t1");
+    b.PutTask(t);
+    OutboxEntry o;
+    o.set_host("imap1");
+    o.mutable_command()->set_id("c1");
+    b.PutCommand(o);
+    o.mutable_command()->set_id("c2");
+    b.PutCommand(o);
+    b.EraseCommand("c1");
+    b.PutUser("alice", "st1");
+    MetaRecord m;
+    m.set_next_event_seq(7);
+    b.PutMeta(m);
+    b.AppendEvent(MakeEvent(6, 1000, "st1"));
+    ASSERT_TRUE((*s)->Commit(b).ok());
+  }
+  auto s = RocksStateStore::Open(dir);
+  ASSERT_TRUE(s.ok());
+  auto snap = (*s)->Load();
+  ASSERT_TRUE(snap.ok());
+  ASSERT_EQ(snap->hosts.size(), 1u);
+  EXPECT_EQ(snap->hosts[0].session_id(), "imap1-1");
+  EXPECT_EQ(snap->stores.size(), 1u);
+  EXPECT_EQ(snap->tasks.size(), 1u);
+  ASSERT_EQ(snap->outbox.size(), 1u);
+  EXPECT_EQ(snap->outbox[0].command().id(), "c2");
+  EXPECT_EQ(snap->users.at("alice"), "st1");
+  EXPECT_EQ(snap->meta.next_event_seq(), 7u);
+  EXPECT_FALSE(snap->automation.has_value());
+}
+
+TEST(StateStoreTest, RefusesNewerSchema) {
+  const std::string dir = Dir("schema");
+  {
+    auto s = RocksStateStore::Open(dir);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->PutRawForTest("meta/schema", std::to_string(kSchemaVersion + 1)).ok());
+  }
+  auto s = RocksStateStore::Open(dir);
+  ASSERT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("newer"), std::string::npos) << s.status();
+}
+
+TEST(StateStoreTest, EventsBySequenceAndTime) {
+  auto s = RocksStateStore::Open(Dir("events"));
+  ASSERT_TRUE(s.ok());
+  StateBatch b;
+  for (uint64_t i = 1; i <= 10; ++i) b.AppendEvent(MakeEvent(i, 1000 * i, i % 2 ? "odd" : "even"));
+  ASSERT_TRUE((*s)->Commit(b).ok());
+  EventQuery q;
+  q.after_seq = 7;
+  auto e = (*s)->ReadEvents(q);
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->size(), 3u);
+  EXPECT_EQ((*e)[0].seq(), 8u);
+  q = EventQuery();
+  q.since_ms = 3000;
+  q.until_ms = 6000;
+  q.store = "even";
+  e = (*s)->ReadEvents(q);
+  ASSERT_TRUE(e.ok());
+  ASSERT_EQ(e->size(), 2u);
+  EXPECT_EQ((*e)[0].seq(), 4u);
+  EXPECT_EQ((*e)[1].seq(), 6u);
+  q = EventQuery();
+  q.limit = 2;
+  e = (*s)->ReadEvents(q);
+  EXPECT_EQ(e->size(), 2u);
+}
+
+TEST(StateStoreTest, SecondOpenOfSameDirectoryIsUnavailable) {
+  const std::string dir = Dir("locked");
+  auto a = RocksStateStore::Open(dir);
+  ASSERT_TRUE(a.ok());
+  auto b = RocksStateStore::Open(dir);
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace slotkeeper::slotmgr
