@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/grpc_util.h"
-#include "grpcpp/ext/health_check_service_server_builder_option.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "replicator/agent_state.h"
@@ -90,7 +90,10 @@ int Run() {
   std::unique_ptr<DataPlane> data_plane = MakeUnlinkedDataPlane();
   CommandHandler commands(&config, &leases, &state, data_plane.get());
 
+  // gRPC health (and reflection, which also gives the server the synchronous
+  // service it needs before the data path registers its own).
   grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(config.peer_listen_address(), ServerCredentials(), &port);
