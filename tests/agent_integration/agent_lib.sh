@@ -56,6 +56,22 @@ wait_for() {
   return 1
 }
 
+# `mount -o remount,ro` fails with EBUSY while a file is open for writing
+# (the agent's write probe, every 200 ms here): retry, as an operator would.
+# Sets REMOUNT_START_MS to the start of the successful attempt.
+remount_ro() {
+  local tries=0
+  while true; do
+    REMOUNT_START_MS=$(($(date +%s%N) / 1000000))
+    if mount -o remount,ro "$1" 2>/dev/null; then return 0; fi
+    if ((++tries > 200)); then
+      mount -o remount,ro "$1"
+      return 1
+    fi
+    sleep 0.005
+  done
+}
+
 agent_setup() {
   local coordinator_bin="$1" agent_bin="$2"
   shift 2
@@ -70,7 +86,8 @@ agent_setup() {
   mkdir -p "$MNT/s01/users/alice" "$MNT/s01/users/bob"
   echo store1 >"$MNT/s01/.slotkeeper-store"
 
-  "$coordinator_bin" "$@" >"$WORK/coordinator.log" 2>&1 &
+  # Appending, so that the benchmark can truncate the log between trials.
+  "$coordinator_bin" "$@" >>"$WORK/coordinator.log" 2>&1 &
   COORD_PID=$!
   local address
   address="$(wait_for '^LISTENING ' 10 | awk '{print $2}')"

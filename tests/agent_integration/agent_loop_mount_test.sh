@@ -35,7 +35,7 @@ wait_for '^LEASES 1' 5
 grep -q "promoted s01" "$WORK/hooks.log"
 
 step "mount -o remount,ro raises READ_ONLY; remount rw clears it"
-mount -o remount,ro "$MNT"
+remount_ro "$MNT"
 wait_for "^RAISE [0-9]+ READ_ONLY $MNT " 5
 mount -o remount,rw "$MNT"
 wait_for "^CLEAR [0-9]+ READ_ONLY $MNT\$" 5
