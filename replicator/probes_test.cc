@@ -163,7 +163,7 @@ TEST(WriteProbeTest, HungAttemptIsReportedAndNeverDuplicated) {
 TEST(WriteProbeTest, ReportsLatestResultAndClears) {
   FakeClock clock;
   int err = EIO;
-  int notified = 0;
+  std::atomic<int> notified{0};
   WriteProbe p(
       {"/srv/du1"},
       [&](const std::string&) {
@@ -179,7 +179,7 @@ TEST(WriteProbeTest, ReportsLatestResultAndClears) {
   p.Check(kNow);
   p.WaitIdleForTesting();
   EXPECT_TRUE(p.Check(kNow).empty());
-  EXPECT_EQ(notified, 2);
+  EXPECT_EQ(notified.load(), 2);
 }
 
 TEST(WriteProbeTest, RealAttemptOnATemporaryDirectory) {

@@ -122,12 +122,14 @@ std::vector<Condition> WriteProbe::Check(absl::Time) {
         std::function<void()> notify;
         {
           absl::MutexLock lock(&shared->mu);
-          shared->outstanding = false;
           shared->have_result = true;
           shared->last = std::move(result);
           notify = shared->on_result;
         }
         if (notify) notify();
+        // Only now may the next attempt start (and WaitIdleForTesting end).
+        absl::MutexLock lock(&shared->mu);
+        shared->outstanding = false;
       }).detach();
     }
     if (s.have_result) {
