@@ -1,0 +1,171 @@
+#include "replicator/command_handler.h"
+
+#include "absl/strings/str_cat.h"
+#include "replicator/log.h"
+
+namespace slotkeeper::replicator {
+
+CommandHandler::CommandHandler(const AgentConfig* config, LeaseManager* leases,
+                               AgentStateStore* state, DataPlane* data_plane)
+    : config_(config), leases_(leases), state_(state), data_plane_(data_plane) {}
+
+const SlotConfig* CommandHandler::FindSlot(const std::string& name) const {
+  for (const SlotConfig& s : config_->slots()) {
+    if (s.name() == name) return &s;
+  }
+  return nullptr;
+}
+
+HookResult CommandHandler::RunHookFor(const std::string& command, const std::string& action,
+                                      const SlotConfig& slot, const std::string& store,
+                                      uint64_t epoch) {
+  HookResult r = RunHook(command, {action, store, slot.name(), slot.path(), epoch},
+                         absl::Milliseconds(config_->hooks().timeout_ms()));
+  if (r.ran) {
+    LogInfo(absl::StrCat(action, " hook for slot ", slot.name(), " (", store, "@", epoch,
+                         "): ", r.status.ok() ? "ok" : r.status.ToString()));
+  }
+  return r;
+}
+
+v1::CommandAck CommandHandler::Handle(const v1::Command& command) {
+  v1::CommandAck ack;
+  ack.set_command_id(command.id());
+  if (command.id().empty()) {
+    ack.set_ok(false);
+    ack.set_error("command without an id");
+    return ack;
+  }
+  absl::MutexLock lock(&mu_);
+  if (std::optional<AppliedCommand> done = state_->FindApplied(command.id())) {
+    ack.set_duplicate(true);
+    ack.set_ok(done->ok());
+    ack.set_error(done->error());
+    return ack;
+  }
+  Outcome out;
+  switch (command.action_case()) {
+    case v1::Command::kPromote:
+      out = PromoteLocked(command.promote());
+      break;
+    case v1::Command::kDemote:
+      out = DemoteLocked(command.demote());
+      break;
+    case v1::Command::kAssignReplica:
+      out.status = data_plane_->AssignReplica(command.assign_replica());
+      break;
+    case v1::Command::kStartTask:
+      out.status = data_plane_->StartTask(command.start_task());
+      break;
+    case v1::Command::kCancelTask:
+      out.status = data_plane_->CancelTask(command.cancel_task());
+      break;
+    case v1::Command::kReleaseSlot:
+      out.status = data_plane_->ReleaseSlot(command.release_slot());
+      break;
+    default:
+      out.status = absl::InvalidArgumentError("command has no action this agent knows");
+  }
+  ack.set_ok(out.status.ok());
+  if (!out.status.ok()) ack.set_error(std::string(out.status.message()));
+  ack.set_hook_output(out.hook_output);
+  if (absl::Status s = state_->RecordApplied(command.id(), ack.ok(), ack.error()); !s.ok()) {
+    // The command is applied; only idempotence across a restart is at risk.
+    LogError(absl::StrCat("cannot record command ", command.id(), ": ", s.message()));
+  }
+  LogInfo(absl::StrCat("command ", command.id(), ": ", ack.ok() ? "ok" : ack.error()));
+  return ack;
+}
+
+CommandHandler::Outcome CommandHandler::PromoteLocked(const v1::PromoteCommand& c) {
+  Outcome out;
+  const SlotConfig* slot = FindSlot(c.slot());
+  if (slot == nullptr) {
+    out.status = absl::NotFoundError(absl::StrCat("no slot ", c.slot(), " on this host"));
+    return out;
+  }
+  if (c.store().empty() || c.lease().duration_ms() <= 0) {
+    out.status = absl::InvalidArgumentError("promote needs a store and a lease duration");
+    return out;
+  }
+  HookResult pre =
+      RunHookFor(config_->hooks().pre_promote(), "pre_promote", *slot, c.store(), c.epoch());
+  out.hook_output = pre.output_tail;
+  if (!pre.status.ok()) {
+    out.status = absl::FailedPreconditionError(
+        absl::StrCat("pre-promote hook vetoed the promotion: ", pre.status.message()));
+    return out;
+  }
+  if (absl::Status s = leases_->Promote(c.slot(), c.store(), c.epoch(), c.lease().duration_ms());
+      !s.ok()) {
+    out.status = s;
+    return out;
+  }
+  HookResult promote =
+      RunHookFor(config_->hooks().promote(), "promote", *slot, c.store(), c.epoch());
+  out.hook_output += promote.output_tail;
+  if (!promote.status.ok()) {
+    // Not serving: give the lease back at once.
+    leases_->Demote(c.slot(), c.epoch()).IgnoreError();
+    out.status =
+        absl::AbortedError(absl::StrCat("promote hook failed: ", promote.status.message()));
+    return out;
+  }
+  if (absl::Status s = state_->SetRole(c.slot(), c.store(), "master", c.epoch()); !s.ok()) {
+    LogError(absl::StrCat("cannot record role of slot ", c.slot(), ": ", s.message()));
+  }
+  data_plane_->OnRoleChanged(c.slot(), c.store(), v1::SLOT_MASTER, c.epoch());
+  return out;
+}
+
+CommandHandler::Outcome CommandHandler::DemoteLocked(const v1::DemoteCommand& c) {
+  Outcome out;
+  const SlotConfig* slot = FindSlot(c.slot());
+  if (slot == nullptr) {
+    out.status = absl::NotFoundError(absl::StrCat("no slot ", c.slot(), " on this host"));
+    return out;
+  }
+  if (absl::Status s = leases_->Demote(c.slot(), c.epoch()); !s.ok()) {
+    out.status = s;
+    return out;
+  }
+  HookResult demote = RunHookFor(config_->hooks().demote(), "demote", *slot, c.store(), c.epoch());
+  out.hook_output = demote.output_tail;
+  if (absl::Status s = state_->SetRole(c.slot(), c.store(), "replica", c.epoch()); !s.ok()) {
+    LogError(absl::StrCat("cannot record role of slot ", c.slot(), ": ", s.message()));
+  }
+  data_plane_->OnRoleChanged(c.slot(), c.store(), v1::SLOT_REPLICA, c.epoch());
+  if (!demote.status.ok()) {
+    out.status = absl::AbortedError(
+        absl::StrCat("lease dropped, but the demote hook failed: ", demote.status.message()));
+  }
+  return out;
+}
+
+std::vector<v1::Lease> CommandHandler::FenceExpired() {
+  absl::MutexLock lock(&mu_);
+  std::vector<v1::Lease> expired = leases_->TakeExpired();
+  for (const v1::Lease& l : expired) {
+    LogWarning(absl::StrCat("lease of slot ", l.slot(), " (", l.store(), "@", l.epoch(),
+                            ") expired without renewal: demoting it"));
+    if (const SlotConfig* slot = FindSlot(l.slot())) {
+      RunHookFor(config_->hooks().demote(), "demote", *slot, l.store(), l.epoch());
+    }
+    if (absl::Status s = state_->SetRole(l.slot(), l.store(), "replica", l.epoch()); !s.ok()) {
+      LogError(absl::StrCat("cannot record role of slot ", l.slot(), ": ", s.message()));
+    }
+    data_plane_->OnRoleChanged(l.slot(), l.store(), v1::SLOT_REPLICA, l.epoch());
+  }
+  return expired;
+}
+
+void CommandHandler::Adopt(const std::vector<v1::SlotAssignment>& assignments) {
+  absl::MutexLock lock(&mu_);
+  for (const v1::SlotAssignment& a : assignments) {
+    if (a.role() == v1::SLOT_MASTER && FindSlot(a.slot()) != nullptr) {
+      leases_->AdoptWithoutLease(a.slot(), a.store(), a.epoch());
+    }
+  }
+}
+
+}  // namespace slotkeeper::replicator

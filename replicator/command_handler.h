@@ -1,0 +1,69 @@
+// Applying the coordinator's commands on this host, and self-fencing.
+//
+// Handle() turns one Command into its CommandAck: a command whose id was
+// already applied (this process or, through AgentStateStore, an earlier one)
+// is acknowledged again with duplicate=true and its first outcome, never
+// applied twice. Promote runs the pre_promote hook (a failure vetoes), takes
+// the lease, runs the promote hook (a failure gives the lease back) and
+// records the role; Demote drops the lease first (fencing before anything
+// else), then runs the demote hook. Data-path commands go to the DataPlane.
+// A failed command is remembered as failed: the coordinator retries with a
+// new id.
+//
+// FenceExpired() demotes every slot whose lease ran out: demote hook, role
+// file, data plane told. Call it whenever LeaseManager::NextExpiry() says.
+//
+// Handle and FenceExpired block while hooks run (bounded by the hook
+// timeout). They serialise on one internal mutex, so hooks of one host never
+// overlap. Nothing is owned but the mutex; everything passed in outlives it.
+#ifndef SLOTKEEPER_REPLICATOR_COMMAND_HANDLER_H_
+#define SLOTKEEPER_REPLICATOR_COMMAND_HANDLER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "proto/agent.pb.h"
+#include "replicator/agent_state.h"
+#include "replicator/config.pb.h"
+#include "replicator/data_plane.h"
+#include "replicator/hooks.h"
+#include "replicator/lease_manager.h"
+
+namespace slotkeeper::replicator {
+
+class CommandHandler {
+ public:
+  CommandHandler(const AgentConfig* config, LeaseManager* leases, AgentStateStore* state,
+                 DataPlane* data_plane);
+
+  v1::CommandAck Handle(const v1::Command& command);
+
+  // Returns the leases that expired and were fenced.
+  std::vector<v1::Lease> FenceExpired();
+
+  // After a restart: slots the coordinator says are master here are adopted
+  // without a lease (they serve only once renewed).
+  void Adopt(const std::vector<v1::SlotAssignment>& assignments);
+
+ private:
+  struct Outcome {
+    absl::Status status;
+    std::string hook_output;
+  };
+  Outcome PromoteLocked(const v1::PromoteCommand& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Outcome DemoteLocked(const v1::DemoteCommand& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  const SlotConfig* FindSlot(const std::string& name) const;
+  HookResult RunHookFor(const std::string& command, const std::string& action,
+                        const SlotConfig& slot, const std::string& store, uint64_t epoch);
+
+  const AgentConfig* const config_;
+  LeaseManager* const leases_;
+  AgentStateStore* const state_;
+  DataPlane* const data_plane_;
+  absl::Mutex mu_;
+};
+
+}  // namespace slotkeeper::replicator
+
+#endif  // SLOTKEEPER_REPLICATOR_COMMAND_HANDLER_H_

@@ -1,0 +1,141 @@
+#include "replicator/command_handler.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace slotkeeper::replicator {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class CommandHandlerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static int n = 0;
+    dir_ = ::testing::TempDir() + "/handler" + std::to_string(++n);
+    ::mkdir(dir_.c_str(), 0755);
+    config_.set_data_dir(dir_ + "/data");
+    SlotConfig* s = config_.add_slots();
+    s->set_name("s01");
+    s->set_path("/srv/du1/s01");
+    config_.mutable_hooks()->set_timeout_ms(5000);
+    config_.mutable_hooks()->set_demote("echo demoted $SLOTKEEPER_SLOT >> " + dir_ + "/demotes");
+    Restart();
+  }
+
+  void Restart() {
+    state_ = std::make_unique<AgentStateStore>(config_.data_dir());
+    ASSERT_TRUE(state_->Load().ok());
+    handler_ = std::make_unique<CommandHandler>(&config_, &leases_, state_.get(), plane_.get());
+  }
+
+  static v1::Command Promote(const std::string& id, uint64_t epoch) {
+    v1::Command c;
+    c.set_id(id);
+    v1::PromoteCommand* p = c.mutable_promote();
+    p->set_slot("s01");
+    p->set_store("st1");
+    p->set_epoch(epoch);
+    p->mutable_lease()->set_duration_ms(10'000);
+    return c;
+  }
+
+  std::string dir_;
+  AgentConfig config_;
+  FakeClock clock_;
+  LeaseManager leases_{&clock_};
+  std::unique_ptr<DataPlane> plane_ = MakeUnlinkedDataPlane();
+  std::unique_ptr<AgentStateStore> state_;
+  std::unique_ptr<CommandHandler> handler_;
+};
+
+TEST_F(CommandHandlerTest, PromoteTakesTheLeaseAndRecordsTheRole) {
+  config_.mutable_hooks()->set_promote("echo started $SLOTKEEPER_STORE");
+  v1::CommandAck ack = handler_->Handle(Promote("c1", 2));
+  EXPECT_TRUE(ack.ok()) << ack.error();
+  EXPECT_EQ(ack.hook_output(), "started st1\n");
+  EXPECT_TRUE(leases_.IsMaster("s01"));
+  ASSERT_EQ(state_->Roles().size(), 1u);
+  EXPECT_EQ(state_->Roles()[0].role(), "master");
+}
+
+TEST_F(CommandHandlerTest, FailingPrePromoteHookVetoes) {
+  config_.mutable_hooks()->set_pre_promote("echo disk not ready; false");
+  v1::CommandAck ack = handler_->Handle(Promote("c1", 2));
+  EXPECT_FALSE(ack.ok());
+  EXPECT_THAT(ack.error(), HasSubstr("vetoed"));
+  EXPECT_EQ(ack.hook_output(), "disk not ready\n");
+  EXPECT_FALSE(leases_.IsMaster("s01"));
+}
+
+TEST_F(CommandHandlerTest, FailingPromoteHookGivesTheLeaseBack) {
+  config_.mutable_hooks()->set_promote("exit 1");
+  EXPECT_FALSE(handler_->Handle(Promote("c1", 2)).ok());
+  EXPECT_FALSE(leases_.IsMaster("s01"));
+}
+
+TEST_F(CommandHandlerTest, DuplicatesAreAckedNotReappliedEvenAfterARestart) {
+  config_.mutable_hooks()->set_promote("echo x >> " + dir_ + "/promotes");
+  ASSERT_TRUE(handler_->Handle(Promote("c1", 2)).ok());
+  v1::CommandAck again = handler_->Handle(Promote("c1", 2));
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_TRUE(again.ok());
+  Restart();
+  again = handler_->Handle(Promote("c1", 2));
+  EXPECT_TRUE(again.duplicate());
+  EXPECT_EQ(ReadFile(dir_ + "/promotes"), "x\n");
+}
+
+TEST_F(CommandHandlerTest, DemoteDropsTheLeaseAndRunsTheHook) {
+  ASSERT_TRUE(handler_->Handle(Promote("c1", 2)).ok());
+  v1::Command demote;
+  demote.set_id("c2");
+  demote.mutable_demote()->set_slot("s01");
+  demote.mutable_demote()->set_store("st1");
+  demote.mutable_demote()->set_epoch(2);
+  EXPECT_TRUE(handler_->Handle(demote).ok());
+  EXPECT_FALSE(leases_.IsMaster("s01"));
+  EXPECT_EQ(ReadFile(dir_ + "/demotes"), "demoted s01\n");
+  EXPECT_EQ(state_->Roles()[0].role(), "replica");
+}
+
+TEST_F(CommandHandlerTest, ExpiredLeaseIsFencedWithTheDemoteHook) {
+  ASSERT_TRUE(handler_->Handle(Promote("c1", 2)).ok());
+  EXPECT_TRUE(handler_->FenceExpired().empty());
+  clock_.Advance(absl::Seconds(11));
+  std::vector<v1::Lease> fenced = handler_->FenceExpired();
+  ASSERT_EQ(fenced.size(), 1u);
+  EXPECT_EQ(fenced[0].slot(), "s01");
+  EXPECT_EQ(ReadFile(dir_ + "/demotes"), "demoted s01\n");
+  EXPECT_EQ(state_->Roles()[0].role(), "replica");
+}
+
+TEST_F(CommandHandlerTest, UnknownSlotAndDataPathCommandsAreRefused) {
+  v1::Command c = Promote("c1", 1);
+  c.mutable_promote()->set_slot("s99");
+  EXPECT_THAT(handler_->Handle(c).error(), HasSubstr("no slot s99"));
+  v1::Command task;
+  task.set_id("c2");
+  task.mutable_start_task()->set_task_id("t1");
+  v1::CommandAck ack = handler_->Handle(task);
+  EXPECT_FALSE(ack.ok());
+  EXPECT_EQ(ack.error(), "data path not linked in this build");
+  v1::Command empty;
+  empty.set_id("c3");
+  EXPECT_FALSE(handler_->Handle(empty).ok());
+}
+
+}  // namespace
+}  // namespace slotkeeper::replicator

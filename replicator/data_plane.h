@@ -1,0 +1,74 @@
+// The seam between the agent's control side (this package) and its data
+// path (//replicator/sync): what the agent asks of the data path, and how the
+// data path talks back.
+//
+// The agent owns one DataPlane for its whole life. Call order:
+//   RegisterServices(builder)   before the peer gRPC server starts
+//   Start(sink)                 once the server runs; `sink` outlives Stop()
+//   AssignReplica / StartTask / CancelTask / ReleaseSlot / OnRoleChanged /
+//   ReplicationStatus           any time, from the agent's threads
+//   Stop()                      before the server shuts down
+// Implementations must be thread-safe and must not block the caller for
+// long: a command method validates, starts the work and returns; progress
+// goes through the sink. A command method's Status becomes the CommandAck:
+// OK means accepted (or already in that state: commands are idempotent),
+// InvalidArgument/NotFound mean the command was wrong, FailedPrecondition
+// that the slot is in the wrong state, Unimplemented that this build cannot.
+#ifndef SLOTKEEPER_REPLICATOR_DATA_PLANE_H_
+#define SLOTKEEPER_REPLICATOR_DATA_PLANE_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "proto/agent.pb.h"
+#include "replicator/config.pb.h"
+
+namespace grpc {
+class ServerBuilder;
+}  // namespace grpc
+
+namespace slotkeeper::replicator {
+
+// Where the data path reports task progress. Implemented by the agent's
+// coordinator client; thread-safe; never blocks (updates are queued for the
+// stream, newest per task kept while disconnected).
+class TaskUpdateSink {
+ public:
+  virtual ~TaskUpdateSink() = default;
+  virtual void SendTaskUpdate(const v1::TaskUpdate& update) = 0;
+};
+
+class DataPlane {
+ public:
+  virtual ~DataPlane() = default;
+
+  // Adds the ReplicaPeer service (and whatever else the data path serves) to
+  // the agent's peer server. The services must outlive the server.
+  virtual void RegisterServices(grpc::ServerBuilder& builder) = 0;
+  virtual absl::Status Start(TaskUpdateSink* sink) = 0;
+  virtual void Stop() = 0;
+
+  virtual absl::Status AssignReplica(const v1::AssignReplicaCommand& command) = 0;
+  virtual absl::Status StartTask(const v1::StartTaskCommand& command) = 0;
+  virtual absl::Status CancelTask(const v1::CancelTaskCommand& command) = 0;
+  virtual absl::Status ReleaseSlot(const v1::ReleaseSlotCommand& command) = 0;
+
+  // The control side changed a slot's role (promote, demote, self-fencing):
+  // a master serves its users to replicas, a replica pulls.
+  virtual void OnRoleChanged(const std::string& slot, const std::string& store, v1::SlotRole role,
+                             uint64_t epoch) = 0;
+
+  // Rolling replication state of the local slots, for every HealthReport.
+  virtual std::vector<v1::ReplicationStatus> ReplicationStatus() = 0;
+};
+
+// The data plane of a build without the data path: every data command is
+// refused with Unimplemented ("data path not linked in this build"), and it
+// reports no replication state. Honest, so the coordinator never believes a
+// copy is under way.
+std::unique_ptr<DataPlane> MakeUnlinkedDataPlane();
+
+}  // namespace slotkeeper::replicator
+
+#endif  // SLOTKEEPER_REPLICATOR_DATA_PLANE_H_

@@ -1,0 +1,52 @@
+#include "replicator/hooks.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace slotkeeper::replicator {
+namespace {
+
+using ::testing::HasSubstr;
+
+HookContext Context() { return {"promote", "st1", "s01", "/srv/du1/s01", 7}; }
+
+TEST(HooksTest, EmptyCommandDoesNothing) {
+  HookResult r = RunHook("", Context(), absl::Seconds(5));
+  EXPECT_FALSE(r.ran);
+  EXPECT_TRUE(r.status.ok());
+}
+
+TEST(HooksTest, TrueSucceedsFalseFails) {
+  EXPECT_TRUE(RunHook("true", Context(), absl::Seconds(5)).status.ok());
+  HookResult r = RunHook("echo refusing >&2; exit 3", Context(), absl::Seconds(5));
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(r.status.message(), HasSubstr("status 3"));
+  EXPECT_EQ(r.output_tail, "refusing\n");
+}
+
+TEST(HooksTest, EnvironmentNamesStoreSlotPathEpochAndAction) {
+  HookResult r = RunHook(
+      "echo $SLOTKEEPER_ACTION $SLOTKEEPER_STORE $SLOTKEEPER_SLOT $SLOTKEEPER_SLOT_PATH "
+      "$SLOTKEEPER_EPOCH",
+      Context(), absl::Seconds(5));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.output_tail, "promote st1 s01 /srv/du1/s01 7\n");
+}
+
+TEST(HooksTest, TimeoutKillsTheWholeProcessGroup) {
+  // The background sleep holds the output pipe open: only killing the group
+  // ends the hook.
+  HookResult r = RunHook("echo started; sleep 30 & sleep 30", Context(), absl::Milliseconds(300));
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(r.output_tail, "started\n");
+}
+
+TEST(HooksTest, KeepsOnlyTheTailOfLongOutput) {
+  HookResult r = RunHook("seq 1 20000", Context(), absl::Seconds(10));
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_LE(r.output_tail.size(), 4096u);
+  EXPECT_THAT(r.output_tail, HasSubstr("\n20000\n"));
+}
+
+}  // namespace
+}  // namespace slotkeeper::replicator

@@ -1,0 +1,161 @@
+// replicatord: the Slotkeeper host agent (control side).
+//
+//   replicatord --config=/etc/slotkeeper/agent.conf
+//
+// Reads the config (refusing it with the line at fault), starts the health
+// probes, the peer gRPC server (gRPC health only until the data path is
+// linked in) and the coordinator client, and runs until SIGTERM or SIGINT.
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "base/clock.h"
+#include "base/grpc_util.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "replicator/agent_state.h"
+#include "replicator/command_handler.h"
+#include "replicator/config.h"
+#include "replicator/coordinator_client.h"
+#include "replicator/data_plane.h"
+#include "replicator/health_monitor.h"
+#include "replicator/lease_manager.h"
+#include "replicator/log.h"
+
+ABSL_FLAG(std::string, config, "", "Path of the agent's text-format config (required).");
+ABSL_FLAG(std::string, coordinator, "", "Overrides coordinator_address of the config.");
+ABSL_FLAG(std::string, peer_listen, "", "Overrides peer_listen_address of the config.");
+ABSL_FLAG(std::string, data_dir, "", "Overrides data_dir of the config.");
+ABSL_FLAG(std::string, kmsg, "", "Overrides probes.kmsg_path (\"-\" disables the kernel log).");
+ABSL_FLAG(int64_t, backoff_max_ms, 2000, "Longest wait between reconnection attempts.");
+ABSL_FLAG(int64_t, heartbeat_ms, 1000,
+          "Report interval when the coordinator does not name one at registration.");
+
+namespace slotkeeper::replicator {
+namespace {
+
+int Run() {
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  if (config_path.empty()) {
+    LogError("--config is required");
+    return 2;
+  }
+  absl::StatusOr<AgentConfig> loaded = LoadConfig(config_path);
+  if (!loaded.ok()) {
+    LogError(absl::StrCat("refusing to start: ", loaded.status().message()));
+    return 2;
+  }
+  AgentConfig config = *std::move(loaded);
+  if (!absl::GetFlag(FLAGS_coordinator).empty()) {
+    config.set_coordinator_address(absl::GetFlag(FLAGS_coordinator));
+  }
+  if (!absl::GetFlag(FLAGS_peer_listen).empty()) {
+    config.set_peer_listen_address(absl::GetFlag(FLAGS_peer_listen));
+  }
+  if (!absl::GetFlag(FLAGS_data_dir).empty()) config.set_data_dir(absl::GetFlag(FLAGS_data_dir));
+  if (!absl::GetFlag(FLAGS_kmsg).empty()) {
+    config.mutable_probes()->set_kmsg_path(absl::GetFlag(FLAGS_kmsg));
+  }
+  // Overrides are input too: check them the same way.
+  if (absl::Status s = ValidateHostPort(config.coordinator_address()); !s.ok()) {
+    LogError(absl::StrCat("refusing to start: coordinator: ", s.message()));
+    return 2;
+  }
+  if (absl::Status s = ValidateHostPort(config.peer_listen_address(), true); !s.ok()) {
+    LogError(absl::StrCat("refusing to start: peer listen address: ", s.message()));
+    return 2;
+  }
+
+  // Signals are taken synchronously below; every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Clock* clock = RealClock();
+  AgentStateStore state(config.data_dir());
+  if (absl::Status s = state.Load(); !s.ok()) {
+    LogError(absl::StrCat("refusing to start: ", s.message()));
+    return 1;
+  }
+  LeaseManager leases(clock);
+  std::unique_ptr<DataPlane> data_plane = MakeUnlinkedDataPlane();
+  CommandHandler commands(&config, &leases, &state, data_plane.get());
+
+  // gRPC health (and reflection, which also gives the server the synchronous
+  // service it needs before the data path registers its own).
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(config.peer_listen_address(), ServerCredentials(), &port);
+  data_plane->RegisterServices(builder);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    LogError(absl::StrCat("cannot listen on ", config.peer_listen_address()));
+    return 1;
+  }
+  const std::string listen = config.peer_listen_address();
+  const std::string peer_address = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+
+  CoordinatorClient* client_ptr = nullptr;
+  absl::Mutex client_mu;
+  HealthMonitor health(&config, clock, [&] {
+    absl::MutexLock lock(&client_mu);
+    if (client_ptr != nullptr) client_ptr->NotifyChanged();
+  });
+  if (absl::Status s = health.Start(); !s.ok()) {
+    LogError(absl::StrCat("cannot start the health probes: ", s.message()));
+    return 1;
+  }
+  ClientOptions options;
+  options.backoff_max = absl::Milliseconds(absl::GetFlag(FLAGS_backoff_max_ms));
+  options.default_heartbeat = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_ms));
+  CoordinatorClient client(&config, peer_address, options, clock, &health, &leases, &commands,
+                           data_plane.get());
+  {
+    absl::MutexLock lock(&client_mu);
+    client_ptr = &client;
+  }
+  if (absl::Status s = data_plane->Start(&client); !s.ok()) {
+    LogError(absl::StrCat("cannot start the data path: ", s.message()));
+    return 1;
+  }
+  client.Start();
+  std::printf("replicatord %s peer listening on %s\n", config.host().c_str(), peer_address.c_str());
+  std::fflush(stdout);
+  LogInfo(absl::StrCat("host ", config.host(), ": coordinator ", config.coordinator_address(), ", ",
+                       config.slots_size(), " slots on ", config.filesystems_size(),
+                       " filesystems"));
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  LogInfo(absl::StrCat("signal ", signal, ": shutting down"));
+  {
+    absl::MutexLock lock(&client_mu);
+    client_ptr = nullptr;
+  }
+  client.Stop();
+  health.Stop();
+  data_plane->Stop();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace slotkeeper::replicator
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("The Slotkeeper host agent. Usage: replicatord --config=FILE");
+  absl::ParseCommandLine(argc, argv);
+  return slotkeeper::replicator::Run();
+}
