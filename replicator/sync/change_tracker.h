@@ -12,8 +12,8 @@
 // has read the user at its current generation.
 //
 // A directory modified within `racy_window` of the scan may change again
-// within the same timestamp tick, so such a user is bumped once more at the
-// next refresh (the "racy git" rule).
+// within the same timestamp tick (the kernel's coarse clock, a few ms), so such a user is bumped
+// once more at the next refresh (the "racy git" rule).
 //
 // inotify-based tracking (immediate bumps between refreshes) is NOT
 // implemented yet; catch-up loops call ListUsers, which refreshes.
@@ -42,7 +42,7 @@ class ChangeTracker {
  public:
   // `clock` is not owned and must outlive the tracker.
   ChangeTracker(Clock* clock, absl::Duration full_scan_interval,
-                absl::Duration racy_window = absl::Seconds(1));
+                absl::Duration racy_window = absl::Milliseconds(100));
 
   // Rescans the slot (root fd, name for keys) and returns every user's
   // generation.

@@ -1,5 +1,6 @@
 #include "replicator/sync/diff.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -18,8 +19,38 @@ std::unordered_map<std::string, const ManifestEntry*> ByPath(const Manifest& m) 
 
 }  // namespace
 
-UserPlan PlanUserSync(const Manifest& source, const Manifest& local, const GuardOptions& guard) {
+UserPlan PlanUserSync(const Manifest& source_all, const Manifest& local_all,
+                      const GuardOptions& guard) {
   UserPlan plan;
+  // Directories apart: they are created or (when empty) removed, never
+  // renamed or fetched.
+  Manifest source, local;
+  std::set<std::string> source_dirs, local_dirs;
+  for (const ManifestEntry& e : source_all) {
+    if (e.directory()) {
+      source_dirs.insert(e.path());
+    } else {
+      source.push_back(e);
+    }
+  }
+  for (const ManifestEntry& e : local_all) {
+    if (e.directory()) {
+      local_dirs.insert(e.path());
+    } else {
+      local.push_back(e);
+    }
+  }
+  for (const ManifestEntry& e : source_all) {
+    if (e.directory() && !local_dirs.count(e.path())) plan.mkdirs.push_back(e);
+  }
+  for (const std::string& d : local_dirs) {
+    if (!source_dirs.count(d)) plan.rmdirs.push_back(d);
+  }
+  // Deepest first.
+  std::stable_sort(
+      plan.rmdirs.begin(), plan.rmdirs.end(), [](const std::string& a, const std::string& b) {
+        return std::count(a.begin(), a.end(), '/') > std::count(b.begin(), b.end(), '/');
+      });
   const auto source_by_path = ByPath(source);
   const auto local_by_path = ByPath(local);
 

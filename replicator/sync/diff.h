@@ -38,6 +38,9 @@ struct UserPlan {
   std::vector<ManifestEntry> fetches;         // source entries to copy
   std::vector<ManifestEntry> metadata_fixes;  // same content, other mtime/mode
   std::vector<std::string> quarantines;       // local paths
+  std::vector<ManifestEntry> mkdirs;          // directories to create
+  std::vector<std::string> rmdirs;            // local-only directories, deepest first;
+                                              // removed only if empty at the end
   uint64_t fetch_bytes = 0;
   uint64_t local_messages = 0;
   uint64_t removed_messages = 0;
@@ -45,7 +48,8 @@ struct UserPlan {
   std::string blocked_reason;
 
   bool empty() const {
-    return renames.empty() && fetches.empty() && metadata_fixes.empty() && quarantines.empty();
+    return renames.empty() && fetches.empty() && metadata_fixes.empty() && quarantines.empty() &&
+           mkdirs.empty() && rmdirs.empty();
   }
 };
 

@@ -78,7 +78,6 @@ struct Walker {
     bool maildir = false;
     for (const DirEntry& e : *entries) maildir |= e.name == "cur";
     for (const DirEntry& e : *entries) {
-      if (maildir && e.name == "tmp") continue;
       const std::string rel = prefix.empty() ? e.name : absl::StrCat(prefix, "/", e.name);
       if (absl::StartsWith(e.name, kTempPrefix)) {
         if (temps != nullptr) temps->push_back(rel);
@@ -90,6 +89,15 @@ struct Walker {
         return ErrnoStatus(errno, absl::StrCat("stat \"", rel, "\""));
       }
       if (S_ISDIR(st.st_mode)) {
+        if (!ValidateRelativePath(rel).ok()) continue;
+        ManifestEntry dir_entry;
+        dir_entry.set_path(rel);
+        dir_entry.set_directory(true);
+        dir_entry.set_mode(st.st_mode & 07777);
+        out->push_back(std::move(dir_entry));
+        // Maildir tmp/ holds deliveries still being written: listed, not
+        // entered.
+        if (maildir && e.name == "tmp") continue;
         int fd = openat(dirfd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0) {
           if (errno == ENOENT) continue;
@@ -247,7 +255,7 @@ std::string ManifestDigest(const Manifest& manifest) {
   for (const ManifestEntry& e : manifest) {
     buf.clear();
     buf += e.path();
-    buf.push_back('\0');
+    buf.push_back(e.directory() ? '\1' : '\0');
     PutU64(&buf, e.size());
     PutU64(&buf, static_cast<uint64_t>(e.mtime_ns()));
     PutU64(&buf, e.mode());

@@ -2,7 +2,8 @@
 //
 // ScanUser walks users/<user>/ below a slot root with openat and O_NOFOLLOW
 // (symlinks are skipped and logged, never followed), and fills one
-// ManifestEntry per regular file, sorted by path. Skipped: temporary files of
+// ManifestEntry per regular file and per directory (directory = true),
+// sorted by path. Skipped: temporary files of
 // the data path (kTempPrefix) and the contents of Maildir tmp/ directories
 // (a "tmp" directory next to a "cur" directory), which hold deliveries still
 // being written.

@@ -61,9 +61,10 @@ bool Exists(const std::string& path) {
 
 // Every regular file below `dir` with content, mtime and mode, for
 // byte-for-byte comparisons. Includes temp files so leftovers show.
-std::map<std::string, std::string> Tree(const std::string& dir) {
+std::map<std::string, std::string> Tree(const std::string& dir, bool with_dirs = true) {
   std::map<std::string, std::string> out;
-  std::string cmd = "cd '" + dir + "' 2>/dev/null && find . -type f | sort";
+  std::string cmd = "cd '" + dir + "' 2>/dev/null && find . -mindepth 1 " +
+                    (with_dirs ? "" : "-type f ") + "| sort";
   FILE* p = popen(cmd.c_str(), "r");
   char line[4096];
   while (p && fgets(line, sizeof(line), p)) {
@@ -71,6 +72,10 @@ std::map<std::string, std::string> Tree(const std::string& dir) {
     rel.pop_back();
     struct stat st;
     lstat((dir + "/" + rel).c_str(), &st);
+    if (S_ISDIR(st.st_mode)) {  // directory mtimes are not replicated
+      out[rel] = "dir|" + std::to_string(st.st_mode & 07777);
+      continue;
+    }
     out[rel] = ReadFile(dir + "/" + rel) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
                std::to_string(st.st_mtim.tv_nsec) + "|" + std::to_string(st.st_mode & 07777);
   }
@@ -174,8 +179,18 @@ TEST_F(SyncTest, FullSyncEqualsSourceByteForByte) {
   WriteFile(Msg("alice", ".Sent/cur/3.h:2,S"), "sent", 1700000003);
   WriteFile(Msg("alice", "dovecot.index"), "idx", 1700000004, 0644);
   WriteFile(Msg("bob", "cur/4.h:2,"), "", 1700000005);
+  // An empty folder must exist on the replica too.
+  for (const char* d : {"/.Drafts/cur", "/.Drafts/new", "/.Drafts/tmp"}) {
+    MkdirP(source_ + "/users/alice" + d);
+  }
+  chmod((source_ + "/users/alice/.Drafts").c_str(), 0700);
+  // A delivery in progress (Maildir tmp/) is not copied.
+  WriteFile(Msg("bob", "tmp/5.h"), "half written", 1700000006);
   absl::StatusOr<StoreSyncResult> r = Sync();
   ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(Exists(target_ + "/users/bob/tmp/5.h"));
+  EXPECT_TRUE(Exists(target_ + "/users/bob/tmp"));
+  unlink(Msg("bob", "tmp/5.h").c_str());
   ExpectEqualTrees();
   EXPECT_EQ(counters_.files_copied, 5u);
   EXPECT_EQ(r->progress.users_done(), 2u);
@@ -252,7 +267,7 @@ TEST_F(SyncTest, CorruptedChunkIsNeverInstalled) {
   EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
   EXPECT_FALSE(Exists(target_ + "/users/alice/cur/1.h:2,"));
   EXPECT_EQ(counters_.files_failed_verify, 1u);
-  for (const auto& [path, content] : Tree(target_ + "/users")) {
+  for (const auto& [path, content] : Tree(target_ + "/users", false)) {
     ADD_FAILURE() << "left behind: " << path;
   }
   // Not checkpointed: a clean retry installs it.
@@ -269,7 +284,7 @@ TEST_F(SyncTest, DiskFullFailsCleanly) {
   absl::StatusOr<StoreSyncResult> r = Sync("", &fs);
   EXPECT_TRUE(absl::IsResourceExhausted(r.status())) << r.status();
   // Whatever is visible is complete and correct; no temp files remain.
-  for (const auto& [path, content] : Tree(target_ + "/users")) {
+  for (const auto& [path, content] : Tree(target_ + "/users", false)) {
     EXPECT_EQ(path.find(".slotsync-"), std::string::npos) << path;
     EXPECT_EQ(content.substr(0, 4000).size(), 4000u) << path;
     EXPECT_EQ(ReadFile(target_ + "/users/" + path), ReadFile(source_ + "/users/" + path));
@@ -323,8 +338,11 @@ TEST_F(SyncTest, EscapeAttemptsAreRefused) {
   uint64_t gen = 0;
   absl::StatusOr<Manifest> m = FetchManifest(stub_.get(), "s1", "alice", &gen);
   ASSERT_TRUE(m.ok()) << m.status();
-  ASSERT_EQ(m->size(), 1u);
-  EXPECT_EQ((*m)[0].path(), "cur/1.h:2,");
+  std::vector<std::string> files;
+  for (const ManifestEntry& e : *m) {
+    if (!e.directory()) files.push_back(e.path());
+  }
+  EXPECT_EQ(files, std::vector<std::string>{"cur/1.h:2,"});
   // FetchFiles refuses escaping paths outright and symlinks per file.
   for (const char* bad : {"../bob/cur/1", "/etc/passwd", "cur//x"}) {
     v1::FetchFilesRequest req;
@@ -369,7 +387,7 @@ TEST_F(SyncTest, EscapeAttemptsAreRefused) {
   }
   // A full sync copies only the real file.
   ASSERT_TRUE(Sync().ok());
-  EXPECT_EQ(Tree(target_ + "/users").size(), 1u);
+  EXPECT_EQ(Tree(target_ + "/users", false).size(), 1u);
 }
 
 TEST_F(SyncTest, ReplicaRefusesSymlinkPlantedInItsTree) {

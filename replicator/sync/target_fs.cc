@@ -67,6 +67,14 @@ absl::Status TargetFs::Unlink(int dirfd, const std::string& name) {
   return absl::OkStatus();
 }
 
+absl::Status TargetFs::RemoveEmptyDir(int dirfd, const std::string& name) {
+  if (unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT && errno != ENOTEMPTY &&
+      errno != EEXIST) {
+    return ErrnoStatus(errno, absl::StrCat("rmdir ", name));
+  }
+  return absl::OkStatus();
+}
+
 TargetFs* DefaultTargetFs() {
   static TargetFs* fs = new TargetFs();
   return fs;

@@ -35,6 +35,9 @@ class TargetFs {
   // without following symlinks.
   virtual absl::Status SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,
                                    uint32_t mode);
+  // Removes `name` if it is an empty directory; OK (and nothing done) when
+  // it is not empty or gone.
+  virtual absl::Status RemoveEmptyDir(int dirfd, const std::string& name);
   // Only for the data path's own temporary files.
   virtual absl::Status Unlink(int dirfd, const std::string& name);
 };

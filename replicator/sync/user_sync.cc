@@ -350,7 +350,7 @@ absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
       if (absl::Status s = ValidateRelativePath(e.path()); !s.ok()) {
         bad = absl::InvalidArgumentError(
             absl::StrCat("source manifest of ", user, " refused: ", s.message()));
-      } else if (e.hash().size() != kHashBytes) {
+      } else if (!e.directory() && e.hash().size() != kHashBytes) {
         bad = absl::InvalidArgumentError(
             absl::StrCat("source manifest entry ", e.path(), " has no hash"));
       }
@@ -386,8 +386,11 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
       FetchManifest(ctx.stub, ctx.source_slot, user, &result.generation);
   if (!source.ok()) return source.status();
   ctx.counters->manifests_fetched++;
-  for (const ManifestEntry& e : *source) result.bytes_total += e.size();
-  result.files_total = source->size();
+  for (const ManifestEntry& e : *source) {
+    if (e.directory()) continue;
+    result.bytes_total += e.size();
+    result.files_total++;
+  }
 
   std::vector<std::string> temps;
   absl::StatusOr<Manifest> local =
@@ -420,6 +423,13 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
       return s;
     }
     ctx.counters->files_quarantined++;
+  }
+  for (const ManifestEntry& d : plan.mkdirs) {
+    absl::StatusOr<int> dirfd = dirs.Get(d.path());
+    if (!dirfd.ok()) return dirfd.status();
+    if (fchmod(*dirfd, d.mode() & 07777) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("chmod ", d.path()));
+    }
   }
   // 3. Renames.
   if (absl::Status s = ApplyRenames(ctx, user, &dirs, plan.renames); !s.ok()) {
@@ -491,6 +501,13 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
                         absl::StrCat("user ", user, ": ", first_error.message()));
   }
   if (!dir_sync.ok()) return dir_sync;
+  for (const std::string& d : plan.rmdirs) {
+    auto [parent, base] = SplitDirBase(d);
+    absl::StatusOr<Fd> parent_fd = OpenDirBeneath(user_dir->get(), parent, false);
+    if (!parent_fd.ok()) continue;
+    // Only an empty directory goes; one still holding files stays.
+    (void)ctx.fs->RemoveEmptyDir(parent_fd->get(), std::string(base));
+  }
   if (changed) {
     return absl::AbortedError(
         absl::StrCat("user ", user, ": some files changed at the source during the sync; retry"));
