@@ -1,0 +1,314 @@
+#include "replicator/sync/manifest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "replicator/sync/log.h"
+#include "rocksdb/db.h"
+
+namespace slotkeeper::sync {
+namespace {
+
+constexpr size_t kReadBuffer = 256 * 1024;
+
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+std::string CacheKey(absl::string_view key) { return absl::StrCat("h/", key); }
+
+struct DirEntry {
+  std::string name;
+  unsigned char type;
+};
+
+absl::StatusOr<std::vector<DirEntry>> ReadDir(int dirfd) {
+  int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus(errno, "dup");
+  DIR* dir = fdopendir(fd);
+  if (dir == nullptr) {
+    int err = errno;
+    close(fd);
+    return ErrnoStatus(err, "fdopendir");
+  }
+  rewinddir(dir);
+  std::vector<DirEntry> out;
+  errno = 0;
+  while (struct dirent* e = readdir(dir)) {
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+    out.push_back({e->d_name, e->d_type});
+  }
+  int err = errno;
+  closedir(dir);
+  if (err != 0) return ErrnoStatus(err, "readdir");
+  return out;
+}
+
+struct Walker {
+  absl::string_view scope;
+  absl::string_view user;
+  HashCache* cache;
+  ScanStats* stats;
+  Manifest* out;
+  std::vector<std::string>* temps;
+
+  absl::Status Walk(int dirfd, const std::string& prefix, int depth) {
+    if (depth > 64) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("directory tree too deep at \"", prefix, "\""));
+    }
+    absl::StatusOr<std::vector<DirEntry>> entries = ReadDir(dirfd);
+    if (!entries.ok()) return entries.status();
+    bool maildir = false;
+    for (const DirEntry& e : *entries) maildir |= e.name == "cur";
+    for (const DirEntry& e : *entries) {
+      const std::string rel = prefix.empty() ? e.name : absl::StrCat(prefix, "/", e.name);
+      if (absl::StartsWith(e.name, kTempPrefix)) {
+        if (temps != nullptr) temps->push_back(rel);
+        continue;
+      }
+      struct stat st;
+      if (fstatat(dirfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) continue;  // removed while we walked
+        return ErrnoStatus(errno, absl::StrCat("stat \"", rel, "\""));
+      }
+      if (S_ISDIR(st.st_mode)) {
+        if (!ValidateRelativePath(rel).ok()) continue;
+        ManifestEntry dir_entry;
+        dir_entry.set_path(rel);
+        dir_entry.set_directory(true);
+        dir_entry.set_mode(st.st_mode & 07777);
+        out->push_back(std::move(dir_entry));
+        // Maildir tmp/ holds deliveries still being written: listed, not
+        // entered.
+        if (maildir && e.name == "tmp") continue;
+        int fd = openat(dirfd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
+          if (errno == ENOENT) continue;
+          return ErrnoStatus(errno, absl::StrCat("open \"", rel, "\""));
+        }
+        Fd sub(fd);
+        if (absl::Status s = Walk(sub.get(), rel, depth + 1); !s.ok()) return s;
+        continue;
+      }
+      if (!S_ISREG(st.st_mode)) {
+        LogWarning(absl::StrCat("user ", user, ": skipping \"", rel,
+                                "\": not a regular file (symlinks are never "
+                                "followed)"));
+        continue;
+      }
+      if (!ValidateRelativePath(rel).ok()) continue;
+      absl::StatusOr<ManifestEntry> entry = Describe(dirfd, e.name, rel, st);
+      if (!entry.ok()) {
+        if (absl::IsNotFound(entry.status())) continue;
+        return entry.status();
+      }
+      out->push_back(*std::move(entry));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<ManifestEntry> Describe(int dirfd, const std::string& name, const std::string& rel,
+                                         const struct stat& st) {
+    ManifestEntry entry;
+    entry.set_path(rel);
+    FileStamp stamp{static_cast<uint64_t>(st.st_size),
+                    st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino};
+    entry.set_size(stamp.size);
+    entry.set_mtime_ns(stamp.mtime_ns);
+    entry.set_mode(st.st_mode & 07777);
+    if (stats) stats->files++;
+    const std::string key = HashCacheKey(scope, user, rel);
+    if (cache != nullptr) {
+      if (std::optional<std::string> hash = cache->Lookup(key, stamp)) {
+        entry.set_hash(*std::move(hash));
+        return entry;
+      }
+    }
+    int fd = openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open \"", rel, "\""));
+    Fd file(fd);
+    absl::StatusOr<std::string> hash = HashFd(file.get());
+    if (!hash.ok()) return hash.status();
+    struct stat after;
+    if (fstat(file.get(), &after) != 0) return ErrnoStatus(errno, "fstat");
+    FileStamp after_stamp{static_cast<uint64_t>(after.st_size),
+                          after.st_mtim.tv_sec * 1'000'000'000LL + after.st_mtim.tv_nsec,
+                          after.st_ino};
+    if (stats) {
+      stats->files_hashed++;
+      stats->bytes_hashed += after_stamp.size;
+    }
+    entry.set_hash(*hash);
+    if (!(after_stamp == stamp)) {
+      // Changed while we looked: describe what we hashed; don't cache.
+      entry.set_size(after_stamp.size);
+      entry.set_mtime_ns(after_stamp.mtime_ns);
+      return entry;
+    }
+    if (cache != nullptr) cache->Store(key, stamp, *hash);
+    return entry;
+  }
+};
+
+}  // namespace
+
+std::optional<std::string> RocksHashCache::Lookup(const std::string& key, const FileStamp& stamp) {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), CacheKey(key), &value).ok() ||
+      value.size() != 24 + kHashBytes) {
+    return std::nullopt;
+  }
+  FileStamp stored{GetU64(value.data()), static_cast<int64_t>(GetU64(value.data() + 8)),
+                   GetU64(value.data() + 16)};
+  if (!(stored == stamp)) return std::nullopt;
+  return value.substr(24);
+}
+
+void RocksHashCache::Store(const std::string& key, const FileStamp& stamp,
+                           const std::string& hash) {
+  std::string value;
+  PutU64(&value, stamp.size);
+  PutU64(&value, static_cast<uint64_t>(stamp.mtime_ns));
+  PutU64(&value, stamp.inode);
+  value += hash;
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;  // a lost cache entry only costs a re-hash
+  db_->Put(options, CacheKey(key), value);
+}
+
+ContentHasher::ContentHasher() : state_(XXH3_createState()) {
+  XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
+}
+
+ContentHasher::~ContentHasher() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+
+void ContentHasher::Update(const void* data, size_t n) {
+  XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), data, n);
+}
+
+std::string ContentHasher::Finish() {
+  XXH128_canonical_t canonical;
+  XXH128_canonicalFromHash(&canonical, XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_)));
+  return std::string(reinterpret_cast<const char*>(canonical.digest), sizeof(canonical.digest));
+}
+
+absl::StatusOr<std::string> HashFd(int fd) {
+  ContentHasher hasher;
+  std::string buffer(kReadBuffer, '\0');
+  off_t offset = 0;
+  for (;;) {
+    ssize_t n = pread(fd, buffer.data(), buffer.size(), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "read");
+    }
+    if (n == 0) break;
+    hasher.Update(buffer.data(), static_cast<size_t>(n));
+    offset += n;
+  }
+  return hasher.Finish();
+}
+
+absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
+                                  absl::string_view user, HashCache* cache, ScanStats* stats,
+                                  std::vector<std::string>* temp_files) {
+  if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
+  Manifest out;
+  absl::StatusOr<Fd> dir = OpenDirBeneath(slot_root, absl::StrCat("users/", user), false);
+  if (!dir.ok()) {
+    if (absl::IsNotFound(dir.status())) return out;
+    return dir.status();
+  }
+  Walker walker{cache_scope, user, cache, stats, &out, temp_files};
+  if (absl::Status s = walker.Walk(dir->get(), "", 0); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("scan of user ", user, ": ", s.message()));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ManifestEntry& a, const ManifestEntry& b) { return a.path() < b.path(); });
+  return out;
+}
+
+std::string HashCacheKey(absl::string_view scope, absl::string_view user, absl::string_view path) {
+  return absl::StrCat(scope, "\n", user, "/", path);
+}
+
+std::string ManifestDigest(const Manifest& manifest) {
+  ContentHasher hasher;
+  std::string buf;
+  for (const ManifestEntry& e : manifest) {
+    buf.clear();
+    buf += e.path();
+    buf.push_back(e.directory() ? '\1' : '\0');
+    PutU64(&buf, e.size());
+    PutU64(&buf, static_cast<uint64_t>(e.mtime_ns()));
+    PutU64(&buf, e.mode());
+    buf += e.hash();
+    hasher.Update(buf.data(), buf.size());
+  }
+  return hasher.Finish();
+}
+
+absl::StatusOr<std::vector<std::string>> ListSlotUsers(int slot_root) {
+  absl::StatusOr<Fd> users = OpenDirBeneath(slot_root, "users", false);
+  if (!users.ok()) {
+    if (absl::IsNotFound(users.status())) return std::vector<std::string>();
+    return users.status();
+  }
+  absl::StatusOr<std::vector<DirEntry>> entries = ReadDir(users->get());
+  if (!entries.ok()) return entries.status();
+  std::vector<std::string> out;
+  for (const DirEntry& e : *entries) {
+    struct stat st;
+    if (fstatat(users->get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISDIR(st.st_mode)) {
+      LogWarning(absl::StrCat("users/", e.name, " is not a directory; skipped"));
+      continue;
+    }
+    if (absl::Status s = ValidateUserName(e.name); !s.ok()) {
+      LogWarning(absl::StrCat("users/", e.name, " skipped: ", s.message()));
+      continue;
+    }
+    out.push_back(e.name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+bool IsMaildirMessage(absl::string_view path) {
+  auto [dir, base] = SplitDirBase(path);
+  if (base.empty()) return false;
+  auto [parent, last] = SplitDirBase(dir);
+  (void)parent;
+  return last == "cur" || last == "new";
+}
+
+std::string MaildirUniqueKey(absl::string_view path) {
+  auto [dir, base] = SplitDirBase(path);
+  auto [parent, last] = SplitDirBase(dir);
+  (void)parent;
+  if (last == "new") return std::string(base);
+  if (last == "cur") {
+    size_t colon = base.find(":2,");
+    return std::string(colon == absl::string_view::npos ? base : base.substr(0, colon));
+  }
+  return std::string();
+}
+
+}  // namespace slotkeeper::sync

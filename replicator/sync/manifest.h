@@ -1,0 +1,127 @@
+// Manifests: the list of a user's files with content hashes.
+//
+// ScanUser walks users/<user>/ below a slot root with openat and O_NOFOLLOW
+// (symlinks are skipped and logged, never followed), and fills one
+// ManifestEntry per regular file and per directory (directory = true),
+// sorted by path. Skipped: temporary files of
+// the data path (kTempPrefix) and the contents of Maildir tmp/ directories
+// (a "tmp" directory next to a "cur" directory), which hold deliveries still
+// being written.
+//
+// Hashing is the expensive part, so a HashCache remembers (size, mtime,
+// inode) -> hash per file: an unchanged file is never hashed twice.
+// RocksHashCache keeps it in RocksDB; it is thread-safe, as RocksDB is.
+#ifndef SLOTKEEPER_REPLICATOR_SYNC_MANIFEST_H_
+#define SLOTKEEPER_REPLICATOR_SYNC_MANIFEST_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "proto/peer.pb.h"
+#include "replicator/sync/paths.h"
+
+namespace rocksdb {
+class DB;
+}
+
+namespace slotkeeper::sync {
+
+using v1::ManifestEntry;
+using Manifest = std::vector<ManifestEntry>;
+
+inline constexpr size_t kHashBytes = 16;
+
+// What identifies a file version cheaply.
+struct FileStamp {
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  uint64_t inode = 0;
+  bool operator==(const FileStamp& o) const {
+    return size == o.size && mtime_ns == o.mtime_ns && inode == o.inode;
+  }
+};
+
+// Remembers content hashes by file stamp. Implementations are thread-safe.
+class HashCache {
+ public:
+  virtual ~HashCache() = default;
+  // The hash recorded for `key` if its stamp equals `stamp`.
+  virtual std::optional<std::string> Lookup(const std::string& key, const FileStamp& stamp) = 0;
+  virtual void Store(const std::string& key, const FileStamp& stamp, const std::string& hash) = 0;
+};
+
+// A HashCache in a RocksDB column of its own key space ("h/" prefix).
+// Does not own `db`, which must outlive it.
+class RocksHashCache : public HashCache {
+ public:
+  explicit RocksHashCache(rocksdb::DB* db) : db_(db) {}
+  std::optional<std::string> Lookup(const std::string& key, const FileStamp& stamp) override;
+  void Store(const std::string& key, const FileStamp& stamp, const std::string& hash) override;
+
+ private:
+  rocksdb::DB* db_;
+};
+
+// Counters of a scan; atomics so that scans on several threads can share one.
+struct ScanStats {
+  std::atomic<uint64_t> files{0};
+  std::atomic<uint64_t> files_hashed{0};
+  std::atomic<uint64_t> bytes_hashed{0};
+};
+
+// Streaming xxHash3-128 of a file's content.
+class ContentHasher {
+ public:
+  ContentHasher();
+  ~ContentHasher();
+  ContentHasher(const ContentHasher&) = delete;
+  ContentHasher& operator=(const ContentHasher&) = delete;
+  void Update(const void* data, size_t n);
+  // 16 bytes, big-endian (XXH128 canonical form).
+  std::string Finish();
+
+ private:
+  void* state_;
+};
+
+// Hashes the whole content of the open file `fd` from offset 0.
+absl::StatusOr<std::string> HashFd(int fd);
+
+// Scans users/<user> below `slot_root`. `cache_scope` (for example the slot
+// name) prefixes cache keys; `cache` may be null (hash everything). A missing
+// user directory yields an empty manifest.
+// Paths of leftover temporary files (kTempPrefix) go to `temp_files` when it
+// is not null.
+absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
+                                  absl::string_view user, HashCache* cache, ScanStats* stats,
+                                  std::vector<std::string>* temp_files = nullptr);
+
+// The HashCache key of a user's file.
+std::string HashCacheKey(absl::string_view scope, absl::string_view user, absl::string_view path);
+
+// Digest of a sorted manifest: xxHash3-128 over every entry's path, size,
+// mtime, mode and hash. Equal digests mean equal trees.
+std::string ManifestDigest(const Manifest& manifest);
+
+// The users (directory names under users/) of a slot, sorted. Entries that
+// are not valid user names or not directories are skipped with a warning.
+absl::StatusOr<std::vector<std::string>> ListSlotUsers(int slot_root);
+
+// True for Maildir message paths: a file directly in a "cur" or "new"
+// directory.
+bool IsMaildirMessage(absl::string_view path);
+
+// The Maildir unique part of a message path: the basename before ":2," in
+// cur/, the whole basename in new/; empty for other files.
+std::string MaildirUniqueKey(absl::string_view path);
+
+}  // namespace slotkeeper::sync
+
+#endif  // SLOTKEEPER_REPLICATOR_SYNC_MANIFEST_H_

@@ -1,0 +1,155 @@
+#include "replicator/sync/paths.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "replicator/sync/log.h"
+
+namespace slotkeeper::sync {
+
+void LogInfo(absl::string_view message) {
+  std::string line = absl::StrCat("[sync] ", message, "\n");
+  (void)!write(2, line.data(), line.size());
+}
+
+void LogWarning(absl::string_view message) {
+  std::string line = absl::StrCat("[sync] WARNING: ", message, "\n");
+  (void)!write(2, line.data(), line.size());
+}
+
+absl::Status ValidateUserName(absl::string_view user) {
+  if (user.empty()) return absl::InvalidArgumentError("user name is empty");
+  if (user.size() > kMaxUserNameBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("user name longer than ", kMaxUserNameBytes, " bytes"));
+  }
+  if (user[0] == '.') {
+    return absl::InvalidArgumentError(absl::StrCat("user name \"", user, "\" starts with '.'"));
+  }
+  for (char c : user) {
+    if (c == '/') {
+      return absl::InvalidArgumentError(absl::StrCat("user name \"", user, "\" contains '/'"));
+    }
+    if (c < 0x21 || c > 0x7e) {
+      return absl::InvalidArgumentError("user name contains a non-printable or non-ASCII byte");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateRelativePath(absl::string_view path) {
+  if (path.empty()) return absl::InvalidArgumentError("path is empty");
+  if (path.size() > kMaxRelativePathBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("path longer than ", kMaxRelativePathBytes, " bytes"));
+  }
+  if (path[0] == '/') {
+    return absl::InvalidArgumentError(absl::StrCat("path \"", path, "\" is absolute"));
+  }
+  if (path.find('\0') != absl::string_view::npos) {
+    return absl::InvalidArgumentError("path contains a NUL byte");
+  }
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("path \"", path, "\" has an empty component"));
+    }
+    if (part == "." || part == "..") {
+      return absl::InvalidArgumentError(
+          absl::StrCat("path \"", path, "\" has a \"", part, "\" component"));
+    }
+    if (absl::StartsWith(part, kTempPrefix)) {
+      return absl::InvalidArgumentError(absl::StrCat("path \"", path, "\" names a temporary file"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+Fd::~Fd() {
+  if (fd_ >= 0) close(fd_);
+}
+
+absl::Status ErrnoStatus(int err, absl::string_view what) {
+  std::string msg = absl::StrCat(what, ": ", strerror(err));
+  switch (err) {
+    case ENOENT:
+      return absl::NotFoundError(msg);
+    case EEXIST:
+      return absl::AlreadyExistsError(msg);
+    case ENOSPC:
+    case EDQUOT:
+      return absl::ResourceExhaustedError(msg);
+    case ELOOP:
+    case ENOTDIR:
+    case EISDIR:
+      return absl::FailedPreconditionError(msg);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(msg);
+    case EINTR:
+    case EAGAIN:
+      return absl::UnavailableError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+absl::StatusOr<Fd> OpenDirBeneath(int dirfd, absl::string_view rel, bool create) {
+  Fd current(fcntl(dirfd, F_DUPFD_CLOEXEC, 0));
+  if (!current.valid()) return ErrnoStatus(errno, "dup directory fd");
+  if (rel.empty()) return current;
+  if (absl::Status s = ValidateRelativePath(rel); !s.ok()) return s;
+  for (absl::string_view part : absl::StrSplit(rel, '/')) {
+    std::string name(part);
+    int fd = openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT && create) {
+      if (mkdirat(current.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+        return ErrnoStatus(errno, absl::StrCat("mkdir \"", rel, "\""));
+      }
+      fd = openat(current.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) {
+      int err = errno;
+      if (err == ELOOP || err == ENOTDIR) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("\"", rel, "\": component \"", name,
+                         "\" is a symlink or not a directory; refusing to follow"));
+      }
+      return ErrnoStatus(err, absl::StrCat("open directory \"", rel, "\""));
+    }
+    current = Fd(fd);
+  }
+  return current;
+}
+
+absl::StatusOr<Fd> OpenRootDir(const std::string& path) {
+  if (path.empty() || path[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat("slot path \"", path, "\" is not absolute"));
+  }
+  int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open \"", path, "\""));
+  return Fd(fd);
+}
+
+std::pair<absl::string_view, absl::string_view> SplitDirBase(absl::string_view path) {
+  size_t slash = path.rfind('/');
+  if (slash == absl::string_view::npos) return {absl::string_view(), path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+}  // namespace slotkeeper::sync

@@ -1,0 +1,74 @@
+// Safe names and paths for the data path.
+//
+// Everything the data path touches lives under a slot root: users/<user>/...
+// Names and relative paths arrive from the network (a peer's manifest) and
+// from operators, so every one is validated before use, and every directory
+// is opened component by component with O_NOFOLLOW, so a symlink can never
+// lead a sync out of the slot. Thread-safe: free functions; Fd is a plain
+// owning handle.
+#ifndef SLOTKEEPER_REPLICATOR_SYNC_PATHS_H_
+#define SLOTKEEPER_REPLICATOR_SYNC_PATHS_H_
+
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace slotkeeper::sync {
+
+inline constexpr size_t kMaxUserNameBytes = 255;
+inline constexpr size_t kMaxRelativePathBytes = 4096;
+// Temporary files of an unfinished transfer start with this; manifests skip
+// them and a new sync removes stale ones.
+inline constexpr absl::string_view kTempPrefix = ".slotsync-";
+
+// A user name: non-empty, at most kMaxUserNameBytes, printable ASCII, no '/',
+// not "." or "..", no leading '.'. INVALID_ARGUMENT names the problem.
+absl::Status ValidateUserName(absl::string_view user);
+
+// A path relative to a user directory: '/' separated, not absolute, no empty,
+// "." or ".." component, no NUL, at most kMaxRelativePathBytes, and no
+// component starting with kTempPrefix.
+absl::Status ValidateRelativePath(absl::string_view path);
+
+// An owned file descriptor; closes on destruction. -1 when empty.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_ = -1;
+};
+
+// absl::Status for a failed system call: the code follows errno (ENOENT ->
+// NOT_FOUND, ENOSPC/EDQUOT -> RESOURCE_EXHAUSTED, ELOOP/ENOTDIR ->
+// FAILED_PRECONDITION, ...) and the message names `what`.
+absl::Status ErrnoStatus(int err, absl::string_view what);
+
+// Opens the directory `rel` (validated relative path, or "" for `dirfd`
+// itself) below `dirfd`, one component at a time with O_NOFOLLOW. With
+// `create`, missing components are created (mode 0755). A symlink anywhere
+// on the way is refused (FAILED_PRECONDITION).
+absl::StatusOr<Fd> OpenDirBeneath(int dirfd, absl::string_view rel, bool create);
+
+// Opens an absolute directory path (a slot root given by configuration).
+absl::StatusOr<Fd> OpenRootDir(const std::string& path);
+
+// Splits "a/b/c" into ("a/b", "c"); ("", "c") for "c".
+std::pair<absl::string_view, absl::string_view> SplitDirBase(absl::string_view path);
+
+}  // namespace slotkeeper::sync
+
+#endif  // SLOTKEEPER_REPLICATOR_SYNC_PATHS_H_

@@ -1,0 +1,62 @@
+#include "replicator/sync/paths.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace slotkeeper::sync {
+namespace {
+
+TEST(ValidateUserNameTest, AcceptsOrdinaryNames) {
+  EXPECT_TRUE(ValidateUserName("alice").ok());
+  EXPECT_TRUE(ValidateUserName("bob.smith@example.org").ok());
+}
+
+TEST(ValidateUserNameTest, RefusesEscapes) {
+  EXPECT_FALSE(ValidateUserName("").ok());
+  EXPECT_FALSE(ValidateUserName("a/b").ok());
+  EXPECT_FALSE(ValidateUserName("..").ok());
+  EXPECT_FALSE(ValidateUserName(".hidden").ok());
+  EXPECT_FALSE(ValidateUserName("tab\there").ok());
+  EXPECT_FALSE(ValidateUserName(std::string(256, 'a')).ok());
+  EXPECT_NE(ValidateUserName("a/b").message().find("'/'"), std::string::npos);
+}
+
+TEST(ValidateRelativePathTest, AcceptsMaildirPaths) {
+  EXPECT_TRUE(ValidateRelativePath("cur/123.abc:2,S").ok());
+  EXPECT_TRUE(ValidateRelativePath(".Sent/new/1").ok());
+}
+
+TEST(ValidateRelativePathTest, RefusesEscapes) {
+  EXPECT_FALSE(ValidateRelativePath("").ok());
+  EXPECT_FALSE(ValidateRelativePath("/etc/passwd").ok());
+  EXPECT_FALSE(ValidateRelativePath("../other/cur/1").ok());
+  EXPECT_FALSE(ValidateRelativePath("cur/../../x").ok());
+  EXPECT_FALSE(ValidateRelativePath("cur//x").ok());
+  EXPECT_FALSE(ValidateRelativePath("cur/./x").ok());
+  EXPECT_FALSE(ValidateRelativePath("cur/").ok());
+  EXPECT_FALSE(ValidateRelativePath(std::string("a\0b", 3)).ok());
+  EXPECT_FALSE(ValidateRelativePath("cur/.slotsync-1-2").ok());
+}
+
+TEST(OpenDirBeneathTest, RefusesSymlinkedComponent) {
+  std::string base = std::string(getenv("TEST_TMPDIR")) + "/beneath";
+  mkdir(base.c_str(), 0755);
+  mkdir((base + "/real").c_str(), 0755);
+  ASSERT_EQ(symlink("/etc", (base + "/link").c_str()), 0);
+  absl::StatusOr<Fd> root = OpenRootDir(base);
+  ASSERT_TRUE(root.ok());
+  EXPECT_TRUE(OpenDirBeneath(root->get(), "real", false).ok());
+  absl::StatusOr<Fd> bad = OpenDirBeneath(root->get(), "link", false);
+  EXPECT_TRUE(absl::IsFailedPrecondition(bad.status())) << bad.status();
+  EXPECT_FALSE(OpenDirBeneath(root->get(), "real/../link", false).ok());
+  EXPECT_FALSE(OpenDirBeneath(root->get(), "link/ssl", true).ok());
+}
+
+}  // namespace
+}  // namespace slotkeeper::sync

@@ -1,0 +1,265 @@
+#include "replicator/sync/peer_service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "base/grpc_util.h"
+#include "replicator/sync/log.h"
+
+namespace slotkeeper::sync {
+namespace {
+
+constexpr size_t kManifestChunkEntries = 2000;
+
+int64_t MtimeNs(const struct stat& st) {
+  return st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+std::string NewInstanceId() {
+  std::random_device rd;
+  uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  return absl::StrFormat("%016x", v);
+}
+
+absl::StatusOr<std::string> ReadStoreMarker(int slot_root) {
+  int fd = openat(slot_root, std::string(kStoreMarker).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, "open .slotkeeper-store");
+  Fd file(fd);
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof(buf));
+  if (n < 0) return ErrnoStatus(errno, "read .slotkeeper-store");
+  return std::string(absl::StripAsciiWhitespace(absl::string_view(buf, static_cast<size_t>(n))));
+}
+
+PeerCore::PeerCore(std::map<std::string, std::string> slots, HashCache* cache, Clock* clock,
+                   std::string instance_id, absl::Duration full_scan_interval)
+    : slot_paths_(std::move(slots)),
+      cache_(cache),
+      clock_(clock),
+      instance_id_(std::move(instance_id)),
+      tracker_(clock, full_scan_interval) {
+  for (const auto& [name, path] : slot_paths_) {
+    absl::StatusOr<Fd> fd = OpenRootDir(path);
+    if (!fd.ok()) {
+      LogWarning(absl::StrCat("slot ", name, ": ", fd.status().message()));
+      continue;
+    }
+    slot_roots_.emplace(name, *std::move(fd));
+  }
+}
+
+absl::StatusOr<int> PeerCore::SlotRoot(const std::string& slot) const {
+  if (slot.empty()) return absl::InvalidArgumentError("slot is empty");
+  auto it = slot_roots_.find(slot);
+  if (it == slot_roots_.end()) {
+    if (slot_paths_.count(slot)) {
+      return absl::UnavailableError(absl::StrCat("slot ", slot, " could not be opened"));
+    }
+    return absl::NotFoundError(absl::StrCat("no slot named \"", slot, "\""));
+  }
+  return it->second.get();
+}
+
+absl::StatusOr<v1::ListUsersResponse> PeerCore::ListUsers(const v1::ListUsersRequest& request) {
+  absl::StatusOr<int> root = SlotRoot(request.slot());
+  if (!root.ok()) return root.status();
+  if (!request.store().empty()) {
+    absl::StatusOr<std::string> store = ReadStoreMarker(*root);
+    if (!store.ok() || *store != request.store()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("slot ", request.slot(), " does not hold store \"", request.store(), "\""));
+    }
+  }
+  absl::StatusOr<std::map<std::string, UserGeneration>> gens =
+      tracker_.Refresh(*root, request.slot());
+  if (!gens.ok()) return gens.status();
+  v1::ListUsersResponse response;
+  response.set_slot(request.slot());
+  response.set_store(request.store());
+  response.set_instance_id(instance_id_);
+  response.set_source_time_ms(clock_->NowMs());
+  for (const auto& [user, gen] : *gens) {
+    v1::UserSummary* summary = response.add_users();
+    summary->set_user(user);
+    summary->set_generation(gen.generation);
+    summary->set_oldest_change_ms(gen.oldest_change_ms);
+    if (request.include_digests()) {
+      absl::StatusOr<Manifest> m = ScanUser(*root, request.slot(), user, cache_, nullptr);
+      if (!m.ok()) return m.status();
+      uint64_t bytes = 0;
+      for (const ManifestEntry& e : *m) bytes += e.size();
+      summary->set_file_count(m->size());
+      summary->set_total_bytes(bytes);
+      summary->set_digest(ManifestDigest(*m));
+    }
+  }
+  return response;
+}
+
+absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
+                                   const std::function<bool(const v1::ManifestChunk&)>& write) {
+  absl::StatusOr<int> root = SlotRoot(request.slot());
+  if (!root.ok()) return root.status();
+  if (absl::Status s = ValidateUserName(request.user()); !s.ok()) return s;
+  absl::StatusOr<UserGeneration> gen = tracker_.RefreshUser(*root, request.slot(), request.user());
+  if (!gen.ok()) return gen.status();
+  absl::StatusOr<Manifest> manifest =
+      ScanUser(*root, request.slot(), request.user(), cache_, nullptr);
+  if (!manifest.ok()) return manifest.status();
+  v1::ManifestChunk chunk;
+  for (size_t i = 0; i < manifest->size(); ++i) {
+    *chunk.add_entries() = (*manifest)[i];
+    if (chunk.entries_size() == static_cast<int>(kManifestChunkEntries) &&
+        i + 1 < manifest->size()) {
+      if (!write(chunk)) return absl::CancelledError("client went away");
+      chunk.Clear();
+    }
+  }
+  chunk.set_last(true);
+  chunk.set_digest(ManifestDigest(*manifest));
+  chunk.set_generation(gen->generation);
+  if (!write(chunk)) return absl::CancelledError("client went away");
+  tracker_.MarkServed(request.slot(), request.user(), gen->generation);
+  return absl::OkStatus();
+}
+
+absl::Status PeerCore::FetchFiles(const v1::FetchFilesRequest& request,
+                                  const std::function<bool(const v1::FileChunk&)>& write) {
+  absl::StatusOr<int> root = SlotRoot(request.slot());
+  if (!root.ok()) return root.status();
+  if (absl::Status s = ValidateUserName(request.user()); !s.ok()) return s;
+  for (const v1::FileWant& want : request.files()) {
+    if (absl::Status s = ValidateRelativePath(want.path()); !s.ok()) return s;
+  }
+  const size_t chunk_bytes = request.chunk_bytes() == 0
+                                 ? kDefaultChunkBytes
+                                 : std::min<uint32_t>(request.chunk_bytes(), kMaxChunkBytes);
+  absl::StatusOr<Fd> user_dir =
+      OpenDirBeneath(*root, absl::StrCat("users/", request.user()), false);
+  std::string buffer(chunk_bytes, '\0');
+  for (int index = 0; index < request.files_size(); ++index) {
+    const v1::FileWant& want = request.files(index);
+    v1::FileChunk chunk;
+    chunk.set_file_index(index);
+    auto fail = [&](absl::string_view why) {
+      chunk.Clear();
+      chunk.set_file_index(index);
+      chunk.set_eof(true);
+      chunk.set_error(std::string(why));
+      return write(chunk);
+    };
+    if (!user_dir.ok()) {
+      if (!fail(user_dir.status().message())) break;
+      continue;
+    }
+    auto [dir, base] = SplitDirBase(want.path());
+    absl::StatusOr<Fd> dirfd = OpenDirBeneath(user_dir->get(), dir, false);
+    int fd = -1;
+    if (dirfd.ok()) {
+      fd = openat(dirfd->get(), std::string(base).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) {
+      std::string why =
+          dirfd.ok() ? ErrnoStatus(errno, "open").ToString() : dirfd.status().ToString();
+      if (!fail(absl::StrCat("cannot open ", want.path(), ": ", why))) break;
+      continue;
+    }
+    Fd file(fd);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      if (!fail(absl::StrCat(want.path(), " is not a regular file"))) break;
+      continue;
+    }
+    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+    ContentHasher hasher;
+    uint64_t offset = 0;
+    bool read_error = false;
+    // Small files: one chunk carrying data, metadata and hash, sent only
+    // after the hash was checked. Large files: data chunks, then a final
+    // chunk with the verdict.
+    std::string pending;
+    bool alive = true;
+    for (;;) {
+      ssize_t n = pread(fd, buffer.data(), buffer.size(), offset);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        read_error = true;
+        break;
+      }
+      if (n == 0) break;
+      hasher.Update(buffer.data(), static_cast<size_t>(n));
+      if (offset + static_cast<uint64_t>(n) > want.offset()) {
+        size_t skip = offset >= want.offset() ? 0 : want.offset() - offset;
+        if (!pending.empty()) {
+          chunk.set_offset(offset - pending.size());
+          chunk.set_data(std::move(pending));
+          if (!write(chunk)) {
+            alive = false;
+            break;
+          }
+          pending.clear();
+        }
+        pending.assign(buffer.data() + skip, static_cast<size_t>(n) - skip);
+      }
+      offset += static_cast<uint64_t>(n);
+    }
+    if (!alive) break;
+    if (read_error) {
+      if (!fail(absl::StrCat("read error on ", want.path()))) break;
+      continue;
+    }
+    std::string hash = hasher.Finish();
+    struct stat after;
+    bool changed = fstat(fd, &after) != 0 || MtimeNs(after) != MtimeNs(st) ||
+                   after.st_size != st.st_size || static_cast<uint64_t>(st.st_size) != offset ||
+                   (!want.expected_hash().empty() && hash != want.expected_hash());
+    if (changed) {
+      if (!fail(absl::StrCat(want.path(), " changed at the source since its manifest"))) break;
+      continue;
+    }
+    chunk.set_offset(offset - pending.size());
+    chunk.set_data(std::move(pending));
+    chunk.set_eof(true);
+    chunk.set_size(offset);
+    chunk.set_mtime_ns(MtimeNs(st));
+    chunk.set_mode(st.st_mode & 07777);
+    chunk.set_hash(hash);
+    if (!write(chunk)) break;
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status ReplicaPeerService::ListUsers(grpc::ServerContext*,
+                                           const v1::ListUsersRequest* request,
+                                           v1::ListUsersResponse* response) {
+  absl::StatusOr<v1::ListUsersResponse> r = core_->ListUsers(*request);
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *response = *std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status ReplicaPeerService::GetManifest(grpc::ServerContext*,
+                                             const v1::GetManifestRequest* request,
+                                             grpc::ServerWriter<v1::ManifestChunk>* writer) {
+  return ToGrpcStatus(core_->GetManifest(
+      *request, [writer](const v1::ManifestChunk& c) { return writer->Write(c); }));
+}
+
+grpc::Status ReplicaPeerService::FetchFiles(grpc::ServerContext*,
+                                            const v1::FetchFilesRequest* request,
+                                            grpc::ServerWriter<v1::FileChunk>* writer) {
+  return ToGrpcStatus(
+      core_->FetchFiles(*request, [writer](const v1::FileChunk& c) { return writer->Write(c); }));
+}
+
+}  // namespace slotkeeper::sync

@@ -1,0 +1,84 @@
+// The source side of the data path: serves slots over ReplicaPeer.
+//
+// PeerCore holds the logic (validate, list users with generations, build
+// manifests through the hash cache, stream file content while hashing it);
+// ReplicaPeerService is the thin gRPC adapter around it. Files are opened
+// beneath the slot with O_NOFOLLOW at every component: a symlink can never
+// serve data from outside the slot. A file whose content no longer matches
+// the hash the client expects is reported with FileChunk.error; its content
+// is never presented as that version.
+//
+// Thread-safe: any number of concurrent calls.
+#ifndef SLOTKEEPER_REPLICATOR_SYNC_PEER_SERVICE_H_
+#define SLOTKEEPER_REPLICATOR_SYNC_PEER_SERVICE_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "proto/peer.grpc.pb.h"
+#include "replicator/sync/change_tracker.h"
+#include "replicator/sync/manifest.h"
+
+namespace slotkeeper::sync {
+
+inline constexpr absl::string_view kStoreMarker = ".slotkeeper-store";
+inline constexpr uint32_t kDefaultChunkBytes = 256 * 1024;
+inline constexpr uint32_t kMaxChunkBytes = 1024 * 1024;
+
+class PeerCore {
+ public:
+  // `slots`: slot name -> absolute directory. `cache` (may be null) and
+  // `clock` are not owned and must outlive the core. `instance_id` must
+  // differ between runs of the process (generations restart).
+  PeerCore(std::map<std::string, std::string> slots, HashCache* cache, Clock* clock,
+           std::string instance_id, absl::Duration full_scan_interval = absl::Minutes(10));
+
+  absl::StatusOr<v1::ListUsersResponse> ListUsers(const v1::ListUsersRequest& request);
+  // `write` returns false when the client went away.
+  absl::Status GetManifest(const v1::GetManifestRequest& request,
+                           const std::function<bool(const v1::ManifestChunk&)>& write);
+  absl::Status FetchFiles(const v1::FetchFilesRequest& request,
+                          const std::function<bool(const v1::FileChunk&)>& write);
+
+  const std::string& instance_id() const { return instance_id_; }
+  // The slot's root fd (opened at construction; -1 if it could not be).
+  absl::StatusOr<int> SlotRoot(const std::string& slot) const;
+
+ private:
+  const std::map<std::string, std::string> slot_paths_;
+  std::map<std::string, Fd> slot_roots_;  // fixed after construction
+  HashCache* const cache_;
+  Clock* const clock_;
+  const std::string instance_id_;
+  ChangeTracker tracker_;
+};
+
+// The gRPC adapter. Does not own `core`.
+class ReplicaPeerService final : public v1::ReplicaPeer::Service {
+ public:
+  explicit ReplicaPeerService(PeerCore* core) : core_(core) {}
+  grpc::Status ListUsers(grpc::ServerContext* context, const v1::ListUsersRequest* request,
+                         v1::ListUsersResponse* response) override;
+  grpc::Status GetManifest(grpc::ServerContext* context, const v1::GetManifestRequest* request,
+                           grpc::ServerWriter<v1::ManifestChunk>* writer) override;
+  grpc::Status FetchFiles(grpc::ServerContext* context, const v1::FetchFilesRequest* request,
+                          grpc::ServerWriter<v1::FileChunk>* writer) override;
+
+ private:
+  PeerCore* const core_;
+};
+
+// Reads <slot>/.slotkeeper-store (trimmed); NOT_FOUND when absent.
+absl::StatusOr<std::string> ReadStoreMarker(int slot_root);
+
+// A random 16-hex-digit id for a process instance.
+std::string NewInstanceId();
+
+}  // namespace slotkeeper::sync
+
+#endif  // SLOTKEEPER_REPLICATOR_SYNC_PEER_SERVICE_H_

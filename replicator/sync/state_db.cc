@@ -1,0 +1,22 @@
+#include "replicator/sync/state_db.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace slotkeeper::sync {
+
+absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.max_background_jobs = 1;
+  options.keep_log_file_num = 2;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, dir, &db);
+  if (!s.ok()) {
+    std::string msg = absl::StrCat("state db ", dir, ": ", s.ToString());
+    if (s.IsIOError()) return absl::FailedPreconditionError(msg);
+    return absl::InternalError(msg);
+  }
+  return std::unique_ptr<rocksdb::DB>(db);
+}
+
+}  // namespace slotkeeper::sync

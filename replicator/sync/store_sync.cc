@@ -1,0 +1,226 @@
+#include "replicator/sync/store_sync.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
+#include "base/grpc_util.h"
+#include "replicator/sync/log.h"
+#include "replicator/sync/peer_service.h"
+#include "rocksdb/db.h"
+
+namespace slotkeeper::sync {
+namespace {
+
+std::string CheckpointKey(const std::string& slot, const std::string& user) {
+  return absl::StrCat("c/", slot, "\n", user);
+}
+
+absl::Status WriteStoreMarker(int root, const std::string& store, TargetFs* fs) {
+  const std::string temp = absl::StrCat(kTempPrefix, "store");
+  (void)fs->Unlink(root, temp);
+  absl::StatusOr<Fd> fd = fs->CreateFile(root, temp, 0644);
+  if (!fd.ok()) return fd.status();
+  const std::string content = store + "\n";
+  absl::Status s = fs->Write(fd->get(), content.data(), content.size());
+  if (s.ok()) s = fs->Sync(fd->get());
+  if (s.ok()) s = fs->Rename(root, temp, root, std::string(kStoreMarker));
+  if (s.ok()) s = fs->Sync(root);
+  if (!s.ok()) (void)fs->Unlink(root, temp);
+  return s;
+}
+
+}  // namespace
+
+std::optional<CheckpointStore::Checkpoint> CheckpointStore::Get(const std::string& target_slot,
+                                                                const std::string& user) {
+  std::string value;
+  if (!db_->Get(rocksdb::ReadOptions(), CheckpointKey(target_slot, user), &value).ok()) {
+    return std::nullopt;
+  }
+  std::pair<std::string, std::string> parts = absl::StrSplit(value, absl::MaxSplits('\n', 1));
+  Checkpoint c;
+  c.instance_id = parts.first;
+  if (!absl::SimpleAtoi(parts.second, &c.generation)) return std::nullopt;
+  return c;
+}
+
+absl::Status CheckpointStore::Put(const std::string& target_slot, const std::string& user,
+                                  const Checkpoint& checkpoint) {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  rocksdb::Status s = db_->Put(options, CheckpointKey(target_slot, user),
+                               absl::StrCat(checkpoint.instance_id, "\n", checkpoint.generation));
+  if (!s.ok()) return absl::InternalError("checkpoint: " + s.ToString());
+  return absl::OkStatus();
+}
+
+absl::Status CheckpointStore::Clear(const std::string& target_slot) {
+  const std::string prefix = absl::StrCat("c/", target_slot, "\n");
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  rocksdb::WriteBatch batch;
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    batch.Delete(it->key());
+  }
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok()) return absl::InternalError("checkpoint clear: " + s.ToString());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
+                                          const StoreSyncOptions& options, rocksdb::DB* db,
+                                          TargetFs* fs, Clock* clock,
+                                          const ProgressCallback& progress,
+                                          const std::atomic<bool>* cancelled,
+                                          SyncCounters* counters, StoreSyncResult* partial) {
+  if (request.stub == nullptr || request.target_root < 0) {
+    return absl::InvalidArgumentError("store sync: no source or no target");
+  }
+  if (!options.only_user.empty()) {
+    if (absl::Status s = ValidateUserName(options.only_user); !s.ok()) return s;
+  }
+  v1::ListUsersRequest list_request;
+  list_request.set_slot(request.source_slot);
+  list_request.set_store(request.store);
+  v1::ListUsersResponse listed;
+  {
+    grpc::ClientContext call;
+    absl::Status s = FromGrpcStatus(request.stub->ListUsers(&call, list_request, &listed));
+    if (!s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("ListUsers on source slot ", request.source_slot,
+                                                 ": ", s.message()));
+    }
+  }
+  if (!request.store.empty()) {
+    if (absl::Status s = WriteStoreMarker(request.target_root, request.store, fs); !s.ok()) {
+      return s;
+    }
+  }
+  std::unique_ptr<CheckpointStore> checkpoints;
+  std::unique_ptr<RocksHashCache> cache;
+  if (db != nullptr) {
+    cache = std::make_unique<RocksHashCache>(db);
+    if (options.use_checkpoints) {
+      checkpoints = std::make_unique<CheckpointStore>(db);
+    }
+  }
+  std::unique_ptr<TokenBucket> bucket;
+  if (options.bandwidth_bytes_per_second > 0) {
+    bucket = std::make_unique<TokenBucket>(
+        options.bandwidth_bytes_per_second,
+        std::max<uint64_t>(options.bandwidth_bytes_per_second / 4, 1 << 20), clock);
+  }
+  UserSyncContext ctx;
+  ctx.stub = request.stub;
+  ctx.source_slot = request.source_slot;
+  ctx.target_root = request.target_root;
+  ctx.target_scope = request.target_slot;
+  ctx.cache = cache.get();
+  ctx.fs = fs;
+  ctx.clock = clock;
+  ctx.bucket = bucket.get();
+  ctx.options = options.user;
+  ctx.counters = counters;
+  ctx.cancelled = cancelled;
+
+  StoreSyncResult result;
+  result.source_instance_id = listed.instance_id();
+  int64_t oldest_pending = 0;
+  std::vector<const v1::UserSummary*> todo;
+  for (const v1::UserSummary& u : listed.users()) {
+    if (!options.only_user.empty() && u.user() != options.only_user) continue;
+    result.progress.set_users_total(result.progress.users_total() + 1);
+    if (checkpoints != nullptr) {
+      std::optional<CheckpointStore::Checkpoint> c =
+          checkpoints->Get(request.target_slot, u.user());
+      if (c && c->instance_id == listed.instance_id() && c->generation == u.generation()) {
+        result.users_skipped_unchanged++;
+        result.progress.set_users_done(result.progress.users_done() + 1);
+        continue;
+      }
+    }
+    if (u.oldest_change_ms() > 0 &&
+        (oldest_pending == 0 || u.oldest_change_ms() < oldest_pending)) {
+      oldest_pending = u.oldest_change_ms();
+    }
+    todo.push_back(&u);
+  }
+  if (!options.only_user.empty() && result.progress.users_total() == 0) {
+    return absl::NotFoundError(
+        absl::StrCat("source slot ", request.source_slot, " has no user ", options.only_user));
+  }
+  if (oldest_pending > 0) {
+    result.lag_ms = std::max<int64_t>(0, listed.source_time_ms() - oldest_pending);
+  }
+
+  absl::Mutex mu;  // guards result, first_error
+  absl::Status first_error;
+  const absl::Duration start = clock->Monotonic();
+  auto report = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    v1::TaskProgress& p = result.progress;
+    p.set_files_done(counters->files_copied + counters->files_renamed);
+    p.set_bytes_done(counters->bytes_received);
+    p.set_files_renamed(counters->files_renamed);
+    p.set_files_quarantined(counters->files_quarantined);
+    double secs = absl::ToDoubleSeconds(clock->Monotonic() - start);
+    p.set_bytes_per_second(secs > 0 ? counters->bytes_received / secs : 0);
+    if (progress) progress(p);
+  };
+  std::atomic<size_t> next{0};
+  auto worker = [&]() {
+    for (;;) {
+      size_t i = next.fetch_add(1);
+      if (i >= todo.size()) return;
+      const v1::UserSummary& u = *todo[i];
+      if (cancelled != nullptr && cancelled->load()) {
+        absl::MutexLock lock(&mu);
+        if (first_error.ok()) first_error = absl::CancelledError("cancelled");
+        return;
+      }
+      absl::StatusOr<UserSyncResult> r = SyncUser(ctx, u.user());
+      absl::Status checkpoint_status;
+      if (r.ok() && !r->blocked && checkpoints != nullptr) {
+        checkpoint_status =
+            checkpoints->Put(request.target_slot, u.user(), {listed.instance_id(), u.generation()});
+      }
+      absl::MutexLock lock(&mu);
+      if (!r.ok() || !checkpoint_status.ok()) {
+        absl::Status s = r.ok() ? checkpoint_status : r.status();
+        result.failed_users.push_back(absl::StrCat(u.user(), ": ", s.message()));
+        if (first_error.ok()) first_error = s;
+        continue;
+      }
+      result.progress.set_files_total(result.progress.files_total() + r->files_total);
+      result.progress.set_bytes_total(result.progress.bytes_total() + r->bytes_total);
+      if (r->blocked) {
+        result.blocked_users.push_back(u.user());
+      } else {
+        result.progress.set_users_done(result.progress.users_done() + 1);
+      }
+      report();
+    }
+  };
+  const size_t threads =
+      std::min<size_t>(todo.size(), static_cast<size_t>(std::max(1, options.parallel_users)));
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+  for (std::thread& t : pool) t.join();
+  absl::MutexLock lock(&mu);
+  report();
+  std::sort(result.blocked_users.begin(), result.blocked_users.end());
+  if (partial != nullptr) *partial = result;
+  if (!first_error.ok()) {
+    return absl::Status(first_error.code(),
+                        absl::StrCat(result.failed_users.size(),
+                                     " user(s) failed; first: ", first_error.message()));
+  }
+  return result;
+}
+
+}  // namespace slotkeeper::sync

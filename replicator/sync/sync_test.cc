@@ -1,0 +1,433 @@
+// End-to-end data path tests: real files under TEST_TMPDIR, a real gRPC
+// server on 127.0.0.1 port 0, a FakeClock.
+#include <errno.h>
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "base/clock.h"
+#include "base/grpc_util.h"
+#include "gtest/gtest.h"
+#include "replicator/sync/peer_service.h"
+#include "replicator/sync/quarantine.h"
+#include "replicator/sync/store_sync.h"
+#include "replicator/sync/user_sync.h"
+#include "rocksdb/db.h"
+
+namespace slotkeeper::sync {
+namespace {
+
+std::string Tmp() { return std::getenv("TEST_TMPDIR"); }
+
+void MkdirP(const std::string& path) {
+  std::string acc;
+  std::stringstream ss(path);
+  std::string part;
+  while (std::getline(ss, part, '/')) {
+    acc += part + "/";
+    mkdir(acc.c_str(), 0755);
+  }
+}
+
+void WriteFile(const std::string& path, const std::string& content, int64_t mtime_s = 1700000000,
+               mode_t mode = 0600) {
+  MkdirP(path.substr(0, path.rfind('/')));
+  std::ofstream(path, std::ios::binary) << content;
+  chmod(path.c_str(), mode);
+  struct timespec t[2] = {{mtime_s, 123}, {mtime_s, 123}};
+  utimensat(AT_FDCWD, path.c_str(), t, 0);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// Every regular file below `dir` with content, mtime and mode, for
+// byte-for-byte comparisons. Includes temp files so leftovers show.
+std::map<std::string, std::string> Tree(const std::string& dir, bool with_dirs = true) {
+  std::map<std::string, std::string> out;
+  std::string cmd = "cd '" + dir + "' 2>/dev/null && find . -mindepth 1 " +
+                    (with_dirs ? "" : "-type f ") + "| sort";
+  FILE* p = popen(cmd.c_str(), "r");
+  char line[4096];
+  while (p && fgets(line, sizeof(line), p)) {
+    std::string rel(line);
+    rel.pop_back();
+    struct stat st;
+    lstat((dir + "/" + rel).c_str(), &st);
+    if (S_ISDIR(st.st_mode)) {  // directory mtimes are not replicated
+      out[rel] = "dir|" + std::to_string(st.st_mode & 07777);
+      continue;
+    }
+    out[rel] = ReadFile(dir + "/" + rel) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
+               std::to_string(st.st_mtim.tv_nsec) + "|" + std::to_string(st.st_mode & 07777);
+  }
+  if (p) pclose(p);
+  return out;
+}
+
+std::unique_ptr<rocksdb::DB> OpenDb(const std::string& path) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return std::unique_ptr<rocksdb::DB>(db);
+}
+
+// Writes fail with ENOSPC after a budget, or flip a byte of the Nth write.
+class FaultyFs : public TargetFs {
+ public:
+  std::atomic<int64_t> byte_budget{-1};  // -1: unlimited
+  std::atomic<int> corrupt_write{-1};    // index of the write to corrupt
+  std::atomic<int> writes{0};
+  absl::Status Write(int fd, const char* data, size_t n) override {
+    int index = writes.fetch_add(1);
+    if (byte_budget >= 0) {
+      if (static_cast<int64_t>(n) > byte_budget) return ErrnoStatus(ENOSPC, "write");
+      byte_budget -= n;
+    }
+    if (index == corrupt_write && n > 0) {
+      std::string copy(data, n);
+      copy[n / 2] ^= 0x55;
+      return TargetFs::Write(fd, copy.data(), n);
+    }
+    return TargetFs::Write(fd, data, n);
+  }
+};
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    base_ = Tmp() + "/" + info->name();
+    source_ = base_ + "/source";
+    target_ = base_ + "/target";
+    MkdirP(source_ + "/users");
+    MkdirP(target_);
+    source_db_ = OpenDb(base_ + "/source.db");
+    target_db_ = OpenDb(base_ + "/target.db");
+    source_cache_ = std::make_unique<RocksHashCache>(source_db_.get());
+    core_ = std::make_unique<PeerCore>(std::map<std::string, std::string>{{"s1", source_}},
+                                       source_cache_.get(), &clock_, "inst-1");
+    service_ = std::make_unique<ReplicaPeerService>(core_.get());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(port, 0);
+    channel_ = MakeChannel("127.0.0.1:" + std::to_string(port));
+    stub_ = v1::ReplicaPeer::NewStub(channel_);
+    absl::StatusOr<Fd> root = OpenRootDir(target_);
+    ASSERT_TRUE(root.ok());
+    target_root_ = *std::move(root);
+  }
+  void TearDown() override { server_->Shutdown(); }
+
+  std::string Msg(const std::string& user, const std::string& rel) {
+    return source_ + "/users/" + user + "/" + rel;
+  }
+
+  absl::StatusOr<StoreSyncResult> Sync(const std::string& only_user = "", TargetFs* fs = nullptr,
+                                       const std::atomic<bool>* cancel = nullptr,
+                                       ProgressCallback progress = nullptr) {
+    StoreSyncRequest request{stub_.get(), "s1", "", target_root_.get(), "t1"};
+    StoreSyncOptions options;
+    options.only_user = only_user;
+    options.parallel_users = 1;
+    options.user.batch_files = 3;  // several batches even in small tests
+    return SyncStore(request, options, target_db_.get(), fs ? fs : DefaultTargetFs(), &clock_,
+                     progress, cancel, &counters_);
+  }
+
+  void ExpectEqualTrees() { EXPECT_EQ(Tree(source_ + "/users"), Tree(target_ + "/users")); }
+
+  FakeClock clock_;
+  std::string base_, source_, target_;
+  std::unique_ptr<rocksdb::DB> source_db_, target_db_;
+  std::unique_ptr<RocksHashCache> source_cache_;
+  std::unique_ptr<PeerCore> core_;
+  std::unique_ptr<ReplicaPeerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ReplicaPeer::Stub> stub_;
+  Fd target_root_;
+  SyncCounters counters_;
+};
+
+TEST_F(SyncTest, FullSyncEqualsSourceByteForByte) {
+  WriteFile(Msg("alice", "cur/1.h:2,S"), "Subject: one\r\n\r\nbody", 1700000001, 0600);
+  WriteFile(Msg("alice", "new/2.h"), std::string(3 << 20, 'x'), 1700000002, 0640);
+  WriteFile(Msg("alice", ".Sent/cur/3.h:2,S"), "sent", 1700000003);
+  WriteFile(Msg("alice", "dovecot.index"), "idx", 1700000004, 0644);
+  WriteFile(Msg("bob", "cur/4.h:2,"), "", 1700000005);
+  // An empty folder must exist on the replica too.
+  for (const char* d : {"/.Drafts/cur", "/.Drafts/new", "/.Drafts/tmp"}) {
+    MkdirP(source_ + "/users/alice" + d);
+  }
+  chmod((source_ + "/users/alice/.Drafts").c_str(), 0700);
+  // A delivery in progress (Maildir tmp/) is not copied.
+  WriteFile(Msg("bob", "tmp/5.h"), "half written", 1700000006);
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_FALSE(Exists(target_ + "/users/bob/tmp/5.h"));
+  EXPECT_TRUE(Exists(target_ + "/users/bob/tmp"));
+  unlink(Msg("bob", "tmp/5.h").c_str());
+  ExpectEqualTrees();
+  EXPECT_EQ(counters_.files_copied, 5u);
+  EXPECT_EQ(r->progress.users_done(), 2u);
+  EXPECT_EQ(r->progress.files_total(), 5u);
+}
+
+TEST_F(SyncTest, FlagChangeSendsZeroBytes) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), std::string(5000, 'm'));
+  ASSERT_TRUE(Sync().ok());
+  const uint64_t before = counters_.bytes_received;
+  ASSERT_EQ(rename(Msg("alice", "cur/1.h:2,").c_str(), Msg("alice", "cur/1.h:2,RS").c_str()), 0);
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(counters_.bytes_received, before);
+  EXPECT_EQ(counters_.files_renamed, 1u);
+  EXPECT_EQ(counters_.files_quarantined, 0u);
+  ExpectEqualTrees();
+}
+
+TEST_F(SyncTest, IncrementalAfterEachKindOfChange) {
+  for (int i = 0; i < 30; ++i) {
+    WriteFile(Msg("alice", "cur/" + std::to_string(i) + ".h:2,"), "message " + std::to_string(i));
+  }
+  WriteFile(Msg("alice", "new/100.h"), "fresh");
+  ASSERT_TRUE(Sync().ok());
+  // new delivery, new -> cur, folder move, deletion, in-place rewrite.
+  WriteFile(Msg("alice", "new/101.h"), "newer");
+  rename(Msg("alice", "new/100.h").c_str(), Msg("alice", "cur/100.h:2,S").c_str());
+  MkdirP(Msg("alice", ".Archive/cur"));
+  rename(Msg("alice", "cur/5.h:2,").c_str(), Msg("alice", ".Archive/cur/5.h:2,").c_str());
+  unlink(Msg("alice", "cur/6.h:2,").c_str());
+  WriteFile(Msg("alice", "dovecot.index"), "v2");
+  const uint64_t before = counters_.bytes_received;
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectEqualTrees();
+  EXPECT_EQ(counters_.files_renamed, 2u);
+  EXPECT_EQ(counters_.bytes_received - before, 5u + 2u);  // "newer", "v2"
+  // The deleted message is in the quarantine, not gone.
+  const std::string q =
+      target_ + "/.quarantine/" + QuarantineDay(clock_.Now()) + "/alice/cur/6.h:2,";
+  EXPECT_EQ(ReadFile(q), "message 6");
+  // Nothing changed: the user is skipped without a manifest.
+  const uint64_t manifests = counters_.manifests_fetched;
+  r = Sync();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(counters_.manifests_fetched, manifests);
+  EXPECT_EQ(r->users_skipped_unchanged, 1u);
+}
+
+TEST_F(SyncTest, UnchangedFilesAreNeverHashedTwice) {
+  for (int i = 0; i < 10; ++i) {
+    WriteFile(Msg("alice", "cur/" + std::to_string(i)), "m" + std::to_string(i));
+  }
+  absl::StatusOr<Fd> root = OpenRootDir(source_);
+  ASSERT_TRUE(root.ok());
+  RocksHashCache cache(source_db_.get());
+  ScanStats first, second;
+  ASSERT_TRUE(ScanUser(root->get(), "x", "alice", &cache, &first).ok());
+  ASSERT_TRUE(ScanUser(root->get(), "x", "alice", &cache, &second).ok());
+  EXPECT_EQ(first.files_hashed, 10u);
+  EXPECT_EQ(second.files_hashed, 0u);
+  WriteFile(Msg("alice", "cur/3"), "changed", 1700000099);
+  ScanStats third;
+  ASSERT_TRUE(ScanUser(root->get(), "x", "alice", &cache, &third).ok());
+  EXPECT_EQ(third.files_hashed, 1u);
+}
+
+TEST_F(SyncTest, CorruptedChunkIsNeverInstalled) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), std::string(10000, 'a'));
+  FaultyFs fs;
+  fs.corrupt_write = 0;
+  absl::StatusOr<StoreSyncResult> r = Sync("", &fs);
+  EXPECT_TRUE(absl::IsDataLoss(r.status())) << r.status();
+  EXPECT_FALSE(Exists(target_ + "/users/alice/cur/1.h:2,"));
+  EXPECT_EQ(counters_.files_failed_verify, 1u);
+  for (const auto& [path, content] : Tree(target_ + "/users", false)) {
+    ADD_FAILURE() << "left behind: " << path;
+  }
+  // Not checkpointed: a clean retry installs it.
+  ASSERT_TRUE(Sync().ok());
+  ExpectEqualTrees();
+}
+
+TEST_F(SyncTest, DiskFullFailsCleanly) {
+  for (int i = 0; i < 6; ++i) {
+    WriteFile(Msg("alice", "cur/" + std::to_string(i) + ".h:2,"), std::string(4000, 'a' + i));
+  }
+  FaultyFs fs;
+  fs.byte_budget = 10000;  // two and a half files
+  absl::StatusOr<StoreSyncResult> r = Sync("", &fs);
+  EXPECT_TRUE(absl::IsResourceExhausted(r.status())) << r.status();
+  // Whatever is visible is complete and correct; no temp files remain.
+  for (const auto& [path, content] : Tree(target_ + "/users", false)) {
+    EXPECT_EQ(path.find(".slotsync-"), std::string::npos) << path;
+    EXPECT_EQ(content.substr(0, 4000).size(), 4000u) << path;
+    EXPECT_EQ(ReadFile(target_ + "/users/" + path), ReadFile(source_ + "/users/" + path));
+  }
+  ASSERT_TRUE(Sync().ok());
+  ExpectEqualTrees();
+}
+
+TEST_F(SyncTest, CancelledStoreSyncResumesWithoutRecopyingFinishedUsers) {
+  for (const char* u : {"u1", "u2", "u3", "u4"}) {
+    WriteFile(Msg(u, "cur/1.h:2,"), std::string("mail of ") + u);
+  }
+  std::atomic<bool> cancel{false};
+  absl::StatusOr<StoreSyncResult> r = Sync("", nullptr, &cancel, [&](const v1::TaskProgress& p) {
+    if (p.users_done() >= 2) cancel = true;
+  });
+  EXPECT_TRUE(absl::IsCancelled(r.status())) << r.status();
+  EXPECT_EQ(counters_.manifests_fetched, 2u);
+  r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->users_skipped_unchanged, 2u);
+  EXPECT_EQ(counters_.manifests_fetched, 4u);  // only u3 and u4 the second time
+  EXPECT_EQ(counters_.files_copied, 4u);
+  ExpectEqualTrees();
+}
+
+TEST_F(SyncTest, MassDeletionGuardKeepsEverything) {
+  for (int i = 0; i < 40; ++i) {
+    WriteFile(Msg("alice", "cur/" + std::to_string(i) + ".h:2,"), "m");
+  }
+  ASSERT_TRUE(Sync().ok());
+  const auto before = Tree(target_ + "/users");
+  for (int i = 0; i < 20; ++i) {
+    unlink(Msg("alice", "cur/" + std::to_string(i) + ".h:2,").c_str());
+  }
+  WriteFile(Msg("alice", "new/99.h"), "new mail");
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->blocked_users.size(), 1u);
+  EXPECT_EQ(r->blocked_users[0], "alice");
+  EXPECT_EQ(Tree(target_ + "/users"), before);
+  EXPECT_FALSE(Exists(target_ + "/.quarantine"));
+}
+
+TEST_F(SyncTest, EscapeAttemptsAreRefused) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "ok");
+  WriteFile(base_ + "/secret", "secret");
+  ASSERT_EQ(symlink((base_ + "/secret").c_str(), Msg("alice", "cur/2.h:2,").c_str()), 0);
+  ASSERT_EQ(symlink(base_.c_str(), Msg("alice", "escape").c_str()), 0);
+  // The manifest never lists symlinks.
+  uint64_t gen = 0;
+  absl::StatusOr<Manifest> m = FetchManifest(stub_.get(), "s1", "alice", &gen);
+  ASSERT_TRUE(m.ok()) << m.status();
+  std::vector<std::string> files;
+  for (const ManifestEntry& e : *m) {
+    if (!e.directory()) files.push_back(e.path());
+  }
+  EXPECT_EQ(files, std::vector<std::string>{"cur/1.h:2,"});
+  // FetchFiles refuses escaping paths outright and symlinks per file.
+  for (const char* bad : {"../bob/cur/1", "/etc/passwd", "cur//x"}) {
+    v1::FetchFilesRequest req;
+    req.set_slot("s1");
+    req.set_user("alice");
+    req.add_files()->set_path(bad);
+    grpc::ClientContext ctx;
+    auto reader = stub_->FetchFiles(&ctx, req);
+    v1::FileChunk chunk;
+    while (reader->Read(&chunk)) ADD_FAILURE() << "data served for " << bad;
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+  }
+  for (const char* link : {"cur/2.h:2,", "escape/secret"}) {
+    v1::FetchFilesRequest req;
+    req.set_slot("s1");
+    req.set_user("alice");
+    req.add_files()->set_path(link);
+    grpc::ClientContext ctx;
+    auto reader = stub_->FetchFiles(&ctx, req);
+    v1::FileChunk chunk;
+    std::string data;
+    bool error = false;
+    while (reader->Read(&chunk)) {
+      data += chunk.data();
+      error |= !chunk.error().empty();
+    }
+    EXPECT_TRUE(reader->Finish().ok());
+    EXPECT_TRUE(error) << link;
+    EXPECT_EQ(data, "") << link;
+  }
+  // User names with '/' or "..".
+  for (const char* user : {"alice/../bob", "..", "a/b"}) {
+    grpc::ClientContext ctx;
+    v1::GetManifestRequest req;
+    req.set_slot("s1");
+    req.set_user(user);
+    auto reader = stub_->GetManifest(&ctx, req);
+    v1::ManifestChunk chunk;
+    while (reader->Read(&chunk)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  // A full sync copies only the real file.
+  ASSERT_TRUE(Sync().ok());
+  EXPECT_EQ(Tree(target_ + "/users", false).size(), 1u);
+}
+
+TEST_F(SyncTest, ReplicaRefusesSymlinkPlantedInItsTree) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "ok");
+  MkdirP(target_ + "/users/alice");
+  MkdirP(base_ + "/outside");
+  ASSERT_EQ(symlink((base_ + "/outside").c_str(), (target_ + "/users/alice/cur").c_str()), 0);
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  EXPECT_FALSE(r.ok());
+  EXPECT_FALSE(Exists(base_ + "/outside/1.h:2,"));
+}
+
+TEST_F(SyncTest, QuarantinePurgeKeepsRecentDays) {
+  WriteFile(target_ + "/users/alice/cur/1", "x");
+  ASSERT_TRUE(
+      QuarantineFile(target_root_.get(), "alice", "cur/1", &clock_, DefaultTargetFs()).ok());
+  clock_.Advance(absl::Hours(24 * 3));
+  absl::StatusOr<int> purged = PurgeQuarantine(target_root_.get(), 7, &clock_);
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(*purged, 0);
+  clock_.Advance(absl::Hours(24 * 5));
+  purged = PurgeQuarantine(target_root_.get(), 7, &clock_);
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(*purged, 1);
+}
+
+TEST_F(SyncTest, GenerationsChangeOnlyWhenTheTreeChanges) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "a");
+  v1::ListUsersRequest req;
+  req.set_slot("s1");
+  absl::StatusOr<v1::ListUsersResponse> a = core_->ListUsers(req);
+  absl::StatusOr<v1::ListUsersResponse> b = core_->ListUsers(req);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->users(0).generation(), b->users(0).generation());
+  rename(Msg("alice", "cur/1.h:2,").c_str(), Msg("alice", "cur/1.h:2,S").c_str());
+  absl::StatusOr<v1::ListUsersResponse> c = core_->ListUsers(req);
+  ASSERT_TRUE(c.ok());
+  EXPECT_GT(c->users(0).generation(), b->users(0).generation());
+  EXPECT_EQ(c->instance_id(), "inst-1");
+}
+
+}  // namespace
+}  // namespace slotkeeper::sync

@@ -1,0 +1,83 @@
+#include "replicator/sync/target_fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace slotkeeper::sync {
+
+absl::StatusOr<Fd> TargetFs::CreateFile(int dirfd, const std::string& name, mode_t mode) {
+  int fd = openat(dirfd, name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("create ", name));
+  return Fd(fd);
+}
+
+absl::Status TargetFs::Write(int fd, const char* data, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, data, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "write");
+    }
+    data += w;
+    n -= static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TargetFs::Sync(int fd) {
+  if (fsync(fd) != 0) return ErrnoStatus(errno, "fsync");
+  return absl::OkStatus();
+}
+
+absl::Status TargetFs::SyncFilesystem(int fd) {
+  if (syncfs(fd) != 0) return ErrnoStatus(errno, "syncfs");
+  return absl::OkStatus();
+}
+
+absl::Status TargetFs::Rename(int from_dir, const std::string& from, int to_dir,
+                              const std::string& to) {
+  if (renameat(from_dir, from.c_str(), to_dir, to.c_str()) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("rename ", from, " -> ", to));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TargetFs::SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,
+                                   uint32_t mode) {
+  if (fchmodat(dirfd, name.c_str(), mode & 07777, 0) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("chmod ", name));
+  }
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = mtime_ns / 1'000'000'000;
+  times[0].tv_nsec = times[1].tv_nsec = mtime_ns % 1'000'000'000;
+  if (utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("utimes ", name));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TargetFs::Unlink(int dirfd, const std::string& name) {
+  if (unlinkat(dirfd, name.c_str(), 0) != 0 && errno != ENOENT) {
+    return ErrnoStatus(errno, absl::StrCat("unlink ", name));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TargetFs::RemoveEmptyDir(int dirfd, const std::string& name) {
+  if (unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT && errno != ENOTEMPTY &&
+      errno != EEXIST) {
+    return ErrnoStatus(errno, absl::StrCat("rmdir ", name));
+  }
+  return absl::OkStatus();
+}
+
+TargetFs* DefaultTargetFs() {
+  static TargetFs* fs = new TargetFs();
+  return fs;
+}
+
+}  // namespace slotkeeper::sync

@@ -1,0 +1,50 @@
+// The filesystem seam for the replica side's writes.
+//
+// Every write the data path makes on a replica goes through a TargetFs, so
+// tests can inject faults (a full disk, a corrupted write) the way leveldb's
+// fault-injection Env does. Reads (scans, read-back verification) go to the
+// real filesystem: a fault there is a fault of the data. Implementations must
+// be thread-safe; the default one is stateless.
+#ifndef SLOTKEEPER_REPLICATOR_SYNC_TARGET_FS_H_
+#define SLOTKEEPER_REPLICATOR_SYNC_TARGET_FS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "replicator/sync/paths.h"
+
+namespace slotkeeper::sync {
+
+class TargetFs {
+ public:
+  virtual ~TargetFs() = default;
+  // Creates `name` in `dirfd` exclusively (O_EXCL|O_NOFOLLOW), read-write.
+  virtual absl::StatusOr<Fd> CreateFile(int dirfd, const std::string& name, mode_t mode);
+  // Writes all of `data` at the current position.
+  virtual absl::Status Write(int fd, const char* data, size_t n);
+  virtual absl::Status Sync(int fd);
+  // Flushes the whole filesystem holding `fd` (syncfs).
+  virtual absl::Status SyncFilesystem(int fd);
+  virtual absl::Status Rename(int from_dir, const std::string& from, int to_dir,
+                              const std::string& to);
+  // Sets permission bits and mtime (atime := mtime) of `name` in `dirfd`
+  // without following symlinks.
+  virtual absl::Status SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,
+                                   uint32_t mode);
+  // Removes `name` if it is an empty directory; OK (and nothing done) when
+  // it is not empty or gone.
+  virtual absl::Status RemoveEmptyDir(int dirfd, const std::string& name);
+  // Only for the data path's own temporary files.
+  virtual absl::Status Unlink(int dirfd, const std::string& name);
+};
+
+// The real filesystem. Never null; never deleted.
+TargetFs* DefaultTargetFs();
+
+}  // namespace slotkeeper::sync
+
+#endif  // SLOTKEEPER_REPLICATOR_SYNC_TARGET_FS_H_

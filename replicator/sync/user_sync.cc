@@ -1,0 +1,518 @@
+#include "replicator/sync/user_sync.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "base/grpc_util.h"
+#include "replicator/sync/log.h"
+#include "replicator/sync/quarantine.h"
+
+namespace slotkeeper::sync {
+namespace {
+
+std::atomic<uint64_t> temp_counter{0};
+
+std::string TempName() {
+  return absl::StrCat(kTempPrefix, getpid(), "-", temp_counter.fetch_add(1));
+}
+
+bool Cancelled(const UserSyncContext& ctx) {
+  return ctx.cancelled != nullptr && ctx.cancelled->load();
+}
+
+// Directory fds below a user directory, opened (and created) on demand.
+class DirCache {
+ public:
+  explicit DirCache(int user_dir) : user_dir_(user_dir) {}
+  absl::StatusOr<int> Get(absl::string_view dir) {
+    if (dir.empty()) return user_dir_;
+    auto it = dirs_.find(std::string(dir));
+    if (it != dirs_.end()) return it->second.get();
+    absl::StatusOr<Fd> fd = OpenDirBeneath(user_dir_, dir, /*create=*/true);
+    if (!fd.ok()) return fd.status();
+    int raw = fd->get();
+    dirs_.emplace(std::string(dir), *std::move(fd));
+    return raw;
+  }
+  // Makes every directory opened so far durable.
+  absl::Status SyncAll(TargetFs* fs) {
+    absl::Status status = fs->Sync(user_dir_);
+    for (auto& [name, fd] : dirs_) status.Update(fs->Sync(fd.get()));
+    return status;
+  }
+
+ private:
+  int user_dir_;
+  std::map<std::string, Fd> dirs_;
+};
+
+bool Exists(int dirfd, const std::string& name) {
+  struct stat st;
+  return fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+// Installs a verified file; caches its hash under its final stamp.
+absl::Status Install(const UserSyncContext& ctx, const std::string& user, int dirfd, int file_fd,
+                     const std::string& temp, const ManifestEntry& want) {
+  auto [dir, base] = SplitDirBase(want.path());
+  (void)dir;
+  const std::string name(base);
+  if (absl::Status s = ctx.fs->SetMetadata(dirfd, temp, want.mtime_ns(), want.mode()); !s.ok()) {
+    return s;
+  }
+  if (Exists(dirfd, name)) {
+    // Planned quarantines ran first; something appeared since. Keep it.
+    if (absl::Status s = QuarantineFile(ctx.target_root, user, want.path(), ctx.clock, ctx.fs);
+        !s.ok()) {
+      return s;
+    }
+    ctx.counters->files_quarantined++;
+  }
+  if (absl::Status s = ctx.fs->Rename(dirfd, temp, dirfd, name); !s.ok()) {
+    return s;
+  }
+  ctx.counters->files_copied++;
+  struct stat st;
+  if (ctx.cache != nullptr && fstat(file_fd, &st) == 0) {
+    ctx.cache->Store(HashCacheKey(ctx.target_scope, user, want.path()),
+                     FileStamp{static_cast<uint64_t>(st.st_size),
+                               st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino},
+                     want.hash());
+  }
+  return absl::OkStatus();
+}
+
+struct PendingFile {
+  const ManifestEntry* want = nullptr;
+  int dirfd = -1;
+  std::string temp;
+  Fd file;
+  std::unique_ptr<ContentHasher> hasher;
+  uint64_t written = 0;
+  bool complete = false;
+};
+
+// One FetchFiles call for `files`; installs what arrived intact.
+absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, DirCache* dirs,
+                        absl::Mutex* dirs_mu, const std::vector<const ManifestEntry*>& files,
+                        bool* changed_at_source) {
+  v1::FetchFilesRequest request;
+  request.set_slot(ctx.source_slot);
+  request.set_user(user);
+  request.set_chunk_bytes(ctx.options.chunk_bytes);
+  std::vector<PendingFile> pending(files.size());
+  for (size_t i = 0; i < files.size(); ++i) {
+    v1::FileWant* w = request.add_files();
+    w->set_path(files[i]->path());
+    w->set_expected_hash(files[i]->hash());
+    pending[i].want = files[i];
+  }
+  auto discard_all = [&]() {
+    for (PendingFile& p : pending) {
+      if (p.file.valid()) {
+        (void)ctx.fs->Unlink(p.dirfd, p.temp);
+        p.file = Fd();
+      }
+    }
+  };
+  grpc::ClientContext call;
+  std::unique_ptr<grpc::ClientReaderInterface<v1::FileChunk>> reader =
+      ctx.stub->FetchFiles(&call, request);
+  v1::FileChunk chunk;
+  absl::Status status;
+  while (status.ok() && reader->Read(&chunk)) {
+    if (Cancelled(ctx)) {
+      status = absl::CancelledError("sync cancelled");
+      break;
+    }
+    if (chunk.file_index() >= pending.size()) {
+      status = absl::DataLossError(absl::StrCat("source sent chunk for file index ",
+                                                chunk.file_index(), " of ", pending.size()));
+      break;
+    }
+    PendingFile& p = pending[chunk.file_index()];
+    if (p.complete) {
+      status = absl::DataLossError("source sent data after end of file");
+      break;
+    }
+    if (!chunk.error().empty()) {
+      LogWarning(absl::StrCat("user ", user, ": ", p.want->path(), " not copied: ", chunk.error()));
+      ctx.counters->files_changed_at_source++;
+      *changed_at_source = true;
+      if (p.file.valid()) {
+        (void)ctx.fs->Unlink(p.dirfd, p.temp);
+        p.file = Fd();
+      }
+      p.complete = true;  // nothing to install
+      p.temp.clear();
+      continue;
+    }
+    if (!p.file.valid()) {
+      auto [dir, base] = SplitDirBase(p.want->path());
+      (void)base;
+      absl::StatusOr<int> dirfd;
+      {
+        absl::MutexLock lock(dirs_mu);
+        dirfd = dirs->Get(dir);
+      }
+      if (!dirfd.ok()) {
+        status = dirfd.status();
+        break;
+      }
+      p.dirfd = *dirfd;
+      p.temp = TempName();
+      absl::StatusOr<Fd> fd = ctx.fs->CreateFile(p.dirfd, p.temp, 0600);
+      if (!fd.ok()) {
+        status = fd.status();
+        break;
+      }
+      p.file = *std::move(fd);
+      p.hasher = std::make_unique<ContentHasher>();
+    }
+    if (chunk.offset() != p.written) {
+      status = absl::DataLossError(absl::StrCat(p.want->path(), ": chunk at offset ",
+                                                chunk.offset(), ", expected ", p.written));
+      break;
+    }
+    const std::string& data = chunk.data();
+    if (ctx.bucket != nullptr) ctx.bucket->Acquire(data.size());
+    if (absl::Status s = ctx.fs->Write(p.file.get(), data.data(), data.size()); !s.ok()) {
+      status = absl::Status(s.code(), absl::StrCat("writing ", p.want->path(), ": ", s.message()));
+      break;
+    }
+    p.hasher->Update(data.data(), data.size());
+    p.written += data.size();
+    ctx.counters->bytes_received += data.size();
+    if (chunk.eof()) {
+      p.complete = true;
+      const std::string got = p.hasher->Finish();
+      if (p.written != p.want->size() || got != p.want->hash()) {
+        ctx.counters->files_failed_verify++;
+        status = absl::DataLossError(absl::StrCat(p.want->path(),
+                                                  ": received content does not match the manifest "
+                                                  "hash; not installed"));
+        break;
+      }
+      if (ctx.options.durability == Durability::kPerFile) {
+        if (absl::Status s = ctx.fs->Sync(p.file.get()); !s.ok()) {
+          status = s;
+          break;
+        }
+      }
+    }
+  }
+  if (!status.ok()) call.TryCancel();
+  absl::Status rpc = FromGrpcStatus(reader->Finish());
+  if (status.ok() && !rpc.ok()) {
+    status = absl::Status(rpc.code(), absl::StrCat("FetchFiles: ", rpc.message()));
+  }
+  if (status.ok()) {
+    for (PendingFile& p : pending) {
+      if (!p.complete) {
+        status =
+            absl::DataLossError(absl::StrCat(p.want->path(), ": stream ended before end of file"));
+        break;
+      }
+    }
+  }
+  if (!status.ok()) {
+    discard_all();
+    return status;
+  }
+  if (ctx.options.durability == Durability::kPerBatch) {
+    int any = -1;
+    for (PendingFile& p : pending) {
+      if (p.file.valid()) any = p.file.get();
+    }
+    if (any >= 0) {
+      if (absl::Status s = ctx.fs->SyncFilesystem(any); !s.ok()) {
+        discard_all();
+        return s;
+      }
+    }
+  }
+  for (PendingFile& p : pending) {
+    if (!p.file.valid()) continue;
+    if (ctx.options.verify_written) {
+      absl::StatusOr<std::string> on_disk = HashFd(p.file.get());
+      if (!on_disk.ok() || *on_disk != p.want->hash()) {
+        ctx.counters->files_failed_verify++;
+        status.Update(absl::DataLossError(absl::StrCat(
+            p.want->path(), ": written file does not match the source hash; not installed")));
+        (void)ctx.fs->Unlink(p.dirfd, p.temp);
+        p.file = Fd();
+        continue;
+      }
+    }
+    absl::Status s = Install(ctx, user, p.dirfd, p.file.get(), p.temp, *p.want);
+    if (!s.ok()) {
+      (void)ctx.fs->Unlink(p.dirfd, p.temp);
+      status.Update(s);
+    }
+    p.file = Fd();
+  }
+  return status;
+}
+
+absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, DirCache* dirs,
+                          const std::vector<LocalRename>& rs) {
+  // Pass 1: every donor to a temporary name in its own directory, so that a
+  // rename into a path another donor still occupies cannot clobber it.
+  std::vector<std::pair<int, std::string>> staged;
+  for (const LocalRename& r : rs) {
+    auto [dir, base] = SplitDirBase(r.from);
+    absl::StatusOr<int> dirfd = dirs->Get(dir);
+    if (!dirfd.ok()) return dirfd.status();
+    std::string temp = TempName();
+    if (absl::Status s = ctx.fs->Rename(*dirfd, std::string(base), *dirfd, temp); !s.ok()) {
+      return s;
+    }
+    staged.emplace_back(*dirfd, std::move(temp));
+  }
+  for (size_t i = 0; i < rs.size(); ++i) {
+    const ManifestEntry& to = rs[i].to;
+    auto [dir, base] = SplitDirBase(to.path());
+    absl::StatusOr<int> dirfd = dirs->Get(dir);
+    if (!dirfd.ok()) return dirfd.status();
+    const std::string name(base);
+    if (Exists(*dirfd, name)) {
+      if (absl::Status s = QuarantineFile(ctx.target_root, user, to.path(), ctx.clock, ctx.fs);
+          !s.ok()) {
+        return s;
+      }
+      ctx.counters->files_quarantined++;
+    }
+    if (absl::Status s = ctx.fs->Rename(staged[i].first, staged[i].second, *dirfd, name); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ctx.fs->SetMetadata(*dirfd, name, to.mtime_ns(), to.mode()); !s.ok()) {
+      return s;
+    }
+    ctx.counters->files_renamed++;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+TokenBucket::TokenBucket(uint64_t bytes_per_second, uint64_t burst_bytes, Clock* clock)
+    : rate_(static_cast<double>(bytes_per_second)),
+      burst_(static_cast<double>(std::max<uint64_t>(burst_bytes, 1))),
+      clock_(clock),
+      tokens_(burst_),
+      last_(clock->Monotonic()) {}
+
+void TokenBucket::Acquire(uint64_t n) {
+  if (rate_ <= 0) return;
+  double need = static_cast<double>(n);
+  for (;;) {
+    absl::Duration wait;
+    {
+      absl::MutexLock lock(&mu_);
+      absl::Duration now = clock_->Monotonic();
+      tokens_ = std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * rate_);
+      last_ = now;
+      // A request larger than the burst goes through once the bucket is full
+      // and drives it negative, so the average rate still holds.
+      if (tokens_ >= std::min(need, burst_)) {
+        tokens_ -= need;
+        return;
+      }
+      wait = absl::Seconds((std::min(need, burst_) - tokens_) / rate_);
+    }
+    clock_->SleepFor(wait);
+  }
+}
+
+absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
+                                       const std::string& slot, const std::string& user,
+                                       uint64_t* generation) {
+  v1::GetManifestRequest request;
+  request.set_slot(slot);
+  request.set_user(user);
+  grpc::ClientContext call;
+  auto reader = stub->GetManifest(&call, request);
+  v1::ManifestChunk chunk;
+  Manifest out;
+  bool last = false;
+  absl::Status bad;
+  while (reader->Read(&chunk)) {
+    for (ManifestEntry& e : *chunk.mutable_entries()) {
+      if (absl::Status s = ValidateRelativePath(e.path()); !s.ok()) {
+        bad = absl::InvalidArgumentError(
+            absl::StrCat("source manifest of ", user, " refused: ", s.message()));
+      } else if (!e.directory() && e.hash().size() != kHashBytes) {
+        bad = absl::InvalidArgumentError(
+            absl::StrCat("source manifest entry ", e.path(), " has no hash"));
+      }
+      out.push_back(std::move(e));
+    }
+    if (chunk.last()) {
+      last = true;
+      if (generation != nullptr) *generation = chunk.generation();
+    }
+  }
+  absl::Status rpc = FromGrpcStatus(reader->Finish());
+  if (!rpc.ok()) {
+    return absl::Status(rpc.code(), absl::StrCat("GetManifest ", user, ": ", rpc.message()));
+  }
+  if (!bad.ok()) return bad;
+  if (!last) return absl::DataLossError("manifest stream ended early");
+  std::sort(out.begin(), out.end(),
+            [](const ManifestEntry& a, const ManifestEntry& b) { return a.path() < b.path(); });
+  for (size_t i = 1; i < out.size(); ++i) {
+    if (out[i].path() == out[i - 1].path()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("source manifest lists ", out[i].path(), " twice"));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user) {
+  if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
+  if (Cancelled(ctx)) return absl::CancelledError("sync cancelled");
+  UserSyncResult result;
+  absl::StatusOr<Manifest> source =
+      FetchManifest(ctx.stub, ctx.source_slot, user, &result.generation);
+  if (!source.ok()) return source.status();
+  ctx.counters->manifests_fetched++;
+  for (const ManifestEntry& e : *source) {
+    if (e.directory()) continue;
+    result.bytes_total += e.size();
+    result.files_total++;
+  }
+
+  std::vector<std::string> temps;
+  absl::StatusOr<Manifest> local =
+      ScanUser(ctx.target_root, ctx.target_scope, user, ctx.cache, nullptr, &temps);
+  if (!local.ok()) return local.status();
+  UserPlan plan = PlanUserSync(*source, *local, ctx.options.guard);
+  if (plan.blocked) {
+    LogWarning(absl::StrCat("user ", user, ": ", plan.blocked_reason));
+    result.blocked = true;
+    result.blocked_reason = plan.blocked_reason;
+    return result;
+  }
+  if (plan.empty() && temps.empty()) return result;
+
+  absl::StatusOr<Fd> user_dir =
+      OpenDirBeneath(ctx.target_root, absl::StrCat("users/", user), /*create=*/true);
+  if (!user_dir.ok()) return user_dir.status();
+  DirCache dirs(user_dir->get());
+
+  // 1. Leftovers of an interrupted sync are kept, not deleted.
+  for (const std::string& t : temps) {
+    if (absl::Status s = QuarantineFile(ctx.target_root, user, t, ctx.clock, ctx.fs); !s.ok()) {
+      return s;
+    }
+  }
+  // 2. Files leaving their path (gone, or replaced) first, so that renames
+  // and fetches find their destinations free.
+  for (const std::string& path : plan.quarantines) {
+    if (absl::Status s = QuarantineFile(ctx.target_root, user, path, ctx.clock, ctx.fs); !s.ok()) {
+      return s;
+    }
+    ctx.counters->files_quarantined++;
+  }
+  for (const ManifestEntry& d : plan.mkdirs) {
+    absl::StatusOr<int> dirfd = dirs.Get(d.path());
+    if (!dirfd.ok()) return dirfd.status();
+    if (fchmod(*dirfd, d.mode() & 07777) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("chmod ", d.path()));
+    }
+  }
+  // 3. Renames.
+  if (absl::Status s = ApplyRenames(ctx, user, &dirs, plan.renames); !s.ok()) {
+    return s;
+  }
+  for (const ManifestEntry& fix : plan.metadata_fixes) {
+    auto [dir, base] = SplitDirBase(fix.path());
+    absl::StatusOr<int> dirfd = dirs.Get(dir);
+    if (!dirfd.ok()) return dirfd.status();
+    if (absl::Status s = ctx.fs->SetMetadata(*dirfd, std::string(base), fix.mtime_ns(), fix.mode());
+        !s.ok()) {
+      return s;
+    }
+    ctx.counters->metadata_fixed++;
+  }
+  // 4. Fetches, in batches over several streams.
+  std::vector<std::vector<const ManifestEntry*>> batches;
+  {
+    std::vector<const ManifestEntry*> current;
+    uint64_t bytes = 0;
+    for (const ManifestEntry& e : plan.fetches) {
+      if (!current.empty() && (current.size() >= ctx.options.batch_files ||
+                               bytes + e.size() > ctx.options.batch_bytes)) {
+        batches.push_back(std::move(current));
+        current.clear();
+        bytes = 0;
+      }
+      current.push_back(&e);
+      bytes += e.size();
+    }
+    if (!current.empty()) batches.push_back(std::move(current));
+  }
+  absl::Mutex mu;  // guards `dirs`, `first_error`, `changed`
+  absl::Status first_error;
+  bool changed = false;
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  auto worker = [&]() {
+    for (;;) {
+      size_t i = next.fetch_add(1);
+      if (i >= batches.size() || failed.load()) return;
+      bool batch_changed = false;
+      absl::Status s = FetchBatch(ctx, user, &dirs, &mu, batches[i], &batch_changed);
+      absl::MutexLock lock(&mu);
+      changed |= batch_changed;
+      if (!s.ok()) {
+        // Another file's verification failure does not stop the batches;
+        // anything else (disk full, cancelled, network) does.
+        if (!absl::IsDataLoss(s)) failed = true;
+        if (first_error.ok()) first_error = s;
+      }
+    }
+  };
+  const size_t threads =
+      std::min<size_t>(batches.size(), std::max(1, ctx.options.streams_per_user));
+  if (threads <= 1) {
+    worker();
+  } else {
+    std::vector<std::thread> pool;
+    for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+    for (std::thread& t : pool) t.join();
+  }
+  // 5. Make the renames durable.
+  absl::Status dir_sync = ctx.options.durability == Durability::kPerFile
+                              ? dirs.SyncAll(ctx.fs)
+                              : ctx.fs->SyncFilesystem(user_dir->get());
+  if (!first_error.ok()) {
+    return absl::Status(first_error.code(),
+                        absl::StrCat("user ", user, ": ", first_error.message()));
+  }
+  if (!dir_sync.ok()) return dir_sync;
+  for (const std::string& d : plan.rmdirs) {
+    auto [parent, base] = SplitDirBase(d);
+    absl::StatusOr<Fd> parent_fd = OpenDirBeneath(user_dir->get(), parent, false);
+    if (!parent_fd.ok()) continue;
+    // Only an empty directory goes; one still holding files stays.
+    (void)ctx.fs->RemoveEmptyDir(parent_fd->get(), std::string(base));
+  }
+  if (changed) {
+    return absl::AbortedError(
+        absl::StrCat("user ", user, ": some files changed at the source during the sync; retry"));
+  }
+  return result;
+}
+
+}  // namespace slotkeeper::sync

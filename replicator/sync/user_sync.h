@@ -1,0 +1,115 @@
+// One user's sync: the replica pulls what it lacks from a ReplicaPeer.
+//
+// SyncUser: fetch the source manifest (GetManifest), scan the local tree
+// (hash cache makes that cheap), plan (diff.h), and, unless the
+// mass-deletion guard blocks the user, apply the plan:
+//   1. stale temporary files from an interrupted sync go to the quarantine;
+//   2. renames: local files that already hold wanted content are renamed
+//      (through a temporary name, so chains and swaps are safe) - no bytes
+//      cross the network for a Maildir flag change or folder move;
+//   3. fetches: FetchFiles streams (several in flight), each file written to a
+//      dot-prefixed temporary file in its target directory, made durable,
+//      read back and verified against the source hash, then renamed into
+//      place with the source's mtime and mode; the directories are synced;
+//   4. files gone from the source go to the quarantine; metadata is fixed.
+// A file that fails verification or that changed at the source is never
+// installed; the user's sync then reports DATA_LOSS / ABORTED so its
+// checkpoint is not advanced and the next sync retries.
+//
+// Thread-safe: SyncUser may run for several users at once with the same
+// context; TokenBucket and SyncCounters are shared safely.
+#ifndef SLOTKEEPER_REPLICATOR_SYNC_USER_SYNC_H_
+#define SLOTKEEPER_REPLICATOR_SYNC_USER_SYNC_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "base/clock.h"
+#include "proto/peer.grpc.pb.h"
+#include "replicator/sync/diff.h"
+#include "replicator/sync/manifest.h"
+#include "replicator/sync/target_fs.h"
+
+namespace slotkeeper::sync {
+
+// A token bucket on bytes received, so re-replication leaves bandwidth for
+// live traffic. rate 0 = unlimited. Thread-safe.
+class TokenBucket {
+ public:
+  TokenBucket(uint64_t bytes_per_second, uint64_t burst_bytes, Clock* clock);
+  // Takes `n` tokens, sleeping on the clock while the bucket is short.
+  void Acquire(uint64_t n);
+
+ private:
+  const double rate_;
+  const double burst_;
+  Clock* const clock_;
+  absl::Mutex mu_;
+  double tokens_ ABSL_GUARDED_BY(mu_);
+  absl::Duration last_ ABSL_GUARDED_BY(mu_);
+};
+
+enum class Durability {
+  kPerFile,   // fsync every file before its rename, fsync each directory
+  kPerBatch,  // syncfs once per fetched batch before renames, once after
+};
+
+struct SyncOptions {
+  GuardOptions guard;
+  int streams_per_user = 2;            // FetchFiles calls in flight per user
+  uint64_t batch_bytes = 32ull << 20;  // per FetchFiles call
+  size_t batch_files = 512;
+  uint32_t chunk_bytes = 256 * 1024;
+  Durability durability = Durability::kPerBatch;
+  bool verify_written = true;  // read back and hash before installing
+};
+
+// Counters over many users; all atomics.
+struct SyncCounters {
+  std::atomic<uint64_t> manifests_fetched{0};
+  std::atomic<uint64_t> files_copied{0};
+  std::atomic<uint64_t> files_renamed{0};
+  std::atomic<uint64_t> files_quarantined{0};
+  std::atomic<uint64_t> metadata_fixed{0};
+  std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint64_t> files_changed_at_source{0};
+  std::atomic<uint64_t> files_failed_verify{0};
+};
+
+struct UserSyncContext {
+  v1::ReplicaPeer::StubInterface* stub = nullptr;  // not owned
+  std::string source_slot;
+  int target_root = -1;        // the replica slot's root directory fd
+  std::string target_scope;    // hash cache scope (slot name)
+  HashCache* cache = nullptr;  // may be null
+  TargetFs* fs = nullptr;      // DefaultTargetFs() unless testing
+  Clock* clock = nullptr;
+  TokenBucket* bucket = nullptr;  // may be null (unlimited)
+  SyncOptions options;
+  SyncCounters* counters = nullptr;
+  const std::atomic<bool>* cancelled = nullptr;  // may be null
+};
+
+struct UserSyncResult {
+  uint64_t files_total = 0;  // in the source manifest
+  uint64_t bytes_total = 0;
+  uint64_t generation = 0;  // the source generation the manifest listed
+  bool blocked = false;
+  std::string blocked_reason;
+};
+
+// OK with blocked=true when the guard stopped the user (nothing changed).
+absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user);
+
+// Reads a user's manifest from a peer (all chunks).
+absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
+                                       const std::string& slot, const std::string& user,
+                                       uint64_t* generation);
+
+}  // namespace slotkeeper::sync
+
+#endif  // SLOTKEEPER_REPLICATOR_SYNC_USER_SYNC_H_
