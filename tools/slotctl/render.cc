@@ -8,7 +8,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
-#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace slotkeeper::slotctl {
@@ -191,15 +190,38 @@ std::string ToJson(const google::protobuf::Message& message, bool compact) {
   return out;
 }
 
-std::string ErrorJson(const absl::Status& status) {
-  google::protobuf::Struct root;
-  google::protobuf::Struct* error = (*root.mutable_fields())["error"].mutable_struct_value();
-  (*error->mutable_fields())["code"].set_string_value(absl::StatusCodeToString(status.code()));
-  (*error->mutable_fields())["message"].set_string_value(std::string(status.message()));
-  google::protobuf::util::JsonPrintOptions options;
-  std::string out;
-  (void)google::protobuf::util::MessageToJsonString(root, &out, options);
+std::string JsonQuote(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += "\"";
   return out;
+}
+
+std::string ErrorJson(const absl::Status& status) {
+  // Written by hand so that the keys come in a stable order.
+  return absl::StrCat("{\"error\":{\"code\":", JsonQuote(absl::StatusCodeToString(status.code())),
+                      ",\"message\":", JsonQuote(status.message()), "}}");
 }
 
 }  // namespace slotkeeper::slotctl

@@ -75,7 +75,10 @@ Tone StoreStateTone(v1::StoreState state);
 // The proto's JSON with snake_case field names and every field printed (so
 // that scripts see stable keys), on one line when `compact`.
 std::string ToJson(const google::protobuf::Message& message, bool compact = false);
-// {"error": {"code": "NOT_FOUND", "message": "..."}} on one line.
+// `text` as a JSON string literal, quotes included.
+std::string JsonQuote(absl::string_view text);
+// {"error":{"code":"NOT_FOUND","message":"..."}} on one line, keys in that
+// order.
 std::string ErrorJson(const absl::Status& status);
 
 }  // namespace slotkeeper::slotctl

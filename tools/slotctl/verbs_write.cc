@@ -35,13 +35,13 @@ absl::Status RunStoreCreate(Invocation& inv, const ParsedArgs& args) {
   const std::string& name = args.positional[1];
   if (absl::Status s = ValidateName(name, "store"); !s.ok()) return UsageError(s.message());
   if (!args.Has("master")) return UsageError("\"store create\" needs --master HOST/SLOT");
+  absl::StatusOr<v1::SlotRef> master = ParseSlotRef(args.Get("master"), "--master");
+  if (!master.ok()) return UsageError(master.status().message());
   if (args.Has("replicas") == args.Has("copies")) {
     return UsageError("\"store create\" needs either --replicas HOST/SLOT,... or --copies N");
   }
   v1::CreateStoreRequest req;
   req.set_store(name);
-  absl::StatusOr<v1::SlotRef> master = ParseSlotRef(args.Get("master"), "--master");
-  if (!master.ok()) return UsageError(master.status().message());
   *req.mutable_master() = *master;
   if (args.Has("copies")) {
     absl::StatusOr<int> copies = ParseIntInRange(args.Get("copies"), 2, 9, "--copies");
