@@ -113,6 +113,13 @@ std::string FormatAgo(int64_t time_ms, int64_t now_ms) {
   return absl::StrCat(FormatSpan(delta), " ago");
 }
 
+std::string FormatOffset(int64_t offset_ms) {
+  const char* sign = offset_ms < 0 ? "-" : "+";
+  const int64_t magnitude = offset_ms < 0 ? -offset_ms : offset_ms;
+  if (magnitude < 1000) return absl::StrCat(sign, magnitude, "ms");
+  return absl::StrCat(sign, FormatSpan(magnitude));
+}
+
 std::string FormatBytes(uint64_t bytes) {
   static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   if (bytes < 1024) return absl::StrCat(bytes, " B");

@@ -49,6 +49,8 @@ std::string FormatClock(int64_t time_ms);
 std::string FormatAgo(int64_t time_ms, int64_t now_ms);
 // "45s", "3m", "2h15m", "3d4h"; for non-negative milliseconds.
 std::string FormatSpan(int64_t duration_ms);
+// A clock offset with its sign: "+3ms", "-850ms", "-6h", "+1m".
+std::string FormatOffset(int64_t offset_ms);
 // "0 B", "512 B", "1.5 KiB", "2.0 GiB".
 std::string FormatBytes(uint64_t bytes);
 // "12.5%" of done/total; "-" when total is 0.

@@ -39,6 +39,9 @@ TEST(FormatTest, TimesAndSizes) {
   EXPECT_EQ(FormatAgo(0, now), "-");
   EXPECT_EQ(FormatSpan(3 * 86'400'000 + 4 * 3'600'000), "3d4h");
   EXPECT_EQ(FormatTime(now), "2027-01-15 08:00:00 UTC");
+  EXPECT_EQ(FormatOffset(3), "+3ms");
+  EXPECT_EQ(FormatOffset(-850), "-850ms");
+  EXPECT_EQ(FormatOffset(-21'600'000), "-6h");
   EXPECT_EQ(FormatBytes(512), "512 B");
   EXPECT_EQ(FormatBytes(1536), "1.5 KiB");
   EXPECT_EQ(FormatBytes(3ull << 30), "3.0 GiB");

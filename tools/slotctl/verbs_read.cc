@@ -129,7 +129,8 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
           << Paint(HostStateName(h.state()), HostStateTone(h.state()), inv.color) << " since "
           << FormatAgo(h.state_since_ms(), now)
           << (h.draining() ? absl::StrCat(", draining (", h.drain_reason(), ")") : "")
-          << (h.clock_skewed() ? absl::StrCat(", clock off by ", h.clock_offset_ms(), " ms") : "")
+          << (h.clock_skewed() ? absl::StrCat(", clock off by ", FormatOffset(h.clock_offset_ms()))
+                               : "")
           << "\n";
       for (const v1::UnitInfo& u : h.units()) {
         if (u.state() == v1::UNIT_ONLINE && !u.draining()) continue;
@@ -188,16 +189,15 @@ absl::Status RunHosts(Invocation& inv, const ParsedArgs&) {
   for (const v1::HostInfo& h : resp->hosts()) {
     std::map<v1::SlotRole, int> roles;
     for (const v1::SlotInfo& s : h.slots()) roles[s.role()]++;
-    table.AddRow(
-        {h.name(), Paint(HostStateName(h.state()), HostStateTone(h.state()), inv.color),
-         FormatAgo(h.state_since_ms(), now), FormatAgo(h.last_heard_ms(), now),
-         Paint(absl::StrCat(h.clock_offset_ms() >= 0 ? "+" : "", h.clock_offset_ms(), "ms"),
-               h.clock_skewed() ? Tone::kBad : Tone::kPlain, inv.color),
-         h.draining() ? Paint("yes", Tone::kWarn, inv.color) : "no",
-         absl::StrCat(roles[v1::SLOT_MASTER], "/",
-                      roles[v1::SLOT_REPLICA] + roles[v1::SLOT_SEEDING], "/", roles[v1::SLOT_SPARE],
-                      "/", roles[v1::SLOT_LOST]),
-         absl::StrCat(h.conditions_size()), h.agent_version()});
+    table.AddRow({h.name(), Paint(HostStateName(h.state()), HostStateTone(h.state()), inv.color),
+                  FormatAgo(h.state_since_ms(), now), FormatAgo(h.last_heard_ms(), now),
+                  Paint(FormatOffset(h.clock_offset_ms()),
+                        h.clock_skewed() ? Tone::kBad : Tone::kPlain, inv.color),
+                  h.draining() ? Paint("yes", Tone::kWarn, inv.color) : "no",
+                  absl::StrCat(roles[v1::SLOT_MASTER], "/",
+                               roles[v1::SLOT_REPLICA] + roles[v1::SLOT_SEEDING], "/",
+                               roles[v1::SLOT_SPARE], "/", roles[v1::SLOT_LOST]),
+                  absl::StrCat(h.conditions_size()), h.agent_version()});
   }
   table.Print(inv.out());
   return absl::OkStatus();
@@ -228,9 +228,8 @@ absl::Status RunHost(Invocation& inv, const ParsedArgs& args) {
       << FormatAgo(h->last_heard_ms(), now) << "\n";
   out << "  agent " << (h->agent_version().empty() ? "?" : h->agent_version()) << ", peer "
       << (h->peer_address().empty() ? "?" : h->peer_address()) << "\n";
-  out << "  clock offset " << (h->clock_offset_ms() >= 0 ? "+" : "") << h->clock_offset_ms()
-      << " ms" << (h->clock_skewed() ? Paint(" SKEWED: never promoted", Tone::kBad, inv.color) : "")
-      << "\n";
+  out << "  clock offset " << FormatOffset(h->clock_offset_ms())
+      << (h->clock_skewed() ? Paint(" SKEWED: never promoted", Tone::kBad, inv.color) : "") << "\n";
   out << "  draining: "
       << (h->draining() ? absl::StrCat("yes (", h->drain_reason(), ")") : std::string("no"))
       << "\n";
@@ -432,8 +431,15 @@ void PrintEventLine(Invocation& inv, const v1::Event& e) {
   Tone tone = e.severity() == v1::CRITICAL
                   ? Tone::kBad
                   : (e.severity() == v1::WARNING ? Tone::kWarn : Tone::kPlain);
-  inv.out() << FormatTime(e.time_ms()) << "  " << Paint(SeverityName(e.severity()), tone, inv.color)
-            << "  " << e.kind() << "  " << EventSubject(e) << "  " << e.text() << "\n";
+  // Fixed widths rather than a Table: a follow prints lines as they come.
+  const std::string severity = SeverityName(e.severity());
+  const std::string kind = e.kind();
+  const std::string subject = EventSubject(e);
+  inv.out() << FormatTime(e.time_ms()) << "  " << Paint(severity, tone, inv.color)
+            << std::string(severity.size() < 8 ? 8 - severity.size() : 0, ' ') << "  " << kind
+            << std::string(kind.size() < 18 ? 18 - kind.size() : 0, ' ') << "  " << subject
+            << std::string(subject.size() < 24 ? 24 - subject.size() : 0, ' ') << "  " << e.text()
+            << "\n";
   inv.out().flush();
 }
 
