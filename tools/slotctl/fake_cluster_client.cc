@@ -284,6 +284,7 @@ absl::StatusOr<v1::ConsistencyReport> FakeClusterClient::CheckConsistency(
       !s.ok()) {
     return s;
   }
+  if (!c_->check_consistency_error.ok()) return c_->check_consistency_error;
   v1::ConsistencyReport report = c_->consistency;
   report.set_data_verified(request.verify_data());
   return report;

@@ -27,6 +27,8 @@ struct FakeCluster {
   v1::ConsistencyReport consistency;
   // When not OK, every call fails with it (e.g. an unreachable server).
   absl::Status fail_all;
+  // When not OK, CheckConsistency fails with it (e.g. UNIMPLEMENTED).
+  absl::Status check_consistency_error;
   // Every call, in order: the method name, plus " dry-run" for dry runs.
   std::vector<std::string> calls;
   // The last request of the calls tests look into.

@@ -7,6 +7,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/slotctl/incident.h"
+#include "tools/slotctl/ksck.h"
 #include "tools/slotctl/render.h"
 #include "tools/slotctl/verbs.h"
 
@@ -489,7 +490,24 @@ absl::Status RunEvents(Invocation& inv, const ParsedArgs& args) {
 absl::Status RunKsck(Invocation& inv, const ParsedArgs& args) {
   v1::CheckConsistencyRequest req;
   req.set_verify_data(args.Has("verify-data"));
+  absl::StatusOr<absl::Duration> max_lag = ParseDuration(args.Get("max-lag", "1m"), "--max-lag");
+  if (!max_lag.ok()) return UsageError(max_lag.status().message());
   absl::StatusOr<v1::ConsistencyReport> report = inv.Client().CheckConsistency(req);
+  if (report.status().code() == absl::StatusCode::kUnimplemented) {
+    // An older (or still unfinished) coordinator: check its model here.
+    if (req.verify_data()) {
+      return absl::UnimplementedError(absl::StrCat(
+          "--verify-data needs the coordinator's own check: ", report.status().message()));
+    }
+    absl::StatusOr<v1::ListStoresResponse> stores = inv.Client().ListStores({});
+    if (!stores.ok()) return stores.status();
+    absl::StatusOr<v1::ListHostsResponse> hosts = inv.Client().ListHosts({});
+    if (!hosts.ok()) return hosts.status();
+    inv.err() << "slotctl: note: the server has no consistency check; checked its model here\n";
+    report = CheckModel({stores->stores().begin(), stores->stores().end()},
+                        {hosts->hosts().begin(), hosts->hosts().end()},
+                        absl::ToInt64Milliseconds(*max_lag));
+  }
   if (!report.ok()) return report.status();
   int errors = 0, warnings = 0;
   for (const v1::ConsistencyProblem& p : report->problems()) {
@@ -657,8 +675,12 @@ std::vector<VerbDef> ReadVerbs() {
        "Checks that every store has its required copies on distinct hosts, exactly one\n"
        "usable master, no reference to a lost unit and replicas within their lag bound;\n"
        "with --verify-data, that content hashes agree on every copy for every user.\n"
-       "Prints one line per problem and a summary; exits 1 when problems were found.",
-       {{"verify-data", false, "", "also compare content hashes (slow: asks the agents)"}},
+       "Prints one line per problem and a summary; exits 1 when problems were found.\n"
+       "If the server does not implement the check, slotctl checks the model it serves\n"
+       "(stores and hosts) itself; --verify-data then fails.",
+       {{"verify-data", false, "", "also compare content hashes (slow: asks the agents)"},
+        {"max-lag", true, "DURATION",
+         "lag bound when slotctl checks the model itself (server without the check; default 1m)"}},
        0,
        0,
        RunKsck},
