@@ -1,0 +1,255 @@
+#include "tools/slotctl/incident.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "tools/slotctl/render.h"
+
+namespace slotkeeper::slotctl {
+namespace {
+
+// The last dot-separated word of a kind: "store.failover" -> "failover".
+absl::string_view Verb(absl::string_view kind) {
+  size_t dot = kind.rfind('.');
+  return dot == absl::string_view::npos ? kind : kind.substr(dot + 1);
+}
+
+bool AnyOf(absl::string_view s, std::initializer_list<absl::string_view> words) {
+  for (absl::string_view w : words) {
+    if (absl::StrContains(s, w)) return true;
+  }
+  return false;
+}
+
+std::string Date(int64_t ms) {
+  return absl::FormatTime("%Y-%m-%d", absl::FromUnixMillis(ms), absl::UTCTimeZone());
+}
+
+// A few stores by name, then "and N more".
+std::string SomeNames(const std::set<std::string>& names, size_t max = 5) {
+  std::vector<std::string> shown;
+  for (const std::string& n : names) {
+    if (shown.size() == max) break;
+    shown.push_back(n);
+  }
+  std::string out = absl::StrJoin(shown, ", ");
+  if (names.size() > max) absl::StrAppend(&out, " and ", names.size() - max, " more");
+  return out;
+}
+
+std::string Title(const v1::Event* first_problem) {
+  if (first_problem == nullptr) return "Mail storage maintenance";
+  const std::string& kind = first_problem->kind();
+  const std::string where =
+      first_problem->host().empty() ? "" : absl::StrCat(" on ", first_problem->host());
+  if (absl::StartsWith(kind, "unit.")) return absl::StrCat("Disk enclosure failure", where);
+  if (absl::StartsWith(kind, "fs.") || absl::StartsWith(kind, "filesystem.") ||
+      absl::StartsWith(kind, "condition.")) {
+    return absl::StrCat("Storage errors", where);
+  }
+  if (absl::StartsWith(kind, "host.")) {
+    return first_problem->host().empty()
+               ? "Mail server unreachable"
+               : absl::StrCat("Mail server ", first_problem->host(), " unreachable");
+  }
+  if (absl::StartsWith(kind, "clock.")) return absl::StrCat("Clock problem", where);
+  if (absl::StartsWith(kind, "automation.")) return "Mail storage automation halted";
+  return absl::StrCat("Mail storage incident", where);
+}
+
+const char* RoleLabel(IncidentRole role) {
+  switch (role) {
+    case IncidentRole::kProblem:
+      return "Detected";
+    case IncidentRole::kAction:
+      return "Action";
+    case IncidentRole::kRecovery:
+      return "Recovered";
+    case IncidentRole::kIgnored:
+      break;
+  }
+  return "";
+}
+
+std::string Sentence(const v1::Event& e) {
+  if (!e.text().empty()) return e.text();
+  return absl::StrCat(e.kind(), e.host().empty() ? "" : absl::StrCat(" on ", e.host()),
+                      e.store().empty() ? "" : absl::StrCat(" for store ", e.store()));
+}
+
+}  // namespace
+
+IncidentRole ClassifyEvent(const v1::Event& e) {
+  const absl::string_view kind = e.kind();
+  const absl::string_view verb = Verb(kind);
+  if (AnyOf(verb, {"up", "online", "healthy", "cleared", "done", "recovered", "resumed", "complete",
+                   "completed", "restored", "dropped", "evicted"})) {
+    return IncidentRole::kRecovery;
+  }
+  if (AnyOf(kind, {"failover", "promote", "demote", "placement", "placed", "task.", "replica_added",
+                   "replica.added", "mark_lost", "unit.lost", "drain", "automation.", "command",
+                   "brake"})) {
+    return IncidentRole::kAction;
+  }
+  if (e.severity() == v1::WARNING || e.severity() == v1::CRITICAL) return IncidentRole::kProblem;
+  return IncidentRole::kIgnored;
+}
+
+IncidentReport BuildIncident(const std::vector<v1::Event>& events_in,
+                             const v1::ClusterStatus* status, int64_t since_ms, int64_t now_ms) {
+  std::vector<v1::Event> events = events_in;
+  std::stable_sort(events.begin(), events.end(),
+                   [](const v1::Event& a, const v1::Event& b) { return a.seq() < b.seq(); });
+
+  const v1::Event* first_problem = nullptr;
+  std::set<std::string> affected_stores, failed_over, hosts;
+  int64_t first_ms = 0;
+  for (const v1::Event& e : events) {
+    IncidentRole role = ClassifyEvent(e);
+    if (role == IncidentRole::kIgnored) continue;
+    if (first_ms == 0) first_ms = e.time_ms();
+    if (role == IncidentRole::kProblem) {
+      if (first_problem == nullptr) first_problem = &e;
+      if (!e.host().empty()) hosts.insert(e.host());
+    }
+    if (!e.store().empty() && role != IncidentRole::kRecovery) affected_stores.insert(e.store());
+    if (absl::StrContains(e.kind(), "failover") && role == IncidentRole::kAction &&
+        !e.store().empty()) {
+      failed_over.insert(e.store());
+    }
+  }
+
+  IncidentReport report;
+  int unavailable = 0, degraded = 0;
+  bool recovering = false;
+  if (status != nullptr) {
+    for (const v1::StoreInfo& s : status->troubled_stores()) {
+      if (s.state() == v1::STORE_NO_MASTER || s.state() == v1::STORE_UNAVAILABLE) ++unavailable;
+      if (s.state() == v1::STORE_DEGRADED) ++degraded;
+    }
+    const v1::RecoveryProgress& r = status->recovery();
+    recovering = r.stores_recovering() > 0 || r.tasks_running() > 0 || r.tasks_queued() > 0;
+  }
+
+  std::string status_text;
+  if (first_ms == 0 && unavailable == 0 && degraded == 0 && !recovering) {
+    report.title = "All systems operational";
+    report.status = "Resolved";
+    report.markdown = absl::StrCat("# ", report.title, "\n\nNo incidents between ",
+                                   FormatTime(since_ms), " and ", FormatTime(now_ms), ".\n");
+    return report;
+  }
+  report.title = Title(first_problem);
+  if (status == nullptr) {
+    report.status = "Investigating";
+    status_text = "We are looking into it; the current state of the service is not known yet.";
+  } else if (unavailable > 0) {
+    report.status = "Identified";
+    status_text = absl::StrCat("Some mailboxes (", unavailable,
+                               " storage group(s)) cannot receive or serve mail right now. "
+                               "We know the cause and are working on it.");
+  } else if (degraded > 0 || recovering) {
+    report.status = "Monitoring";
+    status_text =
+        "Mail is being delivered and read normally. We are rebuilding backup copies in the "
+        "background; you do not need to do anything.";
+  } else {
+    report.status = "Resolved";
+    status_text = "Mail service is fully restored and every mailbox has all its backup copies.";
+  }
+
+  std::string md =
+      absl::StrCat("# ", report.title, "\n\n", "**Status: ", report.status, "** — ", status_text,
+                   "\n\n_Last updated ", FormatTime(now_ms), "._\n\n## What happened\n\n");
+  const std::string host_text =
+      hosts.empty()
+          ? std::string("one of our mail storage servers")
+          : absl::StrCat(hosts.size() == 1 ? "mail storage server " : "mail storage servers ",
+                         absl::StrJoin(hosts, ", "));
+  absl::StrAppend(&md, "Starting at ", FormatClock(first_ms), " UTC on ", Date(first_ms),
+                  ", a problem on ", host_text, " affected ");
+  if (affected_stores.empty()) {
+    absl::StrAppend(&md, "mail storage; no mailbox store was reported affected.");
+  } else {
+    absl::StrAppend(&md, affected_stores.size(), " mailbox store(s) (", SomeNames(affected_stores),
+                    ").");
+  }
+  if (!failed_over.empty()) {
+    absl::StrAppend(&md, " Mail delivery for ", failed_over.size(),
+                    " of them was moved to an up-to-date copy on another server; users of those "
+                    "stores may have seen delays or brief errors while it moved.");
+  }
+  absl::StrAppend(&md, "\n\n## Timeline (UTC)\n\n");
+
+  // Consecutive events of one kind are folded into one line.
+  for (size_t i = 0; i < events.size();) {
+    const v1::Event& e = events[i];
+    const IncidentRole role = ClassifyEvent(e);
+    if (role == IncidentRole::kIgnored) {
+      ++i;
+      continue;
+    }
+    size_t j = i + 1;
+    std::set<std::string> stores;
+    if (!e.store().empty()) stores.insert(e.store());
+    while (j < events.size() && events[j].kind() == e.kind()) {
+      if (!events[j].store().empty()) stores.insert(events[j].store());
+      ++j;
+    }
+    const size_t n = j - i;
+    const int64_t end_ms = events[j - 1].time_ms();
+    std::string when = FormatClock(e.time_ms());
+    if (n > 1 && FormatClock(end_ms) != when) absl::StrAppend(&when, "–", FormatClock(end_ms));
+    absl::StrAppend(&md, "- **", when, "** ", RoleLabel(role), ": ", Sentence(e));
+    if (n > 1) {
+      absl::StrAppend(&md, " (and ", n - 1, " more like it",
+                      stores.size() > 1 ? absl::StrCat(", for ", SomeNames(stores)) : "", ")");
+    }
+    absl::StrAppend(&md, "\n");
+    i = j;
+  }
+
+  absl::StrAppend(&md, "\n## Still in progress\n\n");
+  if (status == nullptr) {
+    absl::StrAppend(&md, "- The current state could not be read; an update will follow.\n");
+  } else {
+    bool any = false;
+    if (unavailable > 0) {
+      any = true;
+      absl::StrAppend(&md, "- ", unavailable,
+                      " mailbox store(s) have no working primary copy yet; mail for their users "
+                      "is delayed, not lost, and will be delivered once it is restored.\n");
+    }
+    if (recovering) {
+      any = true;
+      const v1::RecoveryProgress& r = status->recovery();
+      absl::StrAppend(&md, "- Rebuilding backup copies of ", r.stores_recovering(),
+                      " mailbox store(s): ", FormatPercent(r.users_done(), r.users_total()),
+                      " of mailboxes copied");
+      if (r.eta_ms() >= 0) absl::StrAppend(&md, ", about ", FormatSpan(r.eta_ms()), " left");
+      absl::StrAppend(&md, ".\n");
+    } else if (degraded > 0) {
+      any = true;
+      absl::StrAppend(&md, "- ", degraded,
+                      " mailbox store(s) still have fewer backup copies than usual.\n");
+    }
+    const v1::AutomationState& a = status->automation();
+    if (a.mode() == v1::AUTOMATION_PAUSED || a.mode() == v1::AUTOMATION_FROZEN) {
+      any = true;
+      absl::StrAppend(&md, "- Automatic recovery is on hold while engineers work on it",
+                      a.reason().empty() ? "" : absl::StrCat(" (", a.reason(), ")"), ".\n");
+    }
+    if (!any) absl::StrAppend(&md, "- Nothing: the service is back to normal.\n");
+  }
+  absl::StrAppend(&md, "\n_", events.size(), " journal events from ", FormatTime(since_ms), " to ",
+                  FormatTime(now_ms), "; times are UTC._\n");
+  report.markdown = std::move(md);
+  return report;
+}
+
+}  // namespace slotkeeper::slotctl

@@ -1,0 +1,234 @@
+#include "tools/slotctl/render.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace slotkeeper::slotctl {
+namespace {
+
+// "HOST_UP" minus `prefix`, lower-cased, '_' -> '-'.
+std::string ShortName(const std::string& full, absl::string_view prefix) {
+  if (full.empty()) return "unknown";
+  absl::string_view s = full;
+  if (absl::StartsWith(s, prefix)) s.remove_prefix(prefix.size());
+  std::string out = absl::AsciiStrToLower(s);
+  std::replace(out.begin(), out.end(), '_', '-');
+  return out;
+}
+
+}  // namespace
+
+std::string Paint(absl::string_view text, Tone tone, bool color) {
+  if (!color || tone == Tone::kPlain) return std::string(text);
+  const char* code = "";
+  switch (tone) {
+    case Tone::kGood:
+      code = "32";
+      break;
+    case Tone::kWarn:
+      code = "33";
+      break;
+    case Tone::kBad:
+      code = "1;31";
+      break;
+    case Tone::kDim:
+      code = "2";
+      break;
+    case Tone::kPlain:
+      break;
+  }
+  return absl::StrCat("\x1b[", code, "m", text, "\x1b[0m");
+}
+
+size_t VisibleWidth(absl::string_view text) {
+  size_t width = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\x1b') {
+      while (i < text.size() && text[i] != 'm') ++i;
+      continue;
+    }
+    // Count UTF-8 lead bytes only.
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++width;
+  }
+  return width;
+}
+
+void Table::Print(std::ostream& out, int indent) const {
+  std::vector<size_t> widths(header_.size(), 0);
+  const auto measure = [&](const std::vector<std::string>& row) {
+    for (size_t i = 0; i < row.size(); ++i) {
+      if (i >= widths.size()) widths.push_back(0);
+      widths[i] = std::max(widths[i], VisibleWidth(row[i]));
+    }
+  };
+  measure(header_);
+  for (const auto& row : rows_) measure(row);
+  const auto print_row = [&](const std::vector<std::string>& row) {
+    std::string line(indent, ' ');
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line.append(widths[i] - VisibleWidth(row[i]) + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << "\n";
+  };
+  print_row(header_);
+  for (const auto& row : rows_) print_row(row);
+}
+
+std::string FormatTime(int64_t time_ms) {
+  if (time_ms == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixMillis(time_ms),
+                          absl::UTCTimeZone());
+}
+
+std::string FormatClock(int64_t time_ms) {
+  return absl::FormatTime("%H:%M", absl::FromUnixMillis(time_ms), absl::UTCTimeZone());
+}
+
+std::string FormatSpan(int64_t ms) {
+  if (ms < 0) ms = 0;
+  int64_t s = ms / 1000;
+  if (s < 60) return absl::StrCat(s, "s");
+  int64_t m = s / 60;
+  if (m < 60) return absl::StrCat(m, "m");
+  int64_t h = m / 60;
+  if (h < 24) return m % 60 ? absl::StrCat(h, "h", m % 60, "m") : absl::StrCat(h, "h");
+  int64_t d = h / 24;
+  return h % 24 ? absl::StrCat(d, "d", h % 24, "h") : absl::StrCat(d, "d");
+}
+
+std::string FormatAgo(int64_t time_ms, int64_t now_ms) {
+  if (time_ms == 0) return "-";
+  int64_t delta = now_ms - time_ms;
+  if (delta >= 0 && delta < 1000) return "just now";
+  if (delta < 0) return absl::StrCat("in ", FormatSpan(-delta));
+  return absl::StrCat(FormatSpan(delta), " ago");
+}
+
+std::string FormatOffset(int64_t offset_ms) {
+  const char* sign = offset_ms < 0 ? "-" : "+";
+  const int64_t magnitude = offset_ms < 0 ? -offset_ms : offset_ms;
+  if (magnitude < 1000) return absl::StrCat(sign, magnitude, "ms");
+  return absl::StrCat(sign, FormatSpan(magnitude));
+}
+
+std::string FormatBytes(uint64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  double v = static_cast<double>(bytes);
+  int unit = 0;
+  while (v >= 1024 && unit < 5) {
+    v /= 1024;
+    ++unit;
+  }
+  return absl::StrFormat("%.1f %s", v, kUnits[unit]);
+}
+
+std::string FormatPercent(uint64_t done, uint64_t total) {
+  if (total == 0) return "-";
+  return absl::StrFormat("%.1f%%", 100.0 * static_cast<double>(done) / total);
+}
+
+std::string SlotName(const v1::SlotRef& ref) {
+  if (ref.host().empty() && ref.slot().empty()) return "-";
+  return absl::StrCat(ref.host(), "/", ref.slot());
+}
+
+std::string HostStateName(v1::HostState s) { return ShortName(v1::HostState_Name(s), "HOST_"); }
+std::string UnitStateName(v1::UnitState s) { return ShortName(v1::UnitState_Name(s), "UNIT_"); }
+std::string FilesystemStateName(v1::FilesystemState s) {
+  return ShortName(v1::FilesystemState_Name(s), "FS_");
+}
+std::string SlotRoleName(v1::SlotRole r) { return ShortName(v1::SlotRole_Name(r), "SLOT_"); }
+std::string StoreStateName(v1::StoreState s) { return ShortName(v1::StoreState_Name(s), "STORE_"); }
+std::string TaskKindName(v1::TaskKind k) { return ShortName(v1::TaskKind_Name(k), "TASK_"); }
+std::string TaskStateName(v1::TaskState s) { return ShortName(v1::TaskState_Name(s), "TASK_"); }
+std::string ConditionTypeName(v1::ConditionType t) {
+  return ShortName(v1::ConditionType_Name(t), "");
+}
+std::string SeverityName(v1::EventSeverity s) { return ShortName(v1::EventSeverity_Name(s), ""); }
+std::string AutomationModeName(v1::AutomationMode m) {
+  return ShortName(v1::AutomationMode_Name(m), "AUTOMATION_");
+}
+
+Tone HostStateTone(v1::HostState s) {
+  switch (s) {
+    case v1::HOST_UP:
+      return Tone::kGood;
+    case v1::HOST_SUSPECT:
+      return Tone::kWarn;
+    default:
+      return Tone::kBad;
+  }
+}
+
+Tone StoreStateTone(v1::StoreState s) {
+  switch (s) {
+    case v1::STORE_HEALTHY:
+      return Tone::kGood;
+    case v1::STORE_DEGRADED:
+      return Tone::kWarn;
+    default:
+      return Tone::kBad;
+  }
+}
+
+std::string ToJson(const google::protobuf::Message& message, bool compact) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  options.add_whitespace = !compact;
+  std::string out;
+  google::protobuf::util::Status status =
+      google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) {
+    // Only possible for malformed Any fields, which the model does not use.
+    return ErrorJson(absl::InternalError(std::string(status.message())));
+  }
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+std::string JsonQuote(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += absl::StrFormat("\\u%04x", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += "\"";
+  return out;
+}
+
+std::string ErrorJson(const absl::Status& status) {
+  // Written by hand so that the keys come in a stable order.
+  return absl::StrCat("{\"error\":{\"code\":", JsonQuote(absl::StatusCodeToString(status.code())),
+                      ",\"message\":", JsonQuote(status.message()), "}}");
+}
+
+}  // namespace slotkeeper::slotctl

@@ -1,0 +1,88 @@
+// Rendering helpers for slotctl's human and JSON output: aligned tables,
+// optional colour, times, sizes and the short names of the model's enums.
+//
+// Everything here is pure (no clock, no terminal probing: the caller says
+// whether colour is on and what time it is) and thread-safe.
+#ifndef SLOTKEEPER_TOOLS_SLOTCTL_RENDER_H_
+#define SLOTKEEPER_TOOLS_SLOTCTL_RENDER_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "google/protobuf/message.h"
+#include "proto/model.pb.h"
+
+namespace slotkeeper::slotctl {
+
+enum class Tone { kPlain, kGood, kWarn, kBad, kDim };
+
+// Wraps `text` in ANSI colour for `tone` when `color` is on.
+std::string Paint(absl::string_view text, Tone tone, bool color);
+
+// A table whose columns are aligned by the visible width of the cells
+// (colour codes do not count).
+class Table {
+ public:
+  explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
+  void AddRow(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+  bool empty() const { return rows_.empty(); }
+  // Writes header and rows, each line indented by `indent` spaces.
+  void Print(std::ostream& out, int indent = 0) const;
+
+ private:
+  std::vector<std::string> header_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// Visible width of a cell: bytes outside ANSI escape sequences.
+size_t VisibleWidth(absl::string_view text);
+
+// "2026-12-25 01:02:03 UTC"; "-" for 0.
+std::string FormatTime(int64_t time_ms);
+// "14:05" (UTC) for timelines.
+std::string FormatClock(int64_t time_ms);
+// "3m ago", "2h15m ago", "in 5m", "just now"; "-" for 0.
+std::string FormatAgo(int64_t time_ms, int64_t now_ms);
+// "45s", "3m", "2h15m", "3d4h"; for non-negative milliseconds.
+std::string FormatSpan(int64_t duration_ms);
+// A clock offset with its sign: "+3ms", "-850ms", "-6h", "+1m".
+std::string FormatOffset(int64_t offset_ms);
+// "0 B", "512 B", "1.5 KiB", "2.0 GiB".
+std::string FormatBytes(uint64_t bytes);
+// "12.5%" of done/total; "-" when total is 0.
+std::string FormatPercent(uint64_t done, uint64_t total);
+
+// "HOST/SLOT".
+std::string SlotName(const v1::SlotRef& ref);
+
+// Lower-case short names: HOST_UP -> "up", STORE_NO_MASTER -> "no-master".
+std::string HostStateName(v1::HostState state);
+std::string UnitStateName(v1::UnitState state);
+std::string FilesystemStateName(v1::FilesystemState state);
+std::string SlotRoleName(v1::SlotRole role);
+std::string StoreStateName(v1::StoreState state);
+std::string TaskKindName(v1::TaskKind kind);
+std::string TaskStateName(v1::TaskState state);
+std::string ConditionTypeName(v1::ConditionType type);
+std::string SeverityName(v1::EventSeverity severity);
+std::string AutomationModeName(v1::AutomationMode mode);
+
+Tone HostStateTone(v1::HostState state);
+Tone StoreStateTone(v1::StoreState state);
+
+// The proto's JSON with snake_case field names and every field printed (so
+// that scripts see stable keys), on one line when `compact`.
+std::string ToJson(const google::protobuf::Message& message, bool compact = false);
+// `text` as a JSON string literal, quotes included.
+std::string JsonQuote(absl::string_view text);
+// {"error":{"code":"NOT_FOUND","message":"..."}} on one line, keys in that
+// order.
+std::string ErrorJson(const absl::Status& status);
+
+}  // namespace slotkeeper::slotctl
+
+#endif  // SLOTKEEPER_TOOLS_SLOTCTL_RENDER_H_

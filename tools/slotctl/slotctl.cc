@@ -1,0 +1,247 @@
+#include "tools/slotctl/slotctl.h"
+
+#include <iostream>
+#include <sstream>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/grpc_util.h"
+#include "tools/slotctl/render.h"
+#include "tools/slotctl/verbs.h"
+
+namespace slotkeeper::slotctl {
+namespace {
+
+constexpr char kUsagePayload[] = "slotkeeper.slotctl/usage";
+
+const std::vector<FlagSpec>& GlobalFlags() {
+  static const auto* flags = new std::vector<FlagSpec>{
+      {"server", true, "HOST:PORT",
+       "the coordinator (default: $SLOTMGR_ADDR, else 127.0.0.1:7300)"},
+      {"json", false, "", "machine-readable output (errors too)"},
+      {"timeout", true, "DURATION", "deadline of each call (default 10s)"},
+      {"help", false, "", "show help"},
+  };
+  return *flags;
+}
+
+const std::vector<VerbDef>& AllVerbs() {
+  static const auto* verbs = [] {
+    auto* all = new std::vector<VerbDef>(ReadVerbs());
+    for (VerbDef& v : WriteVerbs()) all->push_back(std::move(v));
+    return all;
+  }();
+  return *verbs;
+}
+
+const VerbDef* FindVerb(absl::string_view name) {
+  for (const VerbDef& v : AllVerbs()) {
+    if (v.name == name) return &v;
+  }
+  return nullptr;
+}
+
+void PrintFlags(std::ostream& out, const std::vector<FlagSpec>& flags) {
+  Table table({"", ""});
+  for (const FlagSpec& f : flags) {
+    std::string name = absl::StrCat("--", f.name);
+    if (f.takes_value) absl::StrAppend(&name, " ", f.value_name);
+    table.AddRow({name, f.help});
+  }
+  // The Table header is empty: print rows only.
+  std::ostringstream buffer;
+  table.Print(buffer, 2);
+  std::string text = buffer.str();
+  out << text.substr(text.find('\n') + 1);
+}
+
+void PrintOverview(std::ostream& out) {
+  out << "slotctl: the operator's command line for Slotkeeper (talks to slotmgrd).\n\n"
+      << "Usage: slotctl [--server HOST:PORT] [--json] [--timeout DURATION] VERB [ARGS]\n\n"
+      << "Verbs:\n";
+  Table table({"", ""});
+  for (const VerbDef& v : AllVerbs()) table.AddRow({v.name, v.summary});
+  std::ostringstream buffer;
+  table.Print(buffer, 2);
+  std::string text = buffer.str();
+  out << text.substr(text.find('\n') + 1);
+  out << "\nGlobal flags (before or after the verb):\n";
+  PrintFlags(out, GlobalFlags());
+  out << "\nRun 'slotctl help VERB' for a verb's arguments and flags.\n"
+      << "Exit codes: 0 ok, 1 operation failed or problems found, 2 usage error.\n";
+}
+
+void PrintVerbHelp(std::ostream& out, const VerbDef& verb) {
+  for (size_t i = 0; i < verb.usage.size(); ++i) {
+    out << (i == 0 ? "Usage: " : "       ") << "slotctl " << verb.usage[i] << "\n";
+  }
+  out << "\n" << verb.summary << "\n";
+  if (!verb.details.empty()) out << "\n" << verb.details << "\n";
+  if (!verb.flags.empty()) {
+    out << "\nFlags:\n";
+    PrintFlags(out, verb.flags);
+  }
+  out << "\nGlobal flags: --server HOST:PORT, --json, --timeout DURATION (see 'slotctl help').\n";
+}
+
+// Prints `status` as the one error line (or JSON object) and returns the
+// exit code.
+int ReportError(const Environment& env, bool json, const absl::Status& status,
+                absl::string_view verb) {
+  const bool usage = IsUsageError(status);
+  if (json) {
+    *env.out << ErrorJson(usage ? absl::InvalidArgumentError(status.message()) : status) << "\n";
+  } else {
+    *env.err << "slotctl: " << status.message() << "\n";
+    if (usage) {
+      *env.err << "Run 'slotctl help" << (verb.empty() ? "" : " ") << verb << "' for usage.\n";
+    }
+  }
+  return usage ? 2 : 1;
+}
+
+}  // namespace
+
+absl::Status UsageError(absl::string_view message) {
+  absl::Status status = absl::InvalidArgumentError(message);
+  status.SetPayload(kUsagePayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsUsageError(const absl::Status& status) {
+  return status.GetPayload(kUsagePayload).has_value();
+}
+
+absl::Status Annotate(const absl::Status& status, absl::string_view about) {
+  if (status.ok() || status.code() == absl::StatusCode::kUnavailable ||
+      status.code() == absl::StatusCode::kDeadlineExceeded ||
+      status.code() == absl::StatusCode::kUnimplemented) {
+    return status;
+  }
+  std::string what;
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      what = "not found";
+      break;
+    case absl::StatusCode::kFailedPrecondition:
+      what = "refused";
+      break;
+    case absl::StatusCode::kInvalidArgument:
+      what = "rejected";
+      break;
+    default:
+      what = "failed";
+      break;
+  }
+  std::string message = absl::StrCat(about, ": ", what);
+  if (!status.message().empty()) absl::StrAppend(&message, " (", status.message(), ")");
+  return absl::Status(status.code(), message);
+}
+
+ClusterClient& Invocation::Client() {
+  if (client_ == nullptr) client_ = env->connect(server, timeout);
+  return *client_;
+}
+
+int RunSlotctl(const std::vector<std::string>& args, const Environment& env) {
+  // Global flags before the verb; the verb's own parser accepts them after.
+  bool json_hint = false;
+  for (const std::string& a : args) {
+    if (a == "--json" || a == "--json=true") json_hint = true;
+    if (a == "--") break;
+  }
+  absl::StatusOr<ParsedArgs> global = ParseArgs(args, GlobalFlags(), "", true);
+  if (!global.ok()) return ReportError(env, json_hint, UsageError(global.status().message()), "");
+
+  std::vector<std::string> rest = global->positional;
+  if (rest.empty()) {
+    if (global->Has("help")) {
+      PrintOverview(*env.out);
+      return 0;
+    }
+    return ReportError(env, json_hint, UsageError("no verb given"), "");
+  }
+  const std::string verb_name = rest[0];
+  rest.erase(rest.begin());
+
+  if (verb_name == "help") {
+    if (rest.empty()) {
+      PrintOverview(*env.out);
+      return 0;
+    }
+    const VerbDef* verb = FindVerb(rest[0]);
+    if (verb == nullptr) {
+      return ReportError(env, json_hint, UsageError(absl::StrCat("unknown verb \"", rest[0], "\"")),
+                         "");
+    }
+    PrintVerbHelp(*env.out, *verb);
+    return 0;
+  }
+
+  const VerbDef* verb = FindVerb(verb_name);
+  if (verb == nullptr) {
+    return ReportError(env, json_hint, UsageError(absl::StrCat("unknown verb \"", verb_name, "\"")),
+                       "");
+  }
+
+  std::vector<FlagSpec> specs = verb->flags;
+  specs.insert(specs.end(), GlobalFlags().begin(), GlobalFlags().end());
+  absl::StatusOr<ParsedArgs> parsed = ParseArgs(rest, specs, verb->name);
+  if (!parsed.ok()) {
+    return ReportError(env, json_hint, UsageError(parsed.status().message()), verb->name);
+  }
+  // Global flags given before the verb count as if given after it.
+  for (const auto& [name, value] : global->flags) {
+    if (parsed->flags.count(name) > 0) {
+      return ReportError(env, json_hint, UsageError(absl::StrCat("flag --", name, " given twice")),
+                         verb->name);
+    }
+    parsed->flags[name] = value;
+  }
+  if (parsed->Has("help")) {
+    PrintVerbHelp(*env.out, *verb);
+    return 0;
+  }
+
+  Invocation inv;
+  inv.env = &env;
+  inv.verb = verb->name;
+  inv.json = parsed->Has("json");
+  inv.color = !inv.json && env.stdout_is_terminal && !env.no_color;
+  inv.server = parsed->Get(
+      "server", env.server_from_env.empty() ? std::string(kDefaultServer) : env.server_from_env);
+  if (absl::Status s = ValidateHostPort(inv.server); !s.ok()) {
+    return ReportError(env, inv.json,
+                       UsageError(absl::StrCat(
+                           parsed->Has("server") ? "--server: " : "SLOTMGR_ADDR: ", s.message())),
+                       verb->name);
+  }
+  inv.timeout = absl::Seconds(10);
+  if (parsed->Has("timeout")) {
+    absl::StatusOr<absl::Duration> timeout = ParseDuration(parsed->Get("timeout"), "--timeout");
+    if (!timeout.ok()) {
+      return ReportError(env, inv.json, UsageError(timeout.status().message()), verb->name);
+    }
+    if (*timeout > absl::Hours(1)) {
+      return ReportError(env, inv.json, UsageError("--timeout must be at most 1h"), verb->name);
+    }
+    inv.timeout = *timeout;
+  }
+
+  const int n = static_cast<int>(parsed->positional.size());
+  if (n < verb->min_positional || n > verb->max_positional) {
+    std::string message =
+        n < verb->min_positional
+            ? absl::StrCat("\"", verb->name, "\" needs more arguments: slotctl ", verb->usage[0])
+            : absl::StrCat("\"", verb->name, "\" got an unexpected argument \"",
+                           parsed->positional[verb->max_positional], "\"");
+    return ReportError(env, inv.json, UsageError(message), verb->name);
+  }
+
+  absl::Status status = verb->run(inv, *parsed);
+  if (!status.ok()) return ReportError(env, inv.json, status, verb->name);
+  return inv.exit_code;
+}
+
+}  // namespace slotkeeper::slotctl

@@ -1,0 +1,52 @@
+// slotctl: the operator's command line for Slotkeeper, as a library.
+//
+// RunSlotctl() takes the arguments after the program name and everything it
+// may touch from the outside world (streams, clock, environment, a way to
+// connect) in an Environment, so that tests drive it with a fake cluster and
+// string streams. main() only fills the Environment.
+//
+// Exit codes: 0 ok; 1 the operation failed (server error, refusal,
+// unreachable server) or ksck found problems; 2 usage error.
+#ifndef SLOTKEEPER_TOOLS_SLOTCTL_SLOTCTL_H_
+#define SLOTKEEPER_TOOLS_SLOTCTL_SLOTCTL_H_
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "tools/slotctl/cluster_client.h"
+
+namespace slotkeeper::slotctl {
+
+inline constexpr char kDefaultServer[] = "127.0.0.1:7300";
+
+// Makes a client for `server` (HOST:PORT, already validated) whose unary
+// calls time out after `timeout`.
+using ClientFactory = std::function<std::unique_ptr<ClusterClient>(const std::string& server,
+                                                                   absl::Duration timeout)>;
+
+// What slotctl uses from its surroundings. Pointers are not owned and must
+// outlive the call.
+struct Environment {
+  std::ostream* out = nullptr;  // results (tables, JSON)
+  std::ostream* err = nullptr;  // errors, prompts
+  std::istream* in = nullptr;   // answers to confirmation prompts
+  Clock* clock = nullptr;       // "now" for relative times and --since
+  bool stdout_is_terminal = false;
+  bool no_color = false;        // NO_COLOR is set
+  std::string server_from_env;  // SLOTMGR_ADDR, "" when unset
+  std::string user;             // who runs it (recorded with automation pause)
+  ClientFactory connect;
+};
+
+// Runs one command line (without the program name). Not thread-safe with
+// respect to the streams it writes.
+int RunSlotctl(const std::vector<std::string>& args, const Environment& env);
+
+}  // namespace slotkeeper::slotctl
+
+#endif  // SLOTKEEPER_TOOLS_SLOTCTL_SLOTCTL_H_

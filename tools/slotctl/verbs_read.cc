@@ -1,0 +1,709 @@
+// The read-only verbs: status, hosts, host, stores, store, user, tasks,
+// events, ksck, incident.
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "tools/slotctl/incident.h"
+#include "tools/slotctl/ksck.h"
+#include "tools/slotctl/render.h"
+#include "tools/slotctl/verbs.h"
+
+namespace slotkeeper::slotctl {
+
+// Defined in verbs_write.cc: `store create`, `automation pause|resume`.
+absl::Status RunStoreCreate(Invocation& inv, const ParsedArgs& args);
+absl::Status RunAutomationSet(Invocation& inv, const ParsedArgs& args, bool pause);
+
+namespace {
+
+std::string Yes(bool b) { return b ? "yes" : "no"; }
+
+std::string ConditionLine(const v1::Condition& c, int64_t now_ms) {
+  std::string subject = c.subject().empty() ? "host" : c.subject();
+  std::string line = absl::StrCat(ConditionTypeName(c.type()), " on ", subject, " since ",
+                                  FormatAgo(c.since_ms(), now_ms), c.hard() ? " (hard)" : "");
+  if (!c.reason().empty()) absl::StrAppend(&line, ": ", c.reason());
+  return line;
+}
+
+std::string AutomationLine(const v1::AutomationState& a, int64_t now_ms, bool color) {
+  std::string mode = AutomationModeName(a.mode());
+  std::string line;
+  switch (a.mode()) {
+    case v1::AUTOMATION_RUNNING:
+      line = Paint("running", Tone::kGood, color);
+      break;
+    case v1::AUTOMATION_PAUSED:
+      line = absl::StrCat(Paint("PAUSED", Tone::kWarn, color), " by ",
+                          a.set_by().empty() ? "?" : a.set_by(), " ",
+                          FormatAgo(a.since_ms(), now_ms), ": ", a.reason());
+      break;
+    case v1::AUTOMATION_FROZEN:
+      line = absl::StrCat(Paint("FROZEN by the mass-failure brake", Tone::kBad, color), " ",
+                          FormatAgo(a.since_ms(), now_ms), ": ", a.reason());
+      break;
+    default:
+      line = mode;
+  }
+  if (a.failover_limit() > 0) {
+    absl::StrAppend(&line, " (automatic failovers in window: ", a.recent_failovers(), "/",
+                    a.failover_limit(), ")");
+  }
+  return line;
+}
+
+int UsableCopies(const v1::StoreInfo& s) {
+  int n = 0;
+  for (const v1::Copy& c : s.copies()) {
+    if (c.usable() && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA)) ++n;
+  }
+  return n;
+}
+
+std::string MasterName(const v1::StoreInfo& s) {
+  for (const v1::Copy& c : s.copies()) {
+    if (c.role() == v1::SLOT_MASTER) return SlotName(c.slot()) + (c.usable() ? "" : " (unusable)");
+  }
+  return "none";
+}
+
+void PrintStoresTable(Invocation& inv,
+                      const google::protobuf::RepeatedPtrField<v1::StoreInfo>& stores, int indent) {
+  Table table({"STORE", "STATE", "COPIES", "MASTER", "EPOCH", "USERS", "SIZE", "NOTE"});
+  for (const v1::StoreInfo& s : stores) {
+    table.AddRow({s.name(), Paint(StoreStateName(s.state()), StoreStateTone(s.state()), inv.color),
+                  absl::StrCat(UsableCopies(s), "/", s.required_copies()), MasterName(s),
+                  absl::StrCat(s.master_epoch()), absl::StrCat(s.user_count()),
+                  FormatBytes(s.used_bytes()), s.note()});
+  }
+  table.Print(inv.out(), indent);
+}
+
+// ---------------------------------------------------------------------------
+
+absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
+  absl::StatusOr<v1::ClusterStatus> st = inv.Client().GetClusterStatus({});
+  if (!st.ok()) return st.status();
+  if (inv.json) {
+    inv.out() << ToJson(*st) << "\n";
+    return absl::OkStatus();
+  }
+  std::ostream& out = inv.out();
+  const int64_t now = st->coordinator_time_ms() != 0 ? st->coordinator_time_ms() : inv.NowMs();
+  int no_master = 0, degraded = 0;
+  for (const v1::StoreInfo& s : st->troubled_stores()) {
+    if (s.state() == v1::STORE_NO_MASTER || s.state() == v1::STORE_UNAVAILABLE) ++no_master;
+    if (s.state() == v1::STORE_DEGRADED) ++degraded;
+  }
+  out << "slotmgrd " << inv.server << " at " << FormatTime(now) << "\n";
+  if (no_master > 0) {
+    out << Paint("MAIL AT RISK", Tone::kBad, inv.color) << ": " << no_master
+        << " store(s) without a usable master (mail for their users is not being delivered)\n";
+  } else if (degraded > 0) {
+    out << Paint("MAIL SAFE, REDUNDANCY REDUCED", Tone::kWarn, inv.color) << ": every store has "
+        << "a usable master; " << degraded << " store(s) have fewer copies than required\n";
+  } else {
+    out << Paint("MAIL SAFE", Tone::kGood, inv.color) << ": all " << st->stores_total()
+        << " stores healthy\n";
+  }
+  out << "Automation: " << AutomationLine(st->automation(), now, inv.color) << "\n";
+
+  std::vector<std::string> host_counts;
+  for (const v1::HostStateCount& c : st->hosts_by_state()) {
+    host_counts.push_back(absl::StrCat(c.count(), " ", HostStateName(c.state())));
+  }
+  out << "Hosts: " << (host_counts.empty() ? "none" : absl::StrJoin(host_counts, ", ")) << "; "
+      << st->hosts_draining() << " draining\n";
+  out << "Slots: " << st->slots_master() << " master, " << st->slots_replica() << " replica, "
+      << st->slots_seeding() << " seeding, " << st->slots_spare() << " spare, " << st->slots_lost()
+      << " lost\n";
+  out << "Stores: " << st->stores_total() << " total, " << st->stores_healthy() << " healthy, "
+      << degraded << " under-replicated, " << no_master << " without usable master\n";
+
+  if (st->troubled_hosts_size() > 0) {
+    out << "\nHosts needing attention:\n";
+    for (const v1::HostInfo& h : st->troubled_hosts()) {
+      out << "  " << h.name() << ": "
+          << Paint(HostStateName(h.state()), HostStateTone(h.state()), inv.color) << " since "
+          << FormatAgo(h.state_since_ms(), now)
+          << (h.draining() ? absl::StrCat(", draining (", h.drain_reason(), ")") : "")
+          << (h.clock_skewed() ? absl::StrCat(", clock off by ", FormatOffset(h.clock_offset_ms()))
+                               : "")
+          << "\n";
+      for (const v1::UnitInfo& u : h.units()) {
+        if (u.state() == v1::UNIT_ONLINE && !u.draining()) continue;
+        out << "    unit " << u.name() << ": "
+            << Paint(UnitStateName(u.state()),
+                     u.state() == v1::UNIT_ONLINE ? Tone::kWarn : Tone::kBad, inv.color)
+            << (u.failed_since_ms() ? absl::StrCat(" since ", FormatAgo(u.failed_since_ms(), now))
+                                    : "")
+            << (u.replace_at_ms()
+                    ? absl::StrCat(", declared lost ", FormatAgo(u.replace_at_ms(), now))
+                    : "")
+            << (u.draining() ? ", draining" : "") << "\n";
+      }
+      for (const v1::FilesystemInfo& f : h.filesystems()) {
+        if (f.state() == v1::FS_OK) continue;
+        out << "    filesystem " << f.mount_point() << " (unit " << f.unit()
+            << "): " << Paint(FilesystemStateName(f.state()), Tone::kBad, inv.color) << "\n";
+      }
+      for (const v1::Condition& c : h.conditions()) {
+        out << "    condition " << ConditionLine(c, now) << "\n";
+      }
+    }
+  }
+  if (st->troubled_stores_size() > 0) {
+    out << "\nStores needing attention:\n";
+    PrintStoresTable(inv, st->troubled_stores(), 2);
+  }
+  const v1::RecoveryProgress& r = st->recovery();
+  if (r.stores_recovering() > 0 || r.tasks_running() > 0 || r.tasks_queued() > 0) {
+    out << "\nRe-replication: " << r.stores_recovering() << " store(s), " << r.tasks_running()
+        << " task(s) running, " << r.tasks_queued() << " queued\n"
+        << "  users " << r.users_done() << "/" << r.users_total() << " ("
+        << FormatPercent(r.users_done(), r.users_total()) << "), data "
+        << FormatBytes(r.bytes_done()) << "/" << FormatBytes(r.bytes_total()) << " ("
+        << FormatPercent(r.bytes_done(), r.bytes_total()) << "), "
+        << FormatBytes(static_cast<uint64_t>(r.bytes_per_second())) << "/s, "
+        << (r.eta_ms() >= 0 ? absl::StrCat("about ", FormatSpan(r.eta_ms()), " left")
+                            : std::string("time left unknown"))
+        << "\n";
+  } else {
+    out << "\nRe-replication: nothing in progress\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunHosts(Invocation& inv, const ParsedArgs&) {
+  absl::StatusOr<v1::ListHostsResponse> resp = inv.Client().ListHosts({});
+  if (!resp.ok()) return resp.status();
+  if (inv.json) {
+    inv.out() << ToJson(*resp) << "\n";
+    return absl::OkStatus();
+  }
+  const int64_t now = inv.NowMs();
+  Table table({"HOST", "STATE", "SINCE", "HEARD", "CLOCK", "DRAIN", "SLOTS M/R/S/L", "CONDITIONS",
+               "VERSION"});
+  for (const v1::HostInfo& h : resp->hosts()) {
+    std::map<v1::SlotRole, int> roles;
+    for (const v1::SlotInfo& s : h.slots()) roles[s.role()]++;
+    table.AddRow({h.name(), Paint(HostStateName(h.state()), HostStateTone(h.state()), inv.color),
+                  FormatAgo(h.state_since_ms(), now), FormatAgo(h.last_heard_ms(), now),
+                  Paint(FormatOffset(h.clock_offset_ms()),
+                        h.clock_skewed() ? Tone::kBad : Tone::kPlain, inv.color),
+                  h.draining() ? Paint("yes", Tone::kWarn, inv.color) : "no",
+                  absl::StrCat(roles[v1::SLOT_MASTER], "/",
+                               roles[v1::SLOT_REPLICA] + roles[v1::SLOT_SEEDING], "/",
+                               roles[v1::SLOT_SPARE], "/", roles[v1::SLOT_LOST]),
+                  absl::StrCat(h.conditions_size()), h.agent_version()});
+  }
+  table.Print(inv.out());
+  return absl::OkStatus();
+}
+
+std::string LeaseText(int64_t valid_until_ms, int64_t now) {
+  if (valid_until_ms == 0) return "-";
+  if (valid_until_ms > now) return absl::StrCat("valid ", FormatSpan(valid_until_ms - now));
+  return absl::StrCat("expired ", FormatAgo(valid_until_ms, now));
+}
+
+absl::Status RunHost(Invocation& inv, const ParsedArgs& args) {
+  const std::string& name = args.positional[0];
+  if (absl::Status s = ValidateName(name, "host"); !s.ok()) return UsageError(s.message());
+  v1::GetHostRequest req;
+  req.set_host(name);
+  absl::StatusOr<v1::HostInfo> h = inv.Client().GetHost(req);
+  if (!h.ok()) return Annotate(h.status(), absl::StrCat("host \"", name, "\""));
+  if (inv.json) {
+    inv.out() << ToJson(*h) << "\n";
+    return absl::OkStatus();
+  }
+  std::ostream& out = inv.out();
+  const int64_t now = inv.NowMs();
+  out << "Host " << h->name() << ": "
+      << Paint(HostStateName(h->state()), HostStateTone(h->state()), inv.color) << " since "
+      << FormatAgo(h->state_since_ms(), now) << ", last heard "
+      << FormatAgo(h->last_heard_ms(), now) << "\n";
+  out << "  agent " << (h->agent_version().empty() ? "?" : h->agent_version()) << ", peer "
+      << (h->peer_address().empty() ? "?" : h->peer_address()) << "\n";
+  out << "  clock offset " << FormatOffset(h->clock_offset_ms())
+      << (h->clock_skewed() ? Paint(" SKEWED: never promoted", Tone::kBad, inv.color) : "") << "\n";
+  out << "  draining: "
+      << (h->draining() ? absl::StrCat("yes (", h->drain_reason(), ")") : std::string("no"))
+      << "\n";
+
+  out << "\nDrive units:\n";
+  Table units({"UNIT", "STATE", "DEVICES", "FAILED", "LOST AT", "DRAIN"});
+  for (const v1::UnitInfo& u : h->units()) {
+    units.AddRow({u.name(),
+                  Paint(UnitStateName(u.state()),
+                        u.state() == v1::UNIT_ONLINE ? Tone::kGood : Tone::kBad, inv.color),
+                  absl::StrJoin(u.devices(), ","), FormatAgo(u.failed_since_ms(), now),
+                  u.replace_at_ms() ? FormatAgo(u.replace_at_ms(), now) : "-", Yes(u.draining())});
+  }
+  units.Print(out, 2);
+
+  out << "\nFilesystems:\n";
+  Table fss({"MOUNT", "UNIT", "STATE", "SIZE", "FREE", "FREE INODES"});
+  for (const v1::FilesystemInfo& f : h->filesystems()) {
+    fss.AddRow({f.mount_point(), f.unit(),
+                Paint(FilesystemStateName(f.state()),
+                      f.state() == v1::FS_OK ? Tone::kGood : Tone::kBad, inv.color),
+                FormatBytes(f.total_bytes()), FormatBytes(f.free_bytes()),
+                absl::StrCat(f.free_inodes())});
+  }
+  fss.Print(out, 2);
+
+  out << "\nSlots:\n";
+  Table slots({"SLOT", "ROLE", "STORE", "USABLE", "USED", "CAPACITY", "LEASE", "ADDRESS", "WHY"});
+  for (const v1::SlotInfo& s : h->slots()) {
+    slots.AddRow({s.ref().slot(), SlotRoleName(s.role()), s.store().empty() ? "-" : s.store(),
+                  s.usable() ? "yes" : Paint("no", Tone::kBad, inv.color),
+                  FormatBytes(s.used_bytes()), FormatBytes(s.capacity_bytes()),
+                  LeaseText(s.lease_valid_until_ms(), now), s.service_address(),
+                  s.unusable_reason()});
+  }
+  slots.Print(out, 2);
+
+  out << "\nConditions:";
+  if (h->conditions_size() == 0) out << " none";
+  out << "\n";
+  for (const v1::Condition& c : h->conditions()) {
+    out << "  "
+        << Paint(ConditionTypeName(c.type()), c.hard() ? Tone::kBad : Tone::kWarn, inv.color)
+        << " on " << (c.subject().empty() ? "host" : c.subject()) << " since "
+        << FormatAgo(c.since_ms(), now) << " (" << FormatTime(c.since_ms()) << ")"
+        << (c.hard() ? ", hard" : ", soft") << (c.reason().empty() ? "" : ": ") << c.reason()
+        << "\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunStores(Invocation& inv, const ParsedArgs& args) {
+  v1::ListStoresRequest req;
+  req.set_troubled_only(args.Has("troubled"));
+  absl::StatusOr<v1::ListStoresResponse> resp = inv.Client().ListStores(req);
+  if (!resp.ok()) return resp.status();
+  if (inv.json) {
+    inv.out() << ToJson(*resp) << "\n";
+    return absl::OkStatus();
+  }
+  PrintStoresTable(inv, resp->stores(), 0);
+  return absl::OkStatus();
+}
+
+absl::Status RunStore(Invocation& inv, const ParsedArgs& args) {
+  if (args.positional[0] == "create") return RunStoreCreate(inv, args);
+  for (const char* flag : {"master", "replicas", "copies"}) {
+    if (args.Has(flag)) {
+      return UsageError(absl::StrCat("--", flag, " only goes with \"store create\""));
+    }
+  }
+  if (args.positional.size() > 1) {
+    return UsageError(
+        absl::StrCat("\"store\" got an unexpected argument \"", args.positional[1], "\""));
+  }
+  const std::string& name = args.positional[0];
+  if (absl::Status s = ValidateName(name, "store"); !s.ok()) return UsageError(s.message());
+  v1::GetStoreRequest req;
+  req.set_store(name);
+  absl::StatusOr<v1::StoreInfo> s = inv.Client().GetStore(req);
+  if (!s.ok()) return Annotate(s.status(), absl::StrCat("store \"", name, "\""));
+  if (inv.json) {
+    inv.out() << ToJson(*s) << "\n";
+    return absl::OkStatus();
+  }
+  const int64_t now = inv.NowMs();
+  std::ostream& out = inv.out();
+  out << "Store " << s->name() << ": "
+      << Paint(StoreStateName(s->state()), StoreStateTone(s->state()), inv.color) << ", "
+      << UsableCopies(*s) << "/" << s->required_copies() << " usable copies, master epoch "
+      << s->master_epoch() << "\n";
+  out << "  " << s->user_count() << " users, " << FormatBytes(s->used_bytes()) << "\n";
+  if (s->master_unusable_since_ms() != 0) {
+    out << "  master unusable since " << FormatAgo(s->master_unusable_since_ms(), now) << "\n";
+  }
+  if (!s->note().empty()) out << "  " << s->note() << "\n";
+  out << "\nCopies:\n";
+  Table table({"SLOT", "ROLE", "USABLE", "IN SYNC", "LAG", "LAST SYNCED", "WHY"});
+  for (const v1::Copy& c : s->copies()) {
+    const bool is_master = c.role() == v1::SLOT_MASTER;
+    table.AddRow({SlotName(c.slot()), SlotRoleName(c.role()),
+                  c.usable() ? "yes" : Paint("no", Tone::kBad, inv.color),
+                  is_master ? "-" : (c.in_sync() ? "yes" : Paint("no", Tone::kWarn, inv.color)),
+                  is_master ? "-" : FormatSpan(c.lag_ms()),
+                  is_master ? "-" : FormatAgo(c.last_synced_ms(), now), c.unusable_reason()});
+  }
+  table.Print(out, 2);
+  return absl::OkStatus();
+}
+
+std::string EndpointText(const v1::Endpoint& e) {
+  return absl::StrCat(SlotName(e.slot()), " ",
+                      e.service_address().empty() ? "-" : e.service_address(),
+                      e.usable() ? "" : " (unusable)");
+}
+
+absl::Status RunUser(Invocation& inv, const ParsedArgs& args) {
+  const std::string& name = args.positional[0];
+  if (absl::Status s = ValidateName(name, "user"); !s.ok()) return UsageError(s.message());
+  v1::LookupUserRequest req;
+  req.set_user(name);
+  absl::StatusOr<v1::UserLocation> loc = inv.Client().LookupUser(req);
+  if (!loc.ok()) return Annotate(loc.status(), absl::StrCat("user \"", name, "\""));
+  if (inv.json) {
+    inv.out() << ToJson(*loc) << "\n";
+    return absl::OkStatus();
+  }
+  std::ostream& out = inv.out();
+  out << "User " << loc->user() << " is in store " << loc->store() << " (master epoch "
+      << loc->master_epoch() << ")\n";
+  out << "  master:  " << EndpointText(loc->master()) << "\n";
+  for (const v1::Endpoint& e : loc->replicas()) out << "  replica: " << EndpointText(e) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunTasks(Invocation& inv, const ParsedArgs& args) {
+  v1::ListTasksRequest req;
+  req.set_include_finished(args.Has("all"));
+  if (args.Has("store")) {
+    if (absl::Status s = ValidateName(args.Get("store"), "--store"); !s.ok()) {
+      return UsageError(s.message());
+    }
+    req.set_store(args.Get("store"));
+  }
+  absl::StatusOr<v1::ListTasksResponse> resp = inv.Client().ListTasks(req);
+  if (!resp.ok()) return resp.status();
+  if (inv.json) {
+    inv.out() << ToJson(*resp) << "\n";
+    return absl::OkStatus();
+  }
+  if (resp->tasks_size() == 0) {
+    inv.out() << (req.include_finished() ? "No tasks.\n" : "No tasks queued or running.\n");
+    return absl::OkStatus();
+  }
+  const int64_t now = inv.NowMs();
+  Table table({"ID", "KIND", "STATE", "STORE", "FROM", "TO", "PRIO", "USERS", "DATA", "RATE",
+               "TRIES", "NOTE"});
+  for (const v1::TaskInfo& t : resp->tasks()) {
+    const v1::TaskProgress& p = t.progress();
+    std::string note = t.last_error();
+    if (t.state() == v1::TASK_BACKOFF && t.next_attempt_ms() != 0) {
+      note = absl::StrCat("retry ", FormatAgo(t.next_attempt_ms(), now), note.empty() ? "" : ": ",
+                          note);
+    }
+    Tone tone = t.state() == v1::TASK_FAILED
+                    ? Tone::kBad
+                    : (t.state() == v1::TASK_BACKOFF ? Tone::kWarn : Tone::kPlain);
+    table.AddRow({t.id(), TaskKindName(t.kind()), Paint(TaskStateName(t.state()), tone, inv.color),
+                  t.store(), SlotName(t.source()), SlotName(t.target()), absl::StrCat(t.priority()),
+                  absl::StrCat(p.users_done(), "/", p.users_total()),
+                  FormatPercent(p.bytes_done(), p.bytes_total()),
+                  p.bytes_per_second() > 0
+                      ? absl::StrCat(FormatBytes(static_cast<uint64_t>(p.bytes_per_second())), "/s")
+                      : "-",
+                  absl::StrCat(t.attempts()), note});
+  }
+  table.Print(inv.out());
+  return absl::OkStatus();
+}
+
+std::string EventSubject(const v1::Event& e) {
+  std::vector<std::string> parts;
+  if (!e.store().empty()) parts.push_back(absl::StrCat("store=", e.store()));
+  if (!e.host().empty()) {
+    std::string where = e.host();
+    if (!e.unit().empty()) absl::StrAppend(&where, "/", e.unit());
+    if (!e.slot().empty()) absl::StrAppend(&where, "/", e.slot());
+    parts.push_back(where);
+  }
+  if (!e.task().empty()) parts.push_back(absl::StrCat("task=", e.task()));
+  return absl::StrJoin(parts, " ");
+}
+
+void PrintEventLine(Invocation& inv, const v1::Event& e) {
+  if (inv.json) {
+    inv.out() << ToJson(e, /*compact=*/true) << "\n";
+    return;
+  }
+  Tone tone = e.severity() == v1::CRITICAL
+                  ? Tone::kBad
+                  : (e.severity() == v1::WARNING ? Tone::kWarn : Tone::kPlain);
+  // Fixed widths rather than a Table: a follow prints lines as they come.
+  const std::string severity = SeverityName(e.severity());
+  const std::string kind = e.kind();
+  const std::string subject = EventSubject(e);
+  inv.out() << FormatTime(e.time_ms()) << "  " << Paint(severity, tone, inv.color)
+            << std::string(severity.size() < 8 ? 8 - severity.size() : 0, ' ') << "  " << kind
+            << std::string(kind.size() < 18 ? 18 - kind.size() : 0, ' ') << "  " << subject
+            << std::string(subject.size() < 24 ? 24 - subject.size() : 0, ' ') << "  " << e.text()
+            << "\n";
+  inv.out().flush();
+}
+
+absl::Status RunEvents(Invocation& inv, const ParsedArgs& args) {
+  absl::StatusOr<absl::Duration> since = ParseDuration(args.Get("since", "1h"), "--since");
+  if (!since.ok()) return UsageError(since.status().message());
+  int limit = 0;
+  if (args.Has("limit")) {
+    absl::StatusOr<int> n = ParseIntInRange(args.Get("limit"), 1, 100000, "--limit");
+    if (!n.ok()) return UsageError(n.status().message());
+    limit = *n;
+  }
+  for (const char* f : {"store", "host"}) {
+    if (!args.Has(f)) continue;
+    if (absl::Status s = ValidateName(args.Get(f), absl::StrCat("--", f)); !s.ok()) {
+      return UsageError(s.message());
+    }
+  }
+  const int64_t since_ms = inv.NowMs() - absl::ToInt64Milliseconds(*since);
+  if (args.Has("follow")) {
+    if (args.Has("store") || args.Has("host") || args.Has("limit")) {
+      return UsageError("--follow shows every event: it does not take --store, --host or --limit");
+    }
+    v1::WatchEventsRequest req;
+    req.set_since_ms(since_ms);
+    return inv.Client().WatchEvents(req, [&](const v1::Event& e) {
+      PrintEventLine(inv, e);
+      return inv.out().good();
+    });
+  }
+  v1::ListEventsRequest req;
+  req.set_since_ms(since_ms);
+  req.set_limit(limit);
+  req.set_store(args.Get("store"));
+  req.set_host(args.Get("host"));
+  absl::StatusOr<v1::ListEventsResponse> resp = inv.Client().ListEvents(req);
+  if (!resp.ok()) return resp.status();
+  if (inv.json) {
+    inv.out() << ToJson(*resp) << "\n";
+    return absl::OkStatus();
+  }
+  if (resp->events_size() == 0) inv.out() << "No events since " << FormatTime(since_ms) << ".\n";
+  for (const v1::Event& e : resp->events()) PrintEventLine(inv, e);
+  return absl::OkStatus();
+}
+
+absl::Status RunKsck(Invocation& inv, const ParsedArgs& args) {
+  v1::CheckConsistencyRequest req;
+  req.set_verify_data(args.Has("verify-data"));
+  absl::StatusOr<absl::Duration> max_lag = ParseDuration(args.Get("max-lag", "1m"), "--max-lag");
+  if (!max_lag.ok()) return UsageError(max_lag.status().message());
+  absl::StatusOr<v1::ConsistencyReport> report = inv.Client().CheckConsistency(req);
+  if (report.status().code() == absl::StatusCode::kUnimplemented) {
+    // An older (or still unfinished) coordinator: check its model here.
+    if (req.verify_data()) {
+      return absl::UnimplementedError(absl::StrCat(
+          "--verify-data needs the coordinator's own check: ", report.status().message()));
+    }
+    absl::StatusOr<v1::ListStoresResponse> stores = inv.Client().ListStores({});
+    if (!stores.ok()) return stores.status();
+    absl::StatusOr<v1::ListHostsResponse> hosts = inv.Client().ListHosts({});
+    if (!hosts.ok()) return hosts.status();
+    inv.err() << "slotctl: note: the server has no consistency check; checked its model here\n";
+    report = CheckModel({stores->stores().begin(), stores->stores().end()},
+                        {hosts->hosts().begin(), hosts->hosts().end()},
+                        absl::ToInt64Milliseconds(*max_lag));
+  }
+  if (!report.ok()) return report.status();
+  int errors = 0, warnings = 0;
+  for (const v1::ConsistencyProblem& p : report->problems()) {
+    (p.severity() == "warning" ? warnings : errors)++;
+  }
+  if (report->problems_size() > 0) inv.exit_code = 1;
+  if (inv.json) {
+    inv.out() << ToJson(*report) << "\n";
+    return absl::OkStatus();
+  }
+  for (const v1::ConsistencyProblem& p : report->problems()) {
+    std::vector<std::string> where;
+    if (!p.store().empty()) where.push_back(absl::StrCat("store=", p.store()));
+    if (!p.host().empty()) {
+      where.push_back(p.slot().empty() ? absl::StrCat("host=", p.host())
+                                       : absl::StrCat("slot=", p.host(), "/", p.slot()));
+    }
+    if (!p.user().empty()) where.push_back(absl::StrCat("user=", p.user()));
+    const bool warn = p.severity() == "warning";
+    inv.out() << Paint(warn ? "WARNING" : "ERROR", warn ? Tone::kWarn : Tone::kBad, inv.color)
+              << " " << absl::StrJoin(where, " ") << (where.empty() ? "" : ": ") << p.text()
+              << "\n";
+  }
+  std::string data = report->data_verified()
+                         ? absl::StrCat("data verified for ", report->users_verified(), " users")
+                         : std::string("data not verified (use --verify-data)");
+  inv.out() << (report->problems_size() == 0 ? Paint("OK", Tone::kGood, inv.color)
+                                             : Paint("PROBLEMS", Tone::kBad, inv.color))
+            << ": " << report->stores_checked() << " stores checked, " << errors << " error(s), "
+            << warnings << " warning(s); " << data << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status RunIncident(Invocation& inv, const ParsedArgs& args) {
+  absl::StatusOr<absl::Duration> since = ParseDuration(args.Get("since", "6h"), "--since");
+  if (!since.ok()) return UsageError(since.status().message());
+  const int64_t now = inv.NowMs();
+  v1::ListEventsRequest req;
+  req.set_since_ms(now - absl::ToInt64Milliseconds(*since));
+  absl::StatusOr<v1::ListEventsResponse> events = inv.Client().ListEvents(req);
+  if (!events.ok()) return events.status();
+  absl::StatusOr<v1::ClusterStatus> status = inv.Client().GetClusterStatus({});
+  if (!status.ok()) return status.status();
+  std::vector<v1::Event> list(events->events().begin(), events->events().end());
+  IncidentReport report = BuildIncident(list, &*status, req.since_ms(), now);
+  if (inv.json) {
+    google::protobuf::Struct root;
+    auto& fields = *root.mutable_fields();
+    fields["title"].set_string_value(report.title);
+    fields["status"].set_string_value(report.status);
+    fields["markdown"].set_string_value(report.markdown);
+    fields["events"].set_number_value(static_cast<double>(list.size()));
+    inv.out() << ToJson(root) << "\n";
+    return absl::OkStatus();
+  }
+  inv.out() << report.markdown;
+  return absl::OkStatus();
+}
+
+absl::Status RunAutomation(Invocation& inv, const ParsedArgs& args) {
+  const std::string& sub = args.positional[0];
+  if (sub == "pause") return RunAutomationSet(inv, args, true);
+  if (sub == "resume") return RunAutomationSet(inv, args, false);
+  if (sub != "status") {
+    return UsageError(
+        absl::StrCat("unknown automation action \"", sub, "\" (use pause, resume or status)"));
+  }
+  if (args.Has("reason")) return UsageError("--reason only goes with \"automation pause\"");
+  absl::StatusOr<v1::AutomationState> a = inv.Client().GetAutomation({});
+  if (!a.ok()) return a.status();
+  if (inv.json) {
+    inv.out() << ToJson(*a) << "\n";
+    return absl::OkStatus();
+  }
+  inv.out() << "Automation: " << AutomationLine(*a, inv.NowMs(), inv.color) << "\n";
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::vector<VerbDef> ReadVerbs() {
+  return {
+      {"status",
+       {"status"},
+       "is mail safe? the whole cluster on one screen",
+       "Shows whether every store has a usable master, hosts by state, drive units and\n"
+       "filesystems with conditions, slots by role, stores that are under-replicated or\n"
+       "without a usable master, re-replication progress and the automation state.",
+       {},
+       0,
+       0,
+       RunStatus},
+      {"hosts",
+       {"hosts"},
+       "every host with its state, clock offset and slots",
+       "",
+       {},
+       0,
+       0,
+       RunHosts},
+      {"host",
+       {"host HOST"},
+       "one host: units, filesystems, slots, conditions, leases",
+       "",
+       {},
+       1,
+       1,
+       RunHost},
+      {"stores",
+       {"stores [--troubled]"},
+       "every store with its state, copies and master",
+       "",
+       {{"troubled", false, "", "only stores that are not healthy"}},
+       0,
+       0,
+       RunStores},
+      {"store",
+       {"store STORE",
+        "store create STORE --master HOST/SLOT [--replicas HOST/SLOT,... | --copies N]"},
+       "one store's copies and lag, or create a store",
+       "'store create' declares a store on a master slot and either takes the given\n"
+       "replica slots or lets the placement planner pick spare slots for --copies N copies\n"
+       "in all (master included, 2..9). Copies must be on distinct hosts. The replicas are\n"
+       "seeded by tasks (see 'slotctl tasks').",
+       {{"master", true, "HOST/SLOT", "store create: the master slot"},
+        {"replicas", true, "HOST/SLOT,...", "store create: explicit replica slots"},
+        {"copies", true, "N", "store create: copies in all, placed automatically (2..9)"}},
+       1,
+       2,
+       RunStore},
+      {"user",
+       {"user USER"},
+       "where a user's mail lives (store, master, replicas)",
+       "",
+       {},
+       1,
+       1,
+       RunUser},
+      {"tasks",
+       {"tasks [--all] [--store STORE]"},
+       "replication tasks: queue and running",
+       "",
+       {{"all", false, "", "include finished tasks"},
+        {"store", true, "STORE", "only this store's tasks"}},
+       0,
+       0,
+       RunTasks},
+      {"events",
+       {"events [--since DURATION] [--store STORE] [--host HOST] [--limit N]",
+        "events --follow [--since DURATION]"},
+       "the event journal",
+       "DURATION is a number and a unit: 90s, 30m, 2h, 1d, 1h30m. --follow prints new\n"
+       "events as they happen until interrupted (with --json: one object per line).",
+       {{"since", true, "DURATION", "how far back (default 1h)"},
+        {"follow", false, "", "keep printing new events"},
+        {"store", true, "STORE", "only events about this store"},
+        {"host", true, "HOST", "only events about this host"},
+        {"limit", true, "N", "at most N events"}},
+       0,
+       0,
+       RunEvents},
+      {"ksck",
+       {"ksck [--verify-data]"},
+       "check the consistency of the whole cluster",
+       "Checks that every store has its required copies on distinct hosts, exactly one\n"
+       "usable master, no reference to a lost unit and replicas within their lag bound;\n"
+       "with --verify-data, that content hashes agree on every copy for every user.\n"
+       "Prints one line per problem and a summary; exits 1 when problems were found.\n"
+       "If the server does not implement the check, slotctl checks the model it serves\n"
+       "(stores and hosts) itself; --verify-data then fails.",
+       {{"verify-data", false, "", "also compare content hashes (slow: asks the agents)"},
+        {"max-lag", true, "DURATION",
+         "lag bound when slotctl checks the model itself (server without the check; default 1m)"}},
+       0,
+       0,
+       RunKsck},
+      {"incident",
+       {"incident [--since DURATION]"},
+       "the journal of a window as a status-page post (Markdown)",
+       "Writes what happened, when, what the system did and what is still in progress,\n"
+       "in words for users, ready to paste into a status page.",
+       {{"since", true, "DURATION", "the window (default 6h)"}},
+       0,
+       0,
+       RunIncident},
+      {"automation",
+       {"automation status", "automation pause --reason TEXT", "automation resume"},
+       "show, pause or resume automatic failover and re-replication",
+       "While paused the coordinator still detects and reports, but takes no automatic\n"
+       "action (operators' commands still work). FROZEN means the mass-failure brake\n"
+       "stopped automation; 'automation resume' lifts it.",
+       {{"reason", true, "TEXT", "why automation is paused (required for pause)"}},
+       1,
+       1,
+       RunAutomation},
+  };
+}
+
+}  // namespace slotkeeper::slotctl
