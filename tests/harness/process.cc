@@ -188,9 +188,16 @@ absl::StatusOr<std::string> AddressFromLogLine(const std::string& line) {
 }
 
 std::string Runfile(const std::string& workspace_relative) {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  if (srcdir == nullptr) return workspace_relative;
-  return absl::StrCat(srcdir, "/slotkeeper/", workspace_relative);
+  // In `bazel test`, TEST_SRCDIR; in `bazel run`, RUNFILES_DIR or the
+  // working directory, which is the runfiles tree of the workspace.
+  for (const char* var : {"TEST_SRCDIR", "RUNFILES_DIR"}) {
+    if (const char* dir = std::getenv(var); dir != nullptr && *dir != '\0') {
+      return absl::StrCat(dir, "/slotkeeper/", workspace_relative);
+    }
+  }
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) != nullptr) return absl::StrCat(cwd, "/", workspace_relative);
+  return workspace_relative;
 }
 
 }  // namespace slotkeeper::testing

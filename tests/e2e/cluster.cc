@@ -1,0 +1,364 @@
+#include "tests/e2e/cluster.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "base/grpc_util.h"
+
+namespace slotkeeper::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using slotkeeper::v1::ClusterStatus;
+using slotkeeper::v1::StoreInfo;
+
+// A free loopback port: bind port 0, read it back, close. The coordinator
+// keeps this port across restarts so agents find it again.
+absl::StatusOr<int> FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::InternalError("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    return absl::InternalError("bind failed");
+  }
+  int port = ntohs(addr.sin_port);
+  close(fd);
+  return port;
+}
+
+std::string UnitName(int u) { return absl::StrCat("du", u); }
+std::string SlotName(int u, int s) { return absl::StrCat("du", u, "s", s); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Cluster>> Cluster::Create(ClusterOptions options) {
+  std::unique_ptr<Cluster> cluster(new Cluster(std::move(options)));
+  if (absl::Status st = cluster->Prepare(); !st.ok()) return st;
+  return cluster;
+}
+
+Cluster::~Cluster() {
+  for (auto& [host, agent] : agents_) agent->Kill();
+  coordinator_.Kill();
+  filesystems_.clear();  // unmounts and detaches
+}
+
+void Cluster::Log(const std::string& line) const {
+  if (options_.verbose) std::fprintf(stderr, "[cluster] %s\n", line.c_str());
+}
+
+std::string Cluster::HostDir(const std::string& host) const {
+  return (fs::path(options_.root) / host).string();
+}
+
+std::string Cluster::UnitMount(const std::string& host, const std::string& unit) const {
+  return (fs::path(HostDir(host)) / unit).string();
+}
+
+std::string Cluster::SlotPath(const std::string& host, const std::string& slot) const {
+  // "du2s1" lives on unit "du2".
+  const std::string unit = slot.substr(0, slot.find('s'));
+  return (fs::path(UnitMount(host, unit)) / slot).string();
+}
+
+LoopFilesystem* Cluster::UnitFilesystem(const std::string& host, const std::string& unit) {
+  auto it = filesystems_.find(host + "/" + unit);
+  return it == filesystems_.end() ? nullptr : it->second.get();
+}
+
+Process* Cluster::agent(const std::string& host) {
+  auto it = agents_.find(host);
+  return it == agents_.end() ? nullptr : it->second.get();
+}
+
+absl::Status Cluster::Prepare() {
+  std::error_code ec;
+  fs::create_directories(options_.root, ec);
+  if (ec) return absl::InternalError(absl::StrCat("mkdir ", options_.root, ": ", ec.message()));
+  loop_mounted_ = options_.loop_mounts && CanLoopMount().ok();
+  Log(loop_mounted_ ? "drive units are loop-mounted ext4 images"
+                    : "drive units are plain directories (no loop mounts here)");
+  for (const std::string& host : options_.hosts) {
+    fs::create_directories(fs::path(HostDir(host)) / "data", ec);
+    for (int u = 1; u <= options_.units_per_host; ++u) {
+      const std::string mount = UnitMount(host, UnitName(u));
+      if (loop_mounted_) {
+        auto lfs = LoopFilesystem::Create(
+            (fs::path(options_.root) / absl::StrCat(host, "-", UnitName(u), ".img")).string(),
+            mount, options_.unit_bytes);
+        if (!lfs.ok()) return lfs.status();
+        filesystems_[host + "/" + UnitName(u)] = std::move(*lfs);
+      } else {
+        fs::create_directories(mount, ec);
+      }
+      for (int s = 1; s <= options_.slots_per_unit; ++s) {
+        fs::create_directories(fs::path(mount) / SlotName(u, s), ec);
+      }
+    }
+    if (ec) return absl::InternalError(absl::StrCat("preparing ", host, ": ", ec.message()));
+  }
+  auto port = FreePort();
+  if (!port.ok()) return port.status();
+  coordinator_address_ = absl::StrCat("127.0.0.1:", *port);
+  for (const std::string& host : options_.hosts) {
+    if (absl::Status st = WriteAgentConfig(host); !st.ok()) return st;
+  }
+  channel_ = MakeChannel(coordinator_address_);
+  api_ = slotkeeper::v1::Automation::NewStub(channel_);
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::WriteAgentConfig(const std::string& host) {
+  const std::string dir = HostDir(host);
+  std::string cfg = absl::StrCat(
+      "host: \"", host, "\"\n", "coordinator_address: \"", coordinator_address_, "\"\n",
+      "peer_listen_address: \"127.0.0.1:0\"\n", "data_dir: \"", dir, "/data\"\n");
+  int service_port = 14300 + 100 * static_cast<int>(agents_.size());
+  for (int u = 1; u <= options_.units_per_host; ++u) {
+    const std::string unit = UnitName(u);
+    const std::string mount = UnitMount(host, unit);
+    LoopFilesystem* lfs = UnitFilesystem(host, unit);
+    absl::StrAppend(&cfg, "units { name: \"", unit, "\"",
+                    lfs ? absl::StrCat(" devices: \"", lfs->device_name(), "\"") : "", " }\n");
+    absl::StrAppend(&cfg, "filesystems { mount_point: \"", mount, "\" unit: \"", unit, "\"",
+                    lfs ? absl::StrCat(" device: \"", lfs->device_name(), "\"") : "", " }\n");
+    for (int s = 1; s <= options_.slots_per_unit; ++s) {
+      absl::StrAppend(&cfg, "slots { name: \"", SlotName(u, s), "\" path: \"",
+                      SlotPath(host, SlotName(u, s)), "\" filesystem: \"", mount,
+                      "\" capacity_bytes: ", options_.slot_capacity_bytes,
+                      " service_address: \"127.0.0.1:", service_port++, "\" }\n");
+    }
+  }
+  // Fast probes: tests and the demo want detection in well under a second.
+  absl::StrAppend(&cfg,
+                  "probes { mount_reread_ms: 200 write_interval_ms: 200 write_deadline_ms: 2000 "
+                  "capacity_interval_ms: 1000 slot_usage_interval_ms: 2000 }\n");
+  std::ofstream out(fs::path(dir) / "agent.textproto");
+  out << cfg;
+  if (!out) return absl::InternalError(absl::StrCat("cannot write config of ", host));
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::StartCoordinator() {
+  std::vector<std::string> argv = {Runfile(options_.slotmgrd),
+                                   absl::StrCat("--listen=", coordinator_address_),
+                                   absl::StrCat("--data_dir=", options_.root, "/slotmgr")};
+  argv.insert(argv.end(), options_.coordinator_flags.begin(), options_.coordinator_flags.end());
+  if (absl::Status st = coordinator_.Start(argv, options_.root + "/slotmgrd.log"); !st.ok()) {
+    return st;
+  }
+  auto line = coordinator_.WaitForLogLine("slotmgrd listening on", absl::Seconds(30));
+  if (!line.ok()) return line.status();
+  Log(absl::StrCat("slotmgrd up at ", coordinator_address_));
+  return absl::OkStatus();
+}
+
+void Cluster::KillCoordinator() {
+  coordinator_.Kill();
+  // A restarted coordinator appends to the same log; mark the boundary so
+  // WaitForLogLine finds the new "listening" line, not the old one.
+  std::ofstream(options_.root + "/slotmgrd.log", std::ios::app) << "=== killed by test ===\n";
+  std::error_code ec;
+  fs::rename(options_.root + "/slotmgrd.log",
+             absl::StrCat(options_.root, "/slotmgrd.", absl::ToUnixMillis(absl::Now()), ".log"),
+             ec);
+}
+
+absl::Status Cluster::StartAgent(const std::string& host) {
+  auto& agent = agents_[host];
+  if (agent == nullptr) agent = std::make_unique<Process>();
+  if (agent->running()) return absl::FailedPreconditionError(host + " agent already running");
+  std::vector<std::string> argv;
+  if (auto w = options_.agent_wrapper.find(host); w != options_.agent_wrapper.end()) {
+    argv = w->second;
+  }
+  argv.push_back(Runfile(options_.replicatord));
+  argv.push_back(absl::StrCat("--config=", HostDir(host), "/agent.textproto"));
+  argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
+  const std::string log =
+      absl::StrCat(HostDir(host), "/replicatord.", absl::ToUnixMillis(absl::Now()), ".log");
+  if (absl::Status st = agent->Start(argv, log); !st.ok()) return st;
+  auto line = agent->WaitForLogLine("peer listening on", absl::Seconds(30));
+  if (!line.ok()) return line.status();
+  Log(absl::StrCat(host, " agent started"));
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::StartAllAgents() {
+  for (const std::string& host : options_.hosts) {
+    if (absl::Status st = StartAgent(host); !st.ok()) return st;
+  }
+  return WaitForStatus(
+      [&](const ClusterStatus& s) {
+        for (const auto& c : s.hosts_by_state()) {
+          if (c.state() == slotkeeper::v1::HOST_UP &&
+              c.count() == static_cast<uint32_t>(options_.hosts.size())) {
+            return true;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(30), "every host UP");
+}
+
+void Cluster::KillAgent(const std::string& host) {
+  if (Process* p = agent(host)) p->Kill();
+}
+
+absl::Status Cluster::SignalAgent(const std::string& host, int sig) {
+  Process* p = agent(host);
+  if (p == nullptr) return absl::NotFoundError(host);
+  return p->Signal(sig);
+}
+
+absl::StatusOr<ClusterStatus> Cluster::Status() {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ClusterStatus status;
+  grpc::Status st = api_->GetClusterStatus(&ctx, {}, &status);
+  if (!st.ok()) return FromGrpcStatus(st);
+  return status;
+}
+
+absl::StatusOr<StoreInfo> Cluster::Store(const std::string& store) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  slotkeeper::v1::GetStoreRequest req;
+  req.set_store(store);
+  StoreInfo info;
+  grpc::Status st = api_->GetStore(&ctx, req, &info);
+  if (!st.ok()) return FromGrpcStatus(st);
+  return info;
+}
+
+absl::StatusOr<std::vector<StoreInfo>> Cluster::Stores() {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  slotkeeper::v1::ListStoresResponse resp;
+  grpc::Status st = api_->ListStores(&ctx, {}, &resp);
+  if (!st.ok()) return FromGrpcStatus(st);
+  return std::vector<StoreInfo>(resp.stores().begin(), resp.stores().end());
+}
+
+absl::Status Cluster::WaitForStatus(const std::function<bool(const ClusterStatus&)>& done,
+                                    absl::Duration timeout, const std::string& what) {
+  const absl::Time deadline = absl::Now() + timeout;
+  absl::Status last = absl::OkStatus();
+  while (absl::Now() < deadline) {
+    if (options_.cancelled()) return absl::CancelledError("interrupted");
+    auto s = Status();
+    if (s.ok() && done(*s)) return absl::OkStatus();
+    if (!s.ok()) last = s.status();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("waited ", absl::FormatDuration(timeout), " for ",
+                                                  what, "; last error: ", last.ToString()));
+}
+
+absl::Status Cluster::WaitForStore(const std::string& store,
+                                   const std::function<bool(const StoreInfo&)>& done,
+                                   absl::Duration timeout, const std::string& what) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string last;
+  while (absl::Now() < deadline) {
+    if (options_.cancelled()) return absl::CancelledError("interrupted");
+    auto s = Store(store);
+    if (s.ok() && done(*s)) return absl::OkStatus();
+    last = s.ok() ? s->ShortDebugString() : s.status().ToString();
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(absl::StrCat("waited ", absl::FormatDuration(timeout), " for ",
+                                                  store, ": ", what, "; last: ", last));
+}
+
+absl::Status Cluster::WaitForEvent(const std::string& kind, absl::Duration timeout,
+                                   slotkeeper::v1::Event* found) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    if (options_.cancelled()) return absl::CancelledError("interrupted");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    slotkeeper::v1::ListEventsRequest req;
+    req.set_limit(100000);
+    slotkeeper::v1::ListEventsResponse resp;
+    if (api_->ListEvents(&ctx, req, &resp).ok()) {
+      for (const auto& e : resp.events()) {
+        if (e.kind() == kind) {
+          if (found != nullptr) *found = e;
+          return absl::OkStatus();
+        }
+      }
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("no event ", kind, " after ", absl::FormatDuration(timeout)));
+}
+
+absl::Status Cluster::GenerateMail(const std::string& host, const std::string& slot,
+                                   const std::string& store, int users, int messages,
+                                   uint64_t seed) {
+  std::string out;
+  auto code = RunCommand(
+      {Runfile(options_.mailgen), "--slot=" + SlotPath(host, slot), absl::StrCat("--users=", users),
+       absl::StrCat("--messages=", messages), absl::StrCat("--seed=", seed), "--store=" + store},
+      &out);
+  if (!code.ok()) return code.status();
+  if (*code != 0) return absl::InternalError(absl::StrCat("mailgen failed: ", out));
+  return absl::OkStatus();
+}
+
+absl::Status Cluster::MutateMail(const std::string& host, const std::string& slot, uint64_t seed,
+                                 const std::vector<std::string>& mailgen_flags) {
+  std::vector<std::string> argv = {Runfile(options_.mailgen), "--slot=" + SlotPath(host, slot),
+                                   "--mutate", absl::StrCat("--seed=", seed)};
+  argv.insert(argv.end(), mailgen_flags.begin(), mailgen_flags.end());
+  std::string out;
+  auto code = RunCommand(argv, &out);
+  if (!code.ok()) return code.status();
+  if (*code != 0) return absl::InternalError(absl::StrCat("mailgen --mutate failed: ", out));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> Cluster::Slotctl(const std::vector<std::string>& args, std::string* out,
+                                     absl::Duration timeout) {
+  std::vector<std::string> argv = {Runfile(options_.slotctl), "--server=" + coordinator_address_};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, out, timeout);
+}
+
+absl::StatusOr<std::vector<std::string>> Cluster::CheckStoreHas(const std::string& store,
+                                                                const SlotContent& expected) {
+  auto info = Store(store);
+  if (!info.ok()) return info.status();
+  std::vector<std::string> problems;
+  for (const auto& copy : info->copies()) {
+    if (copy.role() == slotkeeper::v1::SLOT_LOST) continue;
+    const std::string where = absl::StrCat(copy.slot().host(), "/", copy.slot().slot());
+    auto content = ReadSlotContent(SlotPath(copy.slot().host(), copy.slot().slot()));
+    if (!content.ok()) {
+      problems.push_back(absl::StrCat(where, ": ", content.status().ToString()));
+      continue;
+    }
+    for (const std::string& p : MissingFrom(expected, *content)) {
+      problems.push_back(absl::StrCat(store, " on ", where, ": ", p));
+    }
+  }
+  return problems;
+}
+
+}  // namespace slotkeeper::testing

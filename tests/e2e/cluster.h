@@ -1,0 +1,122 @@
+// A whole Slotkeeper cluster on one machine, for the demo and the
+// fault-injection tests: one slotmgrd and N replicatord processes on
+// loopback, each host with drive units that are loop-mounted ext4 images
+// (when the machine allows it) or plain directories.
+//
+// Owns every process, mount and directory it creates and removes them in
+// its destructor (also after a failed assertion). Not thread-safe.
+#ifndef SLOTKEEPER_TESTS_E2E_CLUSTER_H_
+#define SLOTKEEPER_TESTS_E2E_CLUSTER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "proto/automation.grpc.pb.h"
+#include "tests/harness/loop_fs.h"
+#include "tests/harness/mail_check.h"
+#include "tests/harness/process.h"
+
+namespace slotkeeper::testing {
+
+struct ClusterOptions {
+  std::string root;  // working directory (created)
+  std::vector<std::string> hosts = {"imap1", "imap2", "imap3", "imap4"};
+  int units_per_host = 2;
+  int slots_per_unit = 3;
+  bool loop_mounts = true;  // falls back to directories when not allowed
+  uint64_t unit_bytes = 256ull << 20;
+  uint64_t slot_capacity_bytes = 64ull << 20;
+  // Extra slotmgrd flags (timings for tests), e.g. "--failover_grace_hard=2s".
+  std::vector<std::string> coordinator_flags;
+  std::vector<std::string> agent_flags;
+  // Prefix for one host's agent command line, e.g. {"faketime", "-6h"}.
+  std::map<std::string, std::vector<std::string>> agent_wrapper;
+  // Runfiles paths of the binaries (workspace-relative).
+  std::string slotmgrd = "slotmgr/slotmgrd";
+  std::string replicatord = "replicator/replicatord";
+  std::string slotctl = "tools/slotctl/slotctl";
+  std::string mailgen = "tools/mailgen/mailgen";
+  bool verbose = false;  // echo progress lines to stderr
+  // Polled by every wait; when it returns true the wait ends with CANCELLED
+  // (the demo sets it on SIGINT so that it can clean up and exit).
+  std::function<bool()> cancelled = [] { return false; };
+};
+
+class Cluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<Cluster>> Create(ClusterOptions options);
+  ~Cluster();
+
+  bool loop_mounted() const { return loop_mounted_; }
+  const std::string& coordinator_address() const { return coordinator_address_; }
+  slotkeeper::v1::Automation::Stub& api() { return *api_; }
+
+  // Slot names are "du<U>s<S>", unit names "du<U>", both 1-based.
+  std::string SlotPath(const std::string& host, const std::string& slot) const;
+  std::string UnitMount(const std::string& host, const std::string& unit) const;
+  LoopFilesystem* UnitFilesystem(const std::string& host, const std::string& unit);
+
+  absl::Status StartCoordinator();
+  void KillCoordinator();  // SIGKILL
+  absl::Status StartAgent(const std::string& host);
+  absl::Status StartAllAgents();
+  void KillAgent(const std::string& host);  // SIGKILL
+  absl::Status SignalAgent(const std::string& host, int sig);
+  Process* agent(const std::string& host);
+  Process& coordinator() { return coordinator_; }
+
+  // Polls `done` on GetClusterStatus until true or `timeout`.
+  absl::Status WaitForStatus(const std::function<bool(const slotkeeper::v1::ClusterStatus&)>& done,
+                             absl::Duration timeout, const std::string& what);
+  absl::Status WaitForStore(const std::string& store,
+                            const std::function<bool(const slotkeeper::v1::StoreInfo&)>& done,
+                            absl::Duration timeout, const std::string& what);
+  absl::Status WaitForEvent(const std::string& kind, absl::Duration timeout,
+                            slotkeeper::v1::Event* found = nullptr);
+
+  absl::StatusOr<slotkeeper::v1::ClusterStatus> Status();
+  absl::StatusOr<slotkeeper::v1::StoreInfo> Store(const std::string& store);
+  absl::StatusOr<std::vector<slotkeeper::v1::StoreInfo>> Stores();
+
+  // Generates mail into a slot (mailgen) and marks it as holding `store`.
+  absl::Status GenerateMail(const std::string& host, const std::string& slot,
+                            const std::string& store, int users, int messages, uint64_t seed);
+  absl::Status MutateMail(const std::string& host, const std::string& slot, uint64_t seed,
+                          const std::vector<std::string>& mailgen_flags);
+
+  // Runs slotctl against this cluster; returns exit code, output in *out.
+  absl::StatusOr<int> Slotctl(const std::vector<std::string>& args, std::string* out,
+                              absl::Duration timeout = absl::Seconds(60));
+
+  // Every message of `expected` present with equal content on every copy of
+  // `store` (read from disk). Returns the problems, empty when none.
+  absl::StatusOr<std::vector<std::string>> CheckStoreHas(const std::string& store,
+                                                         const SlotContent& expected);
+
+  void Log(const std::string& line) const;
+
+ private:
+  explicit Cluster(ClusterOptions options) : options_(std::move(options)) {}
+  absl::Status Prepare();
+  absl::Status WriteAgentConfig(const std::string& host);
+  std::string HostDir(const std::string& host) const;
+
+  ClusterOptions options_;
+  bool loop_mounted_ = false;
+  Process coordinator_;
+  std::string coordinator_address_;
+  std::map<std::string, std::unique_ptr<Process>> agents_;
+  std::map<std::string, std::unique_ptr<LoopFilesystem>> filesystems_;  // "host/unit"
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<slotkeeper::v1::Automation::Stub> api_;
+};
+
+}  // namespace slotkeeper::testing
+
+#endif  // SLOTKEEPER_TESTS_E2E_CLUSTER_H_
