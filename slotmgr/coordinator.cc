@@ -518,6 +518,9 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   }
   v1::HostInfo* h = rec.mutable_info();
   // Validate everything before changing anything.
+  if (report.agent_time_ms() <= 0) {
+    return absl::InvalidArgumentError("HealthReport.agent_time_ms is missing");
+  }
   auto has_slot = [h](const std::string& name) {
     for (const auto& s : h->slots()) {
       if (s.ref().slot() == name) return true;

@@ -99,6 +99,7 @@ TEST_F(CoordinatorTest, BadInputChangesNothing) {
   EXPECT_EQ(coord_->ApplyReport("imap9", "x", v1::HealthReport()).status().code(),
             absl::StatusCode::kNotFound);
   v1::HealthReport bad_slot;
+  bad_slot.set_agent_time_ms(clock_.NowMs());
   v1::Condition* c = bad_slot.add_conditions();
   c->set_type(v1::READ_ONLY);
   c->set_subject_kind(v1::SUBJECT_SLOT);
@@ -107,8 +108,15 @@ TEST_F(CoordinatorTest, BadInputChangesNothing) {
             absl::StatusCode::kNotFound);
   EXPECT_EQ(coord_->ApplyReport("imap1", "stale", v1::HealthReport()).status().code(),
             absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(coord_->ApplyReport("imap1", sessions_["imap1"], v1::HealthReport()).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "a report without the agent's time is malformed";
   v1::CommandAck ack;
   ack.set_command_id("c-unknown");
+  EXPECT_EQ(coord_->ApplyAck("imap1", ack).code(), absl::StatusCode::kNotFound);
+  ack.set_command_id("c1");  // issued and acknowledged already: a duplicate
+  EXPECT_TRUE(coord_->ApplyAck("imap1", ack).ok());
+  ack.set_command_id("c999999");  // never issued
   EXPECT_EQ(coord_->ApplyAck("imap1", ack).code(), absl::StatusCode::kNotFound);
   v1::TaskUpdate tu;
   tu.set_task_id("t999");

@@ -32,7 +32,8 @@ inline v1::HostInventory MakeInventory(const std::string& name, int units = 2,
     fs->set_unit(du->name());
     for (int s = 0; s < slots_per_unit; ++s) {
       v1::Slot* slot = inv.add_slots();
-      slot->set_name(absl::StrCat("s", ++n < 10 ? "0" : "", n));
+      ++n;
+      slot->set_name(absl::StrCat("s", n < 10 ? "0" : "", n));
       slot->set_path(absl::StrCat(fs->mount_point(), "/", slot->name()));
       slot->set_filesystem(fs->mount_point());
       slot->set_capacity_bytes(100ull << 30);

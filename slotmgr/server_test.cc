@@ -1,0 +1,325 @@
+// The coordinator through real gRPC on loopback (port 0), with a real
+// RocksDB in the test's temp dir and a scripted fake agent client. The
+// coordinator's clock is a FakeClock moved by the test, so timers are exact.
+#include "slotmgr/server.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "base/grpc_util.h"
+#include "gtest/gtest.h"
+#include "proto/agent.grpc.pb.h"
+#include "proto/automation.grpc.pb.h"
+#include "slotmgr/coordinator_test_util.h"
+#include "slotmgr/model.h"
+
+namespace slotkeeper::slotmgr {
+namespace {
+
+using testing::FsCondition;
+using testing::MakeInventory;
+using testing::Ref;
+
+// A scripted agent: registers, opens the session, records what it receives.
+class FakeAgent {
+ public:
+  FakeAgent(const std::string& address, v1::HostInventory inv, Clock* clock)
+      : stub_(v1::AgentService::NewStub(MakeChannel(address))),
+        inv_(std::move(inv)),
+        clock_(clock) {}
+  ~FakeAgent() { Close(); }
+
+  grpc::Status Register() {
+    grpc::ClientContext ctx;
+    v1::RegisterRequest req;
+    *req.mutable_inventory() = inv_;
+    v1::RegisterResponse resp;
+    grpc::Status st = stub_->Register(&ctx, req, &resp);
+    session_id_ = resp.session_id();
+    return st;
+  }
+
+  void Open(bool send_hello = true) {
+    ctx_ = std::make_unique<grpc::ClientContext>();
+    stream_ = stub_->Session(ctx_.get());
+    reader_ = std::thread([this] {
+      v1::CoordinatorMessage m;
+      while (stream_->Read(&m)) {
+        absl::MutexLock lock(&mu_);
+        received_.push_back(m);
+      }
+    });
+    if (send_hello) {
+      v1::AgentMessage hello;
+      hello.mutable_hello()->set_host(inv_.host());
+      hello.mutable_hello()->set_session_id(session_id_);
+      ASSERT_TRUE(stream_->Write(hello));
+    }
+  }
+
+  bool Send(const v1::AgentMessage& m) { return stream_->Write(m); }
+
+  bool Report(std::vector<v1::Condition> conditions = {}) {
+    v1::AgentMessage m;
+    v1::HealthReport* r = m.mutable_report();
+    r->set_report_id(++report_id_);
+    r->set_agent_time_ms(clock_->NowMs());
+    for (auto& c : conditions) *r->add_conditions() = c;
+    return Send(m);
+  }
+
+  // Ends the stream from our side and returns the server's status.
+  grpc::Status Close() {
+    if (!stream_) return grpc::Status::OK;
+    stream_->WritesDone();
+    grpc::Status st = stream_->Finish();
+    reader_.join();
+    stream_.reset();
+    return st;
+  }
+
+  // Waits (real time, bounded) until a received message satisfies `pred`.
+  template <typename Pred>
+  std::optional<v1::CoordinatorMessage> WaitFor(Pred pred,
+                                                absl::Duration timeout = absl::Seconds(10)) {
+    absl::MutexLock lock(&mu_);
+    std::optional<v1::CoordinatorMessage> found;
+    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const auto& m : received_) {
+        if (pred(m)) {
+          found = m;
+          return true;
+        }
+      }
+      return false;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+    return found;
+  }
+
+  // Acknowledges every command received so far (once each).
+  void AckAll() {
+    std::vector<v1::Command> cmds;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& m : received_) {
+        if (m.has_command() && acked_.insert(m.command().id()).second) cmds.push_back(m.command());
+      }
+    }
+    for (const auto& c : cmds) {
+      v1::AgentMessage a;
+      a.mutable_ack()->set_command_id(c.id());
+      a.mutable_ack()->set_ok(true);
+      ASSERT_TRUE(Send(a));
+      if (c.has_start_task()) {
+        v1::AgentMessage u;
+        u.mutable_task_update()->set_task_id(c.start_task().task_id());
+        u.mutable_task_update()->set_state(v1::TASK_DONE);
+        u.mutable_task_update()->set_verified(true);
+        ASSERT_TRUE(Send(u));
+      }
+    }
+  }
+
+  const std::string& host() const { return inv_.host(); }
+  void set_session_id(const std::string& id) { session_id_ = id; }
+
+ private:
+  std::unique_ptr<v1::AgentService::Stub> stub_;
+  v1::HostInventory inv_;
+  Clock* clock_;
+  std::string session_id_;
+  uint64_t report_id_ = 0;
+  std::unique_ptr<grpc::ClientContext> ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>> stream_;
+  std::thread reader_;
+  absl::Mutex mu_;
+  std::vector<v1::CoordinatorMessage> received_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> acked_;
+};
+
+class ServerTest : public testing::CoordinatorFixture {
+ protected:
+  void SetUp() override {
+    config_.failover_grace_hard_ms = 3000;
+    config_.lease_ms = 2000;
+    CoordinatorFixture::SetUp();
+    StartServer();
+  }
+  void TearDown() override { StopServer(); }
+
+  void StartServer() {
+    auto s = SlotmgrServer::Start("127.0.0.1:0", coord_.get(), &clock_);
+    ASSERT_TRUE(s.ok()) << s.status();
+    server_ = std::move(*s);
+    automation_ = v1::Automation::NewStub(MakeChannel(server_->address()));
+  }
+  void StopServer() {
+    if (server_) server_->Shutdown(absl::Milliseconds(100));
+    server_.reset();
+  }
+
+  // Waits until the coordinator has applied what the agents sent (the
+  // stream is asynchronous): polls a predicate on the model.
+  template <typename Pred>
+  bool Eventually(Pred pred) {
+    for (int i = 0; i < 500; ++i) {
+      if (pred()) return true;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return false;
+  }
+
+  std::unique_ptr<SlotmgrServer> server_;
+  std::unique_ptr<v1::Automation::Stub> automation_;
+};
+
+TEST_F(ServerTest, BadInputGetsClearErrorsAndChangesNothing) {
+  // Malformed registration.
+  v1::HostInventory inv = MakeInventory("imap1");
+  inv.set_peer_address("no-port");
+  FakeAgent malformed(server_->address(), inv, &clock_);
+  EXPECT_EQ(malformed.Register().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // Hello from a host that never registered.
+  FakeAgent ghost(server_->address(), MakeInventory("ghost"), &clock_);
+  ghost.set_session_id("ghost-1");
+  ghost.Open();
+  grpc::Status st = ghost.Close();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  // A report before hello.
+  FakeAgent eager(server_->address(), MakeInventory("imap1"), &clock_);
+  ASSERT_TRUE(eager.Register().ok());
+  eager.Open(/*send_hello=*/false);
+  eager.Report();
+  st = eager.Close();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  const std::string before = coord_->ModelForTest().hosts["imap1"].SerializeAsString();
+  // A report naming a slot that does not exist.
+  FakeAgent agent(server_->address(), MakeInventory("imap1"), &clock_);
+  ASSERT_TRUE(agent.Register().ok());
+  agent.Open();
+  v1::Condition c;
+  c.set_type(v1::IO_ERROR);
+  c.set_subject_kind(v1::SUBJECT_SLOT);
+  c.set_subject("s99");
+  agent.Report({c});
+  st = agent.Close();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_NE(st.error_message().find("s99"), std::string::npos);
+  // An ack for a command id never issued.
+  ASSERT_TRUE(agent.Register().ok());
+  agent.Open();
+  v1::AgentMessage ack;
+  ack.mutable_ack()->set_command_id("zz-unknown");
+  agent.Send(ack);
+  st = agent.Close();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  // Nothing changed but the session id.
+  HostRecord after = coord_->ModelForTest().hosts["imap1"];
+  HostRecord was;
+  ASSERT_TRUE(was.ParseFromString(before));
+  after.clear_session_id();
+  was.clear_session_id();
+  after.mutable_info()->clear_last_heard_ms();
+  was.mutable_info()->clear_last_heard_ms();
+  EXPECT_EQ(after.SerializeAsString(), was.SerializeAsString());
+  // Automation: unknown store, malformed failover.
+  grpc::ClientContext ctx1;
+  v1::GetStoreRequest gs;
+  gs.set_store("nope");
+  v1::StoreInfo si;
+  EXPECT_EQ(automation_->GetStore(&ctx1, gs, &si).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::ClientContext ctx2;
+  v1::FailoverRequest fr;
+  fr.set_store("a");
+  fr.set_host("b");
+  v1::FailoverResponse fresp;
+  EXPECT_EQ(automation_->Failover(&ctx2, fr, &fresp).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(ServerTest, ReadOnlyMasterFailsOverAndStateSurvivesRestart) {
+  std::vector<std::unique_ptr<FakeAgent>> agents;
+  for (const char* h : {"imap1", "imap2", "imap3"}) {
+    agents.push_back(std::make_unique<FakeAgent>(server_->address(), MakeInventory(h), &clock_));
+    ASSERT_TRUE(agents.back()->Register().ok());
+    agents.back()->Open();
+  }
+  ASSERT_TRUE(Eventually([&] { return server_->agent_service()->SessionCount() == 3; }));
+  grpc::ClientContext ctx;
+  v1::CreateStoreRequest cs;
+  cs.set_store("st1");
+  *cs.mutable_master() = Ref("imap1", "s01");
+  cs.set_copies(3);
+  v1::StoreInfo created;
+  ASSERT_TRUE(automation_->CreateStore(&ctx, cs, &created).ok());
+  // The agents acknowledge, seed the replicas and report them done.
+  for (auto& a : agents) {
+    ASSERT_TRUE(a->WaitFor([](const v1::CoordinatorMessage& m) { return m.has_ping(); }));
+  }
+  ASSERT_TRUE(Eventually([&] {
+    for (auto& a : agents) a->AckAll();
+    server_->TickAndFlush();
+    auto st = coord_->GetStore("st1");
+    return st.ok() && st->state() == v1::STORE_HEALTHY;
+  }));
+  // The master's filesystem turns read-only; the agent says so at once.
+  agents[0]->Report({FsCondition(v1::READ_ONLY, "/srv/du1")});
+  ASSERT_TRUE(Eventually([&] { return !coord_->GetHost("imap1")->slots(0).usable(); }));
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    for (auto& a : agents) {
+      a->Report(a->host() == "imap1"
+                    ? std::vector<v1::Condition>{FsCondition(v1::READ_ONLY, "/srv/du1")}
+                    : std::vector<v1::Condition>{});
+    }
+    server_->TickAndFlush();
+  }
+  // A promote command reaches one of the replicas' agents.
+  std::optional<v1::CoordinatorMessage> promote;
+  std::string promoted_host;
+  for (auto& a : agents) {
+    auto m = a->WaitFor(
+        [](const v1::CoordinatorMessage& m) {
+          return m.has_command() && m.command().has_promote() && m.command().promote().epoch() == 2;
+        },
+        absl::Milliseconds(500));
+    if (m) {
+      promote = m;
+      promoted_host = a->host();
+    }
+  }
+  ASSERT_TRUE(promote.has_value());
+  EXPECT_NE(promoted_host, "imap1");
+  grpc::ClientContext ectx;
+  v1::ListEventsRequest er;
+  v1::ListEventsResponse events;
+  ASSERT_TRUE(automation_->ListEvents(&ectx, er, &events).ok());
+  int failovers = 0;
+  for (const auto& e : events.events()) failovers += e.kind() == "store.failover";
+  EXPECT_EQ(failovers, 1);
+  // LookupUser-style routing is served from the new master.
+  const std::string new_master = SlotName(Ref(promoted_host, promote->command().promote().slot()));
+
+  // Kill and restart the coordinator: the state is intact.
+  for (auto& a : agents) a->Close();
+  StopServer();
+  Restart();
+  StartServer();
+  grpc::ClientContext gctx;
+  v1::GetStoreRequest gs;
+  gs.set_store("st1");
+  v1::StoreInfo after;
+  ASSERT_TRUE(automation_->GetStore(&gctx, gs, &after).ok());
+  EXPECT_EQ(after.master_epoch(), 2u);
+  for (const auto& c : after.copies()) {
+    if (c.role() == v1::SLOT_MASTER) EXPECT_EQ(SlotName(c.slot()), new_master);
+  }
+}
+
+}  // namespace
+}  // namespace slotkeeper::slotmgr
