@@ -115,6 +115,8 @@ void CoordinatorClient::SendTaskUpdate(const v1::TaskUpdate& update) {
 void CoordinatorClient::ConnectLoop() {
   absl::Duration backoff = absl::ZeroDuration();
   std::string last_error;
+  absl::Duration last_logged = clock_->Monotonic();
+  int failures = 0;
   while (true) {
     bool established = false;
     absl::Status s = RunSession();
@@ -126,10 +128,16 @@ void CoordinatorClient::ConnectLoop() {
     }
     backoff = established ? options_.backoff_initial : NextBackoff(backoff, options_);
     const std::string error(s.message());
-    if (established || error != last_error) {
-      LogWarning(
-          absl::StrCat(error, "; retrying every ", absl::FormatDuration(backoff), " or less"));
+    failures = established ? 1 : failures + 1;
+    // Say it when something changes, and again every 30 s while it lasts, so
+    // a long outage is visible without flooding the log.
+    if (established || error != last_error ||
+        clock_->Monotonic() - last_logged >= absl::Seconds(30)) {
+      LogWarning(absl::StrCat(error, "; attempt ", failures, ", retrying in ",
+                              absl::FormatDuration(backoff), " (backoff up to ",
+                              absl::FormatDuration(options_.backoff_max), ")"));
       last_error = error;
+      last_logged = clock_->Monotonic();
     }
     absl::MutexLock lock(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
