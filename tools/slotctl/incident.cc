@@ -6,7 +6,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "tools/slotctl/render.h"
 
@@ -19,11 +18,8 @@ absl::string_view Verb(absl::string_view kind) {
   return dot == absl::string_view::npos ? kind : kind.substr(dot + 1);
 }
 
-bool AnyOf(absl::string_view s, std::initializer_list<absl::string_view> words) {
-  for (absl::string_view w : words) {
-    if (absl::StrContains(s, w)) return true;
-  }
-  return false;
+bool IsSerious(const v1::Event& e) {
+  return e.severity() == v1::WARNING || e.severity() == v1::CRITICAL;
 }
 
 std::string Date(int64_t ms) {
@@ -45,27 +41,27 @@ std::string SomeNames(const std::set<std::string>& names, size_t max = 5) {
 std::string Title(const v1::Event* first_problem) {
   if (first_problem == nullptr) return "Mail storage maintenance";
   const std::string& kind = first_problem->kind();
-  const std::string where =
-      first_problem->host().empty() ? "" : absl::StrCat(" on ", first_problem->host());
+  const std::string& host = first_problem->host();
+  const std::string where = host.empty() ? "" : absl::StrCat(" on ", host);
+  if (absl::StrContains(kind, "clock")) return absl::StrCat("Clock problem", where);
   if (absl::StartsWith(kind, "unit.")) return absl::StrCat("Disk enclosure failure", where);
-  if (absl::StartsWith(kind, "fs.") || absl::StartsWith(kind, "filesystem.") ||
-      absl::StartsWith(kind, "condition.")) {
+  if (kind == "host.down" || kind == "host.suspect") {
+    return host.empty() ? "Mail server unreachable"
+                        : absl::StrCat("Mail server ", host, " unreachable");
+  }
+  if (absl::StartsWith(kind, "filesystem.") || absl::StartsWith(kind, "fs.") ||
+      absl::StartsWith(kind, "slot.") || absl::StartsWith(kind, "host.")) {
     return absl::StrCat("Storage errors", where);
   }
-  if (absl::StartsWith(kind, "host.")) {
-    return first_problem->host().empty()
-               ? "Mail server unreachable"
-               : absl::StrCat("Mail server ", first_problem->host(), " unreachable");
-  }
-  if (absl::StartsWith(kind, "clock.")) return absl::StrCat("Clock problem", where);
   if (absl::StartsWith(kind, "automation.")) return "Mail storage automation halted";
+  if (absl::StartsWith(kind, "store.")) return absl::StrCat("Mail delivery problem", where);
   return absl::StrCat("Mail storage incident", where);
 }
 
 const char* RoleLabel(IncidentRole role) {
   switch (role) {
     case IncidentRole::kProblem:
-      return "Detected";
+      return "Problem";
     case IncidentRole::kAction:
       return "Action";
     case IncidentRole::kRecovery:
@@ -76,28 +72,104 @@ const char* RoleLabel(IncidentRole role) {
   return "";
 }
 
+// The event in words for mail users, for the kinds the coordinator emits
+// (slotmgr's journal); anything else reads as the coordinator's own text.
 std::string Sentence(const v1::Event& e) {
+  const std::string& kind = e.kind();
+  const std::string server = absl::StrCat("mail server ", e.host().empty() ? "?" : e.host());
+  const std::string store = absl::StrCat("store ", e.store());
+  if (kind == "unit.failed") {
+    return absl::StrCat("A disk enclosure", e.unit().empty() ? "" : " (" + e.unit() + ")", " on ",
+                        server, " failed.");
+  }
+  if (kind == "unit.lost") {
+    return absl::StrCat("The failed disk enclosure on ", server,
+                        " was taken out of service; its mailboxes are being copied elsewhere.");
+  }
+  if (kind == "unit.online") return absl::StrCat("The disk enclosure on ", server, " is back.");
+  if (kind == "filesystem.state" || kind == "slot.unusable" || kind == "slot.usable") {
+    return IsSerious(e) ? absl::StrCat("Part of the storage on ", server, " stopped working.")
+                        : absl::StrCat("Storage on ", server, " is working again.");
+  }
+  if (kind == "host.down") return absl::StrCat("The ", server, " stopped responding.");
+  if (kind == "host.suspect") return absl::StrCat("The ", server, " is not responding.");
+  if (kind == "host.up") return absl::StrCat("The ", server, " is responding again.");
+  if (kind == "host.clock_skewed") {
+    return absl::StrCat("The clock of ", server,
+                        " is wrong; it will not take over mail delivery until it is fixed.");
+  }
+  if (kind == "store.state" && !e.store().empty()) {
+    switch (e.severity()) {
+      case v1::CRITICAL:
+        return absl::StrCat("Mailboxes in ", store, " could not receive or serve mail.");
+      case v1::WARNING:
+        return absl::StrCat("Mailboxes in ", store, " lost one of their backup copies.");
+      default:
+        return absl::StrCat("Mailboxes in ", store, " have all their copies again.");
+    }
+  }
+  if (kind == "store.failover") {
+    return absl::StrCat("Mail delivery for ", store, " was moved to an up-to-date copy.");
+  }
+  if (kind == "store.failover_refused" || kind == "store.failover_rate_limited") {
+    return absl::StrCat("Moving mail delivery for ", store,
+                        " was held back as a safety measure; engineers are reviewing it.");
+  }
+  if (kind == "task.created") return absl::StrCat("Started a new backup copy of ", store, ".");
+  if (kind == "task.started") return absl::StrCat("Copying the mailboxes of ", store, ".");
+  if (kind == "task.done") {
+    return absl::StrCat("A new backup copy of ", store, " is complete and verified.");
+  }
+  if (kind == "task.failed" || kind == "task.retry") {
+    return absl::StrCat("Copying the mailboxes of ", store, " was interrupted; it is retried.");
+  }
+  if (kind == "copy.dropped") {
+    return absl::StrCat("The copy of ", store, " on the failed hardware was retired.");
+  }
+  if (kind == "automation.frozen") {
+    return "Automatic recovery stopped itself as a safety measure; engineers are in control.";
+  }
+  if (kind == "automation.paused") return "Engineers paused automatic recovery.";
+  if (kind == "automation.resumed" || kind == "automation.unfrozen") {
+    return "Automatic recovery resumed.";
+  }
   if (!e.text().empty()) return e.text();
-  return absl::StrCat(e.kind(), e.host().empty() ? "" : absl::StrCat(" on ", e.host()),
-                      e.store().empty() ? "" : absl::StrCat(" for store ", e.store()));
+  return absl::StrCat(kind, e.host().empty() ? "" : " on " + e.host(),
+                      e.store().empty() ? "" : " for " + store);
 }
 
 }  // namespace
 
 IncidentRole ClassifyEvent(const v1::Event& e) {
-  const absl::string_view kind = e.kind();
+  static const std::set<absl::string_view> kRoutine = {"host.registered", "host.reregistered",
+                                                       "coordinator.start", "store.created",
+                                                       "store.copy_recognized"};
+  static const std::set<absl::string_view> kRecoveryVerbs = {
+      "up",       "online",   "healthy",  "cleared", "done",   "recovered", "resumed",
+      "unfrozen", "complete", "restored", "dropped", "usable", "clock_ok"};
+  const std::string& kind = e.kind();
   const absl::string_view verb = Verb(kind);
-  if (AnyOf(verb, {"up", "online", "healthy", "cleared", "done", "recovered", "resumed", "complete",
-                   "completed", "restored", "dropped", "evicted"})) {
-    return IncidentRole::kRecovery;
+  if (kRoutine.count(kind) > 0 || absl::StartsWith(kind, "command.") ||
+      absl::StartsWith(kind, "inventory.")) {
+    return e.severity() == v1::CRITICAL ? IncidentRole::kProblem : IncidentRole::kIgnored;
   }
-  if (AnyOf(kind, {"failover", "promote", "demote", "placement", "placed", "task.", "replica_added",
-                   "replica.added", "mark_lost", "unit.lost", "drain", "automation.", "command",
-                   "brake"})) {
+  if (absl::EndsWith(verb, "refused") || absl::EndsWith(verb, "failed") ||
+      absl::EndsWith(verb, "rate_limited") || absl::EndsWith(verb, "mismatch")) {
+    return IncidentRole::kProblem;
+  }
+  if (kRecoveryVerbs.count(verb) > 0) return IncidentRole::kRecovery;
+  // Generic transitions ("store.state", "filesystem.state", "host.conditions"):
+  // bad news is serious, a return to normal is not.
+  if (verb == "state" || verb == "conditions") {
+    return IsSerious(e) ? IncidentRole::kProblem : IncidentRole::kRecovery;
+  }
+  if (absl::StartsWith(kind, "store.failover") || absl::StartsWith(kind, "task.") ||
+      absl::StartsWith(kind, "placement.") || absl::StartsWith(kind, "automation.") ||
+      absl::StrContains(kind, "promote") || absl::StrContains(kind, "drain") ||
+      kind == "unit.lost") {
     return IncidentRole::kAction;
   }
-  if (e.severity() == v1::WARNING || e.severity() == v1::CRITICAL) return IncidentRole::kProblem;
-  return IncidentRole::kIgnored;
+  return IsSerious(e) ? IncidentRole::kProblem : IncidentRole::kIgnored;
 }
 
 IncidentReport BuildIncident(const std::vector<v1::Event>& events_in,
@@ -118,8 +190,7 @@ IncidentReport BuildIncident(const std::vector<v1::Event>& events_in,
       if (!e.host().empty()) hosts.insert(e.host());
     }
     if (!e.store().empty() && role != IncidentRole::kRecovery) affected_stores.insert(e.store());
-    if (absl::StrContains(e.kind(), "failover") && role == IncidentRole::kAction &&
-        !e.store().empty()) {
+    if (e.kind() == "store.failover" && !e.store().empty()) {
       failed_over.insert(e.store());
     }
   }
@@ -197,7 +268,8 @@ IncidentReport BuildIncident(const std::vector<v1::Event>& events_in,
     size_t j = i + 1;
     std::set<std::string> stores;
     if (!e.store().empty()) stores.insert(e.store());
-    while (j < events.size() && events[j].kind() == e.kind()) {
+    while (j < events.size() && events[j].kind() == e.kind() &&
+           events[j].severity() == e.severity()) {
       if (!events[j].store().empty()) stores.insert(events[j].store());
       ++j;
     }
@@ -207,8 +279,9 @@ IncidentReport BuildIncident(const std::vector<v1::Event>& events_in,
     if (n > 1 && FormatClock(end_ms) != when) absl::StrAppend(&when, "–", FormatClock(end_ms));
     absl::StrAppend(&md, "- **", when, "** ", RoleLabel(role), ": ", Sentence(e));
     if (n > 1) {
-      absl::StrAppend(&md, " (and ", n - 1, " more like it",
-                      stores.size() > 1 ? absl::StrCat(", for ", SomeNames(stores)) : "", ")");
+      stores.erase(e.store());
+      absl::StrAppend(&md, " Same for ", n - 1, " more",
+                      stores.empty() ? "" : absl::StrCat(" (", SomeNames(stores), ")"), ".");
     }
     absl::StrAppend(&md, "\n");
     i = j;

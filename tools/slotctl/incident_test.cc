@@ -36,9 +36,21 @@ TEST_F(IncidentTest, ClassifiesByKind) {
   EXPECT_EQ(ClassifyEvent(e), IncidentRole::kRecovery);
   e.set_kind("host.up");
   EXPECT_EQ(ClassifyEvent(e), IncidentRole::kRecovery);
-  e.set_kind("host.registered");
+  e.set_kind("store.failover_refused");
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kProblem);
+  e.set_kind("store.state");
+  e.set_severity(v1::CRITICAL);
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kProblem);
   e.set_severity(v1::INFO);
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kRecovery);
+  e.set_kind("host.registered");
   EXPECT_EQ(ClassifyEvent(e), IncidentRole::kIgnored);
+  e.set_kind("command.acked");
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kIgnored);
+  e.set_kind("something.new");
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kIgnored);
+  e.set_severity(v1::WARNING);
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kProblem);
 }
 
 TEST_F(IncidentTest, DriveUnitOutageWhileStillRecovering) {
@@ -51,19 +63,25 @@ TEST_F(IncidentTest, DriveUnitOutageWhileStillRecovering) {
       << md;
   EXPECT_THAT(md, HasSubstr("_Last updated 2027-01-15 08:00:00 UTC._"));
   EXPECT_THAT(md, HasSubstr("Starting at 06:01 UTC on 2027-01-15, a problem on mail storage "
-                            "server imap4 affected 3 mailbox store(s) (st2, st3, st5)."));
+                            "server imap4 affected 4 mailbox store(s) (st2, st3, st5, st6)."));
   EXPECT_THAT(md, HasSubstr("Mail delivery for 2 of them was moved to an up-to-date copy"));
-  // The timeline, in order, with the two failovers folded into one line and
-  // the routine registration left out.
+  // The timeline, in order, in words for users: the two failovers folded
+  // into one line, the registration and the agent command left out.
   const std::vector<std::string> lines = {
-      "- **06:01** Detected: Drive unit du2 on imap4 went offline (sdc state offline)\n",
-      "- **06:01** Detected: Filesystem /srv/mail2 on imap4 was remounted read-only\n",
-      "- **06:01** Detected: Store st2 lost its master imap4/s02\n",
-      "- **06:01** Action: New replica of st3 placed on imap1/s05\n",
-      "- **06:01** Action: Re-replication of st3 from imap2/s03 to imap1/s05 queued\n",
-      "- **06:01** Action: Mail delivery for st2 moved from imap4/s02 to imap1/s02 (and 1 more "
-      "like it, for st2, st5)\n",
-      "- **06:30** Recovered: Re-replication of st5 to imap3/s06 completed and verified\n",
+      "## Timeline (UTC)\n\n",
+      "- **06:01** Problem: A disk enclosure (du2) on mail server imap4 failed.\n",
+      "- **06:01** Problem: Part of the storage on mail server imap4 stopped working.\n",
+      "- **06:01** Problem: Mailboxes in store st2 could not receive or serve mail.\n",
+      "- **06:01** Problem: Mailboxes in store st3 lost one of their backup copies.\n",
+      "- **06:01** Action: Started a new backup copy of store st3.\n",
+      "- **06:01** Action: Copying the mailboxes of store st3.\n",
+      "- **06:01** Action: Mail delivery for store st2 was moved to an up-to-date copy. Same for 1 "
+      "more (st5).\n",
+      "- **06:01** Problem: Moving mail delivery for store st6 was held back as a safety measure; "
+      "engineers are reviewing it.\n",
+      "- **06:30** Recovered: A new backup copy of store st5 is complete and verified.\n",
+      "- **06:30** Recovered: The copy of store st5 on the failed hardware was retired.\n",
+      "- **06:30** Recovered: Mailboxes in store st5 have all their copies again.\n\n## Still",
   };
   size_t at = 0;
   for (const std::string& line : lines) {
@@ -72,11 +90,12 @@ TEST_F(IncidentTest, DriveUnitOutageWhileStillRecovering) {
     at = found + line.size();
   }
   EXPECT_THAT(md, Not(HasSubstr("re-registered")));
+  EXPECT_THAT(md, Not(HasSubstr("command 77")));
   EXPECT_THAT(md, HasSubstr("## Still in progress\n\n- 1 mailbox store(s) have no working "
                             "primary copy yet; mail for their users is delayed, not lost"));
   EXPECT_THAT(md, HasSubstr("- Rebuilding backup copies of 1 mailbox store(s): 40.0% of "
                             "mailboxes copied, about 1h15m left.\n"));
-  EXPECT_THAT(md, HasSubstr("_11 journal events from 2027-01-15 02:00:00 UTC to 2027-01-15 "
+  EXPECT_THAT(md, HasSubstr("_14 journal events from 2027-01-15 02:00:00 UTC to 2027-01-15 "
                             "08:00:00 UTC; times are UTC._\n"));
 }
 

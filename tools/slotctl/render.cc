@@ -60,7 +60,7 @@ size_t VisibleWidth(absl::string_view text) {
   return width;
 }
 
-void Table::Print(std::ostream& out, int indent) const {
+void Table::Print(std::ostream& out, int indent, bool with_header) const {
   std::vector<size_t> widths(header_.size(), 0);
   const auto measure = [&](const std::vector<std::string>& row) {
     for (size_t i = 0; i < row.size(); ++i) {
@@ -79,7 +79,7 @@ void Table::Print(std::ostream& out, int indent) const {
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out << line << "\n";
   };
-  print_row(header_);
+  if (with_header) print_row(header_);
   for (const auto& row : rows_) print_row(row);
 }
 

@@ -30,8 +30,9 @@ class Table {
   explicit Table(std::vector<std::string> header) : header_(std::move(header)) {}
   void AddRow(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
   bool empty() const { return rows_.empty(); }
-  // Writes header and rows, each line indented by `indent` spaces.
-  void Print(std::ostream& out, int indent = 0) const;
+  // Writes the header (unless `with_header` is false) and the rows, each line
+  // indented by `indent` spaces.
+  void Print(std::ostream& out, int indent = 0, bool with_header = true) const;
 
  private:
   std::vector<std::string> header_;

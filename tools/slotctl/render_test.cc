@@ -24,6 +24,14 @@ TEST(TableTest, AlignsByVisibleWidthIgnoringColour) {
             "  a       up\n");
 }
 
+TEST(TableTest, RowsOnly) {
+  Table t({"NAME", "WHAT"});
+  t.AddRow({"--since D", "how far back"});
+  std::ostringstream out;
+  t.Print(out, 0, /*with_header=*/false);
+  EXPECT_EQ(out.str(), "--since D  how far back\n");
+}
+
 TEST(TableTest, NoColourWhenOff) {
   EXPECT_EQ(Paint("down", Tone::kBad, false), "down");
   EXPECT_EQ(VisibleWidth(Paint("down", Tone::kBad, true)), 4u);

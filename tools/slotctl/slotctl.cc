@@ -1,7 +1,6 @@
 #include "tools/slotctl/slotctl.h"
 
 #include <iostream>
-#include <sstream>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
@@ -49,11 +48,7 @@ void PrintFlags(std::ostream& out, const std::vector<FlagSpec>& flags) {
     if (f.takes_value) absl::StrAppend(&name, " ", f.value_name);
     table.AddRow({name, f.help});
   }
-  // The Table header is empty: print rows only.
-  std::ostringstream buffer;
-  table.Print(buffer, 2);
-  std::string text = buffer.str();
-  out << text.substr(text.find('\n') + 1);
+  table.Print(out, 2, /*with_header=*/false);
 }
 
 void PrintOverview(std::ostream& out) {
@@ -62,10 +57,7 @@ void PrintOverview(std::ostream& out) {
       << "Verbs:\n";
   Table table({"", ""});
   for (const VerbDef& v : AllVerbs()) table.AddRow({v.name, v.summary});
-  std::ostringstream buffer;
-  table.Print(buffer, 2);
-  std::string text = buffer.str();
-  out << text.substr(text.find('\n') + 1);
+  table.Print(out, 2, /*with_header=*/false);
   out << "\nGlobal flags (before or after the verb):\n";
   PrintFlags(out, GlobalFlags());
   out << "\nRun 'slotctl help VERB' for a verb's arguments and flags.\n"

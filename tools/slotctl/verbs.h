@@ -1,6 +1,7 @@
 // Internal to slotctl: the verb table and the state one invocation carries.
-// Verbs are split across verbs_read.cc (read-only views) and verbs_write.cc
-// (commands that change the cluster).
+// Verbs are split across verbs_cluster.cc (status, hosts, host),
+// verbs_read.cc (the other read-only views) and verbs_write.cc (commands that
+// change the cluster).
 #ifndef SLOTKEEPER_TOOLS_SLOTCTL_VERBS_H_
 #define SLOTKEEPER_TOOLS_SLOTCTL_VERBS_H_
 
@@ -60,6 +61,23 @@ absl::Status Annotate(const absl::Status& status, absl::string_view about);
 
 std::vector<VerbDef> ReadVerbs();
 std::vector<VerbDef> WriteVerbs();
+
+// verbs_cluster.cc: the cluster-wide views and renderings shared by verbs.
+absl::Status RunStatus(Invocation& inv, const ParsedArgs& args);
+absl::Status RunHosts(Invocation& inv, const ParsedArgs& args);
+absl::Status RunHost(Invocation& inv, const ParsedArgs& args);
+// "running (automatic failovers in window: 1/5)", "PAUSED by bob 3m ago: ...".
+std::string AutomationLine(const v1::AutomationState& state, int64_t now_ms, bool color);
+// Usable master and replica copies.
+int UsableCopies(const v1::StoreInfo& store);
+// "imap4/s02 (unusable)", or "none".
+std::string MasterName(const v1::StoreInfo& store);
+void PrintStoresTable(Invocation& inv,
+                      const google::protobuf::RepeatedPtrField<v1::StoreInfo>& stores, int indent);
+
+// verbs_write.cc: the sub-verbs `store create` and `automation pause|resume`.
+absl::Status RunStoreCreate(Invocation& inv, const ParsedArgs& args);
+absl::Status RunAutomationSet(Invocation& inv, const ParsedArgs& args, bool pause);
 
 }  // namespace slotkeeper::slotctl
 

@@ -14,7 +14,7 @@ namespace slotkeeper::slotctl {
 
 // Asks `question` on stderr and reads the answer from stdin; true only for
 // "y" or "yes". End of input counts as no.
-bool Confirm(Invocation& inv, absl::string_view question) {
+static bool Confirm(Invocation& inv, absl::string_view question) {
   inv.err() << question << " [y/N] ";
   inv.err().flush();
   std::string answer;
@@ -26,7 +26,7 @@ bool Confirm(Invocation& inv, absl::string_view question) {
   return answer == "y" || answer == "yes";
 }
 
-absl::Status Aborted() { return absl::AbortedError("not confirmed; nothing was changed"); }
+static absl::Status Aborted() { return absl::AbortedError("not confirmed; nothing was changed"); }
 
 absl::Status RunStoreCreate(Invocation& inv, const ParsedArgs& args) {
   if (args.positional.size() != 2) {

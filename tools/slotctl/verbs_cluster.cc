@@ -1,0 +1,278 @@
+// The cluster-wide views: status ("is mail safe?"), hosts and host, plus the
+// store and automation renderings other verbs share (declared in verbs.h).
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "tools/slotctl/render.h"
+#include "tools/slotctl/verbs.h"
+
+namespace slotkeeper::slotctl {
+namespace {
+
+std::string Yes(bool b) { return b ? "yes" : "no"; }
+
+std::string ConditionLine(const v1::Condition& c, int64_t now_ms) {
+  std::string subject = c.subject().empty() ? "host" : c.subject();
+  std::string line = absl::StrCat(ConditionTypeName(c.type()), " on ", subject, " since ",
+                                  FormatAgo(c.since_ms(), now_ms), c.hard() ? " (hard)" : "");
+  if (!c.reason().empty()) absl::StrAppend(&line, ": ", c.reason());
+  return line;
+}
+
+}  // namespace
+
+std::string AutomationLine(const v1::AutomationState& a, int64_t now_ms, bool color) {
+  std::string mode = AutomationModeName(a.mode());
+  std::string line;
+  switch (a.mode()) {
+    case v1::AUTOMATION_RUNNING:
+      line = Paint("running", Tone::kGood, color);
+      break;
+    case v1::AUTOMATION_PAUSED:
+      line = absl::StrCat(Paint("PAUSED", Tone::kWarn, color), " by ",
+                          a.set_by().empty() ? "?" : a.set_by(), " ",
+                          FormatAgo(a.since_ms(), now_ms), ": ", a.reason());
+      break;
+    case v1::AUTOMATION_FROZEN:
+      line = absl::StrCat(Paint("FROZEN by the mass-failure brake", Tone::kBad, color), " ",
+                          FormatAgo(a.since_ms(), now_ms), ": ", a.reason());
+      break;
+    default:
+      line = mode;
+  }
+  if (a.failover_limit() > 0) {
+    absl::StrAppend(&line, " (automatic failovers in window: ", a.recent_failovers(), "/",
+                    a.failover_limit(), ")");
+  }
+  return line;
+}
+
+int UsableCopies(const v1::StoreInfo& s) {
+  int n = 0;
+  for (const v1::Copy& c : s.copies()) {
+    if (c.usable() && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA)) ++n;
+  }
+  return n;
+}
+
+std::string MasterName(const v1::StoreInfo& s) {
+  for (const v1::Copy& c : s.copies()) {
+    if (c.role() == v1::SLOT_MASTER) return SlotName(c.slot()) + (c.usable() ? "" : " (unusable)");
+  }
+  return "none";
+}
+
+void PrintStoresTable(Invocation& inv,
+                      const google::protobuf::RepeatedPtrField<v1::StoreInfo>& stores, int indent) {
+  Table table({"STORE", "STATE", "COPIES", "MASTER", "EPOCH", "USERS", "SIZE", "NOTE"});
+  for (const v1::StoreInfo& s : stores) {
+    table.AddRow({s.name(), Paint(StoreStateName(s.state()), StoreStateTone(s.state()), inv.color),
+                  absl::StrCat(UsableCopies(s), "/", s.required_copies()), MasterName(s),
+                  absl::StrCat(s.master_epoch()), absl::StrCat(s.user_count()),
+                  FormatBytes(s.used_bytes()), s.note()});
+  }
+  table.Print(inv.out(), indent);
+}
+
+// ---------------------------------------------------------------------------
+
+absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
+  absl::StatusOr<v1::ClusterStatus> st = inv.Client().GetClusterStatus({});
+  if (!st.ok()) return st.status();
+  if (inv.json) {
+    inv.out() << ToJson(*st) << "\n";
+    return absl::OkStatus();
+  }
+  std::ostream& out = inv.out();
+  const int64_t now = st->coordinator_time_ms() != 0 ? st->coordinator_time_ms() : inv.NowMs();
+  int no_master = 0, degraded = 0;
+  for (const v1::StoreInfo& s : st->troubled_stores()) {
+    if (s.state() == v1::STORE_NO_MASTER || s.state() == v1::STORE_UNAVAILABLE) ++no_master;
+    if (s.state() == v1::STORE_DEGRADED) ++degraded;
+  }
+  out << "slotmgrd " << inv.server << " at " << FormatTime(now) << "\n";
+  if (no_master > 0) {
+    out << Paint("MAIL AT RISK", Tone::kBad, inv.color) << ": " << no_master
+        << " store(s) without a usable master (mail for their users is not being delivered)\n";
+  } else if (degraded > 0) {
+    out << Paint("MAIL SAFE, REDUNDANCY REDUCED", Tone::kWarn, inv.color) << ": every store has "
+        << "a usable master; " << degraded << " store(s) have fewer copies than required\n";
+  } else {
+    out << Paint("MAIL SAFE", Tone::kGood, inv.color) << ": all " << st->stores_total()
+        << " stores healthy\n";
+  }
+  out << "Automation: " << AutomationLine(st->automation(), now, inv.color) << "\n";
+
+  std::vector<std::string> host_counts;
+  for (const v1::HostStateCount& c : st->hosts_by_state()) {
+    host_counts.push_back(absl::StrCat(c.count(), " ", HostStateName(c.state())));
+  }
+  out << "Hosts: " << (host_counts.empty() ? "none" : absl::StrJoin(host_counts, ", ")) << "; "
+      << st->hosts_draining() << " draining\n";
+  out << "Slots: " << st->slots_master() << " master, " << st->slots_replica() << " replica, "
+      << st->slots_seeding() << " seeding, " << st->slots_spare() << " spare, " << st->slots_lost()
+      << " lost\n";
+  out << "Stores: " << st->stores_total() << " total, " << st->stores_healthy() << " healthy, "
+      << degraded << " under-replicated, " << no_master << " without usable master\n";
+
+  if (st->troubled_hosts_size() > 0) {
+    out << "\nHosts needing attention:\n";
+    for (const v1::HostInfo& h : st->troubled_hosts()) {
+      out << "  " << h.name() << ": "
+          << Paint(HostStateName(h.state()), HostStateTone(h.state()), inv.color) << " since "
+          << FormatAgo(h.state_since_ms(), now)
+          << (h.draining() ? absl::StrCat(", draining (", h.drain_reason(), ")") : "")
+          << (h.clock_skewed() ? absl::StrCat(", clock off by ", FormatOffset(h.clock_offset_ms()))
+                               : "")
+          << "\n";
+      for (const v1::UnitInfo& u : h.units()) {
+        if (u.state() == v1::UNIT_ONLINE && !u.draining()) continue;
+        out << "    unit " << u.name() << ": "
+            << Paint(UnitStateName(u.state()),
+                     u.state() == v1::UNIT_ONLINE ? Tone::kWarn : Tone::kBad, inv.color)
+            << (u.failed_since_ms() ? absl::StrCat(" since ", FormatAgo(u.failed_since_ms(), now))
+                                    : "")
+            << (u.replace_at_ms()
+                    ? absl::StrCat(", declared lost ", FormatAgo(u.replace_at_ms(), now))
+                    : "")
+            << (u.draining() ? ", draining" : "") << "\n";
+      }
+      for (const v1::FilesystemInfo& f : h.filesystems()) {
+        if (f.state() == v1::FS_OK) continue;
+        out << "    filesystem " << f.mount_point() << " (unit " << f.unit()
+            << "): " << Paint(FilesystemStateName(f.state()), Tone::kBad, inv.color) << "\n";
+      }
+      for (const v1::Condition& c : h.conditions()) {
+        out << "    condition " << ConditionLine(c, now) << "\n";
+      }
+    }
+  }
+  if (st->troubled_stores_size() > 0) {
+    out << "\nStores needing attention:\n";
+    PrintStoresTable(inv, st->troubled_stores(), 2);
+  }
+  const v1::RecoveryProgress& r = st->recovery();
+  if (r.stores_recovering() > 0 || r.tasks_running() > 0 || r.tasks_queued() > 0) {
+    out << "\nRe-replication: " << r.stores_recovering() << " store(s), " << r.tasks_running()
+        << " task(s) running, " << r.tasks_queued() << " queued\n"
+        << "  users " << r.users_done() << "/" << r.users_total() << " ("
+        << FormatPercent(r.users_done(), r.users_total()) << "), data "
+        << FormatBytes(r.bytes_done()) << "/" << FormatBytes(r.bytes_total()) << " ("
+        << FormatPercent(r.bytes_done(), r.bytes_total()) << "), "
+        << FormatBytes(static_cast<uint64_t>(r.bytes_per_second())) << "/s, "
+        << (r.eta_ms() >= 0 ? absl::StrCat("about ", FormatSpan(r.eta_ms()), " left")
+                            : std::string("time left unknown"))
+        << "\n";
+  } else {
+    out << "\nRe-replication: nothing in progress\n";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunHosts(Invocation& inv, const ParsedArgs&) {
+  absl::StatusOr<v1::ListHostsResponse> resp = inv.Client().ListHosts({});
+  if (!resp.ok()) return resp.status();
+  if (inv.json) {
+    inv.out() << ToJson(*resp) << "\n";
+    return absl::OkStatus();
+  }
+  const int64_t now = inv.NowMs();
+  Table table({"HOST", "STATE", "SINCE", "HEARD", "CLOCK", "DRAIN", "SLOTS M/R/S/L", "CONDITIONS",
+               "VERSION"});
+  for (const v1::HostInfo& h : resp->hosts()) {
+    std::map<v1::SlotRole, int> roles;
+    for (const v1::SlotInfo& s : h.slots()) roles[s.role()]++;
+    table.AddRow({h.name(), Paint(HostStateName(h.state()), HostStateTone(h.state()), inv.color),
+                  FormatAgo(h.state_since_ms(), now), FormatAgo(h.last_heard_ms(), now),
+                  Paint(FormatOffset(h.clock_offset_ms()),
+                        h.clock_skewed() ? Tone::kBad : Tone::kPlain, inv.color),
+                  h.draining() ? Paint("yes", Tone::kWarn, inv.color) : "no",
+                  absl::StrCat(roles[v1::SLOT_MASTER], "/",
+                               roles[v1::SLOT_REPLICA] + roles[v1::SLOT_SEEDING], "/",
+                               roles[v1::SLOT_SPARE], "/", roles[v1::SLOT_LOST]),
+                  absl::StrCat(h.conditions_size()), h.agent_version()});
+  }
+  table.Print(inv.out());
+  return absl::OkStatus();
+}
+
+static std::string LeaseText(int64_t valid_until_ms, int64_t now) {
+  if (valid_until_ms == 0) return "-";
+  if (valid_until_ms > now) return absl::StrCat("valid ", FormatSpan(valid_until_ms - now));
+  return absl::StrCat("expired ", FormatAgo(valid_until_ms, now));
+}
+
+absl::Status RunHost(Invocation& inv, const ParsedArgs& args) {
+  const std::string& name = args.positional[0];
+  if (absl::Status s = ValidateName(name, "host"); !s.ok()) return UsageError(s.message());
+  v1::GetHostRequest req;
+  req.set_host(name);
+  absl::StatusOr<v1::HostInfo> h = inv.Client().GetHost(req);
+  if (!h.ok()) return Annotate(h.status(), absl::StrCat("host \"", name, "\""));
+  if (inv.json) {
+    inv.out() << ToJson(*h) << "\n";
+    return absl::OkStatus();
+  }
+  std::ostream& out = inv.out();
+  const int64_t now = inv.NowMs();
+  out << "Host " << h->name() << ": "
+      << Paint(HostStateName(h->state()), HostStateTone(h->state()), inv.color) << " since "
+      << FormatAgo(h->state_since_ms(), now) << ", last heard "
+      << FormatAgo(h->last_heard_ms(), now) << "\n";
+  out << "  agent " << (h->agent_version().empty() ? "?" : h->agent_version()) << ", peer "
+      << (h->peer_address().empty() ? "?" : h->peer_address()) << "\n";
+  out << "  clock offset " << FormatOffset(h->clock_offset_ms())
+      << (h->clock_skewed() ? Paint(" SKEWED: never promoted", Tone::kBad, inv.color) : "") << "\n";
+  out << "  draining: "
+      << (h->draining() ? absl::StrCat("yes (", h->drain_reason(), ")") : std::string("no"))
+      << "\n";
+
+  out << "\nDrive units:\n";
+  Table units({"UNIT", "STATE", "DEVICES", "FAILED", "LOST AT", "DRAIN"});
+  for (const v1::UnitInfo& u : h->units()) {
+    units.AddRow({u.name(),
+                  Paint(UnitStateName(u.state()),
+                        u.state() == v1::UNIT_ONLINE ? Tone::kGood : Tone::kBad, inv.color),
+                  absl::StrJoin(u.devices(), ","), FormatAgo(u.failed_since_ms(), now),
+                  u.replace_at_ms() ? FormatAgo(u.replace_at_ms(), now) : "-", Yes(u.draining())});
+  }
+  units.Print(out, 2);
+
+  out << "\nFilesystems:\n";
+  Table fss({"MOUNT", "UNIT", "STATE", "SIZE", "FREE", "FREE INODES"});
+  for (const v1::FilesystemInfo& f : h->filesystems()) {
+    fss.AddRow({f.mount_point(), f.unit(),
+                Paint(FilesystemStateName(f.state()),
+                      f.state() == v1::FS_OK ? Tone::kGood : Tone::kBad, inv.color),
+                FormatBytes(f.total_bytes()), FormatBytes(f.free_bytes()),
+                absl::StrCat(f.free_inodes())});
+  }
+  fss.Print(out, 2);
+
+  out << "\nSlots:\n";
+  Table slots({"SLOT", "ROLE", "STORE", "USABLE", "USED", "CAPACITY", "LEASE", "ADDRESS", "WHY"});
+  for (const v1::SlotInfo& s : h->slots()) {
+    slots.AddRow({s.ref().slot(), SlotRoleName(s.role()), s.store().empty() ? "-" : s.store(),
+                  s.usable() ? "yes" : Paint("no", Tone::kBad, inv.color),
+                  FormatBytes(s.used_bytes()), FormatBytes(s.capacity_bytes()),
+                  LeaseText(s.lease_valid_until_ms(), now), s.service_address(),
+                  s.unusable_reason()});
+  }
+  slots.Print(out, 2);
+
+  out << "\nConditions:";
+  if (h->conditions_size() == 0) out << " none";
+  out << "\n";
+  for (const v1::Condition& c : h->conditions()) {
+    out << "  "
+        << Paint(ConditionTypeName(c.type()), c.hard() ? Tone::kBad : Tone::kWarn, inv.color)
+        << " on " << (c.subject().empty() ? "host" : c.subject()) << " since "
+        << FormatAgo(c.since_ms(), now) << " (" << FormatTime(c.since_ms()) << ")"
+        << (c.hard() ? ", hard" : ", soft") << (c.reason().empty() ? "" : ": ") << c.reason()
+        << "\n";
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace slotkeeper::slotctl
