@@ -15,6 +15,9 @@
 // a host down), but elements must not be added or removed without calling
 // Finalize() again. The finders are O(1) (hash maps keyed by name).
 //
+// Copyable: the indexes hold positions, not pointers, so a copy stays
+// indexed.
+//
 // Thread-safety: a finalized ClusterView is immutable from the decisions'
 // point of view; concurrent const use is safe. Not safe to mutate while read.
 #ifndef SLOTKEEPER_SLOTMGR_CLUSTER_VIEW_H_
@@ -139,7 +142,8 @@ class ClusterView {
   // Validates and indexes. Errors (INVALID_ARGUMENT, naming the offender):
   // empty or duplicate names; a unit, filesystem or slot on an unknown host;
   // a slot on an unknown filesystem or unit; a copy on an unknown slot, or a
-  // slot listed as a copy of two stores; a store with required_copies 0.
+  // slot listed as a copy of two stores, or as a copy of a store that its
+  // SlotView.store does not name; a store with required_copies 0.
   absl::Status Finalize();
   bool finalized() const { return finalized_; }
 
