@@ -121,13 +121,14 @@ struct StoreView {
   bool HasCopyOnHost(absl::string_view host) const;
 };
 
-// A replication task in flight (queued or running), for load accounting.
+// A replication task in flight, for load accounting: placement counts queued
+// and running tasks alike (both will load their hosts).
 struct TaskView {
   std::string id;
   std::string store;
   SlotId source;
   SlotId target;
-  bool running = true;  // false: queued, does not load hosts yet
+  bool running = true;  // false: still queued
 };
 
 class ClusterView {
