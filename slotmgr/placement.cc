@@ -89,7 +89,8 @@ class Planner {
       const SlotView& slot = view_.slots[target];
       int h = view_.HostIndex(slot.host);
       slot_taken_[target] = true;
-      if (fs_index_[target] >= 0) fs_free_[fs_index_[target]] -= need;
+      // The copy consumes its bytes; the headroom is only required room.
+      if (fs_index_[target] >= 0) fs_free_[fs_index_[target]] -= bytes;
       ++incoming_[h];
       ++copies_[h];
       if (source_host >= 0) ++outgoing_[source_host];
