@@ -77,7 +77,15 @@ v1::CommandAck CommandHandler::Handle(const v1::Command& command) {
   return ack;
 }
 
+absl::Mutex* CommandHandler::SlotMutex(const std::string& slot) {
+  absl::MutexLock lock(&slot_mutexes_mu_);
+  std::unique_ptr<absl::Mutex>& m = slot_mutexes_[slot];
+  if (m == nullptr) m = std::make_unique<absl::Mutex>();
+  return m.get();
+}
+
 CommandHandler::Outcome CommandHandler::PromoteLocked(const v1::PromoteCommand& c) {
+  absl::MutexLock slot_lock(SlotMutex(c.slot()));
   Outcome out;
   const SlotConfig* slot = FindSlot(c.slot());
   if (slot == nullptr) {
@@ -119,6 +127,7 @@ CommandHandler::Outcome CommandHandler::PromoteLocked(const v1::PromoteCommand& 
 }
 
 CommandHandler::Outcome CommandHandler::DemoteLocked(const v1::DemoteCommand& c) {
+  absl::MutexLock slot_lock(SlotMutex(c.slot()));
   Outcome out;
   const SlotConfig* slot = FindSlot(c.slot());
   if (slot == nullptr) {
@@ -143,9 +152,17 @@ CommandHandler::Outcome CommandHandler::DemoteLocked(const v1::DemoteCommand& c)
 }
 
 std::vector<v1::Lease> CommandHandler::FenceExpired() {
-  absl::MutexLock lock(&mu_);
+  // Not under mu_: a long hook of another slot must not delay a fence.
   std::vector<v1::Lease> expired = leases_->TakeExpired();
   for (const v1::Lease& l : expired) {
+    absl::MutexLock slot_lock(SlotMutex(l.slot()));
+    // A promotion of the slot may have completed while this waited: then
+    // the slot serves under its new lease and must not be stopped.
+    if (leases_->IsMaster(l.slot())) {
+      LogInfo(absl::StrCat("lease of slot ", l.slot(), " (", l.store(), "@", l.epoch(),
+                           ") expired but the slot was promoted again meanwhile"));
+      continue;
+    }
     LogWarning(absl::StrCat("lease of slot ", l.slot(), " (", l.store(), "@", l.epoch(),
                             ") expired without renewal: demoting it"));
     if (const SlotConfig* slot = FindSlot(l.slot())) {
@@ -160,7 +177,8 @@ std::vector<v1::Lease> CommandHandler::FenceExpired() {
 }
 
 void CommandHandler::Adopt(const std::vector<v1::SlotAssignment>& assignments) {
-  absl::MutexLock lock(&mu_);
+  // The lease manager is thread-safe; waiting for a running hook here would
+  // hold up registration.
   for (const v1::SlotAssignment& a : assignments) {
     if (a.role() == v1::SLOT_MASTER && FindSlot(a.slot()) != nullptr) {
       leases_->AdoptWithoutLease(a.slot(), a.store(), a.epoch());

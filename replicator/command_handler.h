@@ -14,11 +14,15 @@
 // file, data plane told. Call it whenever LeaseManager::NextExpiry() says.
 //
 // Handle and FenceExpired block while hooks run (bounded by the hook
-// timeout). They serialise on one internal mutex, so hooks of one host never
-// overlap. Nothing is owned but the mutex; everything passed in outlives it.
+// timeout). Commands are applied one at a time (`mu_`); hooks of one slot
+// never overlap (a per-slot mutex), but fencing slot A never waits for a
+// hook of slot B. Lock order: mu_, then a slot's mutex. Nothing passed in is
+// owned; everything outlives the handler.
 #ifndef SLOTKEEPER_REPLICATOR_COMMAND_HANDLER_H_
 #define SLOTKEEPER_REPLICATOR_COMMAND_HANDLER_H_
 
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -61,7 +65,14 @@ class CommandHandler {
   LeaseManager* const leases_;
   AgentStateStore* const state_;
   DataPlane* const data_plane_;
-  absl::Mutex mu_;
+  // The mutex serialising hooks and role changes of `slot` (created on first
+  // use, never removed: slots are few and fixed by the config).
+  absl::Mutex* SlotMutex(const std::string& slot);
+
+  absl::Mutex mu_;  // one command at a time
+  absl::Mutex slot_mutexes_mu_;
+  std::map<std::string, std::unique_ptr<absl::Mutex>> slot_mutexes_
+      ABSL_GUARDED_BY(slot_mutexes_mu_);
 };
 
 }  // namespace slotkeeper::replicator

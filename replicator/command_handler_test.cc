@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -120,6 +121,32 @@ TEST_F(CommandHandlerTest, ExpiredLeaseIsFencedWithTheDemoteHook) {
   EXPECT_EQ(fenced[0].slot(), "s01");
   EXPECT_EQ(ReadFile(dir_ + "/demotes"), "demoted s01\n");
   EXPECT_EQ(state_->Roles()[0].role(), "replica");
+}
+
+TEST_F(CommandHandlerTest, FencingOneSlotDoesNotWaitForAnotherSlotsHook) {
+  SlotConfig* s2 = config_.add_slots();
+  s2->set_name("s02");
+  s2->set_path("/srv/du1/s02");
+  const std::string go = dir_ + "/go";
+  const std::string started = dir_ + "/started";
+  config_.mutable_hooks()->set_promote("if [ $SLOTKEEPER_SLOT = s02 ]; then touch " + started +
+                                       "; while [ ! -e " + go + " ]; do sleep 0.01; done; fi");
+  ASSERT_TRUE(handler_->Handle(Promote("c1", 2)).ok());
+  v1::Command p2 = Promote("c2", 1);
+  p2.mutable_promote()->set_slot("s02");
+  p2.mutable_promote()->set_store("st2");
+  p2.mutable_promote()->mutable_lease()->set_duration_ms(1'000'000);
+  std::thread slow([&] { EXPECT_TRUE(handler_->Handle(p2).ok()); });
+  while (!std::ifstream(started)) absl::SleepFor(absl::Milliseconds(10));
+  clock_.Advance(absl::Seconds(11));  // s01's lease runs out
+  // Completes while s02's promote hook is still waiting for `go`.
+  std::vector<v1::Lease> fenced = handler_->FenceExpired();
+  EXPECT_EQ(ReadFile(dir_ + "/demotes"), "demoted s01\n");
+  std::ofstream(go) << "go";
+  slow.join();
+  ASSERT_EQ(fenced.size(), 1u);
+  EXPECT_EQ(fenced[0].slot(), "s01");
+  EXPECT_TRUE(leases_.IsMaster("s02"));
 }
 
 TEST_F(CommandHandlerTest, UnknownSlotAndDataPathCommandsAreRefused) {

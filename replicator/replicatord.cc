@@ -103,8 +103,14 @@ int Run() {
     LogError(absl::StrCat("cannot listen on ", config.peer_listen_address()));
     return 1;
   }
+  // What peers are told: the listen host, or the host name when listening
+  // on every interface.
   const std::string listen = config.peer_listen_address();
-  const std::string peer_address = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+  std::string listen_host = listen.substr(0, listen.rfind(':'));
+  if (listen_host == "0.0.0.0" || listen_host == "[::]" || listen_host.empty()) {
+    listen_host = config.host();
+  }
+  const std::string peer_address = absl::StrCat(listen_host, ":", port);
 
   CoordinatorClient* client_ptr = nullptr;
   absl::Mutex client_mu;

@@ -42,7 +42,10 @@ wait_for "^CLEAR [0-9]+ READ_ONLY $MNT\$" 5
 
 step "a coordinator that stops renewing: the agent demotes the slot itself"
 kill -STOP "$COORD_PID"
-sleep 2.5
+for _ in $(seq 100); do
+  grep -q "demoted s01 1" "$WORK/hooks.log" && break
+  sleep 0.1
+done
 kill -CONT "$COORD_PID"
 grep -q "demoted s01 1" "$WORK/hooks.log" || { echo "FAIL: no self-demotion"; cat "$WORK/agent.log"; exit 1; }
 wait_for '^LEASES 0' 5

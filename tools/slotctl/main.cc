@@ -1,5 +1,6 @@
 // slotctl: fills the Environment from the process (streams, clock, terminal,
-// SLOTMGR_ADDR, NO_COLOR, USER) and runs the library. See slotctl.h.
+// SLOTMGR_ADDR, NO_COLOR, the user name) and runs the library. See slotctl.h.
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -33,6 +34,10 @@ int main(int argc, char** argv) {
   env.no_color = std::getenv("NO_COLOR") != nullptr;
   env.server_from_env = EnvOrEmpty("SLOTMGR_ADDR");
   env.user = EnvOrEmpty("USER");
+  if (env.user.empty()) env.user = EnvOrEmpty("LOGNAME");
+  if (env.user.empty()) {
+    if (const passwd* pw = getpwuid(getuid()); pw != nullptr) env.user = pw->pw_name;
+  }
   env.connect = [](const std::string& server,
                    absl::Duration timeout) -> std::unique_ptr<ClusterClient> {
     return std::make_unique<GrpcClusterClient>(server, timeout);

@@ -53,6 +53,8 @@ TEST_F(ReadVerbsTest, StatusOfHealthyClusterSaysSafe) {
   EXPECT_EQ(r.code, 0);
   EXPECT_THAT(r.out, HasSubstr("MAIL SAFE: all 3 stores healthy"));
   EXPECT_THAT(r.out, HasSubstr("Re-replication: nothing in progress"));
+  cluster_.status = v1::ClusterStatus();
+  EXPECT_THAT(Run({"status"}).out, HasSubstr("NO STORES: the coordinator manages no store yet"));
 }
 
 TEST_F(ReadVerbsTest, StatusShowsPausedAndFrozenAutomation) {

@@ -98,6 +98,8 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
   } else if (degraded > 0) {
     out << Paint("MAIL SAFE, REDUNDANCY REDUCED", Tone::kWarn, inv.color) << ": every store has "
         << "a usable master; " << degraded << " store(s) have fewer copies than required\n";
+  } else if (st->stores_total() == 0) {
+    out << "NO STORES: the coordinator manages no store yet ('slotctl store create')\n";
   } else {
     out << Paint("MAIL SAFE", Tone::kGood, inv.color) << ": all " << st->stores_total()
         << " stores healthy\n";
