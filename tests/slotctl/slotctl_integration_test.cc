@@ -12,9 +12,10 @@
 // coordinator recognises on disk (mailgen writes a store marker into a spare
 // slot), which is how a rebuilt coordinator adopts existing copies.
 //
-// The tests share one cluster and run in the order written; each one builds
-// on what the previous ones did (stores st1 and st2, a failover, a lost
-// unit).
+// The SlotctlIntegrationTest cases share one cluster and run in the order
+// written; each builds on what the previous ones did (stores st1 and st2, a
+// failover, a lost unit). SlotctlWithoutClusterTest needs no coordinator
+// (usage errors, an unreachable server) and also runs without root.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -254,9 +255,10 @@ TEST_F(SlotctlIntegrationTest, UserShowsWhereTheUserLives) {
   Struct json = SlotctlJson({"user", "user0004"}, 0);
   EXPECT_EQ(Field(json, "store").string_value(), "st1");
   EXPECT_EQ(SlotOf(Field(Field(json, "master").struct_value(), "slot")), "imap1/du1s1");
-  // Not asserted: `store st1` showing "5 users". slotmgr never fills
-  // StoreInfo.user_count, so it prints "0 users" (reported; see the report
-  // of this test's commit).
+  // Left out until fixed, BUG (slotmgr): StoreInfo.user_count is never set,
+  // so `slotctl store st1` prints "0 users" although its master slot holds
+  // five (user0000..user0004). The assertion would be:
+  //   EXPECT_TRUE(absl::StrContains(Slotctl({"store", "st1"}).out, "5 users"));
 }
 
 TEST_F(SlotctlIntegrationTest, StoreCreateWithCopiesPlacesReplicasOnOtherHosts) {
@@ -465,42 +467,87 @@ TEST_F(SlotctlIntegrationTest, UnknownStoreHostAndUserAreOneLineErrors) {
   ExpectNotFound({"mark-lost", "nohost/du1", "--yes"}, "nohost");
 }
 
-TEST_F(SlotctlIntegrationTest, UsageErrorsExitTwo) {
-  Result verb = Slotctl({"frobnicate"});
-  EXPECT_EQ(verb.code, 2) << verb.out;
-  EXPECT_TRUE(absl::StrContains(verb.out, "unknown verb \"frobnicate\"")) << verb.out;
-  Struct json = SlotctlJson({"frobnicate"}, 2);
-  EXPECT_EQ(Field(Field(json, "error").struct_value(), "code").string_value(), "INVALID_ARGUMENT");
-
-  // A bad HOST/SLOT and a missing --master are caught before any call.
-  Result bad_slot = Slotctl({"store", "create", "st9", "--master", "imap1", "--copies", "2"});
-  EXPECT_EQ(bad_slot.code, 2) << bad_slot.out;
-  Result no_master = Slotctl({"store", "create", "st9", "--copies", "2"});
-  EXPECT_EQ(no_master.code, 2) << no_master.out;
-  json = SlotctlJson({"store", "create", "st9", "--copies", "2"}, 2);
-  EXPECT_EQ(json.fields().count("error"), 1u);
+// Runs the slotctl binary with `args` (no cluster: for the checks that need
+// no coordinator, which also run without root).
+Result SlotctlAlone(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {Runfile("tools/slotctl/slotctl")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Result r;
+  auto code = RunCommand(argv, &r.out, absl::Seconds(30));
+  EXPECT_TRUE(code.ok()) << code.status();
+  if (code.ok()) r.code = *code;
+  return r;
 }
 
-TEST_F(SlotctlIntegrationTest, UnreachableServerIsOneLineNamingTheAddress) {
-  // Port 1 is privileged and served by nothing here: connections are refused.
-  const std::string address = "127.0.0.1:1";
-  const std::string slotctl = Runfile("tools/slotctl/slotctl");
-  for (const char* verb : {"status", "stores", "hosts"}) {
-    std::string out;
-    auto code = RunCommand({slotctl, "--server", address, "--timeout", "3s", verb}, &out,
-                           absl::Seconds(30));
-    ASSERT_TRUE(code.ok()) << code.status();
-    EXPECT_EQ(*code, 1) << verb << ":\n" << out;
-    EXPECT_EQ(Lines(out).size(), 1u) << verb << ":\n" << out;
-    EXPECT_TRUE(absl::StrContains(out, address)) << verb << ":\n" << out;
+// Port 1 is privileged and served by nothing here: connections are refused.
+constexpr char kNobodyThere[] = "127.0.0.1:1";
 
-    code = RunCommand({slotctl, "--server", address, "--timeout", "3s", "--json", verb}, &out,
-                      absl::Seconds(30));
-    ASSERT_TRUE(code.ok()) << code.status();
-    EXPECT_EQ(*code, 1) << verb << " --json:\n" << out;
-    Struct json = ParseJson(out, absl::StrCat(verb, " --json to an unreachable server"));
+TEST(SlotctlWithoutClusterTest, UsageErrorsExitTwoAndAreJsonWithJson) {
+  Result verb = SlotctlAlone({"--server", kNobodyThere, "frobnicate"});
+  EXPECT_EQ(verb.code, 2) << verb.out;
+  EXPECT_TRUE(absl::StrContains(verb.out, "unknown verb \"frobnicate\"")) << verb.out;
+  Result json_verb = SlotctlAlone({"--server", kNobodyThere, "--json", "frobnicate"});
+  EXPECT_EQ(json_verb.code, 2) << json_verb.out;
+  Struct json = ParseJson(json_verb.out, "slotctl --json frobnicate");
+  EXPECT_EQ(Field(Field(json, "error").struct_value(), "code").string_value(), "INVALID_ARGUMENT");
+
+  // Caught before any call: a bad HOST/SLOT, a missing --master, a missing
+  // --reason, a bad --server.
+  const std::vector<std::vector<std::string>> usage = {
+      {"store", "create", "st9", "--master", "imap1", "--copies", "2"},
+      {"store", "create", "st9", "--copies", "2"},
+      {"automation", "pause"},
+      {"failover", "st1", "--json"},  // --json needs --yes or --dry-run
+  };
+  for (const auto& args : usage) {
+    std::vector<std::string> argv = {"--server", kNobodyThere};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Result r = SlotctlAlone(argv);
+    EXPECT_EQ(r.code, 2) << Describe(argv, r);
+    argv.push_back("--json");
+    if (args.back() == "--json") argv.pop_back();
+    r = SlotctlAlone(argv);
+    EXPECT_EQ(r.code, 2) << Describe(argv, r);
+    EXPECT_EQ(ParseJson(r.out, Describe(argv, r)).fields().count("error"), 1u);
+  }
+  Result bad_server = SlotctlAlone({"--server", "not-an-address", "status"});
+  EXPECT_EQ(bad_server.code, 2) << bad_server.out;
+  EXPECT_TRUE(absl::StrContains(bad_server.out, "--server")) << bad_server.out;
+}
+
+TEST(SlotctlWithoutClusterTest, UnreachableServerIsOneLineNamingTheAddress) {
+  const std::vector<std::vector<std::string>> verbs = {
+      {"status"},
+      {"hosts"},
+      {"host", "imap1"},
+      {"stores"},
+      {"store", "st1"},
+      {"user", "user0001"},
+      {"tasks"},
+      {"events", "--since", "1h"},
+      {"ksck"},
+      {"incident", "--since", "1h"},
+      {"automation", "status"},
+      {"drain", "imap1"},
+      {"failover", "st1", "--yes"},
+      {"mark-lost", "imap1/du1", "--yes"},
+  };
+  for (const auto& args : verbs) {
+    std::vector<std::string> argv = {"--server", kNobodyThere, "--timeout", "3s"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Result r = SlotctlAlone(argv);
+    EXPECT_EQ(r.code, 1) << Describe(argv, r);
+    EXPECT_EQ(Lines(r.out).size(), 1u) << Describe(argv, r);
+    EXPECT_TRUE(absl::StrContains(r.out, kNobodyThere)) << Describe(argv, r);
+
+    argv.push_back("--json");
+    r = SlotctlAlone(argv);
+    EXPECT_EQ(r.code, 1) << Describe(argv, r);
+    Struct json = ParseJson(r.out, Describe(argv, r));
     const Struct& error = Field(json, "error").struct_value();
-    EXPECT_TRUE(absl::StrContains(Field(error, "message").string_value(), address)) << out;
+    EXPECT_EQ(Field(error, "code").string_value(), "UNAVAILABLE") << Describe(argv, r);
+    EXPECT_TRUE(absl::StrContains(Field(error, "message").string_value(), kNobodyThere))
+        << Describe(argv, r);
   }
 }
 
