@@ -98,6 +98,28 @@ int main(int argc, char** argv) {
   }
   const std::string state =
       absl::GetFlag(FLAGS_state).empty() ? dest + "/.slotsync-state" : absl::GetFlag(FLAGS_state);
+  auto channel = MakeChannel(source);
+  auto stub = v1::ReplicaPeer::NewStub(channel);
+  sync::StoreSyncRequest request{stub.get(), absl::GetFlag(FLAGS_slot), absl::GetFlag(FLAGS_store),
+                                 -1, "dest"};
+  const absl::Time start = RealClock()->Now();
+  if (options.use_checkpoints) {
+    // Fast path: nothing changed since the last run.
+    absl::StatusOr<std::unique_ptr<rocksdb::DB>> ro = sync::OpenStateDbReadOnly(state);
+    if (ro.ok()) {
+      sync::CheckpointStore checkpoints(ro->get());
+      uint64_t users = 0;
+      absl::StatusOr<bool> unchanged =
+          sync::AllUsersAtCheckpoint(request, options.only_user, &checkpoints, &users);
+      if (unchanged.ok() && *unchanged) {
+        absl::PrintF(
+            "slotsync: users %d/%d done (%d unchanged, 0 blocked, 0 failed); files copied 0, "
+            "renamed 0, quarantined 0; bytes 0; %.3f s\n",
+            users, users, users, absl::ToDoubleSeconds(RealClock()->Now() - start));
+        return 0;
+      }
+    }
+  }
   absl::StatusOr<std::unique_ptr<rocksdb::DB>> db = sync::OpenStateDb(state);
   if (!db.ok()) {
     std::fprintf(stderr, "slotsync: %s\n", db.status().ToString().c_str());
@@ -108,12 +130,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "slotsync: %s\n", root.status().ToString().c_str());
     return 1;
   }
-  auto channel = MakeChannel(source);
-  auto stub = v1::ReplicaPeer::NewStub(channel);
-  sync::StoreSyncRequest request{stub.get(), absl::GetFlag(FLAGS_slot), absl::GetFlag(FLAGS_store),
-                                 root->get(), "dest"};
+  request.target_root = root->get();
   sync::SyncCounters counters;
-  const absl::Time start = RealClock()->Now();
   sync::StoreSyncResult partial;
   absl::StatusOr<sync::StoreSyncResult> result =
       sync::SyncStore(request, options, db->get(), sync::DefaultTargetFs(), RealClock(), nullptr,
