@@ -55,6 +55,9 @@ PeerCore::PeerCore(std::map<std::string, std::string> slots, HashCache* cache, C
       continue;
     }
     slot_roots_.emplace(name, *std::move(fd));
+    if (absl::Status s = tracker_.Watch(name, path); !s.ok()) {
+      LogWarning(absl::StrCat("slot ", name, ": change tracking by scans only: ", s.message()));
+    }
   }
 }
 

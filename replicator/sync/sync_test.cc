@@ -429,5 +429,29 @@ TEST_F(SyncTest, GenerationsChangeOnlyWhenTheTreeChanges) {
   EXPECT_EQ(c->instance_id(), "inst-1");
 }
 
+TEST_F(SyncTest, InotifyTracksNewFoldersAndImmediateChanges) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "a");
+  v1::ListUsersRequest req;
+  req.set_slot("s1");
+  auto gen = [&]() {
+    absl::StatusOr<v1::ListUsersResponse> r = core_->ListUsers(req);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() && r->users_size() > 0 ? r->users(0).generation() : 0;
+  };
+  uint64_t g0 = gen();
+  EXPECT_EQ(gen(), g0);
+  MkdirP(Msg("alice", ".New/cur"));
+  uint64_t g1 = gen();
+  EXPECT_GT(g1, g0);
+  EXPECT_EQ(gen(), g1);
+  // A file in the folder created after the watches were set up.
+  WriteFile(Msg("alice", ".New/cur/2.h:2,"), "b");
+  uint64_t g2 = gen();
+  EXPECT_GT(g2, g1);
+  // Changes in quick succession are each seen (no timestamp granularity).
+  rename(Msg("alice", ".New/cur/2.h:2,").c_str(), Msg("alice", ".New/cur/2.h:2,S").c_str());
+  EXPECT_GT(gen(), g2);
+}
+
 }  // namespace
 }  // namespace slotkeeper::sync
