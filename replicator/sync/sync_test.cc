@@ -154,6 +154,7 @@ class SyncTest : public ::testing::Test {
     options.only_user = only_user;
     options.parallel_users = 1;
     options.user.batch_files = 3;  // several batches even in small tests
+    options.user.durability = durability_;
     return SyncStore(request, options, target_db_.get(), fs ? fs : DefaultTargetFs(), &clock_,
                      progress, cancel, &counters_);
   }
@@ -171,6 +172,7 @@ class SyncTest : public ::testing::Test {
   std::unique_ptr<v1::ReplicaPeer::Stub> stub_;
   Fd target_root_;
   SyncCounters counters_;
+  Durability durability_ = Durability::kAuto;
 };
 
 TEST_F(SyncTest, FullSyncEqualsSourceByteForByte) {
@@ -195,6 +197,16 @@ TEST_F(SyncTest, FullSyncEqualsSourceByteForByte) {
   EXPECT_EQ(counters_.files_copied, 5u);
   EXPECT_EQ(r->progress.users_done(), 2u);
   EXPECT_EQ(r->progress.files_total(), 5u);
+}
+
+TEST_F(SyncTest, FullSyncWithBatchAndPerFileDurability) {
+  for (Durability d : {Durability::kPerBatch, Durability::kPerFile}) {
+    durability_ = d;
+    WriteFile(Msg("u" + std::to_string(static_cast<int>(d)), "cur/1.h:2,"), "x");
+    WriteFile(Msg("u" + std::to_string(static_cast<int>(d)), ".Sent/cur/2.h:2,S"), "y");
+    ASSERT_TRUE(Sync().ok());
+    ExpectEqualTrees();
+  }
 }
 
 TEST_F(SyncTest, FlagChangeSendsZeroBytes) {

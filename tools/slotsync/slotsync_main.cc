@@ -38,13 +38,14 @@ ABSL_FLAG(std::string, store, "",
 ABSL_FLAG(int, parallel_users, 4, "users synced at once");
 ABSL_FLAG(int, streams_per_user, 2, "FetchFiles streams per user");
 ABSL_FLAG(uint64_t, bwlimit, 0, "bandwidth limit in bytes/s (0 = none)");
-ABSL_FLAG(std::string, durability, "batch",
-          "batch: syncfs per fetched batch; file: fsync per file");
+ABSL_FLAG(std::string, durability, "auto",
+          "file: fsync every file and directory; batch: one syncfs per fetched batch; "
+          "auto: file for small batches, batch for large ones");
 ABSL_FLAG(double, max_removal_share, 0.10,
           "mass-deletion guard: block a user losing more than this share");
 ABSL_FLAG(bool, checkpoints, true,
           "skip users unchanged since the last run (same source generation)");
-ABSL_FLAG(bool, quiet, false, "print only the summary line");
+ABSL_FLAG(bool, quiet, false, "do not list failed users one by one");
 
 namespace {
 
@@ -89,12 +90,14 @@ int main(int argc, char** argv) {
     return Usage("--parallel_users must be 1..64");
   }
   const std::string durability = absl::GetFlag(FLAGS_durability);
-  if (durability == "batch") {
+  if (durability == "auto") {
+    options.user.durability = sync::Durability::kAuto;
+  } else if (durability == "batch") {
     options.user.durability = sync::Durability::kPerBatch;
   } else if (durability == "file") {
     options.user.durability = sync::Durability::kPerFile;
   } else {
-    return Usage("--durability must be batch or file");
+    return Usage("--durability must be auto, batch or file");
   }
   const std::string state =
       absl::GetFlag(FLAGS_state).empty() ? dest + "/.slotsync-state" : absl::GetFlag(FLAGS_state);
@@ -151,8 +154,10 @@ int main(int argc, char** argv) {
                  "guard; nothing changed for it\n",
                  u.c_str());
   }
-  for (const std::string& f : r.failed_users) {
-    std::fprintf(stderr, "slotsync: user %s\n", f.c_str());
+  if (!absl::GetFlag(FLAGS_quiet)) {
+    for (const std::string& f : r.failed_users) {
+      std::fprintf(stderr, "slotsync: user %s\n", f.c_str());
+    }
   }
   if (!result.ok()) {
     std::fprintf(stderr, "slotsync: FAILED: %s\n", result.status().ToString().c_str());
