@@ -93,19 +93,58 @@ absl::StatusOr<std::map<std::string, UserGeneration>> ChangeTracker::Refresh(
   auto last = last_full_scan_.find(slot);
   const bool full = last == last_full_scan_.end() || now - last->second >= full_scan_interval_;
   if (full) last_full_scan_[slot] = now;
+  const bool watched = DrainLocked(slot);
   std::map<std::string, UserGeneration> out;
   for (const std::string& user : *users) {
+    if (watched && !full) {
+      auto it = users_.find(absl::StrCat(slot, "\n", user));
+      if (it != users_.end()) {
+        out[user] = it->second.gen;
+        continue;
+      }
+    }
     absl::StatusOr<UserGeneration> g = RefreshUserLocked(slot_root, slot, user, full);
     if (!g.ok()) return g.status();
     out[user] = *g;
   }
+  if (watched || full) rescan_pending_.erase(slot);
   return out;
 }
 
 absl::StatusOr<UserGeneration> ChangeTracker::RefreshUser(int slot_root, const std::string& slot,
                                                           const std::string& user) {
   absl::MutexLock lock(&mu_);
+  if (DrainLocked(slot)) {
+    auto it = users_.find(absl::StrCat(slot, "\n", user));
+    if (it != users_.end()) return it->second.gen;
+  }
   return RefreshUserLocked(slot_root, slot, user, /*full=*/false);
+}
+
+absl::Status ChangeTracker::Watch(const std::string& slot, const std::string& slot_path) {
+  absl::StatusOr<std::unique_ptr<InotifyWatcher>> w = InotifyWatcher::Start(slot_path);
+  if (!w.ok()) return w.status();
+  absl::MutexLock lock(&mu_);
+  watchers_[slot] = *std::move(w);
+  rescan_pending_.insert(slot);  // anything before the watches counts
+  return absl::OkStatus();
+}
+
+bool ChangeTracker::DrainLocked(const std::string& slot) {
+  auto w = watchers_.find(slot);
+  if (w == watchers_.end()) return false;
+  InotifyWatcher::Changes changes = w->second->Drain();
+  if (changes.rescan_all) rescan_pending_.insert(slot);
+  for (const std::string& user : changes.users) {
+    auto it = users_.find(absl::StrCat(slot, "\n", user));
+    if (it != users_.end()) BumpLocked(&it->second.gen);
+  }
+  return !rescan_pending_.count(slot);
+}
+
+void ChangeTracker::BumpLocked(UserGeneration* gen) {
+  gen->generation++;
+  if (gen->oldest_change_ms == 0) gen->oldest_change_ms = clock_->NowMs();
 }
 
 absl::StatusOr<UserGeneration> ChangeTracker::RefreshUserLocked(int slot_root,
@@ -130,12 +169,7 @@ absl::StatusOr<UserGeneration> ChangeTracker::RefreshUserLocked(int slot_root,
   state.dir_fp = dir_fp;
   if (full) state.file_fp = file_fp;
   state.racy = fp.racy;
-  if (changed) {
-    state.gen.generation++;
-    if (state.gen.oldest_change_ms == 0) {
-      state.gen.oldest_change_ms = clock_->NowMs();
-    }
-  }
+  if (changed) BumpLocked(&state.gen);
   return state.gen;
 }
 

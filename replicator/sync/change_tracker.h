@@ -15,8 +15,10 @@
 // within the same timestamp tick (the kernel's coarse clock, a few ms), so such a user is bumped
 // once more at the next refresh (the "racy git" rule).
 //
-// inotify-based tracking (immediate bumps between refreshes) is NOT
-// implemented yet; catch-up loops call ListUsers, which refreshes.
+// With Watch(), a slot is tracked by recursive inotify watches instead:
+// Refresh() drains the kernel's event queue and bumps every user an event
+// names, without scanning; users not seen before, a queue overflow and the
+// periodic full scan go through the scan path above (the safety net).
 //
 // Thread-safe.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_CHANGE_TRACKER_H_
@@ -24,12 +26,15 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
+#include "replicator/sync/inotify_watcher.h"
 
 namespace slotkeeper::sync {
 
@@ -53,6 +58,10 @@ class ChangeTracker {
                                              const std::string& user);
   void MarkServed(const std::string& slot, const std::string& user, uint64_t generation);
 
+  // Tracks `slot` (directory `slot_path`) with inotify from now on. On error
+  // (for example the watch limit) the slot stays in scan mode.
+  absl::Status Watch(const std::string& slot, const std::string& slot_path);
+
  private:
   struct State {
     std::string dir_fp;
@@ -60,6 +69,10 @@ class ChangeTracker {
     UserGeneration gen;
     bool racy = false;
   };
+  // Applies queued inotify events of `slot` (if watched). Returns true when
+  // the slot is watched and no rescan is pending.
+  bool DrainLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void BumpLocked(UserGeneration* gen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<UserGeneration> RefreshUserLocked(int slot_root, const std::string& slot,
                                                    const std::string& user, bool full)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -70,6 +83,8 @@ class ChangeTracker {
   absl::Mutex mu_;
   std::map<std::string, State> users_ ABSL_GUARDED_BY(mu_);  // slot\nuser
   std::map<std::string, absl::Duration> last_full_scan_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<InotifyWatcher>> watchers_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> rescan_pending_ ABSL_GUARDED_BY(mu_);  // slots
 };
 
 }  // namespace slotkeeper::sync

@@ -193,6 +193,35 @@ void RocksHashCache::Store(const std::string& key, const FileStamp& stamp,
   db_->Put(options, CacheKey(key), value);
 }
 
+std::optional<std::string> MemoryHashCache::Lookup(const std::string& key, const FileStamp& stamp) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end() && it->second.first == stamp) return it->second.second;
+  }
+  if (backing_ == nullptr) return std::nullopt;
+  std::optional<std::string> hash = backing_->Lookup(key, stamp);
+  if (hash) Remember(key, stamp, *hash);
+  return hash;
+}
+
+void MemoryHashCache::Store(const std::string& key, const FileStamp& stamp,
+                            const std::string& hash) {
+  Remember(key, stamp, hash);
+  if (backing_ != nullptr) backing_->Store(key, stamp, hash);
+}
+
+void MemoryHashCache::Remember(const std::string& key, const FileStamp& stamp,
+                               const std::string& hash) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    it->second = {stamp, hash};
+  } else if (entries_.size() < max_entries_) {
+    entries_.emplace(key, std::make_pair(stamp, hash));
+  }
+}
+
 ContentHasher::ContentHasher() : state_(XXH3_createState()) {
   XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
 }

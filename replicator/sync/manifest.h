@@ -19,11 +19,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "proto/peer.pb.h"
 #include "replicator/sync/paths.h"
 
@@ -67,6 +70,25 @@ class RocksHashCache : public HashCache {
 
  private:
   rocksdb::DB* db_;
+};
+
+// An in-memory layer over another HashCache, for long-lived processes (the
+// source side answers the same GetManifest again and again). Holds at most
+// `max_entries`; beyond that it only passes through. Does not own `backing`
+// (may be null). Thread-safe.
+class MemoryHashCache : public HashCache {
+ public:
+  MemoryHashCache(HashCache* backing, size_t max_entries)
+      : backing_(backing), max_entries_(max_entries) {}
+  std::optional<std::string> Lookup(const std::string& key, const FileStamp& stamp) override;
+  void Store(const std::string& key, const FileStamp& stamp, const std::string& hash) override;
+
+ private:
+  void Remember(const std::string& key, const FileStamp& stamp, const std::string& hash);
+  HashCache* const backing_;
+  const size_t max_entries_;
+  absl::Mutex mu_;
+  std::unordered_map<std::string, std::pair<FileStamp, std::string>> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 // Counters of a scan; atomics so that scans on several threads can share one.

@@ -18,6 +18,8 @@ namespace slotkeeper::sync {
 namespace {
 
 constexpr size_t kManifestChunkEntries = 2000;
+// About 200 bytes each: a few hundred MB at most for very large slots.
+constexpr size_t kMemoryCacheEntries = 2'000'000;
 
 int64_t MtimeNs(const struct stat& st) {
   return st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
@@ -44,7 +46,7 @@ absl::StatusOr<std::string> ReadStoreMarker(int slot_root) {
 PeerCore::PeerCore(std::map<std::string, std::string> slots, HashCache* cache, Clock* clock,
                    std::string instance_id, absl::Duration full_scan_interval)
     : slot_paths_(std::move(slots)),
-      cache_(cache),
+      cache_(cache, kMemoryCacheEntries),
       clock_(clock),
       instance_id_(std::move(instance_id)),
       tracker_(clock, full_scan_interval) {
@@ -55,6 +57,9 @@ PeerCore::PeerCore(std::map<std::string, std::string> slots, HashCache* cache, C
       continue;
     }
     slot_roots_.emplace(name, *std::move(fd));
+    if (absl::Status s = tracker_.Watch(name, path); !s.ok()) {
+      LogWarning(absl::StrCat("slot ", name, ": change tracking by scans only: ", s.message()));
+    }
   }
 }
 
@@ -94,7 +99,7 @@ absl::StatusOr<v1::ListUsersResponse> PeerCore::ListUsers(const v1::ListUsersReq
     summary->set_generation(gen.generation);
     summary->set_oldest_change_ms(gen.oldest_change_ms);
     if (request.include_digests()) {
-      absl::StatusOr<Manifest> m = ScanUser(*root, request.slot(), user, cache_, nullptr);
+      absl::StatusOr<Manifest> m = ScanUser(*root, request.slot(), user, &cache_, nullptr);
       if (!m.ok()) return m.status();
       uint64_t bytes = 0;
       for (const ManifestEntry& e : *m) bytes += e.size();
@@ -114,7 +119,7 @@ absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
   absl::StatusOr<UserGeneration> gen = tracker_.RefreshUser(*root, request.slot(), request.user());
   if (!gen.ok()) return gen.status();
   absl::StatusOr<Manifest> manifest =
-      ScanUser(*root, request.slot(), request.user(), cache_, nullptr);
+      ScanUser(*root, request.slot(), request.user(), &cache_, nullptr);
   if (!manifest.ok()) return manifest.status();
   v1::ManifestChunk chunk;
   for (size_t i = 0; i < manifest->size(); ++i) {

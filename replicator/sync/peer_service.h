@@ -52,7 +52,7 @@ class PeerCore {
  private:
   const std::map<std::string, std::string> slot_paths_;
   std::map<std::string, Fd> slot_roots_;  // fixed after construction
-  HashCache* const cache_;
+  MemoryHashCache cache_;
   Clock* const clock_;
   const std::string instance_id_;
   ChangeTracker tracker_;

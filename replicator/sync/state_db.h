@@ -15,6 +15,10 @@ namespace slotkeeper::sync {
 // when another process holds it.
 absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir);
 
+// Opens an existing database read-only: no recovery writes, no fsync, so a
+// "nothing changed" check costs almost nothing. NOT_FOUND when there is none.
+absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenStateDbReadOnly(const std::string& dir);
+
 }  // namespace slotkeeper::sync
 
 #endif  // SLOTKEEPER_REPLICATOR_SYNC_STATE_DB_H_

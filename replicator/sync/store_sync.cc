@@ -54,7 +54,8 @@ std::optional<CheckpointStore::Checkpoint> CheckpointStore::Get(const std::strin
 absl::Status CheckpointStore::Put(const std::string& target_slot, const std::string& user,
                                   const Checkpoint& checkpoint) {
   rocksdb::WriteOptions options;
-  options.sync = true;
+  // Not synced: a checkpoint lost in a crash only costs a re-walk of the
+  // user (renames and hashes make that cheap); it never loses mail.
   rocksdb::Status s = db_->Put(options, CheckpointKey(target_slot, user),
                                absl::StrCat(checkpoint.instance_id, "\n", checkpoint.generation));
   if (!s.ok()) return absl::InternalError("checkpoint: " + s.ToString());
@@ -71,6 +72,31 @@ absl::Status CheckpointStore::Clear(const std::string& target_slot) {
   rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
   if (!s.ok()) return absl::InternalError("checkpoint clear: " + s.ToString());
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> AllUsersAtCheckpoint(const StoreSyncRequest& request,
+                                          const std::string& only_user,
+                                          CheckpointStore* checkpoints, uint64_t* users) {
+  v1::ListUsersRequest list_request;
+  list_request.set_slot(request.source_slot);
+  list_request.set_store(request.store);
+  v1::ListUsersResponse listed;
+  grpc::ClientContext call;
+  absl::Status s = FromGrpcStatus(request.stub->ListUsers(&call, list_request, &listed));
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("ListUsers on source slot ", request.source_slot,
+                                               ": ", s.message()));
+  }
+  *users = 0;
+  for (const v1::UserSummary& u : listed.users()) {
+    if (!only_user.empty() && u.user() != only_user) continue;
+    ++*users;
+    std::optional<CheckpointStore::Checkpoint> c = checkpoints->Get(request.target_slot, u.user());
+    if (!c || c->instance_id != listed.instance_id() || c->generation != u.generation()) {
+      return false;
+    }
+  }
+  return *users > 0;
 }
 
 absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,

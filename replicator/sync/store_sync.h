@@ -86,6 +86,14 @@ struct StoreSyncResult {
 
 using ProgressCallback = std::function<void(const v1::TaskProgress&)>;
 
+// The cheap pre-check: lists the source's users and tells whether every one
+// (or `only_user`) is at its checkpointed (instance id, generation), so the
+// caller may skip the sync without even opening its database for writing.
+// Sets `*users` to the number of users considered.
+absl::StatusOr<bool> AllUsersAtCheckpoint(const StoreSyncRequest& request,
+                                          const std::string& only_user,
+                                          CheckpointStore* checkpoints, uint64_t* users);
+
 // Runs the sync. `db` holds checkpoints and the target's hash cache (not
 // owned, may be null: no checkpoints, no cache). Returns the result when
 // every user was synced or blocked; an error (with the result's counts lost)

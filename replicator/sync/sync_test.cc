@@ -154,6 +154,7 @@ class SyncTest : public ::testing::Test {
     options.only_user = only_user;
     options.parallel_users = 1;
     options.user.batch_files = 3;  // several batches even in small tests
+    options.user.durability = durability_;
     return SyncStore(request, options, target_db_.get(), fs ? fs : DefaultTargetFs(), &clock_,
                      progress, cancel, &counters_);
   }
@@ -171,6 +172,7 @@ class SyncTest : public ::testing::Test {
   std::unique_ptr<v1::ReplicaPeer::Stub> stub_;
   Fd target_root_;
   SyncCounters counters_;
+  Durability durability_ = Durability::kAuto;
 };
 
 TEST_F(SyncTest, FullSyncEqualsSourceByteForByte) {
@@ -195,6 +197,16 @@ TEST_F(SyncTest, FullSyncEqualsSourceByteForByte) {
   EXPECT_EQ(counters_.files_copied, 5u);
   EXPECT_EQ(r->progress.users_done(), 2u);
   EXPECT_EQ(r->progress.files_total(), 5u);
+}
+
+TEST_F(SyncTest, FullSyncWithBatchAndPerFileDurability) {
+  for (Durability d : {Durability::kPerBatch, Durability::kPerFile}) {
+    durability_ = d;
+    WriteFile(Msg("u" + std::to_string(static_cast<int>(d)), "cur/1.h:2,"), "x");
+    WriteFile(Msg("u" + std::to_string(static_cast<int>(d)), ".Sent/cur/2.h:2,S"), "y");
+    ASSERT_TRUE(Sync().ok());
+    ExpectEqualTrees();
+  }
 }
 
 TEST_F(SyncTest, FlagChangeSendsZeroBytes) {
@@ -427,6 +439,30 @@ TEST_F(SyncTest, GenerationsChangeOnlyWhenTheTreeChanges) {
   ASSERT_TRUE(c.ok());
   EXPECT_GT(c->users(0).generation(), b->users(0).generation());
   EXPECT_EQ(c->instance_id(), "inst-1");
+}
+
+TEST_F(SyncTest, InotifyTracksNewFoldersAndImmediateChanges) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "a");
+  v1::ListUsersRequest req;
+  req.set_slot("s1");
+  auto gen = [&]() {
+    absl::StatusOr<v1::ListUsersResponse> r = core_->ListUsers(req);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() && r->users_size() > 0 ? r->users(0).generation() : 0;
+  };
+  uint64_t g0 = gen();
+  EXPECT_EQ(gen(), g0);
+  MkdirP(Msg("alice", ".New/cur"));
+  uint64_t g1 = gen();
+  EXPECT_GT(g1, g0);
+  EXPECT_EQ(gen(), g1);
+  // A file in the folder created after the watches were set up.
+  WriteFile(Msg("alice", ".New/cur/2.h:2,"), "b");
+  uint64_t g2 = gen();
+  EXPECT_GT(g2, g1);
+  // Changes in quick succession are each seen (no timestamp granularity).
+  rename(Msg("alice", ".New/cur/2.h:2,").c_str(), Msg("alice", ".New/cur/2.h:2,S").c_str());
+  EXPECT_GT(gen(), g2);
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ class DirCache {
     return raw;
   }
   // Makes every directory opened so far durable.
+  size_t size() const { return dirs_.size() + 1; }
   absl::Status SyncAll(TargetFs* fs) {
     absl::Status status = fs->Sync(user_dir_);
     for (auto& [name, fd] : dirs_) status.Update(fs->Sync(fd.get()));
@@ -110,6 +111,9 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
   request.set_user(user);
   request.set_chunk_bytes(ctx.options.chunk_bytes);
   std::vector<PendingFile> pending(files.size());
+  const bool per_file =
+      ctx.options.durability == Durability::kPerFile ||
+      (ctx.options.durability == Durability::kAuto && files.size() < kAutoSyncfsMinFiles);
   for (size_t i = 0; i < files.size(); ++i) {
     v1::FileWant* w = request.add_files();
     w->set_path(files[i]->path());
@@ -202,7 +206,7 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
                                                   "hash; not installed"));
         break;
       }
-      if (ctx.options.durability == Durability::kPerFile) {
+      if (per_file) {
         if (absl::Status s = ctx.fs->Sync(p.file.get()); !s.ok()) {
           status = s;
           break;
@@ -228,7 +232,7 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
     discard_all();
     return status;
   }
-  if (ctx.options.durability == Durability::kPerBatch) {
+  if (!per_file) {
     int any = -1;
     for (PendingFile& p : pending) {
       if (p.file.valid()) any = p.file.get();
@@ -493,9 +497,10 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
     for (std::thread& t : pool) t.join();
   }
   // 5. Make the renames durable.
-  absl::Status dir_sync = ctx.options.durability == Durability::kPerFile
-                              ? dirs.SyncAll(ctx.fs)
-                              : ctx.fs->SyncFilesystem(user_dir->get());
+  const bool per_dir =
+      ctx.options.durability == Durability::kPerFile ||
+      (ctx.options.durability == Durability::kAuto && dirs.size() <= kAutoSyncfsMinDirs);
+  absl::Status dir_sync = per_dir ? dirs.SyncAll(ctx.fs) : ctx.fs->SyncFilesystem(user_dir->get());
   if (!first_error.ok()) {
     return absl::Status(first_error.code(),
                         absl::StrCat("user ", user, ": ", first_error.message()));

@@ -56,7 +56,16 @@ class TokenBucket {
 enum class Durability {
   kPerFile,   // fsync every file before its rename, fsync each directory
   kPerBatch,  // syncfs once per fetched batch before renames, once after
+  // kPerFile for small batches and few directories, kPerBatch for large ones:
+  // one syncfs beats hundreds of fsyncs, a few fsyncs beat a syncfs that
+  // must flush the whole filesystem.
+  kAuto,
 };
+
+// Batches with fewer files than this are fsynced file by file under kAuto.
+inline constexpr size_t kAutoSyncfsMinFiles = 16;
+// More touched directories than this are made durable by one syncfs.
+inline constexpr size_t kAutoSyncfsMinDirs = 4;
 
 struct SyncOptions {
   GuardOptions guard;
@@ -64,7 +73,7 @@ struct SyncOptions {
   uint64_t batch_bytes = 32ull << 20;  // per FetchFiles call
   size_t batch_files = 512;
   uint32_t chunk_bytes = 256 * 1024;
-  Durability durability = Durability::kPerBatch;
+  Durability durability = Durability::kAuto;
   bool verify_written = true;  // read back and hash before installing
 };
 

@@ -38,13 +38,14 @@ ABSL_FLAG(std::string, store, "",
 ABSL_FLAG(int, parallel_users, 4, "users synced at once");
 ABSL_FLAG(int, streams_per_user, 2, "FetchFiles streams per user");
 ABSL_FLAG(uint64_t, bwlimit, 0, "bandwidth limit in bytes/s (0 = none)");
-ABSL_FLAG(std::string, durability, "batch",
-          "batch: syncfs per fetched batch; file: fsync per file");
+ABSL_FLAG(std::string, durability, "auto",
+          "file: fsync every file and directory; batch: one syncfs per fetched batch; "
+          "auto: file for small batches, batch for large ones");
 ABSL_FLAG(double, max_removal_share, 0.10,
           "mass-deletion guard: block a user losing more than this share");
 ABSL_FLAG(bool, checkpoints, true,
           "skip users unchanged since the last run (same source generation)");
-ABSL_FLAG(bool, quiet, false, "print only the summary line");
+ABSL_FLAG(bool, quiet, false, "do not list failed users one by one");
 
 namespace {
 
@@ -89,15 +90,39 @@ int main(int argc, char** argv) {
     return Usage("--parallel_users must be 1..64");
   }
   const std::string durability = absl::GetFlag(FLAGS_durability);
-  if (durability == "batch") {
+  if (durability == "auto") {
+    options.user.durability = sync::Durability::kAuto;
+  } else if (durability == "batch") {
     options.user.durability = sync::Durability::kPerBatch;
   } else if (durability == "file") {
     options.user.durability = sync::Durability::kPerFile;
   } else {
-    return Usage("--durability must be batch or file");
+    return Usage("--durability must be auto, batch or file");
   }
   const std::string state =
       absl::GetFlag(FLAGS_state).empty() ? dest + "/.slotsync-state" : absl::GetFlag(FLAGS_state);
+  auto channel = MakeChannel(source);
+  auto stub = v1::ReplicaPeer::NewStub(channel);
+  sync::StoreSyncRequest request{stub.get(), absl::GetFlag(FLAGS_slot), absl::GetFlag(FLAGS_store),
+                                 -1, "dest"};
+  const absl::Time start = RealClock()->Now();
+  if (options.use_checkpoints) {
+    // Fast path: nothing changed since the last run.
+    absl::StatusOr<std::unique_ptr<rocksdb::DB>> ro = sync::OpenStateDbReadOnly(state);
+    if (ro.ok()) {
+      sync::CheckpointStore checkpoints(ro->get());
+      uint64_t users = 0;
+      absl::StatusOr<bool> unchanged =
+          sync::AllUsersAtCheckpoint(request, options.only_user, &checkpoints, &users);
+      if (unchanged.ok() && *unchanged) {
+        absl::PrintF(
+            "slotsync: users %d/%d done (%d unchanged, 0 blocked, 0 failed); files copied 0, "
+            "renamed 0, quarantined 0; bytes 0; %.3f s\n",
+            users, users, users, absl::ToDoubleSeconds(RealClock()->Now() - start));
+        return 0;
+      }
+    }
+  }
   absl::StatusOr<std::unique_ptr<rocksdb::DB>> db = sync::OpenStateDb(state);
   if (!db.ok()) {
     std::fprintf(stderr, "slotsync: %s\n", db.status().ToString().c_str());
@@ -108,12 +133,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "slotsync: %s\n", root.status().ToString().c_str());
     return 1;
   }
-  auto channel = MakeChannel(source);
-  auto stub = v1::ReplicaPeer::NewStub(channel);
-  sync::StoreSyncRequest request{stub.get(), absl::GetFlag(FLAGS_slot), absl::GetFlag(FLAGS_store),
-                                 root->get(), "dest"};
+  request.target_root = root->get();
   sync::SyncCounters counters;
-  const absl::Time start = RealClock()->Now();
   sync::StoreSyncResult partial;
   absl::StatusOr<sync::StoreSyncResult> result =
       sync::SyncStore(request, options, db->get(), sync::DefaultTargetFs(), RealClock(), nullptr,
@@ -133,8 +154,10 @@ int main(int argc, char** argv) {
                  "guard; nothing changed for it\n",
                  u.c_str());
   }
-  for (const std::string& f : r.failed_users) {
-    std::fprintf(stderr, "slotsync: user %s\n", f.c_str());
+  if (!absl::GetFlag(FLAGS_quiet)) {
+    for (const std::string& f : r.failed_users) {
+      std::fprintf(stderr, "slotsync: user %s\n", f.c_str());
+    }
   }
   if (!result.ok()) {
     std::fprintf(stderr, "slotsync: FAILED: %s\n", result.status().ToString().c_str());

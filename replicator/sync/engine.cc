@@ -1,0 +1,303 @@
+#include "replicator/sync/engine.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/grpc_util.h"
+#include "replicator/sync/log.h"
+#include "replicator/sync/quarantine.h"
+#include "replicator/sync/state_db.h"
+
+namespace slotkeeper::sync {
+
+absl::StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::Create(
+    const std::string& data_dir, std::map<std::string, std::string> slots, Clock* clock,
+    EngineOptions options) {
+  for (const auto& [name, path] : slots) {
+    if (name.empty() || path.empty() || path[0] != '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("slot \"", name, "\": path \"", path, "\" is not absolute"));
+    }
+  }
+  if (clock == nullptr) return absl::InvalidArgumentError("no clock");
+  absl::StatusOr<std::unique_ptr<rocksdb::DB>> db = OpenStateDb(data_dir);
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<SyncEngine>(
+      new SyncEngine(*std::move(db), std::move(slots), clock, std::move(options)));
+}
+
+SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, std::string> slots,
+                       Clock* clock, EngineOptions options)
+    : db_(std::move(db)), slot_paths_(std::move(slots)), clock_(clock), options_(options) {
+  for (const auto& [name, path] : slot_paths_) {
+    absl::StatusOr<Fd> fd = OpenRootDir(path);
+    if (fd.ok()) {
+      slot_roots_.emplace(name, *std::move(fd));
+    } else {
+      LogWarning(absl::StrCat("slot ", name, ": ", fd.status().message()));
+    }
+  }
+  cache_ = std::make_unique<RocksHashCache>(db_.get());
+  peer_ = std::make_unique<PeerCore>(slot_paths_, cache_.get(), clock_, NewInstanceId(),
+                                     options_.full_scan_interval);
+  service_ = std::make_unique<ReplicaPeerService>(peer_.get());
+}
+
+SyncEngine::~SyncEngine() {
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [id, task] : tasks_) {
+      task->cancelled = true;
+      if (task->thread.joinable()) threads.push_back(std::move(task->thread));
+    }
+    for (auto& [slot, replica] : replicas_) {
+      replica->stop = true;
+      if (replica->thread.joinable()) threads.push_back(std::move(replica->thread));
+    }
+  }
+  for (std::thread& t : threads) t.join();
+}
+
+void SyncEngine::RegisterService(grpc::ServerBuilder* builder) {
+  builder->RegisterService(service_.get());
+}
+
+absl::StatusOr<int> SyncEngine::SlotRoot(const std::string& slot) {
+  auto it = slot_roots_.find(slot);
+  if (it == slot_roots_.end()) {
+    return absl::NotFoundError(absl::StrCat("no usable slot named \"", slot, "\" on this host"));
+  }
+  return it->second.get();
+}
+
+std::shared_ptr<grpc::Channel> SyncEngine::ChannelTo(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  std::shared_ptr<grpc::Channel>& channel = channels_[address];
+  if (channel == nullptr) channel = MakeChannel(address);
+  return channel;
+}
+
+absl::Status SyncEngine::StartTask(const std::string& task_id, v1::TaskKind kind,
+                                   const std::string& store, const std::string& target_slot,
+                                   const std::string& source_address,
+                                   const std::string& source_slot, ProgressCallback on_progress,
+                                   DoneCallback on_done) {
+  if (task_id.empty()) return absl::InvalidArgumentError("task id is empty");
+  if (kind != v1::TASK_RE_REPLICATE && kind != v1::TASK_CATCH_UP && kind != v1::TASK_VERIFY) {
+    return absl::InvalidArgumentError(absl::StrCat("task ", task_id, ": unsupported kind ", kind));
+  }
+  if (absl::Status s = ValidateHostPort(source_address); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("task ", task_id, ": source: ", s.message()));
+  }
+  if (source_slot.empty()) return absl::InvalidArgumentError("source slot is empty");
+  if (absl::StatusOr<int> root = SlotRoot(target_slot); !root.ok()) return root.status();
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(task_id);
+  if (it != tasks_.end()) {
+    if (!it->second->finished) {
+      return absl::AlreadyExistsError(absl::StrCat("task ", task_id, " is running"));
+    }
+    if (it->second->thread.joinable()) it->second->thread.join();
+    tasks_.erase(it);
+  }
+  auto task = std::make_unique<Task>();
+  Task* raw = task.get();
+  tasks_[task_id] = std::move(task);
+  raw->thread = std::thread([=]() {
+    TaskOutcome outcome = RunTask(task_id, kind, store, target_slot, source_address, source_slot,
+                                  on_progress, &raw->cancelled);
+    if (on_done) on_done(outcome);
+    absl::MutexLock lock(&mu_);
+    raw->finished = true;
+  });
+  return absl::OkStatus();
+}
+
+absl::Status SyncEngine::CancelTask(const std::string& task_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = tasks_.find(task_id);
+  if (it == tasks_.end() || it->second->finished) {
+    return absl::NotFoundError(absl::StrCat("no running task ", task_id));
+  }
+  it->second->cancelled = true;
+  return absl::OkStatus();
+}
+
+TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
+                                const std::string& store, const std::string& target_slot,
+                                const std::string& source_address, const std::string& source_slot,
+                                const ProgressCallback& on_progress,
+                                const std::atomic<bool>* cancelled) {
+  TaskOutcome outcome;
+  outcome.task_id = task_id;
+  absl::StatusOr<int> root = SlotRoot(target_slot);
+  std::unique_ptr<v1::ReplicaPeer::Stub> stub = v1::ReplicaPeer::NewStub(ChannelTo(source_address));
+  auto fail = [&](const absl::Status& s) {
+    outcome.state = absl::IsCancelled(s) ? v1::TASK_CANCELLED : v1::TASK_FAILED;
+    outcome.error = std::string(s.message());
+    return outcome;
+  };
+  if (!root.ok()) return fail(root.status());
+  if (kind != v1::TASK_VERIFY) {
+    StoreSyncRequest request{stub.get(), source_slot, store, *root, target_slot};
+    SyncCounters counters;
+    StoreSyncResult partial;
+    absl::StatusOr<StoreSyncResult> r = SyncStore(
+        request, options_.sync, db_.get(), DefaultTargetFs(), clock_,
+        [&](const v1::TaskProgress& p) {
+          if (on_progress) on_progress(task_id, p);
+        },
+        cancelled, &counters, &partial);
+    outcome.progress = partial.progress;
+    outcome.blocked_users = partial.blocked_users;
+    if (!r.ok()) return fail(r.status());
+  }
+  absl::StatusOr<VerifyReport> report =
+      VerifyAgainstSource(stub.get(), source_slot, "", *root, target_slot, cache_.get());
+  if (!report.ok()) return fail(report.status());
+  if (!report->consistent()) {
+    const Difference& d = report->differences.front();
+    return fail(absl::DataLossError(absl::StrCat(report->differences.size(),
+                                                 " difference(s) after sync; first: ", d.path, " ",
+                                                 DifferenceKindName(d.kind))));
+  }
+  outcome.verified = true;
+  outcome.state = v1::TASK_DONE;
+  if (!outcome.blocked_users.empty()) {
+    outcome.state = v1::TASK_FAILED;
+    outcome.error =
+        absl::StrCat(outcome.blocked_users.size(), " user(s) blocked by the mass-deletion guard");
+  }
+  return outcome;
+}
+
+absl::Status SyncEngine::AssignReplica(const std::string& slot, const std::string& store,
+                                       const std::string& master_address,
+                                       const std::string& master_slot) {
+  if (absl::StatusOr<int> root = SlotRoot(slot); !root.ok()) return root.status();
+  if (absl::Status s = ValidateHostPort(master_address); !s.ok()) return s;
+  if (store.empty() || master_slot.empty()) {
+    return absl::InvalidArgumentError("store and master slot are required");
+  }
+  absl::MutexLock lock(&mu_);
+  StopReplicaLocked(slot);
+  auto replica = std::make_unique<Replica>();
+  replica->state.slot = slot;
+  replica->state.store = store;
+  replica->state.master_address = master_address;
+  replica->state.master_slot = master_slot;
+  Replica* raw = replica.get();
+  replicas_[slot] = std::move(replica);
+  raw->thread = std::thread([this, raw]() { CatchUpLoop(raw); });
+  return absl::OkStatus();
+}
+
+void SyncEngine::StopReplicaLocked(const std::string& slot) {
+  auto it = replicas_.find(slot);
+  if (it == replicas_.end()) return;
+  it->second->stop = true;
+  std::thread t = std::move(it->second->thread);
+  std::unique_ptr<Replica> dying = std::move(it->second);
+  replicas_.erase(it);
+  mu_.Unlock();  // the loop takes mu_ to publish its state
+  if (t.joinable()) t.join();
+  mu_.Lock();
+}
+
+absl::Status SyncEngine::UnassignReplica(const std::string& slot) {
+  absl::MutexLock lock(&mu_);
+  if (!replicas_.count(slot))
+    return absl::NotFoundError(absl::StrCat("slot ", slot, " has no replica assignment"));
+  StopReplicaLocked(slot);
+  return absl::OkStatus();
+}
+
+void SyncEngine::CatchUpLoop(Replica* replica) {
+  ReplicaState config;
+  {
+    absl::MutexLock lock(&mu_);
+    config = replica->state;
+  }
+  absl::StatusOr<int> root = SlotRoot(config.slot);
+  std::unique_ptr<v1::ReplicaPeer::Stub> stub =
+      v1::ReplicaPeer::NewStub(ChannelTo(config.master_address));
+  while (!replica->stop) {
+    StoreSyncRequest request{stub.get(), config.master_slot, config.store, root.ok() ? *root : -1,
+                             config.slot};
+    SyncCounters counters;
+    StoreSyncResult partial;
+    absl::StatusOr<StoreSyncResult> r =
+        SyncStore(request, options_.sync, db_.get(), DefaultTargetFs(), clock_, nullptr,
+                  &replica->stop, &counters, &partial);
+    {
+      absl::MutexLock lock(&mu_);
+      ReplicaState& s = replica->state;
+      s.lag_ms = partial.lag_ms;
+      s.blocked_users = partial.blocked_users;
+      s.in_sync = r.ok() && partial.blocked_users.empty();
+      s.last_error = r.ok() ? "" : std::string(r.status().message());
+      if (r.ok()) {
+        s.last_success_ms = clock_->NowMs();
+        s.lag_ms = r->lag_ms;
+      }
+    }
+    // Sleep in short steps so that a stop request is seen soon.
+    const absl::Duration step = std::min(options_.catch_up_interval, absl::Milliseconds(200));
+    for (absl::Duration slept; slept < options_.catch_up_interval && !replica->stop;
+         slept += step) {
+      clock_->SleepFor(step);
+    }
+  }
+}
+
+absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string& store) {
+  absl::StatusOr<int> root = SlotRoot(slot);
+  if (!root.ok()) return root.status();
+  {
+    absl::MutexLock lock(&mu_);
+    StopReplicaLocked(slot);
+  }
+  absl::StatusOr<std::string> marker = ReadStoreMarker(*root);
+  if (marker.ok() && *marker != store) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("slot ", slot, " holds store \"", *marker, "\", not \"", store, "\""));
+  }
+  absl::StatusOr<std::vector<std::string>> users = ListSlotUsers(*root);
+  if (!users.ok()) return users.status();
+  for (const std::string& user : *users) {
+    if (absl::Status s = QuarantineUserDir(*root, user, clock_, DefaultTargetFs()); !s.ok()) {
+      return s;
+    }
+  }
+  if (marker.ok()) {
+    absl::StatusOr<Fd> q = OpenDirBeneath(
+        *root, absl::StrCat(kQuarantineDir, "/", QuarantineDay(clock_->Now())), true);
+    if (!q.ok()) return q.status();
+    if (absl::Status s = DefaultTargetFs()->Rename(*root, std::string(kStoreMarker), q->get(),
+                                                   absl::StrCat("store-", store));
+        !s.ok()) {
+      return s;
+    }
+  }
+  LogInfo(absl::StrCat("released slot ", slot, " (store ", store, "): ", users->size(),
+                       " user(s) moved to quarantine"));
+  return CheckpointStore(db_.get()).Clear(slot);
+}
+
+std::vector<ReplicaState> SyncEngine::ReplicationStatus() {
+  absl::MutexLock lock(&mu_);
+  std::vector<ReplicaState> out;
+  for (const auto& [slot, replica] : replicas_) out.push_back(replica->state);
+  return out;
+}
+
+absl::StatusOr<int> SyncEngine::PurgeQuarantines() {
+  int total = 0;
+  for (const auto& [name, fd] : slot_roots_) {
+    absl::StatusOr<int> n = PurgeQuarantine(fd.get(), options_.quarantine_keep_days, clock_);
+    if (!n.ok()) return n.status();
+    total += *n;
+  }
+  return total;
+}
+
+}  // namespace slotkeeper::sync

@@ -1,0 +1,171 @@
+// SyncEngine: the data path as the agent (replicatord) uses it.
+//
+// One engine per agent process. It owns the data path's RocksDB (hash caches
+// and checkpoints, in `data_dir`), serves ReplicaPeer for the host's slots,
+// runs replication tasks (full re-replication, catch-up, verification), keeps
+// rolling catch-up loops for the slots this host holds replicas in, and
+// reports their state.
+//
+//   auto engine = SyncEngine::Create(data_dir, {{"slot3", "/srv/u1/slot3"}},
+//                                    RealClock(), EngineOptions());
+//   grpc::ServerBuilder b; (*engine)->RegisterService(&b);
+//   (*engine)->StartTask("t-17", v1::TASK_RE_REPLICATE, "store-a", "slot3",
+//                        "10.0.0.4:7001", "slot1", on_progress, on_done);
+//   (*engine)->AssignReplica("slot3", "store-a", "10.0.0.4:7001", "slot1");
+//
+// Threads: each task and each replica catch-up loop runs on a thread of its
+// own; callbacks are called from those threads (never with an engine lock
+// held) and must be quick. Every public method is thread-safe. The clock is
+// used for intervals (catch-up period), quarantine dates and rates.
+//
+// Not done yet (clear errors, no fake results): inotify-driven change
+// tracking (generations come from directory scans on ListUsers, with a
+// periodic full scan), and resumable offsets within a file.
+#ifndef SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_
+#define SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "base/clock.h"
+#include "proto/model.pb.h"
+#include "replicator/sync/peer_service.h"
+#include "replicator/sync/store_sync.h"
+#include "replicator/sync/verify.h"
+
+namespace slotkeeper::sync {
+
+struct EngineOptions {
+  StoreSyncOptions sync;  // per task / catch-up cycle
+  absl::Duration catch_up_interval = absl::Seconds(5);
+  int quarantine_keep_days = 14;
+  absl::Duration full_scan_interval = absl::Minutes(10);  // source side
+};
+
+// The outcome of a task, as the agent reports it (agent.proto TaskUpdate).
+struct TaskOutcome {
+  std::string task_id;
+  v1::TaskState state = v1::TASK_STATE_UNSPECIFIED;  // DONE / FAILED / ...
+  v1::TaskProgress progress;
+  std::string error;
+  bool verified = false;  // content hashes compared with the source
+  std::vector<std::string> blocked_users;
+};
+
+// One replica slot's rolling replication.
+struct ReplicaState {
+  std::string slot;
+  std::string store;
+  std::string master_address;
+  std::string master_slot;
+  // Age of the oldest change the master had not yet given this replica, as
+  // seen at the start of the last cycle (master clock); 0 when none.
+  int64_t lag_ms = 0;
+  int64_t last_success_ms = 0;  // engine clock; 0 = never
+  bool in_sync = false;         // last cycle succeeded with nothing blocked
+  std::string last_error;
+  std::vector<std::string> blocked_users;
+};
+
+class SyncEngine {
+ public:
+  using ProgressCallback = std::function<void(const std::string& task_id, const v1::TaskProgress&)>;
+  using DoneCallback = std::function<void(const TaskOutcome&)>;
+
+  // `slots`: this host's slot name -> absolute directory. `clock` is not
+  // owned and must outlive the engine. Fails if the database cannot be
+  // opened (another process holds it) or a slot path is not absolute.
+  static absl::StatusOr<std::unique_ptr<SyncEngine>> Create(
+      const std::string& data_dir, std::map<std::string, std::string> slots, Clock* clock,
+      EngineOptions options);
+  // Cancels tasks and loops and waits for their threads.
+  ~SyncEngine();
+
+  // Adds the ReplicaPeer service (source side) to the agent's server. The
+  // engine must outlive the server.
+  void RegisterService(grpc::ServerBuilder* builder);
+
+  // Starts a task on this host as the target: TASK_RE_REPLICATE and
+  // TASK_CATCH_UP copy `store` from `source_address`/`source_slot` into
+  // `target_slot` (resuming from checkpoints), then verify by content hash;
+  // TASK_VERIFY only compares. ALREADY_EXISTS for a running task id,
+  // NOT_FOUND for an unknown slot, INVALID_ARGUMENT for bad input.
+  absl::Status StartTask(const std::string& task_id, v1::TaskKind kind, const std::string& store,
+                         const std::string& target_slot, const std::string& source_address,
+                         const std::string& source_slot, ProgressCallback on_progress,
+                         DoneCallback on_done);
+  // Asks a running task to stop; its DoneCallback reports CANCELLED.
+  // NOT_FOUND when no such task runs.
+  absl::Status CancelTask(const std::string& task_id);
+
+  // This host's `slot` is a replica of `store` whose master is
+  // `master_address`/`master_slot`: keep catching up every
+  // catch_up_interval. Replaces a previous assignment of the slot.
+  absl::Status AssignReplica(const std::string& slot, const std::string& store,
+                             const std::string& master_address, const std::string& master_slot);
+  // Stops rolling replication into `slot` (e.g. it was promoted).
+  absl::Status UnassignReplica(const std::string& slot);
+  // The slot no longer holds `store`: stop replication, move every user and
+  // the store marker to the slot's quarantine, forget checkpoints.
+  // FAILED_PRECONDITION if the slot's marker names another store.
+  absl::Status ReleaseSlot(const std::string& slot, const std::string& store);
+
+  std::vector<ReplicaState> ReplicationStatus();
+  // Removes quarantine days older than quarantine_keep_days in every slot.
+  absl::StatusOr<int> PurgeQuarantines();
+
+  // The source side's core, for in-process use and tests.
+  PeerCore* peer() { return peer_.get(); }
+
+ private:
+  struct Task {
+    std::atomic<bool> cancelled{false};
+    std::thread thread;
+    bool finished = false;
+  };
+  struct Replica {
+    ReplicaState state;
+    std::atomic<bool> stop{false};
+    std::thread thread;
+  };
+
+  SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, std::string> slots,
+             Clock* clock, EngineOptions options);
+  absl::StatusOr<int> SlotRoot(const std::string& slot);
+  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
+  TaskOutcome RunTask(const std::string& task_id, v1::TaskKind kind, const std::string& store,
+                      const std::string& target_slot, const std::string& source_address,
+                      const std::string& source_slot, const ProgressCallback& on_progress,
+                      const std::atomic<bool>* cancelled);
+  void CatchUpLoop(Replica* replica);
+  void StopReplicaLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  std::unique_ptr<rocksdb::DB> db_;
+  const std::map<std::string, std::string> slot_paths_;
+  std::map<std::string, Fd> slot_roots_;  // fixed after construction
+  Clock* const clock_;
+  const EngineOptions options_;
+  std::unique_ptr<RocksHashCache> cache_;
+  std::unique_ptr<PeerCore> peer_;
+  std::unique_ptr<ReplicaPeerService> service_;
+
+  absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
+  // Replica slots whose state the loop updates; read under mu_.
+};
+
+}  // namespace slotkeeper::sync
+
+#endif  // SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_

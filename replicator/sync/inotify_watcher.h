@@ -1,0 +1,54 @@
+// Recursive inotify watches on a slot's users/ tree.
+//
+// The source side's change tracker asks Drain() which users changed since the
+// last call. inotify events are queued by the kernel when the change
+// happens, so a change completed before Drain() is always reported (no
+// timestamp races). New directories get watches as they appear; a queue
+// overflow, or a directory that could not be watched, is reported as
+// `rescan_all` so the caller falls back to a scan. Symlinks are never
+// followed (IN_DONT_FOLLOW).
+//
+// Not thread-safe: the owner (ChangeTracker) serialises calls.
+#ifndef SLOTKEEPER_REPLICATOR_SYNC_INOTIFY_WATCHER_H_
+#define SLOTKEEPER_REPLICATOR_SYNC_INOTIFY_WATCHER_H_
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "replicator/sync/paths.h"
+
+namespace slotkeeper::sync {
+
+class InotifyWatcher {
+ public:
+  // Watches `slot_path`/users and everything below it. RESOURCE_EXHAUSTED
+  // when the watch limit (fs.inotify.max_user_watches) is reached.
+  static absl::StatusOr<std::unique_ptr<InotifyWatcher>> Start(const std::string& slot_path);
+
+  struct Changes {
+    std::set<std::string> users;
+    bool rescan_all = false;
+  };
+  // Reads every queued event without blocking.
+  Changes Drain();
+
+  size_t watch_count() const { return watches_.size(); }
+
+ private:
+  InotifyWatcher(Fd fd, std::string users_path)
+      : fd_(std::move(fd)), users_path_(std::move(users_path)) {}
+  // Adds watches on `rel` (relative to users/) and its subdirectories.
+  absl::Status WatchTree(const std::string& rel);
+
+  Fd fd_;
+  const std::string users_path_;
+  std::map<int, std::string> watches_;  // wd -> path relative to users/ ("" = users/)
+  bool broken_ = false;                 // a watch could not be added
+};
+
+}  // namespace slotkeeper::sync
+
+#endif  // SLOTKEEPER_REPLICATOR_SYNC_INOTIFY_WATCHER_H_

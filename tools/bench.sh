@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# The data-path benchmark: slotsync (over slotpeer, gRPC on loopback) against
+# rsync (daemon on loopback) and cp -a, on one mailgen slot, in one run.
+#
+#   tools/bench.sh [--users 120] [--messages 24000] [--reps 3] [--dir DIR]
+#
+# Page cache: kept WARM consistently (the source tree is read once before
+# timing; nothing drops caches, which would disturb other users of the
+# machine). `sync` runs (untimed) before every timed command so that one
+# run's writeback does not land in the next one's time.
+# Prints every timing, then medians and ratios (slotsync / rsync).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+USERS=120
+MESSAGES=24000
+REPS=3
+DIR=/tmp/slotkeeper-bench
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --users) USERS="$2"; shift 2 ;;
+    --messages) MESSAGES="$2"; shift 2 ;;
+    --reps) REPS="$2"; shift 2 ;;
+    --dir) DIR="$2"; shift 2 ;;
+    *) echo "bench: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
+
+command -v rsync >/dev/null || { log "rsync is not installed (tools/dev deps)"; exit 1; }
+bazel build //tools:slotsync //tools:slotpeer //tools:mailgen >&2
+BIN="$(bazel info bazel-bin 2>/dev/null)/tools"
+MAILGEN="$BIN/mailgen/mailgen"
+SLOTSYNC="$BIN/slotsync/slotsync"
+SLOTPEER="$BIN/slotsync/slotpeer"
+
+rm -rf "$DIR"
+mkdir -p "$DIR"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+log "generating $USERS users, $MESSAGES messages (seed 1) in $DIR/src"
+"$MAILGEN" --slot "$DIR/src" --users "$USERS" --messages "$MESSAGES" --seed 1 >&2
+du -sh "$DIR/src" >&2
+
+RSYNC_PORT="$(free_port)"
+cat > "$DIR/rsyncd.conf" <<CONF
+pid file = $DIR/rsyncd.pid
+use chroot = no
+[slot]
+    path = $DIR/src
+    read only = yes
+    uid = root
+    gid = root
+CONF
+rsync --daemon --no-detach --config="$DIR/rsyncd.conf" --address=127.0.0.1 \
+  --port="$RSYNC_PORT" --log-file="$DIR/rsyncd.log" &
+PIDS+=($!)
+
+"$SLOTPEER" --slot "s1=$DIR/src" --listen 127.0.0.1:0 --data_dir "$DIR/peer-state" \
+  --port_file "$DIR/peer.port" 2>"$DIR/slotpeer.log" &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$DIR/peer.port" ] && break; sleep 0.1; done
+PEER="127.0.0.1:$(cat "$DIR/peer.port")"
+sleep 0.3
+
+RSYNC=(rsync -a --delete "rsync://127.0.0.1:$RSYNC_PORT/slot/users/")
+SS=("$SLOTSYNC" --source "$PEER" --slot s1 --quiet)
+
+# time_it NAME cmd...: runs cmd after an untimed sync, appends "NAME secs".
+time_it() {
+  local name="$1"; shift
+  sync
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" >"$DIR/last.out" 2>&1 || { cat "$DIR/last.out" >&2; log "FAILED: $*"; exit 1; }
+  t1=$(date +%s.%N)
+  local secs
+  secs=$(python3 -c "print(f'{$t1-$t0:.3f}')")
+  echo "$name $secs" >> "$DIR/times.txt"
+  log "$name: ${secs}s   $(grep -h '^slotsync:' "$DIR/last.out" || true)"
+}
+
+log "warming the page cache (source read once) and the source's hash cache"
+find "$DIR/src" -type f -print0 | xargs -0 cat > /dev/null
+t0=$(date +%s.%N)
+"${SS[@]}" --dest "$DIR/warm" --state "$DIR/warm-state" >/dev/null
+t1=$(date +%s.%N)
+log "untimed first slotsync (source hash cache cold): $(python3 -c "print(f'{$t1-$t0:.3f}')")s"
+rm -rf "$DIR/warm" "$DIR/warm-state"
+
+for i in $(seq "$REPS"); do
+  rm -rf "$DIR/rsync-dst" "$DIR/ss-dst" "$DIR/ss-state" "$DIR/cp-dst"
+  mkdir -p "$DIR/rsync-dst/users"
+  sync
+  time_it full_rsync "${RSYNC[@]}" "$DIR/rsync-dst/users/"
+  time_it full_slotsync "${SS[@]}" --dest "$DIR/ss-dst" --state "$DIR/ss-state"
+  time_it full_cp cp -a "$DIR/src" "$DIR/cp-dst"
+done
+rm -rf "$DIR/cp-dst"
+
+for i in $(seq "$REPS"); do
+  "$MAILGEN" --slot "$DIR/src" --mutate --seed "$((100 + i))" --flag_pct 10 --new_pct 1 >&2
+  sleep 0.5   # past the change tracker's racy window (100 ms)
+  time_it incr_rsync "${RSYNC[@]}" "$DIR/rsync-dst/users/"
+  time_it incr_slotsync "${SS[@]}" --dest "$DIR/ss-dst" --state "$DIR/ss-state"
+done
+
+sleep 0.5
+for i in $(seq "$REPS"); do
+  time_it none_rsync "${RSYNC[@]}" "$DIR/rsync-dst/users/"
+  time_it none_slotsync "${SS[@]}" --dest "$DIR/ss-dst" --state "$DIR/ss-state"
+done
+
+log "verifying: both copies equal the source"
+diff -r "$DIR/src/users" "$DIR/rsync-dst/users" >/dev/null || { log "rsync copy differs!"; exit 1; }
+diff -r "$DIR/src/users" "$DIR/ss-dst/users" >/dev/null || { log "slotsync copy differs!"; exit 1; }
+log "verified"
+
+python3 - "$DIR/times.txt" <<'PY'
+import statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    t.setdefault(k, []).append(float(v))
+med = {k: statistics.median(v) for k, v in t.items()}
+print("| scenario | rsync (median s) | slotsync (median s) | ratio | target | runs rsync / slotsync |")
+print("|---|---|---|---|---|---|")
+for name, label, target in [("full", "full copy", 1.0),
+                            ("incr", "10% flag changes + 1% new", 0.2),
+                            ("none", "nothing changed", 0.1)]:
+    r, s = med[name + "_rsync"], med[name + "_slotsync"]
+    ok = "met" if s / r <= target else "MISSED"
+    runs = " ".join(f"{x:.2f}" for x in t[name + "_rsync"]) + " / " + \
+           " ".join(f"{x:.2f}" for x in t[name + "_slotsync"])
+    print(f"| {label} | {r:.3f} | {s:.3f} | {s/r:.3f} | <= {target} ({ok}) | {runs} |")
+print(f"\ncp -a full copy (local limit), median: {med['full_cp']:.3f} s "
+      f"(runs {' '.join(f'{x:.2f}' for x in t['full_cp'])})")
+PY
