@@ -125,6 +125,12 @@ absl::Status ClusterView::Finalize() {
         return absl::InvalidArgumentError(
             absl::StrCat("store '", st.name, "' has a copy on unknown slot '", slot, "'"));
       }
+      const SlotView& slot_view = slots[slot_index_.find(slot)->second];
+      if (slot_view.store != st.name) {
+        return absl::InvalidArgumentError(absl::StrCat("slot '", slot, "' is a copy of store '",
+                                                       st.name, "' but the slot holds '",
+                                                       slot_view.store, "'"));
+      }
       auto [it, inserted] = copy_owner.emplace(slot, i);
       if (!inserted) {
         return absl::InvalidArgumentError(absl::StrCat("slot '", slot, "' is a copy of both '",

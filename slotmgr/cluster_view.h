@@ -15,6 +15,9 @@
 // a host down), but elements must not be added or removed without calling
 // Finalize() again. The finders are O(1) (hash maps keyed by name).
 //
+// Copyable: the indexes hold positions, not pointers, so a copy stays
+// indexed.
+//
 // Thread-safety: a finalized ClusterView is immutable from the decisions'
 // point of view; concurrent const use is safe. Not safe to mutate while read.
 #ifndef SLOTKEEPER_SLOTMGR_CLUSTER_VIEW_H_
@@ -118,13 +121,14 @@ struct StoreView {
   bool HasCopyOnHost(absl::string_view host) const;
 };
 
-// A replication task in flight (queued or running), for load accounting.
+// A replication task in flight, for load accounting: placement counts queued
+// and running tasks alike (both will load their hosts).
 struct TaskView {
   std::string id;
   std::string store;
   SlotId source;
   SlotId target;
-  bool running = true;  // false: queued, does not load hosts yet
+  bool running = true;  // false: still queued
 };
 
 class ClusterView {
@@ -139,7 +143,8 @@ class ClusterView {
   // Validates and indexes. Errors (INVALID_ARGUMENT, naming the offender):
   // empty or duplicate names; a unit, filesystem or slot on an unknown host;
   // a slot on an unknown filesystem or unit; a copy on an unknown slot, or a
-  // slot listed as a copy of two stores; a store with required_copies 0.
+  // slot listed as a copy of two stores, or as a copy of a store that its
+  // SlotView.store does not name; a store with required_copies 0.
   absl::Status Finalize();
   bool finalized() const { return finalized_; }
 

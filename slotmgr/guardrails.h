@@ -1,7 +1,9 @@
 // Guardrails: when automation must not act, with the reason for the event.
 //
 // Pure checks over a ClusterView, a little history and the current time;
-// the coordinator persists the resulting automation state and events.
+// the coordinator persists the resulting automation state and events. Each
+// decision carries a `reason` (one sentence for the event's text) and its
+// suggested Event.kind as kEventKind.
 //
 // - Automation pause (operator, like Ceph's `noout`) and freeze (the
 //   mass-failure brake): no automatic failover or re-replication.
@@ -71,6 +73,7 @@ struct GuardrailOptions {
 struct AutomationDecision {
   bool allowed = true;
   std::string reason;  // why not, for the event and slotctl
+  static constexpr const char kEventKind[] = "automation.blocked";
 };
 
 // Paused or frozen automation blocks every automatic action; RUNNING (or
@@ -83,6 +86,7 @@ struct BrakeDecision {
   int considered_hosts = 0;         // all hosts but those silent before the window
   std::vector<std::string> silent;  // their names, sorted
   std::string reason;               // e.g. "7 of 20 hosts (35%) went silent within 10m: ..."
+  static constexpr const char kEventKind[] = "automation.frozen";
 };
 
 // The mass-failure brake over the host table at `now_ms` (coordinator
@@ -110,6 +114,7 @@ struct RateLimitDecision {
   int recent = 0;  // automatic failovers within the window
   int limit = 0;
   std::string reason;  // why not
+  static constexpr const char kEventKind[] = "failover.rate_limited";
 };
 
 // May `store` be failed over automatically at `now_ms`, given the recent
@@ -140,6 +145,7 @@ class FailoverHistory {
 struct ClockSkewDecision {
   bool skewed = false;
   std::string reason;  // "imap2: clock offset -6h exceeds 5s"
+  static constexpr const char kEventKind[] = "host.clock_skew";
 };
 
 ClockSkewDecision CheckClockSkew(const HostView& host, const GuardrailOptions& options);

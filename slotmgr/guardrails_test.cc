@@ -62,6 +62,7 @@ TEST(MassFailureTest, BrakeEngagesStrictlyAboveTheFraction) {
   EXPECT_THAT(d.silent, ElementsAre("imap1", "imap10", "imap2", "imap3"));
   EXPECT_THAT(d.reason, HasSubstr("4 of 10 hosts (40%) went silent within 10m"));
   EXPECT_THAT(d.reason, HasSubstr("freezing automation"));
+  EXPECT_STREQ(BrakeDecision::kEventKind, "automation.frozen");
 }
 
 TEST(MassFailureTest, OldFailuresAreNotPartOfTheBurst) {

@@ -43,14 +43,16 @@ class Planner {
         continue;
       }
       if (!slot.store.empty() || !slot.usable) continue;
-      if (!slot.unit.empty()) {
-        const UnitView* unit = view.FindUnit(slot.host, slot.unit);
-        if (unit == nullptr || unit->state != v1::UNIT_ONLINE) continue;
-      }
+      std::string unit_name = slot.unit;
       if (!slot.filesystem.empty()) {
         const FilesystemView* fs = view.FindFilesystem(slot.host, slot.filesystem);
         if (fs == nullptr || !fs->usable) continue;
         fs_index_[s] = static_cast<int>(fs - view.filesystems.data());
+        if (unit_name.empty()) unit_name = fs->unit;  // the slot's unit is its filesystem's
+      }
+      if (!unit_name.empty()) {
+        const UnitView* unit = view.FindUnit(slot.host, unit_name);
+        if (unit == nullptr || unit->state != v1::UNIT_ONLINE) continue;
       }
       spares_[h].push_back(static_cast<int>(s));
     }
@@ -87,7 +89,8 @@ class Planner {
       const SlotView& slot = view_.slots[target];
       int h = view_.HostIndex(slot.host);
       slot_taken_[target] = true;
-      if (fs_index_[target] >= 0) fs_free_[fs_index_[target]] -= need;
+      // The copy consumes its bytes; the headroom is only required room.
+      if (fs_index_[target] >= 0) fs_free_[fs_index_[target]] -= bytes;
       ++incoming_[h];
       ++copies_[h];
       if (source_host >= 0) ++outgoing_[source_host];

@@ -20,6 +20,8 @@
 // source is the eligible copy on the host with the fewest outgoing copies
 // (replicas before the master, whose disk serves the mail, then name). So a
 // lost host's stores are rebuilt many-to-many, not one-to-one.
+//
+// Thread-safety: pure functions; safe to call concurrently on one const view.
 #ifndef SLOTKEEPER_SLOTMGR_PLACEMENT_H_
 #define SLOTKEEPER_SLOTMGR_PLACEMENT_H_
 

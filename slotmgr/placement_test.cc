@@ -121,6 +121,15 @@ TEST(PlacementTest, FilesystemRoomIsConsumedByEarlierPlacements) {
   EXPECT_EQ(plan.placements[0].store, "a");  // same risk: name decides
   ASSERT_EQ(plan.unplaced.size(), 1u);
   EXPECT_EQ(plan.unplaced[0].store, "b");
+
+  // A placement consumes the store's bytes, not its headroom: 21.5 GB hold
+  // two 10 GB stores that each need 11 GB free when placed.
+  for (FilesystemView& fs : view.filesystems) {
+    if (fs.host == "imap4") fs.free_bytes = 21'500'000'000;
+  }
+  plan = Plan(view);
+  EXPECT_EQ(plan.placements.size(), 2u);
+  EXPECT_TRUE(plan.unplaced.empty());
 }
 
 TEST(PlacementTest, SourceIsAnInSyncUsableCopyPreferringAReplica) {

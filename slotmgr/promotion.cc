@@ -46,8 +46,17 @@ struct Verdict {
 Verdict Judge(const ClusterView& view, const CopyView& copy, const PromotionOptions& options,
               bool explicit_target) {
   Verdict v;
-  if (copy.role != v1::SLOT_REPLICA) {
-    v.Hard(absl::StrCat("role is ", v1::SlotRole_Name(copy.role), ", not a complete replica"));
+  switch (copy.role) {
+    case v1::SLOT_REPLICA:
+      break;
+    case v1::SLOT_SEEDING:
+      v.Hard("still seeding (not a complete replica)");
+      break;
+    case v1::SLOT_LOST:
+      v.Hard("copy is lost");
+      break;
+    default:
+      v.Hard(absl::StrCat("role ", v1::SlotRole_Name(copy.role), " is not a replica"));
   }
   const HostView* host = view.FindHost(copy.slot.host);
   if (host == nullptr) {

@@ -12,6 +12,8 @@
 //
 // Every rejected copy gets one reason line, "HOST/SLOT: why", which slotctl
 // prints as is, e.g. "imap2/s03: clock offset -6h exceeds 5s".
+//
+// Thread-safety: pure functions; safe to call concurrently on one const view.
 #ifndef SLOTKEEPER_SLOTMGR_PROMOTION_H_
 #define SLOTKEEPER_SLOTMGR_PROMOTION_H_
 

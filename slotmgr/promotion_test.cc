@@ -144,8 +144,8 @@ TEST(PromotionTest, SeedingLostAndUnusableCopiesNeverPromoted) {
   auto d = ChoosePromotion(view, "mail1", PromotionOptions());
   ASSERT_TRUE(d.ok());
   EXPECT_FALSE(d->promote);
-  EXPECT_THAT(ReasonOf(*d, "imap2/s01"), HasSubstr("SLOT_SEEDING"));
-  EXPECT_THAT(ReasonOf(*d, "imap3/s01"), HasSubstr("SLOT_LOST"));
+  EXPECT_THAT(ReasonOf(*d, "imap2/s01"), HasSubstr("still seeding"));
+  EXPECT_THAT(ReasonOf(*d, "imap3/s01"), HasSubstr("copy is lost"));
   EXPECT_THAT(ReasonOf(*d, "imap4/s01"), HasSubstr("slot is unusable"));
   EXPECT_EQ(d->rejections.size(), 3u);
 }
