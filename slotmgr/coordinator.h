@@ -146,6 +146,8 @@ class Coordinator {
   const SlotCache& SlotCacheLocked(const std::string& host, const v1::HostInfo& info)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The planners' snapshot of the model; nullopt (logged) if inconsistent.
+  std::optional<ClusterView> ViewLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CommitLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EventLocked(Txn& txn, const std::string& kind, v1::EventSeverity severity,
                    const std::string& text, const std::string& host = "",

@@ -333,6 +333,8 @@ TEST_F(CoordinatorTest, ReplaceAfterDeclaresFailedUnitLost) {
 }
 
 TEST_F(CoordinatorTest, MassFailureFreezesAutomation) {
+  config_.failover_grace_silent_ms = 20000;
+  Restart();
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   CreateHealthyStore();
@@ -342,6 +344,13 @@ TEST_F(CoordinatorTest, MassFailureFreezesAutomation) {
   }
   EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_FROZEN);
   EXPECT_EQ(EventsOfKind("automation.frozen").size(), 1u);
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "frozen: no failover";
+  // The hosts come back: it stays frozen until a person resumes it.
+  Heartbeat({"imap1", "imap2", "imap3", "imap4"});
+  EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_FROZEN);
+  v1::SetAutomationRequest resume;
+  resume.set_set_by("operator");
+  ASSERT_TRUE(coord_->SetAutomation(resume).ok());
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
   EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_RUNNING);
 }
