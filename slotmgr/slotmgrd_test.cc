@@ -37,8 +37,8 @@ Daemon Start(const std::string& data_dir) {
     dup2(out[1], 1);
     close(out[0]);
     const std::string dir = "--data_dir=" + data_dir;
-    execl("slotmgr/slotmgrd", "slotmgrd", "--listen=127.0.0.1:0", dir.c_str(),
-          "--heartbeat=100ms", static_cast<char*>(nullptr));
+    execl("slotmgr/slotmgrd", "slotmgrd", "--listen=127.0.0.1:0", dir.c_str(), "--heartbeat=100ms",
+          static_cast<char*>(nullptr));
     _exit(127);
   }
   close(out[1]);
