@@ -31,6 +31,8 @@ struct CoordinatorConfig {
   // At most this many automatic failovers per window.
   int failover_rate_limit = 20;
   int64_t failover_rate_window_ms = 10 * 60 * 1000;
+  // The same store is not failed over automatically again within this.
+  int64_t failover_store_cooldown_ms = 60 * 60 * 1000;
   // Scheduler limits.
   int max_incoming_per_host = 2;
   int max_outgoing_per_host = 2;

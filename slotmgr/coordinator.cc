@@ -129,6 +129,9 @@ absl::Status Coordinator::LoadLocked() {
 }
 
 absl::Status Coordinator::CommitLocked(Txn& txn) {
+  // Any change to hosts or stores may have moved copies: drop the caches,
+  // whether or not the write below succeeds.
+  if (!txn.hosts.empty() || !txn.stores.empty()) ++generation_;
   StateBatch batch;
   for (const auto& h : txn.hosts) {
     auto it = model_.hosts.find(h);
@@ -500,6 +503,28 @@ std::vector<v1::Command> Coordinator::TakeCommandsToSend(const std::string& host
   return out;
 }
 
+const Coordinator::SlotCache& Coordinator::SlotCacheLocked(const std::string& host,
+                                                           const v1::HostInfo& info) {
+  SlotCache& cache = slot_cache_[host];
+  if (cache.generation == generation_ &&
+      cache.name.size() == static_cast<size_t>(info.slots_size())) {
+    return cache;
+  }
+  cache.generation = generation_;
+  cache.store.assign(info.slots_size(), nullptr);
+  cache.copy.assign(info.slots_size(), nullptr);
+  cache.name.clear();
+  for (int i = 0; i < info.slots_size(); ++i) {
+    const v1::SlotInfo& si = info.slots(i);
+    cache.name.push_back(SlotName(si.ref()));
+    auto sit = model_.stores.find(si.store());
+    if (si.store().empty() || sit == model_.stores.end()) continue;
+    cache.store[i] = &sit->second;
+    cache.copy[i] = FindCopyLocked(sit->second, si.ref());
+  }
+  return cache;
+}
+
 // ---------------------------------------------------------------------------
 // Reports, acknowledgements, task updates.
 // ---------------------------------------------------------------------------
@@ -521,12 +546,16 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   if (report.agent_time_ms() <= 0) {
     return absl::InvalidArgumentError("HealthReport.agent_time_ms is missing");
   }
-  auto has_slot = [h](const std::string& name) {
-    for (const auto& s : h->slots()) {
-      if (s.ref().slot() == name) return true;
+  // Slot index by name; agents list slots in inventory order, so the
+  // position in the report is tried first (the hot path stays linear).
+  auto slot_index = [h](const std::string& name, int hint) {
+    if (hint >= 0 && hint < h->slots_size() && h->slots(hint).ref().slot() == name) return hint;
+    for (int i = 0; i < h->slots_size(); ++i) {
+      if (h->slots(i).ref().slot() == name) return i;
     }
-    return false;
+    return -1;
   };
+  auto has_slot = [&](const std::string& name) { return slot_index(name, -1) >= 0; };
   for (const auto& c : report.conditions()) {
     bool known = true;
     switch (c.subject_kind()) {
@@ -556,14 +585,20 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
                                               host, " did not register"));
     }
   }
-  for (const auto& r : report.replication()) {
-    if (!has_slot(r.slot())) {
+  std::vector<int> usage_slot(report.slots_size()), replication_slot(report.replication_size());
+  for (int i = 0, hint = 0; i < report.replication_size(); ++i) {
+    const auto& r = report.replication(i);
+    replication_slot[i] = slot_index(r.slot(), hint);
+    hint = replication_slot[i] + 1;
+    if (replication_slot[i] < 0) {
       return absl::NotFoundError(
           absl::StrCat("replication status for slot '", r.slot(), "', not on host ", host));
     }
   }
-  for (const auto& u : report.slots()) {
-    if (!has_slot(u.slot())) {
+  for (int i = 0; i < report.slots_size(); ++i) {
+    const auto& u = report.slots(i);
+    usage_slot[i] = slot_index(u.slot(), i);
+    if (usage_slot[i] < 0) {
       return absl::NotFoundError(
           absl::StrCat("usage for slot '", u.slot(), "', not on host ", host));
     }
@@ -627,25 +662,17 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
       fi.set_free_inodes(f.free_inodes());
     }
   }
-  for (const auto& u : report.slots()) {
-    for (auto& si : *h->mutable_slots()) {
-      if (si.ref().slot() == u.slot()) si.set_used_bytes(u.used_bytes());
-    }
+  for (int i = 0; i < report.slots_size(); ++i) {
+    h->mutable_slots(usage_slot[i])->set_used_bytes(report.slots(i).used_bytes());
   }
-  for (const auto& r : report.replication()) {
-    v1::SlotRef ref;
-    ref.set_host(host);
-    ref.set_slot(r.slot());
-    const v1::SlotInfo* si = FindSlot(model_, ref);
-    if (si == nullptr || si->store().empty()) continue;
-    auto sit = model_.stores.find(si->store());
-    if (sit == model_.stores.end()) continue;
-    v1::Copy* c = FindCopyLocked(sit->second, ref);
+  const SlotCache& cache = SlotCacheLocked(host, *h);
+  for (int i = 0; i < report.replication_size(); ++i) {
+    const v1::ReplicationStatus& r = report.replication(i);
+    v1::Copy* c = cache.copy[replication_slot[i]];
     if (c == nullptr) continue;
     c->set_lag_ms(r.lag_ms());
-    c->set_in_sync(r.in_sync());
+    c->set_in_sync(h->slots(replication_slot[i]).role() == v1::SLOT_MASTER || r.in_sync());
     c->set_last_synced_ms(r.last_synced_ms());
-    if (si->role() == v1::SLOT_MASTER) c->set_in_sync(true);
   }
   for (const auto& c : report.contents()) RecognizeContentsLocked(txn, host, c);
   if (recompute) RecomputeLocked(txn);
@@ -655,12 +682,12 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   // Renew the leases of this host's usable masters, unless the master is
   // being moved away (operator failover, drain): then it runs out.
   std::optional<v1::LeaseRenewal> renewal;
-  for (const auto& si : h->slots()) {
+  const SlotCache& fresh = SlotCacheLocked(host, *h);  // the commit may have changed stores
+  for (int i = 0; i < h->slots_size(); ++i) {
+    const v1::SlotInfo& si = h->slots(i);
     if (si.role() != v1::SLOT_MASTER || !si.usable()) continue;
-    auto sit = model_.stores.find(si.store());
-    if (sit == model_.stores.end()) continue;
-    const StoreRecord& store = sit->second;
-    if (store.moving_master() || store.has_pending_target()) continue;
+    const StoreRecord* store = fresh.store[i];
+    if (store == nullptr || store->moving_master() || store->has_pending_target()) continue;
     if (!renewal) {
       renewal.emplace();
       renewal->set_report_id(report.report_id());
@@ -668,10 +695,10 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
     v1::Lease* lease = renewal->add_leases();
     lease->set_store(si.store());
     lease->set_slot(si.ref().slot());
-    lease->set_epoch(store.info().master_epoch());
+    lease->set_epoch(store->info().master_epoch());
     lease->set_duration_ms(config_.lease_ms);
     // Counted from now, after the agent sent its report: the agent's view ends first.
-    lease_until_ms_[SlotName(si.ref())] = now + config_.lease_ms;
+    lease_until_ms_[fresh.name[i]] = now + config_.lease_ms;
   }
   return renewal;
 }

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -129,8 +130,24 @@ class Coordinator {
     bool meta = false;
   };
 
+  // Per host, by slot index: the store and copy each slot holds, so that a
+  // report is applied without searching (the hot path). Valid while
+  // `generation` equals generation_, which every commit touching a host or
+  // store bumps (copies are added and removed only in such commits; std::map
+  // nodes and RepeatedPtrField elements do not move otherwise).
+  struct SlotCache {
+    uint64_t generation = 0;
+    std::vector<std::string> name;  // "HOST/SLOT"
+    std::vector<StoreRecord*> store;
+    std::vector<v1::Copy*> copy;
+  };
+
   Coordinator(StateStore* store, Clock* clock, CoordinatorConfig config);
+  const SlotCache& SlotCacheLocked(const std::string& host, const v1::HostInfo& info)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The planners' snapshot of the model; nullopt (logged) if inconsistent.
+  std::optional<ClusterView> ViewLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CommitLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EventLocked(Txn& txn, const std::string& kind, v1::EventSeverity severity,
                    const std::string& text, const std::string& host = "",
@@ -178,8 +195,10 @@ class Coordinator {
   AutomationRecord automation_ ABSL_GUARDED_BY(mu_);
   MetaRecord meta_ ABSL_GUARDED_BY(mu_);
   // Not persisted (see the class comment).
-  std::map<std::string, int64_t> last_heard_ms_ ABSL_GUARDED_BY(mu_);       // by host
-  std::map<std::string, int64_t> lease_until_ms_ ABSL_GUARDED_BY(mu_);      // by "HOST/SLOT"
+  std::map<std::string, int64_t> last_heard_ms_ ABSL_GUARDED_BY(mu_);              // by host
+  absl::flat_hash_map<std::string, int64_t> lease_until_ms_ ABSL_GUARDED_BY(mu_);  // "HOST/SLOT"
+  std::map<std::string, SlotCache> slot_cache_ ABSL_GUARDED_BY(mu_);               // by host
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, std::set<std::string>> sent_ ABSL_GUARDED_BY(mu_);  // host -> ids
   std::set<std::string> reported_ ABSL_GUARDED_BY(mu_);  // one-time notices already journaled
   std::deque<v1::Event> recent_events_ ABSL_GUARDED_BY(mu_);

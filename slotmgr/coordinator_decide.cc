@@ -1,6 +1,7 @@
 // Coordinator: health derivation, the timers (Tick), failover, replacement
 // of lost copies and task scheduling.
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "slotmgr/coordinator.h"
@@ -86,6 +87,13 @@ void Coordinator::RecomputeLocked(Txn& txn) {
       health[SlotName(s.ref())] = sh;
     }
   }
+  struct Derived {
+    StoreRecord* rec;
+    bool master_usable, has_master;
+    int usable;
+  };
+  std::vector<Derived> derived;
+  bool any_without_master = false;
   for (auto& [name, rec] : model_.stores) {
     v1::StoreInfo* st = rec.mutable_info();
     int usable = 0;
@@ -134,8 +142,21 @@ void Coordinator::RecomputeLocked(Txn& txn) {
         txn.stores.insert(name);
       }
     }
+    derived.push_back({&rec, master_usable, has_master, usable});
+    any_without_master = any_without_master || !master_usable;
+  }
+  // Second pass: store states, which need the promotion planner for stores
+  // without a usable master (one snapshot for all of them).
+  std::optional<ClusterView> view;
+  if (any_without_master) view = ViewLocked();
+  for (const Derived& d : derived) {
+    StoreRecord& rec = *d.rec;
+    v1::StoreInfo* st = rec.mutable_info();
+    const std::string name = st->name();
+    const bool master_usable = d.master_usable, has_master = d.has_master;
+    const int usable = d.usable;
     PromotionChoice choice;
-    if (!master_usable) choice = ChoosePromotion(model_, rec, config_, false, nullptr);
+    if (!master_usable && view) choice = ChoosePromotion(*view, name, config_, false, nullptr);
     v1::StoreState s = DeriveStoreState(
         master_usable, usable, static_cast<int>(st->required_copies()), choice.target.has_value());
     std::string note;
@@ -160,6 +181,15 @@ void Coordinator::RecomputeLocked(Txn& txn) {
       txn.stores.insert(name);
     }
   }
+}
+
+std::optional<ClusterView> Coordinator::ViewLocked() {
+  absl::StatusOr<ClusterView> view = BuildView(model_, last_heard_ms_);
+  if (!view.ok()) {
+    LogError(absl::StrCat("model inconsistent, no decision taken: ", view.status().ToString()));
+    return std::nullopt;
+  }
+  return std::move(*view);
 }
 
 absl::Status Coordinator::Tick() {
@@ -189,9 +219,12 @@ absl::Status Coordinator::Tick() {
   }
   if (changed) RecomputeLocked(txn);
 
-  // Mass-failure brake.
+  // Mass-failure brake. Once frozen, automation stays frozen until an
+  // operator resumes it (guardrails.h: only a person can tell whether the
+  // coordinator was the one cut off).
   std::string why;
-  const bool mass = MassFailure(model_, config_, &why);
+  std::optional<ClusterView> view = ViewLocked();
+  const bool mass = view && MassFailure(*view, now, config_, &why);
   v1::AutomationState* as = automation_.mutable_state();
   if (mass && as->mode() == v1::AUTOMATION_RUNNING) {
     as->set_mode(v1::AUTOMATION_FROZEN);
@@ -199,15 +232,8 @@ absl::Status Coordinator::Tick() {
     as->set_since_ms(now);
     as->set_set_by("mass-failure brake");
     txn.automation = true;
-    EventLocked(txn, "automation.frozen", v1::CRITICAL, "automation frozen: " + why);
-  } else if (!mass && as->mode() == v1::AUTOMATION_FROZEN) {
-    as->set_mode(v1::AUTOMATION_RUNNING);
-    as->set_reason("");
-    as->set_since_ms(now);
-    as->set_set_by("mass-failure brake");
-    txn.automation = true;
-    EventLocked(txn, "automation.unfrozen", v1::WARNING,
-                "automation resumed: enough hosts report again");
+    EventLocked(txn, "automation.frozen", v1::CRITICAL,
+                "automation frozen: " + why + "; resume with SetAutomation once understood");
   }
 
   // replace_after: failed units become lost and their copies are replaced.
@@ -232,23 +258,24 @@ absl::Status Coordinator::Tick() {
 
 void Coordinator::FailoverStepLocked(Txn& txn) {
   const int64_t now = clock_->NowMs();
+  std::optional<ClusterView> view;  // built when first needed, again after each promotion
   for (auto& [name, rec] : model_.stores) {
     const v1::Copy* master = MasterCopyLocked(rec);
     const bool lease_valid = LeaseMayBeValidLocked(rec, now);
     // Operator failover or drain waiting for the old lease.
     if (rec.has_pending_target() || rec.moving_master()) {
       if (lease_valid) continue;
-      PromotionChoice choice;
-      if (rec.has_pending_target()) {
-        choice = ChoosePromotion(model_, rec, config_, rec.pending_forced(), &rec.pending_target());
-      } else {
-        choice = ChoosePromotion(model_, rec, config_, false, nullptr);
-      }
+      if (!view) view = ViewLocked();
+      if (!view) return;
+      PromotionChoice choice =
+          ChoosePromotion(*view, name, config_, rec.pending_forced(),
+                          rec.has_pending_target() ? &rec.pending_target() : nullptr);
       if (choice.target) {
         PromoteLocked(
             txn, rec, *choice.target,
             rec.has_pending_target() ? "operator failover" : "master moved off a draining host",
             false);
+        view.reset();
       } else {
         EventLocked(txn, "store.failover_refused", v1::CRITICAL,
                     absl::StrCat("planned failover of ", name, " abandoned: ", choice.refused,
@@ -268,21 +295,23 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
     const int64_t grace = hard ? config_.failover_grace_hard_ms : config_.failover_grace_silent_ms;
     if (now < since + grace) continue;
     if (lease_valid) continue;  // fencing: the old master may still accept mail
-    PromotionChoice choice = ChoosePromotion(model_, rec, config_, false, nullptr);
+    if (!view) view = ViewLocked();
+    if (!view) return;
+    PromotionChoice choice = ChoosePromotion(*view, name, config_, false, nullptr);
     if (!choice.target) continue;  // the store shows UNAVAILABLE with the reason
-    if (!FailoverRateAllows(automation_, now, config_)) {
+    RateDecision rate = FailoverRateAllows(automation_, name, now, config_);
+    if (!rate.allowed) {
       const std::string key = absl::StrCat("rate-limited/", name, "/", since);
       if (reported_.insert(key).second) {
         EventLocked(txn, "store.failover_rate_limited", v1::CRITICAL,
-                    absl::StrCat("automatic failover of ", name, " held back: more than ",
-                                 config_.failover_rate_limit, " failovers in ",
-                                 config_.failover_rate_window_ms / 1000, " s"),
-                    "", "", name);
+                    absl::StrCat("automatic failover of ", name, " held back: ", rate.reason), "",
+                    "", name);
       }
       continue;
     }
     PromoteLocked(txn, rec, *choice.target,
                   hard ? "master slot failed (hard evidence)" : "master host silent", true);
+    view.reset();
   }
 }
 
@@ -341,14 +370,19 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   st->set_master_unusable_since_ms(0);
   store.set_master_hard_since_ms(0);
   if (automatic) {
-    automation_.add_failover_times_ms(now);
-    // Keep only the current window.
-    auto* times = automation_.mutable_failover_times_ms();
-    times->erase(
-        std::remove_if(times->begin(), times->end(),
-                       [&](int64_t t) { return now - t >= config_.failover_rate_window_ms; }),
-        times->end());
-    automation_.mutable_state()->set_recent_failovers(times->size());
+    FailoverMark* mark = automation_.add_failovers();
+    mark->set_store(name);
+    mark->set_time_ms(now);
+    // Keep only what the rate limit and the per-store cooldown still need.
+    const int64_t keep =
+        std::max(config_.failover_rate_window_ms, config_.failover_store_cooldown_ms);
+    auto* marks = automation_.mutable_failovers();
+    for (int i = marks->size() - 1; i >= 0; --i) {
+      if (now - marks->Get(i).time_ms() >= keep) marks->DeleteSubrange(i, 1);
+    }
+    int recent = 0;
+    for (const auto& m : *marks) recent += now - m.time_ms() < config_.failover_rate_window_ms;
+    automation_.mutable_state()->set_recent_failovers(recent);
     txn.automation = true;
   }
   txn.stores.insert(name);
@@ -399,40 +433,51 @@ void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& u
 }
 
 std::vector<std::string> Coordinator::PlanReplacementsLocked(Txn& txn) {
+  // Stores short of copies (lost copies do not count; seeding ones do).
+  std::vector<std::string> short_stores;
+  for (const auto& [name, rec] : model_.stores) {
+    uint32_t present = 0;
+    for (const auto& c : rec.info().copies()) present += c.role() != v1::SLOT_LOST;
+    if (present < rec.info().required_copies()) short_stores.push_back(name);
+  }
+  std::vector<std::string> created;
+  if (short_stores.empty()) return created;
+  std::optional<ClusterView> view = ViewLocked();
+  if (!view) return created;
+  absl::StatusOr<PlacementOutcome> outcome = PlaceReplicas(*view, short_stores, config_);
+  if (!outcome.ok()) {
+    LogError(absl::StrCat("placement: ", outcome.status().ToString()));
+    return created;
+  }
+  for (const auto& [store, why] : outcome->refused) {
+    const std::string key = absl::StrCat("placement/", store, "/", why);
+    if (reported_.insert(key).second) {
+      EventLocked(txn, "placement.refused", v1::CRITICAL, absl::StrCat("store ", store, ": ", why),
+                  "", "", store);
+    }
+  }
   std::set<std::string> covered;  // lost copies a live task already replaces
   for (const auto& [id, t] : model_.tasks) {
     if (!IsTaskFinished(t.info().state()) && t.has_replaces()) {
       covered.insert(SlotName(t.replaces()));
     }
   }
-  std::vector<PlacementRequest> requests;
-  for (const auto& [name, rec] : model_.stores) {
-    for (const auto& c : rec.info().copies()) {
-      if (c.role() == v1::SLOT_LOST && !covered.count(SlotName(c.slot()))) {
-        requests.push_back({name, c.slot()});
-      }
-    }
-  }
-  std::vector<std::string> created;
-  if (requests.empty()) return created;
-  for (const PlacementResult& r : PlaceReplicas(model_, requests, config_)) {
-    if (!r.refused.empty()) {
-      const std::string key = absl::StrCat("placement/", SlotName(r.replaces), "/", r.refused);
-      if (reported_.insert(key).second) {
-        EventLocked(txn, "placement.refused", v1::CRITICAL,
-                    absl::StrCat("no replacement for ", SlotName(r.replaces), " of ", r.store, ": ",
-                                 r.refused),
-                    r.replaces.host(), r.replaces.slot(), r.store);
-      }
-      continue;
-    }
+  for (const PlacementResult& r : outcome->placed) {
     StoreRecord& store = model_.stores[r.store];
+    // The lost copy this new replica stands for, if any (replace before evict).
+    v1::SlotRef replaces;
+    for (const auto& c : store.info().copies()) {
+      if (c.role() == v1::SLOT_LOST && covered.insert(SlotName(c.slot())).second) {
+        replaces = c.slot();
+        break;
+      }
+    }
     v1::Copy* c = store.mutable_info()->add_copies();
     *c->mutable_slot() = r.target;
     c->set_role(v1::SLOT_SEEDING);
     c->set_usable(true);
     SetSlotRoleLocked(txn, r.target, v1::SLOT_SEEDING, r.store);
-    created.push_back(CreateTaskLocked(txn, r.store, r.source, r.target, r.replaces));
+    created.push_back(CreateTaskLocked(txn, r.store, r.source, r.target, replaces));
   }
   return created;
 }
@@ -449,7 +494,7 @@ std::string Coordinator::CreateTaskLocked(Txn& txn, const std::string& store,
   ti->set_store(store);
   *ti->mutable_source() = source;
   *ti->mutable_target() = target;
-  ti->set_priority(TaskPriority(model_, model_.stores[store]));
+  ti->set_priority(TaskPriority(model_.stores[store]));
   ti->set_created_ms(clock_->NowMs());
   if (!replaces.host().empty()) *t.mutable_replaces() = replaces;
   const std::string id = ti->id();
@@ -471,7 +516,7 @@ void Coordinator::ScheduleLocked(Txn& txn) {
       txn.tasks.insert(id);
     }
   }
-  for (const std::string& id : TasksToStart(model_, config_)) {
+  for (const std::string& id : TasksToStart(model_, config_, now)) {
     StoredTask& t = model_.tasks[id];
     v1::TaskInfo* ti = t.mutable_info();
     ti->set_state(v1::TASK_RUNNING);
@@ -551,8 +596,7 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
   }
   ti->set_last_error(error);
   if (static_cast<int>(ti->attempts()) < config_.max_task_attempts) {
-    const int64_t backoff = config_.task_retry_backoff_ms
-                            << std::min<uint32_t>(ti->attempts() - 1, 6);
+    const int64_t backoff = RetryBackoffMs(config_, ti->attempts());
     ti->set_state(v1::TASK_BACKOFF);
     ti->set_next_attempt_ms(now + backoff);
     EventLocked(txn, "task.retry", v1::WARNING,

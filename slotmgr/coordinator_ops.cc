@@ -1,5 +1,6 @@
 // Coordinator: operator actions, queries and watches (the Automation API).
 #include <algorithm>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "slotmgr/coordinator.h"
@@ -182,21 +183,19 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   mc->set_in_sync(true);
   std::vector<v1::SlotRef> targets(req.replicas().begin(), req.replicas().end());
   if (req.replicas_size() == 0 && copies > 1) {
-    ClusterModel scratch = model_;
-    scratch.stores[req.store()] = rec;
-    for (uint32_t i = 1; i < copies; ++i) {
-      std::vector<PlacementResult> r = PlaceReplicas(scratch, {{req.store(), {}}}, config_);
-      if (r.empty() || !r[0].refused.empty()) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("cannot place copy ", i + 1, " of ", copies, " for ", req.store(), ": ",
-                         r.empty() ? std::string("no result") : r[0].refused));
-      }
-      targets.push_back(r[0].target);
-      v1::Copy* c = scratch.stores[req.store()].mutable_info()->add_copies();
-      *c->mutable_slot() = r[0].target;
-      c->set_role(v1::SLOT_SEEDING);
-      FindSlot(&scratch, r[0].target)->set_role(v1::SLOT_SEEDING);
+    std::optional<ClusterView> view = ViewLocked();
+    if (!view) return absl::InternalError("the model is inconsistent; see the log");
+    const v1::SlotInfo* ms = FindSlot(model_, req.master());
+    absl::StatusOr<PlacementOutcome> plan =
+        PlaceNewStore(*view, req.store(), req.master(), copies, ms->used_bytes(), config_);
+    if (!plan.ok()) return plan.status();
+    if (plan->placed.size() + 1 < copies) {
+      auto why = plan->refused.find(req.store());
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot place ", copies - 1, " replicas for ", req.store(), ": ",
+          why != plan->refused.end() ? why->second : std::string("not enough spare slots")));
     }
+    for (const auto& p : plan->placed) targets.push_back(p.target);
   }
   Txn txn;
   model_.stores[req.store()] = rec;
@@ -367,7 +366,9 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
     item->set_store(name);
     const v1::Copy* m = MasterCopyLocked(rec);
     if (m != nullptr) *item->mutable_from() = m->slot();
-    PromotionChoice choice = ChoosePromotion(model_, rec, config_, req.force(),
+    std::optional<ClusterView> view = ViewLocked();  // again after each promotion
+    if (!view) return absl::InternalError("the model is inconsistent; see the log");
+    PromotionChoice choice = ChoosePromotion(*view, name, config_, req.force(),
                                              req.to().host().empty() ? nullptr : &req.to());
     if (!choice.target) {
       item->set_refused(choice.refused);
@@ -429,11 +430,12 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Drain(const v1::DrainRequest& req
   Txn txn;
   txn.hosts.insert(req.host());
   v1::DrainResponse out;
+  const std::optional<ClusterView> view = ViewLocked();
   for (const auto& s : h->slots()) {
     if (s.role() != v1::SLOT_MASTER) continue;
     if (!mounts.empty() && !mounts.count(s.filesystem())) continue;
     StoreRecord& rec = model_.stores[s.store()];
-    if (!ChoosePromotion(model_, rec, config_, false, nullptr).target) continue;
+    if (!view || !ChoosePromotion(*view, s.store(), config_, false, nullptr).target) continue;
     rec.set_moving_master(true);
     txn.stores.insert(s.store());
     out.set_masters_to_move(out.masters_to_move() + 1);
@@ -548,15 +550,15 @@ absl::StatusOr<v1::AutomationState> Coordinator::SetAutomation(
                 absl::StrCat("automation paused by ", req.set_by().empty() ? "?" : req.set_by(),
                              ": ", req.reason()));
   } else {
-    std::string why;
-    const bool mass = MassFailure(model_, config_, &why);
-    as->set_mode(mass ? v1::AUTOMATION_FROZEN : v1::AUTOMATION_RUNNING);
-    as->set_reason(mass ? why : req.reason());
+    // The brake is checked again at the next tick: if the condition still
+    // holds, automation freezes again (with an event).
+    as->set_mode(v1::AUTOMATION_RUNNING);
+    as->set_reason(req.reason());
     as->set_since_ms(now);
     as->set_set_by(req.set_by());
-    EventLocked(txn, "automation.resumed", mass ? v1::CRITICAL : v1::INFO,
+    EventLocked(txn, "automation.resumed", v1::INFO,
                 absl::StrCat("automation resumed by ", req.set_by().empty() ? "?" : req.set_by(),
-                             mass ? "; still frozen by the mass-failure brake: " + why : ""));
+                             req.reason().empty() ? "" : ": " + req.reason()));
   }
   txn.automation = true;
   absl::Status st = CommitLocked(txn);

@@ -333,6 +333,8 @@ TEST_F(CoordinatorTest, ReplaceAfterDeclaresFailedUnitLost) {
 }
 
 TEST_F(CoordinatorTest, MassFailureFreezesAutomation) {
+  config_.failover_grace_silent_ms = 20000;
+  Restart();
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   CreateHealthyStore();
@@ -342,6 +344,13 @@ TEST_F(CoordinatorTest, MassFailureFreezesAutomation) {
   }
   EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_FROZEN);
   EXPECT_EQ(EventsOfKind("automation.frozen").size(), 1u);
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "frozen: no failover";
+  // The hosts come back: it stays frozen until a person resumes it.
+  Heartbeat({"imap1", "imap2", "imap3", "imap4"});
+  EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_FROZEN);
+  v1::SetAutomationRequest resume;
+  resume.set_set_by("operator");
+  ASSERT_TRUE(coord_->SetAutomation(resume).ok());
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
   EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_RUNNING);
 }
@@ -367,6 +376,99 @@ TEST_F(CoordinatorTest, TaskFailureBacksOffAndRetries) {
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
   EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
   EXPECT_EQ(coord_->ListTasks({}).tasks(0).attempts(), 2u);
+}
+
+}  // namespace
+}  // namespace slotkeeper::slotmgr
+
+namespace slotkeeper::slotmgr {
+namespace {
+
+class CoordinatorOpsTest : public CoordinatorTest {};
+
+TEST_F(CoordinatorOpsTest, DrainMovesMasterAfterLeaseAndLookupFollows) {
+  RegisterThree();
+  CreateHealthyStore();
+  v1::DrainRequest drain;
+  drain.set_host("imap1");
+  drain.set_reason("disk swap");
+  auto resp = coord_->Drain(drain);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  EXPECT_EQ(resp->masters_to_move(), 1u);
+  // The lease is no longer renewed; the master moves once it has run out.
+  auto renewal = Report("imap1");
+  ASSERT_TRUE(renewal.ok());
+  EXPECT_FALSE(renewal->has_value());
+  Heartbeat({"imap1", "imap2", "imap3"});
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
+  for (int i = 0; i < 21; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    Heartbeat({"imap1", "imap2", "imap3"});
+  }
+  EXPECT_NE(MasterOf("st1"), "imap1/s01");
+  EXPECT_EQ(coord_->GetStore("st1")->master_epoch(), 2u);
+  uint64_t next = 0;
+  auto changes = coord_->RoutingAfter(0, &next);
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].store(), "st1");
+  EXPECT_EQ(changes[0].master_epoch(), 2u);
+  // Placement avoids the draining host.
+  v1::CreateStoreRequest cs;
+  cs.set_store("st2");
+  *cs.mutable_master() = Ref("imap2", "s02");
+  cs.set_copies(3);
+  EXPECT_EQ(coord_->CreateStore(cs).status().code(), absl::StatusCode::kFailedPrecondition)
+      << "only two hosts can take copies while imap1 drains";
+  ASSERT_TRUE(coord_->Undrain(drain).ok());
+  EXPECT_TRUE(coord_->CreateStore(cs).ok());
+}
+
+TEST_F(CoordinatorOpsTest, LookupUserAndEventsByTime) {
+  v1::HostInventory inv = MakeInventory("imap1");
+  v1::SlotContents* c = inv.add_contents();
+  c->set_slot("s01");
+  c->set_store("st9");
+  c->add_users("bob");
+  RegisterHost(inv);
+  auto loc = coord_->LookupUser("bob");
+  ASSERT_TRUE(loc.ok()) << loc.status();
+  EXPECT_EQ(loc->store(), "st9");
+  EXPECT_EQ(coord_->LookupUser("nobody").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(coord_->LookupUser("").status().code(), absl::StatusCode::kInvalidArgument);
+  const int64_t t0 = clock_.NowMs();
+  clock_.Advance(absl::Minutes(5));
+  RegisterHost(MakeInventory("imap2"));
+  v1::ListEventsRequest q;
+  q.set_since_ms(t0 + 1);
+  auto events = coord_->ListEvents(q);
+  ASSERT_TRUE(events.ok());
+  ASSERT_FALSE(events->events().empty());
+  for (const auto& e : events->events()) EXPECT_GT(e.time_ms(), t0);
+  q.set_host("imap2");
+  events = coord_->ListEvents(q);
+  ASSERT_TRUE(events.ok());
+  for (const auto& e : events->events()) EXPECT_EQ(e.host(), "imap2");
+  q.set_until_ms(t0 - 5);
+  EXPECT_EQ(coord_->ListEvents(q).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(CoordinatorOpsTest, ConsistencyCheckFindsLostReferencesAndMissingCopies) {
+  RegisterThree();
+  CreateHealthyStore();
+  EXPECT_TRUE(coord_->CheckModel().problems().empty());
+  v1::MarkLostRequest req;
+  req.set_host("imap3");
+  req.set_unit("du1");
+  ASSERT_TRUE(coord_->MarkLost(req).ok());  // no fourth host: nothing can replace it
+  v1::ConsistencyReport r = coord_->CheckModel();
+  bool lost_ref = false, short_copies = false;
+  for (const auto& p : r.problems()) {
+    lost_ref |= p.text().find("lost drive unit") != std::string::npos;
+    short_copies |= p.text().find("usable copies of 3") != std::string::npos;
+  }
+  EXPECT_TRUE(lost_ref);
+  EXPECT_TRUE(short_copies);
+  EXPECT_FALSE(EventsOfKind("placement.refused").empty());
 }
 
 }  // namespace

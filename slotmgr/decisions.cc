@@ -1,12 +1,14 @@
 #include "slotmgr/decisions.h"
 
 #include <algorithm>
-#include <set>
-#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "slotmgr/guardrails.h"
 #include "slotmgr/model.h"
+#include "slotmgr/placement.h"
+#include "slotmgr/promotion.h"
+#include "slotmgr/scheduler.h"
 
 namespace slotkeeper::slotmgr {
 
@@ -28,230 +30,257 @@ v1::SlotInfo* FindSlot(ClusterModel* model, const v1::SlotRef& ref) {
   return const_cast<v1::SlotInfo*>(FindSlot(*static_cast<const ClusterModel*>(model), ref));
 }
 
-namespace {
-
-int MastersOnHost(const ClusterModel& model, const std::string& host) {
-  const HostRecord* h = FindHost(model, host);
-  if (h == nullptr) return 0;
-  int n = 0;
-  for (const v1::SlotInfo& s : h->info().slots()) n += s.role() == v1::SLOT_MASTER;
-  return n;
+v1::SlotRef ToRef(const SlotId& id) {
+  v1::SlotRef r;
+  r.set_host(id.host);
+  r.set_slot(id.slot);
+  return r;
 }
 
-// Why `copy` cannot be promoted ("" when it can). `behind` is reported apart
-// because force overrides it.
-std::string PromotionRefusal(const ClusterModel& model, const v1::Copy& copy,
-                             const CoordinatorConfig& config, bool* behind) {
-  *behind = false;
-  if (copy.role() != v1::SLOT_REPLICA) {
-    return absl::StrCat(SlotName(copy.slot()), " is ", Name(copy.role()), ", not a replica");
+SlotId ToId(const v1::SlotRef& ref) { return SlotId{ref.host(), ref.slot()}; }
+
+namespace {
+
+PromotionOptions PromotionOpts(const CoordinatorConfig& c) {
+  PromotionOptions o;
+  o.max_clock_skew_ms = c.max_clock_skew_ms;
+  o.max_lag_ms = c.max_failover_lag_ms;
+  return o;
+}
+
+PlacementOptions PlacementOpts(const CoordinatorConfig& c) {
+  PlacementOptions o;
+  o.headroom_fraction = c.placement_headroom;
+  o.max_clock_skew_ms = c.max_clock_skew_ms;
+  return o;
+}
+
+SchedulerOptions SchedulerOpts(const CoordinatorConfig& c) {
+  SchedulerOptions o;
+  o.max_incoming_per_host = c.max_incoming_per_host;
+  o.max_outgoing_per_host = c.max_outgoing_per_host;
+  o.max_running = c.max_tasks_global;
+  o.max_attempts = c.max_task_attempts;
+  o.initial_backoff_ms = c.task_retry_backoff_ms;
+  o.max_backoff_ms = std::max<int64_t>(c.task_retry_backoff_ms, 15 * 60'000);
+  return o;
+}
+
+GuardrailOptions GuardrailOpts(const CoordinatorConfig& c) {
+  GuardrailOptions o;
+  o.max_down_fraction = c.max_down_fraction;
+  o.min_silent_hosts_for_brake = c.mass_failure_min_hosts;
+  o.brake_window_ms = std::max<int64_t>(c.failover_grace_silent_ms, c.down_after_ms);
+  o.max_auto_failovers = c.failover_rate_limit;
+  o.failover_window_ms = c.failover_rate_window_ms;
+  o.store_cooldown_ms = c.failover_store_cooldown_ms;
+  o.max_clock_skew_ms = c.max_clock_skew_ms;
+  return o;
+}
+
+PlacementOutcome ToOutcome(const PlacementPlan& plan) {
+  PlacementOutcome out;
+  for (const ReplicaPlacement& p : plan.placements) {
+    out.placed.push_back({p.store, ToRef(p.target), ToRef(p.source)});
   }
-  const HostRecord* h = FindHost(model, copy.slot().host());
-  if (h == nullptr) return absl::StrCat("host ", copy.slot().host(), " unknown");
-  if (h->info().state() != v1::HOST_UP) {
-    return absl::StrCat("host ", h->info().name(), " is ", Name(h->info().state()));
+  for (const UnplacedCopy& u : plan.unplaced) {
+    out.refused[u.store] = absl::StrCat(u.missing, " copies unplaced: ", u.reason);
   }
-  if (h->info().clock_skewed()) {
-    return absl::StrCat("host ", h->info().name(), " clock skewed by ", h->info().clock_offset_ms(),
-                        " ms");
-  }
-  if (h->info().draining()) return absl::StrCat("host ", h->info().name(), " is draining");
-  if (!copy.usable()) return absl::StrCat(SlotName(copy.slot()), ": ", copy.unusable_reason());
-  if (!copy.in_sync() && copy.lag_ms() > config.max_failover_lag_ms) {
-    *behind = true;
-    return absl::StrCat(SlotName(copy.slot()), " is behind by ", copy.lag_ms(), " ms");
-  }
-  return "";
+  return out;
 }
 
 }  // namespace
 
-PromotionChoice ChoosePromotion(const ClusterModel& model, const StoreRecord& store,
+absl::StatusOr<ClusterView> BuildView(const ClusterModel& model,
+                                      const std::map<std::string, int64_t>& last_heard_ms) {
+  ClusterView view;
+  for (const auto& [name, rec] : model.hosts) {
+    const v1::HostInfo& h = rec.info();
+    HostView hv;
+    hv.name = name;
+    hv.state = h.state();
+    hv.draining = h.draining();
+    hv.clock_offset_ms = h.clock_offset_ms();
+    hv.clock_skewed = h.clock_skewed();
+    auto lh = last_heard_ms.find(name);
+    hv.last_heard_ms = lh != last_heard_ms.end() ? lh->second : h.last_heard_ms();
+    view.hosts.push_back(hv);
+    std::map<std::string, std::string> unit_of_fs;
+    std::map<std::string, bool> unit_draining;
+    for (const auto& u : h.units()) {
+      view.units.push_back({name, u.name(), u.state(), u.failed_since_ms()});
+      unit_draining[u.name()] = u.draining();
+    }
+    for (const auto& f : h.filesystems()) {
+      FilesystemView fv;
+      fv.host = name;
+      fv.mount_point = f.mount_point();
+      fv.unit = f.unit();
+      fv.usable = f.state() == v1::FS_OK || f.state() == v1::FILESYSTEM_STATE_UNSPECIFIED;
+      // Unknown free space (no report yet) must not block placement.
+      fv.free_bytes = f.total_bytes() == 0 ? UINT64_MAX / 4 : f.free_bytes();
+      view.filesystems.push_back(fv);
+      unit_of_fs[f.mount_point()] = f.unit();
+    }
+    for (const auto& s : h.slots()) {
+      SlotView sv;
+      sv.host = name;
+      sv.name = s.ref().slot();
+      sv.filesystem = s.filesystem();
+      sv.unit = unit_of_fs[s.filesystem()];
+      sv.capacity_bytes = s.capacity_bytes();
+      sv.used_bytes = s.used_bytes();
+      sv.role = s.role();
+      sv.store = s.store();
+      // A draining unit takes no new replicas: its spares are not usable.
+      sv.usable = s.usable() && !(s.role() == v1::SLOT_SPARE && unit_draining[sv.unit]);
+      view.slots.push_back(sv);
+    }
+  }
+  for (const auto& [name, rec] : model.stores) {
+    const v1::StoreInfo& st = rec.info();
+    StoreView sv;
+    sv.name = name;
+    sv.required_copies = std::max<uint32_t>(1, st.required_copies());
+    sv.used_bytes = st.used_bytes();
+    sv.master_epoch = st.master_epoch();
+    for (const auto& c : st.copies()) {
+      CopyView cv;
+      cv.slot = ToId(c.slot());
+      cv.role = c.role();
+      cv.usable = c.usable();
+      cv.in_sync = c.role() == v1::SLOT_MASTER || c.in_sync();
+      cv.lag_ms = c.lag_ms();
+      sv.copies.push_back(cv);
+    }
+    view.stores.push_back(std::move(sv));
+  }
+  for (const auto& [id, t] : model.tasks) {
+    if (IsTaskFinished(t.info().state())) continue;
+    TaskView tv;
+    tv.id = id;
+    tv.store = t.info().store();
+    tv.source = ToId(t.info().source());
+    tv.target = ToId(t.info().target());
+    tv.running = t.info().state() == v1::TASK_RUNNING;
+    view.tasks.push_back(tv);
+  }
+  absl::Status st = view.Finalize();
+  if (!st.ok()) return st;
+  return view;
+}
+
+PromotionChoice ChoosePromotion(const ClusterView& view, const std::string& store,
                                 const CoordinatorConfig& config, bool force,
                                 const v1::SlotRef* wanted) {
   PromotionChoice out;
-  if (wanted != nullptr) {
-    for (const v1::Copy& c : store.info().copies()) {
-      if (!SameSlot(c.slot(), *wanted)) continue;
-      bool behind = false;
-      std::string why = PromotionRefusal(model, c, config, &behind);
-      // Force overrides "behind" and an unhealthy target, never a non-replica.
-      if (why.empty() || (force && c.role() == v1::SLOT_REPLICA)) {
-        out.target = c.slot();
-      } else {
-        out.refused = why;
-      }
-      return out;
-    }
-    out.refused = absl::StrCat(SlotName(*wanted), " holds no copy of ", store.info().name());
+  absl::StatusOr<PromotionDecision> d =
+      wanted != nullptr
+          ? CheckPromotionTarget(view, store, ToId(*wanted), force, PromotionOpts(config))
+          : slotmgr::ChoosePromotion(view, store, PromotionOpts(config));
+  if (!d.ok()) {
+    out.refused = std::string(d.status().message());
     return out;
   }
-  using Key = std::tuple<int, int64_t, int, std::string>;
-  std::optional<Key> best;
-  std::vector<std::string> refusals;
-  for (const v1::Copy& c : store.info().copies()) {
-    if (c.role() == v1::SLOT_MASTER) continue;
-    bool behind = false;
-    std::string why = PromotionRefusal(model, c, config, &behind);
-    if (!why.empty() && !(force && behind)) {
-      refusals.push_back(why);
+  if (d->promote) {
+    out.target = ToRef(d->target);
+  } else {
+    out.refused = d->summary;
+  }
+  return out;
+}
+
+absl::StatusOr<PlacementOutcome> PlaceReplicas(const ClusterView& view,
+                                               const std::vector<std::string>& stores,
+                                               const CoordinatorConfig& config) {
+  absl::StatusOr<PlacementPlan> plan = PlanReReplicationFor(view, stores, PlacementOpts(config));
+  if (!plan.ok()) return plan.status();
+  return ToOutcome(*plan);
+}
+
+absl::StatusOr<PlacementOutcome> PlaceNewStore(const ClusterView& view, const std::string& store,
+                                               const v1::SlotRef& master, uint32_t copies,
+                                               uint64_t store_bytes,
+                                               const CoordinatorConfig& config) {
+  absl::StatusOr<PlacementPlan> plan =
+      PlanNewStore(view, store, ToId(master), copies, store_bytes, PlacementOpts(config));
+  if (!plan.ok()) return plan.status();
+  PlacementOutcome out = ToOutcome(*plan);
+  for (auto& p : out.placed) p.source = master;
+  return out;
+}
+
+namespace {
+
+int UsableCopies(const StoreRecord& store) {
+  int n = 0;
+  for (const auto& c : store.info().copies()) {
+    n += c.usable() && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA);
+  }
+  return n;
+}
+
+}  // namespace
+
+int TaskPriority(const StoreRecord& store) {
+  return slotmgr::TaskPriority(v1::TASK_RE_REPLICATE, UsableCopies(store),
+                               static_cast<int>(store.info().required_copies()));
+}
+
+std::vector<std::string> TasksToStart(const ClusterModel& model, const CoordinatorConfig& config,
+                                      int64_t now_ms) {
+  std::vector<TaskRecord> records;
+  records.reserve(model.tasks.size());
+  for (const auto& [id, t] : model.tasks) {
+    const v1::TaskInfo& ti = t.info();
+    if (ti.state() != v1::TASK_RUNNING && ti.state() != v1::TASK_QUEUED &&
+        ti.state() != v1::TASK_BACKOFF) {
       continue;
     }
-    Key key{c.in_sync() ? 0 : 1, c.in_sync() ? 0 : c.lag_ms(),
-            MastersOnHost(model, c.slot().host()), SlotName(c.slot())};
-    if (!best || key < *best) {
-      best = key;
-      out.target = c.slot();
+    if (ti.state() != v1::TASK_RUNNING) {
+      // Only hand the scheduler tasks whose target host can take them now.
+      const HostRecord* th = FindHost(model, ti.target().host());
+      if (th == nullptr || th->info().state() != v1::HOST_UP) continue;
     }
+    TaskRecord r;
+    r.id = id;
+    r.kind = ti.kind();
+    r.state = ti.state();
+    r.store = ti.store();
+    r.source = ToId(ti.source());
+    r.target = ToId(ti.target());
+    r.priority = ti.priority();
+    r.created_ms = ti.created_ms();
+    r.started_ms = ti.started_ms();
+    r.attempts = ti.attempts();
+    r.next_attempt_ms = ti.next_attempt_ms();
+    records.push_back(std::move(r));
   }
-  if (!out.target) {
-    out.refused = refusals.empty() ? "no replica" : absl::StrJoin(refusals, "; ");
-  }
-  return out;
+  std::vector<const TaskRecord*> ptrs;
+  for (const auto& r : records) ptrs.push_back(&r);
+  return SelectTasksToStart(ptrs, SchedulerOpts(config), now_ms);
 }
 
-std::vector<PlacementResult> PlaceReplicas(const ClusterModel& model,
-                                           const std::vector<PlacementRequest>& requests,
-                                           const CoordinatorConfig& config) {
-  std::map<std::string, int> incoming, outgoing;  // planned per host
-  std::set<std::string> taken;                    // slots chosen in this plan
-  for (const auto& [id, t] : model.tasks) {
-    if (IsTaskFinished(t.info().state())) continue;
-    ++incoming[t.info().target().host()];
-    ++outgoing[t.info().source().host()];
-  }
-  std::vector<PlacementResult> out;
-  for (const PlacementRequest& req : requests) {
-    PlacementResult r;
-    r.store = req.store;
-    r.replaces = req.replaces;
-    auto sit = model.stores.find(req.store);
-    if (sit == model.stores.end()) {
-      r.refused = "unknown store";
-      out.push_back(r);
-      continue;
-    }
-    const v1::StoreInfo& store = sit->second.info();
-    std::set<std::string> holders;
-    for (const v1::Copy& c : store.copies()) holders.insert(c.slot().host());
-    const uint64_t need =
-        static_cast<uint64_t>(store.used_bytes() * (1 + config.placement_headroom));
-    using Key = std::tuple<int, size_t, std::string>;
-    std::optional<Key> best;
-    for (const auto& [name, h] : model.hosts) {
-      const v1::HostInfo& hi = h.info();
-      if (holders.count(name) || hi.state() != v1::HOST_UP || hi.draining() || hi.clock_skewed()) {
-        continue;
-      }
-      for (const v1::SlotInfo& s : hi.slots()) {
-        if (s.role() != v1::SLOT_SPARE || !s.usable() || s.capacity_bytes() < need ||
-            taken.count(SlotName(s.ref()))) {
-          continue;
-        }
-        Key key{incoming[name], holders.size(), SlotName(s.ref())};
-        // Prefer the least loaded host (spread), then the fewest stores on it.
-        int copies_on_host = 0;
-        for (const v1::SlotInfo& o : hi.slots()) copies_on_host += !o.store().empty();
-        std::get<1>(key) = static_cast<size_t>(copies_on_host);
-        if (!best || key < *best) {
-          best = key;
-          r.target = s.ref();
-        }
-      }
-    }
-    // Source: any usable in-sync copy on a live host, least loaded first.
-    std::optional<std::pair<int, std::string>> best_source;
-    for (const v1::Copy& c : store.copies()) {
-      if (!c.usable() ||
-          (c.role() != v1::SLOT_MASTER && !(c.role() == v1::SLOT_REPLICA && c.in_sync()))) {
-        continue;
-      }
-      const HostRecord* h = FindHost(model, c.slot().host());
-      if (h == nullptr || h->info().state() != v1::HOST_UP) continue;
-      std::pair<int, std::string> key{outgoing[c.slot().host()], SlotName(c.slot())};
-      if (!best_source || key < *best_source) {
-        best_source = key;
-        r.source = c.slot();
-      }
-    }
-    if (!best) {
-      r.refused = "no spare slot fits (other host, healthy, not draining, room enough)";
-    } else if (!best_source) {
-      r.refused = "no usable in-sync copy to copy from";
-    } else {
-      taken.insert(SlotName(r.target));
-      ++incoming[r.target.host()];
-      ++outgoing[r.source.host()];
-    }
-    out.push_back(r);
-  }
-  return out;
+int64_t RetryBackoffMs(const CoordinatorConfig& config, uint32_t attempts) {
+  const SchedulerOptions o = SchedulerOpts(config);
+  int64_t b = o.initial_backoff_ms;
+  for (uint32_t i = 1; i < attempts && b < o.max_backoff_ms; ++i) b *= 2;
+  return std::min(b, o.max_backoff_ms);
 }
 
-int TaskPriority(const ClusterModel& model, const StoreRecord& store) {
-  (void)model;
-  int healthy = 0;
-  for (const v1::Copy& c : store.info().copies()) {
-    healthy += c.usable() && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA);
-  }
-  return std::max(0, 1000 - 100 * healthy);
+RateDecision FailoverRateAllows(const AutomationRecord& automation, const std::string& store,
+                                int64_t now_ms, const CoordinatorConfig& config) {
+  std::vector<FailoverRecord> history;
+  for (const auto& f : automation.failovers()) history.push_back({f.store(), f.time_ms()});
+  RateLimitDecision d = CheckFailoverRate(history, store, now_ms, GuardrailOpts(config));
+  return {d.allowed, d.reason};
 }
 
-std::vector<std::string> TasksToStart(const ClusterModel& model, const CoordinatorConfig& config) {
-  std::map<std::string, int> incoming, outgoing;
-  int running = 0;
-  std::vector<const StoredTask*> queued;
-  for (const auto& [id, t] : model.tasks) {
-    if (t.info().state() == v1::TASK_RUNNING) {
-      ++running;
-      ++incoming[t.info().target().host()];
-      ++outgoing[t.info().source().host()];
-    } else if (t.info().state() == v1::TASK_QUEUED) {
-      queued.push_back(&t);
-    }
-  }
-  std::sort(queued.begin(), queued.end(), [](const StoredTask* a, const StoredTask* b) {
-    return std::make_tuple(-a->info().priority(), a->info().created_ms(), a->info().id()) <
-           std::make_tuple(-b->info().priority(), b->info().created_ms(), b->info().id());
-  });
-  std::vector<std::string> out;
-  for (const StoredTask* t : queued) {
-    if (running >= config.max_tasks_global) break;
-    const std::string& in = t->info().target().host();
-    const std::string& src = t->info().source().host();
-    if (incoming[in] >= config.max_incoming_per_host) continue;
-    if (outgoing[src] >= config.max_outgoing_per_host) continue;
-    const HostRecord* th = FindHost(model, in);
-    if (th == nullptr || th->info().state() != v1::HOST_UP) continue;
-    ++incoming[in];
-    ++outgoing[src];
-    ++running;
-    out.push_back(t->info().id());
-  }
-  return out;
-}
-
-bool FailoverRateAllows(const AutomationRecord& automation, int64_t now_ms,
-                        const CoordinatorConfig& config) {
-  int recent = 0;
-  for (int64_t t : automation.failover_times_ms()) {
-    recent += now_ms - t < config.failover_rate_window_ms;
-  }
-  return recent < config.failover_rate_limit;
-}
-
-bool MassFailure(const ClusterModel& model, const CoordinatorConfig& config, std::string* why) {
-  if (model.hosts.empty()) return false;
-  int silent = 0;
-  for (const auto& [name, h] : model.hosts) silent += h.info().state() != v1::HOST_UP;
-  const double fraction = static_cast<double>(silent) / model.hosts.size();
-  if (silent >= config.mass_failure_min_hosts && fraction > config.max_down_fraction) {
-    *why = absl::StrCat(silent, " of ", model.hosts.size(),
-                        " hosts are silent (more than the max_down_fraction of ",
-                        config.max_down_fraction, "): the coordinator may be the one cut off");
-    return true;
-  }
-  return false;
+bool MassFailure(const ClusterView& view, int64_t now_ms, const CoordinatorConfig& config,
+                 std::string* why) {
+  BrakeDecision d = CheckMassFailure(view, now_ms, GuardrailOpts(config));
+  if (d.engage) *why = d.reason;
+  return d.engage;
 }
 
 }  // namespace slotkeeper::slotmgr

@@ -1,11 +1,11 @@
-// The coordinator's decisions, gathered in one place: whom to promote, where
-// to place new replicas, which tasks to start, what the guardrails allow.
+// The coordinator's decisions, gathered in one place: the only file that
+// calls the pure planners (promotion.h, placement.h, scheduler.h,
+// guardrails.h, from branch coord-plan). It translates the coordinator's
+// model (ClusterModel: the persisted records) into their ClusterView
+// snapshot and their answers back into the model's terms.
 //
-// These are the calls into the planning code (branch coord-plan: promotion,
-// placement, scheduler, guardrails). Until that code is merged, simple
-// implementations here keep the coordinator whole; swapping in the planners
-// changes only decisions.cc. Every function is pure over a `ClusterModel`
-// snapshot and thread-compatible.
+// Every function is pure over its arguments and thread-compatible; the
+// coordinator calls them under its lock.
 #ifndef SLOTKEEPER_SLOTMGR_DECISIONS_H_
 #define SLOTKEEPER_SLOTMGR_DECISIONS_H_
 
@@ -14,7 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "proto/model.pb.h"
+#include "slotmgr/cluster_view.h"
 #include "slotmgr/config.h"
 #include "slotmgr/state.pb.h"
 
@@ -32,51 +35,70 @@ const v1::SlotInfo* FindSlot(const ClusterModel& model, const v1::SlotRef& ref);
 v1::SlotInfo* FindSlot(ClusterModel* model, const v1::SlotRef& ref);
 const HostRecord* FindHost(const ClusterModel& model, const std::string& host);
 
+// The planners' snapshot of `model`. `last_heard_ms` (coordinator clock, by
+// host) overrides the persisted HostInfo.last_heard_ms. INVALID_ARGUMENT when
+// the model is inconsistent (the message names the offender).
+absl::StatusOr<ClusterView> BuildView(const ClusterModel& model,
+                                      const std::map<std::string, int64_t>& last_heard_ms);
+
+v1::SlotRef ToRef(const SlotId& id);
+SlotId ToId(const v1::SlotRef& ref);
+
 struct PromotionChoice {
   std::optional<v1::SlotRef> target;
   std::string refused;  // why none, when target is empty
 };
 
-// The best replica of `store` to promote: usable, host up, not draining, clock
-// sane, in sync or least lag (not beyond max_failover_lag unless `force`),
-// fewest masters on its host. With `wanted`, checks that slot instead (force
-// overrides "behind" and "unhealthy target").
-PromotionChoice ChoosePromotion(const ClusterModel& model, const StoreRecord& store,
+// The best replica of `store` to promote (promotion.h: usable, host up, not
+// draining, clock sane, in sync or least lag within max_failover_lag, fewest
+// masters on its host). With `wanted`, checks that slot instead; `force`
+// overrides "behind" and "unhealthy target", never a non-replica, a down
+// host or a skewed clock.
+PromotionChoice ChoosePromotion(const ClusterView& view, const std::string& store,
                                 const CoordinatorConfig& config, bool force,
                                 const v1::SlotRef* wanted);
 
-struct PlacementRequest {
-  std::string store;
-  v1::SlotRef replaces;  // the lost copy, if any
-};
 struct PlacementResult {
   std::string store;
   v1::SlotRef target;
   v1::SlotRef source;
-  v1::SlotRef replaces;
-  std::string refused;  // set when no target could be found
+};
+struct PlacementOutcome {
+  std::vector<PlacementResult> placed;
+  std::map<std::string, std::string> refused;  // store -> why some copies found no place
 };
 
-// Spare slots for new replicas: never on a host holding a copy of the store,
-// never on an unhealthy, draining or skewed host or unusable filesystem, with
-// room for the store's data plus headroom; targets and sources spread over as
-// many hosts as possible.
-std::vector<PlacementResult> PlaceReplicas(const ClusterModel& model,
-                                           const std::vector<PlacementRequest>& requests,
-                                           const CoordinatorConfig& config);
+// New replicas for the listed stores, each short of required copies
+// (placement.h: other hosts, healthy, room enough, spread many-to-many).
+absl::StatusOr<PlacementOutcome> PlaceReplicas(const ClusterView& view,
+                                               const std::vector<std::string>& stores,
+                                               const CoordinatorConfig& config);
+// Replicas for a new store mastered on `master`.
+absl::StatusOr<PlacementOutcome> PlaceNewStore(const ClusterView& view, const std::string& store,
+                                               const v1::SlotRef& master, uint32_t copies,
+                                               uint64_t store_bytes,
+                                               const CoordinatorConfig& config);
 
-// Priority of a new re-replication task: higher when fewer healthy copies remain.
-int TaskPriority(const ClusterModel& model, const StoreRecord& store);
+// Priority of a task of `store` (scheduler.h): higher when fewer usable copies remain.
+int TaskPriority(const StoreRecord& store);
 
 // Queued tasks to start now, in order, within the per-host (incoming,
-// outgoing) and global limits.
-std::vector<std::string> TasksToStart(const ClusterModel& model, const CoordinatorConfig& config);
+// outgoing) and global limits; only tasks whose target host is up.
+std::vector<std::string> TasksToStart(const ClusterModel& model, const CoordinatorConfig& config,
+                                      int64_t now_ms);
+// The retry backoff after `attempts` failed attempts.
+int64_t RetryBackoffMs(const CoordinatorConfig& config, uint32_t attempts);
 
-// Guardrails.
-bool FailoverRateAllows(const AutomationRecord& automation, int64_t now_ms,
-                        const CoordinatorConfig& config);
-// Mass-failure brake: true when too many hosts are silent at once.
-bool MassFailure(const ClusterModel& model, const CoordinatorConfig& config, std::string* why);
+// Guardrails (guardrails.h).
+struct RateDecision {
+  bool allowed = true;
+  std::string reason;
+};
+RateDecision FailoverRateAllows(const AutomationRecord& automation, const std::string& store,
+                                int64_t now_ms, const CoordinatorConfig& config);
+// Mass-failure brake: true when too many hosts went silent at once.
+bool MassFailure(const ClusterView& view, int64_t now_ms, const CoordinatorConfig& config,
+                 std::string* why);
 
 }  // namespace slotkeeper::slotmgr
 

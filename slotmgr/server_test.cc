@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "proto/agent.grpc.pb.h"
 #include "proto/automation.grpc.pb.h"
+#include "proto/peer.grpc.pb.h"
 #include "slotmgr/coordinator_test_util.h"
 #include "slotmgr/model.h"
 
@@ -319,6 +320,83 @@ TEST_F(ServerTest, ReadOnlyMasterFailsOverAndStateSurvivesRestart) {
   for (const auto& c : after.copies()) {
     if (c.role() == v1::SLOT_MASTER) EXPECT_EQ(SlotName(c.slot()), new_master);
   }
+}
+
+// A ReplicaPeer that lists fixed users per slot, for ksck --verify-data.
+class FakePeer final : public v1::ReplicaPeer::Service {
+ public:
+  grpc::Status ListUsers(grpc::ServerContext*, const v1::ListUsersRequest* req,
+                         v1::ListUsersResponse* resp) override {
+    resp->set_slot(req->slot());
+    resp->set_store(req->store());
+    for (const char* user : {"alice", "bob"}) {
+      v1::UserSummary* u = resp->add_users();
+      u->set_user(user);
+      // A corrupt peer (imap3's in the test) holds a different bob.
+      u->set_digest(std::string(user) == "bob" && corrupt_ ? "bad" : std::string("d-") + user);
+    }
+    return grpc::Status::OK;
+  }
+  bool corrupt_ = false;
+};
+
+TEST_F(ServerTest, VerifyDataComparesDigestsAcrossCopies) {
+  FakePeer good, bad;
+  bad.corrupt_ = true;
+  std::vector<std::unique_ptr<grpc::Server>> peers;
+  std::vector<std::string> peer_addresses;
+  for (FakePeer* p : {&good, &good, &bad}) {
+    grpc::ServerBuilder b;
+    int port = 0;
+    b.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
+    b.RegisterService(p);
+    peers.push_back(b.BuildAndStart());
+    peer_addresses.push_back(absl::StrCat("127.0.0.1:", port));
+  }
+  int i = 0;
+  for (const char* h : {"imap1", "imap2", "imap3"}) {
+    v1::HostInventory inv = MakeInventory(h);
+    inv.set_peer_address(peer_addresses[i++]);
+    RegisterHost(inv);
+  }
+  v1::CreateStoreRequest cs;
+  cs.set_store("st1");
+  *cs.mutable_master() = Ref("imap1", "s01");
+  *cs.add_replicas() = Ref("imap2", "s01");
+  *cs.add_replicas() = Ref("imap3", "s01");
+  ASSERT_TRUE(coord_->CreateStore(cs).ok());
+  CompleteRunningTasks();
+  grpc::ClientContext ctx;
+  v1::CheckConsistencyRequest req;
+  req.set_verify_data(true);
+  v1::ConsistencyReport report;
+  ASSERT_TRUE(automation_->CheckConsistency(&ctx, req, &report).ok());
+  EXPECT_TRUE(report.data_verified());
+  EXPECT_EQ(report.users_verified(), 2u);
+  int mismatches = 0;
+  for (const auto& p : report.problems()) {
+    if (p.user() == "bob") {
+      ++mismatches;
+      EXPECT_EQ(p.host(), "imap3");
+    }
+  }
+  EXPECT_EQ(mismatches, 1);
+  for (auto& p : peers) p->Shutdown();
+}
+
+TEST_F(ServerTest, WatchEventsStreamsPastAndNewEvents) {
+  grpc::ClientContext ctx;
+  v1::WatchEventsRequest req;
+  auto reader = automation_->WatchEvents(&ctx, req);
+  v1::Event e;
+  ASSERT_TRUE(reader->Read(&e));
+  EXPECT_EQ(e.kind(), "coordinator.start");
+  RegisterHost(MakeInventory("imap7"));
+  bool seen = false;
+  while (!seen && reader->Read(&e)) seen = e.kind() == "host.registered" && e.host() == "imap7";
+  EXPECT_TRUE(seen);
+  ctx.TryCancel();
+  reader->Finish();
 }
 
 }  // namespace

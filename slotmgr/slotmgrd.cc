@@ -43,6 +43,8 @@ ABSL_FLAG(double, max_down_fraction, 0.3, "mass-failure brake: silent fraction o
 ABSL_FLAG(int, mass_failure_min_hosts, 2, "mass-failure brake: at least this many silent hosts");
 ABSL_FLAG(int, failover_rate_limit, 20, "automatic failovers allowed per window");
 ABSL_FLAG(absl::Duration, failover_rate_window, absl::Minutes(10), "rate-limit window");
+ABSL_FLAG(absl::Duration, failover_store_cooldown, absl::Hours(1),
+          "no second automatic failover of the same store within this");
 ABSL_FLAG(int, max_incoming_per_host, 2, "replication tasks writing to one host at once");
 ABSL_FLAG(int, max_outgoing_per_host, 2, "replication tasks reading from one host at once");
 ABSL_FLAG(int, max_tasks, 64, "replication tasks at once in the cluster");
@@ -86,6 +88,7 @@ int main(int argc, char** argv) {
   config.mass_failure_min_hosts = absl::GetFlag(FLAGS_mass_failure_min_hosts);
   config.failover_rate_limit = absl::GetFlag(FLAGS_failover_rate_limit);
   config.failover_rate_window_ms = Ms(absl::GetFlag(FLAGS_failover_rate_window));
+  config.failover_store_cooldown_ms = Ms(absl::GetFlag(FLAGS_failover_store_cooldown));
   config.max_incoming_per_host = absl::GetFlag(FLAGS_max_incoming_per_host);
   config.max_outgoing_per_host = absl::GetFlag(FLAGS_max_outgoing_per_host);
   config.max_tasks_global = absl::GetFlag(FLAGS_max_tasks);

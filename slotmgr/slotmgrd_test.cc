@@ -1,0 +1,116 @@
+// The real slotmgrd binary: started with --listen=127.0.0.1:0 on a fresh
+// --data_dir, driven over gRPC, killed with SIGKILL, restarted on the same
+// directory: the store it created and its journal are intact. Then a clean
+// SIGTERM stop.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/grpc_util.h"
+#include "gtest/gtest.h"
+#include "proto/agent.grpc.pb.h"
+#include "proto/automation.grpc.pb.h"
+#include "slotmgr/coordinator_test_util.h"
+
+namespace slotkeeper::slotmgr {
+namespace {
+
+struct Daemon {
+  pid_t pid = -1;
+  std::string address;
+};
+
+// Starts slotmgrd and reads "slotmgrd listening on ADDR" from its stdout.
+Daemon Start(const std::string& data_dir) {
+  int out[2];
+  if (pipe(out) != 0) std::abort();
+  Daemon d;
+  d.pid = fork();
+  if (d.pid == 0) {
+    dup2(out[1], 1);
+    close(out[0]);
+    const std::string dir = "--data_dir=" + data_dir;
+    execl("slotmgr/slotmgrd", "slotmgrd", "--listen=127.0.0.1:0", dir.c_str(), "--heartbeat=100ms",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  FILE* f = fdopen(out[0], "r");
+  char line[256];
+  while (f != nullptr && std::fgets(line, sizeof line, f) != nullptr) {
+    std::string s(line);
+    const std::string prefix = "slotmgrd listening on ";
+    if (absl::StartsWith(s, prefix)) {
+      d.address = s.substr(prefix.size());
+      while (!d.address.empty() && (d.address.back() == '\n')) d.address.pop_back();
+      break;
+    }
+  }
+  return d;
+}
+
+TEST(SlotmgrdTest, SurvivesSigkillAndStopsOnSigterm) {
+  const std::string dir = testing::TempDir("slotmgrd_data");
+  ASSERT_EQ(std::system(("rm -rf " + dir).c_str()), 0);
+  Daemon d = Start(dir);
+  ASSERT_FALSE(d.address.empty()) << "slotmgrd did not print its address";
+  {
+    auto agents = v1::AgentService::NewStub(MakeChannel(d.address));
+    for (const char* h : {"imap1", "imap2", "imap3"}) {
+      grpc::ClientContext ctx;
+      v1::RegisterRequest req;
+      *req.mutable_inventory() = testing::MakeInventory(h);
+      v1::RegisterResponse resp;
+      ASSERT_TRUE(agents->Register(&ctx, req, &resp).ok());
+    }
+    auto automation = v1::Automation::NewStub(MakeChannel(d.address));
+    grpc::ClientContext ctx;
+    v1::CreateStoreRequest cs;
+    cs.set_store("st1");
+    *cs.mutable_master() = testing::Ref("imap1", "s01");
+    cs.set_copies(3);
+    v1::StoreInfo info;
+    grpc::Status st = automation->CreateStore(&ctx, cs, &info);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  ASSERT_EQ(kill(d.pid, SIGKILL), 0);
+  int status = 0;
+  waitpid(d.pid, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  Daemon again = Start(dir);
+  ASSERT_FALSE(again.address.empty());
+  auto automation = v1::Automation::NewStub(MakeChannel(again.address));
+  grpc::ClientContext ctx;
+  v1::GetStoreRequest gs;
+  gs.set_store("st1");
+  v1::StoreInfo info;
+  ASSERT_TRUE(automation->GetStore(&ctx, gs, &info).ok());
+  EXPECT_EQ(info.copies_size(), 3);
+  EXPECT_EQ(info.master_epoch(), 1u);
+  grpc::ClientContext tctx;
+  v1::ListTasksResponse tasks;
+  ASSERT_TRUE(automation->ListTasks(&tctx, v1::ListTasksRequest(), &tasks).ok());
+  EXPECT_EQ(tasks.tasks_size(), 2) << "the seeding tasks survived the kill";
+  grpc::ClientContext ectx;
+  v1::ListEventsResponse events;
+  ASSERT_TRUE(automation->ListEvents(&ectx, v1::ListEventsRequest(), &events).ok());
+  int starts = 0;
+  for (const auto& e : events.events()) starts += e.kind() == "coordinator.start";
+  EXPECT_EQ(starts, 2);
+
+  ASSERT_EQ(kill(again.pid, SIGTERM), 0);
+  waitpid(again.pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+}  // namespace
+}  // namespace slotkeeper::slotmgr
