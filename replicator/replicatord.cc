@@ -28,6 +28,7 @@
 #include "replicator/health_monitor.h"
 #include "replicator/lease_manager.h"
 #include "replicator/log.h"
+#include "replicator/sync_data_plane.h"
 
 ABSL_FLAG(std::string, config, "", "Path of the agent's text-format config (required).");
 ABSL_FLAG(std::string, coordinator, "", "Overrides coordinator_address of the config.");
@@ -87,7 +88,12 @@ int Run() {
     return 1;
   }
   LeaseManager leases(clock);
-  std::unique_ptr<DataPlane> data_plane = MakeUnlinkedDataPlane();
+  absl::StatusOr<std::unique_ptr<DataPlane>> made_data_plane = MakeSyncDataPlane(config, clock);
+  if (!made_data_plane.ok()) {
+    LogError(absl::StrCat("refusing to start: data path: ", made_data_plane.status().message()));
+    return 1;
+  }
+  std::unique_ptr<DataPlane> data_plane = std::move(*made_data_plane);
   CommandHandler commands(&config, &leases, &state, data_plane.get());
 
   // gRPC health (and reflection, which also gives the server the synchronous

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/model.h"
@@ -141,13 +142,26 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
     return absl::InvalidArgumentError("give either explicit replicas or a number of copies");
   }
   absl::MutexLock lock(&mu_);
-  if (model_.stores.count(req.store())) {
-    return absl::AlreadyExistsError(absl::StrCat("store '", req.store(), "' exists"));
+  // A slot filled before the store was declared (mail copied in, or a
+  // coordinator rebuilt from nothing) is recognised from its store marker
+  // and adopted as a masterless copy. Creating the store on exactly that
+  // slot takes it over; anything else about an existing store is refused.
+  bool adopting = false;
+  if (auto existing = model_.stores.find(req.store()); existing != model_.stores.end()) {
+    const v1::StoreInfo& info = existing->second.info();
+    adopting = info.master_epoch() == 0 && info.copies_size() == 1 &&
+               info.copies(0).role() == v1::SLOT_REPLICA &&
+               SlotName(info.copies(0).slot()) == SlotName(req.master());
+    if (!adopting) {
+      return absl::AlreadyExistsError(absl::StrCat("store '", req.store(), "' exists"));
+    }
   }
   auto check_slot = [&](const v1::SlotRef& ref) -> absl::Status {
     const v1::SlotInfo* s = FindSlot(model_, ref);
     if (s == nullptr) return absl::NotFoundError(absl::StrCat("no slot ", SlotName(ref)));
-    if (s->role() != v1::SLOT_SPARE || !s->store().empty()) {
+    const bool adopted_master =
+        adopting && SlotName(ref) == SlotName(req.master()) && s->store() == req.store();
+    if (!adopted_master && (s->role() != v1::SLOT_SPARE || !s->store().empty())) {
       return absl::FailedPreconditionError(
           absl::StrCat("slot ", SlotName(ref), " is ", Name(s->role()), ", not spare"));
     }
@@ -183,6 +197,16 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   mc->set_in_sync(true);
   std::vector<v1::SlotRef> targets(req.replicas().begin(), req.replicas().end());
   if (req.replicas_size() == 0 && copies > 1) {
+    // Plan as if the adopted copy's store did not exist yet; put it back
+    // whatever the outcome (it is replaced below only on success).
+    std::optional<StoreRecord> adopted;
+    if (adopting) {
+      adopted = std::move(model_.stores[req.store()]);
+      model_.stores.erase(req.store());
+    }
+    auto restore = absl::MakeCleanup([&] {
+      if (adopted) model_.stores[req.store()] = std::move(*adopted);
+    });
     std::optional<ClusterView> view = ViewLocked();
     if (!view) return absl::InternalError("the model is inconsistent; see the log");
     const v1::SlotInfo* ms = FindSlot(model_, req.master());

@@ -92,6 +92,56 @@ TEST_F(CoordinatorTest, RegistrationRecognizesExistingCopies) {
   EXPECT_EQ(loc->store(), "old");
 }
 
+TEST_F(CoordinatorTest, CreateStoreAdoptsARecognizedCopyAsItsMaster) {
+  RegisterThree();
+  v1::HostInventory inv = MakeInventory("imap1");
+  v1::SlotContents* c = inv.add_contents();
+  c->set_slot("s01");
+  c->set_store("st1");
+  c->add_users("alice");
+  RegisterHost(inv);  // mail copied in before the store was declared
+  ASSERT_EQ(coord_->GetStore("st1")->copies_size(), 1);
+
+  // Declaring it on another slot is refused: the store exists.
+  v1::CreateStoreRequest other;
+  other.set_store("st1");
+  *other.mutable_master() = Ref("imap2", "s01");
+  EXPECT_EQ(coord_->CreateStore(other).status().code(), absl::StatusCode::kAlreadyExists);
+
+  v1::CreateStoreRequest req;
+  req.set_store("st1");
+  *req.mutable_master() = Ref("imap1", "s01");
+  *req.add_replicas() = Ref("imap2", "s01");
+  *req.add_replicas() = Ref("imap3", "s01");
+  auto st = coord_->CreateStore(req);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->copies_size(), 3);
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
+  EXPECT_EQ(coord_->LookupUser("alice")->store(), "st1");
+  // Once it has a master, the store is not adopted a second time.
+  EXPECT_EQ(coord_->CreateStore(req).status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+TEST_F(CoordinatorTest, CreateStoreAdoptsAndPlacesReplicas) {
+  RegisterThree();
+  v1::HostInventory inv = MakeInventory("imap2");
+  v1::SlotContents* c = inv.add_contents();
+  c->set_slot("s01");
+  c->set_store("st2");
+  RegisterHost(inv);
+  v1::CreateStoreRequest req;
+  req.set_store("st2");
+  *req.mutable_master() = Ref("imap2", "s01");
+  req.set_copies(3);
+  auto st = coord_->CreateStore(req);
+  ASSERT_TRUE(st.ok()) << st.status();
+  ASSERT_EQ(st->copies_size(), 3);
+  std::set<std::string> hosts;
+  for (const auto& copy : st->copies()) hosts.insert(copy.slot().host());
+  EXPECT_EQ(hosts.size(), 3u);
+  EXPECT_EQ(MasterOf("st2"), "imap2/s01");
+}
+
 TEST_F(CoordinatorTest, BadInputChangesNothing) {
   RegisterThree();
   CreateHealthyStore();

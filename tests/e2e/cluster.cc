@@ -309,6 +309,32 @@ absl::Status Cluster::WaitForEvent(const std::string& kind, absl::Duration timeo
       absl::StrCat("no event ", kind, " after ", absl::FormatDuration(timeout)));
 }
 
+absl::Status Cluster::WaitForSlotsHolding(const std::map<std::string, std::string>& holding,
+                                          absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  std::string missing;
+  while (absl::Now() < deadline) {
+    if (options_.cancelled()) return absl::CancelledError("interrupted");
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    slotkeeper::v1::ListHostsResponse resp;
+    if (api_->ListHosts(&ctx, {}, &resp).ok()) {
+      std::map<std::string, std::string> seen;
+      for (const auto& h : resp.hosts()) {
+        for (const auto& s : h.slots()) seen[h.name() + "/" + s.ref().slot()] = s.store();
+      }
+      missing.clear();
+      for (const auto& [slot, store] : holding) {
+        if (seen[slot] != store) absl::StrAppend(&missing, " ", slot, "=", store);
+      }
+      if (missing.empty()) return absl::OkStatus();
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return absl::DeadlineExceededError(
+      absl::StrCat("the coordinator does not see these slots holding their stores:", missing));
+}
+
 absl::Status Cluster::GenerateMail(const std::string& host, const std::string& slot,
                                    const std::string& store, int users, int messages,
                                    uint64_t seed) {

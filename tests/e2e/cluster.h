@@ -80,6 +80,11 @@ class Cluster {
   absl::Status WaitForEvent(const std::string& kind, absl::Duration timeout,
                             slotkeeper::v1::Event* found = nullptr);
 
+  // Waits until the coordinator knows that each "host/slot" of `holding`
+  // holds the store named (from the agents' slot scans).
+  absl::Status WaitForSlotsHolding(const std::map<std::string, std::string>& holding,
+                                   absl::Duration timeout);
+
   absl::StatusOr<slotkeeper::v1::ClusterStatus> Status();
   absl::StatusOr<slotkeeper::v1::StoreInfo> Store(const std::string& store);
   absl::StatusOr<std::vector<slotkeeper::v1::StoreInfo>> Stores();

@@ -92,6 +92,8 @@ int RunDemo(const std::string& root) {
   ClusterOptions options;
   options.root = root;
   options.verbose = true;
+  // 32 slots for 24 copies: the spare capacity that recovery needs.
+  options.slots_per_unit = 4;
   options.cancelled = [] { return g_interrupted.load(); };
   options.coordinator_flags = {
       "--heartbeat=500ms",         "--suspect_after=3s",      "--down_after=10s",
@@ -100,7 +102,7 @@ int RunDemo(const std::string& root) {
       "--max_outgoing_per_host=2",
   };
 
-  Say("1. Starting a coordinator and four IMAP hosts (2 drive units x 3 slots each)");
+  Say("1. Starting a coordinator and four IMAP hosts (2 drive units x 4 slots each)");
   auto created = Cluster::Create(options);
   if (!created.ok()) {
     std::printf("cannot set up the cluster: %s\n", created.status().ToString().c_str());
@@ -132,11 +134,27 @@ int RunDemo(const std::string& root) {
     auto content = ReadSlotContent(c.SlotPath(s.host, s.slot));
     if (!content.ok()) return 1;
     snapshot[s.name] = *content;
+  }
+  // The agents' slot scans tell the coordinator which slots now hold a
+  // store, so that placement does not take them for spare.
+  if (absl::Status st = c.WaitForSlotsHolding(
+          [] {
+            std::map<std::string, std::string> m;
+            for (const StoreSpec& s : kStores) m[s.host + "/" + s.slot] = s.name;
+            return m;
+          }(),
+          absl::Seconds(30));
+      !st.ok()) {
+    std::printf("%s\n", st.ToString().c_str());
+    return 1;
+  }
+  for (const StoreSpec& s : kStores) {
     std::string out;
     auto code = c.Slotctl(
         {"store", "create", s.name, "--master", s.host + "/" + s.slot, "--copies", "3"}, &out);
     if (!code.ok() || *code != 0) {
       std::printf("store create %s failed: %s\n", s.name.c_str(), out.c_str());
+      Show(c, {"store", s.name});
       return 1;
     }
   }
@@ -220,8 +238,16 @@ int RunDemo(const std::string& root) {
               r.bytes_done() / 1e6, r.bytes_total() / 1e6);
           std::fflush(stdout);
         }
-        return s.stores_healthy() == s.stores_total() && s.slots_lost() == 0 &&
-               s.recovery().tasks_running() == 0 && s.recovery().tasks_queued() == 0;
+        if (s.stores_healthy() != s.stores_total() || s.recovery().tasks_running() != 0 ||
+            s.recovery().tasks_queued() != 0) {
+          return false;
+        }
+        auto all = c.Stores();
+        if (!all.ok()) return false;
+        for (const auto& st : *all) {
+          if (CopyOnUnit(st, "imap4", "du2")) return false;
+        }
+        return true;
       },
       absl::Seconds(120), "every store fully replicated again");
   Check(recovered.ok(),

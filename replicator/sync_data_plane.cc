@@ -1,0 +1,134 @@
+#include "replicator/sync_data_plane.h"
+
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "replicator/sync/engine.h"
+
+namespace slotkeeper::replicator {
+namespace {
+
+// Task progress is sent at most this often per task; the final update always.
+constexpr int64_t kProgressIntervalMs = 500;
+
+class SyncDataPlane : public DataPlane {
+ public:
+  SyncDataPlane(std::unique_ptr<sync::SyncEngine> engine, Clock* clock)
+      : engine_(std::move(engine)), clock_(clock) {}
+
+  void RegisterServices(grpc::ServerBuilder& builder) override {
+    engine_->RegisterService(&builder);
+  }
+
+  absl::Status Start(TaskUpdateSink* sink) override {
+    absl::MutexLock lock(&mu_);
+    sink_ = sink;
+    return absl::OkStatus();
+  }
+
+  void Stop() override {
+    absl::MutexLock lock(&mu_);
+    sink_ = nullptr;
+  }
+
+  absl::Status AssignReplica(const v1::AssignReplicaCommand& c) override {
+    return engine_->AssignReplica(c.slot(), c.store(), c.master_peer_address(), c.master_slot());
+  }
+
+  absl::Status StartTask(const v1::StartTaskCommand& c) override {
+    const std::string id = c.task_id();
+    absl::Status st = engine_->StartTask(
+        id, c.kind(), c.store(), c.target_slot(), c.source_peer_address(), c.source_slot(),
+        [this](const std::string& task_id, const v1::TaskProgress& progress) {
+          OnProgress(task_id, progress);
+        },
+        [this](const sync::TaskOutcome& outcome) { OnDone(outcome); });
+    // A re-sent command for a task that is already running is applied.
+    if (absl::IsAlreadyExists(st)) return absl::OkStatus();
+    return st;
+  }
+
+  absl::Status CancelTask(const v1::CancelTaskCommand& c) override {
+    absl::Status st = engine_->CancelTask(c.task_id());
+    // Cancelling a task that is not running (finished, or never started
+    // here) leaves it not running: done.
+    if (absl::IsNotFound(st)) return absl::OkStatus();
+    return st;
+  }
+
+  absl::Status ReleaseSlot(const v1::ReleaseSlotCommand& c) override {
+    return engine_->ReleaseSlot(c.slot(), c.store());
+  }
+
+  void OnRoleChanged(const std::string& slot, const std::string& store, v1::SlotRole role,
+                     uint64_t epoch) override {
+    // A master serves; it no longer pulls. A demoted slot waits for the
+    // coordinator's AssignReplica naming its new master.
+    if (role == v1::SLOT_MASTER) engine_->UnassignReplica(slot).IgnoreError();
+  }
+
+  std::vector<v1::ReplicationStatus> ReplicationStatus() override {
+    std::vector<v1::ReplicationStatus> out;
+    for (const sync::ReplicaState& r : engine_->ReplicationStatus()) {
+      v1::ReplicationStatus s;
+      s.set_slot(r.slot);
+      s.set_store(r.store);
+      s.set_role(v1::SLOT_REPLICA);
+      s.set_lag_ms(r.lag_ms);
+      s.set_last_synced_ms(r.last_success_ms);
+      s.set_in_sync(r.in_sync);
+      for (const std::string& u : r.blocked_users) s.add_blocked_users(u);
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+ private:
+  void OnProgress(const std::string& task_id, const v1::TaskProgress& progress) {
+    const int64_t now = clock_->MonotonicMs();
+    absl::MutexLock lock(&mu_);
+    int64_t& last = last_progress_ms_[task_id];
+    if (sink_ == nullptr || now - last < kProgressIntervalMs) return;
+    last = now;
+    v1::TaskUpdate update;
+    update.set_task_id(task_id);
+    update.set_state(v1::TASK_RUNNING);
+    *update.mutable_progress() = progress;
+    sink_->SendTaskUpdate(update);
+  }
+
+  void OnDone(const sync::TaskOutcome& outcome) {
+    v1::TaskUpdate update;
+    update.set_task_id(outcome.task_id);
+    update.set_state(outcome.state);
+    *update.mutable_progress() = outcome.progress;
+    update.set_error(outcome.error);
+    update.set_verified(outcome.verified);
+    for (const std::string& u : outcome.blocked_users) update.add_blocked_users(u);
+    absl::MutexLock lock(&mu_);
+    last_progress_ms_.erase(outcome.task_id);
+    if (sink_ != nullptr) sink_->SendTaskUpdate(update);
+  }
+
+  const std::unique_ptr<sync::SyncEngine> engine_;
+  Clock* const clock_;
+  absl::Mutex mu_;
+  TaskUpdateSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::map<std::string, int64_t> last_progress_ms_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DataPlane>> MakeSyncDataPlane(const AgentConfig& config,
+                                                             Clock* clock) {
+  std::map<std::string, std::string> slots;
+  for (const SlotConfig& s : config.slots()) slots[s.name()] = s.path();
+  auto engine = sync::SyncEngine::Create(absl::StrCat(config.data_dir(), "/sync"), std::move(slots),
+                                         clock, sync::EngineOptions());
+  if (!engine.ok()) return engine.status();
+  return std::unique_ptr<DataPlane>(new SyncDataPlane(std::move(*engine), clock));
+}
+
+}  // namespace slotkeeper::replicator
