@@ -360,6 +360,46 @@ absl::Status Cluster::MutateMail(const std::string& host, const std::string& slo
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::map<std::string, SlotContent>> Cluster::CreateStores(
+    const std::vector<StoreLayout>& stores, int users, int messages, int copies,
+    absl::Duration timeout) {
+  std::map<std::string, SlotContent> snapshot;
+  std::map<std::string, std::string> holding;
+  uint64_t seed = 1;
+  for (const StoreLayout& s : stores) {
+    if (absl::Status st = GenerateMail(s.host, s.slot, s.name, users, messages, seed++); !st.ok()) {
+      return st;
+    }
+    auto content = ReadSlotContent(SlotPath(s.host, s.slot));
+    if (!content.ok()) return content.status();
+    snapshot[s.name] = *std::move(content);
+    holding[s.host + "/" + s.slot] = s.name;
+  }
+  // The agents' slot scans tell the coordinator which slots now hold a
+  // store, so that placement does not take them for spare.
+  if (absl::Status st = WaitForSlotsHolding(holding, absl::Seconds(30)); !st.ok()) return st;
+  for (const StoreLayout& s : stores) {
+    std::string out;
+    auto code = Slotctl({"store", "create", s.name, "--master", s.host + "/" + s.slot, "--copies",
+                         absl::StrCat(copies)},
+                        &out);
+    if (!code.ok()) return code.status();
+    if (*code != 0) {
+      return absl::InternalError(absl::StrCat("slotctl store create ", s.name, ": ", out));
+    }
+  }
+  const uint32_t n = static_cast<uint32_t>(stores.size());
+  if (absl::Status st = WaitForStatus(
+          [n](const slotkeeper::v1::ClusterStatus& s) {
+            return s.stores_total() == n && s.stores_healthy() == n;
+          },
+          timeout, absl::StrCat("all ", n, " stores healthy (every copy seeded)"));
+      !st.ok()) {
+    return st;
+  }
+  return snapshot;
+}
+
 absl::StatusOr<int> Cluster::Slotctl(const std::vector<std::string>& args, std::string* out,
                                      absl::Duration timeout) {
   std::vector<std::string> argv = {Runfile(options_.slotctl), "--server=" + coordinator_address_};

@@ -95,6 +95,19 @@ class Cluster {
   absl::Status MutateMail(const std::string& host, const std::string& slot, uint64_t seed,
                           const std::vector<std::string>& mailgen_flags);
 
+  // Fills each store's master slot with generated mail (seeds 1, 2, ...),
+  // declares the stores with `copies` copies each (placed by the
+  // coordinator), and waits until every store is healthy. Returns each
+  // store's content as generated (the "no message lost" reference).
+  struct StoreLayout {
+    std::string name;
+    std::string host;
+    std::string slot;
+  };
+  absl::StatusOr<std::map<std::string, SlotContent>> CreateStores(
+      const std::vector<StoreLayout>& stores, int users, int messages, int copies = 3,
+      absl::Duration timeout = absl::Seconds(120));
+
   // Runs slotctl against this cluster; returns exit code, output in *out.
   absl::StatusOr<int> Slotctl(const std::vector<std::string>& args, std::string* out,
                               absl::Duration timeout = absl::Seconds(60));

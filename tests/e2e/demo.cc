@@ -34,11 +34,7 @@ namespace {
 
 std::atomic<bool> g_interrupted{false};
 
-struct StoreSpec {
-  std::string name;
-  std::string host;
-  std::string slot;
-};
+using StoreSpec = Cluster::StoreLayout;
 
 // Masters spread over the hosts; st5 and st6 live on the unit that dies.
 const StoreSpec kStores[] = {
@@ -122,51 +118,15 @@ int RunDemo(const std::string& root) {
 
   Say(absl::StrCat("2. Generating mail: ", std::size(kStores), " stores x ", kUsersPerStore,
                    " users, ", kMessagesPerStore, " messages each; three copies per store"));
-  std::map<std::string, SlotContent> snapshot;
-  uint64_t seed = 1;
-  for (const StoreSpec& s : kStores) {
-    if (absl::Status st =
-            c.GenerateMail(s.host, s.slot, s.name, kUsersPerStore, kMessagesPerStore, seed++);
-        !st.ok()) {
-      std::printf("mailgen failed: %s\n", st.ToString().c_str());
-      return 1;
-    }
-    auto content = ReadSlotContent(c.SlotPath(s.host, s.slot));
-    if (!content.ok()) return 1;
-    snapshot[s.name] = *content;
-  }
-  // The agents' slot scans tell the coordinator which slots now hold a
-  // store, so that placement does not take them for spare.
-  if (absl::Status st = c.WaitForSlotsHolding(
-          [] {
-            std::map<std::string, std::string> m;
-            for (const StoreSpec& s : kStores) m[s.host + "/" + s.slot] = s.name;
-            return m;
-          }(),
-          absl::Seconds(30));
-      !st.ok()) {
-    std::printf("%s\n", st.ToString().c_str());
-    return 1;
-  }
-  for (const StoreSpec& s : kStores) {
-    std::string out;
-    auto code = c.Slotctl(
-        {"store", "create", s.name, "--master", s.host + "/" + s.slot, "--copies", "3"}, &out);
-    if (!code.ok() || *code != 0) {
-      std::printf("store create %s failed: %s\n", s.name.c_str(), out.c_str());
-      Show(c, {"store", s.name});
-      return 1;
-    }
-  }
-  absl::Status synced = c.WaitForStatus(
-      [](const v1::ClusterStatus& s) {
-        return s.stores_total() == std::size(kStores) && s.stores_healthy() == s.stores_total();
-      },
-      absl::Seconds(90), "every store healthy (all copies seeded)");
-  Check(synced.ok(),
-        absl::StrCat("every store has three copies in sync ", synced.ok() ? "" : synced.ToString()),
+  std::vector<Cluster::StoreLayout> layout;
+  for (const StoreSpec& s : kStores) layout.push_back({s.name, s.host, s.slot});
+  auto created_stores = c.CreateStores(layout, kUsersPerStore, kMessagesPerStore);
+  Check(created_stores.ok(),
+        absl::StrCat("every store has three copies in sync",
+                     created_stores.ok() ? "" : ": " + created_stores.status().ToString()),
         &failures);
-  if (!synced.ok()) return 1;
+  if (!created_stores.ok()) return 1;
+  const std::map<std::string, SlotContent>& snapshot = *created_stores;
   Show(c, {"status"});
   Show(c, {"stores"});
 
