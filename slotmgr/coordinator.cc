@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "slotmgr/failure_detector.h"
 #include "slotmgr/log.h"
@@ -190,7 +191,8 @@ void Coordinator::EventLocked(Txn& txn, const std::string& kind, v1::EventSeveri
 }
 
 void Coordinator::CommandLocked(Txn& txn, const std::string& host, v1::Command command) {
-  command.set_id(absl::StrCat("c", meta_.next_command_seq() + 1));
+  // Zero-padded so that the outbox (ordered by id) re-sends in issue order.
+  command.set_id(absl::StrFormat("c%012d", meta_.next_command_seq() + 1));
   meta_.set_next_command_seq(meta_.next_command_seq() + 1);
   command.set_issued_ms(clock_->NowMs());
   OutboxEntry entry;
@@ -713,7 +715,7 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
     uint64_t n = 0;
     if (it == outbox_.end() && absl::StartsWith(ack.command_id(), "c") &&
         absl::SimpleAtoi(absl::string_view(ack.command_id()).substr(1), &n) && n > 0 &&
-        n <= meta_.next_command_seq()) {
+        n <= meta_.next_command_seq() && ack.command_id() == absl::StrFormat("c%012d", n)) {
       return absl::OkStatus();
     }
     return absl::NotFoundError(
@@ -728,6 +730,15 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
                 absl::StrCat("command ", cmd.id(), " applied by ", host,
                              ack.duplicate() ? " (duplicate)" : ""),
                 host);
+    if (cmd.has_promote()) {
+      // The agent counts the new lease from when it received the command,
+      // which is before this acknowledgement: bound it from now.
+      v1::SlotRef ref;
+      ref.set_host(host);
+      ref.set_slot(cmd.promote().slot());
+      int64_t& until = lease_until_ms_[SlotName(ref)];
+      until = std::max(until, clock_->NowMs() + cmd.promote().lease().duration_ms());
+    }
     if (cmd.has_demote()) {
       // The old master fenced itself: its lease is no longer a reason to wait.
       v1::SlotRef ref;

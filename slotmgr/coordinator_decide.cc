@@ -326,6 +326,19 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   const v1::Endpoint old_ep = old != nullptr ? EndpointLocked(old_ref) : v1::Endpoint();
   st->set_master_epoch(st->master_epoch() + 1);
   const uint64_t epoch = st->master_epoch();
+  // Unacknowledged promotions and replica assignments of older epochs are
+  // stale now: drop them (demotions stay: they fence).
+  for (auto it = outbox_.begin(); it != outbox_.end();) {
+    const v1::Command& c = it->second.command();
+    const bool stale = (c.has_promote() && c.promote().store() == name) ||
+                       (c.has_assign_replica() && c.assign_replica().store() == name);
+    if (stale) {
+      txn.erased_commands.push_back(it->first);
+      it = outbox_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (old != nullptr) {
     const v1::SlotInfo* os = FindSlot(model_, old_ref);
     const v1::SlotRole keep =

@@ -114,7 +114,7 @@ TEST_F(CoordinatorTest, BadInputChangesNothing) {
   v1::CommandAck ack;
   ack.set_command_id("c-unknown");
   EXPECT_EQ(coord_->ApplyAck("imap1", ack).code(), absl::StatusCode::kNotFound);
-  ack.set_command_id("c1");  // issued and acknowledged already: a duplicate
+  ack.set_command_id("c000000000001");  // issued and acknowledged already: a duplicate
   EXPECT_TRUE(coord_->ApplyAck("imap1", ack).ok());
   ack.set_command_id("c999999");  // never issued
   EXPECT_EQ(coord_->ApplyAck("imap1", ack).code(), absl::StatusCode::kNotFound);
