@@ -399,5 +399,31 @@ TEST_F(ServerTest, WatchEventsStreamsPastAndNewEvents) {
   reader->Finish();
 }
 
+TEST_F(ServerTest, HundredAgentsStreamConcurrently) {
+  constexpr int kAgents = 100;
+  std::vector<std::unique_ptr<FakeAgent>> agents;
+  for (int i = 0; i < kAgents; ++i) {
+    agents.push_back(std::make_unique<FakeAgent>(
+        server_->address(), MakeInventory(absl::StrCat("imap", i), 1, 2), &clock_));
+    ASSERT_TRUE(agents.back()->Register().ok());
+    agents.back()->Open();
+  }
+  ASSERT_TRUE(Eventually([&] { return server_->agent_service()->SessionCount() == kAgents; }));
+  std::vector<std::thread> senders;
+  for (auto& a : agents) {
+    senders.emplace_back([&a] {
+      for (int r = 0; r < 20; ++r) a->Report();
+    });
+  }
+  for (int t = 0; t < 10; ++t) server_->TickAndFlush();  // pings race with the reports
+  for (auto& t : senders) t.join();
+  for (auto& a : agents) {
+    EXPECT_TRUE(a->WaitFor([](const v1::CoordinatorMessage& m) { return m.has_ping(); }));
+  }
+  for (auto& a : agents) EXPECT_TRUE(a->Close().ok());
+  EXPECT_TRUE(Eventually([&] { return server_->agent_service()->SessionCount() == 0; }));
+  EXPECT_EQ(coord_->ListHosts().hosts_size(), kAgents);
+}
+
 }  // namespace
 }  // namespace slotkeeper::slotmgr
