@@ -100,6 +100,7 @@ absl::Status Coordinator::LoadLocked() {
   for (auto& t : snap->tasks) model_.tasks[t.info().id()] = std::move(t);
   for (auto& o : snap->outbox) outbox_[o.command().id()] = std::move(o);
   users_ = std::move(snap->users);
+  for (const auto& [user, store] : users_) ++user_counts_[store];
   meta_ = snap->meta;
   if (meta_.next_event_seq() == 0) meta_.set_next_event_seq(1);
   if (snap->automation) {
@@ -428,6 +429,8 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   for (const auto& u : contents.users()) {
     auto it = users_.find(u);
     if (it == users_.end() || it->second != contents.store()) {
+      if (it != users_.end()) --user_counts_[it->second];
+      ++user_counts_[contents.store()];
       users_[u] = contents.store();
       txn.users.insert(u);
     }

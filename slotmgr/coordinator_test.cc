@@ -430,6 +430,7 @@ TEST_F(CoordinatorOpsTest, LookupUserAndEventsByTime) {
   c->set_store("st9");
   c->add_users("bob");
   RegisterHost(inv);
+  EXPECT_EQ(coord_->GetStore("st9")->user_count(), 1u);
   auto loc = coord_->LookupUser("bob");
   ASSERT_TRUE(loc.ok()) << loc.status();
   EXPECT_EQ(loc->store(), "st9");
