@@ -302,6 +302,9 @@ absl::Status Coordinator::ApplyTaskUpdate(const std::string& host, const v1::Tas
     return absl::FailedPreconditionError(absl::StrCat("task ", update.task_id(), " runs on ",
                                                       task.info().target().host(), ", not ", host));
   }
+  if (task.info().state() == update.state() && IsTaskFinished(update.state())) {
+    return absl::OkStatus();  // the agent repeating a final state after a reconnect
+  }
   if (task.info().state() != v1::TASK_RUNNING) {
     return absl::FailedPreconditionError(absl::StrCat("task ", update.task_id(), " is ",
                                                       Name(task.info().state()), ", not running"));

@@ -279,6 +279,9 @@ TEST_F(CoordinatorTest, LostUnitIsReplacedBeforeEvicted) {
   for (const auto& c : st->copies()) EXPECT_NE(c.slot().host(), "imap3");
   EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
   EXPECT_EQ(EventsOfKind("copy.dropped").size(), 1u);
+  EXPECT_TRUE(FinishTask("imap4", task).ok()) << "a repeated final state is harmless";
+  EXPECT_EQ(FinishTask("imap1", task).code(), absl::StatusCode::kFailedPrecondition)
+      << "only the target host reports on a task";
   EXPECT_TRUE(coord_->CheckModel().problems().empty());
 }
 
