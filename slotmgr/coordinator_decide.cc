@@ -223,7 +223,12 @@ absl::Status Coordinator::Tick() {
   // operator resumes it (guardrails.h: only a person can tell whether the
   // coordinator was the one cut off).
   std::string why;
-  std::optional<ClusterView> view = ViewLocked();
+  // Only silent hosts can engage the brake: skip the snapshot when none is.
+  const bool any_silent =
+      std::any_of(model_.hosts.begin(), model_.hosts.end(),
+                  [](const auto& h) { return h.second.info().state() != v1::HOST_UP; });
+  std::optional<ClusterView> view;
+  if (any_silent) view = ViewLocked();
   const bool mass = view && MassFailure(*view, now, config_, &why);
   v1::AutomationState* as = automation_.mutable_state();
   if (mass && as->mode() == v1::AUTOMATION_RUNNING) {
