@@ -3,6 +3,7 @@
 #include "slotmgr/coordinator.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -146,8 +147,14 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
   if (batch.empty()) return absl::OkStatus();
   absl::Status st = store_->Commit(batch);
   if (!st.ok()) {
-    // The in-memory model is ahead of the disk now; the caller sees the error.
-    LogError(absl::StrCat("commit failed: ", st.ToString()));
+    // The in-memory model is now ahead of the disk, and acting on it could
+    // command what was never recorded. Like a database whose fsync failed,
+    // stop: a restart resumes from what is durable.
+    LogError(absl::StrCat("durable state write failed: ", st.ToString()));
+    if (config_.exit_on_commit_failure) {
+      LogError("exiting so that a restart resumes from the state on disk");
+      std::abort();
+    }
     return st;
   }
   for (auto& e : txn.events) {

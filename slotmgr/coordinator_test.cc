@@ -477,3 +477,49 @@ TEST_F(CoordinatorOpsTest, ConsistencyCheckFindsLostReferencesAndMissingCopies) 
 
 }  // namespace
 }  // namespace slotkeeper::slotmgr
+
+namespace slotkeeper::slotmgr {
+namespace {
+
+// Fails every commit while `fail` is set (a disk that stopped accepting writes).
+class FailingStateStore : public StateStore {
+ public:
+  explicit FailingStateStore(StateStore* real) : real_(real) {}
+  absl::StatusOr<StateSnapshot> Load() override { return real_->Load(); }
+  absl::Status Commit(const StateBatch& batch) override {
+    if (fail) return absl::UnavailableError("injected: device full");
+    return real_->Commit(batch);
+  }
+  absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& q) override {
+    return real_->ReadEvents(q);
+  }
+  bool fail = false;
+
+ private:
+  StateStore* real_;
+};
+
+TEST(CoordinatorCommitFailureTest, FailedWriteIsReportedOrStopsTheProcess) {
+  auto rocks = RocksStateStore::Open(testing::TempDir("commit_failure"));
+  ASSERT_TRUE(rocks.ok());
+  FailingStateStore store(rocks->get());
+  FakeClock clock;
+  CoordinatorConfig config;
+  config.exit_on_commit_failure = false;
+  auto coord = Coordinator::Create(&store, &clock, config);
+  ASSERT_TRUE(coord.ok());
+  store.fail = true;
+  v1::RegisterRequest req;
+  *req.mutable_inventory() = MakeInventory("imap1");
+  EXPECT_EQ((*coord)->Register(req).status().code(), absl::StatusCode::kUnavailable);
+
+  config.exit_on_commit_failure = true;
+  store.fail = false;
+  auto strict = Coordinator::Create(&store, &clock, config);
+  ASSERT_TRUE(strict.ok());
+  store.fail = true;
+  EXPECT_DEATH((void)(*strict)->Register(req), "durable state write failed");
+}
+
+}  // namespace
+}  // namespace slotkeeper::slotmgr
