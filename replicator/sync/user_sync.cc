@@ -514,7 +514,9 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
   const bool per_dir =
       ctx.options.durability == Durability::kPerFile ||
       (ctx.options.durability == Durability::kAuto && dirs.size() <= kAutoSyncfsMinDirs);
-  absl::Status dir_sync = per_dir ? dirs.SyncAll(ctx.fs) : ctx.fs->SyncFilesystem(user_dir->get());
+  absl::Status dir_sync = ctx.options.defer_directory_sync ? absl::OkStatus()
+                          : per_dir                        ? dirs.SyncAll(ctx.fs)
+                                    : ctx.fs->SyncFilesystem(user_dir->get());
   if (!first_error.ok()) {
     return absl::Status(first_error.code(),
                         absl::StrCat("user ", user, ": ", first_error.message()));
