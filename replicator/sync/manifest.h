@@ -90,6 +90,9 @@ class MemoryHashCache : public HashCache {
       : backing_(backing), max_entries_(max_entries) {}
   std::optional<std::string> Lookup(const std::string& key, const FileStamp& stamp) override;
   void Store(const std::string& key, const FileStamp& stamp, const std::string& hash) override;
+  void Prefetch(const std::string& prefix) override {
+    if (backing_ != nullptr) backing_->Prefetch(prefix);
+  }
 
  private:
   void Remember(const std::string& key, const FileStamp& stamp, const std::string& hash)
