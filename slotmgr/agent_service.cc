@@ -32,9 +32,15 @@ class AgentServiceImpl::SessionReactor final
     StartWrite(first);
   }
 
+  // From the reading side (this reactor is alive): commands for our host,
+  // if we are its current session.
   void SendCommands() {
     if (host_.empty()) return;
-    for (v1::Command& c : service_->core_->TakeCommandsToSend(host_)) {
+    SendAll(service_->TakeCommandsFor(this));
+  }
+
+  void SendAll(std::vector<v1::Command> commands) {
+    for (v1::Command& c : commands) {
       v1::CoordinatorMessage m;
       *m.mutable_command() = std::move(c);
       Send(std::move(m));
@@ -96,16 +102,15 @@ class AgentServiceImpl::SessionReactor final
   }
 
  private:
+  friend class AgentServiceImpl;  // Activate() sets host_ and session_id_
+
   absl::Status Handle(const v1::AgentMessage& m) {
     if (host_.empty()) {
       if (!m.has_hello()) {
         return absl::FailedPreconditionError("the first message of a session must be a hello");
       }
-      absl::Status st = service_->core_->Hello(m.hello());
+      absl::Status st = service_->Activate(this, m.hello());
       if (!st.ok()) return st;
-      host_ = m.hello().host();
-      session_id_ = m.hello().session_id();
-      service_->Add(this);
       SendPing();
       SendCommands();
       return absl::OkStatus();
@@ -152,7 +157,7 @@ class AgentServiceImpl::SessionReactor final
 
   AgentServiceImpl* const service_;
   v1::AgentMessage in_;  // only the reading side touches it
-  std::string host_;     // set once by the reading side, before Add()
+  std::string host_;     // set once by Activate(), before the session is current
   std::string session_id_;
   absl::Mutex mu_;
   std::deque<v1::CoordinatorMessage> out_ ABSL_GUARDED_BY(mu_);
@@ -183,21 +188,39 @@ grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* AgentServiceI
   return new SessionReactor(this);
 }
 
-void AgentServiceImpl::Add(SessionReactor* session) {
+absl::Status AgentServiceImpl::Activate(SessionReactor* session, const v1::SessionHello& hello) {
+  // Under mu_, so that no other session of the host takes commands between
+  // the coordinator's "send everything again" and this session becoming the
+  // one that receives them.
   absl::MutexLock lock(&mu_);
+  absl::Status st = core_->Hello(hello);
+  if (!st.ok()) return st;
+  session->host_ = hello.host();
+  session->session_id_ = hello.session_id();
   sessions_.insert(session);
+  current_[hello.host()] = session;  // an older stream of the host gets nothing more
+  return absl::OkStatus();
+}
+
+std::vector<v1::Command> AgentServiceImpl::TakeCommandsFor(SessionReactor* session) {
+  absl::MutexLock lock(&mu_);
+  auto it = current_.find(session->host());
+  if (it == current_.end() || it->second != session) return {};
+  return core_->TakeCommandsToSend(session->host());
 }
 
 void AgentServiceImpl::Remove(SessionReactor* session) {
   absl::MutexLock lock(&mu_);
   sessions_.erase(session);
+  auto it = current_.find(session->host());
+  if (it != current_.end() && it->second == session) current_.erase(it);
 }
 
 void AgentServiceImpl::Flush() {
   absl::MutexLock lock(&mu_);
-  for (SessionReactor* s : sessions_) {
+  for (const auto& [host, s] : current_) {
     s->SendPing();
-    s->SendCommands();
+    s->SendAll(core_->TakeCommandsToSend(host));
   }
 }
 

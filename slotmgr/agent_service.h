@@ -14,7 +14,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -43,14 +46,19 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   class SessionReactor;
   friend class SessionReactor;
 
-  void Add(SessionReactor* session);
+  // Makes `session` the current one of its host (after Coordinator::Hello).
+  absl::Status Activate(SessionReactor* session, const v1::SessionHello& hello);
+  // Unsent commands for the session's host, if it is the current session.
+  std::vector<v1::Command> TakeCommandsFor(SessionReactor* session);
   void Remove(SessionReactor* session);
 
   Coordinator* const core_;
   Clock* const clock_;
-  // Lock order: mu_ before a session's own mutex.
+  // Lock order: mu_, then the Coordinator's, then a session's own mutex.
   absl::Mutex mu_;
-  std::set<SessionReactor*> sessions_ ABSL_GUARDED_BY(mu_);
+  std::set<SessionReactor*> sessions_ ABSL_GUARDED_BY(mu_);  // every live session
+  // The newest session of each host: only it receives commands and pings.
+  std::map<std::string, SessionReactor*> current_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace slotkeeper::slotmgr

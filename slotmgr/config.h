@@ -42,6 +42,9 @@ struct CoordinatorConfig {
   // Placement: a new replica needs the store's data plus this fraction.
   double placement_headroom = 0.2;
   uint32_t default_copies = 3;
+  // A failed RocksDB commit aborts the process (the model in memory would be
+  // ahead of the disk); off only in tests that inject write failures.
+  bool exit_on_commit_failure = true;
 };
 
 // INVALID_ARGUMENT naming the first setting out of range.

@@ -182,6 +182,8 @@ class Coordinator {
   void RecognizeContentsLocked(Txn& txn, const std::string& host, const v1::SlotContents& contents)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Endpoint EndpointLocked(const v1::SlotRef& ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The store as shown to clients (with its user count).
+  v1::StoreInfo StoreInfoLocked(const StoreRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AutomationRunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StateStore* const store_;
@@ -190,8 +192,9 @@ class Coordinator {
 
   mutable absl::Mutex mu_;
   ClusterModel model_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> users_ ABSL_GUARDED_BY(mu_);   // user -> store
-  std::map<std::string, OutboxEntry> outbox_ ABSL_GUARDED_BY(mu_);  // by command id
+  std::map<std::string, std::string> users_ ABSL_GUARDED_BY(mu_);     // user -> store
+  std::map<std::string, uint64_t> user_counts_ ABSL_GUARDED_BY(mu_);  // store -> users
+  std::map<std::string, OutboxEntry> outbox_ ABSL_GUARDED_BY(mu_);    // by command id
   AutomationRecord automation_ ABSL_GUARDED_BY(mu_);
   MetaRecord meta_ ABSL_GUARDED_BY(mu_);
   // Not persisted (see the class comment).

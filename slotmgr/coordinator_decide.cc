@@ -223,7 +223,12 @@ absl::Status Coordinator::Tick() {
   // operator resumes it (guardrails.h: only a person can tell whether the
   // coordinator was the one cut off).
   std::string why;
-  std::optional<ClusterView> view = ViewLocked();
+  // Only silent hosts can engage the brake: skip the snapshot when none is.
+  const bool any_silent =
+      std::any_of(model_.hosts.begin(), model_.hosts.end(),
+                  [](const auto& h) { return h.second.info().state() != v1::HOST_UP; });
+  std::optional<ClusterView> view;
+  if (any_silent) view = ViewLocked();
   const bool mass = view && MassFailure(*view, now, config_, &why);
   v1::AutomationState* as = automation_.mutable_state();
   if (mass && as->mode() == v1::AUTOMATION_RUNNING) {
@@ -326,6 +331,19 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   const v1::Endpoint old_ep = old != nullptr ? EndpointLocked(old_ref) : v1::Endpoint();
   st->set_master_epoch(st->master_epoch() + 1);
   const uint64_t epoch = st->master_epoch();
+  // Unacknowledged promotions and replica assignments of older epochs are
+  // stale now: drop them (demotions stay: they fence).
+  for (auto it = outbox_.begin(); it != outbox_.end();) {
+    const v1::Command& c = it->second.command();
+    const bool stale = (c.has_promote() && c.promote().store() == name) ||
+                       (c.has_assign_replica() && c.assign_replica().store() == name);
+    if (stale) {
+      txn.erased_commands.push_back(it->first);
+      it = outbox_.erase(it);
+    } else {
+      ++it;
+    }
+  }
   if (old != nullptr) {
     const v1::SlotInfo* os = FindSlot(model_, old_ref);
     const v1::SlotRole keep =

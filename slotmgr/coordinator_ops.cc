@@ -26,6 +26,13 @@ v1::Endpoint Coordinator::EndpointLocked(const v1::SlotRef& ref) {
   return ep;
 }
 
+v1::StoreInfo Coordinator::StoreInfoLocked(const StoreRecord& rec) {
+  v1::StoreInfo info = rec.info();
+  auto it = user_counts_.find(info.name());
+  info.set_user_count(it == user_counts_.end() ? 0 : it->second);
+  return info;
+}
+
 v1::ClusterStatus Coordinator::GetClusterStatus() {
   absl::MutexLock lock(&mu_);
   v1::ClusterStatus out;
@@ -68,7 +75,7 @@ v1::ClusterStatus Coordinator::GetClusterStatus() {
     if (rec.info().state() == v1::STORE_HEALTHY) {
       out.set_stores_healthy(out.stores_healthy() + 1);
     } else {
-      *out.add_troubled_stores() = rec.info();
+      *out.add_troubled_stores() = StoreInfoLocked(rec);
     }
   }
   v1::RecoveryProgress* rp = out.mutable_recovery();
@@ -118,7 +125,7 @@ v1::ListStoresResponse Coordinator::ListStores(bool troubled_only) {
   v1::ListStoresResponse out;
   for (const auto& [name, rec] : model_.stores) {
     if (troubled_only && rec.info().state() == v1::STORE_HEALTHY) continue;
-    *out.add_stores() = rec.info();
+    *out.add_stores() = StoreInfoLocked(rec);
   }
   return out;
 }
@@ -128,7 +135,7 @@ absl::StatusOr<v1::StoreInfo> Coordinator::GetStore(const std::string& store) {
   absl::MutexLock lock(&mu_);
   auto it = model_.stores.find(store);
   if (it == model_.stores.end()) return absl::NotFoundError(absl::StrCat("no store '", store, "'"));
-  return it->second.info();
+  return StoreInfoLocked(it->second);
 }
 
 absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequest& req) {
@@ -252,7 +259,7 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   if (AutomationRunningLocked()) ScheduleLocked(txn);
   st = CommitLocked(txn);
   if (!st.ok()) return st;
-  return model_.stores[req.store()].info();
+  return StoreInfoLocked(model_.stores[req.store()]);
 }
 
 absl::StatusOr<v1::UserLocation> Coordinator::LookupUser(const std::string& user) {

@@ -164,7 +164,7 @@ TEST_F(CoordinatorTest, BadInputChangesNothing) {
   v1::CommandAck ack;
   ack.set_command_id("c-unknown");
   EXPECT_EQ(coord_->ApplyAck("imap1", ack).code(), absl::StatusCode::kNotFound);
-  ack.set_command_id("c1");  // issued and acknowledged already: a duplicate
+  ack.set_command_id("c000000000001");  // issued and acknowledged already: a duplicate
   EXPECT_TRUE(coord_->ApplyAck("imap1", ack).ok());
   ack.set_command_id("c999999");  // never issued
   EXPECT_EQ(coord_->ApplyAck("imap1", ack).code(), absl::StatusCode::kNotFound);
@@ -329,6 +329,9 @@ TEST_F(CoordinatorTest, LostUnitIsReplacedBeforeEvicted) {
   for (const auto& c : st->copies()) EXPECT_NE(c.slot().host(), "imap3");
   EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
   EXPECT_EQ(EventsOfKind("copy.dropped").size(), 1u);
+  EXPECT_TRUE(FinishTask("imap4", task).ok()) << "a repeated final state is harmless";
+  EXPECT_EQ(FinishTask("imap1", task).code(), absl::StatusCode::kFailedPrecondition)
+      << "only the target host reports on a task";
   EXPECT_TRUE(coord_->CheckModel().problems().empty());
 }
 
@@ -480,6 +483,7 @@ TEST_F(CoordinatorOpsTest, LookupUserAndEventsByTime) {
   c->set_store("st9");
   c->add_users("bob");
   RegisterHost(inv);
+  EXPECT_EQ(coord_->GetStore("st9")->user_count(), 1u);
   auto loc = coord_->LookupUser("bob");
   ASSERT_TRUE(loc.ok()) << loc.status();
   EXPECT_EQ(loc->store(), "st9");
@@ -519,6 +523,52 @@ TEST_F(CoordinatorOpsTest, ConsistencyCheckFindsLostReferencesAndMissingCopies) 
   EXPECT_TRUE(lost_ref);
   EXPECT_TRUE(short_copies);
   EXPECT_FALSE(EventsOfKind("placement.refused").empty());
+}
+
+}  // namespace
+}  // namespace slotkeeper::slotmgr
+
+namespace slotkeeper::slotmgr {
+namespace {
+
+// Fails every commit while `fail` is set (a disk that stopped accepting writes).
+class FailingStateStore : public StateStore {
+ public:
+  explicit FailingStateStore(StateStore* real) : real_(real) {}
+  absl::StatusOr<StateSnapshot> Load() override { return real_->Load(); }
+  absl::Status Commit(const StateBatch& batch) override {
+    if (fail) return absl::UnavailableError("injected: device full");
+    return real_->Commit(batch);
+  }
+  absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& q) override {
+    return real_->ReadEvents(q);
+  }
+  bool fail = false;
+
+ private:
+  StateStore* real_;
+};
+
+TEST(CoordinatorCommitFailureTest, FailedWriteIsReportedOrStopsTheProcess) {
+  auto rocks = RocksStateStore::Open(testing::TempDir("commit_failure"));
+  ASSERT_TRUE(rocks.ok());
+  FailingStateStore store(rocks->get());
+  FakeClock clock;
+  CoordinatorConfig config;
+  config.exit_on_commit_failure = false;
+  auto coord = Coordinator::Create(&store, &clock, config);
+  ASSERT_TRUE(coord.ok());
+  store.fail = true;
+  v1::RegisterRequest req;
+  *req.mutable_inventory() = MakeInventory("imap1");
+  EXPECT_EQ((*coord)->Register(req).status().code(), absl::StatusCode::kUnavailable);
+
+  config.exit_on_commit_failure = true;
+  store.fail = false;
+  auto strict = Coordinator::Create(&store, &clock, config);
+  ASSERT_TRUE(strict.ok());
+  store.fail = true;
+  EXPECT_DEATH((void)(*strict)->Register(req), "durable state write failed");
 }
 
 }  // namespace

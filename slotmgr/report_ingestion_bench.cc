@@ -153,6 +153,17 @@ void BM_ReportWithConditionChange(benchmark::State& state) {
 }
 BENCHMARK(BM_ReportWithConditionChange);
 
+// One ticker round with nothing to do: silence check, the mass-failure brake
+// (which builds the planners' ClusterView), failover and placement scans.
+void BM_IdleTick(benchmark::State& state) {
+  Cluster* c = MakeCluster();
+  for (auto _ : state) {
+    absl::Status st = c->core->Tick();
+    benchmark::DoNotOptimize(st);
+  }
+}
+BENCHMARK(BM_IdleTick)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace slotkeeper::slotmgr
 

@@ -127,6 +127,7 @@ class FakeAgent {
   }
 
   const std::string& host() const { return inv_.host(); }
+  const std::string& session_id() const { return session_id_; }
   void set_session_id(const std::string& id) { session_id_ = id; }
 
  private:
@@ -397,6 +398,59 @@ TEST_F(ServerTest, WatchEventsStreamsPastAndNewEvents) {
   EXPECT_TRUE(seen);
   ctx.TryCancel();
   reader->Finish();
+}
+
+TEST_F(ServerTest, HundredAgentsStreamConcurrently) {
+  constexpr int kAgents = 100;
+  std::vector<std::unique_ptr<FakeAgent>> agents;
+  for (int i = 0; i < kAgents; ++i) {
+    agents.push_back(std::make_unique<FakeAgent>(
+        server_->address(), MakeInventory(absl::StrCat("imap", i), 1, 2), &clock_));
+    ASSERT_TRUE(agents.back()->Register().ok());
+    agents.back()->Open();
+  }
+  ASSERT_TRUE(Eventually([&] { return server_->agent_service()->SessionCount() == kAgents; }));
+  std::vector<std::thread> senders;
+  for (auto& a : agents) {
+    senders.emplace_back([&a] {
+      for (int r = 0; r < 20; ++r) a->Report();
+    });
+  }
+  for (int t = 0; t < 10; ++t) server_->TickAndFlush();  // pings race with the reports
+  for (auto& t : senders) t.join();
+  for (auto& a : agents) {
+    EXPECT_TRUE(a->WaitFor([](const v1::CoordinatorMessage& m) { return m.has_ping(); }));
+  }
+  for (auto& a : agents) EXPECT_TRUE(a->Close().ok());
+  EXPECT_TRUE(Eventually([&] { return server_->agent_service()->SessionCount() == 0; }));
+  EXPECT_EQ(coord_->ListHosts().hosts_size(), kAgents);
+}
+
+TEST_F(ServerTest, ReconnectedAgentGetsCommandsOnItsNewestStream) {
+  FakeAgent old_stream(server_->address(), MakeInventory("imap1"), &clock_);
+  ASSERT_TRUE(old_stream.Register().ok());
+  old_stream.Open();
+  ASSERT_TRUE(old_stream.WaitFor([](const v1::CoordinatorMessage& m) { return m.has_ping(); }));
+  // The agent reconnects while its old stream still looks open.
+  FakeAgent new_stream(server_->address(), MakeInventory("imap1"), &clock_);
+  new_stream.set_session_id(old_stream.session_id());
+  new_stream.Open();
+  ASSERT_TRUE(new_stream.WaitFor([](const v1::CoordinatorMessage& m) { return m.has_ping(); }));
+  RegisterHost(MakeInventory("imap2"));
+  RegisterHost(MakeInventory("imap3"));
+  v1::CreateStoreRequest cs;
+  cs.set_store("st1");
+  *cs.mutable_master() = Ref("imap1", "s01");
+  *cs.add_replicas() = Ref("imap2", "s01");
+  *cs.add_replicas() = Ref("imap3", "s01");
+  grpc::ClientContext ctx;
+  v1::StoreInfo info;
+  ASSERT_TRUE(automation_->CreateStore(&ctx, cs, &info).ok());
+  auto is_promote = [](const v1::CoordinatorMessage& m) {
+    return m.has_command() && m.command().has_promote();
+  };
+  EXPECT_TRUE(new_stream.WaitFor(is_promote).has_value());
+  EXPECT_FALSE(old_stream.WaitFor(is_promote, absl::Milliseconds(200)).has_value());
 }
 
 }  // namespace

@@ -9,10 +9,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "replicator/sync/log.h"
 #include "rocksdb/db.h"
 
@@ -32,6 +34,14 @@ uint64_t GetU64(const char* p) {
 }
 
 std::string CacheKey(absl::string_view key) { return absl::StrCat("h/", key); }
+
+std::string StampKey(const FileStamp& s) {
+  std::string out;
+  PutU64(&out, s.inode);
+  PutU64(&out, s.size);
+  PutU64(&out, static_cast<uint64_t>(s.mtime_ns));
+  return out;
+}
 
 struct DirEntry {
   std::string name;
@@ -169,12 +179,30 @@ struct Walker {
 
 }  // namespace
 
+void RocksHashCache::Prefetch(const std::string& prefix) {
+  const std::string start = CacheKey(prefix);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  absl::MutexLock lock(&mu_);
+  for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
+    prefetched_[it->key().ToString()] = it->value().ToString();
+  }
+}
+
 std::optional<std::string> RocksHashCache::Lookup(const std::string& key, const FileStamp& stamp) {
   std::string value;
-  if (!db_->Get(rocksdb::ReadOptions(), CacheKey(key), &value).ok() ||
-      value.size() != 24 + kHashBytes) {
-    return std::nullopt;
+  bool found = false;
+  const std::string db_key = CacheKey(key);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = prefetched_.find(db_key);
+    if (it != prefetched_.end()) {
+      value = std::move(it->second);
+      prefetched_.erase(it);
+      found = true;
+    }
   }
+  if (!found && !db_->Get(rocksdb::ReadOptions(), db_key, &value).ok()) return std::nullopt;
+  if (value.size() != 24 + kHashBytes) return std::nullopt;
   FileStamp stored{GetU64(value.data()), static_cast<int64_t>(GetU64(value.data() + 8)),
                    GetU64(value.data() + 16)};
   if (!(stored == stamp)) return std::nullopt;
@@ -198,6 +226,12 @@ std::optional<std::string> MemoryHashCache::Lookup(const std::string& key, const
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it != entries_.end() && it->second.first == stamp) return it->second.second;
+    auto same = by_stamp_.find(StampKey(stamp));
+    if (same != by_stamp_.end()) {
+      std::string hash = same->second;
+      if (entries_.size() < max_entries_) entries_[key] = {stamp, hash};
+      return hash;
+    }
   }
   if (backing_ == nullptr) return std::nullopt;
   std::optional<std::string> hash = backing_->Lookup(key, stamp);
@@ -220,6 +254,9 @@ void MemoryHashCache::Remember(const std::string& key, const FileStamp& stamp,
   } else if (entries_.size() < max_entries_) {
     entries_.emplace(key, std::make_pair(stamp, hash));
   }
+  if (by_stamp_.size() < max_entries_ || by_stamp_.count(StampKey(stamp))) {
+    by_stamp_[StampKey(stamp)] = hash;
+  }
 }
 
 ContentHasher::ContentHasher() : state_(XXH3_createState()) {
@@ -240,7 +277,14 @@ std::string ContentHasher::Finish() {
 
 absl::StatusOr<std::string> HashFd(int fd) {
   ContentHasher hasher;
-  std::string buffer(kReadBuffer, '\0');
+  struct stat st;
+  size_t size = kReadBuffer;
+  if (fstat(fd, &st) == 0 && st.st_size >= 0) {
+    size = std::min<size_t>(kReadBuffer, static_cast<size_t>(st.st_size) + 1);
+  }
+  // Not zero-filled: most messages are a few KB.
+  std::unique_ptr<char[]> storage(new char[size]);
+  absl::Span<char> buffer(storage.get(), size);
   off_t offset = 0;
   for (;;) {
     ssize_t n = pread(fd, buffer.data(), buffer.size(), offset);
@@ -265,6 +309,7 @@ absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
     if (absl::IsNotFound(dir.status())) return out;
     return dir.status();
   }
+  if (cache != nullptr) cache->Prefetch(HashCacheKey(cache_scope, user, ""));
   Walker walker{cache_scope, user, cache, stats, &out, temp_files};
   if (absl::Status s = walker.Walk(dir->get(), "", 0); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("scan of user ", user, ": ", s.message()));

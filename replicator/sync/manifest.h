@@ -58,6 +58,9 @@ class HashCache {
   // The hash recorded for `key` if its stamp equals `stamp`.
   virtual std::optional<std::string> Lookup(const std::string& key, const FileStamp& stamp) = 0;
   virtual void Store(const std::string& key, const FileStamp& stamp, const std::string& hash) = 0;
+  // Hint: keys starting with `prefix` are about to be looked up (one user's
+  // files); an implementation may load them in one pass.
+  virtual void Prefetch(const std::string& prefix) {}
 };
 
 // A HashCache in a RocksDB column of its own key space ("h/" prefix).
@@ -67,9 +70,14 @@ class RocksHashCache : public HashCache {
   explicit RocksHashCache(rocksdb::DB* db) : db_(db) {}
   std::optional<std::string> Lookup(const std::string& key, const FileStamp& stamp) override;
   void Store(const std::string& key, const FileStamp& stamp, const std::string& hash) override;
+  // Loads the prefix with one iterator; each prefetched entry serves one
+  // Lookup (then it is dropped, so memory stays bounded by one user's files).
+  void Prefetch(const std::string& prefix) override;
 
  private:
   rocksdb::DB* db_;
+  absl::Mutex mu_;
+  std::unordered_map<std::string, std::string> prefetched_ ABSL_GUARDED_BY(mu_);
 };
 
 // An in-memory layer over another HashCache, for long-lived processes (the
@@ -82,13 +90,20 @@ class MemoryHashCache : public HashCache {
       : backing_(backing), max_entries_(max_entries) {}
   std::optional<std::string> Lookup(const std::string& key, const FileStamp& stamp) override;
   void Store(const std::string& key, const FileStamp& stamp, const std::string& hash) override;
+  void Prefetch(const std::string& prefix) override {
+    if (backing_ != nullptr) backing_->Prefetch(prefix);
+  }
 
  private:
-  void Remember(const std::string& key, const FileStamp& stamp, const std::string& hash);
+  void Remember(const std::string& key, const FileStamp& stamp, const std::string& hash)
+      ABSL_LOCKS_EXCLUDED(mu_);
   HashCache* const backing_;
   const size_t max_entries_;
   absl::Mutex mu_;
   std::unordered_map<std::string, std::pair<FileStamp, std::string>> entries_ ABSL_GUARDED_BY(mu_);
+  // The same content under another name: a renamed file keeps its inode,
+  // size and mtime (a Maildir flag change), so it is not hashed again.
+  std::unordered_map<std::string, std::string> by_stamp_ ABSL_GUARDED_BY(mu_);
 };
 
 // Counters of a scan; atomics so that scans on several threads can share one.

@@ -2,7 +2,10 @@
 // ReplicaPeer) into a target slot, several users at once.
 //
 // Per-user checkpoints live in RocksDB: after a user is synced without error
-// the (source instance id, generation listed by ListUsers) is recorded. A
+// the (source instance id, generation listed by ListUsers) is recorded, in
+// groups of 16 users after one syncfs that makes their renames durable (so a
+// checkpoint never claims a sync the disk does not hold; a crash costs at
+// most a re-walk of the last group, which fetches nothing twice). A
 // later run skips every user whose current (instance id, generation) equals
 // its checkpoint without walking either tree: that makes a killed task resume
 // without re-copying finished users, and a no-change re-sync nearly free.

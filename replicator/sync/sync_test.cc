@@ -220,6 +220,24 @@ TEST_F(SyncTest, FlagChangeSendsZeroBytes) {
   EXPECT_EQ(counters_.files_renamed, 1u);
   EXPECT_EQ(counters_.files_quarantined, 0u);
   ExpectEqualTrees();
+  // The replica remembered the renamed file's hash: its next scan reads nothing.
+  RocksHashCache target_cache(target_db_.get());
+  ScanStats stats;
+  ASSERT_TRUE(ScanUser(target_root_.get(), "t1", "alice", &target_cache, &stats).ok());
+  EXPECT_EQ(stats.files_hashed, 0u);
+}
+
+TEST_F(SyncTest, MemoryCacheRecognisesRenamedFiles) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "content");
+  absl::StatusOr<Fd> root = OpenRootDir(source_);
+  ASSERT_TRUE(root.ok());
+  MemoryHashCache cache(nullptr, 100);
+  ScanStats first, second;
+  ASSERT_TRUE(ScanUser(root->get(), "x", "alice", &cache, &first).ok());
+  rename(Msg("alice", "cur/1.h:2,").c_str(), Msg("alice", "cur/1.h:2,S").c_str());
+  ASSERT_TRUE(ScanUser(root->get(), "x", "alice", &cache, &second).ok());
+  EXPECT_EQ(first.files_hashed, 1u);
+  EXPECT_EQ(second.files_hashed, 0u);
 }
 
 TEST_F(SyncTest, IncrementalAfterEachKindOfChange) {

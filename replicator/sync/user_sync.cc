@@ -61,6 +61,18 @@ bool Exists(int dirfd, const std::string& name) {
   return fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+// Records the hash of a file the sync just put at `path`, so that the next
+// scan does not read it again.
+void RememberHash(const UserSyncContext& ctx, const std::string& user, int dirfd,
+                  const std::string& name, const std::string& path, const std::string& hash) {
+  struct stat st;
+  if (ctx.cache == nullptr || fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
+  ctx.cache->Store(HashCacheKey(ctx.target_scope, user, path),
+                   FileStamp{static_cast<uint64_t>(st.st_size),
+                             st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino},
+                   hash);
+}
+
 // Installs a verified file; caches its hash under its final stamp.
 absl::Status Install(const UserSyncContext& ctx, const std::string& user, int dirfd, int file_fd,
                      const std::string& temp, const ManifestEntry& want) {
@@ -301,6 +313,7 @@ absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, D
     if (absl::Status s = ctx.fs->SetMetadata(*dirfd, name, to.mtime_ns(), to.mode()); !s.ok()) {
       return s;
     }
+    RememberHash(ctx, user, *dirfd, name, to.path(), to.hash());
     ctx.counters->files_renamed++;
   }
   return absl::OkStatus();
@@ -447,6 +460,7 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
         !s.ok()) {
       return s;
     }
+    RememberHash(ctx, user, *dirfd, std::string(base), fix.path(), fix.hash());
     ctx.counters->metadata_fixed++;
   }
   // 4. Fetches, in batches over several streams.
@@ -500,7 +514,9 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
   const bool per_dir =
       ctx.options.durability == Durability::kPerFile ||
       (ctx.options.durability == Durability::kAuto && dirs.size() <= kAutoSyncfsMinDirs);
-  absl::Status dir_sync = per_dir ? dirs.SyncAll(ctx.fs) : ctx.fs->SyncFilesystem(user_dir->get());
+  absl::Status dir_sync = ctx.options.defer_directory_sync ? absl::OkStatus()
+                          : per_dir                        ? dirs.SyncAll(ctx.fs)
+                                    : ctx.fs->SyncFilesystem(user_dir->get());
   if (!first_error.ok()) {
     return absl::Status(first_error.code(),
                         absl::StrCat("user ", user, ": ", first_error.message()));

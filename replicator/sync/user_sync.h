@@ -75,6 +75,9 @@ struct SyncOptions {
   uint32_t chunk_bytes = 256 * 1024;
   Durability durability = Durability::kAuto;
   bool verify_written = true;  // read back and hash before installing
+  // The caller makes directories durable itself (SyncStore does one syncfs
+  // for a group of users before writing their checkpoints).
+  bool defer_directory_sync = false;
 };
 
 // Counters over many users; all atomics.
