@@ -83,6 +83,13 @@ class CoordinatorFixture : public ::testing::Test {
     coord_ = std::move(*c);
   }
 
+  // Whatever a test did, the model must stay one the planners accept.
+  void TearDown() override {
+    if (coord_ == nullptr) return;
+    absl::StatusOr<ClusterView> view = BuildView(coord_->ModelForTest(), {});
+    EXPECT_TRUE(view.ok()) << view.status();
+  }
+
   // Simulates SIGKILL + restart: drop everything in memory, reopen the DB.
   void Restart() {
     coord_.reset();

@@ -152,7 +152,10 @@ class ServerTest : public testing::CoordinatorFixture {
     CoordinatorFixture::SetUp();
     StartServer();
   }
-  void TearDown() override { StopServer(); }
+  void TearDown() override {
+    StopServer();
+    CoordinatorFixture::TearDown();
+  }
 
   void StartServer() {
     auto s = SlotmgrServer::Start("127.0.0.1:0", coord_.get(), &clock_);
