@@ -259,10 +259,9 @@ TEST_F(SlotctlIntegrationTest, UserShowsWhereTheUserLives) {
   Struct json = SlotctlJson({"user", "user0004"}, 0);
   EXPECT_EQ(Field(json, "store").string_value(), "st1");
   EXPECT_EQ(SlotOf(Field(Field(json, "master").struct_value(), "slot")), "imap1/du1s1");
-  // Left out until fixed, BUG (slotmgr): StoreInfo.user_count is never set,
-  // so `slotctl store st1` prints "0 users" although its master slot holds
-  // five (user0000..user0004). The assertion would be:
-  //   EXPECT_TRUE(absl::StrContains(Slotctl({"store", "st1"}).out, "5 users"));
+  // The master slot holds five users (user0000..user0004).
+  Result store = Slotctl({"store", "st1"});
+  EXPECT_TRUE(absl::StrContains(store.out, "5 users")) << store.out;
 }
 
 TEST_F(SlotctlIntegrationTest, StoreCreateWithCopiesPlacesReplicasOnOtherHosts) {

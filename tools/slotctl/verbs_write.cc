@@ -234,7 +234,7 @@ absl::Status RunMarkLost(Invocation& inv, const ParsedArgs& args) {
   v1::MarkLostRequest req;
   req.set_host(ref->host());
   req.set_unit(ref->slot());
-  req.set_reason(args.Get("reason", "declared lost by an operator (slotctl)"));
+  req.set_reason(args.Get("reason", "no reason given (slotctl)"));
   const std::string target = SlotName(*ref);
   if (!args.Has("yes")) {
     if (inv.json) return UsageError("with --json, mark-lost needs --yes (no prompt in JSON mode)");
