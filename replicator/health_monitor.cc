@@ -16,8 +16,13 @@ HealthMonitor::~HealthMonitor() { Stop(); }
 
 absl::Status HealthMonitor::Start() {
   const ProbeConfig& p = config_->probes();
-  std::vector<std::string> mount_points;
-  for (const FilesystemConfig& f : config_->filesystems()) mount_points.push_back(f.mount_point());
+  std::vector<std::string> mount_points;  // every filesystem
+  std::vector<std::string> mounted;       // those that must be in the mount table
+  std::vector<std::string> directories;   // directory_only stand-ins
+  for (const FilesystemConfig& f : config_->filesystems()) {
+    mount_points.push_back(f.mount_point());
+    (f.directory_only() ? directories : mounted).push_back(f.mount_point());
+  }
   std::weak_ptr<Waker> weak = waker_;
   auto wake = [weak] {
     if (std::shared_ptr<Waker> w = weak.lock()) {
@@ -26,8 +31,8 @@ absl::Status HealthMonitor::Start() {
     }
   };
 
-  fast_probes_.push_back(
-      std::make_unique<MountTableProbe>(mount_points, FileMountInfoReader(p.mountinfo_path())));
+  fast_probes_.push_back(std::make_unique<MountTableProbe>(
+      mounted, FileMountInfoReader(p.mountinfo_path()), directories));
   fast_probes_.push_back(std::make_unique<WriteProbe>(
       mount_points, RealWriteAttempt, clock_, absl::Milliseconds(p.write_interval_ms()),
       absl::Milliseconds(p.write_deadline_ms()), wake));

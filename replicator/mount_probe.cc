@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -70,17 +71,36 @@ MountInfoReader FileMountInfoReader(std::string path) {
   };
 }
 
-MountTableProbe::MountTableProbe(std::vector<std::string> mount_points, MountInfoReader reader)
-    : mount_points_(std::move(mount_points)), reader_(std::move(reader)) {}
+MountTableProbe::MountTableProbe(std::vector<std::string> mount_points, MountInfoReader reader,
+                                 std::vector<std::string> directories,
+                                 std::function<bool(const std::string&)> is_directory)
+    : mount_points_(std::move(mount_points)),
+      reader_(std::move(reader)),
+      directories_(std::move(directories)),
+      is_directory_(std::move(is_directory)) {
+  if (!is_directory_) {
+    is_directory_ = [](const std::string& path) {
+      struct stat st;
+      return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    };
+  }
+}
 
 std::vector<Condition> MountTableProbe::Check(absl::Time) {
+  std::vector<Condition> out;
+  for (const std::string& dir : directories_) {
+    if (!is_directory_(dir)) {
+      out.push_back(MakeCondition(v1::NOT_MOUNTED, v1::SUBJECT_FILESYSTEM, dir,
+                                  absl::StrCat("directory ", dir, " is missing"), true));
+    }
+  }
+  if (mount_points_.empty()) return out;
   absl::StatusOr<std::string> text = reader_();
   if (!text.ok()) {
     LogWarning(absl::StrCat("mount-table probe: ", text.status().message()));
     return last_;
   }
   const std::vector<MountEntry> entries = ParseMountInfo(*text);
-  std::vector<Condition> out;
   for (const std::string& mp : mount_points_) {
     // The last entry for a path is the one on top (later mounts cover it).
     const MountEntry* top = nullptr;

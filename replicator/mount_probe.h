@@ -43,8 +43,12 @@ MountInfoReader FileMountInfoReader(std::string path);
 
 class MountTableProbe : public Probe {
  public:
-  // `mount_points`: the configured filesystems.
-  MountTableProbe(std::vector<std::string> mount_points, MountInfoReader reader);
+  // `mount_points`: the configured filesystems. `directories`: the
+  // directory-only ones (config `directory_only`), which are checked with
+  // `is_directory` instead of the mount table.
+  MountTableProbe(std::vector<std::string> mount_points, MountInfoReader reader,
+                  std::vector<std::string> directories = {},
+                  std::function<bool(const std::string&)> is_directory = nullptr);
 
   std::string Name() const override { return "mount-table"; }
   // When the table cannot be read, the previous findings stand (an unreadable
@@ -54,6 +58,8 @@ class MountTableProbe : public Probe {
  private:
   const std::vector<std::string> mount_points_;
   MountInfoReader reader_;
+  const std::vector<std::string> directories_;
+  std::function<bool(const std::string&)> is_directory_;
   std::vector<Condition> last_;
 };
 

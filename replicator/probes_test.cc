@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <string>
 
 #include "absl/synchronization/notification.h"
@@ -58,6 +59,19 @@ TEST(MountTableProbeTest, HealthyTableGivesNoConditions) {
 TEST(MountTableProbeTest, MissingFilesystemIsNotMounted) {
   MountTableProbe p({"/srv/du1", "/srv/du2"}, Fixed(kMountInfo));
   EXPECT_EQ(Summary(p.Check(kNow)), (std::vector<P>{{v1::NOT_MOUNTED, "/srv/du2"}}));
+}
+
+TEST(MountTableProbeTest, DirectoryOnlyFilesystemsAreCheckedForPresenceNotMounts) {
+  std::set<std::string> present = {"/demo/du1"};
+  MountTableProbe probe(
+      {}, [] { return absl::StatusOr<std::string>(absl::UnavailableError("not read")); },
+      {"/demo/du1", "/demo/du2"}, [&](const std::string& d) { return present.count(d) > 0; });
+  std::vector<Condition> c = probe.Check(absl::Now());
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].type(), v1::NOT_MOUNTED);
+  EXPECT_EQ(c[0].subject(), "/demo/du2");
+  present.insert("/demo/du2");
+  EXPECT_TRUE(probe.Check(absl::Now()).empty());  // clears with the evidence
 }
 
 TEST(MountTableProbeTest, ReadOnlyInMountOrSuperOptions) {

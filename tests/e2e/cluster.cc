@@ -134,8 +134,10 @@ absl::Status Cluster::WriteAgentConfig(const std::string& host) {
     LoopFilesystem* lfs = UnitFilesystem(host, unit);
     absl::StrAppend(&cfg, "units { name: \"", unit, "\"",
                     lfs ? absl::StrCat(" devices: \"", lfs->device_name(), "\"") : "", " }\n");
-    absl::StrAppend(&cfg, "filesystems { mount_point: \"", mount, "\" unit: \"", unit, "\"",
-                    lfs ? absl::StrCat(" device: \"", lfs->device_name(), "\"") : "", " }\n");
+    absl::StrAppend(
+        &cfg, "filesystems { mount_point: \"", mount, "\" unit: \"", unit, "\"",
+        lfs ? absl::StrCat(" device: \"", lfs->device_name(), "\"") : " directory_only: true",
+        " }\n");
     for (int s = 1; s <= options_.slots_per_unit; ++s) {
       absl::StrAppend(&cfg, "slots { name: \"", SlotName(u, s), "\" path: \"",
                       SlotPath(host, SlotName(u, s)), "\" filesystem: \"", mount,

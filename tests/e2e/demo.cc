@@ -90,6 +90,10 @@ int RunDemo(const std::string& root) {
   options.verbose = true;
   // 32 slots for 24 copies: the spare capacity that recovery needs.
   options.slots_per_unit = 4;
+  // SLOTKEEPER_DEMO_NO_LOOP=1 shows the unprivileged variant on any machine.
+  if (const char* v = std::getenv("SLOTKEEPER_DEMO_NO_LOOP"); v != nullptr && *v == '1') {
+    options.loop_mounts = false;
+  }
   options.cancelled = [] { return g_interrupted.load(); };
   options.coordinator_flags = {
       "--heartbeat=500ms",         "--suspect_after=3s",      "--down_after=10s",
