@@ -35,8 +35,16 @@ uint64_t GetU64(const char* p) {
 
 std::string CacheKey(absl::string_view key) { return absl::StrCat("h/", key); }
 
-std::string StampKey(const FileStamp& s) {
-  std::string out;
+// A renamed file keeps its stamp only within one user's tree, which lies on
+// one filesystem. Inode numbers repeat across filesystems (every slot of a
+// host shares this cache), so the stamp is scoped by the cache key's
+// "scope\nuser" part: without it, two files on two filesystems with equal
+// inode, size and mtime would share a hash.
+std::string StampKey(absl::string_view key, const FileStamp& s) {
+  const size_t nl = key.find('\n');
+  const size_t slash = key.find('/', nl == absl::string_view::npos ? 0 : nl);
+  std::string out(key.substr(0, slash));
+  out.push_back('\0');
   PutU64(&out, s.inode);
   PutU64(&out, s.size);
   PutU64(&out, static_cast<uint64_t>(s.mtime_ns));
@@ -226,7 +234,7 @@ std::optional<std::string> MemoryHashCache::Lookup(const std::string& key, const
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it != entries_.end() && it->second.first == stamp) return it->second.second;
-    auto same = by_stamp_.find(StampKey(stamp));
+    auto same = by_stamp_.find(StampKey(key, stamp));
     if (same != by_stamp_.end()) {
       std::string hash = same->second;
       if (entries_.size() < max_entries_) entries_[key] = {stamp, hash};
@@ -254,8 +262,9 @@ void MemoryHashCache::Remember(const std::string& key, const FileStamp& stamp,
   } else if (entries_.size() < max_entries_) {
     entries_.emplace(key, std::make_pair(stamp, hash));
   }
-  if (by_stamp_.size() < max_entries_ || by_stamp_.count(StampKey(stamp))) {
-    by_stamp_[StampKey(stamp)] = hash;
+  const std::string stamp_key = StampKey(key, stamp);
+  if (by_stamp_.size() < max_entries_ || by_stamp_.count(stamp_key)) {
+    by_stamp_[stamp_key] = hash;
   }
 }
 

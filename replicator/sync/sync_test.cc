@@ -240,6 +240,18 @@ TEST_F(SyncTest, MemoryCacheRecognisesRenamedFiles) {
   EXPECT_EQ(second.files_hashed, 0u);
 }
 
+TEST(MemoryHashCacheTest, EqualStampsInOtherScopesDoNotShareAHash) {
+  // Two slots on two filesystems can hold files with equal inode numbers,
+  // sizes and mtimes; their hashes must not be taken for each other.
+  MemoryHashCache cache(nullptr, 100);
+  const FileStamp stamp{100, 1'700'000'000'000'000'000, 12};
+  cache.Store(HashCacheKey("slot-a", "alice", "cur/1"), stamp, "hash-a");
+  EXPECT_EQ(cache.Lookup(HashCacheKey("slot-b", "alice", "cur/1"), stamp), std::nullopt);
+  EXPECT_EQ(cache.Lookup(HashCacheKey("slot-a", "bob", "cur/1"), stamp), std::nullopt);
+  // Within one user's tree a rename keeps the stamp and the hash.
+  EXPECT_EQ(cache.Lookup(HashCacheKey("slot-a", "alice", "cur/1:2,S"), stamp), "hash-a");
+}
+
 TEST_F(SyncTest, IncrementalAfterEachKindOfChange) {
   for (int i = 0; i < 30; ++i) {
     WriteFile(Msg("alice", "cur/" + std::to_string(i) + ".h:2,"), "message " + std::to_string(i));
