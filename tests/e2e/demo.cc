@@ -42,8 +42,8 @@ const StoreSpec kStores[] = {
     {"st4", "imap4", "du1s1"}, {"st5", "imap4", "du2s1"}, {"st6", "imap4", "du2s2"},
     {"st7", "imap1", "du2s1"}, {"st8", "imap2", "du2s1"},
 };
-constexpr int kUsersPerStore = 12;
-constexpr int kMessagesPerStore = 600;
+constexpr int kUsersPerStore = 20;
+constexpr int kMessagesPerStore = 2000;
 
 absl::Time g_start;
 
@@ -90,6 +90,8 @@ int RunDemo(const std::string& root) {
   options.verbose = true;
   // 32 slots for 24 copies: the spare capacity that recovery needs.
   options.slots_per_unit = 4;
+  options.unit_bytes = 768ull << 20;
+  options.slot_capacity_bytes = 160ull << 20;
   // SLOTKEEPER_DEMO_NO_LOOP=1 shows the unprivileged variant on any machine.
   if (const char* v = std::getenv("SLOTKEEPER_DEMO_NO_LOOP"); v != nullptr && *v == '1') {
     options.loop_mounts = false;
@@ -193,7 +195,7 @@ int RunDemo(const std::string& root) {
   absl::Time last_print = absl::Now();
   absl::Status recovered = c.WaitForStatus(
       [&](const v1::ClusterStatus& s) {
-        if (absl::Now() - last_print > absl::Seconds(3)) {
+        if (absl::Now() - last_print > absl::Seconds(1)) {
           last_print = absl::Now();
           const auto& r = s.recovery();
           std::printf(
@@ -284,7 +286,11 @@ int main(int argc, char** argv) {
     root = tmpl;
   }
   int rc = slotkeeper::testing::RunDemo(root);
-  std::error_code ec;
-  std::filesystem::remove_all(root, ec);  // after the cluster unmounted everything
+  if (const char* keep = std::getenv("SLOTKEEPER_DEMO_KEEP"); keep != nullptr && *keep == '1') {
+    std::fprintf(stderr, "logs kept in %s\n", root.c_str());
+  } else {
+    std::error_code ec;
+    std::filesystem::remove_all(root, ec);  // after the cluster unmounted everything
+  }
   return rc;
 }
