@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -135,6 +136,10 @@ class SyncTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
     channel_ = MakeChannel("127.0.0.1:" + std::to_string(port));
+    // Connect before the test starts: a loaded machine must not make the
+    // first RPC fail fast.
+    ASSERT_TRUE(
+        channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)));
     stub_ = v1::ReplicaPeer::NewStub(channel_);
     absl::StatusOr<Fd> root = OpenRootDir(target_);
     ASSERT_TRUE(root.ok());
