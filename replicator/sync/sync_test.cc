@@ -464,6 +464,28 @@ TEST_F(SyncTest, GenerationsChangeOnlyWhenTheTreeChanges) {
   EXPECT_EQ(c->instance_id(), "inst-1");
 }
 
+TEST_F(SyncTest, LagIsTheAgeOfTheOldestUnreplicatedChange) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "a");
+  ASSERT_TRUE(Sync().ok());
+  v1::ListUsersRequest req;
+  req.set_slot("s1");
+  absl::StatusOr<v1::ListUsersResponse> listed = core_->ListUsers(req);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->users(0).oldest_change_ms(), 0);  // served at this generation
+  WriteFile(Msg("alice", "new/2.h"), "b");
+  const int64_t changed_at = clock_.NowMs();
+  listed = core_->ListUsers(req);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->users(0).oldest_change_ms(), changed_at);
+  clock_.Advance(absl::Seconds(42));
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->lag_ms, 42000);  // measured before this catch-up
+  listed = core_->ListUsers(req);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->users(0).oldest_change_ms(), 0);
+}
+
 TEST_F(SyncTest, InotifyTracksNewFoldersAndImmediateChanges) {
   WriteFile(Msg("alice", "cur/1.h:2,"), "a");
   v1::ListUsersRequest req;
