@@ -18,9 +18,11 @@
 // held) and must be quick. Every public method is thread-safe. The clock is
 // used for intervals (catch-up period), quarantine dates and rates.
 //
-// Not done yet (clear errors, no fake results): inotify-driven change
-// tracking (generations come from directory scans on ListUsers, with a
-// periodic full scan), and resumable offsets within a file.
+// Source-side generations come from recursive inotify watches (scan
+// fallback, periodic full scan). Not done yet: resuming a large file from an
+// offset after an interrupted transfer (the file is fetched again whole; the
+// source side already honours FileWant.offset), and delta manifests ("what
+// changed since generation G"), which would make incremental syncs O(changes).
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <thread>
@@ -52,6 +53,9 @@ class EngineTest : public ::testing::Test {
     master_->RegisterService(&builder);
     server_ = builder.BuildAndStart();
     address_ = "127.0.0.1:" + std::to_string(port);
+    ASSERT_TRUE(
+        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())
+            ->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)));
   }
   void TearDown() override {
     replica_.reset();

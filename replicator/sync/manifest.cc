@@ -191,6 +191,8 @@ void RocksHashCache::Prefetch(const std::string& prefix) {
   const std::string start = CacheKey(prefix);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
   absl::MutexLock lock(&mu_);
+  // Entries never looked up (files gone since) must not pile up.
+  if (prefetched_.size() > 1'000'000) prefetched_.clear();
   for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
     prefetched_[it->key().ToString()] = it->value().ToString();
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -135,6 +136,10 @@ class SyncTest : public ::testing::Test {
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
     channel_ = MakeChannel("127.0.0.1:" + std::to_string(port));
+    // Connect before the test starts: a loaded machine must not make the
+    // first RPC fail fast.
+    ASSERT_TRUE(
+        channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)));
     stub_ = v1::ReplicaPeer::NewStub(channel_);
     absl::StatusOr<Fd> root = OpenRootDir(target_);
     ASSERT_TRUE(root.ok());
@@ -469,6 +474,28 @@ TEST_F(SyncTest, GenerationsChangeOnlyWhenTheTreeChanges) {
   ASSERT_TRUE(c.ok());
   EXPECT_GT(c->users(0).generation(), b->users(0).generation());
   EXPECT_EQ(c->instance_id(), "inst-1");
+}
+
+TEST_F(SyncTest, LagIsTheAgeOfTheOldestUnreplicatedChange) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "a");
+  ASSERT_TRUE(Sync().ok());
+  v1::ListUsersRequest req;
+  req.set_slot("s1");
+  absl::StatusOr<v1::ListUsersResponse> listed = core_->ListUsers(req);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->users(0).oldest_change_ms(), 0);  // served at this generation
+  WriteFile(Msg("alice", "new/2.h"), "b");
+  const int64_t changed_at = clock_.NowMs();
+  listed = core_->ListUsers(req);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->users(0).oldest_change_ms(), changed_at);
+  clock_.Advance(absl::Seconds(42));
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->lag_ms, 42000);  // measured before this catch-up
+  listed = core_->ListUsers(req);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->users(0).oldest_change_ms(), 0);
 }
 
 TEST_F(SyncTest, InotifyTracksNewFoldersAndImmediateChanges) {

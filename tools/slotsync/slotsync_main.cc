@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -102,6 +103,10 @@ int main(int argc, char** argv) {
   const std::string state =
       absl::GetFlag(FLAGS_state).empty() ? dest + "/.slotsync-state" : absl::GetFlag(FLAGS_state);
   auto channel = MakeChannel(source);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    std::fprintf(stderr, "slotsync: cannot connect to %s within 10 s\n", source.c_str());
+    return 1;
+  }
   auto stub = v1::ReplicaPeer::NewStub(channel);
   sync::StoreSyncRequest request{stub.get(), absl::GetFlag(FLAGS_slot), absl::GetFlag(FLAGS_store),
                                  -1, "dest"};
