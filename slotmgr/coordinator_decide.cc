@@ -224,9 +224,9 @@ absl::Status Coordinator::Tick() {
   // coordinator was the one cut off).
   std::string why;
   // Only silent hosts can engage the brake: skip the snapshot when none is.
-  const bool any_silent =
-      std::any_of(model_.hosts.begin(), model_.hosts.end(),
-                  [](const auto& h) { return h.second.info().state() != v1::HOST_UP; });
+  const bool any_silent = std::any_of(model_.hosts.begin(), model_.hosts.end(), [](const auto& h) {
+    return h.second.info().state() != v1::HOST_UP;
+  });
   std::optional<ClusterView> view;
   if (any_silent) view = ViewLocked();
   const bool mass = view && MassFailure(*view, now, config_, &why);
@@ -454,6 +454,9 @@ std::vector<std::string> Coordinator::PlanReplacementsLocked(Txn& txn) {
   // Stores short of copies (lost copies do not count; seeding ones do).
   std::vector<std::string> short_stores;
   for (const auto& [name, rec] : model_.stores) {
+    // A store only recognised on disk (epoch 0: never declared, no master)
+    // waits for an operator's `store create`; it is not re-replicated.
+    if (rec.info().master_epoch() == 0) continue;
     uint32_t present = 0;
     for (const auto& c : rec.info().copies()) present += c.role() != v1::SLOT_LOST;
     if (present < rec.info().required_copies()) short_stores.push_back(name);

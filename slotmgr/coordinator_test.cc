@@ -101,6 +101,11 @@ TEST_F(CoordinatorTest, CreateStoreAdoptsARecognizedCopyAsItsMaster) {
   c->add_users("alice");
   RegisterHost(inv);  // mail copied in before the store was declared
   ASSERT_EQ(coord_->GetStore("st1")->copies_size(), 1);
+  // Not declared yet: nothing is placed or copied for it.
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_TRUE(coord_->Tick().ok());
+  EXPECT_TRUE(coord_->ListTasks(v1::ListTasksRequest()).tasks().empty());
+  EXPECT_TRUE(EventsOfKind("placement.refused").empty());
 
   // Declaring it on another slot is refused: the store exists.
   v1::CreateStoreRequest other;

@@ -253,7 +253,9 @@ int RunDemo(const std::string& root) {
   std::printf("$ slotctl ksck --verify-data\n%s", out.c_str());
   Check(ksck.ok() && *ksck == 0, "slotctl ksck --verify-data is clean", &failures);
   Show(c, {"status"});
-  Show(c, {"incident", "--since", "1h"});
+  // The incident is the outage: from the injection on.
+  const int64_t since_s = absl::ToInt64Seconds(absl::Now() - injected) + 1;
+  Show(c, {"incident", "--since", absl::StrCat(since_s, "s")});
 
   Say(failures.empty()
           ? absl::StrCat("DEMO PASSED in ", absl::FormatDuration(absl::Now() - g_start))

@@ -277,7 +277,9 @@ IncidentReport BuildIncident(const std::vector<v1::Event>& events_in,
     const int64_t end_ms = events[j - 1].time_ms();
     std::string when = FormatClock(e.time_ms());
     if (n > 1 && FormatClock(end_ms) != when) absl::StrAppend(&when, "–", FormatClock(end_ms));
-    absl::StrAppend(&md, "- **", when, "** ", RoleLabel(role), ": ", Sentence(e));
+    std::string sentence = Sentence(e);
+    if (!sentence.empty() && !absl::EndsWith(sentence, ".")) sentence.push_back('.');
+    absl::StrAppend(&md, "- **", when, "** ", RoleLabel(role), ": ", sentence);
     if (n > 1) {
       stores.erase(e.store());
       absl::StrAppend(&md, " Same for ", n - 1, " more",
