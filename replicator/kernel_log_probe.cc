@@ -170,69 +170,40 @@ KmsgReader::KmsgReader(std::string path, std::function<void(absl::string_view)> 
 KmsgReader::~KmsgReader() { Stop(); }
 
 absl::Status KmsgReader::Start() {
-  fd_ = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd_ < 0) {
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
     return absl::UnavailableError(absl::StrCat("cannot open ", path_, ": ", std::strerror(errno)));
   }
   // Only what happens from now on is evidence.
-  if (::lseek(fd_, 0, SEEK_END) < 0) {
+  if (::lseek(fd, 0, SEEK_END) < 0) {
     LogWarning(
         absl::StrCat("kernel log: cannot seek to the end of ", path_, ": ", std::strerror(errno)));
   }
-  if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) {
-    ::close(fd_);
-    fd_ = -1;
-    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
-  }
-  thread_ = std::thread([this] { Run(); });
-  return absl::OkStatus();
+  return thread_.Start("kernel log", fd, POLLIN, [this](int fd, short) { return Drain(fd); });
 }
 
-void KmsgReader::Stop() {
-  if (thread_.joinable()) {
-    char c = 'x';
-    ssize_t ignored = ::write(stop_pipe_[1], &c, 1);
-    (void)ignored;
-    thread_.join();
-  }
-  for (int* fd : {&fd_, &stop_pipe_[0], &stop_pipe_[1]}) {
-    if (*fd >= 0) ::close(*fd);
-    *fd = -1;
-  }
-}
+void KmsgReader::Stop() { thread_.Stop(); }
 
-void KmsgReader::Run() {
-  // /dev/kmsg returns one record per read() and refuses (EINVAL) a buffer
-  // too small for it; records are at most about 8 KiB.
-  std::vector<char> buffer(16 * 1024);
+bool KmsgReader::Drain(int fd) {
   while (true) {
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {stop_pipe_[0], POLLIN, 0}};
-    if (::poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      LogError(absl::StrCat("kernel log: poll: ", std::strerror(errno)));
-      return;
-    }
-    if (fds[1].revents != 0) return;
-    while (true) {
-      const ssize_t n = ::read(fd_, buffer.data(), buffer.size());
-      if (n > 0) {
-        if (std::optional<KmsgRecord> r = ParseKmsgRecord(absl::string_view(buffer.data(), n))) {
-          on_message_(r->message);
-        }
-        continue;
+    const ssize_t n = ::read(fd, buffer_.data(), buffer_.size());
+    if (n > 0) {
+      if (std::optional<KmsgRecord> r = ParseKmsgRecord(absl::string_view(buffer_.data(), n))) {
+        on_message_(r->message);
       }
-      if (n < 0 && errno == EPIPE) continue;  // records overwritten: skip on
-      if (n < 0 && errno == EINTR) continue;
-      if (n == 0) {
-        // A regular file at its end (tests): poll would spin, so wait a bit.
-        pollfd stop = {stop_pipe_[0], POLLIN, 0};
-        if (::poll(&stop, 1, 100) > 0) return;
-      } else if (errno != EAGAIN) {
-        LogError(absl::StrCat("kernel log: read ", path_, ": ", std::strerror(errno)));
-        return;
-      }
-      break;
+      continue;
     }
+    if (n < 0 && errno == EPIPE) continue;  // records overwritten: skip on
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0) {
+      // A regular file at its end (tests): poll would spin, so wait a bit.
+      return !thread_.WaitForStop(absl::Milliseconds(100));
+    }
+    if (errno != EAGAIN) {
+      LogError(absl::StrCat("kernel log: read ", path_, ": ", std::strerror(errno)));
+      return false;
+    }
+    return true;
   }
 }
 

@@ -27,6 +27,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "replicator/config.pb.h"
+#include "replicator/poll_thread.h"
 #include "replicator/probe.h"
 
 namespace slotkeeper::replicator {
@@ -99,13 +100,15 @@ class KmsgReader {
   void Stop();
 
  private:
-  void Run();
+  // Reads every record available; false ends the reader.
+  bool Drain(int fd);
 
   const std::string path_;
   std::function<void(absl::string_view)> on_message_;
-  int fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  std::thread thread_;
+  // /dev/kmsg returns one record per read() and refuses (EINVAL) a buffer
+  // too small for it; records are at most about 8 KiB.
+  std::vector<char> buffer_ = std::vector<char>(16 * 1024);
+  PollThread thread_;
 };
 
 }  // namespace slotkeeper::replicator

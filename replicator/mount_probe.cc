@@ -135,45 +135,18 @@ MountWatcher::MountWatcher(std::string path, std::function<void()> on_change)
 MountWatcher::~MountWatcher() { Stop(); }
 
 absl::Status MountWatcher::Start() {
-  fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0) {
+  const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     return absl::UnavailableError(absl::StrCat("cannot open ", path_, ": ", std::strerror(errno)));
   }
-  if (::pipe2(stop_pipe_, O_CLOEXEC) != 0) {
-    ::close(fd_);
-    fd_ = -1;
-    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
-  }
-  thread_ = std::thread([this] { Run(); });
-  return absl::OkStatus();
+  // The kernel flags a change of the table with POLLPRI (POLLERR on older
+  // kernels) and re-arms it on poll itself; no read is needed.
+  return thread_.Start("mount watcher", fd, POLLPRI, [this](int, short revents) {
+    if (revents & (POLLPRI | POLLERR)) on_change_();
+    return true;
+  });
 }
 
-void MountWatcher::Stop() {
-  if (thread_.joinable()) {
-    char c = 'x';
-    ssize_t ignored = ::write(stop_pipe_[1], &c, 1);
-    (void)ignored;
-    thread_.join();
-  }
-  for (int* fd : {&fd_, &stop_pipe_[0], &stop_pipe_[1]}) {
-    if (*fd >= 0) ::close(*fd);
-    *fd = -1;
-  }
-}
-
-void MountWatcher::Run() {
-  while (true) {
-    pollfd fds[2] = {{fd_, POLLPRI, 0}, {stop_pipe_[0], POLLIN, 0}};
-    const int n = ::poll(fds, 2, -1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      LogError(absl::StrCat("mount watcher: poll: ", std::strerror(errno)));
-      return;
-    }
-    if (fds[1].revents != 0) return;
-    // The kernel re-arms the event on poll itself; no read is needed.
-    if (fds[0].revents & (POLLPRI | POLLERR)) on_change_();
-  }
-}
+void MountWatcher::Stop() { thread_.Stop(); }
 
 }  // namespace slotkeeper::replicator

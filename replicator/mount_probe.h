@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "replicator/poll_thread.h"
 #include "replicator/probe.h"
 
 namespace slotkeeper::replicator {
@@ -77,13 +78,9 @@ class MountWatcher {
   void Stop();
 
  private:
-  void Run();
-
   const std::string path_;
   std::function<void()> on_change_;
-  int fd_ = -1;
-  int stop_pipe_[2] = {-1, -1};
-  std::thread thread_;
+  PollThread thread_;
 };
 
 }  // namespace slotkeeper::replicator
