@@ -247,6 +247,21 @@ absl::Status Coordinator::Tick() {
         }
       }
     }
+    // A host DOWN for longer than replace_after says nothing more about its
+    // units: they are declared lost like failed ones, so that every copy
+    // there is replaced (counted from DOWN, after down_after of silence).
+    for (auto& [name, rec] : model_.hosts) {
+      v1::HostInfo* h = rec.mutable_info();
+      if (h->state() != v1::HOST_DOWN || h->state_since_ms() + config_.replace_after_ms > now) {
+        continue;
+      }
+      for (auto& u : *h->mutable_units()) {
+        if (u.state() == v1::UNIT_LOST) continue;
+        MarkUnitLostLocked(txn, rec, u,
+                           absl::StrCat("host ", name, " down for longer than replace_after (",
+                                        config_.replace_after_ms / 1000, " s)"));
+      }
+    }
   }
   FailoverStepLocked(txn);
   if (AutomationRunningLocked()) {
