@@ -399,6 +399,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
                 inv.host());
   }
   for (const auto& c : inv.contents()) RecognizeContentsLocked(txn, inv.host(), c);
+  if (!is_new) RestartTasksOfLocked(txn, inv.host());
   RecomputeLocked(txn);
   st = CommitLocked(txn);
   if (!st.ok()) return st;
@@ -766,6 +767,11 @@ absl::Status Coordinator::ApplyTaskUpdate(const std::string& host, const v1::Tas
   if (task.info().target().host() != host) {
     return absl::FailedPreconditionError(absl::StrCat("task ", update.task_id(), " runs on ",
                                                       task.info().target().host(), ", not ", host));
+  }
+  if (IsTaskFinished(task.info().state()) && update.state() != v1::TASK_RUNNING) {
+    // The outcome reported again (an agent answers a re-sent start of a task
+    // it finished with the same outcome): already applied.
+    return absl::OkStatus();
   }
   if (task.info().state() != v1::TASK_RUNNING) {
     return absl::FailedPreconditionError(absl::StrCat("task ", update.task_id(), " is ",

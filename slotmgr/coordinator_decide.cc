@@ -538,19 +538,46 @@ void Coordinator::ScheduleLocked(Txn& txn) {
     ti->set_started_ms(now);
     ti->set_attempts(ti->attempts() + 1);
     txn.tasks.insert(id);
-    const HostRecord* src = FindHost(model_, ti->source().host());
-    v1::Command cmd;
-    v1::StartTaskCommand* st = cmd.mutable_start_task();
-    st->set_task_id(id);
-    st->set_kind(ti->kind());
-    st->set_store(ti->store());
-    st->set_target_slot(ti->target().slot());
-    st->set_source_peer_address(src != nullptr ? src->info().peer_address() : "");
-    st->set_source_slot(ti->source().slot());
-    CommandLocked(txn, ti->target().host(), cmd);
+    CommandLocked(txn, ti->target().host(), StartTaskCommandLocked(*ti));
     EventLocked(txn, "task.started", v1::INFO,
                 absl::StrCat("task ", id, " started (attempt ", ti->attempts(), ")"),
                 ti->target().host(), ti->target().slot(), ti->store(), id);
+  }
+}
+
+v1::Command Coordinator::StartTaskCommandLocked(const v1::TaskInfo& task) {
+  const HostRecord* src = FindHost(model_, task.source().host());
+  v1::Command cmd;
+  v1::StartTaskCommand* st = cmd.mutable_start_task();
+  st->set_task_id(task.id());
+  st->set_kind(task.kind());
+  st->set_store(task.store());
+  st->set_target_slot(task.target().slot());
+  st->set_source_peer_address(src != nullptr ? src->info().peer_address() : "");
+  st->set_source_slot(task.source().slot());
+  return cmd;
+}
+
+void Coordinator::RestartTasksOfLocked(Txn& txn, const std::string& host) {
+  // A start not yet acknowledged is sent again after the hello anyway.
+  std::set<std::string> outstanding;
+  for (const auto& [id, entry] : outbox_) {
+    if (entry.host() == host && entry.command().has_start_task()) {
+      outstanding.insert(entry.command().start_task().task_id());
+    }
+  }
+  for (auto& [id, t] : model_.tasks) {
+    const v1::TaskInfo& ti = t.info();
+    if (ti.state() != v1::TASK_RUNNING || ti.target().host() != host || outstanding.count(id)) {
+      continue;
+    }
+    // Same task id: an agent still running it acknowledges the start as
+    // applied; a restarted one resumes from its data path's checkpoints.
+    CommandLocked(txn, host, StartTaskCommandLocked(ti));
+    EventLocked(txn, "task.resent", v1::INFO,
+                absl::StrCat("task ", id, " started again on ", host,
+                             " (its agent registered again; it resumes from its checkpoints)"),
+                host, ti.target().slot(), ti.store(), id);
   }
 }
 

@@ -365,6 +365,54 @@ TEST_F(CoordinatorTest, RestartMidRecoveryContinues) {
   EXPECT_GE(EventsOfKind("coordinator.start").size(), 3u);
 }
 
+TEST_F(CoordinatorTest, AgentRegisteringAgainGetsItsRunningTasksStartedAgain) {
+  RegisterThree();
+  RegisterHost(MakeInventory("imap4"));
+  CreateHealthyStore();
+  v1::MarkLostRequest req;
+  req.set_host("imap3");
+  req.set_unit("du1");
+  auto resp = coord_->MarkLost(req);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  const std::string task = resp->tasks_created(0);
+  auto starts_of = [&](const std::vector<v1::Command>& cmds) {
+    int n = 0;
+    for (const auto& c : cmds) n += c.has_start_task() && c.start_task().task_id() == task;
+    return n;
+  };
+  // Still unacknowledged: registering again re-sends that start only.
+  RegisterHost(MakeInventory("imap4"));
+  EXPECT_EQ(starts_of(AckAll("imap4")), 1);
+  EXPECT_TRUE(EventsOfKind("task.resent").empty());
+  // Acknowledged, then the agent restarts: the running task is started again
+  // under the same id, with the source's current address.
+  const std::string source = coord_->ListTasks({}).tasks(0).source().host();
+  v1::HostInventory moved = MakeInventory(source);
+  moved.set_peer_address(source + ":7499");
+  RegisterHost(moved);
+  RegisterHost(MakeInventory("imap4"));
+  std::vector<v1::Command> again = AckAll("imap4");
+  ASSERT_EQ(starts_of(again), 1);
+  for (const auto& c : again) {
+    if (c.has_start_task()) EXPECT_EQ(c.start_task().source_peer_address(), source + ":7499");
+  }
+  EXPECT_EQ(EventsOfKind("task.resent").size(), 1u);
+  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
+  // Another host registering again restarts nothing.
+  RegisterHost(MakeInventory("imap2"));
+  EXPECT_EQ(starts_of(AckAll("imap2")), 0);
+  // The outcome may then arrive twice: the second time changes nothing.
+  ASSERT_TRUE(FinishTask("imap4", task).ok());
+  const std::string model = Serialized();
+  const size_t done = EventsOfKind("task.done").size();
+  EXPECT_TRUE(FinishTask("imap4", task).ok());
+  EXPECT_EQ(Serialized(), model);
+  EXPECT_EQ(EventsOfKind("task.done").size(), done);
+  // A finished task is not started again.
+  RegisterHost(MakeInventory("imap4"));
+  EXPECT_EQ(starts_of(AckAll("imap4")), 0);
+}
+
 TEST_F(CoordinatorTest, ReplaceAfterDeclaresFailedUnitLost) {
   config_.replace_after_ms = 60000;
   Restart();
