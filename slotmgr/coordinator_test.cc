@@ -394,7 +394,9 @@ TEST_F(CoordinatorTest, AgentRegisteringAgainGetsItsRunningTasksStartedAgain) {
   std::vector<v1::Command> again = AckAll("imap4");
   ASSERT_EQ(starts_of(again), 1);
   for (const auto& c : again) {
-    if (c.has_start_task()) EXPECT_EQ(c.start_task().source_peer_address(), source + ":7499");
+    if (c.has_start_task()) {
+      EXPECT_EQ(c.start_task().source_peer_address(), source + ":7499");
+    }
   }
   EXPECT_EQ(EventsOfKind("task.resent").size(), 1u);
   EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
