@@ -38,6 +38,9 @@ ABSL_FLAG(std::string, kmsg, "", "Overrides probes.kmsg_path (\"-\" disables the
 ABSL_FLAG(int64_t, backoff_max_ms, 2000, "Longest wait between reconnection attempts.");
 ABSL_FLAG(int64_t, heartbeat_ms, 1000,
           "Report interval when the coordinator does not name one at registration.");
+ABSL_FLAG(int64_t, sync_bandwidth_bytes_per_second, 0,
+          "Limit on the bytes per second each replication task and catch-up cycle receives "
+          "(0 = unlimited).");
 
 namespace slotkeeper::replicator {
 namespace {
@@ -88,7 +91,15 @@ int Run() {
     return 1;
   }
   LeaseManager leases(clock);
-  absl::StatusOr<std::unique_ptr<DataPlane>> made_data_plane = MakeSyncDataPlane(config, clock);
+  const int64_t bandwidth = absl::GetFlag(FLAGS_sync_bandwidth_bytes_per_second);
+  if (bandwidth < 0) {
+    LogError("refusing to start: --sync_bandwidth_bytes_per_second must not be negative");
+    return 2;
+  }
+  SyncDataPlaneOptions data_options;
+  data_options.bandwidth_bytes_per_second = static_cast<uint64_t>(bandwidth);
+  absl::StatusOr<std::unique_ptr<DataPlane>> made_data_plane =
+      MakeSyncDataPlane(config, clock, data_options);
   if (!made_data_plane.ok()) {
     LogError(absl::StrCat("refusing to start: data path: ", made_data_plane.status().message()));
     return 1;

@@ -12,6 +12,8 @@ namespace {
 
 // Task progress is sent at most this often per task; the final update always.
 constexpr int64_t kProgressIntervalMs = 500;
+// Outcomes of finished tasks kept to answer a re-sent start.
+constexpr size_t kOutcomesKept = 1000;
 
 class SyncDataPlane : public DataPlane {
  public:
@@ -39,6 +41,17 @@ class SyncDataPlane : public DataPlane {
 
   absl::Status StartTask(const v1::StartTaskCommand& c) override {
     const std::string id = c.task_id();
+    {
+      // A start re-sent for a task this process already finished (the
+      // coordinator restarted and may have missed the outcome): report the
+      // outcome again rather than run the task a second time.
+      absl::MutexLock lock(&mu_);
+      auto it = outcomes_.find(id);
+      if (it != outcomes_.end()) {
+        if (sink_ != nullptr) sink_->SendTaskUpdate(it->second);
+        return absl::OkStatus();
+      }
+    }
     absl::Status st = engine_->StartTask(
         id, c.kind(), c.store(), c.target_slot(), c.source_peer_address(), c.source_slot(),
         [this](const std::string& task_id, const v1::TaskProgress& progress) {
@@ -109,6 +122,8 @@ class SyncDataPlane : public DataPlane {
     for (const std::string& u : outcome.blocked_users) update.add_blocked_users(u);
     absl::MutexLock lock(&mu_);
     last_progress_ms_.erase(outcome.task_id);
+    if (outcomes_.size() >= kOutcomesKept) outcomes_.clear();
+    outcomes_[outcome.task_id] = update;
     if (sink_ != nullptr) sink_->SendTaskUpdate(update);
   }
 
@@ -117,16 +132,21 @@ class SyncDataPlane : public DataPlane {
   absl::Mutex mu_;
   TaskUpdateSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<std::string, int64_t> last_progress_ms_ ABSL_GUARDED_BY(mu_);
+  // Final updates of the tasks this process finished, by task id (bounded).
+  std::map<std::string, v1::TaskUpdate> outcomes_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DataPlane>> MakeSyncDataPlane(const AgentConfig& config,
-                                                             Clock* clock) {
+                                                             Clock* clock,
+                                                             const SyncDataPlaneOptions& options) {
   std::map<std::string, std::string> slots;
   for (const SlotConfig& s : config.slots()) slots[s.name()] = s.path();
+  sync::EngineOptions engine_options;
+  engine_options.sync.bandwidth_bytes_per_second = options.bandwidth_bytes_per_second;
   auto engine = sync::SyncEngine::Create(absl::StrCat(config.data_dir(), "/sync"), std::move(slots),
-                                         clock, sync::EngineOptions());
+                                         clock, engine_options);
   if (!engine.ok()) return engine.status();
   return std::unique_ptr<DataPlane>(new SyncDataPlane(std::move(*engine), clock));
 }

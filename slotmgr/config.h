@@ -20,7 +20,8 @@ struct CoordinatorConfig {
   int64_t failover_grace_hard_ms = 30 * 1000;
   int64_t lease_ms = 20000;
   int64_t max_clock_skew_ms = 5000;
-  // A failed unit is declared lost (and its copies replaced) after this.
+  // A failed unit is declared lost (and its copies replaced) after this; so
+  // is every unit of a host DOWN for this long (counted from DOWN).
   int64_t replace_after_ms = 60 * 60 * 1000;
   // A replica this far behind is not promoted without force.
   int64_t max_failover_lag_ms = 60 * 1000;

@@ -397,6 +397,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
                 inv.host());
   }
   for (const auto& c : inv.contents()) RecognizeContentsLocked(txn, inv.host(), c);
+  if (!is_new) RestartTasksOfLocked(txn, inv.host());
   RecomputeLocked(txn);
   st = CommitLocked(txn);
   if (!st.ok()) return st;

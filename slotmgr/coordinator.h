@@ -177,6 +177,11 @@ class Coordinator {
                                const v1::SlotRef& target, const v1::SlotRef& replaces)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The StartTask command of a task, naming its source's current address.
+  v1::Command StartTaskCommandLocked(const v1::TaskInfo& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Starts again the running tasks of a host that registered again (its
+  // agent may have restarted and forgotten them).
+  void RestartTasksOfLocked(Txn& txn, const std::string& host) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishTaskLocked(Txn& txn, StoredTask& task, bool success, const std::string& error)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecognizeContentsLocked(Txn& txn, const std::string& host, const v1::SlotContents& contents)

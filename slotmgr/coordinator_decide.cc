@@ -252,6 +252,21 @@ absl::Status Coordinator::Tick() {
         }
       }
     }
+    // A host DOWN for longer than replace_after says nothing more about its
+    // units: they are declared lost like failed ones, so that every copy
+    // there is replaced (counted from DOWN, after down_after of silence).
+    for (auto& [name, rec] : model_.hosts) {
+      v1::HostInfo* h = rec.mutable_info();
+      if (h->state() != v1::HOST_DOWN || h->state_since_ms() + config_.replace_after_ms > now) {
+        continue;
+      }
+      for (auto& u : *h->mutable_units()) {
+        if (u.state() == v1::UNIT_LOST) continue;
+        MarkUnitLostLocked(txn, rec, u,
+                           absl::StrCat("host ", name, " down for longer than replace_after (",
+                                        config_.replace_after_ms / 1000, " s)"));
+      }
+    }
   }
   FailoverStepLocked(txn);
   if (AutomationRunningLocked()) {
@@ -544,19 +559,46 @@ void Coordinator::ScheduleLocked(Txn& txn) {
     ti->set_started_ms(now);
     ti->set_attempts(ti->attempts() + 1);
     txn.tasks.insert(id);
-    const HostRecord* src = FindHost(model_, ti->source().host());
-    v1::Command cmd;
-    v1::StartTaskCommand* st = cmd.mutable_start_task();
-    st->set_task_id(id);
-    st->set_kind(ti->kind());
-    st->set_store(ti->store());
-    st->set_target_slot(ti->target().slot());
-    st->set_source_peer_address(src != nullptr ? src->info().peer_address() : "");
-    st->set_source_slot(ti->source().slot());
-    CommandLocked(txn, ti->target().host(), cmd);
+    CommandLocked(txn, ti->target().host(), StartTaskCommandLocked(*ti));
     EventLocked(txn, "task.started", v1::INFO,
                 absl::StrCat("task ", id, " started (attempt ", ti->attempts(), ")"),
                 ti->target().host(), ti->target().slot(), ti->store(), id);
+  }
+}
+
+v1::Command Coordinator::StartTaskCommandLocked(const v1::TaskInfo& task) {
+  const HostRecord* src = FindHost(model_, task.source().host());
+  v1::Command cmd;
+  v1::StartTaskCommand* st = cmd.mutable_start_task();
+  st->set_task_id(task.id());
+  st->set_kind(task.kind());
+  st->set_store(task.store());
+  st->set_target_slot(task.target().slot());
+  st->set_source_peer_address(src != nullptr ? src->info().peer_address() : "");
+  st->set_source_slot(task.source().slot());
+  return cmd;
+}
+
+void Coordinator::RestartTasksOfLocked(Txn& txn, const std::string& host) {
+  // A start not yet acknowledged is sent again after the hello anyway.
+  std::set<std::string> outstanding;
+  for (const auto& [id, entry] : outbox_) {
+    if (entry.host() == host && entry.command().has_start_task()) {
+      outstanding.insert(entry.command().start_task().task_id());
+    }
+  }
+  for (auto& [id, t] : model_.tasks) {
+    const v1::TaskInfo& ti = t.info();
+    if (ti.state() != v1::TASK_RUNNING || ti.target().host() != host || outstanding.count(id)) {
+      continue;
+    }
+    // Same task id: an agent still running it acknowledges the start as
+    // applied; a restarted one resumes from its data path's checkpoints.
+    CommandLocked(txn, host, StartTaskCommandLocked(ti));
+    EventLocked(txn, "task.resent", v1::INFO,
+                absl::StrCat("task ", id, " started again on ", host,
+                             " (its agent registered again; it resumes from its checkpoints)"),
+                host, ti.target().slot(), ti.store(), id);
   }
 }
 

@@ -305,6 +305,11 @@ absl::Status Coordinator::ApplyTaskUpdate(const std::string& host, const v1::Tas
   if (task.info().state() == update.state() && IsTaskFinished(update.state())) {
     return absl::OkStatus();  // the agent repeating a final state after a reconnect
   }
+  if (IsTaskFinished(task.info().state()) && update.state() != v1::TASK_RUNNING) {
+    // The outcome reported again (an agent answers a re-sent start of a task
+    // it finished with the same outcome): already applied.
+    return absl::OkStatus();
+  }
   if (task.info().state() != v1::TASK_RUNNING) {
     return absl::FailedPreconditionError(absl::StrCat("task ", update.task_id(), " is ",
                                                       Name(task.info().state()), ", not running"));

@@ -373,6 +373,56 @@ TEST_F(CoordinatorTest, RestartMidRecoveryContinues) {
   EXPECT_GE(EventsOfKind("coordinator.start").size(), 3u);
 }
 
+TEST_F(CoordinatorTest, AgentRegisteringAgainGetsItsRunningTasksStartedAgain) {
+  RegisterThree();
+  RegisterHost(MakeInventory("imap4"));
+  CreateHealthyStore();
+  v1::MarkLostRequest req;
+  req.set_host("imap3");
+  req.set_unit("du1");
+  auto resp = coord_->MarkLost(req);
+  ASSERT_TRUE(resp.ok()) << resp.status();
+  const std::string task = resp->tasks_created(0);
+  auto starts_of = [&](const std::vector<v1::Command>& cmds) {
+    int n = 0;
+    for (const auto& c : cmds) n += c.has_start_task() && c.start_task().task_id() == task;
+    return n;
+  };
+  // Still unacknowledged: registering again re-sends that start only.
+  RegisterHost(MakeInventory("imap4"));
+  EXPECT_EQ(starts_of(AckAll("imap4")), 1);
+  EXPECT_TRUE(EventsOfKind("task.resent").empty());
+  // Acknowledged, then the agent restarts: the running task is started again
+  // under the same id, with the source's current address.
+  const std::string source = coord_->ListTasks({}).tasks(0).source().host();
+  v1::HostInventory moved = MakeInventory(source);
+  moved.set_peer_address(source + ":7499");
+  RegisterHost(moved);
+  RegisterHost(MakeInventory("imap4"));
+  std::vector<v1::Command> again = AckAll("imap4");
+  ASSERT_EQ(starts_of(again), 1);
+  for (const auto& c : again) {
+    if (c.has_start_task()) {
+      EXPECT_EQ(c.start_task().source_peer_address(), source + ":7499");
+    }
+  }
+  EXPECT_EQ(EventsOfKind("task.resent").size(), 1u);
+  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
+  // Another host registering again restarts nothing.
+  RegisterHost(MakeInventory("imap2"));
+  EXPECT_EQ(starts_of(AckAll("imap2")), 0);
+  // The outcome may then arrive twice: the second time changes nothing.
+  ASSERT_TRUE(FinishTask("imap4", task).ok());
+  const std::string model = Serialized();
+  const size_t done = EventsOfKind("task.done").size();
+  EXPECT_TRUE(FinishTask("imap4", task).ok());
+  EXPECT_EQ(Serialized(), model);
+  EXPECT_EQ(EventsOfKind("task.done").size(), done);
+  // A finished task is not started again.
+  RegisterHost(MakeInventory("imap4"));
+  EXPECT_EQ(starts_of(AckAll("imap4")), 0);
+}
+
 TEST_F(CoordinatorTest, ReplaceAfterDeclaresFailedUnitLost) {
   config_.replace_after_ms = 60000;
   Restart();
@@ -388,6 +438,41 @@ TEST_F(CoordinatorTest, ReplaceAfterDeclaresFailedUnitLost) {
   auto tasks = coord_->ListTasks({}).tasks();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].target().host(), "imap4");
+}
+
+TEST_F(CoordinatorTest, ReplaceAfterDeclaresUnitsOfADownHostLost) {
+  config_.suspect_after_ms = 5000;
+  config_.down_after_ms = 10000;
+  config_.failover_grace_silent_ms = 20000;
+  config_.replace_after_ms = 60000;
+  Restart();
+  RegisterThree();
+  RegisterHost(MakeInventory("imap4"));
+  CreateHealthyStore();
+  // imap3 (a replica) falls silent: DOWN after 10 s, lost 60 s later.
+  for (int i = 0; i < 65; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    Heartbeat({"imap1", "imap2", "imap4"});
+  }
+  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_DOWN);
+  EXPECT_TRUE(EventsOfKind("unit.lost").empty()) << "not before replace_after from DOWN";
+  EXPECT_TRUE(coord_->ListTasks({}).tasks().empty());
+  for (int i = 0; i < 6; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    Heartbeat({"imap1", "imap2", "imap4"});
+  }
+  EXPECT_EQ(EventsOfKind("unit.lost").size(), 2u) << "every unit of the host";
+  auto tasks = coord_->ListTasks({}).tasks();
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_EQ(tasks[0].target().host(), "imap4");
+  ASSERT_TRUE(FinishTask("imap4", tasks[0].id()).ok());
+  auto st = coord_->GetStore("st1");
+  ASSERT_EQ(st->copies_size(), 3);
+  for (const auto& c : st->copies()) EXPECT_NE(c.slot().host(), "imap3");
+  EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
+  // Declared once: later ticks add nothing.
+  Heartbeat({"imap1", "imap2", "imap4"});
+  EXPECT_EQ(EventsOfKind("unit.lost").size(), 2u);
 }
 
 TEST_F(CoordinatorTest, MassFailureFreezesAutomation) {

@@ -36,7 +36,8 @@ ABSL_FLAG(absl::Duration, failover_grace_hard, absl::Seconds(30),
 ABSL_FLAG(absl::Duration, lease, absl::Seconds(20), "master lease duration");
 ABSL_FLAG(absl::Duration, max_clock_skew, absl::Seconds(5), "allowed agent clock offset");
 ABSL_FLAG(absl::Duration, replace_after, absl::Hours(1),
-          "a failed drive unit is declared lost (and replaced) after this");
+          "a failed drive unit, or every unit of a host DOWN, is declared lost (and "
+          "replaced) after this");
 ABSL_FLAG(absl::Duration, max_failover_lag, absl::Minutes(1),
           "a replica further behind is not promoted without --force");
 ABSL_FLAG(double, max_down_fraction, 0.3, "mass-failure brake: silent fraction of hosts");

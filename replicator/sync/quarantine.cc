@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "replicator/sync/log.h"
@@ -72,8 +73,18 @@ std::string QuarantineDay(absl::Time t) {
 absl::Status QuarantineFile(int slot_root, absl::string_view user, absl::string_view path,
                             Clock* clock, TargetFs* fs) {
   if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
-  if (absl::Status s = ValidateRelativePath(path); !s.ok()) return s;
   auto [dir, base] = SplitDirBase(path);
+  // A leftover of an interrupted sync (a temporary file, named with
+  // kTempPrefix) is quarantined too: only its own name may carry the prefix;
+  // every other rule applies to the path as usual.
+  std::string checked(path);
+  if (absl::StartsWith(base, kTempPrefix)) {
+    checked =
+        absl::StrCat(path.substr(0, path.size() - base.size()), base.substr(kTempPrefix.size()));
+  }
+  if (absl::Status s = ValidateRelativePath(checked); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("path \"", path, "\": ", s.message()));
+  }
   absl::StatusOr<Fd> from = OpenDirBeneath(slot_root, absl::StrCat("users/", user), false);
   if (!from.ok()) return from.status();
   if (!dir.empty()) {

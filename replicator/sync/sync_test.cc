@@ -358,6 +358,38 @@ TEST_F(SyncTest, CancelledStoreSyncResumesWithoutRecopyingFinishedUsers) {
   ExpectEqualTrees();
 }
 
+TEST_F(SyncTest, LeftoverTempFilesOfAKilledSyncAreQuarantinedAndTheSyncCompletes) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "mail one");
+  WriteFile(Msg("alice", ".Sent/cur/2.h:2,S"), "mail two");
+  // What a sync killed mid-file leaves behind on the target.
+  WriteFile(target_ + "/users/alice/cur/.slotsync-4242-7", "half a mess");
+  WriteFile(target_ + "/users/alice/.Sent/cur/.slotsync-4242-8", "half");
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->failed_users.empty()) << r->failed_users.front();
+  EXPECT_FALSE(Exists(target_ + "/users/alice/cur/.slotsync-4242-7"));
+  ExpectEqualTrees();
+  // Kept, not deleted.
+  bool kept = false;
+  for (const auto& [path, content] : Tree(target_ + "/.quarantine", false)) {
+    kept |= content.rfind("half a mess|", 0) == 0;
+  }
+  EXPECT_TRUE(kept);
+}
+
+TEST(QuarantineTest, TempPrefixOnlyExemptsTheLeftoverItself) {
+  FakeClock clock;
+  const std::string root_dir = Tmp() + "/quarantine_paths";
+  MkdirP(root_dir + "/users/alice/cur");
+  absl::StatusOr<Fd> root = OpenRootDir(root_dir);
+  ASSERT_TRUE(root.ok());
+  for (const char* bad : {"../bob/.slotsync-1-1", ".slotsync-1-1/x", "cur/.slotsync-", "/abs"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(
+        QuarantineFile(root->get(), "alice", bad, &clock, DefaultTargetFs())))
+        << bad;
+  }
+}
+
 TEST_F(SyncTest, MassDeletionGuardKeepsEverything) {
   for (int i = 0; i < 40; ++i) {
     WriteFile(Msg("alice", "cur/" + std::to_string(i) + ".h:2,"), "m");

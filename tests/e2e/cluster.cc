@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -427,6 +428,89 @@ absl::StatusOr<std::vector<std::string>> Cluster::CheckStoreHas(const std::strin
     }
   }
   return problems;
+}
+
+}  // namespace slotkeeper::testing
+
+// ---- Helpers of the fault-injection tests ---------------------------------
+
+namespace slotkeeper::testing {
+
+absl::StatusOr<std::vector<slotkeeper::v1::Event>> ListAllEvents(Cluster& cluster) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  slotkeeper::v1::ListEventsRequest req;
+  req.set_limit(1000000);
+  slotkeeper::v1::ListEventsResponse resp;
+  grpc::Status st = cluster.api().ListEvents(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpcStatus(st);
+  return std::vector<slotkeeper::v1::Event>(resp.events().begin(), resp.events().end());
+}
+
+absl::StatusOr<std::vector<slotkeeper::v1::TaskInfo>> ListAllTasks(Cluster& cluster) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  slotkeeper::v1::ListTasksRequest req;
+  req.set_include_finished(true);
+  slotkeeper::v1::ListTasksResponse resp;
+  grpc::Status st = cluster.api().ListTasks(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpcStatus(st);
+  return std::vector<slotkeeper::v1::TaskInfo>(resp.tasks().begin(), resp.tasks().end());
+}
+
+std::string MasterOf(const slotkeeper::v1::StoreInfo& store) {
+  for (const auto& c : store.copies()) {
+    if (c.role() == slotkeeper::v1::SLOT_MASTER) {
+      return absl::StrCat(c.slot().host(), "/", c.slot().slot());
+    }
+  }
+  return "";
+}
+
+bool HasCopyOn(const slotkeeper::v1::StoreInfo& store, const std::string& host) {
+  for (const auto& c : store.copies()) {
+    if (c.slot().host() == host) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> CheckNoMessageLost(Cluster& cluster,
+                                            const std::map<std::string, SlotContent>& reference) {
+  std::vector<std::string> problems;
+  for (const auto& [store, content] : reference) {
+    auto found = cluster.CheckStoreHas(store, content);
+    if (!found.ok()) {
+      problems.push_back(absl::StrCat(store, ": ", found.status().ToString()));
+      continue;
+    }
+    problems.insert(problems.end(), found->begin(), found->end());
+  }
+  return problems;
+}
+
+absl::StatusOr<std::string> AgentRecordedRole(const std::string& root, const std::string& host,
+                                              const std::string& slot) {
+  const std::string path = (fs::path(root) / host / "data" / "agent-state.textproto").string();
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // Text format of AgentStateFile: `roles { slot: "du1s1" store: "st1"
+  // role: "master" epoch: 2 }`, one block per slot.
+  auto field = [](absl::string_view block, absl::string_view name) -> std::string {
+    const std::string key = absl::StrCat(name, ": \"");
+    size_t at = block.find(key);
+    if (at == absl::string_view::npos) return "";
+    at += key.size();
+    size_t end = block.find('"', at);
+    return std::string(block.substr(at, end == absl::string_view::npos ? 0 : end - at));
+  };
+  absl::string_view rest(text);
+  for (size_t at = rest.find("roles {"); at != absl::string_view::npos; at = rest.find("roles {")) {
+    rest.remove_prefix(at + 7);
+    absl::string_view block = rest.substr(0, rest.find('}'));
+    if (field(block, "slot") == slot) return field(block, "role");
+  }
+  return std::string();
 }
 
 }  // namespace slotkeeper::testing

@@ -135,6 +135,25 @@ class Cluster {
   std::unique_ptr<slotkeeper::v1::Automation::Stub> api_;
 };
 
+// ---- Helpers of the fault-injection tests ---------------------------------
+
+// The whole event journal, oldest first.
+absl::StatusOr<std::vector<slotkeeper::v1::Event>> ListAllEvents(Cluster& cluster);
+// Every task (finished ones too).
+absl::StatusOr<std::vector<slotkeeper::v1::TaskInfo>> ListAllTasks(Cluster& cluster);
+// "HOST/SLOT" of the store's master copy, "" when it has none.
+std::string MasterOf(const slotkeeper::v1::StoreInfo& store);
+// True when the store has a copy on `host` (whatever its role).
+bool HasCopyOn(const slotkeeper::v1::StoreInfo& store, const std::string& host);
+// CheckStoreHas for every store of `reference`: the problems, empty if none.
+std::vector<std::string> CheckNoMessageLost(Cluster& cluster,
+                                            const std::map<std::string, SlotContent>& reference);
+// The role the agent of `host` recorded for `slot` in its state file
+// (<host>/data/agent-state.textproto): "master", "replica", ... or "" when
+// the slot is not recorded.
+absl::StatusOr<std::string> AgentRecordedRole(const std::string& root, const std::string& host,
+                                              const std::string& slot);
+
 }  // namespace slotkeeper::testing
 
 #endif  // SLOTKEEPER_TESTS_E2E_CLUSTER_H_

@@ -1,0 +1,81 @@
+// SyncDataPlane over a real SyncEngine: a start re-sent for a task this agent
+// already finished reports the same outcome again instead of running it twice.
+#include "replicator/sync_data_plane.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+
+namespace slotkeeper::replicator {
+namespace {
+
+class RecordingSink : public TaskUpdateSink {
+ public:
+  void SendTaskUpdate(const v1::TaskUpdate& update) override {
+    absl::MutexLock lock(&mu_);
+    updates_.push_back(update);
+  }
+  std::vector<v1::TaskUpdate> Updates() {
+    absl::MutexLock lock(&mu_);
+    return updates_;
+  }
+  // Waits (real time, bounded) until `n` updates arrived.
+  bool AwaitCount(size_t n, absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return updates_.size() >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), timeout);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<v1::TaskUpdate> updates_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(SyncDataPlaneTest, RestartOfAFinishedTaskReportsItsOutcomeAgain) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/sync_data_plane";
+  std::filesystem::create_directories(dir + "/slot1");
+  std::filesystem::create_directories(dir + "/data");
+  AgentConfig config;
+  config.set_data_dir(dir + "/data");
+  SlotConfig* slot = config.add_slots();
+  slot->set_name("slot1");
+  slot->set_path(dir + "/slot1");
+  auto plane = MakeSyncDataPlane(config, RealClock());
+  ASSERT_TRUE(plane.ok()) << plane.status();
+  RecordingSink sink;
+  ASSERT_TRUE((*plane)->Start(&sink).ok());
+
+  // The source is unreachable: the task fails at once.
+  v1::StartTaskCommand start;
+  start.set_task_id("t1");
+  start.set_kind(v1::TASK_RE_REPLICATE);
+  start.set_store("st1");
+  start.set_target_slot("slot1");
+  start.set_source_peer_address("127.0.0.1:1");
+  start.set_source_slot("s");
+  ASSERT_TRUE((*plane)->StartTask(start).ok());
+  ASSERT_TRUE(sink.AwaitCount(1, absl::Seconds(60)));
+  const v1::TaskUpdate first = sink.Updates().back();
+  ASSERT_EQ(first.state(), v1::TASK_FAILED) << first.ShortDebugString();
+
+  // Started again (as the coordinator does after a restart): the outcome is
+  // reported again before StartTask returns, not after a second run.
+  ASSERT_TRUE((*plane)->StartTask(start).ok());
+  std::vector<v1::TaskUpdate> updates = sink.Updates();
+  ASSERT_EQ(updates.size(), 2u);
+  EXPECT_EQ(updates[1].SerializeAsString(), first.SerializeAsString());
+
+  // Another task id runs.
+  start.set_task_id("t2");
+  ASSERT_TRUE((*plane)->StartTask(start).ok());
+  ASSERT_TRUE(sink.AwaitCount(3, absl::Seconds(60)));
+  EXPECT_EQ(sink.Updates()[2].task_id(), "t2");
+  (*plane)->Stop();
+}
+
+}  // namespace
+}  // namespace slotkeeper::replicator
