@@ -322,7 +322,9 @@ TEST_F(ServerTest, ReadOnlyMasterFailsOverAndStateSurvivesRestart) {
   ASSERT_TRUE(automation_->GetStore(&gctx, gs, &after).ok());
   EXPECT_EQ(after.master_epoch(), 2u);
   for (const auto& c : after.copies()) {
-    if (c.role() == v1::SLOT_MASTER) EXPECT_EQ(SlotName(c.slot()), new_master);
+    if (c.role() == v1::SLOT_MASTER) {
+      EXPECT_EQ(SlotName(c.slot()), new_master);
+    }
   }
 }
 
