@@ -11,12 +11,14 @@
 // without a new master, with the skew named as the reason. No message is
 // lost on any copy.
 //
-// libfaketime: plain `faketime -f -6h` also shifts CLOCK_MONOTONIC (to a
-// value near the faked wall clock), and the single-threaded library variant
-// is not meant for a process with many threads. The agent is a gRPC
-// process with many threads and timers on the monotonic clock, so it runs
-// under `faketime -m --exclude-monotonic -f -6h`: the multi-threaded
-// library, only the wall clock (what the agent reports) set back.
+// libfaketime: the agent (many gRPC and abseil threads, timers on
+// CLOCK_MONOTONIC) runs under `faketime -m --exclude-monotonic -f -6h`: -f
+// takes "-6h" as an offset from the real time, -m loads the library variant
+// made for multi-threaded programs, and --exclude-monotonic leaves the
+// monotonic clock alone, so only the wall clock the agent reports (and
+// stamps) is set back. Plain `faketime -f -6h` was tried too and also works
+// here: it shifts CLOCK_MONOTONIC by a constant, which one process does not
+// notice; the flags above are kept as the safer setting.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
