@@ -21,6 +21,7 @@
 // notice; the flags above are kept as the safer setting.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 
 #include "absl/strings/match.h"
@@ -74,6 +75,7 @@ TEST(FaultClockSkewTest, SkewedHostIsReportedAndNeverPromoted) {
   EXPECT_EQ(skew_event.host(), "imap2") << skew_event.ShortDebugString();
   {
     grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     v1::GetHostRequest req;
     req.set_host("imap2");
     v1::HostInfo host;
