@@ -179,9 +179,6 @@ class Coordinator {
   void ScheduleLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishTaskLocked(Txn& txn, StoredTask& task, bool success, const std::string& error)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RecognizeContentsLocked(Txn& txn, const std::string& host, const v1::SlotContents& contents)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Endpoint EndpointLocked(const v1::SlotRef& ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Users whose sync into `host`/`slot` an agent reports as stopped (the
   // mass-deletion guard): a "replication.blocked" WARNING once per
   // (slot, user), and "replication.unblocked" when a complete list (a health
@@ -191,6 +188,9 @@ class Coordinator {
                               const std::string& store,
                               const google::protobuf::RepeatedPtrField<std::string>& users,
                               bool complete) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RecognizeContentsLocked(Txn& txn, const std::string& host, const v1::SlotContents& contents)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  v1::Endpoint EndpointLocked(const v1::SlotRef& ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AutomationRunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StateStore* const store_;
