@@ -184,6 +184,15 @@ class Coordinator {
   void RestartTasksOfLocked(Txn& txn, const std::string& host) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishTaskLocked(Txn& txn, StoredTask& task, bool success, const std::string& error)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Users whose sync into `host`/`slot` an agent reports as stopped (the
+  // mass-deletion guard): a "replication.blocked" WARNING once per
+  // (slot, user), and "replication.unblocked" when a complete list (a health
+  // report) no longer names the user. A task update's list is not complete:
+  // it only adds.
+  void NoteBlockedUsersLocked(Txn& txn, const std::string& host, const std::string& slot,
+                              const std::string& store,
+                              const google::protobuf::RepeatedPtrField<std::string>& users,
+                              bool complete) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RecognizeContentsLocked(Txn& txn, const std::string& host, const v1::SlotContents& contents)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Endpoint EndpointLocked(const v1::SlotRef& ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -209,6 +218,8 @@ class Coordinator {
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<std::string, std::set<std::string>> sent_ ABSL_GUARDED_BY(mu_);  // host -> ids
   std::set<std::string> reported_ ABSL_GUARDED_BY(mu_);  // one-time notices already journaled
+  // "HOST/SLOT" -> users reported blocked there (see NoteBlockedUsersLocked).
+  std::map<std::string, std::set<std::string>> blocked_users_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::Event> recent_events_ ABSL_GUARDED_BY(mu_);
   std::vector<v1::RoutingChange> routing_ ABSL_GUARDED_BY(mu_);
 };

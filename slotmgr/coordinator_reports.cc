@@ -200,6 +200,13 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
     c->set_in_sync(h->slots(replication_slot[i]).role() == v1::SLOT_MASTER || r.in_sync());
     c->set_last_synced_ms(r.last_synced_ms());
   }
+  if (!blocked_users_.empty() ||
+      std::any_of(report.replication().begin(), report.replication().end(),
+                  [](const v1::ReplicationStatus& r) { return r.blocked_users_size() > 0; })) {
+    for (const v1::ReplicationStatus& r : report.replication()) {
+      NoteBlockedUsersLocked(txn, host, r.slot(), r.store(), r.blocked_users(), true);
+    }
+  }
   for (const auto& c : report.contents()) RecognizeContentsLocked(txn, host, c);
   if (recompute) RecomputeLocked(txn);
   absl::Status st = CommitLocked(txn);
@@ -316,6 +323,10 @@ absl::Status Coordinator::ApplyTaskUpdate(const std::string& host, const v1::Tas
   }
   *task.mutable_info()->mutable_progress() = update.progress();
   Txn txn;
+  if (update.blocked_users_size() > 0) {
+    NoteBlockedUsersLocked(txn, host, task.info().target().slot(), task.info().store(),
+                           update.blocked_users(), false);
+  }
   if (update.state() == v1::TASK_DONE) {
     if (update.verified()) {
       FinishTaskLocked(txn, task, true, "");
@@ -324,10 +335,42 @@ absl::Status Coordinator::ApplyTaskUpdate(const std::string& host, const v1::Tas
     }
   } else if (update.state() == v1::TASK_FAILED) {
     FinishTaskLocked(txn, task, false, update.error().empty() ? "failed" : update.error());
-  } else {
+  } else if (txn.events.empty()) {
     return absl::OkStatus();  // progress only: kept in memory, persisted with the next change
   }
   return CommitLocked(txn);
+}
+
+void Coordinator::NoteBlockedUsersLocked(
+    Txn& txn, const std::string& host, const std::string& slot, const std::string& store,
+    const google::protobuf::RepeatedPtrField<std::string>& users, bool complete) {
+  const std::string where = absl::StrCat(host, "/", slot);
+  auto it = blocked_users_.find(where);
+  if (users.empty() && (it == blocked_users_.end() || !complete)) return;
+  std::set<std::string>& known = blocked_users_[where];
+  for (const std::string& user : users) {
+    if (!known.insert(user).second) continue;
+    EventLocked(txn, "replication.blocked", v1::WARNING,
+                absl::StrCat("sync of user ", user, " of store ", store, " into ", where,
+                             " stopped by the mass-deletion guard: the source lost most of its "
+                             "mail; the replica keeps it. Check the master before anything else"),
+                host, slot, store);
+  }
+  if (complete) {
+    const std::set<std::string> now(users.begin(), users.end());
+    for (auto u = known.begin(); u != known.end();) {
+      if (now.count(*u) > 0) {
+        ++u;
+        continue;
+      }
+      EventLocked(
+          txn, "replication.unblocked", v1::INFO,
+          absl::StrCat("sync of user ", *u, " of store ", store, " into ", where, " runs again"),
+          host, slot, store);
+      u = known.erase(u);
+    }
+  }
+  if (known.empty()) blocked_users_.erase(where);
 }
 
 }  // namespace slotkeeper::slotmgr

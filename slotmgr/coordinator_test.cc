@@ -615,6 +615,74 @@ TEST_F(CoordinatorOpsTest, ConsistencyCheckFindsLostReferencesAndMissingCopies) 
   EXPECT_FALSE(EventsOfKind("placement.refused").empty());
 }
 
+TEST_F(CoordinatorTest, BlockedUsersRaiseOneEventEachAndClear) {
+  RegisterThree();
+  CreateHealthyStore();
+  auto report = [&](const std::string& host, std::vector<std::string> blocked) {
+    v1::HealthReport r;
+    r.set_report_id(++report_id_);
+    r.set_agent_time_ms(clock_.NowMs());
+    v1::ReplicationStatus* rs = r.add_replication();
+    rs->set_slot("s01");
+    rs->set_store("st1");
+    rs->set_role(v1::SLOT_REPLICA);
+    rs->set_in_sync(blocked.empty());
+    for (const auto& u : blocked) rs->add_blocked_users(u);
+    return coord_->ApplyReport(host, sessions_[host], r).status();
+  };
+  ASSERT_TRUE(report("imap2", {"alice"}).ok());
+  ASSERT_TRUE(report("imap2", {"alice"}).ok());  // still blocked: no second event
+  ASSERT_TRUE(report("imap3", {"alice", "bob"}).ok());
+  std::vector<v1::Event> blocked = EventsOfKind("replication.blocked");
+  ASSERT_EQ(blocked.size(), 3u);
+  EXPECT_EQ(blocked[0].host(), "imap2");
+  EXPECT_EQ(blocked[0].slot(), "s01");
+  EXPECT_EQ(blocked[0].store(), "st1");
+  EXPECT_EQ(blocked[0].severity(), v1::WARNING);
+  EXPECT_NE(blocked[0].text().find("alice"), std::string::npos) << blocked[0].text();
+  EXPECT_TRUE(EventsOfKind("replication.unblocked").empty());
+
+  ASSERT_TRUE(report("imap2", {}).ok());  // alice on imap2 clears
+  std::vector<v1::Event> cleared = EventsOfKind("replication.unblocked");
+  ASSERT_EQ(cleared.size(), 1u);
+  EXPECT_EQ(cleared[0].host(), "imap2");
+  EXPECT_NE(cleared[0].text().find("alice"), std::string::npos);
+  ASSERT_TRUE(report("imap3", {"bob"}).ok());  // alice clears on imap3, bob stays
+  EXPECT_EQ(EventsOfKind("replication.unblocked").size(), 2u);
+  EXPECT_EQ(EventsOfKind("replication.blocked").size(), 3u);
+  ASSERT_TRUE(report("imap2", {"alice"}).ok());  // blocked again: a new event
+  EXPECT_EQ(EventsOfKind("replication.blocked").size(), 4u);
+}
+
+TEST_F(CoordinatorTest, BlockedUsersInATaskUpdateRaiseAnEventOnce) {
+  RegisterThree();
+  v1::CreateStoreRequest req;
+  req.set_store("st1");
+  *req.mutable_master() = Ref("imap1", "s01");
+  *req.add_replicas() = Ref("imap2", "s01");
+  ASSERT_TRUE(coord_->CreateStore(req).ok());
+  std::string task;
+  const v1::ListTasksResponse tasks = coord_->ListTasks({});
+  for (const auto& t : tasks.tasks()) {
+    if (t.state() == v1::TASK_RUNNING) task = t.id();
+  }
+  ASSERT_FALSE(task.empty());
+  v1::TaskUpdate u;
+  u.set_task_id(task);
+  u.set_state(v1::TASK_RUNNING);
+  u.add_blocked_users("carol");
+  ASSERT_TRUE(coord_->ApplyTaskUpdate("imap2", u).ok());
+  ASSERT_TRUE(coord_->ApplyTaskUpdate("imap2", u).ok());
+  std::vector<v1::Event> blocked = EventsOfKind("replication.blocked");
+  ASSERT_EQ(blocked.size(), 1u);
+  EXPECT_EQ(blocked[0].host(), "imap2");
+  EXPECT_EQ(blocked[0].store(), "st1");
+  // A task's list is partial: a later update without the user clears nothing.
+  u.clear_blocked_users();
+  ASSERT_TRUE(coord_->ApplyTaskUpdate("imap2", u).ok());
+  EXPECT_TRUE(EventsOfKind("replication.unblocked").empty());
+}
+
 }  // namespace
 }  // namespace slotkeeper::slotmgr
 

@@ -42,6 +42,7 @@ absl::Status InotifyWatcher::WatchTree(const std::string& rel) {
     return ErrnoStatus(errno == ENOSPC ? EDQUOT : errno, absl::StrCat("inotify watch ", path));
   }
   watches_[wd] = rel;
+  if (rel.empty()) root_watched_ = true;
   DIR* dir = opendir(path.c_str());
   if (dir == nullptr) return absl::OkStatus();
   std::vector<std::string> subdirs;
@@ -66,6 +67,15 @@ absl::Status InotifyWatcher::WatchTree(const std::string& rel) {
 
 InotifyWatcher::Changes InotifyWatcher::Drain() {
   Changes changes;
+  if (!root_watched_) {
+    // users/ did not exist when watching began (or went away): watch it as
+    // soon as it exists. Until then, and once for whatever was created
+    // before the watch, only a scan can tell what changed.
+    if (absl::Status s = WatchTree(""); !s.ok()) {
+      LogWarning(absl::StrCat("change tracking falls back to scans: ", s.message()));
+    }
+    changes.rescan_all = true;
+  }
   alignas(struct inotify_event) char buf[64 * 1024];
   for (;;) {
     ssize_t n = read(fd_.get(), buf, sizeof(buf));
@@ -81,6 +91,7 @@ InotifyWatcher::Changes InotifyWatcher::Drain() {
       if (it == watches_.end()) continue;
       const std::string dir = it->second;
       if (ev->mask & IN_IGNORED) {
+        if (dir.empty()) root_watched_ = false;
         watches_.erase(it);
         continue;
       }

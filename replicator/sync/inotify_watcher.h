@@ -6,7 +6,10 @@
 // timestamp races). New directories get watches as they appear; a queue
 // overflow, or a directory that could not be watched, is reported as
 // `rescan_all` so the caller falls back to a scan. Symlinks are never
-// followed (IN_DONT_FOLLOW).
+// followed (IN_DONT_FOLLOW). A slot without users/ yet (a spare slot, about
+// to be seeded or filled) is watched from the Drain() that first finds it;
+// until then, and once for what came before the watch, Drain() says
+// `rescan_all`.
 //
 // Not thread-safe: the owner (ChangeTracker) serialises calls.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_INOTIFY_WATCHER_H_
@@ -47,6 +50,7 @@ class InotifyWatcher {
   const std::string users_path_;
   std::map<int, std::string> watches_;  // wd -> path relative to users/ ("" = users/)
   bool broken_ = false;                 // a watch could not be added
+  bool root_watched_ = false;           // users/ itself has a watch
 };
 
 }  // namespace slotkeeper::sync

@@ -146,7 +146,7 @@ IncidentRole ClassifyEvent(const v1::Event& e) {
                                                        "store.copy_recognized"};
   static const std::set<absl::string_view> kRecoveryVerbs = {
       "up",       "online",   "healthy",  "cleared", "done",   "recovered", "resumed",
-      "unfrozen", "complete", "restored", "dropped", "usable", "clock_ok"};
+      "unfrozen", "complete", "restored", "dropped", "usable", "clock_ok",  "unblocked"};
   const std::string& kind = e.kind();
   const absl::string_view verb = Verb(kind);
   if (kRoutine.count(kind) > 0 || absl::StartsWith(kind, "command.") ||

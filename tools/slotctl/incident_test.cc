@@ -38,6 +38,13 @@ TEST_F(IncidentTest, ClassifiesByKind) {
   EXPECT_EQ(ClassifyEvent(e), IncidentRole::kRecovery);
   e.set_kind("store.failover_refused");
   EXPECT_EQ(ClassifyEvent(e), IncidentRole::kProblem);
+  // The mass-deletion guard stopping a replica's sync, and its end.
+  e.set_kind("replication.blocked");
+  e.set_severity(v1::WARNING);
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kProblem);
+  e.set_kind("replication.unblocked");
+  e.set_severity(v1::INFO);
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kRecovery);
   e.set_kind("store.state");
   e.set_severity(v1::CRITICAL);
   EXPECT_EQ(ClassifyEvent(e), IncidentRole::kProblem);

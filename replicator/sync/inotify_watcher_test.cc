@@ -1,0 +1,94 @@
+// InotifyWatcher and ChangeTracker on a slot whose users/ appears only after
+// watching began: the normal case for a spare slot that is then seeded (a new
+// replica, later promoted) or filled with mail.
+#include "replicator/sync/inotify_watcher.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "base/clock.h"
+#include "gtest/gtest.h"
+#include "replicator/sync/change_tracker.h"
+
+namespace slotkeeper::sync {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string FreshSlot(const std::string& name) {
+  const fs::path p = fs::path(std::getenv("TEST_TMPDIR")) / name;
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p.string();
+}
+
+void Write(const fs::path& p) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << "Subject: hi\n\nbody\n";
+}
+
+TEST(InotifyWatcherTest, WatchesUsersOnceItAppears) {
+  const std::string slot = FreshSlot("late_users");
+  auto w = InotifyWatcher::Start(slot);
+  ASSERT_TRUE(w.ok()) << w.status();
+  // No users/ yet: nothing can be watched, so the caller must scan.
+  EXPECT_TRUE((*w)->Drain().rescan_all);
+  Write(fs::path(slot) / "users/alice/new/m1");
+  // users/ found: watched from now on; what came before needs one scan.
+  InotifyWatcher::Changes first = (*w)->Drain();
+  EXPECT_TRUE(first.rescan_all);
+  EXPECT_GE((*w)->watch_count(), 3u);  // users, alice, new
+  // From here on inotify reports changes by user, without scans.
+  Write(fs::path(slot) / "users/alice/new/m2");
+  InotifyWatcher::Changes next = (*w)->Drain();
+  EXPECT_FALSE(next.rescan_all);
+  EXPECT_EQ(next.users, std::set<std::string>{"alice"});
+  fs::remove(fs::path(slot) / "users/alice/new/m1");
+  EXPECT_EQ((*w)->Drain().users, std::set<std::string>{"alice"});
+}
+
+TEST(ChangeTrackerTest, UsersCreatedAfterWatchStartAreTracked) {
+  const std::string slot = FreshSlot("tracker_late_users");
+  FakeClock clock;
+  ChangeTracker tracker(&clock, absl::Minutes(10));
+  ASSERT_TRUE(tracker.Watch("s1", slot).ok());
+  int root = open(slot.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(root, 0);
+  auto gens = tracker.Refresh(root, "s1");  // the first refresh scans in full
+  ASSERT_TRUE(gens.ok()) << gens.status();
+  EXPECT_TRUE(gens->empty());
+
+  Write(fs::path(slot) / "users/alice/new/m1");
+  gens = tracker.Refresh(root, "s1");
+  ASSERT_TRUE(gens.ok());
+  const uint64_t g1 = gens->at("alice").generation;
+
+  // A delivery long before the next full scan. Give new/ a distinct mtime
+  // so that the scan path cannot miss it within one timestamp tick.
+  const fs::path new_dir = fs::path(slot) / "users/alice/new";
+  Write(new_dir / "m2");
+  struct timespec times[2] = {{0, UTIME_OMIT}, {1'900'000'000, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, new_dir.c_str(), times, 0), 0);
+  gens = tracker.Refresh(root, "s1");
+  ASSERT_TRUE(gens.ok());
+  EXPECT_GT(gens->at("alice").generation, g1) << "a delivery went unnoticed";
+  const uint64_t g2 = gens->at("alice").generation;
+
+  // And the emptying of the user.
+  fs::remove(new_dir / "m1");
+  fs::remove(new_dir / "m2");
+  times[1].tv_sec = 1'900'000'100;
+  ASSERT_EQ(utimensat(AT_FDCWD, new_dir.c_str(), times, 0), 0);
+  gens = tracker.Refresh(root, "s1");
+  ASSERT_TRUE(gens.ok());
+  EXPECT_GT(gens->at("alice").generation, g2) << "a deletion went unnoticed";
+  close(root);
+}
+
+}  // namespace
+}  // namespace slotkeeper::sync
