@@ -8,6 +8,12 @@
 // `rescan_all` so the caller falls back to a scan. Symlinks are never
 // followed (IN_DONT_FOLLOW).
 //
+// For delta manifests, Drain() also names the paths (relative to the user
+// directory) that events named. A change that cannot be described by file
+// paths alone (a directory created, removed, moved or changed, an event on a
+// watched directory itself) puts the user in `untracked`: the caller must
+// not offer a delta for it across this drain.
+//
 // Not thread-safe: the owner (ChangeTracker) serialises calls.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_INOTIFY_WATCHER_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_INOTIFY_WATCHER_H_
@@ -30,12 +36,18 @@ class InotifyWatcher {
 
   struct Changes {
     std::set<std::string> users;
+    // user -> paths relative to the user directory (files only).
+    std::map<std::string, std::set<std::string>> paths;
+    std::set<std::string> untracked;  // users whose paths are incomplete
     bool rescan_all = false;
   };
   // Reads every queued event without blocking.
   Changes Drain();
 
   size_t watch_count() const { return watches_.size(); }
+  // False once a directory could not be watched: its changes may never be
+  // reported, so paths from Drain() are no longer complete.
+  bool complete() const { return complete_; }
 
  private:
   InotifyWatcher(Fd fd, std::string users_path)
@@ -47,6 +59,7 @@ class InotifyWatcher {
   const std::string users_path_;
   std::map<int, std::string> watches_;  // wd -> path relative to users/ ("" = users/)
   bool broken_ = false;                 // a watch could not be added
+  bool complete_ = true;                // no watch ever failed
 };
 
 }  // namespace slotkeeper::sync

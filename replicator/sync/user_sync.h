@@ -78,6 +78,10 @@ struct SyncOptions {
   // The caller makes directories durable itself (SyncStore does one syncfs
   // for a group of users before writing their checkpoints).
   bool defer_directory_sync = false;
+  // Incremental syncs ask the source for a delta manifest (the paths changed
+  // since the checkpointed generation) and apply it without walking either
+  // tree; the full manifest remains the fallback. Off by default.
+  bool use_delta = false;
 };
 
 // Counters over many users; all atomics.
@@ -90,6 +94,8 @@ struct SyncCounters {
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> files_changed_at_source{0};
   std::atomic<uint64_t> files_failed_verify{0};
+  std::atomic<uint64_t> delta_manifests{0};  // users synced by a delta
+  std::atomic<uint64_t> delta_fallbacks{0};  // delta asked, full path taken
 };
 
 struct UserSyncContext {
@@ -112,10 +118,24 @@ struct UserSyncResult {
   uint64_t generation = 0;  // the source generation the manifest listed
   bool blocked = false;
   std::string blocked_reason;
+  // Synced by a delta manifest: files_total and bytes_total are not known
+  // (0), only the changed paths were looked at.
+  bool delta = false;
+};
+
+// The source state a replica's user is known to hold: its checkpoint.
+struct DeltaBase {
+  std::string instance_id;
+  uint64_t generation = 0;
 };
 
 // OK with blocked=true when the guard stopped the user (nothing changed).
-absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user);
+// With `since` (the user's checkpoint; may be null) and options.use_delta,
+// tries the delta path first (see SyncUserDelta in user_sync.cc): the
+// changed paths only, the same plan, safety rules and guard as the full
+// path; any doubt falls back to the full manifest.
+absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user,
+                                        const DeltaBase* since = nullptr);
 
 // Reads a user's manifest from a peer (all chunks).
 absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
