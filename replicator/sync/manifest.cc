@@ -332,7 +332,7 @@ absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
 
 absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_scope,
                                           absl::string_view user, const std::string& rel,
-                                          HashCache* cache) {
+                                          HashCache* cache, std::map<std::string, Fd>* dirs) {
   if (absl::Status s = ValidateRelativePath(rel); !s.ok()) return s;
   PathLookup out;
   auto [dir, base] = SplitDirBase(rel);
@@ -351,18 +351,32 @@ absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_
     }
     pos = end + 1;
   }
-  absl::StatusOr<Fd> dirfd = OpenDirBeneath(user_dir, dir, false);
-  if (!dirfd.ok()) {
-    if (absl::IsNotFound(dirfd.status())) return out;
-    if (absl::IsFailedPrecondition(dirfd.status())) {
-      out.kind = PathLookup::kOther;
-      return out;
+  int dir_fd = -1;
+  Fd opened;
+  auto known =
+      dirs != nullptr ? dirs->find(std::string(dir)) : std::map<std::string, Fd>::iterator();
+  if (dirs != nullptr && known != dirs->end()) {
+    dir_fd = known->second.get();
+  } else {
+    absl::StatusOr<Fd> dirfd = OpenDirBeneath(user_dir, dir, false);
+    if (!dirfd.ok()) {
+      if (absl::IsNotFound(dirfd.status())) return out;
+      if (absl::IsFailedPrecondition(dirfd.status())) {
+        out.kind = PathLookup::kOther;
+        return out;
+      }
+      return dirfd.status();
     }
-    return dirfd.status();
+    dir_fd = dirfd->get();
+    if (dirs != nullptr) {
+      dirs->emplace(std::string(dir), *std::move(dirfd));
+    } else {
+      opened = *std::move(dirfd);
+    }
   }
   const std::string name(base);
   struct stat st;
-  if (fstatat(dirfd->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) return out;
     return ErrnoStatus(errno, absl::StrCat("stat \"", rel, "\""));
   }
@@ -371,7 +385,7 @@ absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_
     return out;
   }
   Walker walker{cache_scope, user, cache, nullptr, nullptr, nullptr};
-  absl::StatusOr<ManifestEntry> entry = walker.Describe(dirfd->get(), name, rel, st);
+  absl::StatusOr<ManifestEntry> entry = walker.Describe(dir_fd, name, rel, st);
   if (!entry.ok()) {
     if (absl::IsNotFound(entry.status())) return out;
     return entry.status();

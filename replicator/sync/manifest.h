@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -153,10 +154,13 @@ struct PathLookup {
   ManifestEntry entry;
 };
 // Looks up `rel` (validated) below the user directory fd `user_dir`.
-// `cache_scope`, `user` and `cache` as for ScanUser.
+// `cache_scope`, `user` and `cache` as for ScanUser. `dirs` (may be null)
+// keeps the directories opened so far, relative path -> fd, for the next
+// lookups below the same `user_dir` (a delta names many files per folder).
 absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_scope,
                                           absl::string_view user, const std::string& rel,
-                                          HashCache* cache);
+                                          HashCache* cache,
+                                          std::map<std::string, Fd>* dirs = nullptr);
 
 // The HashCache key of a user's file.
 std::string HashCacheKey(absl::string_view scope, absl::string_view user, absl::string_view path);

@@ -160,10 +160,11 @@ absl::Status PeerCore::GetManifestDelta(
   // refusal never follows a partial answer.
   Manifest entries;
   std::vector<std::string> removed;
+  std::map<std::string, Fd> dirs;
   for (const std::string& path : delta->paths) {
     if (!ValidateRelativePath(path).ok()) continue;  // never listed by scans either
     absl::StatusOr<PathLookup> found =
-        LookupUserPath(user_dir->get(), request.slot(), request.user(), path, &cache_);
+        LookupUserPath(user_dir->get(), request.slot(), request.user(), path, &cache_, &dirs);
     if (!found.ok()) return found.status();
     switch (found->kind) {
       case PathLookup::kFile:

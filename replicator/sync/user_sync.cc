@@ -607,9 +607,10 @@ absl::StatusOr<std::optional<UserSyncResult>> SyncUserDelta(const UserSyncContex
     return user_dir.status();
   }
   Manifest local;
+  std::map<std::string, Fd> dirs;
   auto look = [&](const std::string& path) -> absl::StatusOr<bool> {
     absl::StatusOr<PathLookup> found =
-        LookupUserPath(user_dir->get(), ctx.target_scope, user, path, ctx.cache);
+        LookupUserPath(user_dir->get(), ctx.target_scope, user, path, ctx.cache, &dirs);
     if (!found.ok()) return found.status();
     if (found->kind == PathLookup::kFile) local.push_back(std::move(found->entry));
     return found->kind == PathLookup::kFile || found->kind == PathLookup::kAbsent;

@@ -16,6 +16,16 @@
 // installed; the user's sync then reports DATA_LOSS / ABORTED so its
 // checkpoint is not advanced and the next sync retries.
 //
+// The delta path (options.use_delta and a checkpoint from the same source
+// instance): GetManifest with since_generation lists only the paths changed
+// since the checkpoint; the replica looks up just those paths locally, plans
+// with the same PlanUserSync and applies with the same steps 2-5. It falls
+// back to the full path when the source cannot give a delta, when a changed
+// path is a directory or symlink locally, and when the delta removes enough
+// messages that the mass-deletion guard must weigh them against the whole
+// user. Leftover temporary files of an interrupted sync are quarantined by
+// the next full walk only.
+//
 // Thread-safe: SyncUser may run for several users at once with the same
 // context; TokenBucket and SyncCounters are shared safely.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_USER_SYNC_H_
