@@ -10,9 +10,9 @@
 # run's writeback does not land in the next one's time.
 # Prints every timing, then medians and ratios (slotsync / rsync).
 # Binaries are built optimised (-c opt --copt=-O2), as a production agent is.
-# slotsync runs in two modes on two copies: full manifests (the default) and
-# delta manifests (--delta); the incremental and no-change scenarios time
-# both, alternating which goes first.
+# slotsync runs in two modes on two copies: full manifests (--delta=false)
+# and delta manifests (--delta, the default); the incremental and no-change
+# scenarios time both, alternating which goes first.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -79,7 +79,8 @@ PEER="127.0.0.1:$(cat "$DIR/peer.port")"
 sleep 0.3
 
 RSYNC=(rsync -a --delete "rsync://127.0.0.1:$RSYNC_PORT/slot/users/")
-SS=("$SLOTSYNC" --source "$PEER" --slot s1 --quiet)
+# --delta=false: the full-manifest mode (the default is --delta).
+SS=("$SLOTSYNC" --source "$PEER" --slot s1 --quiet --delta=false)
 
 # time_it NAME cmd...: runs cmd after an untimed sync, appends "NAME secs".
 time_it() {
@@ -115,9 +116,9 @@ rm -rf "$DIR/cp-dst"
 # The copy the delta mode keeps in sync (untimed: its full copy is the same
 # code path as full_slotsync).
 rm -rf "$DIR/sd-dst" "$DIR/sd-state"
-"${SS[@]}" --delta --dest "$DIR/sd-dst" --state "$DIR/sd-state" >/dev/null
+SD=("$SLOTSYNC" --source "$PEER" --slot s1 --quiet --delta --dest "$DIR/sd-dst" --state "$DIR/sd-state")
+"${SD[@]}" >/dev/null
 
-SD=("${SS[@]}" --delta --dest "$DIR/sd-dst" --state "$DIR/sd-state")
 # both_slotsync SCENARIO REP: times the two slotsync modes, alternating order.
 both_slotsync() {
   if [ $(($2 % 2)) -eq 1 ]; then

@@ -90,8 +90,8 @@ struct SyncOptions {
   bool defer_directory_sync = false;
   // Incremental syncs ask the source for a delta manifest (the paths changed
   // since the checkpointed generation) and apply it without walking either
-  // tree; the full manifest remains the fallback. Off by default.
-  bool use_delta = false;
+  // tree; the full manifest remains the fallback.
+  bool use_delta = true;
 };
 
 // Counters over many users; all atomics.

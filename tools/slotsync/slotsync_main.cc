@@ -46,7 +46,7 @@ ABSL_FLAG(double, max_removal_share, 0.10,
           "mass-deletion guard: block a user losing more than this share");
 ABSL_FLAG(bool, checkpoints, true,
           "skip users unchanged since the last run (same source generation)");
-ABSL_FLAG(bool, delta, false,
+ABSL_FLAG(bool, delta, true,
           "incremental: ask the source for delta manifests (changed paths since the "
           "checkpoint) instead of walking every changed user's tree; falls back to full");
 ABSL_FLAG(bool, quiet, false, "do not list failed users one by one");
