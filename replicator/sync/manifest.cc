@@ -352,12 +352,12 @@ absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_
     pos = end + 1;
   }
   int dir_fd = -1;
-  Fd opened;
-  auto known =
-      dirs != nullptr ? dirs->find(std::string(dir)) : std::map<std::string, Fd>::iterator();
-  if (dirs != nullptr && known != dirs->end()) {
-    dir_fd = known->second.get();
-  } else {
+  Fd opened;  // when there is no `dirs` to keep it
+  if (dirs != nullptr) {
+    auto known = dirs->find(std::string(dir));
+    if (known != dirs->end()) dir_fd = known->second.get();
+  }
+  if (dir_fd < 0) {
     absl::StatusOr<Fd> dirfd = OpenDirBeneath(user_dir, dir, false);
     if (!dirfd.ok()) {
       if (absl::IsNotFound(dirfd.status())) return out;
