@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "replicator/sync/log.h"
 #include "replicator/sync/manifest.h"
 #include "replicator/sync/paths.h"
 
@@ -81,8 +82,11 @@ struct Fingerprinter {
 }  // namespace
 
 ChangeTracker::ChangeTracker(Clock* clock, absl::Duration full_scan_interval,
-                             absl::Duration racy_window)
-    : clock_(clock), full_scan_interval_(full_scan_interval), racy_window_(racy_window) {}
+                             absl::Duration racy_window, DeltaLimits limits)
+    : clock_(clock),
+      full_scan_interval_(full_scan_interval),
+      racy_window_(racy_window),
+      limits_(limits) {}
 
 absl::StatusOr<std::map<std::string, UserGeneration>> ChangeTracker::Refresh(
     int slot_root, const std::string& slot) {
@@ -134,10 +138,21 @@ bool ChangeTracker::DrainLocked(const std::string& slot) {
   auto w = watchers_.find(slot);
   if (w == watchers_.end()) return false;
   InotifyWatcher::Changes changes = w->second->Drain();
-  if (changes.rescan_all) rescan_pending_.insert(slot);
+  if (changes.rescan_all) {
+    // Events were lost: every user is bumped, no history can be trusted.
+    LogWarning(absl::StrCat("slot ", slot, ": change events lost; delta history forgotten"));
+    rescan_pending_.insert(slot);
+    ForgetChangesLocked(slot);
+    return false;
+  }
   for (const std::string& user : changes.users) {
     auto it = users_.find(absl::StrCat(slot, "\n", user));
-    if (it != users_.end()) BumpLocked(&it->second.gen);
+    if (it == users_.end()) continue;
+    if (changes.untracked.count(user)) {
+      BumpUntrackedLocked(&it->second);
+    } else {
+      BumpTrackedLocked(&it->second, std::move(changes.paths[user]));
+    }
   }
   return !rescan_pending_.count(slot);
 }
@@ -145,6 +160,72 @@ bool ChangeTracker::DrainLocked(const std::string& slot) {
 void ChangeTracker::BumpLocked(UserGeneration* gen) {
   gen->generation++;
   if (gen->oldest_change_ms == 0) gen->oldest_change_ms = clock_->NowMs();
+}
+
+void ChangeTracker::BumpUntrackedLocked(State* state) {
+  BumpLocked(&state->gen);
+  state->history.clear();
+  state->history_paths = 0;
+  state->delta_floor = state->gen.generation;
+}
+
+void ChangeTracker::BumpTrackedLocked(State* state, std::set<std::string> paths) {
+  if (paths.size() > limits_.max_paths || limits_.max_generations == 0) {
+    BumpUntrackedLocked(state);
+    return;
+  }
+  BumpLocked(&state->gen);
+  state->history_paths += paths.size();
+  state->history.emplace(state->gen.generation, std::move(paths));
+  while (!state->history.empty() && (state->history.size() > limits_.max_generations ||
+                                     state->history_paths > limits_.max_paths)) {
+    auto oldest = state->history.begin();
+    state->history_paths -= oldest->second.size();
+    state->delta_floor = oldest->first;
+    state->history.erase(oldest);
+  }
+}
+
+void ChangeTracker::ForgetChanges(const std::string& slot) {
+  absl::MutexLock lock(&mu_);
+  ForgetChangesLocked(slot);
+}
+
+void ChangeTracker::ForgetChangesLocked(const std::string& slot) {
+  const std::string prefix = absl::StrCat(slot, "\n");
+  for (auto it = users_.lower_bound(prefix);
+       it != users_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    BumpUntrackedLocked(&it->second);
+  }
+}
+
+absl::StatusOr<UserDelta> ChangeTracker::ChangedSince(const std::string& slot,
+                                                      const std::string& user, uint64_t since) {
+  absl::MutexLock lock(&mu_);
+  if (!DrainLocked(slot)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("slot ", slot, " is not tracked by change events now; no delta"));
+  }
+  if (!watchers_[slot]->complete()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("slot ", slot, " has directories without watches; no delta"));
+  }
+  auto it = users_.find(absl::StrCat(slot, "\n", user));
+  if (it == users_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat("user ", user, " is not tracked yet"));
+  }
+  const State& state = it->second;
+  if (since < state.delta_floor || since > state.gen.generation) {
+    return absl::FailedPreconditionError(absl::StrCat("user ", user, ": no delta since generation ",
+                                                      since, " (known from ", state.delta_floor,
+                                                      " to ", state.gen.generation, ")"));
+  }
+  UserDelta delta;
+  delta.generation = state.gen.generation;
+  for (auto h = state.history.upper_bound(since); h != state.history.end(); ++h) {
+    delta.paths.insert(h->second.begin(), h->second.end());
+  }
+  return delta;
 }
 
 absl::StatusOr<UserGeneration> ChangeTracker::RefreshUserLocked(int slot_root,
@@ -169,7 +250,7 @@ absl::StatusOr<UserGeneration> ChangeTracker::RefreshUserLocked(int slot_root,
   state.dir_fp = dir_fp;
   if (full) state.file_fp = file_fp;
   state.racy = fp.racy;
-  if (changed) BumpLocked(&state.gen);
+  if (changed) BumpUntrackedLocked(&state);  // a scan does not know which paths
   return state.gen;
 }
 

@@ -20,6 +20,17 @@
 // names, without scanning; users not seen before, a queue overflow and the
 // periodic full scan go through the scan path above (the safety net).
 //
+// Delta history: in watched mode, every generation a drain gives a user
+// also records the paths (relative to the user directory) the events named,
+// so that ChangedSince(G) can list what changed after generation G without
+// walking the tree. The history is bounded (DeltaLimits): the oldest
+// generations are dropped first. It is cleared, so that no delta reaches
+// back across the gap, whenever paths may be missing: a bump by a scan (new
+// user, full scan, racy rule, scan mode), an event the watcher cannot
+// describe by file paths (directory changes), and a queue overflow (which
+// also bumps every user of the slot). A new process has no history at all
+// (and another instance id).
+//
 // Thread-safe.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_CHANGE_TRACKER_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_CHANGE_TRACKER_H_
@@ -43,11 +54,24 @@ struct UserGeneration {
   int64_t oldest_change_ms = 0;
 };
 
+// Bounds of the per-user delta history.
+struct DeltaLimits {
+  size_t max_generations = 256;  // per user
+  size_t max_paths = 50'000;     // per user, over all kept generations
+};
+
+// What changed for a user after a generation.
+struct UserDelta {
+  uint64_t generation = 0;      // the user's current generation
+  std::set<std::string> paths;  // relative to the user directory
+};
+
 class ChangeTracker {
  public:
   // `clock` is not owned and must outlive the tracker.
   ChangeTracker(Clock* clock, absl::Duration full_scan_interval,
-                absl::Duration racy_window = absl::Milliseconds(100));
+                absl::Duration racy_window = absl::Milliseconds(100),
+                DeltaLimits limits = DeltaLimits());
 
   // Rescans the slot (root fd, name for keys) and returns every user's
   // generation.
@@ -57,6 +81,17 @@ class ChangeTracker {
   absl::StatusOr<UserGeneration> RefreshUser(int slot_root, const std::string& slot,
                                              const std::string& user);
   void MarkServed(const std::string& slot, const std::string& user, uint64_t generation);
+
+  // Drains pending events, then returns the paths changed after generation
+  // `since` up to the user's current generation. FAILED_PRECONDITION when
+  // the history cannot answer (slot not watched or rescan pending, `since`
+  // older than the history or newer than the user, history cleared since).
+  absl::StatusOr<UserDelta> ChangedSince(const std::string& slot, const std::string& user,
+                                         uint64_t since);
+
+  // Forgets every user's delta history of `slot` and bumps every user, as
+  // after an inotify queue overflow (which calls it).
+  void ForgetChanges(const std::string& slot);
 
   // Tracks `slot` (directory `slot_path`) with inotify from now on. On error
   // (for example the watch limit) the slot stays in scan mode.
@@ -68,11 +103,22 @@ class ChangeTracker {
     std::string file_fp;
     UserGeneration gen;
     bool racy = false;
+    // Delta history: generation -> paths changed in it, for generations in
+    // (delta_floor, gen.generation]; deltas are known since delta_floor.
+    std::map<uint64_t, std::set<std::string>> history;
+    size_t history_paths = 0;
+    uint64_t delta_floor = 0;
   };
   // Applies queued inotify events of `slot` (if watched). Returns true when
   // the slot is watched and no rescan is pending.
   bool DrainLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void BumpLocked(UserGeneration* gen) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ForgetChangesLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Bumps and forgets the history: no delta reaches across this bump.
+  void BumpUntrackedLocked(State* state) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Bumps and records `paths` as this generation's changes (bounded).
+  void BumpTrackedLocked(State* state, std::set<std::string> paths)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<UserGeneration> RefreshUserLocked(int slot_root, const std::string& slot,
                                                    const std::string& user, bool full)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -80,6 +126,7 @@ class ChangeTracker {
   Clock* const clock_;
   const absl::Duration full_scan_interval_;
   const absl::Duration racy_window_;
+  const DeltaLimits limits_;
   absl::Mutex mu_;
   std::map<std::string, State> users_ ABSL_GUARDED_BY(mu_);  // slot\nuser
   std::map<std::string, absl::Duration> last_full_scan_ ABSL_GUARDED_BY(mu_);

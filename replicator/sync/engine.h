@@ -19,10 +19,12 @@
 // used for intervals (catch-up period), quarantine dates and rates.
 //
 // Source-side generations come from recursive inotify watches (scan
-// fallback, periodic full scan). Not done yet: resuming a large file from an
-// offset after an interrupted transfer (the file is fetched again whole; the
-// source side already honours FileWant.offset), and delta manifests ("what
-// changed since generation G"), which would make incremental syncs O(changes).
+// fallback, periodic full scan); the same events give delta manifests ("what
+// changed since generation G"), used by catch-ups when
+// options.sync.user.use_delta is set, so that an incremental sync looks at
+// the changed paths only. Not done yet: resuming a large file from an offset
+// after an interrupted transfer (the file is fetched again whole; the source
+// side already honours FileWant.offset).
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_
 

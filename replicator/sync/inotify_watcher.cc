@@ -39,6 +39,7 @@ absl::Status InotifyWatcher::WatchTree(const std::string& rel) {
   if (wd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return absl::OkStatus();  // gone already
     broken_ = true;
+    complete_ = false;
     return ErrnoStatus(errno == ENOSPC ? EDQUOT : errno, absl::StrCat("inotify watch ", path));
   }
   watches_[wd] = rel;
@@ -99,7 +100,13 @@ InotifyWatcher::Changes InotifyWatcher::Drain() {
       const std::string rel =
           dir.empty() ? name : (name.empty() ? dir : absl::StrCat(dir, "/", name));
       if (rel.empty()) continue;  // users/ itself
-      changes.users.insert(UserOf(rel));
+      const std::string user = UserOf(rel);
+      changes.users.insert(user);
+      if ((ev->mask & IN_ISDIR) || name.empty() || rel.size() <= user.size() + 1) {
+        changes.untracked.insert(user);
+      } else {
+        changes.paths[user].insert(rel.substr(user.size() + 1));
+      }
       if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR)) {
         if (absl::Status s = WatchTree(rel); !s.ok()) {
           LogWarning(absl::StrCat("change tracking falls back to scans: ", s.message()));

@@ -11,6 +11,12 @@
 // until then, and once for what came before the watch, Drain() says
 // `rescan_all`.
 //
+// For delta manifests, Drain() also names the paths (relative to the user
+// directory) that events named. A change that cannot be described by file
+// paths alone (a directory created, removed, moved or changed, an event on a
+// watched directory itself) puts the user in `untracked`: the caller must
+// not offer a delta for it across this drain.
+//
 // Not thread-safe: the owner (ChangeTracker) serialises calls.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_INOTIFY_WATCHER_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_INOTIFY_WATCHER_H_
@@ -33,12 +39,18 @@ class InotifyWatcher {
 
   struct Changes {
     std::set<std::string> users;
+    // user -> paths relative to the user directory (files only).
+    std::map<std::string, std::set<std::string>> paths;
+    std::set<std::string> untracked;  // users whose paths are incomplete
     bool rescan_all = false;
   };
   // Reads every queued event without blocking.
   Changes Drain();
 
   size_t watch_count() const { return watches_.size(); }
+  // False once a directory could not be watched: its changes may never be
+  // reported, so paths from Drain() are no longer complete.
+  bool complete() const { return complete_; }
 
  private:
   InotifyWatcher(Fd fd, std::string users_path)
@@ -51,6 +63,7 @@ class InotifyWatcher {
   std::map<int, std::string> watches_;  // wd -> path relative to users/ ("" = users/)
   bool broken_ = false;                 // a watch could not be added
   bool root_watched_ = false;           // users/ itself has a watch
+  bool complete_ = true;                // no watch ever failed
 };
 
 }  // namespace slotkeeper::sync

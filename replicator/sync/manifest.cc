@@ -330,6 +330,71 @@ absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
   return out;
 }
 
+absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_scope,
+                                          absl::string_view user, const std::string& rel,
+                                          HashCache* cache, std::map<std::string, Fd>* dirs) {
+  if (absl::Status s = ValidateRelativePath(rel); !s.ok()) return s;
+  PathLookup out;
+  auto [dir, base] = SplitDirBase(rel);
+  // Inside a Maildir tmp/ (a "tmp" next to a "cur") at any depth: skipped.
+  for (size_t pos = 0; pos < dir.size();) {
+    size_t end = dir.find('/', pos);
+    if (end == absl::string_view::npos) end = dir.size();
+    if (dir.substr(pos, end - pos) == "tmp") {
+      absl::StatusOr<Fd> parent =
+          OpenDirBeneath(user_dir, pos == 0 ? absl::string_view() : dir.substr(0, pos - 1), false);
+      struct stat cur;
+      if (parent.ok() && fstatat(parent->get(), "cur", &cur, AT_SYMLINK_NOFOLLOW) == 0) {
+        out.kind = PathLookup::kSkipped;
+        return out;
+      }
+    }
+    pos = end + 1;
+  }
+  int dir_fd = -1;
+  Fd opened;  // when there is no `dirs` to keep it
+  if (dirs != nullptr) {
+    auto known = dirs->find(std::string(dir));
+    if (known != dirs->end()) dir_fd = known->second.get();
+  }
+  if (dir_fd < 0) {
+    absl::StatusOr<Fd> dirfd = OpenDirBeneath(user_dir, dir, false);
+    if (!dirfd.ok()) {
+      if (absl::IsNotFound(dirfd.status())) return out;
+      if (absl::IsFailedPrecondition(dirfd.status())) {
+        out.kind = PathLookup::kOther;
+        return out;
+      }
+      return dirfd.status();
+    }
+    dir_fd = dirfd->get();
+    if (dirs != nullptr) {
+      dirs->emplace(std::string(dir), *std::move(dirfd));
+    } else {
+      opened = *std::move(dirfd);
+    }
+  }
+  const std::string name(base);
+  struct stat st;
+  if (fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return out;
+    return ErrnoStatus(errno, absl::StrCat("stat \"", rel, "\""));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    out.kind = PathLookup::kOther;
+    return out;
+  }
+  Walker walker{cache_scope, user, cache, nullptr, nullptr, nullptr};
+  absl::StatusOr<ManifestEntry> entry = walker.Describe(dir_fd, name, rel, st);
+  if (!entry.ok()) {
+    if (absl::IsNotFound(entry.status())) return out;
+    return entry.status();
+  }
+  out.kind = PathLookup::kFile;
+  out.entry = *std::move(entry);
+  return out;
+}
+
 std::string HashCacheKey(absl::string_view scope, absl::string_view user, absl::string_view path) {
   return absl::StrCat(scope, "\n", user, "/", path);
 }

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -139,6 +140,27 @@ absl::StatusOr<std::string> HashFd(int fd);
 absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
                                   absl::string_view user, HashCache* cache, ScanStats* stats,
                                   std::vector<std::string>* temp_files = nullptr);
+
+// One path of a user as ScanUser would see it (delta manifests look at a few
+// paths instead of walking the tree).
+struct PathLookup {
+  enum Kind {
+    kAbsent,   // no such file (or a parent directory is missing)
+    kFile,     // a regular file, described in `entry` (hash through the cache)
+    kSkipped,  // ScanUser never lists it (inside a Maildir tmp/ directory)
+    kOther,    // a directory, symlink or special file, or a symlink on the way
+  };
+  Kind kind = kAbsent;
+  ManifestEntry entry;
+};
+// Looks up `rel` (validated) below the user directory fd `user_dir`.
+// `cache_scope`, `user` and `cache` as for ScanUser. `dirs` (may be null)
+// keeps the directories opened so far, relative path -> fd, for the next
+// lookups below the same `user_dir` (a delta names many files per folder).
+absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_scope,
+                                          absl::string_view user, const std::string& rel,
+                                          HashCache* cache,
+                                          std::map<std::string, Fd>* dirs = nullptr);
 
 // The HashCache key of a user's file.
 std::string HashCacheKey(absl::string_view scope, absl::string_view user, absl::string_view path);

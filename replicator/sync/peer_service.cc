@@ -44,12 +44,13 @@ absl::StatusOr<std::string> ReadStoreMarker(int slot_root) {
 }
 
 PeerCore::PeerCore(std::map<std::string, std::string> slots, HashCache* cache, Clock* clock,
-                   std::string instance_id, absl::Duration full_scan_interval)
+                   std::string instance_id, absl::Duration full_scan_interval,
+                   DeltaLimits delta_limits)
     : slot_paths_(std::move(slots)),
       cache_(cache, kMemoryCacheEntries),
       clock_(clock),
       instance_id_(std::move(instance_id)),
-      tracker_(clock, full_scan_interval) {
+      tracker_(clock, full_scan_interval, absl::Milliseconds(100), delta_limits) {
   for (const auto& [name, path] : slot_paths_) {
     absl::StatusOr<Fd> fd = OpenRootDir(path);
     if (!fd.ok()) {
@@ -116,6 +117,7 @@ absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
   absl::StatusOr<int> root = SlotRoot(request.slot());
   if (!root.ok()) return root.status();
   if (absl::Status s = ValidateUserName(request.user()); !s.ok()) return s;
+  if (request.delta()) return GetManifestDelta(request, *root, write);
   absl::StatusOr<UserGeneration> gen = tracker_.RefreshUser(*root, request.slot(), request.user());
   if (!gen.ok()) return gen.status();
   absl::StatusOr<Manifest> manifest =
@@ -135,6 +137,72 @@ absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
   chunk.set_generation(gen->generation);
   if (!write(chunk)) return absl::CancelledError("client went away");
   tracker_.MarkServed(request.slot(), request.user(), gen->generation);
+  return absl::OkStatus();
+}
+
+absl::Status PeerCore::GetManifestDelta(
+    const v1::GetManifestRequest& request, int root,
+    const std::function<bool(const v1::ManifestChunk&)>& write) {
+  if (request.since_instance_id() != instance_id_) {
+    return absl::FailedPreconditionError(absl::StrCat("delta since instance \"",
+                                                      request.since_instance_id(),
+                                                      "\" asked of instance ", instance_id_));
+  }
+  absl::StatusOr<UserDelta> delta =
+      tracker_.ChangedSince(request.slot(), request.user(), request.since_generation());
+  if (!delta.ok()) return delta.status();
+  absl::StatusOr<Fd> user_dir = OpenDirBeneath(root, absl::StrCat("users/", request.user()), false);
+  if (!user_dir.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no delta for user ", request.user(), ": ", user_dir.status().message()));
+  }
+  // Everything is looked up before the first chunk goes out, so that a
+  // refusal never follows a partial answer.
+  Manifest entries;
+  std::vector<std::string> removed;
+  std::map<std::string, Fd> dirs;
+  for (const std::string& path : delta->paths) {
+    if (!ValidateRelativePath(path).ok()) continue;  // never listed by scans either
+    absl::StatusOr<PathLookup> found =
+        LookupUserPath(user_dir->get(), request.slot(), request.user(), path, &cache_, &dirs);
+    if (!found.ok()) return found.status();
+    switch (found->kind) {
+      case PathLookup::kFile:
+        entries.push_back(std::move(found->entry));
+        break;
+      case PathLookup::kAbsent:
+        removed.push_back(path);
+        break;
+      case PathLookup::kSkipped:
+        break;
+      case PathLookup::kOther:
+        return absl::FailedPreconditionError(absl::StrCat(
+            "no delta for user ", request.user(), ": \"", path, "\" is not a regular file now"));
+    }
+  }
+  v1::ManifestChunk chunk;
+  chunk.set_delta(true);
+  size_t in_chunk = 0;
+  auto flush_if_full = [&]() {
+    if (++in_chunk < kManifestChunkEntries) return true;
+    in_chunk = 0;
+    bool ok = write(chunk);
+    chunk.Clear();
+    chunk.set_delta(true);
+    return ok;
+  };
+  for (ManifestEntry& e : entries) {
+    *chunk.add_entries() = std::move(e);
+    if (!flush_if_full()) return absl::CancelledError("client went away");
+  }
+  for (std::string& path : removed) {
+    chunk.add_removed(std::move(path));
+    if (!flush_if_full()) return absl::CancelledError("client went away");
+  }
+  chunk.set_last(true);
+  chunk.set_generation(delta->generation);
+  if (!write(chunk)) return absl::CancelledError("client went away");
+  tracker_.MarkServed(request.slot(), request.user(), delta->generation);
   return absl::OkStatus();
 }
 

@@ -36,10 +36,14 @@ class PeerCore {
   // `clock` are not owned and must outlive the core. `instance_id` must
   // differ between runs of the process (generations restart).
   PeerCore(std::map<std::string, std::string> slots, HashCache* cache, Clock* clock,
-           std::string instance_id, absl::Duration full_scan_interval = absl::Minutes(10));
+           std::string instance_id, absl::Duration full_scan_interval = absl::Minutes(10),
+           DeltaLimits delta_limits = DeltaLimits());
 
   absl::StatusOr<v1::ListUsersResponse> ListUsers(const v1::ListUsersRequest& request);
-  // `write` returns false when the client went away.
+  // `write` returns false when the client went away. With request.delta,
+  // lists only the paths changed since the requested generation (from the
+  // change tracker's history, hashes through the hash cache), or fails with
+  // FAILED_PRECONDITION before writing anything when it cannot.
   absl::Status GetManifest(const v1::GetManifestRequest& request,
                            const std::function<bool(const v1::ManifestChunk&)>& write);
   absl::Status FetchFiles(const v1::FetchFilesRequest& request,
@@ -48,8 +52,13 @@ class PeerCore {
   const std::string& instance_id() const { return instance_id_; }
   // The slot's root fd (opened at construction; -1 if it could not be).
   absl::StatusOr<int> SlotRoot(const std::string& slot) const;
+  // The source's change tracker (tests simulate a queue overflow with it).
+  ChangeTracker* tracker() { return &tracker_; }
 
  private:
+  absl::Status GetManifestDelta(const v1::GetManifestRequest& request, int root,
+                                const std::function<bool(const v1::ManifestChunk&)>& write);
+
   const std::map<std::string, std::string> slot_paths_;
   std::map<std::string, Fd> slot_roots_;  // fixed after construction
   MemoryHashCache cache_;

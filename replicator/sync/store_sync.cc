@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -162,6 +163,9 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
   result.source_instance_id = listed.instance_id();
   int64_t oldest_pending = 0;
   std::vector<const v1::UserSummary*> todo;
+  // The checkpoint of a user in `todo` from the same source instance: what
+  // a delta manifest may start from.
+  std::map<const v1::UserSummary*, DeltaBase> delta_bases;
   for (const v1::UserSummary& u : listed.users()) {
     if (!options.only_user.empty() && u.user() != options.only_user) continue;
     result.progress.set_users_total(result.progress.users_total() + 1);
@@ -172,6 +176,9 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
         result.users_skipped_unchanged++;
         result.progress.set_users_done(result.progress.users_done() + 1);
         continue;
+      }
+      if (c && c->instance_id == listed.instance_id() && c->generation < u.generation()) {
+        delta_bases[&u] = DeltaBase{c->instance_id, c->generation};
       }
     }
     if (u.oldest_change_ms() > 0 &&
@@ -231,7 +238,9 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
         if (first_error.ok()) first_error = absl::CancelledError("cancelled");
         return;
       }
-      absl::StatusOr<UserSyncResult> r = SyncUser(ctx, u.user());
+      auto base = delta_bases.find(&u);
+      absl::StatusOr<UserSyncResult> r =
+          SyncUser(ctx, u.user(), base == delta_bases.end() ? nullptr : &base->second);
       if (r.ok() && !r->blocked) {
         std::vector<const v1::UserSummary*> to_commit;
         {

@@ -11,6 +11,9 @@
 // without re-copying finished users, and a no-change re-sync nearly free.
 // A generation is taken before the user's manifest is read, so a change
 // during the sync leaves the checkpoint behind and the next run looks again.
+// With options.user.use_delta, a user whose checkpoint is from the same
+// source instance asks for a delta manifest since that generation (see
+// SyncUser); the checkpoint rules are the same for both paths.
 //
 // Users that exist only on the target are left alone (removing a whole user
 // is for an operator, not for a sync). Blocked users (mass-deletion guard)

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -319,109 +321,12 @@ absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, D
   return absl::OkStatus();
 }
 
-}  // namespace
-
-TokenBucket::TokenBucket(uint64_t bytes_per_second, uint64_t burst_bytes, Clock* clock)
-    : rate_(static_cast<double>(bytes_per_second)),
-      burst_(static_cast<double>(std::max<uint64_t>(burst_bytes, 1))),
-      clock_(clock),
-      tokens_(burst_),
-      last_(clock->Monotonic()) {}
-
-void TokenBucket::Acquire(uint64_t n) {
-  if (rate_ <= 0) return;
-  double need = static_cast<double>(n);
-  for (;;) {
-    absl::Duration wait;
-    {
-      absl::MutexLock lock(&mu_);
-      absl::Duration now = clock_->Monotonic();
-      tokens_ = std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * rate_);
-      last_ = now;
-      // A request larger than the burst goes through once the bucket is full
-      // and drives it negative, so the average rate still holds.
-      if (tokens_ >= std::min(need, burst_)) {
-        tokens_ -= need;
-        return;
-      }
-      wait = absl::Seconds((std::min(need, burst_) - tokens_) / rate_);
-    }
-    clock_->SleepFor(wait);
-  }
-}
-
-absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
-                                       const std::string& slot, const std::string& user,
-                                       uint64_t* generation) {
-  v1::GetManifestRequest request;
-  request.set_slot(slot);
-  request.set_user(user);
-  grpc::ClientContext call;
-  auto reader = stub->GetManifest(&call, request);
-  v1::ManifestChunk chunk;
-  Manifest out;
-  bool last = false;
-  absl::Status bad;
-  while (reader->Read(&chunk)) {
-    for (ManifestEntry& e : *chunk.mutable_entries()) {
-      if (absl::Status s = ValidateRelativePath(e.path()); !s.ok()) {
-        bad = absl::InvalidArgumentError(
-            absl::StrCat("source manifest of ", user, " refused: ", s.message()));
-      } else if (!e.directory() && e.hash().size() != kHashBytes) {
-        bad = absl::InvalidArgumentError(
-            absl::StrCat("source manifest entry ", e.path(), " has no hash"));
-      }
-      out.push_back(std::move(e));
-    }
-    if (chunk.last()) {
-      last = true;
-      if (generation != nullptr) *generation = chunk.generation();
-    }
-  }
-  absl::Status rpc = FromGrpcStatus(reader->Finish());
-  if (!rpc.ok()) {
-    return absl::Status(rpc.code(), absl::StrCat("GetManifest ", user, ": ", rpc.message()));
-  }
-  if (!bad.ok()) return bad;
-  if (!last) return absl::DataLossError("manifest stream ended early");
-  std::sort(out.begin(), out.end(),
-            [](const ManifestEntry& a, const ManifestEntry& b) { return a.path() < b.path(); });
-  for (size_t i = 1; i < out.size(); ++i) {
-    if (out[i].path() == out[i - 1].path()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("source manifest lists ", out[i].path(), " twice"));
-    }
-  }
-  return out;
-}
-
-absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user) {
-  if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
-  if (Cancelled(ctx)) return absl::CancelledError("sync cancelled");
-  UserSyncResult result;
-  absl::StatusOr<Manifest> source =
-      FetchManifest(ctx.stub, ctx.source_slot, user, &result.generation);
-  if (!source.ok()) return source.status();
-  ctx.counters->manifests_fetched++;
-  for (const ManifestEntry& e : *source) {
-    if (e.directory()) continue;
-    result.bytes_total += e.size();
-    result.files_total++;
-  }
-
-  std::vector<std::string> temps;
-  absl::StatusOr<Manifest> local =
-      ScanUser(ctx.target_root, ctx.target_scope, user, ctx.cache, nullptr, &temps);
-  if (!local.ok()) return local.status();
-  UserPlan plan = PlanUserSync(*source, *local, ctx.options.guard);
-  if (plan.blocked) {
-    LogWarning(absl::StrCat("user ", user, ": ", plan.blocked_reason));
-    result.blocked = true;
-    result.blocked_reason = plan.blocked_reason;
-    return result;
-  }
-  if (plan.empty() && temps.empty()) return result;
-
+// Applies a plan (full or delta) with every safety rule of the data path:
+// leftovers and replaced files to the quarantine first, renames through
+// temporary names, fetched files verified and made durable before they are
+// renamed into place. ABORTED when some file changed at the source.
+absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, const UserPlan& plan,
+                       const std::vector<std::string>& temps) {
   absl::StatusOr<Fd> user_dir =
       OpenDirBeneath(ctx.target_root, absl::StrCat("users/", user), /*create=*/true);
   if (!user_dir.ok()) return user_dir.status();
@@ -533,6 +438,248 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
     return absl::AbortedError(
         absl::StrCat("user ", user, ": some files changed at the source during the sync; retry"));
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+TokenBucket::TokenBucket(uint64_t bytes_per_second, uint64_t burst_bytes, Clock* clock)
+    : rate_(static_cast<double>(bytes_per_second)),
+      burst_(static_cast<double>(std::max<uint64_t>(burst_bytes, 1))),
+      clock_(clock),
+      tokens_(burst_),
+      last_(clock->Monotonic()) {}
+
+void TokenBucket::Acquire(uint64_t n) {
+  if (rate_ <= 0) return;
+  double need = static_cast<double>(n);
+  for (;;) {
+    absl::Duration wait;
+    {
+      absl::MutexLock lock(&mu_);
+      absl::Duration now = clock_->Monotonic();
+      tokens_ = std::min(burst_, tokens_ + absl::ToDoubleSeconds(now - last_) * rate_);
+      last_ = now;
+      // A request larger than the burst goes through once the bucket is full
+      // and drives it negative, so the average rate still holds.
+      if (tokens_ >= std::min(need, burst_)) {
+        tokens_ -= need;
+        return;
+      }
+      wait = absl::Seconds((std::min(need, burst_) - tokens_) / rate_);
+    }
+    clock_->SleepFor(wait);
+  }
+}
+
+absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
+                                       const std::string& slot, const std::string& user,
+                                       uint64_t* generation) {
+  v1::GetManifestRequest request;
+  request.set_slot(slot);
+  request.set_user(user);
+  grpc::ClientContext call;
+  auto reader = stub->GetManifest(&call, request);
+  v1::ManifestChunk chunk;
+  Manifest out;
+  bool last = false;
+  absl::Status bad;
+  while (reader->Read(&chunk)) {
+    for (ManifestEntry& e : *chunk.mutable_entries()) {
+      if (absl::Status s = ValidateRelativePath(e.path()); !s.ok()) {
+        bad = absl::InvalidArgumentError(
+            absl::StrCat("source manifest of ", user, " refused: ", s.message()));
+      } else if (!e.directory() && e.hash().size() != kHashBytes) {
+        bad = absl::InvalidArgumentError(
+            absl::StrCat("source manifest entry ", e.path(), " has no hash"));
+      }
+      out.push_back(std::move(e));
+    }
+    if (chunk.last()) {
+      last = true;
+      if (generation != nullptr) *generation = chunk.generation();
+    }
+  }
+  absl::Status rpc = FromGrpcStatus(reader->Finish());
+  if (!rpc.ok()) {
+    return absl::Status(rpc.code(), absl::StrCat("GetManifest ", user, ": ", rpc.message()));
+  }
+  if (!bad.ok()) return bad;
+  if (!last) return absl::DataLossError("manifest stream ended early");
+  std::sort(out.begin(), out.end(),
+            [](const ManifestEntry& a, const ManifestEntry& b) { return a.path() < b.path(); });
+  for (size_t i = 1; i < out.size(); ++i) {
+    if (out[i].path() == out[i - 1].path()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("source manifest lists ", out[i].path(), " twice"));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// A delta answer: the changed files that exist at the source, and the
+// changed paths that no longer do.
+struct SourceDelta {
+  Manifest entries;  // sorted by path
+  std::vector<std::string> removed;
+  uint64_t generation = 0;
+};
+
+// Asks the source for what changed since `since`. std::nullopt when the
+// source cannot give a delta (FAILED_PRECONDITION, or a source that ignores
+// the request and answers with a full manifest) or the answer is doubtful.
+absl::StatusOr<std::optional<SourceDelta>> FetchDelta(const UserSyncContext& ctx,
+                                                      const std::string& user,
+                                                      const DeltaBase& since) {
+  v1::GetManifestRequest request;
+  request.set_slot(ctx.source_slot);
+  request.set_user(user);
+  request.set_delta(true);
+  request.set_since_generation(since.generation);
+  request.set_since_instance_id(since.instance_id);
+  grpc::ClientContext call;
+  auto reader = ctx.stub->GetManifest(&call, request);
+  v1::ManifestChunk chunk;
+  SourceDelta out;
+  bool last = false;
+  bool doubtful = false;
+  while (reader->Read(&chunk)) {
+    if (!chunk.delta()) doubtful = true;  // not a delta: use the full path
+    for (ManifestEntry& e : *chunk.mutable_entries()) {
+      if (!ValidateRelativePath(e.path()).ok() || e.directory() || e.hash().size() != kHashBytes) {
+        doubtful = true;
+      }
+      out.entries.push_back(std::move(e));
+    }
+    for (std::string& path : *chunk.mutable_removed()) {
+      if (!ValidateRelativePath(path).ok()) doubtful = true;
+      out.removed.push_back(std::move(path));
+    }
+    if (chunk.last()) {
+      last = true;
+      out.generation = chunk.generation();
+    }
+  }
+  absl::Status rpc = FromGrpcStatus(reader->Finish());
+  if (absl::IsCancelled(rpc) || Cancelled(ctx)) return absl::CancelledError("sync cancelled");
+  if (!rpc.ok()) {
+    if (!absl::IsFailedPrecondition(rpc)) {
+      LogWarning(absl::StrCat("user ", user, ": delta manifest failed (", rpc.ToString(),
+                              "); full manifest instead"));
+    }
+    return std::nullopt;
+  }
+  if (doubtful || !last) return std::nullopt;
+  std::sort(out.entries.begin(), out.entries.end(),
+            [](const ManifestEntry& a, const ManifestEntry& b) { return a.path() < b.path(); });
+  std::sort(out.removed.begin(), out.removed.end());
+  std::set<std::string> seen;
+  for (const ManifestEntry& e : out.entries) {
+    if (!seen.insert(e.path()).second) return std::nullopt;
+  }
+  for (const std::string& path : out.removed) {
+    if (!seen.insert(path).second) return std::nullopt;
+  }
+  return out;
+}
+
+// The delta path: applies only what changed since `since`, looking at the
+// changed paths on both sides instead of walking the trees. The replica is
+// taken to hold the source's state at `since` (its checkpoint says so), so
+// the plan over the changed paths equals the full plan: unchanged paths
+// neither move nor serve as rename donors (a renamed message's old name is
+// itself a changed path). std::nullopt (fall back to the full manifest) on
+// any doubt: no delta, a changed path that is a directory or symlink here,
+// or removals the mass-deletion guard must judge against the whole user.
+absl::StatusOr<std::optional<UserSyncResult>> SyncUserDelta(const UserSyncContext& ctx,
+                                                            const std::string& user,
+                                                            const DeltaBase& since) {
+  absl::StatusOr<std::optional<SourceDelta>> delta = FetchDelta(ctx, user, since);
+  if (!delta.ok()) return delta.status();
+  if (!delta->has_value()) return std::nullopt;
+  const SourceDelta& d = **delta;
+  absl::StatusOr<Fd> user_dir =
+      OpenDirBeneath(ctx.target_root, absl::StrCat("users/", user), /*create=*/false);
+  if (!user_dir.ok()) {
+    if (absl::IsNotFound(user_dir.status())) return std::nullopt;
+    return user_dir.status();
+  }
+  Manifest local;
+  std::map<std::string, Fd> dirs;
+  auto look = [&](const std::string& path) -> absl::StatusOr<bool> {
+    absl::StatusOr<PathLookup> found =
+        LookupUserPath(user_dir->get(), ctx.target_scope, user, path, ctx.cache, &dirs);
+    if (!found.ok()) return found.status();
+    if (found->kind == PathLookup::kFile) local.push_back(std::move(found->entry));
+    return found->kind == PathLookup::kFile || found->kind == PathLookup::kAbsent;
+  };
+  for (const ManifestEntry& e : d.entries) {
+    absl::StatusOr<bool> ok = look(e.path());
+    if (!ok.ok()) return ok.status();
+    if (!*ok) return std::nullopt;
+  }
+  for (const std::string& path : d.removed) {
+    absl::StatusOr<bool> ok = look(path);
+    if (!ok.ok()) return ok.status();
+    if (!*ok) return std::nullopt;
+  }
+  std::sort(local.begin(), local.end(),
+            [](const ManifestEntry& a, const ManifestEntry& b) { return a.path() < b.path(); });
+  UserPlan plan = PlanUserSync(d.entries, local, ctx.options.guard);
+  // The guard's share needs the user's whole message count, which a delta
+  // does not have: enough removals to possibly block go to the full path,
+  // which judges them exactly as it always does.
+  if (plan.blocked || plan.removed_messages >= ctx.options.guard.min_removals_to_block) {
+    return std::nullopt;
+  }
+  ctx.counters->delta_manifests++;
+  UserSyncResult result;
+  result.generation = d.generation;
+  result.delta = true;
+  if (!plan.empty()) {
+    if (absl::Status s = ApplyPlan(ctx, user, plan, {}); !s.ok()) return s;
+  }
+  return result;
+}
+
+}  // namespace
+
+absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user,
+                                        const DeltaBase* since) {
+  if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
+  if (Cancelled(ctx)) return absl::CancelledError("sync cancelled");
+  if (since != nullptr && ctx.options.use_delta) {
+    absl::StatusOr<std::optional<UserSyncResult>> delta = SyncUserDelta(ctx, user, *since);
+    if (!delta.ok()) return delta.status();
+    if (delta->has_value()) return **delta;
+    ctx.counters->delta_fallbacks++;
+  }
+  UserSyncResult result;
+  absl::StatusOr<Manifest> source =
+      FetchManifest(ctx.stub, ctx.source_slot, user, &result.generation);
+  if (!source.ok()) return source.status();
+  ctx.counters->manifests_fetched++;
+  for (const ManifestEntry& e : *source) {
+    if (e.directory()) continue;
+    result.bytes_total += e.size();
+    result.files_total++;
+  }
+
+  std::vector<std::string> temps;
+  absl::StatusOr<Manifest> local =
+      ScanUser(ctx.target_root, ctx.target_scope, user, ctx.cache, nullptr, &temps);
+  if (!local.ok()) return local.status();
+  UserPlan plan = PlanUserSync(*source, *local, ctx.options.guard);
+  if (plan.blocked) {
+    LogWarning(absl::StrCat("user ", user, ": ", plan.blocked_reason));
+    result.blocked = true;
+    result.blocked_reason = plan.blocked_reason;
+    return result;
+  }
+  if (plan.empty() && temps.empty()) return result;
+  if (absl::Status s = ApplyPlan(ctx, user, plan, temps); !s.ok()) return s;
   return result;
 }
 

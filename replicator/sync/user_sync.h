@@ -16,6 +16,16 @@
 // installed; the user's sync then reports DATA_LOSS / ABORTED so its
 // checkpoint is not advanced and the next sync retries.
 //
+// The delta path (options.use_delta and a checkpoint from the same source
+// instance): GetManifest with since_generation lists only the paths changed
+// since the checkpoint; the replica looks up just those paths locally, plans
+// with the same PlanUserSync and applies with the same steps 2-5. It falls
+// back to the full path when the source cannot give a delta, when a changed
+// path is a directory or symlink locally, and when the delta removes enough
+// messages that the mass-deletion guard must weigh them against the whole
+// user. Leftover temporary files of an interrupted sync are quarantined by
+// the next full walk only.
+//
 // Thread-safe: SyncUser may run for several users at once with the same
 // context; TokenBucket and SyncCounters are shared safely.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_USER_SYNC_H_
@@ -78,6 +88,10 @@ struct SyncOptions {
   // The caller makes directories durable itself (SyncStore does one syncfs
   // for a group of users before writing their checkpoints).
   bool defer_directory_sync = false;
+  // Incremental syncs ask the source for a delta manifest (the paths changed
+  // since the checkpointed generation) and apply it without walking either
+  // tree; the full manifest remains the fallback.
+  bool use_delta = true;
 };
 
 // Counters over many users; all atomics.
@@ -90,6 +104,8 @@ struct SyncCounters {
   std::atomic<uint64_t> bytes_received{0};
   std::atomic<uint64_t> files_changed_at_source{0};
   std::atomic<uint64_t> files_failed_verify{0};
+  std::atomic<uint64_t> delta_manifests{0};  // users synced by a delta
+  std::atomic<uint64_t> delta_fallbacks{0};  // delta asked, full path taken
 };
 
 struct UserSyncContext {
@@ -112,10 +128,24 @@ struct UserSyncResult {
   uint64_t generation = 0;  // the source generation the manifest listed
   bool blocked = false;
   std::string blocked_reason;
+  // Synced by a delta manifest: files_total and bytes_total are not known
+  // (0), only the changed paths were looked at.
+  bool delta = false;
+};
+
+// The source state a replica's user is known to hold: its checkpoint.
+struct DeltaBase {
+  std::string instance_id;
+  uint64_t generation = 0;
 };
 
 // OK with blocked=true when the guard stopped the user (nothing changed).
-absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user);
+// With `since` (the user's checkpoint; may be null) and options.use_delta,
+// tries the delta path first (see SyncUserDelta in user_sync.cc): the
+// changed paths only, the same plan, safety rules and guard as the full
+// path; any doubt falls back to the full manifest.
+absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user,
+                                        const DeltaBase* since = nullptr);
 
 // Reads a user's manifest from a peer (all chunks).
 absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,

@@ -166,6 +166,13 @@ absl::Status Cluster::StartCoordinator() {
   }
   auto line = coordinator_.WaitForLogLine("slotmgrd listening on", absl::Seconds(30));
   if (!line.ok()) return line.status();
+  // After a restart the client's channel may still hold the dead
+  // connection: the first call can fail (broken pipe) until it reconnects.
+  if (absl::Status st = WaitForStatus([](const slotkeeper::v1::ClusterStatus&) { return true; },
+                                      absl::Seconds(30), "slotmgrd answering");
+      !st.ok()) {
+    return st;
+  }
   Log(absl::StrCat("slotmgrd up at ", coordinator_address_));
   return absl::OkStatus();
 }
@@ -388,7 +395,8 @@ absl::StatusOr<std::map<std::string, SlotContent>> Cluster::CreateStores(
                         &out);
     if (!code.ok()) return code.status();
     if (*code != 0) {
-      return absl::InternalError(absl::StrCat("slotctl store create ", s.name, ": ", out));
+      return absl::InternalError(
+          absl::StrCat("slotctl store create ", s.name, ": ", out, CoordinatorDiagnosis()));
     }
   }
   const uint32_t n = static_cast<uint32_t>(stores.size());
@@ -401,6 +409,15 @@ absl::StatusOr<std::map<std::string, SlotContent>> Cluster::CreateStores(
     return st;
   }
   return snapshot;
+}
+
+std::string Cluster::CoordinatorDiagnosis() {
+  if (!coordinator_.running()) return " (slotmgrd is not running)";
+  auto code = coordinator_.Wait(absl::ZeroDuration());
+  if (!code.ok()) return "";  // still running
+  std::string log = coordinator_.ReadLog();
+  if (log.size() > 2000) log = log.substr(log.size() - 2000);
+  return absl::StrCat(" (slotmgrd exited with status ", *code, "; end of its log:\n", log, ")");
 }
 
 absl::StatusOr<int> Cluster::Slotctl(const std::vector<std::string>& args, std::string* out,

@@ -118,6 +118,8 @@ class Cluster {
                                                          const SlotContent& expected);
 
   void Log(const std::string& line) const;
+  // When slotmgrd has exited: how, and the end of its log (else empty).
+  std::string CoordinatorDiagnosis();
 
  private:
   explicit Cluster(ClusterOptions options) : options_(std::move(options)) {}

@@ -46,6 +46,9 @@ ABSL_FLAG(double, max_removal_share, 0.10,
           "mass-deletion guard: block a user losing more than this share");
 ABSL_FLAG(bool, checkpoints, true,
           "skip users unchanged since the last run (same source generation)");
+ABSL_FLAG(bool, delta, true,
+          "incremental: ask the source for delta manifests (changed paths since the "
+          "checkpoint) instead of walking every changed user's tree; falls back to full");
 ABSL_FLAG(bool, quiet, false, "do not list failed users one by one");
 
 namespace {
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
   options.bandwidth_bytes_per_second = absl::GetFlag(FLAGS_bwlimit);
   options.user.guard.max_removal_share = absl::GetFlag(FLAGS_max_removal_share);
   options.use_checkpoints = absl::GetFlag(FLAGS_checkpoints);
+  options.user.use_delta = absl::GetFlag(FLAGS_delta);
   if (options.parallel_users < 1 || options.parallel_users > 64) {
     return Usage("--parallel_users must be 1..64");
   }
@@ -153,6 +157,10 @@ int main(int argc, char** argv) {
       r.blocked_users.size(), r.failed_users.size(), counters.files_copied.load(),
       counters.files_renamed.load(), counters.files_quarantined.load(),
       counters.bytes_received.load(), secs);
+  if (options.user.use_delta) {
+    absl::PrintF("slotsync: users by delta manifest %d, delta unavailable (full manifest) %d\n",
+                 counters.delta_manifests.load(), counters.delta_fallbacks.load());
+  }
   for (const std::string& u : r.blocked_users) {
     std::fprintf(stderr,
                  "slotsync: user %s BLOCKED by the mass-deletion "

@@ -1,0 +1,201 @@
+// Test helpers of the data path: real files under TEST_TMPDIR, and a fixture
+// with a source (PeerCore behind a real gRPC server on 127.0.0.1 port 0) and
+// a target slot with its RocksDB, under a FakeClock. Test-only.
+#ifndef SLOTKEEPER_REPLICATOR_SYNC_SYNC_TEST_UTIL_H_
+#define SLOTKEEPER_REPLICATOR_SYNC_SYNC_TEST_UTIL_H_
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "base/clock.h"
+#include "base/grpc_util.h"
+#include "gtest/gtest.h"
+#include "replicator/sync/peer_service.h"
+#include "replicator/sync/store_sync.h"
+#include "replicator/sync/user_sync.h"
+#include "rocksdb/db.h"
+
+namespace slotkeeper::sync {
+
+inline std::string Tmp() { return std::getenv("TEST_TMPDIR"); }
+
+inline void MkdirP(const std::string& path) {
+  std::string acc;
+  std::stringstream ss(path);
+  std::string part;
+  while (std::getline(ss, part, '/')) {
+    acc += part + "/";
+    mkdir(acc.c_str(), 0755);
+  }
+}
+
+inline void WriteFile(const std::string& path, const std::string& content,
+                      int64_t mtime_s = 1700000000, mode_t mode = 0600) {
+  MkdirP(path.substr(0, path.rfind('/')));
+  std::ofstream(path, std::ios::binary) << content;
+  chmod(path.c_str(), mode);
+  struct timespec t[2] = {{mtime_s, 123}, {mtime_s, 123}};
+  utimensat(AT_FDCWD, path.c_str(), t, 0);
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+// Every regular file below `dir` with content, mtime and mode, for
+// byte-for-byte comparisons. Includes temp files so leftovers show.
+inline std::map<std::string, std::string> Tree(const std::string& dir, bool with_dirs = true) {
+  std::map<std::string, std::string> out;
+  std::string cmd = "cd '" + dir + "' 2>/dev/null && find . -mindepth 1 " +
+                    (with_dirs ? "" : "-type f ") + "| sort";
+  FILE* p = popen(cmd.c_str(), "r");
+  char line[4096];
+  while (p && fgets(line, sizeof(line), p)) {
+    std::string rel(line);
+    rel.pop_back();
+    struct stat st;
+    lstat((dir + "/" + rel).c_str(), &st);
+    if (S_ISDIR(st.st_mode)) {  // directory mtimes are not replicated
+      out[rel] = "dir|" + std::to_string(st.st_mode & 07777);
+      continue;
+    }
+    out[rel] = ReadFile(dir + "/" + rel) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
+               std::to_string(st.st_mtim.tv_nsec) + "|" + std::to_string(st.st_mode & 07777);
+  }
+  if (p) pclose(p);
+  return out;
+}
+
+inline std::unique_ptr<rocksdb::DB> OpenDb(const std::string& path) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  rocksdb::DB* db = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return std::unique_ptr<rocksdb::DB>(db);
+}
+
+// Writes fail with ENOSPC after a budget, or flip a byte of the Nth write.
+class FaultyFs : public TargetFs {
+ public:
+  std::atomic<int64_t> byte_budget{-1};  // -1: unlimited
+  std::atomic<int> corrupt_write{-1};    // index of the write to corrupt
+  std::atomic<int> writes{0};
+  absl::Status Write(int fd, const char* data, size_t n) override {
+    int index = writes.fetch_add(1);
+    if (byte_budget >= 0) {
+      if (static_cast<int64_t>(n) > byte_budget) return ErrnoStatus(ENOSPC, "write");
+      byte_budget -= n;
+    }
+    if (index == corrupt_write && n > 0) {
+      std::string copy(data, n);
+      copy[n / 2] ^= 0x55;
+      return TargetFs::Write(fd, copy.data(), n);
+    }
+    return TargetFs::Write(fd, data, n);
+  }
+};
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    base_ = Tmp() + "/" + info->name();
+    source_ = base_ + "/source";
+    target_ = base_ + "/target";
+    MkdirP(source_ + "/users");
+    MkdirP(target_);
+    source_db_ = OpenDb(base_ + "/source.db");
+    target_db_ = OpenDb(base_ + "/target.db");
+    source_cache_ = std::make_unique<RocksHashCache>(source_db_.get());
+    StartSource("inst-1");
+    absl::StatusOr<Fd> root = OpenRootDir(target_);
+    ASSERT_TRUE(root.ok());
+    target_root_ = *std::move(root);
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  // (Re)starts the source's PeerCore and server: a new process instance.
+  void StartSource(const std::string& instance_id, DeltaLimits limits = DeltaLimits()) {
+    if (server_ != nullptr) server_->Shutdown();
+    stub_.reset();
+    server_.reset();
+    service_.reset();
+    core_ = std::make_unique<PeerCore>(std::map<std::string, std::string>{{"s1", source_}},
+                                       source_cache_.get(), &clock_, instance_id, absl::Minutes(10),
+                                       limits);
+    service_ = std::make_unique<ReplicaPeerService>(core_.get());
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(port, 0);
+    channel_ = MakeChannel("127.0.0.1:" + std::to_string(port));
+    // Connect before the test starts: a loaded machine must not make the
+    // first RPC fail fast.
+    ASSERT_TRUE(
+        channel_->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)));
+    stub_ = v1::ReplicaPeer::NewStub(channel_);
+  }
+
+  std::string Msg(const std::string& user, const std::string& rel) {
+    return source_ + "/users/" + user + "/" + rel;
+  }
+
+  absl::StatusOr<StoreSyncResult> Sync(const std::string& only_user = "", TargetFs* fs = nullptr,
+                                       const std::atomic<bool>* cancel = nullptr,
+                                       ProgressCallback progress = nullptr) {
+    StoreSyncRequest request{stub_.get(), "s1", "", target_root_.get(), "t1"};
+    StoreSyncOptions options;
+    options.only_user = only_user;
+    options.parallel_users = 1;
+    options.user.batch_files = 3;  // several batches even in small tests
+    options.user.durability = durability_;
+    options.user.use_delta = use_delta_;
+    return SyncStore(request, options, target_db_.get(), fs ? fs : DefaultTargetFs(), &clock_,
+                     progress, cancel, &counters_);
+  }
+
+  void ExpectEqualTrees() { EXPECT_EQ(Tree(source_ + "/users"), Tree(target_ + "/users")); }
+
+  FakeClock clock_;
+  std::string base_, source_, target_;
+  std::unique_ptr<rocksdb::DB> source_db_, target_db_;
+  std::unique_ptr<RocksHashCache> source_cache_;
+  std::unique_ptr<PeerCore> core_;
+  std::unique_ptr<ReplicaPeerService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ReplicaPeer::Stub> stub_;
+  Fd target_root_;
+  SyncCounters counters_;
+  Durability durability_ = Durability::kAuto;
+  bool use_delta_ = false;
+};
+
+}  // namespace slotkeeper::sync
+
+#endif  // SLOTKEEPER_REPLICATOR_SYNC_SYNC_TEST_UTIL_H_
