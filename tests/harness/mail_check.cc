@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -45,31 +46,41 @@ std::string MessageKey(const fs::path& relative) {
 }  // namespace
 
 absl::StatusOr<SlotContent> ReadSlotContent(const std::string& slot_dir) {
+  // A slot may be read while a sync writes into it: its temporary files
+  // (".slotsync-*", never mail) come and go, so a file that vanishes between
+  // listing and reading is skipped rather than taken for an error.
   SlotContent content;
   const fs::path users = fs::path(slot_dir) / "users";
   std::error_code ec;
   if (!fs::exists(users, ec)) return content;
   for (const auto& user : fs::directory_iterator(users, ec)) {
-    if (!user.is_directory()) continue;
+    if (!user.is_directory(ec)) continue;
     auto& files = content[user.path().filename().string()];
     for (auto it = fs::recursive_directory_iterator(user.path(), ec);
          it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec)
+      if (ec) {
         return absl::InternalError(
             absl::StrCat("walking ", user.path().string(), ": ", ec.message()));
-      const fs::path rel = fs::relative(it->path(), user.path());
-      if (it->is_directory() && rel.filename() == "tmp") {
+      }
+      const fs::path rel = it->path().lexically_relative(user.path());
+      std::error_code type_ec;
+      if (it->is_directory(type_ec) && rel.filename() == "tmp") {
         it.disable_recursion_pending();  // Maildir tmp/: not delivered yet
         continue;
       }
-      if (!it->is_regular_file()) continue;
+      if (!it->is_regular_file(type_ec)) continue;
+      if (absl::StartsWith(rel.filename().string(), ".slotsync-")) continue;
       auto hash = HashFile(it->path());
-      if (!hash.ok()) return hash.status();
+      if (!hash.ok()) {
+        if (!fs::exists(it->path(), type_ec)) continue;  // vanished meanwhile
+        return hash.status();
+      }
       files[MessageKey(rel)] = *hash;
     }
-    if (ec)
+    if (ec) {
       return absl::InternalError(
           absl::StrCat("walking ", user.path().string(), ": ", ec.message()));
+    }
   }
   return content;
 }

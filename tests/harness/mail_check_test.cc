@@ -41,6 +41,13 @@ TEST_F(MailCheckTest, FlagChangesAndMovesAreNotDifferences) {
   EXPECT_TRUE(MissingFrom(*a, *b).empty());
 }
 
+TEST_F(MailCheckTest, SyncTemporaryFilesAreNotMail) {
+  Write(root_ / "a/users/alice/cur/.slotsync-123-4", "half a message");
+  auto a = ReadSlotContent((root_ / "a").string());
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(MessageCount(*a), 3u);
+}
+
 TEST_F(MailCheckTest, LostAndAlteredMessagesAreReported) {
   Write(root_ / "b/users/alice/cur/1.M1.h:2,S", "hellO");
   auto a = ReadSlotContent((root_ / "a").string());
