@@ -484,6 +484,25 @@ std::string MasterOf(const slotkeeper::v1::StoreInfo& store) {
   return "";
 }
 
+absl::Status WaitForFullRecovery(
+    Cluster& cluster, const std::function<bool(const slotkeeper::v1::StoreInfo&)>& refers,
+    absl::Duration timeout, const std::string& what) {
+  return cluster.WaitForStatus(
+      [&](const slotkeeper::v1::ClusterStatus& s) {
+        if (s.stores_healthy() != s.stores_total() || s.recovery().tasks_running() != 0 ||
+            s.recovery().tasks_queued() != 0) {
+          return false;
+        }
+        auto all = cluster.Stores();
+        if (!all.ok()) return false;
+        for (const auto& st : *all) {
+          if (refers(st)) return false;
+        }
+        return true;
+      },
+      timeout, what);
+}
+
 bool HasCopyOn(const slotkeeper::v1::StoreInfo& store, const std::string& host) {
   for (const auto& c : store.copies()) {
     if (c.slot().host() == host) return true;

@@ -147,6 +147,11 @@ absl::StatusOr<std::vector<slotkeeper::v1::TaskInfo>> ListAllTasks(Cluster& clus
 std::string MasterOf(const slotkeeper::v1::StoreInfo& store);
 // True when the store has a copy on `host` (whatever its role).
 bool HasCopyOn(const slotkeeper::v1::StoreInfo& store, const std::string& host);
+// Waits until recovery is over: every store healthy, no task running or
+// queued, and no store for which `refers` (e.g. "has a copy on imap4") holds.
+absl::Status WaitForFullRecovery(
+    Cluster& cluster, const std::function<bool(const slotkeeper::v1::StoreInfo&)>& refers,
+    absl::Duration timeout, const std::string& what);
 // CheckStoreHas for every store of `reference`: the problems, empty if none.
 std::vector<std::string> CheckNoMessageLost(Cluster& cluster,
                                             const std::map<std::string, SlotContent>& reference);

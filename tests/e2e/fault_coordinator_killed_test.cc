@@ -93,19 +93,8 @@ TEST(FaultCoordinatorKilledTest, RestartedCoordinatorCompletesTheRecovery) {
   for (const auto& t : *loaded) loaded_ids.insert(t.id());
   for (const std::string& id : created_tasks) EXPECT_TRUE(loaded_ids.count(id)) << id;
 
-  absl::Status recovered = c.WaitForStatus(
-      [&](const v1::ClusterStatus& s) {
-        if (s.stores_healthy() != s.stores_total() || s.recovery().tasks_running() != 0 ||
-            s.recovery().tasks_queued() != 0) {
-          return false;
-        }
-        auto all = c.Stores();
-        if (!all.ok()) return false;
-        for (const auto& st : *all) {
-          if (HasCopyOn(st, "imap3") || st.copies_size() != 3) return false;
-        }
-        return true;
-      },
+  absl::Status recovered = WaitForFullRecovery(
+      c, [](const v1::StoreInfo& st) { return HasCopyOn(st, "imap3") || st.copies_size() != 3; },
       absl::Seconds(90), "every store with three copies, none on imap3");
   ASSERT_TRUE(recovered.ok()) << recovered;
   c.Log(absl::StrCat("recovery completed ", absl::FormatDuration(absl::Now() - restarted),

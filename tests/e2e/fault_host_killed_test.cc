@@ -89,19 +89,8 @@ TEST(FaultHostKilledTest, FailoverAfterGraceAndReReplicationAfterReplaceAfter) {
   c.Log(absl::StrCat("st1 failed over after ", absl::FormatDuration(absl::Now() - killed)));
 
   // Re-replication: every store healthy again, nothing on imap4, no task left.
-  absl::Status recovered = c.WaitForStatus(
-      [&](const v1::ClusterStatus& s) {
-        if (s.stores_healthy() != s.stores_total() || s.recovery().tasks_running() != 0 ||
-            s.recovery().tasks_queued() != 0) {
-          return false;
-        }
-        auto all = c.Stores();
-        if (!all.ok()) return false;
-        for (const auto& st : *all) {
-          if (HasCopyOn(st, "imap4") || st.copies_size() != 3) return false;
-        }
-        return true;
-      },
+  absl::Status recovered = WaitForFullRecovery(
+      c, [](const v1::StoreInfo& st) { return HasCopyOn(st, "imap4") || st.copies_size() != 3; },
       absl::Seconds(120), "every store with three copies, none on imap4");
   ASSERT_TRUE(recovered.ok()) << recovered;
   c.Log(absl::StrCat("every store fully replicated again after ",
