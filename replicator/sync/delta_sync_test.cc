@@ -162,7 +162,9 @@ TEST_F(DeltaSyncTest, ServerRefusesDeltasItCannotGive) {
       ++chunks;
       return true;
     });
-    if (!s.ok()) EXPECT_EQ(chunks, 0) << "a refusal must not follow a partial answer";
+    if (!s.ok()) {
+      EXPECT_EQ(chunks, 0) << "a refusal must not follow a partial answer";
+    }
     return s;
   };
   EXPECT_TRUE(ask("inst-1", g).ok());
@@ -308,12 +310,22 @@ class ChangeDuringSyncFs : public TargetFs {
   std::function<void()> on_rename;
   absl::Status Rename(int from_dir, const std::string& from, int to_dir,
                       const std::string& to) override {
+    Fire();
+    return TargetFs::Rename(from_dir, from, to_dir, to);
+  }
+  absl::Status RenameNoReplace(int from_dir, const std::string& from, int to_dir,
+                               const std::string& to) override {
+    Fire();
+    return TargetFs::RenameNoReplace(from_dir, from, to_dir, to);
+  }
+
+ private:
+  void Fire() {
     if (on_rename) {
       std::function<void()> f = std::move(on_rename);
       on_rename = nullptr;
       f();
     }
-    return TargetFs::Rename(from_dir, from, to_dir, to);
   }
 };
 

@@ -94,7 +94,7 @@ UserPlan PlanUserSync(const Manifest& source_all, const Manifest& local_all,
     }
     if (donor != nullptr) {
       used.insert(donor->path());
-      plan.renames.push_back({donor->path(), want});
+      plan.renames.push_back({donor->path(), want, donor->mtime_ns(), donor->mode()});
     } else {
       plan.fetches.push_back(want);
       plan.fetch_bytes += want.size();

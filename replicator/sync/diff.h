@@ -31,6 +31,11 @@ struct GuardOptions {
 struct LocalRename {
   std::string from;  // local path, content equals `to.hash()`
   ManifestEntry to;  // source entry to materialise
+  // The donor's own metadata: a rename keeps it, so when it already equals
+  // `to`'s (always, for a Maildir flag change) nothing more is set.
+  int64_t from_mtime_ns = 0;
+  uint32_t from_mode = 0;
+  bool KeepsMetadata() const { return from_mtime_ns == to.mtime_ns() && from_mode == to.mode(); }
 };
 
 struct UserPlan {

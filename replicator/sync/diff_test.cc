@@ -31,6 +31,16 @@ TEST(PlanUserSyncTest, FlagChangeIsARename) {
   EXPECT_TRUE(plan.quarantines.empty());
 }
 
+TEST(PlanUserSyncTest, RenameCarriesTheDonorsMetadata) {
+  Manifest local = Sorted({E("cur/1.host:2,", "aaa", 5), E("cur/2.host:2,", "bbb", 5)});
+  Manifest source = Sorted({E("cur/1.host:2,S", "aaa", 5), E("cur/2.host:2,S", "bbb", 6)});
+  UserPlan plan = PlanUserSync(source, local, {});
+  ASSERT_EQ(plan.renames.size(), 2u);
+  EXPECT_EQ(plan.renames[0].from_mtime_ns, 5);
+  EXPECT_TRUE(plan.renames[0].KeepsMetadata());   // a plain flag change
+  EXPECT_FALSE(plan.renames[1].KeepsMetadata());  // mtime differs: set after the rename
+}
+
 TEST(PlanUserSyncTest, NewToCurAndFolderMoveAreRenames) {
   Manifest local = Sorted({E("new/1.host", "aaa"), E("cur/2.host:2,S", "bbb")});
   Manifest source = Sorted({E("cur/1.host:2,", "aaa"), E(".Archive/cur/2.host:2,S", "bbb")});

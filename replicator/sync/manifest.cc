@@ -231,6 +231,12 @@ void RocksHashCache::Store(const std::string& key, const FileStamp& stamp,
   db_->Put(options, CacheKey(key), value);
 }
 
+void RocksHashCache::Forget(const std::string& key) {
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;  // if lost, the entry stays stale, as any cache entry may
+  db_->Delete(options, CacheKey(key));
+}
+
 std::optional<std::string> MemoryHashCache::Lookup(const std::string& key, const FileStamp& stamp) {
   {
     absl::MutexLock lock(&mu_);
@@ -253,6 +259,14 @@ void MemoryHashCache::Store(const std::string& key, const FileStamp& stamp,
                             const std::string& hash) {
   Remember(key, stamp, hash);
   if (backing_ != nullptr) backing_->Store(key, stamp, hash);
+}
+
+void MemoryHashCache::Forget(const std::string& key) {
+  {
+    absl::MutexLock lock(&mu_);
+    entries_.erase(key);
+  }
+  if (backing_ != nullptr) backing_->Forget(key);
 }
 
 void MemoryHashCache::Remember(const std::string& key, const FileStamp& stamp,

@@ -62,6 +62,8 @@ class HashCache {
   // Hint: keys starting with `prefix` are about to be looked up (one user's
   // files); an implementation may load them in one pass.
   virtual void Prefetch(const std::string& prefix) {}
+  // `key` no longer names a file (it was renamed away): its entry may go.
+  virtual void Forget(const std::string& key) {}
 };
 
 // A HashCache in a RocksDB column of its own key space ("h/" prefix).
@@ -74,6 +76,7 @@ class RocksHashCache : public HashCache {
   // Loads the prefix with one iterator; each prefetched entry serves one
   // Lookup (then it is dropped, so memory stays bounded by one user's files).
   void Prefetch(const std::string& prefix) override;
+  void Forget(const std::string& key) override;
 
  private:
   rocksdb::DB* db_;
@@ -94,6 +97,7 @@ class MemoryHashCache : public HashCache {
   void Prefetch(const std::string& prefix) override {
     if (backing_ != nullptr) backing_->Prefetch(prefix);
   }
+  void Forget(const std::string& key) override;
 
  private:
   void Remember(const std::string& key, const FileStamp& stamp, const std::string& hash)

@@ -19,8 +19,6 @@
 namespace slotkeeper::sync {
 namespace {
 
-constexpr size_t kCommitGroup = 16;
-
 std::string CheckpointKey(const std::string& slot, const std::string& user) {
   return absl::StrCat("c/", slot, "\n", user);
 }
@@ -156,6 +154,7 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
   ctx.bucket = bucket.get();
   ctx.options = options.user;
   ctx.options.defer_directory_sync = true;  // one syncfs per group of users
+  ctx.options.stage_small_fetches = true;   // and for their few new files
   ctx.counters = counters;
   ctx.cancelled = cancelled;
 
@@ -208,24 +207,65 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
     p.set_bytes_per_second(secs > 0 ? counters->bytes_received / secs : 0);
     if (progress) progress(p);
   };
-  // Group commit: the renames of finished users are made durable by one
-  // syncfs, then their checkpoints are written. A crash before that only
+  // Accounts for one user's outcome. Requires mu.
+  auto finish = [&](const v1::UserSummary& u,
+                    const absl::StatusOr<UserSyncResult>& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    if (!r.ok()) {
+      result.failed_users.push_back(absl::StrCat(u.user(), ": ", r.status().message()));
+      if (first_error.ok()) first_error = r.status();
+      return;
+    }
+    result.progress.set_files_total(result.progress.files_total() + r->files_total);
+    result.progress.set_bytes_total(result.progress.bytes_total() + r->bytes_total);
+    if (r->blocked) {
+      result.blocked_users.push_back(u.user());
+    } else {
+      result.progress.set_users_done(result.progress.users_done() + 1);
+    }
+    report();
+  };
+  // Group commit of finished users: their staged files (small fetches,
+  // verified but not yet durable) are made durable by one syncfs and
+  // renamed into place; one more syncfs makes every rename of the group
+  // durable; then their checkpoints are written. A crash before that only
   // costs a re-walk of those users (nothing is fetched twice: the diff finds
-  // their files in place).
-  std::vector<const v1::UserSummary*> pending_commit;  // guarded by mu
-  auto commit = [&](const std::vector<const v1::UserSummary*>& users) {
-    if (users.empty()) return;
-    absl::Status s = fs->SyncFilesystem(request.target_root);
-    for (const v1::UserSummary* u : users) {
-      if (s.ok() && checkpoints != nullptr) {
-        s = checkpoints->Put(request.target_slot, u->user(),
-                             {listed.instance_id(), u->generation()});
+  // their files in place; leftover temporaries go to the quarantine). A user
+  // counts as done only once committed.
+  struct Finished {
+    const v1::UserSummary* user;
+    absl::StatusOr<UserSyncResult> result;
+  };
+  std::vector<Finished> pending_commit;  // guarded by mu
+  auto commit = [&](std::vector<Finished> group) {
+    if (group.empty()) return;
+    bool any_staged = false;
+    for (const Finished& f : group) any_staged |= !f.result->staged.empty();
+    absl::Status durable = any_staged ? fs->SyncFilesystem(request.target_root) : absl::OkStatus();
+    for (Finished& f : group) {
+      std::vector<StagedFile>& staged = f.result->staged;
+      if (staged.empty()) continue;
+      if (!durable.ok()) {
+        DiscardStaged(fs, &staged);
+        f.result = durable;
+        continue;
+      }
+      if (absl::Status s = InstallStaged(ctx, f.user->user(), &staged); !s.ok()) f.result = s;
+    }
+    absl::Status renames = fs->SyncFilesystem(request.target_root);
+    for (Finished& f : group) {
+      if (!f.result.ok()) continue;
+      if (!renames.ok()) {
+        f.result = renames;
+      } else if (checkpoints != nullptr) {
+        if (absl::Status s = checkpoints->Put(request.target_slot, f.user->user(),
+                                              {listed.instance_id(), f.user->generation()});
+            !s.ok()) {
+          f.result = s;
+        }
       }
     }
-    if (!s.ok()) {
-      absl::MutexLock lock(&mu);
-      if (first_error.ok()) first_error = s;
-    }
+    absl::MutexLock lock(&mu);
+    for (const Finished& f : group) finish(*f.user, f.result);
   };
   std::atomic<size_t> next{0};
   auto worker = [&]() {
@@ -241,30 +281,21 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
       auto base = delta_bases.find(&u);
       absl::StatusOr<UserSyncResult> r =
           SyncUser(ctx, u.user(), base == delta_bases.end() ? nullptr : &base->second);
-      if (r.ok() && !r->blocked) {
-        std::vector<const v1::UserSummary*> to_commit;
-        {
-          absl::MutexLock lock(&mu);
-          pending_commit.push_back(&u);
-          if (pending_commit.size() >= kCommitGroup) to_commit.swap(pending_commit);
-        }
-        commit(to_commit);
-      }
-      absl::MutexLock lock(&mu);
-      if (!r.ok()) {
-        absl::Status s = r.status();
-        result.failed_users.push_back(absl::StrCat(u.user(), ": ", s.message()));
-        if (first_error.ok()) first_error = s;
+      if (!r.ok() || r->blocked) {
+        absl::MutexLock lock(&mu);
+        finish(u, r);
         continue;
       }
-      result.progress.set_files_total(result.progress.files_total() + r->files_total);
-      result.progress.set_bytes_total(result.progress.bytes_total() + r->bytes_total);
-      if (r->blocked) {
-        result.blocked_users.push_back(u.user());
-      } else {
-        result.progress.set_users_done(result.progress.users_done() + 1);
+      std::vector<Finished> to_commit;
+      {
+        absl::MutexLock lock(&mu);
+        pending_commit.push_back(Finished{&u, std::move(r)});
+        if (pending_commit.size() >= std::max<size_t>(1, options.commit_group_users)) {
+          to_commit.swap(pending_commit);
+        }
+        report();  // bytes and files so far; users once committed
       }
-      report();
+      commit(std::move(to_commit));
     }
   };
   const size_t threads =
@@ -272,12 +303,12 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
   std::vector<std::thread> pool;
   for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
   for (std::thread& t : pool) t.join();
-  std::vector<const v1::UserSummary*> rest;
+  std::vector<Finished> rest;
   {
     absl::MutexLock lock(&mu);
     rest.swap(pending_commit);
   }
-  commit(rest);
+  commit(std::move(rest));
   absl::MutexLock lock(&mu);
   report();
   std::sort(result.blocked_users.begin(), result.blocked_users.end());

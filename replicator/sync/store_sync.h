@@ -68,6 +68,10 @@ struct StoreSyncOptions {
   uint64_t bandwidth_bytes_per_second = 0;  // 0 = unlimited
   std::string only_user;                    // empty = all users
   bool use_checkpoints = true;
+  // Users committed together (one or two syncfs, then their checkpoints). A
+  // user counts as done once committed: larger groups mean fewer flushes,
+  // smaller ones finer resumption and progress.
+  size_t commit_group_users = 16;
 };
 
 struct StoreSyncRequest {

@@ -80,6 +80,114 @@ TEST_F(SyncTest, FlagChangeSendsZeroBytes) {
   EXPECT_EQ(stats.files_hashed, 0u);
 }
 
+// Counts the durability, rename and metadata calls of the data path.
+class CountingFs : public TargetFs {
+ public:
+  std::atomic<int> fsyncs{0}, syncfs{0}, renames{0}, no_replace_renames{0}, metadata{0};
+  absl::Status Sync(int fd) override {
+    fsyncs++;
+    return TargetFs::Sync(fd);
+  }
+  absl::Status SyncFilesystem(int fd) override {
+    syncfs++;
+    return TargetFs::SyncFilesystem(fd);
+  }
+  absl::Status Rename(int from_dir, const std::string& from, int to_dir,
+                      const std::string& to) override {
+    renames++;
+    return TargetFs::Rename(from_dir, from, to_dir, to);
+  }
+  absl::Status RenameNoReplace(int from_dir, const std::string& from, int to_dir,
+                               const std::string& to) override {
+    no_replace_renames++;
+    return TargetFs::RenameNoReplace(from_dir, from, to_dir, to);
+  }
+  absl::Status SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,
+                           uint32_t mode) override {
+    metadata++;
+    return TargetFs::SetMetadata(dirfd, name, mtime_ns, mode);
+  }
+};
+
+TEST_F(SyncTest, SmallFetchesOfAGroupOfUsersShareTwoSyncfsAndNoFsync) {
+  for (const char* u : {"u1", "u2", "u3"}) {
+    WriteFile(Msg(u, "cur/1.h:2,S"), std::string("one of ") + u, 1700000001, 0600);
+    WriteFile(Msg(u, "new/2.h"), std::string("two of ") + u, 1700000002, 0640);
+  }
+  CountingFs fs;
+  absl::StatusOr<StoreSyncResult> r = Sync("", &fs);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectEqualTrees();  // content, mtime and mode
+  EXPECT_EQ(counters_.files_copied, 6u);
+  EXPECT_EQ(r->progress.users_done(), 3u);
+  // Staged: one syncfs makes all six files durable before any is renamed
+  // into place, one more makes the renames durable before the checkpoints.
+  EXPECT_EQ(fs.fsyncs, 0);
+  EXPECT_EQ(fs.syncfs, 2);
+  EXPECT_EQ(ReadFile(target_ + "/users/u2/new/2.h"), "two of u2");
+  CheckpointStore checkpoints(target_db_.get());
+  EXPECT_TRUE(checkpoints.Get("t1", "u3").has_value());
+}
+
+TEST_F(SyncTest, AFlagChangeIsOneRenameAndNoMetadataCall) {
+  for (int i = 0; i < 3; ++i) {
+    WriteFile(Msg("alice", "cur/" + std::to_string(i) + ".h:2,"), "message " + std::to_string(i),
+              1700000000 + i);
+  }
+  ASSERT_TRUE(Sync().ok());
+  ASSERT_EQ(rename(Msg("alice", "cur/0.h:2,").c_str(), Msg("alice", "cur/0.h:2,S").c_str()), 0);
+  ASSERT_EQ(rename(Msg("alice", "cur/1.h:2,").c_str(), Msg("alice", "cur/1.h:2,RS").c_str()), 0);
+  CountingFs fs;
+  ASSERT_TRUE(Sync("", &fs).ok());
+  ExpectEqualTrees();
+  EXPECT_EQ(counters_.files_renamed, 2u);
+  EXPECT_EQ(fs.no_replace_renames, 2);  // straight to the new name
+  EXPECT_EQ(fs.renames, 0);             // no temporary name
+  EXPECT_EQ(fs.metadata, 0);            // the rename kept mtime and mode
+  // A rename whose mtime also changed at the source gets it set.
+  ASSERT_EQ(rename(Msg("alice", "cur/2.h:2,").c_str(), Msg("alice", "cur/2.h:2,T").c_str()), 0);
+  WriteFile(Msg("alice", "cur/2.h:2,T"), "message 2", 1700000099);
+  CountingFs fs2;
+  ASSERT_TRUE(Sync("", &fs2).ok());
+  ExpectEqualTrees();
+  EXPECT_EQ(fs2.metadata, 1);
+}
+
+TEST_F(SyncTest, SwappedContentGoesThroughTemporaryNames) {
+  WriteFile(Msg("alice", "dovecot.index"), "content A", 1700000001);
+  WriteFile(Msg("alice", "dovecot.index.log"), "content B", 1700000001);
+  ASSERT_TRUE(Sync().ok());
+  // Swap the two files' contents at the source (same mtimes).
+  ASSERT_EQ(rename(Msg("alice", "dovecot.index").c_str(), Msg("alice", "swap").c_str()), 0);
+  ASSERT_EQ(
+      rename(Msg("alice", "dovecot.index.log").c_str(), Msg("alice", "dovecot.index").c_str()), 0);
+  ASSERT_EQ(rename(Msg("alice", "swap").c_str(), Msg("alice", "dovecot.index.log").c_str()), 0);
+  const uint64_t before = counters_.bytes_received;
+  CountingFs fs;
+  ASSERT_TRUE(Sync("", &fs).ok());
+  ExpectEqualTrees();
+  EXPECT_EQ(counters_.bytes_received, before);  // both by rename
+  EXPECT_EQ(counters_.files_quarantined, 0u);
+  EXPECT_EQ(fs.renames, 2);  // each donor to a temporary name first
+  EXPECT_EQ(ReadFile(target_ + "/users/alice/dovecot.index"), "content B");
+}
+
+TEST(TargetFsTest, RenameNoReplaceNeverReplaces) {
+  const std::string dir = Tmp() + "/no_replace";
+  MkdirP(dir);
+  WriteFile(dir + "/a", "a");
+  WriteFile(dir + "/b", "b");
+  absl::StatusOr<Fd> fd = OpenRootDir(dir);
+  ASSERT_TRUE(fd.ok());
+  absl::Status s = DefaultTargetFs()->RenameNoReplace(fd->get(), "a", fd->get(), "b");
+  EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
+  EXPECT_EQ(ReadFile(dir + "/a"), "a");
+  EXPECT_EQ(ReadFile(dir + "/b"), "b");
+  EXPECT_TRUE(DefaultTargetFs()->RenameNoReplace(fd->get(), "a", fd->get(), "c").ok());
+  EXPECT_EQ(ReadFile(dir + "/c"), "a");
+  EXPECT_FALSE(Exists(dir + "/a"));
+}
+
 TEST_F(SyncTest, MemoryCacheRecognisesRenamedFiles) {
   WriteFile(Msg("alice", "cur/1.h:2,"), "content");
   absl::StatusOr<Fd> root = OpenRootDir(source_);
@@ -192,6 +300,7 @@ TEST_F(SyncTest, CancelledStoreSyncResumesWithoutRecopyingFinishedUsers) {
   for (const char* u : {"u1", "u2", "u3", "u4"}) {
     WriteFile(Msg(u, "cur/1.h:2,"), std::string("mail of ") + u);
   }
+  commit_group_users_ = 1;  // each user done (checkpointed) on its own
   std::atomic<bool> cancel{false};
   absl::StatusOr<StoreSyncResult> r = Sync("", nullptr, &cancel, [&](const v1::TaskProgress& p) {
     if (p.users_done() >= 2) cancel = true;

@@ -175,6 +175,7 @@ class SyncTest : public ::testing::Test {
     options.user.batch_files = 3;  // several batches even in small tests
     options.user.durability = durability_;
     options.user.use_delta = use_delta_;
+    options.commit_group_users = commit_group_users_;
     return SyncStore(request, options, target_db_.get(), fs ? fs : DefaultTargetFs(), &clock_,
                      progress, cancel, &counters_);
   }
@@ -194,6 +195,7 @@ class SyncTest : public ::testing::Test {
   SyncCounters counters_;
   Durability durability_ = Durability::kAuto;
   bool use_delta_ = false;
+  size_t commit_group_users_ = 16;
 };
 
 }  // namespace slotkeeper::sync

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,6 +45,22 @@ absl::Status TargetFs::Rename(int from_dir, const std::string& from, int to_dir,
     return ErrnoStatus(errno, absl::StrCat("rename ", from, " -> ", to));
   }
   return absl::OkStatus();
+}
+
+absl::Status TargetFs::RenameNoReplace(int from_dir, const std::string& from, int to_dir,
+                                       const std::string& to) {
+  if (renameat2(from_dir, from.c_str(), to_dir, to.c_str(), RENAME_NOREPLACE) == 0) {
+    return absl::OkStatus();
+  }
+  if (errno == EEXIST)
+    return absl::AlreadyExistsError(absl::StrCat("rename ", from, " -> ", to, ": target exists"));
+  if (errno != EINVAL) return ErrnoStatus(errno, absl::StrCat("rename ", from, " -> ", to));
+  // The filesystem does not support RENAME_NOREPLACE: check, then rename.
+  struct stat st;
+  if (fstatat(to_dir, to.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    return absl::AlreadyExistsError(absl::StrCat("rename ", from, " -> ", to, ": target exists"));
+  }
+  return Rename(from_dir, from, to_dir, to);
 }
 
 absl::Status TargetFs::SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,

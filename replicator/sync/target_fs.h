@@ -31,6 +31,11 @@ class TargetFs {
   virtual absl::Status SyncFilesystem(int fd);
   virtual absl::Status Rename(int from_dir, const std::string& from, int to_dir,
                               const std::string& to);
+  // Like Rename, but never replaces: ALREADY_EXISTS when `to` exists
+  // (renameat2 RENAME_NOREPLACE, atomic; a check-then-rename on filesystems
+  // without it). One call where a stat and a rename would be two.
+  virtual absl::Status RenameNoReplace(int from_dir, const std::string& from, int to_dir,
+                                       const std::string& to);
   // Sets permission bits and mtime (atime := mtime) of `name` in `dirfd`
   // without following symlinks.
   virtual absl::Status SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,

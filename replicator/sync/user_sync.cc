@@ -24,7 +24,8 @@ namespace {
 std::atomic<uint64_t> temp_counter{0};
 
 std::string TempName() {
-  return absl::StrCat(kTempPrefix, getpid(), "-", temp_counter.fetch_add(1));
+  static const pid_t pid = getpid();
+  return absl::StrCat(kTempPrefix, pid, "-", temp_counter.fetch_add(1));
 }
 
 bool Cancelled(const UserSyncContext& ctx) {
@@ -58,11 +59,6 @@ class DirCache {
   std::map<std::string, Fd> dirs_;
 };
 
-bool Exists(int dirfd, const std::string& name) {
-  struct stat st;
-  return fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
 // Records the hash of a file the sync just put at `path`, so that the next
 // scan does not read it again.
 void RememberHash(const UserSyncContext& ctx, const std::string& user, int dirfd,
@@ -75,6 +71,22 @@ void RememberHash(const UserSyncContext& ctx, const std::string& user, int dirfd
                    hash);
 }
 
+// Renames `from` (in from_dir) to `want`'s place (`name` in to_dir), never
+// over an existing file: planned quarantines ran first, so a file found
+// there appeared since; it goes to the quarantine and the rename is retried.
+absl::Status PlaceFile(const UserSyncContext& ctx, const std::string& user, int from_dir,
+                       const std::string& from, int to_dir, const std::string& name,
+                       const std::string& want_path) {
+  absl::Status renamed = ctx.fs->RenameNoReplace(from_dir, from, to_dir, name);
+  if (!absl::IsAlreadyExists(renamed)) return renamed;
+  if (absl::Status s = QuarantineFile(ctx.target_root, user, want_path, ctx.clock, ctx.fs);
+      !s.ok()) {
+    return s;
+  }
+  ctx.counters->files_quarantined++;
+  return ctx.fs->RenameNoReplace(from_dir, from, to_dir, name);
+}
+
 // Installs a verified file; caches its hash under its final stamp.
 absl::Status Install(const UserSyncContext& ctx, const std::string& user, int dirfd, int file_fd,
                      const std::string& temp, const ManifestEntry& want) {
@@ -84,15 +96,7 @@ absl::Status Install(const UserSyncContext& ctx, const std::string& user, int di
   if (absl::Status s = ctx.fs->SetMetadata(dirfd, temp, want.mtime_ns(), want.mode()); !s.ok()) {
     return s;
   }
-  if (Exists(dirfd, name)) {
-    // Planned quarantines ran first; something appeared since. Keep it.
-    if (absl::Status s = QuarantineFile(ctx.target_root, user, want.path(), ctx.clock, ctx.fs);
-        !s.ok()) {
-      return s;
-    }
-    ctx.counters->files_quarantined++;
-  }
-  if (absl::Status s = ctx.fs->Rename(dirfd, temp, dirfd, name); !s.ok()) {
+  if (absl::Status s = PlaceFile(ctx, user, dirfd, temp, dirfd, name, want.path()); !s.ok()) {
     return s;
   }
   ctx.counters->files_copied++;
@@ -106,6 +110,24 @@ absl::Status Install(const UserSyncContext& ctx, const std::string& user, int di
   return absl::OkStatus();
 }
 
+// Reads a durable temporary file back (options.verify_written) and installs
+// it if it still holds the source's content; otherwise removes it.
+absl::Status VerifyAndInstall(const UserSyncContext& ctx, const std::string& user, int dirfd,
+                              int file_fd, const std::string& temp, const ManifestEntry& want) {
+  if (ctx.options.verify_written) {
+    absl::StatusOr<std::string> on_disk = HashFd(file_fd);
+    if (!on_disk.ok() || *on_disk != want.hash()) {
+      ctx.counters->files_failed_verify++;
+      (void)ctx.fs->Unlink(dirfd, temp);
+      return absl::DataLossError(absl::StrCat(
+          want.path(), ": written file does not match the source hash; not installed"));
+    }
+  }
+  absl::Status s = Install(ctx, user, dirfd, file_fd, temp, want);
+  if (!s.ok()) (void)ctx.fs->Unlink(dirfd, temp);
+  return s;
+}
+
 struct PendingFile {
   const ManifestEntry* want = nullptr;
   int dirfd = -1;
@@ -116,18 +138,20 @@ struct PendingFile {
   bool complete = false;
 };
 
-// One FetchFiles call for `files`; installs what arrived intact.
+// One FetchFiles call for `files`; installs what arrived intact, or with
+// `staged` hands it over there, verified but neither durable nor in place.
 absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, DirCache* dirs,
                         absl::Mutex* dirs_mu, const std::vector<const ManifestEntry*>& files,
-                        bool* changed_at_source) {
+                        bool* changed_at_source, std::vector<StagedFile>* staged) {
   v1::FetchFilesRequest request;
   request.set_slot(ctx.source_slot);
   request.set_user(user);
   request.set_chunk_bytes(ctx.options.chunk_bytes);
   std::vector<PendingFile> pending(files.size());
   const bool per_file =
-      ctx.options.durability == Durability::kPerFile ||
-      (ctx.options.durability == Durability::kAuto && files.size() < kAutoSyncfsMinFiles);
+      staged == nullptr &&
+      (ctx.options.durability == Durability::kPerFile ||
+       (ctx.options.durability == Durability::kAuto && files.size() < kAutoSyncfsMinFiles));
   for (size_t i = 0; i < files.size(); ++i) {
     v1::FileWant* w = request.add_files();
     w->set_path(files[i]->path());
@@ -246,6 +270,25 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
     discard_all();
     return status;
   }
+  if (staged != nullptr) {
+    std::vector<StagedFile> out;
+    for (PendingFile& p : pending) {
+      if (!p.file.valid()) continue;
+      int dir = fcntl(p.dirfd, F_DUPFD_CLOEXEC, 0);
+      if (dir < 0) {
+        status = ErrnoStatus(errno, "dup of a directory descriptor");
+        break;
+      }
+      out.push_back(StagedFile{Fd(dir), std::move(p.temp), *p.want, std::move(p.file)});
+    }
+    if (!status.ok()) {
+      DiscardStaged(ctx.fs, &out);
+      discard_all();
+      return status;
+    }
+    for (StagedFile& f : out) staged->push_back(std::move(f));
+    return absl::OkStatus();
+  }
   if (!per_file) {
     int any = -1;
     for (PendingFile& p : pending) {
@@ -260,34 +303,67 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
   }
   for (PendingFile& p : pending) {
     if (!p.file.valid()) continue;
-    if (ctx.options.verify_written) {
-      absl::StatusOr<std::string> on_disk = HashFd(p.file.get());
-      if (!on_disk.ok() || *on_disk != p.want->hash()) {
-        ctx.counters->files_failed_verify++;
-        status.Update(absl::DataLossError(absl::StrCat(
-            p.want->path(), ": written file does not match the source hash; not installed")));
-        (void)ctx.fs->Unlink(p.dirfd, p.temp);
-        p.file = Fd();
-        continue;
-      }
-    }
-    absl::Status s = Install(ctx, user, p.dirfd, p.file.get(), p.temp, *p.want);
-    if (!s.ok()) {
-      (void)ctx.fs->Unlink(p.dirfd, p.temp);
-      status.Update(s);
-    }
+    status.Update(VerifyAndInstall(ctx, user, p.dirfd, p.file.get(), p.temp, *p.want));
     p.file = Fd();
   }
   return status;
 }
 
+// After a file reached `r.to`'s place: the source's metadata unless the
+// rename kept it, the hash cached under the new name (the old one dropped).
+absl::Status FinishRename(const UserSyncContext& ctx, const std::string& user, int dirfd,
+                          const std::string& name, const LocalRename& r, bool forget_donor) {
+  if (!r.KeepsMetadata()) {
+    if (absl::Status s = ctx.fs->SetMetadata(dirfd, name, r.to.mtime_ns(), r.to.mode()); !s.ok()) {
+      return s;
+    }
+  }
+  RememberHash(ctx, user, dirfd, name, r.to.path(), r.to.hash());
+  if (forget_donor && ctx.cache != nullptr) {
+    ctx.cache->Forget(HashCacheKey(ctx.target_scope, user, r.from));
+  }
+  ctx.counters->files_renamed++;
+  return absl::OkStatus();
+}
+
 absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, DirCache* dirs,
                           const std::vector<LocalRename>& rs) {
-  // Pass 1: every donor to a temporary name in its own directory, so that a
-  // rename into a path another donor still occupies cannot clobber it.
-  std::vector<std::pair<int, std::string>> staged;
+  // A rename whose destination is another rename's donor must wait until
+  // that donor has left: those go through a temporary name (pass 2), so
+  // chains and swaps are safe. Every other one (a Maildir flag change, a
+  // move to cur/ or to another folder) is a single rename (pass 1).
+  std::set<absl::string_view> donors;
+  for (const LocalRename& r : rs) donors.insert(r.from);
+  std::vector<const LocalRename*> chained;
   for (const LocalRename& r : rs) {
-    auto [dir, base] = SplitDirBase(r.from);
+    if (donors.count(r.to.path())) {
+      chained.push_back(&r);
+      continue;
+    }
+    auto [from_dir, from_base] = SplitDirBase(r.from);
+    absl::StatusOr<int> from_fd = dirs->Get(from_dir);
+    if (!from_fd.ok()) return from_fd.status();
+    auto [dir, base] = SplitDirBase(r.to.path());
+    absl::StatusOr<int> dirfd = dirs->Get(dir);
+    if (!dirfd.ok()) return dirfd.status();
+    const std::string name(base);
+    if (absl::Status s =
+            PlaceFile(ctx, user, *from_fd, std::string(from_base), *dirfd, name, r.to.path());
+        !s.ok()) {
+      return s;
+    }
+    // The donor's old name may be a chained rename's destination, which
+    // pass 2 fills later: dropping its cache entry now is safe.
+    if (absl::Status s = FinishRename(ctx, user, *dirfd, name, r, /*forget_donor=*/true); !s.ok()) {
+      return s;
+    }
+  }
+  // Pass 2, step 1: every remaining donor to a temporary name in its own
+  // directory, so that a rename into a path another donor still occupies
+  // cannot clobber it.
+  std::vector<std::pair<int, std::string>> staged;
+  for (const LocalRename* r : chained) {
+    auto [dir, base] = SplitDirBase(r->from);
     absl::StatusOr<int> dirfd = dirs->Get(dir);
     if (!dirfd.ok()) return dirfd.status();
     std::string temp = TempName();
@@ -296,27 +372,23 @@ absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, D
     }
     staged.emplace_back(*dirfd, std::move(temp));
   }
-  for (size_t i = 0; i < rs.size(); ++i) {
-    const ManifestEntry& to = rs[i].to;
-    auto [dir, base] = SplitDirBase(to.path());
+  for (size_t i = 0; i < chained.size(); ++i) {
+    const LocalRename& r = *chained[i];
+    auto [dir, base] = SplitDirBase(r.to.path());
     absl::StatusOr<int> dirfd = dirs->Get(dir);
     if (!dirfd.ok()) return dirfd.status();
     const std::string name(base);
-    if (Exists(*dirfd, name)) {
-      if (absl::Status s = QuarantineFile(ctx.target_root, user, to.path(), ctx.clock, ctx.fs);
-          !s.ok()) {
-        return s;
-      }
-      ctx.counters->files_quarantined++;
-    }
-    if (absl::Status s = ctx.fs->Rename(staged[i].first, staged[i].second, *dirfd, name); !s.ok()) {
+    if (absl::Status s =
+            PlaceFile(ctx, user, staged[i].first, staged[i].second, *dirfd, name, r.to.path());
+        !s.ok()) {
       return s;
     }
-    if (absl::Status s = ctx.fs->SetMetadata(*dirfd, name, to.mtime_ns(), to.mode()); !s.ok()) {
+    // Here a donor's old name may already hold another rename's file: its
+    // (stale) cache entry stays; a stale entry never matches a new stamp.
+    if (absl::Status s = FinishRename(ctx, user, *dirfd, name, r, /*forget_donor=*/false);
+        !s.ok()) {
       return s;
     }
-    RememberHash(ctx, user, *dirfd, name, to.path(), to.hash());
-    ctx.counters->files_renamed++;
   }
   return absl::OkStatus();
 }
@@ -324,9 +396,11 @@ absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, D
 // Applies a plan (full or delta) with every safety rule of the data path:
 // leftovers and replaced files to the quarantine first, renames through
 // temporary names, fetched files verified and made durable before they are
-// renamed into place. ABORTED when some file changed at the source.
+// renamed into place (or, with `staged`, handed over for the caller's group
+// commit: see SyncOptions::stage_small_fetches). ABORTED when some file
+// changed at the source.
 absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, const UserPlan& plan,
-                       const std::vector<std::string>& temps) {
+                       const std::vector<std::string>& temps, std::vector<StagedFile>* staged) {
   absl::StatusOr<Fd> user_dir =
       OpenDirBeneath(ctx.target_root, absl::StrCat("users/", user), /*create=*/true);
   if (!user_dir.ok()) return user_dir.status();
@@ -385,7 +459,10 @@ absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, cons
     }
     if (!current.empty()) batches.push_back(std::move(current));
   }
-  absl::Mutex mu;  // guards `dirs`, `first_error`, `changed`
+  const bool stage = staged != nullptr && ctx.options.stage_small_fetches &&
+                     ctx.options.durability == Durability::kAuto &&
+                     plan.fetches.size() < kAutoSyncfsMinFiles;
+  absl::Mutex mu;  // guards `dirs`, `first_error`, `changed`, `*staged`
   absl::Status first_error;
   bool changed = false;
   std::atomic<size_t> next{0};
@@ -395,9 +472,12 @@ absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, cons
       size_t i = next.fetch_add(1);
       if (i >= batches.size() || failed.load()) return;
       bool batch_changed = false;
-      absl::Status s = FetchBatch(ctx, user, &dirs, &mu, batches[i], &batch_changed);
+      std::vector<StagedFile> batch_staged;
+      absl::Status s = FetchBatch(ctx, user, &dirs, &mu, batches[i], &batch_changed,
+                                  stage ? &batch_staged : nullptr);
       absl::MutexLock lock(&mu);
       changed |= batch_changed;
+      for (StagedFile& f : batch_staged) staged->push_back(std::move(f));
       if (!s.ok()) {
         // Another file's verification failure does not stop the batches;
         // anything else (disk full, cancelled, network) does.
@@ -470,6 +550,24 @@ void TokenBucket::Acquire(uint64_t n) {
     }
     clock_->SleepFor(wait);
   }
+}
+
+absl::Status InstallStaged(const UserSyncContext& ctx, const std::string& user,
+                           std::vector<StagedFile>* files) {
+  absl::Status status;
+  for (StagedFile& f : *files) {
+    status.Update(VerifyAndInstall(ctx, user, f.dir.get(), f.file.get(), f.temp, f.want));
+  }
+  files->clear();
+  if (!status.ok()) {
+    return absl::Status(status.code(), absl::StrCat("user ", user, ": ", status.message()));
+  }
+  return status;
+}
+
+void DiscardStaged(TargetFs* fs, std::vector<StagedFile>* files) {
+  for (StagedFile& f : *files) (void)fs->Unlink(f.dir.get(), f.temp);
+  files->clear();
 }
 
 absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
@@ -639,7 +737,10 @@ absl::StatusOr<std::optional<UserSyncResult>> SyncUserDelta(const UserSyncContex
   result.generation = d.generation;
   result.delta = true;
   if (!plan.empty()) {
-    if (absl::Status s = ApplyPlan(ctx, user, plan, {}); !s.ok()) return s;
+    if (absl::Status s = ApplyPlan(ctx, user, plan, {}, &result.staged); !s.ok()) {
+      DiscardStaged(ctx.fs, &result.staged);
+      return s;
+    }
   }
   return result;
 }
@@ -653,7 +754,7 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
   if (since != nullptr && ctx.options.use_delta) {
     absl::StatusOr<std::optional<UserSyncResult>> delta = SyncUserDelta(ctx, user, *since);
     if (!delta.ok()) return delta.status();
-    if (delta->has_value()) return **delta;
+    if (delta->has_value()) return std::move(**delta);
     ctx.counters->delta_fallbacks++;
   }
   UserSyncResult result;
@@ -679,7 +780,10 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
     return result;
   }
   if (plan.empty() && temps.empty()) return result;
-  if (absl::Status s = ApplyPlan(ctx, user, plan, temps); !s.ok()) return s;
+  if (absl::Status s = ApplyPlan(ctx, user, plan, temps, &result.staged); !s.ok()) {
+    DiscardStaged(ctx.fs, &result.staged);
+    return s;
+  }
   return result;
 }
 

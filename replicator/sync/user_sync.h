@@ -34,6 +34,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -92,6 +93,12 @@ struct SyncOptions {
   // since the checkpointed generation) and apply it without walking either
   // tree; the full manifest remains the fallback.
   bool use_delta = true;
+  // Under Durability::kAuto, a user with fewer than kAutoSyncfsMinFiles
+  // fetches does not fsync them one by one: they are returned verified but
+  // not yet durable nor in place (UserSyncResult::staged), and the caller
+  // makes a whole group of users' staged files durable with one syncfs
+  // before InstallStaged renames them (SyncStore does).
+  bool stage_small_fetches = false;
 };
 
 // Counters over many users; all atomics.
@@ -122,6 +129,16 @@ struct UserSyncContext {
   const std::atomic<bool>* cancelled = nullptr;  // may be null
 };
 
+// A fetched file whose received bytes matched the source hash, written to a
+// temporary name in its directory; not yet made durable nor renamed into
+// place. Owns its descriptors.
+struct StagedFile {
+  Fd dir;            // the directory holding `temp`
+  std::string temp;  // temporary name in `dir`
+  ManifestEntry want;
+  Fd file;
+};
+
 struct UserSyncResult {
   uint64_t files_total = 0;  // in the source manifest
   uint64_t bytes_total = 0;
@@ -131,6 +148,9 @@ struct UserSyncResult {
   // Synced by a delta manifest: files_total and bytes_total are not known
   // (0), only the changed paths were looked at.
   bool delta = false;
+  // With options.stage_small_fetches: files still to install (see
+  // InstallStaged); the user is synced only once they are.
+  std::vector<StagedFile> staged;
 };
 
 // The source state a replica's user is known to hold: its checkpoint.
@@ -146,6 +166,18 @@ struct DeltaBase {
 // path; any doubt falls back to the full manifest.
 absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user,
                                         const DeltaBase* since = nullptr);
+
+// Installs staged files once the caller has made them durable (syncfs): each
+// is read back and verified (options.verify_written), gets the source's
+// mtime and mode, and is renamed into place (an unexpected file already
+// there goes to the quarantine). A file that fails is removed, never
+// installed; returns the first error. Empties `files`.
+absl::Status InstallStaged(const UserSyncContext& ctx, const std::string& user,
+                           std::vector<StagedFile>* files);
+
+// Removes staged files' temporaries (their user's sync failed). Empties
+// `files`.
+void DiscardStaged(TargetFs* fs, std::vector<StagedFile>* files);
 
 // Reads a user's manifest from a peer (all chunks).
 absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
