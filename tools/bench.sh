@@ -10,8 +10,8 @@
 # run's writeback does not land in the next one's time.
 # Prints every timing, then medians and ratios (slotsync / rsync).
 # Binaries are release builds (--config=release: -c opt --copt=-O2, system
-# libraries linked statically), as installed on a host: a slotsync run does
-# not pay ~40 ms of dynamic loading for ~80 shared libraries.
+# libraries linked statically), as installed on a host: a no-change slotsync
+# run would otherwise spend most of its time loading ~80 shared libraries.
 # slotsync runs in two modes on two copies: full manifests (--delta=false)
 # and delta manifests (--delta, the default); the incremental and no-change
 # scenarios time both, alternating which goes first.
