@@ -21,7 +21,7 @@ Two ways to link, chosen per build with `--define=slotkeeper_link=static`
     glibc's libraries (c, m, dl, rt, pthread) and the toolchain's (stdc++,
     gcc_s, atomic) stay dynamic: they are on every host, and a static glibc
     breaks NSS and dlopen. The binary then needs only those, starts without
-    ~80 relocations passes, and can be copied to another host as one file.
+    loading and relocating ~80 libraries, and copies to a host as one file.
     Because every group is self-contained, the order in which Bazel places
     the targets' flags does not matter; an archive listed by two targets is
     searched twice, which costs nothing (a member is loaded only once).
@@ -33,8 +33,9 @@ Two ways to link, chosen per build with `--define=slotkeeper_link=static`
     A library without a static archive on this machine (Debian ships
     `libbenchmark` only as a shared library) is linked dynamically in static
     mode too; the generated BUILD file says which ones, and `ldd` of a
-    release binary shows them. Nothing fails at fetch time: the default
-    build never looks at archives.
+    release binary shows them (`tools/dev build --release` checks the six
+    host binaries). Nothing fails at fetch time: a missing archive changes
+    the static variant only, and the default build is never affected.
 
 It also exposes the code generators (`protoc`, `grpc_cpp_plugin`) found on
 PATH, so that proto rules use exactly the versions that match the libraries.
