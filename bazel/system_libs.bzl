@@ -5,15 +5,51 @@ make it up; the rule asks pkg-config for the flags once, at fetch time, and
 writes a BUILD file of `cc_library` targets carrying them. BUILD files then
 depend on `@system_libs//:grpc` instead of repeating `-l` flags.
 
+Two ways to link, chosen per build with `--define=slotkeeper_link=static`
+(the generated `@system_libs//:link_static` config_setting; `.bazelrc`'s
+`--config=release` sets it):
+
+*   Dynamic (the default): `pkg-config --libs`, exactly as always. Fast links,
+    small binaries; every start pays the dynamic loader for ~80 shared
+    libraries (gRPC, Abseil, Protobuf, RocksDB and their dependencies).
+*   Static: each target's own closure, from `pkg-config --static --libs`, is
+    linked from the `.a` archives in one self-contained group:
+
+        -Wl,-Bstatic -Wl,--start-group <archives> -Wl,--end-group -Wl,-Bdynamic
+        -Wl,--push-state,--as-needed <glibc and toolchain libs> -Wl,--pop-state
+
+    glibc's libraries (c, m, dl, rt, pthread) and the toolchain's (stdc++,
+    gcc_s, atomic) stay dynamic: they are on every host, and a static glibc
+    breaks NSS and dlopen. The binary then needs only those, starts without
+    loading and relocating ~80 libraries, and copies to a host as one file.
+    Because every group is self-contained, the order in which Bazel places
+    the targets' flags does not matter; an archive listed by two targets is
+    searched twice, which costs nothing (a member is loaded only once).
+
+    Some pkg-config files list less than the static archive needs (RocksDB's
+    omits its compression libraries): `extra_static_linkopts` adds flags that
+    go inside the group in static mode only.
+
+    A library without a static archive on this machine (Debian ships
+    `libbenchmark` only as a shared library) is linked dynamically in static
+    mode too; the generated BUILD file says which ones, and `ldd` of a
+    release binary shows them (`tools/dev build --release` checks the six
+    host binaries). Nothing fails at fetch time: a missing archive changes
+    the static variant only, and the default build is never affected.
+
 It also exposes the code generators (`protoc`, `grpc_cpp_plugin`) found on
 PATH, so that proto rules use exactly the versions that match the libraries.
 """
 
-def _pkg_config(ctx, flag, modules):
-    result = ctx.execute(["pkg-config", flag] + modules)
+# Linked dynamically even in static mode: glibc's libraries and the
+# toolchain's runtime, present on every host that runs the binaries.
+_ALWAYS_DYNAMIC = ["c", "m", "dl", "rt", "pthread", "stdc++", "gcc_s", "atomic"]
+
+def _pkg_config(ctx, flags, modules):
+    result = ctx.execute(["pkg-config"] + flags + modules)
     if result.return_code != 0:
         fail("pkg-config %s %s failed: %s\nRun `tools/dev deps` to install the " %
-             (flag, " ".join(modules), result.stderr) +
+             (" ".join(flags), " ".join(modules), result.stderr) +
              "Debian packages this project needs.")
     return [f for f in result.stdout.strip().split(" ") if f]
 
@@ -23,6 +59,51 @@ def _tool(ctx, name):
         fail("`%s` is not on PATH; run `tools/dev deps`." % name)
     ctx.symlink(path, "bin/" + name)
 
+def _has_archive(ctx, cache, lib):
+    """Whether the compiler finds `lib<lib>.a` on its library search path."""
+    if lib not in cache:
+        # gcc prints the bare name back when it does not find the file.
+        result = ctx.execute(["gcc", "-print-file-name=lib%s.a" % lib])
+        cache[lib] = result.return_code == 0 and "/" in result.stdout.strip()
+    return cache[lib]
+
+def _static_linkopts(ctx, cache, flags):
+    """Turns a library's flags into the static-mode flags (module docstring).
+
+    Returns (linkopts, names of libraries kept dynamic for want of an archive).
+    """
+    archives = []
+    dynamic = []
+    missing = []
+    other = []
+    for flag in flags:
+        if flag.startswith("-l"):
+            lib = flag[2:]
+            if lib in _ALWAYS_DYNAMIC:
+                target = dynamic
+            elif _has_archive(ctx, cache, lib):
+                target = archives
+            else:
+                target = dynamic
+                if lib not in missing:
+                    missing.append(lib)
+            if flag not in target:
+                target.append(flag)
+        elif flag == "-pthread":
+            if flag not in dynamic:
+                dynamic.append(flag)
+        elif flag.startswith("-Wl,--push-state") or flag == "-Wl,--pop-state":
+            pass  # pkg-config's --as-needed bracket; the tail below has its own.
+        elif flag not in other:
+            other.append(flag)
+    linkopts = list(other)
+    if archives:
+        linkopts += ["-Wl,-Bstatic", "-Wl,--start-group"] + archives
+        linkopts += ["-Wl,--end-group", "-Wl,-Bdynamic"]
+    if dynamic:
+        linkopts += ["-Wl,--push-state,--as-needed"] + dynamic + ["-Wl,--pop-state"]
+    return linkopts, missing
+
 def _system_libs_impl(ctx):
     lines = [
         "# Generated by //bazel:system_libs.bzl from pkg-config. Do not edit.",
@@ -30,26 +111,48 @@ def _system_libs_impl(ctx):
         "",
         'exports_files(["bin/protoc", "bin/grpc_cpp_plugin"])',
         "",
+        "# --define=slotkeeper_link=static (--config=release): link the system",
+        "# libraries from their static archives.",
+        "config_setting(",
+        '    name = "link_static",',
+        '    define_values = {"slotkeeper_link": "static"},',
+        ")",
+        "",
     ]
     names = sorted(ctx.attr.libraries.keys() + [
         k
         for k in ctx.attr.extra_linkopts.keys()
         if k not in ctx.attr.libraries
     ])
+    archive_cache = {}
     for name in names:
         modules = ctx.attr.libraries.get(name, [])
         linkopts = []
+        static_flags = []
         defines = []
         if modules:
-            linkopts = _pkg_config(ctx, "--libs", modules)
-            for flag in _pkg_config(ctx, "--cflags", modules):
+            linkopts = _pkg_config(ctx, ["--libs"], modules)
+            static_flags = _pkg_config(ctx, ["--static", "--libs"], modules)
+            for flag in _pkg_config(ctx, ["--cflags"], modules):
                 if flag.startswith("-D"):
                     defines.append(flag[2:])
-        linkopts = ctx.attr.extra_linkopts.get(name, []) + linkopts
+        extra = ctx.attr.extra_linkopts.get(name, [])
+        linkopts = extra + linkopts
+        static_linkopts, missing = _static_linkopts(
+            ctx,
+            archive_cache,
+            extra + static_flags + ctx.attr.extra_static_linkopts.get(name, []),
+        )
         deps = [":" + d for d in ctx.attr.extra_deps.get(name, [])]
+        if missing:
+            lines.append("# No static archive for %s: dynamic in static mode too." %
+                         ", ".join(["lib" + m for m in missing]))
         lines.append("cc_library(")
         lines.append('    name = "%s",' % name)
-        lines.append("    linkopts = %s," % repr(linkopts))
+        lines.append("    linkopts = select({")
+        lines.append('        ":link_static": %s,' % repr(static_linkopts))
+        lines.append('        "//conditions:default": %s,' % repr(linkopts))
+        lines.append("    }),")
         lines.append("    defines = %s," % repr(defines))
         lines.append("    deps = %s," % repr(deps))
         lines.append(")")
@@ -62,9 +165,21 @@ def _system_libs_impl(ctx):
 system_libs = repository_rule(
     implementation = _system_libs_impl,
     attrs = {
-        "libraries": attr.string_list_dict(mandatory = True),
-        "extra_linkopts": attr.string_list_dict(),
-        "extra_deps": attr.string_list_dict(),
+        "libraries": attr.string_list_dict(
+            mandatory = True,
+            doc = "Target name -> the pkg-config modules it links.",
+        ),
+        "extra_linkopts": attr.string_list_dict(
+            doc = "Target name -> flags for libraries without a pkg-config " +
+                  "file; used in both modes (in the static group when static).",
+        ),
+        "extra_static_linkopts": attr.string_list_dict(
+            doc = "Target name -> `-l` flags its static archive needs but its " +
+                  "pkg-config file does not list; static mode only.",
+        ),
+        "extra_deps": attr.string_list_dict(
+            doc = "Target name -> other targets of this repository it needs.",
+        ),
     },
     environ = ["PATH", "PKG_CONFIG_PATH"],
     local = True,
