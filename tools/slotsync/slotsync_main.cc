@@ -38,6 +38,8 @@ ABSL_FLAG(std::string, store, "",
           "expected store name; checked on the source, marker written on DEST");
 ABSL_FLAG(int, parallel_users, 4, "users synced at once");
 ABSL_FLAG(int, streams_per_user, 2, "FetchFiles streams per user");
+ABSL_FLAG(int, commit_group_users, 16,
+          "users made durable together (one or two syncfs), then checkpointed");
 ABSL_FLAG(uint64_t, bwlimit, 0, "bandwidth limit in bytes/s (0 = none)");
 ABSL_FLAG(std::string, durability, "auto",
           "file: fsync every file and directory; batch: one syncfs per fetched batch; "
@@ -87,6 +89,11 @@ int main(int argc, char** argv) {
   options.only_user = absl::GetFlag(FLAGS_user);
   options.parallel_users = absl::GetFlag(FLAGS_parallel_users);
   options.user.streams_per_user = absl::GetFlag(FLAGS_streams_per_user);
+  if (absl::GetFlag(FLAGS_commit_group_users) < 1 ||
+      absl::GetFlag(FLAGS_commit_group_users) > 4096) {
+    return Usage("--commit_group_users must be 1..4096");
+  }
+  options.commit_group_users = absl::GetFlag(FLAGS_commit_group_users);
   options.bandwidth_bytes_per_second = absl::GetFlag(FLAGS_bwlimit);
   options.user.guard.max_removal_share = absl::GetFlag(FLAGS_max_removal_share);
   options.use_checkpoints = absl::GetFlag(FLAGS_checkpoints);
@@ -158,8 +165,11 @@ int main(int argc, char** argv) {
       counters.files_renamed.load(), counters.files_quarantined.load(),
       counters.bytes_received.load(), secs);
   if (options.user.use_delta) {
-    absl::PrintF("slotsync: users by delta manifest %d, delta unavailable (full manifest) %d\n",
-                 counters.delta_manifests.load(), counters.delta_fallbacks.load());
+    absl::PrintF(
+        "slotsync: users by delta manifest %d, delta unavailable (full manifest) %d; "
+        "files inline with a delta %d, FetchFiles calls %d\n",
+        counters.delta_manifests.load(), counters.delta_fallbacks.load(),
+        counters.files_inline.load(), counters.fetch_calls.load());
   }
   for (const std::string& u : r.blocked_users) {
     std::fprintf(stderr,
