@@ -304,6 +304,39 @@ TEST_F(DeltaSyncTest, MassDeletionGuardStillBlocks) {
   EXPECT_EQ(counters_.files_quarantined, 3u);
 }
 
+TEST_F(DeltaSyncTest, NewSmallFilesComeWithTheDeltaAnswer) {
+  Populate();
+  WriteFile(Msg("alice", "new/300.h"), "a new small message");
+  WriteFile(Msg("alice", "new/301.h"), std::string(300 * 1024, 'L'));  // above 256 KiB
+  WriteFile(Msg("alice", "dovecot.index"), "version 2");               // rewritten in place
+  ASSERT_TRUE(Rename("alice", "cur/1.h:2,", "cur/1.h:2,S"));           // known content
+  const uint64_t fetches = counters_.fetch_calls;
+  const uint64_t received = counters_.bytes_received;
+  SyncByDelta();
+  // The new message and the rewritten index came inline; the large message
+  // by one FetchFiles call; the flag change by a local rename.
+  EXPECT_EQ(counters_.files_inline, 2u);
+  EXPECT_EQ(counters_.fetch_calls, fetches + 1);
+  EXPECT_EQ(counters_.bytes_received - received, 19u + 300u * 1024u + 9u);
+  EXPECT_EQ(counters_.files_renamed, 1u);
+}
+
+TEST_F(DeltaSyncTest, ACorruptedInlineWriteIsNeverInstalled) {
+  Populate();
+  WriteFile(Msg("alice", "new/300.h"), "a new small message");
+  FaultyFs fs;
+  fs.corrupt_write = 0;
+  absl::StatusOr<StoreSyncResult> r = Sync("", &fs);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(counters_.files_inline, 1u);
+  EXPECT_EQ(counters_.files_failed_verify, 1u);
+  EXPECT_FALSE(Exists(target_ + "/users/alice/new/300.h"));
+  // The checkpoint stayed behind: the next sync brings the message.
+  r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectEqualTrees();
+}
+
 // Changes the source once, at the replica's first rename.
 class ChangeDuringSyncFs : public TargetFs {
  public:

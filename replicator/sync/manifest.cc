@@ -398,7 +398,8 @@ absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_
     out.kind = PathLookup::kOther;
     return out;
   }
-  Walker walker{cache_scope, user, cache, nullptr, nullptr, nullptr};
+  ScanStats stats;
+  Walker walker{cache_scope, user, cache, &stats, nullptr, nullptr};
   absl::StatusOr<ManifestEntry> entry = walker.Describe(dir_fd, name, rel, st);
   if (!entry.ok()) {
     if (absl::IsNotFound(entry.status())) return out;
@@ -406,6 +407,7 @@ absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_
   }
   out.kind = PathLookup::kFile;
   out.entry = *std::move(entry);
+  out.hashed = stats.files_hashed > 0;
   return out;
 }
 

@@ -156,6 +156,8 @@ struct PathLookup {
   };
   Kind kind = kAbsent;
   ManifestEntry entry;
+  // kFile: the content was read and hashed now (the cache did not know it).
+  bool hashed = false;
 };
 // Looks up `rel` (validated) below the user directory fd `user_dir`.
 // `cache_scope`, `user` and `cache` as for ScanUser. `dirs` (may be null)

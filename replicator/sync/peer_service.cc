@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <random>
 
 #include "absl/strings/ascii.h"
@@ -140,6 +141,36 @@ absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
   return absl::OkStatus();
 }
 
+namespace {
+
+// The content of `name` in `dirfd` if it still is what `e` describes (same
+// size and mtime before and after the read, same hash).
+std::optional<std::string> ReadUnchanged(int dirfd, const std::string& name,
+                                         const ManifestEntry& e) {
+  int fd = openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  Fd file(fd);
+  std::string data(e.size(), '\0');
+  size_t got = 0;
+  while (got < data.size()) {
+    ssize_t n = pread(fd, data.data() + got, data.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    got += static_cast<size_t>(n);
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != e.size() ||
+      MtimeNs(st) != e.mtime_ns()) {
+    return std::nullopt;
+  }
+  ContentHasher hasher;
+  hasher.Update(data.data(), data.size());
+  if (hasher.Finish() != e.hash()) return std::nullopt;
+  return data;
+}
+
+}  // namespace
+
 absl::Status PeerCore::GetManifestDelta(
     const v1::GetManifestRequest& request, int root,
     const std::function<bool(const v1::ManifestChunk&)>& write) {
@@ -159,6 +190,7 @@ absl::Status PeerCore::GetManifestDelta(
   // Everything is looked up before the first chunk goes out, so that a
   // refusal never follows a partial answer.
   Manifest entries;
+  std::vector<size_t> fresh;  // entries whose content the cache had not seen
   std::vector<std::string> removed;
   std::map<std::string, Fd> dirs;
   for (const std::string& path : delta->paths) {
@@ -168,6 +200,7 @@ absl::Status PeerCore::GetManifestDelta(
     if (!found.ok()) return found.status();
     switch (found->kind) {
       case PathLookup::kFile:
+        if (found->hashed) fresh.push_back(entries.size());
         entries.push_back(std::move(found->entry));
         break;
       case PathLookup::kAbsent:
@@ -180,17 +213,43 @@ absl::Status PeerCore::GetManifestDelta(
             "no delta for user ", request.user(), ": \"", path, "\" is not a regular file now"));
     }
   }
+  // New content, small enough, goes with the answer (GetManifestRequest
+  // says how much the replica takes).
+  std::vector<v1::InlineFile> inline_files;
+  uint64_t inline_budget = std::min<uint64_t>(request.inline_max_total_bytes(), kMaxInlineTotal);
+  const uint64_t inline_max_file =
+      std::min<uint64_t>(request.inline_max_file_bytes(), kMaxChunkBytes);
+  for (size_t i : fresh) {
+    const ManifestEntry& e = entries[i];
+    if (e.size() > inline_max_file || e.size() > inline_budget) continue;
+    auto [dir, base] = SplitDirBase(e.path());
+    auto d = dirs.find(std::string(dir));
+    if (d == dirs.end()) continue;  // looked up through no directory fd: fetched instead
+    std::optional<std::string> data = ReadUnchanged(d->second.get(), std::string(base), e);
+    if (!data) continue;  // changed since: the replica fetches it (and learns it changed)
+    inline_budget -= data->size();
+    v1::InlineFile& f = inline_files.emplace_back();
+    f.set_path(e.path());
+    f.set_data(*std::move(data));
+  }
   v1::ManifestChunk chunk;
   chunk.set_delta(true);
   size_t in_chunk = 0;
+  uint64_t chunk_bytes = 0;
   auto flush_if_full = [&]() {
-    if (++in_chunk < kManifestChunkEntries) return true;
+    if (++in_chunk < kManifestChunkEntries && chunk_bytes < kMaxChunkBytes) return true;
     in_chunk = 0;
+    chunk_bytes = 0;
     bool ok = write(chunk);
     chunk.Clear();
     chunk.set_delta(true);
     return ok;
   };
+  for (v1::InlineFile& f : inline_files) {
+    chunk_bytes += f.data().size();
+    *chunk.add_inline_files() = std::move(f);
+    if (!flush_if_full()) return absl::CancelledError("client went away");
+  }
   for (ManifestEntry& e : entries) {
     *chunk.add_entries() = std::move(e);
     if (!flush_if_full()) return absl::CancelledError("client went away");

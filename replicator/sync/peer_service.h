@@ -29,6 +29,8 @@ namespace slotkeeper::sync {
 inline constexpr absl::string_view kStoreMarker = ".slotkeeper-store";
 inline constexpr uint32_t kDefaultChunkBytes = 256 * 1024;
 inline constexpr uint32_t kMaxChunkBytes = 1024 * 1024;
+// At most this much file content goes inline with one delta answer.
+inline constexpr uint64_t kMaxInlineTotal = 4 * 1024 * 1024;
 
 class PeerCore {
  public:

@@ -167,6 +167,7 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
     }
   };
   grpc::ClientContext call;
+  ctx.counters->fetch_calls++;
   std::unique_ptr<grpc::ClientReaderInterface<v1::FileChunk>> reader =
       ctx.stub->FetchFiles(&call, request);
   v1::FileChunk chunk;
@@ -309,6 +310,42 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
   return status;
 }
 
+// Writes a file the source sent with its delta answer (content already
+// checked against the manifest hash) to a temporary name; then, like a
+// fetched file, hands it over to `staged` or makes it durable and installs
+// it.
+absl::Status WriteInlineFile(const UserSyncContext& ctx, const std::string& user, DirCache* dirs,
+                             const ManifestEntry& want, const std::string& data,
+                             std::vector<StagedFile>* staged) {
+  auto [dir, base] = SplitDirBase(want.path());
+  (void)base;
+  absl::StatusOr<int> dirfd = dirs->Get(dir);
+  if (!dirfd.ok()) return dirfd.status();
+  const std::string temp = TempName();
+  absl::StatusOr<Fd> file = ctx.fs->CreateFile(*dirfd, temp, 0600);
+  if (!file.ok()) return file.status();
+  if (ctx.bucket != nullptr) ctx.bucket->Acquire(data.size());
+  absl::Status s = ctx.fs->Write(file->get(), data.data(), data.size());
+  if (s.ok()) {
+    ctx.counters->bytes_received += data.size();
+    ctx.counters->files_inline++;
+  }
+  if (s.ok() && staged != nullptr) {
+    int dup = fcntl(*dirfd, F_DUPFD_CLOEXEC, 0);
+    if (dup >= 0) {
+      staged->push_back(StagedFile{Fd(dup), temp, want, *std::move(file)});
+      return absl::OkStatus();
+    }
+    s = ErrnoStatus(errno, "dup of a directory descriptor");
+  }
+  if (s.ok()) s = ctx.fs->Sync(file->get());
+  if (!s.ok()) {
+    (void)ctx.fs->Unlink(*dirfd, temp);
+    return absl::Status(s.code(), absl::StrCat("writing ", want.path(), ": ", s.message()));
+  }
+  return VerifyAndInstall(ctx, user, *dirfd, file->get(), temp, want);
+}
+
 // After a file reached `r.to`'s place: the source's metadata unless the
 // rename kept it, the hash cached under the new name (the old one dropped).
 absl::Status FinishRename(const UserSyncContext& ctx, const std::string& user, int dirfd,
@@ -400,7 +437,8 @@ absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, D
 // commit: see SyncOptions::stage_small_fetches). ABORTED when some file
 // changed at the source.
 absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, const UserPlan& plan,
-                       const std::vector<std::string>& temps, std::vector<StagedFile>* staged) {
+                       const std::vector<std::string>& temps, std::vector<StagedFile>* staged,
+                       const std::map<std::string, std::string>* inline_data = nullptr) {
   absl::StatusOr<Fd> user_dir =
       OpenDirBeneath(ctx.target_root, absl::StrCat("users/", user), /*create=*/true);
   if (!user_dir.ok()) return user_dir.status();
@@ -442,26 +480,50 @@ absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, cons
     RememberHash(ctx, user, *dirfd, std::string(base), fix.path(), fix.hash());
     ctx.counters->metadata_fixed++;
   }
-  // 4. Fetches, in batches over several streams.
+  const bool stage = staged != nullptr && ctx.options.stage_small_fetches &&
+                     ctx.options.durability == Durability::kAuto &&
+                     plan.fetches.size() < kAutoSyncfsMinFiles;
+  // 4. Files the source sent inline with a delta answer, if they are
+  // intact; the rest is fetched, in batches over several streams.
+  static const auto* const kNoInlineData = new std::map<std::string, std::string>();
+  const std::map<std::string, std::string>& inlined =
+      inline_data != nullptr ? *inline_data : *kNoInlineData;
+  std::vector<const ManifestEntry*> to_fetch;
+  for (const ManifestEntry& e : plan.fetches) {
+    auto it = inlined.find(e.path());
+    if (it == inlined.end()) {
+      to_fetch.push_back(&e);
+      continue;
+    }
+    ContentHasher hasher;
+    hasher.Update(it->second.data(), it->second.size());
+    if (it->second.size() != e.size() || hasher.Finish() != e.hash()) {
+      LogWarning(absl::StrCat("user ", user, ": ", e.path(),
+                              ": inline content does not match its manifest entry; fetching it"));
+      to_fetch.push_back(&e);
+      continue;
+    }
+    if (absl::Status s = WriteInlineFile(ctx, user, &dirs, e, it->second, stage ? staged : nullptr);
+        !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("user ", user, ": ", s.message()));
+    }
+  }
   std::vector<std::vector<const ManifestEntry*>> batches;
   {
     std::vector<const ManifestEntry*> current;
     uint64_t bytes = 0;
-    for (const ManifestEntry& e : plan.fetches) {
+    for (const ManifestEntry* e : to_fetch) {
       if (!current.empty() && (current.size() >= ctx.options.batch_files ||
-                               bytes + e.size() > ctx.options.batch_bytes)) {
+                               bytes + e->size() > ctx.options.batch_bytes)) {
         batches.push_back(std::move(current));
         current.clear();
         bytes = 0;
       }
-      current.push_back(&e);
-      bytes += e.size();
+      current.push_back(e);
+      bytes += e->size();
     }
     if (!current.empty()) batches.push_back(std::move(current));
   }
-  const bool stage = staged != nullptr && ctx.options.stage_small_fetches &&
-                     ctx.options.durability == Durability::kAuto &&
-                     plan.fetches.size() < kAutoSyncfsMinFiles;
   absl::Mutex mu;  // guards `dirs`, `first_error`, `changed`, `*staged`
   absl::Status first_error;
   bool changed = false;
@@ -623,6 +685,9 @@ struct SourceDelta {
   Manifest entries;  // sorted by path
   std::vector<std::string> removed;
   uint64_t generation = 0;
+  // Whole files sent with the answer, path -> content; used only for
+  // planned fetches whose entry they match (ApplyPlan checks).
+  std::map<std::string, std::string> inline_data;
 };
 
 // Asks the source for what changed since `since`. std::nullopt when the
@@ -637,10 +702,13 @@ absl::StatusOr<std::optional<SourceDelta>> FetchDelta(const UserSyncContext& ctx
   request.set_delta(true);
   request.set_since_generation(since.generation);
   request.set_since_instance_id(since.instance_id);
+  request.set_inline_max_file_bytes(ctx.options.inline_max_file_bytes);
+  request.set_inline_max_total_bytes(ctx.options.inline_max_total_bytes);
   grpc::ClientContext call;
   auto reader = ctx.stub->GetManifest(&call, request);
   v1::ManifestChunk chunk;
   SourceDelta out;
+  uint64_t inline_bytes = 0;
   bool last = false;
   bool doubtful = false;
   while (reader->Read(&chunk)) {
@@ -654,6 +722,15 @@ absl::StatusOr<std::optional<SourceDelta>> FetchDelta(const UserSyncContext& ctx
     for (std::string& path : *chunk.mutable_removed()) {
       if (!ValidateRelativePath(path).ok()) doubtful = true;
       out.removed.push_back(std::move(path));
+    }
+    for (v1::InlineFile& f : *chunk.mutable_inline_files()) {
+      inline_bytes += f.data().size();
+      // More than asked for, or a path named twice: not a source to trust.
+      if (inline_bytes > ctx.options.inline_max_total_bytes ||
+          f.data().size() > ctx.options.inline_max_file_bytes ||
+          !out.inline_data.emplace(f.path(), std::move(*f.mutable_data())).second) {
+        doubtful = true;
+      }
     }
     if (chunk.last()) {
       last = true;
@@ -737,7 +814,7 @@ absl::StatusOr<std::optional<UserSyncResult>> SyncUserDelta(const UserSyncContex
   result.generation = d.generation;
   result.delta = true;
   if (!plan.empty()) {
-    if (absl::Status s = ApplyPlan(ctx, user, plan, {}, &result.staged); !s.ok()) {
+    if (absl::Status s = ApplyPlan(ctx, user, plan, {}, &result.staged, &d.inline_data); !s.ok()) {
       DiscardStaged(ctx.fs, &result.staged);
       return s;
     }

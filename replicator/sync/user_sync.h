@@ -99,6 +99,11 @@ struct SyncOptions {
   // makes a whole group of users' staged files durable with one syncfs
   // before InstallStaged renames them (SyncStore does).
   bool stage_small_fetches = false;
+  // Delta syncs take new small files inline with the delta answer (no
+  // FetchFiles call for a few new messages): per file and per user at most.
+  // 0 = always fetch.
+  uint32_t inline_max_file_bytes = 256 * 1024;
+  uint32_t inline_max_total_bytes = 2 * 1024 * 1024;
 };
 
 // Counters over many users; all atomics.
@@ -113,6 +118,8 @@ struct SyncCounters {
   std::atomic<uint64_t> files_failed_verify{0};
   std::atomic<uint64_t> delta_manifests{0};  // users synced by a delta
   std::atomic<uint64_t> delta_fallbacks{0};  // delta asked, full path taken
+  std::atomic<uint64_t> files_inline{0};     // copied from a delta answer
+  std::atomic<uint64_t> fetch_calls{0};      // FetchFiles calls made
 };
 
 struct UserSyncContext {
