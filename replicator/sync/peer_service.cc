@@ -136,6 +136,12 @@ absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
   chunk.set_last(true);
   chunk.set_digest(ManifestDigest(*manifest));
   chunk.set_generation(gen->generation);
+  if (absl::StatusOr<Fd> user_dir =
+          OpenDirBeneath(*root, absl::StrCat("users/", request.user()), false);
+      user_dir.ok()) {
+    struct stat st;
+    if (fstat(user_dir->get(), &st) == 0) chunk.set_user_mode(st.st_mode & 07777);
+  }
   if (!write(chunk)) return absl::CancelledError("client went away");
   tracker_.MarkServed(request.slot(), request.user(), gen->generation);
   return absl::OkStatus();

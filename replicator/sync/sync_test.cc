@@ -52,6 +52,21 @@ TEST_F(SyncTest, FullSyncEqualsSourceByteForByte) {
   EXPECT_EQ(r->progress.files_total(), 5u);
 }
 
+TEST_F(SyncTest, TheUserDirectoryKeepsItsMode) {
+  WriteFile(Msg("alice", "cur/1.h:2,S"), "one");
+  MkdirP(source_ + "/users/empty");
+  ASSERT_EQ(chmod((source_ + "/users/alice").c_str(), 0700), 0);
+  ASSERT_EQ(chmod((source_ + "/users/empty").c_str(), 0750), 0);
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  struct stat st;
+  ASSERT_EQ(stat((target_ + "/users/alice").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  ASSERT_EQ(stat((target_ + "/users/empty").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0750u);
+  ExpectEqualTrees();
+}
+
 TEST_F(SyncTest, FullSyncWithBatchAndPerFileDurability) {
   for (Durability d : {Durability::kPerBatch, Durability::kPerFile}) {
     durability_ = d;

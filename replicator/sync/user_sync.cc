@@ -634,7 +634,7 @@ void DiscardStaged(TargetFs* fs, std::vector<StagedFile>* files) {
 
 absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
                                        const std::string& slot, const std::string& user,
-                                       uint64_t* generation) {
+                                       uint64_t* generation, uint32_t* user_mode) {
   v1::GetManifestRequest request;
   request.set_slot(slot);
   request.set_user(user);
@@ -658,6 +658,7 @@ absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
     if (chunk.last()) {
       last = true;
       if (generation != nullptr) *generation = chunk.generation();
+      if (user_mode != nullptr) *user_mode = chunk.user_mode() & 07777;
     }
   }
   absl::Status rpc = FromGrpcStatus(reader->Finish());
@@ -822,6 +823,23 @@ absl::StatusOr<std::optional<UserSyncResult>> SyncUserDelta(const UserSyncContex
   return result;
 }
 
+// Gives the replica's user directory the source's permission bits (0: the
+// source did not say; nothing to do), creating it for a user with no files.
+absl::Status MatchUserDirMode(const UserSyncContext& ctx, const std::string& user, uint32_t mode) {
+  if (mode == 0) return absl::OkStatus();
+  absl::StatusOr<Fd> dir =
+      OpenDirBeneath(ctx.target_root, absl::StrCat("users/", user), /*create=*/true);
+  if (!dir.ok()) return dir.status();
+  struct stat st;
+  if (fstat(dir->get(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("stat users/", user));
+  if ((st.st_mode & 07777) == mode) return absl::OkStatus();
+  if (fchmod(dir->get(), mode) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("chmod users/", user));
+  }
+  ctx.counters->metadata_fixed++;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user,
@@ -835,8 +853,9 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
     ctx.counters->delta_fallbacks++;
   }
   UserSyncResult result;
+  uint32_t user_mode = 0;
   absl::StatusOr<Manifest> source =
-      FetchManifest(ctx.stub, ctx.source_slot, user, &result.generation);
+      FetchManifest(ctx.stub, ctx.source_slot, user, &result.generation, &user_mode);
   if (!source.ok()) return source.status();
   ctx.counters->manifests_fetched++;
   for (const ManifestEntry& e : *source) {
@@ -856,8 +875,13 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
     result.blocked_reason = plan.blocked_reason;
     return result;
   }
-  if (plan.empty() && temps.empty()) return result;
-  if (absl::Status s = ApplyPlan(ctx, user, plan, temps, &result.staged); !s.ok()) {
+  if (!plan.empty() || !temps.empty()) {
+    if (absl::Status s = ApplyPlan(ctx, user, plan, temps, &result.staged); !s.ok()) {
+      DiscardStaged(ctx.fs, &result.staged);
+      return s;
+    }
+  }
+  if (absl::Status s = MatchUserDirMode(ctx, user, user_mode); !s.ok()) {
     DiscardStaged(ctx.fs, &result.staged);
     return s;
   }

@@ -186,10 +186,12 @@ absl::Status InstallStaged(const UserSyncContext& ctx, const std::string& user,
 // `files`.
 void DiscardStaged(TargetFs* fs, std::vector<StagedFile>* files);
 
-// Reads a user's manifest from a peer (all chunks).
+// Reads a user's manifest from a peer (all chunks). `generation` and
+// `user_mode` (the user directory's permission bits, 0 if the source did not
+// say) may be null.
 absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
                                        const std::string& slot, const std::string& user,
-                                       uint64_t* generation);
+                                       uint64_t* generation, uint32_t* user_mode = nullptr);
 
 }  // namespace slotkeeper::sync
 
