@@ -304,6 +304,19 @@ TEST_F(DeltaSyncTest, MassDeletionGuardStillBlocks) {
   EXPECT_EQ(counters_.files_quarantined, 3u);
 }
 
+TEST_F(DeltaSyncTest, TheSourceForgetsTheHashesOfRemovedFiles) {
+  Populate();
+  struct stat st;
+  ASSERT_EQ(stat(Msg("alice", "cur/5.h:2,").c_str(), &st), 0);
+  const FileStamp stamp{static_cast<uint64_t>(st.st_size),
+                        st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino};
+  const std::string key = HashCacheKey("s1", "alice", "cur/5.h:2,");
+  ASSERT_TRUE(source_cache_->Lookup(key, stamp));
+  ASSERT_EQ(unlink(Msg("alice", "cur/5.h:2,").c_str()), 0);
+  SyncByDelta();
+  EXPECT_FALSE(source_cache_->Lookup(key, stamp));
+}
+
 TEST_F(DeltaSyncTest, NewSmallFilesComeWithTheDeltaAnswer) {
   Populate();
   WriteFile(Msg("alice", "new/300.h"), "a new small message");

@@ -238,16 +238,22 @@ void RocksHashCache::Forget(const std::string& key) {
 }
 
 std::optional<std::string> MemoryHashCache::Lookup(const std::string& key, const FileStamp& stamp) {
+  std::optional<std::string> renamed;  // the same content known under another name
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it != entries_.end() && it->second.first == stamp) return it->second.second;
     auto same = by_stamp_.find(StampKey(key, stamp));
     if (same != by_stamp_.end()) {
-      std::string hash = same->second;
-      if (entries_.size() < max_entries_) entries_[key] = {stamp, hash};
-      return hash;
+      renamed = same->second;
+      if (entries_.size() < max_entries_) entries_[key] = {stamp, *renamed};
     }
+  }
+  if (renamed) {
+    // The backing cache learns the new name too (the old one is forgotten
+    // when a delta reports it gone): a restart then hashes nothing again.
+    if (backing_ != nullptr) backing_->Store(key, stamp, *renamed);
+    return renamed;
   }
   if (backing_ == nullptr) return std::nullopt;
   std::optional<std::string> hash = backing_->Lookup(key, stamp);

@@ -210,6 +210,9 @@ absl::Status PeerCore::GetManifestDelta(
         entries.push_back(std::move(found->entry));
         break;
       case PathLookup::kAbsent:
+        // Gone: its hash-cache entry can only go stale (a renamed file's
+        // content stays known under its new name).
+        cache_.Forget(HashCacheKey(request.slot(), request.user(), path));
         removed.push_back(path);
         break;
       case PathLookup::kSkipped:

@@ -3,9 +3,12 @@
 //
 // Per-user checkpoints live in RocksDB: after a user is synced without error
 // the (source instance id, generation listed by ListUsers) is recorded, in
-// groups of 16 users after one syncfs that makes their renames durable (so a
-// checkpoint never claims a sync the disk does not hold; a crash costs at
-// most a re-walk of the last group, which fetches nothing twice). A
+// groups of users (options.commit_group_users, 16) committed together: one
+// syncfs makes the group's staged small fetches durable, they are renamed
+// into place, one more syncfs makes every rename of the group durable, then
+// the checkpoints are written (so a checkpoint never claims a sync the disk
+// does not hold; a crash costs at most a re-walk of the last group, which
+// fetches nothing twice). A user counts as done once committed. A
 // later run skips every user whose current (instance id, generation) equals
 // its checkpoint without walking either tree: that makes a killed task resume
 // without re-copying finished users, and a no-change re-sync nearly free.

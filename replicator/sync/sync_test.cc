@@ -88,8 +88,15 @@ TEST_F(SyncTest, FlagChangeSendsZeroBytes) {
   EXPECT_EQ(counters_.files_renamed, 1u);
   EXPECT_EQ(counters_.files_quarantined, 0u);
   ExpectEqualTrees();
-  // The replica remembered the renamed file's hash: its next scan reads nothing.
+  // The replica remembered the renamed file's hash under the new name and
+  // forgot the old name: its next scan reads nothing.
   RocksHashCache target_cache(target_db_.get());
+  struct stat st;
+  ASSERT_EQ(stat((target_ + "/users/alice/cur/1.h:2,RS").c_str(), &st), 0);
+  const FileStamp stamp{static_cast<uint64_t>(st.st_size),
+                        st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino};
+  EXPECT_TRUE(target_cache.Lookup(HashCacheKey("t1", "alice", "cur/1.h:2,RS"), stamp));
+  EXPECT_FALSE(target_cache.Lookup(HashCacheKey("t1", "alice", "cur/1.h:2,"), stamp));
   ScanStats stats;
   ASSERT_TRUE(ScanUser(target_root_.get(), "t1", "alice", &target_cache, &stats).ok());
   EXPECT_EQ(stats.files_hashed, 0u);

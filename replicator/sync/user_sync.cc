@@ -456,6 +456,7 @@ absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, cons
     if (absl::Status s = QuarantineFile(ctx.target_root, user, path, ctx.clock, ctx.fs); !s.ok()) {
       return s;
     }
+    if (ctx.cache != nullptr) ctx.cache->Forget(HashCacheKey(ctx.target_scope, user, path));
     ctx.counters->files_quarantined++;
   }
   for (const ManifestEntry& d : plan.mkdirs) {

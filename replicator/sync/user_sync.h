@@ -4,27 +4,39 @@
 // (hash cache makes that cheap), plan (diff.h), and, unless the
 // mass-deletion guard blocks the user, apply the plan:
 //   1. stale temporary files from an interrupted sync go to the quarantine;
-//   2. renames: local files that already hold wanted content are renamed
-//      (through a temporary name, so chains and swaps are safe) - no bytes
-//      cross the network for a Maildir flag change or folder move;
+//   2. renames: local files that already hold wanted content are renamed -
+//      no bytes cross the network for a Maildir flag change or folder move.
+//      A rename is one renameat2(RENAME_NOREPLACE) straight to the new name
+//      (a file found there goes to the quarantine first); only a rename into
+//      a path another rename's donor still occupies goes through a temporary
+//      name, so chains and swaps are safe. Metadata is set only when the
+//      donor's differs from the source's;
 //   3. fetches: FetchFiles streams (several in flight), each file written to a
-//      dot-prefixed temporary file in its target directory, made durable,
-//      read back and verified against the source hash, then renamed into
-//      place with the source's mtime and mode; the directories are synced;
-//   4. files gone from the source go to the quarantine; metadata is fixed.
+//      dot-prefixed temporary file in its target directory and checked
+//      against the source hash as it arrives; then made durable (fsync per
+//      file for a few files, one syncfs per batch for many), read back and
+//      verified, and renamed into place with the source's mtime and mode;
+//      the directories are synced. With options.stage_small_fetches a user's
+//      few fetched files are instead returned staged (UserSyncResult::staged)
+//      for the caller's group commit (InstallStaged after one syncfs for many
+//      users);
+//   4. files gone from the source go to the quarantine; metadata is fixed;
+//      the user directory gets the source's mode.
 // A file that fails verification or that changed at the source is never
 // installed; the user's sync then reports DATA_LOSS / ABORTED so its
 // checkpoint is not advanced and the next sync retries.
 //
 // The delta path (options.use_delta and a checkpoint from the same source
 // instance): GetManifest with since_generation lists only the paths changed
-// since the checkpoint; the replica looks up just those paths locally, plans
-// with the same PlanUserSync and applies with the same steps 2-5. It falls
-// back to the full path when the source cannot give a delta, when a changed
-// path is a directory or symlink locally, and when the delta removes enough
-// messages that the mass-deletion guard must weigh them against the whole
-// user. Leftover temporary files of an interrupted sync are quarantined by
-// the next full walk only.
+// since the checkpoint, with the content of small new files inline; the
+// replica looks up just those paths locally, plans with the same
+// PlanUserSync and applies with the same steps (inline content that matches
+// a planned fetch is written like a fetched file, without a FetchFiles call).
+// It falls back to the full path when the source cannot give a delta, when a
+// changed path is a directory or symlink locally, and when the delta removes
+// enough messages that the mass-deletion guard must weigh them against the
+// whole user. Leftover temporary files of an interrupted sync are
+// quarantined by the next full walk only.
 //
 // Thread-safe: SyncUser may run for several users at once with the same
 // context; TokenBucket and SyncCounters are shared safely.
