@@ -219,16 +219,35 @@ std::optional<std::string> RocksHashCache::Lookup(const std::string& key, const 
   return value.substr(24);
 }
 
-void RocksHashCache::Store(const std::string& key, const FileStamp& stamp,
-                           const std::string& hash) {
+namespace {
+
+std::string CacheValue(const FileStamp& stamp, const std::string& hash) {
   std::string value;
   PutU64(&value, stamp.size);
   PutU64(&value, static_cast<uint64_t>(stamp.mtime_ns));
   PutU64(&value, stamp.inode);
   value += hash;
+  return value;
+}
+
+}  // namespace
+
+void RocksHashCache::Store(const std::string& key, const FileStamp& stamp,
+                           const std::string& hash) {
   rocksdb::WriteOptions options;
   options.disableWAL = true;  // a lost cache entry only costs a re-hash
-  db_->Put(options, CacheKey(key), value);
+  db_->Put(options, CacheKey(key), CacheValue(stamp, hash));
+}
+
+void RocksHashCache::Update(const std::vector<StoredHash>& store,
+                            const std::vector<std::string>& forget) {
+  if (store.empty() && forget.empty()) return;
+  rocksdb::WriteBatch batch;  // applied in order: forgets first (see HashCache)
+  for (const std::string& key : forget) batch.Delete(CacheKey(key));
+  for (const StoredHash& s : store) batch.Put(CacheKey(s.key), CacheValue(s.stamp, s.hash));
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;  // as Store and Forget
+  db_->Write(options, &batch);
 }
 
 void RocksHashCache::Forget(const std::string& key) {
@@ -238,22 +257,16 @@ void RocksHashCache::Forget(const std::string& key) {
 }
 
 std::optional<std::string> MemoryHashCache::Lookup(const std::string& key, const FileStamp& stamp) {
-  std::optional<std::string> renamed;  // the same content known under another name
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it != entries_.end() && it->second.first == stamp) return it->second.second;
     auto same = by_stamp_.find(StampKey(key, stamp));
     if (same != by_stamp_.end()) {
-      renamed = same->second;
-      if (entries_.size() < max_entries_) entries_[key] = {stamp, *renamed};
+      std::string hash = same->second;
+      if (entries_.size() < max_entries_) entries_[key] = {stamp, hash};
+      return hash;
     }
-  }
-  if (renamed) {
-    // The backing cache learns the new name too (the old one is forgotten
-    // when a delta reports it gone): a restart then hashes nothing again.
-    if (backing_ != nullptr) backing_->Store(key, stamp, *renamed);
-    return renamed;
   }
   if (backing_ == nullptr) return std::nullopt;
   std::optional<std::string> hash = backing_->Lookup(key, stamp);
@@ -273,6 +286,16 @@ void MemoryHashCache::Forget(const std::string& key) {
     entries_.erase(key);
   }
   if (backing_ != nullptr) backing_->Forget(key);
+}
+
+void MemoryHashCache::Update(const std::vector<StoredHash>& store,
+                             const std::vector<std::string>& forget) {
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& key : forget) entries_.erase(key);
+  }
+  for (const StoredHash& s : store) Remember(s.key, s.stamp, s.hash);
+  if (backing_ != nullptr) backing_->Update(store, forget);
 }
 
 void MemoryHashCache::Remember(const std::string& key, const FileStamp& stamp,

@@ -64,6 +64,21 @@ class HashCache {
   virtual void Prefetch(const std::string& prefix) {}
   // `key` no longer names a file (it was renamed away): its entry may go.
   virtual void Forget(const std::string& key) {}
+
+  struct StoredHash {
+    std::string key;
+    FileStamp stamp;
+    std::string hash;
+  };
+  // Many Forget and Store calls at once (a sync's renames): one write for a
+  // RocksDB cache instead of one per call. Forgets apply first, so a key
+  // both forgotten and stored (a path a rename vacated and another filled)
+  // keeps its new entry.
+  virtual void Update(const std::vector<StoredHash>& store,
+                      const std::vector<std::string>& forget) {
+    for (const std::string& key : forget) Forget(key);
+    for (const StoredHash& s : store) Store(s.key, s.stamp, s.hash);
+  }
 };
 
 // A HashCache in a RocksDB column of its own key space ("h/" prefix).
@@ -77,6 +92,8 @@ class RocksHashCache : public HashCache {
   // Lookup (then it is dropped, so memory stays bounded by one user's files).
   void Prefetch(const std::string& prefix) override;
   void Forget(const std::string& key) override;
+  void Update(const std::vector<StoredHash>& store,
+              const std::vector<std::string>& forget) override;
 
  private:
   rocksdb::DB* db_;
@@ -98,6 +115,8 @@ class MemoryHashCache : public HashCache {
     if (backing_ != nullptr) backing_->Prefetch(prefix);
   }
   void Forget(const std::string& key) override;
+  void Update(const std::vector<StoredHash>& store,
+              const std::vector<std::string>& forget) override;
 
  private:
   void Remember(const std::string& key, const FileStamp& stamp, const std::string& hash)

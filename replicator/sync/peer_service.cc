@@ -210,9 +210,6 @@ absl::Status PeerCore::GetManifestDelta(
         entries.push_back(std::move(found->entry));
         break;
       case PathLookup::kAbsent:
-        // Gone: its hash-cache entry can only go stale (a renamed file's
-        // content stays known under its new name).
-        cache_.Forget(HashCacheKey(request.slot(), request.user(), path));
         removed.push_back(path);
         break;
       case PathLookup::kSkipped:
@@ -263,6 +260,7 @@ absl::Status PeerCore::GetManifestDelta(
     *chunk.add_entries() = std::move(e);
     if (!flush_if_full()) return absl::CancelledError("client went away");
   }
+  const std::vector<std::string> removed_paths = removed;
   for (std::string& path : removed) {
     chunk.add_removed(std::move(path));
     if (!flush_if_full()) return absl::CancelledError("client went away");
@@ -271,6 +269,15 @@ absl::Status PeerCore::GetManifestDelta(
   chunk.set_generation(delta->generation);
   if (!write(chunk)) return absl::CancelledError("client went away");
   tracker_.MarkServed(request.slot(), request.user(), delta->generation);
+  // Paths gone: their hash-cache entries can only go stale (a renamed
+  // file's content stays known under its new name). After the answer, in
+  // one write.
+  std::vector<std::string> gone;
+  gone.reserve(removed_paths.size());
+  for (const std::string& path : removed_paths) {
+    gone.push_back(HashCacheKey(request.slot(), request.user(), path));
+  }
+  cache_.Update({}, gone);
   return absl::OkStatus();
 }
 

@@ -192,6 +192,12 @@ TEST_F(SyncTest, SwappedContentGoesThroughTemporaryNames) {
   EXPECT_EQ(counters_.files_quarantined, 0u);
   EXPECT_EQ(fs.renames, 2);  // each donor to a temporary name first
   EXPECT_EQ(ReadFile(target_ + "/users/alice/dovecot.index"), "content B");
+  // Each path was both vacated and filled: the cache keeps the new entries
+  // (forgets apply before stores), so the next scan reads nothing.
+  RocksHashCache target_cache(target_db_.get());
+  ScanStats stats;
+  ASSERT_TRUE(ScanUser(target_root_.get(), "t1", "alice", &target_cache, &stats).ok());
+  EXPECT_EQ(stats.files_hashed, 0u);
 }
 
 TEST(TargetFsTest, RenameNoReplaceNeverReplaces) {

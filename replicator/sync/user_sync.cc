@@ -59,17 +59,29 @@ class DirCache {
   std::map<std::string, Fd> dirs_;
 };
 
-// Records the hash of a file the sync just put at `path`, so that the next
-// scan does not read it again.
-void RememberHash(const UserSyncContext& ctx, const std::string& user, int dirfd,
-                  const std::string& name, const std::string& path, const std::string& hash) {
+// The hash-cache entry for a file the sync just put at `path`, so that the
+// next scan does not read it again; nullopt without a cache.
+std::optional<HashCache::StoredHash> HashOfPlacedFile(const UserSyncContext& ctx,
+                                                      const std::string& user, int dirfd,
+                                                      const std::string& name,
+                                                      const std::string& path,
+                                                      const std::string& hash) {
   struct stat st;
-  if (ctx.cache == nullptr || fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return;
-  ctx.cache->Store(HashCacheKey(ctx.target_scope, user, path),
-                   FileStamp{static_cast<uint64_t>(st.st_size),
-                             st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino},
-                   hash);
+  if (ctx.cache == nullptr || fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return std::nullopt;
+  }
+  return HashCache::StoredHash{
+      HashCacheKey(ctx.target_scope, user, path),
+      FileStamp{static_cast<uint64_t>(st.st_size),
+                st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino},
+      hash};
 }
+
+// Hash-cache changes of one user's renames, written at once.
+struct CacheChanges {
+  std::vector<HashCache::StoredHash> store;
+  std::vector<std::string> forget;
+};
 
 // Renames `from` (in from_dir) to `want`'s place (`name` in to_dir), never
 // over an existing file: planned quarantines ran first, so a file found
@@ -349,22 +361,29 @@ absl::Status WriteInlineFile(const UserSyncContext& ctx, const std::string& user
 // After a file reached `r.to`'s place: the source's metadata unless the
 // rename kept it, the hash cached under the new name (the old one dropped).
 absl::Status FinishRename(const UserSyncContext& ctx, const std::string& user, int dirfd,
-                          const std::string& name, const LocalRename& r, bool forget_donor) {
+                          const std::string& name, const LocalRename& r,
+                          CacheChanges* cache_changes) {
   if (!r.KeepsMetadata()) {
     if (absl::Status s = ctx.fs->SetMetadata(dirfd, name, r.to.mtime_ns(), r.to.mode()); !s.ok()) {
       return s;
     }
   }
-  RememberHash(ctx, user, dirfd, name, r.to.path(), r.to.hash());
-  if (forget_donor && ctx.cache != nullptr) {
-    ctx.cache->Forget(HashCacheKey(ctx.target_scope, user, r.from));
+  if (std::optional<HashCache::StoredHash> h =
+          HashOfPlacedFile(ctx, user, dirfd, name, r.to.path(), r.to.hash())) {
+    cache_changes->store.push_back(*std::move(h));
+  }
+  // The donor's old name may be another rename's destination: HashCache
+  // applies forgets before stores, so that file's entry stays.
+  if (ctx.cache != nullptr) {
+    cache_changes->forget.push_back(HashCacheKey(ctx.target_scope, user, r.from));
   }
   ctx.counters->files_renamed++;
   return absl::OkStatus();
 }
 
-absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, DirCache* dirs,
-                          const std::vector<LocalRename>& rs) {
+absl::Status ApplyRenamesUncached(const UserSyncContext& ctx, const std::string& user,
+                                  DirCache* dirs, const std::vector<LocalRename>& rs,
+                                  CacheChanges* cache_changes) {
   // A rename whose destination is another rename's donor must wait until
   // that donor has left: those go through a temporary name (pass 2), so
   // chains and swaps are safe. Every other one (a Maildir flag change, a
@@ -389,9 +408,7 @@ absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, D
         !s.ok()) {
       return s;
     }
-    // The donor's old name may be a chained rename's destination, which
-    // pass 2 fills later: dropping its cache entry now is safe.
-    if (absl::Status s = FinishRename(ctx, user, *dirfd, name, r, /*forget_donor=*/true); !s.ok()) {
+    if (absl::Status s = FinishRename(ctx, user, *dirfd, name, r, cache_changes); !s.ok()) {
       return s;
     }
   }
@@ -420,14 +437,21 @@ absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, D
         !s.ok()) {
       return s;
     }
-    // Here a donor's old name may already hold another rename's file: its
-    // (stale) cache entry stays; a stale entry never matches a new stamp.
-    if (absl::Status s = FinishRename(ctx, user, *dirfd, name, r, /*forget_donor=*/false);
-        !s.ok()) {
+    if (absl::Status s = FinishRename(ctx, user, *dirfd, name, r, cache_changes); !s.ok()) {
       return s;
     }
   }
   return absl::OkStatus();
+}
+
+// Applies renames (see ApplyRenamesUncached), then records what they did to
+// the hash cache in one write, also after a failure part-way.
+absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, DirCache* dirs,
+                          const std::vector<LocalRename>& rs) {
+  CacheChanges changes;
+  absl::Status s = ApplyRenamesUncached(ctx, user, dirs, rs, &changes);
+  if (ctx.cache != nullptr) ctx.cache->Update(changes.store, changes.forget);
+  return s;
 }
 
 // Applies a plan (full or delta) with every safety rule of the data path:
@@ -478,7 +502,10 @@ absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, cons
         !s.ok()) {
       return s;
     }
-    RememberHash(ctx, user, *dirfd, std::string(base), fix.path(), fix.hash());
+    if (std::optional<HashCache::StoredHash> h =
+            HashOfPlacedFile(ctx, user, *dirfd, std::string(base), fix.path(), fix.hash())) {
+      ctx.cache->Store(h->key, h->stamp, h->hash);
+    }
     ctx.counters->metadata_fixed++;
   }
   const bool stage = staged != nullptr && ctx.options.stage_small_fetches &&
