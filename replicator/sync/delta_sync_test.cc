@@ -317,6 +317,84 @@ TEST_F(DeltaSyncTest, TheSourceForgetsTheHashesOfRemovedFiles) {
   EXPECT_FALSE(source_cache_->Lookup(key, stamp));
 }
 
+TEST_F(DeltaSyncTest, SeveralUsersShareOneGetManifestsCall) {
+  Populate();
+  WriteFile(Msg("carol", "cur/1.h:2,"), "carol's");
+  MkdirP(Msg("carol", "new"));  // a new folder later would need the full path
+  ASSERT_TRUE(Sync().ok());     // carol's first sync: full
+  ASSERT_TRUE(Rename("alice", "cur/1.h:2,", "cur/1.h:2,S"));
+  ASSERT_TRUE(Rename("bob", "cur/1.h:2,", "cur/1.h:2,S"));
+  WriteFile(Msg("carol", "new/2.h"), "more for carol");
+  const uint64_t deltas = counters_.delta_manifests;
+  const uint64_t batches = counters_.delta_batches;
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectEqualTrees();
+  EXPECT_EQ(counters_.delta_manifests, deltas + 3);
+  EXPECT_EQ(counters_.delta_batches, batches + 1);
+}
+
+TEST_F(DeltaSyncTest, AUserRefusedInABatchFallsBackAlone) {
+  Populate();
+  // alice's change cannot be given as a delta (a new folder); bob's can.
+  MkdirP(Msg("alice", ".Trash/cur"));
+  ASSERT_TRUE(Rename("alice", "cur/3.h:2,", ".Trash/cur/3.h:2,S"));
+  ASSERT_TRUE(Rename("bob", "cur/1.h:2,", "cur/1.h:2,S"));
+  const uint64_t deltas = counters_.delta_manifests;
+  const uint64_t fallbacks = counters_.delta_fallbacks;
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectEqualTrees();
+  EXPECT_EQ(counters_.delta_batches, 1u);
+  EXPECT_EQ(counters_.delta_manifests, deltas + 1);
+  EXPECT_EQ(counters_.delta_fallbacks, fallbacks + 1);
+}
+
+TEST_F(DeltaSyncTest, GetManifestsRefusesBadRequests) {
+  Populate();
+  auto ask = [&](const v1::GetManifestsRequest& req) {
+    int chunks = 0;
+    absl::Status s = core_->GetManifests(req, [&](const v1::ManifestChunk&) {
+      ++chunks;
+      return true;
+    });
+    EXPECT_TRUE(s.ok() || chunks == 0) << "a refused call must write nothing";
+    return s;
+  };
+  v1::GetManifestsRequest req;
+  req.set_slot("s1");
+  req.add_users()->set_user("alice");
+  req.add_users()->set_user("alice");
+  EXPECT_TRUE(absl::IsInvalidArgument(ask(req)));
+  req.clear_users();
+  req.add_users()->set_user("../etc");
+  EXPECT_TRUE(absl::IsInvalidArgument(ask(req)));
+  req.clear_users();
+  for (int i = 0; i <= kMaxUsersPerManifestsCall; ++i) {
+    req.add_users()->set_user("u" + std::to_string(i));
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(ask(req)));
+  req.clear_users();
+  req.add_users()->set_user("alice");
+  req.set_slot("nope");
+  EXPECT_FALSE(ask(req).ok());
+  // A user of another source instance: refused in the answer, not the call.
+  req.set_slot("s1");
+  req.mutable_users(0)->set_since_instance_id("another-instance");
+  std::vector<v1::ManifestChunk> got;
+  ASSERT_TRUE(core_
+                  ->GetManifests(req,
+                                 [&](const v1::ManifestChunk& c) {
+                                   got.push_back(c);
+                                   return true;
+                                 })
+                  .ok());
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].user(), "alice");
+  EXPECT_TRUE(got[0].last());
+  EXPECT_FALSE(got[0].refused().empty());
+}
+
 TEST_F(DeltaSyncTest, NewSmallFilesComeWithTheDeltaAnswer) {
   Populate();
   WriteFile(Msg("alice", "new/300.h"), "a new small message");

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <optional>
 #include <random>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -281,6 +282,54 @@ absl::Status PeerCore::GetManifestDelta(
   return absl::OkStatus();
 }
 
+absl::Status PeerCore::GetManifests(const v1::GetManifestsRequest& request,
+                                    const std::function<bool(const v1::ManifestChunk&)>& write) {
+  absl::StatusOr<int> root = SlotRoot(request.slot());
+  if (!root.ok()) return root.status();
+  if (request.users_size() > kMaxUsersPerManifestsCall) {
+    return absl::InvalidArgumentError(absl::StrCat("GetManifests: ", request.users_size(),
+                                                   " users, at most ", kMaxUsersPerManifestsCall,
+                                                   " per call"));
+  }
+  std::set<std::string> seen;
+  for (const v1::UserSince& u : request.users()) {
+    if (absl::Status s = ValidateUserName(u.user()); !s.ok()) return s;
+    if (!seen.insert(u.user()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GetManifests: user ", u.user(), " asked twice"));
+    }
+  }
+  for (const v1::UserSince& u : request.users()) {
+    v1::GetManifestRequest one;
+    one.set_slot(request.slot());
+    one.set_user(u.user());
+    one.set_delta(true);
+    one.set_since_generation(u.since_generation());
+    one.set_since_instance_id(u.since_instance_id());
+    one.set_inline_max_file_bytes(request.inline_max_file_bytes());
+    one.set_inline_max_total_bytes(request.inline_max_total_bytes());
+    v1::ManifestChunk tagged;
+    absl::Status s = GetManifestDelta(one, *root, [&](const v1::ManifestChunk& c) {
+      tagged = c;
+      tagged.set_user(u.user());
+      return write(tagged);
+    });
+    if (absl::IsFailedPrecondition(s)) {
+      // Nothing of this user's answer was written (GetManifestDelta refuses
+      // before its first chunk).
+      v1::ManifestChunk refusal;
+      refusal.set_user(u.user());
+      refusal.set_delta(true);
+      refusal.set_last(true);
+      refusal.set_refused(std::string(s.message()));
+      if (!write(refusal)) return absl::CancelledError("client went away");
+      continue;
+    }
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
 absl::Status PeerCore::FetchFiles(const v1::FetchFilesRequest& request,
                                   const std::function<bool(const v1::FileChunk&)>& write) {
   absl::StatusOr<int> root = SlotRoot(request.slot());
@@ -400,6 +449,13 @@ grpc::Status ReplicaPeerService::GetManifest(grpc::ServerContext*,
                                              const v1::GetManifestRequest* request,
                                              grpc::ServerWriter<v1::ManifestChunk>* writer) {
   return ToGrpcStatus(core_->GetManifest(
+      *request, [writer](const v1::ManifestChunk& c) { return writer->Write(c); }));
+}
+
+grpc::Status ReplicaPeerService::GetManifests(grpc::ServerContext*,
+                                              const v1::GetManifestsRequest* request,
+                                              grpc::ServerWriter<v1::ManifestChunk>* writer) {
+  return ToGrpcStatus(core_->GetManifests(
       *request, [writer](const v1::ManifestChunk& c) { return writer->Write(c); }));
 }
 

@@ -29,6 +29,8 @@ namespace slotkeeper::sync {
 inline constexpr absl::string_view kStoreMarker = ".slotkeeper-store";
 inline constexpr uint32_t kDefaultChunkBytes = 256 * 1024;
 inline constexpr uint32_t kMaxChunkBytes = 1024 * 1024;
+// Users per GetManifests call.
+inline constexpr int kMaxUsersPerManifestsCall = 1024;
 // At most this much file content goes inline with one delta answer.
 inline constexpr uint64_t kMaxInlineTotal = 4 * 1024 * 1024;
 
@@ -48,6 +50,12 @@ class PeerCore {
   // FAILED_PRECONDITION before writing anything when it cannot.
   absl::Status GetManifest(const v1::GetManifestRequest& request,
                            const std::function<bool(const v1::ManifestChunk&)>& write);
+  // GetManifests: each user's delta as GetManifest would give it, chunks
+  // tagged with the user; a user without a delta gets a refusal chunk.
+  // INVALID_ARGUMENT for a bad request (unknown slot, bad or repeated user,
+  // more than kMaxUsersPerManifestsCall users) before anything is written.
+  absl::Status GetManifests(const v1::GetManifestsRequest& request,
+                            const std::function<bool(const v1::ManifestChunk&)>& write);
   absl::Status FetchFiles(const v1::FetchFilesRequest& request,
                           const std::function<bool(const v1::FileChunk&)>& write);
 
@@ -77,6 +85,8 @@ class ReplicaPeerService final : public v1::ReplicaPeer::Service {
                          v1::ListUsersResponse* response) override;
   grpc::Status GetManifest(grpc::ServerContext* context, const v1::GetManifestRequest* request,
                            grpc::ServerWriter<v1::ManifestChunk>* writer) override;
+  grpc::Status GetManifests(grpc::ServerContext* context, const v1::GetManifestsRequest* request,
+                            grpc::ServerWriter<v1::ManifestChunk>* writer) override;
   grpc::Status FetchFiles(grpc::ServerContext* context, const v1::FetchFilesRequest* request,
                           grpc::ServerWriter<v1::FileChunk>* writer) override;
 

@@ -267,35 +267,69 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
     absl::MutexLock lock(&mu);
     for (const Finished& f : group) finish(*f.user, f.result);
   };
+  // One user: sync, then either account for it now (failed, blocked) or
+  // queue it for the group commit.
+  auto sync_one = [&](const v1::UserSummary& u, const std::optional<SourceDelta>* prefetched) {
+    auto base = delta_bases.find(&u);
+    absl::StatusOr<UserSyncResult> r =
+        SyncUser(ctx, u.user(), base == delta_bases.end() ? nullptr : &base->second, prefetched);
+    if (!r.ok() || r->blocked) {
+      absl::MutexLock lock(&mu);
+      finish(u, r);
+      return;
+    }
+    std::vector<Finished> to_commit;
+    {
+      absl::MutexLock lock(&mu);
+      pending_commit.push_back(Finished{&u, std::move(r)});
+      if (pending_commit.size() >= std::max<size_t>(1, options.commit_group_users)) {
+        to_commit.swap(pending_commit);
+      }
+      report();  // bytes and files so far; users once committed
+    }
+    commit(std::move(to_commit));
+  };
+  // Workers take users in runs of delta_batch_users; the run's delta
+  // manifests come in one GetManifests call (a source without it, or any
+  // failure of the call: each user asks on its own, as SyncUser does).
+  const size_t run = ctx.options.use_delta ? std::max<size_t>(1, options.delta_batch_users) : 1;
+  const DeltaRequest delta_request{request.source_slot, ctx.options.inline_max_file_bytes,
+                                   ctx.options.inline_max_total_bytes};
   std::atomic<size_t> next{0};
+  std::atomic<bool> batch_unsupported{false};
   auto worker = [&]() {
     for (;;) {
-      size_t i = next.fetch_add(1);
-      if (i >= todo.size()) return;
-      const v1::UserSummary& u = *todo[i];
-      if (cancelled != nullptr && cancelled->load()) {
-        absl::MutexLock lock(&mu);
-        if (first_error.ok()) first_error = absl::CancelledError("cancelled");
-        return;
+      const size_t begin = next.fetch_add(run);
+      if (begin >= todo.size()) return;
+      const size_t end = std::min(todo.size(), begin + run);
+      std::vector<std::pair<std::string, DeltaBase>> asks;
+      for (size_t i = begin; i < end; ++i) {
+        auto base = delta_bases.find(todo[i]);
+        if (base != delta_bases.end()) asks.emplace_back(todo[i]->user(), base->second);
       }
-      auto base = delta_bases.find(&u);
-      absl::StatusOr<UserSyncResult> r =
-          SyncUser(ctx, u.user(), base == delta_bases.end() ? nullptr : &base->second);
-      if (!r.ok() || r->blocked) {
-        absl::MutexLock lock(&mu);
-        finish(u, r);
-        continue;
-      }
-      std::vector<Finished> to_commit;
-      {
-        absl::MutexLock lock(&mu);
-        pending_commit.push_back(Finished{&u, std::move(r)});
-        if (pending_commit.size() >= std::max<size_t>(1, options.commit_group_users)) {
-          to_commit.swap(pending_commit);
+      std::map<std::string, std::optional<SourceDelta>> deltas;
+      if (asks.size() > 1 && !batch_unsupported.load()) {
+        absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> answer =
+            FetchDeltas(request.stub, delta_request, asks);
+        if (answer.ok()) {
+          counters->delta_batches++;
+          deltas = *std::move(answer);
+        } else if (absl::IsUnimplemented(answer.status())) {
+          batch_unsupported = true;  // an older source: one call per user from now on
+        } else {
+          LogWarning(absl::StrCat("GetManifests on ", request.source_slot, ": ",
+                                  answer.status().ToString(), "; asking user by user"));
         }
-        report();  // bytes and files so far; users once committed
       }
-      commit(std::move(to_commit));
+      for (size_t i = begin; i < end; ++i) {
+        if (cancelled != nullptr && cancelled->load()) {
+          absl::MutexLock lock(&mu);
+          if (first_error.ok()) first_error = absl::CancelledError("cancelled");
+          return;
+        }
+        auto pre = deltas.find(todo[i]->user());
+        sync_one(*todo[i], pre == deltas.end() ? nullptr : &pre->second);
+      }
     }
   };
   const size_t threads =

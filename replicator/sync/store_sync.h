@@ -75,6 +75,9 @@ struct StoreSyncOptions {
   // user counts as done once committed: larger groups mean fewer flushes,
   // smaller ones finer resumption and progress.
   size_t commit_group_users = 16;
+  // Users whose delta manifests are asked for in one GetManifests call (a
+  // worker then syncs them one after the other). 1: one GetManifest each.
+  size_t delta_batch_users = 8;
 };
 
 struct StoreSyncRequest {

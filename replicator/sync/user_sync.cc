@@ -708,102 +708,18 @@ absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
 
 namespace {
 
-// A delta answer: the changed files that exist at the source, and the
-// changed paths that no longer do.
-struct SourceDelta {
-  Manifest entries;  // sorted by path
-  std::vector<std::string> removed;
-  uint64_t generation = 0;
-  // Whole files sent with the answer, path -> content; used only for
-  // planned fetches whose entry they match (ApplyPlan checks).
-  std::map<std::string, std::string> inline_data;
-};
-
-// Asks the source for what changed since `since`. std::nullopt when the
-// source cannot give a delta (FAILED_PRECONDITION, or a source that ignores
-// the request and answers with a full manifest) or the answer is doubtful.
-absl::StatusOr<std::optional<SourceDelta>> FetchDelta(const UserSyncContext& ctx,
-                                                      const std::string& user,
-                                                      const DeltaBase& since) {
-  v1::GetManifestRequest request;
-  request.set_slot(ctx.source_slot);
-  request.set_user(user);
-  request.set_delta(true);
-  request.set_since_generation(since.generation);
-  request.set_since_instance_id(since.instance_id);
-  request.set_inline_max_file_bytes(ctx.options.inline_max_file_bytes);
-  request.set_inline_max_total_bytes(ctx.options.inline_max_total_bytes);
-  grpc::ClientContext call;
-  auto reader = ctx.stub->GetManifest(&call, request);
-  v1::ManifestChunk chunk;
-  SourceDelta out;
-  uint64_t inline_bytes = 0;
-  bool last = false;
-  bool doubtful = false;
-  while (reader->Read(&chunk)) {
-    if (!chunk.delta()) doubtful = true;  // not a delta: use the full path
-    for (ManifestEntry& e : *chunk.mutable_entries()) {
-      if (!ValidateRelativePath(e.path()).ok() || e.directory() || e.hash().size() != kHashBytes) {
-        doubtful = true;
-      }
-      out.entries.push_back(std::move(e));
-    }
-    for (std::string& path : *chunk.mutable_removed()) {
-      if (!ValidateRelativePath(path).ok()) doubtful = true;
-      out.removed.push_back(std::move(path));
-    }
-    for (v1::InlineFile& f : *chunk.mutable_inline_files()) {
-      inline_bytes += f.data().size();
-      // More than asked for, or a path named twice: not a source to trust.
-      if (inline_bytes > ctx.options.inline_max_total_bytes ||
-          f.data().size() > ctx.options.inline_max_file_bytes ||
-          !out.inline_data.emplace(f.path(), std::move(*f.mutable_data())).second) {
-        doubtful = true;
-      }
-    }
-    if (chunk.last()) {
-      last = true;
-      out.generation = chunk.generation();
-    }
-  }
-  absl::Status rpc = FromGrpcStatus(reader->Finish());
-  if (absl::IsCancelled(rpc) || Cancelled(ctx)) return absl::CancelledError("sync cancelled");
-  if (!rpc.ok()) {
-    if (!absl::IsFailedPrecondition(rpc)) {
-      LogWarning(absl::StrCat("user ", user, ": delta manifest failed (", rpc.ToString(),
-                              "); full manifest instead"));
-    }
-    return std::nullopt;
-  }
-  if (doubtful || !last) return std::nullopt;
-  std::sort(out.entries.begin(), out.entries.end(),
-            [](const ManifestEntry& a, const ManifestEntry& b) { return a.path() < b.path(); });
-  std::sort(out.removed.begin(), out.removed.end());
-  std::set<std::string> seen;
-  for (const ManifestEntry& e : out.entries) {
-    if (!seen.insert(e.path()).second) return std::nullopt;
-  }
-  for (const std::string& path : out.removed) {
-    if (!seen.insert(path).second) return std::nullopt;
-  }
-  return out;
-}
-
-// The delta path: applies only what changed since `since`, looking at the
-// changed paths on both sides instead of walking the trees. The replica is
-// taken to hold the source's state at `since` (its checkpoint says so), so
-// the plan over the changed paths equals the full plan: unchanged paths
-// neither move nor serve as rename donors (a renamed message's old name is
-// itself a changed path). std::nullopt (fall back to the full manifest) on
-// any doubt: no delta, a changed path that is a directory or symlink here,
-// or removals the mass-deletion guard must judge against the whole user.
+// The delta path: applies a delta answer `d` (what changed since the user's
+// checkpoint), looking at the changed paths on both sides instead of
+// walking the trees. The replica is taken to hold the source's state at the
+// checkpoint (that is what a checkpoint says), so the plan over the changed
+// paths equals the full plan: unchanged paths neither move nor serve as
+// rename donors (a renamed message's old name is itself a changed path).
+// std::nullopt (fall back to the full manifest) on any doubt: a changed path
+// that is a directory or symlink here, or removals the mass-deletion guard
+// must judge against the whole user.
 absl::StatusOr<std::optional<UserSyncResult>> SyncUserDelta(const UserSyncContext& ctx,
                                                             const std::string& user,
-                                                            const DeltaBase& since) {
-  absl::StatusOr<std::optional<SourceDelta>> delta = FetchDelta(ctx, user, since);
-  if (!delta.ok()) return delta.status();
-  if (!delta->has_value()) return std::nullopt;
-  const SourceDelta& d = **delta;
+                                                            const SourceDelta& d) {
   absl::StatusOr<Fd> user_dir =
       OpenDirBeneath(ctx.target_root, absl::StrCat("users/", user), /*create=*/false);
   if (!user_dir.ok()) {
@@ -871,13 +787,26 @@ absl::Status MatchUserDirMode(const UserSyncContext& ctx, const std::string& use
 }  // namespace
 
 absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user,
-                                        const DeltaBase* since) {
+                                        const DeltaBase* since,
+                                        const std::optional<SourceDelta>* prefetched) {
   if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
   if (Cancelled(ctx)) return absl::CancelledError("sync cancelled");
   if (since != nullptr && ctx.options.use_delta) {
-    absl::StatusOr<std::optional<UserSyncResult>> delta = SyncUserDelta(ctx, user, *since);
-    if (!delta.ok()) return delta.status();
-    if (delta->has_value()) return std::move(**delta);
+    std::optional<SourceDelta> fetched;
+    if (prefetched == nullptr) {
+      DeltaRequest request{ctx.source_slot, ctx.options.inline_max_file_bytes,
+                           ctx.options.inline_max_total_bytes};
+      absl::StatusOr<std::optional<SourceDelta>> answer =
+          FetchDelta(ctx.stub, request, user, *since, ctx.cancelled);
+      if (!answer.ok()) return answer.status();
+      fetched = *std::move(answer);
+      prefetched = &fetched;
+    }
+    if (prefetched->has_value()) {
+      absl::StatusOr<std::optional<UserSyncResult>> delta = SyncUserDelta(ctx, user, **prefetched);
+      if (!delta.ok()) return delta.status();
+      if (delta->has_value()) return std::move(**delta);
+    }
     ctx.counters->delta_fallbacks++;
   }
   UserSyncResult result;

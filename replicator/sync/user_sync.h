@@ -45,6 +45,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "proto/peer.grpc.pb.h"
+#include "replicator/sync/delta_fetch.h"
 #include "replicator/sync/diff.h"
 #include "replicator/sync/manifest.h"
 #include "replicator/sync/target_fs.h"
@@ -132,6 +134,7 @@ struct SyncCounters {
   std::atomic<uint64_t> delta_fallbacks{0};  // delta asked, full path taken
   std::atomic<uint64_t> files_inline{0};     // copied from a delta answer
   std::atomic<uint64_t> fetch_calls{0};      // FetchFiles calls made
+  std::atomic<uint64_t> delta_batches{0};    // GetManifests calls (several users each)
 };
 
 struct UserSyncContext {
@@ -172,19 +175,17 @@ struct UserSyncResult {
   std::vector<StagedFile> staged;
 };
 
-// The source state a replica's user is known to hold: its checkpoint.
-struct DeltaBase {
-  std::string instance_id;
-  uint64_t generation = 0;
-};
-
 // OK with blocked=true when the guard stopped the user (nothing changed).
 // With `since` (the user's checkpoint; may be null) and options.use_delta,
 // tries the delta path first (see SyncUserDelta in user_sync.cc): the
 // changed paths only, the same plan, safety rules and guard as the full
 // path; any doubt falls back to the full manifest.
+// `prefetched` (may be null): the delta answer for this user already
+// fetched by the caller (FetchDeltas); std::nullopt in it means the source
+// gave none (full path). Null: SyncUser asks for the delta itself.
 absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user,
-                                        const DeltaBase* since = nullptr);
+                                        const DeltaBase* since = nullptr,
+                                        const std::optional<SourceDelta>* prefetched = nullptr);
 
 // Installs staged files once the caller has made them durable (syncfs): each
 // is read back and verified (options.verify_written), gets the source's

@@ -38,6 +38,8 @@ ABSL_FLAG(std::string, store, "",
           "expected store name; checked on the source, marker written on DEST");
 ABSL_FLAG(int, parallel_users, 4, "users synced at once");
 ABSL_FLAG(int, streams_per_user, 2, "FetchFiles streams per user");
+ABSL_FLAG(int, delta_batch_users, 8,
+          "users whose delta manifests are asked for in one GetManifests call");
 ABSL_FLAG(int, commit_group_users, 16,
           "users made durable together (one or two syncfs), then checkpointed");
 ABSL_FLAG(uint64_t, bwlimit, 0, "bandwidth limit in bytes/s (0 = none)");
@@ -94,6 +96,10 @@ int main(int argc, char** argv) {
     return Usage("--commit_group_users must be 1..4096");
   }
   options.commit_group_users = absl::GetFlag(FLAGS_commit_group_users);
+  if (absl::GetFlag(FLAGS_delta_batch_users) < 1 || absl::GetFlag(FLAGS_delta_batch_users) > 1024) {
+    return Usage("--delta_batch_users must be 1..1024");
+  }
+  options.delta_batch_users = absl::GetFlag(FLAGS_delta_batch_users);
   options.bandwidth_bytes_per_second = absl::GetFlag(FLAGS_bwlimit);
   options.user.guard.max_removal_share = absl::GetFlag(FLAGS_max_removal_share);
   options.use_checkpoints = absl::GetFlag(FLAGS_checkpoints);
@@ -167,9 +173,9 @@ int main(int argc, char** argv) {
   if (options.user.use_delta) {
     absl::PrintF(
         "slotsync: users by delta manifest %d, delta unavailable (full manifest) %d; "
-        "files inline with a delta %d, FetchFiles calls %d\n",
+        "GetManifests calls %d; files inline with a delta %d, FetchFiles calls %d\n",
         counters.delta_manifests.load(), counters.delta_fallbacks.load(),
-        counters.files_inline.load(), counters.fetch_calls.load());
+        counters.delta_batches.load(), counters.files_inline.load(), counters.fetch_calls.load());
   }
   for (const std::string& u : r.blocked_users) {
     std::fprintf(stderr,
