@@ -660,52 +660,6 @@ void DiscardStaged(TargetFs* fs, std::vector<StagedFile>* files) {
   files->clear();
 }
 
-absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
-                                       const std::string& slot, const std::string& user,
-                                       uint64_t* generation, uint32_t* user_mode) {
-  v1::GetManifestRequest request;
-  request.set_slot(slot);
-  request.set_user(user);
-  grpc::ClientContext call;
-  auto reader = stub->GetManifest(&call, request);
-  v1::ManifestChunk chunk;
-  Manifest out;
-  bool last = false;
-  absl::Status bad;
-  while (reader->Read(&chunk)) {
-    for (ManifestEntry& e : *chunk.mutable_entries()) {
-      if (absl::Status s = ValidateRelativePath(e.path()); !s.ok()) {
-        bad = absl::InvalidArgumentError(
-            absl::StrCat("source manifest of ", user, " refused: ", s.message()));
-      } else if (!e.directory() && e.hash().size() != kHashBytes) {
-        bad = absl::InvalidArgumentError(
-            absl::StrCat("source manifest entry ", e.path(), " has no hash"));
-      }
-      out.push_back(std::move(e));
-    }
-    if (chunk.last()) {
-      last = true;
-      if (generation != nullptr) *generation = chunk.generation();
-      if (user_mode != nullptr) *user_mode = chunk.user_mode() & 07777;
-    }
-  }
-  absl::Status rpc = FromGrpcStatus(reader->Finish());
-  if (!rpc.ok()) {
-    return absl::Status(rpc.code(), absl::StrCat("GetManifest ", user, ": ", rpc.message()));
-  }
-  if (!bad.ok()) return bad;
-  if (!last) return absl::DataLossError("manifest stream ended early");
-  std::sort(out.begin(), out.end(),
-            [](const ManifestEntry& a, const ManifestEntry& b) { return a.path() < b.path(); });
-  for (size_t i = 1; i < out.size(); ++i) {
-    if (out[i].path() == out[i - 1].path()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("source manifest lists ", out[i].path(), " twice"));
-    }
-  }
-  return out;
-}
-
 namespace {
 
 // The delta path: applies a delta answer `d` (what changed since the user's

@@ -54,9 +54,9 @@
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "proto/peer.grpc.pb.h"
-#include "replicator/sync/delta_fetch.h"
 #include "replicator/sync/diff.h"
 #include "replicator/sync/manifest.h"
+#include "replicator/sync/manifest_fetch.h"
 #include "replicator/sync/target_fs.h"
 
 namespace slotkeeper::sync {
@@ -198,13 +198,6 @@ absl::Status InstallStaged(const UserSyncContext& ctx, const std::string& user,
 // Removes staged files' temporaries (their user's sync failed). Empties
 // `files`.
 void DiscardStaged(TargetFs* fs, std::vector<StagedFile>* files);
-
-// Reads a user's manifest from a peer (all chunks). `generation` and
-// `user_mode` (the user directory's permission bits, 0 if the source did not
-// say) may be null.
-absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
-                                       const std::string& slot, const std::string& user,
-                                       uint64_t* generation, uint32_t* user_mode = nullptr);
 
 }  // namespace slotkeeper::sync
 

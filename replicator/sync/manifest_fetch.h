@@ -1,5 +1,6 @@
-// Fetching delta manifests from a ReplicaPeer: one user (GetManifest with
-// delta = true) or several users of a slot in one call (GetManifests), with
+// Fetching manifests from a ReplicaPeer: a user's full manifest
+// (GetManifest), its delta manifest (GetManifest with delta = true), or the
+// delta manifests of several users of a slot in one call (GetManifests), with
 // every check a replica makes before it trusts an answer.
 //
 // A delta answer lists the paths changed since a generation: the files that
@@ -11,8 +12,8 @@
 // full manifest instead.
 //
 // Thread-safe: free functions over a thread-safe stub.
-#ifndef SLOTKEEPER_REPLICATOR_SYNC_DELTA_FETCH_H_
-#define SLOTKEEPER_REPLICATOR_SYNC_DELTA_FETCH_H_
+#ifndef SLOTKEEPER_REPLICATOR_SYNC_MANIFEST_FETCH_H_
+#define SLOTKEEPER_REPLICATOR_SYNC_MANIFEST_FETCH_H_
 
 #include <atomic>
 #include <cstdint>
@@ -44,6 +45,13 @@ struct SourceDelta {
   std::map<std::string, std::string> inline_data;
 };
 
+// Reads a user's manifest from a peer (all chunks). `generation` and
+// `user_mode` (the user directory's permission bits, 0 if the source did not
+// say) may be null.
+absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
+                                       const std::string& slot, const std::string& user,
+                                       uint64_t* generation, uint32_t* user_mode = nullptr);
+
 struct DeltaRequest {
   std::string slot;
   uint32_t inline_max_file_bytes = 0;
@@ -69,4 +77,4 @@ absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> FetchDeltas(
 
 }  // namespace slotkeeper::sync
 
-#endif  // SLOTKEEPER_REPLICATOR_SYNC_DELTA_FETCH_H_
+#endif  // SLOTKEEPER_REPLICATOR_SYNC_MANIFEST_FETCH_H_
