@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <functional>
+#include <set>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -410,6 +411,37 @@ TEST_F(DeltaSyncTest, NewSmallFilesComeWithTheDeltaAnswer) {
   EXPECT_EQ(counters_.fetch_calls, fetches + 1);
   EXPECT_EQ(counters_.bytes_received - received, 19u + 300u * 1024u + 9u);
   EXPECT_EQ(counters_.files_renamed, 1u);
+}
+
+TEST_F(DeltaSyncTest, EveryReplicaGetsNewFilesInlineAndNoRenamedOne) {
+  Populate();
+  const uint64_t since = SourceGeneration("alice");
+  WriteFile(Msg("alice", "new/300.h"), "a new small message");
+  ASSERT_TRUE(Rename("alice", "cur/1.h:2,", "cur/1.h:2,S"));
+  List();
+  // Two replicas ask for the same delta: the second one must not lose the
+  // inline content because the first one's answer taught the cache the hash.
+  for (int replica = 0; replica < 2; ++replica) {
+    v1::GetManifestRequest req;
+    req.set_slot("s1");
+    req.set_user("alice");
+    req.set_delta(true);
+    req.set_since_generation(since);
+    req.set_since_instance_id("inst-1");
+    req.set_inline_max_file_bytes(1 << 20);
+    req.set_inline_max_total_bytes(1 << 20);
+    std::set<std::string> inlined;
+    ASSERT_TRUE(core_
+                    ->GetManifest(req,
+                                  [&](const v1::ManifestChunk& c) {
+                                    for (const v1::InlineFile& f : c.inline_files()) {
+                                      inlined.insert(f.path());
+                                    }
+                                    return true;
+                                  })
+                    .ok());
+    EXPECT_EQ(inlined, std::set<std::string>{"new/300.h"}) << "replica " << replica;
+  }
 }
 
 TEST_F(DeltaSyncTest, ACorruptedInlineWriteIsNeverInstalled) {

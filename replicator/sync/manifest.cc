@@ -260,11 +260,11 @@ std::optional<std::string> MemoryHashCache::Lookup(const std::string& key, const
   {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
-    if (it != entries_.end() && it->second.first == stamp) return it->second.second;
+    if (it != entries_.end() && it->second.stamp == stamp) return it->second.hash;
     auto same = by_stamp_.find(StampKey(key, stamp));
     if (same != by_stamp_.end()) {
       std::string hash = same->second;
-      if (entries_.size() < max_entries_) entries_[key] = {stamp, hash};
+      if (entries_.size() < max_entries_) entries_[key] = Entry{stamp, hash, /*by_rename=*/true};
       return hash;
     }
   }
@@ -298,14 +298,20 @@ void MemoryHashCache::Update(const std::vector<StoredHash>& store,
   if (backing_ != nullptr) backing_->Update(store, forget);
 }
 
+bool MemoryHashCache::KnownByRename(const std::string& key, const FileStamp& stamp) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(key);
+  return it != entries_.end() && it->second.stamp == stamp && it->second.by_rename;
+}
+
 void MemoryHashCache::Remember(const std::string& key, const FileStamp& stamp,
                                const std::string& hash) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(key);
   if (it != entries_.end()) {
-    it->second = {stamp, hash};
+    it->second = Entry{stamp, hash};
   } else if (entries_.size() < max_entries_) {
-    entries_.emplace(key, std::make_pair(stamp, hash));
+    entries_.emplace(key, Entry{stamp, hash});
   }
   const std::string stamp_key = StampKey(key, stamp);
   if (by_stamp_.size() < max_entries_ || by_stamp_.count(stamp_key)) {
@@ -436,7 +442,12 @@ absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_
   }
   out.kind = PathLookup::kFile;
   out.entry = *std::move(entry);
-  out.hashed = stats.files_hashed > 0;
+  out.new_content =
+      stats.files_hashed > 0 || cache == nullptr ||
+      !cache->KnownByRename(
+          HashCacheKey(cache_scope, user, rel),
+          FileStamp{static_cast<uint64_t>(st.st_size),
+                    st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino});
   return out;
 }
 

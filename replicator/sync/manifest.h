@@ -64,6 +64,10 @@ class HashCache {
   virtual void Prefetch(const std::string& prefix) {}
   // `key` no longer names a file (it was renamed away): its entry may go.
   virtual void Forget(const std::string& key) {}
+  // Whether the entry for `key` at `stamp` was learned from the same content
+  // under another name (a rename: same inode, size and mtime) rather than by
+  // reading the file. False when not known.
+  virtual bool KnownByRename(const std::string& key, const FileStamp& stamp) { return false; }
 
   struct StoredHash {
     std::string key;
@@ -117,14 +121,20 @@ class MemoryHashCache : public HashCache {
   void Forget(const std::string& key) override;
   void Update(const std::vector<StoredHash>& store,
               const std::vector<std::string>& forget) override;
+  bool KnownByRename(const std::string& key, const FileStamp& stamp) override;
 
  private:
+  struct Entry {
+    FileStamp stamp;
+    std::string hash;
+    bool by_rename = false;  // learned through by_stamp_, not by reading
+  };
   void Remember(const std::string& key, const FileStamp& stamp, const std::string& hash)
       ABSL_LOCKS_EXCLUDED(mu_);
   HashCache* const backing_;
   const size_t max_entries_;
   absl::Mutex mu_;
-  std::unordered_map<std::string, std::pair<FileStamp, std::string>> entries_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
   // The same content under another name: a renamed file keeps its inode,
   // size and mtime (a Maildir flag change), so it is not hashed again.
   std::unordered_map<std::string, std::string> by_stamp_ ABSL_GUARDED_BY(mu_);
@@ -175,8 +185,10 @@ struct PathLookup {
   };
   Kind kind = kAbsent;
   ManifestEntry entry;
-  // kFile: the content was read and hashed now (the cache did not know it).
-  bool hashed = false;
+  // kFile: the content is new here: read and hashed now, or known to the
+  // cache from reading this file earlier - not learned from a rename of
+  // content already known under another name (HashCache::KnownByRename).
+  bool new_content = false;
 };
 // Looks up `rel` (validated) below the user directory fd `user_dir`.
 // `cache_scope`, `user` and `cache` as for ScanUser. `dirs` (may be null)

@@ -197,7 +197,7 @@ absl::Status PeerCore::GetManifestDelta(
   // Everything is looked up before the first chunk goes out, so that a
   // refusal never follows a partial answer.
   Manifest entries;
-  std::vector<size_t> fresh;  // entries whose content the cache had not seen
+  std::vector<size_t> fresh;  // entries with new content (not a rename of known content)
   std::vector<std::string> removed;
   std::map<std::string, Fd> dirs;
   for (const std::string& path : delta->paths) {
@@ -207,7 +207,7 @@ absl::Status PeerCore::GetManifestDelta(
     if (!found.ok()) return found.status();
     switch (found->kind) {
       case PathLookup::kFile:
-        if (found->hashed) fresh.push_back(entries.size());
+        if (found->new_content) fresh.push_back(entries.size());
         entries.push_back(std::move(found->entry));
         break;
       case PathLookup::kAbsent:
