@@ -324,6 +324,46 @@ TEST_F(SyncTest, DiskFullFailsCleanly) {
   ExpectEqualTrees();
 }
 
+// Sets `cancel` once `limit` writes went through: an interrupted transfer.
+class CancelAfterWritesFs : public TargetFs {
+ public:
+  CancelAfterWritesFs(std::atomic<bool>* cancel, int limit) : cancel_(cancel), limit_(limit) {}
+  absl::Status Write(int fd, const char* data, size_t n) override {
+    absl::Status s = TargetFs::Write(fd, data, n);
+    if (++writes_ >= limit_) *cancel_ = true;
+    return s;
+  }
+
+ private:
+  std::atomic<bool>* const cancel_;
+  const int limit_;
+  std::atomic<int> writes_{0};
+};
+
+TEST_F(SyncTest, AnInterruptedFetchResumesWithinTheFile) {
+  std::string big(3 << 20, '\0');  // 12 chunks of 256 KiB
+  uint32_t x = 12345;
+  for (char& c : big) {
+    x = x * 1103515245 + 12345;
+    c = static_cast<char>(x >> 24);
+  }
+  WriteFile(Msg("alice", "cur/1.h:2,S"), big);
+  std::atomic<bool> cancel{false};
+  CancelAfterWritesFs fs(&cancel, 4);
+  absl::StatusOr<StoreSyncResult> r = Sync("", &fs, &cancel);
+  EXPECT_TRUE(absl::IsCancelled(r.status())) << r.status();
+  EXPECT_FALSE(Exists(target_ + "/users/alice/cur/1.h:2,S"));
+  const uint64_t first = counters_.bytes_received;
+  EXPECT_EQ(first, 4u << 18);  // four chunks arrived and were kept
+  r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectEqualTrees();
+  // The second sync kept what had arrived and fetched only the rest.
+  EXPECT_EQ(counters_.bytes_resumed, first);
+  EXPECT_EQ(counters_.bytes_received, big.size());
+  EXPECT_EQ(counters_.files_quarantined, 0u);
+}
+
 TEST_F(SyncTest, CancelledStoreSyncResumesWithoutRecopyingFinishedUsers) {
   for (const char* u : {"u1", "u2", "u3", "u4"}) {
     WriteFile(Msg(u, "cur/1.h:2,"), std::string("mail of ") + u);

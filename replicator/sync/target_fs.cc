@@ -16,6 +16,12 @@ absl::StatusOr<Fd> TargetFs::CreateFile(int dirfd, const std::string& name, mode
   return Fd(fd);
 }
 
+absl::StatusOr<Fd> TargetFs::OpenForAppend(int dirfd, const std::string& name) {
+  int fd = openat(dirfd, name.c_str(), O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", name));
+  return Fd(fd);
+}
+
 absl::Status TargetFs::Write(int fd, const char* data, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, data, n);

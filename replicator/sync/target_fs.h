@@ -24,6 +24,9 @@ class TargetFs {
   virtual ~TargetFs() = default;
   // Creates `name` in `dirfd` exclusively (O_EXCL|O_NOFOLLOW), read-write.
   virtual absl::StatusOr<Fd> CreateFile(int dirfd, const std::string& name, mode_t mode);
+  // Opens an existing regular file `name` in `dirfd` (O_NOFOLLOW) for
+  // writing at its end: a partly fetched file being resumed.
+  virtual absl::StatusOr<Fd> OpenForAppend(int dirfd, const std::string& name);
   // Writes all of `data` at the current position.
   virtual absl::Status Write(int fd, const char* data, size_t n);
   virtual absl::Status Sync(int fd);

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
 #include "replicator/sync/log.h"
@@ -150,6 +151,73 @@ struct PendingFile {
   bool complete = false;
 };
 
+// The temporary name a fetch of `want` writes to: the same for the same
+// path and content, so that a fetch that was killed or interrupted is found
+// again and resumed (ResumePartial). Starts with kTempPrefix, like every
+// temporary file of the data path.
+std::string PartName(const ManifestEntry& want) {
+  ContentHasher hasher;
+  hasher.Update(want.path().data(), want.path().size());
+  hasher.Update("", 1);
+  hasher.Update(want.hash().data(), want.hash().size());
+  const std::string id = hasher.Finish();
+  return absl::StrCat(kTempPrefix, "part-", absl::BytesToHexString(id.substr(0, 8)));
+}
+
+// Statuses after which a partly fetched file is kept for the next attempt:
+// the transfer was interrupted, nothing is known to be wrong with the bytes.
+bool KeepsPartialFiles(const absl::Status& s) {
+  return absl::IsCancelled(s) || absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s);
+}
+
+// Picks up what an interrupted fetch of `p->want` left (its PartName file):
+// its bytes are hashed again here and the fetch asks only for the rest.
+// A part file that cannot be resumed (empty, not shorter than the file, not
+// a regular file) is removed and the file fetched whole.
+absl::Status ResumePartial(const UserSyncContext& ctx, DirCache* dirs, absl::Mutex* dirs_mu,
+                           PendingFile* p) {
+  auto [dir, base] = SplitDirBase(p->want->path());
+  (void)base;
+  absl::StatusOr<int> dirfd;
+  {
+    absl::MutexLock lock(dirs_mu);
+    dirfd = dirs->Get(dir);
+  }
+  if (!dirfd.ok()) return dirfd.status();
+  const std::string part = PartName(*p->want);
+  struct stat st;
+  if (fstatat(*dirfd, part.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return absl::OkStatus();
+  const uint64_t have = static_cast<uint64_t>(st.st_size);
+  absl::StatusOr<Fd> file = absl::NotFoundError("not resumable");
+  if (S_ISREG(st.st_mode) && have > 0 && have < p->want->size()) {
+    file = ctx.fs->OpenForAppend(*dirfd, part);
+  }
+  auto hasher = std::make_unique<ContentHasher>();
+  uint64_t read = 0;
+  if (file.ok()) {
+    std::string buffer(std::min<uint64_t>(have, 1 << 20), '\0');
+    while (read < have) {
+      ssize_t n = pread(file->get(), buffer.data(), std::min<uint64_t>(buffer.size(), have - read),
+                        static_cast<off_t>(read));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      hasher->Update(buffer.data(), static_cast<size_t>(n));
+      read += static_cast<uint64_t>(n);
+    }
+  }
+  if (!file.ok() || read != have) {
+    (void)ctx.fs->Unlink(*dirfd, part);
+    return absl::OkStatus();
+  }
+  p->dirfd = *dirfd;
+  p->temp = part;
+  p->file = *std::move(file);
+  p->hasher = std::move(hasher);
+  p->written = have;
+  ctx.counters->bytes_resumed += have;
+  return absl::OkStatus();
+}
+
 // One FetchFiles call for `files`; installs what arrived intact, or with
 // `staged` hands it over there, verified but neither durable nor in place.
 absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, DirCache* dirs,
@@ -164,20 +232,27 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
       staged == nullptr &&
       (ctx.options.durability == Durability::kPerFile ||
        (ctx.options.durability == Durability::kAuto && files.size() < kAutoSyncfsMinFiles));
+  // Removes the temporary files; with `keep_partial` (an interrupted
+  // transfer) the incomplete ones stay for the next attempt to resume.
+  auto discard_all = [&](bool keep_partial = false) {
+    for (PendingFile& p : pending) {
+      if (p.file.valid()) {
+        if (!keep_partial || p.complete) (void)ctx.fs->Unlink(p.dirfd, p.temp);
+        p.file = Fd();
+      }
+    }
+  };
   for (size_t i = 0; i < files.size(); ++i) {
     v1::FileWant* w = request.add_files();
     w->set_path(files[i]->path());
     w->set_expected_hash(files[i]->hash());
     pending[i].want = files[i];
-  }
-  auto discard_all = [&]() {
-    for (PendingFile& p : pending) {
-      if (p.file.valid()) {
-        (void)ctx.fs->Unlink(p.dirfd, p.temp);
-        p.file = Fd();
-      }
+    if (absl::Status s = ResumePartial(ctx, dirs, dirs_mu, &pending[i]); !s.ok()) {
+      discard_all(/*keep_partial=*/true);
+      return s;
     }
-  };
+    w->set_offset(pending[i].written);
+  }
   grpc::ClientContext call;
   ctx.counters->fetch_calls++;
   std::unique_ptr<grpc::ClientReaderInterface<v1::FileChunk>> reader =
@@ -224,7 +299,7 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
         break;
       }
       p.dirfd = *dirfd;
-      p.temp = TempName();
+      p.temp = PartName(*p.want);
       absl::StatusOr<Fd> fd = ctx.fs->CreateFile(p.dirfd, p.temp, 0600);
       if (!fd.ok()) {
         status = fd.status();
@@ -280,7 +355,7 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
     }
   }
   if (!status.ok()) {
-    discard_all();
+    discard_all(KeepsPartialFiles(status));
     return status;
   }
   if (staged != nullptr) {
@@ -468,8 +543,16 @@ absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, cons
   if (!user_dir.ok()) return user_dir.status();
   DirCache dirs(user_dir->get());
 
-  // 1. Leftovers of an interrupted sync are kept, not deleted.
+  // 1. Leftovers of an interrupted sync are kept, not deleted; a partly
+  // fetched file that the plan still wants stays to be resumed.
+  std::set<std::string> resumable;
+  for (const ManifestEntry& e : plan.fetches) {
+    auto [dir, base] = SplitDirBase(e.path());
+    (void)base;
+    resumable.insert(dir.empty() ? PartName(e) : absl::StrCat(dir, "/", PartName(e)));
+  }
   for (const std::string& t : temps) {
+    if (resumable.count(t)) continue;
     if (absl::Status s = QuarantineFile(ctx.target_root, user, t, ctx.clock, ctx.fs); !s.ok()) {
       return s;
     }

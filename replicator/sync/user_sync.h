@@ -12,8 +12,11 @@
 //      name, so chains and swaps are safe. Metadata is set only when the
 //      donor's differs from the source's;
 //   3. fetches: FetchFiles streams (several in flight), each file written to a
-//      dot-prefixed temporary file in its target directory and checked
-//      against the source hash as it arrives; then made durable (fsync per
+//      dot-prefixed temporary file in its target directory, named after its
+//      path and content (an interrupted fetch - cancelled, network lost,
+//      agent killed - leaves it, and the next attempt asks only for the
+//      rest: FileWant.offset), and checked against the source hash as it
+//      arrives; then made durable (fsync per
 //      file for a few files, one syncfs per batch for many), read back and
 //      verified, and renamed into place with the source's mtime and mode;
 //      the directories are synced. With options.stage_small_fetches a user's
@@ -135,6 +138,7 @@ struct SyncCounters {
   std::atomic<uint64_t> files_inline{0};     // copied from a delta answer
   std::atomic<uint64_t> fetch_calls{0};      // FetchFiles calls made
   std::atomic<uint64_t> delta_batches{0};    // GetManifests calls (several users each)
+  std::atomic<uint64_t> bytes_resumed{0};    // kept from interrupted fetches, not sent again
 };
 
 struct UserSyncContext {
