@@ -14,6 +14,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "base/clock.h"
 #include "base/grpc_util.h"
@@ -198,6 +199,27 @@ TEST_F(SyncTest, SwappedContentGoesThroughTemporaryNames) {
   ScanStats stats;
   ASSERT_TRUE(ScanUser(target_root_.get(), "t1", "alice", &target_cache, &stats).ok());
   EXPECT_EQ(stats.files_hashed, 0u);
+}
+
+TEST(TokenBucketTest, HoldsTheRateOnTheClock) {
+  FakeClock clock;
+  TokenBucket bucket(/*bytes_per_second=*/1000, /*burst_bytes=*/1000, &clock);
+  bucket.Acquire(1000);  // the burst goes through at once
+  std::atomic<bool> done{false};
+  std::thread taker([&] {
+    bucket.Acquire(500);  // needs half a second of tokens
+    done = true;
+  });
+  clock.BlockUntilSleepers(1);
+  clock.Advance(absl::Milliseconds(499));
+  clock.BlockUntilSleepers(1);  // still waiting
+  EXPECT_FALSE(done);
+  clock.Advance(absl::Milliseconds(1));
+  taker.join();
+  EXPECT_TRUE(done);
+  // No limit: never waits (a sleep would block this test forever).
+  TokenBucket unlimited(0, 0, &clock);
+  unlimited.Acquire(1 << 30);
 }
 
 TEST(TargetFsTest, RenameNoReplaceNeverReplaces) {
