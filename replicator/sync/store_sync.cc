@@ -1,12 +1,16 @@
 #include "replicator/sync/store_sync.h"
 
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -72,6 +76,61 @@ absl::Status CheckpointStore::Clear(const std::string& target_slot) {
   }
   rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
   if (!s.ok()) return absl::InternalError("checkpoint clear: " + s.ToString());
+  return absl::OkStatus();
+}
+
+std::string ListingDigest(const v1::ListUsersResponse& listed) {
+  ContentHasher hasher;
+  std::string buf = absl::StrCat(listed.instance_id(), "\n");
+  for (const v1::UserSummary& u : listed.users()) {
+    absl::StrAppend(&buf, u.user(), "\n", u.generation(), "\n");
+  }
+  hasher.Update(buf.data(), buf.size());
+  return absl::BytesToHexString(hasher.Finish());
+}
+
+absl::StatusOr<v1::ListUsersResponse> ListSourceUsers(const StoreSyncRequest& request) {
+  v1::ListUsersRequest list_request;
+  list_request.set_slot(request.source_slot);
+  list_request.set_store(request.store);
+  v1::ListUsersResponse listed;
+  grpc::ClientContext call;
+  absl::Status s = FromGrpcStatus(request.stub->ListUsers(&call, list_request, &listed));
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("ListUsers on source slot ", request.source_slot,
+                                               ": ", s.message()));
+  }
+  return listed;
+}
+
+namespace {
+
+constexpr char kLastListingFile[] = "last-complete-listing";
+
+}  // namespace
+
+std::string ReadLastListing(const std::string& state_dir) {
+  std::ifstream in(absl::StrCat(state_dir, "/", kLastListingFile));
+  std::string digest;
+  if (!(in >> digest)) return "";
+  return digest;
+}
+
+absl::Status WriteLastListing(const std::string& state_dir, const std::string& digest) {
+  const std::string path = absl::StrCat(state_dir, "/", kLastListingFile);
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << digest << "\n";
+    if (!out.good()) return absl::InternalError(absl::StrCat("cannot write ", temp));
+  }
+  if (rename(temp.c_str(), path.c_str()) != 0) return ErrnoStatus(errno, "rename " + temp);
+  return absl::OkStatus();
+}
+
+absl::Status ClearLastListing(const std::string& state_dir) {
+  const std::string path = absl::StrCat(state_dir, "/", kLastListingFile);
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "unlink " + path);
   return absl::OkStatus();
 }
 
@@ -160,6 +219,7 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
 
   StoreSyncResult result;
   result.source_instance_id = listed.instance_id();
+  result.listing_digest = ListingDigest(listed);
   int64_t oldest_pending = 0;
   std::vector<const v1::UserSummary*> todo;
   // The checkpoint of a user in `todo` from the same source instance: what

@@ -98,9 +98,29 @@ struct StoreSyncResult {
   // Replication lag: source time minus the oldest pending change among
   // users not synced in this run (0 when none), from ListUsers.
   int64_t lag_ms = 0;
+  // ListingDigest of the ListUsers answer this sync worked from.
+  std::string listing_digest;
 };
 
 using ProgressCallback = std::function<void(const v1::TaskProgress&)>;
+
+// A digest of a ListUsers answer: the source instance and every user's name
+// and generation. Equal digests mean that no user changed in between.
+std::string ListingDigest(const v1::ListUsersResponse& listed);
+
+// The source's users (ListUsers on the request's slot and store).
+absl::StatusOr<v1::ListUsersResponse> ListSourceUsers(const StoreSyncRequest& request);
+
+// The digest of the listing the last complete sync into a state directory
+// worked from (every user synced, none blocked or failed), kept in a file
+// there: a one-shot tool compares it with a fresh listing before opening
+// its database at all. The checkpoints stay authoritative; this is only a
+// summary of them. ReadLastListing gives "" when there is none;
+// WriteLastListing replaces it atomically; ClearLastListing removes it
+// (before a sync that may not complete).
+std::string ReadLastListing(const std::string& state_dir);
+absl::Status WriteLastListing(const std::string& state_dir, const std::string& digest);
+absl::Status ClearLastListing(const std::string& state_dir);
 
 // The cheap pre-check: lists the source's users and tells whether every one
 // (or `only_user`) is at its checkpointed (instance id, generation), so the

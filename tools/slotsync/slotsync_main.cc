@@ -128,8 +128,30 @@ int main(int argc, char** argv) {
   sync::StoreSyncRequest request{stub.get(), absl::GetFlag(FLAGS_slot), absl::GetFlag(FLAGS_store),
                                  -1, "dest"};
   const absl::Time start = RealClock()->Now();
-  if (options.use_checkpoints) {
-    // Fast path: nothing changed since the last run.
+  auto print_unchanged = [&](uint64_t users) {
+    absl::PrintF(
+        "slotsync: users %d/%d done (%d unchanged, 0 blocked, 0 failed); files copied 0, "
+        "renamed 0, quarantined 0; bytes 0; %.3f s\n",
+        users, users, users, absl::ToDoubleSeconds(RealClock()->Now() - start));
+  };
+  // Fast paths, whole slot only: (1) the source's listing equals the one the
+  // last complete run worked from (no database opened at all); (2) with no
+  // such record, every user is at its checkpoint (read-only database). A
+  // record that differs means something changed: straight to the sync.
+  const bool whole_slot = options.use_checkpoints && options.only_user.empty();
+  bool check_checkpoints = options.use_checkpoints;
+  if (whole_slot) {
+    const std::string last = sync::ReadLastListing(state);
+    absl::StatusOr<v1::ListUsersResponse> listed = sync::ListSourceUsers(request);
+    if (listed.ok() && !last.empty()) {
+      if (listed->users_size() > 0 && sync::ListingDigest(*listed) == last) {
+        print_unchanged(listed->users_size());
+        return 0;
+      }
+      check_checkpoints = false;
+    }
+  }
+  if (check_checkpoints) {
     absl::StatusOr<std::unique_ptr<rocksdb::DB>> ro = sync::OpenStateDbReadOnly(state);
     if (ro.ok()) {
       sync::CheckpointStore checkpoints(ro->get());
@@ -137,10 +159,7 @@ int main(int argc, char** argv) {
       absl::StatusOr<bool> unchanged =
           sync::AllUsersAtCheckpoint(request, options.only_user, &checkpoints, &users);
       if (unchanged.ok() && *unchanged) {
-        absl::PrintF(
-            "slotsync: users %d/%d done (%d unchanged, 0 blocked, 0 failed); files copied 0, "
-            "renamed 0, quarantined 0; bytes 0; %.3f s\n",
-            users, users, users, absl::ToDoubleSeconds(RealClock()->Now() - start));
+        print_unchanged(users);
         return 0;
       }
     }
@@ -156,6 +175,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   request.target_root = root->get();
+  if (whole_slot) {
+    // Until this run completes, no record may claim what it will do.
+    if (absl::Status s = sync::ClearLastListing(state); !s.ok()) {
+      std::fprintf(stderr, "slotsync: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
   sync::SyncCounters counters;
   sync::StoreSyncResult partial;
   absl::StatusOr<sync::StoreSyncResult> result =
@@ -191,6 +217,12 @@ int main(int argc, char** argv) {
   if (!result.ok()) {
     std::fprintf(stderr, "slotsync: FAILED: %s\n", result.status().ToString().c_str());
     return 1;
+  }
+  if (whole_slot && r.blocked_users.empty() && r.failed_users.empty()) {
+    // Not fatal: the next run only loses its fastest path.
+    if (absl::Status s = sync::WriteLastListing(state, r.listing_digest); !s.ok()) {
+      std::fprintf(stderr, "slotsync: warning: %s\n", s.ToString().c_str());
+    }
   }
   return r.blocked_users.empty() ? 0 : 3;
 }
