@@ -2,7 +2,7 @@
 # The data-path benchmark: slotsync (over slotpeer, gRPC on loopback) against
 # rsync (daemon on loopback) and cp -a, on one mailgen slot, in one run.
 #
-#   tools/bench.sh [--users 120] [--messages 24000] [--reps 3] [--dir DIR]
+#   tools/bench.sh [--users 120] [--messages 24000] [--reps 3] [--small_reps 5] [--dir DIR]
 #
 # Page cache: kept WARM consistently (the source tree is read once before
 # timing; nothing drops caches, which would disturb other users of the
@@ -22,13 +22,15 @@ cd "$ROOT"
 
 USERS=120
 MESSAGES=24000
-REPS=3
+REPS=3        # full copies (about 20 s each)
+SMALL_REPS=5  # incremental and no-change runs (well under a second each)
 DIR=/tmp/slotkeeper-bench
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) USERS="$2"; shift 2 ;;
     --messages) MESSAGES="$2"; shift 2 ;;
     --reps) REPS="$2"; shift 2 ;;
+    --small_reps) SMALL_REPS="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -132,7 +134,7 @@ both_slotsync() {
   fi
 }
 
-for i in $(seq "$REPS"); do
+for i in $(seq "$SMALL_REPS"); do
   "$MAILGEN" --slot "$DIR/src" --mutate --seed "$((100 + i))" --flag_pct 10 --new_pct 1 >&2
   sleep 0.5   # past the change tracker's racy window (100 ms)
   time_it incr_rsync "${RSYNC[@]}" "$DIR/rsync-dst/users/"
@@ -140,7 +142,7 @@ for i in $(seq "$REPS"); do
 done
 
 sleep 0.5
-for i in $(seq "$REPS"); do
+for i in $(seq "$SMALL_REPS"); do
   time_it none_rsync "${RSYNC[@]}" "$DIR/rsync-dst/users/"
   both_slotsync none "$i"
 done
