@@ -134,24 +134,14 @@ absl::Status ClearLastListing(const std::string& state_dir) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<bool> AllUsersAtCheckpoint(const StoreSyncRequest& request,
-                                          const std::string& only_user,
-                                          CheckpointStore* checkpoints, uint64_t* users) {
-  v1::ListUsersRequest list_request;
-  list_request.set_slot(request.source_slot);
-  list_request.set_store(request.store);
-  v1::ListUsersResponse listed;
-  grpc::ClientContext call;
-  absl::Status s = FromGrpcStatus(request.stub->ListUsers(&call, list_request, &listed));
-  if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("ListUsers on source slot ", request.source_slot,
-                                               ": ", s.message()));
-  }
+bool AllUsersAtCheckpoint(const v1::ListUsersResponse& listed, const std::string& target_slot,
+                          const std::string& only_user, CheckpointStore* checkpoints,
+                          uint64_t* users) {
   *users = 0;
   for (const v1::UserSummary& u : listed.users()) {
     if (!only_user.empty() && u.user() != only_user) continue;
     ++*users;
-    std::optional<CheckpointStore::Checkpoint> c = checkpoints->Get(request.target_slot, u.user());
+    std::optional<CheckpointStore::Checkpoint> c = checkpoints->Get(target_slot, u.user());
     if (!c || c->instance_id != listed.instance_id() || c->generation != u.generation()) {
       return false;
     }
@@ -171,18 +161,9 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
   if (!options.only_user.empty()) {
     if (absl::Status s = ValidateUserName(options.only_user); !s.ok()) return s;
   }
-  v1::ListUsersRequest list_request;
-  list_request.set_slot(request.source_slot);
-  list_request.set_store(request.store);
-  v1::ListUsersResponse listed;
-  {
-    grpc::ClientContext call;
-    absl::Status s = FromGrpcStatus(request.stub->ListUsers(&call, list_request, &listed));
-    if (!s.ok()) {
-      return absl::Status(s.code(), absl::StrCat("ListUsers on source slot ", request.source_slot,
-                                                 ": ", s.message()));
-    }
-  }
+  absl::StatusOr<v1::ListUsersResponse> listing = ListSourceUsers(request);
+  if (!listing.ok()) return listing.status();
+  const v1::ListUsersResponse& listed = *listing;
   if (!request.store.empty()) {
     if (absl::Status s = WriteStoreMarker(request.target_root, request.store, fs); !s.ok()) {
       return s;

@@ -122,13 +122,13 @@ std::string ReadLastListing(const std::string& state_dir);
 absl::Status WriteLastListing(const std::string& state_dir, const std::string& digest);
 absl::Status ClearLastListing(const std::string& state_dir);
 
-// The cheap pre-check: lists the source's users and tells whether every one
-// (or `only_user`) is at its checkpointed (instance id, generation), so the
-// caller may skip the sync without even opening its database for writing.
-// Sets `*users` to the number of users considered.
-absl::StatusOr<bool> AllUsersAtCheckpoint(const StoreSyncRequest& request,
-                                          const std::string& only_user,
-                                          CheckpointStore* checkpoints, uint64_t* users);
+// The cheap pre-check: whether every listed user (or `only_user`) is at its
+// checkpointed (instance id, generation) for `target_slot`, so the caller
+// may skip the sync without even opening its database for writing. Sets
+// `*users` to the number of users considered.
+bool AllUsersAtCheckpoint(const v1::ListUsersResponse& listed, const std::string& target_slot,
+                          const std::string& only_user, CheckpointStore* checkpoints,
+                          uint64_t* users);
 
 // Runs the sync. `db` holds checkpoints and the target's hash cache (not
 // owned, may be null: no checkpoints, no cache). Returns the result when

@@ -139,11 +139,14 @@ int main(int argc, char** argv) {
   // such record, every user is at its checkpoint (read-only database). A
   // record that differs means something changed: straight to the sync.
   const bool whole_slot = options.use_checkpoints && options.only_user.empty();
-  bool check_checkpoints = options.use_checkpoints;
-  if (whole_slot) {
+  absl::StatusOr<v1::ListUsersResponse> listed =
+      options.use_checkpoints
+          ? sync::ListSourceUsers(request)
+          : absl::StatusOr<v1::ListUsersResponse>(absl::FailedPreconditionError("checkpoints off"));
+  bool check_checkpoints = listed.ok();
+  if (whole_slot && listed.ok()) {
     const std::string last = sync::ReadLastListing(state);
-    absl::StatusOr<v1::ListUsersResponse> listed = sync::ListSourceUsers(request);
-    if (listed.ok() && !last.empty()) {
+    if (!last.empty()) {
       if (listed->users_size() > 0 && sync::ListingDigest(*listed) == last) {
         print_unchanged(listed->users_size());
         return 0;
@@ -156,9 +159,8 @@ int main(int argc, char** argv) {
     if (ro.ok()) {
       sync::CheckpointStore checkpoints(ro->get());
       uint64_t users = 0;
-      absl::StatusOr<bool> unchanged =
-          sync::AllUsersAtCheckpoint(request, options.only_user, &checkpoints, &users);
-      if (unchanged.ok() && *unchanged) {
+      if (sync::AllUsersAtCheckpoint(*listed, request.target_slot, options.only_user, &checkpoints,
+                                     &users)) {
         print_unchanged(users);
         return 0;
       }
