@@ -162,6 +162,10 @@ class Coordinator {
   void RecomputeLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SetSlotRoleLocked(Txn& txn, const v1::SlotRef& ref, v1::SlotRole role,
                          const std::string& store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The host an operator request names: INVALID_ARGUMENT for an empty name,
+  // NOT_FOUND for an unknown one.
+  absl::StatusOr<HostRecord*> OperatorHostLocked(const std::string& host)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   v1::Copy* FindCopyLocked(StoreRecord& store, const v1::SlotRef& ref)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const v1::Copy* MasterCopyLocked(const StoreRecord& store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

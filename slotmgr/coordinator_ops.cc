@@ -434,13 +434,18 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
   return out;
 }
 
+absl::StatusOr<HostRecord*> Coordinator::OperatorHostLocked(const std::string& host) {
+  if (host.empty()) return absl::InvalidArgumentError("host is empty");
+  auto hit = model_.hosts.find(host);
+  if (hit == model_.hosts.end()) return absl::NotFoundError(absl::StrCat("no host '", host, "'"));
+  return &hit->second;
+}
+
 absl::StatusOr<v1::DrainResponse> Coordinator::Drain(const v1::DrainRequest& req) {
-  if (req.host().empty()) return absl::InvalidArgumentError("host is empty");
   absl::MutexLock lock(&mu_);
-  auto hit = model_.hosts.find(req.host());
-  if (hit == model_.hosts.end())
-    return absl::NotFoundError(absl::StrCat("no host '", req.host(), "'"));
-  v1::HostInfo* h = hit->second.mutable_info();
+  absl::StatusOr<HostRecord*> host = OperatorHostLocked(req.host());
+  if (!host.ok()) return host.status();
+  v1::HostInfo* h = (*host)->mutable_info();
   std::set<std::string> mounts;
   if (!req.unit().empty()) {
     v1::UnitInfo* unit = nullptr;
@@ -482,12 +487,10 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Drain(const v1::DrainRequest& req
 }
 
 absl::StatusOr<v1::DrainResponse> Coordinator::Undrain(const v1::DrainRequest& req) {
-  if (req.host().empty()) return absl::InvalidArgumentError("host is empty");
   absl::MutexLock lock(&mu_);
-  auto hit = model_.hosts.find(req.host());
-  if (hit == model_.hosts.end())
-    return absl::NotFoundError(absl::StrCat("no host '", req.host(), "'"));
-  v1::HostInfo* h = hit->second.mutable_info();
+  absl::StatusOr<HostRecord*> host = OperatorHostLocked(req.host());
+  if (!host.ok()) return host.status();
+  v1::HostInfo* h = (*host)->mutable_info();
   bool found = req.unit().empty();
   for (auto& u : *h->mutable_units()) {
     if (req.unit().empty() || u.name() == req.unit()) {
@@ -520,12 +523,10 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Undrain(const v1::DrainRequest& r
 }
 
 absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostRequest& req) {
-  if (req.host().empty()) return absl::InvalidArgumentError("host is empty");
   absl::MutexLock lock(&mu_);
-  auto hit = model_.hosts.find(req.host());
-  if (hit == model_.hosts.end())
-    return absl::NotFoundError(absl::StrCat("no host '", req.host(), "'"));
-  HostRecord& rec = hit->second;
+  absl::StatusOr<HostRecord*> host = OperatorHostLocked(req.host());
+  if (!host.ok()) return host.status();
+  HostRecord& rec = **host;
   std::vector<v1::UnitInfo*> units;
   for (auto& u : *rec.mutable_info()->mutable_units()) {
     if (req.unit().empty() || u.name() == req.unit()) units.push_back(&u);
