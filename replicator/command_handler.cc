@@ -1,7 +1,7 @@
 #include "replicator/command_handler.h"
 
 #include "absl/strings/str_cat.h"
-#include "replicator/log.h"
+#include "base/log.h"
 
 namespace slotkeeper::replicator {
 
@@ -22,7 +22,7 @@ HookResult CommandHandler::RunHookFor(const std::string& command, const std::str
   HookResult r = RunHook(command, {action, store, slot.name(), slot.path(), epoch},
                          absl::Milliseconds(config_->hooks().timeout_ms()));
   if (r.ran) {
-    LogInfo(absl::StrCat(action, " hook for slot ", slot.name(), " (", store, "@", epoch,
+    LogInfo("agent", absl::StrCat(action, " hook for slot ", slot.name(), " (", store, "@", epoch,
                          "): ", r.status.ok() ? "ok" : r.status.ToString()));
   }
   return r;
@@ -71,9 +71,9 @@ v1::CommandAck CommandHandler::Handle(const v1::Command& command) {
   ack.set_hook_output(out.hook_output);
   if (absl::Status s = state_->RecordApplied(command.id(), ack.ok(), ack.error()); !s.ok()) {
     // The command is applied; only idempotence across a restart is at risk.
-    LogError(absl::StrCat("cannot record command ", command.id(), ": ", s.message()));
+    LogError("agent", absl::StrCat("cannot record command ", command.id(), ": ", s.message()));
   }
-  LogInfo(absl::StrCat("command ", command.id(), ": ", ack.ok() ? "ok" : ack.error()));
+  LogInfo("agent", absl::StrCat("command ", command.id(), ": ", ack.ok() ? "ok" : ack.error()));
   return ack;
 }
 
@@ -120,7 +120,7 @@ CommandHandler::Outcome CommandHandler::PromoteLocked(const v1::PromoteCommand& 
     return out;
   }
   if (absl::Status s = state_->SetRole(c.slot(), c.store(), "master", c.epoch()); !s.ok()) {
-    LogError(absl::StrCat("cannot record role of slot ", c.slot(), ": ", s.message()));
+    LogError("agent", absl::StrCat("cannot record role of slot ", c.slot(), ": ", s.message()));
   }
   data_plane_->OnRoleChanged(c.slot(), c.store(), v1::SLOT_MASTER, c.epoch());
   return out;
@@ -141,7 +141,7 @@ CommandHandler::Outcome CommandHandler::DemoteLocked(const v1::DemoteCommand& c)
   HookResult demote = RunHookFor(config_->hooks().demote(), "demote", *slot, c.store(), c.epoch());
   out.hook_output = demote.output_tail;
   if (absl::Status s = state_->SetRole(c.slot(), c.store(), "replica", c.epoch()); !s.ok()) {
-    LogError(absl::StrCat("cannot record role of slot ", c.slot(), ": ", s.message()));
+    LogError("agent", absl::StrCat("cannot record role of slot ", c.slot(), ": ", s.message()));
   }
   data_plane_->OnRoleChanged(c.slot(), c.store(), v1::SLOT_REPLICA, c.epoch());
   if (!demote.status.ok()) {
@@ -159,17 +159,17 @@ std::vector<v1::Lease> CommandHandler::FenceExpired() {
     // A promotion of the slot may have completed while this waited: then
     // the slot serves under its new lease and must not be stopped.
     if (leases_->IsMaster(l.slot())) {
-      LogInfo(absl::StrCat("lease of slot ", l.slot(), " (", l.store(), "@", l.epoch(),
+      LogInfo("agent", absl::StrCat("lease of slot ", l.slot(), " (", l.store(), "@", l.epoch(),
                            ") expired but the slot was promoted again meanwhile"));
       continue;
     }
-    LogWarning(absl::StrCat("lease of slot ", l.slot(), " (", l.store(), "@", l.epoch(),
+    LogWarning("agent", absl::StrCat("lease of slot ", l.slot(), " (", l.store(), "@", l.epoch(),
                             ") expired without renewal: demoting it"));
     if (const SlotConfig* slot = FindSlot(l.slot())) {
       RunHookFor(config_->hooks().demote(), "demote", *slot, l.store(), l.epoch());
     }
     if (absl::Status s = state_->SetRole(l.slot(), l.store(), "replica", l.epoch()); !s.ok()) {
-      LogError(absl::StrCat("cannot record role of slot ", l.slot(), ": ", s.message()));
+      LogError("agent", absl::StrCat("cannot record role of slot ", l.slot(), ": ", s.message()));
     }
     data_plane_->OnRoleChanged(l.slot(), l.store(), v1::SLOT_REPLICA, l.epoch());
   }

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
-#include "replicator/log.h"
+#include "base/log.h"
 
 namespace slotkeeper::replicator {
 namespace {
@@ -133,7 +133,7 @@ void CoordinatorClient::ConnectLoop() {
     // a long outage is visible without flooding the log.
     if (established || error != last_error ||
         clock_->Monotonic() - last_logged >= absl::Seconds(30)) {
-      LogWarning(absl::StrCat(error, "; attempt ", failures, ", retrying in ",
+      LogWarning("agent", absl::StrCat(error, "; attempt ", failures, ", retrying in ",
                               absl::FormatDuration(backoff), " (backoff up to ",
                               absl::FormatDuration(options_.backoff_max), ")"));
       last_error = error;
@@ -193,7 +193,7 @@ absl::Status CoordinatorClient::RunSession() {
     return absl::UnavailableError(
         absl::StrCat("coordinator ", address, " closed the session: ", s.error_message()));
   }
-  LogInfo(absl::StrCat("session ", response.session_id(), " open with coordinator ", address,
+  LogInfo("agent", absl::StrCat("session ", response.session_id(), " open with coordinator ", address,
                        ", heartbeat ", absl::FormatDuration(heartbeat)));
   std::thread reader([this, s = stream.get()] { ReadLoop(s); });
 
@@ -284,12 +284,12 @@ void CoordinatorClient::ReadLoop(
       case v1::CoordinatorMessage::kLeaseRenewal: {
         std::vector<absl::Status> results = leases_->Renew(message.lease_renewal());
         for (const absl::Status& s : results) {
-          if (!s.ok()) LogWarning(absl::StrCat("lease renewal refused: ", s.message()));
+          if (!s.ok()) LogWarning("agent", absl::StrCat("lease renewal refused: ", s.message()));
         }
         break;
       }
       default:
-        LogWarning("coordinator sent a message this agent does not know; ignored");
+        LogWarning("agent", "coordinator sent a message this agent does not know; ignored");
     }
   }
   absl::MutexLock lock(&mu_);

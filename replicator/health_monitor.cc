@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "replicator/log.h"
+#include "base/log.h"
 #include "replicator/write_probe.h"
 
 namespace slotkeeper::replicator {
@@ -43,7 +43,7 @@ absl::Status HealthMonitor::Start() {
 
   mount_watcher_ = std::make_unique<MountWatcher>(p.mountinfo_path(), wake);
   if (absl::Status s = mount_watcher_->Start(); !s.ok()) {
-    LogWarning(absl::StrCat("mount watcher not running (periodic re-read only): ", s.message()));
+    LogWarning("agent", absl::StrCat("mount watcher not running (periodic re-read only): ", s.message()));
     mount_watcher_.reset();
   }
   if (p.kmsg_path() != "-") {
@@ -56,7 +56,7 @@ absl::Status HealthMonitor::Start() {
       if (kernel->AddRecord(m)) wake();
     });
     if (absl::Status s = kmsg_reader_->Start(); !s.ok()) {
-      LogWarning(absl::StrCat("kernel-log probe disabled: ", s.message()));
+      LogWarning("agent", absl::StrCat("kernel-log probe disabled: ", s.message()));
       kmsg_reader_.reset();
       kernel_.reset();
     }
@@ -135,14 +135,14 @@ void HealthMonitor::FastRound() {
   for (const Condition& c : after) {
     if (std::none_of(before.begin(), before.end(),
                      [&](const Condition& b) { return key(b) == key(c); })) {
-      LogWarning(absl::StrCat("condition raised: ", v1::ConditionType_Name(c.type()), " on ",
+      LogWarning("agent", absl::StrCat("condition raised: ", v1::ConditionType_Name(c.type()), " on ",
                               c.subject(), ": ", c.reason()));
     }
   }
   for (const Condition& c : before) {
     if (std::none_of(after.begin(), after.end(),
                      [&](const Condition& a) { return key(a) == key(c); })) {
-      LogInfo(absl::StrCat("condition cleared: ", v1::ConditionType_Name(c.type()), " on ",
+      LogInfo("agent", absl::StrCat("condition cleared: ", v1::ConditionType_Name(c.type()), " on ",
                            c.subject()));
     }
   }

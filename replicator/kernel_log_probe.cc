@@ -13,7 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "replicator/log.h"
+#include "base/log.h"
 
 namespace slotkeeper::replicator {
 namespace {
@@ -115,7 +115,7 @@ bool KernelLogProbe::AddRecord(absl::string_view message) {
   if (!f) return false;
   const std::string unit = UnitForDevice(f->device, units_);
   if (unit.empty()) {
-    LogInfo(absl::StrCat("kernel log, device not configured: ", message));
+    LogInfo("agent", absl::StrCat("kernel log, device not configured: ", message));
     return false;
   }
   absl::MutexLock lock(&mu_);
@@ -150,7 +150,7 @@ std::vector<Condition> KernelLogProbe::Check(absl::Time) {
     auto dirty = last_dirty_.find(it->first);
     if (dirty != last_dirty_.end()) last = std::max(last, dirty->second);
     if (now - last >= clear_after_) {
-      LogInfo(absl::StrCat("kernel-log condition on unit ", it->first, " cleared: clean for ",
+      LogInfo("agent", absl::StrCat("kernel-log condition on unit ", it->first, " cleared: clean for ",
                            absl::FormatDuration(now - last)));
       it = findings_.erase(it);
       continue;
@@ -176,7 +176,7 @@ absl::Status KmsgReader::Start() {
   }
   // Only what happens from now on is evidence.
   if (::lseek(fd, 0, SEEK_END) < 0) {
-    LogWarning(
+    LogWarning("agent", 
         absl::StrCat("kernel log: cannot seek to the end of ", path_, ": ", std::strerror(errno)));
   }
   return thread_.Start("kernel log", fd, POLLIN, [this](int fd, short) { return Drain(fd); });
@@ -200,7 +200,7 @@ bool KmsgReader::Drain(int fd) {
       return !thread_.WaitForStop(absl::Milliseconds(100));
     }
     if (errno != EAGAIN) {
-      LogError(absl::StrCat("kernel log: read ", path_, ": ", std::strerror(errno)));
+      LogError("agent", absl::StrCat("kernel log: read ", path_, ": ", std::strerror(errno)));
       return false;
     }
     return true;

@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "replicator/log.h"
+#include "base/log.h"
 
 namespace slotkeeper::replicator {
 namespace {
@@ -97,7 +97,7 @@ std::vector<Condition> MountTableProbe::Check(absl::Time) {
   if (mount_points_.empty()) return out;
   absl::StatusOr<std::string> text = reader_();
   if (!text.ok()) {
-    LogWarning(absl::StrCat("mount-table probe: ", text.status().message()));
+    LogWarning("agent", absl::StrCat("mount-table probe: ", text.status().message()));
     return last_;
   }
   const std::vector<MountEntry> entries = ParseMountInfo(*text);

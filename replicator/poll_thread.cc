@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "replicator/log.h"
+#include "base/log.h"
 
 namespace slotkeeper::replicator {
 
@@ -50,7 +50,7 @@ void PollThread::Run(short events, const OnReady& on_ready) {
     pollfd fds[2] = {{fd_, events, 0}, {stop_pipe_[0], POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
-      LogError(absl::StrCat(name_, ": poll: ", std::strerror(errno)));
+      LogError("agent", absl::StrCat(name_, ": poll: ", std::strerror(errno)));
       return;
     }
     if (fds[1].revents != 0) return;

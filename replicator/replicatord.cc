@@ -27,7 +27,8 @@
 #include "replicator/data_plane.h"
 #include "replicator/health_monitor.h"
 #include "replicator/lease_manager.h"
-#include "replicator/log.h"
+#include "base/log.h"
+#include "base/log_flags.h"
 #include "replicator/sync_data_plane.h"
 
 ABSL_FLAG(std::string, config, "", "Path of the agent's text-format config (required).");
@@ -48,12 +49,12 @@ namespace {
 int Run() {
   const std::string config_path = absl::GetFlag(FLAGS_config);
   if (config_path.empty()) {
-    LogError("--config is required");
+    LogError("agent", "--config is required");
     return 2;
   }
   absl::StatusOr<AgentConfig> loaded = LoadConfig(config_path);
   if (!loaded.ok()) {
-    LogError(absl::StrCat("refusing to start: ", loaded.status().message()));
+    LogError("agent", absl::StrCat("refusing to start: ", loaded.status().message()));
     return 2;
   }
   AgentConfig config = *std::move(loaded);
@@ -69,11 +70,11 @@ int Run() {
   }
   // Overrides are input too: check them the same way.
   if (absl::Status s = ValidateHostPort(config.coordinator_address()); !s.ok()) {
-    LogError(absl::StrCat("refusing to start: coordinator: ", s.message()));
+    LogError("agent", absl::StrCat("refusing to start: coordinator: ", s.message()));
     return 2;
   }
   if (absl::Status s = ValidateHostPort(config.peer_listen_address(), true); !s.ok()) {
-    LogError(absl::StrCat("refusing to start: peer listen address: ", s.message()));
+    LogError("agent", absl::StrCat("refusing to start: peer listen address: ", s.message()));
     return 2;
   }
 
@@ -87,13 +88,13 @@ int Run() {
   Clock* clock = RealClock();
   AgentStateStore state(config.data_dir());
   if (absl::Status s = state.Load(); !s.ok()) {
-    LogError(absl::StrCat("refusing to start: ", s.message()));
+    LogError("agent", absl::StrCat("refusing to start: ", s.message()));
     return 1;
   }
   LeaseManager leases(clock);
   const int64_t bandwidth = absl::GetFlag(FLAGS_sync_bandwidth_bytes_per_second);
   if (bandwidth < 0) {
-    LogError("refusing to start: --sync_bandwidth_bytes_per_second must not be negative");
+    LogError("agent", "refusing to start: --sync_bandwidth_bytes_per_second must not be negative");
     return 2;
   }
   SyncDataPlaneOptions data_options;
@@ -101,7 +102,7 @@ int Run() {
   absl::StatusOr<std::unique_ptr<DataPlane>> made_data_plane =
       MakeSyncDataPlane(config, clock, data_options);
   if (!made_data_plane.ok()) {
-    LogError(absl::StrCat("refusing to start: data path: ", made_data_plane.status().message()));
+    LogError("agent", absl::StrCat("refusing to start: data path: ", made_data_plane.status().message()));
     return 1;
   }
   std::unique_ptr<DataPlane> data_plane = std::move(*made_data_plane);
@@ -117,7 +118,7 @@ int Run() {
   data_plane->RegisterServices(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    LogError(absl::StrCat("cannot listen on ", config.peer_listen_address()));
+    LogError("agent", absl::StrCat("cannot listen on ", config.peer_listen_address()));
     return 1;
   }
   // What peers are told: the listen host, or the host name when listening
@@ -136,7 +137,7 @@ int Run() {
     if (client_ptr != nullptr) client_ptr->NotifyChanged();
   });
   if (absl::Status s = health.Start(); !s.ok()) {
-    LogError(absl::StrCat("cannot start the health probes: ", s.message()));
+    LogError("agent", absl::StrCat("cannot start the health probes: ", s.message()));
     return 1;
   }
   ClientOptions options;
@@ -149,19 +150,19 @@ int Run() {
     client_ptr = &client;
   }
   if (absl::Status s = data_plane->Start(&client); !s.ok()) {
-    LogError(absl::StrCat("cannot start the data path: ", s.message()));
+    LogError("agent", absl::StrCat("cannot start the data path: ", s.message()));
     return 1;
   }
   client.Start();
   std::printf("replicatord %s peer listening on %s\n", config.host().c_str(), peer_address.c_str());
   std::fflush(stdout);
-  LogInfo(absl::StrCat("host ", config.host(), ": coordinator ", config.coordinator_address(), ", ",
+  LogInfo("agent", absl::StrCat("host ", config.host(), ": coordinator ", config.coordinator_address(), ", ",
                        config.slots_size(), " slots on ", config.filesystems_size(),
                        " filesystems"));
 
   int signal = 0;
   sigwait(&signals, &signal);
-  LogInfo(absl::StrCat("signal ", signal, ": shutting down"));
+  LogInfo("agent", absl::StrCat("signal ", signal, ": shutting down"));
   {
     absl::MutexLock lock(&client_mu);
     client_ptr = nullptr;
@@ -170,7 +171,7 @@ int Run() {
   health.Stop();
   data_plane->Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-  LogInfo("stopped");
+  LogInfo("agent", "stopped");
   return 0;
 }
 
@@ -180,5 +181,9 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("The Slotkeeper host agent. Usage: replicatord --config=FILE");
   absl::ParseCommandLine(argc, argv);
+  if (absl::Status s = slotkeeper::InitLoggingFromFlags("replicatord"); !s.ok()) {
+    slotkeeper::LogError("agent", s.ToString());
+    return 2;
+  }
   return slotkeeper::replicator::Run();
 }

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
-#include "slotmgr/log.h"
+#include "base/log.h"
 
 namespace slotkeeper::slotmgr {
 
@@ -63,7 +63,7 @@ class AgentServiceImpl::SessionReactor final
     }
     absl::Status st = Handle(in_);
     if (!st.ok()) {
-      LogWarning(
+      LogWarning("coordinator", 
           absl::StrCat("session ", host_.empty() ? "(no hello)" : host_, ": ", st.ToString()));
       End(ToGrpcStatus(st));
       return;

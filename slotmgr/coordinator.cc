@@ -12,7 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "slotmgr/failure_detector.h"
-#include "slotmgr/log.h"
+#include "base/log.h"
 #include "slotmgr/model.h"
 
 namespace slotkeeper::slotmgr {
@@ -150,15 +150,15 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
     // The in-memory model is now ahead of the disk, and acting on it could
     // command what was never recorded. Like a database whose fsync failed,
     // stop: a restart resumes from what is durable.
-    LogError(absl::StrCat("durable state write failed: ", st.ToString()));
+    LogError("coordinator", absl::StrCat("durable state write failed: ", st.ToString()));
     if (config_.exit_on_commit_failure) {
-      LogError("exiting so that a restart resumes from the state on disk");
+      LogError("coordinator", "exiting so that a restart resumes from the state on disk");
       std::abort();
     }
     return st;
   }
   for (auto& e : txn.events) {
-    LogInfo(absl::StrCat("event ", e.seq(), " ", e.kind(), ": ", e.text()));
+    LogInfo("coordinator", absl::StrCat("event ", e.seq(), " ", e.kind(), ": ", e.text()));
     recent_events_.push_back(std::move(e));
     if (recent_events_.size() > kRecentEvents) recent_events_.pop_front();
   }
@@ -257,7 +257,7 @@ void Coordinator::SetSlotRoleLocked(Txn& txn, const v1::SlotRef& ref, v1::SlotRo
   v1::SlotInfo* slot = FindSlot(&model_, ref);
   if (slot != nullptr) {
     absl::Status st = CheckSlotRoleTransition(slot->role(), role);
-    if (!st.ok()) LogWarning(absl::StrCat(SlotName(ref), ": ", st.message()));
+    if (!st.ok()) LogWarning("coordinator", absl::StrCat(SlotName(ref), ": ", st.message()));
     slot->set_role(role);
     slot->set_store(store);
     if (role != v1::SLOT_MASTER) {

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/failure_detector.h"
-#include "slotmgr/log.h"
+#include "base/log.h"
 #include "slotmgr/model.h"
 
 namespace slotkeeper::slotmgr {
@@ -186,7 +186,7 @@ void Coordinator::RecomputeLocked(Txn& txn) {
 std::optional<ClusterView> Coordinator::ViewLocked() {
   absl::StatusOr<ClusterView> view = BuildView(model_, last_heard_ms_);
   if (!view.ok()) {
-    LogError(absl::StrCat("model inconsistent, no decision taken: ", view.status().ToString()));
+    LogError("coordinator", absl::StrCat("model inconsistent, no decision taken: ", view.status().ToString()));
     return std::nullopt;
   }
   return std::move(*view);
@@ -482,7 +482,7 @@ std::vector<std::string> Coordinator::PlanReplacementsLocked(Txn& txn) {
   if (!view) return created;
   absl::StatusOr<PlacementOutcome> outcome = PlaceReplicas(*view, short_stores, config_);
   if (!outcome.ok()) {
-    LogError(absl::StrCat("placement: ", outcome.status().ToString()));
+    LogError("coordinator", absl::StrCat("placement: ", outcome.status().ToString()));
     return created;
   }
   for (const auto& [store, why] : outcome->refused) {

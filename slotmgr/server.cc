@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
-#include "slotmgr/log.h"
+#include "base/log.h"
 
 namespace slotkeeper::slotmgr {
 
@@ -40,7 +40,7 @@ SlotmgrServer::~SlotmgrServer() { Shutdown(); }
 
 void SlotmgrServer::TickAndFlush() {
   absl::Status st = core_->Tick();
-  if (!st.ok()) LogError(absl::StrCat("tick: ", st.ToString()));
+  if (!st.ok()) LogError("coordinator", absl::StrCat("tick: ", st.ToString()));
   agent_->Flush();
 }
 

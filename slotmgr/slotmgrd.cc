@@ -20,7 +20,8 @@
 #include "base/clock.h"
 #include "slotmgr/config.h"
 #include "slotmgr/coordinator.h"
-#include "slotmgr/log.h"
+#include "base/log.h"
+#include "base/log_flags.h"
 #include "slotmgr/server.h"
 #include "slotmgr/state_store.h"
 
@@ -66,13 +67,18 @@ int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 }  // namespace
 
 int main(int argc, char** argv) {
+  using namespace slotkeeper;           // NOLINT: main only
   using namespace slotkeeper::slotmgr;  // NOLINT: main only
   absl::SetProgramUsageMessage("The Slotkeeper coordinator. See --helpfull.");
   absl::ParseCommandLine(argc, argv);
+  if (absl::Status s = slotkeeper::InitLoggingFromFlags("slotmgrd"); !s.ok()) {
+    LogError("coordinator", s.ToString());
+    return 2;
+  }
 
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   if (data_dir.empty()) {
-    LogError("--data_dir is required");
+    LogError("coordinator", "--data_dir is required");
     return 2;
   }
   CoordinatorConfig config;
@@ -99,31 +105,31 @@ int main(int argc, char** argv) {
   config.default_copies = absl::GetFlag(FLAGS_copies);
   absl::Status valid = ValidateConfig(config);
   if (!valid.ok()) {
-    LogError(valid.ToString());
+    LogError("coordinator", valid.ToString());
     return 2;
   }
 
   auto store = RocksStateStore::Open(data_dir);
   if (!store.ok()) {
-    LogError(store.status().ToString());
+    LogError("coordinator", store.status().ToString());
     return 1;
   }
   slotkeeper::Clock* clock = slotkeeper::RealClock();
   auto core = Coordinator::Create(store->get(), clock, config);
   if (!core.ok()) {
-    LogError(absl::StrCat("loading state: ", core.status().ToString()));
+    LogError("coordinator", absl::StrCat("loading state: ", core.status().ToString()));
     return 1;
   }
   auto server = SlotmgrServer::Start(absl::GetFlag(FLAGS_listen), core->get(), clock);
   if (!server.ok()) {
-    LogError(server.status().ToString());
+    LogError("coordinator", server.status().ToString());
     return 1;
   }
   std::signal(SIGTERM, SetSignalled);
   std::signal(SIGINT, SetSignalled);
   std::printf("slotmgrd listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
-  LogInfo(absl::StrCat("listening on ", (*server)->address(), ", state in ", data_dir));
+  LogInfo("coordinator", absl::StrCat("listening on ", (*server)->address(), ", state in ", data_dir));
 
   // The ticker: advances timers every heartbeat and sends what was decided.
   const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(config.heartbeat_ms / 2, 10));
@@ -131,11 +137,11 @@ int main(int argc, char** argv) {
     (*server)->TickAndFlush();
     absl::SleepFor(tick);
   }
-  LogInfo("signal received: shutting down");
+  LogInfo("coordinator", "signal received: shutting down");
   (*server)->Shutdown();
   server->reset();
   core->reset();
   store->reset();
-  LogInfo("stopped");
+  LogInfo("coordinator", "stopped");
   return 0;
 }

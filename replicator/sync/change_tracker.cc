@@ -12,7 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "replicator/sync/log.h"
+#include "base/log.h"
 #include "replicator/sync/manifest.h"
 #include "replicator/sync/paths.h"
 
@@ -140,7 +140,7 @@ bool ChangeTracker::DrainLocked(const std::string& slot) {
   InotifyWatcher::Changes changes = w->second->Drain();
   if (changes.rescan_all) {
     // Events were lost: every user is bumped, no history can be trusted.
-    LogWarning(absl::StrCat("slot ", slot, ": change events lost; delta history forgotten"));
+    LogWarning("sync", absl::StrCat("slot ", slot, ": change events lost; delta history forgotten"));
     rescan_pending_.insert(slot);
     ForgetChangesLocked(slot);
     return false;

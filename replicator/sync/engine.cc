@@ -2,7 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
-#include "replicator/sync/log.h"
+#include "base/log.h"
 #include "replicator/sync/quarantine.h"
 #include "replicator/sync/state_db.h"
 
@@ -32,7 +32,7 @@ SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, st
     if (fd.ok()) {
       slot_roots_.emplace(name, *std::move(fd));
     } else {
-      LogWarning(absl::StrCat("slot ", name, ": ", fd.status().message()));
+      LogWarning("sync", absl::StrCat("slot ", name, ": ", fd.status().message()));
     }
   }
   cache_ = std::make_unique<RocksHashCache>(db_.get());
@@ -278,7 +278,7 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
       return s;
     }
   }
-  LogInfo(absl::StrCat("released slot ", slot, " (store ", store, "): ", users->size(),
+  LogInfo("sync", absl::StrCat("released slot ", slot, " (store ", store, "): ", users->size(),
                        " user(s) moved to quarantine"));
   return CheckpointStore(db_.get()).Clear(slot);
 }

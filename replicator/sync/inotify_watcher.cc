@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "replicator/sync/log.h"
+#include "base/log.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -73,7 +73,7 @@ InotifyWatcher::Changes InotifyWatcher::Drain() {
     // soon as it exists. Until then, and once for whatever was created
     // before the watch, only a scan can tell what changed.
     if (absl::Status s = WatchTree(""); !s.ok()) {
-      LogWarning(absl::StrCat("change tracking falls back to scans: ", s.message()));
+      LogWarning("sync", absl::StrCat("change tracking falls back to scans: ", s.message()));
     }
     changes.rescan_all = true;
   }
@@ -109,7 +109,7 @@ InotifyWatcher::Changes InotifyWatcher::Drain() {
       }
       if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR)) {
         if (absl::Status s = WatchTree(rel); !s.ok()) {
-          LogWarning(absl::StrCat("change tracking falls back to scans: ", s.message()));
+          LogWarning("sync", absl::StrCat("change tracking falls back to scans: ", s.message()));
         }
       }
     }

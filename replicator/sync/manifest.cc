@@ -15,7 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
-#include "replicator/sync/log.h"
+#include "base/log.h"
 #include "rocksdb/db.h"
 
 namespace slotkeeper::sync {
@@ -126,7 +126,7 @@ struct Walker {
         continue;
       }
       if (!S_ISREG(st.st_mode)) {
-        LogWarning(absl::StrCat("user ", user, ": skipping \"", rel,
+        LogWarning("sync", absl::StrCat("user ", user, ": skipping \"", rel,
                                 "\": not a regular file (symlinks are never "
                                 "followed)"));
         continue;
@@ -484,11 +484,11 @@ absl::StatusOr<std::vector<std::string>> ListSlotUsers(int slot_root) {
     struct stat st;
     if (fstatat(users->get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
         !S_ISDIR(st.st_mode)) {
-      LogWarning(absl::StrCat("users/", e.name, " is not a directory; skipped"));
+      LogWarning("sync", absl::StrCat("users/", e.name, " is not a directory; skipped"));
       continue;
     }
     if (absl::Status s = ValidateUserName(e.name); !s.ok()) {
-      LogWarning(absl::StrCat("users/", e.name, " skipped: ", s.message()));
+      LogWarning("sync", absl::StrCat("users/", e.name, " skipped: ", s.message()));
       continue;
     }
     out.push_back(e.name);

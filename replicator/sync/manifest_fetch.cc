@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
-#include "replicator/sync/log.h"
+#include "base/log.h"
 #include "replicator/sync/paths.h"
 
 namespace slotkeeper::sync {
@@ -142,7 +142,7 @@ absl::StatusOr<std::optional<SourceDelta>> FetchDelta(v1::ReplicaPeer::StubInter
   }
   if (!rpc.ok()) {
     if (!absl::IsFailedPrecondition(rpc)) {
-      LogWarning(absl::StrCat("user ", user, ": delta manifest failed (", rpc.ToString(),
+      LogWarning("sync", absl::StrCat("user ", user, ": delta manifest failed (", rpc.ToString(),
                               "); full manifest instead"));
     }
     return std::nullopt;

@@ -11,19 +11,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "replicator/sync/log.h"
 
 namespace slotkeeper::sync {
-
-void LogInfo(absl::string_view message) {
-  std::string line = absl::StrCat("[sync] ", message, "\n");
-  (void)!write(2, line.data(), line.size());
-}
-
-void LogWarning(absl::string_view message) {
-  std::string line = absl::StrCat("[sync] WARNING: ", message, "\n");
-  (void)!write(2, line.data(), line.size());
-}
 
 absl::Status ValidateUserName(absl::string_view user) {
   if (user.empty()) return absl::InvalidArgumentError("user name is empty");

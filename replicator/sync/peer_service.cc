@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/grpc_util.h"
-#include "replicator/sync/log.h"
+#include "base/log.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -56,12 +56,12 @@ PeerCore::PeerCore(std::map<std::string, std::string> slots, HashCache* cache, C
   for (const auto& [name, path] : slot_paths_) {
     absl::StatusOr<Fd> fd = OpenRootDir(path);
     if (!fd.ok()) {
-      LogWarning(absl::StrCat("slot ", name, ": ", fd.status().message()));
+      LogWarning("sync", absl::StrCat("slot ", name, ": ", fd.status().message()));
       continue;
     }
     slot_roots_.emplace(name, *std::move(fd));
     if (absl::Status s = tracker_.Watch(name, path); !s.ok()) {
-      LogWarning(absl::StrCat("slot ", name, ": change tracking by scans only: ", s.message()));
+      LogWarning("sync", absl::StrCat("slot ", name, ": change tracking by scans only: ", s.message()));
     }
   }
 }

@@ -12,7 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "replicator/sync/log.h"
+#include "base/log.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -138,7 +138,7 @@ absl::StatusOr<int> PurgeQuarantine(int slot_root, int keep_days, Clock* clock) 
   int removed = 0;
   for (const std::string& day : days) {
     if (absl::Status s = RemoveTree(q->get(), day); !s.ok()) return s;
-    LogInfo(absl::StrCat("purged quarantine day ", day));
+    LogInfo("sync", absl::StrCat("purged quarantine day ", day));
     ++removed;
   }
   return removed;

@@ -16,7 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "base/grpc_util.h"
-#include "replicator/sync/log.h"
+#include "base/log.h"
 #include "replicator/sync/peer_service.h"
 #include "rocksdb/db.h"
 
@@ -358,7 +358,7 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
         } else if (absl::IsUnimplemented(answer.status())) {
           batch_unsupported = true;  // an older source: one call per user from now on
         } else {
-          LogWarning(absl::StrCat("GetManifests on ", request.source_slot, ": ",
+          LogWarning("sync", absl::StrCat("GetManifests on ", request.source_slot, ": ",
                                   answer.status().ToString(), "; asking user by user"));
         }
       }

@@ -16,7 +16,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
-#include "replicator/sync/log.h"
+#include "base/log.h"
 #include "replicator/sync/quarantine.h"
 
 namespace slotkeeper::sync {
@@ -275,7 +275,7 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
       break;
     }
     if (!chunk.error().empty()) {
-      LogWarning(absl::StrCat("user ", user, ": ", p.want->path(), " not copied: ", chunk.error()));
+      LogWarning("sync", absl::StrCat("user ", user, ": ", p.want->path(), " not copied: ", chunk.error()));
       ctx.counters->files_changed_at_source++;
       *changed_at_source = true;
       if (p.file.valid()) {
@@ -609,7 +609,7 @@ absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, cons
     ContentHasher hasher;
     hasher.Update(it->second.data(), it->second.size());
     if (it->second.size() != e.size() || hasher.Finish() != e.hash()) {
-      LogWarning(absl::StrCat("user ", user, ": ", e.path(),
+      LogWarning("sync", absl::StrCat("user ", user, ": ", e.path(),
                               ": inline content does not match its manifest entry; fetching it"));
       to_fetch.push_back(&e);
       continue;
@@ -864,7 +864,7 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
   if (!local.ok()) return local.status();
   UserPlan plan = PlanUserSync(*source, *local, ctx.options.guard);
   if (plan.blocked) {
-    LogWarning(absl::StrCat("user ", user, ": ", plan.blocked_reason));
+    LogWarning("sync", absl::StrCat("user ", user, ": ", plan.blocked_reason));
     result.blocked = true;
     result.blocked_reason = plan.blocked_reason;
     return result;

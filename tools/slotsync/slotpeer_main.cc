@@ -19,7 +19,8 @@
 #include "absl/strings/str_split.h"
 #include "base/clock.h"
 #include "base/grpc_util.h"
-#include "replicator/sync/log.h"
+#include "base/log.h"
+#include "base/log_flags.h"
 #include "replicator/sync/peer_service.h"
 #include "replicator/sync/state_db.h"
 
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
       "serve ReplicaPeer over slot directories: slotpeer --slot NAME=PATH "
       "--listen 127.0.0.1:0 --data_dir DIR");
   absl::ParseCommandLine(argc, argv);
+  if (absl::Status s = InitLoggingFromFlags("slotpeer"); !s.ok()) return Fail(s.ToString());
   std::map<std::string, std::string> slots;
   for (const std::string& s : absl::GetFlag(FLAGS_slot)) {
     std::pair<std::string, std::string> kv = absl::StrSplit(s, absl::MaxSplits('=', 1));
@@ -76,7 +78,7 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_port_file).empty()) {
     std::ofstream(absl::GetFlag(FLAGS_port_file)) << port << "\n";
   }
-  sync::LogInfo(absl::StrCat("slotpeer: serving ", slots.size(), " slot(s) on port ", port,
+  LogInfo("slotpeer", absl::StrCat("slotpeer: serving ", slots.size(), " slot(s) on port ", port,
                              ", instance ", core.instance_id()));
   server->Wait();
   return 0;

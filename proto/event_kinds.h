@@ -1,0 +1,83 @@
+// The kinds of journal events (Event.kind): a public contract between the
+// coordinator, which emits them, and every reader (slotctl's incident
+// write-up, `slotctl events --kind`, tools that watch the journal). A kind is
+// "<subject>.<what happened>"; readers may match a whole subject by its
+// prefix (kPrefix*). Add a kind here before emitting it; never reuse one for
+// another meaning.
+#ifndef SLOTKEEPER_PROTO_EVENT_KINDS_H_
+#define SLOTKEEPER_PROTO_EVENT_KINDS_H_
+
+namespace slotkeeper::event_kind {
+
+// The coordinator itself.
+inline constexpr char kCoordinatorStart[] = "coordinator.start";
+
+// Hosts: registration, silence, clock, reported conditions, drain.
+inline constexpr char kHostRegistered[] = "host.registered";
+inline constexpr char kHostReregistered[] = "host.reregistered";
+inline constexpr char kHostUp[] = "host.up";
+inline constexpr char kHostSuspect[] = "host.suspect";
+inline constexpr char kHostDown[] = "host.down";
+inline constexpr char kHostClockSkewed[] = "host.clock_skewed";
+inline constexpr char kHostClockOk[] = "host.clock_ok";
+inline constexpr char kHostConditions[] = "host.conditions";
+inline constexpr char kHostDrain[] = "host.drain";
+inline constexpr char kHostUndrain[] = "host.undrain";
+// An agent's inventory that was refused or changed in a notable way.
+inline constexpr char kInventoryHost[] = "inventory.host";
+
+// Drive units, filesystems, slots.
+inline constexpr char kUnitFailed[] = "unit.failed";
+inline constexpr char kUnitOnline[] = "unit.online";
+inline constexpr char kUnitLost[] = "unit.lost";
+inline constexpr char kFilesystemState[] = "filesystem.state";
+inline constexpr char kSlotUnusable[] = "slot.unusable";
+inline constexpr char kSlotUsable[] = "slot.usable";
+inline constexpr char kSlotContentsMismatch[] = "slot.contents_mismatch";
+
+// Stores and their copies.
+inline constexpr char kStoreCreated[] = "store.created";
+inline constexpr char kStoreState[] = "store.state";
+inline constexpr char kStoreFailover[] = "store.failover";
+inline constexpr char kStoreFailoverRequested[] = "store.failover_requested";
+inline constexpr char kStoreFailoverRefused[] = "store.failover_refused";
+inline constexpr char kStoreFailoverRateLimited[] = "store.failover_rate_limited";
+inline constexpr char kStoreCopyRecognized[] = "store.copy_recognized";
+inline constexpr char kCopyLost[] = "copy.lost";
+inline constexpr char kCopyDropped[] = "copy.dropped";
+
+// Re-replication tasks and placement.
+inline constexpr char kTaskCreated[] = "task.created";
+inline constexpr char kTaskStarted[] = "task.started";
+inline constexpr char kTaskResent[] = "task.resent";
+inline constexpr char kTaskRetry[] = "task.retry";
+inline constexpr char kTaskDone[] = "task.done";
+inline constexpr char kTaskFailed[] = "task.failed";
+inline constexpr char kPlacementRefused[] = "placement.refused";
+
+// The data path's guards, as agents report them.
+inline constexpr char kReplicationBlocked[] = "replication.blocked";
+inline constexpr char kReplicationUnblocked[] = "replication.unblocked";
+
+// Commands to agents.
+inline constexpr char kCommandQueued[] = "command.queued";
+inline constexpr char kCommandAcked[] = "command.acked";
+inline constexpr char kCommandFailed[] = "command.failed";
+
+// Automation: operator pause / resume, the mass-failure brake.
+inline constexpr char kAutomationPaused[] = "automation.paused";
+inline constexpr char kAutomationResumed[] = "automation.resumed";
+inline constexpr char kAutomationFrozen[] = "automation.frozen";
+
+// Prefixes, for readers that treat a whole subject alike.
+inline constexpr char kPrefixHost[] = "host.";
+inline constexpr char kPrefixUnit[] = "unit.";
+inline constexpr char kPrefixFilesystem[] = "filesystem.";
+inline constexpr char kPrefixSlot[] = "slot.";
+inline constexpr char kPrefixStore[] = "store.";
+inline constexpr char kPrefixTask[] = "task.";
+inline constexpr char kPrefixAutomation[] = "automation.";
+
+}  // namespace slotkeeper::event_kind
+
+#endif  // SLOTKEEPER_PROTO_EVENT_KINDS_H_
