@@ -78,8 +78,9 @@ std::shared_ptr<spdlog::logger> MakeLogger(const LogOptions& options) {
   }
   auto logger = std::make_shared<spdlog::logger>(options.program, sink);
   // The message already carries the component (and, for JSON, its quoting).
-  const char* pattern = options.json ? R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","program":"%n",%v})"
-                                     : "%Y-%m-%dT%H:%M:%S.%eZ %L %n %v";
+  const char* pattern = options.json
+                            ? R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","program":"%n",%v})"
+                            : "%Y-%m-%dT%H:%M:%S.%eZ %L %n %v";
   logger->set_formatter(
       std::make_unique<spdlog::pattern_formatter>(pattern, spdlog::pattern_time_type::utc));
   logger->set_level(ToSpd(options.min_level));

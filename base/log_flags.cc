@@ -5,7 +5,8 @@
 #include "absl/flags/flag.h"
 #include "base/log.h"
 
-ABSL_FLAG(std::string, log_level, "info", "least severe log level shown: debug, info, warning, error");
+ABSL_FLAG(std::string, log_level, "info",
+          "least severe log level shown: debug, info, warning, error");
 ABSL_FLAG(bool, log_json, false, "log JSON lines (time, level, program, component, msg)");
 
 namespace slotkeeper {

@@ -35,8 +35,9 @@ TEST(LogTest, JsonLinesEscapeTheMessage) {
   std::ostringstream out;
   InitLogging({.program = "slotctl", .min_level = LogLevel::kDebug, .json = true, .sink = &out});
   LogDebug("agent", "a \"quoted\"\nline\x01");
-  EXPECT_THAT(out.str(), MatchesRegex(R"(\{"time":"[0-9T:.-]+Z","level":"debug","program":"slotctl",)"
-                                      R"("component":"agent","msg":"a \\"quoted\\"\\nline\\u0001"\}
+  EXPECT_THAT(out.str(),
+              MatchesRegex(R"(\{"time":"[0-9T:.-]+Z","level":"debug","program":"slotctl",)"
+                           R"("component":"agent","msg":"a \\"quoted\\"\\nline\\u0001"\}
 )"));
 }
 

@@ -14,10 +14,10 @@
 
 // Evaluates `expr` (an absl::Status) once; returns it from the enclosing
 // function when it is not OK.
-#define SK_RETURN_IF_ERROR(expr)                    \
-  do {                                              \
-    const ::absl::Status sk_status_ = (expr);       \
-    if (!sk_status_.ok()) return sk_status_;        \
+#define SK_RETURN_IF_ERROR(expr)              \
+  do {                                        \
+    const ::absl::Status sk_status_ = (expr); \
+    if (!sk_status_.ok()) return sk_status_;  \
   } while (false)
 
 // Evaluates `rexpr` (an absl::StatusOr<T>) once; returns its status when it

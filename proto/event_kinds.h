@@ -77,6 +77,9 @@ inline constexpr char kPrefixSlot[] = "slot.";
 inline constexpr char kPrefixStore[] = "store.";
 inline constexpr char kPrefixTask[] = "task.";
 inline constexpr char kPrefixAutomation[] = "automation.";
+inline constexpr char kPrefixCommand[] = "command.";
+inline constexpr char kPrefixInventory[] = "inventory.";
+inline constexpr char kPrefixPlacement[] = "placement.";
 
 }  // namespace slotkeeper::event_kind
 

@@ -79,8 +79,8 @@ absl::Status ValidateName(NameKind kind, absl::string_view name) {
   const char* what = KindName(kind);
   if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
   if (name.size() > kMaxNameBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " ", Quoted(name), " is longer than ",
-                                                   kMaxNameBytes, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", Quoted(name), " is longer than ", kMaxNameBytes, " bytes"));
   }
   if (name[0] == '.' || name[0] == '-') {
     return absl::InvalidArgumentError(
@@ -89,10 +89,10 @@ absl::Status ValidateName(NameKind kind, absl::string_view name) {
   for (char ch : name) {
     unsigned char c = static_cast<unsigned char>(ch);
     if (c <= 0x20 || c >= 0x7f) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " ", Quoted(name), " contains ",
-          c == ' ' ? std::string("a space") : absl::StrFormat("the byte 0x%02x", c),
-          " (printable ASCII only, no spaces)"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " ", Quoted(name), " contains ",
+                       c == ' ' ? std::string("a space") : absl::StrFormat("the byte 0x%02x", c),
+                       " (printable ASCII only, no spaces)"));
     }
     if (c == '/') {
       return absl::InvalidArgumentError(absl::StrCat(what, " ", Quoted(name), " contains '/'"));

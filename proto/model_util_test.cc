@@ -46,8 +46,8 @@ TEST(ModelUtilTest, FormatDuration) {
 }
 
 TEST(ModelUtilTest, OneRuleForHardConditions) {
-  for (v1::ConditionType t : {v1::READ_ONLY, v1::IO_ERROR, v1::HUNG_IO, v1::NOT_MOUNTED,
-                              v1::UNIT_OFFLINE}) {
+  for (v1::ConditionType t :
+       {v1::READ_ONLY, v1::IO_ERROR, v1::HUNG_IO, v1::NOT_MOUNTED, v1::UNIT_OFFLINE}) {
     EXPECT_TRUE(IsHardConditionType(t)) << Name(t);
   }
   for (v1::ConditionType t : {v1::LOW_SPACE, v1::LOW_INODES, v1::CLOCK_SKEW, v1::KERNEL_ERROR,
@@ -82,8 +82,7 @@ TEST(ModelUtilTest, FinishedTasks) {
 }
 
 TEST(ModelUtilTest, ValidateNameAcceptsTheUsualNames) {
-  for (const char* n : {"imap1", "du2", "s07", "st-4", "alice@example.com", "user.name_2",
-                        "a"}) {
+  for (const char* n : {"imap1", "du2", "s07", "st-4", "alice@example.com", "user.name_2", "a"}) {
     EXPECT_TRUE(ValidateName(NameKind::kHost, n).ok()) << n;
   }
   EXPECT_TRUE(ValidateName(NameKind::kUser, std::string(kMaxNameBytes, 'x')).ok());
@@ -103,7 +102,8 @@ TEST(ModelUtilTest, ValidateNameRefusesWithTheReason) {
       {NameKind::kSlot, ".hidden", "slot name \".hidden\" starts with '.'"},
       {NameKind::kSlot, "..", "starts with '.'"},
       {NameKind::kStore, "-rf", "store name \"-rf\" starts with '-'"},
-      {NameKind::kUser, "bob\nfake log line", "user name \"bob\\x0afake log line\" contains the byte 0x0a"},
+      {NameKind::kUser, "bob\nfake log line",
+       "user name \"bob\\x0afake log line\" contains the byte 0x0a"},
       {NameKind::kUser, "caf\xc3\xa9", "contains the byte 0xc3"},
       {NameKind::kUser, std::string(kMaxNameBytes + 1, 'x'), "longer than 255 bytes"},
   };

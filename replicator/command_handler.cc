@@ -23,7 +23,7 @@ HookResult CommandHandler::RunHookFor(const std::string& command, const std::str
                          absl::Milliseconds(config_->hooks().timeout_ms()));
   if (r.ran) {
     LogInfo("agent", absl::StrCat(action, " hook for slot ", slot.name(), " (", store, "@", epoch,
-                         "): ", r.status.ok() ? "ok" : r.status.ToString()));
+                                  "): ", r.status.ok() ? "ok" : r.status.ToString()));
   }
   return r;
 }
@@ -160,11 +160,11 @@ std::vector<v1::Lease> CommandHandler::FenceExpired() {
     // the slot serves under its new lease and must not be stopped.
     if (leases_->IsMaster(l.slot())) {
       LogInfo("agent", absl::StrCat("lease of slot ", l.slot(), " (", l.store(), "@", l.epoch(),
-                           ") expired but the slot was promoted again meanwhile"));
+                                    ") expired but the slot was promoted again meanwhile"));
       continue;
     }
     LogWarning("agent", absl::StrCat("lease of slot ", l.slot(), " (", l.store(), "@", l.epoch(),
-                            ") expired without renewal: demoting it"));
+                                     ") expired without renewal: demoting it"));
     if (const SlotConfig* slot = FindSlot(l.slot())) {
       RunHookFor(config_->hooks().demote(), "demote", *slot, l.store(), l.epoch());
     }

@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "replicator/testing/unlinked_data_plane.h"
 
 namespace slotkeeper::replicator {
 namespace {
@@ -57,7 +58,7 @@ class CommandHandlerTest : public ::testing::Test {
   AgentConfig config_;
   FakeClock clock_;
   LeaseManager leases_{&clock_};
-  std::unique_ptr<DataPlane> plane_ = MakeUnlinkedDataPlane();
+  std::unique_ptr<DataPlane> plane_ = testing::MakeUnlinkedDataPlane();
   std::unique_ptr<AgentStateStore> state_;
   std::unique_ptr<CommandHandler> handler_;
 };

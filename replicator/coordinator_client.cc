@@ -134,8 +134,8 @@ void CoordinatorClient::ConnectLoop() {
     if (established || error != last_error ||
         clock_->Monotonic() - last_logged >= absl::Seconds(30)) {
       LogWarning("agent", absl::StrCat(error, "; attempt ", failures, ", retrying in ",
-                              absl::FormatDuration(backoff), " (backoff up to ",
-                              absl::FormatDuration(options_.backoff_max), ")"));
+                                       absl::FormatDuration(backoff), " (backoff up to ",
+                                       absl::FormatDuration(options_.backoff_max), ")"));
       last_error = error;
       last_logged = clock_->Monotonic();
     }
@@ -193,8 +193,8 @@ absl::Status CoordinatorClient::RunSession() {
     return absl::UnavailableError(
         absl::StrCat("coordinator ", address, " closed the session: ", s.error_message()));
   }
-  LogInfo("agent", absl::StrCat("session ", response.session_id(), " open with coordinator ", address,
-                       ", heartbeat ", absl::FormatDuration(heartbeat)));
+  LogInfo("agent", absl::StrCat("session ", response.session_id(), " open with coordinator ",
+                                address, ", heartbeat ", absl::FormatDuration(heartbeat)));
   std::thread reader([this, s = stream.get()] { ReadLoop(s); });
 
   uint64_t contents_sent = ~uint64_t{0};

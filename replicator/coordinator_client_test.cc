@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "replicator/testing/unlinked_data_plane.h"
 
 namespace slotkeeper::replicator {
 namespace {
@@ -26,7 +27,7 @@ TEST(BackoffTest, DoublesUpToTheCap) {
 
 TEST(BuildReportTest, CarriesEverythingAndContentsOnlyWhenAsked) {
   HealthSnapshot h;
-  h.conditions.push_back(MakeCondition(v1::READ_ONLY, v1::SUBJECT_FILESYSTEM, "/a", "ro", true));
+  h.conditions.push_back(MakeCondition(v1::READ_ONLY, v1::SUBJECT_FILESYSTEM, "/a", "ro"));
   h.contents.emplace_back().set_slot("s01");
   v1::Lease lease;
   lease.set_slot("s01");
@@ -156,7 +157,7 @@ class CoordinatorClientTest : public ::testing::Test {
 
   AgentConfig config_;
   LeaseManager leases_{RealClock()};
-  std::unique_ptr<DataPlane> plane_ = MakeUnlinkedDataPlane();
+  std::unique_ptr<DataPlane> plane_ = testing::MakeUnlinkedDataPlane();
   std::unique_ptr<AgentStateStore> state_;
   std::unique_ptr<CommandHandler> handler_;
   std::unique_ptr<HealthMonitor> health_;

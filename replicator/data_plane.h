@@ -17,7 +17,6 @@
 #ifndef SLOTKEEPER_REPLICATOR_DATA_PLANE_H_
 #define SLOTKEEPER_REPLICATOR_DATA_PLANE_H_
 
-#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -62,12 +61,6 @@ class DataPlane {
   // Rolling replication state of the local slots, for every HealthReport.
   virtual std::vector<v1::ReplicationStatus> ReplicationStatus() = 0;
 };
-
-// The data plane of a build without the data path: every data command is
-// refused with Unimplemented ("data path not linked in this build"), and it
-// reports no replication state. Honest, so the coordinator never believes a
-// copy is under way.
-std::unique_ptr<DataPlane> MakeUnlinkedDataPlane();
 
 }  // namespace slotkeeper::replicator
 

@@ -43,7 +43,8 @@ absl::Status HealthMonitor::Start() {
 
   mount_watcher_ = std::make_unique<MountWatcher>(p.mountinfo_path(), wake);
   if (absl::Status s = mount_watcher_->Start(); !s.ok()) {
-    LogWarning("agent", absl::StrCat("mount watcher not running (periodic re-read only): ", s.message()));
+    LogWarning("agent",
+               absl::StrCat("mount watcher not running (periodic re-read only): ", s.message()));
     mount_watcher_.reset();
   }
   if (p.kmsg_path() != "-") {
@@ -135,15 +136,15 @@ void HealthMonitor::FastRound() {
   for (const Condition& c : after) {
     if (std::none_of(before.begin(), before.end(),
                      [&](const Condition& b) { return key(b) == key(c); })) {
-      LogWarning("agent", absl::StrCat("condition raised: ", v1::ConditionType_Name(c.type()), " on ",
-                              c.subject(), ": ", c.reason()));
+      LogWarning("agent", absl::StrCat("condition raised: ", v1::ConditionType_Name(c.type()),
+                                       " on ", c.subject(), ": ", c.reason()));
     }
   }
   for (const Condition& c : before) {
     if (std::none_of(after.begin(), after.end(),
                      [&](const Condition& a) { return key(a) == key(c); })) {
       LogInfo("agent", absl::StrCat("condition cleared: ", v1::ConditionType_Name(c.type()), " on ",
-                           c.subject()));
+                                    c.subject()));
     }
   }
   {

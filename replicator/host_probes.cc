@@ -59,7 +59,7 @@ std::vector<Condition> DriveUnitProbe::Check(absl::Time) {
     }
     if (!problems.empty()) {
       out.push_back(MakeCondition(v1::UNIT_OFFLINE, v1::SUBJECT_UNIT, u.name(),
-                                  absl::StrJoin(problems, "; "), true));
+                                  absl::StrJoin(problems, "; ")));
     }
   }
   return out;
@@ -101,13 +101,13 @@ std::vector<Condition> CapacityProbe::Check(absl::Time) {
     if (s->total_bytes > 0 && s->free_bytes < low_space_ * s->total_bytes) {
       out.push_back(MakeCondition(
           v1::LOW_SPACE, v1::SUBJECT_FILESYSTEM, mp,
-          absl::StrCat(mp, ": ", s->free_bytes, " of ", s->total_bytes, " bytes free"), false));
+          absl::StrCat(mp, ": ", s->free_bytes, " of ", s->total_bytes, " bytes free")));
     }
     // Some filesystems (btrfs) report no inode limit at all.
     if (s->total_inodes > 0 && s->free_inodes < low_inodes_ * s->total_inodes) {
       out.push_back(MakeCondition(
           v1::LOW_INODES, v1::SUBJECT_FILESYSTEM, mp,
-          absl::StrCat(mp, ": ", s->free_inodes, " of ", s->total_inodes, " inodes free"), false));
+          absl::StrCat(mp, ": ", s->free_inodes, " of ", s->total_inodes, " inodes free")));
     }
   }
   absl::MutexLock lock(&mu_);

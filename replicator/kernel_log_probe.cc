@@ -150,13 +150,12 @@ std::vector<Condition> KernelLogProbe::Check(absl::Time) {
     auto dirty = last_dirty_.find(it->first);
     if (dirty != last_dirty_.end()) last = std::max(last, dirty->second);
     if (now - last >= clear_after_) {
-      LogInfo("agent", absl::StrCat("kernel-log condition on unit ", it->first, " cleared: clean for ",
-                           absl::FormatDuration(now - last)));
+      LogInfo("agent", absl::StrCat("kernel-log condition on unit ", it->first,
+                                    " cleared: clean for ", absl::FormatDuration(now - last)));
       it = findings_.erase(it);
       continue;
     }
-    Condition c =
-        MakeCondition(v1::KERNEL_ERROR, v1::SUBJECT_UNIT, it->first, it->second.reason, true);
+    Condition c = MakeCondition(v1::KERNEL_ERROR, v1::SUBJECT_UNIT, it->first, it->second.reason);
     c.set_since_ms(it->second.since_ms);
     out.push_back(std::move(c));
     ++it;
@@ -176,8 +175,8 @@ absl::Status KmsgReader::Start() {
   }
   // Only what happens from now on is evidence.
   if (::lseek(fd, 0, SEEK_END) < 0) {
-    LogWarning("agent", 
-        absl::StrCat("kernel log: cannot seek to the end of ", path_, ": ", std::strerror(errno)));
+    LogWarning("agent", absl::StrCat("kernel log: cannot seek to the end of ", path_, ": ",
+                                     std::strerror(errno)));
   }
   return thread_.Start("kernel log", fd, POLLIN, [this](int fd, short) { return Drain(fd); });
 }

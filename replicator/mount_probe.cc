@@ -91,7 +91,7 @@ std::vector<Condition> MountTableProbe::Check(absl::Time) {
   for (const std::string& dir : directories_) {
     if (!is_directory_(dir)) {
       out.push_back(MakeCondition(v1::NOT_MOUNTED, v1::SUBJECT_FILESYSTEM, dir,
-                                  absl::StrCat("directory ", dir, " is missing"), true));
+                                  absl::StrCat("directory ", dir, " is missing")));
     }
   }
   if (mount_points_.empty()) return out;
@@ -109,20 +109,18 @@ std::vector<Condition> MountTableProbe::Check(absl::Time) {
     }
     if (top == nullptr) {
       out.push_back(MakeCondition(v1::NOT_MOUNTED, v1::SUBJECT_FILESYSTEM, mp,
-                                  absl::StrCat(mp, " is not in the mount table"), true));
+                                  absl::StrCat(mp, " is not in the mount table")));
       continue;
     }
     if (Has(top->mount_options, "ro") || Has(top->super_options, "ro")) {
       out.push_back(MakeCondition(v1::READ_ONLY, v1::SUBJECT_FILESYSTEM, mp,
                                   absl::StrCat(mp, " (", top->source, ") is mounted read-only: ",
                                                absl::StrJoin(top->mount_options, ","), " / ",
-                                               absl::StrJoin(top->super_options, ",")),
-                                  true));
+                                               absl::StrJoin(top->super_options, ","))));
     }
     if (Has(top->super_options, "shutdown")) {
       out.push_back(MakeCondition(v1::IO_ERROR, v1::SUBJECT_FILESYSTEM, mp,
-                                  absl::StrCat(mp, " (", top->source, ") has been shut down"),
-                                  true));
+                                  absl::StrCat(mp, " (", top->source, ") has been shut down")));
     }
   }
   last_ = out;

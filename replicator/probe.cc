@@ -1,30 +1,18 @@
 #include "replicator/probe.h"
 
+#include "proto/model_util.h"
+
 namespace slotkeeper::replicator {
 
 Condition MakeCondition(ConditionType type, SubjectKind kind, absl::string_view subject,
-                        absl::string_view reason, bool hard) {
+                        absl::string_view reason) {
   Condition c;
   c.set_type(type);
   c.set_subject_kind(kind);
   c.set_subject(std::string(subject));
   c.set_reason(std::string(reason));
-  c.set_hard(hard);
+  c.set_hard(model::IsHardConditionType(type));
   return c;
-}
-
-bool IsHard(ConditionType type) {
-  switch (type) {
-    case v1::READ_ONLY:
-    case v1::IO_ERROR:
-    case v1::HUNG_IO:
-    case v1::NOT_MOUNTED:
-    case v1::UNIT_OFFLINE:
-    case v1::KERNEL_ERROR:
-      return true;
-    default:
-      return false;
-  }
 }
 
 bool ConditionTracker::Update(const std::vector<Condition>& current, int64_t now_ms) {

@@ -35,12 +35,10 @@ class Probe {
   virtual std::vector<Condition> Check(absl::Time now) = 0;
 };
 
-// Builds a condition with since_ms unset (the tracker fills it).
+// Builds a condition with since_ms unset (the tracker fills it). Its `hard`
+// bit follows model::IsHardConditionType, the rule the coordinator decides by.
 Condition MakeCondition(ConditionType type, SubjectKind kind, absl::string_view subject,
-                        absl::string_view reason, bool hard);
-
-// Whether a condition type is hard evidence (makes slots unusable at once).
-bool IsHard(ConditionType type);
+                        absl::string_view reason);
 
 // Keeps the current set of conditions, merged from all probes, with stable
 // since_ms. Not thread-safe: owned by the health monitor's thread.

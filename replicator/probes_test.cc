@@ -121,7 +121,7 @@ TEST(MountTableProbeTest, UnreadableTableKeepsPreviousFindings) {
 
 TEST(ConditionTrackerTest, KeepsSinceAndReportsChangesOnly) {
   ConditionTracker t;
-  Condition ro = MakeCondition(v1::READ_ONLY, v1::SUBJECT_FILESYSTEM, "/a", "r1", true);
+  Condition ro = MakeCondition(v1::READ_ONLY, v1::SUBJECT_FILESYSTEM, "/a", "r1");
   EXPECT_TRUE(t.Update({ro}, 1000));
   ro.set_reason("r2");
   EXPECT_FALSE(t.Update({ro}, 2000));
@@ -271,7 +271,7 @@ TEST(KernelLogTest, RaisesOnUnitAndClearsOnlyWhenEvidenceIsClean) {
   for (int i = 0; i < 10; ++i) {
     clock.Advance(absl::Seconds(10));
     p.ObserveOtherEvidence(
-        {MakeCondition(v1::IO_ERROR, v1::SUBJECT_FILESYSTEM, "/srv/du1", "EIO", true)});
+        {MakeCondition(v1::IO_ERROR, v1::SUBJECT_FILESYSTEM, "/srv/du1", "EIO")});
     EXPECT_EQ(p.Check(kNow).size(), 1u);
   }
   // Evidence clean from now on: clears after clear_after.

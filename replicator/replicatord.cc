@@ -17,6 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "base/grpc_util.h"
+#include "base/log.h"
+#include "base/log_flags.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -27,8 +29,6 @@
 #include "replicator/data_plane.h"
 #include "replicator/health_monitor.h"
 #include "replicator/lease_manager.h"
-#include "base/log.h"
-#include "base/log_flags.h"
 #include "replicator/sync_data_plane.h"
 
 ABSL_FLAG(std::string, config, "", "Path of the agent's text-format config (required).");
@@ -102,7 +102,8 @@ int Run() {
   absl::StatusOr<std::unique_ptr<DataPlane>> made_data_plane =
       MakeSyncDataPlane(config, clock, data_options);
   if (!made_data_plane.ok()) {
-    LogError("agent", absl::StrCat("refusing to start: data path: ", made_data_plane.status().message()));
+    LogError("agent",
+             absl::StrCat("refusing to start: data path: ", made_data_plane.status().message()));
     return 1;
   }
   std::unique_ptr<DataPlane> data_plane = std::move(*made_data_plane);
@@ -156,9 +157,9 @@ int Run() {
   client.Start();
   std::printf("replicatord %s peer listening on %s\n", config.host().c_str(), peer_address.c_str());
   std::fflush(stdout);
-  LogInfo("agent", absl::StrCat("host ", config.host(), ": coordinator ", config.coordinator_address(), ", ",
-                       config.slots_size(), " slots on ", config.filesystems_size(),
-                       " filesystems"));
+  LogInfo("agent", absl::StrCat("host ", config.host(), ": coordinator ",
+                                config.coordinator_address(), ", ", config.slots_size(),
+                                " slots on ", config.filesystems_size(), " filesystems"));
 
   int signal = 0;
   sigwait(&signals, &signal);

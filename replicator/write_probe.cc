@@ -62,7 +62,7 @@ std::vector<Condition> WriteResultConditions(const std::string& mount_point,
       return {};
     case EROFS:
       return {MakeCondition(v1::READ_ONLY, v1::SUBJECT_FILESYSTEM, mount_point,
-                            absl::StrCat("write probe: ", result.what), true)};
+                            absl::StrCat("write probe: ", result.what))};
     // Full or missing is not a write failure: the capacity and mount-table
     // probes report those.
     case ENOSPC:
@@ -71,7 +71,7 @@ std::vector<Condition> WriteResultConditions(const std::string& mount_point,
       return {};
     default:
       return {MakeCondition(v1::IO_ERROR, v1::SUBJECT_FILESYSTEM, mount_point,
-                            absl::StrCat("write probe: ", result.what), true)};
+                            absl::StrCat("write probe: ", result.what))};
   }
 }
 
@@ -108,8 +108,7 @@ std::vector<Condition> WriteProbe::Check(absl::Time) {
             MakeCondition(v1::HUNG_IO, v1::SUBJECT_FILESYSTEM, fs.mount_point,
                           absl::StrCat("write probe on ", fs.mount_point, " has not answered for ",
                                        absl::FormatDuration(now - s.started), " (deadline ",
-                                       absl::FormatDuration(deadline_), ")"),
-                          true));
+                                       absl::FormatDuration(deadline_), ")")));
         continue;
       }
     } else if (!s.ever_started || now - s.started >= interval_) {

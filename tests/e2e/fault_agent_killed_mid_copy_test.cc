@@ -1,4 +1,4 @@
-// Fault test 3 (issue 7): the agent doing a re-replication is killed
+// Fault test: the agent doing a re-replication is killed
 // (SIGKILL) in the middle of the copy and started again.
 //
 // A replica's drive unit is declared lost, so the coordinator places a new

@@ -1,4 +1,4 @@
-// Fault test 5 (issue 7): a host whose clock is set back 6 hours.
+// Fault test: a host whose clock is set back 6 hours.
 //
 // imap2's agent runs under libfaketime, 6 hours in the past. The
 // coordinator must report it (host.clock_skewed event, HostInfo.clock_skewed,

@@ -1,4 +1,4 @@
-// Fault test 4 (issue 7): the coordinator is killed (SIGKILL) in the middle
+// Fault test: the coordinator is killed (SIGKILL) in the middle
 // of a recovery, with re-replication tasks in flight, and started again on
 // the same data directory.
 //

@@ -1,4 +1,4 @@
-// Fault test 8 (issue 7): mail keeps being delivered to the master during a
+// Fault test: mail keeps being delivered to the master during a
 // failover.
 //
 // A delivery loop (mailgen --mutate: new messages and flag changes, no

@@ -1,4 +1,4 @@
-// Fault test 7 (issue 7): a master whose user directory is emptied by
+// Fault test: a master whose user directory is emptied by
 // mistake (a script run against the wrong mount, an `rm` in the wrong
 // place).
 //

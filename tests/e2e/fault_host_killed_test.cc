@@ -1,4 +1,4 @@
-// Fault test 2 (issue 7): a host dies (SIGKILL of its agent: it falls
+// Fault test: a host dies (SIGKILL of its agent: it falls
 // silent, like a host that lost power).
 //
 // The coordinator sees the silence: the host goes SUSPECT, then DOWN; stores

@@ -1,4 +1,4 @@
-// Fault test 6 (issue 7): three of four agents silenced at once (SIGSTOP).
+// Fault test: three of four agents silenced at once (SIGSTOP).
 //
 // From the coordinator's side this looks like most of the fleet dying, which
 // is far more often the coordinator (or its network) being cut off. The

@@ -1,4 +1,4 @@
-// Fault test 1 (issue 7): the filesystem under a master slot is remounted
+// Fault test: the filesystem under a master slot is remounted
 // read-only (`mount -o remount,ro`, as when ext4 hits errors=remount-ro).
 //
 // The agent reports the read-only filesystem (hard evidence from a live

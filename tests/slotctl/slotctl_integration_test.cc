@@ -1,16 +1,14 @@
-// The operator CLI against a real cluster (issue 6, "an integration test
-// against a real slotmgrd on loopback"): the `slotctl` binary talks to a real
-// slotmgrd on 127.0.0.1 and four real agents whose drive units are
+// The operator CLI against a real cluster: the `slotctl` binary talks to a
+// real slotmgrd on 127.0.0.1 and four real agents whose drive units are
 // loop-mounted ext4 images, and every verb's output and exit code is checked.
 //
 // Loop mounts, not plain directories: an agent reports a directory as
 // NOT_MOUNTED (it is not in the mount table), its units fail, and no store
 // could be created. So the test needs root and skips without it.
 //
-// The data path is not linked into replicatord on this branch, so seeding
-// tasks never finish. The replica that `failover` promotes is a copy the
-// coordinator recognises on disk (mailgen writes a store marker into a spare
-// slot), which is how a rebuilt coordinator adopts existing copies.
+// The replica that `failover` promotes is a copy the coordinator recognises
+// on disk (mailgen writes a store marker into a spare slot), which is how a
+// rebuilt coordinator adopts existing copies.
 //
 // The SlotctlIntegrationTest cases share one cluster and run in the order
 // written; each builds on what the previous ones did (stores st1 and st2, a

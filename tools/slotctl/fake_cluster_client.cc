@@ -279,9 +279,9 @@ absl::StatusOr<v1::AutomationState> FakeClusterClient::GetAutomation(
 
 absl::StatusOr<v1::ConsistencyReport> FakeClusterClient::CheckConsistency(
     const v1::CheckConsistencyRequest& request) {
-  if (absl::Status s =
-          Enter(request.verify_data() ? "CheckConsistency verify-data" : "CheckConsistency");
-      !s.ok()) {
+  std::string call = request.verify_data() ? "CheckConsistency verify-data" : "CheckConsistency";
+  if (request.max_lag_ms() != 0) absl::StrAppend(&call, " max-lag=", request.max_lag_ms());
+  if (absl::Status s = Enter(call); !s.ok()) {
     return s;
   }
   if (!c_->check_consistency_error.ok()) return c_->check_consistency_error;

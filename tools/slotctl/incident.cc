@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "proto/event_kinds.h"
+#include "proto/model_util.h"
 #include "tools/slotctl/render.h"
 
 namespace slotkeeper::slotctl {
@@ -44,17 +46,21 @@ std::string Title(const v1::Event* first_problem) {
   const std::string& host = first_problem->host();
   const std::string where = host.empty() ? "" : absl::StrCat(" on ", host);
   if (absl::StrContains(kind, "clock")) return absl::StrCat("Clock problem", where);
-  if (absl::StartsWith(kind, "unit.")) return absl::StrCat("Disk enclosure failure", where);
-  if (kind == "host.down" || kind == "host.suspect") {
+  if (absl::StartsWith(kind, event_kind::kPrefixUnit))
+    return absl::StrCat("Disk enclosure failure", where);
+  if (kind == event_kind::kHostDown || kind == event_kind::kHostSuspect) {
     return host.empty() ? "Mail server unreachable"
                         : absl::StrCat("Mail server ", host, " unreachable");
   }
-  if (absl::StartsWith(kind, "filesystem.") || absl::StartsWith(kind, "fs.") ||
-      absl::StartsWith(kind, "slot.") || absl::StartsWith(kind, "host.")) {
+  if (absl::StartsWith(kind, event_kind::kPrefixFilesystem) ||
+      absl::StartsWith(kind, event_kind::kPrefixSlot) ||
+      absl::StartsWith(kind, event_kind::kPrefixHost)) {
     return absl::StrCat("Storage errors", where);
   }
-  if (absl::StartsWith(kind, "automation.")) return "Mail storage automation halted";
-  if (absl::StartsWith(kind, "store.")) return absl::StrCat("Mail delivery problem", where);
+  if (absl::StartsWith(kind, event_kind::kPrefixAutomation))
+    return "Mail storage automation halted";
+  if (absl::StartsWith(kind, event_kind::kPrefixStore))
+    return absl::StrCat("Mail delivery problem", where);
   return absl::StrCat("Mail storage incident", where);
 }
 
@@ -78,27 +84,29 @@ std::string Sentence(const v1::Event& e) {
   const std::string& kind = e.kind();
   const std::string server = absl::StrCat("mail server ", e.host().empty() ? "?" : e.host());
   const std::string store = absl::StrCat("store ", e.store());
-  if (kind == "unit.failed") {
+  if (kind == event_kind::kUnitFailed) {
     return absl::StrCat("A disk enclosure", e.unit().empty() ? "" : " (" + e.unit() + ")", " on ",
                         server, " failed.");
   }
-  if (kind == "unit.lost") {
+  if (kind == event_kind::kUnitLost) {
     return absl::StrCat("The failed disk enclosure on ", server,
                         " was taken out of service; its mailboxes are being copied elsewhere.");
   }
-  if (kind == "unit.online") return absl::StrCat("The disk enclosure on ", server, " is back.");
-  if (kind == "filesystem.state" || kind == "slot.unusable" || kind == "slot.usable") {
+  if (kind == event_kind::kUnitOnline)
+    return absl::StrCat("The disk enclosure on ", server, " is back.");
+  if (kind == event_kind::kFilesystemState || kind == event_kind::kSlotUnusable ||
+      kind == event_kind::kSlotUsable) {
     return IsSerious(e) ? absl::StrCat("Part of the storage on ", server, " stopped working.")
                         : absl::StrCat("Storage on ", server, " is working again.");
   }
-  if (kind == "host.down") return absl::StrCat("The ", server, " stopped responding.");
-  if (kind == "host.suspect") return absl::StrCat("The ", server, " is not responding.");
-  if (kind == "host.up") return absl::StrCat("The ", server, " is responding again.");
-  if (kind == "host.clock_skewed") {
+  if (kind == event_kind::kHostDown) return absl::StrCat("The ", server, " stopped responding.");
+  if (kind == event_kind::kHostSuspect) return absl::StrCat("The ", server, " is not responding.");
+  if (kind == event_kind::kHostUp) return absl::StrCat("The ", server, " is responding again.");
+  if (kind == event_kind::kHostClockSkewed) {
     return absl::StrCat("The clock of ", server,
                         " is wrong; it will not take over mail delivery until it is fixed.");
   }
-  if (kind == "store.state" && !e.store().empty()) {
+  if (kind == event_kind::kStoreState && !e.store().empty()) {
     switch (e.severity()) {
       case v1::CRITICAL:
         return absl::StrCat("Mailboxes in ", store, " could not receive or serve mail.");
@@ -108,29 +116,31 @@ std::string Sentence(const v1::Event& e) {
         return absl::StrCat("Mailboxes in ", store, " have all their copies again.");
     }
   }
-  if (kind == "store.failover") {
+  if (kind == event_kind::kStoreFailover) {
     return absl::StrCat("Mail delivery for ", store, " was moved to an up-to-date copy.");
   }
-  if (kind == "store.failover_refused" || kind == "store.failover_rate_limited") {
+  if (kind == event_kind::kStoreFailoverRefused || kind == event_kind::kStoreFailoverRateLimited) {
     return absl::StrCat("Moving mail delivery for ", store,
                         " was held back as a safety measure; engineers are reviewing it.");
   }
-  if (kind == "task.created") return absl::StrCat("Started a new backup copy of ", store, ".");
-  if (kind == "task.started") return absl::StrCat("Copying the mailboxes of ", store, ".");
-  if (kind == "task.done") {
+  if (kind == event_kind::kTaskCreated)
+    return absl::StrCat("Started a new backup copy of ", store, ".");
+  if (kind == event_kind::kTaskStarted)
+    return absl::StrCat("Copying the mailboxes of ", store, ".");
+  if (kind == event_kind::kTaskDone) {
     return absl::StrCat("A new backup copy of ", store, " is complete and verified.");
   }
-  if (kind == "task.failed" || kind == "task.retry") {
+  if (kind == event_kind::kTaskFailed || kind == event_kind::kTaskRetry) {
     return absl::StrCat("Copying the mailboxes of ", store, " was interrupted; it is retried.");
   }
-  if (kind == "copy.dropped") {
+  if (kind == event_kind::kCopyDropped) {
     return absl::StrCat("The copy of ", store, " on the failed hardware was retired.");
   }
-  if (kind == "automation.frozen") {
+  if (kind == event_kind::kAutomationFrozen) {
     return "Automatic recovery stopped itself as a safety measure; engineers are in control.";
   }
-  if (kind == "automation.paused") return "Engineers paused automatic recovery.";
-  if (kind == "automation.resumed" || kind == "automation.unfrozen") {
+  if (kind == event_kind::kAutomationPaused) return "Engineers paused automatic recovery.";
+  if (kind == event_kind::kAutomationResumed) {
     return "Automatic recovery resumed.";
   }
   if (!e.text().empty()) return e.text();
@@ -141,16 +151,16 @@ std::string Sentence(const v1::Event& e) {
 }  // namespace
 
 IncidentRole ClassifyEvent(const v1::Event& e) {
-  static const std::set<absl::string_view> kRoutine = {"host.registered", "host.reregistered",
-                                                       "coordinator.start", "store.created",
-                                                       "store.copy_recognized"};
+  static const std::set<absl::string_view> kRoutine = {
+      event_kind::kHostRegistered, event_kind::kHostReregistered, event_kind::kCoordinatorStart,
+      event_kind::kStoreCreated, event_kind::kStoreCopyRecognized};
   static const std::set<absl::string_view> kRecoveryVerbs = {
       "up",       "online",   "healthy",  "cleared", "done",   "recovered", "resumed",
       "unfrozen", "complete", "restored", "dropped", "usable", "clock_ok",  "unblocked"};
   const std::string& kind = e.kind();
   const absl::string_view verb = Verb(kind);
-  if (kRoutine.count(kind) > 0 || absl::StartsWith(kind, "command.") ||
-      absl::StartsWith(kind, "inventory.")) {
+  if (kRoutine.count(kind) > 0 || absl::StartsWith(kind, event_kind::kPrefixCommand) ||
+      absl::StartsWith(kind, event_kind::kPrefixInventory)) {
     return e.severity() == v1::CRITICAL ? IncidentRole::kProblem : IncidentRole::kIgnored;
   }
   if (absl::EndsWith(verb, "refused") || absl::EndsWith(verb, "failed") ||
@@ -158,15 +168,16 @@ IncidentRole ClassifyEvent(const v1::Event& e) {
     return IncidentRole::kProblem;
   }
   if (kRecoveryVerbs.count(verb) > 0) return IncidentRole::kRecovery;
-  // Generic transitions ("store.state", "filesystem.state", "host.conditions"):
-  // bad news is serious, a return to normal is not.
+  // Generic transitions (event_kind::kStoreState, event_kind::kFilesystemState,
+  // event_kind::kHostConditions): bad news is serious, a return to normal is not.
   if (verb == "state" || verb == "conditions") {
     return IsSerious(e) ? IncidentRole::kProblem : IncidentRole::kRecovery;
   }
-  if (absl::StartsWith(kind, "store.failover") || absl::StartsWith(kind, "task.") ||
-      absl::StartsWith(kind, "placement.") || absl::StartsWith(kind, "automation.") ||
-      absl::StrContains(kind, "promote") || absl::StrContains(kind, "drain") ||
-      kind == "unit.lost") {
+  if (absl::StartsWith(kind, event_kind::kStoreFailover) ||
+      absl::StartsWith(kind, event_kind::kPrefixTask) ||
+      absl::StartsWith(kind, event_kind::kPrefixPlacement) ||
+      absl::StartsWith(kind, event_kind::kPrefixAutomation) || absl::StrContains(kind, "promote") ||
+      absl::StrContains(kind, "drain") || kind == event_kind::kUnitLost) {
     return IncidentRole::kAction;
   }
   return IsSerious(e) ? IncidentRole::kProblem : IncidentRole::kIgnored;
@@ -190,7 +201,7 @@ IncidentReport BuildIncident(const std::vector<v1::Event>& events_in,
       if (!e.host().empty()) hosts.insert(e.host());
     }
     if (!e.store().empty() && role != IncidentRole::kRecovery) affected_stores.insert(e.store());
-    if (e.kind() == "store.failover" && !e.store().empty()) {
+    if (e.kind() == event_kind::kStoreFailover && !e.store().empty()) {
       failed_over.insert(e.store());
     }
   }
@@ -306,7 +317,8 @@ IncidentReport BuildIncident(const std::vector<v1::Event>& events_in,
       absl::StrAppend(&md, "- Rebuilding backup copies of ", r.stores_recovering(),
                       " mailbox store(s): ", FormatPercent(r.users_done(), r.users_total()),
                       " of mailboxes copied");
-      if (r.eta_ms() >= 0) absl::StrAppend(&md, ", about ", FormatSpan(r.eta_ms()), " left");
+      if (r.eta_ms() >= 0)
+        absl::StrAppend(&md, ", about ", model::FormatDuration(r.eta_ms()), " left");
       absl::StrAppend(&md, ".\n");
     } else if (degraded > 0) {
       any = true;

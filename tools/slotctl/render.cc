@@ -1,29 +1,14 @@
 #include "tools/slotctl/render.h"
 
-#include <algorithm>
-
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "proto/model_util.h"
 
 namespace slotkeeper::slotctl {
-namespace {
-
-// "HOST_UP" minus `prefix`, lower-cased, '_' -> '-'.
-std::string ShortName(const std::string& full, absl::string_view prefix) {
-  if (full.empty()) return "unknown";
-  absl::string_view s = full;
-  if (absl::StartsWith(s, prefix)) s.remove_prefix(prefix.size());
-  std::string out = absl::AsciiStrToLower(s);
-  std::replace(out.begin(), out.end(), '_', '-');
-  return out;
-}
-
-}  // namespace
 
 std::string Paint(absl::string_view text, Tone tone, bool color) {
   if (!color || tone == Tone::kPlain) return std::string(text);
@@ -93,31 +78,19 @@ std::string FormatClock(int64_t time_ms) {
   return absl::FormatTime("%H:%M", absl::FromUnixMillis(time_ms), absl::UTCTimeZone());
 }
 
-std::string FormatSpan(int64_t ms) {
-  if (ms < 0) ms = 0;
-  int64_t s = ms / 1000;
-  if (s < 60) return absl::StrCat(s, "s");
-  int64_t m = s / 60;
-  if (m < 60) return absl::StrCat(m, "m");
-  int64_t h = m / 60;
-  if (h < 24) return m % 60 ? absl::StrCat(h, "h", m % 60, "m") : absl::StrCat(h, "h");
-  int64_t d = h / 24;
-  return h % 24 ? absl::StrCat(d, "d", h % 24, "h") : absl::StrCat(d, "d");
-}
-
 std::string FormatAgo(int64_t time_ms, int64_t now_ms) {
   if (time_ms == 0) return "-";
   int64_t delta = now_ms - time_ms;
   if (delta >= 0 && delta < 1000) return "just now";
-  if (delta < 0) return absl::StrCat("in ", FormatSpan(-delta));
-  return absl::StrCat(FormatSpan(delta), " ago");
+  if (delta < 0) return absl::StrCat("in ", model::FormatDuration(-delta));
+  return absl::StrCat(model::FormatDuration(delta), " ago");
 }
 
 std::string FormatOffset(int64_t offset_ms) {
   const char* sign = offset_ms < 0 ? "-" : "+";
   const int64_t magnitude = offset_ms < 0 ? -offset_ms : offset_ms;
   if (magnitude < 1000) return absl::StrCat(sign, magnitude, "ms");
-  return absl::StrCat(sign, FormatSpan(magnitude));
+  return absl::StrCat(sign, model::FormatDuration(magnitude));
 }
 
 std::string FormatBytes(uint64_t bytes) {
@@ -137,26 +110,9 @@ std::string FormatPercent(uint64_t done, uint64_t total) {
   return absl::StrFormat("%.1f%%", 100.0 * static_cast<double>(done) / total);
 }
 
-std::string SlotName(const v1::SlotRef& ref) {
+std::string ShownSlot(const v1::SlotRef& ref) {
   if (ref.host().empty() && ref.slot().empty()) return "-";
-  return absl::StrCat(ref.host(), "/", ref.slot());
-}
-
-std::string HostStateName(v1::HostState s) { return ShortName(v1::HostState_Name(s), "HOST_"); }
-std::string UnitStateName(v1::UnitState s) { return ShortName(v1::UnitState_Name(s), "UNIT_"); }
-std::string FilesystemStateName(v1::FilesystemState s) {
-  return ShortName(v1::FilesystemState_Name(s), "FS_");
-}
-std::string SlotRoleName(v1::SlotRole r) { return ShortName(v1::SlotRole_Name(r), "SLOT_"); }
-std::string StoreStateName(v1::StoreState s) { return ShortName(v1::StoreState_Name(s), "STORE_"); }
-std::string TaskKindName(v1::TaskKind k) { return ShortName(v1::TaskKind_Name(k), "TASK_"); }
-std::string TaskStateName(v1::TaskState s) { return ShortName(v1::TaskState_Name(s), "TASK_"); }
-std::string ConditionTypeName(v1::ConditionType t) {
-  return ShortName(v1::ConditionType_Name(t), "");
-}
-std::string SeverityName(v1::EventSeverity s) { return ShortName(v1::EventSeverity_Name(s), ""); }
-std::string AutomationModeName(v1::AutomationMode m) {
-  return ShortName(v1::AutomationMode_Name(m), "AUTOMATION_");
+  return model::SlotName(ref);
 }
 
 Tone HostStateTone(v1::HostState s) {

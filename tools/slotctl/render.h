@@ -48,8 +48,6 @@ std::string FormatTime(int64_t time_ms);
 std::string FormatClock(int64_t time_ms);
 // "3m ago", "2h15m ago", "in 5m", "just now"; "-" for 0.
 std::string FormatAgo(int64_t time_ms, int64_t now_ms);
-// "45s", "3m", "2h15m", "3d4h"; for non-negative milliseconds.
-std::string FormatSpan(int64_t duration_ms);
 // A clock offset with its sign: "+3ms", "-850ms", "-6h", "+1m".
 std::string FormatOffset(int64_t offset_ms);
 // "0 B", "512 B", "1.5 KiB", "2.0 GiB".
@@ -57,20 +55,9 @@ std::string FormatBytes(uint64_t bytes);
 // "12.5%" of done/total; "-" when total is 0.
 std::string FormatPercent(uint64_t done, uint64_t total);
 
-// "HOST/SLOT".
-std::string SlotName(const v1::SlotRef& ref);
-
-// Lower-case short names: HOST_UP -> "up", STORE_NO_MASTER -> "no-master".
-std::string HostStateName(v1::HostState state);
-std::string UnitStateName(v1::UnitState state);
-std::string FilesystemStateName(v1::FilesystemState state);
-std::string SlotRoleName(v1::SlotRole role);
-std::string StoreStateName(v1::StoreState state);
-std::string TaskKindName(v1::TaskKind kind);
-std::string TaskStateName(v1::TaskState state);
-std::string ConditionTypeName(v1::ConditionType type);
-std::string SeverityName(v1::EventSeverity severity);
-std::string AutomationModeName(v1::AutomationMode mode);
+// "HOST/SLOT" as shown in tables; "-" for an empty reference. Enum names and
+// durations come from proto/model_util.h (model::Name, model::FormatDuration).
+std::string ShownSlot(const v1::SlotRef& ref);
 
 Tone HostStateTone(v1::HostState state);
 Tone StoreStateTone(v1::StoreState state);

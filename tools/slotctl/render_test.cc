@@ -45,7 +45,6 @@ TEST(FormatTest, TimesAndSizes) {
   EXPECT_EQ(FormatAgo(now + 300'000, now), "in 5m");
   EXPECT_EQ(FormatAgo(now, now), "just now");
   EXPECT_EQ(FormatAgo(0, now), "-");
-  EXPECT_EQ(FormatSpan(3 * 86'400'000 + 4 * 3'600'000), "3d4h");
   EXPECT_EQ(FormatTime(now), "2027-01-15 08:00:00 UTC");
   EXPECT_EQ(FormatOffset(3), "+3ms");
   EXPECT_EQ(FormatOffset(-850), "-850ms");
@@ -55,15 +54,6 @@ TEST(FormatTest, TimesAndSizes) {
   EXPECT_EQ(FormatBytes(3ull << 30), "3.0 GiB");
   EXPECT_EQ(FormatPercent(1, 4), "25.0%");
   EXPECT_EQ(FormatPercent(1, 0), "-");
-}
-
-TEST(FormatTest, EnumShortNames) {
-  EXPECT_EQ(HostStateName(v1::HOST_SUSPECT), "suspect");
-  EXPECT_EQ(StoreStateName(v1::STORE_NO_MASTER), "no-master");
-  EXPECT_EQ(FilesystemStateName(v1::FS_READ_ONLY), "read-only");
-  EXPECT_EQ(ConditionTypeName(v1::UNIT_OFFLINE), "unit-offline");
-  EXPECT_EQ(AutomationModeName(v1::AUTOMATION_FROZEN), "frozen");
-  EXPECT_EQ(HostStateName(static_cast<v1::HostState>(42)), "unknown");
 }
 
 TEST(JsonTest, SnakeCaseAndDefaultsPrinted) {

@@ -225,19 +225,14 @@ TEST_F(ReadVerbsTest, KsckPrintsOneLinePerProblemAndExits1) {
             "(use --verify-data)\n");
 }
 
-TEST_F(ReadVerbsTest, KsckChecksTheModelItselfWhenTheServerCannot) {
-  cluster_.check_consistency_error = absl::UnimplementedError("no CheckConsistency");
-  RunResult r = Run({"ksck", "--max-lag", "10m"});
-  EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err, HasSubstr("checked its model here"));
-  EXPECT_THAT(r.out, HasSubstr("ERROR store=st2 slot=imap4/s02: master imap4/s02 is unusable"));
-  EXPECT_THAT(r.out, Not(HasSubstr("lags by 5m")));  // within 10m
-  EXPECT_THAT(r.out, HasSubstr("PROBLEMS: 3 stores checked, 3 error(s), 1 warning(s)"));
-  r = Run({"ksck", "--verify-data"});
-  EXPECT_EQ(r.code, 1);
-  EXPECT_EQ(r.err,
-            "slotctl: --verify-data needs the coordinator's own check: no CheckConsistency\n");
+TEST_F(ReadVerbsTest, KsckPassesTheLagBoundAndShowsServerErrors) {
+  EXPECT_EQ(Run({"ksck", "--max-lag", "10m"}).code, 1);
+  EXPECT_EQ(cluster_.calls.back(), "CheckConsistency max-lag=600000");
   EXPECT_EQ(Run({"ksck", "--max-lag", "soon"}).code, 2);
+  cluster_.check_consistency_error = absl::UnimplementedError("no CheckConsistency");
+  RunResult r = Run({"ksck"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no CheckConsistency"));
 }
 
 TEST_F(ReadVerbsTest, IncidentIsMarkdownOfTheWindow) {

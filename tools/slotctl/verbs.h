@@ -68,8 +68,6 @@ absl::Status RunHosts(Invocation& inv, const ParsedArgs& args);
 absl::Status RunHost(Invocation& inv, const ParsedArgs& args);
 // "running (automatic failovers in window: 1/5)", "PAUSED by bob 3m ago: ...".
 std::string AutomationLine(const v1::AutomationState& state, int64_t now_ms, bool color);
-// Usable master and replica copies.
-int UsableCopies(const v1::StoreInfo& store);
 // "imap4/s02 (unusable)", or "none".
 std::string MasterName(const v1::StoreInfo& store);
 void PrintStoresTable(Invocation& inv,

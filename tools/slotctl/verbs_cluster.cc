@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "proto/model_util.h"
 #include "tools/slotctl/render.h"
 #include "tools/slotctl/verbs.h"
 
@@ -14,7 +15,7 @@ std::string Yes(bool b) { return b ? "yes" : "no"; }
 
 std::string ConditionLine(const v1::Condition& c, int64_t now_ms) {
   std::string subject = c.subject().empty() ? "host" : c.subject();
-  std::string line = absl::StrCat(ConditionTypeName(c.type()), " on ", subject, " since ",
+  std::string line = absl::StrCat(model::Name(c.type()), " on ", subject, " since ",
                                   FormatAgo(c.since_ms(), now_ms), c.hard() ? " (hard)" : "");
   if (!c.reason().empty()) absl::StrAppend(&line, ": ", c.reason());
   return line;
@@ -23,7 +24,7 @@ std::string ConditionLine(const v1::Condition& c, int64_t now_ms) {
 }  // namespace
 
 std::string AutomationLine(const v1::AutomationState& a, int64_t now_ms, bool color) {
-  std::string mode = AutomationModeName(a.mode());
+  std::string mode = model::Name(a.mode());
   std::string line;
   switch (a.mode()) {
     case v1::AUTOMATION_RUNNING:
@@ -48,17 +49,9 @@ std::string AutomationLine(const v1::AutomationState& a, int64_t now_ms, bool co
   return line;
 }
 
-int UsableCopies(const v1::StoreInfo& s) {
-  int n = 0;
-  for (const v1::Copy& c : s.copies()) {
-    if (c.usable() && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA)) ++n;
-  }
-  return n;
-}
-
 std::string MasterName(const v1::StoreInfo& s) {
   for (const v1::Copy& c : s.copies()) {
-    if (c.role() == v1::SLOT_MASTER) return SlotName(c.slot()) + (c.usable() ? "" : " (unusable)");
+    if (c.role() == v1::SLOT_MASTER) return ShownSlot(c.slot()) + (c.usable() ? "" : " (unusable)");
   }
   return "none";
 }
@@ -67,9 +60,9 @@ void PrintStoresTable(Invocation& inv,
                       const google::protobuf::RepeatedPtrField<v1::StoreInfo>& stores, int indent) {
   Table table({"STORE", "STATE", "COPIES", "MASTER", "EPOCH", "USERS", "SIZE", "NOTE"});
   for (const v1::StoreInfo& s : stores) {
-    table.AddRow({s.name(), Paint(StoreStateName(s.state()), StoreStateTone(s.state()), inv.color),
-                  absl::StrCat(UsableCopies(s), "/", s.required_copies()), MasterName(s),
-                  absl::StrCat(s.master_epoch()), absl::StrCat(s.user_count()),
+    table.AddRow({s.name(), Paint(model::Name(s.state()), StoreStateTone(s.state()), inv.color),
+                  absl::StrCat(model::CountUsableCopies(s), "/", s.required_copies()),
+                  MasterName(s), absl::StrCat(s.master_epoch()), absl::StrCat(s.user_count()),
                   FormatBytes(s.used_bytes()), s.note()});
   }
   table.Print(inv.out(), indent);
@@ -108,7 +101,7 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
 
   std::vector<std::string> host_counts;
   for (const v1::HostStateCount& c : st->hosts_by_state()) {
-    host_counts.push_back(absl::StrCat(c.count(), " ", HostStateName(c.state())));
+    host_counts.push_back(absl::StrCat(c.count(), " ", model::Name(c.state())));
   }
   out << "Hosts: " << (host_counts.empty() ? "none" : absl::StrJoin(host_counts, ", ")) << "; "
       << st->hosts_draining() << " draining\n";
@@ -122,7 +115,7 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
     out << "\nHosts needing attention:\n";
     for (const v1::HostInfo& h : st->troubled_hosts()) {
       out << "  " << h.name() << ": "
-          << Paint(HostStateName(h.state()), HostStateTone(h.state()), inv.color) << " since "
+          << Paint(model::Name(h.state()), HostStateTone(h.state()), inv.color) << " since "
           << FormatAgo(h.state_since_ms(), now)
           << (h.draining() ? absl::StrCat(", draining (", h.drain_reason(), ")") : "")
           << (h.clock_skewed() ? absl::StrCat(", clock off by ", FormatOffset(h.clock_offset_ms()))
@@ -131,7 +124,7 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
       for (const v1::UnitInfo& u : h.units()) {
         if (u.state() == v1::UNIT_ONLINE && !u.draining()) continue;
         out << "    unit " << u.name() << ": "
-            << Paint(UnitStateName(u.state()),
+            << Paint(model::Name(u.state()),
                      u.state() == v1::UNIT_ONLINE ? Tone::kWarn : Tone::kBad, inv.color)
             << (u.failed_since_ms() ? absl::StrCat(" since ", FormatAgo(u.failed_since_ms(), now))
                                     : "")
@@ -143,7 +136,7 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
       for (const v1::FilesystemInfo& f : h.filesystems()) {
         if (f.state() == v1::FS_OK) continue;
         out << "    filesystem " << f.mount_point() << " (unit " << f.unit()
-            << "): " << Paint(FilesystemStateName(f.state()), Tone::kBad, inv.color) << "\n";
+            << "): " << Paint(model::Name(f.state()), Tone::kBad, inv.color) << "\n";
       }
       for (const v1::Condition& c : h.conditions()) {
         out << "    condition " << ConditionLine(c, now) << "\n";
@@ -163,7 +156,7 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
         << FormatBytes(r.bytes_done()) << "/" << FormatBytes(r.bytes_total()) << " ("
         << FormatPercent(r.bytes_done(), r.bytes_total()) << "), "
         << FormatBytes(static_cast<uint64_t>(r.bytes_per_second())) << "/s, "
-        << (r.eta_ms() >= 0 ? absl::StrCat("about ", FormatSpan(r.eta_ms()), " left")
+        << (r.eta_ms() >= 0 ? absl::StrCat("about ", model::FormatDuration(r.eta_ms()), " left")
                             : std::string("time left unknown"))
         << "\n";
   } else {
@@ -185,7 +178,7 @@ absl::Status RunHosts(Invocation& inv, const ParsedArgs&) {
   for (const v1::HostInfo& h : resp->hosts()) {
     std::map<v1::SlotRole, int> roles;
     for (const v1::SlotInfo& s : h.slots()) roles[s.role()]++;
-    table.AddRow({h.name(), Paint(HostStateName(h.state()), HostStateTone(h.state()), inv.color),
+    table.AddRow({h.name(), Paint(model::Name(h.state()), HostStateTone(h.state()), inv.color),
                   FormatAgo(h.state_since_ms(), now), FormatAgo(h.last_heard_ms(), now),
                   Paint(FormatOffset(h.clock_offset_ms()),
                         h.clock_skewed() ? Tone::kBad : Tone::kPlain, inv.color),
@@ -201,7 +194,8 @@ absl::Status RunHosts(Invocation& inv, const ParsedArgs&) {
 
 static std::string LeaseText(int64_t valid_until_ms, int64_t now) {
   if (valid_until_ms == 0) return "-";
-  if (valid_until_ms > now) return absl::StrCat("valid ", FormatSpan(valid_until_ms - now));
+  if (valid_until_ms > now)
+    return absl::StrCat("valid ", model::FormatDuration(valid_until_ms - now));
   return absl::StrCat("expired ", FormatAgo(valid_until_ms, now));
 }
 
@@ -219,7 +213,7 @@ absl::Status RunHost(Invocation& inv, const ParsedArgs& args) {
   std::ostream& out = inv.out();
   const int64_t now = inv.NowMs();
   out << "Host " << h->name() << ": "
-      << Paint(HostStateName(h->state()), HostStateTone(h->state()), inv.color) << " since "
+      << Paint(model::Name(h->state()), HostStateTone(h->state()), inv.color) << " since "
       << FormatAgo(h->state_since_ms(), now) << ", last heard "
       << FormatAgo(h->last_heard_ms(), now) << "\n";
   out << "  agent " << (h->agent_version().empty() ? "?" : h->agent_version()) << ", peer "
@@ -234,7 +228,7 @@ absl::Status RunHost(Invocation& inv, const ParsedArgs& args) {
   Table units({"UNIT", "STATE", "DEVICES", "FAILED", "LOST AT", "DRAIN"});
   for (const v1::UnitInfo& u : h->units()) {
     units.AddRow({u.name(),
-                  Paint(UnitStateName(u.state()),
+                  Paint(model::Name(u.state()),
                         u.state() == v1::UNIT_ONLINE ? Tone::kGood : Tone::kBad, inv.color),
                   absl::StrJoin(u.devices(), ","), FormatAgo(u.failed_since_ms(), now),
                   u.replace_at_ms() ? FormatAgo(u.replace_at_ms(), now) : "-", Yes(u.draining())});
@@ -245,8 +239,8 @@ absl::Status RunHost(Invocation& inv, const ParsedArgs& args) {
   Table fss({"MOUNT", "UNIT", "STATE", "SIZE", "FREE", "FREE INODES"});
   for (const v1::FilesystemInfo& f : h->filesystems()) {
     fss.AddRow({f.mount_point(), f.unit(),
-                Paint(FilesystemStateName(f.state()),
-                      f.state() == v1::FS_OK ? Tone::kGood : Tone::kBad, inv.color),
+                Paint(model::Name(f.state()), f.state() == v1::FS_OK ? Tone::kGood : Tone::kBad,
+                      inv.color),
                 FormatBytes(f.total_bytes()), FormatBytes(f.free_bytes()),
                 absl::StrCat(f.free_inodes())});
   }
@@ -255,7 +249,7 @@ absl::Status RunHost(Invocation& inv, const ParsedArgs& args) {
   out << "\nSlots:\n";
   Table slots({"SLOT", "ROLE", "STORE", "USABLE", "USED", "CAPACITY", "LEASE", "ADDRESS", "WHY"});
   for (const v1::SlotInfo& s : h->slots()) {
-    slots.AddRow({s.ref().slot(), SlotRoleName(s.role()), s.store().empty() ? "-" : s.store(),
+    slots.AddRow({s.ref().slot(), model::Name(s.role()), s.store().empty() ? "-" : s.store(),
                   s.usable() ? "yes" : Paint("no", Tone::kBad, inv.color),
                   FormatBytes(s.used_bytes()), FormatBytes(s.capacity_bytes()),
                   LeaseText(s.lease_valid_until_ms(), now), s.service_address(),
@@ -267,8 +261,7 @@ absl::Status RunHost(Invocation& inv, const ParsedArgs& args) {
   if (h->conditions_size() == 0) out << " none";
   out << "\n";
   for (const v1::Condition& c : h->conditions()) {
-    out << "  "
-        << Paint(ConditionTypeName(c.type()), c.hard() ? Tone::kBad : Tone::kWarn, inv.color)
+    out << "  " << Paint(model::Name(c.type()), c.hard() ? Tone::kBad : Tone::kWarn, inv.color)
         << " on " << (c.subject().empty() ? "host" : c.subject()) << " since "
         << FormatAgo(c.since_ms(), now) << " (" << FormatTime(c.since_ms()) << ")"
         << (c.hard() ? ", hard" : ", soft") << (c.reason().empty() ? "" : ": ") << c.reason()

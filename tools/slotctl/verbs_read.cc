@@ -5,8 +5,8 @@
 #include "absl/strings/str_join.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "proto/model_util.h"
 #include "tools/slotctl/incident.h"
-#include "tools/slotctl/ksck.h"
 #include "tools/slotctl/render.h"
 #include "tools/slotctl/verbs.h"
 
@@ -51,9 +51,9 @@ absl::Status RunStore(Invocation& inv, const ParsedArgs& args) {
   const int64_t now = inv.NowMs();
   std::ostream& out = inv.out();
   out << "Store " << s->name() << ": "
-      << Paint(StoreStateName(s->state()), StoreStateTone(s->state()), inv.color) << ", "
-      << UsableCopies(*s) << "/" << s->required_copies() << " usable copies, master epoch "
-      << s->master_epoch() << "\n";
+      << Paint(model::Name(s->state()), StoreStateTone(s->state()), inv.color) << ", "
+      << model::CountUsableCopies(*s) << "/" << s->required_copies()
+      << " usable copies, master epoch " << s->master_epoch() << "\n";
   out << "  " << s->user_count() << " users, " << FormatBytes(s->used_bytes()) << "\n";
   if (s->master_unusable_since_ms() != 0) {
     out << "  master unusable since " << FormatAgo(s->master_unusable_since_ms(), now) << "\n";
@@ -63,10 +63,10 @@ absl::Status RunStore(Invocation& inv, const ParsedArgs& args) {
   Table table({"SLOT", "ROLE", "USABLE", "IN SYNC", "LAG", "LAST SYNCED", "WHY"});
   for (const v1::Copy& c : s->copies()) {
     const bool is_master = c.role() == v1::SLOT_MASTER;
-    table.AddRow({SlotName(c.slot()), SlotRoleName(c.role()),
+    table.AddRow({ShownSlot(c.slot()), model::Name(c.role()),
                   c.usable() ? "yes" : Paint("no", Tone::kBad, inv.color),
                   is_master ? "-" : (c.in_sync() ? "yes" : Paint("no", Tone::kWarn, inv.color)),
-                  is_master ? "-" : FormatSpan(c.lag_ms()),
+                  is_master ? "-" : model::FormatDuration(c.lag_ms()),
                   is_master ? "-" : FormatAgo(c.last_synced_ms(), now), c.unusable_reason()});
   }
   table.Print(out, 2);
@@ -74,7 +74,7 @@ absl::Status RunStore(Invocation& inv, const ParsedArgs& args) {
 }
 
 std::string EndpointText(const v1::Endpoint& e) {
-  return absl::StrCat(SlotName(e.slot()), " ",
+  return absl::StrCat(ShownSlot(e.slot()), " ",
                       e.service_address().empty() ? "-" : e.service_address(),
                       e.usable() ? "" : " (unusable)");
 }
@@ -130,9 +130,9 @@ absl::Status RunTasks(Invocation& inv, const ParsedArgs& args) {
     Tone tone = t.state() == v1::TASK_FAILED
                     ? Tone::kBad
                     : (t.state() == v1::TASK_BACKOFF ? Tone::kWarn : Tone::kPlain);
-    table.AddRow({t.id(), TaskKindName(t.kind()), Paint(TaskStateName(t.state()), tone, inv.color),
-                  t.store(), SlotName(t.source()), SlotName(t.target()), absl::StrCat(t.priority()),
-                  absl::StrCat(p.users_done(), "/", p.users_total()),
+    table.AddRow({t.id(), model::Name(t.kind()), Paint(model::Name(t.state()), tone, inv.color),
+                  t.store(), ShownSlot(t.source()), ShownSlot(t.target()),
+                  absl::StrCat(t.priority()), absl::StrCat(p.users_done(), "/", p.users_total()),
                   FormatPercent(p.bytes_done(), p.bytes_total()),
                   p.bytes_per_second() > 0
                       ? absl::StrCat(FormatBytes(static_cast<uint64_t>(p.bytes_per_second())), "/s")
@@ -166,7 +166,7 @@ void PrintEventLine(Invocation& inv, const v1::Event& e) {
                   ? Tone::kBad
                   : (e.severity() == v1::WARNING ? Tone::kWarn : Tone::kPlain);
   // Fixed widths rather than a Table: a follow prints lines as they come.
-  const std::string severity = SeverityName(e.severity());
+  const std::string severity = model::Name(e.severity());
   const std::string kind = e.kind();
   const std::string subject = EventSubject(e);
   inv.out() << FormatTime(e.time_ms()) << "  " << Paint(severity, tone, inv.color)
@@ -223,24 +223,12 @@ absl::Status RunEvents(Invocation& inv, const ParsedArgs& args) {
 absl::Status RunKsck(Invocation& inv, const ParsedArgs& args) {
   v1::CheckConsistencyRequest req;
   req.set_verify_data(args.Has("verify-data"));
-  absl::StatusOr<absl::Duration> max_lag = ParseDuration(args.Get("max-lag", "1m"), "--max-lag");
-  if (!max_lag.ok()) return UsageError(max_lag.status().message());
-  absl::StatusOr<v1::ConsistencyReport> report = inv.Client().CheckConsistency(req);
-  if (report.status().code() == absl::StatusCode::kUnimplemented) {
-    // An older (or still unfinished) coordinator: check its model here.
-    if (req.verify_data()) {
-      return absl::UnimplementedError(absl::StrCat(
-          "--verify-data needs the coordinator's own check: ", report.status().message()));
-    }
-    absl::StatusOr<v1::ListStoresResponse> stores = inv.Client().ListStores({});
-    if (!stores.ok()) return stores.status();
-    absl::StatusOr<v1::ListHostsResponse> hosts = inv.Client().ListHosts({});
-    if (!hosts.ok()) return hosts.status();
-    inv.err() << "slotctl: note: the server has no consistency check; checked its model here\n";
-    report = CheckModel({stores->stores().begin(), stores->stores().end()},
-                        {hosts->hosts().begin(), hosts->hosts().end()},
-                        absl::ToInt64Milliseconds(*max_lag));
+  if (args.Has("max-lag")) {
+    absl::StatusOr<absl::Duration> max_lag = ParseDuration(args.Get("max-lag", ""), "--max-lag");
+    if (!max_lag.ok()) return UsageError(max_lag.status().message());
+    req.set_max_lag_ms(absl::ToInt64Milliseconds(*max_lag));
   }
+  absl::StatusOr<v1::ConsistencyReport> report = inv.Client().CheckConsistency(req);
   if (!report.ok()) return report.status();
   int errors = 0, warnings = 0;
   for (const v1::ConsistencyProblem& p : report->problems()) {
@@ -409,11 +397,11 @@ std::vector<VerbDef> ReadVerbs() {
        "usable master, no reference to a lost unit and replicas within their lag bound;\n"
        "with --verify-data, that content hashes agree on every copy for every user.\n"
        "Prints one line per problem and a summary; exits 1 when problems were found.\n"
-       "If the server does not implement the check, slotctl checks the model it serves\n"
-       "(stores and hosts) itself; --verify-data then fails.",
+       "The coordinator runs the check; slotctl only shows it.",
        {{"verify-data", false, "", "also compare content hashes (slow: asks the agents)"},
         {"max-lag", true, "DURATION",
-         "lag bound when slotctl checks the model itself (server without the check; default 1m)"}},
+         "warn about replicas lagging more than this (default: the coordinator's "
+         "--max_failover_lag)"}},
        0,
        0,
        RunKsck},

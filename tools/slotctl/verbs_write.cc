@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "proto/model_util.h"
 #include "tools/slotctl/render.h"
 #include "tools/slotctl/verbs.h"
 
@@ -55,7 +56,7 @@ absl::Status RunStoreCreate(Invocation& inv, const ParsedArgs& args) {
     for (const v1::SlotRef& r : *replicas) {
       if (!hosts.insert(r.host()).second) {
         return UsageError(
-            absl::StrCat("--replicas: ", SlotName(r), " is on host ", r.host(),
+            absl::StrCat("--replicas: ", ShownSlot(r), " is on host ", r.host(),
                          ", which already holds a copy (copies need distinct hosts)"));
       }
       *req.add_replicas() = r;
@@ -67,11 +68,11 @@ absl::Status RunStoreCreate(Invocation& inv, const ParsedArgs& args) {
     inv.out() << ToJson(*store) << "\n";
     return absl::OkStatus();
   }
-  inv.out() << "Created store " << store->name() << " with master " << SlotName(req.master())
+  inv.out() << "Created store " << store->name() << " with master " << ShownSlot(req.master())
             << "; " << store->required_copies() << " copies required.\n";
   for (const v1::Copy& c : store->copies()) {
     if (c.role() == v1::SLOT_MASTER) continue;
-    inv.out() << "  " << SlotRoleName(c.role()) << " " << SlotName(c.slot()) << "\n";
+    inv.out() << "  " << model::Name(c.role()) << " " << ShownSlot(c.slot()) << "\n";
   }
   inv.out() << "Replicas are seeded by tasks: see 'slotctl tasks --store " << store->name()
             << "'.\n";
@@ -94,7 +95,7 @@ int PrintFailover(Invocation& inv, const v1::FailoverResponse& resp, bool dry_ru
     } else {
       result = dry_run ? "would fail over" : "not applied";
     }
-    table.AddRow({item.store(), SlotName(item.from()), SlotName(item.to()), result});
+    table.AddRow({item.store(), ShownSlot(item.from()), ShownSlot(item.to()), result});
   }
   if (resp.items_size() == 0) {
     inv.out() << "Nothing to fail over.\n";
@@ -235,7 +236,7 @@ absl::Status RunMarkLost(Invocation& inv, const ParsedArgs& args) {
   req.set_host(ref->host());
   req.set_unit(ref->slot());
   req.set_reason(args.Get("reason", "no reason given (slotctl)"));
-  const std::string target = SlotName(*ref);
+  const std::string target = ShownSlot(*ref);
   if (!args.Has("yes")) {
     if (inv.json) return UsageError("with --json, mark-lost needs --yes (no prompt in JSON mode)");
     if (!Confirm(inv, absl::StrCat("Declare drive unit ", target,
@@ -281,7 +282,7 @@ absl::Status RunAutomationSet(Invocation& inv, const ParsedArgs& args, bool paus
     inv.out() << ToJson(*state) << "\n";
     return absl::OkStatus();
   }
-  inv.out() << "Automation is now " << AutomationModeName(state->mode())
+  inv.out() << "Automation is now " << model::Name(state->mode())
             << (state->reason().empty() ? "" : absl::StrCat(": ", state->reason())) << "\n";
   return absl::OkStatus();
 }

@@ -1,4 +1,4 @@
-#include "tools/slotctl/ksck.h"
+#include "slotmgr/ksck.h"
 
 #include <map>
 #include <set>
@@ -6,9 +6,9 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "tools/slotctl/render.h"
+#include "proto/model_util.h"
 
-namespace slotkeeper::slotctl {
+namespace slotkeeper::slotmgr {
 namespace {
 
 struct SlotFacts {
@@ -30,8 +30,8 @@ void Add(v1::ConsistencyReport* report, const char* severity, const std::string&
 
 }  // namespace
 
-v1::ConsistencyReport CheckModel(const std::vector<v1::StoreInfo>& stores,
-                                 const std::vector<v1::HostInfo>& hosts, int64_t max_lag_ms) {
+v1::ConsistencyReport CheckConsistency(const std::vector<v1::StoreInfo>& stores,
+                                       const std::vector<v1::HostInfo>& hosts, int64_t max_lag_ms) {
   // HOST/SLOT -> the slot and the drive unit under it.
   std::map<std::pair<std::string, std::string>, SlotFacts> slots;
   for (const v1::HostInfo& h : hosts) {
@@ -57,7 +57,7 @@ v1::ConsistencyReport CheckModel(const std::vector<v1::StoreInfo>& stores,
     uint32_t usable = 0;
     std::map<std::string, int> copies_per_host;
     for (const v1::Copy& c : store.copies()) {
-      const std::string where = SlotName(c.slot());
+      const std::string where = model::SlotName(c.slot());
       if (c.role() != v1::SLOT_LOST) copies_per_host[c.slot().host()]++;
       if (c.role() == v1::SLOT_MASTER) {
         ++masters;
@@ -70,8 +70,8 @@ v1::ConsistencyReport CheckModel(const std::vector<v1::StoreInfo>& stores,
       if (c.usable() && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA)) ++usable;
       if (c.role() == v1::SLOT_REPLICA && c.lag_ms() > max_lag_ms) {
         Add(&report, "warning", name, &c.slot(),
-            absl::StrCat("replica ", where, " lags by ", FormatSpan(c.lag_ms()), " (bound ",
-                         FormatSpan(max_lag_ms), ")"));
+            absl::StrCat("replica ", where, " lags by ", model::FormatDuration(c.lag_ms()),
+                         " (bound ", model::FormatDuration(max_lag_ms), ")"));
       }
       auto it = slots.find({c.slot().host(), c.slot().slot()});
       if (it == slots.end()) {
@@ -88,8 +88,8 @@ v1::ConsistencyReport CheckModel(const std::vector<v1::StoreInfo>& stores,
       }
       if (facts.slot->store() != name || facts.slot->role() != c.role()) {
         Add(&report, "error", name, &c.slot(),
-            absl::StrCat("host says ", where, " is ", SlotRoleName(facts.slot->role()), " of \"",
-                         facts.slot->store(), "\", store says ", SlotRoleName(c.role())));
+            absl::StrCat("host says ", where, " is ", model::Name(facts.slot->role()), " of \"",
+                         facts.slot->store(), "\", store says ", model::Name(c.role())));
       }
     }
     if (masters == 0) Add(&report, "error", name, nullptr, "no master");
@@ -109,4 +109,4 @@ v1::ConsistencyReport CheckModel(const std::vector<v1::StoreInfo>& stores,
   return report;
 }
 
-}  // namespace slotkeeper::slotctl
+}  // namespace slotkeeper::slotmgr

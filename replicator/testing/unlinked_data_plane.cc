@@ -1,6 +1,6 @@
-#include "replicator/data_plane.h"
+#include "replicator/testing/unlinked_data_plane.h"
 
-namespace slotkeeper::replicator {
+namespace slotkeeper::replicator::testing {
 namespace {
 
 class UnlinkedDataPlane : public DataPlane {
@@ -25,4 +25,4 @@ class UnlinkedDataPlane : public DataPlane {
 
 std::unique_ptr<DataPlane> MakeUnlinkedDataPlane() { return std::make_unique<UnlinkedDataPlane>(); }
 
-}  // namespace slotkeeper::replicator
+}  // namespace slotkeeper::replicator::testing
