@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -78,34 +79,50 @@ HookResult RunHook(const std::string& command, const HookContext& context, absl:
   ::setpgid(pid, pid);  // also from the parent, so the kill below cannot miss
   ::close(out[1]);
 
+  // The deadline bounds the hook process itself, not only its output: a hook
+  // may close its output and go on running (or leave a daemon holding the
+  // pipe after it exited). Poll the pipe in short steps and reap the shell
+  // without blocking, so both cases end at the deadline at the latest.
   const int64_t deadline = MonotonicMs() + absl::ToInt64Milliseconds(timeout);
   bool timed_out = false;
+  bool exited = false;
+  bool eof = false;
+  int status = 0;
   char buffer[4096];
-  while (true) {
+  while (!exited) {
     const int64_t left = deadline - MonotonicMs();
     if (left <= 0) {
       timed_out = true;
       break;
     }
-    pollfd p = {out[0], POLLIN, 0};
-    const int n = ::poll(&p, 1, static_cast<int>(left));
-    if (n < 0 && errno == EINTR) continue;
-    if (n == 0) continue;
-    const ssize_t got = ::read(out[0], buffer, sizeof(buffer));
-    if (got > 0) {
-      AppendTail(result.output_tail, buffer, got);
-      continue;
+    if (!eof) {
+      pollfd p = {out[0], POLLIN, 0};
+      const int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 20)));
+      if (n > 0) {
+        const ssize_t got = ::read(out[0], buffer, sizeof(buffer));
+        if (got > 0) AppendTail(result.output_tail, buffer, got);
+        if (got == 0) eof = true;
+      }
+    } else {
+      ::usleep(static_cast<useconds_t>(std::min<int64_t>(left, 20)) * 1000);
     }
-    if (got < 0 && errno == EINTR) continue;
-    break;  // EOF: every writer (the whole group) closed the pipe
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) exited = true;
   }
-  if (timed_out) ::kill(-pid, SIGKILL);
+  if (timed_out) {
+    ::kill(-pid, SIGKILL);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  } else if (!eof) {
+    // The shell exited; keep what it wrote last without waiting for
+    // children it may have left holding the pipe.
+    ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+    ssize_t got;
+    while ((got = ::read(out[0], buffer, sizeof(buffer))) > 0) {
+      AppendTail(result.output_tail, buffer, got);
+    }
+  }
   ::close(out[0]);
-  int status = 0;
-  // After EOF the shell may still be exiting; wait for it (bounded by the
-  // SIGKILL above when it timed out).
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
   if (result.output_tail.size() > kTailBytes) {
     result.output_tail.erase(0, result.output_tail.size() - kTailBytes);
   }

@@ -4,8 +4,12 @@
 // SLOTKEEPER_STORE, SLOTKEEPER_SLOT, SLOTKEEPER_SLOT_PATH, SLOTKEEPER_EPOCH and
 // SLOTKEEPER_ACTION added to the agent's environment. Its stdout and stderr
 // are captured (the last 4 KiB are kept); past its timeout the whole group is
-// killed. Run blocks the calling thread for at most the timeout (plus the
-// moment it takes to reap). Thread-safe: each call is independent.
+// killed, even when the hook closed its output early. The hook ends when its
+// shell exits: a daemon it started may keep running (it should start it in a
+// session of its own, with its output redirected, or the timeout's kill of
+// the group would reach it). Run blocks the calling thread for at most the
+// timeout (plus the moment it takes to reap). Thread-safe: each call is
+// independent.
 #ifndef SLOTKEEPER_REPLICATOR_HOOKS_H_
 #define SLOTKEEPER_REPLICATOR_HOOKS_H_
 

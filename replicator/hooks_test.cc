@@ -41,6 +41,24 @@ TEST(HooksTest, TimeoutKillsTheWholeProcessGroup) {
   EXPECT_EQ(r.output_tail, "started\n");
 }
 
+TEST(HooksTest, TimeoutHoldsWhenTheHookClosesItsOutput) {
+  // A hook that closes stdout and stderr and hangs: the pipe reaches EOF at
+  // once, but the hook must still be killed at its deadline (had it been
+  // waited for, it would have exited 0 after 30 s).
+  HookResult r = RunHook("echo closing; exec >/dev/null 2>&1; sleep 30", Context(),
+                         absl::Milliseconds(300));
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(r.output_tail, "closing\n");
+}
+
+TEST(HooksTest, DaemonLeftHoldingThePipeDoesNotHoldTheHook) {
+  // The shell exits at once; the daemon it leaves keeps the pipe open. The
+  // hook is done when the shell is, and succeeds.
+  HookResult r = RunHook("echo started; (sleep 3 &) ; exit 0", Context(), absl::Seconds(10));
+  EXPECT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(r.output_tail, "started\n");
+}
+
 TEST(HooksTest, KeepsOnlyTheTailOfLongOutput) {
   HookResult r = RunHook("seq 1 20000", Context(), absl::Seconds(10));
   ASSERT_TRUE(r.status.ok());
