@@ -1,9 +1,14 @@
 #include "replicator/lease_manager.h"
 
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace slotkeeper::replicator {
 namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 v1::LeaseRenewal Renewal(uint64_t report_id, const std::string& slot, const std::string& store,
                          uint64_t epoch, int64_t duration_ms) {
@@ -105,14 +110,101 @@ TEST_F(LeaseManagerTest, ExpiredLeaseIsNotRevivedByALateRenewal) {
   EXPECT_EQ(leases_.TakeExpired().size(), 1u);
 }
 
-TEST_F(LeaseManagerTest, AdoptedMasterServesOnlyOnceRenewed) {
+TEST_F(LeaseManagerTest, RenewalNeverStartsServingAnAdoptedMaster) {
+  // After a restart the coordinator's assignment names the slot master, but
+  // its mail server is not running: only a promote (with its hook) starts it.
   leases_.AdoptWithoutLease("s01", "st1", 4);
   EXPECT_TRUE(leases_.IsMaster("s01"));
+  EXPECT_FALSE(leases_.IsServing("s01"));
   EXPECT_TRUE(leases_.Held().empty());
   EXPECT_TRUE(leases_.TakeExpired().empty());
   leases_.NoteReportSent(1);
-  ASSERT_TRUE(leases_.Renew(Renewal(1, "s01", "st1", 4, 5'000))[0].ok());
-  EXPECT_EQ(leases_.Held().size(), 1u);
+  std::vector<absl::Status> r = leases_.Renew(Renewal(1, "s01", "st1", 4, 5'000));
+  EXPECT_EQ(r[0].code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(r[0].message()), HasSubstr("needs a promote"));
+  EXPECT_TRUE(leases_.Held().empty());
+  ASSERT_TRUE(leases_.Promote("s01", "st1", 4, 5'000).ok());
+  EXPECT_TRUE(leases_.IsServing("s01"));
+}
+
+v1::CopyPeer Peer(const std::string& host, const std::string& slot) {
+  v1::CopyPeer p;
+  p.mutable_slot()->set_host(host);
+  p.mutable_slot()->set_slot(slot);
+  p.set_peer_address(host + ":7401");
+  return p;
+}
+
+TEST_F(LeaseManagerTest, FailsafeGrantsKeepTheSlotServingPastTheCoordinatorLease) {
+  leases_.NoteReportSent(1);
+  ASSERT_TRUE(leases_.Promote("s01", "st1", 2, 10'000, {Peer("imap2", "s01")}).ok());
+  ASSERT_EQ(leases_.FailsafeCandidates().size(), 1u);
+  EXPECT_EQ(leases_.FailsafeCandidates()[0].witnesses.size(), 1u);
+  clock_.Advance(absl::Seconds(6));
+  const absl::Duration asked = clock_.Monotonic();
+  clock_.Advance(absl::Milliseconds(200));  // the grants take a moment
+  ASSERT_TRUE(leases_.ExtendFailsafe("s01", "st1", 2, asked, absl::Seconds(10)).ok());
+  clock_.Advance(absl::Seconds(5));  // 11.2 s: the coordinator lease is over
+  std::vector<v1::Lease> held = leases_.Held();
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_TRUE(held[0].failsafe());
+  EXPECT_EQ(held[0].duration_ms(), 4'800);  // 6 + 10 - 11.2
+  EXPECT_EQ(held[0].witnesses(0), "imap2/s01");
+  EXPECT_TRUE(leases_.TakeExpired().empty());
+  clock_.Advance(absl::Milliseconds(4'800));
+  EXPECT_EQ(leases_.TakeExpired().size(), 1u);
+  // Grants that arrive after the lease ran out do not revive it.
+  EXPECT_EQ(leases_.ExtendFailsafe("s01", "st1", 2, asked, absl::Seconds(60)).code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(LeaseManagerTest, CoordinatorRenewalAfterFailsafeClearsTheFlagAndRenewalsCarryWitnesses) {
+  leases_.NoteReportSent(1);
+  ASSERT_TRUE(leases_.Promote("s01", "st1", 2, 10'000).ok());
+  EXPECT_TRUE(leases_.FailsafeCandidates().empty());  // no witnesses known yet
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_TRUE(leases_.ExtendFailsafe("s01", "st1", 2, clock_.Monotonic(), absl::Seconds(10)).ok());
+  clock_.Advance(absl::Seconds(6));  // 11 s: failsafe only
+  EXPECT_TRUE(leases_.Held()[0].failsafe());
+  leases_.NoteReportSent(2);
+  v1::LeaseRenewal r = Renewal(2, "s01", "st1", 2, 10'000);
+  v1::StoreCopies* copies = r.add_copies();
+  copies->set_store("st1");
+  *copies->add_copies() = Peer("imap3", "s04");
+  ASSERT_TRUE(leases_.Renew(r)[0].ok());
+  EXPECT_FALSE(leases_.Held()[0].failsafe());
+  ASSERT_EQ(leases_.FailsafeCandidates().size(), 1u);
+  EXPECT_EQ(leases_.FailsafeCandidates()[0].witnesses[0].slot().host(), "imap3");
+}
+
+// Records what an observer is told, as the fence's lease file would.
+class RecordingObserver : public LeaseObserver {
+ public:
+  void LeaseChanged(const std::string& slot, const std::string& store, uint64_t epoch,
+                    std::optional<absl::Duration> until) override {
+    lines.push_back(absl::StrCat(slot, " ", store, "@", epoch, " ",
+                                 until ? absl::FormatDuration(*until) : "stopped"));
+  }
+  std::vector<std::string> lines;
+};
+
+TEST(LeaseObserverTest, SeesEveryDeadlineChangeInOrder) {
+  FakeClock clock;
+  RecordingObserver observer;
+  LeaseManager leases(&clock, &observer);
+  leases.NoteReportSent(1);
+  ASSERT_TRUE(leases.Promote("s01", "st1", 2, 10'000).ok());
+  clock.Advance(absl::Seconds(4));
+  leases.NoteReportSent(2);
+  ASSERT_TRUE(leases.Renew(Renewal(2, "s01", "st1", 2, 10'000))[0].ok());
+  ASSERT_TRUE(leases.Renew(Renewal(1, "s01", "st1", 2, 10'000))[0].ok());  // no change
+  clock.Advance(absl::Seconds(10));
+  EXPECT_EQ(leases.TakeExpired().size(), 1u);
+  ASSERT_TRUE(leases.Promote("s02", "st2", 1, 10'000).ok());
+  ASSERT_TRUE(leases.Demote("s02", 1).ok());
+  EXPECT_THAT(observer.lines, ElementsAre("s01 st1@2 10s", "s01 st1@2 14s", "s01 st1@2 stopped",
+                                          "s02 st2@1 14s",  // from report 2, sent at 4 s
+                                          "s02 st2@1 stopped"));
 }
 
 }  // namespace
