@@ -48,6 +48,7 @@ absl::Status LeaseManager::Promote(const std::string& slot, const std::string& s
   m.coordinator_until = start + absl::Milliseconds(duration_ms);
   m.failsafe_until = absl::ZeroDuration();
   m.witnesses = std::move(witnesses);
+  m.lease_duration = absl::Milliseconds(duration_ms);
   NotifyLocked(slot, &m);
   return absl::OkStatus();
 }
@@ -106,6 +107,7 @@ std::vector<absl::Status> LeaseManager::Renew(const v1::LeaseRenewal& renewal) {
     const absl::Duration until = sent->second + absl::Milliseconds(lease.duration_ms());
     const absl::Duration before = m.Until();
     m.coordinator_until = std::max(m.coordinator_until, until);
+    m.lease_duration = absl::Milliseconds(lease.duration_ms());
     for (const v1::StoreCopies& copies : renewal.copies()) {
       if (copies.store() == m.store)
         m.witnesses.assign(copies.copies().begin(), copies.copies().end());
@@ -197,7 +199,7 @@ std::vector<FailsafeCandidate> LeaseManager::FailsafeCandidates() const {
   std::vector<FailsafeCandidate> out;
   for (const auto& [slot, m] : masters_) {
     if (!m.serving || m.Until() <= now || m.witnesses.empty()) continue;
-    out.push_back({slot, m.store, m.epoch, m.witnesses, m.Until()});
+    out.push_back({slot, m.store, m.epoch, m.witnesses, m.Until(), m.lease_duration});
   }
   return out;
 }

@@ -62,7 +62,8 @@ struct FailsafeCandidate {
   std::string store;
   uint64_t epoch = 0;
   std::vector<v1::CopyPeer> witnesses;
-  absl::Duration serving_until;  // monotonic
+  absl::Duration serving_until;   // monotonic
+  absl::Duration lease_duration;  // of the newest promote or renewal
 };
 
 class LeaseManager {
@@ -131,6 +132,7 @@ class LeaseManager {
     absl::Duration coordinator_until;  // clock monotonic
     absl::Duration failsafe_until;     // clock monotonic; zero when none
     std::vector<v1::CopyPeer> witnesses;
+    absl::Duration lease_duration;         // of the newest promote or renewal
     absl::Duration Until() const { return std::max(coordinator_until, failsafe_until); }
   };
 
