@@ -2,12 +2,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "proto/model_util.h"
+#include "replicator/lease_file.h"
 
 namespace slotkeeper::replicator {
 
 CommandHandler::CommandHandler(const AgentConfig* config, LeaseManager* leases,
-                               AgentStateStore* state, DataPlane* data_plane)
-    : config_(config), leases_(leases), state_(state), data_plane_(data_plane) {}
+                               AgentStateStore* state, DataPlane* data_plane,
+                               CommandHandlerOptions options)
+    : config_(config),
+      leases_(leases),
+      state_(state),
+      data_plane_(data_plane),
+      options_(std::move(options)) {}
 
 const SlotConfig* CommandHandler::FindSlot(const std::string& name) const {
   for (const SlotConfig& s : config_->slots()) {
@@ -19,8 +26,11 @@ const SlotConfig* CommandHandler::FindSlot(const std::string& name) const {
 HookResult CommandHandler::RunHookFor(const std::string& command, const std::string& action,
                                       const SlotConfig& slot, const std::string& store,
                                       uint64_t epoch) {
-  HookResult r = RunHook(command, {action, store, slot.name(), slot.path(), epoch},
-                         absl::Milliseconds(config_->hooks().timeout_ms()));
+  HookContext context{action, store, slot.name(), slot.path(), epoch};
+  if (!options_.lease_dir.empty())
+    context.lease_file = LeaseFilePath(options_.lease_dir, slot.name());
+  context.service_address = slot.service_address();
+  HookResult r = RunHook(command, context, absl::Milliseconds(config_->hooks().timeout_ms()));
   if (r.ran) {
     LogInfo("agent", absl::StrCat(action, " hook for slot ", slot.name(), " (", store, "@", epoch,
                                   "): ", r.status.ok() ? "ok" : r.status.ToString()));
@@ -52,16 +62,25 @@ v1::CommandAck CommandHandler::Handle(const v1::Command& command) {
       out = DemoteLocked(command.demote());
       break;
     case v1::Command::kAssignReplica:
-      out.status = data_plane_->AssignReplica(command.assign_replica());
+      out = AssignReplicaLocked(command.assign_replica());
       break;
     case v1::Command::kStartTask:
-      out.status = data_plane_->StartTask(command.start_task());
+      out.status = RefuseIfServing(command.start_task().target_slot(), "copy a store into");
+      if (out.status.ok()) out.status = data_plane_->StartTask(command.start_task());
       break;
     case v1::Command::kCancelTask:
       out.status = data_plane_->CancelTask(command.cancel_task());
       break;
     case v1::Command::kReleaseSlot:
-      out.status = data_plane_->ReleaseSlot(command.release_slot());
+      out.status = RefuseIfServing(command.release_slot().slot(), "release");
+      if (out.status.ok()) out.status = data_plane_->ReleaseSlot(command.release_slot());
+      if (out.status.ok()) {
+        if (absl::Status s = state_->SetRole(command.release_slot().slot(), "", "spare", 0);
+            !s.ok()) {
+          LogError("agent", absl::StrCat("cannot record role of slot ",
+                                         command.release_slot().slot(), ": ", s.message()));
+        }
+      }
       break;
     default:
       out.status = absl::InvalidArgumentError("command has no action this agent knows");
@@ -96,6 +115,15 @@ CommandHandler::Outcome CommandHandler::PromoteLocked(const v1::PromoteCommand& 
     out.status = absl::InvalidArgumentError("promote needs a store and a lease duration");
     return out;
   }
+  if (options_.promises != nullptr) {
+    if (std::optional<v1::FailsafePromise> p = options_.promises->Binding(c.store())) {
+      out.status = absl::FailedPreconditionError(absl::StrCat(
+          "failsafe promise: this agent granted ", model::SlotName(p->master()), " (", c.store(),
+          "@", p->epoch(), ") a lease while the coordinator was unreachable; no promotion for ",
+          absl::FormatDuration(absl::Milliseconds(p->remaining_ms()))));
+      return out;
+    }
+  }
   HookResult pre =
       RunHookFor(config_->hooks().pre_promote(), "pre_promote", *slot, c.store(), c.epoch());
   out.hook_output = pre.output_tail;
@@ -104,7 +132,8 @@ CommandHandler::Outcome CommandHandler::PromoteLocked(const v1::PromoteCommand& 
         absl::StrCat("pre-promote hook vetoed the promotion: ", pre.status.message()));
     return out;
   }
-  if (absl::Status s = leases_->Promote(c.slot(), c.store(), c.epoch(), c.lease().duration_ms());
+  if (absl::Status s = leases_->Promote(c.slot(), c.store(), c.epoch(), c.lease().duration_ms(),
+                                        {c.other_copies().begin(), c.other_copies().end()});
       !s.ok()) {
     out.status = s;
     return out;
@@ -176,13 +205,64 @@ std::vector<v1::Lease> CommandHandler::FenceExpired() {
   return expired;
 }
 
+absl::Status CommandHandler::RefuseIfServing(const std::string& slot,
+                                             absl::string_view what) const {
+  if (!leases_->IsServing(slot)) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat("slot ", slot, " serves as master under a lease here: refusing to ", what,
+                   " it (demote it first)"));
+}
+
+CommandHandler::Outcome CommandHandler::AssignReplicaLocked(const v1::AssignReplicaCommand& c) {
+  Outcome out;
+  out.status = RefuseIfServing(c.slot(), "make a replica of");
+  if (!out.status.ok()) return out;
+  // A slot adopted as master whose lease is gone becomes a replica: drop the
+  // stale master role first.
+  if (leases_->IsMaster(c.slot())) {
+    if (absl::Status s = leases_->Demote(c.slot(), c.epoch()); !s.ok()) {
+      out.status = s;
+      return out;
+    }
+  }
+  out.status = data_plane_->AssignReplica(c);
+  if (out.status.ok()) {
+    if (absl::Status s = state_->SetRole(c.slot(), c.store(), "replica", c.epoch()); !s.ok()) {
+      LogError("agent", absl::StrCat("cannot record role of slot ", c.slot(), ": ", s.message()));
+    }
+  }
+  return out;
+}
+
+std::optional<SlotRoleRecord> CommandHandler::RecordedRole(const std::string& slot) const {
+  for (const SlotRoleRecord& r : state_->Roles()) {
+    if (r.slot() == slot) return r;
+  }
+  return std::nullopt;
+}
+
 void CommandHandler::Adopt(const std::vector<v1::SlotAssignment>& assignments) {
   // The lease manager is thread-safe; waiting for a running hook here would
-  // hold up registration.
+  // hold up registration. Replicas go through the command path (mu_): an
+  // AssignReplica is quick, it only starts the catch-up.
   for (const v1::SlotAssignment& a : assignments) {
-    if (a.role() == v1::SLOT_MASTER && FindSlot(a.slot()) != nullptr) {
-      leases_->AdoptWithoutLease(a.slot(), a.store(), a.epoch());
+    if (FindSlot(a.slot()) == nullptr) continue;
+    if (a.role() == v1::SLOT_MASTER) {
+      if (!leases_->IsServing(a.slot())) leases_->AdoptWithoutLease(a.slot(), a.store(), a.epoch());
+      continue;
     }
+    if (a.role() != v1::SLOT_REPLICA || a.master_peer_address().empty()) continue;
+    v1::AssignReplicaCommand c;
+    c.set_slot(a.slot());
+    c.set_store(a.store());
+    c.set_epoch(a.epoch());
+    c.set_master_peer_address(a.master_peer_address());
+    c.set_master_slot(a.master_slot());
+    absl::MutexLock lock(&mu_);
+    Outcome out = AssignReplicaLocked(c);
+    LogInfo("agent", absl::StrCat("slot ", a.slot(), ": replica of ", a.store(), "@", a.epoch(),
+                                  " from ", a.master_peer_address(), "/", a.master_slot(), ": ",
+                                  out.status.ok() ? "catching up" : out.status.ToString()));
   }
 }
 

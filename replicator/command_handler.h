@@ -10,6 +10,13 @@
 // A failed command is remembered as failed: the coordinator retries with a
 // new id.
 //
+// A promote is refused while this agent's failsafe promise for the store
+// binds (failsafe.h). Commands that would change a slot's contents
+// (AssignReplica, StartTask onto it, ReleaseSlot) are refused while the slot
+// serves as master under a lease: the coordinator must demote it first.
+// Hooks get SLOTKEEPER_LEASE_FILE (the fence's lease file of the slot) and
+// SLOTKEEPER_SERVICE_ADDRESS besides the store, slot, path, epoch and action.
+//
 // FenceExpired() demotes every slot whose lease ran out: demote hook, role
 // file, data plane told. Call it whenever LeaseManager::NextExpiry() says.
 //
@@ -23,6 +30,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,24 +39,37 @@
 #include "replicator/agent_state.h"
 #include "replicator/config.pb.h"
 #include "replicator/data_plane.h"
+#include "replicator/failsafe.h"
 #include "replicator/hooks.h"
 #include "replicator/lease_manager.h"
 
 namespace slotkeeper::replicator {
 
+struct CommandHandlerOptions {
+  // The failsafe promises this agent gave; null: none are ever given.
+  const FailsafePromises* promises = nullptr;
+  // Where the lease files are (lease_file.h); empty: hooks get no path.
+  std::string lease_dir;
+};
+
 class CommandHandler {
  public:
   CommandHandler(const AgentConfig* config, LeaseManager* leases, AgentStateStore* state,
-                 DataPlane* data_plane);
+                 DataPlane* data_plane, CommandHandlerOptions options = {});
 
   v1::CommandAck Handle(const v1::Command& command);
 
   // Returns the leases that expired and were fenced.
   std::vector<v1::Lease> FenceExpired();
 
-  // After a restart: slots the coordinator says are master here are adopted
-  // without a lease (they serve only once renewed).
+  // At (re)registration, the coordinator's assignments: slots it says are
+  // master here are adopted without a lease (they serve only once promoted
+  // again, so that the promote hook starts the mail server); replicas are
+  // recorded and their catch-up from the master starts (or goes on).
   void Adopt(const std::vector<v1::SlotAssignment>& assignments);
+
+  // The role last recorded for a local slot (for failsafe grants).
+  std::optional<SlotRoleRecord> RecordedRole(const std::string& slot) const;
 
  private:
   struct Outcome {
@@ -57,6 +78,9 @@ class CommandHandler {
   };
   Outcome PromoteLocked(const v1::PromoteCommand& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Outcome DemoteLocked(const v1::DemoteCommand& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Outcome AssignReplicaLocked(const v1::AssignReplicaCommand& c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // FailedPrecondition when `slot` serves as master under a lease.
+  absl::Status RefuseIfServing(const std::string& slot, absl::string_view what) const;
   const SlotConfig* FindSlot(const std::string& name) const;
   HookResult RunHookFor(const std::string& command, const std::string& action,
                         const SlotConfig& slot, const std::string& store, uint64_t epoch);
@@ -65,6 +89,7 @@ class CommandHandler {
   LeaseManager* const leases_;
   AgentStateStore* const state_;
   DataPlane* const data_plane_;
+  const CommandHandlerOptions options_;
   // The mutex serialising hooks and role changes of `slot` (created on first
   // use, never removed: slots are few and fixed by the config).
   absl::Mutex* SlotMutex(const std::string& slot);

@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "replicator/testing/recording_data_plane.h"
 #include "replicator/testing/unlinked_data_plane.h"
 
 namespace slotkeeper::replicator {
@@ -163,6 +164,108 @@ TEST_F(CommandHandlerTest, UnknownSlotAndDataPathCommandsAreRefused) {
   v1::Command empty;
   empty.set_id("c3");
   EXPECT_FALSE(handler_->Handle(empty).ok());
+}
+
+TEST_F(CommandHandlerTest, HooksAreToldTheLeaseFileAndTheServiceAddress) {
+  config_.mutable_slots(0)->set_service_address("127.0.0.1:1143");
+  handler_ = std::make_unique<CommandHandler>(&config_, &leases_, state_.get(), plane_.get(),
+                                              CommandHandlerOptions{nullptr, dir_ + "/leases"});
+  config_.mutable_hooks()->set_promote("echo $SLOTKEEPER_LEASE_FILE $SLOTKEEPER_SERVICE_ADDRESS");
+  v1::CommandAck ack = handler_->Handle(Promote("c1", 2));
+  ASSERT_TRUE(ack.ok()) << ack.error();
+  EXPECT_EQ(ack.hook_output(), dir_ + "/leases/s01.lease 127.0.0.1:1143\n");
+}
+
+// With a recording data plane and failsafe promises.
+class CommandHandlerWithDataPlaneTest : public CommandHandlerTest {
+ protected:
+  void SetUp() override {
+    CommandHandlerTest::SetUp();
+    handler_ = std::make_unique<CommandHandler>(&config_, &leases_, state_.get(), &recording_,
+                                                CommandHandlerOptions{&promises_, ""});
+  }
+  static v1::Command Assign(const std::string& id, uint64_t epoch) {
+    v1::Command c;
+    c.set_id(id);
+    v1::AssignReplicaCommand* a = c.mutable_assign_replica();
+    a->set_slot("s01");
+    a->set_store("st1");
+    a->set_epoch(epoch);
+    a->set_master_peer_address("127.0.0.1:7401");
+    a->set_master_slot("s02");
+    return c;
+  }
+  testing::RecordingDataPlane recording_;
+  CoordinatorContact contact_{&clock_};
+  FailsafePromises promises_{
+      &clock_, &contact_, FailsafeOptions(),
+      [this](const std::string& slot) { return handler_->RecordedRole(slot); }};
+};
+
+TEST_F(CommandHandlerWithDataPlaneTest, CommandsThatWouldOverwriteAServingMasterAreRefused) {
+  ASSERT_TRUE(handler_->Handle(Promote("c1", 2)).ok());
+  v1::CommandAck ack = handler_->Handle(Assign("c2", 2));
+  EXPECT_FALSE(ack.ok());
+  EXPECT_THAT(ack.error(), HasSubstr("serves as master under a lease"));
+  v1::Command task;
+  task.set_id("c3");
+  task.mutable_start_task()->set_task_id("t1");
+  task.mutable_start_task()->set_target_slot("s01");
+  EXPECT_THAT(handler_->Handle(task).error(), HasSubstr("serves as master"));
+  v1::Command release;
+  release.set_id("c4");
+  release.mutable_release_slot()->set_slot("s01");
+  EXPECT_THAT(handler_->Handle(release).error(), HasSubstr("serves as master"));
+  EXPECT_THAT(recording_.calls(), ::testing::ElementsAre("role s01 st1@2 SLOT_MASTER"));
+  // Once its lease is gone, the slot may become a replica again.
+  clock_.Advance(absl::Seconds(11));
+  handler_->FenceExpired();
+  EXPECT_TRUE(handler_->Handle(Assign("c5", 3)).ok());
+  EXPECT_EQ(handler_->RecordedRole("s01")->role(), "replica");
+}
+
+TEST_F(CommandHandlerWithDataPlaneTest, PromotionIsRefusedWhileAFailsafePromiseBinds) {
+  ASSERT_TRUE(handler_->Handle(Assign("c1", 2)).ok());
+  clock_.Advance(absl::Seconds(5));  // the coordinator is silent
+  v1::FailsafeLeaseRequest request;
+  request.set_store("st1");
+  request.set_epoch(2);
+  request.mutable_master()->set_host("imap1");
+  request.mutable_master()->set_slot("s09");
+  request.set_copy_slot("s01");
+  request.set_duration_ms(10'000);
+  ASSERT_TRUE(promises_.Decide(request).granted());
+  v1::CommandAck ack = handler_->Handle(Promote("c2", 3));
+  EXPECT_FALSE(ack.ok());
+  EXPECT_THAT(ack.error(), HasSubstr("failsafe promise"));
+  EXPECT_THAT(ack.error(), HasSubstr("imap1/s09"));
+  EXPECT_FALSE(leases_.IsMaster("s01"));
+  clock_.Advance(absl::Seconds(11));  // the promise has ended
+  EXPECT_TRUE(handler_->Handle(Promote("c3", 3)).ok());
+}
+
+TEST_F(CommandHandlerWithDataPlaneTest, AdoptionResumesReplicasAndHoldsMastersWithoutALease) {
+  SlotConfig* s2 = config_.add_slots();
+  s2->set_name("s02");
+  s2->set_path("/srv/du1/s02");
+  v1::SlotAssignment replica;
+  replica.set_slot("s01");
+  replica.set_store("st1");
+  replica.set_role(v1::SLOT_REPLICA);
+  replica.set_epoch(4);
+  replica.set_master_peer_address("127.0.0.1:7402");
+  replica.set_master_slot("s07");
+  v1::SlotAssignment master;
+  master.set_slot("s02");
+  master.set_store("st2");
+  master.set_role(v1::SLOT_MASTER);
+  master.set_epoch(9);
+  handler_->Adopt({replica, master});
+  EXPECT_THAT(recording_.calls(),
+              ::testing::ElementsAre("assign s01 st1@4 from 127.0.0.1:7402/s07"));
+  EXPECT_EQ(handler_->RecordedRole("s01")->role(), "replica");
+  EXPECT_TRUE(leases_.IsMaster("s02"));
+  EXPECT_FALSE(leases_.IsServing("s02"));
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "base/grpc_util.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "proto/model_util.h"
 
 namespace slotkeeper::replicator {
 namespace {
@@ -88,10 +89,21 @@ void FillDefaults(AgentConfig& config) {
   if (p.kmsg_path().empty()) p.set_kmsg_path("/dev/kmsg");
   HookConfig& h = *config.mutable_hooks();
   h.set_timeout_ms(def(h.timeout_ms(), int64_t{30000}));
+  FailsafeConfig& f = *config.mutable_failsafe();
+  f.set_coordinator_silence_ms(def(f.coordinator_silence_ms(), int64_t{3000}));
+  f.set_margin_ms(def(f.margin_ms(), int64_t{1000}));
 }
 
 absl::Status Validate(const AgentConfig& c, const Locator& at) {
   if (c.host().empty()) return Invalid(at.At("host", -1), "host is required");
+  if (absl::Status s = model::ValidateName(model::NameKind::kHost, c.host()); !s.ok()) {
+    return Invalid(at.At("host", -1), s.message());
+  }
+  if (!c.peer_advertise_address().empty()) {
+    if (absl::Status s = ValidateHostPort(c.peer_advertise_address()); !s.ok()) {
+      return Invalid(at.At("peer_advertise_address", -1), s.message());
+    }
+  }
   if (c.coordinator_address().empty()) {
     return Invalid(at.At("coordinator_address", -1), "coordinator_address is required");
   }
@@ -117,6 +129,9 @@ absl::Status Validate(const AgentConfig& c, const Locator& at) {
   for (int i = 0; i < c.units_size(); ++i) {
     const UnitConfig& u = c.units(i);
     if (u.name().empty()) return Invalid(at.At("units", i), "unit without a name");
+    if (absl::Status s = model::ValidateName(model::NameKind::kUnit, u.name()); !s.ok()) {
+      return Invalid(at.At("units", i, "name"), s.message());
+    }
     if (!units.insert(u.name()).second) {
       return Invalid(at.At("units", i, "name"), absl::StrCat("duplicate unit \"", u.name(), "\""));
     }
@@ -155,6 +170,9 @@ absl::Status Validate(const AgentConfig& c, const Locator& at) {
   for (int i = 0; i < c.slots_size(); ++i) {
     const SlotConfig& s = c.slots(i);
     if (s.name().empty()) return Invalid(at.At("slots", i), "slot without a name");
+    if (absl::Status st = model::ValidateName(model::NameKind::kSlot, s.name()); !st.ok()) {
+      return Invalid(at.At("slots", i, "name"), st.message());
+    }
     if (!slot_names.insert(s.name()).second) {
       return Invalid(at.At("slots", i, "name"), absl::StrCat("duplicate slot \"", s.name(), "\""));
     }

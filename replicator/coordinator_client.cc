@@ -33,6 +33,7 @@ v1::HealthReport BuildReport(const HealthSnapshot& health,
   for (const v1::SlotUsage& s : health.slots) *r.add_slots() = s;
   for (const v1::ReplicationStatus& s : replication) *r.add_replication() = s;
   for (const v1::Lease& l : leases_held) *r.add_leases_held() = l;
+  for (const v1::FailsafePromise& p : context.failsafe_promises) *r.add_failsafe_promises() = p;
   if (context.include_contents) {
     for (const v1::SlotContents& c : health.contents) *r.add_contents() = c;
   }
@@ -72,7 +73,8 @@ v1::HostInventory BuildInventory(const AgentConfig& config, const HealthSnapshot
 CoordinatorClient::CoordinatorClient(const AgentConfig* config, std::string peer_address,
                                      ClientOptions options, Clock* clock, HealthMonitor* health,
                                      LeaseManager* leases, CommandHandler* commands,
-                                     DataPlane* data_plane)
+                                     DataPlane* data_plane, CoordinatorContact* contact,
+                                     const FailsafePromises* promises)
     : config_(config),
       peer_address_(std::move(peer_address)),
       options_(std::move(options)),
@@ -81,6 +83,8 @@ CoordinatorClient::CoordinatorClient(const AgentConfig* config, std::string peer
       leases_(leases),
       commands_(commands),
       data_plane_(data_plane),
+      contact_(contact),
+      promises_(promises),
       stub_(v1::AgentService::NewStub(MakeChannel(config->coordinator_address()))) {}
 
 CoordinatorClient::~CoordinatorClient() { Stop(); }
@@ -169,6 +173,7 @@ absl::Status CoordinatorClient::RunSession() {
     return absl::UnavailableError(
         absl::StrCat("coordinator ", address, " unreachable (Register): ", status.error_message()));
   }
+  if (contact_ != nullptr) contact_->Heard();
   commands_->Adopt({response.assignments().begin(), response.assignments().end()});
   const absl::Duration heartbeat = response.heartbeat_ms() > 0
                                        ? absl::Milliseconds(response.heartbeat_ms())
@@ -240,6 +245,8 @@ absl::Status CoordinatorClient::RunSession() {
       HealthSnapshot health = health_->Snapshot();
       report.include_contents = health.contents_version != contents_sent;
       report.agent_time_ms = clock_->NowMs();
+      report.failsafe_promises.clear();
+      if (promises_ != nullptr) report.failsafe_promises = promises_->All();
       v1::AgentMessage m;
       *m.mutable_report() =
           BuildReport(health, leases_->Held(), data_plane_->ReplicationStatus(), report);
@@ -269,6 +276,9 @@ void CoordinatorClient::ReadLoop(
     grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>* stream) {
   v1::CoordinatorMessage message;
   while (stream->Read(&message)) {
+    // Whatever it is, the coordinator can reach this agent: no failsafe
+    // grants while that holds (failsafe.h).
+    if (contact_ != nullptr) contact_->Heard();
     switch (message.body_case()) {
       case v1::CoordinatorMessage::kCommand: {
         absl::MutexLock lock(&mu_);

@@ -32,6 +32,7 @@
 #include "replicator/command_handler.h"
 #include "replicator/config.pb.h"
 #include "replicator/data_plane.h"
+#include "replicator/failsafe.h"
 #include "replicator/health_monitor.h"
 #include "replicator/lease_manager.h"
 
@@ -55,6 +56,7 @@ struct ReportContext {
   int64_t echo_coordinator_time_ms = 0;  // 0: no ping yet
   int64_t echo_held_ms = 0;
   bool include_contents = false;
+  std::vector<v1::FailsafePromise> failsafe_promises;
 };
 
 // Builds a complete HealthReport. Pure.
@@ -70,9 +72,13 @@ v1::HostInventory BuildInventory(const AgentConfig& config, const HealthSnapshot
 class CoordinatorClient : public TaskUpdateSink {
  public:
   // `peer_address`: the address peers reach this agent on (the bound one).
+  // `contact` (told of every message from the coordinator) and `promises`
+  // (reported) may be null in tests.
   CoordinatorClient(const AgentConfig* config, std::string peer_address, ClientOptions options,
                     Clock* clock, HealthMonitor* health, LeaseManager* leases,
-                    CommandHandler* commands, DataPlane* data_plane);
+                    CommandHandler* commands, DataPlane* data_plane,
+                    CoordinatorContact* contact = nullptr,
+                    const FailsafePromises* promises = nullptr);
   ~CoordinatorClient() override;
 
   void Start();
@@ -97,6 +103,8 @@ class CoordinatorClient : public TaskUpdateSink {
   LeaseManager* const leases_;
   CommandHandler* const commands_;
   DataPlane* const data_plane_;
+  CoordinatorContact* const contact_;
+  const FailsafePromises* const promises_;
   std::unique_ptr<v1::AgentService::Stub> stub_;
 
   absl::Mutex mu_;

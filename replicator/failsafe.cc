@@ -66,11 +66,11 @@ v1::FailsafeLeaseResponse FailsafePromises::Decide(const v1::FailsafeLeaseReques
     p.epoch = request.epoch();
     p.until = std::max(p.until, until);
     if (fresh) {
-      LogWarning("failsafe", absl::StrCat("coordinator silent for ", absl::FormatDuration(silent),
-                                          ": granting ", master, " a failsafe lease for ",
-                                          request.store(), "@", request.epoch(),
-                                          "; slot ", request.copy_slot(),
-                                          " will not be promoted while it lasts"));
+      LogWarning(
+          "failsafe",
+          absl::StrCat("coordinator silent for ", absl::FormatDuration(silent), ": granting ",
+                       master, " a failsafe lease for ", request.store(), "@", request.epoch(),
+                       "; slot ", request.copy_slot(), " will not be promoted while it lasts"));
     }
   }
   out.set_granted(true);

@@ -17,8 +17,8 @@ v1::Failsafe::Stub* GrpcFailsafeAsker::StubFor(const std::string& address) {
 
 std::vector<absl::StatusOr<v1::FailsafeLeaseResponse>> GrpcFailsafeAsker::Ask(
     const std::vector<Request>& requests, absl::Duration deadline) {
-  std::vector<absl::StatusOr<v1::FailsafeLeaseResponse>> out(
-      requests.size(), absl::UnavailableError("not asked"));
+  std::vector<absl::StatusOr<v1::FailsafeLeaseResponse>> out(requests.size(),
+                                                             absl::UnavailableError("not asked"));
   std::vector<std::thread> threads;
   const auto until = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline);
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -112,12 +112,11 @@ std::vector<std::string> FailsafeKeeper::RunOnce() {
     absl::MutexLock lock(&mu_);
     bool& on = on_failsafe_[c.slot];
     if (!refusals.empty()) {
-      LogWarning("failsafe", absl::StrCat("slot ", c.slot, " (", c.store, "@", c.epoch,
-                                          "): coordinator silent for ",
-                                          absl::FormatDuration(silent),
-                                          " and not every copy grants a failsafe lease (",
-                                          absl::StrJoin(refusals, "; "),
-                                          "): it stops serving when its lease ends"));
+      LogWarning("failsafe",
+                 absl::StrCat(
+                     "slot ", c.slot, " (", c.store, "@", c.epoch, "): coordinator silent for ",
+                     absl::FormatDuration(silent), " and not every copy grants a failsafe lease (",
+                     absl::StrJoin(refusals, "; "), "): it stops serving when its lease ends"));
       on = false;
       continue;
     }
@@ -128,10 +127,12 @@ std::vector<std::string> FailsafeKeeper::RunOnce() {
       continue;
     }
     if (!on) {
-      LogWarning("failsafe", absl::StrCat("slot ", c.slot, " (", c.store, "@", c.epoch,
-                                          "): coordinator silent for ",
-                                          absl::FormatDuration(silent), "; serving on failsafe "
-                                          "grants of all ", requests.size(), " other copies"));
+      LogWarning("failsafe",
+                 absl::StrCat("slot ", c.slot, " (", c.store, "@", c.epoch,
+                              "): coordinator silent for ", absl::FormatDuration(silent),
+                              "; serving on failsafe "
+                              "grants of all ",
+                              requests.size(), " other copies"));
     }
     on = true;
     extended.push_back(c.slot);

@@ -46,7 +46,7 @@ class FailsafeAsker {
 class GrpcFailsafeAsker : public FailsafeAsker {
  public:
   std::vector<absl::StatusOr<v1::FailsafeLeaseResponse>> Ask(const std::vector<Request>& requests,
-                                                            absl::Duration deadline) override;
+                                                             absl::Duration deadline) override;
 
  private:
   v1::Failsafe::Stub* StubFor(const std::string& address);

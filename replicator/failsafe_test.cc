@@ -93,7 +93,7 @@ TEST_F(FailsafePromisesTest, RepeatedGrantsExtendButNeverShortenThePromise) {
 class FakeAsker : public FailsafeAsker {
  public:
   std::vector<absl::StatusOr<v1::FailsafeLeaseResponse>> Ask(const std::vector<Request>& requests,
-                                                            absl::Duration) override {
+                                                             absl::Duration) override {
     std::vector<absl::StatusOr<v1::FailsafeLeaseResponse>> out;
     for (const Request& r : requests) {
       asked.push_back(r.peer_address + " " + r.request.copy_slot());
@@ -133,7 +133,12 @@ class FailsafeKeeperTest : public ::testing::Test {
   CoordinatorContact contact_{&clock_};
   FakeAsker asker_;
   bool can_serve_ = true;
-  FailsafeKeeper keeper_{&clock_, &leases_, &contact_, FailsafeOptions(), &asker_, "imap1",
+  FailsafeKeeper keeper_{&clock_,
+                         &leases_,
+                         &contact_,
+                         FailsafeOptions(),
+                         &asker_,
+                         "imap1",
                          [this](const std::string&) { return can_serve_; }};
 };
 

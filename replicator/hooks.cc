@@ -49,6 +49,12 @@ HookResult RunHook(const std::string& command, const HookContext& context, absl:
   env_strings.push_back("SLOTKEEPER_SLOT=" + context.slot);
   env_strings.push_back("SLOTKEEPER_SLOT_PATH=" + context.slot_path);
   env_strings.push_back(absl::StrCat("SLOTKEEPER_EPOCH=", context.epoch));
+  if (!context.lease_file.empty()) {
+    env_strings.push_back("SLOTKEEPER_LEASE_FILE=" + context.lease_file);
+  }
+  if (!context.service_address.empty()) {
+    env_strings.push_back("SLOTKEEPER_SERVICE_ADDRESS=" + context.service_address);
+  }
   std::vector<char*> envp;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);

@@ -2,7 +2,8 @@
 //
 // A hook is `/bin/sh -c COMMAND` in a process group of its own, with
 // SLOTKEEPER_STORE, SLOTKEEPER_SLOT, SLOTKEEPER_SLOT_PATH, SLOTKEEPER_EPOCH and
-// SLOTKEEPER_ACTION added to the agent's environment. Its stdout and stderr
+// SLOTKEEPER_ACTION added to the agent's environment, and, when known,
+// SLOTKEEPER_LEASE_FILE and SLOTKEEPER_SERVICE_ADDRESS. Its stdout and stderr
 // are captured (the last 4 KiB are kept); past its timeout the whole group is
 // killed, even when the hook closed its output early. The hook ends when its
 // shell exits: a daemon it started may keep running (it should start it in a
@@ -27,6 +28,8 @@ struct HookContext {
   std::string slot;
   std::string slot_path;
   uint64_t epoch = 0;
+  std::string lease_file;       // SLOTKEEPER_LEASE_FILE (slotfence reads it)
+  std::string service_address;  // SLOTKEEPER_SERVICE_ADDRESS
 };
 
 struct HookResult {

@@ -45,8 +45,8 @@ TEST(HooksTest, TimeoutHoldsWhenTheHookClosesItsOutput) {
   // A hook that closes stdout and stderr and hangs: the pipe reaches EOF at
   // once, but the hook must still be killed at its deadline (had it been
   // waited for, it would have exited 0 after 30 s).
-  HookResult r = RunHook("echo closing; exec >/dev/null 2>&1; sleep 30", Context(),
-                         absl::Milliseconds(300));
+  HookResult r =
+      RunHook("echo closing; exec >/dev/null 2>&1; sleep 30", Context(), absl::Milliseconds(300));
   EXPECT_EQ(r.status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(r.output_tail, "closing\n");
 }

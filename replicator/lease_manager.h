@@ -132,7 +132,7 @@ class LeaseManager {
     absl::Duration coordinator_until;  // clock monotonic
     absl::Duration failsafe_until;     // clock monotonic; zero when none
     std::vector<v1::CopyPeer> witnesses;
-    absl::Duration lease_duration;         // of the newest promote or renewal
+    absl::Duration lease_duration;  // of the newest promote or renewal
     absl::Duration Until() const { return std::max(coordinator_until, failsafe_until); }
   };
 

@@ -27,7 +27,10 @@
 #include "replicator/config.h"
 #include "replicator/coordinator_client.h"
 #include "replicator/data_plane.h"
+#include "replicator/failsafe.h"
+#include "replicator/failsafe_keeper.h"
 #include "replicator/health_monitor.h"
+#include "replicator/lease_file.h"
 #include "replicator/lease_manager.h"
 #include "replicator/sync_data_plane.h"
 
@@ -45,6 +48,29 @@ ABSL_FLAG(int64_t, sync_bandwidth_bytes_per_second, 0,
 
 namespace slotkeeper::replicator {
 namespace {
+
+// Whether `slot` may go on serving: no hard condition on its filesystem or
+// its drive unit (a master that cannot write mail should fence, not ask for
+// failsafe grants).
+bool SlotMayServe(const AgentConfig& config, HealthMonitor& health, const std::string& slot) {
+  std::string fs, unit;
+  for (const SlotConfig& s : config.slots()) {
+    if (s.name() == slot) fs = s.filesystem();
+  }
+  for (const FilesystemConfig& f : config.filesystems()) {
+    if (f.mount_point() == fs) unit = f.unit();
+  }
+  for (const Condition& c : health.Snapshot().conditions) {
+    if (!c.hard()) continue;
+    if ((c.subject_kind() == v1::SUBJECT_FILESYSTEM && c.subject() == fs) ||
+        (c.subject_kind() == v1::SUBJECT_UNIT && c.subject() == unit) ||
+        (c.subject_kind() == v1::SUBJECT_SLOT && c.subject() == slot) ||
+        c.subject_kind() == v1::SUBJECT_HOST) {
+      return false;
+    }
+  }
+  return true;
+}
 
 int Run() {
   const std::string config_path = absl::GetFlag(FLAGS_config);
@@ -91,7 +117,15 @@ int Run() {
     LogError("agent", absl::StrCat("refusing to start: ", s.message()));
     return 1;
   }
-  LeaseManager leases(clock);
+  // The fence's lease files (lease_file.h); those of an earlier process are
+  // removed: its mail servers stop at once, before this one serves.
+  const std::string lease_dir = absl::StrCat(config.data_dir(), "/leases");
+  absl::StatusOr<std::unique_ptr<LeaseFiles>> lease_files = LeaseFiles::Open(lease_dir);
+  if (!lease_files.ok()) {
+    LogError("agent", absl::StrCat("refusing to start: ", lease_files.status().message()));
+    return 1;
+  }
+  LeaseManager leases(clock, lease_files->get());
   const int64_t bandwidth = absl::GetFlag(FLAGS_sync_bandwidth_bytes_per_second);
   if (bandwidth < 0) {
     LogError("agent", "refusing to start: --sync_bandwidth_bytes_per_second must not be negative");
@@ -107,7 +141,20 @@ int Run() {
     return 1;
   }
   std::unique_ptr<DataPlane> data_plane = std::move(*made_data_plane);
-  CommandHandler commands(&config, &leases, &state, data_plane.get());
+  CoordinatorContact contact(clock);
+  FailsafeOptions failsafe_options;
+  failsafe_options.coordinator_silence =
+      absl::Milliseconds(config.failsafe().coordinator_silence_ms());
+  failsafe_options.margin = absl::Milliseconds(config.failsafe().margin_ms());
+  CommandHandler* commands_ptr = nullptr;
+  FailsafePromises promises(clock, &contact, failsafe_options, [&](const std::string& slot) {
+    return commands_ptr->RecordedRole(slot);
+  });
+  const bool failsafe_on = !config.failsafe().disabled();
+  CommandHandler commands(&config, &leases, &state, data_plane.get(),
+                          {failsafe_on ? &promises : nullptr, lease_dir});
+  commands_ptr = &commands;
+  FailsafeService failsafe_service(&promises);
 
   // gRPC health (and reflection, which also gives the server the synchronous
   // service it needs before the data path registers its own).
@@ -117,6 +164,7 @@ int Run() {
   int port = 0;
   builder.AddListeningPort(config.peer_listen_address(), ServerCredentials(), &port);
   data_plane->RegisterServices(builder);
+  if (failsafe_on) builder.RegisterService(&failsafe_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     LogError("agent", absl::StrCat("cannot listen on ", config.peer_listen_address()));
@@ -129,7 +177,9 @@ int Run() {
   if (listen_host == "0.0.0.0" || listen_host == "[::]" || listen_host.empty()) {
     listen_host = config.host();
   }
-  const std::string peer_address = absl::StrCat(listen_host, ":", port);
+  const std::string peer_address = config.peer_advertise_address().empty()
+                                       ? absl::StrCat(listen_host, ":", port)
+                                       : config.peer_advertise_address();
 
   CoordinatorClient* client_ptr = nullptr;
   absl::Mutex client_mu;
@@ -145,7 +195,11 @@ int Run() {
   options.backoff_max = absl::Milliseconds(absl::GetFlag(FLAGS_backoff_max_ms));
   options.default_heartbeat = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_ms));
   CoordinatorClient client(&config, peer_address, options, clock, &health, &leases, &commands,
-                           data_plane.get());
+                           data_plane.get(), &contact, &promises);
+  GrpcFailsafeAsker asker;
+  FailsafeKeeper keeper(
+      clock, &leases, &contact, failsafe_options, &asker, config.host(),
+      [&](const std::string& slot) { return SlotMayServe(config, health, slot); });
   {
     absl::MutexLock lock(&client_mu);
     client_ptr = &client;
@@ -155,6 +209,7 @@ int Run() {
     return 1;
   }
   client.Start();
+  if (failsafe_on) keeper.Start(absl::Milliseconds(250));
   std::printf("replicatord %s peer listening on %s\n", config.host().c_str(), peer_address.c_str());
   std::fflush(stdout);
   LogInfo("agent", absl::StrCat("host ", config.host(), ": coordinator ",
@@ -168,6 +223,7 @@ int Run() {
     absl::MutexLock lock(&client_mu);
     client_ptr = nullptr;
   }
+  keeper.Stop();
   client.Stop();
   health.Stop();
   data_plane->Stop();
