@@ -23,8 +23,18 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials();
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials();
 
-// A channel to `address` (HOST:PORT) with the project's credentials.
+// A channel to `address` (HOST:PORT) with the project's credentials. It
+// sends keepalive pings (every 5 s, 3 s to answer, also with no call in
+// flight), so a peer that stops answering is noticed within seconds even on
+// an idle connection or a stalled stream; calls still need their own
+// deadlines.
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address);
+
+// Settings every server of the project uses: SO_REUSEPORT off (a second
+// process on the same address fails to start instead of sharing the port
+// and its connections), keepalive pings towards clients, and acceptance of
+// the clients' own keepalive pings.
+void ConfigureServerBuilder(grpc::ServerBuilder& builder);
 
 // Checks that `address` is HOST:PORT with a port in 1..65535 (0 allowed when
 // `allow_port_zero`, meaning "pick one"). The error names the address.

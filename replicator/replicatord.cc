@@ -161,6 +161,7 @@ int Run() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  ConfigureServerBuilder(builder);
   int port = 0;
   builder.AddListeningPort(config.peer_listen_address(), ServerCredentials(), &port);
   data_plane->RegisterServices(builder);

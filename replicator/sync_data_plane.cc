@@ -42,11 +42,12 @@ class SyncDataPlane : public DataPlane {
   absl::Status StartTask(const v1::StartTaskCommand& c) override {
     const std::string id = c.task_id();
     {
-      // A start re-sent for a task this process already finished (the
+      // A start re-sent for an attempt this process already finished (the
       // coordinator restarted and may have missed the outcome): report the
-      // outcome again rather than run the task a second time.
+      // outcome again rather than run it a second time. Another attempt of
+      // the same task runs.
       absl::MutexLock lock(&mu_);
-      auto it = outcomes_.find(id);
+      auto it = outcomes_.find({id, c.attempt()});
       if (it != outcomes_.end()) {
         if (sink_ != nullptr) sink_->SendTaskUpdate(it->second);
         return absl::OkStatus();
@@ -57,7 +58,9 @@ class SyncDataPlane : public DataPlane {
         [this](const std::string& task_id, const v1::TaskProgress& progress) {
           OnProgress(task_id, progress);
         },
-        [this](const sync::TaskOutcome& outcome) { OnDone(outcome); });
+        [this, attempt = c.attempt()](const sync::TaskOutcome& outcome) {
+          OnDone(outcome, attempt);
+        });
     // A re-sent command for a task that is already running is applied.
     if (absl::IsAlreadyExists(st)) return absl::OkStatus();
     return st;
@@ -112,7 +115,7 @@ class SyncDataPlane : public DataPlane {
     sink_->SendTaskUpdate(update);
   }
 
-  void OnDone(const sync::TaskOutcome& outcome) {
+  void OnDone(const sync::TaskOutcome& outcome, uint32_t attempt) {
     v1::TaskUpdate update;
     update.set_task_id(outcome.task_id);
     update.set_state(outcome.state);
@@ -123,7 +126,7 @@ class SyncDataPlane : public DataPlane {
     absl::MutexLock lock(&mu_);
     last_progress_ms_.erase(outcome.task_id);
     if (outcomes_.size() >= kOutcomesKept) outcomes_.clear();
-    outcomes_[outcome.task_id] = update;
+    outcomes_[{outcome.task_id, attempt}] = update;
     if (sink_ != nullptr) sink_->SendTaskUpdate(update);
   }
 
@@ -132,8 +135,9 @@ class SyncDataPlane : public DataPlane {
   absl::Mutex mu_;
   TaskUpdateSink* sink_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<std::string, int64_t> last_progress_ms_ ABSL_GUARDED_BY(mu_);
-  // Final updates of the tasks this process finished, by task id (bounded).
-  std::map<std::string, v1::TaskUpdate> outcomes_ ABSL_GUARDED_BY(mu_);
+  // Final updates of the task attempts this process finished, by task id and
+  // attempt (bounded).
+  std::map<std::pair<std::string, uint32_t>, v1::TaskUpdate> outcomes_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
-// SyncDataPlane over a real SyncEngine: a start re-sent for a task this agent
-// already finished reports the same outcome again instead of running it twice.
+// SyncDataPlane over a real SyncEngine: a start re-sent for a task attempt
+// this agent already finished reports the same outcome again instead of
+// running it twice; a new attempt runs.
 #include "replicator/sync_data_plane.h"
 
 #include <cstdlib>
@@ -57,6 +58,7 @@ TEST(SyncDataPlaneTest, RestartOfAFinishedTaskReportsItsOutcomeAgain) {
   start.set_target_slot("slot1");
   start.set_source_peer_address("127.0.0.1:1");
   start.set_source_slot("s");
+  start.set_attempt(1);
   ASSERT_TRUE((*plane)->StartTask(start).ok());
   ASSERT_TRUE(sink.AwaitCount(1, absl::Seconds(60)));
   const v1::TaskUpdate first = sink.Updates().back();
@@ -68,6 +70,14 @@ TEST(SyncDataPlaneTest, RestartOfAFinishedTaskReportsItsOutcomeAgain) {
   std::vector<v1::TaskUpdate> updates = sink.Updates();
   ASSERT_EQ(updates.size(), 2u);
   EXPECT_EQ(updates[1].SerializeAsString(), first.SerializeAsString());
+
+  // The next attempt of the same task is not answered from the cache: it
+  // runs, and here it is refused at once (its target slot does not exist).
+  v1::StartTaskCommand retry = start;
+  retry.set_attempt(2);
+  retry.set_target_slot("no-such-slot");
+  EXPECT_FALSE((*plane)->StartTask(retry).ok());
+  EXPECT_EQ(sink.Updates().size(), 2u);
 
   // Another task id runs.
   start.set_task_id("t2");

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   sync::PeerCore core(slots, &cache, RealClock(), sync::NewInstanceId());
   sync::ReplicaPeerService service(&core);
   grpc::ServerBuilder builder;
+  ConfigureServerBuilder(builder);
   int port = 0;
   builder.AddListeningPort(listen, ServerCredentials(), &port);
   builder.RegisterService(&service);
