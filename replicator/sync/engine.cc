@@ -4,6 +4,7 @@
 #include "base/grpc_util.h"
 #include "base/log.h"
 #include "replicator/sync/quarantine.h"
+#include "replicator/sync/slot_layout.h"
 #include "replicator/sync/state_db.h"
 
 namespace slotkeeper::sync {

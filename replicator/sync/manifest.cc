@@ -1,6 +1,5 @@
 #include "replicator/sync/manifest.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "base/log.h"
+#include "replicator/sync/dir_walker.h"
+#include "replicator/sync/slot_layout.h"
 #include "rocksdb/db.h"
 
 namespace slotkeeper::sync {
@@ -51,96 +52,22 @@ std::string StampKey(absl::string_view key, const FileStamp& s) {
   return out;
 }
 
-struct DirEntry {
-  std::string name;
-  unsigned char type;
-};
+constexpr int kMaxScanDepth = 64;
 
-absl::StatusOr<std::vector<DirEntry>> ReadDir(int dirfd) {
-  int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) return ErrnoStatus(errno, "dup");
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    int err = errno;
-    close(fd);
-    return ErrnoStatus(err, "fdopendir");
-  }
-  rewinddir(dir);
-  std::vector<DirEntry> out;
-  errno = 0;
-  while (struct dirent* e = readdir(dir)) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    out.push_back({e->d_name, e->d_type});
-  }
-  int err = errno;
-  closedir(dir);
-  if (err != 0) return ErrnoStatus(err, "readdir");
-  return out;
+// Whether the directory `name` in `dirfd` is a Maildir tmp/: a "tmp" next to
+// a "cur".
+bool IsMaildirTmp(int dirfd, absl::string_view name) {
+  struct stat cur;
+  return name == "tmp" && fstatat(dirfd, "cur", &cur, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-struct Walker {
+// Describes regular files of one user for manifests: size, mtime, mode and
+// the content hash, through the cache when it knows the file's stamp.
+struct Describer {
   absl::string_view scope;
   absl::string_view user;
   HashCache* cache;
   ScanStats* stats;
-  Manifest* out;
-  std::vector<std::string>* temps;
-
-  absl::Status Walk(int dirfd, const std::string& prefix, int depth) {
-    if (depth > 64) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("directory tree too deep at \"", prefix, "\""));
-    }
-    absl::StatusOr<std::vector<DirEntry>> entries = ReadDir(dirfd);
-    if (!entries.ok()) return entries.status();
-    bool maildir = false;
-    for (const DirEntry& e : *entries) maildir |= e.name == "cur";
-    for (const DirEntry& e : *entries) {
-      const std::string rel = prefix.empty() ? e.name : absl::StrCat(prefix, "/", e.name);
-      if (absl::StartsWith(e.name, kTempPrefix)) {
-        if (temps != nullptr) temps->push_back(rel);
-        continue;
-      }
-      struct stat st;
-      if (fstatat(dirfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT) continue;  // removed while we walked
-        return ErrnoStatus(errno, absl::StrCat("stat \"", rel, "\""));
-      }
-      if (S_ISDIR(st.st_mode)) {
-        if (!ValidateRelativePath(rel).ok()) continue;
-        ManifestEntry dir_entry;
-        dir_entry.set_path(rel);
-        dir_entry.set_directory(true);
-        dir_entry.set_mode(st.st_mode & 07777);
-        out->push_back(std::move(dir_entry));
-        // Maildir tmp/ holds deliveries still being written: listed, not
-        // entered.
-        if (maildir && e.name == "tmp") continue;
-        int fd = openat(dirfd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-          if (errno == ENOENT) continue;
-          return ErrnoStatus(errno, absl::StrCat("open \"", rel, "\""));
-        }
-        Fd sub(fd);
-        if (absl::Status s = Walk(sub.get(), rel, depth + 1); !s.ok()) return s;
-        continue;
-      }
-      if (!S_ISREG(st.st_mode)) {
-        LogWarning("sync", absl::StrCat("user ", user, ": skipping \"", rel,
-                                "\": not a regular file (symlinks are never "
-                                "followed)"));
-        continue;
-      }
-      if (!ValidateRelativePath(rel).ok()) continue;
-      absl::StatusOr<ManifestEntry> entry = Describe(dirfd, e.name, rel, st);
-      if (!entry.ok()) {
-        if (absl::IsNotFound(entry.status())) continue;
-        return entry.status();
-      }
-      out->push_back(*std::move(entry));
-    }
-    return absl::OkStatus();
-  }
 
   absl::StatusOr<ManifestEntry> Describe(int dirfd, const std::string& name, const std::string& rel,
                                          const struct stat& st) {
@@ -183,6 +110,67 @@ struct Walker {
     if (cache != nullptr) cache->Store(key, stamp, *hash);
     return entry;
   }
+};
+
+// The walk of ScanUser: one entry per directory and regular file, leftover
+// temporary files aside, Maildir tmp/ directories listed but not entered,
+// symlinks and special files skipped.
+class ScanVisitor : public DirVisitor {
+ public:
+  ScanVisitor(Describer describer, Manifest* out, std::vector<std::string>* temps)
+      : describer_(describer), out_(out), temps_(temps) {}
+
+  absl::StatusOr<bool> Visit(const WalkDir& dir, const DirEntry& e,
+                             const std::string& rel) override {
+    if (absl::StartsWith(e.name, kTempPrefix)) {
+      if (temps_ != nullptr) temps_->push_back(rel);
+      return false;
+    }
+    struct stat st;
+    if (fstatat(dir.fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) return false;  // removed while we walked
+      return ErrnoStatus(errno, absl::StrCat("stat \"", rel, "\""));
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (!ValidateRelativePath(rel).ok()) return false;
+      ManifestEntry dir_entry;
+      dir_entry.set_path(rel);
+      dir_entry.set_directory(true);
+      dir_entry.set_mode(st.st_mode & 07777);
+      out_->push_back(std::move(dir_entry));
+      if (dir.depth + 1 > kMaxScanDepth) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("directory tree too deep at \"", rel, "\""));
+      }
+      // Maildir tmp/ holds deliveries still being written: listed, not
+      // entered.
+      return !IsMaildirTmp(dir.fd, e.name);
+    }
+    if (!S_ISREG(st.st_mode)) {
+      LogWarning("sync", absl::StrCat("user ", describer_.user, ": skipping \"", rel,
+                                      "\": not a regular file (symlinks are never followed)"));
+      return false;
+    }
+    if (!ValidateRelativePath(rel).ok()) return false;
+    absl::StatusOr<ManifestEntry> entry = describer_.Describe(dir.fd, e.name, rel, st);
+    if (!entry.ok()) {
+      if (absl::IsNotFound(entry.status())) return false;
+      return entry.status();
+    }
+    out_->push_back(*std::move(entry));
+    return false;
+  }
+
+  // A directory removed while we walked is skipped.
+  absl::Status Unreadable(const std::string& rel, const absl::Status& error) override {
+    if (absl::IsNotFound(error)) return absl::OkStatus();
+    return error;
+  }
+
+ private:
+  Describer describer_;
+  Manifest* const out_;
+  std::vector<std::string>* const temps_;
 };
 
 }  // namespace
@@ -364,14 +352,14 @@ absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
                                   std::vector<std::string>* temp_files) {
   if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
   Manifest out;
-  absl::StatusOr<Fd> dir = OpenDirBeneath(slot_root, absl::StrCat("users/", user), false);
+  absl::StatusOr<Fd> dir = OpenUserDir(slot_root, user, /*create=*/false);
   if (!dir.ok()) {
     if (absl::IsNotFound(dir.status())) return out;
     return dir.status();
   }
   if (cache != nullptr) cache->Prefetch(HashCacheKey(cache_scope, user, ""));
-  Walker walker{cache_scope, user, cache, stats, &out, temp_files};
-  if (absl::Status s = walker.Walk(dir->get(), "", 0); !s.ok()) {
+  ScanVisitor visitor(Describer{cache_scope, user, cache, stats}, &out, temp_files);
+  if (absl::Status s = WalkTree(dir->get(), &visitor); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("scan of user ", user, ": ", s.message()));
   }
   std::sort(out.begin(), out.end(),
@@ -434,8 +422,8 @@ absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_
     return out;
   }
   ScanStats stats;
-  Walker walker{cache_scope, user, cache, &stats, nullptr, nullptr};
-  absl::StatusOr<ManifestEntry> entry = walker.Describe(dir_fd, name, rel, st);
+  Describer describer{cache_scope, user, cache, &stats};
+  absl::StatusOr<ManifestEntry> entry = describer.Describe(dir_fd, name, rel, st);
   if (!entry.ok()) {
     if (absl::IsNotFound(entry.status())) return out;
     return entry.status();
@@ -469,32 +457,6 @@ std::string ManifestDigest(const Manifest& manifest) {
     hasher.Update(buf.data(), buf.size());
   }
   return hasher.Finish();
-}
-
-absl::StatusOr<std::vector<std::string>> ListSlotUsers(int slot_root) {
-  absl::StatusOr<Fd> users = OpenDirBeneath(slot_root, "users", false);
-  if (!users.ok()) {
-    if (absl::IsNotFound(users.status())) return std::vector<std::string>();
-    return users.status();
-  }
-  absl::StatusOr<std::vector<DirEntry>> entries = ReadDir(users->get());
-  if (!entries.ok()) return entries.status();
-  std::vector<std::string> out;
-  for (const DirEntry& e : *entries) {
-    struct stat st;
-    if (fstatat(users->get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISDIR(st.st_mode)) {
-      LogWarning("sync", absl::StrCat("users/", e.name, " is not a directory; skipped"));
-      continue;
-    }
-    if (absl::Status s = ValidateUserName(e.name); !s.ok()) {
-      LogWarning("sync", absl::StrCat("users/", e.name, " skipped: ", s.message()));
-      continue;
-    }
-    out.push_back(e.name);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
 }
 
 bool IsMaildirMessage(absl::string_view path) {

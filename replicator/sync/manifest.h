@@ -206,10 +206,6 @@ std::string HashCacheKey(absl::string_view scope, absl::string_view user, absl::
 // mtime, mode and hash. Equal digests mean equal trees.
 std::string ManifestDigest(const Manifest& manifest);
 
-// The users (directory names under users/) of a slot, sorted. Entries that
-// are not valid user names or not directories are skipped with a warning.
-absl::StatusOr<std::vector<std::string>> ListSlotUsers(int slot_root);
-
 // True for Maildir message paths: a file directly in a "cur" or "new"
 // directory.
 bool IsMaildirMessage(absl::string_view path);

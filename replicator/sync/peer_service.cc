@@ -10,11 +10,11 @@
 #include <random>
 #include <set>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
+#include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -33,16 +33,6 @@ std::string NewInstanceId() {
   std::random_device rd;
   uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
   return absl::StrFormat("%016x", v);
-}
-
-absl::StatusOr<std::string> ReadStoreMarker(int slot_root) {
-  int fd = openat(slot_root, std::string(kStoreMarker).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open .slotkeeper-store");
-  Fd file(fd);
-  char buf[512];
-  ssize_t n = read(fd, buf, sizeof(buf));
-  if (n < 0) return ErrnoStatus(errno, "read .slotkeeper-store");
-  return std::string(absl::StripAsciiWhitespace(absl::string_view(buf, static_cast<size_t>(n))));
 }
 
 PeerCore::PeerCore(std::map<std::string, std::string> slots, HashCache* cache, Clock* clock,
@@ -138,7 +128,7 @@ absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
   chunk.set_digest(ManifestDigest(*manifest));
   chunk.set_generation(gen->generation);
   if (absl::StatusOr<Fd> user_dir =
-          OpenDirBeneath(*root, absl::StrCat("users/", request.user()), false);
+          OpenUserDir(*root, request.user(), /*create=*/false);
       user_dir.ok()) {
     struct stat st;
     if (fstat(user_dir->get(), &st) == 0) chunk.set_user_mode(st.st_mode & 07777);
@@ -189,7 +179,7 @@ absl::Status PeerCore::GetManifestDelta(
   absl::StatusOr<UserDelta> delta =
       tracker_.ChangedSince(request.slot(), request.user(), request.since_generation());
   if (!delta.ok()) return delta.status();
-  absl::StatusOr<Fd> user_dir = OpenDirBeneath(root, absl::StrCat("users/", request.user()), false);
+  absl::StatusOr<Fd> user_dir = OpenUserDir(root, request.user(), /*create=*/false);
   if (!user_dir.ok()) {
     return absl::FailedPreconditionError(
         absl::StrCat("no delta for user ", request.user(), ": ", user_dir.status().message()));
@@ -342,7 +332,7 @@ absl::Status PeerCore::FetchFiles(const v1::FetchFilesRequest& request,
                                  ? kDefaultChunkBytes
                                  : std::min<uint32_t>(request.chunk_bytes(), kMaxChunkBytes);
   absl::StatusOr<Fd> user_dir =
-      OpenDirBeneath(*root, absl::StrCat("users/", request.user()), false);
+      OpenUserDir(*root, request.user(), /*create=*/false);
   std::string buffer(chunk_bytes, '\0');
   for (int index = 0; index < request.files_size(); ++index) {
     const v1::FileWant& want = request.files(index);

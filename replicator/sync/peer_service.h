@@ -26,7 +26,6 @@
 
 namespace slotkeeper::sync {
 
-inline constexpr absl::string_view kStoreMarker = ".slotkeeper-store";
 inline constexpr uint32_t kDefaultChunkBytes = 256 * 1024;
 inline constexpr uint32_t kMaxChunkBytes = 1024 * 1024;
 // Users per GetManifests call.
@@ -93,9 +92,6 @@ class ReplicaPeerService final : public v1::ReplicaPeer::Service {
  private:
   PeerCore* const core_;
 };
-
-// Reads <slot>/.slotkeeper-store (trimmed); NOT_FOUND when absent.
-absl::StatusOr<std::string> ReadStoreMarker(int slot_root);
 
 // A random 16-hex-digit id for a process instance.
 std::string NewInstanceId();

@@ -17,7 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
-#include "replicator/sync/peer_service.h"
+#include "replicator/sync/slot_layout.h"
 #include "rocksdb/db.h"
 
 namespace slotkeeper::sync {
@@ -25,20 +25,6 @@ namespace {
 
 std::string CheckpointKey(const std::string& slot, const std::string& user) {
   return absl::StrCat("c/", slot, "\n", user);
-}
-
-absl::Status WriteStoreMarker(int root, const std::string& store, TargetFs* fs) {
-  const std::string temp = absl::StrCat(kTempPrefix, "store");
-  (void)fs->Unlink(root, temp);
-  absl::StatusOr<Fd> fd = fs->CreateFile(root, temp, 0644);
-  if (!fd.ok()) return fd.status();
-  const std::string content = store + "\n";
-  absl::Status s = fs->Write(fd->get(), content.data(), content.size());
-  if (s.ok()) s = fs->Sync(fd->get());
-  if (s.ok()) s = fs->Rename(root, temp, root, std::string(kStoreMarker));
-  if (s.ok()) s = fs->Sync(root);
-  if (!s.ok()) (void)fs->Unlink(root, temp);
-  return s;
 }
 
 }  // namespace

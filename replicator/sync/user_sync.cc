@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
+#include "replicator/sync/slot_layout.h"
 #include "replicator/sync/quarantine.h"
 
 namespace slotkeeper::sync {
@@ -539,7 +540,7 @@ absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, cons
                        const std::vector<std::string>& temps, std::vector<StagedFile>* staged,
                        const std::map<std::string, std::string>* inline_data = nullptr) {
   absl::StatusOr<Fd> user_dir =
-      OpenDirBeneath(ctx.target_root, absl::StrCat("users/", user), /*create=*/true);
+      OpenUserDir(ctx.target_root, user, /*create=*/true);
   if (!user_dir.ok()) return user_dir.status();
   DirCache dirs(user_dir->get());
 
@@ -758,7 +759,7 @@ absl::StatusOr<std::optional<UserSyncResult>> SyncUserDelta(const UserSyncContex
                                                             const std::string& user,
                                                             const SourceDelta& d) {
   absl::StatusOr<Fd> user_dir =
-      OpenDirBeneath(ctx.target_root, absl::StrCat("users/", user), /*create=*/false);
+      OpenUserDir(ctx.target_root, user, /*create=*/false);
   if (!user_dir.ok()) {
     if (absl::IsNotFound(user_dir.status())) return std::nullopt;
     return user_dir.status();
@@ -809,13 +810,13 @@ absl::StatusOr<std::optional<UserSyncResult>> SyncUserDelta(const UserSyncContex
 absl::Status MatchUserDirMode(const UserSyncContext& ctx, const std::string& user, uint32_t mode) {
   if (mode == 0) return absl::OkStatus();
   absl::StatusOr<Fd> dir =
-      OpenDirBeneath(ctx.target_root, absl::StrCat("users/", user), /*create=*/true);
+      OpenUserDir(ctx.target_root, user, /*create=*/true);
   if (!dir.ok()) return dir.status();
   struct stat st;
-  if (fstat(dir->get(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("stat users/", user));
+  if (fstat(dir->get(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("stat ", UserDirPath(user)));
   if ((st.st_mode & 07777) == mode) return absl::OkStatus();
   if (fchmod(dir->get(), mode) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("chmod users/", user));
+    return ErrnoStatus(errno, absl::StrCat("chmod ", UserDirPath(user)));
   }
   ctx.counters->metadata_fixed++;
   return absl::OkStatus();

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
+#include "replicator/sync/slot_layout.h"
 #include "replicator/sync/user_sync.h"
 
 namespace slotkeeper::sync {
