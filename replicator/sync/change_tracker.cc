@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "replicator/sync/dir_walker.h"
+#include "replicator/sync/maildir.h"
 #include "replicator/sync/manifest.h"
 #include "replicator/sync/paths.h"
 #include "replicator/sync/slot_layout.h"
@@ -28,8 +29,8 @@ constexpr int kMaxFingerprintDepth = 64;
 
 // Fingerprints a user's tree: every directory's (path, mtime, inode) and,
 // in a full scan, every file's (path, mtime, size), in name order. Outside a
-// full scan, Maildir leaf directories (cur, new, tmp) are not read: they
-// hold messages only, and their own mtime tells of any change in them.
+// full scan, Maildir message directories (maildir.h) are not read: they hold
+// no folders, and their own mtime tells of any change in them.
 class Fingerprinter : public DirVisitor {
  public:
   Fingerprinter(bool full, int64_t racy_after_ns) : full_(full), racy_after_ns_(racy_after_ns) {}
@@ -58,8 +59,7 @@ class Fingerprinter : public DirVisitor {
     if (S_ISDIR(st.st_mode)) {
       AddDir(rel, st);
       if (dir.depth + 1 > kMaxFingerprintDepth) return false;
-      const bool leaf = !full_ && (e.name == "cur" || e.name == "new" || e.name == "tmp");
-      return !leaf;
+      return full_ || !IsMessageDir(dir.fd, e.name);
     }
     if (full_) Add(&files_, rel, MtimeNs(st), static_cast<uint64_t>(st.st_size));
     return false;

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_format.h"
+#include "replicator/sync/maildir.h"
 
 namespace slotkeeper::sync {
 namespace {

@@ -17,8 +17,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
-#include "replicator/sync/slot_layout.h"
 #include "replicator/sync/quarantine.h"
+#include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -72,11 +72,7 @@ std::optional<HashCache::StoredHash> HashOfPlacedFile(const UserSyncContext& ctx
   if (ctx.cache == nullptr || fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     return std::nullopt;
   }
-  return HashCache::StoredHash{
-      HashCacheKey(ctx.target_scope, user, path),
-      FileStamp{static_cast<uint64_t>(st.st_size),
-                st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino},
-      hash};
+  return HashCache::StoredHash{HashCacheKey(ctx.target_scope, user, path), StampOf(st), hash};
 }
 
 // Hash-cache changes of one user's renames, written at once.
@@ -116,10 +112,7 @@ absl::Status Install(const UserSyncContext& ctx, const std::string& user, int di
   ctx.counters->files_copied++;
   struct stat st;
   if (ctx.cache != nullptr && fstat(file_fd, &st) == 0) {
-    ctx.cache->Store(HashCacheKey(ctx.target_scope, user, want.path()),
-                     FileStamp{static_cast<uint64_t>(st.st_size),
-                               st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino},
-                     want.hash());
+    ctx.cache->Store(HashCacheKey(ctx.target_scope, user, want.path()), StampOf(st), want.hash());
   }
   return absl::OkStatus();
 }
@@ -276,7 +269,8 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
       break;
     }
     if (!chunk.error().empty()) {
-      LogWarning("sync", absl::StrCat("user ", user, ": ", p.want->path(), " not copied: ", chunk.error()));
+      LogWarning("sync",
+                 absl::StrCat("user ", user, ": ", p.want->path(), " not copied: ", chunk.error()));
       ctx.counters->files_changed_at_source++;
       *changed_at_source = true;
       if (p.file.valid()) {
@@ -539,8 +533,7 @@ absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, D
 absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, const UserPlan& plan,
                        const std::vector<std::string>& temps, std::vector<StagedFile>* staged,
                        const std::map<std::string, std::string>* inline_data = nullptr) {
-  absl::StatusOr<Fd> user_dir =
-      OpenUserDir(ctx.target_root, user, /*create=*/true);
+  absl::StatusOr<Fd> user_dir = OpenUserDir(ctx.target_root, user, /*create=*/true);
   if (!user_dir.ok()) return user_dir.status();
   DirCache dirs(user_dir->get());
 
@@ -610,7 +603,8 @@ absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, cons
     ContentHasher hasher;
     hasher.Update(it->second.data(), it->second.size());
     if (it->second.size() != e.size() || hasher.Finish() != e.hash()) {
-      LogWarning("sync", absl::StrCat("user ", user, ": ", e.path(),
+      LogWarning("sync",
+                 absl::StrCat("user ", user, ": ", e.path(),
                               ": inline content does not match its manifest entry; fetching it"));
       to_fetch.push_back(&e);
       continue;
@@ -758,8 +752,7 @@ namespace {
 absl::StatusOr<std::optional<UserSyncResult>> SyncUserDelta(const UserSyncContext& ctx,
                                                             const std::string& user,
                                                             const SourceDelta& d) {
-  absl::StatusOr<Fd> user_dir =
-      OpenUserDir(ctx.target_root, user, /*create=*/false);
+  absl::StatusOr<Fd> user_dir = OpenUserDir(ctx.target_root, user, /*create=*/false);
   if (!user_dir.ok()) {
     if (absl::IsNotFound(user_dir.status())) return std::nullopt;
     return user_dir.status();
@@ -809,11 +802,11 @@ absl::StatusOr<std::optional<UserSyncResult>> SyncUserDelta(const UserSyncContex
 // source did not say; nothing to do), creating it for a user with no files.
 absl::Status MatchUserDirMode(const UserSyncContext& ctx, const std::string& user, uint32_t mode) {
   if (mode == 0) return absl::OkStatus();
-  absl::StatusOr<Fd> dir =
-      OpenUserDir(ctx.target_root, user, /*create=*/true);
+  absl::StatusOr<Fd> dir = OpenUserDir(ctx.target_root, user, /*create=*/true);
   if (!dir.ok()) return dir.status();
   struct stat st;
-  if (fstat(dir->get(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("stat ", UserDirPath(user)));
+  if (fstat(dir->get(), &st) != 0)
+    return ErrnoStatus(errno, absl::StrCat("stat ", UserDirPath(user)));
   if ((st.st_mode & 07777) == mode) return absl::OkStatus();
   if (fchmod(dir->get(), mode) != 0) {
     return ErrnoStatus(errno, absl::StrCat("chmod ", UserDirPath(user)));
