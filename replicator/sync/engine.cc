@@ -152,8 +152,8 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
     outcome.blocked_users = partial.blocked_users;
     if (!r.ok()) return fail(r.status());
   }
-  absl::StatusOr<VerifyReport> report =
-      VerifyAgainstSource(stub.get(), source_slot, "", *root, target_slot, cache_.get());
+  absl::StatusOr<VerifyReport> report = VerifyAgainstSource(PeerClient(stub.get(), source_slot), "",
+                                                            *root, target_slot, cache_.get());
   if (!report.ok()) return fail(report.status());
   if (!report->consistent()) {
     const Difference& d = report->differences.front();
@@ -280,7 +280,7 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
     }
   }
   LogInfo("sync", absl::StrCat("released slot ", slot, " (store ", store, "): ", users->size(),
-                       " user(s) moved to quarantine"));
+                               " user(s) moved to quarantine"));
   return CheckpointStore(db_.get()).Clear(slot);
 }
 

@@ -15,7 +15,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
-#include "base/grpc_util.h"
 #include "base/log.h"
 #include "replicator/sync/slot_layout.h"
 #include "rocksdb/db.h"
@@ -73,20 +72,6 @@ std::string ListingDigest(const v1::ListUsersResponse& listed) {
   }
   hasher.Update(buf.data(), buf.size());
   return absl::BytesToHexString(hasher.Finish());
-}
-
-absl::StatusOr<v1::ListUsersResponse> ListSourceUsers(const StoreSyncRequest& request) {
-  v1::ListUsersRequest list_request;
-  list_request.set_slot(request.source_slot);
-  list_request.set_store(request.store);
-  v1::ListUsersResponse listed;
-  grpc::ClientContext call;
-  absl::Status s = FromGrpcStatus(request.stub->ListUsers(&call, list_request, &listed));
-  if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("ListUsers on source slot ", request.source_slot,
-                                               ": ", s.message()));
-  }
-  return listed;
 }
 
 namespace {
@@ -147,7 +132,8 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
   if (!options.only_user.empty()) {
     if (absl::Status s = ValidateUserName(options.only_user); !s.ok()) return s;
   }
-  absl::StatusOr<v1::ListUsersResponse> listing = ListSourceUsers(request);
+  const PeerClient source(request.stub, request.source_slot);
+  absl::StatusOr<v1::ListUsersResponse> listing = source.ListUsers(request.store);
   if (!listing.ok()) return listing.status();
   const v1::ListUsersResponse& listed = *listing;
   if (!request.store.empty()) {
@@ -170,8 +156,7 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
         std::max<uint64_t>(options.bandwidth_bytes_per_second / 4, 1 << 20), clock);
   }
   UserSyncContext ctx;
-  ctx.stub = request.stub;
-  ctx.source_slot = request.source_slot;
+  ctx.source = &source;
   ctx.target_root = request.target_root;
   ctx.target_scope = request.target_slot;
   ctx.cache = cache.get();
@@ -320,8 +305,6 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
   // manifests come in one GetManifests call (a source without it, or any
   // failure of the call: each user asks on its own, as SyncUser does).
   const size_t run = ctx.options.use_delta ? std::max<size_t>(1, options.delta_batch_users) : 1;
-  const DeltaRequest delta_request{request.source_slot, ctx.options.inline_max_file_bytes,
-                                   ctx.options.inline_max_total_bytes};
   std::atomic<size_t> next{0};
   std::atomic<bool> batch_unsupported{false};
   auto worker = [&]() {
@@ -337,7 +320,7 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
       std::map<std::string, std::optional<SourceDelta>> deltas;
       if (asks.size() > 1 && !batch_unsupported.load()) {
         absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> answer =
-            FetchDeltas(request.stub, delta_request, asks);
+            source.GetDeltas(asks, ctx.options.inline_limits());
         if (answer.ok()) {
           counters->delta_batches++;
           deltas = *std::move(answer);
@@ -345,7 +328,7 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
           batch_unsupported = true;  // an older source: one call per user from now on
         } else {
           LogWarning("sync", absl::StrCat("GetManifests on ", request.source_slot, ": ",
-                                  answer.status().ToString(), "; asking user by user"));
+                                          answer.status().ToString(), "; asking user by user"));
         }
       }
       for (size_t i = begin; i < end; ++i) {

@@ -108,9 +108,6 @@ using ProgressCallback = std::function<void(const v1::TaskProgress&)>;
 // and generation. Equal digests mean that no user changed in between.
 std::string ListingDigest(const v1::ListUsersResponse& listed);
 
-// The source's users (ListUsers on the request's slot and store).
-absl::StatusOr<v1::ListUsersResponse> ListSourceUsers(const StoreSyncRequest& request);
-
 // The digest of the listing the last complete sync into a state directory
 // worked from (every user synced, none blocked or failed), kept in a file
 // there: a one-shot tool compares it with a fresh listing before opening

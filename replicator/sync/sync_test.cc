@@ -491,7 +491,7 @@ TEST_F(SyncTest, EscapeAttemptsAreRefused) {
   ASSERT_EQ(symlink(base_.c_str(), Msg("alice", "escape").c_str()), 0);
   // The manifest never lists symlinks.
   uint64_t gen = 0;
-  absl::StatusOr<Manifest> m = FetchManifest(stub_.get(), "s1", "alice", &gen);
+  absl::StatusOr<Manifest> m = PeerClient(stub_.get(), "s1").GetManifest("alice", &gen);
   ASSERT_TRUE(m.ok()) << m.status();
   std::vector<std::string> files;
   for (const ManifestEntry& e : *m) {

@@ -15,7 +15,6 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "base/grpc_util.h"
 #include "base/log.h"
 #include "replicator/sync/quarantine.h"
 #include "replicator/sync/slot_layout.h"
@@ -217,10 +216,7 @@ absl::Status ResumePartial(const UserSyncContext& ctx, DirCache* dirs, absl::Mut
 absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, DirCache* dirs,
                         absl::Mutex* dirs_mu, const std::vector<const ManifestEntry*>& files,
                         bool* changed_at_source, std::vector<StagedFile>* staged) {
-  v1::FetchFilesRequest request;
-  request.set_slot(ctx.source_slot);
-  request.set_user(user);
-  request.set_chunk_bytes(ctx.options.chunk_bytes);
+  std::vector<v1::FileWant> wants(files.size());
   std::vector<PendingFile> pending(files.size());
   const bool per_file =
       staged == nullptr &&
@@ -237,37 +233,28 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
     }
   };
   for (size_t i = 0; i < files.size(); ++i) {
-    v1::FileWant* w = request.add_files();
-    w->set_path(files[i]->path());
-    w->set_expected_hash(files[i]->hash());
     pending[i].want = files[i];
     if (absl::Status s = ResumePartial(ctx, dirs, dirs_mu, &pending[i]); !s.ok()) {
       discard_all(/*keep_partial=*/true);
       return s;
     }
-    w->set_offset(pending[i].written);
+    wants[i].set_path(files[i]->path());
+    wants[i].set_expected_hash(files[i]->hash());
+    wants[i].set_offset(pending[i].written);
   }
-  grpc::ClientContext call;
   ctx.counters->fetch_calls++;
-  std::unique_ptr<grpc::ClientReaderInterface<v1::FileChunk>> reader =
-      ctx.stub->FetchFiles(&call, request);
+  std::unique_ptr<FileStream> stream =
+      ctx.source->FetchFiles(user, wants, ctx.options.chunk_bytes, ctx.cancelled);
   v1::FileChunk chunk;
   absl::Status status;
-  while (status.ok() && reader->Read(&chunk)) {
-    if (Cancelled(ctx)) {
-      status = absl::CancelledError("sync cancelled");
+  while (status.ok()) {
+    absl::StatusOr<bool> more = stream->Read(&chunk);
+    if (!more.ok()) {
+      status = more.status();
       break;
     }
-    if (chunk.file_index() >= pending.size()) {
-      status = absl::DataLossError(absl::StrCat("source sent chunk for file index ",
-                                                chunk.file_index(), " of ", pending.size()));
-      break;
-    }
+    if (!*more) break;
     PendingFile& p = pending[chunk.file_index()];
-    if (p.complete) {
-      status = absl::DataLossError("source sent data after end of file");
-      break;
-    }
     if (!chunk.error().empty()) {
       LogWarning("sync",
                  absl::StrCat("user ", user, ": ", p.want->path(), " not copied: ", chunk.error()));
@@ -303,11 +290,6 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
       p.file = *std::move(fd);
       p.hasher = std::make_unique<ContentHasher>();
     }
-    if (chunk.offset() != p.written) {
-      status = absl::DataLossError(absl::StrCat(p.want->path(), ": chunk at offset ",
-                                                chunk.offset(), ", expected ", p.written));
-      break;
-    }
     const std::string& data = chunk.data();
     if (ctx.bucket != nullptr) ctx.bucket->Acquire(data.size());
     if (absl::Status s = ctx.fs->Write(p.file.get(), data.data(), data.size()); !s.ok()) {
@@ -335,20 +317,9 @@ absl::Status FetchBatch(const UserSyncContext& ctx, const std::string& user, Dir
       }
     }
   }
-  if (!status.ok()) call.TryCancel();
-  absl::Status rpc = FromGrpcStatus(reader->Finish());
-  if (status.ok() && !rpc.ok()) {
-    status = absl::Status(rpc.code(), absl::StrCat("FetchFiles: ", rpc.message()));
-  }
-  if (status.ok()) {
-    for (PendingFile& p : pending) {
-      if (!p.complete) {
-        status =
-            absl::DataLossError(absl::StrCat(p.want->path(), ": stream ended before end of file"));
-        break;
-      }
-    }
-  }
+  if (!status.ok()) stream->Cancel();
+  absl::Status rpc = stream->Finish();
+  if (status.ok()) status = rpc;
   if (!status.ok()) {
     discard_all(KeepsPartialFiles(status));
     return status;
@@ -825,10 +796,8 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
   if (since != nullptr && ctx.options.use_delta) {
     std::optional<SourceDelta> fetched;
     if (prefetched == nullptr) {
-      DeltaRequest request{ctx.source_slot, ctx.options.inline_max_file_bytes,
-                           ctx.options.inline_max_total_bytes};
       absl::StatusOr<std::optional<SourceDelta>> answer =
-          FetchDelta(ctx.stub, request, user, *since, ctx.cancelled);
+          ctx.source->GetDelta(user, *since, ctx.options.inline_limits(), ctx.cancelled);
       if (!answer.ok()) return answer.status();
       fetched = *std::move(answer);
       prefetched = &fetched;
@@ -842,8 +811,7 @@ absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::s
   }
   UserSyncResult result;
   uint32_t user_mode = 0;
-  absl::StatusOr<Manifest> source =
-      FetchManifest(ctx.stub, ctx.source_slot, user, &result.generation, &user_mode);
+  absl::StatusOr<Manifest> source = ctx.source->GetManifest(user, &result.generation, &user_mode);
   if (!source.ok()) return source.status();
   ctx.counters->manifests_fetched++;
   for (const ManifestEntry& e : *source) {

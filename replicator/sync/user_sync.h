@@ -59,7 +59,7 @@
 #include "proto/peer.grpc.pb.h"
 #include "replicator/sync/diff.h"
 #include "replicator/sync/manifest.h"
-#include "replicator/sync/manifest_fetch.h"
+#include "replicator/sync/peer_client.h"
 #include "replicator/sync/target_fs.h"
 
 namespace slotkeeper::sync {
@@ -121,6 +121,10 @@ struct SyncOptions {
   // 0 = always fetch.
   uint32_t inline_max_file_bytes = 256 * 1024;
   uint32_t inline_max_total_bytes = 2 * 1024 * 1024;
+
+  InlineLimits inline_limits() const {
+    return InlineLimits{inline_max_file_bytes, inline_max_total_bytes};
+  }
 };
 
 // Counters over many users; all atomics.
@@ -142,12 +146,11 @@ struct SyncCounters {
 };
 
 struct UserSyncContext {
-  v1::ReplicaPeer::StubInterface* stub = nullptr;  // not owned
-  std::string source_slot;
-  int target_root = -1;        // the replica slot's root directory fd
-  std::string target_scope;    // hash cache scope (slot name)
-  HashCache* cache = nullptr;  // may be null
-  TargetFs* fs = nullptr;      // DefaultTargetFs() unless testing
+  const PeerClient* source = nullptr;  // not owned
+  int target_root = -1;                // the replica slot's root directory fd
+  std::string target_scope;            // hash cache scope (slot name)
+  HashCache* cache = nullptr;          // may be null
+  TargetFs* fs = nullptr;              // DefaultTargetFs() unless testing
   Clock* clock = nullptr;
   TokenBucket* bucket = nullptr;  // may be null (unlimited)
   SyncOptions options;
@@ -185,7 +188,7 @@ struct UserSyncResult {
 // changed paths only, the same plan, safety rules and guard as the full
 // path; any doubt falls back to the full manifest.
 // `prefetched` (may be null): the delta answer for this user already
-// fetched by the caller (FetchDeltas); std::nullopt in it means the source
+// fetched by the caller (PeerClient::GetDeltas); std::nullopt in it means the source
 // gave none (full path). Null: SyncUser asks for the delta itself.
 absl::StatusOr<UserSyncResult> SyncUser(const UserSyncContext& ctx, const std::string& user,
                                         const DeltaBase* since = nullptr,

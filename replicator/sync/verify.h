@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "proto/peer.grpc.pb.h"
 #include "replicator/sync/diff.h"
 #include "replicator/sync/manifest.h"
+#include "replicator/sync/peer_client.h"
 
 namespace slotkeeper::sync {
 
@@ -24,8 +24,7 @@ struct VerifyReport {
 // Compares every user the source lists (or only `only_user`) with the local
 // slot `local_root` (hash cache scope `local_scope`, cache may be null).
 // Users present only locally are reported as extra.
-absl::StatusOr<VerifyReport> VerifyAgainstSource(v1::ReplicaPeer::StubInterface* stub,
-                                                 const std::string& source_slot,
+absl::StatusOr<VerifyReport> VerifyAgainstSource(const PeerClient& source,
                                                  const std::string& only_user, int local_root,
                                                  const std::string& local_scope, HashCache* cache);
 

@@ -24,7 +24,7 @@
 #include "absl/strings/str_format.h"
 #include "base/clock.h"
 #include "base/grpc_util.h"
-#include "replicator/sync/peer_service.h"
+#include "replicator/sync/peer_client.h"
 #include "replicator/sync/state_db.h"
 #include "replicator/sync/store_sync.h"
 
@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
   const bool whole_slot = options.use_checkpoints && options.only_user.empty();
   absl::StatusOr<v1::ListUsersResponse> listed =
       options.use_checkpoints
-          ? sync::ListSourceUsers(request)
+          ? sync::PeerClient(stub.get(), request.source_slot).ListUsers(request.store)
           : absl::StatusOr<v1::ListUsersResponse>(absl::FailedPreconditionError("checkpoints off"));
   bool check_checkpoints = listed.ok();
   if (whole_slot && listed.ok()) {
