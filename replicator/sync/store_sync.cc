@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "base/log.h"
+#include "replicator/sync/install.h"
 #include "replicator/sync/slot_layout.h"
 #include "rocksdb/db.h"
 
