@@ -19,6 +19,7 @@
 #include "base/clock.h"
 #include "base/grpc_util.h"
 #include "gtest/gtest.h"
+#include "replicator/sync/checkpoint_store.h"
 #include "replicator/sync/peer_service.h"
 #include "replicator/sync/quarantine.h"
 #include "replicator/sync/store_sync.h"
@@ -199,35 +200,6 @@ TEST_F(SyncTest, SwappedContentGoesThroughTemporaryNames) {
   ScanStats stats;
   ASSERT_TRUE(ScanUser(target_root_.get(), "t1", "alice", &target_cache, &stats).ok());
   EXPECT_EQ(stats.files_hashed, 0u);
-}
-
-TEST(LastListingTest, DigestFollowsEveryGenerationAndTheRecordRoundTrips) {
-  v1::ListUsersResponse a;
-  a.set_instance_id("inst-1");
-  for (const char* u : {"alice", "bob"}) {
-    v1::UserSummary* s = a.add_users();
-    s->set_user(u);
-    s->set_generation(7);
-  }
-  v1::ListUsersResponse b = a;
-  EXPECT_EQ(ListingDigest(a), ListingDigest(b));
-  b.mutable_users(1)->set_generation(8);
-  EXPECT_NE(ListingDigest(a), ListingDigest(b));
-  b = a;
-  b.set_instance_id("inst-2");
-  EXPECT_NE(ListingDigest(a), ListingDigest(b));
-  b = a;
-  b.add_users()->set_user("carol");
-  EXPECT_NE(ListingDigest(a), ListingDigest(b));
-
-  const std::string dir = Tmp() + "/last_listing";
-  MkdirP(dir);
-  EXPECT_EQ(ReadLastListing(dir), "");
-  ASSERT_TRUE(WriteLastListing(dir, ListingDigest(a)).ok());
-  EXPECT_EQ(ReadLastListing(dir), ListingDigest(a));
-  ASSERT_TRUE(ClearLastListing(dir).ok());
-  EXPECT_EQ(ReadLastListing(dir), "");
-  EXPECT_TRUE(ClearLastListing(dir).ok());  // nothing to clear is fine
 }
 
 TEST(TokenBucketTest, HoldsTheRateOnTheClock) {

@@ -168,16 +168,25 @@ class SyncTest : public ::testing::Test {
   absl::StatusOr<StoreSyncResult> Sync(const std::string& only_user = "", TargetFs* fs = nullptr,
                                        const std::atomic<bool>* cancel = nullptr,
                                        ProgressCallback progress = nullptr) {
-    StoreSyncRequest request{stub_.get(), "s1", "", target_root_.get(), "t1"};
-    StoreSyncOptions options;
+    const PeerClient source(stub_.get(), "s1");
+    StoreSyncContext ctx;
+    ctx.source = &source;
+    ctx.target_root = target_root_.get();
+    ctx.target_slot = "t1";
+    StoreSyncOptions& options = ctx.options;
     options.only_user = only_user;
     options.parallel_users = 1;
     options.user.batch_files = 3;  // several batches even in small tests
     options.user.durability = durability_;
     options.user.use_delta = use_delta_;
     options.commit_group_users = commit_group_users_;
-    return SyncStore(request, options, target_db_.get(), fs ? fs : DefaultTargetFs(), &clock_,
-                     progress, cancel, &counters_);
+    ctx.db = target_db_.get();
+    ctx.fs = fs ? fs : DefaultTargetFs();
+    ctx.clock = &clock_;
+    ctx.progress = std::move(progress);
+    ctx.cancelled = cancel;
+    ctx.counters = &counters_;
+    return SyncStore(ctx);
   }
 
   void ExpectEqualTrees() { EXPECT_EQ(Tree(source_ + "/users"), Tree(target_ + "/users")); }

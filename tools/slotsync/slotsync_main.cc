@@ -24,9 +24,11 @@
 #include "absl/strings/str_format.h"
 #include "base/clock.h"
 #include "base/grpc_util.h"
+#include "replicator/sync/checkpoint_store.h"
 #include "replicator/sync/peer_client.h"
 #include "replicator/sync/state_db.h"
 #include "replicator/sync/store_sync.h"
+#include "tools/slotsync/last_listing.h"
 
 ABSL_FLAG(std::string, source, "", "HOST:PORT of the source's ReplicaPeer");
 ABSL_FLAG(std::string, slot, "", "slot name on the source");
@@ -125,8 +127,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto stub = v1::ReplicaPeer::NewStub(channel);
-  sync::StoreSyncRequest request{stub.get(), absl::GetFlag(FLAGS_slot), absl::GetFlag(FLAGS_store),
-                                 -1, "dest"};
+  const sync::PeerClient peer(stub.get(), absl::GetFlag(FLAGS_slot));
+  const std::string store = absl::GetFlag(FLAGS_store);
+  const std::string target_slot = "dest";  // checkpoint and hash-cache scope
   const absl::Time start = RealClock()->Now();
   auto print_unchanged = [&](uint64_t users) {
     absl::PrintF(
@@ -141,13 +144,13 @@ int main(int argc, char** argv) {
   const bool whole_slot = options.use_checkpoints && options.only_user.empty();
   absl::StatusOr<v1::ListUsersResponse> listed =
       options.use_checkpoints
-          ? sync::PeerClient(stub.get(), request.source_slot).ListUsers(request.store)
+          ? peer.ListUsers(store)
           : absl::StatusOr<v1::ListUsersResponse>(absl::FailedPreconditionError("checkpoints off"));
   bool check_checkpoints = listed.ok();
   if (whole_slot && listed.ok()) {
-    const std::string last = sync::ReadLastListing(state);
+    const std::string last = slotsync::ReadLastListing(state);
     if (!last.empty()) {
-      if (listed->users_size() > 0 && sync::ListingDigest(*listed) == last) {
+      if (listed->users_size() > 0 && slotsync::ListingDigest(*listed) == last) {
         print_unchanged(listed->users_size());
         return 0;
       }
@@ -155,12 +158,12 @@ int main(int argc, char** argv) {
     }
   }
   if (check_checkpoints) {
-    absl::StatusOr<std::unique_ptr<rocksdb::DB>> ro = sync::OpenStateDbReadOnly(state);
+    absl::StatusOr<std::unique_ptr<rocksdb::DB>> ro = slotsync::OpenStateDbReadOnly(state);
     if (ro.ok()) {
       sync::CheckpointStore checkpoints(ro->get());
       uint64_t users = 0;
-      if (sync::AllUsersAtCheckpoint(*listed, request.target_slot, options.only_user, &checkpoints,
-                                     &users)) {
+      if (slotsync::AllUsersAtCheckpoint(*listed, target_slot, options.only_user, &checkpoints,
+                                         &users)) {
         print_unchanged(users);
         return 0;
       }
@@ -176,19 +179,26 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "slotsync: %s\n", root.status().ToString().c_str());
     return 1;
   }
-  request.target_root = root->get();
   if (whole_slot) {
     // Until this run completes, no record may claim what it will do.
-    if (absl::Status s = sync::ClearLastListing(state); !s.ok()) {
+    if (absl::Status s = slotsync::ClearLastListing(state); !s.ok()) {
       std::fprintf(stderr, "slotsync: %s\n", s.ToString().c_str());
       return 1;
     }
   }
   sync::SyncCounters counters;
+  sync::StoreSyncContext ctx;
+  ctx.source = &peer;
+  ctx.store = store;
+  ctx.target_root = root->get();
+  ctx.target_slot = target_slot;
+  ctx.options = options;
+  ctx.db = db->get();
+  ctx.fs = sync::DefaultTargetFs();
+  ctx.clock = RealClock();
+  ctx.counters = &counters;
   sync::StoreSyncResult partial;
-  absl::StatusOr<sync::StoreSyncResult> result =
-      sync::SyncStore(request, options, db->get(), sync::DefaultTargetFs(), RealClock(), nullptr,
-                      nullptr, &counters, &partial);
+  absl::StatusOr<sync::StoreSyncResult> result = sync::SyncStore(ctx, &partial);
   const double secs = absl::ToDoubleSeconds(RealClock()->Now() - start);
   const sync::StoreSyncResult& r = result.ok() ? *result : partial;
   absl::PrintF(
@@ -222,7 +232,8 @@ int main(int argc, char** argv) {
   }
   if (whole_slot && r.blocked_users.empty() && r.failed_users.empty()) {
     // Not fatal: the next run only loses its fastest path.
-    if (absl::Status s = sync::WriteLastListing(state, r.listing_digest); !s.ok()) {
+    if (absl::Status s = slotsync::WriteLastListing(state, slotsync::ListingDigest(r.listing));
+        !s.ok()) {
       std::fprintf(stderr, "slotsync: warning: %s\n", s.ToString().c_str());
     }
   }
