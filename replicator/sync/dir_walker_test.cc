@@ -64,10 +64,9 @@ TEST(DirWalkerTest, WalksDepthFirstWithPathsAndDepths) {
   ASSERT_TRUE(fd.ok()) << fd.status();
   Recorder recorder;
   ASSERT_TRUE(WalkTree(fd->get(), &recorder).ok());
-  EXPECT_THAT(recorder.events,
-              ElementsAre("list  @0", "visit a", "list a @1", "visit a/b", "list a/b @2",
-                          "visit a/b/f", "left a/b", "visit a/g", "left a", "visit c",
-                          "list c @1", "left c", "visit h"));
+  EXPECT_THAT(recorder.events, ElementsAre("list  @0", "visit a", "list a @1", "visit a/b",
+                                           "list a/b @2", "visit a/b/f", "left a/b", "visit a/g",
+                                           "left a", "visit c", "list c @1", "left c", "visit h"));
 }
 
 TEST(DirWalkerTest, NeverFollowsASymlinkedDirectory) {
