@@ -7,7 +7,8 @@
 // reports their state.
 //
 //   auto engine = SyncEngine::Create(data_dir, {{"slot3", "/srv/u1/slot3"}},
-//                                    RealClock(), EngineOptions());
+//                                    RealClock(), DefaultTargetFs(),
+//                                    EngineOptions());
 //   grpc::ServerBuilder b; (*engine)->RegisterService(&b);
 //   (*engine)->StartTask("t-17", v1::TASK_RE_REPLICATE, "store-a", "slot3",
 //                        "10.0.0.4:7001", "slot1", on_progress, on_done);
@@ -15,8 +16,9 @@
 //
 // Threads: each task and each replica catch-up loop runs on a thread of its
 // own; callbacks are called from those threads (never with an engine lock
-// held) and must be quick. Every public method is thread-safe. The clock is
-// used for intervals (catch-up period), quarantine dates and rates.
+// held) and must be quick. Every public method is thread-safe. Like the
+// clock (intervals, quarantine dates, rates), the filesystem seam every write
+// into a replica slot goes through (target_fs.h) is injected.
 //
 // Source-side generations come from recursive inotify watches (scan
 // fallback, periodic full scan); the same events give delta manifests ("what

@@ -1,6 +1,6 @@
 // Safe names and paths for the data path.
 //
-// Everything the data path touches lives under a slot root: users/<user>/...
+// Everything the data path touches lives under a slot root (slot_layout.h).
 // Names and relative paths arrive from the network (a peer's manifest) and
 // from operators, so every one is validated before use, and every directory
 // is opened component by component with O_NOFOLLOW, so a symlink can never

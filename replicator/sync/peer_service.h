@@ -6,7 +6,9 @@
 // beneath the slot with O_NOFOLLOW at every component: a symlink can never
 // serve data from outside the slot. A file whose content no longer matches
 // the hash the client expects is reported with FileChunk.error; its content
-// is never presented as that version.
+// is never presented as that version. Generations and delta manifests come
+// from the ChangeTracker the core owns; the slot's layout from
+// slot_layout.h. The replica's side of every call is peer_client.h.
 //
 // Thread-safe: any number of concurrent calls.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_PEER_SERVICE_H_

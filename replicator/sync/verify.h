@@ -1,6 +1,8 @@
-// Verification: compare a master's copy (over ReplicaPeer) with a local
-// replica by content hash, for one user or a whole store (ksck
-// --verify-data). Read-only on both sides.
+// Verification: compare a master's copy (over ReplicaPeer, PeerClient) with
+// a local replica by content hash, for one user or a whole store (a task's
+// last step, ksck --verify-data). Read-only on both sides; the local scan
+// may fill the hash cache. Thread-safe (a free function over thread-safe
+// parts).
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_VERIFY_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_VERIFY_H_
 
