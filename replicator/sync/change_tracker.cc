@@ -21,10 +21,6 @@
 namespace slotkeeper::sync {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
-}
-
 constexpr int kMaxFingerprintDepth = 64;
 
 // Fingerprints a user's tree: every directory's (path, mtime, inode) and,

@@ -132,10 +132,14 @@ class MemoryHashCache : public HashCache {
   std::unordered_map<std::string, std::string> by_stamp_ ABSL_GUARDED_BY(mu_);
 };
 
+// A file's mtime in nanoseconds, as manifests and stamps carry it.
+inline int64_t MtimeNs(const struct stat& st) {
+  return st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
+}
+
 // The stamp of the file `st` describes.
 inline FileStamp StampOf(const struct stat& st) {
-  return FileStamp{static_cast<uint64_t>(st.st_size),
-                   st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec,
+  return FileStamp{static_cast<uint64_t>(st.st_size), MtimeNs(st),
                    static_cast<uint64_t>(st.st_ino)};
 }
 

@@ -23,10 +23,6 @@ constexpr size_t kManifestChunkEntries = 2000;
 // About 200 bytes each: a few hundred MB at most for very large slots.
 constexpr size_t kMemoryCacheEntries = 2'000'000;
 
-int64_t MtimeNs(const struct stat& st) {
-  return st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
-}
-
 }  // namespace
 
 std::string NewInstanceId() {
