@@ -1,7 +1,6 @@
 #include "replicator/host_probes.h"
 
-#include <dirent.h>
-#include <ftw.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -15,6 +14,8 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "replicator/sync/dir_walker.h"
+#include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::replicator {
 namespace {
@@ -121,37 +122,58 @@ std::vector<v1::FilesystemUsage> CapacityProbe::Usage() const {
 }
 
 namespace {
-// nftw has no user pointer; the scan runs on one thread at a time per call
-// chain, so a thread-local accumulator is enough.
-thread_local uint64_t tls_bytes = 0;
-int AddBlocks(const char*, const struct stat* st, int type, struct FTW*) {
-  if (type == FTW_F || type == FTW_D || type == FTW_SL) {
-    tls_bytes += static_cast<uint64_t>(st->st_blocks) * 512;
+
+// Adds up the bytes allocated below a slot: every directory that can be
+// read, every file and symlink, on the slot's own filesystem only (the
+// slot's mounts, if any, are not its usage).
+class UsageCounter : public sync::DirVisitor {
+ public:
+  explicit UsageCounter(dev_t device) : device_(device) {}
+
+  absl::Status Listed(const sync::WalkDir& dir, std::vector<sync::DirEntry>*) override {
+    struct stat st;
+    if (::fstat(dir.fd, &st) == 0) bytes_ += static_cast<uint64_t>(st.st_blocks) * 512;
+    return absl::OkStatus();
   }
-  return 0;
-}
+  absl::StatusOr<bool> Visit(const sync::WalkDir& dir, const sync::DirEntry& e,
+                             const std::string&) override {
+    struct stat st;
+    if (::fstatat(dir.fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (st.st_dev != device_) return false;
+    if (S_ISDIR(st.st_mode)) return true;  // counted once listed
+    bytes_ += static_cast<uint64_t>(st.st_blocks) * 512;
+    return false;
+  }
+  absl::Status Unreadable(const std::string&, const absl::Status&) override {
+    return absl::OkStatus();
+  }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  const dev_t device_;
+  uint64_t bytes_ = 0;
+};
+
 }  // namespace
 
 v1::SlotContents ScanSlot(const SlotConfig& slot) {
   v1::SlotContents c;
   c.set_slot(slot.name());
-  if (std::optional<std::string> store = ReadSmall(absl::StrCat(slot.path(), "/", kStoreMarker))) {
+  absl::StatusOr<sync::Fd> root = sync::OpenRootDir(slot.path());
+  if (!root.ok()) return c;  // no slot directory: an empty slot
+  if (absl::StatusOr<std::string> store = sync::ReadStoreMarker(root->get()); store.ok()) {
     c.set_store(*store);
   }
-  std::vector<std::string> users;
-  if (DIR* d = ::opendir(absl::StrCat(slot.path(), "/users").c_str())) {
-    while (dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) users.push_back(name);
-    }
-    ::closedir(d);
+  if (absl::StatusOr<std::vector<std::string>> users = sync::ListSlotUsers(root->get());
+      users.ok()) {
+    for (std::string& u : *users) c.add_users(std::move(u));
   }
-  std::sort(users.begin(), users.end());
-  for (std::string& u : users) c.add_users(std::move(u));
-  tls_bytes = 0;
-  ::nftw(slot.path().c_str(), AddBlocks, 32, FTW_PHYS | FTW_MOUNT);
-  c.set_used_bytes(tls_bytes);
+  struct stat st;
+  if (::fstat(root->get(), &st) == 0) {
+    UsageCounter usage(st.st_dev);
+    (void)sync::WalkTree(root->get(), &usage);  // the counter skips what it cannot read
+    c.set_used_bytes(usage.bytes());
+  }
   return c;
 }
 

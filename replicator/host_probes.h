@@ -62,14 +62,12 @@ class CapacityProbe : public Probe {
   std::vector<v1::FilesystemUsage> usage_ ABSL_GUARDED_BY(mu_);
 };
 
-// What a slot directory holds: the store named in `<path>/.slotkeeper-store`
-// (empty: spare), the user directories under `<path>/users/` and the bytes
-// allocated below `path`. A missing slot directory is an empty slot. Walks
-// the tree: call it off the hot path.
+// What a slot directory holds: the store its marker names (empty: spare),
+// its users and the bytes allocated below `path`, as the data path reads them
+// (replicator/sync/slot_layout.h: only directories named by valid user names
+// are users). A missing slot directory is an empty slot. Walks the tree: call
+// it off the hot path.
 v1::SlotContents ScanSlot(const SlotConfig& slot);
-
-// The store marker file name inside a slot.
-inline constexpr char kStoreMarker[] = ".slotkeeper-store";
 
 }  // namespace slotkeeper::replicator
 

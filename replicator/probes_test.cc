@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "replicator/host_probes.h"
+#include "replicator/sync/slot_layout.h"
 #include "replicator/kernel_log_probe.h"
 #include "replicator/mount_probe.h"
 #include "replicator/probe.h"
@@ -364,7 +365,7 @@ TEST(ScanSlotTest, ReadsMarkerUsersAndUsage) {
   ::mkdir((slot + "/users/bob").c_str(), 0755);
   ::mkdir((slot + "/users/alice").c_str(), 0755);
   WriteFile(slot + "/users/bob/msg", std::string(10000, 'x'));
-  WriteFile(slot + "/" + kStoreMarker, "store7\n");
+  WriteFile(slot + "/" + std::string(sync::kStoreMarker), "store7\n");
   SlotConfig config;
   config.set_name("s01");
   config.set_path(slot);

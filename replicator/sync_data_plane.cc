@@ -150,7 +150,7 @@ absl::StatusOr<std::unique_ptr<DataPlane>> MakeSyncDataPlane(const AgentConfig& 
   sync::EngineOptions engine_options;
   engine_options.sync.bandwidth_bytes_per_second = options.bandwidth_bytes_per_second;
   auto engine = sync::SyncEngine::Create(absl::StrCat(config.data_dir(), "/sync"), std::move(slots),
-                                         clock, engine_options);
+                                         clock, sync::DefaultTargetFs(), engine_options);
   if (!engine.ok()) return engine.status();
   return std::unique_ptr<DataPlane>(new SyncDataPlane(std::move(*engine), clock));
 }

@@ -1,6 +1,5 @@
 #include "replicator/sync/change_tracker.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -13,23 +12,65 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "replicator/sync/dir_walker.h"
+#include "replicator/sync/maildir.h"
 #include "replicator/sync/manifest.h"
 #include "replicator/sync/paths.h"
+#include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
 namespace {
 
-int64_t MtimeNs(const struct stat& st) {
-  return st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
-}
+constexpr int kMaxFingerprintDepth = 64;
 
-struct Fingerprinter {
-  bool full;
-  int64_t racy_after_ns;
-  ContentHasher dirs;
-  ContentHasher files;
-  bool racy = false;
+// Fingerprints a user's tree: every directory's (path, mtime, inode) and,
+// in a full scan, every file's (path, mtime, size), in name order. Outside a
+// full scan, Maildir message directories (maildir.h) are not read: they hold
+// no folders, and their own mtime tells of any change in them.
+class Fingerprinter : public DirVisitor {
+ public:
+  Fingerprinter(bool full, int64_t racy_after_ns) : full_(full), racy_after_ns_(racy_after_ns) {}
 
+  // The walk's root (the user directory) itself.
+  void AddRoot(const struct stat& st) { AddDir("", st); }
+
+  absl::Status Listed(const WalkDir&, std::vector<DirEntry>* entries) override {
+    if (!full_) {
+      // Only directories matter outside a full scan.
+      entries->erase(std::remove_if(entries->begin(), entries->end(),
+                                    [](const DirEntry& e) {
+                                      return e.type != DT_DIR && e.type != DT_UNKNOWN;
+                                    }),
+                     entries->end());
+    }
+    std::sort(entries->begin(), entries->end(),
+              [](const DirEntry& a, const DirEntry& b) { return a.name < b.name; });
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<bool> Visit(const WalkDir& dir, const DirEntry& e,
+                             const std::string& rel) override {
+    struct stat st;
+    if (fstatat(dir.fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (S_ISDIR(st.st_mode)) {
+      AddDir(rel, st);
+      if (dir.depth + 1 > kMaxFingerprintDepth) return false;
+      return full_ || !IsMessageDir(dir.fd, e.name);
+    }
+    if (full_) Add(&files_, rel, MtimeNs(st), static_cast<uint64_t>(st.st_size));
+    return false;
+  }
+
+  // What cannot be read is left out of the fingerprint.
+  absl::Status Unreadable(const std::string&, const absl::Status&) override {
+    return absl::OkStatus();
+  }
+
+  std::string DirFingerprint() { return dirs_.Finish(); }
+  std::string FileFingerprint() { return files_.Finish(); }
+  bool racy() const { return racy_; }
+
+ private:
   void Add(ContentHasher* h, const std::string& rel, int64_t a, uint64_t b) {
     std::string buf = rel;
     buf.push_back('\0');
@@ -37,46 +78,16 @@ struct Fingerprinter {
     buf.append(reinterpret_cast<const char*>(&b), sizeof(b));
     h->Update(buf.data(), buf.size());
   }
-
-  void Walk(int dirfd, const std::string& rel, const struct stat& st, int depth) {
-    Add(&dirs, rel, MtimeNs(st), st.st_ino);
-    if (MtimeNs(st) >= racy_after_ns) racy = true;
-    if (depth > 64) return;
-    const bool leaf =
-        rel.size() >= 3 && !full &&
-        (absl::EndsWith(rel, "cur") || absl::EndsWith(rel, "new") || absl::EndsWith(rel, "tmp")) &&
-        (rel.size() == 3 || rel[rel.size() - 4] == '/');
-    if (leaf) return;  // Maildir leaves hold messages only
-    int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-    if (fd < 0) return;
-    DIR* dir = fdopendir(fd);
-    if (dir == nullptr) {
-      close(fd);
-      return;
-    }
-    std::vector<std::string> names;
-    while (struct dirent* e = readdir(dir)) {
-      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-      if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN || full) {
-        names.push_back(e->d_name);
-      }
-    }
-    closedir(dir);
-    std::sort(names.begin(), names.end());
-    for (const std::string& n : names) {
-      struct stat sub;
-      if (fstatat(dirfd, n.c_str(), &sub, AT_SYMLINK_NOFOLLOW) != 0) continue;
-      const std::string sub_rel = rel.empty() ? n : absl::StrCat(rel, "/", n);
-      if (S_ISDIR(sub.st_mode)) {
-        int subfd = openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (subfd < 0) continue;
-        Fd holder(subfd);
-        Walk(subfd, sub_rel, sub, depth + 1);
-      } else if (full) {
-        Add(&files, sub_rel, MtimeNs(sub), static_cast<uint64_t>(sub.st_size));
-      }
-    }
+  void AddDir(const std::string& rel, const struct stat& st) {
+    Add(&dirs_, rel, MtimeNs(st), st.st_ino);
+    if (MtimeNs(st) >= racy_after_ns_) racy_ = true;
   }
+
+  const bool full_;
+  const int64_t racy_after_ns_;
+  ContentHasher dirs_;
+  ContentHasher files_;
+  bool racy_ = false;
 };
 
 }  // namespace
@@ -140,7 +151,8 @@ bool ChangeTracker::DrainLocked(const std::string& slot) {
   InotifyWatcher::Changes changes = w->second->Drain();
   if (changes.rescan_all) {
     // Events were lost: every user is bumped, no history can be trusted.
-    LogWarning("sync", absl::StrCat("slot ", slot, ": change events lost; delta history forgotten"));
+    LogWarning("sync",
+               absl::StrCat("slot ", slot, ": change events lost; delta history forgotten"));
     rescan_pending_.insert(slot);
     ForgetChangesLocked(slot);
     return false;
@@ -233,23 +245,24 @@ absl::StatusOr<UserGeneration> ChangeTracker::RefreshUserLocked(int slot_root,
                                                                 const std::string& user,
                                                                 bool full) {
   if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
-  Fingerprinter fp{full, absl::ToUnixNanos(clock_->Now() - racy_window_), {}, {}, false};
-  absl::StatusOr<Fd> dir = OpenDirBeneath(slot_root, absl::StrCat("users/", user), false);
+  Fingerprinter fp(full, absl::ToUnixNanos(clock_->Now() - racy_window_));
+  absl::StatusOr<Fd> dir = OpenUserDir(slot_root, user, /*create=*/false);
   if (dir.ok()) {
     struct stat st;
     if (fstat(dir->get(), &st) != 0) return ErrnoStatus(errno, "fstat");
-    fp.Walk(dir->get(), "", st, 0);
+    fp.AddRoot(st);
+    (void)WalkTree(dir->get(), &fp);  // the fingerprinter skips what it cannot read
   } else if (!absl::IsNotFound(dir.status())) {
     return dir.status();
   }
-  const std::string dir_fp = fp.dirs.Finish();
-  const std::string file_fp = fp.files.Finish();
+  const std::string dir_fp = fp.DirFingerprint();
+  const std::string file_fp = fp.FileFingerprint();
   State& state = users_[absl::StrCat(slot, "\n", user)];
   bool changed = state.gen.generation == 0 || state.racy || state.dir_fp != dir_fp ||
                  (full && !state.file_fp.empty() && state.file_fp != file_fp);
   state.dir_fp = dir_fp;
   if (full) state.file_fp = file_fp;
-  state.racy = fp.racy;
+  state.racy = fp.racy();
   if (changed) BumpUntrackedLocked(&state);  // a scan does not know which paths
   return state.gen;
 }

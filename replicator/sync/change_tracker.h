@@ -3,17 +3,19 @@
 // Refresh() fingerprints every user of a slot from its directories' (path,
 // mtime, inode): in Maildir every delivery, flag change, move and expunge
 // renames or creates a file, which changes its directory's mtime, so the
-// fingerprint changes without stat-ing a single message. Every
-// `full_scan_every` refreshes, or when FullScanDue() by the clock, file
-// (path, size, mtime) are folded in as well: the safety net for in-place
-// writes that leave directory mtimes alone. When a user's fingerprint
-// changes, its generation goes up and, if none was pending, its
+// fingerprint changes without stat-ing a single message (message
+// directories are not even read; maildir.h). The first refresh of a slot,
+// and then one every `full_scan_interval` by the clock, also folds in every
+// file's (path, size, mtime) and walks the message directories: the safety
+// net for in-place writes that leave directory mtimes alone. When a user's
+// fingerprint changes, its generation goes up and, if none was pending, its
 // oldest-change time is set; MarkServed() clears that time once a replica
 // has read the user at its current generation.
 //
 // A directory modified within `racy_window` of the scan may change again
-// within the same timestamp tick (the kernel's coarse clock, a few ms), so such a user is bumped
-// once more at the next refresh (the "racy git" rule).
+// within the same timestamp tick (the kernel's coarse clock, a few ms), so
+// such a user is bumped once more at the next refresh (the "racy git"
+// rule).
 //
 // With Watch(), a slot is tracked by recursive inotify watches instead:
 // Refresh() drains the kernel's event queue and bumps every user an event

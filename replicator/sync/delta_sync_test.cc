@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "replicator/sync/checkpoint_store.h"
 #include "replicator/sync/quarantine.h"
 #include "replicator/sync/sync_test_util.h"
 

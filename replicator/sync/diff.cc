@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "absl/strings/str_format.h"
+#include "replicator/sync/maildir.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -17,107 +18,153 @@ std::unordered_map<std::string, const ManifestEntry*> ByPath(const Manifest& m) 
   return out;
 }
 
+using ByPathIndex = std::unordered_map<std::string, const ManifestEntry*>;
+
+// The regular files of a manifest: directories are created or (when empty)
+// removed, never renamed or fetched.
+Manifest FilesOnly(const Manifest& all) {
+  Manifest out;
+  for (const ManifestEntry& e : all) {
+    if (!e.directory()) out.push_back(e);
+  }
+  return out;
+}
+
+// Directories to create (in source order) and local-only ones to remove,
+// deepest first.
+void PlanDirectories(const Manifest& source_all, const Manifest& local_all, UserPlan* plan) {
+  std::set<std::string> source_dirs, local_dirs;
+  for (const ManifestEntry& e : source_all) {
+    if (e.directory()) source_dirs.insert(e.path());
+  }
+  for (const ManifestEntry& e : local_all) {
+    if (e.directory()) local_dirs.insert(e.path());
+  }
+  for (const ManifestEntry& e : source_all) {
+    if (e.directory() && !local_dirs.count(e.path())) plan->mkdirs.push_back(e);
+  }
+  for (const std::string& d : local_dirs) {
+    if (!source_dirs.count(d)) plan->rmdirs.push_back(d);
+  }
+  std::stable_sort(
+      plan->rmdirs.begin(), plan->rmdirs.end(), [](const std::string& a, const std::string& b) {
+        return std::count(a.begin(), a.end(), '/') > std::count(b.begin(), b.end(), '/');
+      });
+}
+
+// Local files whose current path will not keep them: candidates for
+// renames (rename donors), else quarantine. Indexed by content hash and
+// Maildir key.
+class LeavingFiles {
+ public:
+  // Also counts the local Maildir messages into `*local_messages`.
+  LeavingFiles(const Manifest& local, const ByPathIndex& source_by_path, uint64_t* local_messages) {
+    for (const ManifestEntry& e : local) {
+      if (IsMaildirMessage(e.path())) ++*local_messages;
+      auto it = source_by_path.find(e.path());
+      if (it != source_by_path.end() && it->second->hash() == e.hash()) continue;
+      by_hash_.emplace(e.hash(), &e);
+      std::string key = MaildirUniqueKey(e.path());
+      if (!key.empty()) by_key_.emplace(std::move(key), &e);
+    }
+  }
+
+  // A donor for `want`, taken (not offered again): the same Maildir
+  // message (same unique part, same content) first, then any leaving file
+  // with the same content. Null when there is none.
+  const ManifestEntry* TakeDonor(const ManifestEntry& want) {
+    const ManifestEntry* donor = nullptr;
+    const std::string key = MaildirUniqueKey(want.path());
+    if (!key.empty()) {
+      auto [b, e] = by_key_.equal_range(key);
+      for (auto i = b; i != e && donor == nullptr; ++i) {
+        if (i->second->hash() == want.hash() && !used_.count(i->second->path())) donor = i->second;
+      }
+    }
+    if (donor == nullptr) {
+      auto [b, e] = by_hash_.equal_range(want.hash());
+      for (auto i = b; i != e && donor == nullptr; ++i) {
+        if (!used_.count(i->second->path())) donor = i->second;
+      }
+    }
+    if (donor != nullptr) used_.insert(donor->path());
+    return donor;
+  }
+
+  // The leaving files no rename took.
+  std::vector<const ManifestEntry*> Untaken() const {
+    std::vector<const ManifestEntry*> out;
+    for (const auto& [hash, entry] : by_hash_) {
+      if (!used_.count(entry->path())) out.push_back(entry);
+    }
+    return out;
+  }
+
+ private:
+  std::unordered_multimap<std::string, const ManifestEntry*> by_hash_;
+  std::unordered_multimap<std::string, const ManifestEntry*> by_key_;
+  std::set<std::string> used_;  // local paths taken by renames
+};
+
+// Per source file: nothing, a metadata fix, a rename or a fetch.
+void PlanFiles(const Manifest& source, const ByPathIndex& local_by_path, LeavingFiles* leaving,
+               UserPlan* plan) {
+  for (const ManifestEntry& want : source) {
+    auto it = local_by_path.find(want.path());
+    if (it != local_by_path.end() && it->second->hash() == want.hash()) {
+      if (it->second->mtime_ns() != want.mtime_ns() || it->second->mode() != want.mode()) {
+        plan->metadata_fixes.push_back(want);
+      }
+      continue;
+    }
+    if (const ManifestEntry* donor = leaving->TakeDonor(want)) {
+      plan->renames.push_back({donor->path(), want, donor->mtime_ns(), donor->mode()});
+    } else {
+      plan->fetches.push_back(want);
+      plan->fetch_bytes += want.size();
+    }
+  }
+}
+
+// Leaving files no rename took go to the quarantine (sorted).
+void PlanQuarantines(const LeavingFiles& leaving, const ByPathIndex& source_by_path,
+                     UserPlan* plan) {
+  for (const ManifestEntry* entry : leaving.Untaken()) {
+    plan->quarantines.push_back(entry->path());
+    // A file overwritten at the same path is not a removed message.
+    if (IsMaildirMessage(entry->path()) && !source_by_path.count(entry->path())) {
+      plan->removed_messages++;
+    }
+  }
+  std::sort(plan->quarantines.begin(), plan->quarantines.end());
+}
+
+// The mass-deletion guard.
+void ApplyGuard(const GuardOptions& guard, UserPlan* plan) {
+  if (plan->removed_messages >= guard.min_removals_to_block &&
+      static_cast<double>(plan->removed_messages) >
+          guard.max_removal_share * static_cast<double>(plan->local_messages)) {
+    plan->blocked = true;
+    plan->blocked_reason = absl::StrFormat(
+        "mass-deletion guard: sync would remove %d of %d messages (more than "
+        "%.0f%%); nothing changed",
+        plan->removed_messages, plan->local_messages, guard.max_removal_share * 100);
+  }
+}
+
 }  // namespace
 
 UserPlan PlanUserSync(const Manifest& source_all, const Manifest& local_all,
                       const GuardOptions& guard) {
   UserPlan plan;
-  // Directories apart: they are created or (when empty) removed, never
-  // renamed or fetched.
-  Manifest source, local;
-  std::set<std::string> source_dirs, local_dirs;
-  for (const ManifestEntry& e : source_all) {
-    if (e.directory()) {
-      source_dirs.insert(e.path());
-    } else {
-      source.push_back(e);
-    }
-  }
-  for (const ManifestEntry& e : local_all) {
-    if (e.directory()) {
-      local_dirs.insert(e.path());
-    } else {
-      local.push_back(e);
-    }
-  }
-  for (const ManifestEntry& e : source_all) {
-    if (e.directory() && !local_dirs.count(e.path())) plan.mkdirs.push_back(e);
-  }
-  for (const std::string& d : local_dirs) {
-    if (!source_dirs.count(d)) plan.rmdirs.push_back(d);
-  }
-  // Deepest first.
-  std::stable_sort(
-      plan.rmdirs.begin(), plan.rmdirs.end(), [](const std::string& a, const std::string& b) {
-        return std::count(a.begin(), a.end(), '/') > std::count(b.begin(), b.end(), '/');
-      });
+  const Manifest source = FilesOnly(source_all);
+  const Manifest local = FilesOnly(local_all);
+  PlanDirectories(source_all, local_all, &plan);
   const auto source_by_path = ByPath(source);
-  const auto local_by_path = ByPath(local);
-
-  // Local files whose current path will not keep them: candidates for
-  // renames, else quarantine. Indexed by content hash and Maildir key.
-  std::unordered_multimap<std::string, const ManifestEntry*> leaving_by_hash;
-  std::unordered_multimap<std::string, const ManifestEntry*> leaving_by_key;
-  for (const ManifestEntry& e : local) {
-    if (IsMaildirMessage(e.path())) plan.local_messages++;
-    auto it = source_by_path.find(e.path());
-    if (it != source_by_path.end() && it->second->hash() == e.hash()) continue;
-    leaving_by_hash.emplace(e.hash(), &e);
-    std::string key = MaildirUniqueKey(e.path());
-    if (!key.empty()) leaving_by_key.emplace(std::move(key), &e);
-  }
-  std::set<std::string> used;  // local paths consumed by renames
-
-  for (const ManifestEntry& want : source) {
-    auto it = local_by_path.find(want.path());
-    if (it != local_by_path.end() && it->second->hash() == want.hash()) {
-      if (it->second->mtime_ns() != want.mtime_ns() || it->second->mode() != want.mode()) {
-        plan.metadata_fixes.push_back(want);
-      }
-      continue;
-    }
-    // Prefer the same Maildir message (same unique part, same content), then
-    // any leaving file with the same content.
-    const ManifestEntry* donor = nullptr;
-    std::string key = MaildirUniqueKey(want.path());
-    if (!key.empty()) {
-      auto [b, e] = leaving_by_key.equal_range(key);
-      for (auto i = b; i != e && donor == nullptr; ++i) {
-        if (i->second->hash() == want.hash() && !used.count(i->second->path())) donor = i->second;
-      }
-    }
-    if (donor == nullptr) {
-      auto [b, e] = leaving_by_hash.equal_range(want.hash());
-      for (auto i = b; i != e && donor == nullptr; ++i) {
-        if (!used.count(i->second->path())) donor = i->second;
-      }
-    }
-    if (donor != nullptr) {
-      used.insert(donor->path());
-      plan.renames.push_back({donor->path(), want, donor->mtime_ns(), donor->mode()});
-    } else {
-      plan.fetches.push_back(want);
-      plan.fetch_bytes += want.size();
-    }
-  }
-  for (const auto& [hash, entry] : leaving_by_hash) {
-    if (used.count(entry->path())) continue;
-    plan.quarantines.push_back(entry->path());
-    // A file overwritten at the same path is not a removed message.
-    if (IsMaildirMessage(entry->path()) && !source_by_path.count(entry->path())) {
-      plan.removed_messages++;
-    }
-  }
-  std::sort(plan.quarantines.begin(), plan.quarantines.end());
-  if (plan.removed_messages >= guard.min_removals_to_block &&
-      static_cast<double>(plan.removed_messages) >
-          guard.max_removal_share * static_cast<double>(plan.local_messages)) {
-    plan.blocked = true;
-    plan.blocked_reason = absl::StrFormat(
-        "mass-deletion guard: sync would remove %d of %d messages (more than "
-        "%.0f%%); nothing changed",
-        plan.removed_messages, plan.local_messages, guard.max_removal_share * 100);
-  }
+  LeavingFiles leaving(local, source_by_path, &plan.local_messages);
+  PlanFiles(source, ByPath(local), &leaving, &plan);
+  PlanQuarantines(leaving, source_by_path, &plan);
+  ApplyGuard(guard, &plan);
   return plan;
 }
 

@@ -11,6 +11,9 @@
 // `max_removal_share` of the replica's Maildir messages (and at least
 // `min_removals_to_block` of them) is marked blocked; the caller then changes
 // nothing for that user and reports it.
+//
+// CompareManifests is verification's comparison (by path and hash).
+// Pure functions; thread-safe.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_DIFF_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_DIFF_H_
 

@@ -106,13 +106,5 @@ TEST(CompareManifestsTest, ReportsEachKind) {
   EXPECT_TRUE(CompareManifests(master, master).empty());
 }
 
-TEST(MaildirTest, UniqueKey) {
-  EXPECT_EQ(MaildirUniqueKey("cur/123.host:2,RS"), "123.host");
-  EXPECT_EQ(MaildirUniqueKey(".Sent/new/123.host"), "123.host");
-  EXPECT_EQ(MaildirUniqueKey("dovecot.index"), "");
-  EXPECT_TRUE(IsMaildirMessage(".Sent/cur/1:2,"));
-  EXPECT_FALSE(IsMaildirMessage("cur"));
-}
-
 }  // namespace
 }  // namespace slotkeeper::sync

@@ -3,14 +3,16 @@
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
+#include "replicator/sync/checkpoint_store.h"
 #include "replicator/sync/quarantine.h"
+#include "replicator/sync/slot_layout.h"
 #include "replicator/sync/state_db.h"
 
 namespace slotkeeper::sync {
 
 absl::StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::Create(
     const std::string& data_dir, std::map<std::string, std::string> slots, Clock* clock,
-    EngineOptions options) {
+    TargetFs* fs, EngineOptions options) {
   for (const auto& [name, path] : slots) {
     if (name.empty() || path.empty() || path[0] != '/') {
       return absl::InvalidArgumentError(
@@ -18,15 +20,20 @@ absl::StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::Create(
     }
   }
   if (clock == nullptr) return absl::InvalidArgumentError("no clock");
+  if (fs == nullptr) return absl::InvalidArgumentError("no filesystem");
   absl::StatusOr<std::unique_ptr<rocksdb::DB>> db = OpenStateDb(data_dir);
   if (!db.ok()) return db.status();
   return std::unique_ptr<SyncEngine>(
-      new SyncEngine(*std::move(db), std::move(slots), clock, std::move(options)));
+      new SyncEngine(*std::move(db), std::move(slots), clock, fs, std::move(options)));
 }
 
 SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, std::string> slots,
-                       Clock* clock, EngineOptions options)
-    : db_(std::move(db)), slot_paths_(std::move(slots)), clock_(clock), options_(options) {
+                       Clock* clock, TargetFs* fs, EngineOptions options)
+    : db_(std::move(db)),
+      slot_paths_(std::move(slots)),
+      clock_(clock),
+      fs_(fs),
+      options_(std::move(options)) {
   for (const auto& [name, path] : slot_paths_) {
     absl::StatusOr<Fd> fd = OpenRootDir(path);
     if (fd.ok()) {
@@ -55,6 +62,22 @@ SyncEngine::~SyncEngine() {
     }
   }
   for (std::thread& t : threads) t.join();
+}
+
+StoreSyncContext SyncEngine::SyncContext(const PeerClient* source, const std::string& store,
+                                         int target_root, const std::string& target_slot,
+                                         SyncCounters* counters) const {
+  StoreSyncContext ctx;
+  ctx.source = source;
+  ctx.store = store;
+  ctx.target_root = target_root;
+  ctx.target_slot = target_slot;
+  ctx.options = options_.sync;
+  ctx.db = db_.get();
+  ctx.fs = fs_;
+  ctx.clock = clock_;
+  ctx.counters = counters;
+  return ctx;
 }
 
 void SyncEngine::RegisterService(grpc::ServerBuilder* builder) {
@@ -131,6 +154,7 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
   outcome.task_id = task_id;
   absl::StatusOr<int> root = SlotRoot(target_slot);
   std::unique_ptr<v1::ReplicaPeer::Stub> stub = v1::ReplicaPeer::NewStub(ChannelTo(source_address));
+  const PeerClient source(stub.get(), source_slot);
   auto fail = [&](const absl::Status& s) {
     outcome.state = absl::IsCancelled(s) ? v1::TASK_CANCELLED : v1::TASK_FAILED;
     outcome.error = std::string(s.message());
@@ -138,21 +162,20 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
   };
   if (!root.ok()) return fail(root.status());
   if (kind != v1::TASK_VERIFY) {
-    StoreSyncRequest request{stub.get(), source_slot, store, *root, target_slot};
     SyncCounters counters;
+    StoreSyncContext ctx = SyncContext(&source, store, *root, target_slot, &counters);
+    ctx.progress = [&](const v1::TaskProgress& p) {
+      if (on_progress) on_progress(task_id, p);
+    };
+    ctx.cancelled = cancelled;
     StoreSyncResult partial;
-    absl::StatusOr<StoreSyncResult> r = SyncStore(
-        request, options_.sync, db_.get(), DefaultTargetFs(), clock_,
-        [&](const v1::TaskProgress& p) {
-          if (on_progress) on_progress(task_id, p);
-        },
-        cancelled, &counters, &partial);
+    absl::StatusOr<StoreSyncResult> r = SyncStore(ctx, &partial);
     outcome.progress = partial.progress;
     outcome.blocked_users = partial.blocked_users;
     if (!r.ok()) return fail(r.status());
   }
   absl::StatusOr<VerifyReport> report =
-      VerifyAgainstSource(stub.get(), source_slot, "", *root, target_slot, cache_.get());
+      VerifyAgainstSource(source, "", *root, target_slot, cache_.get());
   if (!report.ok()) return fail(report.status());
   if (!report->consistent()) {
     const Difference& d = report->differences.front();
@@ -220,14 +243,14 @@ void SyncEngine::CatchUpLoop(Replica* replica) {
   absl::StatusOr<int> root = SlotRoot(config.slot);
   std::unique_ptr<v1::ReplicaPeer::Stub> stub =
       v1::ReplicaPeer::NewStub(ChannelTo(config.master_address));
+  const PeerClient master(stub.get(), config.master_slot);
   while (!replica->stop) {
-    StoreSyncRequest request{stub.get(), config.master_slot, config.store, root.ok() ? *root : -1,
-                             config.slot};
     SyncCounters counters;
+    StoreSyncContext ctx =
+        SyncContext(&master, config.store, root.ok() ? *root : -1, config.slot, &counters);
+    ctx.cancelled = &replica->stop;
     StoreSyncResult partial;
-    absl::StatusOr<StoreSyncResult> r =
-        SyncStore(request, options_.sync, db_.get(), DefaultTargetFs(), clock_, nullptr,
-                  &replica->stop, &counters, &partial);
+    absl::StatusOr<StoreSyncResult> r = SyncStore(ctx, &partial);
     {
       absl::MutexLock lock(&mu_);
       ReplicaState& s = replica->state;
@@ -264,7 +287,7 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
   absl::StatusOr<std::vector<std::string>> users = ListSlotUsers(*root);
   if (!users.ok()) return users.status();
   for (const std::string& user : *users) {
-    if (absl::Status s = QuarantineUserDir(*root, user, clock_, DefaultTargetFs()); !s.ok()) {
+    if (absl::Status s = QuarantineUserDir(*root, user, clock_, fs_); !s.ok()) {
       return s;
     }
   }
@@ -272,14 +295,14 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
     absl::StatusOr<Fd> q = OpenDirBeneath(
         *root, absl::StrCat(kQuarantineDir, "/", QuarantineDay(clock_->Now())), true);
     if (!q.ok()) return q.status();
-    if (absl::Status s = DefaultTargetFs()->Rename(*root, std::string(kStoreMarker), q->get(),
-                                                   absl::StrCat("store-", store));
+    if (absl::Status s =
+            fs_->Rename(*root, std::string(kStoreMarker), q->get(), absl::StrCat("store-", store));
         !s.ok()) {
       return s;
     }
   }
   LogInfo("sync", absl::StrCat("released slot ", slot, " (store ", store, "): ", users->size(),
-                       " user(s) moved to quarantine"));
+                               " user(s) moved to quarantine"));
   return CheckpointStore(db_.get()).Clear(slot);
 }
 

@@ -7,7 +7,8 @@
 // reports their state.
 //
 //   auto engine = SyncEngine::Create(data_dir, {{"slot3", "/srv/u1/slot3"}},
-//                                    RealClock(), EngineOptions());
+//                                    RealClock(), DefaultTargetFs(),
+//                                    EngineOptions());
 //   grpc::ServerBuilder b; (*engine)->RegisterService(&b);
 //   (*engine)->StartTask("t-17", v1::TASK_RE_REPLICATE, "store-a", "slot3",
 //                        "10.0.0.4:7001", "slot1", on_progress, on_done);
@@ -15,16 +16,16 @@
 //
 // Threads: each task and each replica catch-up loop runs on a thread of its
 // own; callbacks are called from those threads (never with an engine lock
-// held) and must be quick. Every public method is thread-safe. The clock is
-// used for intervals (catch-up period), quarantine dates and rates.
+// held) and must be quick. Every public method is thread-safe. Like the
+// clock (intervals, quarantine dates, rates), the filesystem seam every write
+// into a replica slot goes through (target_fs.h) is injected.
 //
 // Source-side generations come from recursive inotify watches (scan
 // fallback, periodic full scan); the same events give delta manifests ("what
 // changed since generation G"), used by catch-ups when
 // options.sync.user.use_delta is set, so that an incremental sync looks at
-// the changed paths only. Not done yet: resuming a large file from an offset
-// after an interrupted transfer (the file is fetched again whole; the source
-// side already honours FileWant.offset).
+// the changed paths only. An interrupted transfer resumes within the file
+// at the next attempt (fetch.h).
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_
 
@@ -86,12 +87,14 @@ class SyncEngine {
   using ProgressCallback = std::function<void(const std::string& task_id, const v1::TaskProgress&)>;
   using DoneCallback = std::function<void(const TaskOutcome&)>;
 
-  // `slots`: this host's slot name -> absolute directory. `clock` is not
-  // owned and must outlive the engine. Fails if the database cannot be
-  // opened (another process holds it) or a slot path is not absolute.
+  // `slots`: this host's slot name -> absolute directory. `clock` and `fs`
+  // (every write the engine makes into a replica slot; DefaultTargetFs()
+  // outside tests) are not owned and must outlive the engine. Fails if the
+  // database cannot be opened (another process holds it) or a slot path is
+  // not absolute.
   static absl::StatusOr<std::unique_ptr<SyncEngine>> Create(
       const std::string& data_dir, std::map<std::string, std::string> slots, Clock* clock,
-      EngineOptions options);
+      TargetFs* fs, EngineOptions options);
   // Cancels tasks and loops and waits for their threads.
   ~SyncEngine();
 
@@ -144,7 +147,10 @@ class SyncEngine {
   };
 
   SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, std::string> slots,
-             Clock* clock, EngineOptions options);
+             Clock* clock, TargetFs* fs, EngineOptions options);
+  // A store sync into `target_slot` (root `target_root`) from `source`.
+  StoreSyncContext SyncContext(const PeerClient* source, const std::string& store, int target_root,
+                               const std::string& target_slot, SyncCounters* counters) const;
   absl::StatusOr<int> SlotRoot(const std::string& slot);
   std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
   TaskOutcome RunTask(const std::string& task_id, v1::TaskKind kind, const std::string& store,
@@ -158,6 +164,7 @@ class SyncEngine {
   const std::map<std::string, std::string> slot_paths_;
   std::map<std::string, Fd> slot_roots_;  // fixed after construction
   Clock* const clock_;
+  TargetFs* const fs_;
   const EngineOptions options_;
   std::unique_ptr<RocksHashCache> cache_;
   std::unique_ptr<PeerCore> peer_;
@@ -166,8 +173,9 @@ class SyncEngine {
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
+  // Replica slots with a catch-up loop; each loop updates its state under
+  // mu_.
   std::map<std::string, std::unique_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
-  // Replica slots whose state the loop updates; read under mu_.
 };
 
 }  // namespace slotkeeper::sync

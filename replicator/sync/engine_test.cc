@@ -40,11 +40,11 @@ class EngineTest : public ::testing::Test {
     Write(base_ + "/m/slot1/users/alice/cur/1.h:2,S", "hello");
     Write(base_ + "/m/slot1/users/bob/new/2.h", "world");
     auto master = SyncEngine::Create(base_ + "/m/db", {{"slot1", base_ + "/m/slot1"}}, &clock_,
-                                     EngineOptions());
+                                     DefaultTargetFs(), EngineOptions());
     ASSERT_TRUE(master.ok()) << master.status();
     master_ = *std::move(master);
     auto replica = SyncEngine::Create(base_ + "/r/db", {{"slot7", base_ + "/r/slot7"}}, &clock_,
-                                      EngineOptions());
+                                      DefaultTargetFs(), EngineOptions());
     ASSERT_TRUE(replica.ok()) << replica.status();
     replica_ = *std::move(replica);
     grpc::ServerBuilder builder;

@@ -1,6 +1,5 @@
 #include "replicator/sync/inotify_watcher.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -11,7 +10,10 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "base/log.h"
+#include "replicator/sync/dir_walker.h"
+#include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -28,42 +30,64 @@ absl::StatusOr<std::unique_ptr<InotifyWatcher>> InotifyWatcher::Start(
     const std::string& slot_path) {
   int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd < 0) return ErrnoStatus(errno, "inotify_init1");
-  std::unique_ptr<InotifyWatcher> w(new InotifyWatcher(Fd(fd), absl::StrCat(slot_path, "/users")));
+  std::unique_ptr<InotifyWatcher> w(new InotifyWatcher(Fd(fd), slot_path));
   if (absl::Status s = w->WatchTree(""); !s.ok()) return s;
   return w;
 }
 
-absl::Status InotifyWatcher::WatchTree(const std::string& rel) {
+// Adds a watch to every directory below the one walked (whose own watch is
+// already in place), each before its listing is read, so that a directory
+// created meanwhile is either listed or reported by its parent's watch.
+class InotifyWatcher::WatchAdder : public DirVisitor {
+ public:
+  WatchAdder(InotifyWatcher* watcher, std::string base)
+      : watcher_(watcher), base_(std::move(base)) {}
+
+  absl::StatusOr<bool> Visit(const WalkDir& dir, const DirEntry& e,
+                             const std::string& rel) override {
+    if (!IsDirectory(dir.fd, e)) return false;
+    return watcher_->AddWatch(base_.empty() ? rel : absl::StrCat(base_, "/", rel));
+  }
+  // A directory gone or unreadable since its watch was added: its watch
+  // reports what happens to it.
+  absl::Status Unreadable(const std::string&, const absl::Status&) override {
+    return absl::OkStatus();
+  }
+
+ private:
+  InotifyWatcher* const watcher_;
+  const std::string base_;
+};
+
+absl::StatusOr<bool> InotifyWatcher::AddWatch(const std::string& rel) {
   const std::string path = rel.empty() ? users_path_ : absl::StrCat(users_path_, "/", rel);
   int wd = inotify_add_watch(fd_.get(), path.c_str(), kMask);
   if (wd < 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return absl::OkStatus();  // gone already
+    if (errno == ENOENT || errno == ENOTDIR) return false;  // gone already
     broken_ = true;
     complete_ = false;
     return ErrnoStatus(errno == ENOSPC ? EDQUOT : errno, absl::StrCat("inotify watch ", path));
   }
   watches_[wd] = rel;
   if (rel.empty()) root_watched_ = true;
-  DIR* dir = opendir(path.c_str());
-  if (dir == nullptr) return absl::OkStatus();
-  std::vector<std::string> subdirs;
-  while (struct dirent* e = readdir(dir)) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    if (e->d_type == DT_DIR) {
-      subdirs.push_back(e->d_name);
-    } else if (e->d_type == DT_UNKNOWN) {
-      struct stat st;
-      if (fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-        subdirs.push_back(e->d_name);
-      }
-    }
+  return true;
+}
+
+absl::Status InotifyWatcher::WatchTree(const std::string& rel) {
+  absl::StatusOr<bool> watched = AddWatch(rel);
+  if (!watched.ok()) return watched.status();
+  if (!*watched) return absl::OkStatus();
+  // The directory's descriptor: users/ from the slot, then one component at
+  // a time, never through a symlink.
+  absl::StatusOr<Fd> dir = OpenRootDir(slot_path_);
+  if (dir.ok()) dir = OpenUsersDir(dir->get());
+  for (absl::string_view part : absl::StrSplit(rel, '/', absl::SkipEmpty())) {
+    if (!dir.ok()) break;
+    dir = OpenSubdir(dir->get(), part);
   }
-  closedir(dir);
-  for (const std::string& sub : subdirs) {
-    absl::Status s = WatchTree(rel.empty() ? sub : absl::StrCat(rel, "/", sub));
-    if (!s.ok()) return s;
-  }
-  return absl::OkStatus();
+  if (!dir.ok()) return absl::OkStatus();  // gone since: its watch reports it
+  WatchAdder adder(this, rel);
+  return WalkTree(dir->get(), &adder);
 }
 
 InotifyWatcher::Changes InotifyWatcher::Drain() {

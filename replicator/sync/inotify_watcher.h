@@ -27,7 +27,9 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "replicator/sync/paths.h"
+#include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
 
@@ -53,12 +55,19 @@ class InotifyWatcher {
   bool complete() const { return complete_; }
 
  private:
-  InotifyWatcher(Fd fd, std::string users_path)
-      : fd_(std::move(fd)), users_path_(std::move(users_path)) {}
+  class WatchAdder;
+  InotifyWatcher(Fd fd, std::string slot_path)
+      : fd_(std::move(fd)),
+        slot_path_(std::move(slot_path)),
+        users_path_(absl::StrCat(slot_path_, "/", kUsersDir)) {}
   // Adds watches on `rel` (relative to users/) and its subdirectories.
   absl::Status WatchTree(const std::string& rel);
+  // Adds a watch on `rel` alone. False when it is gone (or not a
+  // directory); an error when the watch could not be added.
+  absl::StatusOr<bool> AddWatch(const std::string& rel);
 
   Fd fd_;
+  const std::string slot_path_;
   const std::string users_path_;
   std::map<int, std::string> watches_;  // wd -> path relative to users/ ("" = users/)
   bool broken_ = false;                 // a watch could not be added

@@ -90,5 +90,37 @@ TEST(ChangeTrackerTest, UsersCreatedAfterWatchStartAreTracked) {
   close(root);
 }
 
+TEST(ChangeTrackerTest, ScansWalkOnlyDirectoriesThatCanHoldFolders) {
+  const std::string slot = FreshSlot("tracker_leaf_rule");
+  const fs::path user = fs::path(slot) / "users/alice";
+  for (const char* d : {"cur/sub", "new", "tmp", "archive/new/sub"}) {
+    fs::create_directories(user / d);
+  }
+  FakeClock clock;
+  ChangeTracker tracker(&clock, absl::Hours(1));  // scan mode; only the first scan is full
+  int root = open(slot.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(root, 0);
+  auto gen = [&]() {
+    absl::StatusOr<UserGeneration> g = tracker.RefreshUser(root, "s1", "alice");
+    EXPECT_TRUE(g.ok()) << g.status();
+    return g.ok() ? g->generation : 0;
+  };
+  gen();  // full
+  const uint64_t g1 = gen();
+  EXPECT_EQ(gen(), g1);
+  // A Maildir message directory (cur of a folder) is not read outside a full
+  // scan: what changes below it without touching its own mtime waits.
+  fs::create_directories(user / "cur/sub/deeper");
+  struct timespec times[2] = {{0, UTIME_OMIT}, {1'700'000'000, 0}};
+  ASSERT_EQ(utimensat(AT_FDCWD, (user / "cur/sub").c_str(), times, 0), 0);
+  EXPECT_EQ(gen(), g1);
+  // "new" outside a Maildir folder ("archive" has no cur) is an ordinary
+  // directory: it is walked like any other.
+  fs::create_directories(user / "archive/new/sub/deeper");
+  ASSERT_EQ(utimensat(AT_FDCWD, (user / "archive/new/sub").c_str(), times, 0), 0);
+  EXPECT_GT(gen(), g1);
+  close(root);
+}
+
 }  // namespace
 }  // namespace slotkeeper::sync

@@ -1,6 +1,5 @@
 #include "replicator/sync/manifest.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -16,7 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 #include "base/log.h"
-#include "rocksdb/db.h"
+#include "replicator/sync/dir_walker.h"
+#include "replicator/sync/maildir.h"
+#include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -27,127 +28,21 @@ void PutU64(std::string* out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>(v >> (8 * i)));
 }
 
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
+constexpr int kMaxScanDepth = 64;
 
-std::string CacheKey(absl::string_view key) { return absl::StrCat("h/", key); }
-
-// A renamed file keeps its stamp only within one user's tree, which lies on
-// one filesystem. Inode numbers repeat across filesystems (every slot of a
-// host shares this cache), so the stamp is scoped by the cache key's
-// "scope\nuser" part: without it, two files on two filesystems with equal
-// inode, size and mtime would share a hash.
-std::string StampKey(absl::string_view key, const FileStamp& s) {
-  const size_t nl = key.find('\n');
-  const size_t slash = key.find('/', nl == absl::string_view::npos ? 0 : nl);
-  std::string out(key.substr(0, slash));
-  out.push_back('\0');
-  PutU64(&out, s.inode);
-  PutU64(&out, s.size);
-  PutU64(&out, static_cast<uint64_t>(s.mtime_ns));
-  return out;
-}
-
-struct DirEntry {
-  std::string name;
-  unsigned char type;
-};
-
-absl::StatusOr<std::vector<DirEntry>> ReadDir(int dirfd) {
-  int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) return ErrnoStatus(errno, "dup");
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    int err = errno;
-    close(fd);
-    return ErrnoStatus(err, "fdopendir");
-  }
-  rewinddir(dir);
-  std::vector<DirEntry> out;
-  errno = 0;
-  while (struct dirent* e = readdir(dir)) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    out.push_back({e->d_name, e->d_type});
-  }
-  int err = errno;
-  closedir(dir);
-  if (err != 0) return ErrnoStatus(err, "readdir");
-  return out;
-}
-
-struct Walker {
+// Describes regular files of one user for manifests: size, mtime, mode and
+// the content hash, through the cache when it knows the file's stamp.
+struct Describer {
   absl::string_view scope;
   absl::string_view user;
   HashCache* cache;
   ScanStats* stats;
-  Manifest* out;
-  std::vector<std::string>* temps;
-
-  absl::Status Walk(int dirfd, const std::string& prefix, int depth) {
-    if (depth > 64) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("directory tree too deep at \"", prefix, "\""));
-    }
-    absl::StatusOr<std::vector<DirEntry>> entries = ReadDir(dirfd);
-    if (!entries.ok()) return entries.status();
-    bool maildir = false;
-    for (const DirEntry& e : *entries) maildir |= e.name == "cur";
-    for (const DirEntry& e : *entries) {
-      const std::string rel = prefix.empty() ? e.name : absl::StrCat(prefix, "/", e.name);
-      if (absl::StartsWith(e.name, kTempPrefix)) {
-        if (temps != nullptr) temps->push_back(rel);
-        continue;
-      }
-      struct stat st;
-      if (fstatat(dirfd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-        if (errno == ENOENT) continue;  // removed while we walked
-        return ErrnoStatus(errno, absl::StrCat("stat \"", rel, "\""));
-      }
-      if (S_ISDIR(st.st_mode)) {
-        if (!ValidateRelativePath(rel).ok()) continue;
-        ManifestEntry dir_entry;
-        dir_entry.set_path(rel);
-        dir_entry.set_directory(true);
-        dir_entry.set_mode(st.st_mode & 07777);
-        out->push_back(std::move(dir_entry));
-        // Maildir tmp/ holds deliveries still being written: listed, not
-        // entered.
-        if (maildir && e.name == "tmp") continue;
-        int fd = openat(dirfd, e.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) {
-          if (errno == ENOENT) continue;
-          return ErrnoStatus(errno, absl::StrCat("open \"", rel, "\""));
-        }
-        Fd sub(fd);
-        if (absl::Status s = Walk(sub.get(), rel, depth + 1); !s.ok()) return s;
-        continue;
-      }
-      if (!S_ISREG(st.st_mode)) {
-        LogWarning("sync", absl::StrCat("user ", user, ": skipping \"", rel,
-                                "\": not a regular file (symlinks are never "
-                                "followed)"));
-        continue;
-      }
-      if (!ValidateRelativePath(rel).ok()) continue;
-      absl::StatusOr<ManifestEntry> entry = Describe(dirfd, e.name, rel, st);
-      if (!entry.ok()) {
-        if (absl::IsNotFound(entry.status())) continue;
-        return entry.status();
-      }
-      out->push_back(*std::move(entry));
-    }
-    return absl::OkStatus();
-  }
 
   absl::StatusOr<ManifestEntry> Describe(int dirfd, const std::string& name, const std::string& rel,
                                          const struct stat& st) {
     ManifestEntry entry;
     entry.set_path(rel);
-    FileStamp stamp{static_cast<uint64_t>(st.st_size),
-                    st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino};
+    const FileStamp stamp = StampOf(st);
     entry.set_size(stamp.size);
     entry.set_mtime_ns(stamp.mtime_ns);
     entry.set_mode(st.st_mode & 07777);
@@ -166,9 +61,7 @@ struct Walker {
     if (!hash.ok()) return hash.status();
     struct stat after;
     if (fstat(file.get(), &after) != 0) return ErrnoStatus(errno, "fstat");
-    FileStamp after_stamp{static_cast<uint64_t>(after.st_size),
-                          after.st_mtim.tv_sec * 1'000'000'000LL + after.st_mtim.tv_nsec,
-                          after.st_ino};
+    const FileStamp after_stamp = StampOf(after);
     if (stats) {
       stats->files_hashed++;
       stats->bytes_hashed += after_stamp.size;
@@ -185,139 +78,68 @@ struct Walker {
   }
 };
 
-}  // namespace
+// The walk of ScanUser: one entry per directory and regular file, leftover
+// temporary files aside, Maildir tmp/ directories listed but not entered,
+// symlinks and special files skipped.
+class ScanVisitor : public DirVisitor {
+ public:
+  ScanVisitor(Describer describer, Manifest* out, std::vector<std::string>* temps)
+      : describer_(describer), out_(out), temps_(temps) {}
 
-void RocksHashCache::Prefetch(const std::string& prefix) {
-  const std::string start = CacheKey(prefix);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  absl::MutexLock lock(&mu_);
-  // Entries never looked up (files gone since) must not pile up.
-  if (prefetched_.size() > 1'000'000) prefetched_.clear();
-  for (it->Seek(start); it->Valid() && it->key().starts_with(start); it->Next()) {
-    prefetched_[it->key().ToString()] = it->value().ToString();
-  }
-}
-
-std::optional<std::string> RocksHashCache::Lookup(const std::string& key, const FileStamp& stamp) {
-  std::string value;
-  bool found = false;
-  const std::string db_key = CacheKey(key);
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = prefetched_.find(db_key);
-    if (it != prefetched_.end()) {
-      value = std::move(it->second);
-      prefetched_.erase(it);
-      found = true;
+  absl::StatusOr<bool> Visit(const WalkDir& dir, const DirEntry& e,
+                             const std::string& rel) override {
+    if (absl::StartsWith(e.name, kTempPrefix)) {
+      if (temps_ != nullptr) temps_->push_back(rel);
+      return false;
     }
+    struct stat st;
+    if (fstatat(dir.fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) return false;  // removed while we walked
+      return ErrnoStatus(errno, absl::StrCat("stat \"", rel, "\""));
+    }
+    if (S_ISDIR(st.st_mode)) {
+      if (!ValidateRelativePath(rel).ok()) return false;
+      ManifestEntry dir_entry;
+      dir_entry.set_path(rel);
+      dir_entry.set_directory(true);
+      dir_entry.set_mode(st.st_mode & 07777);
+      out_->push_back(std::move(dir_entry));
+      if (dir.depth + 1 > kMaxScanDepth) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("directory tree too deep at \"", rel, "\""));
+      }
+      // Maildir tmp/ holds deliveries still being written: listed, not
+      // entered.
+      return !IsDeliveryDir(dir.fd, e.name);
+    }
+    if (!S_ISREG(st.st_mode)) {
+      LogWarning("sync", absl::StrCat("user ", describer_.user, ": skipping \"", rel,
+                                      "\": not a regular file (symlinks are never followed)"));
+      return false;
+    }
+    if (!ValidateRelativePath(rel).ok()) return false;
+    absl::StatusOr<ManifestEntry> entry = describer_.Describe(dir.fd, e.name, rel, st);
+    if (!entry.ok()) {
+      if (absl::IsNotFound(entry.status())) return false;
+      return entry.status();
+    }
+    out_->push_back(*std::move(entry));
+    return false;
   }
-  if (!found && !db_->Get(rocksdb::ReadOptions(), db_key, &value).ok()) return std::nullopt;
-  if (value.size() != 24 + kHashBytes) return std::nullopt;
-  FileStamp stored{GetU64(value.data()), static_cast<int64_t>(GetU64(value.data() + 8)),
-                   GetU64(value.data() + 16)};
-  if (!(stored == stamp)) return std::nullopt;
-  return value.substr(24);
-}
 
-namespace {
+  // A directory removed while we walked is skipped.
+  absl::Status Unreadable(const std::string& rel, const absl::Status& error) override {
+    if (absl::IsNotFound(error)) return absl::OkStatus();
+    return error;
+  }
 
-std::string CacheValue(const FileStamp& stamp, const std::string& hash) {
-  std::string value;
-  PutU64(&value, stamp.size);
-  PutU64(&value, static_cast<uint64_t>(stamp.mtime_ns));
-  PutU64(&value, stamp.inode);
-  value += hash;
-  return value;
-}
+ private:
+  Describer describer_;
+  Manifest* const out_;
+  std::vector<std::string>* const temps_;
+};
 
 }  // namespace
-
-void RocksHashCache::Store(const std::string& key, const FileStamp& stamp,
-                           const std::string& hash) {
-  rocksdb::WriteOptions options;
-  options.disableWAL = true;  // a lost cache entry only costs a re-hash
-  db_->Put(options, CacheKey(key), CacheValue(stamp, hash));
-}
-
-void RocksHashCache::Update(const std::vector<StoredHash>& store,
-                            const std::vector<std::string>& forget) {
-  if (store.empty() && forget.empty()) return;
-  rocksdb::WriteBatch batch;  // applied in order: forgets first (see HashCache)
-  for (const std::string& key : forget) batch.Delete(CacheKey(key));
-  for (const StoredHash& s : store) batch.Put(CacheKey(s.key), CacheValue(s.stamp, s.hash));
-  rocksdb::WriteOptions options;
-  options.disableWAL = true;  // as Store and Forget
-  db_->Write(options, &batch);
-}
-
-void RocksHashCache::Forget(const std::string& key) {
-  rocksdb::WriteOptions options;
-  options.disableWAL = true;  // if lost, the entry stays stale, as any cache entry may
-  db_->Delete(options, CacheKey(key));
-}
-
-std::optional<std::string> MemoryHashCache::Lookup(const std::string& key, const FileStamp& stamp) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end() && it->second.stamp == stamp) return it->second.hash;
-    auto same = by_stamp_.find(StampKey(key, stamp));
-    if (same != by_stamp_.end()) {
-      std::string hash = same->second;
-      if (entries_.size() < max_entries_) entries_[key] = Entry{stamp, hash, /*by_rename=*/true};
-      return hash;
-    }
-  }
-  if (backing_ == nullptr) return std::nullopt;
-  std::optional<std::string> hash = backing_->Lookup(key, stamp);
-  if (hash) Remember(key, stamp, *hash);
-  return hash;
-}
-
-void MemoryHashCache::Store(const std::string& key, const FileStamp& stamp,
-                            const std::string& hash) {
-  Remember(key, stamp, hash);
-  if (backing_ != nullptr) backing_->Store(key, stamp, hash);
-}
-
-void MemoryHashCache::Forget(const std::string& key) {
-  {
-    absl::MutexLock lock(&mu_);
-    entries_.erase(key);
-  }
-  if (backing_ != nullptr) backing_->Forget(key);
-}
-
-void MemoryHashCache::Update(const std::vector<StoredHash>& store,
-                             const std::vector<std::string>& forget) {
-  {
-    absl::MutexLock lock(&mu_);
-    for (const std::string& key : forget) entries_.erase(key);
-  }
-  for (const StoredHash& s : store) Remember(s.key, s.stamp, s.hash);
-  if (backing_ != nullptr) backing_->Update(store, forget);
-}
-
-bool MemoryHashCache::KnownByRename(const std::string& key, const FileStamp& stamp) {
-  absl::MutexLock lock(&mu_);
-  auto it = entries_.find(key);
-  return it != entries_.end() && it->second.stamp == stamp && it->second.by_rename;
-}
-
-void MemoryHashCache::Remember(const std::string& key, const FileStamp& stamp,
-                               const std::string& hash) {
-  absl::MutexLock lock(&mu_);
-  auto it = entries_.find(key);
-  if (it != entries_.end()) {
-    it->second = Entry{stamp, hash};
-  } else if (entries_.size() < max_entries_) {
-    entries_.emplace(key, Entry{stamp, hash});
-  }
-  const std::string stamp_key = StampKey(key, stamp);
-  if (by_stamp_.size() < max_entries_ || by_stamp_.count(stamp_key)) {
-    by_stamp_[stamp_key] = hash;
-  }
-}
 
 ContentHasher::ContentHasher() : state_(XXH3_createState()) {
   XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
@@ -364,14 +186,14 @@ absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
                                   std::vector<std::string>* temp_files) {
   if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
   Manifest out;
-  absl::StatusOr<Fd> dir = OpenDirBeneath(slot_root, absl::StrCat("users/", user), false);
+  absl::StatusOr<Fd> dir = OpenUserDir(slot_root, user, /*create=*/false);
   if (!dir.ok()) {
     if (absl::IsNotFound(dir.status())) return out;
     return dir.status();
   }
   if (cache != nullptr) cache->Prefetch(HashCacheKey(cache_scope, user, ""));
-  Walker walker{cache_scope, user, cache, stats, &out, temp_files};
-  if (absl::Status s = walker.Walk(dir->get(), "", 0); !s.ok()) {
+  ScanVisitor visitor(Describer{cache_scope, user, cache, stats}, &out, temp_files);
+  if (absl::Status s = WalkTree(dir->get(), &visitor); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("scan of user ", user, ": ", s.message()));
   }
   std::sort(out.begin(), out.end(),
@@ -385,20 +207,10 @@ absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_
   if (absl::Status s = ValidateRelativePath(rel); !s.ok()) return s;
   PathLookup out;
   auto [dir, base] = SplitDirBase(rel);
-  // Inside a Maildir tmp/ (a "tmp" next to a "cur") at any depth: skipped.
-  for (size_t pos = 0; pos < dir.size();) {
-    size_t end = dir.find('/', pos);
-    if (end == absl::string_view::npos) end = dir.size();
-    if (dir.substr(pos, end - pos) == "tmp") {
-      absl::StatusOr<Fd> parent =
-          OpenDirBeneath(user_dir, pos == 0 ? absl::string_view() : dir.substr(0, pos - 1), false);
-      struct stat cur;
-      if (parent.ok() && fstatat(parent->get(), "cur", &cur, AT_SYMLINK_NOFOLLOW) == 0) {
-        out.kind = PathLookup::kSkipped;
-        return out;
-      }
-    }
-    pos = end + 1;
+  // Inside a Maildir tmp/ at any depth: ScanUser never lists it.
+  if (IsInDeliveryDir(user_dir, dir)) {
+    out.kind = PathLookup::kSkipped;
+    return out;
   }
   int dir_fd = -1;
   Fd opened;  // when there is no `dirs` to keep it
@@ -434,25 +246,17 @@ absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_
     return out;
   }
   ScanStats stats;
-  Walker walker{cache_scope, user, cache, &stats, nullptr, nullptr};
-  absl::StatusOr<ManifestEntry> entry = walker.Describe(dir_fd, name, rel, st);
+  Describer describer{cache_scope, user, cache, &stats};
+  absl::StatusOr<ManifestEntry> entry = describer.Describe(dir_fd, name, rel, st);
   if (!entry.ok()) {
     if (absl::IsNotFound(entry.status())) return out;
     return entry.status();
   }
   out.kind = PathLookup::kFile;
   out.entry = *std::move(entry);
-  out.new_content =
-      stats.files_hashed > 0 || cache == nullptr ||
-      !cache->KnownByRename(
-          HashCacheKey(cache_scope, user, rel),
-          FileStamp{static_cast<uint64_t>(st.st_size),
-                    st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, st.st_ino});
+  out.new_content = stats.files_hashed > 0 || cache == nullptr ||
+                    !cache->KnownByRename(HashCacheKey(cache_scope, user, rel), StampOf(st));
   return out;
-}
-
-std::string HashCacheKey(absl::string_view scope, absl::string_view user, absl::string_view path) {
-  return absl::StrCat(scope, "\n", user, "/", path);
 }
 
 std::string ManifestDigest(const Manifest& manifest) {
@@ -469,52 +273,6 @@ std::string ManifestDigest(const Manifest& manifest) {
     hasher.Update(buf.data(), buf.size());
   }
   return hasher.Finish();
-}
-
-absl::StatusOr<std::vector<std::string>> ListSlotUsers(int slot_root) {
-  absl::StatusOr<Fd> users = OpenDirBeneath(slot_root, "users", false);
-  if (!users.ok()) {
-    if (absl::IsNotFound(users.status())) return std::vector<std::string>();
-    return users.status();
-  }
-  absl::StatusOr<std::vector<DirEntry>> entries = ReadDir(users->get());
-  if (!entries.ok()) return entries.status();
-  std::vector<std::string> out;
-  for (const DirEntry& e : *entries) {
-    struct stat st;
-    if (fstatat(users->get(), e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISDIR(st.st_mode)) {
-      LogWarning("sync", absl::StrCat("users/", e.name, " is not a directory; skipped"));
-      continue;
-    }
-    if (absl::Status s = ValidateUserName(e.name); !s.ok()) {
-      LogWarning("sync", absl::StrCat("users/", e.name, " skipped: ", s.message()));
-      continue;
-    }
-    out.push_back(e.name);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-bool IsMaildirMessage(absl::string_view path) {
-  auto [dir, base] = SplitDirBase(path);
-  if (base.empty()) return false;
-  auto [parent, last] = SplitDirBase(dir);
-  (void)parent;
-  return last == "cur" || last == "new";
-}
-
-std::string MaildirUniqueKey(absl::string_view path) {
-  auto [dir, base] = SplitDirBase(path);
-  auto [parent, last] = SplitDirBase(dir);
-  (void)parent;
-  if (last == "new") return std::string(base);
-  if (last == "cur") {
-    size_t colon = base.find(":2,");
-    return std::string(colon == absl::string_view::npos ? base : base.substr(0, colon));
-  }
-  return std::string();
 }
 
 }  // namespace slotkeeper::sync

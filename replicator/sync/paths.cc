@@ -11,25 +11,17 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "proto/model_util.h"
 
 namespace slotkeeper::sync {
 
 absl::Status ValidateUserName(absl::string_view user) {
-  if (user.empty()) return absl::InvalidArgumentError("user name is empty");
-  if (user.size() > kMaxUserNameBytes) {
+  if (absl::Status s = model::ValidateName(model::NameKind::kUser, user); !s.ok()) return s;
+  // The data path's own invariant, whatever the naming rule allows: a user
+  // name is exactly one path component below users/.
+  if (user == "." || user == ".." || user.find('/') != absl::string_view::npos) {
     return absl::InvalidArgumentError(
-        absl::StrCat("user name longer than ", kMaxUserNameBytes, " bytes"));
-  }
-  if (user[0] == '.') {
-    return absl::InvalidArgumentError(absl::StrCat("user name \"", user, "\" starts with '.'"));
-  }
-  for (char c : user) {
-    if (c == '/') {
-      return absl::InvalidArgumentError(absl::StrCat("user name \"", user, "\" contains '/'"));
-    }
-    if (c < 0x21 || c > 0x7e) {
-      return absl::InvalidArgumentError("user name contains a non-printable or non-ASCII byte");
-    }
+        absl::StrCat("user name \"", user, "\" is not one path component"));
   }
   return absl::OkStatus();
 }

@@ -1,6 +1,6 @@
 // Safe names and paths for the data path.
 //
-// Everything the data path touches lives under a slot root: users/<user>/...
+// Everything the data path touches lives under a slot root (slot_layout.h).
 // Names and relative paths arrive from the network (a peer's manifest) and
 // from operators, so every one is validated before use, and every directory
 // is opened component by component with O_NOFOLLOW, so a symlink can never
@@ -18,14 +18,16 @@
 
 namespace slotkeeper::sync {
 
-inline constexpr size_t kMaxUserNameBytes = 255;
 inline constexpr size_t kMaxRelativePathBytes = 4096;
 // Temporary files of an unfinished transfer start with this; manifests skip
 // them and a new sync removes stale ones.
 inline constexpr absl::string_view kTempPrefix = ".slotsync-";
 
-// A user name: non-empty, at most kMaxUserNameBytes, printable ASCII, no '/',
-// not "." or "..", no leading '.'. INVALID_ARGUMENT names the problem.
+// A user name: the cluster's one name rule (model::ValidateName with
+// NameKind::kUser: non-empty, at most model::kMaxNameBytes, printable ASCII
+// without space or '/', no leading '.' or '-'), and, whatever that rule
+// allows, exactly one path component (not "." or ".."), since it names the
+// directory users/<user>. INVALID_ARGUMENT names the problem.
 absl::Status ValidateUserName(absl::string_view user);
 
 // A path relative to a user directory: '/' separated, not absolute, no empty,

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "proto/model_util.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -15,16 +16,28 @@ namespace {
 TEST(ValidateUserNameTest, AcceptsOrdinaryNames) {
   EXPECT_TRUE(ValidateUserName("alice").ok());
   EXPECT_TRUE(ValidateUserName("bob.smith@example.org").ok());
+  EXPECT_TRUE(ValidateUserName(std::string(model::kMaxNameBytes, 'a')).ok());
 }
 
 TEST(ValidateUserNameTest, RefusesEscapes) {
   EXPECT_FALSE(ValidateUserName("").ok());
   EXPECT_FALSE(ValidateUserName("a/b").ok());
+  EXPECT_FALSE(ValidateUserName(".").ok());
   EXPECT_FALSE(ValidateUserName("..").ok());
   EXPECT_FALSE(ValidateUserName(".hidden").ok());
   EXPECT_FALSE(ValidateUserName("tab\there").ok());
   EXPECT_FALSE(ValidateUserName(std::string(256, 'a')).ok());
   EXPECT_NE(ValidateUserName("a/b").message().find("'/'"), std::string::npos);
+}
+
+TEST(ValidateUserNameTest, IsTheClustersNameRule) {
+  // The data path accepts exactly the user names the rest of the cluster
+  // accepts (one rule in proto/model_util.h), e.g. no leading '-' or space.
+  for (const char* name : {"alice", "-alice", "al ice", "al\x7fice", "alice@example.org"}) {
+    EXPECT_EQ(ValidateUserName(name).ok(), model::ValidateName(model::NameKind::kUser, name).ok())
+        << name;
+  }
+  EXPECT_TRUE(absl::IsInvalidArgument(ValidateUserName("-alice")));
 }
 
 TEST(ValidateRelativePathTest, AcceptsMaildirPaths) {

@@ -10,11 +10,11 @@
 #include <random>
 #include <set>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
+#include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -23,26 +23,12 @@ constexpr size_t kManifestChunkEntries = 2000;
 // About 200 bytes each: a few hundred MB at most for very large slots.
 constexpr size_t kMemoryCacheEntries = 2'000'000;
 
-int64_t MtimeNs(const struct stat& st) {
-  return st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec;
-}
-
 }  // namespace
 
 std::string NewInstanceId() {
   std::random_device rd;
   uint64_t v = (static_cast<uint64_t>(rd()) << 32) ^ rd();
   return absl::StrFormat("%016x", v);
-}
-
-absl::StatusOr<std::string> ReadStoreMarker(int slot_root) {
-  int fd = openat(slot_root, std::string(kStoreMarker).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, "open .slotkeeper-store");
-  Fd file(fd);
-  char buf[512];
-  ssize_t n = read(fd, buf, sizeof(buf));
-  if (n < 0) return ErrnoStatus(errno, "read .slotkeeper-store");
-  return std::string(absl::StripAsciiWhitespace(absl::string_view(buf, static_cast<size_t>(n))));
 }
 
 PeerCore::PeerCore(std::map<std::string, std::string> slots, HashCache* cache, Clock* clock,
@@ -61,7 +47,8 @@ PeerCore::PeerCore(std::map<std::string, std::string> slots, HashCache* cache, C
     }
     slot_roots_.emplace(name, *std::move(fd));
     if (absl::Status s = tracker_.Watch(name, path); !s.ok()) {
-      LogWarning("sync", absl::StrCat("slot ", name, ": change tracking by scans only: ", s.message()));
+      LogWarning("sync",
+                 absl::StrCat("slot ", name, ": change tracking by scans only: ", s.message()));
     }
   }
 }
@@ -137,8 +124,7 @@ absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
   chunk.set_last(true);
   chunk.set_digest(ManifestDigest(*manifest));
   chunk.set_generation(gen->generation);
-  if (absl::StatusOr<Fd> user_dir =
-          OpenDirBeneath(*root, absl::StrCat("users/", request.user()), false);
+  if (absl::StatusOr<Fd> user_dir = OpenUserDir(*root, request.user(), /*create=*/false);
       user_dir.ok()) {
     struct stat st;
     if (fstat(user_dir->get(), &st) == 0) chunk.set_user_mode(st.st_mode & 07777);
@@ -176,62 +162,57 @@ std::optional<std::string> ReadUnchanged(int dirfd, const std::string& name,
   return data;
 }
 
-}  // namespace
-
-absl::Status PeerCore::GetManifestDelta(
-    const v1::GetManifestRequest& request, int root,
-    const std::function<bool(const v1::ManifestChunk&)>& write) {
-  if (request.since_instance_id() != instance_id_) {
-    return absl::FailedPreconditionError(absl::StrCat("delta since instance \"",
-                                                      request.since_instance_id(),
-                                                      "\" asked of instance ", instance_id_));
-  }
-  absl::StatusOr<UserDelta> delta =
-      tracker_.ChangedSince(request.slot(), request.user(), request.since_generation());
-  if (!delta.ok()) return delta.status();
-  absl::StatusOr<Fd> user_dir = OpenDirBeneath(root, absl::StrCat("users/", request.user()), false);
-  if (!user_dir.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("no delta for user ", request.user(), ": ", user_dir.status().message()));
-  }
-  // Everything is looked up before the first chunk goes out, so that a
-  // refusal never follows a partial answer.
+// The changed paths of a delta as the source sees them now.
+struct DeltaAnswer {
   Manifest entries;
   std::vector<size_t> fresh;  // entries with new content (not a rename of known content)
   std::vector<std::string> removed;
-  std::map<std::string, Fd> dirs;
-  for (const std::string& path : delta->paths) {
+  std::map<std::string, Fd> dirs;  // directories opened on the way, relative path -> fd
+};
+
+// Looks every changed path up below `user_dir`. FAILED_PRECONDITION (no
+// delta) when one is not a regular file now.
+absl::StatusOr<DeltaAnswer> LookUpChanges(int user_dir, const std::string& slot,
+                                          const std::string& user,
+                                          const std::set<std::string>& paths, HashCache* cache) {
+  DeltaAnswer answer;
+  for (const std::string& path : paths) {
     if (!ValidateRelativePath(path).ok()) continue;  // never listed by scans either
     absl::StatusOr<PathLookup> found =
-        LookupUserPath(user_dir->get(), request.slot(), request.user(), path, &cache_, &dirs);
+        LookupUserPath(user_dir, slot, user, path, cache, &answer.dirs);
     if (!found.ok()) return found.status();
     switch (found->kind) {
       case PathLookup::kFile:
-        if (found->new_content) fresh.push_back(entries.size());
-        entries.push_back(std::move(found->entry));
+        if (found->new_content) answer.fresh.push_back(answer.entries.size());
+        answer.entries.push_back(std::move(found->entry));
         break;
       case PathLookup::kAbsent:
-        removed.push_back(path);
+        answer.removed.push_back(path);
         break;
       case PathLookup::kSkipped:
         break;
       case PathLookup::kOther:
-        return absl::FailedPreconditionError(absl::StrCat(
-            "no delta for user ", request.user(), ": \"", path, "\" is not a regular file now"));
+        return absl::FailedPreconditionError(
+            absl::StrCat("no delta for user ", user, ": \"", path, "\" is not a regular file now"));
     }
   }
-  // New content, small enough, goes with the answer (GetManifestRequest
-  // says how much the replica takes).
+  return answer;
+}
+
+// New content, small enough, goes with the answer (GetManifestRequest says
+// how much the replica takes; kMaxInlineTotal and kMaxChunkBytes bound it).
+std::vector<v1::InlineFile> PickInlineFiles(const v1::GetManifestRequest& request,
+                                            const DeltaAnswer& answer) {
   std::vector<v1::InlineFile> inline_files;
   uint64_t inline_budget = std::min<uint64_t>(request.inline_max_total_bytes(), kMaxInlineTotal);
   const uint64_t inline_max_file =
       std::min<uint64_t>(request.inline_max_file_bytes(), kMaxChunkBytes);
-  for (size_t i : fresh) {
-    const ManifestEntry& e = entries[i];
+  for (size_t i : answer.fresh) {
+    const ManifestEntry& e = answer.entries[i];
     if (e.size() > inline_max_file || e.size() > inline_budget) continue;
     auto [dir, base] = SplitDirBase(e.path());
-    auto d = dirs.find(std::string(dir));
-    if (d == dirs.end()) continue;  // looked up through no directory fd: fetched instead
+    auto d = answer.dirs.find(std::string(dir));
+    if (d == answer.dirs.end()) continue;  // looked up through no directory fd: fetched instead
     std::optional<std::string> data = ReadUnchanged(d->second.get(), std::string(base), e);
     if (!data) continue;  // changed since: the replica fetches it (and learns it changed)
     inline_budget -= data->size();
@@ -239,6 +220,16 @@ absl::Status PeerCore::GetManifestDelta(
     f.set_path(e.path());
     f.set_data(*std::move(data));
   }
+  return inline_files;
+}
+
+// Writes a delta answer in chunks of at most kManifestChunkEntries items
+// and about kMaxChunkBytes of inline data: the inline files, the entries,
+// the removed paths; the last chunk carries the generation. False when the
+// client went away.
+bool WriteDeltaChunks(std::vector<v1::InlineFile> inline_files, DeltaAnswer answer,
+                      uint64_t generation,
+                      const std::function<bool(const v1::ManifestChunk&)>& write) {
   v1::ManifestChunk chunk;
   chunk.set_delta(true);
   size_t in_chunk = 0;
@@ -255,20 +246,134 @@ absl::Status PeerCore::GetManifestDelta(
   for (v1::InlineFile& f : inline_files) {
     chunk_bytes += f.data().size();
     *chunk.add_inline_files() = std::move(f);
-    if (!flush_if_full()) return absl::CancelledError("client went away");
+    if (!flush_if_full()) return false;
   }
-  for (ManifestEntry& e : entries) {
+  for (ManifestEntry& e : answer.entries) {
     *chunk.add_entries() = std::move(e);
-    if (!flush_if_full()) return absl::CancelledError("client went away");
+    if (!flush_if_full()) return false;
   }
-  const std::vector<std::string> removed_paths = removed;
-  for (std::string& path : removed) {
+  for (std::string& path : answer.removed) {
     chunk.add_removed(std::move(path));
-    if (!flush_if_full()) return absl::CancelledError("client went away");
+    if (!flush_if_full()) return false;
   }
   chunk.set_last(true);
-  chunk.set_generation(delta->generation);
-  if (!write(chunk)) return absl::CancelledError("client went away");
+  chunk.set_generation(generation);
+  return write(chunk);
+}
+
+// A FileChunk saying that file `index` cannot be served (`why`). False when
+// the client went away.
+bool SendError(int index, absl::string_view why,
+               const std::function<bool(const v1::FileChunk&)>& write) {
+  v1::FileChunk chunk;
+  chunk.set_file_index(index);
+  chunk.set_eof(true);
+  chunk.set_error(std::string(why));
+  return write(chunk);
+}
+
+// Opens a wanted file below the user directory, O_NOFOLLOW at every
+// component, and stats it; the error's message is the FileChunk.error text.
+absl::StatusOr<Fd> OpenWanted(int user_dir, const std::string& path, struct stat* st) {
+  auto [dir, base] = SplitDirBase(path);
+  absl::StatusOr<Fd> dirfd = OpenDirBeneath(user_dir, dir, false);
+  int fd = -1;
+  if (dirfd.ok()) {
+    fd = openat(dirfd->get(), std::string(base).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  }
+  if (fd < 0) {
+    std::string why =
+        dirfd.ok() ? ErrnoStatus(errno, "open").ToString() : dirfd.status().ToString();
+    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", why));
+  }
+  Fd file(fd);
+  if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
+  }
+  return file;
+}
+
+// Sends the open file `fd` (stat'ed as `st`) from want.offset on, hashing
+// all of it. Small files: one chunk carrying data, metadata and hash, sent
+// only after the hash was checked. Large files: data chunks, then a final
+// chunk with the verdict. A file that changed while it was read, or whose
+// content is not the expected hash, gets an error chunk instead of its last
+// one. False when the client went away.
+bool SendFile(int fd, const struct stat& st, const v1::FileWant& want, int index,
+              std::string* buffer, const std::function<bool(const v1::FileChunk&)>& write) {
+  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  v1::FileChunk chunk;
+  chunk.set_file_index(index);
+  ContentHasher hasher;
+  uint64_t offset = 0;
+  std::string pending;  // read, not yet sent
+  for (;;) {
+    ssize_t n = pread(fd, buffer->data(), buffer->size(), offset);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return SendError(index, absl::StrCat("read error on ", want.path()), write);
+    }
+    if (n == 0) break;
+    hasher.Update(buffer->data(), static_cast<size_t>(n));
+    if (offset + static_cast<uint64_t>(n) > want.offset()) {
+      size_t skip = offset >= want.offset() ? 0 : want.offset() - offset;
+      if (!pending.empty()) {
+        chunk.set_offset(offset - pending.size());
+        chunk.set_data(std::move(pending));
+        if (!write(chunk)) return false;
+        pending.clear();
+      }
+      pending.assign(buffer->data() + skip, static_cast<size_t>(n) - skip);
+    }
+    offset += static_cast<uint64_t>(n);
+  }
+  std::string hash = hasher.Finish();
+  struct stat after;
+  bool changed = fstat(fd, &after) != 0 || MtimeNs(after) != MtimeNs(st) ||
+                 after.st_size != st.st_size || static_cast<uint64_t>(st.st_size) != offset ||
+                 (!want.expected_hash().empty() && hash != want.expected_hash());
+  if (changed) {
+    return SendError(index, absl::StrCat(want.path(), " changed at the source since its manifest"),
+                     write);
+  }
+  chunk.set_offset(offset - pending.size());
+  chunk.set_data(std::move(pending));
+  chunk.set_eof(true);
+  chunk.set_size(offset);
+  chunk.set_mtime_ns(MtimeNs(st));
+  chunk.set_mode(st.st_mode & 07777);
+  chunk.set_hash(hash);
+  return write(chunk);
+}
+
+}  // namespace
+
+absl::Status PeerCore::GetManifestDelta(
+    const v1::GetManifestRequest& request, int root,
+    const std::function<bool(const v1::ManifestChunk&)>& write) {
+  if (request.since_instance_id() != instance_id_) {
+    return absl::FailedPreconditionError(absl::StrCat("delta since instance \"",
+                                                      request.since_instance_id(),
+                                                      "\" asked of instance ", instance_id_));
+  }
+  absl::StatusOr<UserDelta> delta =
+      tracker_.ChangedSince(request.slot(), request.user(), request.since_generation());
+  if (!delta.ok()) return delta.status();
+  absl::StatusOr<Fd> user_dir = OpenUserDir(root, request.user(), /*create=*/false);
+  if (!user_dir.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no delta for user ", request.user(), ": ", user_dir.status().message()));
+  }
+  // Everything is looked up before the first chunk goes out, so that a
+  // refusal never follows a partial answer.
+  absl::StatusOr<DeltaAnswer> answer =
+      LookUpChanges(user_dir->get(), request.slot(), request.user(), delta->paths, &cache_);
+  if (!answer.ok()) return answer.status();
+  std::vector<v1::InlineFile> inline_files = PickInlineFiles(request, *answer);
+  const std::vector<std::string> removed_paths = answer->removed;
+  if (!WriteDeltaChunks(std::move(inline_files), std::move(*answer), delta->generation, write)) {
+    return absl::CancelledError("client went away");
+  }
   tracker_.MarkServed(request.slot(), request.user(), delta->generation);
   // Paths gone: their hash-cache entries can only go stale (a renamed
   // file's content stays known under its new name). After the answer, in
@@ -341,97 +446,21 @@ absl::Status PeerCore::FetchFiles(const v1::FetchFilesRequest& request,
   const size_t chunk_bytes = request.chunk_bytes() == 0
                                  ? kDefaultChunkBytes
                                  : std::min<uint32_t>(request.chunk_bytes(), kMaxChunkBytes);
-  absl::StatusOr<Fd> user_dir =
-      OpenDirBeneath(*root, absl::StrCat("users/", request.user()), false);
+  const absl::StatusOr<Fd> user_dir = OpenUserDir(*root, request.user(), /*create=*/false);
   std::string buffer(chunk_bytes, '\0');
   for (int index = 0; index < request.files_size(); ++index) {
     const v1::FileWant& want = request.files(index);
-    v1::FileChunk chunk;
-    chunk.set_file_index(index);
-    auto fail = [&](absl::string_view why) {
-      chunk.Clear();
-      chunk.set_file_index(index);
-      chunk.set_eof(true);
-      chunk.set_error(std::string(why));
-      return write(chunk);
-    };
     if (!user_dir.ok()) {
-      if (!fail(user_dir.status().message())) break;
+      if (!SendError(index, user_dir.status().message(), write)) break;
       continue;
     }
-    auto [dir, base] = SplitDirBase(want.path());
-    absl::StatusOr<Fd> dirfd = OpenDirBeneath(user_dir->get(), dir, false);
-    int fd = -1;
-    if (dirfd.ok()) {
-      fd = openat(dirfd->get(), std::string(base).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    }
-    if (fd < 0) {
-      std::string why =
-          dirfd.ok() ? ErrnoStatus(errno, "open").ToString() : dirfd.status().ToString();
-      if (!fail(absl::StrCat("cannot open ", want.path(), ": ", why))) break;
-      continue;
-    }
-    Fd file(fd);
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      if (!fail(absl::StrCat(want.path(), " is not a regular file"))) break;
+    absl::StatusOr<Fd> file = OpenWanted(user_dir->get(), want.path(), &st);
+    if (!file.ok()) {
+      if (!SendError(index, file.status().message(), write)) break;
       continue;
     }
-    posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-    ContentHasher hasher;
-    uint64_t offset = 0;
-    bool read_error = false;
-    // Small files: one chunk carrying data, metadata and hash, sent only
-    // after the hash was checked. Large files: data chunks, then a final
-    // chunk with the verdict.
-    std::string pending;
-    bool alive = true;
-    for (;;) {
-      ssize_t n = pread(fd, buffer.data(), buffer.size(), offset);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        read_error = true;
-        break;
-      }
-      if (n == 0) break;
-      hasher.Update(buffer.data(), static_cast<size_t>(n));
-      if (offset + static_cast<uint64_t>(n) > want.offset()) {
-        size_t skip = offset >= want.offset() ? 0 : want.offset() - offset;
-        if (!pending.empty()) {
-          chunk.set_offset(offset - pending.size());
-          chunk.set_data(std::move(pending));
-          if (!write(chunk)) {
-            alive = false;
-            break;
-          }
-          pending.clear();
-        }
-        pending.assign(buffer.data() + skip, static_cast<size_t>(n) - skip);
-      }
-      offset += static_cast<uint64_t>(n);
-    }
-    if (!alive) break;
-    if (read_error) {
-      if (!fail(absl::StrCat("read error on ", want.path()))) break;
-      continue;
-    }
-    std::string hash = hasher.Finish();
-    struct stat after;
-    bool changed = fstat(fd, &after) != 0 || MtimeNs(after) != MtimeNs(st) ||
-                   after.st_size != st.st_size || static_cast<uint64_t>(st.st_size) != offset ||
-                   (!want.expected_hash().empty() && hash != want.expected_hash());
-    if (changed) {
-      if (!fail(absl::StrCat(want.path(), " changed at the source since its manifest"))) break;
-      continue;
-    }
-    chunk.set_offset(offset - pending.size());
-    chunk.set_data(std::move(pending));
-    chunk.set_eof(true);
-    chunk.set_size(offset);
-    chunk.set_mtime_ns(MtimeNs(st));
-    chunk.set_mode(st.st_mode & 07777);
-    chunk.set_hash(hash);
-    if (!write(chunk)) break;
+    if (!SendFile(file->get(), st, want, index, &buffer, write)) break;
   }
   return absl::OkStatus();
 }

@@ -6,7 +6,9 @@
 // beneath the slot with O_NOFOLLOW at every component: a symlink can never
 // serve data from outside the slot. A file whose content no longer matches
 // the hash the client expects is reported with FileChunk.error; its content
-// is never presented as that version.
+// is never presented as that version. Generations and delta manifests come
+// from the ChangeTracker the core owns; the slot's layout from
+// slot_layout.h. The replica's side of every call is peer_client.h.
 //
 // Thread-safe: any number of concurrent calls.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_PEER_SERVICE_H_
@@ -26,7 +28,6 @@
 
 namespace slotkeeper::sync {
 
-inline constexpr absl::string_view kStoreMarker = ".slotkeeper-store";
 inline constexpr uint32_t kDefaultChunkBytes = 256 * 1024;
 inline constexpr uint32_t kMaxChunkBytes = 1024 * 1024;
 // Users per GetManifests call.
@@ -93,9 +94,6 @@ class ReplicaPeerService final : public v1::ReplicaPeer::Service {
  private:
   PeerCore* const core_;
 };
-
-// Reads <slot>/.slotkeeper-store (trimmed); NOT_FOUND when absent.
-absl::StatusOr<std::string> ReadStoreMarker(int slot_root);
 
 // A random 16-hex-digit id for a process instance.
 std::string NewInstanceId();

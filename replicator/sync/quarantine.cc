@@ -1,6 +1,5 @@
 #include "replicator/sync/quarantine.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/log.h"
+#include "replicator/sync/dir_walker.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -30,34 +30,50 @@ absl::Status MoveInto(int from_dir, const std::string& from_name, int to_dir,
   return absl::ResourceExhaustedError(absl::StrCat("quarantine: too many copies of ", to_base));
 }
 
+// Removes everything below a directory, deepest first. It goes on after a
+// failure (as much as can go, goes) and keeps the first error; a directory
+// still holding something then stays.
+class TreeRemover : public DirVisitor {
+ public:
+  absl::StatusOr<bool> Visit(const WalkDir& dir, const DirEntry& e, const std::string&) override {
+    if (IsDirectory(dir.fd, e)) return true;
+    if (unlinkat(dir.fd, e.name.c_str(), 0) != 0) {
+      status_.Update(ErrnoStatus(errno, absl::StrCat("unlink ", e.name)));
+    }
+    return false;
+  }
+  absl::Status Left(const WalkDir& dir, const DirEntry& e, const std::string&) override {
+    if (unlinkat(dir.fd, e.name.c_str(), AT_REMOVEDIR) != 0) {
+      status_.Update(ErrnoStatus(errno, absl::StrCat("rmdir ", e.name)));
+    }
+    return absl::OkStatus();
+  }
+  absl::Status Unreadable(const std::string&, const absl::Status& error) override {
+    status_.Update(error);
+    return absl::OkStatus();
+  }
+  const absl::Status& status() const { return status_; }
+
+ private:
+  absl::Status status_;
+};
+
+// Removes `name` in `dirfd`: a file, or a directory with everything in it.
 absl::Status RemoveTree(int dirfd, const std::string& name) {
-  int fd = openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOTDIR || errno == ELOOP) {
+  absl::StatusOr<Fd> dir = OpenSubdir(dirfd, name);
+  if (!dir.ok()) {
+    if (absl::IsFailedPrecondition(dir.status())) {  // not a directory
       if (unlinkat(dirfd, name.c_str(), 0) != 0) {
         return ErrnoStatus(errno, absl::StrCat("unlink ", name));
       }
       return absl::OkStatus();
     }
-    return ErrnoStatus(errno, absl::StrCat("open ", name));
+    return dir.status();
   }
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    close(fd);
-    return ErrnoStatus(errno, "fdopendir");
-  }
-  std::vector<std::string> names;
-  while (struct dirent* e = readdir(dir)) {
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-      names.push_back(e->d_name);
-    }
-  }
-  absl::Status status;
-  for (const std::string& n : names) {
-    status.Update(RemoveTree(::dirfd(dir), n));
-  }
-  closedir(dir);
-  if (!status.ok()) return status;
+  TreeRemover remover;
+  if (absl::Status s = WalkTree(dir->get(), &remover); !s.ok()) return s;
+  if (!remover.status().ok()) return remover.status();
+  *dir = Fd();
   if (unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) {
     return ErrnoStatus(errno, absl::StrCat("rmdir ", name));
   }
@@ -85,7 +101,7 @@ absl::Status QuarantineFile(int slot_root, absl::string_view user, absl::string_
   if (absl::Status s = ValidateRelativePath(checked); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("path \"", path, "\": ", s.message()));
   }
-  absl::StatusOr<Fd> from = OpenDirBeneath(slot_root, absl::StrCat("users/", user), false);
+  absl::StatusOr<Fd> from = OpenUserDir(slot_root, user, /*create=*/false);
   if (!from.ok()) return from.status();
   if (!dir.empty()) {
     from = OpenDirBeneath(from->get(), dir, false);
@@ -100,7 +116,7 @@ absl::Status QuarantineFile(int slot_root, absl::string_view user, absl::string_
 
 absl::Status QuarantineUserDir(int slot_root, absl::string_view user, Clock* clock, TargetFs* fs) {
   if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
-  absl::StatusOr<Fd> users = OpenDirBeneath(slot_root, "users", false);
+  absl::StatusOr<Fd> users = OpenUsersDir(slot_root);
   if (!users.ok()) return users.status();
   absl::StatusOr<Fd> to = OpenDirBeneath(
       slot_root, absl::StrCat(kQuarantineDir, "/", QuarantineDay(clock->Now())), true);
@@ -118,23 +134,17 @@ absl::StatusOr<int> PurgeQuarantine(int slot_root, int keep_days, Clock* clock) 
     return q.status();
   }
   const std::string cutoff = QuarantineDay(clock->Now() - absl::Hours(24) * keep_days);
-  int fd = fcntl(q->get(), F_DUPFD_CLOEXEC, 0);
-  DIR* dir = fdopendir(fd);
-  if (dir == nullptr) {
-    close(fd);
-    return ErrnoStatus(errno, "fdopendir .quarantine");
-  }
+  absl::StatusOr<std::vector<DirEntry>> entries = ReadDir(q->get());
+  if (!entries.ok()) return entries.status();
   std::vector<std::string> days;
-  while (struct dirent* e = readdir(dir)) {
-    std::string name = e->d_name;
+  for (const DirEntry& e : *entries) {
     absl::Time t;
     std::string err;
-    if (name.size() == 10 && absl::ParseTime("%Y-%m-%d", name, absl::UTCTimeZone(), &t, &err) &&
-        name < cutoff) {
-      days.push_back(name);
+    if (e.name.size() == 10 && absl::ParseTime("%Y-%m-%d", e.name, absl::UTCTimeZone(), &t, &err) &&
+        e.name < cutoff) {
+      days.push_back(e.name);
     }
   }
-  closedir(dir);
   int removed = 0;
   for (const std::string& day : days) {
     if (absl::Status s = RemoveTree(q->get(), day); !s.ok()) return s;

@@ -16,11 +16,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "base/clock.h"
+#include "replicator/sync/slot_layout.h"
 #include "replicator/sync/target_fs.h"
 
 namespace slotkeeper::sync {
-
-inline constexpr absl::string_view kQuarantineDir = ".quarantine";
 
 // Moves users/<user>/<path> of the slot into the quarantine.
 absl::Status QuarantineFile(int slot_root, absl::string_view user, absl::string_view path,

@@ -27,12 +27,4 @@ absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir)
   return std::unique_ptr<rocksdb::DB>(db);
 }
 
-absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenStateDbReadOnly(const std::string& dir) {
-  rocksdb::Options options;
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::OpenForReadOnly(options, dir, &db);
-  if (!s.ok()) return absl::NotFoundError(absl::StrCat("state db ", dir, ": ", s.ToString()));
-  return std::unique_ptr<rocksdb::DB>(db);
-}
-
 }  // namespace slotkeeper::sync

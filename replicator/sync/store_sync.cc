@@ -1,398 +1,335 @@
 #include "replicator/sync/store_sync.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-
-#include <fstream>
+#include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
+#include <utility>
 
-#include "absl/strings/escaping.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
-#include "base/grpc_util.h"
 #include "base/log.h"
-#include "replicator/sync/peer_service.h"
-#include "rocksdb/db.h"
+#include "base/status_macros.h"
+#include "replicator/sync/checkpoint_store.h"
+#include "replicator/sync/install.h"
+#include "replicator/sync/slot_layout.h"
+#include "replicator/sync/user_sync.h"
 
 namespace slotkeeper::sync {
 namespace {
 
-std::string CheckpointKey(const std::string& slot, const std::string& user) {
-  return absl::StrCat("c/", slot, "\n", user);
-}
-
-absl::Status WriteStoreMarker(int root, const std::string& store, TargetFs* fs) {
-  const std::string temp = absl::StrCat(kTempPrefix, "store");
-  (void)fs->Unlink(root, temp);
-  absl::StatusOr<Fd> fd = fs->CreateFile(root, temp, 0644);
-  if (!fd.ok()) return fd.status();
-  const std::string content = store + "\n";
-  absl::Status s = fs->Write(fd->get(), content.data(), content.size());
-  if (s.ok()) s = fs->Sync(fd->get());
-  if (s.ok()) s = fs->Rename(root, temp, root, std::string(kStoreMarker));
-  if (s.ok()) s = fs->Sync(root);
-  if (!s.ok()) (void)fs->Unlink(root, temp);
-  return s;
-}
-
-}  // namespace
-
-std::optional<CheckpointStore::Checkpoint> CheckpointStore::Get(const std::string& target_slot,
-                                                                const std::string& user) {
-  std::string value;
-  if (!db_->Get(rocksdb::ReadOptions(), CheckpointKey(target_slot, user), &value).ok()) {
-    return std::nullopt;
+// One run of SyncStore over a listing: which users to sync, the worker
+// threads, the group commit and the result. Methods marked
+// ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) run under the run's lock; the rest may
+// run on any worker.
+class StoreSyncRun {
+ public:
+  StoreSyncRun(const StoreSyncContext& ctx, const v1::ListUsersResponse& listed,
+               CheckpointStore* checkpoints, UserSyncContext user_ctx)
+      : ctx_(ctx),
+        listed_(listed),
+        checkpoints_(checkpoints),
+        user_ctx_(std::move(user_ctx)),
+        start_(ctx.clock->Monotonic()) {
+    result_.source_instance_id = listed.instance_id();
   }
-  std::pair<std::string, std::string> parts = absl::StrSplit(value, absl::MaxSplits('\n', 1));
-  Checkpoint c;
-  c.instance_id = parts.first;
-  if (!absl::SimpleAtoi(parts.second, &c.generation)) return std::nullopt;
-  return c;
-}
 
-absl::Status CheckpointStore::Put(const std::string& target_slot, const std::string& user,
-                                  const Checkpoint& checkpoint) {
-  rocksdb::WriteOptions options;
-  // Not synced: a checkpoint lost in a crash only costs a re-walk of the
-  // user (renames and hashes make that cheap); it never loses mail.
-  rocksdb::Status s = db_->Put(options, CheckpointKey(target_slot, user),
-                               absl::StrCat(checkpoint.instance_id, "\n", checkpoint.generation));
-  if (!s.ok()) return absl::InternalError("checkpoint: " + s.ToString());
-  return absl::OkStatus();
-}
-
-absl::Status CheckpointStore::Clear(const std::string& target_slot) {
-  const std::string prefix = absl::StrCat("c/", target_slot, "\n");
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  rocksdb::WriteBatch batch;
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    batch.Delete(it->key());
-  }
-  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
-  if (!s.ok()) return absl::InternalError("checkpoint clear: " + s.ToString());
-  return absl::OkStatus();
-}
-
-std::string ListingDigest(const v1::ListUsersResponse& listed) {
-  ContentHasher hasher;
-  std::string buf = absl::StrCat(listed.instance_id(), "\n");
-  for (const v1::UserSummary& u : listed.users()) {
-    absl::StrAppend(&buf, u.user(), "\n", u.generation(), "\n");
-  }
-  hasher.Update(buf.data(), buf.size());
-  return absl::BytesToHexString(hasher.Finish());
-}
-
-absl::StatusOr<v1::ListUsersResponse> ListSourceUsers(const StoreSyncRequest& request) {
-  v1::ListUsersRequest list_request;
-  list_request.set_slot(request.source_slot);
-  list_request.set_store(request.store);
-  v1::ListUsersResponse listed;
-  grpc::ClientContext call;
-  absl::Status s = FromGrpcStatus(request.stub->ListUsers(&call, list_request, &listed));
-  if (!s.ok()) {
-    return absl::Status(s.code(), absl::StrCat("ListUsers on source slot ", request.source_slot,
-                                               ": ", s.message()));
-  }
-  return listed;
-}
-
-namespace {
-
-constexpr char kLastListingFile[] = "last-complete-listing";
-
-}  // namespace
-
-std::string ReadLastListing(const std::string& state_dir) {
-  std::ifstream in(absl::StrCat(state_dir, "/", kLastListingFile));
-  std::string digest;
-  if (!(in >> digest)) return "";
-  return digest;
-}
-
-absl::Status WriteLastListing(const std::string& state_dir, const std::string& digest) {
-  const std::string path = absl::StrCat(state_dir, "/", kLastListingFile);
-  const std::string temp = path + ".tmp";
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << digest << "\n";
-    if (!out.good()) return absl::InternalError(absl::StrCat("cannot write ", temp));
-  }
-  if (rename(temp.c_str(), path.c_str()) != 0) return ErrnoStatus(errno, "rename " + temp);
-  return absl::OkStatus();
-}
-
-absl::Status ClearLastListing(const std::string& state_dir) {
-  const std::string path = absl::StrCat(state_dir, "/", kLastListingFile);
-  if (unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus(errno, "unlink " + path);
-  return absl::OkStatus();
-}
-
-bool AllUsersAtCheckpoint(const v1::ListUsersResponse& listed, const std::string& target_slot,
-                          const std::string& only_user, CheckpointStore* checkpoints,
-                          uint64_t* users) {
-  *users = 0;
-  for (const v1::UserSummary& u : listed.users()) {
-    if (!only_user.empty() && u.user() != only_user) continue;
-    ++*users;
-    std::optional<CheckpointStore::Checkpoint> c = checkpoints->Get(target_slot, u.user());
-    if (!c || c->instance_id != listed.instance_id() || c->generation != u.generation()) {
-      return false;
-    }
-  }
-  return *users > 0;
-}
-
-absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncRequest& request,
-                                          const StoreSyncOptions& options, rocksdb::DB* db,
-                                          TargetFs* fs, Clock* clock,
-                                          const ProgressCallback& progress,
-                                          const std::atomic<bool>* cancelled,
-                                          SyncCounters* counters, StoreSyncResult* partial) {
-  if (request.stub == nullptr || request.target_root < 0) {
-    return absl::InvalidArgumentError("store sync: no source or no target");
-  }
-  if (!options.only_user.empty()) {
-    if (absl::Status s = ValidateUserName(options.only_user); !s.ok()) return s;
-  }
-  absl::StatusOr<v1::ListUsersResponse> listing = ListSourceUsers(request);
-  if (!listing.ok()) return listing.status();
-  const v1::ListUsersResponse& listed = *listing;
-  if (!request.store.empty()) {
-    if (absl::Status s = WriteStoreMarker(request.target_root, request.store, fs); !s.ok()) {
-      return s;
-    }
-  }
-  std::unique_ptr<CheckpointStore> checkpoints;
-  std::unique_ptr<RocksHashCache> cache;
-  if (db != nullptr) {
-    cache = std::make_unique<RocksHashCache>(db);
-    if (options.use_checkpoints) {
-      checkpoints = std::make_unique<CheckpointStore>(db);
-    }
-  }
-  std::unique_ptr<TokenBucket> bucket;
-  if (options.bandwidth_bytes_per_second > 0) {
-    bucket = std::make_unique<TokenBucket>(
-        options.bandwidth_bytes_per_second,
-        std::max<uint64_t>(options.bandwidth_bytes_per_second / 4, 1 << 20), clock);
-  }
-  UserSyncContext ctx;
-  ctx.stub = request.stub;
-  ctx.source_slot = request.source_slot;
-  ctx.target_root = request.target_root;
-  ctx.target_scope = request.target_slot;
-  ctx.cache = cache.get();
-  ctx.fs = fs;
-  ctx.clock = clock;
-  ctx.bucket = bucket.get();
-  ctx.options = options.user;
-  ctx.options.defer_directory_sync = true;  // one syncfs per group of users
-  ctx.options.stage_small_fetches = true;   // and for their few new files
-  ctx.counters = counters;
-  ctx.cancelled = cancelled;
-
-  StoreSyncResult result;
-  result.source_instance_id = listed.instance_id();
-  result.listing_digest = ListingDigest(listed);
-  int64_t oldest_pending = 0;
-  std::vector<const v1::UserSummary*> todo;
-  // The checkpoint of a user in `todo` from the same source instance: what
-  // a delta manifest may start from.
-  std::map<const v1::UserSummary*, DeltaBase> delta_bases;
-  for (const v1::UserSummary& u : listed.users()) {
-    if (!options.only_user.empty() && u.user() != options.only_user) continue;
-    result.progress.set_users_total(result.progress.users_total() + 1);
-    if (checkpoints != nullptr) {
-      std::optional<CheckpointStore::Checkpoint> c =
-          checkpoints->Get(request.target_slot, u.user());
-      if (c && c->instance_id == listed.instance_id() && c->generation == u.generation()) {
-        result.users_skipped_unchanged++;
-        result.progress.set_users_done(result.progress.users_done() + 1);
+  // Picks the users to sync: all listed (or only_user), minus those at
+  // their checkpoint; notes where a delta may start, and the lag. NOT_FOUND
+  // when only_user is not listed.
+  absl::Status SelectUsers() {
+    absl::MutexLock lock(&mu_);
+    const std::string& only_user = ctx_.options.only_user;
+    int64_t oldest_pending = 0;
+    for (const v1::UserSummary& u : listed_.users()) {
+      if (!only_user.empty() && u.user() != only_user) continue;
+      result_.progress.set_users_total(result_.progress.users_total() + 1);
+      if (AtCheckpoint(u)) {
+        result_.users_skipped_unchanged++;
+        result_.progress.set_users_done(result_.progress.users_done() + 1);
         continue;
       }
-      if (c && c->instance_id == listed.instance_id() && c->generation < u.generation()) {
-        delta_bases[&u] = DeltaBase{c->instance_id, c->generation};
+      if (u.oldest_change_ms() > 0 &&
+          (oldest_pending == 0 || u.oldest_change_ms() < oldest_pending)) {
+        oldest_pending = u.oldest_change_ms();
       }
+      todo_.push_back(&u);
     }
-    if (u.oldest_change_ms() > 0 &&
-        (oldest_pending == 0 || u.oldest_change_ms() < oldest_pending)) {
-      oldest_pending = u.oldest_change_ms();
+    if (!only_user.empty() && result_.progress.users_total() == 0) {
+      return absl::NotFoundError(
+          absl::StrCat("source slot ", ctx_.source->source_slot(), " has no user ", only_user));
     }
-    todo.push_back(&u);
-  }
-  if (!options.only_user.empty() && result.progress.users_total() == 0) {
-    return absl::NotFoundError(
-        absl::StrCat("source slot ", request.source_slot, " has no user ", options.only_user));
-  }
-  if (oldest_pending > 0) {
-    result.lag_ms = std::max<int64_t>(0, listed.source_time_ms() - oldest_pending);
+    if (oldest_pending > 0) {
+      result_.lag_ms = std::max<int64_t>(0, listed_.source_time_ms() - oldest_pending);
+    }
+    return absl::OkStatus();
   }
 
-  absl::Mutex mu;  // guards result, first_error
-  absl::Status first_error;
-  const absl::Duration start = clock->Monotonic();
-  auto report = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    v1::TaskProgress& p = result.progress;
-    p.set_files_done(counters->files_copied + counters->files_renamed);
-    p.set_bytes_done(counters->bytes_received);
-    p.set_files_renamed(counters->files_renamed);
-    p.set_files_quarantined(counters->files_quarantined);
-    double secs = absl::ToDoubleSeconds(clock->Monotonic() - start);
-    p.set_bytes_per_second(secs > 0 ? counters->bytes_received / secs : 0);
-    if (progress) progress(p);
-  };
-  // Accounts for one user's outcome. Requires mu.
-  auto finish = [&](const v1::UserSummary& u,
-                    const absl::StatusOr<UserSyncResult>& r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    if (!r.ok()) {
-      result.failed_users.push_back(absl::StrCat(u.user(), ": ", r.status().message()));
-      if (first_error.ok()) first_error = r.status();
-      return;
+  // Syncs the selected users on parallel_users threads, commits the last
+  // group, and returns the result (the first user's error, if any, after
+  // all others finished). `*result` is the result either way.
+  absl::Status Run(StoreSyncResult* result) {
+    const size_t threads = std::min<size_t>(
+        todo_.size(), static_cast<size_t>(std::max(1, ctx_.options.parallel_users)));
+    std::vector<std::thread> pool;
+    for (size_t t = 0; t < threads; ++t) pool.emplace_back([this] { Worker(); });
+    for (std::thread& t : pool) t.join();
+    std::vector<Finished> rest;
+    {
+      absl::MutexLock lock(&mu_);
+      rest.swap(pending_commit_);
     }
-    result.progress.set_files_total(result.progress.files_total() + r->files_total);
-    result.progress.set_bytes_total(result.progress.bytes_total() + r->bytes_total);
-    if (r->blocked) {
-      result.blocked_users.push_back(u.user());
-    } else {
-      result.progress.set_users_done(result.progress.users_done() + 1);
+    Commit(std::move(rest));
+    absl::MutexLock lock(&mu_);
+    Report();
+    std::sort(result_.blocked_users.begin(), result_.blocked_users.end());
+    *result = result_;
+    if (!first_error_.ok()) {
+      return absl::Status(first_error_.code(),
+                          absl::StrCat(result_.failed_users.size(),
+                                       " user(s) failed; first: ", first_error_.message()));
     }
-    report();
-  };
-  // Group commit of finished users: their staged files (small fetches,
-  // verified but not yet durable) are made durable by one syncfs and
-  // renamed into place; one more syncfs makes every rename of the group
-  // durable; then their checkpoints are written. A crash before that only
-  // costs a re-walk of those users (nothing is fetched twice: the diff finds
-  // their files in place; leftover temporaries go to the quarantine). A user
-  // counts as done only once committed.
+    return absl::OkStatus();
+  }
+
+ private:
+  // A synced user waiting for its group's commit.
   struct Finished {
     const v1::UserSummary* user;
     absl::StatusOr<UserSyncResult> result;
   };
-  std::vector<Finished> pending_commit;  // guarded by mu
-  auto commit = [&](std::vector<Finished> group) {
-    if (group.empty()) return;
-    bool any_staged = false;
-    for (const Finished& f : group) any_staged |= !f.result->staged.empty();
-    absl::Status durable = any_staged ? fs->SyncFilesystem(request.target_root) : absl::OkStatus();
-    for (Finished& f : group) {
-      std::vector<StagedFile>& staged = f.result->staged;
-      if (staged.empty()) continue;
-      if (!durable.ok()) {
-        DiscardStaged(fs, &staged);
-        f.result = durable;
-        continue;
-      }
-      if (absl::Status s = InstallStaged(ctx, f.user->user(), &staged); !s.ok()) f.result = s;
+
+  // Whether the user's checkpoint equals the listing; else records where a
+  // delta may start (a checkpoint from this source instance).
+  bool AtCheckpoint(const v1::UserSummary& u) {
+    if (checkpoints_ == nullptr) return false;
+    std::optional<CheckpointStore::Checkpoint> c = checkpoints_->Get(ctx_.target_slot, u.user());
+    if (!c || c->instance_id != listed_.instance_id()) return false;
+    if (c->generation == u.generation()) return true;
+    if (c->generation < u.generation()) {
+      delta_bases_[&u] = DeltaBase{c->instance_id, c->generation};
     }
-    absl::Status renames = fs->SyncFilesystem(request.target_root);
+    return false;
+  }
+
+  // Workers take users in runs of delta_batch_users; the run's delta
+  // manifests come in one GetManifests call.
+  void Worker() {
+    const size_t run =
+        user_ctx_.options.use_delta ? std::max<size_t>(1, ctx_.options.delta_batch_users) : 1;
+    for (;;) {
+      const size_t begin = next_.fetch_add(run);
+      if (begin >= todo_.size()) return;
+      const size_t end = std::min(todo_.size(), begin + run);
+      const std::map<std::string, std::optional<SourceDelta>> deltas = PrefetchDeltas(begin, end);
+      for (size_t i = begin; i < end; ++i) {
+        if (user_ctx_.Cancelled()) {
+          absl::MutexLock lock(&mu_);
+          if (first_error_.ok()) first_error_ = absl::CancelledError("cancelled");
+          return;
+        }
+        auto pre = deltas.find(todo_[i]->user());
+        SyncOne(*todo_[i], pre == deltas.end() ? nullptr : &pre->second);
+      }
+    }
+  }
+
+  // The delta answers of todo_[begin, end) in one GetManifests call, for
+  // the users with a delta base. Empty when there are fewer than two, or
+  // the call failed (each user then asks on its own, as SyncUser does); a
+  // source without GetManifests is not asked again.
+  std::map<std::string, std::optional<SourceDelta>> PrefetchDeltas(size_t begin, size_t end) {
+    std::vector<std::pair<std::string, DeltaBase>> asks;
+    for (size_t i = begin; i < end; ++i) {
+      auto base = delta_bases_.find(todo_[i]);
+      if (base != delta_bases_.end()) asks.emplace_back(todo_[i]->user(), base->second);
+    }
+    if (asks.size() <= 1 || batch_unsupported_.load()) return {};
+    absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> answer =
+        ctx_.source->GetDeltas(asks, user_ctx_.options.inline_limits());
+    if (answer.ok()) {
+      ctx_.counters->delta_batches++;
+      return *std::move(answer);
+    }
+    if (absl::IsUnimplemented(answer.status())) {
+      batch_unsupported_ = true;  // an older source: one call per user from now on
+    } else {
+      LogWarning("sync", absl::StrCat("GetManifests on ", ctx_.source->source_slot(), ": ",
+                                      answer.status().ToString(), "; asking user by user"));
+    }
+    return {};
+  }
+
+  // One user: sync, then either account for it now (failed, blocked) or
+  // queue it for the group commit.
+  void SyncOne(const v1::UserSummary& u, const std::optional<SourceDelta>* prefetched) {
+    auto base = delta_bases_.find(&u);
+    absl::StatusOr<UserSyncResult> r = SyncUser(
+        user_ctx_, u.user(), base == delta_bases_.end() ? nullptr : &base->second, prefetched);
+    if (!r.ok() || r->blocked) {
+      absl::MutexLock lock(&mu_);
+      Finish(u, r);
+      return;
+    }
+    std::vector<Finished> to_commit;
+    {
+      absl::MutexLock lock(&mu_);
+      pending_commit_.push_back(Finished{&u, std::move(r)});
+      if (pending_commit_.size() >= std::max<size_t>(1, ctx_.options.commit_group_users)) {
+        to_commit.swap(pending_commit_);
+      }
+      Report();  // bytes and files so far; users once committed
+    }
+    Commit(std::move(to_commit));
+  }
+
+  // Group commit: the group's staged files (small fetches, verified but not
+  // yet durable) are made durable by one syncfs and renamed into place; one
+  // more syncfs makes every rename of the group durable; then their
+  // checkpoints are written. A crash before that only costs a re-walk of
+  // those users (nothing is fetched twice: the diff finds their files in
+  // place; leftover temporaries go to the quarantine).
+  void Commit(std::vector<Finished> group) {
+    if (group.empty()) return;
+    InstallGroup(&group);
+    const absl::Status renames = ctx_.fs->SyncFilesystem(ctx_.target_root);
     for (Finished& f : group) {
       if (!f.result.ok()) continue;
       if (!renames.ok()) {
         f.result = renames;
-      } else if (checkpoints != nullptr) {
-        if (absl::Status s = checkpoints->Put(request.target_slot, f.user->user(),
-                                              {listed.instance_id(), f.user->generation()});
+      } else if (checkpoints_ != nullptr) {
+        if (absl::Status s = checkpoints_->Put(ctx_.target_slot, f.user->user(),
+                                               {listed_.instance_id(), f.user->generation()});
             !s.ok()) {
           f.result = s;
         }
       }
     }
-    absl::MutexLock lock(&mu);
-    for (const Finished& f : group) finish(*f.user, f.result);
-  };
-  // One user: sync, then either account for it now (failed, blocked) or
-  // queue it for the group commit.
-  auto sync_one = [&](const v1::UserSummary& u, const std::optional<SourceDelta>* prefetched) {
-    auto base = delta_bases.find(&u);
-    absl::StatusOr<UserSyncResult> r =
-        SyncUser(ctx, u.user(), base == delta_bases.end() ? nullptr : &base->second, prefetched);
-    if (!r.ok() || r->blocked) {
-      absl::MutexLock lock(&mu);
-      finish(u, r);
+    absl::MutexLock lock(&mu_);
+    for (const Finished& f : group) Finish(*f.user, f.result);
+  }
+
+  // The staged files of a group: one syncfs, then each user's installed (or,
+  // after a failed syncfs, discarded and the user failed).
+  void InstallGroup(std::vector<Finished>* group) {
+    bool any_staged = false;
+    for (const Finished& f : *group) any_staged |= !f.result->staged.empty();
+    const absl::Status durable =
+        any_staged ? ctx_.fs->SyncFilesystem(ctx_.target_root) : absl::OkStatus();
+    for (Finished& f : *group) {
+      std::vector<StagedFile>& staged = f.result->staged;
+      if (staged.empty()) continue;
+      if (!durable.ok()) {
+        DiscardStaged(ctx_.fs, &staged);
+        f.result = durable;
+        continue;
+      }
+      if (absl::Status s = InstallStaged(user_ctx_, f.user->user(), &staged); !s.ok()) {
+        f.result = s;
+      }
+    }
+  }
+
+  // Accounts for one user's outcome.
+  void Finish(const v1::UserSummary& u, const absl::StatusOr<UserSyncResult>& r)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!r.ok()) {
+      result_.failed_users.push_back(absl::StrCat(u.user(), ": ", r.status().message()));
+      if (first_error_.ok()) first_error_ = r.status();
       return;
     }
-    std::vector<Finished> to_commit;
-    {
-      absl::MutexLock lock(&mu);
-      pending_commit.push_back(Finished{&u, std::move(r)});
-      if (pending_commit.size() >= std::max<size_t>(1, options.commit_group_users)) {
-        to_commit.swap(pending_commit);
-      }
-      report();  // bytes and files so far; users once committed
+    result_.progress.set_files_total(result_.progress.files_total() + r->files_total);
+    result_.progress.set_bytes_total(result_.progress.bytes_total() + r->bytes_total);
+    if (r->blocked) {
+      result_.blocked_users.push_back(u.user());
+    } else {
+      result_.progress.set_users_done(result_.progress.users_done() + 1);
     }
-    commit(std::move(to_commit));
-  };
-  // Workers take users in runs of delta_batch_users; the run's delta
-  // manifests come in one GetManifests call (a source without it, or any
-  // failure of the call: each user asks on its own, as SyncUser does).
-  const size_t run = ctx.options.use_delta ? std::max<size_t>(1, options.delta_batch_users) : 1;
-  const DeltaRequest delta_request{request.source_slot, ctx.options.inline_max_file_bytes,
-                                   ctx.options.inline_max_total_bytes};
-  std::atomic<size_t> next{0};
-  std::atomic<bool> batch_unsupported{false};
-  auto worker = [&]() {
-    for (;;) {
-      const size_t begin = next.fetch_add(run);
-      if (begin >= todo.size()) return;
-      const size_t end = std::min(todo.size(), begin + run);
-      std::vector<std::pair<std::string, DeltaBase>> asks;
-      for (size_t i = begin; i < end; ++i) {
-        auto base = delta_bases.find(todo[i]);
-        if (base != delta_bases.end()) asks.emplace_back(todo[i]->user(), base->second);
-      }
-      std::map<std::string, std::optional<SourceDelta>> deltas;
-      if (asks.size() > 1 && !batch_unsupported.load()) {
-        absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> answer =
-            FetchDeltas(request.stub, delta_request, asks);
-        if (answer.ok()) {
-          counters->delta_batches++;
-          deltas = *std::move(answer);
-        } else if (absl::IsUnimplemented(answer.status())) {
-          batch_unsupported = true;  // an older source: one call per user from now on
-        } else {
-          LogWarning("sync", absl::StrCat("GetManifests on ", request.source_slot, ": ",
-                                  answer.status().ToString(), "; asking user by user"));
-        }
-      }
-      for (size_t i = begin; i < end; ++i) {
-        if (cancelled != nullptr && cancelled->load()) {
-          absl::MutexLock lock(&mu);
-          if (first_error.ok()) first_error = absl::CancelledError("cancelled");
-          return;
-        }
-        auto pre = deltas.find(todo[i]->user());
-        sync_one(*todo[i], pre == deltas.end() ? nullptr : &pre->second);
-      }
-    }
-  };
-  const size_t threads =
-      std::min<size_t>(todo.size(), static_cast<size_t>(std::max(1, options.parallel_users)));
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
-  for (std::thread& t : pool) t.join();
-  std::vector<Finished> rest;
-  {
-    absl::MutexLock lock(&mu);
-    rest.swap(pending_commit);
+    Report();
   }
-  commit(std::move(rest));
-  absl::MutexLock lock(&mu);
-  report();
-  std::sort(result.blocked_users.begin(), result.blocked_users.end());
+
+  // Progress from the counters, to the callback.
+  void Report() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const SyncCounters& counters = *ctx_.counters;
+    v1::TaskProgress& p = result_.progress;
+    p.set_files_done(counters.files_copied + counters.files_renamed);
+    p.set_bytes_done(counters.bytes_received);
+    p.set_files_renamed(counters.files_renamed);
+    p.set_files_quarantined(counters.files_quarantined);
+    const double secs = absl::ToDoubleSeconds(ctx_.clock->Monotonic() - start_);
+    p.set_bytes_per_second(secs > 0 ? counters.bytes_received / secs : 0);
+    if (ctx_.progress) ctx_.progress(p);
+  }
+
+  const StoreSyncContext& ctx_;
+  const v1::ListUsersResponse& listed_;
+  CheckpointStore* const checkpoints_;  // may be null
+  const UserSyncContext user_ctx_;
+  const absl::Duration start_;
+  // Fixed once SelectUsers returned.
+  std::vector<const v1::UserSummary*> todo_;
+  // The checkpoint of a user in todo_ from the same source instance: what a
+  // delta manifest may start from.
+  std::map<const v1::UserSummary*, DeltaBase> delta_bases_;
+  std::atomic<size_t> next_{0};
+  std::atomic<bool> batch_unsupported_{false};
+
+  absl::Mutex mu_;
+  StoreSyncResult result_ ABSL_GUARDED_BY(mu_);
+  absl::Status first_error_ ABSL_GUARDED_BY(mu_);
+  std::vector<Finished> pending_commit_ ABSL_GUARDED_BY(mu_);
+};
+
+// What every user of the store sync shares: the store's source, target,
+// cache, filesystem, clock and limits; directories and small fetches are
+// made durable per group of users.
+UserSyncContext UserContextFor(const StoreSyncContext& ctx, HashCache* cache, TokenBucket* bucket) {
+  UserSyncContext user;
+  user.source = ctx.source;
+  user.target_root = ctx.target_root;
+  user.target_scope = ctx.target_slot;
+  user.cache = cache;
+  user.fs = ctx.fs;
+  user.clock = ctx.clock;
+  user.bucket = bucket;
+  user.options = ctx.options.user;
+  user.options.defer_directory_sync = true;  // one syncfs per group of users
+  user.options.stage_small_fetches = true;   // and for their few new files
+  user.counters = ctx.counters;
+  user.cancelled = ctx.cancelled;
+  return user;
+}
+
+}  // namespace
+
+absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncContext& ctx, StoreSyncResult* partial) {
+  if (ctx.source == nullptr || ctx.target_root < 0) {
+    return absl::InvalidArgumentError("store sync: no source or no target");
+  }
+  const StoreSyncOptions& options = ctx.options;
+  if (!options.only_user.empty()) SK_RETURN_IF_ERROR(ValidateUserName(options.only_user));
+  SK_ASSIGN_OR_RETURN(v1::ListUsersResponse listed, ctx.source->ListUsers(ctx.store));
+  if (!ctx.store.empty()) SK_RETURN_IF_ERROR(WriteStoreMarker(ctx.target_root, ctx.store, ctx.fs));
+  std::unique_ptr<CheckpointStore> checkpoints;
+  std::unique_ptr<RocksHashCache> cache;
+  if (ctx.db != nullptr) {
+    cache = std::make_unique<RocksHashCache>(ctx.db);
+    if (options.use_checkpoints) checkpoints = std::make_unique<CheckpointStore>(ctx.db);
+  }
+  std::unique_ptr<TokenBucket> bucket;
+  if (options.bandwidth_bytes_per_second > 0) {
+    bucket = std::make_unique<TokenBucket>(
+        options.bandwidth_bytes_per_second,
+        std::max<uint64_t>(options.bandwidth_bytes_per_second / 4, 1 << 20), ctx.clock);
+  }
+  StoreSyncRun run(ctx, listed, checkpoints.get(), UserContextFor(ctx, cache.get(), bucket.get()));
+  SK_RETURN_IF_ERROR(run.SelectUsers());
+  StoreSyncResult result;
+  const absl::Status status = run.Run(&result);
   if (partial != nullptr) *partial = result;
-  if (!first_error.ok()) {
-    return absl::Status(first_error.code(),
-                        absl::StrCat(result.failed_users.size(),
-                                     " user(s) failed; first: ", first_error.message()));
-  }
+  if (!status.ok()) return status;
+  result.listing = std::move(listed);
   return result;
 }
 

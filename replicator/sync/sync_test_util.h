@@ -1,6 +1,6 @@
-// Test helpers of the data path: real files under TEST_TMPDIR, and a fixture
-// with a source (PeerCore behind a real gRPC server on 127.0.0.1 port 0) and
-// a target slot with its RocksDB, under a FakeClock. Test-only.
+// Test helpers of the data path: fault-injecting and counting TargetFs, and
+// a fixture with a source (PeerCore behind a real gRPC server on 127.0.0.1
+// port 0) and a target slot with its RocksDB, under a FakeClock. Test-only.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_SYNC_TEST_UTIL_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_SYNC_TEST_UTIL_H_
 
@@ -24,76 +24,11 @@
 #include "gtest/gtest.h"
 #include "replicator/sync/peer_service.h"
 #include "replicator/sync/store_sync.h"
+#include "replicator/sync/test_files.h"
 #include "replicator/sync/user_sync.h"
 #include "rocksdb/db.h"
 
 namespace slotkeeper::sync {
-
-inline std::string Tmp() { return std::getenv("TEST_TMPDIR"); }
-
-inline void MkdirP(const std::string& path) {
-  std::string acc;
-  std::stringstream ss(path);
-  std::string part;
-  while (std::getline(ss, part, '/')) {
-    acc += part + "/";
-    mkdir(acc.c_str(), 0755);
-  }
-}
-
-inline void WriteFile(const std::string& path, const std::string& content,
-                      int64_t mtime_s = 1700000000, mode_t mode = 0600) {
-  MkdirP(path.substr(0, path.rfind('/')));
-  std::ofstream(path, std::ios::binary) << content;
-  chmod(path.c_str(), mode);
-  struct timespec t[2] = {{mtime_s, 123}, {mtime_s, 123}};
-  utimensat(AT_FDCWD, path.c_str(), t, 0);
-}
-
-inline std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-inline bool Exists(const std::string& path) {
-  struct stat st;
-  return lstat(path.c_str(), &st) == 0;
-}
-
-// Every regular file below `dir` with content, mtime and mode, for
-// byte-for-byte comparisons. Includes temp files so leftovers show.
-inline std::map<std::string, std::string> Tree(const std::string& dir, bool with_dirs = true) {
-  std::map<std::string, std::string> out;
-  std::string cmd = "cd '" + dir + "' 2>/dev/null && find . -mindepth 1 " +
-                    (with_dirs ? "" : "-type f ") + "| sort";
-  FILE* p = popen(cmd.c_str(), "r");
-  char line[4096];
-  while (p && fgets(line, sizeof(line), p)) {
-    std::string rel(line);
-    rel.pop_back();
-    struct stat st;
-    lstat((dir + "/" + rel).c_str(), &st);
-    if (S_ISDIR(st.st_mode)) {  // directory mtimes are not replicated
-      out[rel] = "dir|" + std::to_string(st.st_mode & 07777);
-      continue;
-    }
-    out[rel] = ReadFile(dir + "/" + rel) + "|" + std::to_string(st.st_mtim.tv_sec) + "." +
-               std::to_string(st.st_mtim.tv_nsec) + "|" + std::to_string(st.st_mode & 07777);
-  }
-  if (p) pclose(p);
-  return out;
-}
-
-inline std::unique_ptr<rocksdb::DB> OpenDb(const std::string& path) {
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  rocksdb::DB* db = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(options, path, &db);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return std::unique_ptr<rocksdb::DB>(db);
-}
 
 // Writes fail with ENOSPC after a budget, or flip a byte of the Nth write.
 class FaultyFs : public TargetFs {
@@ -113,6 +48,35 @@ class FaultyFs : public TargetFs {
       return TargetFs::Write(fd, copy.data(), n);
     }
     return TargetFs::Write(fd, data, n);
+  }
+};
+
+// Counts the durability, rename and metadata calls of the data path.
+class CountingFs : public TargetFs {
+ public:
+  std::atomic<int> fsyncs{0}, syncfs{0}, renames{0}, no_replace_renames{0}, metadata{0};
+  absl::Status Sync(int fd) override {
+    fsyncs++;
+    return TargetFs::Sync(fd);
+  }
+  absl::Status SyncFilesystem(int fd) override {
+    syncfs++;
+    return TargetFs::SyncFilesystem(fd);
+  }
+  absl::Status Rename(int from_dir, const std::string& from, int to_dir,
+                      const std::string& to) override {
+    renames++;
+    return TargetFs::Rename(from_dir, from, to_dir, to);
+  }
+  absl::Status RenameNoReplace(int from_dir, const std::string& from, int to_dir,
+                               const std::string& to) override {
+    no_replace_renames++;
+    return TargetFs::RenameNoReplace(from_dir, from, to_dir, to);
+  }
+  absl::Status SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,
+                           uint32_t mode) override {
+    metadata++;
+    return TargetFs::SetMetadata(dirfd, name, mtime_ns, mode);
   }
 };
 
@@ -168,16 +132,25 @@ class SyncTest : public ::testing::Test {
   absl::StatusOr<StoreSyncResult> Sync(const std::string& only_user = "", TargetFs* fs = nullptr,
                                        const std::atomic<bool>* cancel = nullptr,
                                        ProgressCallback progress = nullptr) {
-    StoreSyncRequest request{stub_.get(), "s1", "", target_root_.get(), "t1"};
-    StoreSyncOptions options;
+    const PeerClient source(stub_.get(), "s1");
+    StoreSyncContext ctx;
+    ctx.source = &source;
+    ctx.target_root = target_root_.get();
+    ctx.target_slot = "t1";
+    StoreSyncOptions& options = ctx.options;
     options.only_user = only_user;
     options.parallel_users = 1;
     options.user.batch_files = 3;  // several batches even in small tests
     options.user.durability = durability_;
     options.user.use_delta = use_delta_;
     options.commit_group_users = commit_group_users_;
-    return SyncStore(request, options, target_db_.get(), fs ? fs : DefaultTargetFs(), &clock_,
-                     progress, cancel, &counters_);
+    ctx.db = target_db_.get();
+    ctx.fs = fs ? fs : DefaultTargetFs();
+    ctx.clock = &clock_;
+    ctx.progress = std::move(progress);
+    ctx.cancelled = cancel;
+    ctx.counters = &counters_;
+    return SyncStore(ctx);
   }
 
   void ExpectEqualTrees() { EXPECT_EQ(Tree(source_ + "/users"), Tree(target_ + "/users")); }

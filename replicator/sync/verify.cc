@@ -3,27 +3,21 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "base/grpc_util.h"
-#include "replicator/sync/user_sync.h"
+#include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
 
-absl::StatusOr<VerifyReport> VerifyAgainstSource(v1::ReplicaPeer::StubInterface* stub,
-                                                 const std::string& source_slot,
+absl::StatusOr<VerifyReport> VerifyAgainstSource(const PeerClient& source,
                                                  const std::string& only_user, int local_root,
                                                  const std::string& local_scope, HashCache* cache) {
-  v1::ListUsersRequest request;
-  request.set_slot(source_slot);
-  v1::ListUsersResponse listed;
-  grpc::ClientContext call;
-  absl::Status s = FromGrpcStatus(stub->ListUsers(&call, request, &listed));
-  if (!s.ok()) return absl::Status(s.code(), absl::StrCat("ListUsers: ", s.message()));
+  absl::StatusOr<v1::ListUsersResponse> listed = source.ListUsers(/*store=*/"");
+  if (!listed.ok()) return listed.status();
   VerifyReport report;
   std::set<std::string> source_users;
-  for (const v1::UserSummary& u : listed.users()) {
+  for (const v1::UserSummary& u : listed->users()) {
     if (!only_user.empty() && u.user() != only_user) continue;
     source_users.insert(u.user());
-    absl::StatusOr<Manifest> master = FetchManifest(stub, source_slot, u.user(), nullptr);
+    absl::StatusOr<Manifest> master = source.GetManifest(u.user(), nullptr);
     if (!master.ok()) return master.status();
     absl::StatusOr<Manifest> replica = ScanUser(local_root, local_scope, u.user(), cache, nullptr);
     if (!replica.ok()) return replica.status();

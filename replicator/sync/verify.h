@@ -1,6 +1,8 @@
-// Verification: compare a master's copy (over ReplicaPeer) with a local
-// replica by content hash, for one user or a whole store (ksck
-// --verify-data). Read-only on both sides.
+// Verification: compare a master's copy (over ReplicaPeer, PeerClient) with
+// a local replica by content hash, for one user or a whole store (a task's
+// last step, ksck --verify-data). Read-only on both sides; the local scan
+// may fill the hash cache. Thread-safe (a free function over thread-safe
+// parts).
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_VERIFY_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_VERIFY_H_
 
@@ -8,9 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "proto/peer.grpc.pb.h"
 #include "replicator/sync/diff.h"
 #include "replicator/sync/manifest.h"
+#include "replicator/sync/peer_client.h"
 
 namespace slotkeeper::sync {
 
@@ -24,8 +26,7 @@ struct VerifyReport {
 // Compares every user the source lists (or only `only_user`) with the local
 // slot `local_root` (hash cache scope `local_scope`, cache may be null).
 // Users present only locally are reported as extra.
-absl::StatusOr<VerifyReport> VerifyAgainstSource(v1::ReplicaPeer::StubInterface* stub,
-                                                 const std::string& source_slot,
+absl::StatusOr<VerifyReport> VerifyAgainstSource(const PeerClient& source,
                                                  const std::string& only_user, int local_root,
                                                  const std::string& local_scope, HashCache* cache);
 

@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     std::ofstream(absl::GetFlag(FLAGS_port_file)) << port << "\n";
   }
   LogInfo("slotpeer", absl::StrCat("slotpeer: serving ", slots.size(), " slot(s) on port ", port,
-                             ", instance ", core.instance_id()));
+                                   ", instance ", core.instance_id()));
   server->Wait();
   return 0;
 }

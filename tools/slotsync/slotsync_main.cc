@@ -24,9 +24,11 @@
 #include "absl/strings/str_format.h"
 #include "base/clock.h"
 #include "base/grpc_util.h"
-#include "replicator/sync/peer_service.h"
+#include "replicator/sync/checkpoint_store.h"
+#include "replicator/sync/peer_client.h"
 #include "replicator/sync/state_db.h"
 #include "replicator/sync/store_sync.h"
+#include "tools/slotsync/last_listing.h"
 
 ABSL_FLAG(std::string, source, "", "HOST:PORT of the source's ReplicaPeer");
 ABSL_FLAG(std::string, slot, "", "slot name on the source");
@@ -55,26 +57,36 @@ ABSL_FLAG(bool, delta, true,
           "checkpoint) instead of walking every changed user's tree; falls back to full");
 ABSL_FLAG(bool, quiet, false, "do not list failed users one by one");
 
+namespace slotkeeper::slotsync {
 namespace {
+
+// The scope of checkpoints and hash-cache entries in slotsync's state.
+constexpr char kTargetSlot[] = "dest";
 
 int Usage(const std::string& message) {
   std::fprintf(stderr, "slotsync: %s\n", message.c_str());
   return 2;
 }
 
-}  // namespace
+// The command line, checked.
+struct Args {
+  std::string source;  // HOST:PORT
+  std::string slot;
+  std::string store;
+  std::string dest;   // resolved, absolute
+  std::string state;  // checkpoint and hash-cache directory
+  sync::StoreSyncOptions options;
+};
 
-int main(int argc, char** argv) {
-  using namespace slotkeeper;
-  absl::SetProgramUsageMessage(
-      "slotsync --source HOST:PORT --slot NAME [--user U] --dest DIR "
-      "[--state DIR]");
-  absl::ParseCommandLine(argc, argv);
-  const std::string source = absl::GetFlag(FLAGS_source);
-  if (absl::Status s = ValidateHostPort(source); !s.ok()) {
+// Fills `args` from the flags (creating --dest if needed); 0, or the exit
+// code after the message for a bad command line.
+int ParseArgs(Args* args) {
+  args->source = absl::GetFlag(FLAGS_source);
+  if (absl::Status s = ValidateHostPort(args->source); !s.ok()) {
     return Usage(absl::StrCat("--source: ", s.message()));
   }
-  if (absl::GetFlag(FLAGS_slot).empty()) return Usage("--slot is required");
+  args->slot = absl::GetFlag(FLAGS_slot);
+  if (args->slot.empty()) return Usage("--slot is required");
   if (!absl::GetFlag(FLAGS_user).empty()) {
     if (absl::Status s = sync::ValidateUserName(absl::GetFlag(FLAGS_user)); !s.ok()) {
       return Usage(absl::StrCat("--user: ", s.message()));
@@ -86,8 +98,9 @@ int main(int argc, char** argv) {
   if (realpath(absl::GetFlag(FLAGS_dest).c_str(), real) == nullptr) {
     return Usage(absl::StrCat("--dest ", absl::GetFlag(FLAGS_dest), ": cannot resolve"));
   }
-  const std::string dest = real;
-  sync::StoreSyncOptions options;
+  args->dest = real;
+  args->store = absl::GetFlag(FLAGS_store);
+  sync::StoreSyncOptions& options = args->options;
   options.only_user = absl::GetFlag(FLAGS_user);
   options.parallel_users = absl::GetFlag(FLAGS_parallel_users);
   options.user.streams_per_user = absl::GetFlag(FLAGS_streams_per_user);
@@ -117,80 +130,57 @@ int main(int argc, char** argv) {
   } else {
     return Usage("--durability must be auto, batch or file");
   }
-  const std::string state =
-      absl::GetFlag(FLAGS_state).empty() ? dest + "/.slotsync-state" : absl::GetFlag(FLAGS_state);
-  auto channel = MakeChannel(source);
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
-    std::fprintf(stderr, "slotsync: cannot connect to %s within 10 s\n", source.c_str());
-    return 1;
-  }
-  auto stub = v1::ReplicaPeer::NewStub(channel);
-  sync::StoreSyncRequest request{stub.get(), absl::GetFlag(FLAGS_slot), absl::GetFlag(FLAGS_store),
-                                 -1, "dest"};
-  const absl::Time start = RealClock()->Now();
-  auto print_unchanged = [&](uint64_t users) {
-    absl::PrintF(
-        "slotsync: users %d/%d done (%d unchanged, 0 blocked, 0 failed); files copied 0, "
-        "renamed 0, quarantined 0; bytes 0; %.3f s\n",
-        users, users, users, absl::ToDoubleSeconds(RealClock()->Now() - start));
-  };
-  // Fast paths, whole slot only: (1) the source's listing equals the one the
-  // last complete run worked from (no database opened at all); (2) with no
-  // such record, every user is at its checkpoint (read-only database). A
-  // record that differs means something changed: straight to the sync.
-  const bool whole_slot = options.use_checkpoints && options.only_user.empty();
-  absl::StatusOr<v1::ListUsersResponse> listed =
-      options.use_checkpoints
-          ? sync::ListSourceUsers(request)
-          : absl::StatusOr<v1::ListUsersResponse>(absl::FailedPreconditionError("checkpoints off"));
-  bool check_checkpoints = listed.ok();
-  if (whole_slot && listed.ok()) {
-    const std::string last = sync::ReadLastListing(state);
+  args->state = absl::GetFlag(FLAGS_state).empty() ? args->dest + "/.slotsync-state"
+                                                   : absl::GetFlag(FLAGS_state);
+  return 0;
+}
+
+// A whole-slot run records its listing; a run for one user does not.
+bool WholeSlot(const Args& args) {
+  return args.options.use_checkpoints && args.options.only_user.empty();
+}
+
+void PrintUnchanged(uint64_t users, absl::Time start) {
+  absl::PrintF(
+      "slotsync: users %d/%d done (%d unchanged, 0 blocked, 0 failed); files copied 0, "
+      "renamed 0, quarantined 0; bytes 0; %.3f s\n",
+      users, users, users, absl::ToDoubleSeconds(RealClock()->Now() - start));
+}
+
+// The fast paths: (1) whole slot only, the source's listing equals the one
+// the last complete run worked from (no database opened at all); (2) with
+// no such record, every user is at its checkpoint (read-only database). A
+// record that differs means something changed: straight to the sync. True
+// (summary printed) when there is nothing to sync.
+bool NothingChanged(const Args& args, const sync::PeerClient& peer, absl::Time start) {
+  if (!args.options.use_checkpoints) return false;
+  absl::StatusOr<v1::ListUsersResponse> listed = peer.ListUsers(args.store);
+  if (!listed.ok()) return false;
+  if (WholeSlot(args)) {
+    const std::string last = ReadLastListing(args.state);
     if (!last.empty()) {
-      if (listed->users_size() > 0 && sync::ListingDigest(*listed) == last) {
-        print_unchanged(listed->users_size());
-        return 0;
+      if (listed->users_size() > 0 && ListingDigest(*listed) == last) {
+        PrintUnchanged(listed->users_size(), start);
+        return true;
       }
-      check_checkpoints = false;
+      return false;
     }
   }
-  if (check_checkpoints) {
-    absl::StatusOr<std::unique_ptr<rocksdb::DB>> ro = sync::OpenStateDbReadOnly(state);
-    if (ro.ok()) {
-      sync::CheckpointStore checkpoints(ro->get());
-      uint64_t users = 0;
-      if (sync::AllUsersAtCheckpoint(*listed, request.target_slot, options.only_user, &checkpoints,
-                                     &users)) {
-        print_unchanged(users);
-        return 0;
-      }
-    }
+  absl::StatusOr<std::unique_ptr<rocksdb::DB>> ro = OpenStateDbReadOnly(args.state);
+  if (!ro.ok()) return false;
+  sync::CheckpointStore checkpoints(ro->get());
+  uint64_t users = 0;
+  if (!AllUsersAtCheckpoint(*listed, kTargetSlot, args.options.only_user, &checkpoints, &users)) {
+    return false;
   }
-  absl::StatusOr<std::unique_ptr<rocksdb::DB>> db = sync::OpenStateDb(state);
-  if (!db.ok()) {
-    std::fprintf(stderr, "slotsync: %s\n", db.status().ToString().c_str());
-    return 1;
-  }
-  absl::StatusOr<sync::Fd> root = sync::OpenRootDir(dest);
-  if (!root.ok()) {
-    std::fprintf(stderr, "slotsync: %s\n", root.status().ToString().c_str());
-    return 1;
-  }
-  request.target_root = root->get();
-  if (whole_slot) {
-    // Until this run completes, no record may claim what it will do.
-    if (absl::Status s = sync::ClearLastListing(state); !s.ok()) {
-      std::fprintf(stderr, "slotsync: %s\n", s.ToString().c_str());
-      return 1;
-    }
-  }
-  sync::SyncCounters counters;
-  sync::StoreSyncResult partial;
-  absl::StatusOr<sync::StoreSyncResult> result =
-      sync::SyncStore(request, options, db->get(), sync::DefaultTargetFs(), RealClock(), nullptr,
-                      nullptr, &counters, &partial);
+  PrintUnchanged(users, start);
+  return true;
+}
+
+// The summary lines on stdout, blocked and failed users on stderr.
+void PrintResult(const sync::StoreSyncResult& r, const sync::SyncCounters& counters,
+                 const Args& args, absl::Time start) {
   const double secs = absl::ToDoubleSeconds(RealClock()->Now() - start);
-  const sync::StoreSyncResult& r = result.ok() ? *result : partial;
   absl::PrintF(
       "slotsync: users %d/%d done (%d unchanged, %d blocked, %d failed); "
       "files copied %d, renamed %d, quarantined %d; bytes %d; %.3f s\n",
@@ -198,7 +188,7 @@ int main(int argc, char** argv) {
       r.blocked_users.size(), r.failed_users.size(), counters.files_copied.load(),
       counters.files_renamed.load(), counters.files_quarantined.load(),
       counters.bytes_received.load(), secs);
-  if (options.user.use_delta) {
+  if (args.options.user.use_delta) {
     absl::PrintF(
         "slotsync: users by delta manifest %d, delta unavailable (full manifest) %d; "
         "GetManifests calls %d; files inline with a delta %d, FetchFiles calls %d\n",
@@ -216,15 +206,74 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "slotsync: user %s\n", f.c_str());
     }
   }
+}
+
+// The sync itself; the exit code.
+int RunSync(const Args& args, const sync::PeerClient& peer, absl::Time start) {
+  absl::StatusOr<std::unique_ptr<rocksdb::DB>> db = sync::OpenStateDb(args.state);
+  if (!db.ok()) {
+    std::fprintf(stderr, "slotsync: %s\n", db.status().ToString().c_str());
+    return 1;
+  }
+  absl::StatusOr<sync::Fd> root = sync::OpenRootDir(args.dest);
+  if (!root.ok()) {
+    std::fprintf(stderr, "slotsync: %s\n", root.status().ToString().c_str());
+    return 1;
+  }
+  if (WholeSlot(args)) {
+    // Until this run completes, no record may claim what it will do.
+    if (absl::Status s = ClearLastListing(args.state); !s.ok()) {
+      std::fprintf(stderr, "slotsync: %s\n", s.ToString().c_str());
+      return 1;
+    }
+  }
+  sync::SyncCounters counters;
+  sync::StoreSyncContext ctx;
+  ctx.source = &peer;
+  ctx.store = args.store;
+  ctx.target_root = root->get();
+  ctx.target_slot = kTargetSlot;
+  ctx.options = args.options;
+  ctx.db = db->get();
+  ctx.fs = sync::DefaultTargetFs();
+  ctx.clock = RealClock();
+  ctx.counters = &counters;
+  sync::StoreSyncResult partial;
+  absl::StatusOr<sync::StoreSyncResult> result = sync::SyncStore(ctx, &partial);
+  const sync::StoreSyncResult& r = result.ok() ? *result : partial;
+  PrintResult(r, counters, args, start);
   if (!result.ok()) {
     std::fprintf(stderr, "slotsync: FAILED: %s\n", result.status().ToString().c_str());
     return 1;
   }
-  if (whole_slot && r.blocked_users.empty() && r.failed_users.empty()) {
+  if (WholeSlot(args) && r.blocked_users.empty() && r.failed_users.empty()) {
     // Not fatal: the next run only loses its fastest path.
-    if (absl::Status s = sync::WriteLastListing(state, r.listing_digest); !s.ok()) {
+    if (absl::Status s = WriteLastListing(args.state, ListingDigest(r.listing)); !s.ok()) {
       std::fprintf(stderr, "slotsync: warning: %s\n", s.ToString().c_str());
     }
   }
   return r.blocked_users.empty() ? 0 : 3;
+}
+
+}  // namespace
+}  // namespace slotkeeper::slotsync
+
+int main(int argc, char** argv) {
+  using namespace slotkeeper;
+  absl::SetProgramUsageMessage(
+      "slotsync --source HOST:PORT --slot NAME [--user U] --dest DIR "
+      "[--state DIR]");
+  absl::ParseCommandLine(argc, argv);
+  slotsync::Args args;
+  if (int code = slotsync::ParseArgs(&args); code != 0) return code;
+  auto channel = MakeChannel(args.source);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    std::fprintf(stderr, "slotsync: cannot connect to %s within 10 s\n", args.source.c_str());
+    return 1;
+  }
+  auto stub = v1::ReplicaPeer::NewStub(channel);
+  const sync::PeerClient peer(stub.get(), args.slot);
+  const absl::Time start = RealClock()->Now();
+  if (slotsync::NothingChanged(args, peer, start)) return 0;
+  return slotsync::RunSync(args, peer, start);
 }

@@ -1,4 +1,4 @@
-#include "replicator/sync/manifest_fetch.h"
+#include "replicator/sync/peer_client.h"
 
 #include <algorithm>
 #include <set>
@@ -15,7 +15,7 @@ namespace {
 // Builds one user's answer from its chunks.
 class DeltaAssembler {
  public:
-  explicit DeltaAssembler(const DeltaRequest& request) : request_(request) {}
+  explicit DeltaAssembler(const InlineLimits& limits) : limits_(limits) {}
 
   void Add(v1::ManifestChunk* chunk) {
     if (!chunk->delta() || !chunk->refused().empty()) doubtful_ = true;
@@ -33,8 +33,7 @@ class DeltaAssembler {
     for (v1::InlineFile& f : *chunk->mutable_inline_files()) {
       inline_bytes_ += f.data().size();
       // More than asked for, or a path named twice: not a source to trust.
-      if (inline_bytes_ > request_.inline_max_total_bytes ||
-          f.data().size() > request_.inline_max_file_bytes ||
+      if (inline_bytes_ > limits_.max_total_bytes || f.data().size() > limits_.max_file_bytes ||
           !out_.inline_data.emplace(f.path(), std::move(*f.mutable_data())).second) {
         doubtful_ = true;
       }
@@ -63,7 +62,7 @@ class DeltaAssembler {
   }
 
  private:
-  const DeltaRequest& request_;
+  const InlineLimits& limits_;
   SourceDelta out_;
   uint64_t inline_bytes_ = 0;
   bool last_ = false;
@@ -72,14 +71,81 @@ class DeltaAssembler {
 
 }  // namespace
 
-absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
-                                       const std::string& slot, const std::string& user,
-                                       uint64_t* generation, uint32_t* user_mode) {
+FileStream::FileStream(std::unique_ptr<grpc::ClientContext> call, std::vector<Want> wants,
+                       const std::atomic<bool>* cancelled)
+    : call_(std::move(call)), wants_(std::move(wants)), cancelled_(cancelled) {}
+
+FileStream::~FileStream() {
+  if (reader_ != nullptr) {
+    call_->TryCancel();
+    (void)reader_->Finish();
+  }
+}
+
+absl::StatusOr<bool> FileStream::Read(v1::FileChunk* chunk) {
+  if (!reader_->Read(chunk)) return false;
+  if (cancelled_ != nullptr && cancelled_->load()) return absl::CancelledError("sync cancelled");
+  if (chunk->file_index() >= wants_.size()) {
+    return absl::DataLossError(absl::StrCat("source sent chunk for file index ",
+                                            chunk->file_index(), " of ", wants_.size()));
+  }
+  Want& want = wants_[chunk->file_index()];
+  if (want.ended) return absl::DataLossError("source sent data after end of file");
+  if (!chunk->error().empty()) {
+    want.ended = true;
+    return true;
+  }
+  if (chunk->offset() != want.offset) {
+    return absl::DataLossError(
+        absl::StrCat(want.path, ": chunk at offset ", chunk->offset(), ", expected ", want.offset));
+  }
+  want.offset += chunk->data().size();
+  want.ended = chunk->eof();
+  return true;
+}
+
+void FileStream::Cancel() { call_->TryCancel(); }
+
+absl::Status FileStream::Finish() {
+  absl::Status rpc = FromGrpcStatus(reader_->Finish());
+  reader_.reset();
+  if (!rpc.ok()) return absl::Status(rpc.code(), absl::StrCat("FetchFiles: ", rpc.message()));
+  for (const Want& want : wants_) {
+    if (!want.ended) {
+      return absl::DataLossError(absl::StrCat(want.path, ": stream ended before end of file"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+PeerClient::PeerClient(v1::ReplicaPeer::StubInterface* stub, std::string source_slot)
+    : stub_(stub), source_slot_(std::move(source_slot)) {}
+
+std::unique_ptr<grpc::ClientContext> PeerClient::NewCall() const {
+  return std::make_unique<grpc::ClientContext>();
+}
+
+absl::StatusOr<v1::ListUsersResponse> PeerClient::ListUsers(const std::string& store) const {
+  v1::ListUsersRequest request;
+  request.set_slot(source_slot_);
+  request.set_store(store);
+  v1::ListUsersResponse listed;
+  std::unique_ptr<grpc::ClientContext> call = NewCall();
+  absl::Status s = FromGrpcStatus(stub_->ListUsers(call.get(), request, &listed));
+  if (!s.ok()) {
+    return absl::Status(s.code(),
+                        absl::StrCat("ListUsers on source slot ", source_slot_, ": ", s.message()));
+  }
+  return listed;
+}
+
+absl::StatusOr<Manifest> PeerClient::GetManifest(const std::string& user, uint64_t* generation,
+                                                 uint32_t* user_mode) const {
   v1::GetManifestRequest request;
-  request.set_slot(slot);
+  request.set_slot(source_slot_);
   request.set_user(user);
-  grpc::ClientContext call;
-  auto reader = stub->GetManifest(&call, request);
+  std::unique_ptr<grpc::ClientContext> call = NewCall();
+  auto reader = stub_->GetManifest(call.get(), request);
   v1::ManifestChunk chunk;
   Manifest out;
   bool last = false;
@@ -118,23 +184,21 @@ absl::StatusOr<Manifest> FetchManifest(v1::ReplicaPeer::StubInterface* stub,
   return out;
 }
 
-absl::StatusOr<std::optional<SourceDelta>> FetchDelta(v1::ReplicaPeer::StubInterface* stub,
-                                                      const DeltaRequest& request,
-                                                      const std::string& user,
-                                                      const DeltaBase& since,
-                                                      const std::atomic<bool>* cancelled) {
+absl::StatusOr<std::optional<SourceDelta>> PeerClient::GetDelta(
+    const std::string& user, const DeltaBase& since, const InlineLimits& inline_limits,
+    const std::atomic<bool>* cancelled) const {
   v1::GetManifestRequest req;
-  req.set_slot(request.slot);
+  req.set_slot(source_slot_);
   req.set_user(user);
   req.set_delta(true);
   req.set_since_generation(since.generation);
   req.set_since_instance_id(since.instance_id);
-  req.set_inline_max_file_bytes(request.inline_max_file_bytes);
-  req.set_inline_max_total_bytes(request.inline_max_total_bytes);
-  grpc::ClientContext call;
-  auto reader = stub->GetManifest(&call, req);
+  req.set_inline_max_file_bytes(inline_limits.max_file_bytes);
+  req.set_inline_max_total_bytes(inline_limits.max_total_bytes);
+  std::unique_ptr<grpc::ClientContext> call = NewCall();
+  auto reader = stub_->GetManifest(call.get(), req);
   v1::ManifestChunk chunk;
-  DeltaAssembler answer(request);
+  DeltaAssembler answer(inline_limits);
   while (reader->Read(&chunk)) answer.Add(&chunk);
   absl::Status rpc = FromGrpcStatus(reader->Finish());
   if (absl::IsCancelled(rpc) || (cancelled != nullptr && cancelled->load())) {
@@ -143,30 +207,30 @@ absl::StatusOr<std::optional<SourceDelta>> FetchDelta(v1::ReplicaPeer::StubInter
   if (!rpc.ok()) {
     if (!absl::IsFailedPrecondition(rpc)) {
       LogWarning("sync", absl::StrCat("user ", user, ": delta manifest failed (", rpc.ToString(),
-                              "); full manifest instead"));
+                                      "); full manifest instead"));
     }
     return std::nullopt;
   }
   return std::move(answer).Finish();
 }
 
-absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> FetchDeltas(
-    v1::ReplicaPeer::StubInterface* stub, const DeltaRequest& request,
-    const std::vector<std::pair<std::string, DeltaBase>>& users) {
+absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> PeerClient::GetDeltas(
+    const std::vector<std::pair<std::string, DeltaBase>>& users,
+    const InlineLimits& inline_limits) const {
   v1::GetManifestsRequest req;
-  req.set_slot(request.slot);
-  req.set_inline_max_file_bytes(request.inline_max_file_bytes);
-  req.set_inline_max_total_bytes(request.inline_max_total_bytes);
+  req.set_slot(source_slot_);
+  req.set_inline_max_file_bytes(inline_limits.max_file_bytes);
+  req.set_inline_max_total_bytes(inline_limits.max_total_bytes);
   std::map<std::string, DeltaAssembler> answers;
   for (const auto& [user, since] : users) {
     v1::UserSince* u = req.add_users();
     u->set_user(user);
     u->set_since_generation(since.generation);
     u->set_since_instance_id(since.instance_id);
-    answers.emplace(user, DeltaAssembler(request));
+    answers.emplace(user, DeltaAssembler(inline_limits));
   }
-  grpc::ClientContext call;
-  auto reader = stub->GetManifests(&call, req);
+  std::unique_ptr<grpc::ClientContext> call = NewCall();
+  auto reader = stub_->GetManifests(call.get(), req);
   v1::ManifestChunk chunk;
   bool stray = false;
   while (reader->Read(&chunk)) {
@@ -183,6 +247,25 @@ absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> FetchDeltas(
   std::map<std::string, std::optional<SourceDelta>> out;
   for (auto& [user, answer] : answers) out.emplace(user, std::move(answer).Finish());
   return out;
+}
+
+std::unique_ptr<FileStream> PeerClient::FetchFiles(const std::string& user,
+                                                   const std::vector<v1::FileWant>& files,
+                                                   uint32_t chunk_bytes,
+                                                   const std::atomic<bool>* cancelled) const {
+  v1::FetchFilesRequest request;
+  request.set_slot(source_slot_);
+  request.set_user(user);
+  request.set_chunk_bytes(chunk_bytes);
+  std::vector<FileStream::Want> wants;
+  wants.reserve(files.size());
+  for (const v1::FileWant& f : files) {
+    *request.add_files() = f;
+    wants.push_back(FileStream::Want{f.path(), f.offset(), false});
+  }
+  std::unique_ptr<FileStream> stream(new FileStream(NewCall(), std::move(wants), cancelled));
+  stream->reader_ = stub_->FetchFiles(stream->call_.get(), request);
+  return stream;
 }
 
 }  // namespace slotkeeper::sync

@@ -1,0 +1,135 @@
+#include "replicator/sync/install.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "replicator/sync/quarantine.h"
+
+namespace slotkeeper::sync {
+namespace {
+
+// Metadata, rename into place and the hash cache for a verified file.
+absl::Status Install(const UserSyncContext& ctx, const std::string& user, int dirfd, int file_fd,
+                     const std::string& temp, const ManifestEntry& want) {
+  auto [dir, base] = SplitDirBase(want.path());
+  (void)dir;
+  const std::string name(base);
+  if (absl::Status s = ctx.fs->SetMetadata(dirfd, temp, want.mtime_ns(), want.mode()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = PlaceFile(ctx, user, dirfd, temp, dirfd, name, want.path()); !s.ok()) {
+    return s;
+  }
+  ctx.counters->files_copied++;
+  struct stat st;
+  if (ctx.cache != nullptr && fstat(file_fd, &st) == 0) {
+    ctx.cache->Store(HashCacheKey(ctx.target_scope, user, want.path()), StampOf(st), want.hash());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<int> DirCache::Get(absl::string_view dir) {
+  if (dir.empty()) return user_dir_;
+  absl::MutexLock lock(&mu_);
+  auto it = dirs_.find(std::string(dir));
+  if (it != dirs_.end()) return it->second.get();
+  absl::StatusOr<Fd> fd = OpenDirBeneath(user_dir_, dir, /*create=*/true);
+  if (!fd.ok()) return fd.status();
+  int raw = fd->get();
+  dirs_.emplace(std::string(dir), *std::move(fd));
+  return raw;
+}
+
+size_t DirCache::size() const {
+  absl::MutexLock lock(&mu_);
+  return dirs_.size() + 1;
+}
+
+absl::Status DirCache::SyncAll(TargetFs* fs) {
+  absl::MutexLock lock(&mu_);
+  absl::Status status = fs->Sync(user_dir_);
+  for (auto& [name, fd] : dirs_) status.Update(fs->Sync(fd.get()));
+  return status;
+}
+
+std::string NewTempName() {
+  static std::atomic<uint64_t> counter{0};
+  static const pid_t pid = getpid();
+  return absl::StrCat(kTempPrefix, pid, "-", counter.fetch_add(1));
+}
+
+std::optional<HashCache::StoredHash> HashOfPlacedFile(const UserSyncContext& ctx,
+                                                      const std::string& user, int dirfd,
+                                                      const std::string& name,
+                                                      const std::string& path,
+                                                      const std::string& hash) {
+  struct stat st;
+  if (ctx.cache == nullptr || fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return std::nullopt;
+  }
+  return HashCache::StoredHash{HashCacheKey(ctx.target_scope, user, path), StampOf(st), hash};
+}
+
+absl::Status PlaceFile(const UserSyncContext& ctx, const std::string& user, int from_dir,
+                       const std::string& from, int to_dir, const std::string& name,
+                       const std::string& want_path) {
+  absl::Status renamed = ctx.fs->RenameNoReplace(from_dir, from, to_dir, name);
+  if (!absl::IsAlreadyExists(renamed)) return renamed;
+  if (absl::Status s = QuarantineFile(ctx.target_root, user, want_path, ctx.clock, ctx.fs);
+      !s.ok()) {
+    return s;
+  }
+  ctx.counters->files_quarantined++;
+  return ctx.fs->RenameNoReplace(from_dir, from, to_dir, name);
+}
+
+absl::Status VerifyAndInstall(const UserSyncContext& ctx, const std::string& user, int dirfd,
+                              int file_fd, const std::string& temp, const ManifestEntry& want) {
+  if (ctx.options.verify_written) {
+    absl::StatusOr<std::string> on_disk = HashFd(file_fd);
+    if (!on_disk.ok() || *on_disk != want.hash()) {
+      ctx.counters->files_failed_verify++;
+      (void)ctx.fs->Unlink(dirfd, temp);
+      return absl::DataLossError(absl::StrCat(
+          want.path(), ": written file does not match the source hash; not installed"));
+    }
+  }
+  absl::Status s = Install(ctx, user, dirfd, file_fd, temp, want);
+  if (!s.ok()) (void)ctx.fs->Unlink(dirfd, temp);
+  return s;
+}
+
+absl::StatusOr<StagedFile> StageFile(int dirfd, const std::string& temp, const ManifestEntry& want,
+                                     Fd* file) {
+  int dup = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return ErrnoStatus(errno, "dup of a directory descriptor");
+  return StagedFile{Fd(dup), temp, want, std::move(*file)};
+}
+
+absl::Status InstallStaged(const UserSyncContext& ctx, const std::string& user,
+                           std::vector<StagedFile>* files) {
+  absl::Status status;
+  for (StagedFile& f : *files) {
+    status.Update(VerifyAndInstall(ctx, user, f.dir.get(), f.file.get(), f.temp, f.want));
+  }
+  files->clear();
+  if (!status.ok()) {
+    return absl::Status(status.code(), absl::StrCat("user ", user, ": ", status.message()));
+  }
+  return status;
+}
+
+void DiscardStaged(TargetFs* fs, std::vector<StagedFile>* files) {
+  for (StagedFile& f : *files) (void)fs->Unlink(f.dir.get(), f.temp);
+  files->clear();
+}
+
+}  // namespace slotkeeper::sync

@@ -1,0 +1,161 @@
+// The replica's side of ReplicaPeer: every call a replica (the agent's data
+// path, slotsync, verification) makes to a source slot, with every check it
+// makes before it trusts an answer.
+//
+// - ListUsers: the source slot's users with their generations.
+// - GetManifest: a user's full manifest; refused (INVALID_ARGUMENT) when an
+//   entry has a bad path or no hash, or a path comes twice; DATA_LOSS when
+//   the stream ends before its last chunk.
+// - GetDelta / GetDeltas: the paths changed since a checkpoint, for one user
+//   (GetManifest with delta) or several (GetManifests). An answer is used
+//   only if it is complete, marked as a delta, names no path twice, holds
+//   only valid relative paths of regular files with hashes, and sends no
+//   more inline content than was asked for; anything else means "no delta"
+//   (std::nullopt) and the caller takes the full manifest.
+// - FetchFiles: a FileStream whose chunks are checked against the request
+//   (file index, offset, nothing after a file's end) before the caller sees
+//   them; the content itself is checked against the manifest by the caller.
+//
+// Errors: transport failures come back as absl::Status with the gRPC code
+// (base/grpc_util.h), the call named in the message. Every call's
+// grpc::ClientContext is made by NewCall(), the one place for per-call
+// settings (a deadline, wait-for-ready) when they are added.
+//
+// Thread-safety: a PeerClient is immutable and its stub thread-safe, so any
+// number of calls may run at once. A FileStream is one call, used by one
+// thread.
+#ifndef SLOTKEEPER_REPLICATOR_SYNC_PEER_CLIENT_H_
+#define SLOTKEEPER_REPLICATOR_SYNC_PEER_CLIENT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/peer.grpc.pb.h"
+#include "replicator/sync/manifest.h"
+
+namespace slotkeeper::sync {
+
+// The source state a replica's user is known to hold: its checkpoint.
+struct DeltaBase {
+  std::string instance_id;
+  uint64_t generation = 0;
+};
+
+// A delta answer: the changed files that exist at the source, and the
+// changed paths that no longer do.
+struct SourceDelta {
+  Manifest entries;  // sorted by path
+  std::vector<std::string> removed;
+  uint64_t generation = 0;
+  // Whole files sent with the answer, path -> content; used only for
+  // planned fetches whose entry they match (the replica checks).
+  std::map<std::string, std::string> inline_data;
+};
+
+// How much file content a delta answer may carry inline (0: none).
+struct InlineLimits {
+  uint32_t max_file_bytes = 0;
+  uint32_t max_total_bytes = 0;
+};
+
+// One FetchFiles call. Obtained from PeerClient::FetchFiles.
+class FileStream {
+ public:
+  ~FileStream();
+  FileStream(const FileStream&) = delete;
+  FileStream& operator=(const FileStream&) = delete;
+
+  // The next chunk. False at the end of the stream (then Finish). CANCELLED
+  // once the caller's cancellation flag is set; DATA_LOSS for a chunk the
+  // source must never send: for a file not asked for, after the end of its
+  // file (a chunk with eof or error), or at another offset than where that
+  // file's data so far ended (the first: the offset asked for). After an
+  // error, Cancel and Finish.
+  absl::StatusOr<bool> Read(v1::FileChunk* chunk);
+
+  // Ends the call early (the replica gave up on it).
+  void Cancel();
+
+  // Ends the call (once): its transport status, "FetchFiles: " in front;
+  // else DATA_LOSS when the stream ended before some file's end.
+  absl::Status Finish();
+
+ private:
+  friend class PeerClient;
+  struct Want {
+    std::string path;
+    uint64_t offset = 0;  // where the next chunk must start
+    bool ended = false;   // eof or error seen
+  };
+  FileStream(std::unique_ptr<grpc::ClientContext> call, std::vector<Want> wants,
+             const std::atomic<bool>* cancelled);
+
+  std::unique_ptr<grpc::ClientContext> call_;
+  std::unique_ptr<grpc::ClientReaderInterface<v1::FileChunk>> reader_;
+  std::vector<Want> wants_;
+  const std::atomic<bool>* const cancelled_;
+};
+
+class PeerClient {
+ public:
+  // Calls go to `stub` (not owned; must outlive the client) about
+  // `source_slot`.
+  PeerClient(v1::ReplicaPeer::StubInterface* stub, std::string source_slot);
+
+  const std::string& source_slot() const { return source_slot_; }
+
+  // The source slot's users. With `store`, the source first checks that its
+  // slot holds that store (FAILED_PRECONDITION otherwise).
+  absl::StatusOr<v1::ListUsersResponse> ListUsers(const std::string& store) const;
+
+  // A user's full manifest, sorted by path. `generation` and `user_mode`
+  // (the user directory's permission bits, 0 if the source did not say) may
+  // be null.
+  absl::StatusOr<Manifest> GetManifest(const std::string& user, uint64_t* generation,
+                                       uint32_t* user_mode = nullptr) const;
+
+  // One user's delta since `since`. std::nullopt when the source cannot give
+  // one (FAILED_PRECONDITION, or an answer that is not a delta or is
+  // doubtful); CANCELLED when `cancelled` (may be null) is set or the call
+  // was cancelled.
+  absl::StatusOr<std::optional<SourceDelta>> GetDelta(const std::string& user,
+                                                      const DeltaBase& since,
+                                                      const InlineLimits& inline_limits,
+                                                      const std::atomic<bool>* cancelled) const;
+
+  // Several users' deltas in one GetManifests call: every user asked for is
+  // in the result, std::nullopt where the source refused or the answer is
+  // doubtful. UNIMPLEMENTED from a source that predates GetManifests; any
+  // error means no answer at all (the caller asks user by user).
+  absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> GetDeltas(
+      const std::vector<std::pair<std::string, DeltaBase>>& users,
+      const InlineLimits& inline_limits) const;
+
+  // Starts a FetchFiles call for `files` of `user` (FileWant.offset: resume
+  // from there). `cancelled` (may be null) is looked at after every chunk.
+  std::unique_ptr<FileStream> FetchFiles(const std::string& user,
+                                         const std::vector<v1::FileWant>& files,
+                                         uint32_t chunk_bytes,
+                                         const std::atomic<bool>* cancelled) const;
+
+ private:
+  // The context of every call.
+  std::unique_ptr<grpc::ClientContext> NewCall() const;
+
+  v1::ReplicaPeer::StubInterface* const stub_;
+  const std::string source_slot_;
+};
+
+}  // namespace slotkeeper::sync
+
+#endif  // SLOTKEEPER_REPLICATOR_SYNC_PEER_CLIENT_H_

@@ -1,0 +1,112 @@
+// A store's sync over many users: group commit, checkpoints, cancellation
+// and lag. Real files, a real gRPC source on 127.0.0.1 port 0, a FakeClock.
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "replicator/sync/checkpoint_store.h"
+#include "replicator/sync/quarantine.h"
+#include "replicator/sync/sync_test_util.h"
+
+namespace slotkeeper::sync {
+namespace {
+
+TEST_F(SyncTest, SmallFetchesOfAGroupOfUsersShareTwoSyncfsAndNoFsync) {
+  for (const char* u : {"u1", "u2", "u3"}) {
+    WriteFile(Msg(u, "cur/1.h:2,S"), std::string("one of ") + u, 1700000001, 0600);
+    WriteFile(Msg(u, "new/2.h"), std::string("two of ") + u, 1700000002, 0640);
+  }
+  CountingFs fs;
+  absl::StatusOr<StoreSyncResult> r = Sync("", &fs);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectEqualTrees();  // content, mtime and mode
+  EXPECT_EQ(counters_.files_copied, 6u);
+  EXPECT_EQ(r->progress.users_done(), 3u);
+  // Staged: one syncfs makes all six files durable before any is renamed
+  // into place, one more makes the renames durable before the checkpoints.
+  EXPECT_EQ(fs.fsyncs, 0);
+  EXPECT_EQ(fs.syncfs, 2);
+  EXPECT_EQ(ReadFile(target_ + "/users/u2/new/2.h"), "two of u2");
+  CheckpointStore checkpoints(target_db_.get());
+  EXPECT_TRUE(checkpoints.Get("t1", "u3").has_value());
+}
+
+TEST_F(SyncTest, IncrementalAfterEachKindOfChange) {
+  for (int i = 0; i < 30; ++i) {
+    WriteFile(Msg("alice", "cur/" + std::to_string(i) + ".h:2,"), "message " + std::to_string(i));
+  }
+  WriteFile(Msg("alice", "new/100.h"), "fresh");
+  ASSERT_TRUE(Sync().ok());
+  // new delivery, new -> cur, folder move, deletion, in-place rewrite.
+  WriteFile(Msg("alice", "new/101.h"), "newer");
+  rename(Msg("alice", "new/100.h").c_str(), Msg("alice", "cur/100.h:2,S").c_str());
+  MkdirP(Msg("alice", ".Archive/cur"));
+  rename(Msg("alice", "cur/5.h:2,").c_str(), Msg("alice", ".Archive/cur/5.h:2,").c_str());
+  unlink(Msg("alice", "cur/6.h:2,").c_str());
+  WriteFile(Msg("alice", "dovecot.index"), "v2");
+  const uint64_t before = counters_.bytes_received;
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectEqualTrees();
+  EXPECT_EQ(counters_.files_renamed, 2u);
+  EXPECT_EQ(counters_.bytes_received - before, 5u + 2u);  // "newer", "v2"
+  // The deleted message is in the quarantine, not gone.
+  const std::string q =
+      target_ + "/.quarantine/" + QuarantineDay(clock_.Now()) + "/alice/cur/6.h:2,";
+  EXPECT_EQ(ReadFile(q), "message 6");
+  // Nothing changed: the user is skipped without a manifest.
+  const uint64_t manifests = counters_.manifests_fetched;
+  r = Sync();
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(counters_.manifests_fetched, manifests);
+  EXPECT_EQ(r->users_skipped_unchanged, 1u);
+}
+
+TEST_F(SyncTest, CancelledStoreSyncResumesWithoutRecopyingFinishedUsers) {
+  for (const char* u : {"u1", "u2", "u3", "u4"}) {
+    WriteFile(Msg(u, "cur/1.h:2,"), std::string("mail of ") + u);
+  }
+  commit_group_users_ = 1;  // each user done (checkpointed) on its own
+  std::atomic<bool> cancel{false};
+  absl::StatusOr<StoreSyncResult> r = Sync("", nullptr, &cancel, [&](const v1::TaskProgress& p) {
+    if (p.users_done() >= 2) cancel = true;
+  });
+  EXPECT_TRUE(absl::IsCancelled(r.status())) << r.status();
+  EXPECT_EQ(counters_.manifests_fetched, 2u);
+  r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->users_skipped_unchanged, 2u);
+  EXPECT_EQ(counters_.manifests_fetched, 4u);  // only u3 and u4 the second time
+  EXPECT_EQ(counters_.files_copied, 4u);
+  ExpectEqualTrees();
+}
+
+TEST_F(SyncTest, LagIsTheAgeOfTheOldestUnreplicatedChange) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "a");
+  ASSERT_TRUE(Sync().ok());
+  v1::ListUsersRequest req;
+  req.set_slot("s1");
+  absl::StatusOr<v1::ListUsersResponse> listed = core_->ListUsers(req);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->users(0).oldest_change_ms(), 0);  // served at this generation
+  WriteFile(Msg("alice", "new/2.h"), "b");
+  const int64_t changed_at = clock_.NowMs();
+  listed = core_->ListUsers(req);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->users(0).oldest_change_ms(), changed_at);
+  clock_.Advance(absl::Seconds(42));
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->lag_ms, 42000);  // measured before this catch-up
+  listed = core_->ListUsers(req);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->users(0).oldest_change_ms(), 0);
+}
+
+}  // namespace
+}  // namespace slotkeeper::sync
