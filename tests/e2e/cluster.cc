@@ -86,6 +86,16 @@ Process* Cluster::agent(const std::string& host) {
   return it == agents_.end() ? nullptr : it->second.get();
 }
 
+TcpProxy* Cluster::CoordinatorLink(const std::string& host) {
+  auto it = coordinator_links_.find(host);
+  return it == coordinator_links_.end() ? nullptr : it->second.get();
+}
+
+TcpProxy* Cluster::PeerLink(const std::string& host) {
+  auto it = peer_links_.find(host);
+  return it == peer_links_.end() ? nullptr : it->second.get();
+}
+
 absl::Status Cluster::Prepare() {
   std::error_code ec;
   fs::create_directories(options_.root, ec);
@@ -116,6 +126,17 @@ absl::Status Cluster::Prepare() {
   if (!port.ok()) return port.status();
   coordinator_address_ = absl::StrCat("127.0.0.1:", *port);
   for (const std::string& host : options_.hosts) {
+    if (options_.proxy_links) {
+      auto peer_port = FreePort();
+      if (!peer_port.ok()) return peer_port.status();
+      peer_ports_[host] = *peer_port;
+      auto to_coordinator = TcpProxy::Start(coordinator_address_);
+      if (!to_coordinator.ok()) return to_coordinator.status();
+      coordinator_links_[host] = std::move(*to_coordinator);
+      auto to_peer = TcpProxy::Start(absl::StrCat("127.0.0.1:", *peer_port));
+      if (!to_peer.ok()) return to_peer.status();
+      peer_links_[host] = std::move(*to_peer);
+    }
     if (absl::Status st = WriteAgentConfig(host); !st.ok()) return st;
   }
   channel_ = MakeChannel(coordinator_address_);
@@ -125,9 +146,18 @@ absl::Status Cluster::Prepare() {
 
 absl::Status Cluster::WriteAgentConfig(const std::string& host) {
   const std::string dir = HostDir(host);
-  std::string cfg = absl::StrCat(
-      "host: \"", host, "\"\n", "coordinator_address: \"", coordinator_address_, "\"\n",
-      "peer_listen_address: \"127.0.0.1:0\"\n", "data_dir: \"", dir, "/data\"\n");
+  std::string cfg;
+  if (options_.proxy_links) {
+    cfg = absl::StrCat("host: \"", host, "\"\n", "coordinator_address: \"",
+                       coordinator_links_[host]->address(), "\"\n",
+                       "peer_listen_address: \"127.0.0.1:", peer_ports_[host], "\"\n",
+                       "peer_advertise_address: \"", peer_links_[host]->address(), "\"\n",
+                       "data_dir: \"", dir, "/data\"\n");
+  } else {
+    cfg = absl::StrCat("host: \"", host, "\"\n", "coordinator_address: \"", coordinator_address_,
+                       "\"\n", "peer_listen_address: \"127.0.0.1:0\"\n", "data_dir: \"", dir,
+                       "/data\"\n");
+  }
   int service_port = 14300 + 100 * static_cast<int>(agents_.size());
   for (int u = 1; u <= options_.units_per_host; ++u) {
     const std::string unit = UnitName(u);
@@ -150,6 +180,10 @@ absl::Status Cluster::WriteAgentConfig(const std::string& host) {
   absl::StrAppend(&cfg,
                   "probes { mount_reread_ms: 200 write_interval_ms: 200 write_deadline_ms: 2000 "
                   "capacity_interval_ms: 1000 slot_usage_interval_ms: 2000 }\n");
+  absl::StrAppend(&cfg, options_.agent_config_extra, "\n");
+  if (auto it = options_.host_config_extra.find(host); it != options_.host_config_extra.end()) {
+    absl::StrAppend(&cfg, it->second, "\n");
+  }
   std::ofstream out(fs::path(dir) / "agent.textproto");
   out << cfg;
   if (!out) return absl::InternalError(absl::StrCat("cannot write config of ", host));

@@ -21,6 +21,7 @@
 #include "tests/harness/loop_fs.h"
 #include "tests/harness/mail_check.h"
 #include "tests/harness/process.h"
+#include "tests/harness/tcp_proxy.h"
 
 namespace slotkeeper::testing {
 
@@ -37,6 +38,14 @@ struct ClusterOptions {
   std::vector<std::string> agent_flags;
   // Prefix for one host's agent command line, e.g. {"faketime", "-6h"}.
   std::map<std::string, std::vector<std::string>> agent_wrapper;
+  // Text-format lines appended to every agent's config (hooks, failsafe...),
+  // and to one host's.
+  std::string agent_config_extra;
+  std::map<std::string, std::string> host_config_extra;
+  // Route every agent's link to the coordinator, and every link into an
+  // agent's peer port, through a TcpProxy the test can cut or stall
+  // (CoordinatorLink, PeerLink): partitions without touching the network.
+  bool proxy_links = false;
   // Runfiles paths of the binaries (workspace-relative).
   std::string slotmgrd = "slotmgr/slotmgrd";
   std::string replicatord = "replicator/replicatord";
@@ -70,6 +79,14 @@ class Cluster {
   absl::Status SignalAgent(const std::string& host, int sig);
   Process* agent(const std::string& host);
   Process& coordinator() { return coordinator_; }
+
+  // With `proxy_links`: the link from `host`'s agent to the coordinator, and
+  // the link into `host`'s peer port (what every other agent uses to reach
+  // it). Null without proxies or for an unknown host.
+  TcpProxy* CoordinatorLink(const std::string& host);
+  TcpProxy* PeerLink(const std::string& host);
+  // The host's agent directory (config, data, logs).
+  std::string HostDir(const std::string& host) const;
 
   // Polls `done` on GetClusterStatus until true or `timeout`.
   absl::Status WaitForStatus(const std::function<bool(const slotkeeper::v1::ClusterStatus&)>& done,
@@ -125,7 +142,6 @@ class Cluster {
   explicit Cluster(ClusterOptions options) : options_(std::move(options)) {}
   absl::Status Prepare();
   absl::Status WriteAgentConfig(const std::string& host);
-  std::string HostDir(const std::string& host) const;
 
   ClusterOptions options_;
   bool loop_mounted_ = false;
@@ -133,6 +149,9 @@ class Cluster {
   std::string coordinator_address_;
   std::map<std::string, std::unique_ptr<Process>> agents_;
   std::map<std::string, std::unique_ptr<LoopFilesystem>> filesystems_;  // "host/unit"
+  std::map<std::string, std::unique_ptr<TcpProxy>> coordinator_links_;  // by host
+  std::map<std::string, std::unique_ptr<TcpProxy>> peer_links_;         // by host
+  std::map<std::string, int> peer_ports_;                               // by host
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<slotkeeper::v1::Automation::Stub> api_;
 };
