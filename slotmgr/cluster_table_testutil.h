@@ -19,9 +19,7 @@
 #include "gtest/gtest.h"
 #include "slotmgr/cluster_view.h"
 
-namespace slotkeeper {
-namespace slotmgr {
-namespace tables {
+namespace slotkeeper::slotmgr::tables {
 
 constexpr uint64_t kGB = 1'000'000'000;
 
@@ -121,8 +119,6 @@ inline void LoseHost(ClusterView* view, const std::string& host) {
   }
 }
 
-}  // namespace tables
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr::tables
 
 #endif  // SLOTKEEPER_SLOTMGR_CLUSTER_TABLE_TESTUTIL_H_

@@ -6,8 +6,7 @@
 #include "gtest/gtest.h"
 #include "slotmgr/cluster_table_testutil.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 namespace {
 
 using ::testing::HasSubstr;
@@ -80,5 +79,4 @@ TEST(ClusterViewTest, FormatMs) {
 }
 
 }  // namespace
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr

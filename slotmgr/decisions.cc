@@ -74,7 +74,6 @@ GuardrailOptions GuardrailOpts(const CoordinatorConfig& c) {
   o.max_auto_failovers = c.failover_rate_limit;
   o.failover_window_ms = c.failover_rate_window_ms;
   o.store_cooldown_ms = c.failover_store_cooldown_ms;
-  o.max_clock_skew_ms = c.max_clock_skew_ms;
   return o;
 }
 
@@ -244,15 +243,11 @@ std::vector<std::string> TasksToStart(const ClusterModel& model, const Coordinat
     }
     TaskRecord r;
     r.id = id;
-    r.kind = ti.kind();
     r.state = ti.state();
-    r.store = ti.store();
     r.source = ToId(ti.source());
     r.target = ToId(ti.target());
     r.priority = ti.priority();
     r.created_ms = ti.created_ms();
-    r.started_ms = ti.started_ms();
-    r.attempts = ti.attempts();
     r.next_attempt_ms = ti.next_attempt_ms();
     records.push_back(std::move(r));
   }
@@ -262,10 +257,7 @@ std::vector<std::string> TasksToStart(const ClusterModel& model, const Coordinat
 }
 
 int64_t RetryBackoffMs(const CoordinatorConfig& config, uint32_t attempts) {
-  const SchedulerOptions o = SchedulerOpts(config);
-  int64_t b = o.initial_backoff_ms;
-  for (uint32_t i = 1; i < attempts && b < o.max_backoff_ms; ++i) b *= 2;
-  return std::min(b, o.max_backoff_ms);
+  return BackoffMs(SchedulerOpts(config), attempts);
 }
 
 RateDecision FailoverRateAllows(const AutomationRecord& automation, const std::string& store,
