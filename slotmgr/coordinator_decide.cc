@@ -4,10 +4,11 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/failure_detector.h"
-#include "base/log.h"
 #include "slotmgr/model.h"
+#include "slotmgr/scheduler.h"
 
 namespace slotkeeper::slotmgr {
 
@@ -186,7 +187,8 @@ void Coordinator::RecomputeLocked(Txn& txn) {
 std::optional<ClusterView> Coordinator::ViewLocked() {
   absl::StatusOr<ClusterView> view = BuildView(model_, last_heard_ms_);
   if (!view.ok()) {
-    LogError("coordinator", absl::StrCat("model inconsistent, no decision taken: ", view.status().ToString()));
+    LogError("coordinator",
+             absl::StrCat("model inconsistent, no decision taken: ", view.status().ToString()));
     return std::nullopt;
   }
   return std::move(*view);
@@ -659,7 +661,7 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
   }
   ti->set_last_error(error);
   if (static_cast<int>(ti->attempts()) < config_.max_task_attempts) {
-    const int64_t backoff = RetryBackoffMs(config_, ti->attempts());
+    const int64_t backoff = BackoffMs(SchedulerOptionsFrom(config_), ti->attempts());
     ti->set_state(v1::TASK_BACKOFF);
     ti->set_next_attempt_ms(now + backoff);
     EventLocked(txn, "task.retry", v1::WARNING,

@@ -41,42 +41,6 @@ SlotId ToId(const v1::SlotRef& ref) { return SlotId{ref.host(), ref.slot()}; }
 
 namespace {
 
-PromotionOptions PromotionOpts(const CoordinatorConfig& c) {
-  PromotionOptions o;
-  o.max_clock_skew_ms = c.max_clock_skew_ms;
-  o.max_lag_ms = c.max_failover_lag_ms;
-  return o;
-}
-
-PlacementOptions PlacementOpts(const CoordinatorConfig& c) {
-  PlacementOptions o;
-  o.headroom_fraction = c.placement_headroom;
-  o.max_clock_skew_ms = c.max_clock_skew_ms;
-  return o;
-}
-
-SchedulerOptions SchedulerOpts(const CoordinatorConfig& c) {
-  SchedulerOptions o;
-  o.max_incoming_per_host = c.max_incoming_per_host;
-  o.max_outgoing_per_host = c.max_outgoing_per_host;
-  o.max_running = c.max_tasks_global;
-  o.max_attempts = c.max_task_attempts;
-  o.initial_backoff_ms = c.task_retry_backoff_ms;
-  o.max_backoff_ms = std::max<int64_t>(c.task_retry_backoff_ms, 15 * 60'000);
-  return o;
-}
-
-GuardrailOptions GuardrailOpts(const CoordinatorConfig& c) {
-  GuardrailOptions o;
-  o.max_down_fraction = c.max_down_fraction;
-  o.min_silent_hosts_for_brake = c.mass_failure_min_hosts;
-  o.brake_window_ms = std::max<int64_t>(c.failover_grace_silent_ms, c.down_after_ms);
-  o.max_auto_failovers = c.failover_rate_limit;
-  o.failover_window_ms = c.failover_rate_window_ms;
-  o.store_cooldown_ms = c.failover_store_cooldown_ms;
-  return o;
-}
-
 PlacementOutcome ToOutcome(const PlacementPlan& plan) {
   PlacementOutcome out;
   for (const ReplicaPlacement& p : plan.placements) {
@@ -175,8 +139,8 @@ PromotionChoice ChoosePromotion(const ClusterView& view, const std::string& stor
   PromotionChoice out;
   absl::StatusOr<PromotionDecision> d =
       wanted != nullptr
-          ? CheckPromotionTarget(view, store, ToId(*wanted), force, PromotionOpts(config))
-          : slotmgr::ChoosePromotion(view, store, PromotionOpts(config));
+          ? CheckPromotionTarget(view, store, ToId(*wanted), force, PromotionOptionsFrom(config))
+          : slotmgr::ChoosePromotion(view, store, PromotionOptionsFrom(config));
   if (!d.ok()) {
     out.refused = std::string(d.status().message());
     return out;
@@ -192,7 +156,8 @@ PromotionChoice ChoosePromotion(const ClusterView& view, const std::string& stor
 absl::StatusOr<PlacementOutcome> PlaceReplicas(const ClusterView& view,
                                                const std::vector<std::string>& stores,
                                                const CoordinatorConfig& config) {
-  absl::StatusOr<PlacementPlan> plan = PlanReReplicationFor(view, stores, PlacementOpts(config));
+  absl::StatusOr<PlacementPlan> plan =
+      PlanReReplicationFor(view, stores, PlacementOptionsFrom(config));
   if (!plan.ok()) return plan.status();
   return ToOutcome(*plan);
 }
@@ -202,7 +167,7 @@ absl::StatusOr<PlacementOutcome> PlaceNewStore(const ClusterView& view, const st
                                                uint64_t store_bytes,
                                                const CoordinatorConfig& config) {
   absl::StatusOr<PlacementPlan> plan =
-      PlanNewStore(view, store, ToId(master), copies, store_bytes, PlacementOpts(config));
+      PlanNewStore(view, store, ToId(master), copies, store_bytes, PlacementOptionsFrom(config));
   if (!plan.ok()) return plan.status();
   PlacementOutcome out = ToOutcome(*plan);
   for (auto& p : out.placed) p.source = master;
@@ -253,24 +218,20 @@ std::vector<std::string> TasksToStart(const ClusterModel& model, const Coordinat
   }
   std::vector<const TaskRecord*> ptrs;
   for (const auto& r : records) ptrs.push_back(&r);
-  return SelectTasksToStart(ptrs, SchedulerOpts(config), now_ms);
-}
-
-int64_t RetryBackoffMs(const CoordinatorConfig& config, uint32_t attempts) {
-  return BackoffMs(SchedulerOpts(config), attempts);
+  return SelectTasksToStart(ptrs, SchedulerOptionsFrom(config), now_ms);
 }
 
 RateDecision FailoverRateAllows(const AutomationRecord& automation, const std::string& store,
                                 int64_t now_ms, const CoordinatorConfig& config) {
   std::vector<FailoverRecord> history;
   for (const auto& f : automation.failovers()) history.push_back({f.store(), f.time_ms()});
-  RateLimitDecision d = CheckFailoverRate(history, store, now_ms, GuardrailOpts(config));
+  RateLimitDecision d = CheckFailoverRate(history, store, now_ms, GuardrailOptionsFrom(config));
   return {d.allowed, d.reason};
 }
 
 bool MassFailure(const ClusterView& view, int64_t now_ms, const CoordinatorConfig& config,
                  std::string* why) {
-  BrakeDecision d = CheckMassFailure(view, now_ms, GuardrailOpts(config));
+  BrakeDecision d = CheckMassFailure(view, now_ms, GuardrailOptionsFrom(config));
   if (d.engage) *why = d.reason;
   return d.engage;
 }

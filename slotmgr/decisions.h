@@ -86,8 +86,6 @@ int TaskPriority(const StoreRecord& store);
 // outgoing) and global limits; only tasks whose target host is up.
 std::vector<std::string> TasksToStart(const ClusterModel& model, const CoordinatorConfig& config,
                                       int64_t now_ms);
-// The retry backoff after `attempts` failed attempts.
-int64_t RetryBackoffMs(const CoordinatorConfig& config, uint32_t attempts);
 
 // Guardrails (guardrails.h).
 struct RateDecision {
