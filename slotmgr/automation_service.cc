@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/grpc_util.h"
+#include "proto/model_util.h"
 #include "proto/peer.grpc.pb.h"
 #include "slotmgr/model.h"
 
@@ -227,12 +228,13 @@ grpc::Status AutomationServiceImpl::CheckConsistency(grpc::ServerContext*,
         if (static_cast<int>(i) == ref || !answered[i]) continue;
         auto it = digests[i].find(user);
         if (it == digests[i].end()) {
-          problem("error", copies[i], user,
-                  absl::StrCat("user missing here but present in ", SlotName(copies[ref].slot)));
+          problem(
+              "error", copies[i], user,
+              absl::StrCat("user missing here but present in ", model::SlotName(copies[ref].slot)));
         } else if (it->second != digest) {
           problem("error", copies[i], user,
                   absl::StrCat("content digest ", absl::BytesToHexString(it->second).substr(0, 16),
-                               " differs from ", SlotName(copies[ref].slot), "'s ",
+                               " differs from ", model::SlotName(copies[ref].slot), "'s ",
                                absl::BytesToHexString(digest).substr(0, 16)));
         }
       }
@@ -242,7 +244,7 @@ grpc::Status AutomationServiceImpl::CheckConsistency(grpc::ServerContext*,
       for (const auto& [user, digest] : digests[i]) {
         if (!digests[ref].count(user)) {
           problem("warning", copies[i], user,
-                  absl::StrCat("user present here but not in ", SlotName(copies[ref].slot)));
+                  absl::StrCat("user present here but not in ", model::SlotName(copies[ref].slot)));
         }
       }
     }

@@ -11,8 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "slotmgr/failure_detector.h"
 #include "base/log.h"
+#include "proto/model_util.h"
+#include "slotmgr/failure_detector.h"
 #include "slotmgr/model.h"
 
 namespace slotkeeper::slotmgr {
@@ -93,7 +94,8 @@ absl::Status Coordinator::LoadLocked() {
   for (auto& h : snap->hosts) {
     last_heard_ms_[h.info().name()] = now;
     for (const auto& s : h.info().slots()) {
-      if (s.role() == v1::SLOT_MASTER) lease_until_ms_[SlotName(s.ref())] = now + config_.lease_ms;
+      if (s.role() == v1::SLOT_MASTER)
+        lease_until_ms_[model::SlotName(s.ref())] = now + config_.lease_ms;
     }
     model_.hosts[h.info().name()] = std::move(h);
   }
@@ -230,7 +232,7 @@ bool Coordinator::AutomationRunningLocked() const {
 
 v1::Copy* Coordinator::FindCopyLocked(StoreRecord& store, const v1::SlotRef& ref) {
   for (auto& c : *store.mutable_info()->mutable_copies()) {
-    if (SameSlot(c.slot(), ref)) return &c;
+    if (model::SameSlot(c.slot(), ref)) return &c;
   }
   return nullptr;
 }
@@ -246,7 +248,7 @@ bool Coordinator::LeaseMayBeValidLocked(const StoreRecord& store, int64_t now) {
   // Any copy may hold a lease: the master, or a former master whose unit was
   // declared lost while its agent still ran.
   for (const auto& c : store.info().copies()) {
-    auto it = lease_until_ms_.find(SlotName(c.slot()));
+    auto it = lease_until_ms_.find(model::SlotName(c.slot()));
     if (it != lease_until_ms_.end() && it->second > now) return true;
   }
   return false;
@@ -257,7 +259,7 @@ void Coordinator::SetSlotRoleLocked(Txn& txn, const v1::SlotRef& ref, v1::SlotRo
   v1::SlotInfo* slot = FindSlot(&model_, ref);
   if (slot != nullptr) {
     absl::Status st = CheckSlotRoleTransition(slot->role(), role);
-    if (!st.ok()) LogWarning("coordinator", absl::StrCat(SlotName(ref), ": ", st.message()));
+    if (!st.ok()) LogWarning("coordinator", absl::StrCat(model::SlotName(ref), ": ", st.message()));
     slot->set_role(role);
     slot->set_store(store);
     if (role != v1::SLOT_MASTER) {
@@ -446,10 +448,10 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   if (slot->store() == contents.store()) return;
   auto sit = model_.stores.find(contents.store());
   if (!slot->store().empty()) {
-    const std::string key = absl::StrCat("contents-mismatch/", SlotName(ref));
+    const std::string key = absl::StrCat("contents-mismatch/", model::SlotName(ref));
     if (reported_.insert(key).second) {
       EventLocked(txn, "slot.contents_mismatch", v1::WARNING,
-                  absl::StrCat(SlotName(ref), " holds store ", contents.store(),
+                  absl::StrCat(model::SlotName(ref), " holds store ", contents.store(),
                                " on disk but the coordinator assigned it ", slot->store()),
                   host, ref.slot(), slot->store());
     }
@@ -471,8 +473,8 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   txn.stores.insert(contents.store());
   txn.hosts.insert(host);
   EventLocked(txn, "store.copy_recognized", v1::INFO,
-              absl::StrCat("found a copy of store ", contents.store(), " in ", SlotName(ref), " (",
-                           contents.users_size(), " users); recorded as a replica"),
+              absl::StrCat("found a copy of store ", contents.store(), " in ", model::SlotName(ref),
+                           " (", contents.users_size(), " users); recorded as a replica"),
               host, ref.slot(), contents.store());
 }
 

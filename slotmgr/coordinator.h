@@ -41,9 +41,10 @@
 #include "proto/automation.pb.h"
 #include "proto/model.pb.h"
 #include "slotmgr/config.h"
-#include "slotmgr/decisions.h"
+#include "slotmgr/model.h"
 #include "slotmgr/state.pb.h"
 #include "slotmgr/state_store.h"
+#include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr {
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/failure_detector.h"
 #include "slotmgr/model.h"
@@ -24,7 +25,7 @@ void Coordinator::RecomputeLocked(Txn& txn) {
       if (s != f.state()) {
         EventLocked(txn, "filesystem.state", s == v1::FS_OK ? v1::INFO : v1::CRITICAL,
                     absl::StrCat("filesystem ", f.mount_point(), " on ", name, ": ",
-                                 Name(f.state()), " -> ", Name(s)),
+                                 model::Name(f.state()), " -> ", model::Name(s)),
                     name, "", "", "", f.unit());
         f.set_state(s);
         txn.hosts.insert(name);
@@ -46,8 +47,8 @@ void Coordinator::RecomputeLocked(Txn& txn) {
       if (s != u.state()) {
         EventLocked(txn, s == v1::UNIT_FAILED ? "unit.failed" : "unit.online",
                     s == v1::UNIT_FAILED ? v1::CRITICAL : v1::INFO,
-                    absl::StrCat("drive unit ", name, "/", u.name(), ": ", Name(u.state()), " -> ",
-                                 Name(s)),
+                    absl::StrCat("drive unit ", name, "/", u.name(), ": ", model::Name(u.state()),
+                                 " -> ", model::Name(s)),
                     name, "", "", "", u.name());
         u.set_state(s);
         if (s == v1::UNIT_FAILED) {
@@ -75,7 +76,7 @@ void Coordinator::RecomputeLocked(Txn& txn) {
         if (!s.store().empty() || !sh.usable) {
           EventLocked(txn, sh.usable ? "slot.usable" : "slot.unusable",
                       sh.usable ? v1::INFO : v1::WARNING,
-                      absl::StrCat("slot ", SlotName(s.ref()),
+                      absl::StrCat("slot ", model::SlotName(s.ref()),
                                    sh.usable ? " usable again" : " unusable: " + sh.reason),
                       name, s.ref().slot(), s.store());
         }
@@ -83,9 +84,9 @@ void Coordinator::RecomputeLocked(Txn& txn) {
         s.set_unusable_reason(sh.reason);
         txn.hosts.insert(name);
       }
-      auto lit = lease_until_ms_.find(SlotName(s.ref()));
+      auto lit = lease_until_ms_.find(model::SlotName(s.ref()));
       s.set_lease_valid_until_ms(lit == lease_until_ms_.end() ? 0 : lit->second);
-      health[SlotName(s.ref())] = sh;
+      health[model::SlotName(s.ref())] = sh;
     }
   }
   struct Derived {
@@ -114,7 +115,7 @@ void Coordinator::RecomputeLocked(Txn& txn) {
       if (c.role() == v1::SLOT_MASTER) {
         has_master = true;
         master_usable = ok;
-        master_hard = !ok && health[SlotName(c.slot())].hard;
+        master_hard = !ok && health[model::SlotName(c.slot())].hard;
         if (si != nullptr) used = si->used_bytes();
       }
       usable += ok && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA);
@@ -173,8 +174,8 @@ void Coordinator::RecomputeLocked(Txn& txn) {
                     s == v1::STORE_HEALTHY    ? v1::INFO
                     : s == v1::STORE_DEGRADED ? v1::WARNING
                                               : v1::CRITICAL,
-                    absl::StrCat("store ", name, ": ", Name(st->state()), " -> ", Name(s),
-                                 note.empty() ? "" : " (" + note + ")"),
+                    absl::StrCat("store ", name, ": ", model::Name(st->state()), " -> ",
+                                 model::Name(s), note.empty() ? "" : " (" + note + ")"),
                     "", "", name);
       }
       st->set_state(s);
@@ -211,8 +212,8 @@ absl::Status Coordinator::Tick() {
                 s == v1::HOST_UP        ? v1::INFO
                 : s == v1::HOST_SUSPECT ? v1::WARNING
                                         : v1::CRITICAL,
-                absl::StrCat("host ", name, ": ", Name(h->state()), " -> ", Name(s), " (silent ",
-                             (now - last_heard_ms_[name]) / 1000, " s)"),
+                absl::StrCat("host ", name, ": ", model::Name(h->state()), " -> ", model::Name(s),
+                             " (silent ", (now - last_heard_ms_[name]) / 1000, " s)"),
                 name);
     h->set_state(s);
     h->set_state_since_ms(now);
@@ -366,7 +367,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     const v1::SlotRole keep =
         os != nullptr && os->role() == v1::SLOT_LOST ? v1::SLOT_LOST : v1::SLOT_REPLICA;
     SetSlotRoleLocked(txn, old_ref, keep, name);
-    lease_until_ms_.erase(SlotName(old_ref));
+    lease_until_ms_.erase(model::SlotName(old_ref));
     v1::Command demote;
     demote.mutable_demote()->set_slot(old_ref.slot());
     demote.mutable_demote()->set_store(name);
@@ -375,7 +376,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     CommandLocked(txn, old_ref.host(), demote);
   }
   SetSlotRoleLocked(txn, target, v1::SLOT_MASTER, name);
-  lease_until_ms_[SlotName(target)] = now + config_.lease_ms;
+  lease_until_ms_[model::SlotName(target)] = now + config_.lease_ms;
   v1::Command promote;
   promote.mutable_promote()->set_slot(target.slot());
   promote.mutable_promote()->set_store(name);
@@ -423,8 +424,8 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   txn.stores.insert(name);
   EventLocked(txn, "store.failover", v1::CRITICAL,
               absl::StrCat("store ", name, ": master ",
-                           old != nullptr ? SlotName(old_ref) : std::string("(none)"), " -> ",
-                           SlotName(target), ", epoch ", epoch, " (", why,
+                           old != nullptr ? model::SlotName(old_ref) : std::string("(none)"),
+                           " -> ", model::SlotName(target), ", epoch ", epoch, " (", why,
                            automatic ? ", automatic)" : ")"),
               target.host(), target.slot(), name);
   v1::RoutingChange rc;
@@ -460,7 +461,7 @@ void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& u
     SetSlotRoleLocked(txn, ref, v1::SLOT_LOST, store);
     if (!store.empty()) {
       EventLocked(txn, "copy.lost", v1::CRITICAL,
-                  absl::StrCat("copy of ", store, " in ", SlotName(ref), " is lost"), hn,
+                  absl::StrCat("copy of ", store, " in ", model::SlotName(ref), " is lost"), hn,
                   ref.slot(), store);
     }
   }
@@ -496,8 +497,8 @@ std::vector<std::string> Coordinator::PlanReplacementsLocked(Txn& txn) {
   }
   std::set<std::string> covered;  // lost copies a live task already replaces
   for (const auto& [id, t] : model_.tasks) {
-    if (!IsTaskFinished(t.info().state()) && t.has_replaces()) {
-      covered.insert(SlotName(t.replaces()));
+    if (!model::IsTaskFinished(t.info().state()) && t.has_replaces()) {
+      covered.insert(model::SlotName(t.replaces()));
     }
   }
   for (const PlacementResult& r : outcome->placed) {
@@ -505,7 +506,7 @@ std::vector<std::string> Coordinator::PlanReplacementsLocked(Txn& txn) {
     // The lost copy this new replica stands for, if any (replace before evict).
     v1::SlotRef replaces;
     for (const auto& c : store.info().copies()) {
-      if (c.role() == v1::SLOT_LOST && covered.insert(SlotName(c.slot())).second) {
+      if (c.role() == v1::SLOT_LOST && covered.insert(model::SlotName(c.slot())).second) {
         replaces = c.slot();
         break;
       }
@@ -536,11 +537,12 @@ std::string Coordinator::CreateTaskLocked(Txn& txn, const std::string& store,
   ti->set_created_ms(clock_->NowMs());
   if (!replaces.host().empty()) *t.mutable_replaces() = replaces;
   const std::string id = ti->id();
-  EventLocked(txn, "task.created", v1::INFO,
-              absl::StrCat("task ", id, ": copy ", store, " from ", SlotName(source), " to ",
-                           SlotName(target),
-                           replaces.host().empty() ? "" : " (replaces " + SlotName(replaces) + ")"),
-              target.host(), target.slot(), store, id);
+  EventLocked(
+      txn, "task.created", v1::INFO,
+      absl::StrCat("task ", id, ": copy ", store, " from ", model::SlotName(source), " to ",
+                   model::SlotName(target),
+                   replaces.host().empty() ? "" : " (replaces " + model::SlotName(replaces) + ")"),
+      target.host(), target.slot(), store, id);
   model_.tasks[id] = std::move(t);
   txn.tasks.insert(id);
   return id;
@@ -616,7 +618,7 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
     ti->set_finished_ms(now);
     ti->set_last_error("");
     EventLocked(txn, "task.done", v1::INFO,
-                absl::StrCat("task ", id, " done and verified: ", SlotName(ti->target()),
+                absl::StrCat("task ", id, " done and verified: ", model::SlotName(ti->target()),
                              " is a replica of ", ti->store()),
                 ti->target().host(), ti->target().slot(), ti->store(), id);
     if (sit == model_.stores.end()) return;
@@ -643,15 +645,15 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
     if (task.has_replaces()) {
       auto* copies = store.mutable_info()->mutable_copies();
       for (int i = 0; i < copies->size(); ++i) {
-        if (!SameSlot(copies->Get(i).slot(), task.replaces())) continue;
+        if (!model::SameSlot(copies->Get(i).slot(), task.replaces())) continue;
         copies->DeleteSubrange(i, 1);
         if (v1::SlotInfo* ls = FindSlot(&model_, task.replaces())) {
           ls->set_store("");
           txn.hosts.insert(task.replaces().host());
         }
         EventLocked(txn, "copy.dropped", v1::INFO,
-                    absl::StrCat("lost copy ", SlotName(task.replaces()), " dropped from ",
-                                 ti->store(), " (replaced by ", SlotName(ti->target()), ")"),
+                    absl::StrCat("lost copy ", model::SlotName(task.replaces()), " dropped from ",
+                                 ti->store(), " (replaced by ", model::SlotName(ti->target()), ")"),
                     task.replaces().host(), task.replaces().slot(), ti->store(), id);
         break;
       }
@@ -678,7 +680,7 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
   if (sit != model_.stores.end()) {
     auto* copies = sit->second.mutable_info()->mutable_copies();
     for (int i = 0; i < copies->size(); ++i) {
-      if (SameSlot(copies->Get(i).slot(), ti->target())) {
+      if (model::SameSlot(copies->Get(i).slot(), ti->target())) {
         copies->DeleteSubrange(i, 1);
         break;
       }

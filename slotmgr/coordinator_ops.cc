@@ -4,6 +4,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/model.h"
 
@@ -82,7 +83,7 @@ v1::ClusterStatus Coordinator::GetClusterStatus() {
   std::set<std::string> recovering;
   for (const auto& [id, t] : model_.tasks) {
     const v1::TaskInfo& ti = t.info();
-    if (IsTaskFinished(ti.state())) continue;
+    if (model::IsTaskFinished(ti.state())) continue;
     recovering.insert(ti.store());
     if (ti.state() == v1::TASK_RUNNING) {
       rp->set_tasks_running(rp->tasks_running() + 1);
@@ -158,23 +159,23 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
     const v1::StoreInfo& info = existing->second.info();
     adopting = info.master_epoch() == 0 && info.copies_size() == 1 &&
                info.copies(0).role() == v1::SLOT_REPLICA &&
-               SlotName(info.copies(0).slot()) == SlotName(req.master());
+               model::SlotName(info.copies(0).slot()) == model::SlotName(req.master());
     if (!adopting) {
       return absl::AlreadyExistsError(absl::StrCat("store '", req.store(), "' exists"));
     }
   }
   auto check_slot = [&](const v1::SlotRef& ref) -> absl::Status {
     const v1::SlotInfo* s = FindSlot(model_, ref);
-    if (s == nullptr) return absl::NotFoundError(absl::StrCat("no slot ", SlotName(ref)));
-    const bool adopted_master =
-        adopting && SlotName(ref) == SlotName(req.master()) && s->store() == req.store();
+    if (s == nullptr) return absl::NotFoundError(absl::StrCat("no slot ", model::SlotName(ref)));
+    const bool adopted_master = adopting && model::SlotName(ref) == model::SlotName(req.master()) &&
+                                s->store() == req.store();
     if (!adopted_master && (s->role() != v1::SLOT_SPARE || !s->store().empty())) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("slot ", SlotName(ref), " is ", Name(s->role()), ", not spare"));
+      return absl::FailedPreconditionError(absl::StrCat("slot ", model::SlotName(ref), " is ",
+                                                        model::Name(s->role()), ", not spare"));
     }
     if (!s->usable()) {
       return absl::FailedPreconditionError(
-          absl::StrCat("slot ", SlotName(ref), " is unusable: ", s->unusable_reason()));
+          absl::StrCat("slot ", model::SlotName(ref), " is unusable: ", s->unusable_reason()));
     }
     return absl::OkStatus();
   };
@@ -232,7 +233,7 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   model_.stores[req.store()] = rec;
   SetSlotRoleLocked(txn, req.master(), v1::SLOT_MASTER, req.store());
   const int64_t now = clock_->NowMs();
-  lease_until_ms_[SlotName(req.master())] = now + config_.lease_ms;
+  lease_until_ms_[model::SlotName(req.master())] = now + config_.lease_ms;
   v1::Command promote;
   promote.mutable_promote()->set_slot(req.master().slot());
   promote.mutable_promote()->set_store(req.store());
@@ -244,8 +245,8 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   lease->set_duration_ms(config_.lease_ms);
   CommandLocked(txn, req.master().host(), promote);
   EventLocked(txn, "store.created", v1::INFO,
-              absl::StrCat("store ", req.store(), " created on ", SlotName(req.master()), " with ",
-                           copies, " copies"),
+              absl::StrCat("store ", req.store(), " created on ", model::SlotName(req.master()),
+                           " with ", copies, " copies"),
               req.master().host(), req.master().slot(), req.store());
   for (const auto& t : targets) {
     v1::Copy* c = model_.stores[req.store()].mutable_info()->add_copies();
@@ -290,7 +291,7 @@ v1::ListTasksResponse Coordinator::ListTasks(const v1::ListTasksRequest& req) {
   absl::MutexLock lock(&mu_);
   v1::ListTasksResponse out;
   for (const auto& [id, t] : model_.tasks) {
-    if (!req.include_finished() && IsTaskFinished(t.info().state())) continue;
+    if (!req.include_finished() && model::IsTaskFinished(t.info().state())) continue;
     if (!req.store().empty() && t.info().store() != req.store()) continue;
     *out.add_tasks() = t.info();
   }
@@ -422,10 +423,11 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
       demote.mutable_demote()->set_epoch(rec.info().master_epoch());
       demote.mutable_demote()->set_reason(why);
       CommandLocked(txn, m->slot().host(), demote);
-      EventLocked(txn, "store.failover_requested", v1::WARNING,
-                  absl::StrCat("operator failover of ", name, " to ", SlotName(*choice.target),
-                               ": waiting for ", SlotName(m->slot()), " to give up its lease"),
-                  m->slot().host(), m->slot().slot(), name);
+      EventLocked(
+          txn, "store.failover_requested", v1::WARNING,
+          absl::StrCat("operator failover of ", name, " to ", model::SlotName(*choice.target),
+                       ": waiting for ", model::SlotName(m->slot()), " to give up its lease"),
+          m->slot().host(), m->slot().slot(), name);
     }
     item->set_done(true);
   }
@@ -537,7 +539,7 @@ absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostReq
   std::set<std::string> before;
   for (const auto& [name, s] : model_.stores) {
     for (const auto& c : s.info().copies()) {
-      if (c.role() == v1::SLOT_LOST) before.insert(SlotName(c.slot()));
+      if (c.role() == v1::SLOT_LOST) before.insert(model::SlotName(c.slot()));
     }
   }
   Txn txn;
@@ -549,7 +551,7 @@ absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostReq
   v1::MarkLostResponse out;
   for (const auto& [name, s] : model_.stores) {
     for (const auto& c : s.info().copies()) {
-      if (c.role() == v1::SLOT_LOST && !before.count(SlotName(c.slot()))) {
+      if (c.role() == v1::SLOT_LOST && !before.count(model::SlotName(c.slot()))) {
         out.add_affected_stores(name);
         break;
       }

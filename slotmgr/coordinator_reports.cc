@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/failure_detector.h"
 #include "slotmgr/model.h"
@@ -42,7 +43,7 @@ const Coordinator::SlotCache& Coordinator::SlotCacheLocked(const std::string& ho
   cache.name.clear();
   for (int i = 0; i < info.slots_size(); ++i) {
     const v1::SlotInfo& si = info.slots(i);
-    cache.name.push_back(SlotName(si.ref()));
+    cache.name.push_back(model::SlotName(si.ref()));
     auto sit = model_.stores.find(si.store());
     if (si.store().empty() || sit == model_.stores.end()) continue;
     cache.store[i] = &sit->second;
@@ -143,7 +144,8 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   h->set_last_heard_ms(now);
   if (h->state() != v1::HOST_UP) {
     EventLocked(txn, "host.up", v1::INFO,
-                absl::StrCat("host ", host, " reports again (was ", Name(h->state()), ")"), host);
+                absl::StrCat("host ", host, " reports again (was ", model::Name(h->state()), ")"),
+                host);
     h->set_state(v1::HOST_UP);
     h->set_state_since_ms(now);
     txn.hosts.insert(host);
@@ -267,7 +269,7 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
       v1::SlotRef ref;
       ref.set_host(host);
       ref.set_slot(cmd.promote().slot());
-      int64_t& until = lease_until_ms_[SlotName(ref)];
+      int64_t& until = lease_until_ms_[model::SlotName(ref)];
       until = std::max(until, clock_->NowMs() + cmd.promote().lease().duration_ms());
     }
     if (cmd.has_demote()) {
@@ -275,7 +277,7 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
       v1::SlotRef ref;
       ref.set_host(host);
       ref.set_slot(cmd.demote().slot());
-      lease_until_ms_.erase(SlotName(ref));
+      lease_until_ms_.erase(model::SlotName(ref));
     }
   } else {
     EventLocked(txn, "command.failed", v1::WARNING,
@@ -297,7 +299,7 @@ absl::Status Coordinator::ApplyTaskUpdate(const std::string& host, const v1::Tas
   if (update.state() != v1::TASK_RUNNING && update.state() != v1::TASK_DONE &&
       update.state() != v1::TASK_FAILED) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "task update state must be RUNNING, DONE or FAILED, not ", Name(update.state())));
+        "task update state must be RUNNING, DONE or FAILED, not ", model::Name(update.state())));
   }
   absl::MutexLock lock(&mu_);
   auto it = model_.tasks.find(update.task_id());
@@ -309,17 +311,17 @@ absl::Status Coordinator::ApplyTaskUpdate(const std::string& host, const v1::Tas
     return absl::FailedPreconditionError(absl::StrCat("task ", update.task_id(), " runs on ",
                                                       task.info().target().host(), ", not ", host));
   }
-  if (task.info().state() == update.state() && IsTaskFinished(update.state())) {
+  if (task.info().state() == update.state() && model::IsTaskFinished(update.state())) {
     return absl::OkStatus();  // the agent repeating a final state after a reconnect
   }
-  if (IsTaskFinished(task.info().state()) && update.state() != v1::TASK_RUNNING) {
+  if (model::IsTaskFinished(task.info().state()) && update.state() != v1::TASK_RUNNING) {
     // The outcome reported again (an agent answers a re-sent start of a task
     // it finished with the same outcome): already applied.
     return absl::OkStatus();
   }
   if (task.info().state() != v1::TASK_RUNNING) {
-    return absl::FailedPreconditionError(absl::StrCat("task ", update.task_id(), " is ",
-                                                      Name(task.info().state()), ", not running"));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "task ", update.task_id(), " is ", model::Name(task.info().state()), ", not running"));
   }
   *task.mutable_info()->mutable_progress() = update.progress();
   Txn txn;

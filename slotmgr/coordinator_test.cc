@@ -1,6 +1,7 @@
 #include "slotmgr/coordinator.h"
 
 #include "gtest/gtest.h"
+#include "proto/model_util.h"
 #include "slotmgr/coordinator_test_util.h"
 #include "slotmgr/model.h"
 
@@ -40,7 +41,7 @@ class CoordinatorTest : public CoordinatorFixture {
     auto info = coord_->GetStore(store);
     EXPECT_TRUE(info.ok());
     for (const auto& c : info->copies()) {
-      if (c.role() == v1::SLOT_MASTER) return SlotName(c.slot());
+      if (c.role() == v1::SLOT_MASTER) return model::SlotName(c.slot());
     }
     return "";
   }

@@ -1,11 +1,30 @@
 #include "slotmgr/model.h"
 
 #include "absl/strings/str_cat.h"
+#include "proto/model_util.h"
 
 namespace slotkeeper::slotmgr {
 
 using v1::SlotRole;
 using v1::TaskState;
+
+const HostRecord* FindHost(const ClusterModel& model, const std::string& host) {
+  auto it = model.hosts.find(host);
+  return it == model.hosts.end() ? nullptr : &it->second;
+}
+
+const v1::SlotInfo* FindSlot(const ClusterModel& model, const v1::SlotRef& ref) {
+  const HostRecord* h = FindHost(model, ref.host());
+  if (h == nullptr) return nullptr;
+  for (const v1::SlotInfo& s : h->info().slots()) {
+    if (s.ref().slot() == ref.slot()) return &s;
+  }
+  return nullptr;
+}
+
+v1::SlotInfo* FindSlot(ClusterModel* model, const v1::SlotRef& ref) {
+  return const_cast<v1::SlotInfo*>(FindSlot(*static_cast<const ClusterModel*>(model), ref));
+}
 
 v1::UnitState NextUnitState(v1::UnitState current, bool hard_evidence, bool declared_lost) {
   if (current == v1::UNIT_LOST || declared_lost) return v1::UNIT_LOST;
@@ -36,16 +55,12 @@ absl::Status CheckSlotRoleTransition(SlotRole from, SlotRole to) {
   }
   if (ok) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      absl::StrCat("slot role cannot change from ", Name(from), " to ", Name(to)));
-}
-
-bool IsTaskFinished(TaskState state) {
-  return state == v1::TASK_DONE || state == v1::TASK_FAILED || state == v1::TASK_CANCELLED;
+      absl::StrCat("slot role cannot change from ", model::Name(from), " to ", model::Name(to)));
 }
 
 absl::Status CheckTaskTransition(TaskState from, TaskState to) {
   bool ok = false;
-  if (!IsTaskFinished(from) && from != v1::TASK_STATE_UNSPECIFIED) {
+  if (!model::IsTaskFinished(from) && from != v1::TASK_STATE_UNSPECIFIED) {
     switch (to) {
       case v1::TASK_RUNNING:
         ok = from == v1::TASK_QUEUED || from == v1::TASK_RUNNING;
@@ -69,7 +84,7 @@ absl::Status CheckTaskTransition(TaskState from, TaskState to) {
   }
   if (ok) return absl::OkStatus();
   return absl::FailedPreconditionError(
-      absl::StrCat("task cannot change from ", Name(from), " to ", Name(to)));
+      absl::StrCat("task cannot change from ", model::Name(from), " to ", model::Name(to)));
 }
 
 v1::StoreState DeriveStoreState(bool master_usable, int usable_copies, int required_copies,
@@ -86,100 +101,6 @@ v1::HostState HostStateAfterSilence(int64_t last_heard_ms, int64_t now_ms, int64
   if (silent > down_after_ms) return v1::HOST_DOWN;
   if (silent > suspect_after_ms) return v1::HOST_SUSPECT;
   return v1::HOST_UP;
-}
-
-const char* Name(SlotRole role) {
-  switch (role) {
-    case v1::SLOT_SPARE:
-      return "spare";
-    case v1::SLOT_MASTER:
-      return "master";
-    case v1::SLOT_REPLICA:
-      return "replica";
-    case v1::SLOT_SEEDING:
-      return "seeding";
-    case v1::SLOT_LOST:
-      return "lost";
-    default:
-      return "unspecified";
-  }
-}
-const char* Name(v1::HostState state) {
-  switch (state) {
-    case v1::HOST_UP:
-      return "up";
-    case v1::HOST_SUSPECT:
-      return "suspect";
-    case v1::HOST_DOWN:
-      return "down";
-    default:
-      return "unspecified";
-  }
-}
-const char* Name(v1::UnitState state) {
-  switch (state) {
-    case v1::UNIT_ONLINE:
-      return "online";
-    case v1::UNIT_FAILED:
-      return "failed";
-    case v1::UNIT_LOST:
-      return "lost";
-    default:
-      return "unspecified";
-  }
-}
-const char* Name(v1::FilesystemState state) {
-  switch (state) {
-    case v1::FS_OK:
-      return "ok";
-    case v1::FS_READ_ONLY:
-      return "read-only";
-    case v1::FS_IO_ERROR:
-      return "I/O errors";
-    case v1::FS_HUNG:
-      return "hung I/O";
-    case v1::FS_NOT_MOUNTED:
-      return "not mounted";
-    default:
-      return "unspecified";
-  }
-}
-const char* Name(v1::StoreState state) {
-  switch (state) {
-    case v1::STORE_HEALTHY:
-      return "healthy";
-    case v1::STORE_DEGRADED:
-      return "degraded";
-    case v1::STORE_NO_MASTER:
-      return "no master";
-    case v1::STORE_UNAVAILABLE:
-      return "unavailable";
-    default:
-      return "unspecified";
-  }
-}
-const char* Name(TaskState state) {
-  switch (state) {
-    case v1::TASK_QUEUED:
-      return "queued";
-    case v1::TASK_RUNNING:
-      return "running";
-    case v1::TASK_DONE:
-      return "done";
-    case v1::TASK_FAILED:
-      return "failed";
-    case v1::TASK_CANCELLED:
-      return "cancelled";
-    case v1::TASK_BACKOFF:
-      return "backoff";
-    default:
-      return "unspecified";
-  }
-}
-
-std::string SlotName(const v1::SlotRef& ref) { return absl::StrCat(ref.host(), "/", ref.slot()); }
-bool SameSlot(const v1::SlotRef& a, const v1::SlotRef& b) {
-  return a.host() == b.host() && a.slot() == b.slot();
 }
 
 }  // namespace slotkeeper::slotmgr

@@ -6,12 +6,26 @@
 #ifndef SLOTKEEPER_SLOTMGR_MODEL_H_
 #define SLOTKEEPER_SLOTMGR_MODEL_H_
 
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
 #include "proto/model.pb.h"
+#include "slotmgr/state.pb.h"
 
 namespace slotkeeper::slotmgr {
+
+// The coordinator's in-memory model. Keys are host names, store names, task ids.
+struct ClusterModel {
+  std::map<std::string, HostRecord> hosts;
+  std::map<std::string, StoreRecord> stores;
+  std::map<std::string, StoredTask> tasks;
+};
+
+// Lookups; null when absent.
+const HostRecord* FindHost(const ClusterModel& model, const std::string& host);
+const v1::SlotInfo* FindSlot(const ClusterModel& model, const v1::SlotRef& ref);
+v1::SlotInfo* FindSlot(ClusterModel* model, const v1::SlotRef& ref);
 
 // Drive unit: ONLINE --hard evidence--> FAILED --declared lost--> LOST;
 // FAILED --evidence cleared--> ONLINE; LOST is final.
@@ -29,9 +43,8 @@ absl::Status CheckSlotRoleTransition(v1::SlotRole from, v1::SlotRole to);
 
 // Task: QUEUED -> RUNNING -> DONE | FAILED | BACKOFF; BACKOFF -> QUEUED;
 // QUEUED/RUNNING/BACKOFF -> CANCELLED; QUEUED -> FAILED (refused by a guard).
-// DONE, FAILED and CANCELLED are final.
+// DONE, FAILED and CANCELLED are final (model::IsTaskFinished).
 absl::Status CheckTaskTransition(v1::TaskState from, v1::TaskState to);
-bool IsTaskFinished(v1::TaskState state);
 
 // Store state from its copies:
 //   usable master and usable copies >= required -> HEALTHY
@@ -46,17 +59,6 @@ v1::StoreState DeriveStoreState(bool master_usable, int usable_copies, int requi
 // it UP again (the caller sets last_heard_ms).
 v1::HostState HostStateAfterSilence(int64_t last_heard_ms, int64_t now_ms, int64_t suspect_after_ms,
                                     int64_t down_after_ms);
-
-const char* Name(v1::SlotRole role);
-const char* Name(v1::HostState state);
-const char* Name(v1::UnitState state);
-const char* Name(v1::FilesystemState state);
-const char* Name(v1::StoreState state);
-const char* Name(v1::TaskState state);
-
-// "HOST/SLOT".
-std::string SlotName(const v1::SlotRef& ref);
-bool SameSlot(const v1::SlotRef& a, const v1::SlotRef& b);
 
 }  // namespace slotkeeper::slotmgr
 

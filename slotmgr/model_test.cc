@@ -1,6 +1,7 @@
 #include "slotmgr/model.h"
 
 #include "gtest/gtest.h"
+#include "proto/model_util.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -48,8 +49,8 @@ TEST(TaskStateTest, Transitions) {
   EXPECT_FALSE(CheckTaskTransition(v1::TASK_DONE, v1::TASK_RUNNING).ok());
   EXPECT_FALSE(CheckTaskTransition(v1::TASK_QUEUED, v1::TASK_DONE).ok());
   EXPECT_FALSE(CheckTaskTransition(v1::TASK_CANCELLED, v1::TASK_QUEUED).ok());
-  EXPECT_TRUE(IsTaskFinished(v1::TASK_FAILED));
-  EXPECT_FALSE(IsTaskFinished(v1::TASK_BACKOFF));
+  EXPECT_TRUE(model::IsTaskFinished(v1::TASK_FAILED));
+  EXPECT_FALSE(model::IsTaskFinished(v1::TASK_BACKOFF));
 }
 
 TEST(StoreStateTest, Derivation) {

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "proto/agent.grpc.pb.h"
 #include "proto/automation.grpc.pb.h"
+#include "proto/model_util.h"
 #include "proto/peer.grpc.pb.h"
 #include "slotmgr/coordinator_test_util.h"
 #include "slotmgr/model.h"
@@ -308,7 +309,8 @@ TEST_F(ServerTest, ReadOnlyMasterFailsOverAndStateSurvivesRestart) {
   for (const auto& e : events.events()) failovers += e.kind() == "store.failover";
   EXPECT_EQ(failovers, 1);
   // LookupUser-style routing is served from the new master.
-  const std::string new_master = SlotName(Ref(promoted_host, promote->command().promote().slot()));
+  const std::string new_master =
+      model::SlotName(Ref(promoted_host, promote->command().promote().slot()));
 
   // Kill and restart the coordinator: the state is intact.
   for (auto& a : agents) a->Close();
@@ -323,7 +325,7 @@ TEST_F(ServerTest, ReadOnlyMasterFailsOverAndStateSurvivesRestart) {
   EXPECT_EQ(after.master_epoch(), 2u);
   for (const auto& c : after.copies()) {
     if (c.role() == v1::SLOT_MASTER) {
-      EXPECT_EQ(SlotName(c.slot()), new_master);
+      EXPECT_EQ(model::SlotName(c.slot()), new_master);
     }
   }
 }

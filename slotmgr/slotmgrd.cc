@@ -18,10 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
-#include "slotmgr/config.h"
-#include "slotmgr/coordinator.h"
 #include "base/log.h"
 #include "base/log_flags.h"
+#include "slotmgr/config.h"
+#include "slotmgr/coordinator.h"
 #include "slotmgr/server.h"
 #include "slotmgr/state_store.h"
 
@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, SetSignalled);
   std::printf("slotmgrd listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
-  LogInfo("coordinator", absl::StrCat("listening on ", (*server)->address(), ", state in ", data_dir));
+  LogInfo("coordinator",
+          absl::StrCat("listening on ", (*server)->address(), ", state in ", data_dir));
 
   // The ticker: advances timers every heartbeat and sends what was decided.
   const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(config.heartbeat_ms / 2, 10));

@@ -1,34 +1,16 @@
-#include "slotmgr/decisions.h"
+#include "slotmgr/view_builder.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "proto/model_util.h"
 #include "slotmgr/guardrails.h"
-#include "slotmgr/model.h"
 #include "slotmgr/placement.h"
 #include "slotmgr/promotion.h"
 #include "slotmgr/scheduler.h"
 
 namespace slotkeeper::slotmgr {
-
-const HostRecord* FindHost(const ClusterModel& model, const std::string& host) {
-  auto it = model.hosts.find(host);
-  return it == model.hosts.end() ? nullptr : &it->second;
-}
-
-const v1::SlotInfo* FindSlot(const ClusterModel& model, const v1::SlotRef& ref) {
-  const HostRecord* h = FindHost(model, ref.host());
-  if (h == nullptr) return nullptr;
-  for (const v1::SlotInfo& s : h->info().slots()) {
-    if (s.ref().slot() == ref.slot()) return &s;
-  }
-  return nullptr;
-}
-
-v1::SlotInfo* FindSlot(ClusterModel* model, const v1::SlotRef& ref) {
-  return const_cast<v1::SlotInfo*>(FindSlot(*static_cast<const ClusterModel*>(model), ref));
-}
 
 v1::SlotRef ToRef(const SlotId& id) {
   v1::SlotRef r;
@@ -119,7 +101,7 @@ absl::StatusOr<ClusterView> BuildView(const ClusterModel& model,
     view.stores.push_back(std::move(sv));
   }
   for (const auto& [id, t] : model.tasks) {
-    if (IsTaskFinished(t.info().state())) continue;
+    if (model::IsTaskFinished(t.info().state())) continue;
     TaskView tv;
     tv.id = id;
     tv.store = t.info().store();
@@ -174,20 +156,8 @@ absl::StatusOr<PlacementOutcome> PlaceNewStore(const ClusterView& view, const st
   return out;
 }
 
-namespace {
-
-int UsableCopies(const StoreRecord& store) {
-  int n = 0;
-  for (const auto& c : store.info().copies()) {
-    n += c.usable() && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA);
-  }
-  return n;
-}
-
-}  // namespace
-
 int TaskPriority(const StoreRecord& store) {
-  return slotmgr::TaskPriority(v1::TASK_RE_REPLICATE, UsableCopies(store),
+  return slotmgr::TaskPriority(v1::TASK_RE_REPLICATE, model::CountUsableCopies(store.info()),
                                static_cast<int>(store.info().required_copies()));
 }
 
