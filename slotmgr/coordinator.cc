@@ -12,6 +12,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "base/log.h"
+#include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/failure_detector.h"
 #include "slotmgr/model.h"
@@ -31,7 +32,7 @@ absl::Status ValidateName(absl::string_view what, absl::string_view name) {
 }
 
 absl::Status ValidateInventory(const v1::HostInventory& inv) {
-  absl::Status st = ValidateName("inventory.host", inv.host());
+  absl::Status st = ValidateName(event_kind::kInventoryHost, inv.host());
   if (!st.ok()) return st;
   std::set<std::string> units, mounts, slots;
   for (const auto& u : inv.units()) {
@@ -114,7 +115,7 @@ absl::Status Coordinator::LoadLocked() {
   }
   automation_.mutable_state()->set_failover_limit(config_.failover_rate_limit);
   Txn txn;
-  EventLocked(txn, "coordinator.start", v1::INFO,
+  EventLocked(txn, event_kind::kCoordinatorStart, v1::INFO,
               absl::StrCat("coordinator started with ", model_.hosts.size(), " hosts, ",
                            model_.stores.size(), " stores, ", model_.tasks.size(), " tasks, ",
                            outbox_.size(), " unacknowledged commands"));
@@ -220,8 +221,8 @@ void Coordinator::CommandLocked(Txn& txn, const std::string& host, v1::Command c
       what = "unknown";
       break;
   }
-  EventLocked(txn, "command.queued", v1::INFO, absl::StrCat("command ", command.id(), ": ", what),
-              host);
+  EventLocked(txn, event_kind::kCommandQueued, v1::INFO,
+              absl::StrCat("command ", command.id(), ": ", what), host);
   outbox_[command.id()] = entry;
   txn.commands.push_back(std::move(entry));
 }
@@ -387,12 +388,12 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   txn.hosts.insert(inv.host());
   txn.meta = true;
   if (is_new) {
-    EventLocked(txn, "host.registered", v1::INFO,
+    EventLocked(txn, event_kind::kHostRegistered, v1::INFO,
                 absl::StrCat("host ", inv.host(), " registered: ", inv.units_size(), " units, ",
                              inv.filesystems_size(), " filesystems, ", inv.slots_size(), " slots"),
                 inv.host());
   } else {
-    EventLocked(txn, "host.reregistered", v1::INFO,
+    EventLocked(txn, event_kind::kHostReregistered, v1::INFO,
                 absl::StrCat("host ", inv.host(), " registered again",
                              changes.empty() ? std::string(", inventory unchanged")
                                              : ": " + absl::StrJoin(changes, "; ")),
@@ -450,7 +451,7 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   if (!slot->store().empty()) {
     const std::string key = absl::StrCat("contents-mismatch/", model::SlotName(ref));
     if (reported_.insert(key).second) {
-      EventLocked(txn, "slot.contents_mismatch", v1::WARNING,
+      EventLocked(txn, event_kind::kSlotContentsMismatch, v1::WARNING,
                   absl::StrCat(model::SlotName(ref), " holds store ", contents.store(),
                                " on disk but the coordinator assigned it ", slot->store()),
                   host, ref.slot(), slot->store());
@@ -472,7 +473,7 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   slot->set_store(contents.store());
   txn.stores.insert(contents.store());
   txn.hosts.insert(host);
-  EventLocked(txn, "store.copy_recognized", v1::INFO,
+  EventLocked(txn, event_kind::kStoreCopyRecognized, v1::INFO,
               absl::StrCat("found a copy of store ", contents.store(), " in ", model::SlotName(ref),
                            " (", contents.users_size(), " users); recorded as a replica"),
               host, ref.slot(), contents.store());

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
+#include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/failure_detector.h"
@@ -23,7 +24,7 @@ void Coordinator::RecomputeLocked(Txn& txn) {
     for (auto& f : *h->mutable_filesystems()) {
       v1::FilesystemState s = FilesystemStateFor(f.mount_point(), conds);
       if (s != f.state()) {
-        EventLocked(txn, "filesystem.state", s == v1::FS_OK ? v1::INFO : v1::CRITICAL,
+        EventLocked(txn, event_kind::kFilesystemState, s == v1::FS_OK ? v1::INFO : v1::CRITICAL,
                     absl::StrCat("filesystem ", f.mount_point(), " on ", name, ": ",
                                  model::Name(f.state()), " -> ", model::Name(s)),
                     name, "", "", "", f.unit());
@@ -45,7 +46,7 @@ void Coordinator::RecomputeLocked(Txn& txn) {
       hard = hard || (on_unit > 0 && bad == on_unit);
       v1::UnitState s = NextUnitState(u.state(), hard, false);
       if (s != u.state()) {
-        EventLocked(txn, s == v1::UNIT_FAILED ? "unit.failed" : "unit.online",
+        EventLocked(txn, s == v1::UNIT_FAILED ? event_kind::kUnitFailed : event_kind::kUnitOnline,
                     s == v1::UNIT_FAILED ? v1::CRITICAL : v1::INFO,
                     absl::StrCat("drive unit ", name, "/", u.name(), ": ", model::Name(u.state()),
                                  " -> ", model::Name(s)),
@@ -74,7 +75,7 @@ void Coordinator::RecomputeLocked(Txn& txn) {
       }
       if (sh.usable != s.usable() || sh.reason != s.unusable_reason()) {
         if (!s.store().empty() || !sh.usable) {
-          EventLocked(txn, sh.usable ? "slot.usable" : "slot.unusable",
+          EventLocked(txn, sh.usable ? event_kind::kSlotUsable : event_kind::kSlotUnusable,
                       sh.usable ? v1::INFO : v1::WARNING,
                       absl::StrCat("slot ", model::SlotName(s.ref()),
                                    sh.usable ? " usable again" : " unusable: " + sh.reason),
@@ -170,7 +171,7 @@ void Coordinator::RecomputeLocked(Txn& txn) {
     }
     if (s != st->state() || note != st->note()) {
       if (s != st->state()) {
-        EventLocked(txn, "store.state",
+        EventLocked(txn, event_kind::kStoreState,
                     s == v1::STORE_HEALTHY    ? v1::INFO
                     : s == v1::STORE_DEGRADED ? v1::WARNING
                                               : v1::CRITICAL,
@@ -206,9 +207,9 @@ absl::Status Coordinator::Tick() {
                                             config_.down_after_ms);
     if (s == h->state()) continue;
     EventLocked(txn,
-                s == v1::HOST_DOWN      ? "host.down"
-                : s == v1::HOST_SUSPECT ? "host.suspect"
-                                        : "host.up",
+                s == v1::HOST_DOWN      ? event_kind::kHostDown
+                : s == v1::HOST_SUSPECT ? event_kind::kHostSuspect
+                                        : event_kind::kHostUp,
                 s == v1::HOST_UP        ? v1::INFO
                 : s == v1::HOST_SUSPECT ? v1::WARNING
                                         : v1::CRITICAL,
@@ -240,7 +241,7 @@ absl::Status Coordinator::Tick() {
     as->set_since_ms(now);
     as->set_set_by("mass-failure brake");
     txn.automation = true;
-    EventLocked(txn, "automation.frozen", v1::CRITICAL,
+    EventLocked(txn, event_kind::kAutomationFrozen, v1::CRITICAL,
                 "automation frozen: " + why + "; resume with SetAutomation once understood");
   }
 
@@ -300,7 +301,7 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
             false);
         view.reset();
       } else {
-        EventLocked(txn, "store.failover_refused", v1::CRITICAL,
+        EventLocked(txn, event_kind::kStoreFailoverRefused, v1::CRITICAL,
                     absl::StrCat("planned failover of ", name, " abandoned: ", choice.refused,
                                  "; the old master keeps its role"),
                     "", "", name);
@@ -326,7 +327,7 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
     if (!rate.allowed) {
       const std::string key = absl::StrCat("rate-limited/", name, "/", since);
       if (reported_.insert(key).second) {
-        EventLocked(txn, "store.failover_rate_limited", v1::CRITICAL,
+        EventLocked(txn, event_kind::kStoreFailoverRateLimited, v1::CRITICAL,
                     absl::StrCat("automatic failover of ", name, " held back: ", rate.reason), "",
                     "", name);
       }
@@ -422,7 +423,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     txn.automation = true;
   }
   txn.stores.insert(name);
-  EventLocked(txn, "store.failover", v1::CRITICAL,
+  EventLocked(txn, event_kind::kStoreFailover, v1::CRITICAL,
               absl::StrCat("store ", name, ": master ",
                            old != nullptr ? model::SlotName(old_ref) : std::string("(none)"),
                            " -> ", model::SlotName(target), ", epoch ", epoch, " (", why,
@@ -444,7 +445,7 @@ void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& u
   unit.set_state(NextUnitState(unit.state(), true, true));
   unit.set_replace_at_ms(0);
   txn.hosts.insert(hn);
-  EventLocked(txn, "unit.lost", v1::CRITICAL,
+  EventLocked(txn, event_kind::kUnitLost, v1::CRITICAL,
               absl::StrCat("drive unit ", hn, "/", unit.name(), " declared lost: ", why), hn, "",
               "", "", unit.name());
   std::set<std::string> mounts;
@@ -460,7 +461,7 @@ void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& u
     const std::string store = s->store();
     SetSlotRoleLocked(txn, ref, v1::SLOT_LOST, store);
     if (!store.empty()) {
-      EventLocked(txn, "copy.lost", v1::CRITICAL,
+      EventLocked(txn, event_kind::kCopyLost, v1::CRITICAL,
                   absl::StrCat("copy of ", store, " in ", model::SlotName(ref), " is lost"), hn,
                   ref.slot(), store);
     }
@@ -491,8 +492,8 @@ std::vector<std::string> Coordinator::PlanReplacementsLocked(Txn& txn) {
   for (const auto& [store, why] : outcome->refused) {
     const std::string key = absl::StrCat("placement/", store, "/", why);
     if (reported_.insert(key).second) {
-      EventLocked(txn, "placement.refused", v1::CRITICAL, absl::StrCat("store ", store, ": ", why),
-                  "", "", store);
+      EventLocked(txn, event_kind::kPlacementRefused, v1::CRITICAL,
+                  absl::StrCat("store ", store, ": ", why), "", "", store);
     }
   }
   std::set<std::string> covered;  // lost copies a live task already replaces
@@ -538,7 +539,7 @@ std::string Coordinator::CreateTaskLocked(Txn& txn, const std::string& store,
   if (!replaces.host().empty()) *t.mutable_replaces() = replaces;
   const std::string id = ti->id();
   EventLocked(
-      txn, "task.created", v1::INFO,
+      txn, event_kind::kTaskCreated, v1::INFO,
       absl::StrCat("task ", id, ": copy ", store, " from ", model::SlotName(source), " to ",
                    model::SlotName(target),
                    replaces.host().empty() ? "" : " (replaces " + model::SlotName(replaces) + ")"),
@@ -564,7 +565,7 @@ void Coordinator::ScheduleLocked(Txn& txn) {
     ti->set_attempts(ti->attempts() + 1);
     txn.tasks.insert(id);
     CommandLocked(txn, ti->target().host(), StartTaskCommandLocked(*ti));
-    EventLocked(txn, "task.started", v1::INFO,
+    EventLocked(txn, event_kind::kTaskStarted, v1::INFO,
                 absl::StrCat("task ", id, " started (attempt ", ti->attempts(), ")"),
                 ti->target().host(), ti->target().slot(), ti->store(), id);
   }
@@ -599,7 +600,7 @@ void Coordinator::RestartTasksOfLocked(Txn& txn, const std::string& host) {
     // Same task id: an agent still running it acknowledges the start as
     // applied; a restarted one resumes from its data path's checkpoints.
     CommandLocked(txn, host, StartTaskCommandLocked(ti));
-    EventLocked(txn, "task.resent", v1::INFO,
+    EventLocked(txn, event_kind::kTaskResent, v1::INFO,
                 absl::StrCat("task ", id, " started again on ", host,
                              " (its agent registered again; it resumes from its checkpoints)"),
                 host, ti.target().slot(), ti.store(), id);
@@ -617,7 +618,7 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
     ti->set_state(v1::TASK_DONE);
     ti->set_finished_ms(now);
     ti->set_last_error("");
-    EventLocked(txn, "task.done", v1::INFO,
+    EventLocked(txn, event_kind::kTaskDone, v1::INFO,
                 absl::StrCat("task ", id, " done and verified: ", model::SlotName(ti->target()),
                              " is a replica of ", ti->store()),
                 ti->target().host(), ti->target().slot(), ti->store(), id);
@@ -651,7 +652,7 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
           ls->set_store("");
           txn.hosts.insert(task.replaces().host());
         }
-        EventLocked(txn, "copy.dropped", v1::INFO,
+        EventLocked(txn, event_kind::kCopyDropped, v1::INFO,
                     absl::StrCat("lost copy ", model::SlotName(task.replaces()), " dropped from ",
                                  ti->store(), " (replaced by ", model::SlotName(ti->target()), ")"),
                     task.replaces().host(), task.replaces().slot(), ti->store(), id);
@@ -666,14 +667,14 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
     const int64_t backoff = BackoffMs(SchedulerOptionsFrom(config_), ti->attempts());
     ti->set_state(v1::TASK_BACKOFF);
     ti->set_next_attempt_ms(now + backoff);
-    EventLocked(txn, "task.retry", v1::WARNING,
+    EventLocked(txn, event_kind::kTaskRetry, v1::WARNING,
                 absl::StrCat("task ", id, " failed (", error, "); retry in ", backoff / 1000, " s"),
                 ti->target().host(), ti->target().slot(), ti->store(), id);
     return;
   }
   ti->set_state(v1::TASK_FAILED);
   ti->set_finished_ms(now);
-  EventLocked(txn, "task.failed", v1::CRITICAL,
+  EventLocked(txn, event_kind::kTaskFailed, v1::CRITICAL,
               absl::StrCat("task ", id, " gave up after ", ti->attempts(), " attempts: ", error),
               ti->target().host(), ti->target().slot(), ti->store(), id);
   // Release the target so that placement can try elsewhere.

@@ -4,6 +4,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/model.h"
@@ -244,7 +245,7 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   lease->set_epoch(1);
   lease->set_duration_ms(config_.lease_ms);
   CommandLocked(txn, req.master().host(), promote);
-  EventLocked(txn, "store.created", v1::INFO,
+  EventLocked(txn, event_kind::kStoreCreated, v1::INFO,
               absl::StrCat("store ", req.store(), " created on ", model::SlotName(req.master()),
                            " with ", copies, " copies"),
               req.master().host(), req.master().slot(), req.store());
@@ -424,7 +425,7 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
       demote.mutable_demote()->set_reason(why);
       CommandLocked(txn, m->slot().host(), demote);
       EventLocked(
-          txn, "store.failover_requested", v1::WARNING,
+          txn, event_kind::kStoreFailoverRequested, v1::WARNING,
           absl::StrCat("operator failover of ", name, " to ", model::SlotName(*choice.target),
                        ": waiting for ", model::SlotName(m->slot()), " to give up its lease"),
           m->slot().host(), m->slot().slot(), name);
@@ -478,7 +479,7 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Drain(const v1::DrainRequest& req
     txn.stores.insert(s.store());
     out.set_masters_to_move(out.masters_to_move() + 1);
   }
-  EventLocked(txn, "host.drain", v1::WARNING,
+  EventLocked(txn, event_kind::kHostDrain, v1::WARNING,
               absl::StrCat("drain ", req.host(), req.unit().empty() ? "" : "/" + req.unit(), ": ",
                            out.masters_to_move(), " masters to move",
                            req.reason().empty() ? "" : " (" + req.reason() + ")"),
@@ -516,7 +517,7 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Undrain(const v1::DrainRequest& r
       txn.stores.insert(s.store());
     }
   }
-  EventLocked(txn, "host.undrain", v1::INFO,
+  EventLocked(txn, event_kind::kHostUndrain, v1::INFO,
               absl::StrCat("undrain ", req.host(), req.unit().empty() ? "" : "/" + req.unit()),
               req.host(), "", "", "", req.unit());
   absl::Status st = CommitLocked(txn);
@@ -580,7 +581,7 @@ absl::StatusOr<v1::AutomationState> Coordinator::SetAutomation(
     as->set_reason(req.reason());
     as->set_since_ms(now);
     as->set_set_by(req.set_by());
-    EventLocked(txn, "automation.paused", v1::WARNING,
+    EventLocked(txn, event_kind::kAutomationPaused, v1::WARNING,
                 absl::StrCat("automation paused by ", req.set_by().empty() ? "?" : req.set_by(),
                              ": ", req.reason()));
   } else {
@@ -590,7 +591,7 @@ absl::StatusOr<v1::AutomationState> Coordinator::SetAutomation(
     as->set_reason(req.reason());
     as->set_since_ms(now);
     as->set_set_by(req.set_by());
-    EventLocked(txn, "automation.resumed", v1::INFO,
+    EventLocked(txn, event_kind::kAutomationResumed, v1::INFO,
                 absl::StrCat("automation resumed by ", req.set_by().empty() ? "?" : req.set_by(),
                              req.reason().empty() ? "" : ": " + req.reason()));
   }

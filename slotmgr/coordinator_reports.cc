@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/failure_detector.h"
@@ -143,7 +144,7 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   last_heard_ms_[host] = now;
   h->set_last_heard_ms(now);
   if (h->state() != v1::HOST_UP) {
-    EventLocked(txn, "host.up", v1::INFO,
+    EventLocked(txn, event_kind::kHostUp, v1::INFO,
                 absl::StrCat("host ", host, " reports again (was ", model::Name(h->state()), ")"),
                 host);
     h->set_state(v1::HOST_UP);
@@ -159,12 +160,12 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
     txn.hosts.insert(host);
     recompute = true;
     if (skewed) {
-      EventLocked(txn, "host.clock_skewed", v1::CRITICAL,
+      EventLocked(txn, event_kind::kHostClockSkewed, v1::CRITICAL,
                   absl::StrCat("host ", host, " clock is off by ", offset, " ms (max ",
                                config_.max_clock_skew_ms, "); it will not be promoted"),
                   host);
     } else {
-      EventLocked(txn, "host.clock_ok", v1::INFO,
+      EventLocked(txn, event_kind::kHostClockOk, v1::INFO,
                   absl::StrCat("host ", host, " clock offset back to ", offset, " ms"), host);
     }
   }
@@ -174,7 +175,8 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
       list.push_back(absl::StrCat(v1::ConditionType_Name(c.type()), " on ", c.subject(),
                                   c.reason().empty() ? "" : " (" + c.reason() + ")"));
     }
-    EventLocked(txn, "host.conditions", report.conditions().empty() ? v1::INFO : v1::WARNING,
+    EventLocked(txn, event_kind::kHostConditions,
+                report.conditions().empty() ? v1::INFO : v1::WARNING,
                 absl::StrCat("host ", host, " conditions: ",
                              list.empty() ? std::string("none") : absl::StrJoin(list, ", ")),
                 host);
@@ -259,7 +261,7 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
   Txn txn;
   txn.erased_commands.push_back(ack.command_id());
   if (ack.ok()) {
-    EventLocked(txn, "command.acked", v1::INFO,
+    EventLocked(txn, event_kind::kCommandAcked, v1::INFO,
                 absl::StrCat("command ", cmd.id(), " applied by ", host,
                              ack.duplicate() ? " (duplicate)" : ""),
                 host);
@@ -280,7 +282,7 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
       lease_until_ms_.erase(model::SlotName(ref));
     }
   } else {
-    EventLocked(txn, "command.failed", v1::WARNING,
+    EventLocked(txn, event_kind::kCommandFailed, v1::WARNING,
                 absl::StrCat("command ", cmd.id(), " failed on ", host, ": ", ack.error(),
                              ack.hook_output().empty() ? "" : " [hook: " + ack.hook_output() + "]"),
                 host);
@@ -352,7 +354,7 @@ void Coordinator::NoteBlockedUsersLocked(
   std::set<std::string>& known = blocked_users_[where];
   for (const std::string& user : users) {
     if (!known.insert(user).second) continue;
-    EventLocked(txn, "replication.blocked", v1::WARNING,
+    EventLocked(txn, event_kind::kReplicationBlocked, v1::WARNING,
                 absl::StrCat("sync of user ", user, " of store ", store, " into ", where,
                              " stopped by the mass-deletion guard: the source lost most of its "
                              "mail; the replica keeps it. Check the master before anything else"),
@@ -366,7 +368,7 @@ void Coordinator::NoteBlockedUsersLocked(
         continue;
       }
       EventLocked(
-          txn, "replication.unblocked", v1::INFO,
+          txn, event_kind::kReplicationUnblocked, v1::INFO,
           absl::StrCat("sync of user ", *u, " of store ", store, " into ", where, " runs again"),
           host, slot, store);
       u = known.erase(u);
