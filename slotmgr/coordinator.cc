@@ -94,6 +94,7 @@ absl::Status Coordinator::LoadLocked() {
   const int64_t now = clock_->NowMs();
   for (auto& h : snap->hosts) {
     last_heard_ms_[h.info().name()] = now;
+    ApplyHardRule(h.mutable_info()->mutable_conditions());  // stored by an older build
     for (const auto& s : h.info().slots()) {
       if (s.role() == v1::SLOT_MASTER)
         lease_until_ms_[model::SlotName(s.ref())] = now + config_.lease_ms;

@@ -181,6 +181,7 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
                              list.empty() ? std::string("none") : absl::StrJoin(list, ", ")),
                 host);
     *h->mutable_conditions() = report.conditions();
+    ApplyHardRule(h->mutable_conditions());
     txn.hosts.insert(host);
     recompute = true;
   }

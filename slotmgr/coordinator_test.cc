@@ -240,6 +240,25 @@ TEST_F(CoordinatorTest, ConditionsClearMakeSlotUsableAgain) {
   EXPECT_TRUE(coord_->GetHost("imap2")->slots(2).usable());
 }
 
+TEST_F(CoordinatorTest, StoredConditionsCarryTheCoordinatorsHardVerdict) {
+  RegisterThree();
+  v1::Condition kernel;
+  kernel.set_type(v1::KERNEL_ERROR);
+  kernel.set_subject_kind(v1::SUBJECT_UNIT);
+  kernel.set_subject("du1");
+  kernel.set_hard(true);  // what the agent thinks
+  v1::Condition ro = FsCondition(v1::READ_ONLY, "/srv/du2");
+  ro.set_hard(false);
+  ASSERT_TRUE(Report("imap1", {kernel, ro}).ok());
+  auto host = coord_->GetHost("imap1");
+  ASSERT_TRUE(host.ok());
+  ASSERT_EQ(host->conditions_size(), 2);
+  EXPECT_FALSE(host->conditions(0).hard()) << "soft: the slots on du1 stay usable";
+  EXPECT_TRUE(host->slots(0).usable());
+  EXPECT_TRUE(host->conditions(1).hard()) << "hard: the slots on /srv/du2 are unusable";
+  EXPECT_FALSE(host->slots(2).usable());
+}
+
 TEST_F(CoordinatorTest, SilentMasterWaitsForSilenceGraceAndPausedAutomationWaitsForever) {
   config_.failover_grace_silent_ms = 120000;
   Restart();

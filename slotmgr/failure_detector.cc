@@ -7,6 +7,10 @@
 
 namespace slotkeeper::slotmgr {
 
+void ApplyHardRule(Conditions* conditions) {
+  for (v1::Condition& c : *conditions) c.set_hard(model::IsHardConditionType(c.type()));
+}
+
 v1::FilesystemState FilesystemStateFor(const std::string& mount_point,
                                        const Conditions& conditions) {
   auto rank = [](v1::FilesystemState s) {

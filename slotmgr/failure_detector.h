@@ -23,6 +23,11 @@ namespace slotkeeper::slotmgr {
 
 using Conditions = google::protobuf::RepeatedPtrField<v1::Condition>;
 
+// Sets every condition's `hard` bit from model::IsHardConditionType, the rule
+// the detector acts on: what the coordinator stores and shows is its own
+// verdict, never the bit an agent sent.
+void ApplyHardRule(Conditions* conditions);
+
 // The filesystem's state from the hard conditions about it (FS_OK if none).
 // When several hold, the most severe wins: I/O errors, then not mounted,
 // then read-only, then hung.
