@@ -22,21 +22,12 @@ namespace {
 
 constexpr size_t kRecentEvents = 10000;
 
-absl::Status ValidateName(absl::string_view what, absl::string_view name) {
-  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
-  if (name.find('/') != absl::string_view::npos || name.size() > 200) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " '", name, "' must be at most 200 characters without '/'"));
-  }
-  return absl::OkStatus();
-}
-
 absl::Status ValidateInventory(const v1::HostInventory& inv) {
-  absl::Status st = ValidateName(event_kind::kInventoryHost, inv.host());
+  absl::Status st = model::ValidateName(model::NameKind::kHost, inv.host());
   if (!st.ok()) return st;
   std::set<std::string> units, mounts, slots;
   for (const auto& u : inv.units()) {
-    if (!(st = ValidateName("drive unit name", u.name())).ok()) return st;
+    if (!(st = model::ValidateName(model::NameKind::kUnit, u.name())).ok()) return st;
     if (!units.insert(u.name()).second) {
       return absl::InvalidArgumentError(absl::StrCat("drive unit '", u.name(), "' listed twice"));
     }
@@ -56,7 +47,7 @@ absl::Status ValidateInventory(const v1::HostInventory& inv) {
     }
   }
   for (const auto& s : inv.slots()) {
-    if (!(st = ValidateName("slot name", s.name())).ok()) return st;
+    if (!(st = model::ValidateName(model::NameKind::kSlot, s.name())).ok()) return st;
     if (!mounts.count(s.filesystem())) {
       return absl::InvalidArgumentError(absl::StrCat("slot ", s.name(), " names filesystem '",
                                                      s.filesystem(), "', not in inventory"));
@@ -373,6 +364,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
     changes.push_back(absl::StrCat("slot ", name, " (", si.store(), ") missing from inventory"));
     si.set_usable(false);
     si.set_unusable_reason("missing from the agent's inventory");
+    si.set_missing_from_inventory(true);
     *new_slots.Add() = si;
   }
   for (auto& [name, ui] : units) {

@@ -70,7 +70,7 @@ void Coordinator::RecomputeLocked(Txn& txn) {
       }
       SlotHealth sh = SlotHealthFor(h->state(), us, fs_state[s.filesystem()],
                                     SlotHardReason(s.ref().slot(), conds));
-      if (s.unusable_reason() == "missing from the agent's inventory") {
+      if (s.missing_from_inventory()) {
         sh = {false, s.unusable_reason(), false};
       }
       if (sh.usable != s.usable() || sh.reason != s.unusable_reason()) {

@@ -141,8 +141,8 @@ absl::StatusOr<v1::StoreInfo> Coordinator::GetStore(const std::string& store) {
 }
 
 absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequest& req) {
-  if (req.store().empty() || req.store().find('/') != std::string::npos) {
-    return absl::InvalidArgumentError("store name is empty or contains '/'");
+  if (absl::Status st = model::ValidateName(model::NameKind::kStore, req.store()); !st.ok()) {
+    return st;
   }
   if (req.master().host().empty() || req.master().slot().empty()) {
     return absl::InvalidArgumentError("master slot (host and slot) is required");

@@ -148,6 +148,43 @@ TEST_F(CoordinatorTest, CreateStoreAdoptsAndPlacesReplicas) {
   EXPECT_EQ(MasterOf("st2"), "imap2/s01");
 }
 
+TEST_F(CoordinatorTest, ASlotMissingFromTheInventoryIsUnusableForThatCause) {
+  RegisterThree();
+  CreateHealthyStore();
+  v1::HostInventory inv = MakeInventory("imap2");
+  inv.mutable_slots()->erase(inv.mutable_slots()->begin());  // s01 holds st1's replica
+  RegisterHost(inv);
+  const v1::SlotInfo* s01 = nullptr;
+  auto host = coord_->GetHost("imap2");
+  ASSERT_TRUE(host.ok());
+  for (const auto& s : host->slots()) {
+    if (s.ref().slot() == "s01") s01 = &s;
+  }
+  ASSERT_NE(s01, nullptr) << "a slot holding a copy is kept";
+  EXPECT_TRUE(s01->missing_from_inventory());
+  EXPECT_FALSE(s01->usable());
+  EXPECT_EQ(coord_->GetStore("st1")->state(), v1::STORE_DEGRADED);
+  // Listed again, the copy is still not trusted.
+  RegisterHost(MakeInventory("imap2"));
+  EXPECT_FALSE(coord_->GetHost("imap2")->slots(0).usable());
+}
+
+TEST_F(CoordinatorTest, NamesFollowTheOneRule) {
+  v1::RegisterRequest req;
+  *req.mutable_inventory() = MakeInventory("imap 1");
+  EXPECT_EQ(coord_->Register(req).status().code(), absl::StatusCode::kInvalidArgument);
+  *req.mutable_inventory() = MakeInventory("imap1");
+  req.mutable_inventory()->mutable_units(0)->set_name(".du1");
+  EXPECT_EQ(coord_->Register(req).status().code(), absl::StatusCode::kInvalidArgument);
+  RegisterThree();
+  v1::CreateStoreRequest cs;
+  *cs.mutable_master() = Ref("imap1", "s01");
+  for (const char* bad : {"", "a/b", "st 1", "-st1"}) {
+    cs.set_store(bad);
+    EXPECT_EQ(coord_->CreateStore(cs).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST_F(CoordinatorTest, BadInputChangesNothing) {
   RegisterThree();
   CreateHealthyStore();
