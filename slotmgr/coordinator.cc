@@ -20,8 +20,6 @@
 namespace slotkeeper::slotmgr {
 namespace {
 
-constexpr size_t kRecentEvents = 10000;
-
 absl::Status ValidateInventory(const v1::HostInventory& inv) {
   absl::Status st = model::ValidateName(model::NameKind::kHost, inv.host());
   if (!st.ok()) return st;
@@ -68,7 +66,7 @@ absl::Status ValidateInventory(const v1::HostInventory& inv) {
 }  // namespace
 
 Coordinator::Coordinator(StateStore* store, Clock* clock, CoordinatorConfig config)
-    : store_(store), clock_(clock), config_(config) {}
+    : store_(store), clock_(clock), config_(config), journal_(clock) {}
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(StateStore* store, Clock* clock,
                                                                  CoordinatorConfig config) {
@@ -98,7 +96,7 @@ absl::Status Coordinator::LoadLocked() {
   users_ = std::move(snap->users);
   for (const auto& [user, store] : users_) ++user_counts_[store];
   meta_ = snap->meta;
-  if (meta_.next_event_seq() == 0) meta_.set_next_event_seq(1);
+  journal_.set_next_seq(meta_.next_event_seq());
   if (snap->automation) {
     automation_ = *snap->automation;
   } else {
@@ -107,10 +105,10 @@ absl::Status Coordinator::LoadLocked() {
   }
   automation_.mutable_state()->set_failover_limit(config_.failover_rate_limit);
   Txn txn;
-  EventLocked(txn, event_kind::kCoordinatorStart, v1::INFO,
-              absl::StrCat("coordinator started with ", model_.hosts.size(), " hosts, ",
-                           model_.stores.size(), " stores, ", model_.tasks.size(), " tasks, ",
-                           outbox_.size(), " unacknowledged commands"));
+  journal_.Record(txn, event_kind::kCoordinatorStart, v1::INFO,
+                  absl::StrCat("coordinator started with ", model_.hosts.size(), " hosts, ",
+                               model_.stores.size(), " stores, ", model_.tasks.size(), " tasks, ",
+                               outbox_.size(), " unacknowledged commands"));
   return CommitLocked(txn);
 }
 
@@ -137,6 +135,7 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
   for (const auto& e : txn.events) batch.AppendEvent(e);
   if (txn.automation) batch.PutAutomation(automation_);
   if (txn.meta || !txn.events.empty() || !txn.commands.empty() || !txn.tasks.empty()) {
+    meta_.set_next_event_seq(journal_.next_seq());
     batch.PutMeta(meta_);
   }
   if (batch.empty()) return absl::OkStatus();
@@ -152,33 +151,9 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
     }
     return st;
   }
-  for (auto& e : txn.events) {
-    LogInfo("coordinator", absl::StrCat("event ", e.seq(), " ", e.kind(), ": ", e.text()));
-    recent_events_.push_back(std::move(e));
-    if (recent_events_.size() > kRecentEvents) recent_events_.pop_front();
-  }
-  for (auto& r : txn.routing) routing_.push_back(std::move(r));
+  journal_.Publish(txn);
   txn = Txn();
   return absl::OkStatus();
-}
-
-void Coordinator::EventLocked(Txn& txn, const std::string& kind, v1::EventSeverity severity,
-                              const std::string& text, const std::string& host,
-                              const std::string& slot, const std::string& store,
-                              const std::string& task, const std::string& unit) {
-  v1::Event e;
-  e.set_seq(meta_.next_event_seq());
-  meta_.set_next_event_seq(meta_.next_event_seq() + 1);
-  e.set_time_ms(clock_->NowMs());
-  e.set_kind(kind);
-  e.set_severity(severity);
-  e.set_host(host);
-  e.set_slot(slot);
-  e.set_store(store);
-  e.set_task(task);
-  e.set_unit(unit);
-  e.set_text(text);
-  txn.events.push_back(std::move(e));
 }
 
 void Coordinator::CommandLocked(Txn& txn, const std::string& host, v1::Command command) {
@@ -213,8 +188,8 @@ void Coordinator::CommandLocked(Txn& txn, const std::string& host, v1::Command c
       what = "unknown";
       break;
   }
-  EventLocked(txn, event_kind::kCommandQueued, v1::INFO,
-              absl::StrCat("command ", command.id(), ": ", what), host);
+  journal_.Record(txn, event_kind::kCommandQueued, v1::INFO,
+                  absl::StrCat("command ", command.id(), ": ", what), host);
   outbox_[command.id()] = entry;
   txn.commands.push_back(std::move(entry));
 }
@@ -381,16 +356,17 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   txn.hosts.insert(inv.host());
   txn.meta = true;
   if (is_new) {
-    EventLocked(txn, event_kind::kHostRegistered, v1::INFO,
-                absl::StrCat("host ", inv.host(), " registered: ", inv.units_size(), " units, ",
-                             inv.filesystems_size(), " filesystems, ", inv.slots_size(), " slots"),
-                inv.host());
+    journal_.Record(
+        txn, event_kind::kHostRegistered, v1::INFO,
+        absl::StrCat("host ", inv.host(), " registered: ", inv.units_size(), " units, ",
+                     inv.filesystems_size(), " filesystems, ", inv.slots_size(), " slots"),
+        inv.host());
   } else {
-    EventLocked(txn, event_kind::kHostReregistered, v1::INFO,
-                absl::StrCat("host ", inv.host(), " registered again",
-                             changes.empty() ? std::string(", inventory unchanged")
-                                             : ": " + absl::StrJoin(changes, "; ")),
-                inv.host());
+    journal_.Record(txn, event_kind::kHostReregistered, v1::INFO,
+                    absl::StrCat("host ", inv.host(), " registered again",
+                                 changes.empty() ? std::string(", inventory unchanged")
+                                                 : ": " + absl::StrJoin(changes, "; ")),
+                    inv.host());
   }
   for (const auto& c : inv.contents()) RecognizeContentsLocked(txn, inv.host(), c);
   if (!is_new) RestartTasksOfLocked(txn, inv.host());
@@ -444,10 +420,10 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   if (!slot->store().empty()) {
     const std::string key = absl::StrCat("contents-mismatch/", model::SlotName(ref));
     if (reported_.insert(key).second) {
-      EventLocked(txn, event_kind::kSlotContentsMismatch, v1::WARNING,
-                  absl::StrCat(model::SlotName(ref), " holds store ", contents.store(),
-                               " on disk but the coordinator assigned it ", slot->store()),
-                  host, ref.slot(), slot->store());
+      journal_.Record(txn, event_kind::kSlotContentsMismatch, v1::WARNING,
+                      absl::StrCat(model::SlotName(ref), " holds store ", contents.store(),
+                                   " on disk but the coordinator assigned it ", slot->store()),
+                      host, ref.slot(), slot->store());
     }
     return;
   }
@@ -466,10 +442,11 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   slot->set_store(contents.store());
   txn.stores.insert(contents.store());
   txn.hosts.insert(host);
-  EventLocked(txn, event_kind::kStoreCopyRecognized, v1::INFO,
-              absl::StrCat("found a copy of store ", contents.store(), " in ", model::SlotName(ref),
-                           " (", contents.users_size(), " users); recorded as a replica"),
-              host, ref.slot(), contents.store());
+  journal_.Record(
+      txn, event_kind::kStoreCopyRecognized, v1::INFO,
+      absl::StrCat("found a copy of store ", contents.store(), " in ", model::SlotName(ref), " (",
+                   contents.users_size(), " users); recorded as a replica"),
+      host, ref.slot(), contents.store());
 }
 
 absl::Status Coordinator::Hello(const v1::SessionHello& hello) {

@@ -22,7 +22,6 @@
 #define SLOTKEEPER_SLOTMGR_COORDINATOR_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,9 +40,11 @@
 #include "proto/automation.pb.h"
 #include "proto/model.pb.h"
 #include "slotmgr/config.h"
+#include "slotmgr/journal.h"
 #include "slotmgr/model.h"
 #include "slotmgr/state.pb.h"
 #include "slotmgr/state_store.h"
+#include "slotmgr/txn.h"
 #include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr {
@@ -120,17 +121,6 @@ class Coordinator {
   ClusterModel ModelForTest();
 
  private:
-  // One decision's changes, committed together.
-  struct Txn {
-    std::set<std::string> hosts, stores, tasks, users;
-    std::vector<OutboxEntry> commands;
-    std::vector<std::string> erased_commands;
-    std::vector<v1::Event> events;
-    std::vector<v1::RoutingChange> routing;
-    bool automation = false;
-    bool meta = false;
-  };
-
   // Per host, by slot index: the store and copy each slot holds, so that a
   // report is applied without searching (the hot path). Valid while
   // `generation` equals generation_, which every commit touching a host or
@@ -150,11 +140,6 @@ class Coordinator {
   // The planners' snapshot of the model; nullopt (logged) if inconsistent.
   std::optional<ClusterView> ViewLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CommitLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EventLocked(Txn& txn, const std::string& kind, v1::EventSeverity severity,
-                   const std::string& text, const std::string& host = "",
-                   const std::string& slot = "", const std::string& store = "",
-                   const std::string& task = "", const std::string& unit = "")
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CommandLocked(Txn& txn, const std::string& host, v1::Command command)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -225,8 +210,7 @@ class Coordinator {
   std::set<std::string> reported_ ABSL_GUARDED_BY(mu_);  // one-time notices already journaled
   // "HOST/SLOT" -> users reported blocked there (see NoteBlockedUsersLocked).
   std::map<std::string, std::set<std::string>> blocked_users_ ABSL_GUARDED_BY(mu_);
-  std::deque<v1::Event> recent_events_ ABSL_GUARDED_BY(mu_);
-  std::vector<v1::RoutingChange> routing_ ABSL_GUARDED_BY(mu_);
+  Journal journal_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace slotkeeper::slotmgr

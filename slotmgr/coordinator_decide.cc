@@ -24,10 +24,10 @@ void Coordinator::RecomputeLocked(Txn& txn) {
     for (auto& f : *h->mutable_filesystems()) {
       v1::FilesystemState s = FilesystemStateFor(f.mount_point(), conds);
       if (s != f.state()) {
-        EventLocked(txn, event_kind::kFilesystemState, s == v1::FS_OK ? v1::INFO : v1::CRITICAL,
-                    absl::StrCat("filesystem ", f.mount_point(), " on ", name, ": ",
-                                 model::Name(f.state()), " -> ", model::Name(s)),
-                    name, "", "", "", f.unit());
+        journal_.Record(txn, event_kind::kFilesystemState, s == v1::FS_OK ? v1::INFO : v1::CRITICAL,
+                        absl::StrCat("filesystem ", f.mount_point(), " on ", name, ": ",
+                                     model::Name(f.state()), " -> ", model::Name(s)),
+                        name, "", "", "", f.unit());
         f.set_state(s);
         txn.hosts.insert(name);
       }
@@ -46,11 +46,12 @@ void Coordinator::RecomputeLocked(Txn& txn) {
       hard = hard || (on_unit > 0 && bad == on_unit);
       v1::UnitState s = NextUnitState(u.state(), hard, false);
       if (s != u.state()) {
-        EventLocked(txn, s == v1::UNIT_FAILED ? event_kind::kUnitFailed : event_kind::kUnitOnline,
-                    s == v1::UNIT_FAILED ? v1::CRITICAL : v1::INFO,
-                    absl::StrCat("drive unit ", name, "/", u.name(), ": ", model::Name(u.state()),
-                                 " -> ", model::Name(s)),
-                    name, "", "", "", u.name());
+        journal_.Record(txn,
+                        s == v1::UNIT_FAILED ? event_kind::kUnitFailed : event_kind::kUnitOnline,
+                        s == v1::UNIT_FAILED ? v1::CRITICAL : v1::INFO,
+                        absl::StrCat("drive unit ", name, "/", u.name(), ": ",
+                                     model::Name(u.state()), " -> ", model::Name(s)),
+                        name, "", "", "", u.name());
         u.set_state(s);
         if (s == v1::UNIT_FAILED) {
           u.set_failed_since_ms(now);
@@ -75,11 +76,11 @@ void Coordinator::RecomputeLocked(Txn& txn) {
       }
       if (sh.usable != s.usable() || sh.reason != s.unusable_reason()) {
         if (!s.store().empty() || !sh.usable) {
-          EventLocked(txn, sh.usable ? event_kind::kSlotUsable : event_kind::kSlotUnusable,
-                      sh.usable ? v1::INFO : v1::WARNING,
-                      absl::StrCat("slot ", model::SlotName(s.ref()),
-                                   sh.usable ? " usable again" : " unusable: " + sh.reason),
-                      name, s.ref().slot(), s.store());
+          journal_.Record(txn, sh.usable ? event_kind::kSlotUsable : event_kind::kSlotUnusable,
+                          sh.usable ? v1::INFO : v1::WARNING,
+                          absl::StrCat("slot ", model::SlotName(s.ref()),
+                                       sh.usable ? " usable again" : " unusable: " + sh.reason),
+                          name, s.ref().slot(), s.store());
         }
         s.set_usable(sh.usable);
         s.set_unusable_reason(sh.reason);
@@ -171,13 +172,13 @@ void Coordinator::RecomputeLocked(Txn& txn) {
     }
     if (s != st->state() || note != st->note()) {
       if (s != st->state()) {
-        EventLocked(txn, event_kind::kStoreState,
-                    s == v1::STORE_HEALTHY    ? v1::INFO
-                    : s == v1::STORE_DEGRADED ? v1::WARNING
-                                              : v1::CRITICAL,
-                    absl::StrCat("store ", name, ": ", model::Name(st->state()), " -> ",
-                                 model::Name(s), note.empty() ? "" : " (" + note + ")"),
-                    "", "", name);
+        journal_.Record(txn, event_kind::kStoreState,
+                        s == v1::STORE_HEALTHY    ? v1::INFO
+                        : s == v1::STORE_DEGRADED ? v1::WARNING
+                                                  : v1::CRITICAL,
+                        absl::StrCat("store ", name, ": ", model::Name(st->state()), " -> ",
+                                     model::Name(s), note.empty() ? "" : " (" + note + ")"),
+                        "", "", name);
       }
       st->set_state(s);
       st->set_note(note);
@@ -206,16 +207,17 @@ absl::Status Coordinator::Tick() {
     v1::HostState s = HostStateAfterSilence(last_heard_ms_[name], now, config_.suspect_after_ms,
                                             config_.down_after_ms);
     if (s == h->state()) continue;
-    EventLocked(txn,
-                s == v1::HOST_DOWN      ? event_kind::kHostDown
-                : s == v1::HOST_SUSPECT ? event_kind::kHostSuspect
-                                        : event_kind::kHostUp,
-                s == v1::HOST_UP        ? v1::INFO
-                : s == v1::HOST_SUSPECT ? v1::WARNING
-                                        : v1::CRITICAL,
-                absl::StrCat("host ", name, ": ", model::Name(h->state()), " -> ", model::Name(s),
-                             " (silent ", (now - last_heard_ms_[name]) / 1000, " s)"),
-                name);
+    journal_.Record(
+        txn,
+        s == v1::HOST_DOWN      ? event_kind::kHostDown
+        : s == v1::HOST_SUSPECT ? event_kind::kHostSuspect
+                                : event_kind::kHostUp,
+        s == v1::HOST_UP        ? v1::INFO
+        : s == v1::HOST_SUSPECT ? v1::WARNING
+                                : v1::CRITICAL,
+        absl::StrCat("host ", name, ": ", model::Name(h->state()), " -> ", model::Name(s),
+                     " (silent ", (now - last_heard_ms_[name]) / 1000, " s)"),
+        name);
     h->set_state(s);
     h->set_state_since_ms(now);
     txn.hosts.insert(name);
@@ -241,8 +243,8 @@ absl::Status Coordinator::Tick() {
     as->set_since_ms(now);
     as->set_set_by("mass-failure brake");
     txn.automation = true;
-    EventLocked(txn, event_kind::kAutomationFrozen, v1::CRITICAL,
-                "automation frozen: " + why + "; resume with SetAutomation once understood");
+    journal_.Record(txn, event_kind::kAutomationFrozen, v1::CRITICAL,
+                    "automation frozen: " + why + "; resume with SetAutomation once understood");
   }
 
   // replace_after: failed units become lost and their copies are replaced.
@@ -301,10 +303,10 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
             false);
         view.reset();
       } else {
-        EventLocked(txn, event_kind::kStoreFailoverRefused, v1::CRITICAL,
-                    absl::StrCat("planned failover of ", name, " abandoned: ", choice.refused,
-                                 "; the old master keeps its role"),
-                    "", "", name);
+        journal_.Record(txn, event_kind::kStoreFailoverRefused, v1::CRITICAL,
+                        absl::StrCat("planned failover of ", name, " abandoned: ", choice.refused,
+                                     "; the old master keeps its role"),
+                        "", "", name);
         rec.clear_pending_target();
         rec.set_moving_master(false);
         txn.stores.insert(name);
@@ -327,9 +329,9 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
     if (!rate.allowed) {
       const std::string key = absl::StrCat("rate-limited/", name, "/", since);
       if (reported_.insert(key).second) {
-        EventLocked(txn, event_kind::kStoreFailoverRateLimited, v1::CRITICAL,
-                    absl::StrCat("automatic failover of ", name, " held back: ", rate.reason), "",
-                    "", name);
+        journal_.Record(txn, event_kind::kStoreFailoverRateLimited, v1::CRITICAL,
+                        absl::StrCat("automatic failover of ", name, " held back: ", rate.reason),
+                        "", "", name);
       }
       continue;
     }
@@ -423,12 +425,12 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     txn.automation = true;
   }
   txn.stores.insert(name);
-  EventLocked(txn, event_kind::kStoreFailover, v1::CRITICAL,
-              absl::StrCat("store ", name, ": master ",
-                           old != nullptr ? model::SlotName(old_ref) : std::string("(none)"),
-                           " -> ", model::SlotName(target), ", epoch ", epoch, " (", why,
-                           automatic ? ", automatic)" : ")"),
-              target.host(), target.slot(), name);
+  journal_.Record(txn, event_kind::kStoreFailover, v1::CRITICAL,
+                  absl::StrCat("store ", name, ": master ",
+                               old != nullptr ? model::SlotName(old_ref) : std::string("(none)"),
+                               " -> ", model::SlotName(target), ", epoch ", epoch, " (", why,
+                               automatic ? ", automatic)" : ")"),
+                  target.host(), target.slot(), name);
   v1::RoutingChange rc;
   rc.set_time_ms(now);
   rc.set_store(name);
@@ -445,9 +447,9 @@ void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& u
   unit.set_state(NextUnitState(unit.state(), true, true));
   unit.set_replace_at_ms(0);
   txn.hosts.insert(hn);
-  EventLocked(txn, event_kind::kUnitLost, v1::CRITICAL,
-              absl::StrCat("drive unit ", hn, "/", unit.name(), " declared lost: ", why), hn, "",
-              "", "", unit.name());
+  journal_.Record(txn, event_kind::kUnitLost, v1::CRITICAL,
+                  absl::StrCat("drive unit ", hn, "/", unit.name(), " declared lost: ", why), hn,
+                  "", "", "", unit.name());
   std::set<std::string> mounts;
   for (const auto& f : host.info().filesystems()) {
     if (f.unit() == unit.name()) mounts.insert(f.mount_point());
@@ -461,9 +463,9 @@ void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& u
     const std::string store = s->store();
     SetSlotRoleLocked(txn, ref, v1::SLOT_LOST, store);
     if (!store.empty()) {
-      EventLocked(txn, event_kind::kCopyLost, v1::CRITICAL,
-                  absl::StrCat("copy of ", store, " in ", model::SlotName(ref), " is lost"), hn,
-                  ref.slot(), store);
+      journal_.Record(txn, event_kind::kCopyLost, v1::CRITICAL,
+                      absl::StrCat("copy of ", store, " in ", model::SlotName(ref), " is lost"), hn,
+                      ref.slot(), store);
     }
   }
   RecomputeLocked(txn);
@@ -492,8 +494,8 @@ std::vector<std::string> Coordinator::PlanReplacementsLocked(Txn& txn) {
   for (const auto& [store, why] : outcome->refused) {
     const std::string key = absl::StrCat("placement/", store, "/", why);
     if (reported_.insert(key).second) {
-      EventLocked(txn, event_kind::kPlacementRefused, v1::CRITICAL,
-                  absl::StrCat("store ", store, ": ", why), "", "", store);
+      journal_.Record(txn, event_kind::kPlacementRefused, v1::CRITICAL,
+                      absl::StrCat("store ", store, ": ", why), "", "", store);
     }
   }
   std::set<std::string> covered;  // lost copies a live task already replaces
@@ -538,7 +540,7 @@ std::string Coordinator::CreateTaskLocked(Txn& txn, const std::string& store,
   ti->set_created_ms(clock_->NowMs());
   if (!replaces.host().empty()) *t.mutable_replaces() = replaces;
   const std::string id = ti->id();
-  EventLocked(
+  journal_.Record(
       txn, event_kind::kTaskCreated, v1::INFO,
       absl::StrCat("task ", id, ": copy ", store, " from ", model::SlotName(source), " to ",
                    model::SlotName(target),
@@ -565,9 +567,9 @@ void Coordinator::ScheduleLocked(Txn& txn) {
     ti->set_attempts(ti->attempts() + 1);
     txn.tasks.insert(id);
     CommandLocked(txn, ti->target().host(), StartTaskCommandLocked(*ti));
-    EventLocked(txn, event_kind::kTaskStarted, v1::INFO,
-                absl::StrCat("task ", id, " started (attempt ", ti->attempts(), ")"),
-                ti->target().host(), ti->target().slot(), ti->store(), id);
+    journal_.Record(txn, event_kind::kTaskStarted, v1::INFO,
+                    absl::StrCat("task ", id, " started (attempt ", ti->attempts(), ")"),
+                    ti->target().host(), ti->target().slot(), ti->store(), id);
   }
 }
 
@@ -600,10 +602,10 @@ void Coordinator::RestartTasksOfLocked(Txn& txn, const std::string& host) {
     // Same task id: an agent still running it acknowledges the start as
     // applied; a restarted one resumes from its data path's checkpoints.
     CommandLocked(txn, host, StartTaskCommandLocked(ti));
-    EventLocked(txn, event_kind::kTaskResent, v1::INFO,
-                absl::StrCat("task ", id, " started again on ", host,
-                             " (its agent registered again; it resumes from its checkpoints)"),
-                host, ti.target().slot(), ti.store(), id);
+    journal_.Record(txn, event_kind::kTaskResent, v1::INFO,
+                    absl::StrCat("task ", id, " started again on ", host,
+                                 " (its agent registered again; it resumes from its checkpoints)"),
+                    host, ti.target().slot(), ti.store(), id);
   }
 }
 
@@ -618,10 +620,10 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
     ti->set_state(v1::TASK_DONE);
     ti->set_finished_ms(now);
     ti->set_last_error("");
-    EventLocked(txn, event_kind::kTaskDone, v1::INFO,
-                absl::StrCat("task ", id, " done and verified: ", model::SlotName(ti->target()),
-                             " is a replica of ", ti->store()),
-                ti->target().host(), ti->target().slot(), ti->store(), id);
+    journal_.Record(txn, event_kind::kTaskDone, v1::INFO,
+                    absl::StrCat("task ", id, " done and verified: ", model::SlotName(ti->target()),
+                                 " is a replica of ", ti->store()),
+                    ti->target().host(), ti->target().slot(), ti->store(), id);
     if (sit == model_.stores.end()) return;
     StoreRecord& store = sit->second;
     SetSlotRoleLocked(txn, ti->target(), v1::SLOT_REPLICA, ti->store());
@@ -652,10 +654,11 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
           ls->set_store("");
           txn.hosts.insert(task.replaces().host());
         }
-        EventLocked(txn, event_kind::kCopyDropped, v1::INFO,
-                    absl::StrCat("lost copy ", model::SlotName(task.replaces()), " dropped from ",
-                                 ti->store(), " (replaced by ", model::SlotName(ti->target()), ")"),
-                    task.replaces().host(), task.replaces().slot(), ti->store(), id);
+        journal_.Record(
+            txn, event_kind::kCopyDropped, v1::INFO,
+            absl::StrCat("lost copy ", model::SlotName(task.replaces()), " dropped from ",
+                         ti->store(), " (replaced by ", model::SlotName(ti->target()), ")"),
+            task.replaces().host(), task.replaces().slot(), ti->store(), id);
         break;
       }
     }
@@ -667,16 +670,18 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
     const int64_t backoff = BackoffMs(SchedulerOptionsFrom(config_), ti->attempts());
     ti->set_state(v1::TASK_BACKOFF);
     ti->set_next_attempt_ms(now + backoff);
-    EventLocked(txn, event_kind::kTaskRetry, v1::WARNING,
-                absl::StrCat("task ", id, " failed (", error, "); retry in ", backoff / 1000, " s"),
-                ti->target().host(), ti->target().slot(), ti->store(), id);
+    journal_.Record(
+        txn, event_kind::kTaskRetry, v1::WARNING,
+        absl::StrCat("task ", id, " failed (", error, "); retry in ", backoff / 1000, " s"),
+        ti->target().host(), ti->target().slot(), ti->store(), id);
     return;
   }
   ti->set_state(v1::TASK_FAILED);
   ti->set_finished_ms(now);
-  EventLocked(txn, event_kind::kTaskFailed, v1::CRITICAL,
-              absl::StrCat("task ", id, " gave up after ", ti->attempts(), " attempts: ", error),
-              ti->target().host(), ti->target().slot(), ti->store(), id);
+  journal_.Record(
+      txn, event_kind::kTaskFailed, v1::CRITICAL,
+      absl::StrCat("task ", id, " gave up after ", ti->attempts(), " attempts: ", error),
+      ti->target().host(), ti->target().slot(), ti->store(), id);
   // Release the target so that placement can try elsewhere.
   if (sit != model_.stores.end()) {
     auto* copies = sit->second.mutable_info()->mutable_copies();

@@ -245,10 +245,10 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   lease->set_epoch(1);
   lease->set_duration_ms(config_.lease_ms);
   CommandLocked(txn, req.master().host(), promote);
-  EventLocked(txn, event_kind::kStoreCreated, v1::INFO,
-              absl::StrCat("store ", req.store(), " created on ", model::SlotName(req.master()),
-                           " with ", copies, " copies"),
-              req.master().host(), req.master().slot(), req.store());
+  journal_.Record(txn, event_kind::kStoreCreated, v1::INFO,
+                  absl::StrCat("store ", req.store(), " created on ", model::SlotName(req.master()),
+                               " with ", copies, " copies"),
+                  req.master().host(), req.master().slot(), req.store());
   for (const auto& t : targets) {
     v1::Copy* c = model_.stores[req.store()].mutable_info()->add_copies();
     *c->mutable_slot() = t;
@@ -319,13 +319,8 @@ absl::StatusOr<v1::ListEventsResponse> Coordinator::ListEvents(const v1::ListEve
 absl::StatusOr<std::vector<v1::Event>> Coordinator::EventsAfter(uint64_t after_seq, size_t limit) {
   {
     absl::MutexLock lock(&mu_);
-    if (!recent_events_.empty() && recent_events_.front().seq() <= after_seq + 1) {
-      std::vector<v1::Event> out;
-      for (const auto& e : recent_events_) {
-        if (e.seq() > after_seq && out.size() < limit) out.push_back(e);
-      }
-      return out;
-    }
+    std::optional<std::vector<v1::Event>> recent = journal_.RecentAfter(after_seq, limit);
+    if (recent) return *std::move(recent);
   }
   EventQuery q;
   q.after_seq = after_seq;
@@ -335,36 +330,27 @@ absl::StatusOr<std::vector<v1::Event>> Coordinator::EventsAfter(uint64_t after_s
 
 bool Coordinator::WaitForEventAfter(uint64_t after_seq, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto ready = [this, after_seq]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return meta_.next_event_seq() > after_seq + 1 && !recent_events_.empty() &&
-           recent_events_.back().seq() > after_seq;
-  };
-  return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  return journal_.AwaitEventAfter(mu_, after_seq, timeout);
 }
 
 uint64_t Coordinator::LastEventSeq() {
   absl::MutexLock lock(&mu_);
-  return meta_.next_event_seq() - 1;
+  return journal_.LastSeq();
 }
 
 std::vector<v1::RoutingChange> Coordinator::RoutingAfter(uint64_t after, uint64_t* next) {
   absl::MutexLock lock(&mu_);
-  std::vector<v1::RoutingChange> out;
-  for (uint64_t i = after; i < routing_.size(); ++i) out.push_back(routing_[i]);
-  *next = routing_.size();
-  return out;
+  return journal_.RoutingAfter(after, next);
 }
 
 uint64_t Coordinator::RoutingCursor() {
   absl::MutexLock lock(&mu_);
-  return routing_.size();
+  return journal_.RoutingCursor();
 }
 
 bool Coordinator::WaitForRoutingAfter(uint64_t after, absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
-  auto ready = [this, after]()
-                   ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return routing_.size() > after; };
-  return mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  return journal_.AwaitRoutingAfter(mu_, after, timeout);
 }
 
 absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverRequest& req) {
@@ -424,7 +410,7 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
       demote.mutable_demote()->set_epoch(rec.info().master_epoch());
       demote.mutable_demote()->set_reason(why);
       CommandLocked(txn, m->slot().host(), demote);
-      EventLocked(
+      journal_.Record(
           txn, event_kind::kStoreFailoverRequested, v1::WARNING,
           absl::StrCat("operator failover of ", name, " to ", model::SlotName(*choice.target),
                        ": waiting for ", model::SlotName(m->slot()), " to give up its lease"),
@@ -479,11 +465,11 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Drain(const v1::DrainRequest& req
     txn.stores.insert(s.store());
     out.set_masters_to_move(out.masters_to_move() + 1);
   }
-  EventLocked(txn, event_kind::kHostDrain, v1::WARNING,
-              absl::StrCat("drain ", req.host(), req.unit().empty() ? "" : "/" + req.unit(), ": ",
-                           out.masters_to_move(), " masters to move",
-                           req.reason().empty() ? "" : " (" + req.reason() + ")"),
-              req.host(), "", "", "", req.unit());
+  journal_.Record(txn, event_kind::kHostDrain, v1::WARNING,
+                  absl::StrCat("drain ", req.host(), req.unit().empty() ? "" : "/" + req.unit(),
+                               ": ", out.masters_to_move(), " masters to move",
+                               req.reason().empty() ? "" : " (" + req.reason() + ")"),
+                  req.host(), "", "", "", req.unit());
   absl::Status st = CommitLocked(txn);
   if (!st.ok()) return st;
   return out;
@@ -517,9 +503,9 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Undrain(const v1::DrainRequest& r
       txn.stores.insert(s.store());
     }
   }
-  EventLocked(txn, event_kind::kHostUndrain, v1::INFO,
-              absl::StrCat("undrain ", req.host(), req.unit().empty() ? "" : "/" + req.unit()),
-              req.host(), "", "", "", req.unit());
+  journal_.Record(txn, event_kind::kHostUndrain, v1::INFO,
+                  absl::StrCat("undrain ", req.host(), req.unit().empty() ? "" : "/" + req.unit()),
+                  req.host(), "", "", "", req.unit());
   absl::Status st = CommitLocked(txn);
   if (!st.ok()) return st;
   return v1::DrainResponse();
@@ -581,9 +567,9 @@ absl::StatusOr<v1::AutomationState> Coordinator::SetAutomation(
     as->set_reason(req.reason());
     as->set_since_ms(now);
     as->set_set_by(req.set_by());
-    EventLocked(txn, event_kind::kAutomationPaused, v1::WARNING,
-                absl::StrCat("automation paused by ", req.set_by().empty() ? "?" : req.set_by(),
-                             ": ", req.reason()));
+    journal_.Record(txn, event_kind::kAutomationPaused, v1::WARNING,
+                    absl::StrCat("automation paused by ", req.set_by().empty() ? "?" : req.set_by(),
+                                 ": ", req.reason()));
   } else {
     // The brake is checked again at the next tick: if the condition still
     // holds, automation freezes again (with an event).
@@ -591,9 +577,10 @@ absl::StatusOr<v1::AutomationState> Coordinator::SetAutomation(
     as->set_reason(req.reason());
     as->set_since_ms(now);
     as->set_set_by(req.set_by());
-    EventLocked(txn, event_kind::kAutomationResumed, v1::INFO,
-                absl::StrCat("automation resumed by ", req.set_by().empty() ? "?" : req.set_by(),
-                             req.reason().empty() ? "" : ": " + req.reason()));
+    journal_.Record(
+        txn, event_kind::kAutomationResumed, v1::INFO,
+        absl::StrCat("automation resumed by ", req.set_by().empty() ? "?" : req.set_by(),
+                     req.reason().empty() ? "" : ": " + req.reason()));
   }
   txn.automation = true;
   absl::Status st = CommitLocked(txn);

@@ -144,9 +144,9 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   last_heard_ms_[host] = now;
   h->set_last_heard_ms(now);
   if (h->state() != v1::HOST_UP) {
-    EventLocked(txn, event_kind::kHostUp, v1::INFO,
-                absl::StrCat("host ", host, " reports again (was ", model::Name(h->state()), ")"),
-                host);
+    journal_.Record(
+        txn, event_kind::kHostUp, v1::INFO,
+        absl::StrCat("host ", host, " reports again (was ", model::Name(h->state()), ")"), host);
     h->set_state(v1::HOST_UP);
     h->set_state_since_ms(now);
     txn.hosts.insert(host);
@@ -160,13 +160,13 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
     txn.hosts.insert(host);
     recompute = true;
     if (skewed) {
-      EventLocked(txn, event_kind::kHostClockSkewed, v1::CRITICAL,
-                  absl::StrCat("host ", host, " clock is off by ", offset, " ms (max ",
-                               config_.max_clock_skew_ms, "); it will not be promoted"),
-                  host);
+      journal_.Record(txn, event_kind::kHostClockSkewed, v1::CRITICAL,
+                      absl::StrCat("host ", host, " clock is off by ", offset, " ms (max ",
+                                   config_.max_clock_skew_ms, "); it will not be promoted"),
+                      host);
     } else {
-      EventLocked(txn, event_kind::kHostClockOk, v1::INFO,
-                  absl::StrCat("host ", host, " clock offset back to ", offset, " ms"), host);
+      journal_.Record(txn, event_kind::kHostClockOk, v1::INFO,
+                      absl::StrCat("host ", host, " clock offset back to ", offset, " ms"), host);
     }
   }
   if (!SameConditions(h->conditions(), report.conditions())) {
@@ -175,11 +175,11 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
       list.push_back(absl::StrCat(v1::ConditionType_Name(c.type()), " on ", c.subject(),
                                   c.reason().empty() ? "" : " (" + c.reason() + ")"));
     }
-    EventLocked(txn, event_kind::kHostConditions,
-                report.conditions().empty() ? v1::INFO : v1::WARNING,
-                absl::StrCat("host ", host, " conditions: ",
-                             list.empty() ? std::string("none") : absl::StrJoin(list, ", ")),
-                host);
+    journal_.Record(txn, event_kind::kHostConditions,
+                    report.conditions().empty() ? v1::INFO : v1::WARNING,
+                    absl::StrCat("host ", host, " conditions: ",
+                                 list.empty() ? std::string("none") : absl::StrJoin(list, ", ")),
+                    host);
     *h->mutable_conditions() = report.conditions();
     ApplyHardRule(h->mutable_conditions());
     txn.hosts.insert(host);
@@ -262,10 +262,10 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
   Txn txn;
   txn.erased_commands.push_back(ack.command_id());
   if (ack.ok()) {
-    EventLocked(txn, event_kind::kCommandAcked, v1::INFO,
-                absl::StrCat("command ", cmd.id(), " applied by ", host,
-                             ack.duplicate() ? " (duplicate)" : ""),
-                host);
+    journal_.Record(txn, event_kind::kCommandAcked, v1::INFO,
+                    absl::StrCat("command ", cmd.id(), " applied by ", host,
+                                 ack.duplicate() ? " (duplicate)" : ""),
+                    host);
     if (cmd.has_promote()) {
       // The agent counts the new lease from when it received the command,
       // which is before this acknowledgement: bound it from now.
@@ -283,10 +283,11 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
       lease_until_ms_.erase(model::SlotName(ref));
     }
   } else {
-    EventLocked(txn, event_kind::kCommandFailed, v1::WARNING,
-                absl::StrCat("command ", cmd.id(), " failed on ", host, ": ", ack.error(),
-                             ack.hook_output().empty() ? "" : " [hook: " + ack.hook_output() + "]"),
-                host);
+    journal_.Record(
+        txn, event_kind::kCommandFailed, v1::WARNING,
+        absl::StrCat("command ", cmd.id(), " failed on ", host, ": ", ack.error(),
+                     ack.hook_output().empty() ? "" : " [hook: " + ack.hook_output() + "]"),
+        host);
     if (cmd.has_start_task()) {
       auto tit = model_.tasks.find(cmd.start_task().task_id());
       if (tit != model_.tasks.end() && tit->second.info().state() == v1::TASK_RUNNING) {
@@ -355,11 +356,12 @@ void Coordinator::NoteBlockedUsersLocked(
   std::set<std::string>& known = blocked_users_[where];
   for (const std::string& user : users) {
     if (!known.insert(user).second) continue;
-    EventLocked(txn, event_kind::kReplicationBlocked, v1::WARNING,
-                absl::StrCat("sync of user ", user, " of store ", store, " into ", where,
-                             " stopped by the mass-deletion guard: the source lost most of its "
-                             "mail; the replica keeps it. Check the master before anything else"),
-                host, slot, store);
+    journal_.Record(
+        txn, event_kind::kReplicationBlocked, v1::WARNING,
+        absl::StrCat("sync of user ", user, " of store ", store, " into ", where,
+                     " stopped by the mass-deletion guard: the source lost most of its "
+                     "mail; the replica keeps it. Check the master before anything else"),
+        host, slot, store);
   }
   if (complete) {
     const std::set<std::string> now(users.begin(), users.end());
@@ -368,7 +370,7 @@ void Coordinator::NoteBlockedUsersLocked(
         ++u;
         continue;
       }
-      EventLocked(
+      journal_.Record(
           txn, event_kind::kReplicationUnblocked, v1::INFO,
           absl::StrCat("sync of user ", *u, " of store ", store, " into ", where, " runs again"),
           host, slot, store);
