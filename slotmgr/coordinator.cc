@@ -66,7 +66,7 @@ absl::Status ValidateInventory(const v1::HostInventory& inv) {
 }  // namespace
 
 Coordinator::Coordinator(StateStore* store, Clock* clock, CoordinatorConfig config)
-    : store_(store), clock_(clock), config_(config), journal_(clock) {}
+    : store_(store), clock_(clock), config_(config), journal_(clock), outbox_(clock, &journal_) {}
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(StateStore* store, Clock* clock,
                                                                  CoordinatorConfig config) {
@@ -92,11 +92,11 @@ absl::Status Coordinator::LoadLocked() {
   }
   for (auto& s : snap->stores) model_.stores[s.info().name()] = std::move(s);
   for (auto& t : snap->tasks) model_.tasks[t.info().id()] = std::move(t);
-  for (auto& o : snap->outbox) outbox_[o.command().id()] = std::move(o);
   users_ = std::move(snap->users);
   for (const auto& [user, store] : users_) ++user_counts_[store];
   meta_ = snap->meta;
   journal_.set_next_seq(meta_.next_event_seq());
+  outbox_.Restore(std::move(snap->outbox), meta_.next_command_seq());
   if (snap->automation) {
     automation_ = *snap->automation;
   } else {
@@ -136,6 +136,7 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
   if (txn.automation) batch.PutAutomation(automation_);
   if (txn.meta || !txn.events.empty() || !txn.commands.empty() || !txn.tasks.empty()) {
     meta_.set_next_event_seq(journal_.next_seq());
+    meta_.set_next_command_seq(outbox_.last_seq());
     batch.PutMeta(meta_);
   }
   if (batch.empty()) return absl::OkStatus();
@@ -154,44 +155,6 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
   journal_.Publish(txn);
   txn = Txn();
   return absl::OkStatus();
-}
-
-void Coordinator::CommandLocked(Txn& txn, const std::string& host, v1::Command command) {
-  // Zero-padded so that the outbox (ordered by id) re-sends in issue order.
-  command.set_id(absl::StrFormat("c%012d", meta_.next_command_seq() + 1));
-  meta_.set_next_command_seq(meta_.next_command_seq() + 1);
-  command.set_issued_ms(clock_->NowMs());
-  OutboxEntry entry;
-  entry.set_host(host);
-  *entry.mutable_command() = command;
-  std::string what;
-  switch (command.action_case()) {
-    case v1::Command::kPromote:
-      what = "promote " + command.promote().slot();
-      break;
-    case v1::Command::kDemote:
-      what = "demote " + command.demote().slot();
-      break;
-    case v1::Command::kAssignReplica:
-      what = "assign-replica " + command.assign_replica().slot();
-      break;
-    case v1::Command::kStartTask:
-      what = "start-task " + command.start_task().task_id();
-      break;
-    case v1::Command::kCancelTask:
-      what = "cancel-task " + command.cancel_task().task_id();
-      break;
-    case v1::Command::kReleaseSlot:
-      what = "release " + command.release_slot().slot();
-      break;
-    default:
-      what = "unknown";
-      break;
-  }
-  journal_.Record(txn, event_kind::kCommandQueued, v1::INFO,
-                  absl::StrCat("command ", command.id(), ": ", what), host);
-  outbox_[command.id()] = entry;
-  txn.commands.push_back(std::move(entry));
 }
 
 bool Coordinator::AutomationRunningLocked() const {
@@ -352,7 +315,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
 
   meta_.set_next_session_seq(meta_.next_session_seq() + 1);
   rec.set_session_id(absl::StrCat(inv.host(), "-", meta_.next_session_seq()));
-  sent_[inv.host()].clear();
+  outbox_.ResendAll(inv.host());
   txn.hosts.insert(inv.host());
   txn.meta = true;
   if (is_new) {
@@ -463,18 +426,13 @@ absl::Status Coordinator::Hello(const v1::SessionHello& hello) {
                                                       "' is not the current session of host ",
                                                       hello.host(), "; register again"));
   }
-  sent_[hello.host()].clear();  // everything unacknowledged goes out again
+  outbox_.ResendAll(hello.host());
   return absl::OkStatus();
 }
 
 std::vector<v1::Command> Coordinator::TakeCommandsToSend(const std::string& host) {
   absl::MutexLock lock(&mu_);
-  std::vector<v1::Command> out;
-  std::set<std::string>& sent = sent_[host];
-  for (const auto& [id, entry] : outbox_) {
-    if (entry.host() == host && sent.insert(id).second) out.push_back(entry.command());
-  }
-  return out;
+  return outbox_.TakeToSend(host);
 }
 
 }  // namespace slotkeeper::slotmgr

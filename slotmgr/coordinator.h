@@ -39,6 +39,7 @@
 #include "proto/agent.pb.h"
 #include "proto/automation.pb.h"
 #include "proto/model.pb.h"
+#include "slotmgr/command_outbox.h"
 #include "slotmgr/config.h"
 #include "slotmgr/journal.h"
 #include "slotmgr/model.h"
@@ -140,8 +141,6 @@ class Coordinator {
   // The planners' snapshot of the model; nullopt (logged) if inconsistent.
   std::optional<ClusterView> ViewLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CommitLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CommandLocked(Txn& txn, const std::string& host, v1::Command command)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Re-derives unit, filesystem and slot health and store states from the
   // model; touches and journals what changed.
@@ -198,7 +197,6 @@ class Coordinator {
   ClusterModel model_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::string> users_ ABSL_GUARDED_BY(mu_);     // user -> store
   std::map<std::string, uint64_t> user_counts_ ABSL_GUARDED_BY(mu_);  // store -> users
-  std::map<std::string, OutboxEntry> outbox_ ABSL_GUARDED_BY(mu_);    // by command id
   AutomationRecord automation_ ABSL_GUARDED_BY(mu_);
   MetaRecord meta_ ABSL_GUARDED_BY(mu_);
   // Not persisted (see the class comment).
@@ -206,11 +204,11 @@ class Coordinator {
   absl::flat_hash_map<std::string, int64_t> lease_until_ms_ ABSL_GUARDED_BY(mu_);  // "HOST/SLOT"
   std::map<std::string, SlotCache> slot_cache_ ABSL_GUARDED_BY(mu_);               // by host
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, std::set<std::string>> sent_ ABSL_GUARDED_BY(mu_);  // host -> ids
   std::set<std::string> reported_ ABSL_GUARDED_BY(mu_);  // one-time notices already journaled
   // "HOST/SLOT" -> users reported blocked there (see NoteBlockedUsersLocked).
   std::map<std::string, std::set<std::string>> blocked_users_ ABSL_GUARDED_BY(mu_);
   Journal journal_ ABSL_GUARDED_BY(mu_);
+  CommandOutbox outbox_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace slotkeeper::slotmgr

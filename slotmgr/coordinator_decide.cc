@@ -354,17 +354,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   const uint64_t epoch = st->master_epoch();
   // Unacknowledged promotions and replica assignments of older epochs are
   // stale now: drop them (demotions stay: they fence).
-  for (auto it = outbox_.begin(); it != outbox_.end();) {
-    const v1::Command& c = it->second.command();
-    const bool stale = (c.has_promote() && c.promote().store() == name) ||
-                       (c.has_assign_replica() && c.assign_replica().store() == name);
-    if (stale) {
-      txn.erased_commands.push_back(it->first);
-      it = outbox_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  outbox_.DropStale(txn, name);
   if (old != nullptr) {
     const v1::SlotInfo* os = FindSlot(model_, old_ref);
     const v1::SlotRole keep =
@@ -376,7 +366,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     demote.mutable_demote()->set_store(name);
     demote.mutable_demote()->set_epoch(epoch);
     demote.mutable_demote()->set_reason(why);
-    CommandLocked(txn, old_ref.host(), demote);
+    outbox_.Issue(txn, old_ref.host(), demote);
   }
   SetSlotRoleLocked(txn, target, v1::SLOT_MASTER, name);
   lease_until_ms_[model::SlotName(target)] = now + config_.lease_ms;
@@ -389,7 +379,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   lease->set_slot(target.slot());
   lease->set_epoch(epoch);
   lease->set_duration_ms(config_.lease_ms);
-  CommandLocked(txn, target.host(), promote);
+  outbox_.Issue(txn, target.host(), promote);
   // Every other replica follows the new master.
   const HostRecord* th = FindHost(model_, target.host());
   for (const auto& c : st->copies()) {
@@ -401,7 +391,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     a->set_epoch(epoch);
     a->set_master_peer_address(th != nullptr ? th->info().peer_address() : "");
     a->set_master_slot(target.slot());
-    CommandLocked(txn, c.slot().host(), assign);
+    outbox_.Issue(txn, c.slot().host(), assign);
   }
   store.clear_pending_target();
   store.set_pending_forced(false);
@@ -566,7 +556,7 @@ void Coordinator::ScheduleLocked(Txn& txn) {
     ti->set_started_ms(now);
     ti->set_attempts(ti->attempts() + 1);
     txn.tasks.insert(id);
-    CommandLocked(txn, ti->target().host(), StartTaskCommandLocked(*ti));
+    outbox_.Issue(txn, ti->target().host(), StartTaskCommandLocked(*ti));
     journal_.Record(txn, event_kind::kTaskStarted, v1::INFO,
                     absl::StrCat("task ", id, " started (attempt ", ti->attempts(), ")"),
                     ti->target().host(), ti->target().slot(), ti->store(), id);
@@ -588,12 +578,7 @@ v1::Command Coordinator::StartTaskCommandLocked(const v1::TaskInfo& task) {
 
 void Coordinator::RestartTasksOfLocked(Txn& txn, const std::string& host) {
   // A start not yet acknowledged is sent again after the hello anyway.
-  std::set<std::string> outstanding;
-  for (const auto& [id, entry] : outbox_) {
-    if (entry.host() == host && entry.command().has_start_task()) {
-      outstanding.insert(entry.command().start_task().task_id());
-    }
-  }
+  const std::set<std::string> outstanding = outbox_.UnacknowledgedStarts(host);
   for (auto& [id, t] : model_.tasks) {
     const v1::TaskInfo& ti = t.info();
     if (ti.state() != v1::TASK_RUNNING || ti.target().host() != host || outstanding.count(id)) {
@@ -601,7 +586,7 @@ void Coordinator::RestartTasksOfLocked(Txn& txn, const std::string& host) {
     }
     // Same task id: an agent still running it acknowledges the start as
     // applied; a restarted one resumes from its data path's checkpoints.
-    CommandLocked(txn, host, StartTaskCommandLocked(ti));
+    outbox_.Issue(txn, host, StartTaskCommandLocked(ti));
     journal_.Record(txn, event_kind::kTaskResent, v1::INFO,
                     absl::StrCat("task ", id, " started again on ", host,
                                  " (its agent registered again; it resumes from its checkpoints)"),
@@ -642,7 +627,7 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
       a->set_epoch(store.info().master_epoch());
       a->set_master_peer_address(mh != nullptr ? mh->info().peer_address() : "");
       a->set_master_slot(m->slot().slot());
-      CommandLocked(txn, ti->target().host(), assign);
+      outbox_.Issue(txn, ti->target().host(), assign);
     }
     // Replace before evict: only now is the lost copy dropped.
     if (task.has_replaces()) {
@@ -696,7 +681,7 @@ void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
   v1::Command release;
   release.mutable_release_slot()->set_slot(ti->target().slot());
   release.mutable_release_slot()->set_store(ti->store());
-  CommandLocked(txn, ti->target().host(), release);
+  outbox_.Issue(txn, ti->target().host(), release);
   RecomputeLocked(txn);
 }
 

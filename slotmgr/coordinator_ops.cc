@@ -244,7 +244,7 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   lease->set_slot(req.master().slot());
   lease->set_epoch(1);
   lease->set_duration_ms(config_.lease_ms);
-  CommandLocked(txn, req.master().host(), promote);
+  outbox_.Issue(txn, req.master().host(), promote);
   journal_.Record(txn, event_kind::kStoreCreated, v1::INFO,
                   absl::StrCat("store ", req.store(), " created on ", model::SlotName(req.master()),
                                " with ", copies, " copies"),
@@ -409,7 +409,7 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
       demote.mutable_demote()->set_store(name);
       demote.mutable_demote()->set_epoch(rec.info().master_epoch());
       demote.mutable_demote()->set_reason(why);
-      CommandLocked(txn, m->slot().host(), demote);
+      outbox_.Issue(txn, m->slot().host(), demote);
       journal_.Record(
           txn, event_kind::kStoreFailoverRequested, v1::WARNING,
           absl::StrCat("operator failover of ", name, " to ", model::SlotName(*choice.target),

@@ -244,23 +244,12 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
 absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck& ack) {
   if (ack.command_id().empty()) return absl::InvalidArgumentError("ack without command_id");
   absl::MutexLock lock(&mu_);
-  auto it = outbox_.find(ack.command_id());
-  if (it == outbox_.end() || it->second.host() != host) {
-    // Agents acknowledge re-sent commands too: an id this coordinator issued
-    // and already retired is a harmless duplicate; anything else is an error.
-    uint64_t n = 0;
-    if (it == outbox_.end() && absl::StartsWith(ack.command_id(), "c") &&
-        absl::SimpleAtoi(absl::string_view(ack.command_id()).substr(1), &n) && n > 0 &&
-        n <= meta_.next_command_seq() && ack.command_id() == absl::StrFormat("c%012d", n)) {
-      return absl::OkStatus();
-    }
-    return absl::NotFoundError(
-        absl::StrCat("no command '", ack.command_id(), "' is outstanding for host ", host));
-  }
-  const v1::Command cmd = it->second.command();
-  outbox_.erase(it);
   Txn txn;
-  txn.erased_commands.push_back(ack.command_id());
+  absl::StatusOr<std::optional<v1::Command>> acked =
+      outbox_.Acknowledge(txn, host, ack.command_id());
+  if (!acked.ok()) return acked.status();
+  if (!acked->has_value()) return absl::OkStatus();  // a duplicate
+  const v1::Command cmd = **acked;
   if (ack.ok()) {
     journal_.Record(txn, event_kind::kCommandAcked, v1::INFO,
                     absl::StrCat("command ", cmd.id(), " applied by ", host,
