@@ -85,8 +85,7 @@ absl::Status Coordinator::LoadLocked() {
     last_heard_ms_[h.info().name()] = now;
     ApplyHardRule(h.mutable_info()->mutable_conditions());  // stored by an older build
     for (const auto& s : h.info().slots()) {
-      if (s.role() == v1::SLOT_MASTER)
-        lease_until_ms_[model::SlotName(s.ref())] = now + config_.lease_ms;
+      if (s.role() == v1::SLOT_MASTER) leases_.RestartedWithMaster(s.ref(), now, config_.lease_ms);
     }
     model_.hosts[h.info().name()] = std::move(h);
   }
@@ -173,16 +172,6 @@ const v1::Copy* Coordinator::MasterCopyLocked(const StoreRecord& store) {
     if (c.role() == v1::SLOT_MASTER) return &c;
   }
   return nullptr;
-}
-
-bool Coordinator::LeaseMayBeValidLocked(const StoreRecord& store, int64_t now) {
-  // Any copy may hold a lease: the master, or a former master whose unit was
-  // declared lost while its agent still ran.
-  for (const auto& c : store.info().copies()) {
-    auto it = lease_until_ms_.find(model::SlotName(c.slot()));
-    if (it != lease_until_ms_.end() && it->second > now) return true;
-  }
-  return false;
 }
 
 void Coordinator::SetSlotRoleLocked(Txn& txn, const v1::SlotRef& ref, v1::SlotRole role,

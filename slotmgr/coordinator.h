@@ -42,6 +42,7 @@
 #include "slotmgr/command_outbox.h"
 #include "slotmgr/config.h"
 #include "slotmgr/journal.h"
+#include "slotmgr/lease_table.h"
 #include "slotmgr/model.h"
 #include "slotmgr/state.pb.h"
 #include "slotmgr/state_store.h"
@@ -154,8 +155,6 @@ class Coordinator {
   v1::Copy* FindCopyLocked(StoreRecord& store, const v1::SlotRef& ref)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const v1::Copy* MasterCopyLocked(const StoreRecord& store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool LeaseMayBeValidLocked(const StoreRecord& store, int64_t now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target,
                      const std::string& why, bool automatic) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailoverStepLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -200,15 +199,15 @@ class Coordinator {
   AutomationRecord automation_ ABSL_GUARDED_BY(mu_);
   MetaRecord meta_ ABSL_GUARDED_BY(mu_);
   // Not persisted (see the class comment).
-  std::map<std::string, int64_t> last_heard_ms_ ABSL_GUARDED_BY(mu_);              // by host
-  absl::flat_hash_map<std::string, int64_t> lease_until_ms_ ABSL_GUARDED_BY(mu_);  // "HOST/SLOT"
-  std::map<std::string, SlotCache> slot_cache_ ABSL_GUARDED_BY(mu_);               // by host
+  std::map<std::string, int64_t> last_heard_ms_ ABSL_GUARDED_BY(mu_);  // by host
+  std::map<std::string, SlotCache> slot_cache_ ABSL_GUARDED_BY(mu_);   // by host
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
   std::set<std::string> reported_ ABSL_GUARDED_BY(mu_);  // one-time notices already journaled
   // "HOST/SLOT" -> users reported blocked there (see NoteBlockedUsersLocked).
   std::map<std::string, std::set<std::string>> blocked_users_ ABSL_GUARDED_BY(mu_);
   Journal journal_ ABSL_GUARDED_BY(mu_);
   CommandOutbox outbox_ ABSL_GUARDED_BY(mu_);
+  LeaseTable leases_ ABSL_GUARDED_BY(mu_);  // not persisted (see the class comment)
 };
 
 }  // namespace slotkeeper::slotmgr

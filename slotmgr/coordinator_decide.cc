@@ -86,8 +86,7 @@ void Coordinator::RecomputeLocked(Txn& txn) {
         s.set_unusable_reason(sh.reason);
         txn.hosts.insert(name);
       }
-      auto lit = lease_until_ms_.find(model::SlotName(s.ref()));
-      s.set_lease_valid_until_ms(lit == lease_until_ms_.end() ? 0 : lit->second);
+      s.set_lease_valid_until_ms(leases_.ValidUntil(s.ref()));
       health[model::SlotName(s.ref())] = sh;
     }
   }
@@ -287,7 +286,7 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
   std::optional<ClusterView> view;  // built when first needed, again after each promotion
   for (auto& [name, rec] : model_.stores) {
     const v1::Copy* master = MasterCopyLocked(rec);
-    const bool lease_valid = LeaseMayBeValidLocked(rec, now);
+    const bool lease_valid = leases_.MayBeValid(rec.info(), now);
     // Operator failover or drain waiting for the old lease.
     if (rec.has_pending_target() || rec.moving_master()) {
       if (lease_valid) continue;
@@ -360,7 +359,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     const v1::SlotRole keep =
         os != nullptr && os->role() == v1::SLOT_LOST ? v1::SLOT_LOST : v1::SLOT_REPLICA;
     SetSlotRoleLocked(txn, old_ref, keep, name);
-    lease_until_ms_.erase(model::SlotName(old_ref));
+    leases_.Release(old_ref);
     v1::Command demote;
     demote.mutable_demote()->set_slot(old_ref.slot());
     demote.mutable_demote()->set_store(name);
@@ -369,7 +368,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     outbox_.Issue(txn, old_ref.host(), demote);
   }
   SetSlotRoleLocked(txn, target, v1::SLOT_MASTER, name);
-  lease_until_ms_[model::SlotName(target)] = now + config_.lease_ms;
+  leases_.Grant(model::SlotName(target), now + config_.lease_ms);
   v1::Command promote;
   promote.mutable_promote()->set_slot(target.slot());
   promote.mutable_promote()->set_store(name);

@@ -234,7 +234,7 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   model_.stores[req.store()] = rec;
   SetSlotRoleLocked(txn, req.master(), v1::SLOT_MASTER, req.store());
   const int64_t now = clock_->NowMs();
-  lease_until_ms_[model::SlotName(req.master())] = now + config_.lease_ms;
+  leases_.Grant(model::SlotName(req.master()), now + config_.lease_ms);
   v1::Command promote;
   promote.mutable_promote()->set_slot(req.master().slot());
   promote.mutable_promote()->set_store(req.store());
@@ -396,7 +396,7 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
     *item->mutable_to() = *choice.target;
     if (req.dry_run()) continue;
     const std::string why = req.reason().empty() ? "operator failover" : req.reason();
-    if (!LeaseMayBeValidLocked(rec, now)) {
+    if (!leases_.MayBeValid(rec.info(), now)) {
       PromoteLocked(txn, rec, *choice.target, why, false);
     } else {
       // Fence first: stop renewing, ask the old master to demote; the

@@ -236,7 +236,7 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
     lease->set_epoch(store->info().master_epoch());
     lease->set_duration_ms(config_.lease_ms);
     // Counted from now, after the agent sent its report: the agent's view ends first.
-    lease_until_ms_[fresh.name[i]] = now + config_.lease_ms;
+    leases_.Grant(fresh.name[i], now + config_.lease_ms);
   }
   return renewal;
 }
@@ -261,15 +261,14 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
       v1::SlotRef ref;
       ref.set_host(host);
       ref.set_slot(cmd.promote().slot());
-      int64_t& until = lease_until_ms_[model::SlotName(ref)];
-      until = std::max(until, clock_->NowMs() + cmd.promote().lease().duration_ms());
+      leases_.Extend(ref, clock_->NowMs() + cmd.promote().lease().duration_ms());
     }
     if (cmd.has_demote()) {
       // The old master fenced itself: its lease is no longer a reason to wait.
       v1::SlotRef ref;
       ref.set_host(host);
       ref.set_slot(cmd.demote().slot());
-      lease_until_ms_.erase(model::SlotName(ref));
+      leases_.Release(ref);
     }
   } else {
     journal_.Record(
