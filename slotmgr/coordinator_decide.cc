@@ -8,182 +8,21 @@
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
-#include "slotmgr/failure_detector.h"
+#include "slotmgr/health.h"
 #include "slotmgr/model.h"
 #include "slotmgr/scheduler.h"
 
 namespace slotkeeper::slotmgr {
 
 void Coordinator::RecomputeLocked(Txn& txn) {
-  const int64_t now = clock_->NowMs();
-  std::map<std::string, SlotHealth> health;  // by "HOST/SLOT"
-  for (auto& [name, rec] : model_.hosts) {
-    v1::HostInfo* h = rec.mutable_info();
-    const Conditions& conds = h->conditions();
-    std::map<std::string, v1::FilesystemState> fs_state;
-    for (auto& f : *h->mutable_filesystems()) {
-      v1::FilesystemState s = FilesystemStateFor(f.mount_point(), conds);
-      if (s != f.state()) {
-        journal_.Record(txn, event_kind::kFilesystemState, s == v1::FS_OK ? v1::INFO : v1::CRITICAL,
-                        absl::StrCat("filesystem ", f.mount_point(), " on ", name, ": ",
-                                     model::Name(f.state()), " -> ", model::Name(s)),
-                        name, "", "", "", f.unit());
-        f.set_state(s);
-        txn.hosts.insert(name);
-      }
-      fs_state[f.mount_point()] = s;
-    }
-    std::map<std::string, v1::UnitState> unit_state;
-    for (auto& u : *h->mutable_units()) {
-      // A unit is failed on its own evidence, or when every filesystem on it is.
-      bool hard = UnitHasHardEvidence(u.name(), conds);
-      int on_unit = 0, bad = 0;
-      for (const auto& f : h->filesystems()) {
-        if (f.unit() != u.name()) continue;
-        ++on_unit;
-        bad += f.state() != v1::FS_OK;
-      }
-      hard = hard || (on_unit > 0 && bad == on_unit);
-      v1::UnitState s = NextUnitState(u.state(), hard, false);
-      if (s != u.state()) {
-        journal_.Record(txn,
-                        s == v1::UNIT_FAILED ? event_kind::kUnitFailed : event_kind::kUnitOnline,
-                        s == v1::UNIT_FAILED ? v1::CRITICAL : v1::INFO,
-                        absl::StrCat("drive unit ", name, "/", u.name(), ": ",
-                                     model::Name(u.state()), " -> ", model::Name(s)),
-                        name, "", "", "", u.name());
-        u.set_state(s);
-        if (s == v1::UNIT_FAILED) {
-          u.set_failed_since_ms(now);
-          u.set_replace_at_ms(now + config_.replace_after_ms);
-        } else {
-          u.set_failed_since_ms(0);
-          u.set_replace_at_ms(0);
-        }
-        txn.hosts.insert(name);
-      }
-      unit_state[u.name()] = u.state();
-    }
-    for (auto& s : *h->mutable_slots()) {
-      v1::UnitState us = v1::UNIT_ONLINE;
-      for (const auto& f : h->filesystems()) {
-        if (f.mount_point() == s.filesystem()) us = unit_state[f.unit()];
-      }
-      SlotHealth sh = SlotHealthFor(h->state(), us, fs_state[s.filesystem()],
-                                    SlotHardReason(s.ref().slot(), conds));
-      if (s.missing_from_inventory()) {
-        sh = {false, s.unusable_reason(), false};
-      }
-      if (sh.usable != s.usable() || sh.reason != s.unusable_reason()) {
-        if (!s.store().empty() || !sh.usable) {
-          journal_.Record(txn, sh.usable ? event_kind::kSlotUsable : event_kind::kSlotUnusable,
-                          sh.usable ? v1::INFO : v1::WARNING,
-                          absl::StrCat("slot ", model::SlotName(s.ref()),
-                                       sh.usable ? " usable again" : " unusable: " + sh.reason),
-                          name, s.ref().slot(), s.store());
-        }
-        s.set_usable(sh.usable);
-        s.set_unusable_reason(sh.reason);
-        txn.hosts.insert(name);
-      }
-      s.set_lease_valid_until_ms(leases_.ValidUntil(s.ref()));
-      health[model::SlotName(s.ref())] = sh;
-    }
+  HealthChanges changes = DeriveHealth(model_, leases_, last_heard_ms_, clock_->NowMs(), config_);
+  if (!changes.view_status.ok()) {
+    LogError("coordinator", absl::StrCat("model inconsistent, no decision taken: ",
+                                         changes.view_status.ToString()));
   }
-  struct Derived {
-    StoreRecord* rec;
-    bool master_usable, has_master;
-    int usable;
-  };
-  std::vector<Derived> derived;
-  bool any_without_master = false;
-  for (auto& [name, rec] : model_.stores) {
-    v1::StoreInfo* st = rec.mutable_info();
-    int usable = 0;
-    bool master_usable = false, has_master = false, master_hard = false, lost_copy = false;
-    uint64_t used = 0;
-    for (auto& c : *st->mutable_copies()) {
-      const v1::SlotInfo* si = FindSlot(model_, c.slot());
-      const bool ok = si != nullptr && si->usable();
-      const std::string reason =
-          si == nullptr ? std::string("slot not in any inventory") : si->unusable_reason();
-      if (si != nullptr) c.set_role(si->role());
-      if (ok != c.usable() || reason != c.unusable_reason()) {
-        c.set_usable(ok);
-        c.set_unusable_reason(reason);
-        txn.stores.insert(name);
-      }
-      if (c.role() == v1::SLOT_MASTER) {
-        has_master = true;
-        master_usable = ok;
-        master_hard = !ok && health[model::SlotName(c.slot())].hard;
-        if (si != nullptr) used = si->used_bytes();
-      }
-      usable += ok && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA);
-      // A copy declared lost is definitive evidence, like a hard condition.
-      if (c.role() == v1::SLOT_LOST) lost_copy = true;
-    }
-    if (!has_master && lost_copy) master_hard = true;
-    if (used > 0) st->set_used_bytes(used);
-    if (master_usable) {
-      if (st->master_unusable_since_ms() != 0 || rec.master_hard_since_ms() != 0) {
-        st->set_master_unusable_since_ms(0);
-        rec.set_master_hard_since_ms(0);
-        txn.stores.insert(name);
-      }
-    } else {
-      if (st->master_unusable_since_ms() == 0) {
-        st->set_master_unusable_since_ms(now);
-        txn.stores.insert(name);
-      }
-      if (master_hard && rec.master_hard_since_ms() == 0) {
-        rec.set_master_hard_since_ms(now);
-        txn.stores.insert(name);
-      } else if (!master_hard && rec.master_hard_since_ms() != 0) {
-        // The agent fell silent: only the silence grace applies from here.
-        rec.set_master_hard_since_ms(0);
-        txn.stores.insert(name);
-      }
-    }
-    derived.push_back({&rec, master_usable, has_master, usable});
-    any_without_master = any_without_master || !master_usable;
-  }
-  // Second pass: store states, which need the promotion planner for stores
-  // without a usable master (one snapshot for all of them).
-  std::optional<ClusterView> view;
-  if (any_without_master) view = ViewLocked();
-  for (const Derived& d : derived) {
-    StoreRecord& rec = *d.rec;
-    v1::StoreInfo* st = rec.mutable_info();
-    const std::string name = st->name();
-    const bool master_usable = d.master_usable, has_master = d.has_master;
-    const int usable = d.usable;
-    PromotionChoice choice;
-    if (!master_usable && view) choice = ChoosePromotion(*view, name, config_, false, nullptr);
-    v1::StoreState s = DeriveStoreState(
-        master_usable, usable, static_cast<int>(st->required_copies()), choice.target.has_value());
-    std::string note;
-    if (!master_usable) {
-      note = has_master ? "master unusable" : "no master";
-      if (!choice.target) note += ": " + choice.refused;
-    } else if (s == v1::STORE_DEGRADED) {
-      note = absl::StrCat(usable, " of ", st->required_copies(), " copies usable");
-    }
-    if (s != st->state() || note != st->note()) {
-      if (s != st->state()) {
-        journal_.Record(txn, event_kind::kStoreState,
-                        s == v1::STORE_HEALTHY    ? v1::INFO
-                        : s == v1::STORE_DEGRADED ? v1::WARNING
-                                                  : v1::CRITICAL,
-                        absl::StrCat("store ", name, ": ", model::Name(st->state()), " -> ",
-                                     model::Name(s), note.empty() ? "" : " (" + note + ")"),
-                        "", "", name);
-      }
-      st->set_state(s);
-      st->set_note(note);
-      txn.stores.insert(name);
-    }
-  }
+  txn.hosts.insert(changes.hosts.begin(), changes.hosts.end());
+  txn.stores.insert(changes.stores.begin(), changes.stores.end());
+  for (v1::Event& e : changes.events) journal_.Record(txn, std::move(e));
 }
 
 std::optional<ClusterView> Coordinator::ViewLocked() {
