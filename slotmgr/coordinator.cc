@@ -66,7 +66,13 @@ absl::Status ValidateInventory(const v1::HostInventory& inv) {
 }  // namespace
 
 Coordinator::Coordinator(StateStore* store, Clock* clock, CoordinatorConfig config)
-    : store_(store), clock_(clock), config_(config), journal_(clock), outbox_(clock, &journal_) {}
+    : store_(store),
+      clock_(clock),
+      config_(config),
+      journal_(clock),
+      outbox_(clock, &journal_),
+      tasks_(&model_, &journal_, &outbox_, clock, &config_,
+             [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ViewLocked(); }) {}
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(StateStore* store, Clock* clock,
                                                                  CoordinatorConfig config) {
@@ -96,6 +102,7 @@ absl::Status Coordinator::LoadLocked() {
   meta_ = snap->meta;
   journal_.set_next_seq(meta_.next_event_seq());
   outbox_.Restore(std::move(snap->outbox), meta_.next_command_seq());
+  tasks_.set_last_seq(meta_.next_task_seq());
   if (snap->automation) {
     automation_ = *snap->automation;
   } else {
@@ -136,6 +143,7 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
   if (txn.meta || !txn.events.empty() || !txn.commands.empty() || !txn.tasks.empty()) {
     meta_.set_next_event_seq(journal_.next_seq());
     meta_.set_next_command_seq(outbox_.last_seq());
+    meta_.set_next_task_seq(tasks_.last_seq());
     batch.PutMeta(meta_);
   }
   if (batch.empty()) return absl::OkStatus();
@@ -158,41 +166,6 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
 
 bool Coordinator::AutomationRunningLocked() const {
   return automation_.state().mode() == v1::AUTOMATION_RUNNING;
-}
-
-v1::Copy* Coordinator::FindCopyLocked(StoreRecord& store, const v1::SlotRef& ref) {
-  for (auto& c : *store.mutable_info()->mutable_copies()) {
-    if (model::SameSlot(c.slot(), ref)) return &c;
-  }
-  return nullptr;
-}
-
-const v1::Copy* Coordinator::MasterCopyLocked(const StoreRecord& store) {
-  for (const auto& c : store.info().copies()) {
-    if (c.role() == v1::SLOT_MASTER) return &c;
-  }
-  return nullptr;
-}
-
-void Coordinator::SetSlotRoleLocked(Txn& txn, const v1::SlotRef& ref, v1::SlotRole role,
-                                    const std::string& store) {
-  v1::SlotInfo* slot = FindSlot(&model_, ref);
-  if (slot != nullptr) {
-    absl::Status st = CheckSlotRoleTransition(slot->role(), role);
-    if (!st.ok()) LogWarning("coordinator", absl::StrCat(model::SlotName(ref), ": ", st.message()));
-    slot->set_role(role);
-    slot->set_store(store);
-    if (role != v1::SLOT_MASTER) {
-      slot->set_lease_valid_until_ms(0);
-    }
-    txn.hosts.insert(ref.host());
-  }
-  auto it = model_.stores.find(store);
-  if (it != model_.stores.end()) {
-    v1::Copy* c = FindCopyLocked(it->second, ref);
-    if (c != nullptr) c->set_role(role);
-    txn.stores.insert(store);
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -321,7 +294,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
                     inv.host());
   }
   for (const auto& c : inv.contents()) RecognizeContentsLocked(txn, inv.host(), c);
-  if (!is_new) RestartTasksOfLocked(txn, inv.host());
+  if (!is_new) tasks_.RestartTasksOf(txn, inv.host());
   RecomputeLocked(txn);
   st = CommitLocked(txn);
   if (!st.ok()) return st;
@@ -339,7 +312,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
     auto it = model_.stores.find(s.store());
     if (it == model_.stores.end()) continue;
     a->set_epoch(it->second.info().master_epoch());
-    if (const v1::Copy* m = MasterCopyLocked(it->second)) {
+    if (const v1::Copy* m = MasterCopy(it->second)) {
       a->set_master_slot(m->slot().slot());
       if (const HostRecord* mh = FindHost(model_, m->slot().host())) {
         a->set_master_peer_address(mh->info().peer_address());

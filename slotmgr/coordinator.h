@@ -46,6 +46,7 @@
 #include "slotmgr/model.h"
 #include "slotmgr/state.pb.h"
 #include "slotmgr/state_store.h"
+#include "slotmgr/task_manager.h"
 #include "slotmgr/txn.h"
 #include "slotmgr/view_builder.h"
 
@@ -146,31 +147,14 @@ class Coordinator {
   // Re-derives unit, filesystem and slot health and store states from the
   // model; touches and journals what changed.
   void RecomputeLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SetSlotRoleLocked(Txn& txn, const v1::SlotRef& ref, v1::SlotRole role,
-                         const std::string& store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The host an operator request names: INVALID_ARGUMENT for an empty name,
   // NOT_FOUND for an unknown one.
   absl::StatusOr<HostRecord*> OperatorHostLocked(const std::string& host)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Copy* FindCopyLocked(StoreRecord& store, const v1::SlotRef& ref)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  const v1::Copy* MasterCopyLocked(const StoreRecord& store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target,
                      const std::string& why, bool automatic) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailoverStepLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit, const std::string& why)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::vector<std::string> PlanReplacementsLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string CreateTaskLocked(Txn& txn, const std::string& store, const v1::SlotRef& source,
-                               const v1::SlotRef& target, const v1::SlotRef& replaces)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ScheduleLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The StartTask command of a task, naming its source's current address.
-  v1::Command StartTaskCommandLocked(const v1::TaskInfo& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Starts again the running tasks of a host that registered again (its
-  // agent may have restarted and forgotten them).
-  void RestartTasksOfLocked(Txn& txn, const std::string& host) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishTaskLocked(Txn& txn, StoredTask& task, bool success, const std::string& error)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Users whose sync into `host`/`slot` an agent reports as stopped (the
   // mass-deletion guard): a "replication.blocked" WARNING once per
@@ -208,6 +192,7 @@ class Coordinator {
   Journal journal_ ABSL_GUARDED_BY(mu_);
   CommandOutbox outbox_ ABSL_GUARDED_BY(mu_);
   LeaseTable leases_ ABSL_GUARDED_BY(mu_);  // not persisted (see the class comment)
+  TaskManager tasks_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace slotkeeper::slotmgr

@@ -114,8 +114,8 @@ absl::Status Coordinator::Tick() {
   }
   FailoverStepLocked(txn);
   if (AutomationRunningLocked()) {
-    PlanReplacementsLocked(txn);
-    ScheduleLocked(txn);
+    tasks_.PlanReplacements(txn);
+    tasks_.Schedule(txn);
   }
   return CommitLocked(txn);
 }
@@ -124,7 +124,7 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
   const int64_t now = clock_->NowMs();
   std::optional<ClusterView> view;  // built when first needed, again after each promotion
   for (auto& [name, rec] : model_.stores) {
-    const v1::Copy* master = MasterCopyLocked(rec);
+    const v1::Copy* master = MasterCopy(rec);
     const bool lease_valid = leases_.MayBeValid(rec.info(), now);
     // Operator failover or drain waiting for the old lease.
     if (rec.has_pending_target() || rec.moving_master()) {
@@ -185,7 +185,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   const std::string name = store.info().name();
   v1::StoreInfo* st = store.mutable_info();
   v1::SlotRef old_ref;
-  const v1::Copy* old = MasterCopyLocked(store);
+  const v1::Copy* old = MasterCopy(store);
   if (old != nullptr) old_ref = old->slot();
   const v1::Endpoint old_ep = old != nullptr ? EndpointLocked(old_ref) : v1::Endpoint();
   st->set_master_epoch(st->master_epoch() + 1);
@@ -197,7 +197,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     const v1::SlotInfo* os = FindSlot(model_, old_ref);
     const v1::SlotRole keep =
         os != nullptr && os->role() == v1::SLOT_LOST ? v1::SLOT_LOST : v1::SLOT_REPLICA;
-    SetSlotRoleLocked(txn, old_ref, keep, name);
+    SetSlotRole(model_, txn, old_ref, keep, name).IgnoreError();
     leases_.Release(old_ref);
     v1::Command demote;
     demote.mutable_demote()->set_slot(old_ref.slot());
@@ -206,7 +206,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     demote.mutable_demote()->set_reason(why);
     outbox_.Issue(txn, old_ref.host(), demote);
   }
-  SetSlotRoleLocked(txn, target, v1::SLOT_MASTER, name);
+  SetSlotRole(model_, txn, target, v1::SLOT_MASTER, name).IgnoreError();
   leases_.Grant(model::SlotName(target), now + config_.lease_ms);
   v1::Command promote;
   promote.mutable_promote()->set_slot(target.slot());
@@ -289,237 +289,13 @@ void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& u
   for (const auto& ref : lost) {
     const v1::SlotInfo* s = FindSlot(model_, ref);
     const std::string store = s->store();
-    SetSlotRoleLocked(txn, ref, v1::SLOT_LOST, store);
+    SetSlotRole(model_, txn, ref, v1::SLOT_LOST, store).IgnoreError();
     if (!store.empty()) {
       journal_.Record(txn, event_kind::kCopyLost, v1::CRITICAL,
                       absl::StrCat("copy of ", store, " in ", model::SlotName(ref), " is lost"), hn,
                       ref.slot(), store);
     }
   }
-  RecomputeLocked(txn);
-}
-
-std::vector<std::string> Coordinator::PlanReplacementsLocked(Txn& txn) {
-  // Stores short of copies (lost copies do not count; seeding ones do).
-  std::vector<std::string> short_stores;
-  for (const auto& [name, rec] : model_.stores) {
-    // A store only recognised on disk (epoch 0: never declared, no master)
-    // waits for an operator's `store create`; it is not re-replicated.
-    if (rec.info().master_epoch() == 0) continue;
-    uint32_t present = 0;
-    for (const auto& c : rec.info().copies()) present += c.role() != v1::SLOT_LOST;
-    if (present < rec.info().required_copies()) short_stores.push_back(name);
-  }
-  std::vector<std::string> created;
-  if (short_stores.empty()) return created;
-  std::optional<ClusterView> view = ViewLocked();
-  if (!view) return created;
-  absl::StatusOr<PlacementOutcome> outcome = PlaceReplicas(*view, short_stores, config_);
-  if (!outcome.ok()) {
-    LogError("coordinator", absl::StrCat("placement: ", outcome.status().ToString()));
-    return created;
-  }
-  for (const auto& [store, why] : outcome->refused) {
-    const std::string key = absl::StrCat("placement/", store, "/", why);
-    if (reported_.insert(key).second) {
-      journal_.Record(txn, event_kind::kPlacementRefused, v1::CRITICAL,
-                      absl::StrCat("store ", store, ": ", why), "", "", store);
-    }
-  }
-  std::set<std::string> covered;  // lost copies a live task already replaces
-  for (const auto& [id, t] : model_.tasks) {
-    if (!model::IsTaskFinished(t.info().state()) && t.has_replaces()) {
-      covered.insert(model::SlotName(t.replaces()));
-    }
-  }
-  for (const PlacementResult& r : outcome->placed) {
-    StoreRecord& store = model_.stores[r.store];
-    // The lost copy this new replica stands for, if any (replace before evict).
-    v1::SlotRef replaces;
-    for (const auto& c : store.info().copies()) {
-      if (c.role() == v1::SLOT_LOST && covered.insert(model::SlotName(c.slot())).second) {
-        replaces = c.slot();
-        break;
-      }
-    }
-    v1::Copy* c = store.mutable_info()->add_copies();
-    *c->mutable_slot() = r.target;
-    c->set_role(v1::SLOT_SEEDING);
-    c->set_usable(true);
-    SetSlotRoleLocked(txn, r.target, v1::SLOT_SEEDING, r.store);
-    created.push_back(CreateTaskLocked(txn, r.store, r.source, r.target, replaces));
-  }
-  return created;
-}
-
-std::string Coordinator::CreateTaskLocked(Txn& txn, const std::string& store,
-                                          const v1::SlotRef& source, const v1::SlotRef& target,
-                                          const v1::SlotRef& replaces) {
-  meta_.set_next_task_seq(meta_.next_task_seq() + 1);
-  StoredTask t;
-  v1::TaskInfo* ti = t.mutable_info();
-  ti->set_id(absl::StrCat("t", meta_.next_task_seq()));
-  ti->set_kind(v1::TASK_RE_REPLICATE);
-  ti->set_state(v1::TASK_QUEUED);
-  ti->set_store(store);
-  *ti->mutable_source() = source;
-  *ti->mutable_target() = target;
-  ti->set_priority(TaskPriority(model_.stores[store]));
-  ti->set_created_ms(clock_->NowMs());
-  if (!replaces.host().empty()) *t.mutable_replaces() = replaces;
-  const std::string id = ti->id();
-  journal_.Record(
-      txn, event_kind::kTaskCreated, v1::INFO,
-      absl::StrCat("task ", id, ": copy ", store, " from ", model::SlotName(source), " to ",
-                   model::SlotName(target),
-                   replaces.host().empty() ? "" : " (replaces " + model::SlotName(replaces) + ")"),
-      target.host(), target.slot(), store, id);
-  model_.tasks[id] = std::move(t);
-  txn.tasks.insert(id);
-  return id;
-}
-
-void Coordinator::ScheduleLocked(Txn& txn) {
-  const int64_t now = clock_->NowMs();
-  for (auto& [id, t] : model_.tasks) {
-    if (t.info().state() == v1::TASK_BACKOFF && t.info().next_attempt_ms() <= now) {
-      t.mutable_info()->set_state(v1::TASK_QUEUED);
-      txn.tasks.insert(id);
-    }
-  }
-  for (const std::string& id : TasksToStart(model_, config_, now)) {
-    StoredTask& t = model_.tasks[id];
-    v1::TaskInfo* ti = t.mutable_info();
-    ti->set_state(v1::TASK_RUNNING);
-    ti->set_started_ms(now);
-    ti->set_attempts(ti->attempts() + 1);
-    txn.tasks.insert(id);
-    outbox_.Issue(txn, ti->target().host(), StartTaskCommandLocked(*ti));
-    journal_.Record(txn, event_kind::kTaskStarted, v1::INFO,
-                    absl::StrCat("task ", id, " started (attempt ", ti->attempts(), ")"),
-                    ti->target().host(), ti->target().slot(), ti->store(), id);
-  }
-}
-
-v1::Command Coordinator::StartTaskCommandLocked(const v1::TaskInfo& task) {
-  const HostRecord* src = FindHost(model_, task.source().host());
-  v1::Command cmd;
-  v1::StartTaskCommand* st = cmd.mutable_start_task();
-  st->set_task_id(task.id());
-  st->set_kind(task.kind());
-  st->set_store(task.store());
-  st->set_target_slot(task.target().slot());
-  st->set_source_peer_address(src != nullptr ? src->info().peer_address() : "");
-  st->set_source_slot(task.source().slot());
-  return cmd;
-}
-
-void Coordinator::RestartTasksOfLocked(Txn& txn, const std::string& host) {
-  // A start not yet acknowledged is sent again after the hello anyway.
-  const std::set<std::string> outstanding = outbox_.UnacknowledgedStarts(host);
-  for (auto& [id, t] : model_.tasks) {
-    const v1::TaskInfo& ti = t.info();
-    if (ti.state() != v1::TASK_RUNNING || ti.target().host() != host || outstanding.count(id)) {
-      continue;
-    }
-    // Same task id: an agent still running it acknowledges the start as
-    // applied; a restarted one resumes from its data path's checkpoints.
-    outbox_.Issue(txn, host, StartTaskCommandLocked(ti));
-    journal_.Record(txn, event_kind::kTaskResent, v1::INFO,
-                    absl::StrCat("task ", id, " started again on ", host,
-                                 " (its agent registered again; it resumes from its checkpoints)"),
-                    host, ti.target().slot(), ti.store(), id);
-  }
-}
-
-void Coordinator::FinishTaskLocked(Txn& txn, StoredTask& task, bool success,
-                                   const std::string& error) {
-  const int64_t now = clock_->NowMs();
-  v1::TaskInfo* ti = task.mutable_info();
-  const std::string id = ti->id();
-  txn.tasks.insert(id);
-  auto sit = model_.stores.find(ti->store());
-  if (success) {
-    ti->set_state(v1::TASK_DONE);
-    ti->set_finished_ms(now);
-    ti->set_last_error("");
-    journal_.Record(txn, event_kind::kTaskDone, v1::INFO,
-                    absl::StrCat("task ", id, " done and verified: ", model::SlotName(ti->target()),
-                                 " is a replica of ", ti->store()),
-                    ti->target().host(), ti->target().slot(), ti->store(), id);
-    if (sit == model_.stores.end()) return;
-    StoreRecord& store = sit->second;
-    SetSlotRoleLocked(txn, ti->target(), v1::SLOT_REPLICA, ti->store());
-    if (v1::Copy* c = FindCopyLocked(store, ti->target())) {
-      c->set_in_sync(true);
-      c->set_lag_ms(0);
-      c->set_last_synced_ms(now);
-    }
-    const v1::Copy* m = MasterCopyLocked(store);
-    if (m != nullptr) {
-      const HostRecord* mh = FindHost(model_, m->slot().host());
-      v1::Command assign;
-      v1::AssignReplicaCommand* a = assign.mutable_assign_replica();
-      a->set_slot(ti->target().slot());
-      a->set_store(ti->store());
-      a->set_epoch(store.info().master_epoch());
-      a->set_master_peer_address(mh != nullptr ? mh->info().peer_address() : "");
-      a->set_master_slot(m->slot().slot());
-      outbox_.Issue(txn, ti->target().host(), assign);
-    }
-    // Replace before evict: only now is the lost copy dropped.
-    if (task.has_replaces()) {
-      auto* copies = store.mutable_info()->mutable_copies();
-      for (int i = 0; i < copies->size(); ++i) {
-        if (!model::SameSlot(copies->Get(i).slot(), task.replaces())) continue;
-        copies->DeleteSubrange(i, 1);
-        if (v1::SlotInfo* ls = FindSlot(&model_, task.replaces())) {
-          ls->set_store("");
-          txn.hosts.insert(task.replaces().host());
-        }
-        journal_.Record(
-            txn, event_kind::kCopyDropped, v1::INFO,
-            absl::StrCat("lost copy ", model::SlotName(task.replaces()), " dropped from ",
-                         ti->store(), " (replaced by ", model::SlotName(ti->target()), ")"),
-            task.replaces().host(), task.replaces().slot(), ti->store(), id);
-        break;
-      }
-    }
-    RecomputeLocked(txn);
-    return;
-  }
-  ti->set_last_error(error);
-  if (static_cast<int>(ti->attempts()) < config_.max_task_attempts) {
-    const int64_t backoff = BackoffMs(SchedulerOptionsFrom(config_), ti->attempts());
-    ti->set_state(v1::TASK_BACKOFF);
-    ti->set_next_attempt_ms(now + backoff);
-    journal_.Record(
-        txn, event_kind::kTaskRetry, v1::WARNING,
-        absl::StrCat("task ", id, " failed (", error, "); retry in ", backoff / 1000, " s"),
-        ti->target().host(), ti->target().slot(), ti->store(), id);
-    return;
-  }
-  ti->set_state(v1::TASK_FAILED);
-  ti->set_finished_ms(now);
-  journal_.Record(
-      txn, event_kind::kTaskFailed, v1::CRITICAL,
-      absl::StrCat("task ", id, " gave up after ", ti->attempts(), " attempts: ", error),
-      ti->target().host(), ti->target().slot(), ti->store(), id);
-  // Release the target so that placement can try elsewhere.
-  if (sit != model_.stores.end()) {
-    auto* copies = sit->second.mutable_info()->mutable_copies();
-    for (int i = 0; i < copies->size(); ++i) {
-      if (model::SameSlot(copies->Get(i).slot(), ti->target())) {
-        copies->DeleteSubrange(i, 1);
-        break;
-      }
-    }
-  }
-  SetSlotRoleLocked(txn, ti->target(), v1::SLOT_SPARE, "");
-  v1::Command release;
-  release.mutable_release_slot()->set_slot(ti->target().slot());
-  release.mutable_release_slot()->set_store(ti->store());
-  outbox_.Issue(txn, ti->target().host(), release);
   RecomputeLocked(txn);
 }
 

@@ -232,7 +232,7 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   }
   Txn txn;
   model_.stores[req.store()] = rec;
-  SetSlotRoleLocked(txn, req.master(), v1::SLOT_MASTER, req.store());
+  SetSlotRole(model_, txn, req.master(), v1::SLOT_MASTER, req.store()).IgnoreError();
   const int64_t now = clock_->NowMs();
   leases_.Grant(model::SlotName(req.master()), now + config_.lease_ms);
   v1::Command promote;
@@ -254,11 +254,11 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
     *c->mutable_slot() = t;
     c->set_role(v1::SLOT_SEEDING);
     c->set_usable(true);
-    SetSlotRoleLocked(txn, t, v1::SLOT_SEEDING, req.store());
-    CreateTaskLocked(txn, req.store(), req.master(), t, v1::SlotRef());
+    SetSlotRole(model_, txn, t, v1::SLOT_SEEDING, req.store()).IgnoreError();
+    tasks_.CreateTask(txn, req.store(), req.master(), t, v1::SlotRef());
   }
   RecomputeLocked(txn);
-  if (AutomationRunningLocked()) ScheduleLocked(txn);
+  if (AutomationRunningLocked()) tasks_.Schedule(txn);
   st = CommitLocked(txn);
   if (!st.ok()) return st;
   return StoreInfoLocked(model_.stores[req.store()]);
@@ -372,7 +372,7 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
       return absl::NotFoundError(absl::StrCat("no host '", req.host(), "'"));
     }
     for (const auto& [name, rec] : model_.stores) {
-      const v1::Copy* m = MasterCopyLocked(rec);
+      const v1::Copy* m = MasterCopy(rec);
       if (m != nullptr && m->slot().host() == req.host()) stores.push_back(name);
     }
   }
@@ -383,7 +383,7 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
     StoreRecord& rec = model_.stores[name];
     v1::FailoverPlanItem* item = out.add_items();
     item->set_store(name);
-    const v1::Copy* m = MasterCopyLocked(rec);
+    const v1::Copy* m = MasterCopy(rec);
     if (m != nullptr) *item->mutable_from() = m->slot();
     std::optional<ClusterView> view = ViewLocked();  // again after each promotion
     if (!view) return absl::InternalError("the model is inconsistent; see the log");
@@ -546,8 +546,8 @@ absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostReq
   }
   // An explicit operator decision: act even while automation is paused,
   // except for promotion, which stays under the failover rules.
-  for (const auto& id : PlanReplacementsLocked(txn)) out.add_tasks_created(id);
-  if (AutomationRunningLocked()) ScheduleLocked(txn);
+  for (const auto& id : tasks_.PlanReplacements(txn)) out.add_tasks_created(id);
+  if (AutomationRunningLocked()) tasks_.Schedule(txn);
   absl::Status st = CommitLocked(txn);
   if (!st.ok()) return st;
   return out;

@@ -48,7 +48,7 @@ const Coordinator::SlotCache& Coordinator::SlotCacheLocked(const std::string& ho
     auto sit = model_.stores.find(si.store());
     if (si.store().empty() || sit == model_.stores.end()) continue;
     cache.store[i] = &sit->second;
-    cache.copy[i] = FindCopyLocked(sit->second, si.ref());
+    cache.copy[i] = FindCopy(sit->second, si.ref());
   }
   return cache;
 }
@@ -279,7 +279,9 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
     if (cmd.has_start_task()) {
       auto tit = model_.tasks.find(cmd.start_task().task_id());
       if (tit != model_.tasks.end() && tit->second.info().state() == v1::TASK_RUNNING) {
-        FinishTaskLocked(txn, tit->second, false, "agent refused: " + ack.error());
+        if (tasks_.FinishTask(txn, tit->second, false, "agent refused: " + ack.error())) {
+          RecomputeLocked(txn);
+        }
       }
     }
   }
@@ -321,17 +323,18 @@ absl::Status Coordinator::ApplyTaskUpdate(const std::string& host, const v1::Tas
     NoteBlockedUsersLocked(txn, host, task.info().target().slot(), task.info().store(),
                            update.blocked_users(), false);
   }
+  bool finished = false;
   if (update.state() == v1::TASK_DONE) {
-    if (update.verified()) {
-      FinishTaskLocked(txn, task, true, "");
-    } else {
-      FinishTaskLocked(txn, task, false, "copy finished but was not verified");
-    }
+    finished = update.verified()
+                   ? tasks_.FinishTask(txn, task, true, "")
+                   : tasks_.FinishTask(txn, task, false, "copy finished but was not verified");
   } else if (update.state() == v1::TASK_FAILED) {
-    FinishTaskLocked(txn, task, false, update.error().empty() ? "failed" : update.error());
+    finished =
+        tasks_.FinishTask(txn, task, false, update.error().empty() ? "failed" : update.error());
   } else if (txn.events.empty()) {
     return absl::OkStatus();  // progress only: kept in memory, persisted with the next change
   }
+  if (finished) RecomputeLocked(txn);
   return CommitLocked(txn);
 }
 
