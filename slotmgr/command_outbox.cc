@@ -35,6 +35,45 @@ std::string Describe(const v1::Command& command) {
 
 }  // namespace
 
+v1::Command MakePromote(const std::string& store, const std::string& slot, uint64_t epoch,
+                        int64_t lease_ms) {
+  v1::Command c;
+  v1::PromoteCommand* p = c.mutable_promote();
+  p->set_slot(slot);
+  p->set_store(store);
+  p->set_epoch(epoch);
+  v1::Lease* lease = p->mutable_lease();
+  lease->set_store(store);
+  lease->set_slot(slot);
+  lease->set_epoch(epoch);
+  lease->set_duration_ms(lease_ms);
+  return c;
+}
+
+v1::Command MakeDemote(const std::string& store, const std::string& slot, uint64_t epoch,
+                       const std::string& reason) {
+  v1::Command c;
+  v1::DemoteCommand* d = c.mutable_demote();
+  d->set_slot(slot);
+  d->set_store(store);
+  d->set_epoch(epoch);
+  d->set_reason(reason);
+  return c;
+}
+
+v1::Command MakeAssignReplica(const std::string& store, const std::string& slot, uint64_t epoch,
+                              const std::string& master_peer_address,
+                              const std::string& master_slot) {
+  v1::Command c;
+  v1::AssignReplicaCommand* a = c.mutable_assign_replica();
+  a->set_slot(slot);
+  a->set_store(store);
+  a->set_epoch(epoch);
+  a->set_master_peer_address(master_peer_address);
+  a->set_master_slot(master_slot);
+  return c;
+}
+
 void CommandOutbox::Restore(std::vector<OutboxEntry> entries, uint64_t last_seq) {
   last_seq_ = last_seq;
   outbox_.clear();

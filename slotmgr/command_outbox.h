@@ -28,6 +28,19 @@
 
 namespace slotkeeper::slotmgr {
 
+// The commands the coordinator sends, built one way everywhere.
+// A promotion to master of `store` in `slot` at `epoch`, with a lease.
+v1::Command MakePromote(const std::string& store, const std::string& slot, uint64_t epoch,
+                        int64_t lease_ms);
+// The master of `store` in `slot` steps down (fencing) for `epoch`.
+v1::Command MakeDemote(const std::string& store, const std::string& slot, uint64_t epoch,
+                       const std::string& reason);
+// `slot` holds a replica of `store` that follows `master_slot` on the agent
+// at `master_peer_address` from `epoch` on.
+v1::Command MakeAssignReplica(const std::string& store, const std::string& slot, uint64_t epoch,
+                              const std::string& master_peer_address,
+                              const std::string& master_slot);
+
 class CommandOutbox {
  public:
   CommandOutbox(Clock* clock, Journal* journal) : clock_(clock), journal_(journal) {}

@@ -32,13 +32,13 @@ class CoordinatorTest : public CoordinatorFixture {
     ASSERT_TRUE(st.ok()) << st.status();
     CompleteRunningTasks();
     for (const auto& h : kHosts) AckAll(h);
-    auto info = coord_->GetStore("st1");
+    auto info = coord_->queries().GetStore("st1");
     ASSERT_TRUE(info.ok());
     ASSERT_EQ(info->state(), v1::STORE_HEALTHY) << info->DebugString();
   }
 
   std::string MasterOf(const std::string& store) {
-    auto info = coord_->GetStore(store);
+    auto info = coord_->queries().GetStore(store);
     EXPECT_TRUE(info.ok());
     for (const auto& c : info->copies()) {
       if (c.role() == v1::SLOT_MASTER) return model::SlotName(c.slot());
@@ -47,7 +47,7 @@ class CoordinatorTest : public CoordinatorFixture {
   }
 
   std::string Serialized() {
-    ClusterModel m = coord_->ModelForTest();
+    ClusterModel m = coord_->TEST_Model();
     std::string out;
     for (const auto& [n, h] : m.hosts) out += h.SerializeAsString();
     for (const auto& [n, s] : m.stores) out += s.SerializeAsString();
@@ -59,7 +59,7 @@ class CoordinatorTest : public CoordinatorFixture {
 TEST_F(CoordinatorTest, RegisterTwiceReconcilesWithoutDuplicates) {
   RegisterHost(MakeInventory("imap1", 2, 2));
   RegisterHost(MakeInventory("imap1", 2, 3));  // one more slot per unit
-  ClusterModel m = coord_->ModelForTest();
+  ClusterModel m = coord_->TEST_Model();
   ASSERT_EQ(m.hosts.size(), 1u);
   EXPECT_EQ(m.hosts["imap1"].info().slots_size(), 6);
   EXPECT_EQ(m.hosts["imap1"].info().units_size(), 2);
@@ -74,7 +74,7 @@ TEST_F(CoordinatorTest, RegisterRejectsMalformedInventory) {
   auto resp = coord_->Register(req);
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(resp.status().message().find("/nowhere"), std::string::npos);
-  EXPECT_TRUE(coord_->ModelForTest().hosts.empty());
+  EXPECT_TRUE(coord_->TEST_Model().hosts.empty());
 }
 
 TEST_F(CoordinatorTest, RegistrationRecognizesExistingCopies) {
@@ -85,10 +85,10 @@ TEST_F(CoordinatorTest, RegistrationRecognizesExistingCopies) {
   c->add_users("alice");
   RegisterHost(inv);
   RegisterHost(inv);  // again: still one copy
-  auto st = coord_->GetStore("old");
+  auto st = coord_->queries().GetStore("old");
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->copies_size(), 1);
-  auto loc = coord_->LookupUser("alice");
+  auto loc = coord_->queries().LookupUser("alice");
   ASSERT_TRUE(loc.ok());
   EXPECT_EQ(loc->store(), "old");
 }
@@ -101,11 +101,11 @@ TEST_F(CoordinatorTest, CreateStoreAdoptsARecognizedCopyAsItsMaster) {
   c->set_store("st1");
   c->add_users("alice");
   RegisterHost(inv);  // mail copied in before the store was declared
-  ASSERT_EQ(coord_->GetStore("st1")->copies_size(), 1);
+  ASSERT_EQ(coord_->queries().GetStore("st1")->copies_size(), 1);
   // Not declared yet: nothing is placed or copied for it.
   clock_.Advance(absl::Seconds(5));
   ASSERT_TRUE(coord_->Tick().ok());
-  EXPECT_TRUE(coord_->ListTasks(v1::ListTasksRequest()).tasks().empty());
+  EXPECT_TRUE(coord_->queries().ListTasks(v1::ListTasksRequest()).tasks().empty());
   EXPECT_TRUE(EventsOfKind("placement.refused").empty());
 
   // Declaring it on another slot is refused: the store exists.
@@ -123,7 +123,7 @@ TEST_F(CoordinatorTest, CreateStoreAdoptsARecognizedCopyAsItsMaster) {
   ASSERT_TRUE(st.ok()) << st.status();
   EXPECT_EQ(st->copies_size(), 3);
   EXPECT_EQ(MasterOf("st1"), "imap1/s01");
-  EXPECT_EQ(coord_->LookupUser("alice")->store(), "st1");
+  EXPECT_EQ(coord_->queries().LookupUser("alice")->store(), "st1");
   // Once it has a master, the store is not adopted a second time.
   EXPECT_EQ(coord_->CreateStore(req).status().code(), absl::StatusCode::kAlreadyExists);
 }
@@ -155,7 +155,7 @@ TEST_F(CoordinatorTest, ASlotMissingFromTheInventoryIsUnusableForThatCause) {
   inv.mutable_slots()->erase(inv.mutable_slots()->begin());  // s01 holds st1's replica
   RegisterHost(inv);
   const v1::SlotInfo* s01 = nullptr;
-  auto host = coord_->GetHost("imap2");
+  auto host = coord_->queries().GetHost("imap2");
   ASSERT_TRUE(host.ok());
   for (const auto& s : host->slots()) {
     if (s.ref().slot() == "s01") s01 = &s;
@@ -163,10 +163,10 @@ TEST_F(CoordinatorTest, ASlotMissingFromTheInventoryIsUnusableForThatCause) {
   ASSERT_NE(s01, nullptr) << "a slot holding a copy is kept";
   EXPECT_TRUE(s01->missing_from_inventory());
   EXPECT_FALSE(s01->usable());
-  EXPECT_EQ(coord_->GetStore("st1")->state(), v1::STORE_DEGRADED);
+  EXPECT_EQ(coord_->queries().GetStore("st1")->state(), v1::STORE_DEGRADED);
   // Listed again, the copy is still not trusted.
   RegisterHost(MakeInventory("imap2"));
-  EXPECT_FALSE(coord_->GetHost("imap2")->slots(0).usable());
+  EXPECT_FALSE(coord_->queries().GetHost("imap2")->slots(0).usable());
 }
 
 TEST_F(CoordinatorTest, NamesFollowTheOneRule) {
@@ -224,15 +224,16 @@ TEST_F(CoordinatorTest, SilenceMakesHostSuspectThenDown) {
   RegisterThree();
   clock_.Advance(absl::Seconds(5));
   Heartbeat({"imap1", "imap2"});
-  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_UP);  // 5 s is not "more than 5 s"
+  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(),
+            v1::HOST_UP);  // 5 s is not "more than 5 s"
   clock_.Advance(absl::Seconds(1));
   Heartbeat({"imap1", "imap2"});
-  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_SUSPECT);
+  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(), v1::HOST_SUSPECT);
   clock_.Advance(absl::Seconds(25));
   Heartbeat({"imap1", "imap2"});
-  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_DOWN);
+  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(), v1::HOST_DOWN);
   ASSERT_TRUE(Report("imap3").ok());
-  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_UP);
+  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(), v1::HOST_UP);
 }
 
 TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
@@ -243,9 +244,9 @@ TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
   auto renewal = Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")});
   ASSERT_TRUE(renewal.ok());
   EXPECT_FALSE(renewal->has_value()) << "no lease renewal for an unusable master";
-  auto host = coord_->GetHost("imap1");
+  auto host = coord_->queries().GetHost("imap1");
   EXPECT_FALSE(host->slots(0).usable());
-  EXPECT_EQ(coord_->GetStore("st1")->state(), v1::STORE_NO_MASTER);
+  EXPECT_EQ(coord_->queries().GetStore("st1")->state(), v1::STORE_NO_MASTER);
   for (int i = 0; i < 29; ++i) {
     clock_.Advance(absl::Seconds(1));
     ASSERT_TRUE(Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")}).ok());
@@ -258,7 +259,7 @@ TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
   EXPECT_TRUE(m == "imap2/s01" || m == "imap3/s01") << m;
   auto events = EventsOfKind("store.failover");
   ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(coord_->GetStore("st1")->master_epoch(), 2u);
+  EXPECT_EQ(coord_->queries().GetStore("st1")->master_epoch(), 2u);
   // Promote goes to the new master's host; demote to the old one.
   const std::string new_host = m.substr(0, m.find('/'));
   bool promoted = false;
@@ -272,9 +273,9 @@ TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
 TEST_F(CoordinatorTest, ConditionsClearMakeSlotUsableAgain) {
   RegisterThree();
   ASSERT_TRUE(Report("imap2", {FsCondition(v1::IO_ERROR, "/srv/du2")}).ok());
-  EXPECT_FALSE(coord_->GetHost("imap2")->slots(2).usable());
+  EXPECT_FALSE(coord_->queries().GetHost("imap2")->slots(2).usable());
   ASSERT_TRUE(Report("imap2").ok());
-  EXPECT_TRUE(coord_->GetHost("imap2")->slots(2).usable());
+  EXPECT_TRUE(coord_->queries().GetHost("imap2")->slots(2).usable());
 }
 
 TEST_F(CoordinatorTest, StoredConditionsCarryTheCoordinatorsHardVerdict) {
@@ -287,7 +288,7 @@ TEST_F(CoordinatorTest, StoredConditionsCarryTheCoordinatorsHardVerdict) {
   v1::Condition ro = FsCondition(v1::READ_ONLY, "/srv/du2");
   ro.set_hard(false);
   ASSERT_TRUE(Report("imap1", {kernel, ro}).ok());
-  auto host = coord_->GetHost("imap1");
+  auto host = coord_->queries().GetHost("imap1");
   ASSERT_TRUE(host.ok());
   ASSERT_EQ(host->conditions_size(), 2);
   EXPECT_FALSE(host->conditions(0).hard()) << "soft: the slots on du1 stay usable";
@@ -310,7 +311,7 @@ TEST_F(CoordinatorTest, SilentMasterWaitsForSilenceGraceAndPausedAutomationWaits
     clock_.Advance(absl::Seconds(1));
     Heartbeat({"imap2", "imap3"});
   }
-  EXPECT_EQ(coord_->GetHost("imap1")->state(), v1::HOST_DOWN);
+  EXPECT_EQ(coord_->queries().GetHost("imap1")->state(), v1::HOST_DOWN);
   EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "paused: no failover";
   v1::SetAutomationRequest resume;
   ASSERT_TRUE(coord_->SetAutomation(resume).ok());
@@ -325,7 +326,7 @@ TEST_F(CoordinatorTest, SkewedReplicaIsNeverPromoted) {
   v1::HealthReport r;
   r.set_agent_time_ms(clock_.NowMs() - 6 * 3600 * 1000);
   ASSERT_TRUE(coord_->ApplyReport("imap2", sessions_["imap2"], r).ok());
-  EXPECT_TRUE(coord_->GetHost("imap2")->clock_skewed());
+  EXPECT_TRUE(coord_->queries().GetHost("imap2")->clock_skewed());
   EXPECT_EQ(EventsOfKind("host.clock_skewed").size(), 1u);
   for (int i = 0; i < 40; ++i) {
     clock_.Advance(absl::Seconds(1));
@@ -374,19 +375,20 @@ TEST_F(CoordinatorTest, LostUnitIsReplacedBeforeEvicted) {
   ASSERT_EQ(resp->affected_stores_size(), 1);
   ASSERT_EQ(resp->tasks_created_size(), 1);
   const std::string task = resp->tasks_created(0);
-  auto tasks = coord_->ListTasks({}).tasks();
+  auto tasks = coord_->queries().ListTasks({}).tasks();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].target().host(), "imap4") << "the only host without a copy";
   EXPECT_EQ(tasks[0].state(), v1::TASK_RUNNING);
   // Still referenced until the replacement is verified.
-  auto st = coord_->GetStore("st1");
+  auto st = coord_->queries().GetStore("st1");
   EXPECT_EQ(st->copies_size(), 4);
   EXPECT_EQ(FinishTask("imap4", task, /*verified=*/false).code(), absl::StatusCode::kOk);
-  EXPECT_EQ(coord_->GetStore("st1")->copies_size(), 4) << "unverified copy evicts nothing";
+  EXPECT_EQ(coord_->queries().GetStore("st1")->copies_size(), 4)
+      << "unverified copy evicts nothing";
   clock_.Advance(absl::Seconds(31));
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
   ASSERT_TRUE(FinishTask("imap4", task).ok());
-  st = coord_->GetStore("st1");
+  st = coord_->queries().GetStore("st1");
   ASSERT_EQ(st->copies_size(), 3);
   for (const auto& c : st->copies()) EXPECT_NE(c.slot().host(), "imap3");
   EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
@@ -394,7 +396,7 @@ TEST_F(CoordinatorTest, LostUnitIsReplacedBeforeEvicted) {
   EXPECT_TRUE(FinishTask("imap4", task).ok()) << "a repeated final state is harmless";
   EXPECT_EQ(FinishTask("imap1", task).code(), absl::StatusCode::kFailedPrecondition)
       << "only the target host reports on a task";
-  EXPECT_TRUE(coord_->CheckModel().problems().empty());
+  EXPECT_TRUE(coord_->queries().CheckModel().problems().empty());
 }
 
 TEST_F(CoordinatorTest, RestartMidRecoveryContinues) {
@@ -410,7 +412,7 @@ TEST_F(CoordinatorTest, RestartMidRecoveryContinues) {
   EXPECT_FALSE(coord_->TakeCommandsToSend("imap4").empty());  // sent, not acknowledged
   Restart();
   // The task is still running; the unacknowledged start is re-sent after hello.
-  auto tasks = coord_->ListTasks({}).tasks();
+  auto tasks = coord_->queries().ListTasks({}).tasks();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].state(), v1::TASK_RUNNING);
   auto again = coord_->TakeCommandsToSend("imap4");
@@ -424,7 +426,7 @@ TEST_F(CoordinatorTest, RestartMidRecoveryContinues) {
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   ASSERT_TRUE(FinishTask("imap4", task).ok());
-  auto st = coord_->GetStore("st1");
+  auto st = coord_->queries().GetStore("st1");
   EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
   EXPECT_EQ(st->copies_size(), 3);
   EXPECT_GE(EventsOfKind("coordinator.start").size(), 3u);
@@ -451,7 +453,7 @@ TEST_F(CoordinatorTest, AgentRegisteringAgainGetsItsRunningTasksStartedAgain) {
   EXPECT_TRUE(EventsOfKind("task.resent").empty());
   // Acknowledged, then the agent restarts: the running task is started again
   // under the same id, with the source's current address.
-  const std::string source = coord_->ListTasks({}).tasks(0).source().host();
+  const std::string source = coord_->queries().ListTasks({}).tasks(0).source().host();
   v1::HostInventory moved = MakeInventory(source);
   moved.set_peer_address(source + ":7499");
   RegisterHost(moved);
@@ -464,7 +466,7 @@ TEST_F(CoordinatorTest, AgentRegisteringAgainGetsItsRunningTasksStartedAgain) {
     }
   }
   EXPECT_EQ(EventsOfKind("task.resent").size(), 1u);
-  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
+  EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
   // Another host registering again restarts nothing.
   RegisterHost(MakeInventory("imap2"));
   EXPECT_EQ(starts_of(AckAll("imap2")), 0);
@@ -492,7 +494,7 @@ TEST_F(CoordinatorTest, ReplaceAfterDeclaresFailedUnitLost) {
     Heartbeat({"imap1", "imap2", "imap4"});
   }
   EXPECT_EQ(EventsOfKind("unit.lost").size(), 1u);
-  auto tasks = coord_->ListTasks({}).tasks();
+  auto tasks = coord_->queries().ListTasks({}).tasks();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].target().host(), "imap4");
 }
@@ -511,19 +513,19 @@ TEST_F(CoordinatorTest, ReplaceAfterDeclaresUnitsOfADownHostLost) {
     clock_.Advance(absl::Seconds(1));
     Heartbeat({"imap1", "imap2", "imap4"});
   }
-  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_DOWN);
+  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(), v1::HOST_DOWN);
   EXPECT_TRUE(EventsOfKind("unit.lost").empty()) << "not before replace_after from DOWN";
-  EXPECT_TRUE(coord_->ListTasks({}).tasks().empty());
+  EXPECT_TRUE(coord_->queries().ListTasks({}).tasks().empty());
   for (int i = 0; i < 6; ++i) {
     clock_.Advance(absl::Seconds(1));
     Heartbeat({"imap1", "imap2", "imap4"});
   }
   EXPECT_EQ(EventsOfKind("unit.lost").size(), 2u) << "every unit of the host";
-  auto tasks = coord_->ListTasks({}).tasks();
+  auto tasks = coord_->queries().ListTasks({}).tasks();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].target().host(), "imap4");
   ASSERT_TRUE(FinishTask("imap4", tasks[0].id()).ok());
-  auto st = coord_->GetStore("st1");
+  auto st = coord_->queries().GetStore("st1");
   ASSERT_EQ(st->copies_size(), 3);
   for (const auto& c : st->copies()) EXPECT_NE(c.slot().host(), "imap3");
   EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
@@ -542,17 +544,17 @@ TEST_F(CoordinatorTest, MassFailureFreezesAutomation) {
     clock_.Advance(absl::Seconds(1));
     Heartbeat({"imap4"});
   }
-  EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_FROZEN);
+  EXPECT_EQ(coord_->queries().GetAutomation().mode(), v1::AUTOMATION_FROZEN);
   EXPECT_EQ(EventsOfKind("automation.frozen").size(), 1u);
   EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "frozen: no failover";
   // The hosts come back: it stays frozen until a person resumes it.
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
-  EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_FROZEN);
+  EXPECT_EQ(coord_->queries().GetAutomation().mode(), v1::AUTOMATION_FROZEN);
   v1::SetAutomationRequest resume;
   resume.set_set_by("operator");
   ASSERT_TRUE(coord_->SetAutomation(resume).ok());
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
-  EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_RUNNING);
+  EXPECT_EQ(coord_->queries().GetAutomation().mode(), v1::AUTOMATION_RUNNING);
 }
 
 TEST_F(CoordinatorTest, TaskFailureBacksOffAndRetries) {
@@ -569,13 +571,13 @@ TEST_F(CoordinatorTest, TaskFailureBacksOffAndRetries) {
   u.set_state(v1::TASK_FAILED);
   u.set_error("disk full");
   ASSERT_TRUE(coord_->ApplyTaskUpdate("imap4", u).ok());
-  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
+  EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
-  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
+  EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
   clock_.Advance(absl::Seconds(31));
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
-  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
-  EXPECT_EQ(coord_->ListTasks({}).tasks(0).attempts(), 2u);
+  EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
+  EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).attempts(), 2u);
 }
 
 }  // namespace
@@ -606,9 +608,9 @@ TEST_F(CoordinatorOpsTest, DrainMovesMasterAfterLeaseAndLookupFollows) {
     Heartbeat({"imap1", "imap2", "imap3"});
   }
   EXPECT_NE(MasterOf("st1"), "imap1/s01");
-  EXPECT_EQ(coord_->GetStore("st1")->master_epoch(), 2u);
+  EXPECT_EQ(coord_->queries().GetStore("st1")->master_epoch(), 2u);
   uint64_t next = 0;
-  auto changes = coord_->RoutingAfter(0, &next);
+  auto changes = coord_->queries().RoutingAfter(0, &next);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].store(), "st1");
   EXPECT_EQ(changes[0].master_epoch(), 2u);
@@ -630,38 +632,38 @@ TEST_F(CoordinatorOpsTest, LookupUserAndEventsByTime) {
   c->set_store("st9");
   c->add_users("bob");
   RegisterHost(inv);
-  EXPECT_EQ(coord_->GetStore("st9")->user_count(), 1u);
-  auto loc = coord_->LookupUser("bob");
+  EXPECT_EQ(coord_->queries().GetStore("st9")->user_count(), 1u);
+  auto loc = coord_->queries().LookupUser("bob");
   ASSERT_TRUE(loc.ok()) << loc.status();
   EXPECT_EQ(loc->store(), "st9");
-  EXPECT_EQ(coord_->LookupUser("nobody").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(coord_->LookupUser("").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(coord_->queries().LookupUser("nobody").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(coord_->queries().LookupUser("").status().code(), absl::StatusCode::kInvalidArgument);
   const int64_t t0 = clock_.NowMs();
   clock_.Advance(absl::Minutes(5));
   RegisterHost(MakeInventory("imap2"));
   v1::ListEventsRequest q;
   q.set_since_ms(t0 + 1);
-  auto events = coord_->ListEvents(q);
+  auto events = coord_->queries().ListEvents(q);
   ASSERT_TRUE(events.ok());
   ASSERT_FALSE(events->events().empty());
   for (const auto& e : events->events()) EXPECT_GT(e.time_ms(), t0);
   q.set_host("imap2");
-  events = coord_->ListEvents(q);
+  events = coord_->queries().ListEvents(q);
   ASSERT_TRUE(events.ok());
   for (const auto& e : events->events()) EXPECT_EQ(e.host(), "imap2");
   q.set_until_ms(t0 - 5);
-  EXPECT_EQ(coord_->ListEvents(q).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(coord_->queries().ListEvents(q).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CoordinatorOpsTest, ConsistencyCheckFindsLostReferencesAndMissingCopies) {
   RegisterThree();
   CreateHealthyStore();
-  EXPECT_TRUE(coord_->CheckModel().problems().empty());
+  EXPECT_TRUE(coord_->queries().CheckModel().problems().empty());
   v1::MarkLostRequest req;
   req.set_host("imap3");
   req.set_unit("du1");
   ASSERT_TRUE(coord_->MarkLost(req).ok());  // no fourth host: nothing can replace it
-  v1::ConsistencyReport r = coord_->CheckModel();
+  v1::ConsistencyReport r = coord_->queries().CheckModel();
   bool lost_ref = false, short_copies = false;
   for (const auto& p : r.problems()) {
     lost_ref |= p.text().find("lost drive unit") != std::string::npos;
@@ -719,7 +721,7 @@ TEST_F(CoordinatorTest, BlockedUsersInATaskUpdateRaiseAnEventOnce) {
   *req.add_replicas() = Ref("imap2", "s01");
   ASSERT_TRUE(coord_->CreateStore(req).ok());
   std::string task;
-  const v1::ListTasksResponse tasks = coord_->ListTasks({});
+  const v1::ListTasksResponse tasks = coord_->queries().ListTasks({});
   for (const auto& t : tasks.tasks()) {
     if (t.state() == v1::TASK_RUNNING) task = t.id();
   }

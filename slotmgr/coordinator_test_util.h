@@ -12,6 +12,7 @@
 #include "base/clock.h"
 #include "gtest/gtest.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr::testing {
 
@@ -86,7 +87,7 @@ class CoordinatorFixture : public ::testing::Test {
   // Whatever a test did, the model must stay one the planners accept.
   void TearDown() override {
     if (coord_ == nullptr) return;
-    absl::StatusOr<ClusterView> view = BuildView(coord_->ModelForTest(), {});
+    absl::StatusOr<ClusterView> view = BuildView(coord_->TEST_Model(), {});
     EXPECT_TRUE(view.ok()) << view.status();
   }
 
@@ -149,7 +150,7 @@ class CoordinatorFixture : public ::testing::Test {
 
   // Runs every started task to completion.
   void CompleteRunningTasks() {
-    const v1::ListTasksResponse tasks = coord_->ListTasks({});
+    const v1::ListTasksResponse tasks = coord_->queries().ListTasks({});
     for (const auto& t : tasks.tasks()) {
       if (t.state() == v1::TASK_RUNNING) {
         ASSERT_TRUE(FinishTask(t.target().host(), t.id()).ok());
@@ -159,7 +160,7 @@ class CoordinatorFixture : public ::testing::Test {
 
   std::vector<v1::Event> EventsOfKind(const std::string& kind) {
     std::vector<v1::Event> out;
-    auto events = coord_->EventsAfter(0, 100000);
+    auto events = coord_->queries().EventsAfter(0, 100000);
     EXPECT_TRUE(events.ok());
     for (const auto& e : *events) {
       if (e.kind() == kind) out.push_back(e);

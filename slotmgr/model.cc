@@ -96,6 +96,12 @@ uint64_t UserIndex::CountOf(const std::string& store) const {
   return it == count_.end() ? 0 : it->second;
 }
 
+v1::StoreInfo StoreInfoWithUsers(const StoreRecord& store, const UserIndex& users) {
+  v1::StoreInfo info = store.info();
+  info.set_user_count(users.CountOf(info.name()));
+  return info;
+}
+
 const SlotCopyIndex::HostSlots& SlotCopyIndex::For(const std::string& host,
                                                    const v1::HostInfo& info, ClusterModel& model) {
   HostSlots& cache = hosts_[host];

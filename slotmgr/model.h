@@ -66,6 +66,9 @@ class UserIndex {
   std::map<std::string, uint64_t> count_;        // store -> users
 };
 
+// The store as shown to clients: its record with its user count.
+v1::StoreInfo StoreInfoWithUsers(const StoreRecord& store, const UserIndex& users);
+
 // For the report hot path: per host, by slot index, the slot's name and the
 // store record and copy it holds, so that a report is applied without
 // searching. An entry is valid until Invalidate(), which the coordinator

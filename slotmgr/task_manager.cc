@@ -168,14 +168,10 @@ bool TaskManager::Succeed(Txn& txn, StoredTask& task) {
   }
   if (const v1::Copy* m = MasterCopy(store)) {
     const HostRecord* mh = FindHost(*model_, m->slot().host());
-    v1::Command assign;
-    v1::AssignReplicaCommand* a = assign.mutable_assign_replica();
-    a->set_slot(ti->target().slot());
-    a->set_store(ti->store());
-    a->set_epoch(store.info().master_epoch());
-    a->set_master_peer_address(mh != nullptr ? mh->info().peer_address() : "");
-    a->set_master_slot(m->slot().slot());
-    outbox_->Issue(txn, ti->target().host(), assign);
+    outbox_->Issue(
+        txn, ti->target().host(),
+        MakeAssignReplica(ti->store(), ti->target().slot(), store.info().master_epoch(),
+                          mh != nullptr ? mh->info().peer_address() : "", m->slot().slot()));
   }
   // Replace before evict: only now is the lost copy dropped.
   if (task.has_replaces()) {

@@ -1,67 +1,74 @@
-// Coordinator: health derivation, the timers (Tick), failover, replacement
-// of lost copies and task scheduling.
+// Coordinator: the timers (Tick): host silence, the mass-failure brake,
+// replace_after; failover (automatic, and operator failovers and drains
+// waiting for a lease); promotion; drive units declared lost.
 #include <algorithm>
 #include <optional>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "base/log.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
-#include "slotmgr/health.h"
-#include "slotmgr/model.h"
-#include "slotmgr/scheduler.h"
+#include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr {
+namespace {
 
-void Coordinator::RecomputeLocked(Txn& txn) {
-  HealthChanges changes = DeriveHealth(model_, leases_, last_heard_ms_, clock_->NowMs(), config_);
-  if (!changes.view_status.ok()) {
-    LogError("coordinator", absl::StrCat("model inconsistent, no decision taken: ",
-                                         changes.view_status.ToString()));
-  }
-  txn.hosts.insert(changes.hosts.begin(), changes.hosts.end());
-  txn.stores.insert(changes.stores.begin(), changes.stores.end());
-  for (v1::Event& e : changes.events) journal_.Record(txn, std::move(e));
-}
-
-std::optional<ClusterView> Coordinator::ViewLocked() {
-  absl::StatusOr<ClusterView> view = BuildView(model_, last_heard_ms_);
-  if (!view.ok()) {
-    LogError("coordinator",
-             absl::StrCat("model inconsistent, no decision taken: ", view.status().ToString()));
-    return std::nullopt;
-  }
-  return std::move(*view);
-}
-
-absl::Status Coordinator::Tick() {
-  absl::MutexLock lock(&mu_);
-  const int64_t now = clock_->NowMs();
-  Txn txn;
+// Host states from silence (model.h); journals each change. True if any
+// host changed.
+bool MarkSilentHosts(ClusterModel& model, std::map<std::string, int64_t>& last_heard_ms,
+                     int64_t now, const CoordinatorConfig& config, Journal& journal, Txn& txn) {
   bool changed = false;
-  for (auto& [name, rec] : model_.hosts) {
+  for (auto& [name, rec] : model.hosts) {
     v1::HostInfo* h = rec.mutable_info();
-    v1::HostState s = HostStateAfterSilence(last_heard_ms_[name], now, config_.suspect_after_ms,
-                                            config_.down_after_ms);
+    const int64_t heard = last_heard_ms[name];
+    v1::HostState s =
+        HostStateAfterSilence(heard, now, config.suspect_after_ms, config.down_after_ms);
     if (s == h->state()) continue;
-    journal_.Record(
-        txn,
-        s == v1::HOST_DOWN      ? event_kind::kHostDown
-        : s == v1::HOST_SUSPECT ? event_kind::kHostSuspect
-                                : event_kind::kHostUp,
-        s == v1::HOST_UP        ? v1::INFO
-        : s == v1::HOST_SUSPECT ? v1::WARNING
-                                : v1::CRITICAL,
-        absl::StrCat("host ", name, ": ", model::Name(h->state()), " -> ", model::Name(s),
-                     " (silent ", (now - last_heard_ms_[name]) / 1000, " s)"),
-        name);
+    journal.Record(txn,
+                   s == v1::HOST_DOWN      ? event_kind::kHostDown
+                   : s == v1::HOST_SUSPECT ? event_kind::kHostSuspect
+                                           : event_kind::kHostUp,
+                   s == v1::HOST_UP        ? v1::INFO
+                   : s == v1::HOST_SUSPECT ? v1::WARNING
+                                           : v1::CRITICAL,
+                   absl::StrCat("host ", name, ": ", model::Name(h->state()), " -> ",
+                                model::Name(s), " (silent ", (now - heard) / 1000, " s)"),
+                   name);
     h->set_state(s);
     h->set_state_since_ms(now);
     txn.hosts.insert(name);
     changed = true;
   }
-  if (changed) RecomputeLocked(txn);
+  return changed;
+}
+
+// Remembers an automatic failover for the rate limit and the per-store
+// cooldown (guardrails.h), keeping only what they still need.
+void RecordAutomaticFailover(AutomationRecord& automation, const std::string& store, int64_t now,
+                             const CoordinatorConfig& config) {
+  FailoverMark* mark = automation.add_failovers();
+  mark->set_store(store);
+  mark->set_time_ms(now);
+  const int64_t keep = std::max(config.failover_rate_window_ms, config.failover_store_cooldown_ms);
+  auto* marks = automation.mutable_failovers();
+  for (int i = marks->size() - 1; i >= 0; --i) {
+    if (now - marks->Get(i).time_ms() >= keep) marks->DeleteSubrange(i, 1);
+  }
+  int recent = 0;
+  for (const auto& m : *marks) recent += now - m.time_ms() < config.failover_rate_window_ms;
+  automation.mutable_state()->set_recent_failovers(recent);
+}
+
+}  // namespace
+
+absl::Status Coordinator::Tick() {
+  absl::MutexLock lock(&mu_);
+  const int64_t now = clock_->NowMs();
+  Txn txn;
+  if (MarkSilentHosts(model_, last_heard_ms_, now, config_, journal_, txn)) RecomputeLocked(txn);
 
   // Mass-failure brake. Once frozen, automation stays frozen until an
   // operator resumes it (guardrails.h: only a person can tell whether the
@@ -166,7 +173,7 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
     RateDecision rate = FailoverRateAllows(automation_, name, now, config_);
     if (!rate.allowed) {
       const std::string key = absl::StrCat("rate-limited/", name, "/", since);
-      if (reported_.insert(key).second) {
+      if (notices_.insert(key).second) {
         journal_.Record(txn, event_kind::kStoreFailoverRateLimited, v1::CRITICAL,
                         absl::StrCat("automatic failover of ", name, " held back: ", rate.reason),
                         "", "", name);
@@ -187,7 +194,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   v1::SlotRef old_ref;
   const v1::Copy* old = MasterCopy(store);
   if (old != nullptr) old_ref = old->slot();
-  const v1::Endpoint old_ep = old != nullptr ? EndpointLocked(old_ref) : v1::Endpoint();
+  const v1::Endpoint old_ep = old != nullptr ? EndpointOf(model_, old_ref) : v1::Endpoint();
   st->set_master_epoch(st->master_epoch() + 1);
   const uint64_t epoch = st->master_epoch();
   // Unacknowledged promotions and replica assignments of older epochs are
@@ -199,37 +206,18 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
         os != nullptr && os->role() == v1::SLOT_LOST ? v1::SLOT_LOST : v1::SLOT_REPLICA;
     SetSlotRole(model_, txn, old_ref, keep, name).IgnoreError();
     leases_.Release(old_ref);
-    v1::Command demote;
-    demote.mutable_demote()->set_slot(old_ref.slot());
-    demote.mutable_demote()->set_store(name);
-    demote.mutable_demote()->set_epoch(epoch);
-    demote.mutable_demote()->set_reason(why);
-    outbox_.Issue(txn, old_ref.host(), demote);
+    outbox_.Issue(txn, old_ref.host(), MakeDemote(name, old_ref.slot(), epoch, why));
   }
   SetSlotRole(model_, txn, target, v1::SLOT_MASTER, name).IgnoreError();
   leases_.Grant(model::SlotName(target), now + config_.lease_ms);
-  v1::Command promote;
-  promote.mutable_promote()->set_slot(target.slot());
-  promote.mutable_promote()->set_store(name);
-  promote.mutable_promote()->set_epoch(epoch);
-  v1::Lease* lease = promote.mutable_promote()->mutable_lease();
-  lease->set_store(name);
-  lease->set_slot(target.slot());
-  lease->set_epoch(epoch);
-  lease->set_duration_ms(config_.lease_ms);
-  outbox_.Issue(txn, target.host(), promote);
+  outbox_.Issue(txn, target.host(), MakePromote(name, target.slot(), epoch, config_.lease_ms));
   // Every other replica follows the new master.
   const HostRecord* th = FindHost(model_, target.host());
   for (const auto& c : st->copies()) {
     if (c.role() != v1::SLOT_REPLICA) continue;
-    v1::Command assign;
-    v1::AssignReplicaCommand* a = assign.mutable_assign_replica();
-    a->set_slot(c.slot().slot());
-    a->set_store(name);
-    a->set_epoch(epoch);
-    a->set_master_peer_address(th != nullptr ? th->info().peer_address() : "");
-    a->set_master_slot(target.slot());
-    outbox_.Issue(txn, c.slot().host(), assign);
+    outbox_.Issue(txn, c.slot().host(),
+                  MakeAssignReplica(name, c.slot().slot(), epoch,
+                                    th != nullptr ? th->info().peer_address() : "", target.slot()));
   }
   store.clear_pending_target();
   store.set_pending_forced(false);
@@ -237,19 +225,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   st->set_master_unusable_since_ms(0);
   store.set_master_hard_since_ms(0);
   if (automatic) {
-    FailoverMark* mark = automation_.add_failovers();
-    mark->set_store(name);
-    mark->set_time_ms(now);
-    // Keep only what the rate limit and the per-store cooldown still need.
-    const int64_t keep =
-        std::max(config_.failover_rate_window_ms, config_.failover_store_cooldown_ms);
-    auto* marks = automation_.mutable_failovers();
-    for (int i = marks->size() - 1; i >= 0; --i) {
-      if (now - marks->Get(i).time_ms() >= keep) marks->DeleteSubrange(i, 1);
-    }
-    int recent = 0;
-    for (const auto& m : *marks) recent += now - m.time_ms() < config_.failover_rate_window_ms;
-    automation_.mutable_state()->set_recent_failovers(recent);
+    RecordAutomaticFailover(automation_, name, now, config_);
     txn.automation = true;
   }
   txn.stores.insert(name);
@@ -265,7 +241,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   *rc.mutable_old_master() = old_ep;
   rc.set_master_epoch(epoch);
   RecomputeLocked(txn);
-  *rc.mutable_new_master() = EndpointLocked(target);
+  *rc.mutable_new_master() = EndpointOf(model_, target);
   txn.routing.push_back(rc);
 }
 
