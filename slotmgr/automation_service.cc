@@ -1,15 +1,11 @@
 #include "slotmgr/automation_service.h"
 
-#include <map>
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/grpc_util.h"
-#include "proto/model_util.h"
-#include "proto/peer.grpc.pb.h"
 #include "slotmgr/model.h"
 
 namespace slotkeeper::slotmgr {
@@ -23,7 +19,6 @@ grpc::Status Reply(absl::StatusOr<T> result, T* out) {
 }
 
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(500);
-constexpr int kVerifyDeadlineSeconds = 60;
 
 }  // namespace
 
@@ -175,81 +170,7 @@ grpc::Status AutomationServiceImpl::CheckConsistency(grpc::ServerContext*,
                                                      const v1::CheckConsistencyRequest* req,
                                                      v1::ConsistencyReport* out) {
   *out = core_->queries().CheckModel();
-  if (!req->verify_data()) return grpc::Status::OK;
-  // Outside the coordinator's lock: ask each copy's agent for its digests.
-  std::map<std::string, std::vector<CopyToVerify>> by_store;
-  for (auto& c : core_->queries().CopiesToVerify()) by_store[c.store].push_back(std::move(c));
-  auto problem = [out](const std::string& severity, const CopyToVerify& c, const std::string& user,
-                       const std::string& text) {
-    v1::ConsistencyProblem* p = out->add_problems();
-    p->set_severity(severity);
-    p->set_store(c.store);
-    p->set_host(c.slot.host());
-    p->set_slot(c.slot.slot());
-    p->set_user(user);
-    p->set_text(text);
-  };
-  bool all_answered = true;
-  for (const auto& [store, copies] : by_store) {
-    // user -> digest, per copy (index into copies)
-    std::vector<std::map<std::string, std::string>> digests(copies.size());
-    std::vector<bool> answered(copies.size(), false);
-    for (size_t i = 0; i < copies.size(); ++i) {
-      const CopyToVerify& c = copies[i];
-      auto stub = v1::ReplicaPeer::NewStub(MakeChannel(c.peer_address));
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(kVerifyDeadlineSeconds));
-      v1::ListUsersRequest lr;
-      lr.set_slot(c.slot.slot());
-      lr.set_store(store);
-      lr.set_include_digests(true);
-      v1::ListUsersResponse resp;
-      grpc::Status st = stub->ListUsers(&ctx, lr, &resp);
-      if (!st.ok()) {
-        all_answered = false;
-        problem("error", c, "",
-                absl::StrCat("cannot verify: agent at ", c.peer_address,
-                             " did not list users: ", st.error_message()));
-        continue;
-      }
-      answered[i] = true;
-      for (const auto& u : resp.users()) digests[i][u.user()] = u.digest();
-    }
-    // The master is the reference; without an answer from it, the first copy that answered.
-    int ref = -1;
-    for (size_t i = 0; i < copies.size(); ++i) {
-      if (answered[i] && (ref < 0 || copies[i].master)) ref = static_cast<int>(i);
-    }
-    if (ref < 0) continue;
-    for (const auto& [user, digest] : digests[ref]) {
-      out->set_users_verified(out->users_verified() + 1);
-      for (size_t i = 0; i < copies.size(); ++i) {
-        if (static_cast<int>(i) == ref || !answered[i]) continue;
-        auto it = digests[i].find(user);
-        if (it == digests[i].end()) {
-          problem(
-              "error", copies[i], user,
-              absl::StrCat("user missing here but present in ", model::SlotName(copies[ref].slot)));
-        } else if (it->second != digest) {
-          problem("error", copies[i], user,
-                  absl::StrCat("content digest ", absl::BytesToHexString(it->second).substr(0, 16),
-                               " differs from ", model::SlotName(copies[ref].slot), "'s ",
-                               absl::BytesToHexString(digest).substr(0, 16)));
-        }
-      }
-    }
-    for (size_t i = 0; i < copies.size(); ++i) {
-      if (static_cast<int>(i) == ref || !answered[i]) continue;
-      for (const auto& [user, digest] : digests[i]) {
-        if (!digests[ref].count(user)) {
-          problem("warning", copies[i], user,
-                  absl::StrCat("user present here but not in ", model::SlotName(copies[ref].slot)));
-        }
-      }
-    }
-  }
-  out->set_data_verified(all_answered);
+  if (req->verify_data()) VerifyData(core_->queries().CopiesToVerify(), *peers_, out);
   return grpc::Status::OK;
 }
 
