@@ -4,7 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "slotmgr/cluster_table_testutil.h"
+#include "slotmgr/testing/cluster_tables.h"
 
 namespace slotkeeper::slotmgr {
 namespace {

@@ -8,7 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "slotmgr/cluster_table_testutil.h"
+#include "slotmgr/testing/cluster_tables.h"
 
 namespace slotkeeper::slotmgr {
 namespace {

@@ -16,8 +16,8 @@
 #include "proto/automation.grpc.pb.h"
 #include "proto/model_util.h"
 #include "proto/peer.grpc.pb.h"
-#include "slotmgr/coordinator_test_util.h"
 #include "slotmgr/model.h"
+#include "slotmgr/testing/coordinator_fixture.h"
 
 namespace slotkeeper::slotmgr {
 namespace {

@@ -1,7 +1,8 @@
-// Helpers for coordinator tests: literal clusters, a fake agent's messages,
-// and a coordinator on a real RocksDB in the test's temp directory.
-#ifndef SLOTKEEPER_SLOTMGR_COORDINATOR_TEST_UTIL_H_
-#define SLOTKEEPER_SLOTMGR_COORDINATOR_TEST_UTIL_H_
+// Test support for the coordinator (testonly): literal inventories, a fake
+// agent's messages, and CoordinatorFixture, a coordinator on a real RocksDB
+// in the test's temp directory with a fake clock.
+#ifndef SLOTKEEPER_SLOTMGR_TESTING_COORDINATOR_FIXTURE_H_
+#define SLOTKEEPER_SLOTMGR_TESTING_COORDINATOR_FIXTURE_H_
 
 #include <cstdlib>
 #include <memory>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "gtest/gtest.h"
+#include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/view_builder.h"
 
@@ -60,6 +62,8 @@ inline v1::Condition FsCondition(v1::ConditionType type, const std::string& moun
   c.set_hard(true);
   return c;
 }
+
+inline const std::vector<std::string> kThreeHosts = {"imap1", "imap2", "imap3"};
 
 inline std::string TempDir(const std::string& name) {
   const char* t = std::getenv("TEST_TMPDIR");
@@ -168,6 +172,46 @@ class CoordinatorFixture : public ::testing::Test {
     return out;
   }
 
+  // imap1, imap2, imap3 (MakeInventory) registered.
+  void RegisterThree() {
+    for (const auto& h : kThreeHosts) RegisterHost(MakeInventory(h));
+  }
+
+  // Store "st1": master imap1/s01, replicas imap2/s01 and imap3/s01, seeded.
+  void CreateHealthyStore() {
+    v1::CreateStoreRequest req;
+    req.set_store("st1");
+    *req.mutable_master() = Ref("imap1", "s01");
+    *req.add_replicas() = Ref("imap2", "s01");
+    *req.add_replicas() = Ref("imap3", "s01");
+    auto st = coord_->CreateStore(req);
+    ASSERT_TRUE(st.ok()) << st.status();
+    CompleteRunningTasks();
+    for (const auto& h : kThreeHosts) AckAll(h);
+    auto info = coord_->queries().GetStore("st1");
+    ASSERT_TRUE(info.ok());
+    ASSERT_EQ(info->state(), v1::STORE_HEALTHY) << info->DebugString();
+  }
+
+  std::string MasterOf(const std::string& store) {
+    auto info = coord_->queries().GetStore(store);
+    EXPECT_TRUE(info.ok());
+    for (const auto& c : info->copies()) {
+      if (c.role() == v1::SLOT_MASTER) return model::SlotName(c.slot());
+    }
+    return "";
+  }
+
+  // The whole model, serialized: equal strings mean nothing changed.
+  std::string Serialized() {
+    ClusterModel m = coord_->TEST_Model();
+    std::string out;
+    for (const auto& [n, h] : m.hosts) out += h.SerializeAsString();
+    for (const auto& [n, s] : m.stores) out += s.SerializeAsString();
+    for (const auto& [n, t] : m.tasks) out += t.SerializeAsString();
+    return out;
+  }
+
   CoordinatorConfig config_;
   FakeClock clock_;
   std::string dir_;
@@ -179,4 +223,4 @@ class CoordinatorFixture : public ::testing::Test {
 
 }  // namespace slotkeeper::slotmgr::testing
 
-#endif  // SLOTKEEPER_SLOTMGR_COORDINATOR_TEST_UTIL_H_
+#endif  // SLOTKEEPER_SLOTMGR_TESTING_COORDINATOR_FIXTURE_H_

@@ -7,8 +7,8 @@
 //
 // Each host gets one drive unit "du1" with one filesystem "/srv/du1" holding
 // slots s01..sNN of `slot_capacity` bytes each.
-#ifndef SLOTKEEPER_SLOTMGR_CLUSTER_TABLE_TESTUTIL_H_
-#define SLOTKEEPER_SLOTMGR_CLUSTER_TABLE_TESTUTIL_H_
+#ifndef SLOTKEEPER_SLOTMGR_TESTING_CLUSTER_TABLES_H_
+#define SLOTKEEPER_SLOTMGR_TESTING_CLUSTER_TABLES_H_
 
 #include <cstdint>
 #include <string>
@@ -121,4 +121,4 @@ inline void LoseHost(ClusterView* view, const std::string& host) {
 
 }  // namespace slotkeeper::slotmgr::tables
 
-#endif  // SLOTKEEPER_SLOTMGR_CLUSTER_TABLE_TESTUTIL_H_
+#endif  // SLOTKEEPER_SLOTMGR_TESTING_CLUSTER_TABLES_H_
