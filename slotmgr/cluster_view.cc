@@ -104,6 +104,13 @@ absl::Status ClusterView::Finalize() {
       return absl::InvalidArgumentError(absl::StrCat("duplicate slot '", name, "'"));
     }
   }
+  absl::Status st = IndexStores();
+  if (!st.ok()) return st;
+  finalized_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status ClusterView::IndexStores() {
   absl::flat_hash_map<std::string, int> copy_owner;  // slot -> store index
   for (int i = 0; i < static_cast<int>(stores.size()); ++i) {
     const StoreView& st = stores[i];
@@ -137,7 +144,6 @@ absl::Status ClusterView::Finalize() {
       }
     }
   }
-  finalized_ = true;
   return absl::OkStatus();
 }
 

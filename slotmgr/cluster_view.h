@@ -169,6 +169,8 @@ class ClusterView {
 
  private:
   static std::string Key(absl::string_view host, absl::string_view name);
+  // Finalize's last step: stores and their copies (slots already indexed).
+  absl::Status IndexStores();
 
   bool finalized_ = false;
   absl::flat_hash_map<std::string, int> host_index_;

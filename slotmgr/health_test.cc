@@ -97,6 +97,7 @@ struct Case {
   std::function<void(const ClusterModel&)> more = nullptr;
 };
 
+// The cases, one row each: long because it is a table, not logic.
 const std::vector<Case>& Cases() {
   static const auto* cases = new std::vector<Case>{
       {"nothing changed",
