@@ -229,10 +229,7 @@ TEST_F(CoordinatorTest, RestartMidRecoveryContinues) {
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   CreateHealthyStore();
-  v1::MarkLostRequest req;
-  req.set_host("imap3");
-  req.set_unit("du1");
-  auto resp = coord_->MarkLost(req);
+  auto resp = MarkLost("imap3", "du1");
   ASSERT_TRUE(resp.ok());
   const std::string task = resp->tasks_created(0);
   EXPECT_FALSE(coord_->TakeCommandsToSend("imap4").empty());  // sent, not acknowledged
@@ -262,10 +259,7 @@ TEST_F(CoordinatorTest, AgentRegisteringAgainGetsItsRunningTasksStartedAgain) {
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   CreateHealthyStore();
-  v1::MarkLostRequest req;
-  req.set_host("imap3");
-  req.set_unit("du1");
-  auto resp = coord_->MarkLost(req);
+  auto resp = MarkLost("imap3", "du1");
   ASSERT_TRUE(resp.ok()) << resp.status();
   const std::string task = resp->tasks_created(0);
   auto starts_of = [&](const std::vector<v1::Command>& cmds) {
@@ -387,9 +381,7 @@ TEST_F(CoordinatorTest, TaskFailureBacksOffAndRetries) {
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   CreateHealthyStore();
-  v1::MarkLostRequest req;
-  req.set_host("imap3");
-  auto resp = coord_->MarkLost(req);
+  auto resp = MarkLost("imap3");
   ASSERT_TRUE(resp.ok());
   const std::string task = resp->tasks_created(0);
   v1::TaskUpdate u;

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/model_util.h"
+#include "slotmgr/testing/slot_ref.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -20,12 +21,7 @@ using ::testing::IsEmpty;
 
 constexpr int64_t kNow = 1'800'000'000'000;
 
-v1::SlotRef Ref(const std::string& host, const std::string& slot) {
-  v1::SlotRef r;
-  r.set_host(host);
-  r.set_slot(slot);
-  return r;
-}
+using testing::Ref;
 
 // imap1..imap3, each with units du1 (/srv/du1, slot s01) and du2 (/srv/du2,
 // slot s02). Store st1: master imap1/s01, replicas imap2/s01 and imap3/s01.

@@ -3,16 +3,12 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "slotmgr/testing/slot_ref.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
 
-v1::SlotRef Ref(const std::string& host, const std::string& slot) {
-  v1::SlotRef r;
-  r.set_host(host);
-  r.set_slot(slot);
-  return r;
-}
+using testing::Ref;
 
 // A store with copies on imap1/s01 (master), imap2/s01 and imap3/s01.
 v1::StoreInfo Store() {

@@ -4,6 +4,7 @@
 
 #include "gtest/gtest.h"
 #include "proto/model_util.h"
+#include "slotmgr/testing/slot_ref.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -76,12 +77,7 @@ TEST(HostStateTest, SilenceThresholds) {
 namespace slotkeeper::slotmgr {
 namespace {
 
-v1::SlotRef Ref(const std::string& host, const std::string& slot) {
-  v1::SlotRef r;
-  r.set_host(host);
-  r.set_slot(slot);
-  return r;
-}
+using testing::Ref;
 
 // imap1 with a spare slot s01, and store st1 with a copy there.
 ClusterModel OneSlot(v1::SlotRole role) {

@@ -226,9 +226,8 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
 
 absl::StatusOr<v1::DrainResponse> Coordinator::Drain(const v1::DrainRequest& req) {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<HostRecord*> host = FindOperatorHost(model_, req.host());
-  if (!host.ok()) return host.status();
-  v1::HostInfo* h = (*host)->mutable_info();
+  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model_, req.host()));
+  v1::HostInfo* h = host->mutable_info();
   std::set<std::string> mounts;
   if (!req.unit().empty()) {
     v1::UnitInfo* unit = nullptr;
@@ -270,9 +269,8 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Drain(const v1::DrainRequest& req
 
 absl::StatusOr<v1::DrainResponse> Coordinator::Undrain(const v1::DrainRequest& req) {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<HostRecord*> host = FindOperatorHost(model_, req.host());
-  if (!host.ok()) return host.status();
-  v1::HostInfo* h = (*host)->mutable_info();
+  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model_, req.host()));
+  v1::HostInfo* h = host->mutable_info();
   bool found = req.unit().empty();
   for (auto& u : *h->mutable_units()) {
     if (req.unit().empty() || u.name() == req.unit()) {
@@ -305,9 +303,8 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Undrain(const v1::DrainRequest& r
 
 absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostRequest& req) {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<HostRecord*> host = FindOperatorHost(model_, req.host());
-  if (!host.ok()) return host.status();
-  HostRecord& rec = **host;
+  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model_, req.host()));
+  HostRecord& rec = *host;
   std::vector<v1::UnitInfo*> units;
   for (auto& u : *rec.mutable_info()->mutable_units()) {
     if (req.unit().empty() || u.name() == req.unit()) units.push_back(&u);

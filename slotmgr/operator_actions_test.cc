@@ -118,10 +118,7 @@ TEST_F(CoordinatorTest, LostUnitIsReplacedBeforeEvicted) {
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   CreateHealthyStore();
-  v1::MarkLostRequest req;
-  req.set_host("imap3");
-  req.set_unit("du1");
-  auto resp = coord_->MarkLost(req);
+  auto resp = MarkLost("imap3", "du1");
   ASSERT_TRUE(resp.ok()) << resp.status();
   ASSERT_EQ(resp->affected_stores_size(), 1);
   ASSERT_EQ(resp->tasks_created_size(), 1);

@@ -24,6 +24,7 @@
 #include "slotmgr/cluster_view.h"
 #include "slotmgr/placement.h"
 #include "slotmgr/promotion.h"
+#include "slotmgr/testing/cluster_tables.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -94,28 +95,18 @@ ClusterView BuildCluster(int hosts, int slots_per_host, int stores) {
   return view;
 }
 
-// Loses `host` as a dead machine does; returns the stores it mastered and
-// the stores it held any copy of.
+// Loses `host` as a dead machine does (tables::LoseHost); returns the
+// stores it mastered and the stores it held any copy of.
 void LoseHost(ClusterView* view, const std::string& host, std::vector<std::string>* mastered,
               std::vector<std::string>* affected) {
-  view->MutableHost(host)->state = v1::HOST_DOWN;
-  for (UnitView& u : view->units) {
-    if (u.host == host) u.state = v1::UNIT_LOST;
-  }
-  for (SlotView& s : view->slots) {
-    if (s.host != host) continue;
-    s.usable = false;
-    if (!s.store.empty()) s.role = v1::SLOT_LOST;
-  }
-  for (StoreView& st : view->stores) {
-    for (CopyView& c : st.copies) {
+  for (const StoreView& st : view->stores) {
+    for (const CopyView& c : st.copies) {
       if (c.slot.host != host) continue;
       if (c.role == v1::SLOT_MASTER) mastered->push_back(st.name);
       affected->push_back(st.name);
-      c.usable = false;
-      c.role = v1::SLOT_LOST;
     }
   }
+  tables::LoseHost(view, host);
 }
 
 // Chooses a new master for each of `stores`, one after another as the

@@ -52,10 +52,7 @@ TEST_F(CoordinatorOpsTest, ConsistencyCheckFindsLostReferencesAndMissingCopies) 
   RegisterThree();
   CreateHealthyStore();
   EXPECT_TRUE(coord_->queries().CheckModel().problems().empty());
-  v1::MarkLostRequest req;
-  req.set_host("imap3");
-  req.set_unit("du1");
-  ASSERT_TRUE(coord_->MarkLost(req).ok());  // no fourth host: nothing can replace it
+  ASSERT_TRUE(MarkLost("imap3", "du1").ok());  // no fourth host: nothing can replace it
   v1::ConsistencyReport r = coord_->queries().CheckModel();
   bool lost_ref = false, short_copies = false;
   for (const auto& p : r.problems()) {

@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/model_util.h"
+#include "slotmgr/testing/slot_ref.h"
 #include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr {
@@ -16,12 +17,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-v1::SlotRef Ref(const std::string& host, const std::string& slot) {
-  v1::SlotRef r;
-  r.set_host(host);
-  r.set_slot(slot);
-  return r;
-}
+using testing::Ref;
 
 std::vector<std::string> Kinds(const Txn& txn) {
   std::vector<std::string> kinds;

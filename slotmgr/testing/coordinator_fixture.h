@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/testing/slot_ref.h"
 #include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr::testing {
@@ -44,13 +45,6 @@ inline v1::HostInventory MakeInventory(const std::string& name, int units = 2,
     }
   }
   return inv;
-}
-
-inline v1::SlotRef Ref(const std::string& host, const std::string& slot) {
-  v1::SlotRef r;
-  r.set_host(host);
-  r.set_slot(slot);
-  return r;
 }
 
 inline v1::Condition FsCondition(v1::ConditionType type, const std::string& mount) {
@@ -200,6 +194,16 @@ class CoordinatorFixture : public ::testing::Test {
       if (c.role() == v1::SLOT_MASTER) return model::SlotName(c.slot());
     }
     return "";
+  }
+
+  // An operator declares `host`'s drive unit `unit` lost (every unit when
+  // `unit` is empty).
+  absl::StatusOr<v1::MarkLostResponse> MarkLost(const std::string& host,
+                                                const std::string& unit = "") {
+    v1::MarkLostRequest req;
+    req.set_host(host);
+    req.set_unit(unit);
+    return coord_->MarkLost(req);
   }
 
   // The whole model, serialized: equal strings mean nothing changed.
