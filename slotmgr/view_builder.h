@@ -1,8 +1,9 @@
 // The bridge between the coordinator's model and the pure planners
 // (promotion.h, placement.h, scheduler.h, guardrails.h): the only code that
-// calls them. It builds their ClusterView snapshot from the model
-// (ClusterModel: the persisted records) and translates their answers back
-// into the model's terms, with the options derived from the config.
+// builds their ClusterView snapshot from the model (ClusterModel: the
+// persisted records), calls their decisions with the options derived from
+// the config, and translates the answers back into the model's terms. (The
+// task manager also reads the scheduler's BackoffMs, a formula.)
 //
 // Every function is pure over its arguments and thread-compatible; the
 // coordinator calls them under its lock.
