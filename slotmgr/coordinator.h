@@ -10,7 +10,9 @@
 // (ClusterModel: hosts, stores, tasks; model.h), the user index, the
 // automation record, and the collaborators that own the rest: Journal
 // (events, routing feed), CommandOutbox (commands to agents), LeaseTable
-// (lease bounds), TaskManager (re-replication tasks). Health is derived by
+// (lease bounds), TaskManager (re-replication tasks), BlockedUsers (the
+// mass-deletion guard's notices). The collaborators have no locks of their
+// own; the façade calls them with `mu_` held. Health is derived by
 // DeriveHealth (health.h), a function of the model. The methods are spread
 // over files by what they implement: registration.cc (Register, Hello),
 // reports.cc (reports, acks, task updates), failover.cc (Tick, failover,
