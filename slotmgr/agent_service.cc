@@ -63,8 +63,8 @@ class AgentServiceImpl::SessionReactor final
     }
     absl::Status st = Handle(in_);
     if (!st.ok()) {
-      LogWarning("coordinator", 
-          absl::StrCat("session ", host_.empty() ? "(no hello)" : host_, ": ", st.ToString()));
+      LogWarning("coordinator", absl::StrCat("session ", host_.empty() ? "(no hello)" : host_, ": ",
+                                             st.ToString()));
       End(ToGrpcStatus(st));
       return;
     }

@@ -1,14 +1,11 @@
 #include "slotmgr/automation_service.h"
 
-#include <map>
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/grpc_util.h"
-#include "proto/peer.grpc.pb.h"
 #include "slotmgr/model.h"
 
 namespace slotkeeper::slotmgr {
@@ -22,38 +19,37 @@ grpc::Status Reply(absl::StatusOr<T> result, T* out) {
 }
 
 constexpr absl::Duration kWatchPoll = absl::Milliseconds(500);
-constexpr int kVerifyDeadlineSeconds = 60;
 
 }  // namespace
 
 grpc::Status AutomationServiceImpl::GetClusterStatus(grpc::ServerContext*,
                                                      const v1::GetClusterStatusRequest*,
                                                      v1::ClusterStatus* out) {
-  *out = core_->GetClusterStatus();
+  *out = core_->queries().GetClusterStatus();
   return grpc::Status::OK;
 }
 
 grpc::Status AutomationServiceImpl::ListHosts(grpc::ServerContext*, const v1::ListHostsRequest*,
                                               v1::ListHostsResponse* out) {
-  *out = core_->ListHosts();
+  *out = core_->queries().ListHosts();
   return grpc::Status::OK;
 }
 
 grpc::Status AutomationServiceImpl::GetHost(grpc::ServerContext*, const v1::GetHostRequest* req,
                                             v1::HostInfo* out) {
-  return Reply(core_->GetHost(req->host()), out);
+  return Reply(core_->queries().GetHost(req->host()), out);
 }
 
 grpc::Status AutomationServiceImpl::ListStores(grpc::ServerContext*,
                                                const v1::ListStoresRequest* req,
                                                v1::ListStoresResponse* out) {
-  *out = core_->ListStores(req->troubled_only());
+  *out = core_->queries().ListStores(req->troubled_only());
   return grpc::Status::OK;
 }
 
 grpc::Status AutomationServiceImpl::GetStore(grpc::ServerContext*, const v1::GetStoreRequest* req,
                                              v1::StoreInfo* out) {
-  return Reply(core_->GetStore(req->store()), out);
+  return Reply(core_->queries().GetStore(req->store()), out);
 }
 
 grpc::Status AutomationServiceImpl::CreateStore(grpc::ServerContext*,
@@ -67,16 +63,16 @@ grpc::Status AutomationServiceImpl::CreateStore(grpc::ServerContext*,
 grpc::Status AutomationServiceImpl::LookupUser(grpc::ServerContext*,
                                                const v1::LookupUserRequest* req,
                                                v1::UserLocation* out) {
-  return Reply(core_->LookupUser(req->user()), out);
+  return Reply(core_->queries().LookupUser(req->user()), out);
 }
 
 grpc::Status AutomationServiceImpl::WatchRouting(grpc::ServerContext* context,
                                                  const v1::WatchRoutingRequest*,
                                                  grpc::ServerWriter<v1::RoutingChange>* writer) {
-  uint64_t cursor = core_->RoutingCursor();  // from now on
+  uint64_t cursor = core_->queries().RoutingCursor();  // from now on
   while (!context->IsCancelled() && !shutdown_) {
-    if (!core_->WaitForRoutingAfter(cursor, kWatchPoll)) continue;
-    for (const auto& change : core_->RoutingAfter(cursor, &cursor)) {
+    if (!core_->queries().WaitForRoutingAfter(cursor, kWatchPoll)) continue;
+    for (const auto& change : core_->queries().RoutingAfter(cursor, &cursor)) {
       if (!writer->Write(change)) return grpc::Status::OK;
     }
   }
@@ -85,14 +81,14 @@ grpc::Status AutomationServiceImpl::WatchRouting(grpc::ServerContext* context,
 
 grpc::Status AutomationServiceImpl::ListTasks(grpc::ServerContext*, const v1::ListTasksRequest* req,
                                               v1::ListTasksResponse* out) {
-  *out = core_->ListTasks(*req);
+  *out = core_->queries().ListTasks(*req);
   return grpc::Status::OK;
 }
 
 grpc::Status AutomationServiceImpl::ListEvents(grpc::ServerContext*,
                                                const v1::ListEventsRequest* req,
                                                v1::ListEventsResponse* out) {
-  return Reply(core_->ListEvents(*req), out);
+  return Reply(core_->queries().ListEvents(*req), out);
 }
 
 grpc::Status AutomationServiceImpl::WatchEvents(grpc::ServerContext* context,
@@ -104,7 +100,7 @@ grpc::Status AutomationServiceImpl::WatchEvents(grpc::ServerContext* context,
     v1::ListEventsRequest q;
     q.set_since_ms(req->since_ms());
     q.set_limit(100000);
-    absl::StatusOr<v1::ListEventsResponse> past = core_->ListEvents(q);
+    absl::StatusOr<v1::ListEventsResponse> past = core_->queries().ListEvents(q);
     if (!past.ok()) return ToGrpcStatus(past.status());
     for (const auto& e : past->events()) {
       if (!writer->Write(e)) return grpc::Status::OK;
@@ -112,17 +108,17 @@ grpc::Status AutomationServiceImpl::WatchEvents(grpc::ServerContext* context,
     }
     if (past->events().empty()) {
       // Nothing since then: continue after the newest event.
-      cursor = core_->LastEventSeq();
+      cursor = core_->queries().LastEventSeq();
     }
   }
   while (!context->IsCancelled() && !shutdown_) {
-    absl::StatusOr<std::vector<v1::Event>> events = core_->EventsAfter(cursor, 1000);
+    absl::StatusOr<std::vector<v1::Event>> events = core_->queries().EventsAfter(cursor, 1000);
     if (!events.ok()) return ToGrpcStatus(events.status());
     for (const auto& e : *events) {
       if (!writer->Write(e)) return grpc::Status::OK;
       cursor = e.seq();
     }
-    if (events->empty()) core_->WaitForEventAfter(cursor, kWatchPoll);
+    if (events->empty()) core_->queries().WaitForEventAfter(cursor, kWatchPoll);
   }
   return grpc::Status::OK;
 }
@@ -166,88 +162,15 @@ grpc::Status AutomationServiceImpl::SetAutomation(grpc::ServerContext*,
 grpc::Status AutomationServiceImpl::GetAutomation(grpc::ServerContext*,
                                                   const v1::GetAutomationRequest*,
                                                   v1::AutomationState* out) {
-  *out = core_->GetAutomation();
+  *out = core_->queries().GetAutomation();
   return grpc::Status::OK;
 }
 
 grpc::Status AutomationServiceImpl::CheckConsistency(grpc::ServerContext*,
                                                      const v1::CheckConsistencyRequest* req,
                                                      v1::ConsistencyReport* out) {
-  *out = core_->CheckModel();
-  if (!req->verify_data()) return grpc::Status::OK;
-  // Outside the coordinator's lock: ask each copy's agent for its digests.
-  std::map<std::string, std::vector<CopyToVerify>> by_store;
-  for (auto& c : core_->CopiesToVerify()) by_store[c.store].push_back(std::move(c));
-  auto problem = [out](const std::string& severity, const CopyToVerify& c, const std::string& user,
-                       const std::string& text) {
-    v1::ConsistencyProblem* p = out->add_problems();
-    p->set_severity(severity);
-    p->set_store(c.store);
-    p->set_host(c.slot.host());
-    p->set_slot(c.slot.slot());
-    p->set_user(user);
-    p->set_text(text);
-  };
-  bool all_answered = true;
-  for (const auto& [store, copies] : by_store) {
-    // user -> digest, per copy (index into copies)
-    std::vector<std::map<std::string, std::string>> digests(copies.size());
-    std::vector<bool> answered(copies.size(), false);
-    for (size_t i = 0; i < copies.size(); ++i) {
-      const CopyToVerify& c = copies[i];
-      auto stub = v1::ReplicaPeer::NewStub(MakeChannel(c.peer_address));
-      grpc::ClientContext ctx;
-      ctx.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(kVerifyDeadlineSeconds));
-      v1::ListUsersRequest lr;
-      lr.set_slot(c.slot.slot());
-      lr.set_store(store);
-      lr.set_include_digests(true);
-      v1::ListUsersResponse resp;
-      grpc::Status st = stub->ListUsers(&ctx, lr, &resp);
-      if (!st.ok()) {
-        all_answered = false;
-        problem("error", c, "",
-                absl::StrCat("cannot verify: agent at ", c.peer_address,
-                             " did not list users: ", st.error_message()));
-        continue;
-      }
-      answered[i] = true;
-      for (const auto& u : resp.users()) digests[i][u.user()] = u.digest();
-    }
-    // The master is the reference; without an answer from it, the first copy that answered.
-    int ref = -1;
-    for (size_t i = 0; i < copies.size(); ++i) {
-      if (answered[i] && (ref < 0 || copies[i].master)) ref = static_cast<int>(i);
-    }
-    if (ref < 0) continue;
-    for (const auto& [user, digest] : digests[ref]) {
-      out->set_users_verified(out->users_verified() + 1);
-      for (size_t i = 0; i < copies.size(); ++i) {
-        if (static_cast<int>(i) == ref || !answered[i]) continue;
-        auto it = digests[i].find(user);
-        if (it == digests[i].end()) {
-          problem("error", copies[i], user,
-                  absl::StrCat("user missing here but present in ", SlotName(copies[ref].slot)));
-        } else if (it->second != digest) {
-          problem("error", copies[i], user,
-                  absl::StrCat("content digest ", absl::BytesToHexString(it->second).substr(0, 16),
-                               " differs from ", SlotName(copies[ref].slot), "'s ",
-                               absl::BytesToHexString(digest).substr(0, 16)));
-        }
-      }
-    }
-    for (size_t i = 0; i < copies.size(); ++i) {
-      if (static_cast<int>(i) == ref || !answered[i]) continue;
-      for (const auto& [user, digest] : digests[i]) {
-        if (!digests[ref].count(user)) {
-          problem("warning", copies[i], user,
-                  absl::StrCat("user present here but not in ", SlotName(copies[ref].slot)));
-        }
-      }
-    }
-  }
-  out->set_data_verified(all_answered);
+  *out = core_->queries().CheckModel();
+  if (req->verify_data()) VerifyData(core_->queries().CopiesToVerify(), *peers_, out);
   return grpc::Status::OK;
 }
 

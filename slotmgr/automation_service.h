@@ -4,7 +4,7 @@
 // server thread each while open).
 //
 // CheckConsistency with verify_data asks every copy's agent for its users'
-// content digests (ReplicaPeer.ListUsers) outside the coordinator's lock.
+// content digests outside the coordinator's lock (data_verifier.h).
 //
 // Thread-safe. The Coordinator is not owned and must outlive the service.
 #ifndef SLOTKEEPER_SLOTMGR_AUTOMATION_SERVICE_H_
@@ -14,9 +14,12 @@
 
 #include <atomic>
 #include <functional>
+#include <memory>
+#include <utility>
 
 #include "proto/automation.grpc.pb.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/data_verifier.h"
 
 namespace slotkeeper::slotmgr {
 
@@ -24,8 +27,12 @@ class AutomationServiceImpl final : public v1::Automation::Service {
  public:
   // `after_action` runs after every state-changing call (slotmgrd flushes
   // the agent streams so that commands go out at once); may be empty.
-  AutomationServiceImpl(Coordinator* core, std::function<void()> after_action)
-      : core_(core), after_action_(std::move(after_action)) {}
+  // `peers` reaches the agents for data verification (gRPC when null).
+  AutomationServiceImpl(Coordinator* core, std::function<void()> after_action,
+                        std::unique_ptr<PeerLister> peers = nullptr)
+      : core_(core),
+        after_action_(std::move(after_action)),
+        peers_(peers != nullptr ? std::move(peers) : MakeGrpcPeerLister()) {}
 
   // Ends open watch streams (for shutdown).
   void Shutdown() { shutdown_ = true; }
@@ -70,6 +77,7 @@ class AutomationServiceImpl final : public v1::Automation::Service {
 
   Coordinator* const core_;
   const std::function<void()> after_action_;
+  const std::unique_ptr<PeerLister> peers_;
   std::atomic<bool> shutdown_{false};
 };
 

@@ -4,9 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "proto/model_util.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 
 const CopyView* StoreView::master() const {
   for (const CopyView& c : copies) {
@@ -23,15 +23,13 @@ int StoreView::PresentCopies() const {
 
 int StoreView::UsableCopies() const {
   int n = 0;
-  for (const CopyView& c : copies) n += c.role != v1::SLOT_LOST && c.usable;
+  for (const CopyView& c : copies) n += c.usable && model::IsServingRole(c.role);
   return n;
 }
 
 int StoreView::HealthyCopies() const {
   int n = 0;
-  for (const CopyView& c : copies) {
-    n += (c.role == v1::SLOT_MASTER || c.role == v1::SLOT_REPLICA) && c.usable && c.in_sync;
-  }
+  for (const CopyView& c : copies) n += c.usable && c.in_sync && model::IsServingRole(c.role);
   return n;
 }
 
@@ -106,6 +104,13 @@ absl::Status ClusterView::Finalize() {
       return absl::InvalidArgumentError(absl::StrCat("duplicate slot '", name, "'"));
     }
   }
+  absl::Status st = IndexStores();
+  if (!st.ok()) return st;
+  finalized_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status ClusterView::IndexStores() {
   absl::flat_hash_map<std::string, int> copy_owner;  // slot -> store index
   for (int i = 0; i < static_cast<int>(stores.size()); ++i) {
     const StoreView& st = stores[i];
@@ -139,7 +144,6 @@ absl::Status ClusterView::Finalize() {
       }
     }
   }
-  finalized_ = true;
   return absl::OkStatus();
 }
 
@@ -208,5 +212,4 @@ StoreView* ClusterView::MutableStore(absl::string_view name) {
 
 std::string FormatMs(int64_t ms) { return absl::FormatDuration(absl::Milliseconds(ms)); }
 
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr

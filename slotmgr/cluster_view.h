@@ -33,8 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "proto/model.pb.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 
 // A slot's global name: "HOST/SLOT".
 struct SlotId {
@@ -112,10 +111,12 @@ struct StoreView {
   const CopyView* master() const;
   // Copies that count towards required_copies: every role but LOST.
   int PresentCopies() const;
-  // Present copies that are usable (MASTER, REPLICA or SEEDING).
+  // Usable copies that serve the store now: MASTER or REPLICA
+  // (model::IsServingRole; a SEEDING copy is not complete yet). The figure
+  // compared with required_copies for HEALTHY / DEGRADED.
   int UsableCopies() const;
-  // Usable MASTER or REPLICA copies that are in sync: what can serve as a
-  // source for a new replica, and what is really safe.
+  // Usable serving copies that are in sync: what can serve as a source for
+  // a new replica, and what is really safe.
   int HealthyCopies() const;
   // True if any copy (of any role, LOST included) lives on `host`.
   bool HasCopyOnHost(absl::string_view host) const;
@@ -168,6 +169,8 @@ class ClusterView {
 
  private:
   static std::string Key(absl::string_view host, absl::string_view name);
+  // Finalize's last step: stores and their copies (slots already indexed).
+  absl::Status IndexStores();
 
   bool finalized_ = false;
   absl::flat_hash_map<std::string, int> host_index_;
@@ -180,7 +183,6 @@ class ClusterView {
 // "-6h", "5s", "1m30s": durations for reasons shown to operators.
 std::string FormatMs(int64_t ms);
 
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr
 
 #endif  // SLOTKEEPER_SLOTMGR_CLUSTER_VIEW_H_

@@ -4,10 +4,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "slotmgr/cluster_table_testutil.h"
+#include "slotmgr/testing/cluster_tables.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 namespace {
 
 using ::testing::HasSubstr;
@@ -80,5 +79,4 @@ TEST(ClusterViewTest, FormatMs) {
 }
 
 }  // namespace
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr

@@ -1,12 +1,22 @@
-// The coordinator's tunables. slotmgrd fills this from its flags; tests build
-// it by hand. Durations are milliseconds.
+// The coordinator's tunables, and the one place where the planners' options
+// are derived from them.
+//
+// slotmgrd fills CoordinatorConfig from its flags; tests build it by hand.
+// Durations are milliseconds. The planners (promotion.h, placement.h,
+// scheduler.h, guardrails.h) take their own option structs so that they stay
+// independent of the coordinator; the *OptionsFrom functions below are the
+// only translation, so a setting means the same thing everywhere.
+// Plain values; thread-compatible.
 #ifndef SLOTKEEPER_SLOTMGR_CONFIG_H_
 #define SLOTKEEPER_SLOTMGR_CONFIG_H_
 
 #include <cstdint>
 
 #include "absl/status/status.h"
-#include "absl/strings/str_cat.h"
+#include "slotmgr/guardrails.h"
+#include "slotmgr/placement.h"
+#include "slotmgr/promotion.h"
+#include "slotmgr/scheduler.h"
 
 namespace slotkeeper::slotmgr {
 
@@ -29,7 +39,8 @@ struct CoordinatorConfig {
   // silent (suspect or down), and at least `mass_failure_min_hosts` of them.
   double max_down_fraction = 0.3;
   int mass_failure_min_hosts = 2;
-  // At most this many automatic failovers per window.
+  // At most this many automatic failovers per window: one host's masters
+  // fail over fully, a cascade stops and waits for a person.
   int failover_rate_limit = 20;
   int64_t failover_rate_window_ms = 10 * 60 * 1000;
   // The same store is not failed over automatically again within this.
@@ -43,40 +54,26 @@ struct CoordinatorConfig {
   // Placement: a new replica needs the store's data plus this fraction.
   double placement_headroom = 0.2;
   uint32_t default_copies = 3;
-  // A failed RocksDB commit aborts the process (the model in memory would be
-  // ahead of the disk); off only in tests that inject write failures.
+  // Test-only: a failed RocksDB commit aborts the process (the model in
+  // memory would be ahead of the disk); only tests that inject write
+  // failures turn this off. slotmgrd has no flag for it.
   bool exit_on_commit_failure = true;
 };
 
-// INVALID_ARGUMENT naming the first setting out of range.
-inline absl::Status ValidateConfig(const CoordinatorConfig& c) {
-  auto positive = [](const char* name, int64_t v) {
-    return v > 0 ? absl::OkStatus()
-                 : absl::InvalidArgumentError(absl::StrCat("--", name, " must be positive"));
-  };
-  for (absl::Status st :
-       {positive("heartbeat", c.heartbeat_ms), positive("suspect_after", c.suspect_after_ms),
-        positive("down_after", c.down_after_ms), positive("lease", c.lease_ms),
-        positive("max_clock_skew", c.max_clock_skew_ms),
-        positive("replace_after", c.replace_after_ms),
-        positive("failover_rate_limit", c.failover_rate_limit),
-        positive("max_incoming_per_host", c.max_incoming_per_host),
-        positive("max_outgoing_per_host", c.max_outgoing_per_host),
-        positive("max_tasks", c.max_tasks_global),
-        positive("max_task_attempts", c.max_task_attempts), positive("copies", c.default_copies)}) {
-    if (!st.ok()) return st;
-  }
-  if (c.down_after_ms <= c.suspect_after_ms) {
-    return absl::InvalidArgumentError("--down_after must be longer than --suspect_after");
-  }
-  if (c.failover_grace_silent_ms < 0 || c.failover_grace_hard_ms < 0) {
-    return absl::InvalidArgumentError("failover graces must not be negative");
-  }
-  if (!(c.max_down_fraction > 0 && c.max_down_fraction <= 1)) {
-    return absl::InvalidArgumentError("--max_down_fraction must be in (0, 1]");
-  }
-  return absl::OkStatus();
-}
+// INVALID_ARGUMENT naming the first setting out of range (by its slotmgrd
+// flag).
+absl::Status ValidateConfig(const CoordinatorConfig& config);
+
+// The planners' options, as the coordinator runs them.
+PromotionOptions PromotionOptionsFrom(const CoordinatorConfig& config);
+PlacementOptions PlacementOptionsFrom(const CoordinatorConfig& config);
+// The backoff doubles from task_retry_backoff up to 15 minutes (or the
+// first backoff, if that is longer).
+SchedulerOptions SchedulerOptionsFrom(const CoordinatorConfig& config);
+// The brake window is the silence grace (or down_after, if longer): hosts
+// going silent together are seen as one event before any silence-driven
+// failover.
+GuardrailOptions GuardrailOptionsFrom(const CoordinatorConfig& config);
 
 }  // namespace slotkeeper::slotmgr
 

@@ -1,81 +1,28 @@
-// Coordinator: loading, committing, the agent side, and the timers (Tick).
-// Operator actions and queries are in coordinator_ops.cc.
+// Coordinator: construction, loading the persisted state, and the commit of
+// every decision (Txn -> one StateBatch -> journal).
 #include "slotmgr/coordinator.h"
 
-#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
-#include "slotmgr/failure_detector.h"
 #include "base/log.h"
-#include "slotmgr/model.h"
+#include "proto/event_kinds.h"
+#include "slotmgr/failure_detector.h"
+#include "slotmgr/health.h"
+#include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr {
-namespace {
-
-constexpr size_t kRecentEvents = 10000;
-
-absl::Status ValidateName(absl::string_view what, absl::string_view name) {
-  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
-  if (name.find('/') != absl::string_view::npos || name.size() > 200) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " '", name, "' must be at most 200 characters without '/'"));
-  }
-  return absl::OkStatus();
-}
-
-absl::Status ValidateInventory(const v1::HostInventory& inv) {
-  absl::Status st = ValidateName("inventory.host", inv.host());
-  if (!st.ok()) return st;
-  std::set<std::string> units, mounts, slots;
-  for (const auto& u : inv.units()) {
-    if (!(st = ValidateName("drive unit name", u.name())).ok()) return st;
-    if (!units.insert(u.name()).second) {
-      return absl::InvalidArgumentError(absl::StrCat("drive unit '", u.name(), "' listed twice"));
-    }
-  }
-  for (const auto& f : inv.filesystems()) {
-    if (f.mount_point().empty() || f.mount_point()[0] != '/') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("filesystem mount point '", f.mount_point(), "' is not an absolute path"));
-    }
-    if (!units.count(f.unit())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "filesystem ", f.mount_point(), " names drive unit '", f.unit(), "', not in inventory"));
-    }
-    if (!mounts.insert(f.mount_point()).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("filesystem ", f.mount_point(), " listed twice"));
-    }
-  }
-  for (const auto& s : inv.slots()) {
-    if (!(st = ValidateName("slot name", s.name())).ok()) return st;
-    if (!mounts.count(s.filesystem())) {
-      return absl::InvalidArgumentError(absl::StrCat("slot ", s.name(), " names filesystem '",
-                                                     s.filesystem(), "', not in inventory"));
-    }
-    if (!slots.insert(s.name()).second) {
-      return absl::InvalidArgumentError(absl::StrCat("slot ", s.name(), " listed twice"));
-    }
-  }
-  for (const auto& c : inv.contents()) {
-    if (!slots.count(c.slot())) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("contents name slot '", c.slot(), "', not in inventory"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 Coordinator::Coordinator(StateStore* store, Clock* clock, CoordinatorConfig config)
-    : store_(store), clock_(clock), config_(config) {}
+    : store_(store),
+      clock_(clock),
+      config_(config),
+      journal_(clock),
+      outbox_(clock, &journal_),
+      tasks_(&model_, &journal_, &outbox_, clock, &config_,
+             [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ViewLocked(); }),
+      queries_(&mu_, {&model_, &users_, &automation_, &journal_}, store, clock, &config_) {}
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(StateStore* store, Clock* clock,
                                                                  CoordinatorConfig config) {
@@ -92,18 +39,19 @@ absl::Status Coordinator::LoadLocked() {
   const int64_t now = clock_->NowMs();
   for (auto& h : snap->hosts) {
     last_heard_ms_[h.info().name()] = now;
+    ApplyHardRule(h.mutable_info()->mutable_conditions());  // stored by an older build
     for (const auto& s : h.info().slots()) {
-      if (s.role() == v1::SLOT_MASTER) lease_until_ms_[SlotName(s.ref())] = now + config_.lease_ms;
+      if (s.role() == v1::SLOT_MASTER) leases_.RestartedWithMaster(s.ref(), now, config_.lease_ms);
     }
     model_.hosts[h.info().name()] = std::move(h);
   }
   for (auto& s : snap->stores) model_.stores[s.info().name()] = std::move(s);
   for (auto& t : snap->tasks) model_.tasks[t.info().id()] = std::move(t);
-  for (auto& o : snap->outbox) outbox_[o.command().id()] = std::move(o);
-  users_ = std::move(snap->users);
-  for (const auto& [user, store] : users_) ++user_counts_[store];
-  meta_ = snap->meta;
-  if (meta_.next_event_seq() == 0) meta_.set_next_event_seq(1);
+  users_.Restore(std::move(snap->users));
+  journal_.set_next_seq(snap->meta.next_event_seq());
+  outbox_.Restore(std::move(snap->outbox), snap->meta.next_command_seq());
+  tasks_.set_last_seq(snap->meta.next_task_seq());
+  last_session_seq_ = snap->meta.next_session_seq();
   if (snap->automation) {
     automation_ = *snap->automation;
   } else {
@@ -112,17 +60,17 @@ absl::Status Coordinator::LoadLocked() {
   }
   automation_.mutable_state()->set_failover_limit(config_.failover_rate_limit);
   Txn txn;
-  EventLocked(txn, "coordinator.start", v1::INFO,
-              absl::StrCat("coordinator started with ", model_.hosts.size(), " hosts, ",
-                           model_.stores.size(), " stores, ", model_.tasks.size(), " tasks, ",
-                           outbox_.size(), " unacknowledged commands"));
+  journal_.Record(txn, event_kind::kCoordinatorStart, v1::INFO,
+                  absl::StrCat("coordinator started with ", model_.hosts.size(), " hosts, ",
+                               model_.stores.size(), " stores, ", model_.tasks.size(), " tasks, ",
+                               outbox_.size(), " unacknowledged commands"));
   return CommitLocked(txn);
 }
 
 absl::Status Coordinator::CommitLocked(Txn& txn) {
-  // Any change to hosts or stores may have moved copies: drop the caches,
+  // Any change to hosts or stores may have moved copies: drop the index,
   // whether or not the write below succeeds.
-  if (!txn.hosts.empty() || !txn.stores.empty()) ++generation_;
+  if (!txn.hosts.empty() || !txn.stores.empty()) slot_copies_.Invalidate();
   StateBatch batch;
   for (const auto& h : txn.hosts) {
     auto it = model_.hosts.find(h);
@@ -136,13 +84,21 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
     auto it = model_.tasks.find(t);
     if (it != model_.tasks.end()) batch.PutTask(it->second);
   }
-  for (const auto& u : txn.users) batch.PutUser(u, users_[u]);
+  for (const auto& u : txn.users) {
+    const std::string* store = users_.StoreOf(u);
+    batch.PutUser(u, store != nullptr ? *store : "");
+  }
   for (const auto& c : txn.commands) batch.PutCommand(c);
   for (const auto& id : txn.erased_commands) batch.EraseCommand(id);
   for (const auto& e : txn.events) batch.AppendEvent(e);
   if (txn.automation) batch.PutAutomation(automation_);
   if (txn.meta || !txn.events.empty() || !txn.commands.empty() || !txn.tasks.empty()) {
-    batch.PutMeta(meta_);
+    MetaRecord meta;
+    meta.set_next_event_seq(journal_.next_seq());
+    meta.set_next_command_seq(outbox_.last_seq());
+    meta.set_next_task_seq(tasks_.last_seq());
+    meta.set_next_session_seq(last_session_seq_);
+    batch.PutMeta(meta);
   }
   if (batch.empty()) return absl::OkStatus();
   absl::Status st = store_->Commit(batch);
@@ -157,351 +113,39 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
     }
     return st;
   }
-  for (auto& e : txn.events) {
-    LogInfo("coordinator", absl::StrCat("event ", e.seq(), " ", e.kind(), ": ", e.text()));
-    recent_events_.push_back(std::move(e));
-    if (recent_events_.size() > kRecentEvents) recent_events_.pop_front();
-  }
-  for (auto& r : txn.routing) routing_.push_back(std::move(r));
+  journal_.Publish(txn);
   txn = Txn();
   return absl::OkStatus();
 }
 
-void Coordinator::EventLocked(Txn& txn, const std::string& kind, v1::EventSeverity severity,
-                              const std::string& text, const std::string& host,
-                              const std::string& slot, const std::string& store,
-                              const std::string& task, const std::string& unit) {
-  v1::Event e;
-  e.set_seq(meta_.next_event_seq());
-  meta_.set_next_event_seq(meta_.next_event_seq() + 1);
-  e.set_time_ms(clock_->NowMs());
-  e.set_kind(kind);
-  e.set_severity(severity);
-  e.set_host(host);
-  e.set_slot(slot);
-  e.set_store(store);
-  e.set_task(task);
-  e.set_unit(unit);
-  e.set_text(text);
-  txn.events.push_back(std::move(e));
+std::optional<ClusterView> Coordinator::ViewLocked() {
+  absl::StatusOr<ClusterView> view = BuildView(model_, last_heard_ms_);
+  if (!view.ok()) {
+    LogError("coordinator",
+             absl::StrCat("model inconsistent, no decision taken: ", view.status().ToString()));
+    return std::nullopt;
+  }
+  return std::move(*view);
 }
 
-void Coordinator::CommandLocked(Txn& txn, const std::string& host, v1::Command command) {
-  // Zero-padded so that the outbox (ordered by id) re-sends in issue order.
-  command.set_id(absl::StrFormat("c%012d", meta_.next_command_seq() + 1));
-  meta_.set_next_command_seq(meta_.next_command_seq() + 1);
-  command.set_issued_ms(clock_->NowMs());
-  OutboxEntry entry;
-  entry.set_host(host);
-  *entry.mutable_command() = command;
-  std::string what;
-  switch (command.action_case()) {
-    case v1::Command::kPromote:
-      what = "promote " + command.promote().slot();
-      break;
-    case v1::Command::kDemote:
-      what = "demote " + command.demote().slot();
-      break;
-    case v1::Command::kAssignReplica:
-      what = "assign-replica " + command.assign_replica().slot();
-      break;
-    case v1::Command::kStartTask:
-      what = "start-task " + command.start_task().task_id();
-      break;
-    case v1::Command::kCancelTask:
-      what = "cancel-task " + command.cancel_task().task_id();
-      break;
-    case v1::Command::kReleaseSlot:
-      what = "release " + command.release_slot().slot();
-      break;
-    default:
-      what = "unknown";
-      break;
+void Coordinator::RecomputeLocked(Txn& txn) {
+  HealthChanges changes = DeriveHealth(model_, leases_, last_heard_ms_, clock_->NowMs(), config_);
+  if (!changes.view_status.ok()) {
+    LogError("coordinator", absl::StrCat("model inconsistent, no decision taken: ",
+                                         changes.view_status.ToString()));
   }
-  EventLocked(txn, "command.queued", v1::INFO, absl::StrCat("command ", command.id(), ": ", what),
-              host);
-  outbox_[command.id()] = entry;
-  txn.commands.push_back(std::move(entry));
+  txn.hosts.insert(changes.hosts.begin(), changes.hosts.end());
+  txn.stores.insert(changes.stores.begin(), changes.stores.end());
+  for (v1::Event& e : changes.events) journal_.Record(txn, std::move(e));
 }
 
 bool Coordinator::AutomationRunningLocked() const {
   return automation_.state().mode() == v1::AUTOMATION_RUNNING;
 }
 
-v1::Copy* Coordinator::FindCopyLocked(StoreRecord& store, const v1::SlotRef& ref) {
-  for (auto& c : *store.mutable_info()->mutable_copies()) {
-    if (SameSlot(c.slot(), ref)) return &c;
-  }
-  return nullptr;
-}
-
-const v1::Copy* Coordinator::MasterCopyLocked(const StoreRecord& store) {
-  for (const auto& c : store.info().copies()) {
-    if (c.role() == v1::SLOT_MASTER) return &c;
-  }
-  return nullptr;
-}
-
-bool Coordinator::LeaseMayBeValidLocked(const StoreRecord& store, int64_t now) {
-  // Any copy may hold a lease: the master, or a former master whose unit was
-  // declared lost while its agent still ran.
-  for (const auto& c : store.info().copies()) {
-    auto it = lease_until_ms_.find(SlotName(c.slot()));
-    if (it != lease_until_ms_.end() && it->second > now) return true;
-  }
-  return false;
-}
-
-void Coordinator::SetSlotRoleLocked(Txn& txn, const v1::SlotRef& ref, v1::SlotRole role,
-                                    const std::string& store) {
-  v1::SlotInfo* slot = FindSlot(&model_, ref);
-  if (slot != nullptr) {
-    absl::Status st = CheckSlotRoleTransition(slot->role(), role);
-    if (!st.ok()) LogWarning("coordinator", absl::StrCat(SlotName(ref), ": ", st.message()));
-    slot->set_role(role);
-    slot->set_store(store);
-    if (role != v1::SLOT_MASTER) {
-      slot->set_lease_valid_until_ms(0);
-    }
-    txn.hosts.insert(ref.host());
-  }
-  auto it = model_.stores.find(store);
-  if (it != model_.stores.end()) {
-    v1::Copy* c = FindCopyLocked(it->second, ref);
-    if (c != nullptr) c->set_role(role);
-    txn.stores.insert(store);
-  }
-}
-
-// ---------------------------------------------------------------------------
-// Registration and sessions.
-// ---------------------------------------------------------------------------
-
-absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterRequest& request) {
-  const v1::HostInventory& inv = request.inventory();
-  absl::Status st = ValidateInventory(inv);
-  if (!st.ok()) return st;
+ClusterModel Coordinator::TEST_Model() {
   absl::MutexLock lock(&mu_);
-  const int64_t now = clock_->NowMs();
-  Txn txn;
-  const bool is_new = !model_.hosts.count(inv.host());
-  HostRecord& rec = model_.hosts[inv.host()];
-  v1::HostInfo* h = rec.mutable_info();
-  std::vector<std::string> changes;
-  if (is_new) {
-    h->set_name(inv.host());
-    h->set_state(v1::HOST_UP);
-    h->set_state_since_ms(now);
-  }
-  h->set_peer_address(inv.peer_address());
-  h->set_agent_version(inv.agent_version());
-  h->set_last_heard_ms(now);
-  if (!is_new && h->state() != v1::HOST_UP) {
-    h->set_state(v1::HOST_UP);
-    h->set_state_since_ms(now);
-  }
-  last_heard_ms_[inv.host()] = now;
-
-  // Units: keep the state of known ones, add new ones; a unit gone from the
-  // inventory is dropped only if nothing refers to it.
-  std::map<std::string, v1::UnitInfo> units;
-  for (const auto& u : h->units()) units[u.name()] = u;
-  google::protobuf::RepeatedPtrField<v1::UnitInfo> new_units;
-  for (const auto& u : inv.units()) {
-    v1::UnitInfo ui;
-    auto it = units.find(u.name());
-    if (it != units.end()) {
-      ui = it->second;
-    } else {
-      ui.set_name(u.name());
-      ui.set_state(v1::UNIT_ONLINE);
-      if (!is_new) changes.push_back(absl::StrCat("unit ", u.name(), " added"));
-    }
-    ui.mutable_devices()->CopyFrom(u.devices());
-    *new_units.Add() = ui;
-    units.erase(u.name());
-  }
-  std::map<std::string, v1::FilesystemInfo> fss;
-  for (const auto& f : h->filesystems()) fss[f.mount_point()] = f;
-  google::protobuf::RepeatedPtrField<v1::FilesystemInfo> new_fss;
-  for (const auto& f : inv.filesystems()) {
-    v1::FilesystemInfo fi;
-    auto it = fss.find(f.mount_point());
-    if (it != fss.end()) {
-      fi = it->second;
-    } else {
-      fi.set_state(v1::FS_OK);
-      if (!is_new) changes.push_back(absl::StrCat("filesystem ", f.mount_point(), " added"));
-    }
-    fi.set_mount_point(f.mount_point());
-    fi.set_unit(f.unit());
-    *new_fss.Add() = fi;
-  }
-  std::map<std::string, v1::SlotInfo> slots;
-  for (const auto& s : h->slots()) slots[s.ref().slot()] = s;
-  google::protobuf::RepeatedPtrField<v1::SlotInfo> new_slots;
-  for (const auto& s : inv.slots()) {
-    v1::SlotInfo si;
-    auto it = slots.find(s.name());
-    if (it != slots.end()) {
-      si = it->second;
-      slots.erase(it);
-    } else {
-      si.mutable_ref()->set_host(inv.host());
-      si.mutable_ref()->set_slot(s.name());
-      si.set_role(v1::SLOT_SPARE);
-      si.set_usable(true);
-      if (!is_new) changes.push_back(absl::StrCat("slot ", s.name(), " added"));
-    }
-    si.set_path(s.path());
-    si.set_filesystem(s.filesystem());
-    si.set_capacity_bytes(s.capacity_bytes());
-    si.set_service_address(s.service_address());
-    *new_slots.Add() = si;
-  }
-  // A slot that vanished but still holds a copy is kept (unusable) so the
-  // store keeps referring to it until it is replaced; spares just go.
-  for (auto& [name, si] : slots) {
-    if (si.store().empty()) {
-      changes.push_back(absl::StrCat("slot ", name, " removed"));
-      continue;
-    }
-    changes.push_back(absl::StrCat("slot ", name, " (", si.store(), ") missing from inventory"));
-    si.set_usable(false);
-    si.set_unusable_reason("missing from the agent's inventory");
-    *new_slots.Add() = si;
-  }
-  for (auto& [name, ui] : units) {
-    changes.push_back(absl::StrCat("unit ", name, " missing from inventory"));
-    *new_units.Add() = ui;
-  }
-  h->mutable_units()->Swap(&new_units);
-  h->mutable_filesystems()->Swap(&new_fss);
-  h->mutable_slots()->Swap(&new_slots);
-
-  meta_.set_next_session_seq(meta_.next_session_seq() + 1);
-  rec.set_session_id(absl::StrCat(inv.host(), "-", meta_.next_session_seq()));
-  sent_[inv.host()].clear();
-  txn.hosts.insert(inv.host());
-  txn.meta = true;
-  if (is_new) {
-    EventLocked(txn, "host.registered", v1::INFO,
-                absl::StrCat("host ", inv.host(), " registered: ", inv.units_size(), " units, ",
-                             inv.filesystems_size(), " filesystems, ", inv.slots_size(), " slots"),
-                inv.host());
-  } else {
-    EventLocked(txn, "host.reregistered", v1::INFO,
-                absl::StrCat("host ", inv.host(), " registered again",
-                             changes.empty() ? std::string(", inventory unchanged")
-                                             : ": " + absl::StrJoin(changes, "; ")),
-                inv.host());
-  }
-  for (const auto& c : inv.contents()) RecognizeContentsLocked(txn, inv.host(), c);
-  if (!is_new) RestartTasksOfLocked(txn, inv.host());
-  RecomputeLocked(txn);
-  st = CommitLocked(txn);
-  if (!st.ok()) return st;
-
-  v1::RegisterResponse resp;
-  resp.set_session_id(rec.session_id());
-  resp.set_heartbeat_ms(config_.heartbeat_ms);
-  resp.set_coordinator_time_ms(now);
-  for (const auto& s : h->slots()) {
-    if (s.store().empty()) continue;
-    v1::SlotAssignment* a = resp.add_assignments();
-    a->set_slot(s.ref().slot());
-    a->set_store(s.store());
-    a->set_role(s.role());
-    auto it = model_.stores.find(s.store());
-    if (it == model_.stores.end()) continue;
-    a->set_epoch(it->second.info().master_epoch());
-    if (const v1::Copy* m = MasterCopyLocked(it->second)) {
-      a->set_master_slot(m->slot().slot());
-      if (const HostRecord* mh = FindHost(model_, m->slot().host())) {
-        a->set_master_peer_address(mh->info().peer_address());
-      }
-    }
-  }
-  return resp;
-}
-
-void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
-                                          const v1::SlotContents& contents) {
-  v1::SlotRef ref;
-  ref.set_host(host);
-  ref.set_slot(contents.slot());
-  v1::SlotInfo* slot = FindSlot(&model_, ref);
-  if (slot == nullptr) return;
-  slot->set_used_bytes(contents.used_bytes());
-  if (contents.store().empty()) return;
-  for (const auto& u : contents.users()) {
-    auto it = users_.find(u);
-    if (it == users_.end() || it->second != contents.store()) {
-      if (it != users_.end()) --user_counts_[it->second];
-      ++user_counts_[contents.store()];
-      users_[u] = contents.store();
-      txn.users.insert(u);
-    }
-  }
-  if (slot->store() == contents.store()) return;
-  auto sit = model_.stores.find(contents.store());
-  if (!slot->store().empty()) {
-    const std::string key = absl::StrCat("contents-mismatch/", SlotName(ref));
-    if (reported_.insert(key).second) {
-      EventLocked(txn, "slot.contents_mismatch", v1::WARNING,
-                  absl::StrCat(SlotName(ref), " holds store ", contents.store(),
-                               " on disk but the coordinator assigned it ", slot->store()),
-                  host, ref.slot(), slot->store());
-    }
-    return;
-  }
-  // A copy the coordinator does not know: adopt it as a replica (a
-  // coordinator rebuilt from nothing recognizes existing copies this way).
-  StoreRecord& store = model_.stores[contents.store()];
-  if (sit == model_.stores.end()) {
-    store.mutable_info()->set_name(contents.store());
-    store.mutable_info()->set_required_copies(config_.default_copies);
-    store.mutable_info()->set_master_epoch(0);
-  }
-  v1::Copy* c = store.mutable_info()->add_copies();
-  *c->mutable_slot() = ref;
-  c->set_role(v1::SLOT_REPLICA);
-  slot->set_role(v1::SLOT_REPLICA);
-  slot->set_store(contents.store());
-  txn.stores.insert(contents.store());
-  txn.hosts.insert(host);
-  EventLocked(txn, "store.copy_recognized", v1::INFO,
-              absl::StrCat("found a copy of store ", contents.store(), " in ", SlotName(ref), " (",
-                           contents.users_size(), " users); recorded as a replica"),
-              host, ref.slot(), contents.store());
-}
-
-absl::Status Coordinator::Hello(const v1::SessionHello& hello) {
-  if (hello.host().empty() || hello.session_id().empty()) {
-    return absl::InvalidArgumentError("SessionHello needs host and session_id");
-  }
-  absl::MutexLock lock(&mu_);
-  auto it = model_.hosts.find(hello.host());
-  if (it == model_.hosts.end()) {
-    return absl::NotFoundError(absl::StrCat("host '", hello.host(), "' is not registered"));
-  }
-  if (it->second.session_id() != hello.session_id()) {
-    return absl::FailedPreconditionError(absl::StrCat("session '", hello.session_id(),
-                                                      "' is not the current session of host ",
-                                                      hello.host(), "; register again"));
-  }
-  sent_[hello.host()].clear();  // everything unacknowledged goes out again
-  return absl::OkStatus();
-}
-
-std::vector<v1::Command> Coordinator::TakeCommandsToSend(const std::string& host) {
-  absl::MutexLock lock(&mu_);
-  std::vector<v1::Command> out;
-  std::set<std::string>& sent = sent_[host];
-  for (const auto& [id, entry] : outbox_) {
-    if (entry.host() == host && sent.insert(id).second) out.push_back(entry.command());
-  }
-  return out;
+  return model_;
 }
 
 }  // namespace slotkeeper::slotmgr

@@ -1,28 +1,41 @@
 // The coordinator core: the cluster model, the decisions, the journal.
 //
-// A plain class without gRPC and without threads of its own. The gRPC
-// services (agent_service.h, automation_service.h) validate and convert,
-// then call it; slotmgrd's ticker thread calls Tick() every heartbeat to
-// advance timers (silence, grace periods, leases, replace_after, retries).
+// A façade without gRPC and without threads of its own. The gRPC services
+// (agent_service.h, automation_service.h) validate and convert, then call
+// it; slotmgrd's ticker thread calls Tick() every heartbeat to advance
+// timers (silence, grace periods, leases, replace_after, retries). Reads go
+// through queries() (queries.h).
 //
-// The whole model lives in memory (ClusterModel); every change is written
-// through the injected StateStore as one batch with its events before the
-// method returns, so a restarted coordinator (Create() loads the store)
-// resumes exactly where it stopped. Timers are timestamps in the model, so
-// they are recomputed from what was persisted. Two things are deliberately
-// not restored from disk: when each host was last heard (a restarted
-// coordinator counts silence from its own start, so its downtime never looks
-// like every host's) and lease bounds (every master lease is taken as valid
-// for a full lease from the restart, since a renewal may have just been sent).
+// The Coordinator owns the one mutex and the state under it: the model
+// (ClusterModel: hosts, stores, tasks; model.h), the user index, the
+// automation record, and the collaborators that own the rest: Journal
+// (events, routing feed), CommandOutbox (commands to agents), LeaseTable
+// (lease bounds), TaskManager (re-replication tasks), BlockedUsers (the
+// mass-deletion guard's notices). The collaborators have no locks of their
+// own; the façade calls them with `mu_` held. Health is derived by
+// DeriveHealth (health.h), a function of the model. The methods are spread
+// over files by what they implement: registration.cc (Register, Hello),
+// reports.cc (reports, acks, task updates), failover.cc (Tick, failover,
+// promotion, lost units), operator_actions.cc (the Automation API's
+// mutations), coordinator.cc (loading and committing).
 //
-// Thread-safe: every public method takes the one mutex `mu_`. Time comes from
-// the injected Clock only. The StateStore and Clock are not owned and must
-// outlive the coordinator.
+// Every change is written through the injected StateStore as one batch with
+// its events before the method returns (a Txn, txn.h), so a restarted
+// coordinator (Create() loads the store) resumes exactly where it stopped.
+// Timers are timestamps in the model, so they are recomputed from what was
+// persisted. Two things are deliberately not restored from disk: when each
+// host was last heard (a restarted coordinator counts silence from its own
+// start, so its downtime never looks like every host's) and lease bounds
+// (every master lease is taken as valid for a full lease from the restart,
+// since a renewal may have just been sent; lease_table.h).
+//
+// Thread-safe: every public method takes the one mutex `mu_`. Time comes
+// from the injected Clock only. The StateStore and Clock are not owned and
+// must outlive the coordinator.
 #ifndef SLOTKEEPER_SLOTMGR_COORDINATOR_H_
 #define SLOTKEEPER_SLOTMGR_COORDINATOR_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,30 +44,27 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "base/clock.h"
 #include "proto/agent.pb.h"
 #include "proto/automation.pb.h"
 #include "proto/model.pb.h"
+#include "slotmgr/blocked_users.h"
+#include "slotmgr/cluster_view.h"
+#include "slotmgr/command_outbox.h"
 #include "slotmgr/config.h"
-#include "slotmgr/decisions.h"
+#include "slotmgr/journal.h"
+#include "slotmgr/lease_table.h"
+#include "slotmgr/model.h"
+#include "slotmgr/queries.h"
 #include "slotmgr/state.pb.h"
 #include "slotmgr/state_store.h"
+#include "slotmgr/task_manager.h"
+#include "slotmgr/txn.h"
 
 namespace slotkeeper::slotmgr {
-
-// One copy of a store, for ksck --verify-data (which calls the agents outside
-// the coordinator's lock).
-struct CopyToVerify {
-  std::string store;
-  v1::SlotRef slot;
-  std::string peer_address;
-  bool master = false;
-};
 
 class Coordinator {
  public:
@@ -77,6 +87,8 @@ class Coordinator {
   // NOT_FOUND for a command id never issued to this host (nothing changes);
   // an id already acknowledged is a duplicate and returns OK.
   absl::Status ApplyAck(const std::string& host, const v1::CommandAck& ack);
+  // Progress or the outcome of a task, from its target host only. A DONE
+  // counts only with `verified`.
   absl::Status ApplyTaskUpdate(const std::string& host, const v1::TaskUpdate& update);
   // Commands for `host` not yet sent in its current session (marks them sent).
   std::vector<v1::Command> TakeCommandsToSend(const std::string& host);
@@ -84,124 +96,42 @@ class Coordinator {
   // Advances timers: host silence, failover, replace_after, scheduling.
   absl::Status Tick();
 
-  // ---- Automation side (automation_service.h) ---------------------------
-  v1::ClusterStatus GetClusterStatus();
-  v1::ListHostsResponse ListHosts();
-  absl::StatusOr<v1::HostInfo> GetHost(const std::string& host);
-  v1::ListStoresResponse ListStores(bool troubled_only);
-  absl::StatusOr<v1::StoreInfo> GetStore(const std::string& store);
+  // ---- Automation side (automation_service.h): changes ----------------------
   absl::StatusOr<v1::StoreInfo> CreateStore(const v1::CreateStoreRequest& request);
-  absl::StatusOr<v1::UserLocation> LookupUser(const std::string& user);
-  v1::ListTasksResponse ListTasks(const v1::ListTasksRequest& request);
-  absl::StatusOr<v1::ListEventsResponse> ListEvents(const v1::ListEventsRequest& request);
   absl::StatusOr<v1::FailoverResponse> Failover(const v1::FailoverRequest& request);
   absl::StatusOr<v1::DrainResponse> Drain(const v1::DrainRequest& request);
   absl::StatusOr<v1::DrainResponse> Undrain(const v1::DrainRequest& request);
   absl::StatusOr<v1::MarkLostResponse> MarkLost(const v1::MarkLostRequest& request);
   absl::StatusOr<v1::AutomationState> SetAutomation(const v1::SetAutomationRequest& request);
-  v1::AutomationState GetAutomation();
-  // The model checks of ksck (no data verification; see CopiesToVerify).
-  v1::ConsistencyReport CheckModel();
-  std::vector<CopyToVerify> CopiesToVerify();
 
-  // Watches: events with seq > after_seq (persisted ones through ListEvents);
-  // waits up to `timeout` (real time: only a wake-up, not a decision) for one.
-  absl::StatusOr<std::vector<v1::Event>> EventsAfter(uint64_t after_seq, size_t limit);
-  bool WaitForEventAfter(uint64_t after_seq, absl::Duration timeout);
-  uint64_t LastEventSeq();
-  // Routing changes numbered from 1 in this process; `*next` is where to
-  // continue. Only changes since the process started are kept.
-  std::vector<v1::RoutingChange> RoutingAfter(uint64_t after, uint64_t* next);
-  uint64_t RoutingCursor();
-  bool WaitForRoutingAfter(uint64_t after, absl::Duration timeout);
+  // ---- Reads (queries.h): status, lists, lookups, ksck, watches ----------
+  const Queries& queries() const { return queries_; }
 
-  // For tests.
-  ClusterModel ModelForTest();
+  // Test-only: a copy of the model, to compare states and check invariants.
+  ClusterModel TEST_Model();
 
  private:
-  // One decision's changes, committed together.
-  struct Txn {
-    std::set<std::string> hosts, stores, tasks, users;
-    std::vector<OutboxEntry> commands;
-    std::vector<std::string> erased_commands;
-    std::vector<v1::Event> events;
-    std::vector<v1::RoutingChange> routing;
-    bool automation = false;
-    bool meta = false;
-  };
-
-  // Per host, by slot index: the store and copy each slot holds, so that a
-  // report is applied without searching (the hot path). Valid while
-  // `generation` equals generation_, which every commit touching a host or
-  // store bumps (copies are added and removed only in such commits; std::map
-  // nodes and RepeatedPtrField elements do not move otherwise).
-  struct SlotCache {
-    uint64_t generation = 0;
-    std::vector<std::string> name;  // "HOST/SLOT"
-    std::vector<StoreRecord*> store;
-    std::vector<v1::Copy*> copy;
-  };
-
   Coordinator(StateStore* store, Clock* clock, CoordinatorConfig config);
-  const SlotCache& SlotCacheLocked(const std::string& host, const v1::HostInfo& info)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status LoadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes what `txn` noted as one batch, then publishes its events and
+  // routing changes. On a failed write: aborts the process (see
+  // CoordinatorConfig::exit_on_commit_failure) or returns the error.
+  absl::Status CommitLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The planners' snapshot of the model; nullopt (logged) if inconsistent.
   std::optional<ClusterView> ViewLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status CommitLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EventLocked(Txn& txn, const std::string& kind, v1::EventSeverity severity,
-                   const std::string& text, const std::string& host = "",
-                   const std::string& slot = "", const std::string& store = "",
-                   const std::string& task = "", const std::string& unit = "")
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CommandLocked(Txn& txn, const std::string& host, v1::Command command)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
-  // Re-derives unit, filesystem and slot health and store states from the
-  // model; touches and journals what changed.
+  // Derives health again (DeriveHealth); notes and journals what changed.
   void RecomputeLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void SetSlotRoleLocked(Txn& txn, const v1::SlotRef& ref, v1::SlotRole role,
-                         const std::string& store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The host an operator request names: INVALID_ARGUMENT for an empty name,
-  // NOT_FOUND for an unknown one.
-  absl::StatusOr<HostRecord*> OperatorHostLocked(const std::string& host)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Copy* FindCopyLocked(StoreRecord& store, const v1::SlotRef& ref)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  const v1::Copy* MasterCopyLocked(const StoreRecord& store) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool LeaseMayBeValidLocked(const StoreRecord& store, int64_t now)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target,
-                     const std::string& why, bool automatic) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FailoverStepLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit, const std::string& why)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::vector<std::string> PlanReplacementsLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::string CreateTaskLocked(Txn& txn, const std::string& store, const v1::SlotRef& source,
-                               const v1::SlotRef& target, const v1::SlotRef& replaces)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ScheduleLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The StartTask command of a task, naming its source's current address.
-  v1::Command StartTaskCommandLocked(const v1::TaskInfo& task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Starts again the running tasks of a host that registered again (its
-  // agent may have restarted and forgotten them).
-  void RestartTasksOfLocked(Txn& txn, const std::string& host) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void FinishTaskLocked(Txn& txn, StoredTask& task, bool success, const std::string& error)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Users whose sync into `host`/`slot` an agent reports as stopped (the
-  // mass-deletion guard): a "replication.blocked" WARNING once per
-  // (slot, user), and "replication.unblocked" when a complete list (a health
-  // report) no longer names the user. A task update's list is not complete:
-  // it only adds.
-  void NoteBlockedUsersLocked(Txn& txn, const std::string& host, const std::string& slot,
-                              const std::string& store,
-                              const google::protobuf::RepeatedPtrField<std::string>& users,
-                              bool complete) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A copy an agent found on disk: users indexed, and a copy the
+  // coordinator does not know adopted as a replica.
   void RecognizeContentsLocked(Txn& txn, const std::string& host, const v1::SlotContents& contents)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  v1::Endpoint EndpointLocked(const v1::SlotRef& ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The store as shown to clients (with its user count).
-  v1::StoreInfo StoreInfoLocked(const StoreRecord& rec) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Failover (failover.cc): promotions that are due, a promotion with its
+  // commands and routing change, a drive unit declared lost.
+  void FailoverStepLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target,
+                     const std::string& why, bool automatic) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit, const std::string& why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AutomationRunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   StateStore* const store_;
@@ -210,22 +140,19 @@ class Coordinator {
 
   mutable absl::Mutex mu_;
   ClusterModel model_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::string> users_ ABSL_GUARDED_BY(mu_);     // user -> store
-  std::map<std::string, uint64_t> user_counts_ ABSL_GUARDED_BY(mu_);  // store -> users
-  std::map<std::string, OutboxEntry> outbox_ ABSL_GUARDED_BY(mu_);    // by command id
+  UserIndex users_ ABSL_GUARDED_BY(mu_);
   AutomationRecord automation_ ABSL_GUARDED_BY(mu_);
-  MetaRecord meta_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_session_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  Journal journal_ ABSL_GUARDED_BY(mu_);
+  CommandOutbox outbox_ ABSL_GUARDED_BY(mu_);
+  LeaseTable leases_ ABSL_GUARDED_BY(mu_);
+  TaskManager tasks_ ABSL_GUARDED_BY(mu_);
   // Not persisted (see the class comment).
-  std::map<std::string, int64_t> last_heard_ms_ ABSL_GUARDED_BY(mu_);              // by host
-  absl::flat_hash_map<std::string, int64_t> lease_until_ms_ ABSL_GUARDED_BY(mu_);  // "HOST/SLOT"
-  std::map<std::string, SlotCache> slot_cache_ ABSL_GUARDED_BY(mu_);               // by host
-  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 1;
-  std::map<std::string, std::set<std::string>> sent_ ABSL_GUARDED_BY(mu_);  // host -> ids
-  std::set<std::string> reported_ ABSL_GUARDED_BY(mu_);  // one-time notices already journaled
-  // "HOST/SLOT" -> users reported blocked there (see NoteBlockedUsersLocked).
-  std::map<std::string, std::set<std::string>> blocked_users_ ABSL_GUARDED_BY(mu_);
-  std::deque<v1::Event> recent_events_ ABSL_GUARDED_BY(mu_);
-  std::vector<v1::RoutingChange> routing_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int64_t> last_heard_ms_ ABSL_GUARDED_BY(mu_);  // by host
+  SlotCopyIndex slot_copies_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> notices_ ABSL_GUARDED_BY(mu_);  // one-time notices already journaled
+  BlockedUsers blocked_users_ ABSL_GUARDED_BY(mu_);
+  const Queries queries_;
 };
 
 }  // namespace slotkeeper::slotmgr

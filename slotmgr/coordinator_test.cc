@@ -1,8 +1,9 @@
 #include "slotmgr/coordinator.h"
 
 #include "gtest/gtest.h"
-#include "slotmgr/coordinator_test_util.h"
+#include "proto/model_util.h"
 #include "slotmgr/model.h"
+#include "slotmgr/testing/coordinator_fixture.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -12,53 +13,12 @@ using testing::FsCondition;
 using testing::MakeInventory;
 using testing::Ref;
 
-const std::vector<std::string> kHosts = {"imap1", "imap2", "imap3"};
-
-class CoordinatorTest : public CoordinatorFixture {
- protected:
-  void RegisterThree() {
-    for (const auto& h : kHosts) RegisterHost(MakeInventory(h));
-  }
-
-  // Store "st1": master imap1/s01, replicas imap2/s01 and imap3/s01, seeded.
-  void CreateHealthyStore() {
-    v1::CreateStoreRequest req;
-    req.set_store("st1");
-    *req.mutable_master() = Ref("imap1", "s01");
-    *req.add_replicas() = Ref("imap2", "s01");
-    *req.add_replicas() = Ref("imap3", "s01");
-    auto st = coord_->CreateStore(req);
-    ASSERT_TRUE(st.ok()) << st.status();
-    CompleteRunningTasks();
-    for (const auto& h : kHosts) AckAll(h);
-    auto info = coord_->GetStore("st1");
-    ASSERT_TRUE(info.ok());
-    ASSERT_EQ(info->state(), v1::STORE_HEALTHY) << info->DebugString();
-  }
-
-  std::string MasterOf(const std::string& store) {
-    auto info = coord_->GetStore(store);
-    EXPECT_TRUE(info.ok());
-    for (const auto& c : info->copies()) {
-      if (c.role() == v1::SLOT_MASTER) return SlotName(c.slot());
-    }
-    return "";
-  }
-
-  std::string Serialized() {
-    ClusterModel m = coord_->ModelForTest();
-    std::string out;
-    for (const auto& [n, h] : m.hosts) out += h.SerializeAsString();
-    for (const auto& [n, s] : m.stores) out += s.SerializeAsString();
-    for (const auto& [n, t] : m.tasks) out += t.SerializeAsString();
-    return out;
-  }
-};
+class CoordinatorTest : public CoordinatorFixture {};
 
 TEST_F(CoordinatorTest, RegisterTwiceReconcilesWithoutDuplicates) {
   RegisterHost(MakeInventory("imap1", 2, 2));
   RegisterHost(MakeInventory("imap1", 2, 3));  // one more slot per unit
-  ClusterModel m = coord_->ModelForTest();
+  ClusterModel m = coord_->TEST_Model();
   ASSERT_EQ(m.hosts.size(), 1u);
   EXPECT_EQ(m.hosts["imap1"].info().slots_size(), 6);
   EXPECT_EQ(m.hosts["imap1"].info().units_size(), 2);
@@ -73,7 +33,7 @@ TEST_F(CoordinatorTest, RegisterRejectsMalformedInventory) {
   auto resp = coord_->Register(req);
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(resp.status().message().find("/nowhere"), std::string::npos);
-  EXPECT_TRUE(coord_->ModelForTest().hosts.empty());
+  EXPECT_TRUE(coord_->TEST_Model().hosts.empty());
 }
 
 TEST_F(CoordinatorTest, RegistrationRecognizesExistingCopies) {
@@ -84,67 +44,33 @@ TEST_F(CoordinatorTest, RegistrationRecognizesExistingCopies) {
   c->add_users("alice");
   RegisterHost(inv);
   RegisterHost(inv);  // again: still one copy
-  auto st = coord_->GetStore("old");
+  auto st = coord_->queries().GetStore("old");
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->copies_size(), 1);
-  auto loc = coord_->LookupUser("alice");
+  auto loc = coord_->queries().LookupUser("alice");
   ASSERT_TRUE(loc.ok());
   EXPECT_EQ(loc->store(), "old");
 }
 
-TEST_F(CoordinatorTest, CreateStoreAdoptsARecognizedCopyAsItsMaster) {
+TEST_F(CoordinatorTest, ASlotMissingFromTheInventoryIsUnusableForThatCause) {
   RegisterThree();
-  v1::HostInventory inv = MakeInventory("imap1");
-  v1::SlotContents* c = inv.add_contents();
-  c->set_slot("s01");
-  c->set_store("st1");
-  c->add_users("alice");
-  RegisterHost(inv);  // mail copied in before the store was declared
-  ASSERT_EQ(coord_->GetStore("st1")->copies_size(), 1);
-  // Not declared yet: nothing is placed or copied for it.
-  clock_.Advance(absl::Seconds(5));
-  ASSERT_TRUE(coord_->Tick().ok());
-  EXPECT_TRUE(coord_->ListTasks(v1::ListTasksRequest()).tasks().empty());
-  EXPECT_TRUE(EventsOfKind("placement.refused").empty());
-
-  // Declaring it on another slot is refused: the store exists.
-  v1::CreateStoreRequest other;
-  other.set_store("st1");
-  *other.mutable_master() = Ref("imap2", "s01");
-  EXPECT_EQ(coord_->CreateStore(other).status().code(), absl::StatusCode::kAlreadyExists);
-
-  v1::CreateStoreRequest req;
-  req.set_store("st1");
-  *req.mutable_master() = Ref("imap1", "s01");
-  *req.add_replicas() = Ref("imap2", "s01");
-  *req.add_replicas() = Ref("imap3", "s01");
-  auto st = coord_->CreateStore(req);
-  ASSERT_TRUE(st.ok()) << st.status();
-  EXPECT_EQ(st->copies_size(), 3);
-  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
-  EXPECT_EQ(coord_->LookupUser("alice")->store(), "st1");
-  // Once it has a master, the store is not adopted a second time.
-  EXPECT_EQ(coord_->CreateStore(req).status().code(), absl::StatusCode::kAlreadyExists);
-}
-
-TEST_F(CoordinatorTest, CreateStoreAdoptsAndPlacesReplicas) {
-  RegisterThree();
+  CreateHealthyStore();
   v1::HostInventory inv = MakeInventory("imap2");
-  v1::SlotContents* c = inv.add_contents();
-  c->set_slot("s01");
-  c->set_store("st2");
+  inv.mutable_slots()->erase(inv.mutable_slots()->begin());  // s01 holds st1's replica
   RegisterHost(inv);
-  v1::CreateStoreRequest req;
-  req.set_store("st2");
-  *req.mutable_master() = Ref("imap2", "s01");
-  req.set_copies(3);
-  auto st = coord_->CreateStore(req);
-  ASSERT_TRUE(st.ok()) << st.status();
-  ASSERT_EQ(st->copies_size(), 3);
-  std::set<std::string> hosts;
-  for (const auto& copy : st->copies()) hosts.insert(copy.slot().host());
-  EXPECT_EQ(hosts.size(), 3u);
-  EXPECT_EQ(MasterOf("st2"), "imap2/s01");
+  const v1::SlotInfo* s01 = nullptr;
+  auto host = coord_->queries().GetHost("imap2");
+  ASSERT_TRUE(host.ok());
+  for (const auto& s : host->slots()) {
+    if (s.ref().slot() == "s01") s01 = &s;
+  }
+  ASSERT_NE(s01, nullptr) << "a slot holding a copy is kept";
+  EXPECT_TRUE(s01->missing_from_inventory());
+  EXPECT_FALSE(s01->usable());
+  EXPECT_EQ(coord_->queries().GetStore("st1")->state(), v1::STORE_DEGRADED);
+  // Listed again, the copy is still not trusted.
+  RegisterHost(MakeInventory("imap2"));
+  EXPECT_FALSE(coord_->queries().GetHost("imap2")->slots(0).usable());
 }
 
 TEST_F(CoordinatorTest, BadInputChangesNothing) {
@@ -186,15 +112,16 @@ TEST_F(CoordinatorTest, SilenceMakesHostSuspectThenDown) {
   RegisterThree();
   clock_.Advance(absl::Seconds(5));
   Heartbeat({"imap1", "imap2"});
-  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_UP);  // 5 s is not "more than 5 s"
+  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(),
+            v1::HOST_UP);  // 5 s is not "more than 5 s"
   clock_.Advance(absl::Seconds(1));
   Heartbeat({"imap1", "imap2"});
-  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_SUSPECT);
+  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(), v1::HOST_SUSPECT);
   clock_.Advance(absl::Seconds(25));
   Heartbeat({"imap1", "imap2"});
-  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_DOWN);
+  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(), v1::HOST_DOWN);
   ASSERT_TRUE(Report("imap3").ok());
-  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_UP);
+  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(), v1::HOST_UP);
 }
 
 TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
@@ -205,9 +132,9 @@ TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
   auto renewal = Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")});
   ASSERT_TRUE(renewal.ok());
   EXPECT_FALSE(renewal->has_value()) << "no lease renewal for an unusable master";
-  auto host = coord_->GetHost("imap1");
+  auto host = coord_->queries().GetHost("imap1");
   EXPECT_FALSE(host->slots(0).usable());
-  EXPECT_EQ(coord_->GetStore("st1")->state(), v1::STORE_NO_MASTER);
+  EXPECT_EQ(coord_->queries().GetStore("st1")->state(), v1::STORE_NO_MASTER);
   for (int i = 0; i < 29; ++i) {
     clock_.Advance(absl::Seconds(1));
     ASSERT_TRUE(Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")}).ok());
@@ -220,7 +147,7 @@ TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
   EXPECT_TRUE(m == "imap2/s01" || m == "imap3/s01") << m;
   auto events = EventsOfKind("store.failover");
   ASSERT_EQ(events.size(), 1u);
-  EXPECT_EQ(coord_->GetStore("st1")->master_epoch(), 2u);
+  EXPECT_EQ(coord_->queries().GetStore("st1")->master_epoch(), 2u);
   // Promote goes to the new master's host; demote to the old one.
   const std::string new_host = m.substr(0, m.find('/'));
   bool promoted = false;
@@ -234,9 +161,28 @@ TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
 TEST_F(CoordinatorTest, ConditionsClearMakeSlotUsableAgain) {
   RegisterThree();
   ASSERT_TRUE(Report("imap2", {FsCondition(v1::IO_ERROR, "/srv/du2")}).ok());
-  EXPECT_FALSE(coord_->GetHost("imap2")->slots(2).usable());
+  EXPECT_FALSE(coord_->queries().GetHost("imap2")->slots(2).usable());
   ASSERT_TRUE(Report("imap2").ok());
-  EXPECT_TRUE(coord_->GetHost("imap2")->slots(2).usable());
+  EXPECT_TRUE(coord_->queries().GetHost("imap2")->slots(2).usable());
+}
+
+TEST_F(CoordinatorTest, StoredConditionsCarryTheCoordinatorsHardVerdict) {
+  RegisterThree();
+  v1::Condition kernel;
+  kernel.set_type(v1::KERNEL_ERROR);
+  kernel.set_subject_kind(v1::SUBJECT_UNIT);
+  kernel.set_subject("du1");
+  kernel.set_hard(true);  // what the agent thinks
+  v1::Condition ro = FsCondition(v1::READ_ONLY, "/srv/du2");
+  ro.set_hard(false);
+  ASSERT_TRUE(Report("imap1", {kernel, ro}).ok());
+  auto host = coord_->queries().GetHost("imap1");
+  ASSERT_TRUE(host.ok());
+  ASSERT_EQ(host->conditions_size(), 2);
+  EXPECT_FALSE(host->conditions(0).hard()) << "soft: the slots on du1 stay usable";
+  EXPECT_TRUE(host->slots(0).usable());
+  EXPECT_TRUE(host->conditions(1).hard()) << "hard: the slots on /srv/du2 are unusable";
+  EXPECT_FALSE(host->slots(2).usable());
 }
 
 TEST_F(CoordinatorTest, SilentMasterWaitsForSilenceGraceAndPausedAutomationWaitsForever) {
@@ -253,7 +199,7 @@ TEST_F(CoordinatorTest, SilentMasterWaitsForSilenceGraceAndPausedAutomationWaits
     clock_.Advance(absl::Seconds(1));
     Heartbeat({"imap2", "imap3"});
   }
-  EXPECT_EQ(coord_->GetHost("imap1")->state(), v1::HOST_DOWN);
+  EXPECT_EQ(coord_->queries().GetHost("imap1")->state(), v1::HOST_DOWN);
   EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "paused: no failover";
   v1::SetAutomationRequest resume;
   ASSERT_TRUE(coord_->SetAutomation(resume).ok());
@@ -268,7 +214,7 @@ TEST_F(CoordinatorTest, SkewedReplicaIsNeverPromoted) {
   v1::HealthReport r;
   r.set_agent_time_ms(clock_.NowMs() - 6 * 3600 * 1000);
   ASSERT_TRUE(coord_->ApplyReport("imap2", sessions_["imap2"], r).ok());
-  EXPECT_TRUE(coord_->GetHost("imap2")->clock_skewed());
+  EXPECT_TRUE(coord_->queries().GetHost("imap2")->clock_skewed());
   EXPECT_EQ(EventsOfKind("host.clock_skewed").size(), 1u);
   for (int i = 0; i < 40; ++i) {
     clock_.Advance(absl::Seconds(1));
@@ -279,81 +225,17 @@ TEST_F(CoordinatorTest, SkewedReplicaIsNeverPromoted) {
   EXPECT_EQ(MasterOf("st1"), "imap3/s01");
 }
 
-TEST_F(CoordinatorTest, OperatorFailoverDryRunAndRefusal) {
-  RegisterThree();
-  CreateHealthyStore();
-  v1::FailoverRequest req;
-  req.set_store("st1");
-  *req.mutable_to() = Ref("imap2", "s02");  // not a copy
-  auto resp = coord_->Failover(req);
-  ASSERT_TRUE(resp.ok());
-  EXPECT_FALSE(resp->items(0).refused().empty());
-  *req.mutable_to() = Ref("imap2", "s01");
-  req.set_dry_run(true);
-  resp = coord_->Failover(req);
-  ASSERT_TRUE(resp.ok());
-  EXPECT_FALSE(resp->items(0).done());
-  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
-  req.set_dry_run(false);
-  resp = coord_->Failover(req);
-  ASSERT_TRUE(resp.ok());
-  EXPECT_TRUE(resp->items(0).done());
-  // The old master's lease may still be valid: it is fenced first.
-  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
-  AckAll("imap1");  // the demote is acknowledged: the lease is released
-  ASSERT_TRUE(coord_->Tick().ok());
-  EXPECT_EQ(MasterOf("st1"), "imap2/s01");
-}
-
-TEST_F(CoordinatorTest, LostUnitIsReplacedBeforeEvicted) {
-  RegisterThree();
-  RegisterHost(MakeInventory("imap4"));
-  CreateHealthyStore();
-  v1::MarkLostRequest req;
-  req.set_host("imap3");
-  req.set_unit("du1");
-  auto resp = coord_->MarkLost(req);
-  ASSERT_TRUE(resp.ok()) << resp.status();
-  ASSERT_EQ(resp->affected_stores_size(), 1);
-  ASSERT_EQ(resp->tasks_created_size(), 1);
-  const std::string task = resp->tasks_created(0);
-  auto tasks = coord_->ListTasks({}).tasks();
-  ASSERT_EQ(tasks.size(), 1u);
-  EXPECT_EQ(tasks[0].target().host(), "imap4") << "the only host without a copy";
-  EXPECT_EQ(tasks[0].state(), v1::TASK_RUNNING);
-  // Still referenced until the replacement is verified.
-  auto st = coord_->GetStore("st1");
-  EXPECT_EQ(st->copies_size(), 4);
-  EXPECT_EQ(FinishTask("imap4", task, /*verified=*/false).code(), absl::StatusCode::kOk);
-  EXPECT_EQ(coord_->GetStore("st1")->copies_size(), 4) << "unverified copy evicts nothing";
-  clock_.Advance(absl::Seconds(31));
-  Heartbeat({"imap1", "imap2", "imap3", "imap4"});
-  ASSERT_TRUE(FinishTask("imap4", task).ok());
-  st = coord_->GetStore("st1");
-  ASSERT_EQ(st->copies_size(), 3);
-  for (const auto& c : st->copies()) EXPECT_NE(c.slot().host(), "imap3");
-  EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
-  EXPECT_EQ(EventsOfKind("copy.dropped").size(), 1u);
-  EXPECT_TRUE(FinishTask("imap4", task).ok()) << "a repeated final state is harmless";
-  EXPECT_EQ(FinishTask("imap1", task).code(), absl::StatusCode::kFailedPrecondition)
-      << "only the target host reports on a task";
-  EXPECT_TRUE(coord_->CheckModel().problems().empty());
-}
-
 TEST_F(CoordinatorTest, RestartMidRecoveryContinues) {
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   CreateHealthyStore();
-  v1::MarkLostRequest req;
-  req.set_host("imap3");
-  req.set_unit("du1");
-  auto resp = coord_->MarkLost(req);
+  auto resp = MarkLost("imap3", "du1");
   ASSERT_TRUE(resp.ok());
   const std::string task = resp->tasks_created(0);
   EXPECT_FALSE(coord_->TakeCommandsToSend("imap4").empty());  // sent, not acknowledged
   Restart();
   // The task is still running; the unacknowledged start is re-sent after hello.
-  auto tasks = coord_->ListTasks({}).tasks();
+  auto tasks = coord_->queries().ListTasks({}).tasks();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].state(), v1::TASK_RUNNING);
   auto again = coord_->TakeCommandsToSend("imap4");
@@ -367,7 +249,7 @@ TEST_F(CoordinatorTest, RestartMidRecoveryContinues) {
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   ASSERT_TRUE(FinishTask("imap4", task).ok());
-  auto st = coord_->GetStore("st1");
+  auto st = coord_->queries().GetStore("st1");
   EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
   EXPECT_EQ(st->copies_size(), 3);
   EXPECT_GE(EventsOfKind("coordinator.start").size(), 3u);
@@ -377,10 +259,7 @@ TEST_F(CoordinatorTest, AgentRegisteringAgainGetsItsRunningTasksStartedAgain) {
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   CreateHealthyStore();
-  v1::MarkLostRequest req;
-  req.set_host("imap3");
-  req.set_unit("du1");
-  auto resp = coord_->MarkLost(req);
+  auto resp = MarkLost("imap3", "du1");
   ASSERT_TRUE(resp.ok()) << resp.status();
   const std::string task = resp->tasks_created(0);
   auto starts_of = [&](const std::vector<v1::Command>& cmds) {
@@ -394,7 +273,7 @@ TEST_F(CoordinatorTest, AgentRegisteringAgainGetsItsRunningTasksStartedAgain) {
   EXPECT_TRUE(EventsOfKind("task.resent").empty());
   // Acknowledged, then the agent restarts: the running task is started again
   // under the same id, with the source's current address.
-  const std::string source = coord_->ListTasks({}).tasks(0).source().host();
+  const std::string source = coord_->queries().ListTasks({}).tasks(0).source().host();
   v1::HostInventory moved = MakeInventory(source);
   moved.set_peer_address(source + ":7499");
   RegisterHost(moved);
@@ -407,7 +286,7 @@ TEST_F(CoordinatorTest, AgentRegisteringAgainGetsItsRunningTasksStartedAgain) {
     }
   }
   EXPECT_EQ(EventsOfKind("task.resent").size(), 1u);
-  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
+  EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
   // Another host registering again restarts nothing.
   RegisterHost(MakeInventory("imap2"));
   EXPECT_EQ(starts_of(AckAll("imap2")), 0);
@@ -435,7 +314,7 @@ TEST_F(CoordinatorTest, ReplaceAfterDeclaresFailedUnitLost) {
     Heartbeat({"imap1", "imap2", "imap4"});
   }
   EXPECT_EQ(EventsOfKind("unit.lost").size(), 1u);
-  auto tasks = coord_->ListTasks({}).tasks();
+  auto tasks = coord_->queries().ListTasks({}).tasks();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].target().host(), "imap4");
 }
@@ -454,19 +333,19 @@ TEST_F(CoordinatorTest, ReplaceAfterDeclaresUnitsOfADownHostLost) {
     clock_.Advance(absl::Seconds(1));
     Heartbeat({"imap1", "imap2", "imap4"});
   }
-  EXPECT_EQ(coord_->GetHost("imap3")->state(), v1::HOST_DOWN);
+  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(), v1::HOST_DOWN);
   EXPECT_TRUE(EventsOfKind("unit.lost").empty()) << "not before replace_after from DOWN";
-  EXPECT_TRUE(coord_->ListTasks({}).tasks().empty());
+  EXPECT_TRUE(coord_->queries().ListTasks({}).tasks().empty());
   for (int i = 0; i < 6; ++i) {
     clock_.Advance(absl::Seconds(1));
     Heartbeat({"imap1", "imap2", "imap4"});
   }
   EXPECT_EQ(EventsOfKind("unit.lost").size(), 2u) << "every unit of the host";
-  auto tasks = coord_->ListTasks({}).tasks();
+  auto tasks = coord_->queries().ListTasks({}).tasks();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].target().host(), "imap4");
   ASSERT_TRUE(FinishTask("imap4", tasks[0].id()).ok());
-  auto st = coord_->GetStore("st1");
+  auto st = coord_->queries().GetStore("st1");
   ASSERT_EQ(st->copies_size(), 3);
   for (const auto& c : st->copies()) EXPECT_NE(c.slot().host(), "imap3");
   EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
@@ -485,26 +364,24 @@ TEST_F(CoordinatorTest, MassFailureFreezesAutomation) {
     clock_.Advance(absl::Seconds(1));
     Heartbeat({"imap4"});
   }
-  EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_FROZEN);
+  EXPECT_EQ(coord_->queries().GetAutomation().mode(), v1::AUTOMATION_FROZEN);
   EXPECT_EQ(EventsOfKind("automation.frozen").size(), 1u);
   EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "frozen: no failover";
   // The hosts come back: it stays frozen until a person resumes it.
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
-  EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_FROZEN);
+  EXPECT_EQ(coord_->queries().GetAutomation().mode(), v1::AUTOMATION_FROZEN);
   v1::SetAutomationRequest resume;
   resume.set_set_by("operator");
   ASSERT_TRUE(coord_->SetAutomation(resume).ok());
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
-  EXPECT_EQ(coord_->GetAutomation().mode(), v1::AUTOMATION_RUNNING);
+  EXPECT_EQ(coord_->queries().GetAutomation().mode(), v1::AUTOMATION_RUNNING);
 }
 
 TEST_F(CoordinatorTest, TaskFailureBacksOffAndRetries) {
   RegisterThree();
   RegisterHost(MakeInventory("imap4"));
   CreateHealthyStore();
-  v1::MarkLostRequest req;
-  req.set_host("imap3");
-  auto resp = coord_->MarkLost(req);
+  auto resp = MarkLost("imap3");
   ASSERT_TRUE(resp.ok());
   const std::string task = resp->tasks_created(0);
   v1::TaskUpdate u;
@@ -512,13 +389,13 @@ TEST_F(CoordinatorTest, TaskFailureBacksOffAndRetries) {
   u.set_state(v1::TASK_FAILED);
   u.set_error("disk full");
   ASSERT_TRUE(coord_->ApplyTaskUpdate("imap4", u).ok());
-  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
+  EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
-  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
+  EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
   clock_.Advance(absl::Seconds(31));
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
-  EXPECT_EQ(coord_->ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
-  EXPECT_EQ(coord_->ListTasks({}).tasks(0).attempts(), 2u);
+  EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
+  EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).attempts(), 2u);
 }
 
 }  // namespace
@@ -526,94 +403,6 @@ TEST_F(CoordinatorTest, TaskFailureBacksOffAndRetries) {
 
 namespace slotkeeper::slotmgr {
 namespace {
-
-class CoordinatorOpsTest : public CoordinatorTest {};
-
-TEST_F(CoordinatorOpsTest, DrainMovesMasterAfterLeaseAndLookupFollows) {
-  RegisterThree();
-  CreateHealthyStore();
-  v1::DrainRequest drain;
-  drain.set_host("imap1");
-  drain.set_reason("disk swap");
-  auto resp = coord_->Drain(drain);
-  ASSERT_TRUE(resp.ok()) << resp.status();
-  EXPECT_EQ(resp->masters_to_move(), 1u);
-  // The lease is no longer renewed; the master moves once it has run out.
-  auto renewal = Report("imap1");
-  ASSERT_TRUE(renewal.ok());
-  EXPECT_FALSE(renewal->has_value());
-  Heartbeat({"imap1", "imap2", "imap3"});
-  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
-  for (int i = 0; i < 21; ++i) {
-    clock_.Advance(absl::Seconds(1));
-    Heartbeat({"imap1", "imap2", "imap3"});
-  }
-  EXPECT_NE(MasterOf("st1"), "imap1/s01");
-  EXPECT_EQ(coord_->GetStore("st1")->master_epoch(), 2u);
-  uint64_t next = 0;
-  auto changes = coord_->RoutingAfter(0, &next);
-  ASSERT_EQ(changes.size(), 1u);
-  EXPECT_EQ(changes[0].store(), "st1");
-  EXPECT_EQ(changes[0].master_epoch(), 2u);
-  // Placement avoids the draining host.
-  v1::CreateStoreRequest cs;
-  cs.set_store("st2");
-  *cs.mutable_master() = Ref("imap2", "s02");
-  cs.set_copies(3);
-  EXPECT_EQ(coord_->CreateStore(cs).status().code(), absl::StatusCode::kFailedPrecondition)
-      << "only two hosts can take copies while imap1 drains";
-  ASSERT_TRUE(coord_->Undrain(drain).ok());
-  EXPECT_TRUE(coord_->CreateStore(cs).ok());
-}
-
-TEST_F(CoordinatorOpsTest, LookupUserAndEventsByTime) {
-  v1::HostInventory inv = MakeInventory("imap1");
-  v1::SlotContents* c = inv.add_contents();
-  c->set_slot("s01");
-  c->set_store("st9");
-  c->add_users("bob");
-  RegisterHost(inv);
-  EXPECT_EQ(coord_->GetStore("st9")->user_count(), 1u);
-  auto loc = coord_->LookupUser("bob");
-  ASSERT_TRUE(loc.ok()) << loc.status();
-  EXPECT_EQ(loc->store(), "st9");
-  EXPECT_EQ(coord_->LookupUser("nobody").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(coord_->LookupUser("").status().code(), absl::StatusCode::kInvalidArgument);
-  const int64_t t0 = clock_.NowMs();
-  clock_.Advance(absl::Minutes(5));
-  RegisterHost(MakeInventory("imap2"));
-  v1::ListEventsRequest q;
-  q.set_since_ms(t0 + 1);
-  auto events = coord_->ListEvents(q);
-  ASSERT_TRUE(events.ok());
-  ASSERT_FALSE(events->events().empty());
-  for (const auto& e : events->events()) EXPECT_GT(e.time_ms(), t0);
-  q.set_host("imap2");
-  events = coord_->ListEvents(q);
-  ASSERT_TRUE(events.ok());
-  for (const auto& e : events->events()) EXPECT_EQ(e.host(), "imap2");
-  q.set_until_ms(t0 - 5);
-  EXPECT_EQ(coord_->ListEvents(q).status().code(), absl::StatusCode::kInvalidArgument);
-}
-
-TEST_F(CoordinatorOpsTest, ConsistencyCheckFindsLostReferencesAndMissingCopies) {
-  RegisterThree();
-  CreateHealthyStore();
-  EXPECT_TRUE(coord_->CheckModel().problems().empty());
-  v1::MarkLostRequest req;
-  req.set_host("imap3");
-  req.set_unit("du1");
-  ASSERT_TRUE(coord_->MarkLost(req).ok());  // no fourth host: nothing can replace it
-  v1::ConsistencyReport r = coord_->CheckModel();
-  bool lost_ref = false, short_copies = false;
-  for (const auto& p : r.problems()) {
-    lost_ref |= p.text().find("lost drive unit") != std::string::npos;
-    short_copies |= p.text().find("usable copies of 3") != std::string::npos;
-  }
-  EXPECT_TRUE(lost_ref);
-  EXPECT_TRUE(short_copies);
-  EXPECT_FALSE(EventsOfKind("placement.refused").empty());
-}
 
 TEST_F(CoordinatorTest, BlockedUsersRaiseOneEventEachAndClear) {
   RegisterThree();
@@ -662,7 +451,7 @@ TEST_F(CoordinatorTest, BlockedUsersInATaskUpdateRaiseAnEventOnce) {
   *req.add_replicas() = Ref("imap2", "s01");
   ASSERT_TRUE(coord_->CreateStore(req).ok());
   std::string task;
-  const v1::ListTasksResponse tasks = coord_->ListTasks({});
+  const v1::ListTasksResponse tasks = coord_->queries().ListTasks({});
   for (const auto& t : tasks.tasks()) {
     if (t.state() == v1::TASK_RUNNING) task = t.id();
   }

@@ -3,21 +3,12 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "slotmgr/model.h"
+#include "proto/model_util.h"
 
 namespace slotkeeper::slotmgr {
 
-bool IsHardCondition(const v1::Condition& c) {
-  switch (c.type()) {
-    case v1::READ_ONLY:
-    case v1::IO_ERROR:
-    case v1::HUNG_IO:
-    case v1::NOT_MOUNTED:
-    case v1::UNIT_OFFLINE:
-      return true;
-    default:
-      return false;
-  }
+void ApplyHardRule(Conditions* conditions) {
+  for (v1::Condition& c : *conditions) c.set_hard(model::IsHardConditionType(c.type()));
 }
 
 v1::FilesystemState FilesystemStateFor(const std::string& mount_point,
@@ -63,7 +54,8 @@ v1::FilesystemState FilesystemStateFor(const std::string& mount_point,
 
 bool UnitHasHardEvidence(const std::string& unit, const Conditions& conditions) {
   for (const v1::Condition& c : conditions) {
-    if (c.subject_kind() == v1::SUBJECT_UNIT && c.subject() == unit && IsHardCondition(c)) {
+    if (c.subject_kind() == v1::SUBJECT_UNIT && c.subject() == unit &&
+        model::IsHardConditionType(c.type())) {
       return true;
     }
   }
@@ -72,7 +64,8 @@ bool UnitHasHardEvidence(const std::string& unit, const Conditions& conditions) 
 
 std::string SlotHardReason(const std::string& slot, const Conditions& conditions) {
   for (const v1::Condition& c : conditions) {
-    if (c.subject_kind() == v1::SUBJECT_SLOT && c.subject() == slot && IsHardCondition(c)) {
+    if (c.subject_kind() == v1::SUBJECT_SLOT && c.subject() == slot &&
+        model::IsHardConditionType(c.type())) {
       return c.reason().empty() ? std::string("hard condition on the slot") : c.reason();
     }
   }
@@ -87,7 +80,7 @@ SlotHealth SlotHealthFor(v1::HostState host, v1::UnitState unit, v1::FilesystemS
   } else if (unit == v1::UNIT_FAILED) {
     h = {false, "drive unit failed", true};
   } else if (fs != v1::FS_OK && fs != v1::FILESYSTEM_STATE_UNSPECIFIED) {
-    h = {false, absl::StrCat("filesystem ", Name(fs)), true};
+    h = {false, absl::StrCat("filesystem ", model::Name(fs)), true};
   } else if (!slot_hard_reason.empty()) {
     h = {false, slot_hard_reason, true};
   } else if (host == v1::HOST_DOWN) {

@@ -4,10 +4,11 @@
 // Pure functions over values; the coordinator calls them with its injected
 // clock's time. Thread-safe.
 //
-// Hard evidence (READ_ONLY, IO_ERROR, HUNG_IO, NOT_MOUNTED, UNIT_OFFLINE)
-// makes the affected slots unusable at once; it stops counting as soon as the
-// agent no longer reports it. Silence counts only through the host state
-// (SUSPECT after `suspect_after`, DOWN after `down_after`; model.h).
+// Hard evidence (model::IsHardConditionType: READ_ONLY, IO_ERROR, HUNG_IO,
+// NOT_MOUNTED, UNIT_OFFLINE) makes the affected slots unusable at once; it
+// stops counting as soon as the agent no longer reports it. Silence counts
+// only through the host state (SUSPECT after `suspect_after`, DOWN after
+// `down_after`; model.h).
 #ifndef SLOTKEEPER_SLOTMGR_FAILURE_DETECTOR_H_
 #define SLOTKEEPER_SLOTMGR_FAILURE_DETECTOR_H_
 
@@ -22,7 +23,10 @@ namespace slotkeeper::slotmgr {
 
 using Conditions = google::protobuf::RepeatedPtrField<v1::Condition>;
 
-bool IsHardCondition(const v1::Condition& condition);
+// Sets every condition's `hard` bit from model::IsHardConditionType, the rule
+// the detector acts on: what the coordinator stores and shows is its own
+// verdict, never the bit an agent sent.
+void ApplyHardRule(Conditions* conditions);
 
 // The filesystem's state from the hard conditions about it (FS_OK if none).
 // When several hold, the most severe wins: I/O errors, then not mounted,

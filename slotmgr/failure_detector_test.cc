@@ -13,6 +13,16 @@ v1::Condition Cond(v1::ConditionType t, v1::SubjectKind k, const std::string& su
   return c;
 }
 
+TEST(FailureDetectorTest, HardBitFollowsTheOneRuleNotTheAgent) {
+  Conditions c;
+  *c.Add() = Cond(v1::KERNEL_ERROR, v1::SUBJECT_UNIT, "du1");
+  c.Mutable(0)->set_hard(true);  // the agent's opinion
+  *c.Add() = Cond(v1::READ_ONLY, v1::SUBJECT_FILESYSTEM, "/srv/a");
+  ApplyHardRule(&c);
+  EXPECT_FALSE(c.Get(0).hard()) << "a kernel log line is evidence, not a verdict";
+  EXPECT_TRUE(c.Get(1).hard());
+}
+
 TEST(FailureDetectorTest, FilesystemFollowsConditionsMostSevereWins) {
   Conditions c;
   EXPECT_EQ(FilesystemStateFor("/srv/a", c), v1::FS_OK);

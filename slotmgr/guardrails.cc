@@ -1,14 +1,12 @@
 #include "slotmgr/guardrails.h"
 
 #include <algorithm>
-#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 
 absl::Status GuardrailOptions::Validate() const {
   if (!(max_down_fraction > 0.0 && max_down_fraction <= 1.0)) {
@@ -28,22 +26,7 @@ absl::Status GuardrailOptions::Validate() const {
   if (store_cooldown_ms < 0) {
     return absl::InvalidArgumentError("store_cooldown_ms must not be negative");
   }
-  if (max_clock_skew_ms < 0) {
-    return absl::InvalidArgumentError("max_clock_skew_ms must not be negative");
-  }
   return absl::OkStatus();
-}
-
-AutomationDecision CheckAutomation(v1::AutomationMode mode, absl::string_view reason) {
-  AutomationDecision d;
-  if (mode == v1::AUTOMATION_PAUSED) {
-    d.allowed = false;
-    d.reason = absl::StrCat("automation paused by operator: ", reason);
-  } else if (mode == v1::AUTOMATION_FROZEN) {
-    d.allowed = false;
-    d.reason = absl::StrCat("automation frozen by the mass-failure brake: ", reason);
-  }
-  return d;
 }
 
 BrakeDecision CheckMassFailure(const ClusterView& view, int64_t now_ms,
@@ -76,11 +59,6 @@ BrakeDecision CheckMassFailure(const ClusterView& view, int64_t now_ms,
   return d;
 }
 
-v1::AutomationMode NextAutomationMode(v1::AutomationMode current, const BrakeDecision& brake) {
-  if (current == v1::AUTOMATION_PAUSED || current == v1::AUTOMATION_FROZEN) return current;
-  return brake.engage ? v1::AUTOMATION_FROZEN : v1::AUTOMATION_RUNNING;
-}
-
 RateLimitDecision CheckFailoverRate(const std::vector<FailoverRecord>& history,
                                     absl::string_view store, int64_t now_ms,
                                     const GuardrailOptions& options) {
@@ -107,39 +85,4 @@ RateLimitDecision CheckFailoverRate(const std::vector<FailoverRecord>& history,
   return d;
 }
 
-RateLimitDecision FailoverHistory::Check(absl::string_view store, int64_t now_ms) const {
-  return CheckFailoverRate(records_, store, now_ms, options_);
-}
-
-void FailoverHistory::Record(absl::string_view store, int64_t now_ms) {
-  FailoverRecord r{std::string(store), now_ms};
-  // Keep time order even if records arrive out of order (journal replay).
-  auto it = std::upper_bound(records_.begin(), records_.end(), now_ms,
-                             [](int64_t t, const FailoverRecord& rec) { return t < rec.time_ms; });
-  records_.insert(it, std::move(r));
-}
-
-void FailoverHistory::Prune(int64_t now_ms) {
-  const int64_t keep = std::max(options_.failover_window_ms, options_.store_cooldown_ms);
-  auto first_kept = std::find_if(records_.begin(), records_.end(), [&](const FailoverRecord& r) {
-    return r.time_ms > now_ms - keep;
-  });
-  records_.erase(records_.begin(), first_kept);
-}
-
-int FailoverHistory::RecentCount(int64_t now_ms) const {
-  return CheckFailoverRate(records_, "", now_ms, options_).recent;
-}
-
-ClockSkewDecision CheckClockSkew(const HostView& host, const GuardrailOptions& options) {
-  ClockSkewDecision d;
-  if (std::llabs(host.clock_offset_ms) > options.max_clock_skew_ms) {
-    d.skewed = true;
-    d.reason = absl::StrCat(host.name, ": clock offset ", FormatMs(host.clock_offset_ms),
-                            " exceeds ", FormatMs(options.max_clock_skew_ms));
-  }
-  return d;
-}
-
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr

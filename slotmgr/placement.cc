@@ -8,8 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 namespace {
 
 // Greedy placement state over one view: load counters and what this plan
@@ -277,15 +276,6 @@ PlacementPlan PlanStores(const ClusterView& view, std::vector<const StoreView*> 
 
 }  // namespace
 
-absl::StatusOr<PlacementPlan> PlanReReplication(const ClusterView& view,
-                                                const PlacementOptions& options) {
-  if (!view.finalized()) return absl::FailedPreconditionError("cluster view not finalized");
-  std::vector<const StoreView*> stores;
-  stores.reserve(view.stores.size());
-  for (const StoreView& st : view.stores) stores.push_back(&st);
-  return PlanStores(view, std::move(stores), options);
-}
-
 absl::StatusOr<PlacementPlan> PlanReReplicationFor(const ClusterView& view,
                                                    const std::vector<std::string>& stores,
                                                    const PlacementOptions& options) {
@@ -328,5 +318,4 @@ absl::StatusOr<PlacementPlan> PlanNewStore(const ClusterView& view, absl::string
   return plan;
 }
 
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr

@@ -33,14 +33,15 @@
 #include "absl/strings/string_view.h"
 #include "slotmgr/cluster_view.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 
+// The coordinator derives these from CoordinatorConfig (config.h); the
+// defaults here are the same as the config's.
 struct PlacementOptions {
   // Room required beyond the store's bytes, as a fraction of them: mail
   // keeps arriving while the copy runs, and a full filesystem fails all
-  // its slots. 0.10 = 10%.
-  double headroom_fraction = 0.10;
+  // its slots. 0.2 = 20%.
+  double headroom_fraction = 0.2;
   // Hosts whose |clock offset| exceeds this (or flagged clock_skewed) take
   // no new replicas; same default as PromotionOptions.
   int64_t max_clock_skew_ms = 5'000;
@@ -64,17 +65,13 @@ struct PlacementPlan {
   std::vector<UnplacedCopy> unplaced;
 };
 
-// Plans new replicas for every store whose present copies (all roles but
-// LOST; SEEDING counts, it is already being replaced) are fewer than
+// Plans new replicas for the listed stores (e.g. those short of copies
+// after a unit was lost): for each whose present copies (all roles but LOST;
+// SEEDING counts, it is already being replaced) are fewer than
 // required_copies. Stores are served in order of risk: fewest healthy
 // copies, then most missing, then name. A store with no usable in-sync
-// source is reported unplaced. FAILED_PRECONDITION if the view is not
-// finalized.
-absl::StatusOr<PlacementPlan> PlanReReplication(const ClusterView& view,
-                                                const PlacementOptions& options);
-
-// The same for the listed stores only (e.g. those affected by one lost
-// unit). NOT_FOUND for an unknown store.
+// source is reported unplaced. NOT_FOUND for an unknown store;
+// FAILED_PRECONDITION if the view is not finalized.
 absl::StatusOr<PlacementPlan> PlanReReplicationFor(const ClusterView& view,
                                                    const std::vector<std::string>& stores,
                                                    const PlacementOptions& options);
@@ -90,7 +87,6 @@ absl::StatusOr<PlacementPlan> PlanNewStore(const ClusterView& view, absl::string
                                            const SlotId& master, uint32_t copies,
                                            uint64_t store_bytes, const PlacementOptions& options);
 
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr
 
 #endif  // SLOTKEEPER_SLOTMGR_PLACEMENT_H_

@@ -9,10 +9,9 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "slotmgr/cluster_table_testutil.h"
+#include "slotmgr/testing/cluster_tables.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 namespace {
 
 using ::testing::HasSubstr;
@@ -30,8 +29,19 @@ ClusterView OneLostCopy(std::vector<HostRow> extra_hosts) {
   return view;
 }
 
-PlacementPlan Plan(const ClusterView& view, const PlacementOptions& options = {}) {
-  absl::StatusOr<PlacementPlan> plan = PlanReReplication(view, options);
+// The tables below are sized for 10% headroom.
+PlacementOptions TenPercentHeadroom() {
+  PlacementOptions options;
+  options.headroom_fraction = 0.10;
+  return options;
+}
+
+// Every store of the view.
+PlacementPlan Plan(const ClusterView& view,
+                   const PlacementOptions& options = TenPercentHeadroom()) {
+  std::vector<std::string> stores;
+  for (const StoreView& st : view.stores) stores.push_back(st.name);
+  absl::StatusOr<PlacementPlan> plan = PlanReReplicationFor(view, stores, options);
   EXPECT_TRUE(plan.ok()) << plan.status();
   return plan.ok() ? *plan : PlacementPlan();
 }
@@ -244,17 +254,17 @@ TEST(PlacementTest, DeterministicAndRestrictedToListedStores) {
     EXPECT_EQ(first.placements[i].target, second.placements[i].target);
     EXPECT_EQ(first.placements[i].source, second.placements[i].source);
   }
-  auto only_b = PlanReReplicationFor(view, {"b"}, PlacementOptions());
+  auto only_b = PlanReReplicationFor(view, {"b"}, TenPercentHeadroom());
   ASSERT_TRUE(only_b.ok());
   ASSERT_EQ(only_b->placements.size(), 1u);
   EXPECT_EQ(only_b->placements[0].store, "b");
-  EXPECT_EQ(PlanReReplicationFor(view, {"zz"}, PlacementOptions()).status().code(),
+  EXPECT_EQ(PlanReReplicationFor(view, {"zz"}, TenPercentHeadroom()).status().code(),
             absl::StatusCode::kNotFound);
 }
 
 TEST(PlacementTest, NewStorePlacesReplicasOnDistinctOtherHosts) {
   ClusterView view = MakeCluster({{"imap1", 2}, {"imap2", 2}, {"imap3", 2}, {"imap4", 2}}, {});
-  auto plan = PlanNewStore(view, "fresh", Slot("imap1/s01"), 3, 5 * kGB, PlacementOptions());
+  auto plan = PlanNewStore(view, "fresh", Slot("imap1/s01"), 3, 5 * kGB, TenPercentHeadroom());
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->placements.size(), 2u);
   std::set<std::string> hosts;
@@ -266,7 +276,7 @@ TEST(PlacementTest, NewStorePlacesReplicasOnDistinctOtherHosts) {
   }
   EXPECT_EQ(hosts.size(), 2u);
 
-  plan = PlanNewStore(view, "big", Slot("imap1/s01"), 5, 5 * kGB, PlacementOptions());
+  plan = PlanNewStore(view, "big", Slot("imap1/s01"), 5, 5 * kGB, TenPercentHeadroom());
   ASSERT_TRUE(plan.ok());
   EXPECT_EQ(plan->placements.size(), 3u);  // only three other hosts
   ASSERT_EQ(plan->unplaced.size(), 1u);
@@ -284,5 +294,4 @@ TEST(PlacementTest, NewStorePlacesReplicasOnDistinctOtherHosts) {
 }
 
 }  // namespace
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr

@@ -7,8 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 namespace {
 
 // Number of MASTER slots per host, indexed like view.hosts.
@@ -91,7 +90,7 @@ std::string RejectionLine(const SlotId& slot, const Verdict& v) {
   return absl::StrCat(slot.ToString(), ": ", absl::StrJoin(v.reasons, "; "));
 }
 
-// The shared body of ChoosePromotion and PlanPromotions.
+// The body of ChoosePromotion; `masters` counts MASTER copies per host.
 PromotionDecision Choose(const ClusterView& view, const StoreView& store,
                          const std::vector<int>& masters, const PromotionOptions& options) {
   PromotionDecision d;
@@ -188,26 +187,4 @@ absl::StatusOr<PromotionDecision> CheckPromotionTarget(const ClusterView& view,
   return d;
 }
 
-absl::StatusOr<std::vector<PromotionDecision>> PlanPromotions(
-    const ClusterView& view, const std::vector<std::string>& stores,
-    const PromotionOptions& options) {
-  if (!view.finalized()) return absl::FailedPreconditionError("cluster view not finalized");
-  std::vector<int> masters = CountMasters(view);
-  std::vector<PromotionDecision> out;
-  out.reserve(stores.size());
-  for (const std::string& name : stores) {
-    const StoreView* st = view.FindStore(name);
-    if (st == nullptr) return absl::NotFoundError(absl::StrCat("unknown store '", name, "'"));
-    PromotionDecision d = Choose(view, *st, masters, options);
-    if (d.promote) {
-      ++masters[view.HostIndex(d.target.host)];
-      int old = d.from.empty() ? -1 : view.HostIndex(d.from.host);
-      if (old >= 0 && masters[old] > 0) --masters[old];
-    }
-    out.push_back(std::move(d));
-  }
-  return out;
-}
-
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr

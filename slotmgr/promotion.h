@@ -25,8 +25,7 @@
 #include "absl/strings/string_view.h"
 #include "slotmgr/cluster_view.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 
 struct PromotionOptions {
   // A host whose |clock offset| exceeds this is never promoted: mail
@@ -83,15 +82,6 @@ absl::StatusOr<PromotionDecision> CheckPromotionTarget(const ClusterView& view,
                                                        const SlotId& target, bool force,
                                                        const PromotionOptions& options);
 
-// Plans promotions for several stores at once (every master off a failed or
-// drained host). Like ChoosePromotion for each store, in the given order,
-// but the "fewest masters on its host" tie-break counts the masters planned
-// so far, so the new masters spread over hosts. Unknown stores: NOT_FOUND.
-absl::StatusOr<std::vector<PromotionDecision>> PlanPromotions(
-    const ClusterView& view, const std::vector<std::string>& stores,
-    const PromotionOptions& options);
-
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr
 
 #endif  // SLOTKEEPER_SLOTMGR_PROMOTION_H_

@@ -8,10 +8,9 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "slotmgr/cluster_table_testutil.h"
+#include "slotmgr/testing/cluster_tables.h"
 
-namespace slotkeeper {
-namespace slotmgr {
+namespace slotkeeper::slotmgr {
 namespace {
 
 using ::testing::ElementsAre;
@@ -213,9 +212,11 @@ TEST(PromotionTest, ExplicitTargetErrors) {
             absl::StatusCode::kNotFound);
 }
 
-TEST(PromotionTest, PlanPromotionsSpreadsNewMastersOverHosts) {
+TEST(PromotionTest, SuccessiveChoicesSpreadNewMastersOverHosts) {
   // Six stores mastered on imap1, each replicated on imap2..imap4 and all in
-  // sync: the new masters must not all land on imap2.
+  // sync: the new masters must not all land on imap2. The coordinator
+  // promotes one store at a time and the next choice sees the new master
+  // (the "fewest masters on its host" tie-break).
   std::vector<StoreRow> stores;
   for (int i = 1; i <= 6; ++i) {
     std::string s = absl::StrFormat("s%02d", i);
@@ -229,14 +230,16 @@ TEST(PromotionTest, PlanPromotionsSpreadsNewMastersOverHosts) {
   }
   ClusterView view =
       MakeCluster({{"imap1", 6, v1::HOST_DOWN}, {"imap2", 6}, {"imap3", 6}, {"imap4", 6}}, stores);
-  std::vector<std::string> names;
-  for (const StoreRow& r : stores) names.push_back(r.name);
-  auto plan = PlanPromotions(view, names, PromotionOptions());
-  ASSERT_TRUE(plan.ok());
   std::map<std::string, int> per_host;
-  for (const PromotionDecision& d : *plan) {
-    ASSERT_TRUE(d.promote) << d.summary;
-    ++per_host[d.target.host];
+  for (const StoreRow& r : stores) {
+    auto d = ChoosePromotion(view, r.name, PromotionOptions());
+    ASSERT_TRUE(d.ok());
+    ASSERT_TRUE(d->promote) << d->summary;
+    ++per_host[d->target.host];
+    for (CopyView& c : view.MutableStore(r.name)->copies) {
+      if (c.role == v1::SLOT_MASTER) c.role = v1::SLOT_REPLICA;
+      if (c.slot == d->target) c.role = v1::SLOT_MASTER;
+    }
   }
   EXPECT_THAT(per_host, ElementsAre(std::pair<const std::string, int>("imap2", 2),
                                     std::pair<const std::string, int>("imap3", 2),
@@ -250,5 +253,4 @@ TEST(PromotionTest, UnfinalizedViewIsRefused) {
 }
 
 }  // namespace
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr

@@ -86,7 +86,7 @@ Cluster* MakeCluster() {
       auto st = cl->core->CreateStore(cs);
       if (!st.ok()) std::abort();
     }
-    ClusterModel model = cl->core->ModelForTest();
+    ClusterModel model = cl->core->TEST_Model();
     for (int h = 0; h < kHosts; ++h) {
       const v1::HostInfo& hi = model.hosts[absl::StrCat("imap", h)].info();
       v1::HealthReport r;

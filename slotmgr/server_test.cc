@@ -14,9 +14,10 @@
 #include "gtest/gtest.h"
 #include "proto/agent.grpc.pb.h"
 #include "proto/automation.grpc.pb.h"
+#include "proto/model_util.h"
 #include "proto/peer.grpc.pb.h"
-#include "slotmgr/coordinator_test_util.h"
 #include "slotmgr/model.h"
+#include "slotmgr/testing/coordinator_fixture.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -202,7 +203,7 @@ TEST_F(ServerTest, BadInputGetsClearErrorsAndChangesNothing) {
   eager.Report();
   st = eager.Close();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
-  const std::string before = coord_->ModelForTest().hosts["imap1"].SerializeAsString();
+  const std::string before = coord_->TEST_Model().hosts["imap1"].SerializeAsString();
   // A report naming a slot that does not exist.
   FakeAgent agent(server_->address(), MakeInventory("imap1"), &clock_);
   ASSERT_TRUE(agent.Register().ok());
@@ -224,7 +225,7 @@ TEST_F(ServerTest, BadInputGetsClearErrorsAndChangesNothing) {
   st = agent.Close();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
   // Nothing changed but the session id.
-  HostRecord after = coord_->ModelForTest().hosts["imap1"];
+  HostRecord after = coord_->TEST_Model().hosts["imap1"];
   HostRecord was;
   ASSERT_TRUE(was.ParseFromString(before));
   after.clear_session_id();
@@ -269,12 +270,12 @@ TEST_F(ServerTest, ReadOnlyMasterFailsOverAndStateSurvivesRestart) {
   ASSERT_TRUE(Eventually([&] {
     for (auto& a : agents) a->AckAll();
     server_->TickAndFlush();
-    auto st = coord_->GetStore("st1");
+    auto st = coord_->queries().GetStore("st1");
     return st.ok() && st->state() == v1::STORE_HEALTHY;
   }));
   // The master's filesystem turns read-only; the agent says so at once.
   agents[0]->Report({FsCondition(v1::READ_ONLY, "/srv/du1")});
-  ASSERT_TRUE(Eventually([&] { return !coord_->GetHost("imap1")->slots(0).usable(); }));
+  ASSERT_TRUE(Eventually([&] { return !coord_->queries().GetHost("imap1")->slots(0).usable(); }));
   for (int i = 0; i < 4; ++i) {
     clock_.Advance(absl::Seconds(1));
     for (auto& a : agents) {
@@ -308,7 +309,8 @@ TEST_F(ServerTest, ReadOnlyMasterFailsOverAndStateSurvivesRestart) {
   for (const auto& e : events.events()) failovers += e.kind() == "store.failover";
   EXPECT_EQ(failovers, 1);
   // LookupUser-style routing is served from the new master.
-  const std::string new_master = SlotName(Ref(promoted_host, promote->command().promote().slot()));
+  const std::string new_master =
+      model::SlotName(Ref(promoted_host, promote->command().promote().slot()));
 
   // Kill and restart the coordinator: the state is intact.
   for (auto& a : agents) a->Close();
@@ -323,7 +325,7 @@ TEST_F(ServerTest, ReadOnlyMasterFailsOverAndStateSurvivesRestart) {
   EXPECT_EQ(after.master_epoch(), 2u);
   for (const auto& c : after.copies()) {
     if (c.role() == v1::SLOT_MASTER) {
-      EXPECT_EQ(SlotName(c.slot()), new_master);
+      EXPECT_EQ(model::SlotName(c.slot()), new_master);
     }
   }
 }
@@ -428,7 +430,7 @@ TEST_F(ServerTest, HundredAgentsStreamConcurrently) {
   }
   for (auto& a : agents) EXPECT_TRUE(a->Close().ok());
   EXPECT_TRUE(Eventually([&] { return server_->agent_service()->SessionCount() == 0; }));
-  EXPECT_EQ(coord_->ListHosts().hosts_size(), kAgents);
+  EXPECT_EQ(coord_->queries().ListHosts().hosts_size(), kAgents);
 }
 
 TEST_F(ServerTest, ReconnectedAgentGetsCommandsOnItsNewestStream) {

@@ -18,10 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
-#include "slotmgr/config.h"
-#include "slotmgr/coordinator.h"
 #include "base/log.h"
 #include "base/log_flags.h"
+#include "slotmgr/config.h"
+#include "slotmgr/coordinator.h"
 #include "slotmgr/server.h"
 #include "slotmgr/state_store.h"
 
@@ -64,24 +64,8 @@ void SetSignalled(int) { g_signalled = 1; }
 
 int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  using namespace slotkeeper;           // NOLINT: main only
-  using namespace slotkeeper::slotmgr;  // NOLINT: main only
-  absl::SetProgramUsageMessage("The Slotkeeper coordinator. See --helpfull.");
-  absl::ParseCommandLine(argc, argv);
-  if (absl::Status s = slotkeeper::InitLoggingFromFlags("slotmgrd"); !s.ok()) {
-    LogError("coordinator", s.ToString());
-    return 2;
-  }
-
-  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-  if (data_dir.empty()) {
-    LogError("coordinator", "--data_dir is required");
-    return 2;
-  }
-  CoordinatorConfig config;
+slotkeeper::slotmgr::CoordinatorConfig ConfigFromFlags() {
+  slotkeeper::slotmgr::CoordinatorConfig config;
   config.heartbeat_ms = Ms(absl::GetFlag(FLAGS_heartbeat));
   config.suspect_after_ms = Ms(absl::GetFlag(FLAGS_suspect_after));
   config.down_after_ms = Ms(absl::GetFlag(FLAGS_down_after));
@@ -103,6 +87,27 @@ int main(int argc, char** argv) {
   config.task_retry_backoff_ms = Ms(absl::GetFlag(FLAGS_task_retry_backoff));
   config.placement_headroom = absl::GetFlag(FLAGS_placement_headroom);
   config.default_copies = absl::GetFlag(FLAGS_copies);
+  return config;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace slotkeeper;           // NOLINT: main only
+  using namespace slotkeeper::slotmgr;  // NOLINT: main only
+  absl::SetProgramUsageMessage("The Slotkeeper coordinator. See --helpfull.");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::Status s = slotkeeper::InitLoggingFromFlags("slotmgrd"); !s.ok()) {
+    LogError("coordinator", s.ToString());
+    return 2;
+  }
+
+  const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (data_dir.empty()) {
+    LogError("coordinator", "--data_dir is required");
+    return 2;
+  }
+  const CoordinatorConfig config = ConfigFromFlags();
   absl::Status valid = ValidateConfig(config);
   if (!valid.ok()) {
     LogError("coordinator", valid.ToString());
@@ -129,7 +134,8 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, SetSignalled);
   std::printf("slotmgrd listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
-  LogInfo("coordinator", absl::StrCat("listening on ", (*server)->address(), ", state in ", data_dir));
+  LogInfo("coordinator",
+          absl::StrCat("listening on ", (*server)->address(), ", state in ", data_dir));
 
   // The ticker: advances timers every heartbeat and sends what was decided.
   const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(config.heartbeat_ms / 2, 10));

@@ -17,7 +17,7 @@
 #include "gtest/gtest.h"
 #include "proto/agent.grpc.pb.h"
 #include "proto/automation.grpc.pb.h"
-#include "slotmgr/coordinator_test_util.h"
+#include "slotmgr/testing/coordinator_fixture.h"
 
 namespace slotkeeper::slotmgr {
 namespace {

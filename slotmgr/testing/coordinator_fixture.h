@@ -1,7 +1,8 @@
-// Helpers for coordinator tests: literal clusters, a fake agent's messages,
-// and a coordinator on a real RocksDB in the test's temp directory.
-#ifndef SLOTKEEPER_SLOTMGR_COORDINATOR_TEST_UTIL_H_
-#define SLOTKEEPER_SLOTMGR_COORDINATOR_TEST_UTIL_H_
+// Test support for the coordinator (testonly): literal inventories, a fake
+// agent's messages, and CoordinatorFixture, a coordinator on a real RocksDB
+// in the test's temp directory with a fake clock.
+#ifndef SLOTKEEPER_SLOTMGR_TESTING_COORDINATOR_FIXTURE_H_
+#define SLOTKEEPER_SLOTMGR_TESTING_COORDINATOR_FIXTURE_H_
 
 #include <cstdlib>
 #include <memory>
@@ -11,7 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "base/clock.h"
 #include "gtest/gtest.h"
+#include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/testing/slot_ref.h"
+#include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr::testing {
 
@@ -43,13 +47,6 @@ inline v1::HostInventory MakeInventory(const std::string& name, int units = 2,
   return inv;
 }
 
-inline v1::SlotRef Ref(const std::string& host, const std::string& slot) {
-  v1::SlotRef r;
-  r.set_host(host);
-  r.set_slot(slot);
-  return r;
-}
-
 inline v1::Condition FsCondition(v1::ConditionType type, const std::string& mount) {
   v1::Condition c;
   c.set_type(type);
@@ -59,6 +56,8 @@ inline v1::Condition FsCondition(v1::ConditionType type, const std::string& moun
   c.set_hard(true);
   return c;
 }
+
+inline const std::vector<std::string> kThreeHosts = {"imap1", "imap2", "imap3"};
 
 inline std::string TempDir(const std::string& name) {
   const char* t = std::getenv("TEST_TMPDIR");
@@ -86,7 +85,7 @@ class CoordinatorFixture : public ::testing::Test {
   // Whatever a test did, the model must stay one the planners accept.
   void TearDown() override {
     if (coord_ == nullptr) return;
-    absl::StatusOr<ClusterView> view = BuildView(coord_->ModelForTest(), {});
+    absl::StatusOr<ClusterView> view = BuildView(coord_->TEST_Model(), {});
     EXPECT_TRUE(view.ok()) << view.status();
   }
 
@@ -149,7 +148,7 @@ class CoordinatorFixture : public ::testing::Test {
 
   // Runs every started task to completion.
   void CompleteRunningTasks() {
-    const v1::ListTasksResponse tasks = coord_->ListTasks({});
+    const v1::ListTasksResponse tasks = coord_->queries().ListTasks({});
     for (const auto& t : tasks.tasks()) {
       if (t.state() == v1::TASK_RUNNING) {
         ASSERT_TRUE(FinishTask(t.target().host(), t.id()).ok());
@@ -159,11 +158,61 @@ class CoordinatorFixture : public ::testing::Test {
 
   std::vector<v1::Event> EventsOfKind(const std::string& kind) {
     std::vector<v1::Event> out;
-    auto events = coord_->EventsAfter(0, 100000);
+    auto events = coord_->queries().EventsAfter(0, 100000);
     EXPECT_TRUE(events.ok());
     for (const auto& e : *events) {
       if (e.kind() == kind) out.push_back(e);
     }
+    return out;
+  }
+
+  // imap1, imap2, imap3 (MakeInventory) registered.
+  void RegisterThree() {
+    for (const auto& h : kThreeHosts) RegisterHost(MakeInventory(h));
+  }
+
+  // Store "st1": master imap1/s01, replicas imap2/s01 and imap3/s01, seeded.
+  void CreateHealthyStore() {
+    v1::CreateStoreRequest req;
+    req.set_store("st1");
+    *req.mutable_master() = Ref("imap1", "s01");
+    *req.add_replicas() = Ref("imap2", "s01");
+    *req.add_replicas() = Ref("imap3", "s01");
+    auto st = coord_->CreateStore(req);
+    ASSERT_TRUE(st.ok()) << st.status();
+    CompleteRunningTasks();
+    for (const auto& h : kThreeHosts) AckAll(h);
+    auto info = coord_->queries().GetStore("st1");
+    ASSERT_TRUE(info.ok());
+    ASSERT_EQ(info->state(), v1::STORE_HEALTHY) << info->DebugString();
+  }
+
+  std::string MasterOf(const std::string& store) {
+    auto info = coord_->queries().GetStore(store);
+    EXPECT_TRUE(info.ok());
+    for (const auto& c : info->copies()) {
+      if (c.role() == v1::SLOT_MASTER) return model::SlotName(c.slot());
+    }
+    return "";
+  }
+
+  // An operator declares `host`'s drive unit `unit` lost (every unit when
+  // `unit` is empty).
+  absl::StatusOr<v1::MarkLostResponse> MarkLost(const std::string& host,
+                                                const std::string& unit = "") {
+    v1::MarkLostRequest req;
+    req.set_host(host);
+    req.set_unit(unit);
+    return coord_->MarkLost(req);
+  }
+
+  // The whole model, serialized: equal strings mean nothing changed.
+  std::string Serialized() {
+    ClusterModel m = coord_->TEST_Model();
+    std::string out;
+    for (const auto& [n, h] : m.hosts) out += h.SerializeAsString();
+    for (const auto& [n, s] : m.stores) out += s.SerializeAsString();
+    for (const auto& [n, t] : m.tasks) out += t.SerializeAsString();
     return out;
   }
 
@@ -178,4 +227,4 @@ class CoordinatorFixture : public ::testing::Test {
 
 }  // namespace slotkeeper::slotmgr::testing
 
-#endif  // SLOTKEEPER_SLOTMGR_COORDINATOR_TEST_UTIL_H_
+#endif  // SLOTKEEPER_SLOTMGR_TESTING_COORDINATOR_FIXTURE_H_

@@ -1,34 +1,16 @@
-#include "slotmgr/decisions.h"
+#include "slotmgr/view_builder.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "proto/model_util.h"
 #include "slotmgr/guardrails.h"
-#include "slotmgr/model.h"
 #include "slotmgr/placement.h"
 #include "slotmgr/promotion.h"
 #include "slotmgr/scheduler.h"
 
 namespace slotkeeper::slotmgr {
-
-const HostRecord* FindHost(const ClusterModel& model, const std::string& host) {
-  auto it = model.hosts.find(host);
-  return it == model.hosts.end() ? nullptr : &it->second;
-}
-
-const v1::SlotInfo* FindSlot(const ClusterModel& model, const v1::SlotRef& ref) {
-  const HostRecord* h = FindHost(model, ref.host());
-  if (h == nullptr) return nullptr;
-  for (const v1::SlotInfo& s : h->info().slots()) {
-    if (s.ref().slot() == ref.slot()) return &s;
-  }
-  return nullptr;
-}
-
-v1::SlotInfo* FindSlot(ClusterModel* model, const v1::SlotRef& ref) {
-  return const_cast<v1::SlotInfo*>(FindSlot(*static_cast<const ClusterModel*>(model), ref));
-}
 
 v1::SlotRef ToRef(const SlotId& id) {
   v1::SlotRef r;
@@ -40,43 +22,6 @@ v1::SlotRef ToRef(const SlotId& id) {
 SlotId ToId(const v1::SlotRef& ref) { return SlotId{ref.host(), ref.slot()}; }
 
 namespace {
-
-PromotionOptions PromotionOpts(const CoordinatorConfig& c) {
-  PromotionOptions o;
-  o.max_clock_skew_ms = c.max_clock_skew_ms;
-  o.max_lag_ms = c.max_failover_lag_ms;
-  return o;
-}
-
-PlacementOptions PlacementOpts(const CoordinatorConfig& c) {
-  PlacementOptions o;
-  o.headroom_fraction = c.placement_headroom;
-  o.max_clock_skew_ms = c.max_clock_skew_ms;
-  return o;
-}
-
-SchedulerOptions SchedulerOpts(const CoordinatorConfig& c) {
-  SchedulerOptions o;
-  o.max_incoming_per_host = c.max_incoming_per_host;
-  o.max_outgoing_per_host = c.max_outgoing_per_host;
-  o.max_running = c.max_tasks_global;
-  o.max_attempts = c.max_task_attempts;
-  o.initial_backoff_ms = c.task_retry_backoff_ms;
-  o.max_backoff_ms = std::max<int64_t>(c.task_retry_backoff_ms, 15 * 60'000);
-  return o;
-}
-
-GuardrailOptions GuardrailOpts(const CoordinatorConfig& c) {
-  GuardrailOptions o;
-  o.max_down_fraction = c.max_down_fraction;
-  o.min_silent_hosts_for_brake = c.mass_failure_min_hosts;
-  o.brake_window_ms = std::max<int64_t>(c.failover_grace_silent_ms, c.down_after_ms);
-  o.max_auto_failovers = c.failover_rate_limit;
-  o.failover_window_ms = c.failover_rate_window_ms;
-  o.store_cooldown_ms = c.failover_store_cooldown_ms;
-  o.max_clock_skew_ms = c.max_clock_skew_ms;
-  return o;
-}
 
 PlacementOutcome ToOutcome(const PlacementPlan& plan) {
   PlacementOutcome out;
@@ -156,7 +101,7 @@ absl::StatusOr<ClusterView> BuildView(const ClusterModel& model,
     view.stores.push_back(std::move(sv));
   }
   for (const auto& [id, t] : model.tasks) {
-    if (IsTaskFinished(t.info().state())) continue;
+    if (model::IsTaskFinished(t.info().state())) continue;
     TaskView tv;
     tv.id = id;
     tv.store = t.info().store();
@@ -176,8 +121,8 @@ PromotionChoice ChoosePromotion(const ClusterView& view, const std::string& stor
   PromotionChoice out;
   absl::StatusOr<PromotionDecision> d =
       wanted != nullptr
-          ? CheckPromotionTarget(view, store, ToId(*wanted), force, PromotionOpts(config))
-          : slotmgr::ChoosePromotion(view, store, PromotionOpts(config));
+          ? CheckPromotionTarget(view, store, ToId(*wanted), force, PromotionOptionsFrom(config))
+          : slotmgr::ChoosePromotion(view, store, PromotionOptionsFrom(config));
   if (!d.ok()) {
     out.refused = std::string(d.status().message());
     return out;
@@ -193,7 +138,8 @@ PromotionChoice ChoosePromotion(const ClusterView& view, const std::string& stor
 absl::StatusOr<PlacementOutcome> PlaceReplicas(const ClusterView& view,
                                                const std::vector<std::string>& stores,
                                                const CoordinatorConfig& config) {
-  absl::StatusOr<PlacementPlan> plan = PlanReReplicationFor(view, stores, PlacementOpts(config));
+  absl::StatusOr<PlacementPlan> plan =
+      PlanReReplicationFor(view, stores, PlacementOptionsFrom(config));
   if (!plan.ok()) return plan.status();
   return ToOutcome(*plan);
 }
@@ -203,27 +149,15 @@ absl::StatusOr<PlacementOutcome> PlaceNewStore(const ClusterView& view, const st
                                                uint64_t store_bytes,
                                                const CoordinatorConfig& config) {
   absl::StatusOr<PlacementPlan> plan =
-      PlanNewStore(view, store, ToId(master), copies, store_bytes, PlacementOpts(config));
+      PlanNewStore(view, store, ToId(master), copies, store_bytes, PlacementOptionsFrom(config));
   if (!plan.ok()) return plan.status();
   PlacementOutcome out = ToOutcome(*plan);
   for (auto& p : out.placed) p.source = master;
   return out;
 }
 
-namespace {
-
-int UsableCopies(const StoreRecord& store) {
-  int n = 0;
-  for (const auto& c : store.info().copies()) {
-    n += c.usable() && (c.role() == v1::SLOT_MASTER || c.role() == v1::SLOT_REPLICA);
-  }
-  return n;
-}
-
-}  // namespace
-
 int TaskPriority(const StoreRecord& store) {
-  return slotmgr::TaskPriority(v1::TASK_RE_REPLICATE, UsableCopies(store),
+  return slotmgr::TaskPriority(v1::TASK_RE_REPLICATE, model::CountUsableCopies(store.info()),
                                static_cast<int>(store.info().required_copies()));
 }
 
@@ -244,41 +178,30 @@ std::vector<std::string> TasksToStart(const ClusterModel& model, const Coordinat
     }
     TaskRecord r;
     r.id = id;
-    r.kind = ti.kind();
     r.state = ti.state();
-    r.store = ti.store();
     r.source = ToId(ti.source());
     r.target = ToId(ti.target());
     r.priority = ti.priority();
     r.created_ms = ti.created_ms();
-    r.started_ms = ti.started_ms();
-    r.attempts = ti.attempts();
     r.next_attempt_ms = ti.next_attempt_ms();
     records.push_back(std::move(r));
   }
   std::vector<const TaskRecord*> ptrs;
   for (const auto& r : records) ptrs.push_back(&r);
-  return SelectTasksToStart(ptrs, SchedulerOpts(config), now_ms);
-}
-
-int64_t RetryBackoffMs(const CoordinatorConfig& config, uint32_t attempts) {
-  const SchedulerOptions o = SchedulerOpts(config);
-  int64_t b = o.initial_backoff_ms;
-  for (uint32_t i = 1; i < attempts && b < o.max_backoff_ms; ++i) b *= 2;
-  return std::min(b, o.max_backoff_ms);
+  return SelectTasksToStart(ptrs, SchedulerOptionsFrom(config), now_ms);
 }
 
 RateDecision FailoverRateAllows(const AutomationRecord& automation, const std::string& store,
                                 int64_t now_ms, const CoordinatorConfig& config) {
   std::vector<FailoverRecord> history;
   for (const auto& f : automation.failovers()) history.push_back({f.store(), f.time_ms()});
-  RateLimitDecision d = CheckFailoverRate(history, store, now_ms, GuardrailOpts(config));
+  RateLimitDecision d = CheckFailoverRate(history, store, now_ms, GuardrailOptionsFrom(config));
   return {d.allowed, d.reason};
 }
 
 bool MassFailure(const ClusterView& view, int64_t now_ms, const CoordinatorConfig& config,
                  std::string* why) {
-  BrakeDecision d = CheckMassFailure(view, now_ms, GuardrailOpts(config));
+  BrakeDecision d = CheckMassFailure(view, now_ms, GuardrailOptionsFrom(config));
   if (d.engage) *why = d.reason;
   return d.engage;
 }

@@ -7,8 +7,8 @@
 //
 // Each host gets one drive unit "du1" with one filesystem "/srv/du1" holding
 // slots s01..sNN of `slot_capacity` bytes each.
-#ifndef SLOTKEEPER_SLOTMGR_CLUSTER_TABLE_TESTUTIL_H_
-#define SLOTKEEPER_SLOTMGR_CLUSTER_TABLE_TESTUTIL_H_
+#ifndef SLOTKEEPER_SLOTMGR_TESTING_CLUSTER_TABLES_H_
+#define SLOTKEEPER_SLOTMGR_TESTING_CLUSTER_TABLES_H_
 
 #include <cstdint>
 #include <string>
@@ -19,9 +19,7 @@
 #include "gtest/gtest.h"
 #include "slotmgr/cluster_view.h"
 
-namespace slotkeeper {
-namespace slotmgr {
-namespace tables {
+namespace slotkeeper::slotmgr::tables {
 
 constexpr uint64_t kGB = 1'000'000'000;
 
@@ -121,8 +119,6 @@ inline void LoseHost(ClusterView* view, const std::string& host) {
   }
 }
 
-}  // namespace tables
-}  // namespace slotmgr
-}  // namespace slotkeeper
+}  // namespace slotkeeper::slotmgr::tables
 
-#endif  // SLOTKEEPER_SLOTMGR_CLUSTER_TABLE_TESTUTIL_H_
+#endif  // SLOTKEEPER_SLOTMGR_TESTING_CLUSTER_TABLES_H_

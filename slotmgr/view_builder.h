@@ -1,39 +1,28 @@
-// The coordinator's decisions, gathered in one place: the only file that
-// calls the pure planners (promotion.h, placement.h, scheduler.h,
-// guardrails.h, from branch coord-plan). It translates the coordinator's
-// model (ClusterModel: the persisted records) into their ClusterView
-// snapshot and their answers back into the model's terms.
+// The bridge between the coordinator's model and the pure planners
+// (promotion.h, placement.h, scheduler.h, guardrails.h): the only code that
+// builds their ClusterView snapshot from the model (ClusterModel: the
+// persisted records), calls their decisions with the options derived from
+// the config, and translates the answers back into the model's terms. (The
+// task manager also reads the scheduler's BackoffMs, a formula.)
 //
 // Every function is pure over its arguments and thread-compatible; the
 // coordinator calls them under its lock.
-#ifndef SLOTKEEPER_SLOTMGR_DECISIONS_H_
-#define SLOTKEEPER_SLOTMGR_DECISIONS_H_
+#ifndef SLOTKEEPER_SLOTMGR_VIEW_BUILDER_H_
+#define SLOTKEEPER_SLOTMGR_VIEW_BUILDER_H_
 
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "proto/model.pb.h"
 #include "slotmgr/cluster_view.h"
 #include "slotmgr/config.h"
+#include "slotmgr/model.h"
 #include "slotmgr/state.pb.h"
 
 namespace slotkeeper::slotmgr {
-
-// The coordinator's in-memory model. Keys are host names, store names, task ids.
-struct ClusterModel {
-  std::map<std::string, HostRecord> hosts;
-  std::map<std::string, StoreRecord> stores;
-  std::map<std::string, StoredTask> tasks;
-};
-
-// Lookups; null when absent.
-const v1::SlotInfo* FindSlot(const ClusterModel& model, const v1::SlotRef& ref);
-v1::SlotInfo* FindSlot(ClusterModel* model, const v1::SlotRef& ref);
-const HostRecord* FindHost(const ClusterModel& model, const std::string& host);
 
 // The planners' snapshot of `model`. `last_heard_ms` (coordinator clock, by
 // host) overrides the persisted HostInfo.last_heard_ms. INVALID_ARGUMENT when
@@ -86,8 +75,6 @@ int TaskPriority(const StoreRecord& store);
 // outgoing) and global limits; only tasks whose target host is up.
 std::vector<std::string> TasksToStart(const ClusterModel& model, const CoordinatorConfig& config,
                                       int64_t now_ms);
-// The retry backoff after `attempts` failed attempts.
-int64_t RetryBackoffMs(const CoordinatorConfig& config, uint32_t attempts);
 
 // Guardrails (guardrails.h).
 struct RateDecision {
@@ -102,4 +89,4 @@ bool MassFailure(const ClusterView& view, int64_t now_ms, const CoordinatorConfi
 
 }  // namespace slotkeeper::slotmgr
 
-#endif  // SLOTKEEPER_SLOTMGR_DECISIONS_H_
+#endif  // SLOTKEEPER_SLOTMGR_VIEW_BUILDER_H_

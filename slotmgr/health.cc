@@ -1,0 +1,220 @@
+#include "slotmgr/health.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proto/event_kinds.h"
+#include "proto/model_util.h"
+#include "slotmgr/failure_detector.h"
+#include "slotmgr/journal.h"
+#include "slotmgr/view_builder.h"
+
+namespace slotkeeper::slotmgr {
+namespace {
+
+// Step 1 for one host: filesystems, drive units, slots. Records each slot's
+// health by "HOST/SLOT" in `health` for step 2.
+void DeriveHostComponents(const std::string& name, v1::HostInfo& h, const LeaseTable& leases,
+                          int64_t now, const CoordinatorConfig& config, HealthChanges& out,
+                          std::map<std::string, SlotHealth>& health) {
+  const Conditions& conds = h.conditions();
+  std::map<std::string, v1::FilesystemState> fs_state;
+  for (auto& f : *h.mutable_filesystems()) {
+    v1::FilesystemState s = FilesystemStateFor(f.mount_point(), conds);
+    if (s != f.state()) {
+      out.events.push_back(
+          MakeEvent(event_kind::kFilesystemState, s == v1::FS_OK ? v1::INFO : v1::CRITICAL,
+                    absl::StrCat("filesystem ", f.mount_point(), " on ", name, ": ",
+                                 model::Name(f.state()), " -> ", model::Name(s)),
+                    name, "", "", "", f.unit()));
+      f.set_state(s);
+      out.hosts.insert(name);
+    }
+    fs_state[f.mount_point()] = s;
+  }
+  std::map<std::string, v1::UnitState> unit_state;
+  for (auto& u : *h.mutable_units()) {
+    // A unit is failed on its own evidence, or when every filesystem on it is.
+    bool hard = UnitHasHardEvidence(u.name(), conds);
+    int on_unit = 0, bad = 0;
+    for (const auto& f : h.filesystems()) {
+      if (f.unit() != u.name()) continue;
+      ++on_unit;
+      bad += f.state() != v1::FS_OK;
+    }
+    hard = hard || (on_unit > 0 && bad == on_unit);
+    v1::UnitState s = NextUnitState(u.state(), hard, false);
+    if (s != u.state()) {
+      const bool failed = s == v1::UNIT_FAILED;
+      out.events.push_back(MakeEvent(failed ? event_kind::kUnitFailed : event_kind::kUnitOnline,
+                                     failed ? v1::CRITICAL : v1::INFO,
+                                     absl::StrCat("drive unit ", name, "/", u.name(), ": ",
+                                                  model::Name(u.state()), " -> ", model::Name(s)),
+                                     name, "", "", "", u.name()));
+      u.set_state(s);
+      u.set_failed_since_ms(failed ? now : 0);
+      u.set_replace_at_ms(failed ? now + config.replace_after_ms : 0);
+      out.hosts.insert(name);
+    }
+    unit_state[u.name()] = u.state();
+  }
+  for (auto& s : *h.mutable_slots()) {
+    v1::UnitState us = v1::UNIT_ONLINE;
+    for (const auto& f : h.filesystems()) {
+      if (f.mount_point() == s.filesystem()) us = unit_state[f.unit()];
+    }
+    SlotHealth sh = SlotHealthFor(h.state(), us, fs_state[s.filesystem()],
+                                  SlotHardReason(s.ref().slot(), conds));
+    // A slot the agent no longer lists stays unusable for that reason.
+    if (s.missing_from_inventory()) sh = {false, s.unusable_reason(), false};
+    if (sh.usable != s.usable() || sh.reason != s.unusable_reason()) {
+      if (!s.store().empty() || !sh.usable) {
+        out.events.push_back(
+            MakeEvent(sh.usable ? event_kind::kSlotUsable : event_kind::kSlotUnusable,
+                      sh.usable ? v1::INFO : v1::WARNING,
+                      absl::StrCat("slot ", model::SlotName(s.ref()),
+                                   sh.usable ? " usable again" : " unusable: " + sh.reason),
+                      name, s.ref().slot(), s.store()));
+      }
+      s.set_usable(sh.usable);
+      s.set_unusable_reason(sh.reason);
+      out.hosts.insert(name);
+    }
+    s.set_lease_valid_until_ms(leases.ValidUntil(s.ref()));
+    health[model::SlotName(s.ref())] = sh;
+  }
+}
+
+// What step 2 found about one store, for step 3.
+struct CopiesSummary {
+  StoreRecord* rec;
+  bool master_usable, has_master;
+  int usable;
+};
+
+// Step 2 for one store: its copies' usability (their slots'), its used
+// bytes, and since when its master has been unusable (and on hard evidence).
+CopiesSummary DeriveCopies(const std::string& name, StoreRecord& rec, const ClusterModel& model,
+                           const std::map<std::string, SlotHealth>& health, int64_t now,
+                           HealthChanges& out) {
+  v1::StoreInfo* st = rec.mutable_info();
+  int usable = 0;
+  bool master_usable = false, has_master = false, master_hard = false, lost_copy = false;
+  uint64_t used = 0;
+  for (auto& c : *st->mutable_copies()) {
+    const v1::SlotInfo* si = FindSlot(model, c.slot());
+    const bool ok = si != nullptr && si->usable();
+    const std::string reason =
+        si == nullptr ? std::string("slot not in any inventory") : si->unusable_reason();
+    if (si != nullptr) c.set_role(si->role());
+    if (ok != c.usable() || reason != c.unusable_reason()) {
+      c.set_usable(ok);
+      c.set_unusable_reason(reason);
+      out.stores.insert(name);
+    }
+    if (c.role() == v1::SLOT_MASTER) {
+      has_master = true;
+      master_usable = ok;
+      auto h = health.find(model::SlotName(c.slot()));
+      master_hard = !ok && h != health.end() && h->second.hard;
+      if (si != nullptr) used = si->used_bytes();
+    }
+    usable += model::IsUsableCopy(c);
+    // A copy declared lost is definitive evidence, like a hard condition.
+    if (c.role() == v1::SLOT_LOST) lost_copy = true;
+  }
+  if (!has_master && lost_copy) master_hard = true;
+  if (used > 0) st->set_used_bytes(used);
+  if (master_usable) {
+    if (st->master_unusable_since_ms() != 0 || rec.master_hard_since_ms() != 0) {
+      st->set_master_unusable_since_ms(0);
+      rec.set_master_hard_since_ms(0);
+      out.stores.insert(name);
+    }
+  } else {
+    if (st->master_unusable_since_ms() == 0) {
+      st->set_master_unusable_since_ms(now);
+      out.stores.insert(name);
+    }
+    if (master_hard && rec.master_hard_since_ms() == 0) {
+      rec.set_master_hard_since_ms(now);
+      out.stores.insert(name);
+    } else if (!master_hard && rec.master_hard_since_ms() != 0) {
+      // The agent fell silent: only the silence grace applies from here.
+      rec.set_master_hard_since_ms(0);
+      out.stores.insert(name);
+    }
+  }
+  return {&rec, master_usable, has_master, usable};
+}
+
+// Step 3 for one store. `view` is the planners' snapshot after steps 1 and
+// 2 (null when none was needed or it could not be built).
+void UpdateStoreState(const CopiesSummary& d, const ClusterView* view,
+                      const CoordinatorConfig& config, HealthChanges& out) {
+  v1::StoreInfo* st = d.rec->mutable_info();
+  const std::string name = st->name();
+  PromotionChoice choice;
+  if (!d.master_usable && view != nullptr) {
+    choice = ChoosePromotion(*view, name, config, false, nullptr);
+  }
+  v1::StoreState s =
+      DeriveStoreState(d.master_usable, d.usable, static_cast<int>(st->required_copies()),
+                       choice.target.has_value());
+  std::string note;
+  if (!d.master_usable) {
+    note = d.has_master ? "master unusable" : "no master";
+    if (!choice.target) note += ": " + choice.refused;
+  } else if (s == v1::STORE_DEGRADED) {
+    note = absl::StrCat(d.usable, " of ", st->required_copies(), " copies usable");
+  }
+  if (s == st->state() && note == st->note()) return;
+  if (s != st->state()) {
+    out.events.push_back(
+        MakeEvent(event_kind::kStoreState,
+                  s == v1::STORE_HEALTHY    ? v1::INFO
+                  : s == v1::STORE_DEGRADED ? v1::WARNING
+                                            : v1::CRITICAL,
+                  absl::StrCat("store ", name, ": ", model::Name(st->state()), " -> ",
+                               model::Name(s), note.empty() ? "" : " (" + note + ")"),
+                  "", "", name));
+  }
+  st->set_state(s);
+  st->set_note(note);
+  out.stores.insert(name);
+}
+
+}  // namespace
+
+HealthChanges DeriveHealth(ClusterModel& model, const LeaseTable& leases,
+                           const std::map<std::string, int64_t>& last_heard_ms, int64_t now_ms,
+                           const CoordinatorConfig& config) {
+  HealthChanges out;
+  std::map<std::string, SlotHealth> health;  // by "HOST/SLOT"
+  for (auto& [name, rec] : model.hosts) {
+    DeriveHostComponents(name, *rec.mutable_info(), leases, now_ms, config, out, health);
+  }
+  std::vector<CopiesSummary> summaries;
+  bool any_without_master = false;
+  for (auto& [name, rec] : model.stores) {
+    summaries.push_back(DeriveCopies(name, rec, model, health, now_ms, out));
+    any_without_master = any_without_master || !summaries.back().master_usable;
+  }
+  // One snapshot for every store without a usable master.
+  std::optional<ClusterView> view;
+  if (any_without_master) {
+    absl::StatusOr<ClusterView> built = BuildView(model, last_heard_ms);
+    if (built.ok()) {
+      view = std::move(*built);
+    } else {
+      out.view_status = built.status();
+    }
+  }
+  for (const CopiesSummary& d : summaries) {
+    UpdateStoreState(d, view ? &*view : nullptr, config, out);
+  }
+  return out;
+}
+
+}  // namespace slotkeeper::slotmgr

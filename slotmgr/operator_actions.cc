@@ -1,0 +1,378 @@
+// Coordinator: the Automation API's changes: creating a store, operator
+// failover, drain and undrain, declaring drive units lost, pausing and
+// resuming automation.
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
+#include "proto/event_kinds.h"
+#include "proto/model_util.h"
+#include "slotmgr/coordinator.h"
+#include "slotmgr/view_builder.h"
+
+namespace slotkeeper::slotmgr {
+namespace {
+
+absl::Status ValidateCreateStore(const v1::CreateStoreRequest& req) {
+  SK_RETURN_IF_ERROR(model::ValidateName(model::NameKind::kStore, req.store()));
+  if (req.master().host().empty() || req.master().slot().empty()) {
+    return absl::InvalidArgumentError("master slot (host and slot) is required");
+  }
+  if (req.replicas_size() > 0 && req.copies() > 0) {
+    return absl::InvalidArgumentError("give either explicit replicas or a number of copies");
+  }
+  return absl::OkStatus();
+}
+
+// A slot a new store may take: a usable spare, or the recognised copy being
+// adopted as its master (`adopting`).
+absl::Status CheckNewCopySlot(const ClusterModel& model, const v1::CreateStoreRequest& req,
+                              const v1::SlotRef& ref, bool adopting) {
+  const v1::SlotInfo* s = FindSlot(model, ref);
+  if (s == nullptr) return absl::NotFoundError(absl::StrCat("no slot ", model::SlotName(ref)));
+  const bool adopted_master = adopting && model::SlotName(ref) == model::SlotName(req.master()) &&
+                              s->store() == req.store();
+  if (!adopted_master && (s->role() != v1::SLOT_SPARE || !s->store().empty())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("slot ", model::SlotName(ref), " is ", model::Name(s->role()), ", not spare"));
+  }
+  if (!s->usable()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("slot ", model::SlotName(ref), " is unusable: ", s->unusable_reason()));
+  }
+  return absl::OkStatus();
+}
+
+// The replicas placement finds for a new store of `copies` mastered on
+// req.master(), planned as if the adopted copy's store did not exist yet
+// (it is put back whatever the outcome). FAILED_PRECONDITION if fewer than
+// copies - 1 fit.
+absl::StatusOr<std::vector<v1::SlotRef>> PlaceNewStoreReplicas(
+    ClusterModel& model, const std::function<std::optional<ClusterView>()>& snapshot,
+    const v1::CreateStoreRequest& req, uint32_t copies, bool adopting,
+    const CoordinatorConfig& config) {
+  std::optional<StoreRecord> adopted;
+  if (adopting) {
+    adopted = std::move(model.stores[req.store()]);
+    model.stores.erase(req.store());
+  }
+  auto restore = absl::MakeCleanup([&] {
+    if (adopted) model.stores[req.store()] = std::move(*adopted);
+  });
+  std::optional<ClusterView> view = snapshot();
+  if (!view) return absl::InternalError("the model is inconsistent; see the log");
+  const v1::SlotInfo* ms = FindSlot(model, req.master());
+  SK_ASSIGN_OR_RETURN(PlacementOutcome plan, PlaceNewStore(*view, req.store(), req.master(), copies,
+                                                           ms->used_bytes(), config));
+  if (plan.placed.size() + 1 < copies) {
+    auto why = plan.refused.find(req.store());
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot place ", copies - 1, " replicas for ", req.store(), ": ",
+        why != plan.refused.end() ? why->second : std::string("not enough spare slots")));
+  }
+  std::vector<v1::SlotRef> targets;
+  for (const auto& p : plan.placed) targets.push_back(p.target);
+  return targets;
+}
+
+// A new store's record: its master, in sync, at epoch 1.
+StoreRecord NewStoreRecord(const v1::CreateStoreRequest& req, uint32_t copies) {
+  StoreRecord rec;
+  v1::StoreInfo* si = rec.mutable_info();
+  si->set_name(req.store());
+  si->set_required_copies(copies);
+  si->set_master_epoch(1);
+  v1::Copy* mc = si->add_copies();
+  *mc->mutable_slot() = req.master();
+  mc->set_role(v1::SLOT_MASTER);
+  mc->set_usable(true);
+  mc->set_in_sync(true);
+  return rec;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequest& req) {
+  SK_RETURN_IF_ERROR(ValidateCreateStore(req));
+  absl::MutexLock lock(&mu_);
+  // A slot filled before the store was declared (mail copied in, or a
+  // coordinator rebuilt from nothing) is recognised from its store marker
+  // and adopted as a masterless copy. Creating the store on exactly that
+  // slot takes it over; anything else about an existing store is refused.
+  bool adopting = false;
+  if (auto existing = model_.stores.find(req.store()); existing != model_.stores.end()) {
+    const v1::StoreInfo& info = existing->second.info();
+    adopting = info.master_epoch() == 0 && info.copies_size() == 1 &&
+               info.copies(0).role() == v1::SLOT_REPLICA &&
+               model::SlotName(info.copies(0).slot()) == model::SlotName(req.master());
+    if (!adopting) {
+      return absl::AlreadyExistsError(absl::StrCat("store '", req.store(), "' exists"));
+    }
+  }
+  SK_RETURN_IF_ERROR(CheckNewCopySlot(model_, req, req.master(), adopting));
+  std::set<std::string> hosts{req.master().host()};
+  for (const auto& r : req.replicas()) {
+    SK_RETURN_IF_ERROR(CheckNewCopySlot(model_, req, r, adopting));
+    if (!hosts.insert(r.host()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("two copies of ", req.store(), " on host ", r.host()));
+    }
+  }
+  const uint32_t copies = req.replicas_size() > 0 ? req.replicas_size() + 1
+                          : req.copies() > 0      ? req.copies()
+                                                  : config_.default_copies;
+  std::vector<v1::SlotRef> targets(req.replicas().begin(), req.replicas().end());
+  if (req.replicas_size() == 0 && copies > 1) {
+    // Planned before anything changes, so that a refusal changes nothing.
+    SK_ASSIGN_OR_RETURN(
+        targets, PlaceNewStoreReplicas(
+                     model_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ViewLocked(); }, req,
+                     copies, adopting, config_));
+  }
+  Txn txn;
+  model_.stores[req.store()] = NewStoreRecord(req, copies);
+  SetSlotRole(model_, txn, req.master(), v1::SLOT_MASTER, req.store()).IgnoreError();
+  leases_.Grant(model::SlotName(req.master()), clock_->NowMs() + config_.lease_ms);
+  outbox_.Issue(txn, req.master().host(),
+                MakePromote(req.store(), req.master().slot(), 1, config_.lease_ms));
+  journal_.Record(txn, event_kind::kStoreCreated, v1::INFO,
+                  absl::StrCat("store ", req.store(), " created on ", model::SlotName(req.master()),
+                               " with ", copies, " copies"),
+                  req.master().host(), req.master().slot(), req.store());
+  for (const auto& t : targets) {
+    v1::Copy* c = model_.stores[req.store()].mutable_info()->add_copies();
+    *c->mutable_slot() = t;
+    c->set_role(v1::SLOT_SEEDING);
+    c->set_usable(true);
+    SetSlotRole(model_, txn, t, v1::SLOT_SEEDING, req.store()).IgnoreError();
+    tasks_.CreateTask(txn, req.store(), req.master(), t, v1::SlotRef());
+  }
+  RecomputeLocked(txn);
+  if (AutomationRunningLocked()) tasks_.Schedule(txn);
+  SK_RETURN_IF_ERROR(CommitLocked(txn));
+  return StoreInfoWithUsers(model_.stores[req.store()], users_);
+}
+
+absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverRequest& req) {
+  if (req.store().empty() == req.host().empty()) {
+    return absl::InvalidArgumentError("give exactly one of store or host");
+  }
+  if (!req.to().host().empty() && req.store().empty()) {
+    return absl::InvalidArgumentError("'to' is only allowed with a store");
+  }
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> stores;
+  if (!req.store().empty()) {
+    if (!model_.stores.count(req.store())) {
+      return absl::NotFoundError(absl::StrCat("no store '", req.store(), "'"));
+    }
+    stores.push_back(req.store());
+  } else {
+    if (!model_.hosts.count(req.host())) {
+      return absl::NotFoundError(absl::StrCat("no host '", req.host(), "'"));
+    }
+    for (const auto& [name, rec] : model_.stores) {
+      const v1::Copy* m = MasterCopy(rec);
+      if (m != nullptr && m->slot().host() == req.host()) stores.push_back(name);
+    }
+  }
+  const int64_t now = clock_->NowMs();
+  v1::FailoverResponse out;
+  Txn txn;
+  for (const auto& name : stores) {
+    StoreRecord& rec = model_.stores[name];
+    v1::FailoverPlanItem* item = out.add_items();
+    item->set_store(name);
+    const v1::Copy* m = MasterCopy(rec);
+    if (m != nullptr) *item->mutable_from() = m->slot();
+    std::optional<ClusterView> view = ViewLocked();  // again after each promotion
+    if (!view) return absl::InternalError("the model is inconsistent; see the log");
+    PromotionChoice choice = ChoosePromotion(*view, name, config_, req.force(),
+                                             req.to().host().empty() ? nullptr : &req.to());
+    if (!choice.target) {
+      item->set_refused(choice.refused);
+      continue;
+    }
+    *item->mutable_to() = *choice.target;
+    if (req.dry_run()) continue;
+    const std::string why = req.reason().empty() ? "operator failover" : req.reason();
+    if (!leases_.MayBeValid(rec.info(), now)) {
+      PromoteLocked(txn, rec, *choice.target, why, false);
+    } else {
+      // Fence first: stop renewing, ask the old master to demote; the
+      // promotion follows its acknowledgement or the lease's end.
+      *rec.mutable_pending_target() = *choice.target;
+      rec.set_pending_forced(req.force());
+      txn.stores.insert(name);
+      outbox_.Issue(txn, m->slot().host(),
+                    MakeDemote(name, m->slot().slot(), rec.info().master_epoch(), why));
+      journal_.Record(
+          txn, event_kind::kStoreFailoverRequested, v1::WARNING,
+          absl::StrCat("operator failover of ", name, " to ", model::SlotName(*choice.target),
+                       ": waiting for ", model::SlotName(m->slot()), " to give up its lease"),
+          m->slot().host(), m->slot().slot(), name);
+    }
+    item->set_done(true);
+  }
+  SK_RETURN_IF_ERROR(CommitLocked(txn));
+  return out;
+}
+
+absl::StatusOr<v1::DrainResponse> Coordinator::Drain(const v1::DrainRequest& req) {
+  absl::MutexLock lock(&mu_);
+  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model_, req.host()));
+  v1::HostInfo* h = host->mutable_info();
+  std::set<std::string> mounts;
+  if (!req.unit().empty()) {
+    v1::UnitInfo* unit = nullptr;
+    for (auto& u : *h->mutable_units()) {
+      if (u.name() == req.unit()) unit = &u;
+    }
+    if (unit == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no drive unit '", req.unit(), "' on ", req.host()));
+    }
+    unit->set_draining(true);
+    for (const auto& f : h->filesystems()) {
+      if (f.unit() == req.unit()) mounts.insert(f.mount_point());
+    }
+  } else {
+    h->set_draining(true);
+    h->set_drain_reason(req.reason());
+  }
+  Txn txn;
+  txn.hosts.insert(req.host());
+  v1::DrainResponse out;
+  const std::optional<ClusterView> view = ViewLocked();
+  for (const auto& s : h->slots()) {
+    if (s.role() != v1::SLOT_MASTER) continue;
+    if (!mounts.empty() && !mounts.count(s.filesystem())) continue;
+    StoreRecord& rec = model_.stores[s.store()];
+    if (!view || !ChoosePromotion(*view, s.store(), config_, false, nullptr).target) continue;
+    rec.set_moving_master(true);
+    txn.stores.insert(s.store());
+    out.set_masters_to_move(out.masters_to_move() + 1);
+  }
+  journal_.Record(txn, event_kind::kHostDrain, v1::WARNING,
+                  absl::StrCat("drain ", req.host(), req.unit().empty() ? "" : "/" + req.unit(),
+                               ": ", out.masters_to_move(), " masters to move",
+                               req.reason().empty() ? "" : " (" + req.reason() + ")"),
+                  req.host(), "", "", "", req.unit());
+  SK_RETURN_IF_ERROR(CommitLocked(txn));
+  return out;
+}
+
+absl::StatusOr<v1::DrainResponse> Coordinator::Undrain(const v1::DrainRequest& req) {
+  absl::MutexLock lock(&mu_);
+  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model_, req.host()));
+  v1::HostInfo* h = host->mutable_info();
+  bool found = req.unit().empty();
+  for (auto& u : *h->mutable_units()) {
+    if (req.unit().empty() || u.name() == req.unit()) {
+      u.set_draining(false);
+      found = true;
+    }
+  }
+  if (!found)
+    return absl::NotFoundError(absl::StrCat("no drive unit '", req.unit(), "' on ", req.host()));
+  if (req.unit().empty()) {
+    h->set_draining(false);
+    h->set_drain_reason("");
+  }
+  Txn txn;
+  txn.hosts.insert(req.host());
+  for (const auto& s : h->slots()) {
+    if (s.role() != v1::SLOT_MASTER) continue;
+    auto sit = model_.stores.find(s.store());
+    if (sit != model_.stores.end() && sit->second.moving_master()) {
+      sit->second.set_moving_master(false);
+      txn.stores.insert(s.store());
+    }
+  }
+  journal_.Record(txn, event_kind::kHostUndrain, v1::INFO,
+                  absl::StrCat("undrain ", req.host(), req.unit().empty() ? "" : "/" + req.unit()),
+                  req.host(), "", "", "", req.unit());
+  SK_RETURN_IF_ERROR(CommitLocked(txn));
+  return v1::DrainResponse();
+}
+
+absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostRequest& req) {
+  absl::MutexLock lock(&mu_);
+  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model_, req.host()));
+  HostRecord& rec = *host;
+  std::vector<v1::UnitInfo*> units;
+  for (auto& u : *rec.mutable_info()->mutable_units()) {
+    if (req.unit().empty() || u.name() == req.unit()) units.push_back(&u);
+  }
+  if (units.empty()) {
+    return absl::NotFoundError(absl::StrCat("no drive unit '", req.unit(), "' on ", req.host()));
+  }
+  std::set<std::string> before;
+  for (const auto& [name, s] : model_.stores) {
+    for (const auto& c : s.info().copies()) {
+      if (c.role() == v1::SLOT_LOST) before.insert(model::SlotName(c.slot()));
+    }
+  }
+  Txn txn;
+  const std::string why =
+      absl::StrCat("declared lost by an operator", req.reason().empty() ? "" : ": " + req.reason());
+  for (v1::UnitInfo* u : units) {
+    if (u->state() != v1::UNIT_LOST) MarkUnitLostLocked(txn, rec, *u, why);
+  }
+  v1::MarkLostResponse out;
+  for (const auto& [name, s] : model_.stores) {
+    for (const auto& c : s.info().copies()) {
+      if (c.role() == v1::SLOT_LOST && !before.count(model::SlotName(c.slot()))) {
+        out.add_affected_stores(name);
+        break;
+      }
+    }
+  }
+  // An explicit operator decision: act even while automation is paused,
+  // except for promotion, which stays under the failover rules.
+  for (const auto& id : tasks_.PlanReplacements(txn)) out.add_tasks_created(id);
+  if (AutomationRunningLocked()) tasks_.Schedule(txn);
+  SK_RETURN_IF_ERROR(CommitLocked(txn));
+  return out;
+}
+
+absl::StatusOr<v1::AutomationState> Coordinator::SetAutomation(
+    const v1::SetAutomationRequest& req) {
+  if (req.paused() && req.reason().empty()) {
+    return absl::InvalidArgumentError("a reason is required to pause automation");
+  }
+  absl::MutexLock lock(&mu_);
+  v1::AutomationState* as = automation_.mutable_state();
+  Txn txn;
+  const int64_t now = clock_->NowMs();
+  if (req.paused()) {
+    as->set_mode(v1::AUTOMATION_PAUSED);
+    as->set_reason(req.reason());
+    as->set_since_ms(now);
+    as->set_set_by(req.set_by());
+    journal_.Record(txn, event_kind::kAutomationPaused, v1::WARNING,
+                    absl::StrCat("automation paused by ", req.set_by().empty() ? "?" : req.set_by(),
+                                 ": ", req.reason()));
+  } else {
+    // The brake is checked again at the next tick: if the condition still
+    // holds, automation freezes again (with an event).
+    as->set_mode(v1::AUTOMATION_RUNNING);
+    as->set_reason(req.reason());
+    as->set_since_ms(now);
+    as->set_set_by(req.set_by());
+    journal_.Record(
+        txn, event_kind::kAutomationResumed, v1::INFO,
+        absl::StrCat("automation resumed by ", req.set_by().empty() ? "?" : req.set_by(),
+                     req.reason().empty() ? "" : ": " + req.reason()));
+  }
+  txn.automation = true;
+  SK_RETURN_IF_ERROR(CommitLocked(txn));
+  return *as;
+}
+
+}  // namespace slotkeeper::slotmgr

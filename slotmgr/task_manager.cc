@@ -1,0 +1,237 @@
+#include "slotmgr/task_manager.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "proto/event_kinds.h"
+#include "proto/model_util.h"
+#include "slotmgr/scheduler.h"
+#include "slotmgr/view_builder.h"
+
+namespace slotkeeper::slotmgr {
+
+using model::SlotName;
+
+std::vector<std::string> TaskManager::PlanReplacements(Txn& txn) {
+  // Stores short of copies (lost copies do not count; seeding ones do).
+  std::vector<std::string> short_stores;
+  for (const auto& [name, rec] : model_->stores) {
+    // A store only recognised on disk (epoch 0: never declared, no master)
+    // waits for an operator's `store create`; it is not re-replicated.
+    if (rec.info().master_epoch() == 0) continue;
+    uint32_t present = 0;
+    for (const auto& c : rec.info().copies()) present += c.role() != v1::SLOT_LOST;
+    if (present < rec.info().required_copies()) short_stores.push_back(name);
+  }
+  std::vector<std::string> created;
+  if (short_stores.empty()) return created;
+  std::optional<ClusterView> view = view_();
+  if (!view) return created;
+  absl::StatusOr<PlacementOutcome> outcome = PlaceReplicas(*view, short_stores, *config_);
+  if (!outcome.ok()) {
+    LogError("coordinator", absl::StrCat("placement: ", outcome.status().ToString()));
+    return created;
+  }
+  for (const auto& [store, why] : outcome->refused) {
+    if (placement_notices_.insert(absl::StrCat(store, "/", why)).second) {
+      journal_->Record(txn, event_kind::kPlacementRefused, v1::CRITICAL,
+                       absl::StrCat("store ", store, ": ", why), "", "", store);
+    }
+  }
+  std::set<std::string> covered;  // lost copies a live task already replaces
+  for (const auto& [id, t] : model_->tasks) {
+    if (!model::IsTaskFinished(t.info().state()) && t.has_replaces()) {
+      covered.insert(SlotName(t.replaces()));
+    }
+  }
+  for (const PlacementResult& r : outcome->placed) {
+    StoreRecord& store = model_->stores[r.store];
+    // The lost copy this new replica stands for, if any (replace before evict).
+    v1::SlotRef replaces;
+    for (const auto& c : store.info().copies()) {
+      if (c.role() == v1::SLOT_LOST && covered.insert(SlotName(c.slot())).second) {
+        replaces = c.slot();
+        break;
+      }
+    }
+    v1::Copy* c = store.mutable_info()->add_copies();
+    *c->mutable_slot() = r.target;
+    c->set_role(v1::SLOT_SEEDING);
+    c->set_usable(true);
+    SetSlotRole(*model_, txn, r.target, v1::SLOT_SEEDING, r.store).IgnoreError();
+    created.push_back(CreateTask(txn, r.store, r.source, r.target, replaces));
+  }
+  return created;
+}
+
+std::string TaskManager::CreateTask(Txn& txn, const std::string& store, const v1::SlotRef& source,
+                                    const v1::SlotRef& target, const v1::SlotRef& replaces) {
+  StoredTask t;
+  v1::TaskInfo* ti = t.mutable_info();
+  ti->set_id(absl::StrCat("t", ++last_seq_));
+  ti->set_kind(v1::TASK_RE_REPLICATE);
+  ti->set_state(v1::TASK_QUEUED);  // a new task; not a transition
+  ti->set_store(store);
+  *ti->mutable_source() = source;
+  *ti->mutable_target() = target;
+  ti->set_priority(TaskPriority(model_->stores[store]));
+  ti->set_created_ms(clock_->NowMs());
+  if (!replaces.host().empty()) *t.mutable_replaces() = replaces;
+  const std::string id = ti->id();
+  journal_->Record(
+      txn, event_kind::kTaskCreated, v1::INFO,
+      absl::StrCat("task ", id, ": copy ", store, " from ", SlotName(source), " to ",
+                   SlotName(target),
+                   replaces.host().empty() ? "" : " (replaces " + SlotName(replaces) + ")"),
+      target.host(), target.slot(), store, id);
+  model_->tasks[id] = std::move(t);
+  txn.tasks.insert(id);
+  return id;
+}
+
+void TaskManager::Schedule(Txn& txn) {
+  const int64_t now = clock_->NowMs();
+  for (auto& [id, t] : model_->tasks) {
+    if (t.info().state() == v1::TASK_BACKOFF && t.info().next_attempt_ms() <= now) {
+      SetTaskState(txn, t, v1::TASK_QUEUED).IgnoreError();
+    }
+  }
+  for (const std::string& id : TasksToStart(*model_, *config_, now)) {
+    StoredTask& t = model_->tasks[id];
+    if (!SetTaskState(txn, t, v1::TASK_RUNNING).ok()) continue;
+    v1::TaskInfo* ti = t.mutable_info();
+    ti->set_started_ms(now);
+    ti->set_attempts(ti->attempts() + 1);
+    outbox_->Issue(txn, ti->target().host(), StartTaskCommand(*ti));
+    journal_->Record(txn, event_kind::kTaskStarted, v1::INFO,
+                     absl::StrCat("task ", id, " started (attempt ", ti->attempts(), ")"),
+                     ti->target().host(), ti->target().slot(), ti->store(), id);
+  }
+}
+
+v1::Command TaskManager::StartTaskCommand(const v1::TaskInfo& task) const {
+  const HostRecord* src = FindHost(*model_, task.source().host());
+  v1::Command cmd;
+  v1::StartTaskCommand* st = cmd.mutable_start_task();
+  st->set_task_id(task.id());
+  st->set_kind(task.kind());
+  st->set_store(task.store());
+  st->set_target_slot(task.target().slot());
+  st->set_source_peer_address(src != nullptr ? src->info().peer_address() : "");
+  st->set_source_slot(task.source().slot());
+  return cmd;
+}
+
+void TaskManager::RestartTasksOf(Txn& txn, const std::string& host) {
+  // A start not yet acknowledged is sent again after the hello anyway.
+  const std::set<std::string> outstanding = outbox_->UnacknowledgedStarts(host);
+  for (auto& [id, t] : model_->tasks) {
+    const v1::TaskInfo& ti = t.info();
+    if (ti.state() != v1::TASK_RUNNING || ti.target().host() != host || outstanding.count(id)) {
+      continue;
+    }
+    // Same task id: an agent still running it acknowledges the start as
+    // applied; a restarted one resumes from its data path's checkpoints.
+    outbox_->Issue(txn, host, StartTaskCommand(ti));
+    journal_->Record(txn, event_kind::kTaskResent, v1::INFO,
+                     absl::StrCat("task ", id, " started again on ", host,
+                                  " (its agent registered again; it resumes from its checkpoints)"),
+                     host, ti.target().slot(), ti.store(), id);
+  }
+}
+
+bool TaskManager::FinishTask(Txn& txn, StoredTask& task, bool success, const std::string& error) {
+  return success ? Succeed(txn, task) : Fail(txn, task, error);
+}
+
+bool TaskManager::Succeed(Txn& txn, StoredTask& task) {
+  const int64_t now = clock_->NowMs();
+  v1::TaskInfo* ti = task.mutable_info();
+  const std::string id = ti->id();
+  txn.tasks.insert(id);
+  if (!SetTaskState(txn, task, v1::TASK_DONE).ok()) return false;
+  ti->set_finished_ms(now);
+  ti->set_last_error("");
+  journal_->Record(txn, event_kind::kTaskDone, v1::INFO,
+                   absl::StrCat("task ", id, " done and verified: ", SlotName(ti->target()),
+                                " is a replica of ", ti->store()),
+                   ti->target().host(), ti->target().slot(), ti->store(), id);
+  auto sit = model_->stores.find(ti->store());
+  if (sit == model_->stores.end()) return false;
+  StoreRecord& store = sit->second;
+  SetSlotRole(*model_, txn, ti->target(), v1::SLOT_REPLICA, ti->store()).IgnoreError();
+  if (v1::Copy* c = FindCopy(store, ti->target())) {
+    c->set_in_sync(true);
+    c->set_lag_ms(0);
+    c->set_last_synced_ms(now);
+  }
+  if (const v1::Copy* m = MasterCopy(store)) {
+    const HostRecord* mh = FindHost(*model_, m->slot().host());
+    outbox_->Issue(
+        txn, ti->target().host(),
+        MakeAssignReplica(ti->store(), ti->target().slot(), store.info().master_epoch(),
+                          mh != nullptr ? mh->info().peer_address() : "", m->slot().slot()));
+  }
+  // Replace before evict: only now is the lost copy dropped.
+  if (task.has_replaces()) {
+    auto* copies = store.mutable_info()->mutable_copies();
+    for (int i = 0; i < copies->size(); ++i) {
+      if (!model::SameSlot(copies->Get(i).slot(), task.replaces())) continue;
+      copies->DeleteSubrange(i, 1);
+      if (v1::SlotInfo* ls = FindSlot(model_, task.replaces())) {
+        ls->set_store("");
+        txn.hosts.insert(task.replaces().host());
+      }
+      journal_->Record(txn, event_kind::kCopyDropped, v1::INFO,
+                       absl::StrCat("lost copy ", SlotName(task.replaces()), " dropped from ",
+                                    ti->store(), " (replaced by ", SlotName(ti->target()), ")"),
+                       task.replaces().host(), task.replaces().slot(), ti->store(), id);
+      break;
+    }
+  }
+  return true;
+}
+
+bool TaskManager::Fail(Txn& txn, StoredTask& task, const std::string& error) {
+  const int64_t now = clock_->NowMs();
+  v1::TaskInfo* ti = task.mutable_info();
+  const std::string id = ti->id();
+  txn.tasks.insert(id);
+  ti->set_last_error(error);
+  if (static_cast<int>(ti->attempts()) < config_->max_task_attempts) {
+    if (!SetTaskState(txn, task, v1::TASK_BACKOFF).ok()) return false;
+    const int64_t backoff = BackoffMs(SchedulerOptionsFrom(*config_), ti->attempts());
+    ti->set_next_attempt_ms(now + backoff);
+    journal_->Record(
+        txn, event_kind::kTaskRetry, v1::WARNING,
+        absl::StrCat("task ", id, " failed (", error, "); retry in ", backoff / 1000, " s"),
+        ti->target().host(), ti->target().slot(), ti->store(), id);
+    return false;
+  }
+  if (!SetTaskState(txn, task, v1::TASK_FAILED).ok()) return false;
+  ti->set_finished_ms(now);
+  journal_->Record(
+      txn, event_kind::kTaskFailed, v1::CRITICAL,
+      absl::StrCat("task ", id, " gave up after ", ti->attempts(), " attempts: ", error),
+      ti->target().host(), ti->target().slot(), ti->store(), id);
+  // Release the target so that placement can try elsewhere.
+  auto sit = model_->stores.find(ti->store());
+  if (sit != model_->stores.end()) {
+    auto* copies = sit->second.mutable_info()->mutable_copies();
+    for (int i = 0; i < copies->size(); ++i) {
+      if (model::SameSlot(copies->Get(i).slot(), ti->target())) {
+        copies->DeleteSubrange(i, 1);
+        break;
+      }
+    }
+  }
+  SetSlotRole(*model_, txn, ti->target(), v1::SLOT_SPARE, "").IgnoreError();
+  v1::Command release;
+  release.mutable_release_slot()->set_slot(ti->target().slot());
+  release.mutable_release_slot()->set_store(ti->store());
+  outbox_->Issue(txn, ti->target().host(), release);
+  return true;
+}
+
+}  // namespace slotkeeper::slotmgr

@@ -1,0 +1,102 @@
+// TaskManager: the coordinator's re-replication tasks, from placement to
+// completion.
+//
+// Plans replacements for stores short of copies (placement.h), creates the
+// tasks, starts them within the scheduler's limits (scheduler.h) with a
+// StartTask command to the target's agent, starts them again when that
+// agent registers anew, and finishes them: a verified copy becomes a
+// replica and the lost copy it replaces is dropped (replace before evict);
+// a failed attempt backs off and is retried, and after the last attempt the
+// target slot is released. Every task state change goes through
+// SetTaskState (model.h), so the task state machine holds.
+//
+// The tasks themselves are records of the model (ClusterModel::tasks, one
+// StoredTask each, persisted through the Txn); the manager owns the task id
+// counter and the one-time placement notices. Thread-compatible: the
+// coordinator calls it under its mutex. The model, journal, outbox, clock
+// and config are not owned and must outlive the manager.
+#ifndef SLOTKEEPER_SLOTMGR_TASK_MANAGER_H_
+#define SLOTKEEPER_SLOTMGR_TASK_MANAGER_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "proto/model.pb.h"
+#include "slotmgr/cluster_view.h"
+#include "slotmgr/command_outbox.h"
+#include "slotmgr/config.h"
+#include "slotmgr/journal.h"
+#include "slotmgr/model.h"
+#include "slotmgr/txn.h"
+
+namespace slotkeeper::slotmgr {
+
+class TaskManager {
+ public:
+  // The planners' snapshot of the current model; nullopt if it cannot be
+  // built (the callee logs why).
+  using ViewFn = std::function<std::optional<ClusterView>()>;
+
+  TaskManager(ClusterModel* model, Journal* journal, CommandOutbox* outbox, Clock* clock,
+              const CoordinatorConfig* config, ViewFn view)
+      : model_(model),
+        journal_(journal),
+        outbox_(outbox),
+        clock_(clock),
+        config_(config),
+        view_(std::move(view)) {}
+
+  // The number of the last task created (persisted in MetaRecord).
+  uint64_t last_seq() const { return last_seq_; }
+  void set_last_seq(uint64_t seq) { last_seq_ = seq; }
+
+  // For every declared store short of copies (LOST ones do not count,
+  // SEEDING ones do): places new replicas, marks their slots SEEDING and
+  // creates a task for each. A store only recognised on disk (epoch 0)
+  // waits for an operator. A store that cannot be placed is journaled once
+  // per reason. Returns the ids of the tasks created.
+  std::vector<std::string> PlanReplacements(Txn& txn);
+
+  // A QUEUED task copying `store` from `source` into `target`, standing for
+  // the lost copy `replaces` (empty SlotRef: none). Returns its id.
+  std::string CreateTask(Txn& txn, const std::string& store, const v1::SlotRef& source,
+                         const v1::SlotRef& target, const v1::SlotRef& replaces);
+
+  // Moves tasks whose backoff is over back to QUEUED and starts what the
+  // scheduler selects (StartTask commands).
+  void Schedule(Txn& txn);
+
+  // Starts again the RUNNING tasks whose target is `host`, which registered
+  // again (its agent may have restarted and forgotten them), except those
+  // whose start is still unacknowledged (sent again anyway).
+  void RestartTasksOf(Txn& txn, const std::string& host);
+
+  // A RUNNING task ended: verified success, or a failed attempt (`error`).
+  // Returns true when copies or slots changed, so that health must be
+  // derived again.
+  bool FinishTask(Txn& txn, StoredTask& task, bool success, const std::string& error);
+
+ private:
+  // The StartTask command of a task, naming its source's current address.
+  v1::Command StartTaskCommand(const v1::TaskInfo& task) const;
+  bool Succeed(Txn& txn, StoredTask& task);
+  bool Fail(Txn& txn, StoredTask& task, const std::string& error);
+
+  ClusterModel* const model_;
+  Journal* const journal_;
+  CommandOutbox* const outbox_;
+  Clock* const clock_;
+  const CoordinatorConfig* const config_;
+  const ViewFn view_;
+  uint64_t last_seq_ = 0;
+  std::set<std::string> placement_notices_;  // "store/why" already journaled
+};
+
+}  // namespace slotkeeper::slotmgr
+
+#endif  // SLOTKEEPER_SLOTMGR_TASK_MANAGER_H_
