@@ -169,7 +169,7 @@ grpc::Status AutomationServiceImpl::GetAutomation(grpc::ServerContext*,
 grpc::Status AutomationServiceImpl::CheckConsistency(grpc::ServerContext*,
                                                      const v1::CheckConsistencyRequest* req,
                                                      v1::ConsistencyReport* out) {
-  *out = core_->queries().CheckModel();
+  *out = core_->queries().CheckModel(req->max_lag_ms());
   if (req->verify_data()) VerifyData(core_->queries().CopiesToVerify(), *peers_, out);
   return grpc::Status::OK;
 }

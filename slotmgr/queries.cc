@@ -1,6 +1,7 @@
 // Queries: status, lists, lookups, the model checks of ksck, journal reads.
 #include "slotmgr/queries.h"
 
+#include "slotmgr/ksck.h"
 #include <algorithm>
 #include <map>
 #include <set>
@@ -174,57 +175,19 @@ v1::AutomationState Queries::GetAutomation() const {
   return state_.automation->state();
 }
 
-v1::ConsistencyReport Queries::CheckModel() const {
-  absl::MutexLock lock(mu_);
-  const ClusterModel& model = *state_.model;
-  v1::ConsistencyReport out;
-  auto problem = [&](const char* severity, const std::string& store, const v1::SlotRef* slot,
-                     const std::string& text) {
-    v1::ConsistencyProblem* p = out.add_problems();
-    p->set_severity(severity);
-    p->set_store(store);
-    if (slot != nullptr) {
-      p->set_host(slot->host());
-      p->set_slot(slot->slot());
+v1::ConsistencyReport Queries::CheckModel(int64_t max_lag_ms) const {
+  std::vector<v1::StoreInfo> stores;
+  std::vector<v1::HostInfo> hosts;
+  {
+    absl::MutexLock lock(mu_);
+    for (const auto& [name, rec] : state_.model->stores) {
+      stores.push_back(StoreInfoWithUsers(rec, *state_.users));
     }
-    p->set_text(text);
-  };
-  for (const auto& [name, rec] : model.stores) {
-    out.set_stores_checked(out.stores_checked() + 1);
-    std::set<std::string> hosts;
-    int usable_masters = 0, masters = 0, usable = 0;
-    for (const auto& c : rec.info().copies()) {
-      if (!hosts.insert(c.slot().host()).second) {
-        problem("error", name, &c.slot(), "two copies on host " + c.slot().host());
-      }
-      if (FindSlot(model, c.slot()) == nullptr) {
-        problem("error", name, &c.slot(), "copy refers to a slot no host reports");
-        continue;
-      }
-      if (c.role() == v1::SLOT_LOST) {
-        problem("error", name, &c.slot(), "copy on a lost drive unit is still referenced");
-      }
-      if (c.role() == v1::SLOT_MASTER) {
-        ++masters;
-        usable_masters += c.usable();
-      }
-      if (c.role() == v1::SLOT_REPLICA && !c.in_sync() &&
-          c.lag_ms() > config_->max_failover_lag_ms) {
-        problem("warning", name, &c.slot(), absl::StrCat("replica lags by ", c.lag_ms(), " ms"));
-      }
-      usable += model::IsUsableCopy(c);
-    }
-    if (usable_masters != 1) {
-      problem("error", name, nullptr,
-              absl::StrCat(masters, " masters, ", usable_masters, " usable (want exactly 1)"));
-    }
-    if (usable < static_cast<int>(rec.info().required_copies())) {
-      problem(
-          "error", name, nullptr,
-          absl::StrCat(usable, " usable copies of ", rec.info().required_copies(), " required"));
-    }
+    for (const auto& [name, rec] : state_.model->hosts) hosts.push_back(rec.info());
   }
-  return out;
+  // The rules live in ksck.h; they run outside the lock on a copy.
+  return CheckConsistency(stores, hosts,
+                          max_lag_ms > 0 ? max_lag_ms : config_->max_failover_lag_ms);
 }
 
 std::vector<CopyToVerify> Queries::CopiesToVerify() const {

@@ -70,7 +70,9 @@ class Queries {
   // usable copies, no copy on a lost unit or an unknown slot, no two copies
   // on one host, replicas not too far behind. No data verification (see
   // CopiesToVerify).
-  v1::ConsistencyReport CheckModel() const;
+  // ksck over the model (ksck.h); a replica lagging more than `max_lag_ms`
+  // (0: --max_failover_lag) is a warning.
+  v1::ConsistencyReport CheckModel(int64_t max_lag_ms = 0) const;
   // Every usable master and replica, with its agent's peer address.
   std::vector<CopyToVerify> CopiesToVerify() const;
 

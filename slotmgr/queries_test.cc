@@ -57,7 +57,7 @@ TEST_F(CoordinatorOpsTest, ConsistencyCheckFindsLostReferencesAndMissingCopies) 
   bool lost_ref = false, short_copies = false;
   for (const auto& p : r.problems()) {
     lost_ref |= p.text().find("lost drive unit") != std::string::npos;
-    short_copies |= p.text().find("usable copies of 3") != std::string::npos;
+    short_copies |= p.text().find("of 3 required copies usable") != std::string::npos;
   }
   EXPECT_TRUE(lost_ref);
   EXPECT_TRUE(short_copies);
