@@ -94,7 +94,8 @@ void FillDefaults(AgentConfig& config) {
   f.set_margin_ms(def(f.margin_ms(), int64_t{1000}));
 }
 
-absl::Status Validate(const AgentConfig& c, const Locator& at) {
+// The host's own settings: name, addresses, data dir, probe thresholds.
+absl::Status ValidateHostSettings(const AgentConfig& c, const Locator& at) {
   if (c.host().empty()) return Invalid(at.At("host", -1), "host is required");
   if (absl::Status s = model::ValidateName(model::NameKind::kHost, c.host()); !s.ok()) {
     return Invalid(at.At("host", -1), s.message());
@@ -123,8 +124,11 @@ absl::Status Validate(const AgentConfig& c, const Locator& at) {
   if (c.probes().low_space_fraction() >= 1 || c.probes().low_inodes_fraction() >= 1) {
     return Invalid(at.At("probes", -1), "low_*_fraction must be below 1");
   }
+  return absl::OkStatus();
+}
 
-  std::set<std::string> units;
+// Units: valid unique names, devices named bare and owned by one unit.
+absl::Status ValidateUnits(const AgentConfig& c, const Locator& at, std::set<std::string>& units) {
   std::set<std::string> devices;
   for (int i = 0; i < c.units_size(); ++i) {
     const UnitConfig& u = c.units(i);
@@ -146,8 +150,13 @@ absl::Status Validate(const AgentConfig& c, const Locator& at) {
       }
     }
   }
+  return absl::OkStatus();
+}
 
-  std::map<std::string, std::string> filesystems;  // mount point -> unit
+// Filesystems: absolute unique mount points on known units.
+absl::Status ValidateFilesystems(const AgentConfig& c, const Locator& at,
+                                 const std::set<std::string>& units,
+                                 std::map<std::string, std::string>& filesystems) {
   for (int i = 0; i < c.filesystems_size(); ++i) {
     const FilesystemConfig& f = c.filesystems(i);
     if (f.mount_point().empty() || f.mount_point()[0] != '/') {
@@ -164,7 +173,13 @@ absl::Status Validate(const AgentConfig& c, const Locator& at) {
                      absl::StrCat("duplicate filesystem \"", f.mount_point(), "\""));
     }
   }
+  return absl::OkStatus();
+}
 
+// Slots: valid unique names, absolute paths inside their (known) filesystem,
+// no two slots nested, service addresses well formed.
+absl::Status ValidateSlots(const AgentConfig& c, const Locator& at,
+                           const std::map<std::string, std::string>& filesystems) {
   std::set<std::string> slot_names;
   std::map<std::string, std::string> slot_paths;  // path -> slot name
   for (int i = 0; i < c.slots_size(); ++i) {
@@ -206,6 +221,15 @@ absl::Status Validate(const AgentConfig& c, const Locator& at) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Validate(const AgentConfig& c, const Locator& at) {
+  if (absl::Status s = ValidateHostSettings(c, at); !s.ok()) return s;
+  std::set<std::string> units;
+  if (absl::Status s = ValidateUnits(c, at, units); !s.ok()) return s;
+  std::map<std::string, std::string> filesystems;  // mount point -> unit
+  if (absl::Status s = ValidateFilesystems(c, at, units, filesystems); !s.ok()) return s;
+  return ValidateSlots(c, at, filesystems);
 }
 
 }  // namespace

@@ -149,34 +149,41 @@ void CoordinatorClient::ConnectLoop() {
   }
 }
 
-absl::Status CoordinatorClient::RunSession() {
-  const std::string& address = config_->coordinator_address();
-  grpc::ClientContext register_context;
-  register_context.set_deadline(std::chrono::system_clock::now() +
-                                absl::ToChronoMilliseconds(kRegisterDeadline));
+absl::StatusOr<v1::RegisterResponse> CoordinatorClient::Register() {
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoMilliseconds(kRegisterDeadline));
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("stopping");
-    session_context_ = &register_context;
+    session_context_ = &context;
   }
   v1::RegisterRequest request;
   *request.mutable_inventory() =
       BuildInventory(*config_, health_->Snapshot(), peer_address_, options_.agent_version);
   request.set_agent_time_ms(clock_->NowMs());
   v1::RegisterResponse response;
-  grpc::Status status = stub_->Register(&register_context, request, &response);
+  grpc::Status status = stub_->Register(&context, request, &response);
   {
     absl::MutexLock lock(&mu_);
     session_context_ = nullptr;
   }
   if (!status.ok()) {
     return absl::UnavailableError(
-        absl::StrCat("coordinator ", address, " unreachable (Register): ", status.error_message()));
+        absl::StrCat("coordinator ", config_->coordinator_address(),
+                     " unreachable (Register): ", status.error_message()));
   }
   if (contact_ != nullptr) contact_->Heard();
-  commands_->Adopt({response.assignments().begin(), response.assignments().end()});
-  const absl::Duration heartbeat = response.heartbeat_ms() > 0
-                                       ? absl::Milliseconds(response.heartbeat_ms())
+  return response;
+}
+
+absl::Status CoordinatorClient::RunSession() {
+  const std::string& address = config_->coordinator_address();
+  absl::StatusOr<v1::RegisterResponse> response = Register();
+  if (!response.ok()) return response.status();
+  commands_->Adopt({response->assignments().begin(), response->assignments().end()});
+  const absl::Duration heartbeat = response->heartbeat_ms() > 0
+                                       ? absl::Milliseconds(response->heartbeat_ms())
                                        : options_.default_heartbeat;
 
   grpc::ClientContext context;
@@ -186,11 +193,10 @@ absl::Status CoordinatorClient::RunSession() {
     session_context_ = &context;
     changed_ = true;  // the first report of a session goes at once
   }
-  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>> stream =
-      stub_->Session(&context);
+  std::unique_ptr<Stream> stream = stub_->Session(&context);
   v1::AgentMessage hello;
   hello.mutable_hello()->set_host(config_->host());
-  hello.mutable_hello()->set_session_id(response.session_id());
+  hello.mutable_hello()->set_session_id(response->session_id());
   if (!stream->Write(hello)) {
     absl::MutexLock lock(&mu_);
     session_context_ = nullptr;
@@ -198,10 +204,24 @@ absl::Status CoordinatorClient::RunSession() {
     return absl::UnavailableError(
         absl::StrCat("coordinator ", address, " closed the session: ", s.error_message()));
   }
-  LogInfo("agent", absl::StrCat("session ", response.session_id(), " open with coordinator ",
+  LogInfo("agent", absl::StrCat("session ", response->session_id(), " open with coordinator ",
                                 address, ", heartbeat ", absl::FormatDuration(heartbeat)));
   std::thread reader([this, s = stream.get()] { ReadLoop(s); });
+  WriteLoop(stream.get(), heartbeat);
+  {
+    absl::MutexLock lock(&mu_);
+    session_broken_ = true;  // tells ConnectLoop the session had been open
+    context.TryCancel();
+  }
+  reader.join();
+  grpc::Status end = stream->Finish();
+  absl::MutexLock lock(&mu_);
+  session_context_ = nullptr;
+  return absl::UnavailableError(
+      absl::StrCat("session with coordinator ", address, " ended: ", end.error_message()));
+}
 
+void CoordinatorClient::WriteLoop(Stream* stream, absl::Duration heartbeat) {
   uint64_t contents_sent = ~uint64_t{0};
   absl::Duration next_heartbeat = clock_->Monotonic();
   while (true) {
@@ -217,7 +237,7 @@ absl::Status CoordinatorClient::RunSession() {
       };
       mu_.AwaitWithTimeout(absl::Condition(&ready),
                            std::max(absl::ZeroDuration(), next_heartbeat - clock_->Monotonic()));
-      if (stopping_ || session_broken_) break;
+      if (stopping_ || session_broken_) return;
       acks.swap(pending_acks_);
       tasks.swap(pending_tasks_);
       send_report = changed_ || clock_->Monotonic() >= next_heartbeat;
@@ -242,38 +262,31 @@ absl::Status CoordinatorClient::RunSession() {
       ok = ok && stream->Write(m);
     }
     if (ok && send_report) {
-      HealthSnapshot health = health_->Snapshot();
-      report.include_contents = health.contents_version != contents_sent;
-      report.agent_time_ms = clock_->NowMs();
-      report.failsafe_promises.clear();
-      if (promises_ != nullptr) report.failsafe_promises = promises_->All();
-      v1::AgentMessage m;
-      *m.mutable_report() =
-          BuildReport(health, leases_->Held(), data_plane_->ReplicationStatus(), report);
-      // Noted before the write: the lease then counts from no later than
-      // the real send.
-      leases_->NoteReportSent(report.report_id);
-      ok = stream->Write(m);
-      if (ok) contents_sent = health.contents_version;
+      ok = WriteReport(stream, report, &contents_sent);
       next_heartbeat = clock_->Monotonic() + heartbeat;
     }
-    if (!ok) break;
+    if (!ok) return;
   }
-  {
-    absl::MutexLock lock(&mu_);
-    session_broken_ = true;  // tells ConnectLoop the session had been open
-    context.TryCancel();
-  }
-  reader.join();
-  grpc::Status end = stream->Finish();
-  absl::MutexLock lock(&mu_);
-  session_context_ = nullptr;
-  return absl::UnavailableError(
-      absl::StrCat("session with coordinator ", address, " ended: ", end.error_message()));
 }
 
-void CoordinatorClient::ReadLoop(
-    grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>* stream) {
+bool CoordinatorClient::WriteReport(Stream* stream, ReportContext& report,
+                                    uint64_t* contents_sent) {
+  HealthSnapshot health = health_->Snapshot();
+  report.include_contents = health.contents_version != *contents_sent;
+  report.agent_time_ms = clock_->NowMs();
+  if (promises_ != nullptr) report.failsafe_promises = promises_->All();
+  v1::AgentMessage m;
+  *m.mutable_report() =
+      BuildReport(health, leases_->Held(), data_plane_->ReplicationStatus(), report);
+  // Noted before the write: the lease then counts from no later than the
+  // real send.
+  leases_->NoteReportSent(report.report_id);
+  if (!stream->Write(m)) return false;
+  *contents_sent = health.contents_version;
+  return true;
+}
+
+void CoordinatorClient::ReadLoop(Stream* stream) {
   v1::CoordinatorMessage message;
   while (stream->Read(&message)) {
     // Whatever it is, the coordinator can reach this agent: no failsafe

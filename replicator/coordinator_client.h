@@ -89,9 +89,17 @@ class CoordinatorClient : public TaskUpdateSink {
   void SendTaskUpdate(const v1::TaskUpdate& update) override;
 
  private:
+  using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>;
+
   void ConnectLoop();
+  absl::StatusOr<v1::RegisterResponse> Register();
+  // One session: Register, open the stream, write until it breaks.
   absl::Status RunSession();
-  void ReadLoop(grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>* stream);
+  // Sends pending acks and task updates, and a report when something changed
+  // or a heartbeat is due, until the session breaks or the client stops.
+  void WriteLoop(Stream* stream, absl::Duration heartbeat);
+  bool WriteReport(Stream* stream, ReportContext& report, uint64_t* contents_sent);
+  void ReadLoop(Stream* stream);
   void CommandLoop();
   void LeaseLoop();
 

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 
 extern char** environ;
@@ -34,44 +35,46 @@ void AppendTail(std::string& tail, const char* data, size_t n) {
 
 }  // namespace
 
-HookResult RunHook(const std::string& command, const HookContext& context, absl::Duration timeout) {
-  HookResult result;
-  if (command.empty()) return result;
-  result.ran = true;
+namespace {
 
-  // Everything the child needs is prepared before fork (no allocation after).
-  std::vector<std::string> env_strings;
+// The hook's environment: the agent's, minus any SLOTKEEPER_* it had, plus
+// the context's.
+std::vector<std::string> HookEnvironment(const HookContext& context) {
+  std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "SLOTKEEPER_", 11) != 0) env_strings.emplace_back(*e);
+    if (std::strncmp(*e, "SLOTKEEPER_", 11) != 0) env.emplace_back(*e);
   }
-  env_strings.push_back("SLOTKEEPER_ACTION=" + context.action);
-  env_strings.push_back("SLOTKEEPER_STORE=" + context.store);
-  env_strings.push_back("SLOTKEEPER_SLOT=" + context.slot);
-  env_strings.push_back("SLOTKEEPER_SLOT_PATH=" + context.slot_path);
-  env_strings.push_back(absl::StrCat("SLOTKEEPER_EPOCH=", context.epoch));
-  if (!context.lease_file.empty()) {
-    env_strings.push_back("SLOTKEEPER_LEASE_FILE=" + context.lease_file);
-  }
+  env.push_back("SLOTKEEPER_ACTION=" + context.action);
+  env.push_back("SLOTKEEPER_STORE=" + context.store);
+  env.push_back("SLOTKEEPER_SLOT=" + context.slot);
+  env.push_back("SLOTKEEPER_SLOT_PATH=" + context.slot_path);
+  env.push_back(absl::StrCat("SLOTKEEPER_EPOCH=", context.epoch));
+  if (!context.lease_file.empty()) env.push_back("SLOTKEEPER_LEASE_FILE=" + context.lease_file);
   if (!context.service_address.empty()) {
-    env_strings.push_back("SLOTKEEPER_SERVICE_ADDRESS=" + context.service_address);
+    env.push_back("SLOTKEEPER_SERVICE_ADDRESS=" + context.service_address);
   }
+  return env;
+}
+
+// Starts `/bin/sh -c command` in a process group of its own, stdin from
+// /dev/null, stdout and stderr into `*out_fd`. Returns its pid.
+absl::StatusOr<pid_t> Spawn(const std::string& command, std::vector<std::string> env_strings,
+                            int* out_fd) {
+  // Everything the child needs is prepared before fork (no allocation after).
   std::vector<char*> envp;
   for (std::string& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::string sh = "/bin/sh", dash_c = "-c", cmd = command;
   char* argv[] = {sh.data(), dash_c.data(), cmd.data(), nullptr};
-
   int out[2];
   if (::pipe2(out, O_CLOEXEC) != 0) {
-    result.status = absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
-    return result;
+    return absl::InternalError(absl::StrCat("pipe2: ", std::strerror(errno)));
   }
   const pid_t pid = ::fork();
   if (pid < 0) {
-    result.status = absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
     ::close(out[0]);
     ::close(out[1]);
-    return result;
+    return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
     ::setpgid(0, 0);
@@ -82,65 +85,84 @@ HookResult RunHook(const std::string& command, const HookContext& context, absl:
     ::execve(argv[0], argv, envp.data());
     _exit(127);
   }
-  ::setpgid(pid, pid);  // also from the parent, so the kill below cannot miss
+  ::setpgid(pid, pid);  // also from the parent, so a kill of the group cannot miss
   ::close(out[1]);
+  *out_fd = out[0];
+  return pid;
+}
 
-  // The deadline bounds the hook process itself, not only its output: a hook
-  // may close its output and go on running (or leave a daemon holding the
-  // pipe after it exited). Poll the pipe in short steps and reap the shell
-  // without blocking, so both cases end at the deadline at the latest.
-  const int64_t deadline = MonotonicMs() + absl::ToInt64Milliseconds(timeout);
+struct Waited {
   bool timed_out = false;
+  int status = 0;
+};
+
+// Collects the hook's output tail and reaps it. The deadline bounds the hook
+// process itself, not only its output: a hook may close its output and go on
+// running (or leave a daemon holding the pipe after it exited). The pipe is
+// polled in short steps and the shell reaped without blocking, so both cases
+// end at the deadline at the latest; past it the whole group is killed.
+Waited Collect(pid_t pid, int out_fd, absl::Duration timeout, std::string* tail) {
+  const int64_t deadline = MonotonicMs() + absl::ToInt64Milliseconds(timeout);
+  Waited w;
   bool exited = false;
   bool eof = false;
-  int status = 0;
   char buffer[4096];
   while (!exited) {
     const int64_t left = deadline - MonotonicMs();
     if (left <= 0) {
-      timed_out = true;
+      w.timed_out = true;
       break;
     }
     if (!eof) {
-      pollfd p = {out[0], POLLIN, 0};
-      const int n = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 20)));
-      if (n > 0) {
-        const ssize_t got = ::read(out[0], buffer, sizeof(buffer));
-        if (got > 0) AppendTail(result.output_tail, buffer, got);
+      pollfd p = {out_fd, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 20))) > 0) {
+        const ssize_t got = ::read(out_fd, buffer, sizeof(buffer));
+        if (got > 0) AppendTail(*tail, buffer, got);
         if (got == 0) eof = true;
       }
     } else {
       ::usleep(static_cast<useconds_t>(std::min<int64_t>(left, 20)) * 1000);
     }
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) exited = true;
+    if (::waitpid(pid, &w.status, WNOHANG) == pid) exited = true;
   }
-  if (timed_out) {
+  if (w.timed_out) {
     ::kill(-pid, SIGKILL);
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (::waitpid(pid, &w.status, 0) < 0 && errno == EINTR) {
     }
   } else if (!eof) {
     // The shell exited; keep what it wrote last without waiting for
     // children it may have left holding the pipe.
-    ::fcntl(out[0], F_SETFL, O_NONBLOCK);
+    ::fcntl(out_fd, F_SETFL, O_NONBLOCK);
     ssize_t got;
-    while ((got = ::read(out[0], buffer, sizeof(buffer))) > 0) {
-      AppendTail(result.output_tail, buffer, got);
-    }
+    while ((got = ::read(out_fd, buffer, sizeof(buffer))) > 0) AppendTail(*tail, buffer, got);
   }
-  ::close(out[0]);
-  if (result.output_tail.size() > kTailBytes) {
-    result.output_tail.erase(0, result.output_tail.size() - kTailBytes);
+  ::close(out_fd);
+  if (tail->size() > kTailBytes) tail->erase(0, tail->size() - kTailBytes);
+  return w;
+}
+
+}  // namespace
+
+HookResult RunHook(const std::string& command, const HookContext& context, absl::Duration timeout) {
+  HookResult result;
+  if (command.empty()) return result;
+  result.ran = true;
+  int out_fd = -1;
+  absl::StatusOr<pid_t> pid = Spawn(command, HookEnvironment(context), &out_fd);
+  if (!pid.ok()) {
+    result.status = pid.status();
+    return result;
   }
-  if (timed_out) {
+  const Waited w = Collect(*pid, out_fd, timeout, &result.output_tail);
+  if (w.timed_out) {
     result.status = absl::DeadlineExceededError(absl::StrCat(
         context.action, " hook killed after ", absl::FormatDuration(timeout), ": ", command));
-  } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+  } else if (WIFEXITED(w.status) && WEXITSTATUS(w.status) != 0) {
     result.status = absl::AbortedError(absl::StrCat(context.action, " hook exited with status ",
-                                                    WEXITSTATUS(status), ": ", command));
-  } else if (WIFSIGNALED(status)) {
+                                                    WEXITSTATUS(w.status), ": ", command));
+  } else if (WIFSIGNALED(w.status)) {
     result.status = absl::AbortedError(
-        absl::StrCat(context.action, " hook killed by signal ", WTERMSIG(status), ": ", command));
+        absl::StrCat(context.action, " hook killed by signal ", WTERMSIG(w.status), ": ", command));
   }
   return result;
 }

@@ -11,10 +11,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "replicator/host_probes.h"
-#include "replicator/sync/slot_layout.h"
 #include "replicator/kernel_log_probe.h"
 #include "replicator/mount_probe.h"
 #include "replicator/probe.h"
+#include "replicator/sync/slot_layout.h"
 #include "replicator/write_probe.h"
 
 namespace slotkeeper::replicator {

@@ -1,0 +1,154 @@
+#include "replicator/agent.h"
+
+#include "absl/strings/str_cat.h"
+#include "base/grpc_util.h"
+#include "base/log.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "replicator/sync_data_plane.h"
+
+namespace slotkeeper::replicator {
+
+Agent::Agent(AgentConfig config, AgentRunOptions options, Clock* clock)
+    : config_(std::move(config)), options_(std::move(options)), clock_(clock) {}
+
+Agent::~Agent() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Start(AgentConfig config, AgentRunOptions options,
+                                                    Clock* clock) {
+  std::unique_ptr<Agent> agent(new Agent(std::move(config), std::move(options), clock));
+  if (absl::Status s = agent->Init(); !s.ok()) return s;
+  if (absl::Status s = agent->StartServer(); !s.ok()) return s;
+  if (absl::Status s = agent->StartClient(); !s.ok()) return s;
+  return agent;
+}
+
+absl::Status Agent::Init() {
+  state_ = std::make_unique<AgentStateStore>(config_.data_dir());
+  if (absl::Status s = state_->Load(); !s.ok()) return s;
+  // The fence's lease files (lease_file.h); those of an earlier process are
+  // removed: its mail servers stop at once, before this one serves.
+  lease_dir_ = absl::StrCat(config_.data_dir(), "/leases");
+  absl::StatusOr<std::unique_ptr<LeaseFiles>> files = LeaseFiles::Open(lease_dir_);
+  if (!files.ok()) return files.status();
+  lease_files_ = std::move(*files);
+  leases_ = std::make_unique<LeaseManager>(clock_, lease_files_.get());
+
+  SyncDataPlaneOptions data_options;
+  data_options.bandwidth_bytes_per_second = options_.sync_bandwidth_bytes_per_second;
+  absl::StatusOr<std::unique_ptr<DataPlane>> plane =
+      MakeSyncDataPlane(config_, clock_, data_options);
+  if (!plane.ok())
+    return absl::Status(plane.status().code(),
+                        absl::StrCat("data path: ", plane.status().message()));
+  data_plane_ = std::move(*plane);
+
+  failsafe_on_ = !config_.failsafe().disabled();
+  failsafe_options_.coordinator_silence =
+      absl::Milliseconds(config_.failsafe().coordinator_silence_ms());
+  failsafe_options_.margin = absl::Milliseconds(config_.failsafe().margin_ms());
+  contact_ = std::make_unique<CoordinatorContact>(clock_);
+  promises_ = std::make_unique<FailsafePromises>(
+      clock_, contact_.get(), failsafe_options_,
+      [this](const std::string& slot) { return commands_->RecordedRole(slot); });
+  commands_ = std::make_unique<CommandHandler>(
+      &config_, leases_.get(), state_.get(), data_plane_.get(),
+      CommandHandlerOptions{failsafe_on_ ? promises_.get() : nullptr, lease_dir_});
+  failsafe_service_ = std::make_unique<FailsafeService>(promises_.get());
+  return absl::OkStatus();
+}
+
+absl::Status Agent::StartServer() {
+  // gRPC health (and reflection, which also gives the server the synchronous
+  // service it needs before the data path registers its own).
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  ConfigureServerBuilder(builder);
+  int port = 0;
+  builder.AddListeningPort(config_.peer_listen_address(), ServerCredentials(), &port);
+  data_plane_->RegisterServices(builder);
+  if (failsafe_on_) builder.RegisterService(failsafe_service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.peer_listen_address(),
+                                               " (in use by another process?)"));
+  }
+  // What peers are told: the configured advertise address, else the listen
+  // host, or the host name when listening on every interface.
+  const std::string& listen = config_.peer_listen_address();
+  std::string listen_host = listen.substr(0, listen.rfind(':'));
+  if (listen_host == "0.0.0.0" || listen_host == "[::]" || listen_host.empty()) {
+    listen_host = config_.host();
+  }
+  peer_address_ = config_.peer_advertise_address().empty() ? absl::StrCat(listen_host, ":", port)
+                                                           : config_.peer_advertise_address();
+  return absl::OkStatus();
+}
+
+absl::Status Agent::StartClient() {
+  health_ = std::make_unique<HealthMonitor>(&config_, clock_, [this] {
+    absl::MutexLock lock(&client_mu_);
+    if (client_ptr_ != nullptr) client_ptr_->NotifyChanged();
+  });
+  if (absl::Status s = health_->Start(); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("health probes: ", s.message()));
+  }
+  ClientOptions options;
+  options.backoff_max = options_.backoff_max;
+  options.default_heartbeat = options_.default_heartbeat;
+  if (!options_.agent_version.empty()) options.agent_version = options_.agent_version;
+  client_ = std::make_unique<CoordinatorClient>(&config_, peer_address_, options, clock_,
+                                                health_.get(), leases_.get(), commands_.get(),
+                                                data_plane_.get(), contact_.get(), promises_.get());
+  asker_ = std::make_unique<GrpcFailsafeAsker>();
+  keeper_ = std::make_unique<FailsafeKeeper>(
+      clock_, leases_.get(), contact_.get(), failsafe_options_, asker_.get(), config_.host(),
+      [this](const std::string& slot) { return SlotMayServe(slot); });
+  {
+    absl::MutexLock lock(&client_mu_);
+    client_ptr_ = client_.get();
+  }
+  if (absl::Status s = data_plane_->Start(client_.get()); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("data path: ", s.message()));
+  }
+  client_->Start();
+  if (failsafe_on_) keeper_->Start(absl::Milliseconds(250));
+  return absl::OkStatus();
+}
+
+bool Agent::SlotMayServe(const std::string& slot) {
+  std::string fs, unit;
+  for (const SlotConfig& s : config_.slots()) {
+    if (s.name() == slot) fs = s.filesystem();
+  }
+  for (const FilesystemConfig& f : config_.filesystems()) {
+    if (f.mount_point() == fs) unit = f.unit();
+  }
+  for (const Condition& c : health_->Snapshot().conditions) {
+    if (!c.hard()) continue;
+    if ((c.subject_kind() == v1::SUBJECT_FILESYSTEM && c.subject() == fs) ||
+        (c.subject_kind() == v1::SUBJECT_UNIT && c.subject() == unit) ||
+        (c.subject_kind() == v1::SUBJECT_SLOT && c.subject() == slot) ||
+        c.subject_kind() == v1::SUBJECT_HOST) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Agent::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  {
+    absl::MutexLock lock(&client_mu_);
+    client_ptr_ = nullptr;
+  }
+  if (keeper_) keeper_->Stop();
+  if (client_) client_->Stop();
+  if (health_) health_->Stop();
+  if (data_plane_) data_plane_->Stop();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+}  // namespace slotkeeper::replicator
