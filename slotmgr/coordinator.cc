@@ -37,11 +37,12 @@ absl::Status Coordinator::LoadLocked() {
   absl::StatusOr<StateSnapshot> snap = store_->Load();
   if (!snap.ok()) return snap.status();
   const int64_t now = clock_->NowMs();
+  const int64_t mono = clock_->MonotonicMs();
   for (auto& h : snap->hosts) {
-    last_heard_ms_[h.info().name()] = now;
+    last_heard_mono_ms_[h.info().name()] = mono;
     ApplyHardRule(h.mutable_info()->mutable_conditions());  // stored by an older build
     for (const auto& s : h.info().slots()) {
-      if (s.role() == v1::SLOT_MASTER) leases_.RestartedWithMaster(s.ref(), now, config_.lease_ms);
+      if (s.role() == v1::SLOT_MASTER) leases_.RestartedWithMaster(s.ref(), mono, config_.lease_ms);
     }
     model_.hosts[h.info().name()] = std::move(h);
   }
@@ -119,7 +120,7 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
 }
 
 std::optional<ClusterView> Coordinator::ViewLocked() {
-  absl::StatusOr<ClusterView> view = BuildView(model_, last_heard_ms_);
+  absl::StatusOr<ClusterView> view = BuildView(model_, last_heard_mono_ms_);
   if (!view.ok()) {
     LogError("coordinator",
              absl::StrCat("model inconsistent, no decision taken: ", view.status().ToString()));
@@ -129,7 +130,7 @@ std::optional<ClusterView> Coordinator::ViewLocked() {
 }
 
 void Coordinator::RecomputeLocked(Txn& txn) {
-  HealthChanges changes = DeriveHealth(model_, leases_, last_heard_ms_, clock_->NowMs(), config_);
+  HealthChanges changes = DeriveHealth(model_, leases_, last_heard_mono_ms_, NowLocked(), config_);
   if (!changes.view_status.ok()) {
     LogError("coordinator", absl::StrCat("model inconsistent, no decision taken: ",
                                          changes.view_status.ToString()));

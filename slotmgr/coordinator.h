@@ -23,11 +23,15 @@
 // its events before the method returns (a Txn, txn.h), so a restarted
 // coordinator (Create() loads the store) resumes exactly where it stopped.
 // Timers are timestamps in the model, so they are recomputed from what was
-// persisted. Two things are deliberately not restored from disk: when each
+// persisted. Silence, leases and failover grace are measured on the
+// monotonic clock (a wall-clock step must never shorten them); persisted
+// stamps and what clients see are wall time. Things deliberately not
+// restored from disk: when each
 // host was last heard (a restarted coordinator counts silence from its own
 // start, so its downtime never looks like every host's) and lease bounds
 // (every master lease is taken as valid for a full lease from the restart,
-// since a renewal may have just been sent; lease_table.h).
+// since a renewal may have just been sent; lease_table.h), and when each
+// failover grace began (it starts again from the restart).
 //
 // Thread-safe: every public method takes the one mutex `mu_`. Time comes
 // from the injected Clock only. The StateStore and Clock are not owned and
@@ -55,6 +59,7 @@
 #include "slotmgr/cluster_view.h"
 #include "slotmgr/command_outbox.h"
 #include "slotmgr/config.h"
+#include "slotmgr/health.h"
 #include "slotmgr/journal.h"
 #include "slotmgr/lease_table.h"
 #include "slotmgr/model.h"
@@ -133,6 +138,9 @@ class Coordinator {
   void MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit, const std::string& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AutomationRunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Both clocks now: wall time for what is stamped and shown, monotonic
+  // time for silence, leases and grace periods.
+  CoordinatorNow NowLocked() const { return {clock_->NowMs(), clock_->MonotonicMs()}; }
 
   StateStore* const store_;
   Clock* const clock_;
@@ -147,10 +155,17 @@ class Coordinator {
   CommandOutbox outbox_ ABSL_GUARDED_BY(mu_);
   LeaseTable leases_ ABSL_GUARDED_BY(mu_);
   TaskManager tasks_ ABSL_GUARDED_BY(mu_);
-  // Not persisted (see the class comment).
-  std::map<std::string, int64_t> last_heard_ms_ ABSL_GUARDED_BY(mu_);  // by host
+  // Not persisted (see the class comment). On the monotonic clock.
+  std::map<std::string, int64_t> last_heard_mono_ms_ ABSL_GUARDED_BY(mu_);  // by host
   SlotCopyIndex slot_copies_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> notices_ ABSL_GUARDED_BY(mu_);  // one-time notices already journaled
+  // When this process first saw each store's master unusable, and on hard
+  // evidence (monotonic; -1: not yet): the failover grace counts from these.
+  struct GraceStart {
+    int64_t unusable_mono = -1;
+    int64_t hard_mono = -1;
+  };
+  std::map<std::string, GraceStart> grace_ ABSL_GUARDED_BY(mu_);  // by store
   BlockedUsers blocked_users_ ABSL_GUARDED_BY(mu_);
   const Queries queries_;
 };

@@ -158,6 +158,24 @@ TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
   EXPECT_TRUE(demoted);
 }
 
+TEST_F(CoordinatorTest, AWallClockJumpNeitherShortensTheGraceNorTheLease) {
+  RegisterThree();
+  CreateHealthyStore();
+  // The master's host falls silent right after a renewal.
+  ASSERT_TRUE(Report("imap1").ok());
+  // Someone sets the coordinator's date forward by a day: silence, grace
+  // and leases are on the monotonic clock, so nothing may happen early.
+  clock_.SetWallOffset(absl::Hours(24));
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    Heartbeat({"imap2", "imap3"});
+  }
+  EXPECT_EQ(coord_->queries().GetHost("imap1")->state(), v1::HOST_SUSPECT)
+      << "10 s of silence is SUSPECT (suspect_after 5 s), not DOWN, whatever the date says";
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
+  EXPECT_TRUE(EventsOfKind("store.failover").empty());
+}
+
 TEST_F(CoordinatorTest, ConditionsClearMakeSlotUsableAgain) {
   RegisterThree();
   ASSERT_TRUE(Report("imap2", {FsCondition(v1::IO_ERROR, "/srv/du2")}).ok());

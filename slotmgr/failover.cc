@@ -18,14 +18,15 @@ namespace {
 
 // Host states from silence (model.h); journals each change. True if any
 // host changed.
-bool MarkSilentHosts(ClusterModel& model, std::map<std::string, int64_t>& last_heard_ms,
-                     int64_t now, const CoordinatorConfig& config, Journal& journal, Txn& txn) {
+bool MarkSilentHosts(ClusterModel& model, std::map<std::string, int64_t>& last_heard_mono_ms,
+                     int64_t mono, int64_t now, const CoordinatorConfig& config, Journal& journal,
+                     Txn& txn) {
   bool changed = false;
   for (auto& [name, rec] : model.hosts) {
     v1::HostInfo* h = rec.mutable_info();
-    const int64_t heard = last_heard_ms[name];
+    const int64_t heard = last_heard_mono_ms[name];
     v1::HostState s =
-        HostStateAfterSilence(heard, now, config.suspect_after_ms, config.down_after_ms);
+        HostStateAfterSilence(heard, mono, config.suspect_after_ms, config.down_after_ms);
     if (s == h->state()) continue;
     journal.Record(txn,
                    s == v1::HOST_DOWN      ? event_kind::kHostDown
@@ -35,7 +36,7 @@ bool MarkSilentHosts(ClusterModel& model, std::map<std::string, int64_t>& last_h
                    : s == v1::HOST_SUSPECT ? v1::WARNING
                                            : v1::CRITICAL,
                    absl::StrCat("host ", name, ": ", model::Name(h->state()), " -> ",
-                                model::Name(s), " (silent ", (now - heard) / 1000, " s)"),
+                                model::Name(s), " (silent ", (mono - heard) / 1000, " s)"),
                    name);
     h->set_state(s);
     h->set_state_since_ms(now);
@@ -67,8 +68,11 @@ void RecordAutomaticFailover(AutomationRecord& automation, const std::string& st
 absl::Status Coordinator::Tick() {
   absl::MutexLock lock(&mu_);
   const int64_t now = clock_->NowMs();
+  const int64_t mono = clock_->MonotonicMs();
   Txn txn;
-  if (MarkSilentHosts(model_, last_heard_ms_, now, config_, journal_, txn)) RecomputeLocked(txn);
+  if (MarkSilentHosts(model_, last_heard_mono_ms_, mono, now, config_, journal_, txn)) {
+    RecomputeLocked(txn);
+  }
 
   // Mass-failure brake. Once frozen, automation stays frozen until an
   // operator resumes it (guardrails.h: only a person can tell whether the
@@ -80,7 +84,7 @@ absl::Status Coordinator::Tick() {
   });
   std::optional<ClusterView> view;
   if (any_silent) view = ViewLocked();
-  const bool mass = view && MassFailure(*view, now, config_, &why);
+  const bool mass = view && MassFailure(*view, mono, config_, &why);
   v1::AutomationState* as = automation_.mutable_state();
   if (mass && as->mode() == v1::AUTOMATION_RUNNING) {
     as->set_mode(v1::AUTOMATION_FROZEN);
@@ -129,10 +133,11 @@ absl::Status Coordinator::Tick() {
 
 void Coordinator::FailoverStepLocked(Txn& txn) {
   const int64_t now = clock_->NowMs();
+  const int64_t mono = clock_->MonotonicMs();
   std::optional<ClusterView> view;  // built when first needed, again after each promotion
   for (auto& [name, rec] : model_.stores) {
     const v1::Copy* master = MasterCopy(rec);
-    const bool lease_valid = leases_.MayBeValid(rec.info(), now);
+    const bool lease_valid = leases_.MayBeValid(rec.info(), mono);
     // Operator failover or drain waiting for the old lease.
     if (rec.has_pending_target() || rec.moving_master()) {
       if (lease_valid) continue;
@@ -158,13 +163,24 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
       }
       continue;
     }
-    if (master != nullptr && master->usable()) continue;
-    if (rec.info().master_unusable_since_ms() == 0) continue;
+    if ((master != nullptr && master->usable()) || rec.info().master_unusable_since_ms() == 0) {
+      grace_.erase(name);
+      continue;
+    }
+    // The grace runs on the monotonic clock from when this process first saw
+    // the master unusable (and first saw hard evidence against it).
+    GraceStart& g = grace_[name];
+    if (g.unusable_mono < 0) g.unusable_mono = mono;
+    if (rec.master_hard_since_ms() == 0) {
+      g.hard_mono = -1;
+    } else if (g.hard_mono < 0) {
+      g.hard_mono = mono;
+    }
     if (!AutomationRunningLocked()) continue;
-    const bool hard = rec.master_hard_since_ms() != 0;
-    const int64_t since = hard ? rec.master_hard_since_ms() : rec.info().master_unusable_since_ms();
+    const bool hard = g.hard_mono >= 0;
+    const int64_t since = hard ? g.hard_mono : g.unusable_mono;
     const int64_t grace = hard ? config_.failover_grace_hard_ms : config_.failover_grace_silent_ms;
-    if (now < since + grace) continue;
+    if (mono < since + grace) continue;
     if (lease_valid) continue;  // fencing: the old master may still accept mail
     if (!view) view = ViewLocked();
     if (!view) return;
@@ -209,7 +225,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     outbox_.Issue(txn, old_ref.host(), MakeDemote(name, old_ref.slot(), epoch, why));
   }
   SetSlotRole(model_, txn, target, v1::SLOT_MASTER, name).IgnoreError();
-  leases_.Grant(model::SlotName(target), now + config_.lease_ms);
+  leases_.Grant(model::SlotName(target), clock_->MonotonicMs() + config_.lease_ms);
   outbox_.Issue(txn, target.host(), MakePromote(name, target.slot(), epoch, config_.lease_ms));
   // Every other replica follows the new master.
   const HostRecord* th = FindHost(model_, target.host());

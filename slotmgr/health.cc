@@ -16,8 +16,9 @@ namespace {
 // Step 1 for one host: filesystems, drive units, slots. Records each slot's
 // health by "HOST/SLOT" in `health` for step 2.
 void DeriveHostComponents(const std::string& name, v1::HostInfo& h, const LeaseTable& leases,
-                          int64_t now, const CoordinatorConfig& config, HealthChanges& out,
-                          std::map<std::string, SlotHealth>& health) {
+                          CoordinatorNow clocks, const CoordinatorConfig& config,
+                          HealthChanges& out, std::map<std::string, SlotHealth>& health) {
+  const int64_t now = clocks.wall_ms;
   const Conditions& conds = h.conditions();
   std::map<std::string, v1::FilesystemState> fs_state;
   for (auto& f : *h.mutable_filesystems()) {
@@ -81,7 +82,8 @@ void DeriveHostComponents(const std::string& name, v1::HostInfo& h, const LeaseT
       s.set_unusable_reason(sh.reason);
       out.hosts.insert(name);
     }
-    s.set_lease_valid_until_ms(leases.ValidUntil(s.ref()));
+    const int64_t until = leases.ValidUntil(s.ref());
+    s.set_lease_valid_until_ms(until > 0 ? until - clocks.mono_ms + clocks.wall_ms : 0);
     health[model::SlotName(s.ref())] = sh;
   }
 }
@@ -188,12 +190,13 @@ void UpdateStoreState(const CopiesSummary& d, const ClusterView* view,
 }  // namespace
 
 HealthChanges DeriveHealth(ClusterModel& model, const LeaseTable& leases,
-                           const std::map<std::string, int64_t>& last_heard_ms, int64_t now_ms,
+                           const std::map<std::string, int64_t>& last_heard_ms, CoordinatorNow now,
                            const CoordinatorConfig& config) {
+  const int64_t now_ms = now.wall_ms;
   HealthChanges out;
   std::map<std::string, SlotHealth> health;  // by "HOST/SLOT"
   for (auto& [name, rec] : model.hosts) {
-    DeriveHostComponents(name, *rec.mutable_info(), leases, now_ms, config, out, health);
+    DeriveHostComponents(name, *rec.mutable_info(), leases, now, config, out, health);
   }
   std::vector<CopiesSummary> summaries;
   bool any_without_master = false;

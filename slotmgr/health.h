@@ -46,12 +46,20 @@ struct HealthChanges {
   absl::Status view_status;
 };
 
-// `last_heard_ms` (coordinator clock, by host) feeds the promotion planner's
-// snapshot (view_builder.h); `now_ms` stamps failures (units failed since,
-// masters unusable since). Also sets every slot's lease_valid_until_ms from
-// `leases` (shown to clients, not a change).
+// The coordinator's clocks at one moment: wall time stamps what is
+// persisted and shown; monotonic time measures silence and leases.
+struct CoordinatorNow {
+  int64_t wall_ms = 0;
+  int64_t mono_ms = 0;
+};
+
+// `last_heard_ms` (coordinator monotonic clock, by host) feeds the promotion
+// planner's snapshot (view_builder.h); `now.wall_ms` stamps failures (units
+// failed since, masters unusable since). Also sets every slot's
+// lease_valid_until_ms from `leases`, converted to wall time (shown to
+// clients, not a change).
 HealthChanges DeriveHealth(ClusterModel& model, const LeaseTable& leases,
-                           const std::map<std::string, int64_t>& last_heard_ms, int64_t now_ms,
+                           const std::map<std::string, int64_t>& last_heard_ms, CoordinatorNow now,
                            const CoordinatorConfig& config);
 
 }  // namespace slotkeeper::slotmgr

@@ -229,7 +229,7 @@ TEST(DeriveHealthTest, Table) {
     ClusterModel model = Cluster();
     LeaseTable leases;
     c.change(model, leases);
-    HealthChanges out = DeriveHealth(model, leases, {}, kNow, CoordinatorConfig());
+    HealthChanges out = DeriveHealth(model, leases, {}, {kNow, kNow}, CoordinatorConfig());
     EXPECT_TRUE(out.view_status.ok()) << out.view_status;
     std::vector<std::string> kinds;
     for (const v1::Event& e : out.events) kinds.push_back(e.kind());
@@ -248,7 +248,8 @@ TEST(DeriveHealthTest, Table) {
         << "a changed store is noted for the commit";
     if (c.more) c.more(model);
     // Derived again with nothing new: nothing changes.
-    HealthChanges again = DeriveHealth(model, leases, {}, kNow + 1000, CoordinatorConfig());
+    HealthChanges again =
+        DeriveHealth(model, leases, {}, {kNow + 1000, kNow + 1000}, CoordinatorConfig());
     EXPECT_THAT(again.events, IsEmpty());
     EXPECT_THAT(again.hosts, IsEmpty());
   }
@@ -257,7 +258,7 @@ TEST(DeriveHealthTest, Table) {
 TEST(DeriveHealthTest, EventsSayWhatChanged) {
   ClusterModel model = Cluster();
   AddCondition(model, "imap1", Cond(v1::IO_ERROR, v1::SUBJECT_FILESYSTEM, "/srv/du1"));
-  HealthChanges out = DeriveHealth(model, LeaseTable(), {}, kNow, CoordinatorConfig());
+  HealthChanges out = DeriveHealth(model, LeaseTable(), {}, {kNow, kNow}, CoordinatorConfig());
   ASSERT_EQ(out.events.size(), 4u);
   EXPECT_EQ(out.events[0].text(), "filesystem /srv/du1 on imap1: ok -> io-error");
   EXPECT_EQ(out.events[0].severity(), v1::CRITICAL);
@@ -271,7 +272,7 @@ TEST(DeriveHealthTest, EventsSayWhatChanged) {
 
   // The evidence clears: everything comes back, and the events say so.
   model.hosts["imap1"].mutable_info()->clear_conditions();
-  out = DeriveHealth(model, LeaseTable(), {}, kNow + 5000, CoordinatorConfig());
+  out = DeriveHealth(model, LeaseTable(), {}, {kNow + 5000, kNow + 5000}, CoordinatorConfig());
   std::vector<std::string> kinds;
   for (const v1::Event& e : out.events) kinds.push_back(e.kind());
   EXPECT_THAT(kinds,
@@ -284,7 +285,7 @@ TEST(DeriveHealthTest, AnInconsistentModelIsReportedAndNothingIsPromotable) {
   ClusterModel model = Cluster();
   Slot(model, "imap2", 0).set_store("other");  // the slot disagrees with st1's copy list
   AddCondition(model, "imap1", Cond(v1::IO_ERROR, v1::SUBJECT_SLOT, "s01"));
-  HealthChanges out = DeriveHealth(model, LeaseTable(), {}, kNow, CoordinatorConfig());
+  HealthChanges out = DeriveHealth(model, LeaseTable(), {}, {kNow, kNow}, CoordinatorConfig());
   EXPECT_FALSE(out.view_status.ok());
   EXPECT_EQ(model.stores.at("st1").info().state(), v1::STORE_UNAVAILABLE);
 }

@@ -9,6 +9,11 @@
 // received the grant, which is before the coordinator's "now" when it
 // records the bound, so the agent's view always ends first.
 //
+// Bounds are on the coordinator's monotonic clock (Clock::MonotonicMs): a
+// step of the wall clock (NTP, an operator setting the date) must never make
+// a lease look expired while the agent, which counts on its own monotonic
+// clock, still holds it.
+//
 // Not persisted. The restart rule: a restarted coordinator cannot know
 // which renewals were sent just before it stopped, so it takes every master
 // it loads as holding a lease for a full lease duration from its own start
@@ -39,7 +44,7 @@ class LeaseTable {
   // The slot holds no lease any more (demoted and acknowledged, or moved).
   void Release(const v1::SlotRef& slot);
 
-  // The bound for `slot` (0 when none), as shown in SlotInfo.
+  // The bound for `slot` (monotonic; 0 when none).
   int64_t ValidUntil(const v1::SlotRef& slot) const;
   // True when any copy of `store` may still hold a valid lease at `now_ms`:
   // the master, or a former master whose unit was declared lost while its

@@ -138,7 +138,7 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   Txn txn;
   model_.stores[req.store()] = NewStoreRecord(req, copies);
   SetSlotRole(model_, txn, req.master(), v1::SLOT_MASTER, req.store()).IgnoreError();
-  leases_.Grant(model::SlotName(req.master()), clock_->NowMs() + config_.lease_ms);
+  leases_.Grant(model::SlotName(req.master()), clock_->MonotonicMs() + config_.lease_ms);
   outbox_.Issue(txn, req.master().host(),
                 MakePromote(req.store(), req.master().slot(), 1, config_.lease_ms));
   journal_.Record(txn, event_kind::kStoreCreated, v1::INFO,
@@ -202,7 +202,7 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
     *item->mutable_to() = *choice.target;
     if (req.dry_run()) continue;
     const std::string why = req.reason().empty() ? "operator failover" : req.reason();
-    if (!leases_.MayBeValid(rec.info(), now)) {
+    if (!leases_.MayBeValid(rec.info(), clock_->MonotonicMs())) {
       PromoteLocked(txn, rec, *choice.target, why, false);
     } else {
       // Fence first: stop renewing, ask the old master to demote; the

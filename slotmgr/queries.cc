@@ -1,7 +1,6 @@
 // Queries: status, lists, lookups, the model checks of ksck, journal reads.
 #include "slotmgr/queries.h"
 
-#include "slotmgr/ksck.h"
 #include <algorithm>
 #include <map>
 #include <set>
@@ -9,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/model_util.h"
+#include "slotmgr/ksck.h"
 
 namespace slotkeeper::slotmgr {
 namespace {

@@ -237,7 +237,7 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
     h->set_state(v1::HOST_UP);
     h->set_state_since_ms(now);
   }
-  last_heard_ms_[inv.host()] = now;
+  last_heard_mono_ms_[inv.host()] = clock_->MonotonicMs();
   InventoryChanges changes;
   ReconcileUnits(*h, inv, is_new, changes);
   ReconcileFilesystems(*h, inv, is_new, changes);

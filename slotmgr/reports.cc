@@ -189,7 +189,7 @@ void NoteUsage(v1::HostInfo& h, const v1::HealthReport& report, const ReportSlot
 // the lease ends first.
 std::optional<v1::LeaseRenewal> RenewLeases(const v1::HostInfo& h,
                                             const SlotCopyIndex::HostSlots& copies,
-                                            uint64_t report_id, int64_t now, int64_t lease_ms,
+                                            uint64_t report_id, int64_t mono, int64_t lease_ms,
                                             LeaseTable& leases) {
   std::optional<v1::LeaseRenewal> renewal;
   for (int i = 0; i < h.slots_size(); ++i) {
@@ -206,7 +206,7 @@ std::optional<v1::LeaseRenewal> RenewLeases(const v1::HostInfo& h,
     lease->set_slot(si.ref().slot());
     lease->set_epoch(store->info().master_epoch());
     lease->set_duration_ms(lease_ms);
-    leases.Grant(copies.name[i], now + lease_ms);
+    leases.Grant(copies.name[i], mono + lease_ms);
   }
   return renewal;
 }
@@ -229,9 +229,10 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   SK_ASSIGN_OR_RETURN(const ReportSlots where, ValidateReport(host, h, report));
 
   const int64_t now = clock_->NowMs();
+  const int64_t mono = clock_->MonotonicMs();
   Txn txn;
   bool recompute = false;
-  last_heard_ms_[host] = now;
+  last_heard_mono_ms_[host] = mono;
   h.set_last_heard_ms(now);
   if (h.state() != v1::HOST_UP) {
     journal_.Record(
@@ -256,7 +257,7 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   if (recompute) RecomputeLocked(txn);
   SK_RETURN_IF_ERROR(CommitLocked(txn));
   // The commit may have changed stores: the index is looked up again.
-  return RenewLeases(h, slot_copies_.For(host, h, model_), report.report_id(), now,
+  return RenewLeases(h, slot_copies_.For(host, h, model_), report.report_id(), mono,
                      config_.lease_ms, leases_);
 }
 
@@ -293,7 +294,7 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
     // The agent counts the new lease from when it received the command,
     // which is before this acknowledgement: bound it from now.
     ref.set_slot(cmd.promote().slot());
-    leases_.Extend(ref, clock_->NowMs() + cmd.promote().lease().duration_ms());
+    leases_.Extend(ref, clock_->MonotonicMs() + cmd.promote().lease().duration_ms());
   }
   if (cmd.has_demote()) {
     // The old master fenced itself: its lease is no longer a reason to wait.
