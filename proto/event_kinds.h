@@ -34,6 +34,10 @@ inline constexpr char kFilesystemState[] = "filesystem.state";
 inline constexpr char kSlotUnusable[] = "slot.unusable";
 inline constexpr char kSlotUsable[] = "slot.usable";
 inline constexpr char kSlotContentsMismatch[] = "slot.contents_mismatch";
+// A master's agent reports it holds no lease (the mail server is not
+// serving), and when it serves again.
+inline constexpr char kSlotNotServing[] = "slot.not_serving";
+inline constexpr char kSlotServing[] = "slot.serving";
 
 // Stores and their copies.
 inline constexpr char kStoreCreated[] = "store.created";
@@ -43,6 +47,18 @@ inline constexpr char kStoreFailoverRequested[] = "store.failover_requested";
 inline constexpr char kStoreFailoverRefused[] = "store.failover_refused";
 inline constexpr char kStoreFailoverRateLimited[] = "store.failover_rate_limited";
 inline constexpr char kStoreCopyRecognized[] = "store.copy_recognized";
+// A promotion the target refused or failed (pre_promote veto, hook failure
+// or timeout, a failsafe promise): the next candidate is tried.
+inline constexpr char kStorePromoteFailed[] = "store.promote_failed";
+// The master holds no lease (its agent restarted, or it fenced itself): it
+// is promoted again, so that its promote hook starts the mail server.
+inline constexpr char kStoreRepromote[] = "store.repromote";
+// The master serves on failsafe grants of the other copies (the coordinator
+// was unreachable from it), and when it is renewed by the coordinator again.
+inline constexpr char kStoreFailsafe[] = "store.failsafe";
+inline constexpr char kStoreFailsafeEnded[] = "store.failsafe_ended";
+// A failover waits because the old master may still serve on failsafe grants.
+inline constexpr char kStoreFailoverWaitsFailsafe[] = "store.failover_waits_failsafe";
 inline constexpr char kCopyLost[] = "copy.lost";
 inline constexpr char kCopyDropped[] = "copy.dropped";
 

@@ -36,7 +36,7 @@ std::string Describe(const v1::Command& command) {
 }  // namespace
 
 v1::Command MakePromote(const std::string& store, const std::string& slot, uint64_t epoch,
-                        int64_t lease_ms) {
+                        int64_t lease_ms, std::vector<v1::CopyPeer> other_copies) {
   v1::Command c;
   v1::PromoteCommand* p = c.mutable_promote();
   p->set_slot(slot);
@@ -47,6 +47,7 @@ v1::Command MakePromote(const std::string& store, const std::string& slot, uint6
   lease->set_slot(slot);
   lease->set_epoch(epoch);
   lease->set_duration_ms(lease_ms);
+  for (v1::CopyPeer& peer : other_copies) *p->add_other_copies() = std::move(peer);
   return c;
 }
 
@@ -142,6 +143,16 @@ absl::StatusOr<std::optional<v1::Command>> CommandOutbox::Acknowledge(Txn& txn,
   outbox_.erase(it);
   txn.erased_commands.push_back(id);
   return command;
+}
+
+bool CommandOutbox::PromotePending(const std::string& host, const std::string& slot) const {
+  for (const auto& [id, entry] : outbox_) {
+    if (entry.host() == host && entry.command().has_promote() &&
+        entry.command().promote().slot() == slot) {
+      return true;
+    }
+  }
+  return false;
 }
 
 std::set<std::string> CommandOutbox::UnacknowledgedStarts(const std::string& host) const {

@@ -29,9 +29,10 @@
 namespace slotkeeper::slotmgr {
 
 // The commands the coordinator sends, built one way everywhere.
-// A promotion to master of `store` in `slot` at `epoch`, with a lease.
+// A promotion to master of `store` in `slot` at `epoch`, with a lease and
+// the store's other copies (the failsafe witnesses).
 v1::Command MakePromote(const std::string& store, const std::string& slot, uint64_t epoch,
-                        int64_t lease_ms);
+                        int64_t lease_ms, std::vector<v1::CopyPeer> other_copies = {});
 // The master of `store` in `slot` steps down (fencing) for `epoch`.
 v1::Command MakeDemote(const std::string& store, const std::string& slot, uint64_t epoch,
                        const std::string& reason);
@@ -74,6 +75,8 @@ class CommandOutbox {
 
   // Ids of the tasks whose StartTask to `host` is still unacknowledged.
   std::set<std::string> UnacknowledgedStarts(const std::string& host) const;
+  // Whether a Promote of `slot` to `host` is still unacknowledged.
+  bool PromotePending(const std::string& host, const std::string& slot) const;
 
  private:
   Clock* const clock_;

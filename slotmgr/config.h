@@ -29,6 +29,10 @@ struct CoordinatorConfig {
   // ...or hard evidence reported by a live agent.
   int64_t failover_grace_hard_ms = 30 * 1000;
   int64_t lease_ms = 20000;
+  // Beyond a lease, how long a failsafe promise may outlast it (the agents'
+  // margin, 1 s by default, plus slack): a witness connected for a lease plus
+  // this proves the old master cannot be on failsafe grants.
+  int64_t failsafe_margin_ms = 3000;
   int64_t max_clock_skew_ms = 5000;
   // A failed unit is declared lost (and its copies replaced) after this; so
   // is every unit of a host DOWN for this long (counted from DOWN).

@@ -20,6 +20,7 @@ Coordinator::Coordinator(StateStore* store, Clock* clock, CoordinatorConfig conf
       config_(config),
       journal_(clock),
       outbox_(clock, &journal_),
+      masters_(&journal_, &config_),
       tasks_(&model_, &journal_, &outbox_, clock, &config_,
              [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ViewLocked(); }),
       queries_(&mu_, {&model_, &users_, &automation_, &journal_}, store, clock, &config_) {}

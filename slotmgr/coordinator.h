@@ -10,8 +10,9 @@
 // (ClusterModel: hosts, stores, tasks; model.h), the user index, the
 // automation record, and the collaborators that own the rest: Journal
 // (events, routing feed), CommandOutbox (commands to agents), LeaseTable
-// (lease bounds), TaskManager (re-replication tasks), BlockedUsers (the
-// mass-deletion guard's notices). The collaborators have no locks of their
+// (lease bounds), MasterWatch (whether masters serve, refused promotions,
+// the failsafe evidence), TaskManager (re-replication tasks), BlockedUsers
+// (the mass-deletion guard's notices). The collaborators have no locks of their
 // own; the façade calls them with `mu_` held. Health is derived by
 // DeriveHealth (health.h), a function of the model. The methods are spread
 // over files by what they implement: registration.cc (Register, Hello),
@@ -62,12 +63,14 @@
 #include "slotmgr/health.h"
 #include "slotmgr/journal.h"
 #include "slotmgr/lease_table.h"
+#include "slotmgr/master_watch.h"
 #include "slotmgr/model.h"
 #include "slotmgr/queries.h"
 #include "slotmgr/state.pb.h"
 #include "slotmgr/state_store.h"
 #include "slotmgr/task_manager.h"
 #include "slotmgr/txn.h"
+#include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr {
 
@@ -135,6 +138,20 @@ class Coordinator {
   void FailoverStepLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target,
                      const std::string& why, bool automatic) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The best promotion of `store` (view_builder.h), leaving out the copies
+  // that refused a promotion lately and waiting while the old master may
+  // still serve on failsafe grants (then `refused` says so).
+  PromotionChoice ChoosePromotionLocked(const ClusterView& view, const StoreRecord& store,
+                                        bool force, const v1::SlotRef* wanted)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A usable master whose agent holds no lease (restarted, or fenced while
+  // cut off): promoted again at the same epoch, so its hook starts the mail
+  // server. A promote the target refused or failed: the target steps back to
+  // replica and the next candidate is tried at once.
+  void RepromoteLocked(Txn& txn, StoreRecord& store, const v1::Copy& master)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void PromoteFailedLocked(Txn& txn, const std::string& host, const v1::PromoteCommand& promote,
+                           const v1::CommandAck& ack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit, const std::string& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AutomationRunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -154,6 +171,7 @@ class Coordinator {
   Journal journal_ ABSL_GUARDED_BY(mu_);
   CommandOutbox outbox_ ABSL_GUARDED_BY(mu_);
   LeaseTable leases_ ABSL_GUARDED_BY(mu_);
+  MasterWatch masters_ ABSL_GUARDED_BY(mu_);
   TaskManager tasks_ ABSL_GUARDED_BY(mu_);
   // Not persisted (see the class comment). On the monotonic clock.
   std::map<std::string, int64_t> last_heard_mono_ms_ ABSL_GUARDED_BY(mu_);  // by host
@@ -166,6 +184,12 @@ class Coordinator {
     int64_t hard_mono = -1;
   };
   std::map<std::string, GraceStart> grace_ ABSL_GUARDED_BY(mu_);  // by store
+  // Stores whose promotion failed: the next candidate is promoted without
+  // waiting for a grace again.
+  std::set<std::string> retry_promotion_now_ ABSL_GUARDED_BY(mu_);
+  // Stores whose latest promotion was automatic (it counts towards the rate
+  // limit unless its target refuses it).
+  std::set<std::string> automatic_promotions_ ABSL_GUARDED_BY(mu_);
   BlockedUsers blocked_users_ ABSL_GUARDED_BY(mu_);
   const Queries queries_;
 };

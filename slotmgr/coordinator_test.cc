@@ -402,10 +402,14 @@ TEST_F(CoordinatorTest, TaskFailureBacksOffAndRetries) {
   auto resp = MarkLost("imap3");
   ASSERT_TRUE(resp.ok());
   const std::string task = resp->tasks_created(0);
+  const v1::SlotRef first_source = coord_->queries().ListTasks({}).tasks(0).source();
+  std::vector<v1::Command> first = coord_->TakeCommandsToSend("imap4");
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.back().start_task().attempt(), 1u);
   v1::TaskUpdate u;
   u.set_task_id(task);
   u.set_state(v1::TASK_FAILED);
-  u.set_error("disk full");
+  u.set_error("source stopped answering");
   ASSERT_TRUE(coord_->ApplyTaskUpdate("imap4", u).ok());
   EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).state(), v1::TASK_BACKOFF);
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
@@ -414,6 +418,15 @@ TEST_F(CoordinatorTest, TaskFailureBacksOffAndRetries) {
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
   EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).state(), v1::TASK_RUNNING);
   EXPECT_EQ(coord_->queries().ListTasks({}).tasks(0).attempts(), 2u);
+  // The retry is attempt 2, and copies from the other good copy.
+  std::vector<v1::Command> retry = coord_->TakeCommandsToSend("imap4");
+  ASSERT_FALSE(retry.empty());
+  ASSERT_TRUE(retry.back().has_start_task());
+  EXPECT_EQ(retry.back().start_task().attempt(), 2u);
+  const v1::SlotRef second_source = coord_->queries().ListTasks({}).tasks(0).source();
+  EXPECT_FALSE(model::SameSlot(first_source, second_source))
+      << model::SlotName(first_source) << " again";
+  EXPECT_EQ(retry.back().start_task().source_slot(), second_source.slot());
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
@@ -63,6 +64,19 @@ void RecordAutomaticFailover(AutomationRecord& automation, const std::string& st
   automation.mutable_state()->set_recent_failovers(recent);
 }
 
+// A promotion its target refused did not fail the store over: it no longer
+// counts towards the rate limit and the store's cooldown.
+void ForgetLastAutomaticFailover(AutomationRecord& automation, const std::string& store) {
+  auto* marks = automation.mutable_failovers();
+  for (int i = marks->size() - 1; i >= 0; --i) {
+    if (marks->Get(i).store() != store) continue;
+    marks->DeleteSubrange(i, 1);
+    automation.mutable_state()->set_recent_failovers(
+        std::max(0, static_cast<int>(automation.state().recent_failovers()) - 1));
+    return;
+  }
+}
+
 }  // namespace
 
 absl::Status Coordinator::Tick() {
@@ -72,6 +86,9 @@ absl::Status Coordinator::Tick() {
   Txn txn;
   if (MarkSilentHosts(model_, last_heard_mono_ms_, mono, now, config_, journal_, txn)) {
     RecomputeLocked(txn);
+  }
+  for (const auto& [name, rec] : model_.hosts) {
+    if (rec.info().state() != v1::HOST_UP) masters_.HostSilent(name);
   }
 
   // Mass-failure brake. Once frozen, automation stays frozen until an
@@ -144,8 +161,9 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
       if (!view) view = ViewLocked();
       if (!view) return;
       PromotionChoice choice =
-          ChoosePromotion(*view, name, config_, rec.pending_forced(),
-                          rec.has_pending_target() ? &rec.pending_target() : nullptr);
+          ChoosePromotionLocked(*view, rec, rec.pending_forced(),
+                                rec.has_pending_target() ? &rec.pending_target() : nullptr);
+      if (choice.waiting) continue;
       if (choice.target) {
         PromoteLocked(
             txn, rec, *choice.target,
@@ -161,6 +179,12 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
         rec.set_moving_master(false);
         txn.stores.insert(name);
       }
+      continue;
+    }
+    if (master != nullptr && master->usable() && !master->serving() &&
+        !outbox_.PromotePending(master->slot().host(), master->slot().slot()) &&
+        masters_.RepromoteDue(master->slot(), mono)) {
+      RepromoteLocked(txn, rec, *master);
       continue;
     }
     if ((master != nullptr && master->usable()) || rec.info().master_unusable_since_ms() == 0) {
@@ -180,11 +204,21 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
     const bool hard = g.hard_mono >= 0;
     const int64_t since = hard ? g.hard_mono : g.unusable_mono;
     const int64_t grace = hard ? config_.failover_grace_hard_ms : config_.failover_grace_silent_ms;
-    if (mono < since + grace) continue;
+    // After a failed promotion the next candidate goes at once.
+    if (mono < since + grace && !retry_promotion_now_.count(name)) continue;
     if (lease_valid) continue;  // fencing: the old master may still accept mail
     if (!view) view = ViewLocked();
     if (!view) return;
-    PromotionChoice choice = ChoosePromotion(*view, name, config_, false, nullptr);
+    PromotionChoice choice = ChoosePromotionLocked(*view, rec, false, nullptr);
+    if (choice.waiting) {
+      const std::string key = absl::StrCat("failsafe-wait/", name, "/", since);
+      if (notices_.insert(key).second) {
+        journal_.Record(txn, event_kind::kStoreFailoverWaitsFailsafe, v1::WARNING,
+                        absl::StrCat("failover of ", name, " waits: ", choice.refused), "", "",
+                        name);
+      }
+      continue;
+    }
     if (!choice.target) continue;  // the store shows UNAVAILABLE with the reason
     RateDecision rate = FailoverRateAllows(automation_, name, now, config_);
     if (!rate.allowed) {
@@ -225,8 +259,12 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
     outbox_.Issue(txn, old_ref.host(), MakeDemote(name, old_ref.slot(), epoch, why));
   }
   SetSlotRole(model_, txn, target, v1::SLOT_MASTER, name).IgnoreError();
+  if (v1::SlotInfo* ts = FindSlot(&model_, target)) ts->set_serving(false);  // until acknowledged
   leases_.Grant(model::SlotName(target), clock_->MonotonicMs() + config_.lease_ms);
-  outbox_.Issue(txn, target.host(), MakePromote(name, target.slot(), epoch, config_.lease_ms));
+  outbox_.Issue(txn, target.host(),
+                MakePromote(name, target.slot(), epoch, config_.lease_ms,
+                            OtherCopies(model_, store, target)));
+  retry_promotion_now_.erase(name);
   // Every other replica follows the new master.
   const HostRecord* th = FindHost(model_, target.host());
   for (const auto& c : st->copies()) {
@@ -242,7 +280,10 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   store.set_master_hard_since_ms(0);
   if (automatic) {
     RecordAutomaticFailover(automation_, name, now, config_);
+    automatic_promotions_.insert(name);
     txn.automation = true;
+  } else {
+    automatic_promotions_.erase(name);
   }
   txn.stores.insert(name);
   journal_.Record(txn, event_kind::kStoreFailover, v1::CRITICAL,
@@ -259,6 +300,100 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
   RecomputeLocked(txn);
   *rc.mutable_new_master() = EndpointOf(model_, target);
   txn.routing.push_back(rc);
+}
+
+PromotionChoice Coordinator::ChoosePromotionLocked(const ClusterView& view,
+                                                   const StoreRecord& store, bool force,
+                                                   const v1::SlotRef* wanted) {
+  const int64_t mono = clock_->MonotonicMs();
+  const std::string& name = store.info().name();
+  PromotionChoice choice;
+  const std::vector<v1::SlotRef> refused = masters_.Refused(name, mono);
+  if (refused.empty()) {
+    choice = ChoosePromotion(view, name, config_, force, wanted);
+  } else {
+    // Copies that refused or failed a promotion lately are left out.
+    ClusterView without = view;
+    for (StoreView& sv : without.stores) {
+      if (sv.name != name) continue;
+      for (CopyView& c : sv.copies) {
+        for (const v1::SlotRef& r : refused) {
+          if (c.slot == ToId(r)) c.usable = false;
+        }
+      }
+    }
+    choice = ChoosePromotion(without, name, config_, force, wanted);
+  }
+  if (choice.target && masters_.MayBeOnFailsafe(store, *choice.target, mono)) {
+    choice.refused =
+        absl::StrCat("the old master may still serve on failsafe grants of ",
+                     absl::StrJoin(store.master_witnesses(), ", "), "; promoting ",
+                     model::SlotName(*choice.target),
+                     " (not one of them) waits until one of them proves it has promised nothing");
+    choice.target.reset();
+    choice.waiting = true;
+  }
+  return choice;
+}
+
+void Coordinator::RepromoteLocked(Txn& txn, StoreRecord& store, const v1::Copy& master) {
+  const std::string& name = store.info().name();
+  const v1::SlotRef ref = master.slot();
+  const uint64_t epoch = store.info().master_epoch();
+  leases_.Grant(model::SlotName(ref), clock_->MonotonicMs() + config_.lease_ms);
+  outbox_.Issue(
+      txn, ref.host(),
+      MakePromote(name, ref.slot(), epoch, config_.lease_ms, OtherCopies(model_, store, ref)));
+  masters_.NoteRepromoted(ref, clock_->MonotonicMs());
+  txn.stores.insert(name);
+  journal_.Record(txn, event_kind::kStoreRepromote, v1::WARNING,
+                  absl::StrCat("store ", name, ": master ", model::SlotName(ref),
+                               " holds no lease (its agent restarted or fenced it); promoting it "
+                               "again at epoch ",
+                               epoch, " so that its promote hook starts the mail server"),
+                  ref.host(), ref.slot(), name);
+}
+
+void Coordinator::PromoteFailedLocked(Txn& txn, const std::string& host,
+                                      const v1::PromoteCommand& promote,
+                                      const v1::CommandAck& ack) {
+  auto sit = model_.stores.find(promote.store());
+  if (sit == model_.stores.end()) return;
+  StoreRecord& store = sit->second;
+  v1::SlotRef ref;
+  ref.set_host(host);
+  ref.set_slot(promote.slot());
+  const v1::Copy* master = MasterCopy(store);
+  if (master == nullptr || !model::SameSlot(master->slot(), ref) ||
+      promote.epoch() != store.info().master_epoch()) {
+    return;  // an older promotion: the store has moved on
+  }
+  const int64_t mono = clock_->MonotonicMs();
+  SetSlotRole(model_, txn, ref, v1::SLOT_REPLICA, store.info().name()).IgnoreError();
+  if (v1::SlotInfo* s = FindSlot(&model_, ref)) s->set_serving(false);
+  leases_.Release(ref);
+  masters_.Refuse(store.info().name(), ref, mono, config_.lease_ms);
+  retry_promotion_now_.insert(store.info().name());
+  if (automatic_promotions_.erase(store.info().name()) > 0) {
+    ForgetLastAutomaticFailover(automation_, store.info().name());
+    txn.automation = true;
+  }
+  txn.stores.insert(store.info().name());
+  journal_.Record(
+      txn, event_kind::kStorePromoteFailed, v1::CRITICAL,
+      absl::StrCat("store ", store.info().name(), ": promoting ", model::SlotName(ref), " failed (",
+                   ack.error(), ")",
+                   ack.hook_output().empty() ? "" : " [hook: " + ack.hook_output() + "]",
+                   "; the next candidate is tried"),
+      host, ref.slot(), store.info().name());
+  // Proxies stop sending mail there: no master until the next promotion.
+  v1::RoutingChange rc;
+  rc.set_time_ms(clock_->NowMs());
+  rc.set_store(store.info().name());
+  *rc.mutable_old_master() = EndpointOf(model_, ref);
+  rc.set_master_epoch(store.info().master_epoch());
+  txn.routing.push_back(rc);
+  RecomputeLocked(txn);
 }
 
 void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit,

@@ -91,7 +91,7 @@ void DeriveHostComponents(const std::string& name, v1::HostInfo& h, const LeaseT
 // What step 2 found about one store, for step 3.
 struct CopiesSummary {
   StoreRecord* rec;
-  bool master_usable, has_master;
+  bool master_usable, master_serving, has_master;
   int usable;
 };
 
@@ -103,6 +103,7 @@ CopiesSummary DeriveCopies(const std::string& name, StoreRecord& rec, const Clus
   v1::StoreInfo* st = rec.mutable_info();
   int usable = 0;
   bool master_usable = false, has_master = false, master_hard = false, lost_copy = false;
+  bool master_serving = false;
   uint64_t used = 0;
   for (auto& c : *st->mutable_copies()) {
     const v1::SlotInfo* si = FindSlot(model, c.slot());
@@ -110,6 +111,11 @@ CopiesSummary DeriveCopies(const std::string& name, StoreRecord& rec, const Clus
     const std::string reason =
         si == nullptr ? std::string("slot not in any inventory") : si->unusable_reason();
     if (si != nullptr) c.set_role(si->role());
+    const bool serving = si != nullptr && si->role() == v1::SLOT_MASTER && si->serving();
+    if (serving != c.serving()) {
+      c.set_serving(serving);
+      out.stores.insert(name);
+    }
     if (ok != c.usable() || reason != c.unusable_reason()) {
       c.set_usable(ok);
       c.set_unusable_reason(reason);
@@ -118,6 +124,7 @@ CopiesSummary DeriveCopies(const std::string& name, StoreRecord& rec, const Clus
     if (c.role() == v1::SLOT_MASTER) {
       has_master = true;
       master_usable = ok;
+      master_serving = serving;
       auto h = health.find(model::SlotName(c.slot()));
       master_hard = !ok && h != health.end() && h->second.hard;
       if (si != nullptr) used = si->used_bytes();
@@ -148,7 +155,7 @@ CopiesSummary DeriveCopies(const std::string& name, StoreRecord& rec, const Clus
       out.stores.insert(name);
     }
   }
-  return {&rec, master_usable, has_master, usable};
+  return {&rec, master_usable, master_serving, has_master, usable};
 }
 
 // Step 3 for one store. `view` is the planners' snapshot after steps 1 and
@@ -161,13 +168,17 @@ void UpdateStoreState(const CopiesSummary& d, const ClusterView* view,
   if (!d.master_usable && view != nullptr) {
     choice = ChoosePromotion(*view, name, config, false, nullptr);
   }
-  v1::StoreState s =
-      DeriveStoreState(d.master_usable, d.usable, static_cast<int>(st->required_copies()),
-                       choice.target.has_value());
+  // A usable master that holds no lease does not serve mail: not healthy,
+  // and it is promoted again (a replica could take over if that fails).
+  const bool serving = d.master_usable && d.master_serving;
+  v1::StoreState s = DeriveStoreState(serving, d.usable, static_cast<int>(st->required_copies()),
+                                      choice.target.has_value() || d.master_usable);
   std::string note;
   if (!d.master_usable) {
     note = d.has_master ? "master unusable" : "no master";
     if (!choice.target) note += ": " + choice.refused;
+  } else if (!serving) {
+    note = "master not serving: it holds no lease (being promoted)";
   } else if (s == v1::STORE_DEGRADED) {
     note = absl::StrCat(d.usable, " of ", st->required_copies(), " copies usable");
   }

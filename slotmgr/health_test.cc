@@ -60,6 +60,9 @@ ClusterModel Cluster() {
     v1::SlotInfo* s = m.hosts[name].mutable_info()->mutable_slots(0);
     s->set_role(c->role());
     s->set_store("st1");
+    // The master's agent holds its lease.
+    s->set_serving(c->role() == v1::SLOT_MASTER);
+    c->set_serving(s->serving());
   }
   return m;
 }
@@ -103,6 +106,17 @@ const std::vector<Case>& Cases() {
        "",
        false,
        false},
+      {"the master's agent holds no lease (restarted, or fenced)",
+       [](ClusterModel& m, LeaseTable&) { Slot(m, "imap1", 0).set_serving(false); },
+       {"store.state"},
+       v1::STORE_NO_MASTER,
+       "master not serving",
+       false,
+       false,
+       [](const ClusterModel& m) {
+         EXPECT_TRUE(m.stores.at("st1").info().copies(0).usable());
+         EXPECT_FALSE(m.stores.at("st1").info().copies(0).serving());
+       }},
       {"read-only filesystem under the master",
        [](ClusterModel& m, LeaseTable&) {
          AddCondition(m, "imap1", Cond(v1::READ_ONLY, v1::SUBJECT_FILESYSTEM, "/srv/du1"));

@@ -71,6 +71,20 @@ v1::Endpoint EndpointOf(const ClusterModel& model, const v1::SlotRef& ref) {
   return ep;
 }
 
+std::vector<v1::CopyPeer> OtherCopies(const ClusterModel& model, const StoreRecord& store,
+                                      const v1::SlotRef& master) {
+  std::vector<v1::CopyPeer> out;
+  for (const v1::Copy& c : store.info().copies()) {
+    if (c.role() != v1::SLOT_REPLICA || model::SameSlot(c.slot(), master)) continue;
+    v1::CopyPeer& p = out.emplace_back();
+    *p.mutable_slot() = c.slot();
+    if (const HostRecord* h = FindHost(model, c.slot().host())) {
+      p.set_peer_address(h->info().peer_address());
+    }
+  }
+  return out;
+}
+
 void UserIndex::Restore(std::map<std::string, std::string> users) {
   store_of_ = std::move(users);
   count_.clear();

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "proto/agent.pb.h"
 #include "proto/automation.pb.h"
 #include "proto/model.pb.h"
 #include "slotmgr/state.pb.h"
@@ -49,6 +50,11 @@ const v1::Copy* MasterCopy(const StoreRecord& store);
 absl::StatusOr<HostRecord*> FindOperatorHost(ClusterModel& model, const std::string& host);
 // Where `ref` serves mail, as LookupUser and the routing feed publish it.
 v1::Endpoint EndpointOf(const ClusterModel& model, const v1::SlotRef& ref);
+// The store's replicas other than `master`, with their agents' peer
+// addresses: the failsafe witnesses a master must all hear from
+// (proto/README.md, "Failsafe").
+std::vector<v1::CopyPeer> OtherCopies(const ClusterModel& model, const StoreRecord& store,
+                                      const v1::SlotRef& master);
 
 // Which store each user belongs to (as agents found it on disk), and how
 // many users each store has.

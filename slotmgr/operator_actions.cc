@@ -193,8 +193,8 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
     if (m != nullptr) *item->mutable_from() = m->slot();
     std::optional<ClusterView> view = ViewLocked();  // again after each promotion
     if (!view) return absl::InternalError("the model is inconsistent; see the log");
-    PromotionChoice choice = ChoosePromotion(*view, name, config_, req.force(),
-                                             req.to().host().empty() ? nullptr : &req.to());
+    PromotionChoice choice = ChoosePromotionLocked(*view, rec, req.force(),
+                                                   req.to().host().empty() ? nullptr : &req.to());
     if (!choice.target) {
       item->set_refused(choice.refused);
       continue;

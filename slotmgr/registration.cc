@@ -6,8 +6,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "base/status_macros.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
@@ -218,6 +221,15 @@ void AddAssignments(const ClusterModel& model, const v1::HostInfo& host,
   }
 }
 
+// "<host>-<counter>-<128 random bits in hex>".
+std::string NewSessionId(const std::string& host, uint64_t seq) {
+  static absl::BitGen* gen = new absl::BitGen;
+  static absl::Mutex gen_mu;
+  absl::MutexLock lock(&gen_mu);
+  return absl::StrFormat("%s-%d-%016x%016x", host, seq, absl::Uniform<uint64_t>(*gen),
+                         absl::Uniform<uint64_t>(*gen));
+}
+
 }  // namespace
 
 absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterRequest& request) {
@@ -243,7 +255,23 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   ReconcileFilesystems(*h, inv, is_new, changes);
   ReconcileSlots(*h, inv, is_new, changes);
 
-  rec.set_session_id(absl::StrCat(inv.host(), "-", ++last_session_seq_));
+  // Random, so that a session cannot be guessed: only the caller that
+  // registered holds it.
+  rec.set_session_id(NewSessionId(inv.host(), ++last_session_seq_));
+  masters_.SessionStarted(inv.host(), clock_->MonotonicMs());
+  if (!is_new) {
+    // A new agent process proves nothing about its replicas until its data
+    // path reports them caught up again.
+    for (const auto& s : h->slots()) {
+      if (s.role() != v1::SLOT_REPLICA || s.store().empty()) continue;
+      auto sit = model_.stores.find(s.store());
+      if (sit == model_.stores.end()) continue;
+      if (v1::Copy* c = FindCopy(sit->second, s.ref()); c != nullptr && c->in_sync()) {
+        c->set_in_sync(false);
+        txn.stores.insert(s.store());
+      }
+    }
+  }
   outbox_.ResendAll(inv.host());
   txn.hosts.insert(inv.host());
   txn.meta = true;

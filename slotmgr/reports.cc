@@ -187,14 +187,16 @@ void NoteUsage(v1::HostInfo& h, const v1::HealthReport& report, const ReportSlot
 // being moved away (operator failover, drain): then it runs out. Each bound
 // counts from now, after the agent sent its report, so the agent's view of
 // the lease ends first.
-std::optional<v1::LeaseRenewal> RenewLeases(const v1::HostInfo& h,
+std::optional<v1::LeaseRenewal> RenewLeases(const ClusterModel& model, const v1::HostInfo& h,
                                             const SlotCopyIndex::HostSlots& copies,
                                             uint64_t report_id, int64_t mono, int64_t lease_ms,
                                             LeaseTable& leases) {
   std::optional<v1::LeaseRenewal> renewal;
   for (int i = 0; i < h.slots_size(); ++i) {
     const v1::SlotInfo& si = h.slots(i);
-    if (si.role() != v1::SLOT_MASTER || !si.usable()) continue;
+    // A master that is not serving holds no lease to renew: it needs a
+    // promote (its agent would refuse the renewal).
+    if (si.role() != v1::SLOT_MASTER || !si.usable() || !si.serving()) continue;
     const StoreRecord* store = copies.store[i];
     if (store == nullptr || store->moving_master() || store->has_pending_target()) continue;
     if (!renewal) {
@@ -206,6 +208,11 @@ std::optional<v1::LeaseRenewal> RenewLeases(const v1::HostInfo& h,
     lease->set_slot(si.ref().slot());
     lease->set_epoch(store->info().master_epoch());
     lease->set_duration_ms(lease_ms);
+    v1::StoreCopies* witnesses = renewal->add_copies();
+    witnesses->set_store(si.store());
+    for (v1::CopyPeer& p : OtherCopies(model, *store, si.ref())) {
+      *witnesses->add_copies() = std::move(p);
+    }
     leases.Grant(copies.name[i], mono + lease_ms);
   }
   return renewal;
@@ -246,6 +253,7 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   recompute |= NoteClock(journal_, txn, host, h, report, now, config_.max_clock_skew_ms);
   recompute |= NoteConditions(journal_, txn, host, h, report);
   NoteUsage(h, report, where, slot_copies_.For(host, h, model_));
+  recompute |= masters_.NoteReport(txn, model_, host, h, report, outbox_);
   if (!blocked_users_.empty() ||
       std::any_of(report.replication().begin(), report.replication().end(),
                   [](const v1::ReplicationStatus& r) { return r.blocked_users_size() > 0; })) {
@@ -257,7 +265,7 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   if (recompute) RecomputeLocked(txn);
   SK_RETURN_IF_ERROR(CommitLocked(txn));
   // The commit may have changed stores: the index is looked up again.
-  return RenewLeases(h, slot_copies_.For(host, h, model_), report.report_id(), mono,
+  return RenewLeases(model_, h, slot_copies_.For(host, h, model_), report.report_id(), mono,
                      config_.lease_ms, leases_);
 }
 
@@ -270,6 +278,7 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
   if (!acked.has_value()) return absl::OkStatus();  // a duplicate
   const v1::Command& cmd = *acked;
   if (!ack.ok()) {
+    if (cmd.has_promote()) PromoteFailedLocked(txn, host, cmd.promote(), ack);
     journal_.Record(
         txn, event_kind::kCommandFailed, v1::WARNING,
         absl::StrCat("command ", cmd.id(), " failed on ", host, ": ", ack.error(),
@@ -295,6 +304,8 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
     // which is before this acknowledgement: bound it from now.
     ref.set_slot(cmd.promote().slot());
     leases_.Extend(ref, clock_->MonotonicMs() + cmd.promote().lease().duration_ms());
+    masters_.PromoteApplied(txn, model_, ref);
+    RecomputeLocked(txn);
   }
   if (cmd.has_demote()) {
     // The old master fenced itself: its lease is no longer a reason to wait.

@@ -24,13 +24,16 @@ absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(const std::s
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  ConfigureServerBuilder(builder);  // no SO_REUSEPORT: a second coordinator must fail here
   int port = 0;
   builder.AddListeningPort(listen, ServerCredentials(), &port);
   builder.RegisterService(s->agent_.get());
   builder.RegisterService(s->automation_.get());
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen,
+                     ": the address is in use (another slotmgrd?) or not available here"));
   }
   s->address_ = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
   return s;
@@ -47,7 +50,8 @@ void SlotmgrServer::TickAndFlush() {
 void SlotmgrServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
-  automation_->Shutdown();
+  if (automation_ != nullptr) automation_->Shutdown();
+  if (server_ == nullptr) return;  // it never started listening
   server_->Shutdown(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
 }

@@ -71,6 +71,10 @@ class FakeAgent {
     r->set_report_id(++report_id_);
     r->set_agent_time_ms(clock_->NowMs());
     for (auto& c : conditions) *r->add_conditions() = c;
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [slot, lease] : held_) *r->add_leases_held() = lease;
+    }
     return Send(m);
   }
 
@@ -113,6 +117,12 @@ class FakeAgent {
       }
     }
     for (const auto& c : cmds) {
+      {
+        // Like an agent: a promotion takes the lease, a demotion drops it.
+        absl::MutexLock lock(&mu_);
+        if (c.has_promote()) held_[c.promote().slot()] = c.promote().lease();
+        if (c.has_demote()) held_.erase(c.demote().slot());
+      }
       v1::AgentMessage a;
       a.mutable_ack()->set_command_id(c.id());
       a.mutable_ack()->set_ok(true);
@@ -137,6 +147,7 @@ class FakeAgent {
   Clock* clock_;
   std::string session_id_;
   uint64_t report_id_ = 0;
+  std::map<std::string, v1::Lease> held_ ABSL_GUARDED_BY(mu_);  // by slot
   std::unique_ptr<grpc::ClientContext> ctx_;
   std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>> stream_;
   std::thread reader_;

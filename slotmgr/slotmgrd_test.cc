@@ -27,8 +27,11 @@ struct Daemon {
   std::string address;
 };
 
-// Starts slotmgrd and reads "slotmgrd listening on ADDR" from its stdout.
-Daemon Start(const std::string& data_dir) {
+// Starts slotmgrd and reads "slotmgrd listening on ADDR" from its stdout
+// (empty address if it exits first). Its stderr goes to `stderr_path` when
+// given.
+Daemon Start(const std::string& data_dir, const std::string& listen = "127.0.0.1:0",
+             const std::string& stderr_path = "") {
   int out[2];
   if (pipe(out) != 0) std::abort();
   Daemon d;
@@ -36,8 +39,13 @@ Daemon Start(const std::string& data_dir) {
   if (d.pid == 0) {
     dup2(out[1], 1);
     close(out[0]);
+    if (!stderr_path.empty()) {
+      const int err = open(stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (err >= 0) dup2(err, 2);
+    }
     const std::string dir = "--data_dir=" + data_dir;
-    execl("slotmgr/slotmgrd", "slotmgrd", "--listen=127.0.0.1:0", dir.c_str(), "--heartbeat=100ms",
+    const std::string listen_flag = "--listen=" + listen;
+    execl("slotmgr/slotmgrd", "slotmgrd", listen_flag.c_str(), dir.c_str(), "--heartbeat=100ms",
           static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -110,6 +118,31 @@ TEST(SlotmgrdTest, SurvivesSigkillAndStopsOnSigterm) {
   waitpid(again.pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(SlotmgrdTest, ASecondCoordinatorOnTheSameAddressFailsToStart) {
+  const std::string dir1 = testing::TempDir("slotmgrd_first");
+  const std::string dir2 = testing::TempDir("slotmgrd_second");
+  ASSERT_EQ(std::system(("rm -rf " + dir1 + " " + dir2).c_str()), 0);
+  Daemon first = Start(dir1);
+  ASSERT_FALSE(first.address.empty());
+  const std::string err = testing::TempDir("slotmgrd_second.stderr");
+  Daemon second = Start(dir2, first.address, err);
+  EXPECT_TRUE(second.address.empty()) << "two coordinators serve " << first.address;
+  int status = 0;
+  waitpid(second.pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  FILE* f = std::fopen(err.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char buf[4096] = {0};
+  const size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  const std::string text(buf, n);
+  EXPECT_TRUE(absl::StrContains(text, "cannot listen on " + first.address)) << text;
+  EXPECT_TRUE(absl::StrContains(text, "in use")) << text;
+  kill(first.pid, SIGTERM);
+  waitpid(first.pid, &status, 0);
 }
 
 }  // namespace

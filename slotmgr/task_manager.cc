@@ -103,10 +103,22 @@ void TaskManager::Schedule(Txn& txn) {
     v1::TaskInfo* ti = t.mutable_info();
     ti->set_started_ms(now);
     ti->set_attempts(ti->attempts() + 1);
+    std::string source_note;
+    if (ti->attempts() > 1) {
+      // A retry copies from another good copy when there is one: the last
+      // source may be what failed (hung, unreachable, its disk going bad).
+      const v1::SlotRef before = ti->source();
+      if (RechooseSource(*ti)) {
+        source_note =
+            absl::StrCat(", from ", SlotName(ti->source()), " instead of ", SlotName(before));
+        txn.tasks.insert(id);
+      }
+    }
     outbox_->Issue(txn, ti->target().host(), StartTaskCommand(*ti));
-    journal_->Record(txn, event_kind::kTaskStarted, v1::INFO,
-                     absl::StrCat("task ", id, " started (attempt ", ti->attempts(), ")"),
-                     ti->target().host(), ti->target().slot(), ti->store(), id);
+    journal_->Record(
+        txn, event_kind::kTaskStarted, v1::INFO,
+        absl::StrCat("task ", id, " started (attempt ", ti->attempts(), source_note, ")"),
+        ti->target().host(), ti->target().slot(), ti->store(), id);
   }
 }
 
@@ -120,7 +132,27 @@ v1::Command TaskManager::StartTaskCommand(const v1::TaskInfo& task) const {
   st->set_target_slot(task.target().slot());
   st->set_source_peer_address(src != nullptr ? src->info().peer_address() : "");
   st->set_source_slot(task.source().slot());
+  st->set_attempt(task.attempts());
   return cmd;
+}
+
+bool TaskManager::RechooseSource(v1::TaskInfo& task) const {
+  auto sit = model_->stores.find(task.store());
+  if (sit == model_->stores.end()) return false;
+  const v1::Copy* best = nullptr;
+  for (const v1::Copy& c : sit->second.info().copies()) {
+    if (!model::IsUsableCopy(c) || !c.in_sync() || model::SameSlot(c.slot(), task.target()) ||
+        model::SameSlot(c.slot(), task.source())) {
+      continue;
+    }
+    // Prefer a replica: the master is busy taking mail.
+    if (best == nullptr || (best->role() == v1::SLOT_MASTER && c.role() == v1::SLOT_REPLICA)) {
+      best = &c;
+    }
+  }
+  if (best == nullptr) return false;
+  *task.mutable_source() = best->slot();
+  return true;
 }
 
 void TaskManager::RestartTasksOf(Txn& txn, const std::string& host) {

@@ -84,6 +84,9 @@ class TaskManager {
  private:
   // The StartTask command of a task, naming its source's current address.
   v1::Command StartTaskCommand(const v1::TaskInfo& task) const;
+  // Another usable, in-sync copy to copy from than the task's current
+  // source (a replica rather than the master); false when there is none.
+  bool RechooseSource(v1::TaskInfo& task) const;
   bool Succeed(Txn& txn, StoredTask& task);
   bool Fail(Txn& txn, StoredTask& task, const std::string& error);
 

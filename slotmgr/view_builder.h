@@ -36,6 +36,9 @@ SlotId ToId(const v1::SlotRef& ref);
 struct PromotionChoice {
   std::optional<v1::SlotRef> target;
   std::string refused;  // why none, when target is empty
+  // No target because the old master may still serve on failsafe grants:
+  // a wait, not a verdict on the store.
+  bool waiting = false;
 };
 
 // The best replica of `store` to promote (promotion.h: usable, host up, not

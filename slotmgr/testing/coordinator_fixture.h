@@ -111,14 +111,20 @@ class CoordinatorFixture : public ::testing::Test {
     return resp->session_id();
   }
 
+  // A report of `host`, holding the leases of the promotions it acknowledged
+  // (as a real agent does; see AckAll).
   absl::StatusOr<std::optional<v1::LeaseRenewal>> Report(
       const std::string& host, std::vector<v1::Condition> conditions = {}) {
     v1::HealthReport r;
     r.set_report_id(++report_id_);
     r.set_agent_time_ms(clock_.NowMs());
     for (auto& c : conditions) *r.add_conditions() = c;
+    for (const auto& [slot, lease] : held_[host]) *r.add_leases_held() = lease;
     return coord_->ApplyReport(host, sessions_[host], r);
   }
+
+  // The fake agent of `host` loses its leases (it restarted, or fenced).
+  void DropLeases(const std::string& host) { held_[host].clear(); }
 
   // Every host reports (no conditions) then the coordinator ticks.
   void Heartbeat(const std::vector<std::string>& hosts) {
@@ -126,10 +132,17 @@ class CoordinatorFixture : public ::testing::Test {
     ASSERT_TRUE(coord_->Tick().ok());
   }
 
-  // Acknowledges every command sent to `host`; returns them.
+  // Acknowledges every command sent to `host` (promotions take the lease,
+  // demotions drop it); returns them.
   std::vector<v1::Command> AckAll(const std::string& host) {
     std::vector<v1::Command> cmds = coord_->TakeCommandsToSend(host);
     for (const auto& c : cmds) {
+      if (c.has_promote()) {
+        v1::Lease& l = held_[host][c.promote().slot()];
+        l = c.promote().lease();
+        l.set_slot(c.promote().slot());
+      }
+      if (c.has_demote()) held_[host].erase(c.demote().slot());
       v1::CommandAck ack;
       ack.set_command_id(c.id());
       ack.set_ok(true);
@@ -221,6 +234,8 @@ class CoordinatorFixture : public ::testing::Test {
   std::string dir_;
   std::unique_ptr<RocksStateStore> store_;
   std::unique_ptr<Coordinator> coord_;
+  // The leases each fake agent holds, by host and slot.
+  std::map<std::string, std::map<std::string, v1::Lease>> held_;
   std::map<std::string, std::string> sessions_;
   uint64_t report_id_ = 0;
 };
