@@ -154,7 +154,7 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
   outcome.task_id = task_id;
   absl::StatusOr<int> root = SlotRoot(target_slot);
   std::unique_ptr<v1::ReplicaPeer::Stub> stub = v1::ReplicaPeer::NewStub(ChannelTo(source_address));
-  const PeerClient source(stub.get(), source_slot);
+  const PeerClient source(stub.get(), source_slot, source_address, options_.peer);
   auto fail = [&](const absl::Status& s) {
     outcome.state = absl::IsCancelled(s) ? v1::TASK_CANCELLED : v1::TASK_FAILED;
     outcome.error = std::string(s.message());
@@ -243,7 +243,7 @@ void SyncEngine::CatchUpLoop(Replica* replica) {
   absl::StatusOr<int> root = SlotRoot(config.slot);
   std::unique_ptr<v1::ReplicaPeer::Stub> stub =
       v1::ReplicaPeer::NewStub(ChannelTo(config.master_address));
-  const PeerClient master(stub.get(), config.master_slot);
+  const PeerClient master(stub.get(), config.master_slot, config.master_address, options_.peer);
   while (!replica->stop) {
     SyncCounters counters;
     StoreSyncContext ctx =

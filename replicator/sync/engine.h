@@ -52,6 +52,7 @@ namespace slotkeeper::sync {
 
 struct EngineOptions {
   StoreSyncOptions sync;  // per task / catch-up cycle
+  PeerTimeouts peer;      // every call to a source (peer_client.h)
   absl::Duration catch_up_interval = absl::Seconds(5);
   int quarantine_keep_days = 14;
   absl::Duration full_scan_interval = absl::Minutes(10);  // source side
