@@ -49,19 +49,74 @@ SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, st
 }
 
 SyncEngine::~SyncEngine() {
+  Stop();
+  // What did not end within the wind-down time: only local work remains.
   std::vector<std::thread> threads;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, task] : tasks_) {
-      task->cancelled = true;
       if (task->thread.joinable()) threads.push_back(std::move(task->thread));
     }
-    for (auto& [slot, replica] : replicas_) {
-      replica->stop = true;
+    for (auto& replica : retired_) {
       if (replica->thread.joinable()) threads.push_back(std::move(replica->thread));
     }
   }
   for (std::thread& t : threads) t.join();
+}
+
+void SyncEngine::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (auto& [id, task] : tasks_) task->cancelled = true;
+    while (!replicas_.empty()) RetireLocked(replicas_.begin()->first);
+    auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const auto& [id, task] : tasks_) {
+        if (!task->finished) return false;
+      }
+      for (const auto& replica : retired_) {
+        if (!replica->finished) return false;
+      }
+      return true;
+    };
+    // Real time: a bound on local work, not a replication interval.
+    if (!mu_.AwaitWithTimeout(absl::Condition(&ended), options_.wind_down_timeout)) {
+      LogWarning("sync", absl::StrCat("stopping: some work had not ended after ",
+                                      absl::FormatDuration(options_.wind_down_timeout)));
+    }
+  }
+  Reap();
+}
+
+void SyncEngine::Reap() {
+  std::vector<std::unique_ptr<Task>> tasks;
+  std::vector<std::unique_ptr<Replica>> loops;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+      if (!it->second->finished) {
+        ++it;
+        continue;
+      }
+      tasks.push_back(std::move(it->second));
+      it = tasks_.erase(it);
+    }
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if (!(*it)->finished) {
+        ++it;
+        continue;
+      }
+      loops.push_back(std::move(*it));
+      it = retired_.erase(it);
+    }
+  }
+  // Each has set `finished` as its last step: these joins are immediate.
+  for (auto& task : tasks) {
+    if (task->thread.joinable()) task->thread.join();
+  }
+  for (auto& loop : loops) {
+    if (loop->thread.joinable()) loop->thread.join();
+  }
 }
 
 StoreSyncContext SyncEngine::SyncContext(const PeerClient* source, const std::string& store,
@@ -113,25 +168,33 @@ absl::Status SyncEngine::StartTask(const std::string& task_id, v1::TaskKind kind
   }
   if (source_slot.empty()) return absl::InvalidArgumentError("source slot is empty");
   if (absl::StatusOr<int> root = SlotRoot(target_slot); !root.ok()) return root.status();
-  absl::MutexLock lock(&mu_);
-  auto it = tasks_.find(task_id);
-  if (it != tasks_.end()) {
-    if (!it->second->finished) {
-      return absl::AlreadyExistsError(absl::StrCat("task ", task_id, " is running"));
-    }
-    if (it->second->thread.joinable()) it->second->thread.join();
-    tasks_.erase(it);
-  }
-  auto task = std::make_unique<Task>();
-  Task* raw = task.get();
-  tasks_[task_id] = std::move(task);
-  raw->thread = std::thread([=]() {
-    TaskOutcome outcome = RunTask(task_id, kind, store, target_slot, source_address, source_slot,
-                                  on_progress, &raw->cancelled);
-    if (on_done) on_done(outcome);
+  std::unique_ptr<Task> previous;  // a finished attempt of the same id
+  {
     absl::MutexLock lock(&mu_);
-    raw->finished = true;
-  });
+    if (stopping_) return absl::FailedPreconditionError("the data path is stopping");
+    auto it = tasks_.find(task_id);
+    if (it != tasks_.end()) {
+      if (!it->second->finished) {
+        return absl::AlreadyExistsError(absl::StrCat("task ", task_id, " is running"));
+      }
+      previous = std::move(it->second);
+      tasks_.erase(it);
+    }
+    auto task = std::make_unique<Task>();
+    task->target_slot = target_slot;
+    Task* raw = task.get();
+    tasks_[task_id] = std::move(task);
+    raw->thread = std::thread([=]() {
+      TaskOutcome outcome = RunTask(task_id, kind, store, target_slot, source_address, source_slot,
+                                    on_progress, &raw->cancelled);
+      if (on_done) on_done(outcome);
+      absl::MutexLock lock(&mu_);
+      raw->finished = true;
+    });
+  }
+  // It set `finished` as its last step: an immediate join.
+  if (previous != nullptr && previous->thread.joinable()) previous->thread.join();
+  Reap();
   return absl::OkStatus();
 }
 
@@ -154,7 +217,7 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
   outcome.task_id = task_id;
   absl::StatusOr<int> root = SlotRoot(target_slot);
   std::unique_ptr<v1::ReplicaPeer::Stub> stub = v1::ReplicaPeer::NewStub(ChannelTo(source_address));
-  const PeerClient source(stub.get(), source_slot, source_address, options_.peer);
+  const PeerClient source(stub.get(), source_slot, source_address, options_.peer, cancelled);
   auto fail = [&](const absl::Status& s) {
     outcome.state = absl::IsCancelled(s) ? v1::TASK_CANCELLED : v1::TASK_FAILED;
     outcome.error = std::string(s.message());
@@ -201,8 +264,17 @@ absl::Status SyncEngine::AssignReplica(const std::string& slot, const std::strin
   if (store.empty() || master_slot.empty()) {
     return absl::InvalidArgumentError("store and master slot are required");
   }
+  Reap();
   absl::MutexLock lock(&mu_);
-  StopReplicaLocked(slot);
+  if (stopping_) return absl::FailedPreconditionError("the data path is stopping");
+  auto it = replicas_.find(slot);
+  if (it != replicas_.end()) {
+    const ReplicaState& s = it->second->state;
+    if (s.store == store && s.master_address == master_address && s.master_slot == master_slot) {
+      return absl::OkStatus();  // a re-sent assignment: the loop goes on
+    }
+  }
+  RetireLocked(slot);
   auto replica = std::make_unique<Replica>();
   replica->state.slot = slot;
   replica->state.store = store;
@@ -214,24 +286,46 @@ absl::Status SyncEngine::AssignReplica(const std::string& slot, const std::strin
   return absl::OkStatus();
 }
 
-void SyncEngine::StopReplicaLocked(const std::string& slot) {
+void SyncEngine::RetireLocked(const std::string& slot) {
   auto it = replicas_.find(slot);
   if (it == replicas_.end()) return;
   it->second->stop = true;
-  std::thread t = std::move(it->second->thread);
-  std::unique_ptr<Replica> dying = std::move(it->second);
+  retired_.push_back(std::move(it->second));
   replicas_.erase(it);
-  mu_.Unlock();  // the loop takes mu_ to publish its state
-  if (t.joinable()) t.join();
-  mu_.Lock();
+}
+
+void SyncEngine::CancelTasksIntoLocked(const std::string& slot) {
+  for (auto& [id, task] : tasks_) {
+    if (task->target_slot == slot) task->cancelled = true;
+  }
+}
+
+bool SyncEngine::StoppedLoopInLocked(const std::string& slot) const {
+  for (const auto& replica : retired_) {
+    if (replica->state.slot == slot && !replica->finished) return true;
+  }
+  return false;
+}
+
+bool SyncEngine::WritingIntoLocked(const std::string& slot) const {
+  for (const auto& [id, task] : tasks_) {
+    if (task->target_slot == slot && !task->finished) return true;
+  }
+  return StoppedLoopInLocked(slot);
 }
 
 absl::Status SyncEngine::UnassignReplica(const std::string& slot) {
   absl::MutexLock lock(&mu_);
   if (!replicas_.count(slot))
     return absl::NotFoundError(absl::StrCat("slot ", slot, " has no replica assignment"));
-  StopReplicaLocked(slot);
+  RetireLocked(slot);
   return absl::OkStatus();
+}
+
+void SyncEngine::StopPulling(const std::string& slot) {
+  absl::MutexLock lock(&mu_);
+  RetireLocked(slot);
+  CancelTasksIntoLocked(slot);
 }
 
 void SyncEngine::CatchUpLoop(Replica* replica) {
@@ -239,11 +333,18 @@ void SyncEngine::CatchUpLoop(Replica* replica) {
   {
     absl::MutexLock lock(&mu_);
     config = replica->state;
+    // A loop this one replaced may still be winding down: one loop writes
+    // into a slot at a time.
+    auto quiet = [this, replica, &config]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return replica->stop || !StoppedLoopInLocked(config.slot);
+    };
+    mu_.Await(absl::Condition(&quiet));
   }
   absl::StatusOr<int> root = SlotRoot(config.slot);
   std::unique_ptr<v1::ReplicaPeer::Stub> stub =
       v1::ReplicaPeer::NewStub(ChannelTo(config.master_address));
-  const PeerClient master(stub.get(), config.master_slot, config.master_address, options_.peer);
+  const PeerClient master(stub.get(), config.master_slot, config.master_address, options_.peer,
+                          &replica->stop);
   while (!replica->stop) {
     SyncCounters counters;
     StoreSyncContext ctx =
@@ -263,13 +364,22 @@ void SyncEngine::CatchUpLoop(Replica* replica) {
         s.lag_ms = r->lag_ms;
       }
     }
-    // Sleep in short steps so that a stop request is seen soon.
-    const absl::Duration step = std::min(options_.catch_up_interval, absl::Milliseconds(200));
-    for (absl::Duration slept; slept < options_.catch_up_interval && !replica->stop;
-         slept += step) {
-      clock_->SleepFor(step);
-    }
+    if (!AwaitNextCycle(replica)) break;
   }
+  absl::MutexLock lock(&mu_);
+  replica->finished = true;
+}
+
+bool SyncEngine::AwaitNextCycle(Replica* replica) {
+  // The interval is the engine clock's; a stop is seen at once (it is set
+  // under mu_), and the clock is looked at every 200 ms of real time.
+  const absl::Duration next = clock_->Monotonic() + options_.catch_up_interval;
+  auto stopped = [replica]() { return replica->stop.load(); };
+  absl::MutexLock lock(&mu_);
+  while (clock_->Monotonic() < next) {
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopped), absl::Milliseconds(200))) return false;
+  }
+  return !replica->stop;
 }
 
 absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string& store) {
@@ -277,8 +387,19 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
   if (!root.ok()) return root.status();
   {
     absl::MutexLock lock(&mu_);
-    StopReplicaLocked(slot);
+    RetireLocked(slot);
+    CancelTasksIntoLocked(slot);
+    auto quiet = [this, &slot]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !WritingIntoLocked(slot); };
+    // Real time: a bound on local work (the stopped work's calls are
+    // cancelled), not a replication interval.
+    if (!mu_.AwaitWithTimeout(absl::Condition(&quiet), options_.wind_down_timeout)) {
+      return absl::UnavailableError(
+          absl::StrCat("slot ", slot, ": the replication into it had not ended after ",
+                       absl::FormatDuration(options_.wind_down_timeout), "; release it again"));
+    }
   }
+  Reap();
   absl::StatusOr<std::string> marker = ReadStoreMarker(*root);
   if (marker.ok() && *marker != store) {
     return absl::FailedPreconditionError(

@@ -13,6 +13,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "replicator/sync/gated_peer.h"
 #include "replicator/sync/quarantine.h"
 
 namespace slotkeeper::sync {
@@ -48,6 +49,7 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(replica.ok()) << replica.status();
     replica_ = *std::move(replica);
     grpc::ServerBuilder builder;
+    ConfigureServerBuilder(builder);
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     master_->RegisterService(&builder);
@@ -56,18 +58,45 @@ class EngineTest : public ::testing::Test {
     ASSERT_TRUE(
         grpc::CreateChannel(address_, grpc::InsecureChannelCredentials())
             ->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)));
+    // The same source behind gates: a source that hangs when a test says so.
+    gated_ = std::make_unique<GatedPeer>(master_->peer());
+    grpc::ServerBuilder gated_builder;
+    ConfigureServerBuilder(gated_builder);
+    int gated_port = 0;
+    gated_builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &gated_port);
+    gated_builder.RegisterService(gated_.get());
+    gated_server_ = gated_builder.BuildAndStart();
+    gated_address_ = "127.0.0.1:" + std::to_string(gated_port);
   }
   void TearDown() override {
     replica_.reset();
+    gated_->OpenAll();
+    gated_server_->Shutdown();
     server_->Shutdown();
   }
 
-  TaskOutcome Run(v1::TaskKind kind) {
+  // A new replica engine (the old one closed first: same database).
+  void RestartReplica(const EngineOptions& options) {
+    replica_.reset();
+    auto replica = SyncEngine::Create(base_ + "/r/db", {{"slot7", base_ + "/r/slot7"}}, &clock_,
+                                      DefaultTargetFs(), options);
+    ASSERT_TRUE(replica.ok()) << replica.status();
+    replica_ = *std::move(replica);
+  }
+
+  // Limits no test reaches: only a cancellation ends a hung call.
+  static EngineOptions PatientOptions() {
+    EngineOptions options;
+    options.peer.call = options.peer.manifest = options.peer.stall = absl::Hours(1);
+    return options;
+  }
+
+  TaskOutcome Run(v1::TaskKind kind, const std::string& address = "") {
     absl::Notification done;
     TaskOutcome outcome;
     int progress_calls = 0;
     absl::Status s = replica_->StartTask(
-        "t1", kind, "store-a", "slot7", address_, "slot1",
+        "t1", kind, "store-a", "slot7", address.empty() ? address_ : address, "slot1",
         [&](const std::string&, const v1::TaskProgress&) { ++progress_calls; },
         [&](const TaskOutcome& o) {
           outcome = o;
@@ -85,6 +114,9 @@ class EngineTest : public ::testing::Test {
   std::string base_, address_;
   std::unique_ptr<SyncEngine> master_, replica_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<GatedPeer> gated_;
+  std::unique_ptr<grpc::Server> gated_server_;
+  std::string gated_address_;
 };
 
 TEST_F(EngineTest, ReReplicationCopiesVerifiesAndWritesTheStoreMarker) {
@@ -161,6 +193,111 @@ TEST_F(EngineTest, RollingCatchUpAndRelease) {
   EXPECT_FALSE(Exists(base_ + "/r/slot7/.slotkeeper-store"));
   done = true;
   ticker.join();
+}
+
+// A source that stops mid-copy: the task fails with the stall, naming the
+// source and the user, instead of waiting forever.
+TEST_F(EngineTest, AStalledSourceFailsTheTask) {
+  EngineOptions options;
+  options.peer.stall = absl::Milliseconds(300);
+  RestartReplica(options);
+  gated_->fetch_after.Close();
+  absl::Notification done;
+  TaskOutcome o;
+  ASSERT_TRUE(replica_
+                  ->StartTask("t1", v1::TASK_RE_REPLICATE, "store-a", "slot7", gated_address_,
+                              "slot1", nullptr,
+                              [&](const TaskOutcome& outcome) {
+                                o = outcome;
+                                done.Notify();
+                              })
+                  .ok());
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  EXPECT_EQ(o.state, v1::TASK_FAILED);
+  EXPECT_NE(o.error.find("FetchFiles of user "), std::string::npos) << o.error;
+  EXPECT_NE(o.error.find("from source slot slot1 at " + gated_address_ + ": no data for 300ms"),
+            std::string::npos)
+      << o.error;
+}
+
+// The work's calls are cancelled: CancelTask, UnassignReplica, StopPulling
+// and Stop return while the source hangs, and the source sees its calls
+// end.
+TEST_F(EngineTest, CancelTaskEndsATaskWhoseSourceHangs) {
+  RestartReplica(PatientOptions());
+  gated_->fetch_after.Close();
+  absl::Notification done;
+  TaskOutcome o;
+  ASSERT_TRUE(replica_
+                  ->StartTask("t1", v1::TASK_RE_REPLICATE, "store-a", "slot7", gated_address_,
+                              "slot1", nullptr,
+                              [&](const TaskOutcome& outcome) {
+                                o = outcome;
+                                done.Notify();
+                              })
+                  .ok());
+  ASSERT_TRUE(gated_->fetch_after.AwaitHeld(1));
+  ASSERT_TRUE(replica_->CancelTask("t1").ok());
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  EXPECT_EQ(o.state, v1::TASK_CANCELLED) << o.error;
+  EXPECT_TRUE(gated_->fetch_after.AwaitCancelled(1));
+}
+
+TEST_F(EngineTest, UnassignAndStopPullingReturnWhileTheSourceHangs) {
+  RestartReplica(PatientOptions());
+  gated_->list_users.Close();
+  ASSERT_TRUE(replica_->AssignReplica("slot7", "store-a", gated_address_, "slot1").ok());
+  ASSERT_TRUE(gated_->list_users.AwaitHeld(1));
+  ASSERT_TRUE(replica_->UnassignReplica("slot7").ok());
+  EXPECT_TRUE(replica_->ReplicationStatus().empty());
+  EXPECT_TRUE(gated_->list_users.AwaitCancelled(1));
+
+  // Promoted while a task copies into it and its loop waits for a listing.
+  gated_->list_users.Open();
+  gated_->fetch_after.Close();
+  absl::Notification done;
+  TaskOutcome o;
+  ASSERT_TRUE(replica_
+                  ->StartTask("t2", v1::TASK_RE_REPLICATE, "store-a", "slot7", gated_address_,
+                              "slot1", nullptr,
+                              [&](const TaskOutcome& outcome) {
+                                o = outcome;
+                                done.Notify();
+                              })
+                  .ok());
+  ASSERT_TRUE(gated_->fetch_after.AwaitHeld(1));
+  gated_->list_users.Close();
+  ASSERT_TRUE(replica_->AssignReplica("slot7", "store-a", gated_address_, "slot1").ok());
+  ASSERT_TRUE(gated_->list_users.AwaitHeld(1));
+  replica_->StopPulling("slot7");
+  EXPECT_TRUE(replica_->ReplicationStatus().empty());
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
+  EXPECT_EQ(o.state, v1::TASK_CANCELLED) << o.error;
+}
+
+TEST_F(EngineTest, ReleaseAndStopReturnWhileTheSourceHangs) {
+  RestartReplica(PatientOptions());
+  ASSERT_EQ(Run(v1::TASK_RE_REPLICATE).state, v1::TASK_DONE);
+  gated_->list_users.Close();
+  ASSERT_TRUE(replica_->AssignReplica("slot7", "store-a", gated_address_, "slot1").ok());
+  ASSERT_TRUE(gated_->list_users.AwaitHeld(1));
+  // The loop's call is cancelled and the loop has ended before the users go
+  // to the quarantine.
+  ASSERT_TRUE(replica_->ReleaseSlot("slot7", "store-a").ok());
+  EXPECT_FALSE(Exists(base_ + "/r/slot7/users/bob"));
+  EXPECT_TRUE(gated_->list_users.AwaitCancelled(1));
+
+  // A loop and a task both wait for a listing.
+  ASSERT_TRUE(replica_->AssignReplica("slot7", "store-a", gated_address_, "slot1").ok());
+  ASSERT_TRUE(replica_
+                  ->StartTask("t2", v1::TASK_RE_REPLICATE, "store-a", "slot7", gated_address_,
+                              "slot1", nullptr, nullptr)
+                  .ok());
+  ASSERT_TRUE(gated_->list_users.AwaitHeld(2));
+  replica_->Stop();
+  EXPECT_TRUE(gated_->list_users.AwaitCancelled(3));
+  EXPECT_TRUE(absl::IsFailedPrecondition(
+      replica_->AssignReplica("slot7", "store-a", gated_address_, "slot1")));
 }
 
 }  // namespace

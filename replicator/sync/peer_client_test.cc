@@ -78,6 +78,7 @@ class PeerClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
     grpc::ServerBuilder builder;
+    ConfigureServerBuilder(builder);
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
     builder.RegisterService(&peer_);

@@ -116,6 +116,7 @@ class SyncTest : public ::testing::Test {
                                        limits);
     service_ = std::make_unique<GatedPeer>(core_.get());
     grpc::ServerBuilder builder;
+    ConfigureServerBuilder(builder);
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
     builder.RegisterService(service_.get());
