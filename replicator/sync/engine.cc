@@ -20,6 +20,9 @@ absl::StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::Create(
     }
   }
   if (clock == nullptr) return absl::InvalidArgumentError("no clock");
+  if (options.stale_after <= options.catch_up_interval) {
+    return absl::InvalidArgumentError("stale_after must be longer than catch_up_interval");
+  }
   if (fs == nullptr) return absl::InvalidArgumentError("no filesystem");
   absl::StatusOr<std::unique_ptr<rocksdb::DB>> db = OpenStateDb(data_dir);
   if (!db.ok()) return db.status();
@@ -237,9 +240,11 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
     outcome.blocked_users = partial.blocked_users;
     if (!r.ok()) return fail(r.status());
   }
+  const absl::Duration verify_started = clock_->Monotonic();
   absl::StatusOr<VerifyReport> report =
       VerifyAgainstSource(source, "", *root, target_slot, cache_.get());
   if (!report.ok()) return fail(report.status());
+  NoteVerification(target_slot, source_address, source_slot, verify_started, *report);
   if (!report->consistent()) {
     const Difference& d = report->differences.front();
     return fail(absl::DataLossError(absl::StrCat(report->differences.size(),
@@ -280,6 +285,7 @@ absl::Status SyncEngine::AssignReplica(const std::string& slot, const std::strin
   replica->state.store = store;
   replica->state.master_address = master_address;
   replica->state.master_slot = master_slot;
+  replica->record.assigned_at = clock_->Monotonic();
   Replica* raw = replica.get();
   replicas_[slot] = std::move(replica);
   raw->thread = std::thread([this, raw]() { CatchUpLoop(raw); });
@@ -351,29 +357,34 @@ void SyncEngine::CatchUpLoop(Replica* replica) {
         SyncContext(&master, config.store, root.ok() ? *root : -1, config.slot, &counters);
     ctx.cancelled = &replica->stop;
     StoreSyncResult partial;
+    const absl::Duration started = clock_->Monotonic();
     absl::StatusOr<StoreSyncResult> r = SyncStore(ctx, &partial);
     {
       absl::MutexLock lock(&mu_);
-      ReplicaState& s = replica->state;
-      s.lag_ms = partial.lag_ms;
-      s.blocked_users = partial.blocked_users;
-      s.in_sync = r.ok() && partial.blocked_users.empty();
-      s.last_error = r.ok() ? "" : std::string(r.status().message());
-      if (r.ok()) {
-        s.last_success_ms = clock_->NowMs();
-        s.lag_ms = r->lag_ms;
+      CatchUpRecord& c = replica->record;
+      c.blocked_users = partial.blocked_users;
+      c.last_cycle_ok = r.ok() && partial.blocked_users.empty();
+      c.listed_lag_ms = r.ok() ? r->lag_ms : std::max(c.listed_lag_ms, partial.lag_ms);
+      if (!r.ok()) {
+        c.last_error = std::string(r.status().message());
+      } else if (!c.last_cycle_ok) {
+        c.last_error = absl::StrCat(partial.blocked_users.size(),
+                                    " user(s) blocked by the mass-deletion guard");
+      } else {
+        c.last_error.clear();
       }
+      if (r.ok()) c.last_success_ms = clock_->NowMs();
+      if (c.last_cycle_ok) c.caught_up_at = started;
     }
-    if (!AwaitNextCycle(replica)) break;
+    if (!AwaitNextCycle(replica, started + options_.catch_up_interval)) break;
   }
   absl::MutexLock lock(&mu_);
   replica->finished = true;
 }
 
-bool SyncEngine::AwaitNextCycle(Replica* replica) {
-  // The interval is the engine clock's; a stop is seen at once (it is set
-  // under mu_), and the clock is looked at every 200 ms of real time.
-  const absl::Duration next = clock_->Monotonic() + options_.catch_up_interval;
+bool SyncEngine::AwaitNextCycle(Replica* replica, absl::Duration next) {
+  // The time is the engine clock's; a stop is seen at once (it is set under
+  // mu_), and the clock is looked at every 200 ms of real time.
   auto stopped = [replica]() { return replica->stop.load(); };
   absl::MutexLock lock(&mu_);
   while (clock_->Monotonic() < next) {
@@ -427,10 +438,45 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
   return CheckpointStore(db_.get()).Clear(slot);
 }
 
+void SyncEngine::NoteVerification(const std::string& slot, const std::string& source_address,
+                                  const std::string& source_slot, absl::Duration started,
+                                  const VerifyReport& report) {
+  absl::MutexLock lock(&mu_);
+  auto it = replicas_.find(slot);
+  if (it == replicas_.end()) return;
+  const ReplicaState& assigned = it->second->state;
+  if (assigned.master_address != source_address || assigned.master_slot != source_slot) return;
+  CatchUpRecord& c = it->second->record;
+  if (report.consistent()) {
+    // The copy equalled the master when the verification started.
+    c.verification_failed = false;
+    c.last_cycle_ok = true;
+    c.last_error.clear();
+    if (!c.caught_up_at || *c.caught_up_at < started) c.caught_up_at = started;
+    return;
+  }
+  // A catch-up does not look at users at their checkpoint: only a
+  // verification that finds no difference clears this.
+  c.verification_failed = true;
+  c.last_error = absl::StrCat("verification: ", report.differences.size(),
+                              " difference(s); first: ", report.differences.front().path);
+}
+
 std::vector<ReplicaState> SyncEngine::ReplicationStatus() {
   absl::MutexLock lock(&mu_);
+  const absl::Duration now = clock_->Monotonic();
   std::vector<ReplicaState> out;
-  for (const auto& [slot, replica] : replicas_) out.push_back(replica->state);
+  for (const auto& [slot, replica] : replicas_) {
+    ReplicaState s = replica->state;
+    const CatchUpRecord& c = replica->record;
+    const ReplicaVerdict verdict = JudgeReplica(c, now, options_.stale_after);
+    s.in_sync = verdict.in_sync;
+    s.lag_ms = verdict.lag_ms;
+    s.last_error = verdict.why_not;
+    s.last_success_ms = c.last_success_ms;
+    s.blocked_users = c.blocked_users;
+    out.push_back(std::move(s));
+  }
   return out;
 }
 

@@ -57,6 +57,7 @@
 #include "base/clock.h"
 #include "proto/model.pb.h"
 #include "replicator/sync/peer_service.h"
+#include "replicator/sync/replica_status.h"
 #include "replicator/sync/store_sync.h"
 #include "replicator/sync/verify.h"
 
@@ -66,6 +67,9 @@ struct EngineOptions {
   StoreSyncOptions sync;  // per task / catch-up cycle
   PeerTimeouts peer;      // every call to a source (peer_client.h)
   absl::Duration catch_up_interval = absl::Seconds(5);
+  // A replica whose newest completed catch-up started longer ago than this
+  // is not in sync (replica_status.h). Longer than catch_up_interval.
+  absl::Duration stale_after = absl::Seconds(30);
   int quarantine_keep_days = 14;
   absl::Duration full_scan_interval = absl::Minutes(10);  // source side
   // How long ReleaseSlot and Stop wait for stopped work to end (its calls are
@@ -89,12 +93,19 @@ struct ReplicaState {
   std::string store;
   std::string master_address;
   std::string master_slot;
-  // Age of the oldest change the master had not yet given this replica, as
-  // seen at the start of the last cycle (master clock); 0 when none.
+  // In sync: the age of the oldest change the master had not yet given this
+  // replica at the start of the newest cycle (master clock; 0 when none).
+  // Otherwise at least the time since the newest completed catch-up started
+  // (since the assignment when none): it grows while the master cannot be
+  // reached.
   int64_t lag_ms = 0;
-  int64_t last_success_ms = 0;  // engine clock; 0 = never
-  bool in_sync = false;         // last cycle succeeded with nothing blocked
-  std::string last_error;
+  // Engine wall clock when the newest cycle completed; 0: none in this
+  // process.
+  int64_t last_success_ms = 0;
+  // replica_status.h: caught up in this process, the newest cycle complete,
+  // recently, nothing blocked, no difference found by a verification.
+  bool in_sync = false;
+  std::string last_error;  // why it is not in sync; empty when it is
   std::vector<std::string> blocked_users;
 };
 
@@ -155,6 +166,8 @@ class SyncEngine {
   // threads, and refuses new work from then on (FAILED_PRECONDITION).
   void Stop();
 
+  // Every assigned replica's state now (in_sync and lag_ms judged at the
+  // engine clock's present).
   std::vector<ReplicaState> ReplicationStatus();
   // Removes quarantine days older than quarantine_keep_days in every slot.
   absl::StatusOr<int> PurgeQuarantines();
@@ -172,7 +185,8 @@ class SyncEngine {
     bool finished = false;
   };
   struct Replica {
-    ReplicaState state;
+    ReplicaState state;    // the assignment (slot, store, master); fixed
+    CatchUpRecord record;  // guarded by mu_
     std::atomic<bool> stop{false};
     std::thread thread;
     bool finished = false;
@@ -190,9 +204,16 @@ class SyncEngine {
                       const std::string& source_slot, const ProgressCallback& on_progress,
                       const std::atomic<bool>* cancelled);
   void CatchUpLoop(Replica* replica);
-  // Waits up to catch_up_interval (engine clock) for the next cycle; false
-  // once the loop is to stop.
-  bool AwaitNextCycle(Replica* replica);
+  // A task's verification of `slot` against `source_address`/`source_slot`,
+  // started at `started`: counts for the slot's catch-up when that is its
+  // master.
+  void NoteVerification(const std::string& slot, const std::string& source_address,
+                        const std::string& source_slot, absl::Duration started,
+                        const VerifyReport& report) ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until `next` (engine clock: a cycle starts catch_up_interval after
+  // the previous one started, at once when that took longer); false once the
+  // loop is to stop.
+  bool AwaitNextCycle(Replica* replica, absl::Duration next);
   // Signals the slot's loop to stop and moves it to retired_.
   void RetireLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CancelTasksIntoLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

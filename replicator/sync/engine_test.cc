@@ -300,5 +300,103 @@ TEST_F(EngineTest, ReleaseAndStopReturnWhileTheSourceHangs) {
       replica_->AssignReplica("slot7", "store-a", gated_address_, "slot1")));
 }
 
+// Polls (real time, bounded) until the slot's state satisfies `done`.
+template <typename Pred>
+ReplicaState AwaitState(SyncEngine* engine, Pred done) {
+  for (int i = 0; i < 3000; ++i) {
+    std::vector<ReplicaState> st = engine->ReplicationStatus();
+    if (st.size() == 1 && done(st[0])) return st[0];
+    usleep(20000);
+  }
+  ADD_FAILURE() << "replica state not reached";
+  return ReplicaState();
+}
+
+ReplicaState StateOf(SyncEngine* engine) {
+  std::vector<ReplicaState> st = engine->ReplicationStatus();
+  EXPECT_EQ(st.size(), 1u);
+  return st.empty() ? ReplicaState() : st[0];
+}
+
+// After a restart the replica is not in sync until a catch-up of this
+// process completed, although the disk and the checkpoints are current; a
+// source that fails or hangs ends in_sync, and the lag grows meanwhile. The
+// engine's clock is moved by the test alone (catch_up_interval 5 s,
+// stale_after 30 s).
+TEST_F(EngineTest, InSyncOnlyAfterACatchUpOfThisProcessAndNeverWhileTheSourceFails) {
+  EngineOptions options;
+  options.peer.call = absl::Milliseconds(300);
+  RestartReplica(options);
+  ASSERT_EQ(Run(v1::TASK_RE_REPLICATE).state, v1::TASK_DONE);  // an earlier process copied it
+  RestartReplica(options);                                     // the agent restarts
+
+  gated_->list_users.Close();
+  ASSERT_TRUE(replica_->AssignReplica("slot7", "store-a", gated_address_, "slot1").ok());
+  ASSERT_TRUE(gated_->list_users.AwaitHeld(1));
+  ReplicaState s = StateOf(replica_.get());
+  EXPECT_FALSE(s.in_sync);
+  EXPECT_NE(s.last_error.find("no catch-up has completed since the agent started"),
+            std::string::npos)
+      << s.last_error;
+  s = AwaitState(replica_.get(), [](const ReplicaState& r) {
+    return r.last_error.find("no complete answer within 300ms") != std::string::npos;
+  });
+  EXPECT_FALSE(s.in_sync);
+  clock_.Advance(absl::Seconds(4));
+  s = StateOf(replica_.get());
+  EXPECT_FALSE(s.in_sync);
+  EXPECT_EQ(s.lag_ms, 4000);  // since the assignment
+
+  gated_->list_users.Open();
+  clock_.Advance(absl::Seconds(1));  // the next cycle
+  s = AwaitState(replica_.get(), [](const ReplicaState& r) { return r.in_sync; });
+  EXPECT_EQ(s.lag_ms, 0);
+  EXPECT_EQ(s.last_error, "");
+  // The coordinator sends the same assignment again: nothing restarts.
+  ASSERT_TRUE(replica_->AssignReplica("slot7", "store-a", gated_address_, "slot1").ok());
+  EXPECT_TRUE(StateOf(replica_.get()).in_sync);
+
+  // The source hangs in the next cycle (5 s after the last one started).
+  gated_->list_users.Close();
+  clock_.Advance(absl::Seconds(5));
+  ASSERT_TRUE(gated_->list_users.AwaitHeld(1));
+  EXPECT_TRUE(StateOf(replica_.get()).in_sync);  // the last success is 5 s old
+  clock_.Advance(absl::Seconds(26));
+  s = StateOf(replica_.get());
+  EXPECT_FALSE(s.in_sync);  // 31 s old, the cycle still waiting
+  EXPECT_EQ(s.lag_ms, 31'000);
+  s = AwaitState(replica_.get(), [](const ReplicaState& r) {
+    return r.last_error.find("did not complete") != std::string::npos;
+  });
+  EXPECT_FALSE(s.in_sync);
+  EXPECT_NE(s.last_error.find("ListUsers on source slot slot1 at " + gated_address_),
+            std::string::npos)
+      << s.last_error;
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(StateOf(replica_.get()).lag_ms, 41'000);
+}
+
+// A verification against the master that finds a difference ends in_sync
+// until one finds none; a completed catch-up does not clear it (it does not
+// look at users at their checkpoint).
+TEST_F(EngineTest, AFailedVerificationEndsInSyncUntilOnePasses) {
+  ASSERT_TRUE(replica_->AssignReplica("slot7", "store-a", address_, "slot1").ok());
+  ReplicaState s = AwaitState(replica_.get(), [](const ReplicaState& r) { return r.in_sync; });
+  Write(base_ + "/r/slot7/users/alice/cur/1.h:2,S", "HELLO");
+  EXPECT_EQ(Run(v1::TASK_VERIFY).state, v1::TASK_FAILED);
+  s = StateOf(replica_.get());
+  EXPECT_FALSE(s.in_sync);
+  EXPECT_NE(s.last_error.find("a verification found differences"), std::string::npos)
+      << s.last_error;
+  const int64_t before = s.last_success_ms;
+  clock_.Advance(absl::Seconds(5));
+  s = AwaitState(replica_.get(),
+                 [before](const ReplicaState& r) { return r.last_success_ms > before; });
+  EXPECT_FALSE(s.in_sync);
+  Write(base_ + "/r/slot7/users/alice/cur/1.h:2,S", "hello");
+  EXPECT_EQ(Run(v1::TASK_VERIFY).state, v1::TASK_DONE);
+  EXPECT_TRUE(StateOf(replica_.get()).in_sync);
+}
+
 }  // namespace
 }  // namespace slotkeeper::sync
