@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "absl/synchronization/notification.h"
@@ -84,6 +85,29 @@ class EngineTest : public ::testing::Test {
     replica_ = *std::move(replica);
   }
 
+  // A re-replication into slot7 running on its own; Wait() gives its
+  // outcome (nullopt when it has not ended within a minute, real time).
+  struct Started {
+    absl::Notification done;
+    TaskOutcome outcome;
+    std::optional<TaskOutcome> Wait() {
+      if (!done.WaitForNotificationWithTimeout(absl::Seconds(60))) return std::nullopt;
+      return outcome;
+    }
+  };
+  std::unique_ptr<Started> Start(const std::string& task_id, const std::string& address,
+                                 const std::string& store = "store-a") {
+    auto started = std::make_unique<Started>();
+    Started* raw = started.get();
+    absl::Status s = replica_->StartTask(task_id, v1::TASK_RE_REPLICATE, store, "slot7", address,
+                                         "slot1", nullptr, [raw](const TaskOutcome& o) {
+                                           raw->outcome = o;
+                                           raw->done.Notify();
+                                         });
+    EXPECT_TRUE(s.ok()) << s;
+    return started;
+  }
+
   // Limits no test reaches: only a cancellation ends a hung call.
   static EngineOptions PatientOptions() {
     EngineOptions options;
@@ -91,12 +115,12 @@ class EngineTest : public ::testing::Test {
     return options;
   }
 
-  TaskOutcome Run(v1::TaskKind kind, const std::string& address = "") {
+  TaskOutcome Run(v1::TaskKind kind) {
     absl::Notification done;
     TaskOutcome outcome;
     int progress_calls = 0;
     absl::Status s = replica_->StartTask(
-        "t1", kind, "store-a", "slot7", address.empty() ? address_ : address, "slot1",
+        "t1", kind, "store-a", "slot7", address_, "slot1",
         [&](const std::string&, const v1::TaskProgress&) { ++progress_calls; },
         [&](const TaskOutcome& o) {
           outcome = o;
@@ -141,18 +165,9 @@ TEST_F(EngineTest, VerifyReportsDifferences) {
 }
 
 TEST_F(EngineTest, WrongStoreIsRefused) {
-  absl::Notification done;
-  TaskOutcome outcome;
-  ASSERT_TRUE(replica_
-                  ->StartTask("t2", v1::TASK_RE_REPLICATE, "store-b", "slot7", address_, "slot1",
-                              nullptr,
-                              [&](const TaskOutcome& o) {
-                                outcome = o;
-                                done.Notify();
-                              })
-                  .ok());
-  done.WaitForNotification();
-  EXPECT_EQ(outcome.state, v1::TASK_FAILED);
+  std::optional<TaskOutcome> outcome = Start("t2", address_, "store-b")->Wait();
+  ASSERT_TRUE(outcome.has_value());
+  EXPECT_EQ(outcome->state, v1::TASK_FAILED);
   EXPECT_FALSE(Exists(base_ + "/r/slot7/users/alice"));
 }
 
@@ -202,22 +217,14 @@ TEST_F(EngineTest, AStalledSourceFailsTheTask) {
   options.peer.stall = absl::Milliseconds(300);
   RestartReplica(options);
   gated_->fetch_after.Close();
-  absl::Notification done;
-  TaskOutcome o;
-  ASSERT_TRUE(replica_
-                  ->StartTask("t1", v1::TASK_RE_REPLICATE, "store-a", "slot7", gated_address_,
-                              "slot1", nullptr,
-                              [&](const TaskOutcome& outcome) {
-                                o = outcome;
-                                done.Notify();
-                              })
-                  .ok());
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
-  EXPECT_EQ(o.state, v1::TASK_FAILED);
-  EXPECT_NE(o.error.find("FetchFiles of user "), std::string::npos) << o.error;
-  EXPECT_NE(o.error.find("from source slot slot1 at " + gated_address_ + ": no data for 300ms"),
+  std::unique_ptr<Started> task = Start("t1", gated_address_);
+  std::optional<TaskOutcome> o = task->Wait();
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->state, v1::TASK_FAILED);
+  EXPECT_NE(o->error.find("FetchFiles of user "), std::string::npos) << o->error;
+  EXPECT_NE(o->error.find("from source slot slot1 at " + gated_address_ + ": no data for 300ms"),
             std::string::npos)
-      << o.error;
+      << o->error;
 }
 
 // The work's calls are cancelled: CancelTask, UnassignReplica, StopPulling
@@ -226,20 +233,12 @@ TEST_F(EngineTest, AStalledSourceFailsTheTask) {
 TEST_F(EngineTest, CancelTaskEndsATaskWhoseSourceHangs) {
   RestartReplica(PatientOptions());
   gated_->fetch_after.Close();
-  absl::Notification done;
-  TaskOutcome o;
-  ASSERT_TRUE(replica_
-                  ->StartTask("t1", v1::TASK_RE_REPLICATE, "store-a", "slot7", gated_address_,
-                              "slot1", nullptr,
-                              [&](const TaskOutcome& outcome) {
-                                o = outcome;
-                                done.Notify();
-                              })
-                  .ok());
+  std::unique_ptr<Started> task = Start("t1", gated_address_);
   ASSERT_TRUE(gated_->fetch_after.AwaitHeld(1));
   ASSERT_TRUE(replica_->CancelTask("t1").ok());
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
-  EXPECT_EQ(o.state, v1::TASK_CANCELLED) << o.error;
+  std::optional<TaskOutcome> o = task->Wait();
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->state, v1::TASK_CANCELLED) << o->error;
   EXPECT_TRUE(gated_->fetch_after.AwaitCancelled(1));
 }
 
@@ -255,24 +254,16 @@ TEST_F(EngineTest, UnassignAndStopPullingReturnWhileTheSourceHangs) {
   // Promoted while a task copies into it and its loop waits for a listing.
   gated_->list_users.Open();
   gated_->fetch_after.Close();
-  absl::Notification done;
-  TaskOutcome o;
-  ASSERT_TRUE(replica_
-                  ->StartTask("t2", v1::TASK_RE_REPLICATE, "store-a", "slot7", gated_address_,
-                              "slot1", nullptr,
-                              [&](const TaskOutcome& outcome) {
-                                o = outcome;
-                                done.Notify();
-                              })
-                  .ok());
+  std::unique_ptr<Started> task = Start("t2", gated_address_);
   ASSERT_TRUE(gated_->fetch_after.AwaitHeld(1));
   gated_->list_users.Close();
   ASSERT_TRUE(replica_->AssignReplica("slot7", "store-a", gated_address_, "slot1").ok());
   ASSERT_TRUE(gated_->list_users.AwaitHeld(1));
   replica_->StopPulling("slot7");
   EXPECT_TRUE(replica_->ReplicationStatus().empty());
-  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(60)));
-  EXPECT_EQ(o.state, v1::TASK_CANCELLED) << o.error;
+  std::optional<TaskOutcome> o = task->Wait();
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->state, v1::TASK_CANCELLED) << o->error;
 }
 
 TEST_F(EngineTest, ReleaseAndStopReturnWhileTheSourceHangs) {
