@@ -28,6 +28,16 @@ std::string Describe(const v1::Command& command) {
       return "cancel-task " + command.cancel_task().task_id();
     case v1::Command::kReleaseSlot:
       return "release " + command.release_slot().slot();
+    case v1::Command::kFinalPull:
+      return "final-pull into " + command.final_pull().target_slot();
+    case v1::Command::kRestoreQuarantined:
+      return "restore-quarantined into " + command.restore_quarantined().target_slot();
+    case v1::Command::kReconcile:
+      return "reconcile into " + command.reconcile().target_slot();
+    case v1::Command::kUnblockUser:
+      return "unblock " + command.unblock_user().user() + " in " + command.unblock_user().slot();
+    case v1::Command::kPurgeQuarantine:
+      return "purge-quarantine " + command.purge_quarantine().slot();
     default:
       return "unknown";
   }

@@ -33,6 +33,11 @@ struct CoordinatorConfig {
   // margin, 1 s by default, plus slack): a witness connected for a lease plus
   // this proves the old master cannot be on failsafe grants.
   int64_t failsafe_margin_ms = 3000;
+  // Before failing over from a master whose agent still runs and whose
+  // filesystem is still mounted (read-only, failing but readable), the
+  // replica to promote pulls from it once more within this time (0: never),
+  // so that mail delivered after the last sync is on the new master.
+  int64_t final_pull_deadline_ms = 30000;
   int64_t max_clock_skew_ms = 5000;
   // A failed unit is declared lost (and its copies replaced) after this; so
   // is every unit of a host DOWN for this long (counted from DOWN).

@@ -169,6 +169,11 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PromoteFailedLocked(Txn& txn, const std::string& host, const v1::PromoteCommand& promote,
                            const v1::CommandAck& ack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Before an automatic failover from a master that can still be read: asks
+  // `target` to pull from it once more. True while the promotion must wait
+  // (the pull is under way and within its deadline).
+  bool FinalPullStepLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit, const std::string& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AutomationRunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -207,6 +212,13 @@ class Coordinator {
   // Stores whose latest promotion was automatic (it counts towards the rate
   // limit unless its target refuses it).
   std::set<std::string> automatic_promotions_ ABSL_GUARDED_BY(mu_);
+  // Final pulls on their way, by store (failover.cc, FinalPullStepLocked).
+  struct FinalPull {
+    v1::SlotRef target;
+    int64_t issued_mono = 0;
+    bool answered = false;
+  };
+  std::map<std::string, FinalPull> final_pulls_ ABSL_GUARDED_BY(mu_);
   BlockedUsers blocked_users_ ABSL_GUARDED_BY(mu_);
   const Queries queries_;
 };

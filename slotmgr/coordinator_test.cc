@@ -143,6 +143,12 @@ TEST_F(CoordinatorTest, ReadOnlyMasterFailsOverAfterHardGraceAndLease) {
   EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "no failover before failover_grace_hard (30 s)";
   clock_.Advance(absl::Seconds(2));
   Heartbeat({"imap2", "imap3"});
+  // imap1 still runs and its filesystem is mounted read-only: the chosen
+  // replica pulls once more before it is promoted.
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "the final pull comes first";
+  EXPECT_EQ(EventsOfKind("store.final_pull").size(), 1u);
+  EXPECT_EQ(AnswerFinalPulls({"imap2", "imap3"}), 1);
+  ASSERT_TRUE(coord_->Tick().ok());
   const std::string m = MasterOf("st1");
   EXPECT_TRUE(m == "imap2/s01" || m == "imap3/s01") << m;
   auto events = EventsOfKind("store.failover");
@@ -239,8 +245,45 @@ TEST_F(CoordinatorTest, SkewedReplicaIsNeverPromoted) {
     ASSERT_TRUE(Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")}).ok());
     ASSERT_TRUE(coord_->ApplyReport("imap2", sessions_["imap2"], r).ok());
     Heartbeat({"imap3"});
+    AnswerFinalPulls({"imap2", "imap3"});
   }
   EXPECT_EQ(MasterOf("st1"), "imap3/s01");
+}
+
+TEST_F(CoordinatorTest, AFinalPullThatNeverAnswersDelaysTheFailoverOnlyToItsDeadline) {
+  RegisterThree();
+  CreateHealthyStore();
+  for (int i = 0; i < 32; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_TRUE(Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")}).ok());
+    Heartbeat({"imap2", "imap3"});
+  }
+  ASSERT_EQ(EventsOfKind("store.final_pull").size(), 1u);
+  // Nobody answers: the promotion waits for the pull's deadline (30 s) plus
+  // a margin, then goes ahead.
+  for (int i = 0; i < 30; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_TRUE(Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")}).ok());
+    Heartbeat({"imap2", "imap3"});
+  }
+  EXPECT_EQ(MasterOf("st1"), "imap1/s01");
+  for (int i = 0; i < 6; ++i) {
+    clock_.Advance(absl::Seconds(1));
+    ASSERT_TRUE(Report("imap1", {FsCondition(v1::READ_ONLY, "/srv/du1")}).ok());
+    Heartbeat({"imap2", "imap3"});
+  }
+  EXPECT_NE(MasterOf("st1"), "imap1/s01");
+}
+
+TEST_F(CoordinatorTest, NoFinalPullFromAMasterWhoseAgentIsGone) {
+  RegisterThree();
+  CreateHealthyStore();
+  for (int i = 0; i < 700; ++i) {  // past the silence grace (10 min)
+    clock_.Advance(absl::Seconds(1));
+    Heartbeat({"imap2", "imap3"});
+  }
+  EXPECT_NE(MasterOf("st1"), "imap1/s01");
+  EXPECT_TRUE(EventsOfKind("store.final_pull").empty());
 }
 
 TEST_F(CoordinatorTest, RestartMidRecoveryContinues) {

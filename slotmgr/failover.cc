@@ -230,6 +230,7 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
       }
       continue;
     }
+    if (FinalPullStepLocked(txn, rec, *choice.target)) continue;
     PromoteLocked(txn, rec, *choice.target,
                   hard ? "master slot failed (hard evidence)" : "master host silent", true);
     view.reset();
@@ -265,6 +266,7 @@ void Coordinator::PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef&
                 MakePromote(name, target.slot(), epoch, config_.lease_ms,
                             OtherCopies(model_, store, target)));
   retry_promotion_now_.erase(name);
+  final_pulls_.erase(name);
   // Every other replica follows the new master.
   const HostRecord* th = FindHost(model_, target.host());
   for (const auto& c : st->copies()) {
@@ -394,6 +396,62 @@ void Coordinator::PromoteFailedLocked(Txn& txn, const std::string& host,
   rc.set_master_epoch(store.info().master_epoch());
   txn.routing.push_back(rc);
   RecomputeLocked(txn);
+}
+
+namespace {
+
+// Whether the master `ref` can still be read: its agent reports, its unit
+// is not declared lost and its filesystem is mounted (read-only or failing
+// is fine: a pull only reads).
+bool StillReadable(const ClusterModel& model, const v1::SlotRef& ref) {
+  const HostRecord* host = FindHost(model, ref.host());
+  const v1::SlotInfo* slot = FindSlot(model, ref);
+  if (host == nullptr || slot == nullptr || host->info().state() != v1::HOST_UP) return false;
+  for (const v1::FilesystemInfo& f : host->info().filesystems()) {
+    if (f.mount_point() != slot->filesystem()) continue;
+    if (f.state() == v1::FS_NOT_MOUNTED) return false;
+    for (const v1::UnitInfo& u : host->info().units()) {
+      if (u.name() == f.unit() && u.state() == v1::UNIT_LOST) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool Coordinator::FinalPullStepLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target) {
+  const std::string& name = store.info().name();
+  const v1::Copy* master = MasterCopy(store);
+  if (config_.final_pull_deadline_ms <= 0 || master == nullptr ||
+      !StillReadable(model_, master->slot())) {
+    return false;
+  }
+  const int64_t mono = clock_->MonotonicMs();
+  auto it = final_pulls_.find(name);
+  if (it == final_pulls_.end() || !model::SameSlot(it->second.target, target)) {
+    const HostRecord* source = FindHost(model_, master->slot().host());
+    v1::Command cmd;
+    v1::FinalPullCommand* fp = cmd.mutable_final_pull();
+    fp->set_store(name);
+    fp->set_target_slot(target.slot());
+    fp->set_source_peer_address(source != nullptr ? source->info().peer_address() : "");
+    fp->set_source_slot(master->slot().slot());
+    fp->set_deadline_ms(config_.final_pull_deadline_ms);
+    outbox_.Issue(txn, target.host(), std::move(cmd));
+    final_pulls_[name] = {target, mono, false};
+    journal_.Record(
+        txn, event_kind::kStoreFinalPull, v1::WARNING,
+        absl::StrCat("store ", name, ": ", model::SlotName(target),
+                     " pulls once more from the old master ", model::SlotName(master->slot()),
+                     " (still readable) before it is promoted"),
+        target.host(), target.slot(), name);
+    return true;
+  }
+  // The pull ended (acknowledged), or ran out of time: promote either way;
+  // mail it could not pull stays on the old master (stranded, reported).
+  const int64_t give_up = it->second.issued_mono + config_.final_pull_deadline_ms + 5000;
+  return !it->second.answered && mono < give_up;
 }
 
 void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit,

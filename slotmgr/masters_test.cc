@@ -91,6 +91,8 @@ TEST_F(MastersTest, ARefusedPromotionIsJournaledAndTheNextCandidateIsPromoted) {
     ASSERT_TRUE(Report("imap1", {testing::FsCondition(v1::READ_ONLY, "/srv/du1")}).ok());
     Heartbeat({"imap2", "imap3"});
   }
+  ASSERT_EQ(AnswerFinalPulls({"imap2", "imap3"}), 1);
+  ASSERT_TRUE(coord_->Tick().ok());
   const std::string first = MasterOf("st1");
   ASSERT_TRUE(first == "imap2/s01" || first == "imap3/s01") << first;
   const std::string first_host = first.substr(0, first.find('/'));

@@ -282,6 +282,18 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
                       outbox_.Acknowledge(txn, host, ack.command_id()));
   if (!acked.has_value()) return absl::OkStatus();  // a duplicate
   const v1::Command& cmd = *acked;
+  if (cmd.has_final_pull()) {
+    auto fp = final_pulls_.find(cmd.final_pull().store());
+    if (fp != final_pulls_.end()) fp->second.answered = true;
+    journal_.Record(
+        txn, event_kind::kStoreFinalPull, ack.ok() ? v1::INFO : v1::WARNING,
+        absl::StrCat("store ", cmd.final_pull().store(), ": final pull into ", host, "/",
+                     cmd.final_pull().target_slot(),
+                     ack.ok() ? " complete" : absl::StrCat(" incomplete: ", ack.error()),
+                     "; promoting it"),
+        host, cmd.final_pull().target_slot(), cmd.final_pull().store());
+    return CommitLocked(txn);
+  }
   if (!ack.ok()) {
     if (cmd.has_promote()) PromoteFailedLocked(txn, host, cmd.promote(), ack);
     journal_.Record(

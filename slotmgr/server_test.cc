@@ -287,12 +287,14 @@ TEST_F(ServerTest, ReadOnlyMasterFailsOverAndStateSurvivesRestart) {
   // The master's filesystem turns read-only; the agent says so at once.
   agents[0]->Report({FsCondition(v1::READ_ONLY, "/srv/du1")});
   ASSERT_TRUE(Eventually([&] { return !coord_->queries().GetHost("imap1")->slots(0).usable(); }));
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 12; ++i) {
     clock_.Advance(absl::Seconds(1));
     for (auto& a : agents) {
       a->Report(a->host() == "imap1"
                     ? std::vector<v1::Condition>{FsCondition(v1::READ_ONLY, "/srv/du1")}
                     : std::vector<v1::Condition>{});
+      // The replicas answer the final pull from the read-only master.
+      if (a->host() != "imap1") a->AckAll();
     }
     server_->TickAndFlush();
   }

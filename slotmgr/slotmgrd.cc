@@ -45,6 +45,9 @@ ABSL_FLAG(double, max_down_fraction, 0.3, "mass-failure brake: silent fraction o
 ABSL_FLAG(int, mass_failure_min_hosts, 2, "mass-failure brake: at least this many silent hosts");
 ABSL_FLAG(int, failover_rate_limit, 20, "automatic failovers allowed per window");
 ABSL_FLAG(absl::Duration, failover_rate_window, absl::Minutes(10), "rate-limit window");
+ABSL_FLAG(absl::Duration, final_pull_deadline, absl::Seconds(30),
+          "before failing over from a master that can still be read, the replica pulls from it "
+          "once more within this time (0: never)");
 ABSL_FLAG(absl::Duration, failover_store_cooldown, absl::Hours(1),
           "no second automatic failover of the same store within this");
 ABSL_FLAG(int, max_incoming_per_host, 2, "replication tasks writing to one host at once");
@@ -72,6 +75,7 @@ slotkeeper::slotmgr::CoordinatorConfig ConfigFromFlags() {
   config.failover_grace_silent_ms = Ms(absl::GetFlag(FLAGS_failover_grace));
   config.failover_grace_hard_ms = Ms(absl::GetFlag(FLAGS_failover_grace_hard));
   config.lease_ms = Ms(absl::GetFlag(FLAGS_lease));
+  config.final_pull_deadline_ms = Ms(absl::GetFlag(FLAGS_final_pull_deadline));
   config.max_clock_skew_ms = Ms(absl::GetFlag(FLAGS_max_clock_skew));
   config.replace_after_ms = Ms(absl::GetFlag(FLAGS_replace_after));
   config.max_failover_lag_ms = Ms(absl::GetFlag(FLAGS_max_failover_lag));

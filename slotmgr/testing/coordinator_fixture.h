@@ -151,6 +151,23 @@ class CoordinatorFixture : public ::testing::Test {
     return cmds;
   }
 
+  // The fake agents of `hosts` answer every final pull sent to them as
+  // complete; other commands stay unacknowledged. Returns how many.
+  int AnswerFinalPulls(const std::vector<std::string>& hosts) {
+    int n = 0;
+    for (const std::string& host : hosts) {
+      for (const v1::Command& c : coord_->TakeCommandsToSend(host)) {
+        if (!c.has_final_pull()) continue;
+        v1::CommandAck ack;
+        ack.set_command_id(c.id());
+        ack.set_ok(true);
+        EXPECT_TRUE(coord_->ApplyAck(host, ack).ok());
+        ++n;
+      }
+    }
+    return n;
+  }
+
   absl::Status FinishTask(const std::string& host, const std::string& task, bool verified = true) {
     v1::TaskUpdate u;
     u.set_task_id(task);
