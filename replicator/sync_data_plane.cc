@@ -30,9 +30,14 @@ class SyncDataPlane : public DataPlane {
     return absl::OkStatus();
   }
 
+  // Bounded: the engine cancels every call in flight and waits at most
+  // its wind-down time for the threads.
   void Stop() override {
-    absl::MutexLock lock(&mu_);
-    sink_ = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      sink_ = nullptr;
+    }
+    engine_->Stop();  // not under mu_: finishing tasks report through OnDone
   }
 
   absl::Status AssignReplica(const v1::AssignReplicaCommand& c) override {
@@ -78,11 +83,15 @@ class SyncDataPlane : public DataPlane {
     return engine_->ReleaseSlot(c.slot(), c.store());
   }
 
+  // Called with the control side's slot lock held (promotion, demotion,
+  // fencing): signals and returns, never waits for a sync thread or a
+  // source.
   void OnRoleChanged(const std::string& slot, const std::string& store, v1::SlotRole role,
                      uint64_t epoch) override {
-    // A master serves; it no longer pulls. A demoted slot waits for the
+    // A master serves; it no longer pulls (its catch-up loop and any task
+    // copying into it wind down on their own). A demoted slot waits for the
     // coordinator's AssignReplica naming its new master.
-    if (role == v1::SLOT_MASTER) engine_->UnassignReplica(slot).IgnoreError();
+    if (role == v1::SLOT_MASTER) engine_->StopPulling(slot);
   }
 
   std::vector<v1::ReplicationStatus> ReplicationStatus() override {
@@ -149,6 +158,8 @@ absl::StatusOr<std::unique_ptr<DataPlane>> MakeSyncDataPlane(const AgentConfig& 
   for (const SlotConfig& s : config.slots()) slots[s.name()] = s.path();
   sync::EngineOptions engine_options;
   engine_options.sync.bandwidth_bytes_per_second = options.bandwidth_bytes_per_second;
+  engine_options.peer = options.peer;
+  engine_options.wind_down_timeout = options.wind_down_timeout;
   auto engine = sync::SyncEngine::Create(absl::StrCat(config.data_dir(), "/sync"), std::move(slots),
                                          clock, sync::DefaultTargetFs(), engine_options);
   if (!engine.ok()) return engine.status();

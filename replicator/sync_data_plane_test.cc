@@ -1,15 +1,19 @@
 // SyncDataPlane over a real SyncEngine: a start re-sent for a task attempt
 // this agent already finished reports the same outcome again instead of
-// running it twice; a new attempt runs.
+// running it twice; a new attempt runs. The methods the control side calls
+// with its locks held return while the source hangs.
 #include "replicator/sync_data_plane.h"
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
+#include "base/grpc_util.h"
 #include "gtest/gtest.h"
+#include "replicator/sync/gated_peer.h"
 
 namespace slotkeeper::replicator {
 namespace {
@@ -85,6 +89,66 @@ TEST(SyncDataPlaneTest, RestartOfAFinishedTaskReportsItsOutcomeAgain) {
   ASSERT_TRUE(sink.AwaitCount(3, absl::Seconds(60)));
   EXPECT_EQ(sink.Updates()[2].task_id(), "t2");
   (*plane)->Stop();
+}
+
+// Promotion (OnRoleChanged), ReleaseSlot and Stop while the slot's catch-up
+// waits for a source that never answers: each returns, and the source sees
+// the call cancelled.
+TEST(SyncDataPlaneTest, RoleChangeReleaseAndStopReturnWhileTheSourceHangs) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/hung_source";
+  std::filesystem::create_directories(dir + "/source/users/alice/cur");
+  std::ofstream(dir + "/source/.slotkeeper-store") << "st1\n";
+  std::ofstream(dir + "/source/users/alice/cur/1.h:2,S") << "hello";
+  std::filesystem::create_directories(dir + "/replica");
+  std::filesystem::create_directories(dir + "/data");
+  sync::PeerCore core({{"src", dir + "/source"}}, nullptr, RealClock(), "inst-1");
+  sync::GatedPeer source(&core);
+  grpc::ServerBuilder builder;
+  ConfigureServerBuilder(builder);
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
+  builder.RegisterService(&source);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+
+  AgentConfig config;
+  config.set_data_dir(dir + "/data");
+  SlotConfig* slot = config.add_slots();
+  slot->set_name("slot1");
+  slot->set_path(dir + "/replica");
+  SyncDataPlaneOptions options;  // limits no test reaches: only cancellation ends a call
+  options.peer.call = options.peer.manifest = options.peer.stall = absl::Hours(1);
+  auto plane = MakeSyncDataPlane(config, RealClock(), options);
+  ASSERT_TRUE(plane.ok()) << plane.status();
+  RecordingSink sink;
+  ASSERT_TRUE((*plane)->Start(&sink).ok());
+  v1::AssignReplicaCommand assign;
+  assign.set_slot("slot1");
+  assign.set_store("st1");
+  assign.set_master_peer_address("127.0.0.1:" + std::to_string(port));
+  assign.set_master_slot("src");
+
+  source.list_users.Close();
+  ASSERT_TRUE((*plane)->AssignReplica(assign).ok());
+  ASSERT_TRUE(source.list_users.AwaitHeld(1));
+  (*plane)->OnRoleChanged("slot1", "st1", v1::SLOT_MASTER, 2);
+  EXPECT_TRUE((*plane)->ReplicationStatus().empty());
+  EXPECT_TRUE(source.list_users.AwaitCancelled(1));
+
+  ASSERT_TRUE((*plane)->AssignReplica(assign).ok());
+  ASSERT_TRUE(source.list_users.AwaitHeld(1));
+  v1::ReleaseSlotCommand release;
+  release.set_slot("slot1");
+  release.set_store("st1");
+  EXPECT_TRUE((*plane)->ReleaseSlot(release).ok());
+  EXPECT_TRUE(source.list_users.AwaitCancelled(2));
+
+  ASSERT_TRUE((*plane)->AssignReplica(assign).ok());
+  ASSERT_TRUE(source.list_users.AwaitHeld(1));
+  (*plane)->Stop();
+  EXPECT_TRUE(source.list_users.AwaitCancelled(3));
+  source.OpenAll();
+  server->Shutdown();
 }
 
 }  // namespace

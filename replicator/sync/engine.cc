@@ -20,6 +20,9 @@ absl::StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::Create(
     }
   }
   if (clock == nullptr) return absl::InvalidArgumentError("no clock");
+  if (options.stale_after <= options.catch_up_interval) {
+    return absl::InvalidArgumentError("stale_after must be longer than catch_up_interval");
+  }
   if (fs == nullptr) return absl::InvalidArgumentError("no filesystem");
   absl::StatusOr<std::unique_ptr<rocksdb::DB>> db = OpenStateDb(data_dir);
   if (!db.ok()) return db.status();
@@ -49,19 +52,74 @@ SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, st
 }
 
 SyncEngine::~SyncEngine() {
+  Stop();
+  // What did not end within the wind-down time: only local work remains.
   std::vector<std::thread> threads;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [id, task] : tasks_) {
-      task->cancelled = true;
       if (task->thread.joinable()) threads.push_back(std::move(task->thread));
     }
-    for (auto& [slot, replica] : replicas_) {
-      replica->stop = true;
+    for (auto& replica : retired_) {
       if (replica->thread.joinable()) threads.push_back(std::move(replica->thread));
     }
   }
   for (std::thread& t : threads) t.join();
+}
+
+void SyncEngine::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (auto& [id, task] : tasks_) task->cancelled = true;
+    while (!replicas_.empty()) RetireLocked(replicas_.begin()->first);
+    auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (const auto& [id, task] : tasks_) {
+        if (!task->finished) return false;
+      }
+      for (const auto& replica : retired_) {
+        if (!replica->finished) return false;
+      }
+      return true;
+    };
+    // Real time: a bound on local work, not a replication interval.
+    if (!mu_.AwaitWithTimeout(absl::Condition(&ended), options_.wind_down_timeout)) {
+      LogWarning("sync", absl::StrCat("stopping: some work had not ended after ",
+                                      absl::FormatDuration(options_.wind_down_timeout)));
+    }
+  }
+  Reap();
+}
+
+void SyncEngine::Reap() {
+  std::vector<std::unique_ptr<Task>> tasks;
+  std::vector<std::unique_ptr<Replica>> loops;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = tasks_.begin(); it != tasks_.end();) {
+      if (!it->second->finished) {
+        ++it;
+        continue;
+      }
+      tasks.push_back(std::move(it->second));
+      it = tasks_.erase(it);
+    }
+    for (auto it = retired_.begin(); it != retired_.end();) {
+      if (!(*it)->finished) {
+        ++it;
+        continue;
+      }
+      loops.push_back(std::move(*it));
+      it = retired_.erase(it);
+    }
+  }
+  // Each has set `finished` as its last step: these joins are immediate.
+  for (auto& task : tasks) {
+    if (task->thread.joinable()) task->thread.join();
+  }
+  for (auto& loop : loops) {
+    if (loop->thread.joinable()) loop->thread.join();
+  }
 }
 
 StoreSyncContext SyncEngine::SyncContext(const PeerClient* source, const std::string& store,
@@ -113,25 +171,33 @@ absl::Status SyncEngine::StartTask(const std::string& task_id, v1::TaskKind kind
   }
   if (source_slot.empty()) return absl::InvalidArgumentError("source slot is empty");
   if (absl::StatusOr<int> root = SlotRoot(target_slot); !root.ok()) return root.status();
-  absl::MutexLock lock(&mu_);
-  auto it = tasks_.find(task_id);
-  if (it != tasks_.end()) {
-    if (!it->second->finished) {
-      return absl::AlreadyExistsError(absl::StrCat("task ", task_id, " is running"));
-    }
-    if (it->second->thread.joinable()) it->second->thread.join();
-    tasks_.erase(it);
-  }
-  auto task = std::make_unique<Task>();
-  Task* raw = task.get();
-  tasks_[task_id] = std::move(task);
-  raw->thread = std::thread([=]() {
-    TaskOutcome outcome = RunTask(task_id, kind, store, target_slot, source_address, source_slot,
-                                  on_progress, &raw->cancelled);
-    if (on_done) on_done(outcome);
+  std::unique_ptr<Task> previous;  // a finished attempt of the same id
+  {
     absl::MutexLock lock(&mu_);
-    raw->finished = true;
-  });
+    if (stopping_) return absl::FailedPreconditionError("the data path is stopping");
+    auto it = tasks_.find(task_id);
+    if (it != tasks_.end()) {
+      if (!it->second->finished) {
+        return absl::AlreadyExistsError(absl::StrCat("task ", task_id, " is running"));
+      }
+      previous = std::move(it->second);
+      tasks_.erase(it);
+    }
+    auto task = std::make_unique<Task>();
+    task->target_slot = target_slot;
+    Task* raw = task.get();
+    tasks_[task_id] = std::move(task);
+    raw->thread = std::thread([=]() {
+      TaskOutcome outcome = RunTask(task_id, kind, store, target_slot, source_address, source_slot,
+                                    on_progress, &raw->cancelled);
+      if (on_done) on_done(outcome);
+      absl::MutexLock lock(&mu_);
+      raw->finished = true;
+    });
+  }
+  // It set `finished` as its last step: an immediate join.
+  if (previous != nullptr && previous->thread.joinable()) previous->thread.join();
+  Reap();
   return absl::OkStatus();
 }
 
@@ -154,7 +220,7 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
   outcome.task_id = task_id;
   absl::StatusOr<int> root = SlotRoot(target_slot);
   std::unique_ptr<v1::ReplicaPeer::Stub> stub = v1::ReplicaPeer::NewStub(ChannelTo(source_address));
-  const PeerClient source(stub.get(), source_slot);
+  const PeerClient source(stub.get(), source_slot, source_address, options_.peer, cancelled);
   auto fail = [&](const absl::Status& s) {
     outcome.state = absl::IsCancelled(s) ? v1::TASK_CANCELLED : v1::TASK_FAILED;
     outcome.error = std::string(s.message());
@@ -174,9 +240,11 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
     outcome.blocked_users = partial.blocked_users;
     if (!r.ok()) return fail(r.status());
   }
+  const absl::Duration verify_started = clock_->Monotonic();
   absl::StatusOr<VerifyReport> report =
       VerifyAgainstSource(source, "", *root, target_slot, cache_.get());
   if (!report.ok()) return fail(report.status());
+  NoteVerification(target_slot, source_address, source_slot, verify_started, *report);
   if (!report->consistent()) {
     const Difference& d = report->differences.front();
     return fail(absl::DataLossError(absl::StrCat(report->differences.size(),
@@ -201,37 +269,69 @@ absl::Status SyncEngine::AssignReplica(const std::string& slot, const std::strin
   if (store.empty() || master_slot.empty()) {
     return absl::InvalidArgumentError("store and master slot are required");
   }
+  Reap();
   absl::MutexLock lock(&mu_);
-  StopReplicaLocked(slot);
+  if (stopping_) return absl::FailedPreconditionError("the data path is stopping");
+  auto it = replicas_.find(slot);
+  if (it != replicas_.end()) {
+    const ReplicaState& s = it->second->state;
+    if (s.store == store && s.master_address == master_address && s.master_slot == master_slot) {
+      return absl::OkStatus();  // a re-sent assignment: the loop goes on
+    }
+  }
+  RetireLocked(slot);
   auto replica = std::make_unique<Replica>();
   replica->state.slot = slot;
   replica->state.store = store;
   replica->state.master_address = master_address;
   replica->state.master_slot = master_slot;
+  replica->record.assigned_at = clock_->Monotonic();
   Replica* raw = replica.get();
   replicas_[slot] = std::move(replica);
   raw->thread = std::thread([this, raw]() { CatchUpLoop(raw); });
   return absl::OkStatus();
 }
 
-void SyncEngine::StopReplicaLocked(const std::string& slot) {
+void SyncEngine::RetireLocked(const std::string& slot) {
   auto it = replicas_.find(slot);
   if (it == replicas_.end()) return;
   it->second->stop = true;
-  std::thread t = std::move(it->second->thread);
-  std::unique_ptr<Replica> dying = std::move(it->second);
+  retired_.push_back(std::move(it->second));
   replicas_.erase(it);
-  mu_.Unlock();  // the loop takes mu_ to publish its state
-  if (t.joinable()) t.join();
-  mu_.Lock();
+}
+
+void SyncEngine::CancelTasksIntoLocked(const std::string& slot) {
+  for (auto& [id, task] : tasks_) {
+    if (task->target_slot == slot) task->cancelled = true;
+  }
+}
+
+bool SyncEngine::StoppedLoopInLocked(const std::string& slot) const {
+  for (const auto& replica : retired_) {
+    if (replica->state.slot == slot && !replica->finished) return true;
+  }
+  return false;
+}
+
+bool SyncEngine::WritingIntoLocked(const std::string& slot) const {
+  for (const auto& [id, task] : tasks_) {
+    if (task->target_slot == slot && !task->finished) return true;
+  }
+  return StoppedLoopInLocked(slot);
 }
 
 absl::Status SyncEngine::UnassignReplica(const std::string& slot) {
   absl::MutexLock lock(&mu_);
   if (!replicas_.count(slot))
     return absl::NotFoundError(absl::StrCat("slot ", slot, " has no replica assignment"));
-  StopReplicaLocked(slot);
+  RetireLocked(slot);
   return absl::OkStatus();
+}
+
+void SyncEngine::StopPulling(const std::string& slot) {
+  absl::MutexLock lock(&mu_);
+  RetireLocked(slot);
+  CancelTasksIntoLocked(slot);
 }
 
 void SyncEngine::CatchUpLoop(Replica* replica) {
@@ -239,37 +339,58 @@ void SyncEngine::CatchUpLoop(Replica* replica) {
   {
     absl::MutexLock lock(&mu_);
     config = replica->state;
+    // A loop this one replaced may still be winding down: one loop writes
+    // into a slot at a time.
+    auto quiet = [this, replica, &config]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return replica->stop || !StoppedLoopInLocked(config.slot);
+    };
+    mu_.Await(absl::Condition(&quiet));
   }
   absl::StatusOr<int> root = SlotRoot(config.slot);
   std::unique_ptr<v1::ReplicaPeer::Stub> stub =
       v1::ReplicaPeer::NewStub(ChannelTo(config.master_address));
-  const PeerClient master(stub.get(), config.master_slot);
+  const PeerClient master(stub.get(), config.master_slot, config.master_address, options_.peer,
+                          &replica->stop);
   while (!replica->stop) {
     SyncCounters counters;
     StoreSyncContext ctx =
         SyncContext(&master, config.store, root.ok() ? *root : -1, config.slot, &counters);
     ctx.cancelled = &replica->stop;
     StoreSyncResult partial;
+    const absl::Duration started = clock_->Monotonic();
     absl::StatusOr<StoreSyncResult> r = SyncStore(ctx, &partial);
     {
       absl::MutexLock lock(&mu_);
-      ReplicaState& s = replica->state;
-      s.lag_ms = partial.lag_ms;
-      s.blocked_users = partial.blocked_users;
-      s.in_sync = r.ok() && partial.blocked_users.empty();
-      s.last_error = r.ok() ? "" : std::string(r.status().message());
-      if (r.ok()) {
-        s.last_success_ms = clock_->NowMs();
-        s.lag_ms = r->lag_ms;
+      CatchUpRecord& c = replica->record;
+      c.blocked_users = partial.blocked_users;
+      c.last_cycle_ok = r.ok() && partial.blocked_users.empty();
+      c.listed_lag_ms = r.ok() ? r->lag_ms : std::max(c.listed_lag_ms, partial.lag_ms);
+      if (!r.ok()) {
+        c.last_error = std::string(r.status().message());
+      } else if (!c.last_cycle_ok) {
+        c.last_error = absl::StrCat(partial.blocked_users.size(),
+                                    " user(s) blocked by the mass-deletion guard");
+      } else {
+        c.last_error.clear();
       }
+      if (r.ok()) c.last_success_ms = clock_->NowMs();
+      if (c.last_cycle_ok) c.caught_up_at = started;
     }
-    // Sleep in short steps so that a stop request is seen soon.
-    const absl::Duration step = std::min(options_.catch_up_interval, absl::Milliseconds(200));
-    for (absl::Duration slept; slept < options_.catch_up_interval && !replica->stop;
-         slept += step) {
-      clock_->SleepFor(step);
-    }
+    if (!AwaitNextCycle(replica, started + options_.catch_up_interval)) break;
   }
+  absl::MutexLock lock(&mu_);
+  replica->finished = true;
+}
+
+bool SyncEngine::AwaitNextCycle(Replica* replica, absl::Duration next) {
+  // The time is the engine clock's; a stop is seen at once (it is set under
+  // mu_), and the clock is looked at every 200 ms of real time.
+  auto stopped = [replica]() { return replica->stop.load(); };
+  absl::MutexLock lock(&mu_);
+  while (clock_->Monotonic() < next) {
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopped), absl::Milliseconds(200))) return false;
+  }
+  return !replica->stop;
 }
 
 absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string& store) {
@@ -277,8 +398,19 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
   if (!root.ok()) return root.status();
   {
     absl::MutexLock lock(&mu_);
-    StopReplicaLocked(slot);
+    RetireLocked(slot);
+    CancelTasksIntoLocked(slot);
+    auto quiet = [this, &slot]()
+                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !WritingIntoLocked(slot); };
+    // Real time: a bound on local work (the stopped work's calls are
+    // cancelled), not a replication interval.
+    if (!mu_.AwaitWithTimeout(absl::Condition(&quiet), options_.wind_down_timeout)) {
+      return absl::UnavailableError(
+          absl::StrCat("slot ", slot, ": the replication into it had not ended after ",
+                       absl::FormatDuration(options_.wind_down_timeout), "; release it again"));
+    }
   }
+  Reap();
   absl::StatusOr<std::string> marker = ReadStoreMarker(*root);
   if (marker.ok() && *marker != store) {
     return absl::FailedPreconditionError(
@@ -306,10 +438,45 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
   return CheckpointStore(db_.get()).Clear(slot);
 }
 
+void SyncEngine::NoteVerification(const std::string& slot, const std::string& source_address,
+                                  const std::string& source_slot, absl::Duration started,
+                                  const VerifyReport& report) {
+  absl::MutexLock lock(&mu_);
+  auto it = replicas_.find(slot);
+  if (it == replicas_.end()) return;
+  const ReplicaState& assigned = it->second->state;
+  if (assigned.master_address != source_address || assigned.master_slot != source_slot) return;
+  CatchUpRecord& c = it->second->record;
+  if (report.consistent()) {
+    // The copy equalled the master when the verification started.
+    c.verification_failed = false;
+    c.last_cycle_ok = true;
+    c.last_error.clear();
+    if (!c.caught_up_at || *c.caught_up_at < started) c.caught_up_at = started;
+    return;
+  }
+  // A catch-up does not look at users at their checkpoint: only a
+  // verification that finds no difference clears this.
+  c.verification_failed = true;
+  c.last_error = absl::StrCat("verification: ", report.differences.size(),
+                              " difference(s); first: ", report.differences.front().path);
+}
+
 std::vector<ReplicaState> SyncEngine::ReplicationStatus() {
   absl::MutexLock lock(&mu_);
+  const absl::Duration now = clock_->Monotonic();
   std::vector<ReplicaState> out;
-  for (const auto& [slot, replica] : replicas_) out.push_back(replica->state);
+  for (const auto& [slot, replica] : replicas_) {
+    ReplicaState s = replica->state;
+    const CatchUpRecord& c = replica->record;
+    const ReplicaVerdict verdict = JudgeReplica(c, now, options_.stale_after);
+    s.in_sync = verdict.in_sync;
+    s.lag_ms = verdict.lag_ms;
+    s.last_error = verdict.why_not;
+    s.last_success_ms = c.last_success_ms;
+    s.blocked_users = c.blocked_users;
+    out.push_back(std::move(s));
+  }
   return out;
 }
 

@@ -20,6 +20,18 @@
 // clock (intervals, quarantine dates, rates), the filesystem seam every write
 // into a replica slot goes through (target_fs.h) is injected.
 //
+// Never waiting on a source: the agent calls this engine with its own locks
+// held (a slot's lock during promotion, demotion and fencing), so no public
+// method waits for a source or for a sync thread's RPC. Stopping work
+// (CancelTask, UnassignReplica, StopPulling, AssignReplica replacing a loop)
+// only signals it and returns; the work's calls in flight are cancelled
+// within about 100 ms (peer_client.h) and its thread winds down on its own.
+// Two methods wait for threads, bounded by options.wind_down_timeout (real
+// time) and never for a source: ReleaseSlot (nothing may still write into
+// the slot it empties) and Stop. A loop that replaces another on the same
+// slot starts copying once the old one has ended; a task may copy into a
+// slot beside its loop.
+//
 // Source-side generations come from recursive inotify watches (scan
 // fallback, periodic full scan); the same events give delta manifests ("what
 // changed since generation G"), used by catch-ups when
@@ -45,6 +57,7 @@
 #include "base/clock.h"
 #include "proto/model.pb.h"
 #include "replicator/sync/peer_service.h"
+#include "replicator/sync/replica_status.h"
 #include "replicator/sync/store_sync.h"
 #include "replicator/sync/verify.h"
 
@@ -52,9 +65,16 @@ namespace slotkeeper::sync {
 
 struct EngineOptions {
   StoreSyncOptions sync;  // per task / catch-up cycle
+  PeerTimeouts peer;      // every call to a source (peer_client.h)
   absl::Duration catch_up_interval = absl::Seconds(5);
+  // A replica whose newest completed catch-up started longer ago than this
+  // is not in sync (replica_status.h). Longer than catch_up_interval.
+  absl::Duration stale_after = absl::Seconds(30);
   int quarantine_keep_days = 14;
   absl::Duration full_scan_interval = absl::Minutes(10);  // source side
+  // How long ReleaseSlot and Stop wait for stopped work to end (its calls are
+  // cancelled at once; what remains is local disk work).
+  absl::Duration wind_down_timeout = absl::Seconds(5);
 };
 
 // The outcome of a task, as the agent reports it (agent.proto TaskUpdate).
@@ -73,12 +93,19 @@ struct ReplicaState {
   std::string store;
   std::string master_address;
   std::string master_slot;
-  // Age of the oldest change the master had not yet given this replica, as
-  // seen at the start of the last cycle (master clock); 0 when none.
+  // In sync: the age of the oldest change the master had not yet given this
+  // replica at the start of the newest cycle (master clock; 0 when none).
+  // Otherwise at least the time since the newest completed catch-up started
+  // (since the assignment when none): it grows while the master cannot be
+  // reached.
   int64_t lag_ms = 0;
-  int64_t last_success_ms = 0;  // engine clock; 0 = never
-  bool in_sync = false;         // last cycle succeeded with nothing blocked
-  std::string last_error;
+  // Engine wall clock when the newest cycle completed; 0: none in this
+  // process.
+  int64_t last_success_ms = 0;
+  // replica_status.h: caught up in this process, the newest cycle complete,
+  // recently, nothing blocked, no difference found by a verification.
+  bool in_sync = false;
+  std::string last_error;  // why it is not in sync; empty when it is
   std::vector<std::string> blocked_users;
 };
 
@@ -95,7 +122,7 @@ class SyncEngine {
   static absl::StatusOr<std::unique_ptr<SyncEngine>> Create(
       const std::string& data_dir, std::map<std::string, std::string> slots, Clock* clock,
       TargetFs* fs, EngineOptions options);
-  // Cancels tasks and loops and waits for their threads.
+  // Stop(), then waits for whatever still runs.
   ~SyncEngine();
 
   // Adds the ReplicaPeer service (source side) to the agent's server. The
@@ -111,22 +138,36 @@ class SyncEngine {
                          const std::string& target_slot, const std::string& source_address,
                          const std::string& source_slot, ProgressCallback on_progress,
                          DoneCallback on_done);
-  // Asks a running task to stop; its DoneCallback reports CANCELLED.
-  // NOT_FOUND when no such task runs.
+  // Asks a running task to stop and returns; its calls in flight are
+  // cancelled and its DoneCallback reports CANCELLED. NOT_FOUND when no such
+  // task runs.
   absl::Status CancelTask(const std::string& task_id);
 
   // This host's `slot` is a replica of `store` whose master is
   // `master_address`/`master_slot`: keep catching up every
-  // catch_up_interval. Replaces a previous assignment of the slot.
+  // catch_up_interval. Replaces a different assignment of the slot (the old
+  // loop is stopped; the new one copies once it ended); the same assignment
+  // again changes nothing.
   absl::Status AssignReplica(const std::string& slot, const std::string& store,
                              const std::string& master_address, const std::string& master_slot);
-  // Stops rolling replication into `slot` (e.g. it was promoted).
+  // Stops rolling replication into `slot` and returns at once. NOT_FOUND
+  // when the slot has no assignment.
   absl::Status UnassignReplica(const std::string& slot);
-  // The slot no longer holds `store`: stop replication, move every user and
+  // The slot became a master: stops every copy into it (its catch-up loop
+  // and the tasks targeting it) and returns at once.
+  void StopPulling(const std::string& slot);
+  // The slot no longer holds `store`: stop replication and the tasks into
+  // it, wait (up to wind_down_timeout) until they ended, move every user and
   // the store marker to the slot's quarantine, forget checkpoints.
-  // FAILED_PRECONDITION if the slot's marker names another store.
+  // FAILED_PRECONDITION if the slot's marker names another store;
+  // UNAVAILABLE (retry) if some work had not ended in time.
   absl::Status ReleaseSlot(const std::string& slot, const std::string& store);
+  // Cancels every task and loop, waits up to wind_down_timeout for their
+  // threads, and refuses new work from then on (FAILED_PRECONDITION).
+  void Stop();
 
+  // Every assigned replica's state now (in_sync and lag_ms judged at the
+  // engine clock's present).
   std::vector<ReplicaState> ReplicationStatus();
   // Removes quarantine days older than quarantine_keep_days in every slot.
   absl::StatusOr<int> PurgeQuarantines();
@@ -135,15 +176,20 @@ class SyncEngine {
   PeerCore* peer() { return peer_.get(); }
 
  private:
+  // A task's and a loop's `finished` is set (under mu_) by its thread as
+  // the last thing it does.
   struct Task {
+    std::string target_slot;
     std::atomic<bool> cancelled{false};
     std::thread thread;
     bool finished = false;
   };
   struct Replica {
-    ReplicaState state;
+    ReplicaState state;    // the assignment (slot, store, master); fixed
+    CatchUpRecord record;  // guarded by mu_
     std::atomic<bool> stop{false};
     std::thread thread;
+    bool finished = false;
   };
 
   SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, std::string> slots,
@@ -158,7 +204,25 @@ class SyncEngine {
                       const std::string& source_slot, const ProgressCallback& on_progress,
                       const std::atomic<bool>* cancelled);
   void CatchUpLoop(Replica* replica);
-  void StopReplicaLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A task's verification of `slot` against `source_address`/`source_slot`,
+  // started at `started`: counts for the slot's catch-up when that is its
+  // master.
+  void NoteVerification(const std::string& slot, const std::string& source_address,
+                        const std::string& source_slot, absl::Duration started,
+                        const VerifyReport& report) ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until `next` (engine clock: a cycle starts catch_up_interval after
+  // the previous one started, at once when that took longer); false once the
+  // loop is to stop.
+  bool AwaitNextCycle(Replica* replica, absl::Duration next);
+  // Signals the slot's loop to stop and moves it to retired_.
+  void RetireLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CancelTasksIntoLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a stopped loop of `slot` still runs.
+  bool StoppedLoopInLocked(const std::string& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a stopped loop or a task still runs that writes into `slot`.
+  bool WritingIntoLocked(const std::string& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Joins the threads of finished tasks and retired loops and drops them.
+  void Reap() ABSL_LOCKS_EXCLUDED(mu_);
 
   std::unique_ptr<rocksdb::DB> db_;
   const std::map<std::string, std::string> slot_paths_;
@@ -176,6 +240,9 @@ class SyncEngine {
   // Replica slots with a catch-up loop; each loop updates its state under
   // mu_.
   std::map<std::string, std::unique_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
+  // Loops told to stop, kept until their threads are joined.
+  std::vector<std::unique_ptr<Replica>> retired_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace slotkeeper::sync

@@ -83,11 +83,15 @@ struct Describer {
 // symlinks and special files skipped.
 class ScanVisitor : public DirVisitor {
  public:
-  ScanVisitor(Describer describer, Manifest* out, std::vector<std::string>* temps)
-      : describer_(describer), out_(out), temps_(temps) {}
+  ScanVisitor(Describer describer, Manifest* out, std::vector<std::string>* temps,
+              const std::function<bool()>& cancelled)
+      : describer_(describer), out_(out), temps_(temps), cancelled_(cancelled) {}
 
   absl::StatusOr<bool> Visit(const WalkDir& dir, const DirEntry& e,
                              const std::string& rel) override {
+    if (cancelled_ && visits_++ % kCancelCheckEvery == 0 && cancelled_()) {
+      return absl::CancelledError("scan cancelled");
+    }
     if (absl::StartsWith(e.name, kTempPrefix)) {
       if (temps_ != nullptr) temps_->push_back(rel);
       return false;
@@ -134,9 +138,13 @@ class ScanVisitor : public DirVisitor {
   }
 
  private:
+  static constexpr uint64_t kCancelCheckEvery = 256;
+
   Describer describer_;
   Manifest* const out_;
   std::vector<std::string>* const temps_;
+  const std::function<bool()>& cancelled_;
+  uint64_t visits_ = 0;
 };
 
 }  // namespace
@@ -183,7 +191,8 @@ absl::StatusOr<std::string> HashFd(int fd) {
 
 absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
                                   absl::string_view user, HashCache* cache, ScanStats* stats,
-                                  std::vector<std::string>* temp_files) {
+                                  std::vector<std::string>* temp_files,
+                                  const std::function<bool()>& cancelled) {
   if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
   Manifest out;
   absl::StatusOr<Fd> dir = OpenUserDir(slot_root, user, /*create=*/false);
@@ -192,7 +201,7 @@ absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
     return dir.status();
   }
   if (cache != nullptr) cache->Prefetch(HashCacheKey(cache_scope, user, ""));
-  ScanVisitor visitor(Describer{cache_scope, user, cache, stats}, &out, temp_files);
+  ScanVisitor visitor(Describer{cache_scope, user, cache, stats}, &out, temp_files, cancelled);
   if (absl::Status s = WalkTree(dir->get(), &visitor); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("scan of user ", user, ": ", s.message()));
   }

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -66,10 +67,13 @@ absl::StatusOr<std::string> HashFd(int fd);
 // name) prefixes cache keys; `cache` may be null (hash everything). A missing
 // user directory yields an empty manifest.
 // Paths of leftover temporary files (kTempPrefix) go to `temp_files` when it
-// is not null.
+// is not null. `cancelled` (may be empty), looked at every few hundred
+// entries, ends the scan with CANCELLED: hashing a large uncached user takes
+// long, and nobody may be waiting for it any more.
 absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
                                   absl::string_view user, HashCache* cache, ScanStats* stats,
-                                  std::vector<std::string>* temp_files = nullptr);
+                                  std::vector<std::string>* temp_files = nullptr,
+                                  const std::function<bool()>& cancelled = nullptr);
 
 // One path of a user as ScanUser would see it (delta manifests look at a few
 // paths instead of walking the tree).

@@ -1,5 +1,7 @@
 #include "replicator/sync/peer_client.h"
 
+#include <grpc/support/time.h>
+
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -10,7 +12,96 @@
 #include "replicator/sync/paths.h"
 
 namespace slotkeeper::sync {
+
+// A call's own completion queue. Every wait on it ends: when its operation
+// completes, when a time limit passes, or soon after a cancellation flag is
+// set (looked at every kCancelPoll); in the last two cases the call is
+// cancelled first. One operation is in flight at a time.
+class CallQueue {
+ public:
+  enum class Wait { kDone, kTimedOut, kCancelled };
+
+  // `call` (not owned) must outlive the queue; the flags may be null.
+  CallQueue(grpc::ClientContext* call, const std::atomic<bool>* a, const std::atomic<bool>* b)
+      : call_(call), a_(a), b_(b) {}
+  ~CallQueue() {
+    cq_.Shutdown();
+    void* tag;
+    bool ok;
+    while (cq_.Next(&tag, &ok)) {
+    }
+  }
+  CallQueue(const CallQueue&) = delete;
+  CallQueue& operator=(const CallQueue&) = delete;
+
+  grpc::CompletionQueue* cq() { return &cq_; }
+
+  // Waits for the operation in flight; `*ok` is its result. kTimedOut after
+  // `limit` (InfiniteDuration: none), kCancelled once a flag is set: then
+  // the call was cancelled and the operation has completed too.
+  Wait Await(absl::Duration limit, bool* ok) {
+    absl::Duration waited = absl::ZeroDuration();
+    for (;;) {
+      const bool cancelled = Cancelled();
+      if (cancelled || waited >= limit) {
+        AwaitAfterCancel(ok);
+        return cancelled ? Wait::kCancelled : Wait::kTimedOut;
+      }
+      const absl::Duration slice = std::min(kCancelPoll, limit - waited);
+      void* tag;
+      switch (cq_.AsyncNext(&tag, ok, FromNow(slice))) {
+        case grpc::CompletionQueue::GOT_EVENT:
+          return Wait::kDone;
+        case grpc::CompletionQueue::SHUTDOWN:
+          *ok = false;
+          return Wait::kDone;
+        case grpc::CompletionQueue::TIMEOUT:
+          waited += slice;
+          break;
+      }
+    }
+  }
+
+  // Cancels the call and waits for the operation in flight (which then
+  // completes at once).
+  void AwaitAfterCancel(bool* ok) {
+    call_->TryCancel();
+    void* tag;
+    if (!cq_.Next(&tag, ok)) *ok = false;
+  }
+
+  // A relative gRPC time (no clock read here; gRPC adds its own "now").
+  static gpr_timespec FromNow(absl::Duration d) {
+    return gpr_time_from_nanos(absl::ToInt64Nanoseconds(d), GPR_TIMESPAN);
+  }
+
+ private:
+  static constexpr absl::Duration kCancelPoll = absl::Milliseconds(100);
+
+  bool Cancelled() const { return (a_ != nullptr && a_->load()) || (b_ != nullptr && b_->load()); }
+
+  grpc::ClientContext* const call_;
+  const std::atomic<bool>* const a_;
+  const std::atomic<bool>* const b_;
+  grpc::CompletionQueue cq_;
+};
+
 namespace {
+
+// The tag of every operation (one is in flight at a time per queue).
+void* const kTag = reinterpret_cast<void*>(1);
+
+absl::Status CancelledStatus() { return absl::CancelledError("sync cancelled"); }
+
+// `status` of the call `what`, named; a deadline says which.
+absl::Status Named(const absl::Status& status, const std::string& what, absl::Duration deadline) {
+  if (status.ok()) return status;
+  if (absl::IsDeadlineExceeded(status)) {
+    return absl::DeadlineExceededError(
+        absl::StrCat(what, ": no complete answer within ", absl::FormatDuration(deadline)));
+  }
+  return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
+}
 
 // Builds one user's answer from its chunks.
 class DeltaAssembler {
@@ -72,19 +163,49 @@ class DeltaAssembler {
 }  // namespace
 
 FileStream::FileStream(std::unique_ptr<grpc::ClientContext> call, std::vector<Want> wants,
-                       const std::atomic<bool>* cancelled)
-    : call_(std::move(call)), wants_(std::move(wants)), cancelled_(cancelled) {}
+                       const std::atomic<bool>* cancelled,
+                       const std::atomic<bool>* client_cancelled, absl::Duration stall,
+                       std::string what)
+    : call_(std::move(call)),
+      queue_(std::make_unique<CallQueue>(call_.get(), cancelled, client_cancelled)),
+      wants_(std::move(wants)),
+      stall_(stall),
+      what_(std::move(what)) {}
 
 FileStream::~FileStream() {
-  if (reader_ != nullptr) {
-    call_->TryCancel();
-    (void)reader_->Finish();
+  if (finished_) return;
+  bool ok;
+  if (!started_) queue_->AwaitAfterCancel(&ok);
+  grpc::Status ignored;
+  reader_->Finish(&ignored, kTag);
+  queue_->AwaitAfterCancel(&ok);
+}
+
+absl::Status FileStream::Await(bool* ok) {
+  switch (queue_->Await(stall_, ok)) {
+    case CallQueue::Wait::kDone:
+      return absl::OkStatus();
+    case CallQueue::Wait::kCancelled:
+      return CancelledStatus();
+    case CallQueue::Wait::kTimedOut:
+      break;
   }
+  stalled_ = absl::DeadlineExceededError(absl::StrCat(
+      what_, ": no data for ", absl::FormatDuration(stall_), " (source stalled); call cancelled"));
+  return stalled_;
 }
 
 absl::StatusOr<bool> FileStream::Read(v1::FileChunk* chunk) {
-  if (!reader_->Read(chunk)) return false;
-  if (cancelled_ != nullptr && cancelled_->load()) return absl::CancelledError("sync cancelled");
+  bool ok = false;
+  if (!started_) {
+    absl::Status s = Await(&ok);
+    started_ = true;
+    if (!s.ok()) return s;
+    if (!ok) return false;  // the call failed to start: Finish says why
+  }
+  reader_->Read(chunk, kTag);
+  if (absl::Status s = Await(&ok); !s.ok()) return s;
+  if (!ok) return false;
   if (chunk->file_index() >= wants_.size()) {
     return absl::DataLossError(absl::StrCat("source sent chunk for file index ",
                                             chunk->file_index(), " of ", wants_.size()));
@@ -107,9 +228,21 @@ absl::StatusOr<bool> FileStream::Read(v1::FileChunk* chunk) {
 void FileStream::Cancel() { call_->TryCancel(); }
 
 absl::Status FileStream::Finish() {
-  absl::Status rpc = FromGrpcStatus(reader_->Finish());
-  reader_.reset();
-  if (!rpc.ok()) return absl::Status(rpc.code(), absl::StrCat("FetchFiles: ", rpc.message()));
+  if (finished_) return absl::FailedPreconditionError(absl::StrCat(what_, ": finished twice"));
+  bool ok = false;
+  absl::Status waited;
+  if (!started_) {
+    waited = Await(&ok);
+    started_ = true;
+  }
+  grpc::Status status;
+  reader_->Finish(&status, kTag);
+  waited.Update(Await(&ok));
+  finished_ = true;
+  if (!stalled_.ok()) return stalled_;
+  if (!waited.ok()) return waited;
+  absl::Status rpc = FromGrpcStatus(status);
+  if (!rpc.ok()) return absl::Status(rpc.code(), absl::StrCat(what_, ": ", rpc.message()));
   for (const Want& want : wants_) {
     if (!want.ended) {
       return absl::DataLossError(absl::StrCat(want.path, ": stream ended before end of file"));
@@ -118,11 +251,46 @@ absl::Status FileStream::Finish() {
   return absl::OkStatus();
 }
 
-PeerClient::PeerClient(v1::ReplicaPeer::StubInterface* stub, std::string source_slot)
-    : stub_(stub), source_slot_(std::move(source_slot)) {}
+bool SourceUnreachable(const absl::Status& status) {
+  return absl::IsUnavailable(status) || absl::IsDeadlineExceeded(status);
+}
 
-std::unique_ptr<grpc::ClientContext> PeerClient::NewCall() const {
-  return std::make_unique<grpc::ClientContext>();
+PeerClient::PeerClient(v1::ReplicaPeer::StubInterface* stub, std::string source_slot,
+                       std::string source_address, PeerTimeouts timeouts,
+                       const std::atomic<bool>* cancelled)
+    : stub_(stub),
+      source_slot_(std::move(source_slot)),
+      source_name_(source_address.empty()
+                       ? absl::StrCat("source slot ", source_slot_)
+                       : absl::StrCat("source slot ", source_slot_, " at ", source_address)),
+      timeouts_(timeouts),
+      cancelled_(cancelled) {}
+
+std::unique_ptr<grpc::ClientContext> PeerClient::NewCall(absl::Duration deadline) const {
+  auto call = std::make_unique<grpc::ClientContext>();
+  if (deadline != absl::InfiniteDuration()) call->set_deadline(CallQueue::FromNow(deadline));
+  return call;
+}
+
+absl::Status PeerClient::ReadManifestStream(
+    CallQueue* queue, grpc::ClientAsyncReaderInterface<v1::ManifestChunk>* reader,
+    const std::function<void(v1::ManifestChunk*)>& take) const {
+  bool ok = false;
+  reader->StartCall(kTag);
+  CallQueue::Wait wait = queue->Await(absl::InfiniteDuration(), &ok);
+  v1::ManifestChunk chunk;
+  while (wait == CallQueue::Wait::kDone && ok) {
+    reader->Read(&chunk, kTag);
+    wait = queue->Await(absl::InfiniteDuration(), &ok);
+    if (wait == CallQueue::Wait::kDone && ok) take(&chunk);
+  }
+  grpc::Status status;
+  reader->Finish(&status, kTag);
+  if (queue->Await(absl::InfiniteDuration(), &ok) == CallQueue::Wait::kCancelled ||
+      wait == CallQueue::Wait::kCancelled) {
+    return CancelledStatus();
+  }
+  return FromGrpcStatus(status);
 }
 
 absl::StatusOr<v1::ListUsersResponse> PeerClient::ListUsers(const std::string& store) const {
@@ -130,12 +298,19 @@ absl::StatusOr<v1::ListUsersResponse> PeerClient::ListUsers(const std::string& s
   request.set_slot(source_slot_);
   request.set_store(store);
   v1::ListUsersResponse listed;
-  std::unique_ptr<grpc::ClientContext> call = NewCall();
-  absl::Status s = FromGrpcStatus(stub_->ListUsers(call.get(), request, &listed));
-  if (!s.ok()) {
-    return absl::Status(s.code(),
-                        absl::StrCat("ListUsers on source slot ", source_slot_, ": ", s.message()));
+  std::unique_ptr<grpc::ClientContext> call = NewCall(timeouts_.call);
+  CallQueue queue(call.get(), cancelled_, nullptr);
+  auto rpc = stub_->PrepareAsyncListUsers(call.get(), request, queue.cq());
+  rpc->StartCall();
+  grpc::Status status;
+  rpc->Finish(&listed, &status, kTag);
+  bool ok = false;
+  if (queue.Await(absl::InfiniteDuration(), &ok) == CallQueue::Wait::kCancelled) {
+    return CancelledStatus();
   }
+  absl::Status s =
+      Named(FromGrpcStatus(status), absl::StrCat("ListUsers on ", source_name_), timeouts_.call);
+  if (!s.ok()) return s;
   return listed;
 }
 
@@ -144,14 +319,14 @@ absl::StatusOr<Manifest> PeerClient::GetManifest(const std::string& user, uint64
   v1::GetManifestRequest request;
   request.set_slot(source_slot_);
   request.set_user(user);
-  std::unique_ptr<grpc::ClientContext> call = NewCall();
-  auto reader = stub_->GetManifest(call.get(), request);
-  v1::ManifestChunk chunk;
+  std::unique_ptr<grpc::ClientContext> call = NewCall(timeouts_.manifest);
+  CallQueue queue(call.get(), cancelled_, nullptr);
+  auto reader = stub_->PrepareAsyncGetManifest(call.get(), request, queue.cq());
   Manifest out;
   bool last = false;
   absl::Status bad;
-  while (reader->Read(&chunk)) {
-    for (ManifestEntry& e : *chunk.mutable_entries()) {
+  absl::Status rpc = ReadManifestStream(&queue, reader.get(), [&](v1::ManifestChunk* chunk) {
+    for (ManifestEntry& e : *chunk->mutable_entries()) {
       if (absl::Status s = ValidateRelativePath(e.path()); !s.ok()) {
         bad = absl::InvalidArgumentError(
             absl::StrCat("source manifest of ", user, " refused: ", s.message()));
@@ -161,15 +336,15 @@ absl::StatusOr<Manifest> PeerClient::GetManifest(const std::string& user, uint64
       }
       out.push_back(std::move(e));
     }
-    if (chunk.last()) {
+    if (chunk->last()) {
       last = true;
-      if (generation != nullptr) *generation = chunk.generation();
-      if (user_mode != nullptr) *user_mode = chunk.user_mode() & 07777;
+      if (generation != nullptr) *generation = chunk->generation();
+      if (user_mode != nullptr) *user_mode = chunk->user_mode() & 07777;
     }
-  }
-  absl::Status rpc = FromGrpcStatus(reader->Finish());
+  });
   if (!rpc.ok()) {
-    return absl::Status(rpc.code(), absl::StrCat("GetManifest ", user, ": ", rpc.message()));
+    return Named(rpc, absl::StrCat("GetManifest of user ", user, " from ", source_name_),
+                 timeouts_.manifest);
   }
   if (!bad.ok()) return bad;
   if (!last) return absl::DataLossError("manifest stream ended early");
@@ -195,14 +370,18 @@ absl::StatusOr<std::optional<SourceDelta>> PeerClient::GetDelta(
   req.set_since_instance_id(since.instance_id);
   req.set_inline_max_file_bytes(inline_limits.max_file_bytes);
   req.set_inline_max_total_bytes(inline_limits.max_total_bytes);
-  std::unique_ptr<grpc::ClientContext> call = NewCall();
-  auto reader = stub_->GetManifest(call.get(), req);
-  v1::ManifestChunk chunk;
+  std::unique_ptr<grpc::ClientContext> call = NewCall(timeouts_.manifest);
+  CallQueue queue(call.get(), cancelled_, cancelled);
+  auto reader = stub_->PrepareAsyncGetManifest(call.get(), req, queue.cq());
   DeltaAssembler answer(inline_limits);
-  while (reader->Read(&chunk)) answer.Add(&chunk);
-  absl::Status rpc = FromGrpcStatus(reader->Finish());
+  absl::Status rpc = ReadManifestStream(&queue, reader.get(),
+                                        [&](v1::ManifestChunk* chunk) { answer.Add(chunk); });
   if (absl::IsCancelled(rpc) || (cancelled != nullptr && cancelled->load())) {
-    return absl::CancelledError("sync cancelled");
+    return CancelledStatus();
+  }
+  if (SourceUnreachable(rpc)) {
+    return Named(rpc, absl::StrCat("GetManifest (delta) of user ", user, " from ", source_name_),
+                 timeouts_.manifest);
   }
   if (!rpc.ok()) {
     if (!absl::IsFailedPrecondition(rpc)) {
@@ -229,20 +408,21 @@ absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> PeerClient::Ge
     u->set_since_instance_id(since.instance_id);
     answers.emplace(user, DeltaAssembler(inline_limits));
   }
-  std::unique_ptr<grpc::ClientContext> call = NewCall();
-  auto reader = stub_->GetManifests(call.get(), req);
-  v1::ManifestChunk chunk;
+  std::unique_ptr<grpc::ClientContext> call = NewCall(timeouts_.manifest);
+  CallQueue queue(call.get(), cancelled_, nullptr);
+  auto reader = stub_->PrepareAsyncGetManifests(call.get(), req, queue.cq());
   bool stray = false;
-  while (reader->Read(&chunk)) {
-    auto it = answers.find(chunk.user());
+  absl::Status rpc = ReadManifestStream(&queue, reader.get(), [&](v1::ManifestChunk* chunk) {
+    auto it = answers.find(chunk->user());
     if (it == answers.end()) {
       stray = true;  // a user not asked for: the whole answer is suspect
-      continue;
+      return;
     }
-    it->second.Add(&chunk);
+    it->second.Add(chunk);
+  });
+  if (!rpc.ok()) {
+    return Named(rpc, absl::StrCat("GetManifests from ", source_name_), timeouts_.manifest);
   }
-  absl::Status rpc = FromGrpcStatus(reader->Finish());
-  if (!rpc.ok()) return rpc;
   if (stray) return absl::DataLossError("GetManifests answered for a user not asked for");
   std::map<std::string, std::optional<SourceDelta>> out;
   for (auto& [user, answer] : answers) out.emplace(user, std::move(answer).Finish());
@@ -263,8 +443,12 @@ std::unique_ptr<FileStream> PeerClient::FetchFiles(const std::string& user,
     *request.add_files() = f;
     wants.push_back(FileStream::Want{f.path(), f.offset(), false});
   }
-  std::unique_ptr<FileStream> stream(new FileStream(NewCall(), std::move(wants), cancelled));
-  stream->reader_ = stub_->FetchFiles(stream->call_.get(), request);
+  std::unique_ptr<FileStream> stream(new FileStream(
+      NewCall(absl::InfiniteDuration()), std::move(wants), cancelled, cancelled_, timeouts_.stall,
+      absl::StrCat("FetchFiles of user ", user, " from ", source_name_)));
+  stream->reader_ =
+      stub_->PrepareAsyncFetchFiles(stream->call_.get(), request, stream->queue_->cq());
+  stream->reader_->StartCall(kTag);
   return stream;
 }
 

@@ -17,9 +17,18 @@
 //   them; the content itself is checked against the manifest by the caller.
 //
 // Errors: transport failures come back as absl::Status with the gRPC code
-// (base/grpc_util.h), the call named in the message. Every call's
-// grpc::ClientContext is made by NewCall(), the one place for per-call
-// settings (a deadline, wait-for-ready) when they are added.
+// (base/grpc_util.h), the call, the source and the user named in the
+// message.
+//
+// Time limits (PeerTimeouts): no call waits on a source forever. ListUsers
+// has a deadline for the whole call, GetManifest(s) one for the whole
+// stream (the source hashes a user's files before it answers); FetchFiles,
+// which may legitimately run for long, fails when no chunk arrives for the
+// stall timeout. Either fails with DEADLINE_EXCEEDED. Every wait also looks
+// at the client's and the call's cancellation flags at least every 100 ms:
+// setting one ends every call in flight (CANCELLED), also one whose source
+// never answers. Every call's grpc::ClientContext is made by NewCall(); each
+// call has its own completion queue, so a limit costs nothing per chunk.
 //
 // Thread-safety: a PeerClient is immutable and its stub thread-safe, so any
 // number of calls may run at once. A FileStream is one call, used by one
@@ -31,6 +40,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,6 +50,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "proto/peer.grpc.pb.h"
 #include "replicator/sync/manifest.h"
 
@@ -68,6 +79,22 @@ struct InlineLimits {
   uint32_t max_total_bytes = 0;
 };
 
+// How long a replica waits for a source. The defaults suit a mail store on
+// a LAN: a source that is merely slow (a large cold mailbox, a busy disk)
+// stays within them, a hung one is given up within a minute or two.
+struct PeerTimeouts {
+  // ListUsers, whole call.
+  absl::Duration call = absl::Seconds(30);
+  // GetManifest / GetManifests, whole stream: the source hashes every file
+  // it has no cached hash for before it answers.
+  absl::Duration manifest = absl::Minutes(2);
+  // FetchFiles: longest wait for the next chunk (the stream as a whole has
+  // no limit).
+  absl::Duration stall = absl::Seconds(60);
+};
+
+class CallQueue;  // peer_client.cc
+
 // One FetchFiles call. Obtained from PeerClient::FetchFiles.
 class FileStream {
  public:
@@ -76,7 +103,8 @@ class FileStream {
   FileStream& operator=(const FileStream&) = delete;
 
   // The next chunk. False at the end of the stream (then Finish). CANCELLED
-  // once the caller's cancellation flag is set; DATA_LOSS for a chunk the
+  // once a cancellation flag is set; DEADLINE_EXCEEDED when no chunk came
+  // for the stall timeout (the call is cancelled); DATA_LOSS for a chunk the
   // source must never send: for a file not asked for, after the end of its
   // file (a chunk with eof or error), or at another offset than where that
   // file's data so far ended (the first: the offset asked for). After an
@@ -86,8 +114,9 @@ class FileStream {
   // Ends the call early (the replica gave up on it).
   void Cancel();
 
-  // Ends the call (once): its transport status, "FetchFiles: " in front;
-  // else DATA_LOSS when the stream ended before some file's end.
+  // Ends the call (once): its transport status (a stall: DEADLINE_EXCEEDED)
+  // with the call, user and source in front; else DATA_LOSS when the stream
+  // ended before some file's end.
   absl::Status Finish();
 
  private:
@@ -98,21 +127,37 @@ class FileStream {
     bool ended = false;   // eof or error seen
   };
   FileStream(std::unique_ptr<grpc::ClientContext> call, std::vector<Want> wants,
-             const std::atomic<bool>* cancelled);
+             const std::atomic<bool>* cancelled, const std::atomic<bool>* client_cancelled,
+             absl::Duration stall, std::string what);
+  // Waits for the operation in flight (`*ok` its result); an error once the
+  // stream stalled or a flag was set (the call is cancelled then).
+  absl::Status Await(bool* ok);
 
   std::unique_ptr<grpc::ClientContext> call_;
-  std::unique_ptr<grpc::ClientReaderInterface<v1::FileChunk>> reader_;
+  std::unique_ptr<CallQueue> queue_;
+  std::unique_ptr<grpc::ClientAsyncReaderInterface<v1::FileChunk>> reader_;
   std::vector<Want> wants_;
-  const std::atomic<bool>* const cancelled_;
+  const absl::Duration stall_;
+  const std::string what_;  // "FetchFiles of user U from <source>"
+  bool started_ = false;    // the call's start completed
+  bool finished_ = false;   // Finish completed
+  absl::Status stalled_;    // set once the stream stalled
 };
 
 class PeerClient {
  public:
   // Calls go to `stub` (not owned; must outlive the client) about
-  // `source_slot`.
-  PeerClient(v1::ReplicaPeer::StubInterface* stub, std::string source_slot);
+  // `source_slot`. `source_address` (HOST:PORT; may be empty) only names the
+  // source in messages. `cancelled` (may be null; must outlive the client)
+  // ends every call of this client in flight once set: the work it belongs
+  // to was stopped.
+  PeerClient(v1::ReplicaPeer::StubInterface* stub, std::string source_slot,
+             std::string source_address = "", PeerTimeouts timeouts = PeerTimeouts(),
+             const std::atomic<bool>* cancelled = nullptr);
 
   const std::string& source_slot() const { return source_slot_; }
+  // "source slot S at HOST:PORT", for messages.
+  const std::string& source_name() const { return source_name_; }
 
   // The source slot's users. With `store`, the source first checks that its
   // slot holds that store (FAILED_PRECONDITION otherwise).
@@ -127,7 +172,8 @@ class PeerClient {
   // One user's delta since `since`. std::nullopt when the source cannot give
   // one (FAILED_PRECONDITION, or an answer that is not a delta or is
   // doubtful); CANCELLED when `cancelled` (may be null) is set or the call
-  // was cancelled.
+  // was cancelled; the error when the source is unreachable
+  // (SourceUnreachable: asking for the full manifest would not help).
   absl::StatusOr<std::optional<SourceDelta>> GetDelta(const std::string& user,
                                                       const DeltaBase& since,
                                                       const InlineLimits& inline_limits,
@@ -136,25 +182,40 @@ class PeerClient {
   // Several users' deltas in one GetManifests call: every user asked for is
   // in the result, std::nullopt where the source refused or the answer is
   // doubtful. UNIMPLEMENTED from a source that predates GetManifests; any
-  // error means no answer at all (the caller asks user by user).
+  // error means no answer at all (the caller asks user by user, unless the
+  // source is unreachable: SourceUnreachable).
   absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> GetDeltas(
       const std::vector<std::pair<std::string, DeltaBase>>& users,
       const InlineLimits& inline_limits) const;
 
   // Starts a FetchFiles call for `files` of `user` (FileWant.offset: resume
-  // from there). `cancelled` (may be null) is looked at after every chunk.
+  // from there). `cancelled` (may be null) ends the call once set.
   std::unique_ptr<FileStream> FetchFiles(const std::string& user,
                                          const std::vector<v1::FileWant>& files,
                                          uint32_t chunk_bytes,
                                          const std::atomic<bool>* cancelled) const;
 
  private:
-  // The context of every call.
-  std::unique_ptr<grpc::ClientContext> NewCall() const;
+  // The context of every call; `deadline`: the whole call's limit
+  // (InfiniteDuration: none).
+  std::unique_ptr<grpc::ClientContext> NewCall(absl::Duration deadline) const;
+  // Reads a GetManifest(s) stream to its end, each chunk to `take`; the
+  // call's status.
+  absl::Status ReadManifestStream(CallQueue* queue,
+                                  grpc::ClientAsyncReaderInterface<v1::ManifestChunk>* reader,
+                                  const std::function<void(v1::ManifestChunk*)>& take) const;
 
   v1::ReplicaPeer::StubInterface* const stub_;
   const std::string source_slot_;
+  const std::string source_name_;
+  const PeerTimeouts timeouts_;
+  const std::atomic<bool>* const cancelled_;
 };
+
+// Whether `status` (of a PeerClient call) says the source cannot be reached
+// or does not answer (UNAVAILABLE, DEADLINE_EXCEEDED): asking it something
+// else right away would fail the same way.
+bool SourceUnreachable(const absl::Status& status);
 
 }  // namespace slotkeeper::sync
 

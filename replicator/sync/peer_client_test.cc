@@ -8,10 +8,13 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "base/grpc_util.h"
 #include "gtest/gtest.h"
+#include "replicator/sync/gated_peer.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -25,33 +28,42 @@ ManifestEntry Entry(const std::string& path, bool with_hash = true) {
 }
 
 // Answers every call with what the test put in it, and keeps the requests.
+// A closed `gate` holds ListUsers and GetManifest(s) before they answer and
+// FetchFiles after its first chunk: a hung source.
 class ScriptedPeer final : public v1::ReplicaPeer::Service {
  public:
-  grpc::Status ListUsers(grpc::ServerContext*, const v1::ListUsersRequest* request,
+  grpc::Status ListUsers(grpc::ServerContext* context, const v1::ListUsersRequest* request,
                          v1::ListUsersResponse* response) override {
     list_request = *request;
+    if (!gate.Pass(context)) return grpc::Status::CANCELLED;
     *response = list_response;
     return status;
   }
-  grpc::Status GetManifest(grpc::ServerContext*, const v1::GetManifestRequest* request,
+  grpc::Status GetManifest(grpc::ServerContext* context, const v1::GetManifestRequest* request,
                            grpc::ServerWriter<v1::ManifestChunk>* writer) override {
     manifest_request = *request;
+    if (!gate.Pass(context)) return grpc::Status::CANCELLED;
     for (const v1::ManifestChunk& c : manifest_chunks) writer->Write(c);
     return status;
   }
-  grpc::Status GetManifests(grpc::ServerContext*, const v1::GetManifestsRequest* request,
+  grpc::Status GetManifests(grpc::ServerContext* context, const v1::GetManifestsRequest* request,
                             grpc::ServerWriter<v1::ManifestChunk>* writer) override {
     manifests_request = *request;
+    if (!gate.Pass(context)) return grpc::Status::CANCELLED;
     for (const v1::ManifestChunk& c : manifest_chunks) writer->Write(c);
     return status;
   }
-  grpc::Status FetchFiles(grpc::ServerContext*, const v1::FetchFilesRequest* request,
+  grpc::Status FetchFiles(grpc::ServerContext* context, const v1::FetchFilesRequest* request,
                           grpc::ServerWriter<v1::FileChunk>* writer) override {
     fetch_request = *request;
-    for (const v1::FileChunk& c : file_chunks) writer->Write(c);
+    for (size_t i = 0; i < file_chunks.size(); ++i) {
+      writer->Write(file_chunks[i]);
+      if (i == 0 && !gate.Pass(context)) return grpc::Status::CANCELLED;
+    }
     return status;
   }
 
+  CallGate gate;
   grpc::Status status = grpc::Status::OK;
   v1::ListUsersResponse list_response;
   std::vector<v1::ManifestChunk> manifest_chunks;
@@ -66,6 +78,7 @@ class PeerClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
     grpc::ServerBuilder builder;
+    ConfigureServerBuilder(builder);
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
     builder.RegisterService(&peer_);
@@ -76,8 +89,19 @@ class PeerClientTest : public ::testing::Test {
         channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)));
     stub_ = v1::ReplicaPeer::NewStub(channel);
     client_ = std::make_unique<PeerClient>(stub_.get(), "s1");
+    address_ = "127.0.0.1:" + std::to_string(port);
   }
-  void TearDown() override { server_->Shutdown(); }
+  void TearDown() override {
+    peer_.gate.Open();
+    server_->Shutdown();
+  }
+
+  // A client with short limits, or (`forever`) limits no test reaches.
+  std::unique_ptr<PeerClient> Client(bool forever, const std::atomic<bool>* cancelled = nullptr) {
+    PeerTimeouts t;
+    t.call = t.manifest = t.stall = forever ? absl::Hours(1) : absl::Milliseconds(300);
+    return std::make_unique<PeerClient>(stub_.get(), "s1", address_, t, cancelled);
+  }
 
   v1::ManifestChunk& AddManifestChunk() { return peer_.manifest_chunks.emplace_back(); }
 
@@ -119,6 +143,7 @@ class PeerClientTest : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::ReplicaPeer::Stub> stub_;
   std::unique_ptr<PeerClient> client_;
+  std::string address_;
 };
 
 TEST_F(PeerClientTest, ListUsersNamesTheSlotAndStore) {
@@ -272,7 +297,8 @@ TEST_F(PeerClientTest, FetchFilesRefusesMalformedStreams) {
   peer_.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "gone");
   s = Fetch({"cur/1"});
   EXPECT_TRUE(absl::IsUnavailable(s)) << s;
-  EXPECT_NE(s.message().find("FetchFiles: "), std::string::npos);
+  EXPECT_NE(s.message().find("FetchFiles of user alice from source slot s1"), std::string::npos)
+      << s;
 }
 
 TEST_F(PeerClientTest, FetchFilesStopsOnceCancelled) {
@@ -284,6 +310,111 @@ TEST_F(PeerClientTest, FetchFilesStopsOnceCancelled) {
   v1::FileChunk chunk;
   EXPECT_TRUE(absl::IsCancelled(stream->Read(&chunk).status()));
   stream->Cancel();
+}
+
+TEST_F(PeerClientTest, AHungListUsersTimesOut) {
+  peer_.gate.Close();
+  absl::StatusOr<v1::ListUsersResponse> listed = Client(false)->ListUsers("store-a");
+  EXPECT_TRUE(absl::IsDeadlineExceeded(listed.status())) << listed.status();
+  EXPECT_NE(listed.status().message().find("ListUsers on source slot s1 at " + address_),
+            std::string::npos)
+      << listed.status();
+  EXPECT_TRUE(peer_.gate.AwaitCancelled(1));  // the source saw the call end
+}
+
+TEST_F(PeerClientTest, AHungManifestTimesOut) {
+  peer_.gate.Close();
+  std::unique_ptr<PeerClient> client = Client(false);
+  absl::StatusOr<Manifest> m = client->GetManifest("alice", nullptr);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(m.status())) << m.status();
+  EXPECT_NE(m.status().message().find("GetManifest of user alice from source slot s1"),
+            std::string::npos)
+      << m.status();
+  // A delta that times out is an error, not "no delta": the full manifest
+  // would wait for the same source.
+  absl::StatusOr<std::optional<SourceDelta>> d =
+      client->GetDelta("alice", DeltaBase{"inst", 1}, InlineLimits{}, nullptr);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(d.status())) << d.status();
+  std::vector<std::pair<std::string, DeltaBase>> users = {{"alice", {"inst", 1}}};
+  EXPECT_TRUE(absl::IsDeadlineExceeded(client->GetDeltas(users, InlineLimits{}).status()));
+}
+
+TEST_F(PeerClientTest, AStalledFetchFilesIsCancelled) {
+  AddFileChunk(0, 0, "abc", false);
+  AddFileChunk(0, 3, "def", true);  // never sent: the source hangs after the first chunk
+  peer_.gate.Close();
+  v1::FileWant want;
+  want.set_path("cur/1");
+  std::unique_ptr<PeerClient> client = Client(false);
+  std::unique_ptr<FileStream> stream = client->FetchFiles("alice", {want}, 0, nullptr);
+  v1::FileChunk chunk;
+  absl::StatusOr<bool> more = stream->Read(&chunk);
+  ASSERT_TRUE(more.ok() && *more) << more.status();
+  EXPECT_EQ(chunk.data(), "abc");
+  more = stream->Read(&chunk);
+  EXPECT_TRUE(absl::IsDeadlineExceeded(more.status())) << more.status();
+  EXPECT_NE(
+      more.status().message().find("FetchFiles of user alice from source slot s1 at " + address_),
+      std::string::npos)
+      << more.status();
+  EXPECT_NE(more.status().message().find("no data for 300ms"), std::string::npos);
+  stream->Cancel();
+  absl::Status finished = stream->Finish();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(finished)) << finished;
+  EXPECT_TRUE(peer_.gate.AwaitCancelled(1));
+}
+
+// Cancellation ends calls whose source never answers (limits far away).
+TEST_F(PeerClientTest, CancellationEndsAHungCall) {
+  peer_.gate.Close();
+  std::atomic<bool> stop{false};
+  std::unique_ptr<PeerClient> client = Client(true, &stop);
+  std::thread canceller([&] {
+    peer_.gate.AwaitHeld(1);
+    stop = true;
+  });
+  EXPECT_TRUE(absl::IsCancelled(client->ListUsers("store-a").status()));
+  canceller.join();
+  EXPECT_TRUE(absl::IsCancelled(client->GetManifest("alice", nullptr).status()));
+}
+
+// A stream's own flag, set while it waits for its second chunk.
+TEST_F(PeerClientTest, CancellationEndsAStalledStream) {
+  peer_.gate.Close();
+  AddFileChunk(0, 0, "abc", false);
+  AddFileChunk(0, 3, "def", true);
+  std::atomic<bool> fetch_stop{false};
+  v1::FileWant want;
+  want.set_path("cur/1");
+  std::unique_ptr<FileStream> stream = Client(true)->FetchFiles("alice", {want}, 0, &fetch_stop);
+  v1::FileChunk chunk;
+  ASSERT_TRUE(stream->Read(&chunk).ok());
+  std::thread fetch_canceller([&] {
+    peer_.gate.AwaitHeld(1);
+    fetch_stop = true;
+  });
+  EXPECT_TRUE(absl::IsCancelled(stream->Read(&chunk).status()));
+  fetch_canceller.join();
+  stream->Cancel();
+  EXPECT_FALSE(stream->Finish().ok());
+}
+
+// A stream dropped without Finish (its reader gave up) ends its call.
+TEST_F(PeerClientTest, ADroppedStreamEndsItsCall) {
+  AddFileChunk(0, 0, "abc", false);
+  AddFileChunk(0, 3, "def", true);
+  peer_.gate.Close();
+  v1::FileWant want;
+  want.set_path("cur/1");
+  {
+    std::unique_ptr<FileStream> stream = Client(true)->FetchFiles("alice", {want}, 0, nullptr);
+    v1::FileChunk chunk;
+    ASSERT_TRUE(stream->Read(&chunk).ok());
+    ASSERT_TRUE(peer_.gate.AwaitHeld(1));
+  }
+  EXPECT_TRUE(peer_.gate.AwaitCancelled(1));
+  // And one never read from at all.
+  Client(true)->FetchFiles("alice", {want}, 0, nullptr).reset();
 }
 
 }  // namespace

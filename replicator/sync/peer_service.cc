@@ -102,7 +102,8 @@ absl::StatusOr<v1::ListUsersResponse> PeerCore::ListUsers(const v1::ListUsersReq
 }
 
 absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
-                                   const std::function<bool(const v1::ManifestChunk&)>& write) {
+                                   const std::function<bool(const v1::ManifestChunk&)>& write,
+                                   const std::function<bool()>& cancelled) {
   absl::StatusOr<int> root = SlotRoot(request.slot());
   if (!root.ok()) return root.status();
   if (absl::Status s = ValidateUserName(request.user()); !s.ok()) return s;
@@ -110,7 +111,7 @@ absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
   absl::StatusOr<UserGeneration> gen = tracker_.RefreshUser(*root, request.slot(), request.user());
   if (!gen.ok()) return gen.status();
   absl::StatusOr<Manifest> manifest =
-      ScanUser(*root, request.slot(), request.user(), &cache_, nullptr);
+      ScanUser(*root, request.slot(), request.user(), &cache_, nullptr, nullptr, cancelled);
   if (!manifest.ok()) return manifest.status();
   v1::ManifestChunk chunk;
   for (size_t i = 0; i < manifest->size(); ++i) {
@@ -474,11 +475,14 @@ grpc::Status ReplicaPeerService::ListUsers(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ReplicaPeerService::GetManifest(grpc::ServerContext*,
+// The client's deadline, its cancellation and the server's shutdown all
+// cancel the call: the scan then stops instead of holding the handler.
+grpc::Status ReplicaPeerService::GetManifest(grpc::ServerContext* context,
                                              const v1::GetManifestRequest* request,
                                              grpc::ServerWriter<v1::ManifestChunk>* writer) {
   return ToGrpcStatus(core_->GetManifest(
-      *request, [writer](const v1::ManifestChunk& c) { return writer->Write(c); }));
+      *request, [writer](const v1::ManifestChunk& c) { return writer->Write(c); },
+      [context] { return context->IsCancelled(); }));
 }
 
 grpc::Status ReplicaPeerService::GetManifests(grpc::ServerContext*,

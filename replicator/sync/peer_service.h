@@ -49,8 +49,10 @@ class PeerCore {
   // lists only the paths changed since the requested generation (from the
   // change tracker's history, hashes through the hash cache), or fails with
   // FAILED_PRECONDITION before writing anything when it cannot.
+  // `cancelled` (may be empty) says the client went away: a long scan stops.
   absl::Status GetManifest(const v1::GetManifestRequest& request,
-                           const std::function<bool(const v1::ManifestChunk&)>& write);
+                           const std::function<bool(const v1::ManifestChunk&)>& write,
+                           const std::function<bool()>& cancelled = nullptr);
   // GetManifests: each user's delta as GetManifest would give it, chunks
   // tagged with the user; a user without a delta gets a refusal chunk.
   // INVALID_ARGUMENT for a bad request (unknown slot, bad or repeated user,

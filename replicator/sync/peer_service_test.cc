@@ -117,5 +117,26 @@ TEST_F(SyncTest, InotifyTracksNewFoldersAndImmediateChanges) {
   EXPECT_GT(gen(), g2);
 }
 
+// A manifest whose client went away (a deadline, a cancellation, the
+// server shutting down) stops scanning instead of holding its handler.
+TEST_F(SyncTest, AManifestScanStopsOnceItsCallIsCancelled) {
+  for (int i = 0; i < 600; ++i) WriteFile(Msg("alice", "cur/" + std::to_string(i)), "x");
+  v1::GetManifestRequest request;
+  request.set_slot("s1");
+  request.set_user("alice");
+  int asked = 0;
+  bool wrote = false;
+  absl::Status s = core_->GetManifest(
+      request,
+      [&](const v1::ManifestChunk&) {
+        wrote = true;
+        return true;
+      },
+      [&] { return ++asked > 1; });  // the call ends during the scan
+  EXPECT_TRUE(absl::IsCancelled(s)) << s;
+  EXPECT_FALSE(wrote);
+  EXPECT_EQ(asked, 2);
+}
+
 }  // namespace
 }  // namespace slotkeeper::sync

@@ -85,12 +85,12 @@ class StoreSyncRun {
     Report();
     std::sort(result_.blocked_users.begin(), result_.blocked_users.end());
     *result = result_;
-    if (!first_error_.ok()) {
+    if (!first_error_.ok() && !result_.failed_users.empty()) {
       return absl::Status(first_error_.code(),
                           absl::StrCat(result_.failed_users.size(),
                                        " user(s) failed; first: ", first_error_.message()));
     }
-    return absl::OkStatus();
+    return first_error_;
   }
 
  private:
@@ -129,6 +129,8 @@ class StoreSyncRun {
           if (first_error_.ok()) first_error_ = absl::CancelledError("cancelled");
           return;
         }
+        // Every further call would wait for the same unreachable source.
+        if (source_lost_) return;
         auto pre = deltas.find(todo_[i]->user());
         SyncOne(*todo_[i], pre == deltas.end() ? nullptr : &pre->second);
       }
@@ -154,6 +156,10 @@ class StoreSyncRun {
     }
     if (absl::IsUnimplemented(answer.status())) {
       batch_unsupported_ = true;  // an older source: one call per user from now on
+    } else if (SourceUnreachable(answer.status()) || absl::IsCancelled(answer.status())) {
+      absl::MutexLock lock(&mu_);
+      source_lost_ = true;
+      if (first_error_.ok()) first_error_ = answer.status();
     } else {
       LogWarning("sync", absl::StrCat("GetManifests on ", ctx_.source->source_slot(), ": ",
                                       answer.status().ToString(), "; asking user by user"));
@@ -237,6 +243,7 @@ class StoreSyncRun {
     if (!r.ok()) {
       result_.failed_users.push_back(absl::StrCat(u.user(), ": ", r.status().message()));
       if (first_error_.ok()) first_error_ = r.status();
+      if (SourceUnreachable(r.status())) source_lost_ = true;
       return;
     }
     result_.progress.set_files_total(result_.progress.files_total() + r->files_total);
@@ -274,6 +281,9 @@ class StoreSyncRun {
   std::map<const v1::UserSummary*, DeltaBase> delta_bases_;
   std::atomic<size_t> next_{0};
   std::atomic<bool> batch_unsupported_{false};
+  // The source stopped answering (or the run was cancelled during a call):
+  // no further user is started.
+  std::atomic<bool> source_lost_{false};
 
   absl::Mutex mu_;
   StoreSyncResult result_ ABSL_GUARDED_BY(mu_);

@@ -102,8 +102,11 @@ struct StoreSyncResult {
 // Runs the sync. Returns the result when every user was synced or blocked;
 // an error (with the result's counts lost) when the source could not be
 // listed; ABORTED / CANCELLED / the first user's error when some user
-// failed, after finishing the others. `partial` (may be null) receives the
-// result whenever the users' syncs ran, also when some of them failed.
+// failed, after finishing the others. Once the source does not answer
+// (SourceUnreachable: UNAVAILABLE, DEADLINE_EXCEEDED) no further user is
+// started: each would wait out the same time limit. `partial` (may be null)
+// receives the result whenever the users' syncs ran, also when some of them
+// failed.
 absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncContext& ctx,
                                           StoreSyncResult* partial = nullptr);
 

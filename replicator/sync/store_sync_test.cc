@@ -108,5 +108,43 @@ TEST_F(SyncTest, LagIsTheAgeOfTheOldestUnreplicatedChange) {
   EXPECT_EQ(listed->users(0).oldest_change_ms(), 0);
 }
 
+// A source that hangs mid-copy: the stream is given up after the stall
+// limit, the run ends with the error (naming the user and the source) and
+// starts no further user, which would only wait out the same limit.
+TEST_F(SyncTest, AStalledSourceEndsTheRun) {
+  for (const char* u : {"u1", "u2", "u3"}) {
+    WriteFile(Msg(u, "cur/1.h:2,S"), std::string("one of ") + u);
+    WriteFile(Msg(u, "cur/2.h:2,S"), std::string("two of ") + u);
+  }
+  timeouts_.stall = absl::Milliseconds(300);
+  service_->fetch_after.Close();
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  ASSERT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find("1 user(s) failed"), std::string::npos) << r.status();
+  EXPECT_NE(
+      r.status().message().find("FetchFiles of user u1 from source slot s1: no data for 300ms"),
+      std::string::npos)
+      << r.status();
+  EXPECT_FALSE(Exists(target_ + "/users/u2"));
+  EXPECT_TRUE(service_->fetch_after.AwaitCancelled(1));
+
+  // The source answers again: the next run completes.
+  service_->fetch_after.Open();
+  ASSERT_TRUE(Sync().ok());
+  ExpectEqualTrees();
+}
+
+// A source whose listing hangs: the run fails after the call limit.
+TEST_F(SyncTest, AHungListingFailsTheRun) {
+  WriteFile(Msg("u1", "cur/1.h:2,S"), "one");
+  timeouts_.call = absl::Milliseconds(300);
+  service_->list_users.Close();
+  absl::StatusOr<StoreSyncResult> r = Sync();
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+  EXPECT_NE(r.status().message().find("ListUsers on source slot s1: no complete answer within"),
+            std::string::npos)
+      << r.status();
+}
+
 }  // namespace
 }  // namespace slotkeeper::sync

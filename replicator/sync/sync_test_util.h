@@ -1,6 +1,7 @@
 // Test helpers of the data path: fault-injecting and counting TargetFs, and
 // a fixture with a source (PeerCore behind a real gRPC server on 127.0.0.1
-// port 0) and a target slot with its RocksDB, under a FakeClock. Test-only.
+// port 0, gates in front of its calls: gated_peer.h) and a target slot with
+// its RocksDB, under a FakeClock. Test-only.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_SYNC_TEST_UTIL_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_SYNC_TEST_UTIL_H_
 
@@ -22,6 +23,7 @@
 #include "base/clock.h"
 #include "base/grpc_util.h"
 #include "gtest/gtest.h"
+#include "replicator/sync/gated_peer.h"
 #include "replicator/sync/peer_service.h"
 #include "replicator/sync/store_sync.h"
 #include "replicator/sync/test_files.h"
@@ -98,11 +100,13 @@ class SyncTest : public ::testing::Test {
     target_root_ = *std::move(root);
   }
   void TearDown() override {
+    if (service_ != nullptr) service_->OpenAll();
     if (server_ != nullptr) server_->Shutdown();
   }
 
   // (Re)starts the source's PeerCore and server: a new process instance.
   void StartSource(const std::string& instance_id, DeltaLimits limits = DeltaLimits()) {
+    if (service_ != nullptr) service_->OpenAll();
     if (server_ != nullptr) server_->Shutdown();
     stub_.reset();
     server_.reset();
@@ -110,8 +114,9 @@ class SyncTest : public ::testing::Test {
     core_ = std::make_unique<PeerCore>(std::map<std::string, std::string>{{"s1", source_}},
                                        source_cache_.get(), &clock_, instance_id, absl::Minutes(10),
                                        limits);
-    service_ = std::make_unique<ReplicaPeerService>(core_.get());
+    service_ = std::make_unique<GatedPeer>(core_.get());
     grpc::ServerBuilder builder;
+    ConfigureServerBuilder(builder);
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
     builder.RegisterService(service_.get());
@@ -132,7 +137,7 @@ class SyncTest : public ::testing::Test {
   absl::StatusOr<StoreSyncResult> Sync(const std::string& only_user = "", TargetFs* fs = nullptr,
                                        const std::atomic<bool>* cancel = nullptr,
                                        ProgressCallback progress = nullptr) {
-    const PeerClient source(stub_.get(), "s1");
+    const PeerClient source(stub_.get(), "s1", "", timeouts_);
     StoreSyncContext ctx;
     ctx.source = &source;
     ctx.target_root = target_root_.get();
@@ -160,7 +165,7 @@ class SyncTest : public ::testing::Test {
   std::unique_ptr<rocksdb::DB> source_db_, target_db_;
   std::unique_ptr<RocksHashCache> source_cache_;
   std::unique_ptr<PeerCore> core_;
-  std::unique_ptr<ReplicaPeerService> service_;
+  std::unique_ptr<GatedPeer> service_;  // gates open unless a test closes them
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ReplicaPeer::Stub> stub_;
@@ -169,6 +174,7 @@ class SyncTest : public ::testing::Test {
   Durability durability_ = Durability::kAuto;
   bool use_delta_ = false;
   size_t commit_group_users_ = 16;
+  PeerTimeouts timeouts_;
 };
 
 }  // namespace slotkeeper::sync

@@ -6,9 +6,11 @@
 //   slotsync --source HOST:PORT --slot NAME [--user U] --dest DIR
 //            [--state DIR] [--store NAME] [--parallel_users N]
 //            [--bwlimit BYTES_PER_S] [--durability batch|file]
+//            [--call_timeout 30s] [--manifest_timeout 2m] [--stall_timeout 60s]
 //
-// Exit status: 0 done; 1 failed (message on stderr); 2 bad arguments;
-// 3 done but some users were blocked by the mass-deletion guard.
+// Exit status: 0 done; 1 failed (message on stderr; a source that stops
+// answering is given up after the timeouts: DEADLINE_EXCEEDED); 2 bad
+// arguments; 3 done but some users were blocked by the mass-deletion guard.
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -56,6 +58,13 @@ ABSL_FLAG(bool, delta, true,
           "incremental: ask the source for delta manifests (changed paths since the "
           "checkpoint) instead of walking every changed user's tree; falls back to full");
 ABSL_FLAG(bool, quiet, false, "do not list failed users one by one");
+ABSL_FLAG(absl::Duration, call_timeout, slotkeeper::sync::PeerTimeouts().call,
+          "give up on a ListUsers call after this long");
+ABSL_FLAG(absl::Duration, manifest_timeout, slotkeeper::sync::PeerTimeouts().manifest,
+          "give up on a user's manifest after this long (the source hashes files it has no "
+          "cached hash for before it answers)");
+ABSL_FLAG(absl::Duration, stall_timeout, slotkeeper::sync::PeerTimeouts().stall,
+          "give up on a file transfer when no data arrived for this long");
 
 namespace slotkeeper::slotsync {
 namespace {
@@ -76,6 +85,7 @@ struct Args {
   std::string dest;   // resolved, absolute
   std::string state;  // checkpoint and hash-cache directory
   sync::StoreSyncOptions options;
+  sync::PeerTimeouts timeouts;
 };
 
 // Fills `args` from the flags (creating --dest if needed); 0, or the exit
@@ -132,6 +142,14 @@ int ParseArgs(Args* args) {
   }
   args->state = absl::GetFlag(FLAGS_state).empty() ? args->dest + "/.slotsync-state"
                                                    : absl::GetFlag(FLAGS_state);
+  args->timeouts.call = absl::GetFlag(FLAGS_call_timeout);
+  args->timeouts.manifest = absl::GetFlag(FLAGS_manifest_timeout);
+  args->timeouts.stall = absl::GetFlag(FLAGS_stall_timeout);
+  for (absl::Duration d : {args->timeouts.call, args->timeouts.manifest, args->timeouts.stall}) {
+    if (d <= absl::ZeroDuration() || d == absl::InfiniteDuration()) {
+      return Usage("--call_timeout, --manifest_timeout and --stall_timeout must be positive");
+    }
+  }
   return 0;
 }
 
@@ -151,11 +169,13 @@ void PrintUnchanged(uint64_t users, absl::Time start) {
 // the last complete run worked from (no database opened at all); (2) with
 // no such record, every user is at its checkpoint (read-only database). A
 // record that differs means something changed: straight to the sync. True
-// (summary printed) when there is nothing to sync.
-bool NothingChanged(const Args& args, const sync::PeerClient& peer, absl::Time start) {
+// (summary printed) when there is nothing to sync; the error when the source
+// cannot be listed.
+absl::StatusOr<bool> NothingChanged(const Args& args, const sync::PeerClient& peer,
+                                    absl::Time start) {
   if (!args.options.use_checkpoints) return false;
   absl::StatusOr<v1::ListUsersResponse> listed = peer.ListUsers(args.store);
-  if (!listed.ok()) return false;
+  if (!listed.ok()) return listed.status();
   if (WholeSlot(args)) {
     const std::string last = ReadLastListing(args.state);
     if (!last.empty()) {
@@ -272,8 +292,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto stub = v1::ReplicaPeer::NewStub(channel);
-  const sync::PeerClient peer(stub.get(), args.slot);
+  const sync::PeerClient peer(stub.get(), args.slot, args.source, args.timeouts);
   const absl::Time start = RealClock()->Now();
-  if (slotsync::NothingChanged(args, peer, start)) return 0;
+  absl::StatusOr<bool> unchanged = slotsync::NothingChanged(args, peer, start);
+  if (!unchanged.ok()) {
+    std::fprintf(stderr, "slotsync: FAILED: %s\n", unchanged.status().ToString().c_str());
+    return 1;
+  }
+  if (*unchanged) return 0;
   return slotsync::RunSync(args, peer, start);
 }

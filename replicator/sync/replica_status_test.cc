@@ -1,0 +1,87 @@
+// JudgeReplica from literal records: when a replica is in sync, and how its
+// lag grows when it is not.
+#include "replicator/sync/replica_status.h"
+
+#include "gtest/gtest.h"
+
+namespace slotkeeper::sync {
+namespace {
+
+constexpr absl::Duration kStale = absl::Seconds(30);
+
+absl::Duration S(int seconds) { return absl::Seconds(seconds); }
+
+// Assigned at 100 s; caught up by the cycle that started at 200 s, which
+// saw a lag of 1.5 s.
+CatchUpRecord CaughtUp() {
+  CatchUpRecord r;
+  r.assigned_at = S(100);
+  r.caught_up_at = S(200);
+  r.last_cycle_ok = true;
+  r.listed_lag_ms = 1500;
+  return r;
+}
+
+TEST(JudgeReplicaTest, NotInSyncBeforeACatchUpInThisProcess) {
+  CatchUpRecord r;
+  r.assigned_at = S(100);
+  ReplicaVerdict v = JudgeReplica(r, S(100), kStale);
+  EXPECT_FALSE(v.in_sync);
+  EXPECT_EQ(v.lag_ms, 0);
+  EXPECT_NE(v.why_not.find("no catch-up has completed since the agent started"), std::string::npos);
+  // The lag counts from the assignment and keeps growing.
+  r.last_error = "ListUsers on source slot s1: no complete answer within 30s";
+  v = JudgeReplica(r, S(145), kStale);
+  EXPECT_FALSE(v.in_sync);
+  EXPECT_EQ(v.lag_ms, 45'000);
+  EXPECT_NE(v.why_not.find("no complete answer within 30s"), std::string::npos) << v.why_not;
+}
+
+TEST(JudgeReplicaTest, InSyncRightAfterACatchUpWithTheListedLag) {
+  const ReplicaVerdict v = JudgeReplica(CaughtUp(), S(205), kStale);
+  EXPECT_TRUE(v.in_sync);
+  EXPECT_EQ(v.lag_ms, 1500);
+  EXPECT_EQ(v.why_not, "");
+  // Exactly at the limit it still is.
+  EXPECT_TRUE(JudgeReplica(CaughtUp(), S(230), kStale).in_sync);
+}
+
+TEST(JudgeReplicaTest, AFailedCycleEndsInSyncAtOnce) {
+  CatchUpRecord r = CaughtUp();
+  r.last_cycle_ok = false;
+  r.last_error = "FetchFiles of user alice from source slot s1: no data for 1m";
+  const ReplicaVerdict v = JudgeReplica(r, S(210), kStale);
+  EXPECT_FALSE(v.in_sync);
+  EXPECT_EQ(v.lag_ms, 10'000);  // since the last success started
+  EXPECT_NE(v.why_not.find("the last catch-up did not complete: FetchFiles"), std::string::npos);
+}
+
+// A cycle that hangs (or runs long) ends in_sync once the last success is
+// older than the limit, before the cycle itself fails.
+TEST(JudgeReplicaTest, AStaleSuccessIsNotInSync) {
+  const ReplicaVerdict v = JudgeReplica(CaughtUp(), S(231), kStale);
+  EXPECT_FALSE(v.in_sync);
+  EXPECT_EQ(v.lag_ms, 31'000);
+  EXPECT_NE(v.why_not.find("no catch-up has completed for 31s"), std::string::npos) << v.why_not;
+  EXPECT_EQ(JudgeReplica(CaughtUp(), S(400), kStale).lag_ms, 200'000);
+}
+
+TEST(JudgeReplicaTest, TheListedLagStaysWhenItIsLarger) {
+  CatchUpRecord r = CaughtUp();
+  r.last_cycle_ok = false;
+  r.listed_lag_ms = 90'000;
+  EXPECT_EQ(JudgeReplica(r, S(210), kStale).lag_ms, 90'000);
+}
+
+TEST(JudgeReplicaTest, AFailedVerificationHoldsUntilOnePasses) {
+  CatchUpRecord r = CaughtUp();
+  r.verification_failed = true;
+  r.last_error = "verification: 1 difference(s); first: alice/cur/1";
+  const ReplicaVerdict v = JudgeReplica(r, S(201), kStale);
+  EXPECT_FALSE(v.in_sync);
+  EXPECT_NE(v.why_not.find("a verification found differences: verification: 1"), std::string::npos)
+      << v.why_not;
+}
+
+}  // namespace
+}  // namespace slotkeeper::sync
