@@ -127,9 +127,10 @@ SlotContent WithoutSyncTemporaries(SlotContent content) {
 }  // namespace
 
 std::vector<std::string> ShortCoordinatorFlags() {
-  return {"--heartbeat=500ms",         "--lease=4s",          "--suspect_after=3s",
-          "--down_after=6s",           "--failover_grace=3s", "--failover_grace_hard=2s",
-          "--replace_after=10m",       "--task_retry_backoff=1s",
+  return {"--heartbeat=500ms",           "--lease=4s",
+          "--suspect_after=3s",          "--down_after=6s",
+          "--failover_grace=3s",         "--failover_grace_hard=2s",
+          "--replace_after=10m",         "--task_retry_backoff=1s",
           "--failover_store_cooldown=1s"};
 }
 
@@ -253,10 +254,9 @@ absl::StatusOr<ServerEvent> HookRecorder::WaitForServer(const std::string& host,
     if (std::optional<ServerEvent> e = RunningServer(host, slot)) return *e;
     absl::SleepFor(absl::Milliseconds(50));
   } while (absl::Now() < deadline);
-  return absl::DeadlineExceededError(
-      absl::StrCat("no stand-in server running for ", host, "/", slot, " after ",
-                   absl::FormatDuration(timeout), "; fence log:\n",
-                   ReadText(absl::StrCat(dir_, "/fence-", host, "-", slot, ".log"))));
+  return absl::DeadlineExceededError(absl::StrCat(
+      "no stand-in server running for ", host, "/", slot, " after ", absl::FormatDuration(timeout),
+      "; fence log:\n", ReadText(absl::StrCat(dir_, "/fence-", host, "-", slot, ".log"))));
 }
 
 absl::StatusOr<ServerEvent> HookRecorder::WaitForServerStop(const std::string& host,
@@ -299,8 +299,7 @@ std::vector<LogLine> AgentLogLines(const Cluster& cluster, const std::string& ho
       if (!absl::StrContains(line, needle)) continue;
       LogLine l;
       std::string err;
-      if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", line.substr(0, line.find(' ')), &l.time,
-                           &err)) {
+      if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", line.substr(0, line.find(' ')), &l.time, &err)) {
         continue;
       }
       l.text = line;
@@ -421,9 +420,54 @@ absl::StatusOr<SlotContent> WaitForCopiesToMatchMaster(Cluster& cluster, const s
   } while (absl::Now() < deadline);
   std::string text;
   for (size_t i = 0; i < problems.size() && i < 10; ++i) absl::StrAppend(&text, "\n", problems[i]);
-  return absl::DeadlineExceededError(absl::StrCat(
-      "copies of ", store, " still lack the master's mail after ", absl::FormatDuration(timeout),
-      " (", problems.size(), " problems):", text));
+  return absl::DeadlineExceededError(
+      absl::StrCat("copies of ", store, " still lack the master's mail after ",
+                   absl::FormatDuration(timeout), " (", problems.size(), " problems):", text));
+}
+
+std::vector<std::string> CheckCopiesHave(Cluster& cluster, const std::string& store,
+                                         const SlotContent& expected,
+                                         const std::vector<std::string>& skip) {
+  std::vector<std::string> problems;
+  absl::StatusOr<v1::StoreInfo> info = cluster.Store(store);
+  if (!info.ok()) return {info.status().ToString()};
+  for (const v1::Copy& c : info->copies()) {
+    const std::string name = absl::StrCat(c.slot().host(), "/", c.slot().slot());
+    if (c.role() == v1::SLOT_LOST || std::find(skip.begin(), skip.end(), name) != skip.end()) {
+      continue;
+    }
+    absl::StatusOr<SlotContent> content =
+        ReadWhileSyncing(cluster.SlotPath(c.slot().host(), c.slot().slot()));
+    if (!content.ok()) {
+      problems.push_back(absl::StrCat(name, ": ", content.status().ToString()));
+      continue;
+    }
+    for (const std::string& p : MissingFrom(expected, *content)) {
+      problems.push_back(absl::StrCat(store, " on ", name, ": ", p));
+    }
+  }
+  return problems;
+}
+
+absl::StatusOr<v1::StoreInfo> WaitForNewMaster(Cluster& cluster, const std::string& store,
+                                               uint64_t epoch, const std::string& old_master,
+                                               absl::Duration timeout) {
+  v1::StoreInfo found;
+  absl::Status s = cluster.WaitForStore(
+      store,
+      [&](const v1::StoreInfo& info) {
+        const v1::Copy* m = MasterCopyOf(info);
+        if (m == nullptr || !m->usable() || !m->serving() || info.master_epoch() <= epoch ||
+            MasterOf(info) == old_master) {
+          return false;
+        }
+        found = info;
+        return true;
+      },
+      timeout,
+      absl::StrCat("a new serving master (epoch above ", epoch, ", not ", old_master, ")"));
+  if (!s.ok()) return s;
+  return found;
 }
 
 std::string HostOf(const std::string& host_slot) {

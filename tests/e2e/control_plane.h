@@ -155,6 +155,18 @@ absl::StatusOr<SlotContent> WaitForCopiesToMatchMaster(Cluster& cluster, const s
                                                        absl::Duration timeout,
                                                        const std::vector<std::string>& skip = {});
 
+// Every message of `expected` on every copy of `store` (masters included,
+// lost copies and those in `skip` not): the problems, empty when none.
+std::vector<std::string> CheckCopiesHave(Cluster& cluster, const std::string& store,
+                                         const SlotContent& expected,
+                                         const std::vector<std::string>& skip = {});
+
+// Waits until the store has a master at an epoch above `epoch`, other than
+// `old_master` ("HOST/SLOT"), that is usable and serving; returns the store.
+absl::StatusOr<v1::StoreInfo> WaitForNewMaster(Cluster& cluster, const std::string& store,
+                                               uint64_t epoch, const std::string& old_master,
+                                               absl::Duration timeout);
+
 // "HOST" of "HOST/SLOT".
 std::string HostOf(const std::string& host_slot);
 std::string SlotOf(const std::string& host_slot);
