@@ -75,6 +75,22 @@ inline constexpr char kPlacementRefused[] = "placement.refused";
 inline constexpr char kReplicationBlocked[] = "replication.blocked";
 inline constexpr char kReplicationUnblocked[] = "replication.unblocked";
 
+// Data safety, as agents report it: a scrub found corrupt files on a copy; a
+// slot's identity changed behind its agent's back (emptied, replaced,
+// another filesystem); mail stranded on an old master (and reconciled).
+inline constexpr char kSlotCorruptFiles[] = "slot.corrupt_files";
+inline constexpr char kSlotIdentityChanged[] = "slot.identity_changed";
+inline constexpr char kStoreStrandedMail[] = "store.stranded_mail";
+inline constexpr char kStoreStrandedCleared[] = "store.stranded_cleared";
+// A final pull from a readable old master before promoting away from it.
+inline constexpr char kStoreFinalPull[] = "store.final_pull";
+
+// Operators' data-safety actions.
+inline constexpr char kQuarantineRestore[] = "quarantine.restore";
+inline constexpr char kQuarantinePurge[] = "quarantine.purge";
+inline constexpr char kUserUnblock[] = "user.unblock";
+inline constexpr char kStoreReconcile[] = "store.reconcile";
+
 // Commands to agents.
 inline constexpr char kCommandQueued[] = "command.queued";
 inline constexpr char kCommandAcked[] = "command.acked";

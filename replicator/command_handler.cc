@@ -71,6 +71,23 @@ v1::CommandAck CommandHandler::Handle(const v1::Command& command) {
     case v1::Command::kCancelTask:
       out.status = data_plane_->CancelTask(command.cancel_task());
       break;
+    case v1::Command::kFinalPull:
+      // Into a replica only: a serving master is not overwritten.
+      out.status = RefuseIfServing(command.final_pull().target_slot(), "pull into");
+      if (out.status.ok()) out.status = data_plane_->FinalPull(command.final_pull());
+      break;
+    case v1::Command::kRestoreQuarantined:
+      out.status = data_plane_->RestoreQuarantined(command.restore_quarantined());
+      break;
+    case v1::Command::kReconcile:
+      out.status = data_plane_->Reconcile(command.reconcile());
+      break;
+    case v1::Command::kUnblockUser:
+      out.status = data_plane_->UnblockUser(command.unblock_user());
+      break;
+    case v1::Command::kPurgeQuarantine:
+      out.status = data_plane_->PurgeQuarantine(command.purge_quarantine());
+      break;
     case v1::Command::kReleaseSlot:
       out.status = RefuseIfServing(command.release_slot().slot(), "release");
       if (out.status.ok()) out.status = data_plane_->ReleaseSlot(command.release_slot());

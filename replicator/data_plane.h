@@ -56,6 +56,26 @@ class DataPlane {
   virtual absl::Status CancelTask(const v1::CancelTaskCommand& command) = 0;
   virtual absl::Status ReleaseSlot(const v1::ReleaseSlotCommand& command) = 0;
 
+  // Data-safety commands (proto/agent.proto). FinalPull and Reconcile block
+  // the caller until done or until their deadline (seconds, bounded): the
+  // coordinator waits for their acknowledgement before it goes on. The
+  // others return quickly. A build without them refuses with UNIMPLEMENTED.
+  virtual absl::Status FinalPull(const v1::FinalPullCommand& command) {
+    return absl::UnimplementedError("final pull not available in this build");
+  }
+  virtual absl::Status RestoreQuarantined(const v1::RestoreQuarantinedCommand& command) {
+    return absl::UnimplementedError("quarantine restore not available in this build");
+  }
+  virtual absl::Status Reconcile(const v1::ReconcileCommand& command) {
+    return absl::UnimplementedError("reconcile not available in this build");
+  }
+  virtual absl::Status UnblockUser(const v1::UnblockUserCommand& command) {
+    return absl::UnimplementedError("unblock not available in this build");
+  }
+  virtual absl::Status PurgeQuarantine(const v1::PurgeQuarantineCommand& command) {
+    return absl::UnimplementedError("quarantine purge not available in this build");
+  }
+
   // The control side changed a slot's role (promote, demote, self-fencing):
   // a master serves its users to replicas, a replica pulls.
   virtual void OnRoleChanged(const std::string& slot, const std::string& store, v1::SlotRole role,

@@ -12,6 +12,7 @@
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/copy_status.h"
 #include "slotmgr/failure_detector.h"
 
 namespace slotkeeper::slotmgr {
@@ -158,10 +159,12 @@ bool NoteConditions(Journal& journal, Txn& txn, const std::string& host, v1::Hos
   return true;
 }
 
-// Space figures and copies' replication state. Not journaled or persisted
-// by themselves: they ride along with the next change of the host or store.
-void NoteUsage(v1::HostInfo& h, const v1::HealthReport& report, const ReportSlots& where,
-               const SlotCopyIndex::HostSlots& copies) {
+// Space figures and copies' replication state. Figures are not journaled
+// or persisted by themselves (they ride along with the next change of the
+// host or store); what copy_status.h calls news is journaled (and its store
+// persisted with it).
+void NoteUsage(Journal& journal, Txn& txn, v1::HostInfo& h, const v1::HealthReport& report,
+               const ReportSlots& where, const SlotCopyIndex::HostSlots& copies) {
   for (const auto& f : report.filesystems()) {
     for (auto& fi : *h.mutable_filesystems()) {
       if (fi.mount_point() != f.mount_point()) continue;
@@ -177,9 +180,11 @@ void NoteUsage(v1::HostInfo& h, const v1::HealthReport& report, const ReportSlot
     const v1::ReplicationStatus& r = report.replication(i);
     v1::Copy* c = copies.copy[where.replication[i]];
     if (c == nullptr) continue;
-    c->set_lag_ms(r.lag_ms());
-    c->set_in_sync(h.slots(where.replication[i]).role() == v1::SLOT_MASTER || r.in_sync());
-    c->set_last_synced_ms(r.last_synced_ms());
+    const v1::SlotInfo& slot = h.slots(where.replication[i]);
+    std::vector<v1::Event> news =
+        ApplyReplicationStatus(slot.store(), slot.role() == v1::SLOT_MASTER, r, *c);
+    if (!news.empty()) txn.stores.insert(slot.store());
+    for (v1::Event& e : news) journal.Record(txn, std::move(e));
   }
 }
 
@@ -252,7 +257,7 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   }
   recompute |= NoteClock(journal_, txn, host, h, report, now, config_.max_clock_skew_ms);
   recompute |= NoteConditions(journal_, txn, host, h, report);
-  NoteUsage(h, report, where, slot_copies_.For(host, h, model_));
+  NoteUsage(journal_, txn, h, report, where, slot_copies_.For(host, h, model_));
   recompute |= masters_.NoteReport(txn, model_, host, h, report, outbox_);
   if (!blocked_users_.empty() ||
       std::any_of(report.replication().begin(), report.replication().end(),
