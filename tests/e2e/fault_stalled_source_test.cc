@@ -12,9 +12,8 @@
 // the target's agent is sent SIGTERM: it ends within a few seconds. Every
 // copy ends with every message.
 //
-// The data path's time limits are its defaults (replicatord has no flag for
-// them): a stalled FetchFiles is given up after 60 s of silence, a manifest
-// stream after 2 min, so this test runs for minutes and is tagged manual.
+// The stall is noticed by gRPC keepalive (base/grpc_util.cc: a ping after
+// 5 s, 3 s to answer) or the data path's time limits, whichever ends first.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -116,6 +115,19 @@ TEST(FaultStalledSourceTest, TargetGivesUpRetriesElsewhereAndStopsOnSigterm) {
   }
   ASSERT_EQ(replicas.size(), 2u);
 
+  // Both replicas in sync: the replacement's source is then a replica (the
+  // planner prefers one), and a retry has the master to turn to.
+  ASSERT_TRUE(c.WaitForStore(
+                   "st1",
+                   [](const v1::StoreInfo& s) {
+                     for (const v1::Copy& copy : s.copies()) {
+                       if (!copy.in_sync() || !copy.usable()) return false;
+                     }
+                     return true;
+                   },
+                   absl::Seconds(30), "every copy in sync")
+                  .ok());
+
   // 1. A replica is lost; its replacement's source stalls mid-copy.
   std::vector<std::string> tasks = MarkUnitOfSlotLost(c, replicas[1]);
   ASSERT_EQ(tasks.size(), 1u);
@@ -132,7 +144,7 @@ TEST(FaultStalledSourceTest, TargetGivesUpRetriesElsewhereAndStopsOnSigterm) {
   // The control path goes on: the master keeps its lease and its server.
   bool master_kept = true;
   absl::Status retried = absl::DeadlineExceededError("no task.retry");
-  const absl::Time retry_deadline = stalled + absl::Minutes(4);
+  const absl::Time retry_deadline = stalled + absl::Seconds(90);
   while (absl::Now() < retry_deadline) {
     if (!ProcessAlive(server->pid)) master_kept = false;
     if (!TaskEvents(c, id, "task.retry").empty()) {
@@ -171,8 +183,8 @@ TEST(FaultStalledSourceTest, TargetGivesUpRetriesElsewhereAndStopsOnSigterm) {
   EXPECT_TRUE(h.RunsSince(stalled, "demote").empty()) << "a master was fenced during the stall";
   c.PeerLink(HostOf(source))->SetMode(TcpProxy::Mode::kPass);
   ASSERT_TRUE(WaitForFullRecovery(
-                  c, [](const v1::StoreInfo& s) { return s.copies_size() != 3; }, absl::Seconds(60),
-                  "st1 with three copies again")
+                  c, [](const v1::StoreInfo&) { return false; }, absl::Seconds(60),
+                  "st1 healthy, no task left")
                   .ok());
 
   // 2. Another copy stalls the same way; the target's agent gets SIGTERM.
@@ -204,10 +216,27 @@ TEST(FaultStalledSourceTest, TargetGivesUpRetriesElsewhereAndStopsOnSigterm) {
   c.PeerLink(second_source)->SetMode(TcpProxy::Mode::kPass);
   ASSERT_TRUE(c.StartAgent(second_target).ok());
   ASSERT_TRUE(WaitForFullRecovery(
-                  c, [](const v1::StoreInfo& s) { return s.copies_size() != 3; },
-                  absl::Seconds(120), "st1 with three copies again")
+                  c, [](const v1::StoreInfo&) { return false; }, absl::Seconds(60),
+                  "st1 healthy, no task left")
                   .ok());
-  std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
+  // PRODUCT BUG (slotmgr/registration.cc, RecognizeContentsLocked): once a
+  // lost copy has been replaced and dropped, the next slot-contents report of
+  // its agent shows the store's marker still in that slot (the unit was only
+  // declared lost), and the coordinator adopts it again as a replica
+  // (store.copy_recognized): a copy on a unit declared lost, a second copy of
+  // the store on that host, four copies where three are wanted.
+  absl::SleepFor(absl::Seconds(3));  // a slot scan or two
+  auto final_info = c.Store("st1");
+  ASSERT_TRUE(final_info.ok());
+  for (const v1::Copy& copy : final_info->copies()) {
+    const std::string name = absl::StrCat(copy.slot().host(), "/", copy.slot().slot());
+    EXPECT_TRUE(name != replicas[1] && name != to_lose)
+        << "PRODUCT BUG: the copy on a unit declared lost (" << name << ") was adopted again as a "
+        << v1::SlotRole_Name(copy.role());
+  }
+  EXPECT_EQ(final_info->copies_size(), 3) << final_info->ShortDebugString();
+  std::vector<std::string> problems =
+      CheckCopiesHave(c, "st1", reference->at("st1"), {replicas[1], to_lose});
   EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
   std::fprintf(stderr, "stalled source test: %s wall\n",
                absl::FormatDuration(absl::Now() - start).c_str());
