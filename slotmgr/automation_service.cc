@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/grpc_util.h"
+#include "proto/model_util.h"
+#include "slotmgr/data_safety.h"
 #include "slotmgr/model.h"
 
 namespace slotkeeper::slotmgr {
@@ -170,7 +172,116 @@ grpc::Status AutomationServiceImpl::CheckConsistency(grpc::ServerContext*,
                                                      const v1::CheckConsistencyRequest* req,
                                                      v1::ConsistencyReport* out) {
   *out = core_->queries().CheckModel(req->max_lag_ms());
-  if (req->verify_data()) VerifyData(core_->queries().CopiesToVerify(), *peers_, out);
+  if (req->verify_data()) {
+    VerifyData(core_->queries().CopiesToVerify(), *peers_, out, req->deep());
+  }
+  return grpc::Status::OK;
+}
+
+// ---- Data safety: listings fan out to agents outside the lock; actions
+// go through Coordinator::Mutate (data_safety.h).
+
+grpc::Status AutomationServiceImpl::ListQuarantine(grpc::ServerContext*,
+                                                   const v1::ListQuarantineItemsRequest* req,
+                                                   v1::ListQuarantineItemsResponse* out) {
+  v1::SlotRef slot;
+  slot.set_host(req->host());
+  slot.set_slot(req->slot());
+  const bool one_slot = !req->host().empty() || !req->slot().empty();
+  if (!one_slot && req->store().empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("name a store, or a host and a slot"));
+  }
+  absl::StatusOr<std::vector<CopyToVerify>> copies =
+      core_->queries().CopiesOf(req->store(), one_slot ? &slot : nullptr);
+  if (!copies.ok()) return ToGrpcStatus(copies.status());
+  for (const CopyToVerify& c : *copies) {
+    v1::SlotQuarantine* sq = out->add_slots();
+    *sq->mutable_slot() = c.slot;
+    sq->set_store(c.store);
+    v1::ListQuarantineRequest lq;
+    lq.set_slot(c.slot.slot());
+    lq.set_user(req->user());
+    lq.set_limit(req->limit());
+    absl::StatusOr<v1::ListQuarantineResponse> listed = peers_->ListQuarantine(c.peer_address, lq);
+    if (!listed.ok()) {
+      sq->set_error(std::string(listed.status().message()));
+      continue;
+    }
+    *sq->mutable_items() = listed->items();
+    sq->set_total_items(listed->total_items());
+    sq->set_total_bytes(listed->total_bytes());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AutomationServiceImpl::RestoreQuarantined(grpc::ServerContext* ctx,
+                                                       const v1::RestoreQuarantinedRequest* req,
+                                                       v1::RestoreQuarantinedResponse* out) {
+  absl::StatusOr<v1::RestoreQuarantinedResponse> r = core_->Mutate<v1::RestoreQuarantinedResponse>(
+      [&](Mutation& m) { return slotmgr::RestoreQuarantined(m, *req, Caller(ctx)); });
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *out = *std::move(r);
+  AfterAction();
+  return grpc::Status::OK;
+}
+
+grpc::Status AutomationServiceImpl::PurgeQuarantine(grpc::ServerContext* ctx,
+                                                    const v1::PurgeQuarantineItemsRequest* req,
+                                                    v1::PurgeQuarantineItemsResponse* out) {
+  absl::StatusOr<v1::PurgeQuarantineItemsResponse> r =
+      core_->Mutate<v1::PurgeQuarantineItemsResponse>(
+          [&](Mutation& m) { return slotmgr::PurgeQuarantine(m, *req, Caller(ctx)); });
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *out = *std::move(r);
+  AfterAction();
+  return grpc::Status::OK;
+}
+
+grpc::Status AutomationServiceImpl::UnblockUser(grpc::ServerContext* ctx,
+                                                const v1::UnblockUserRequest* req,
+                                                v1::UnblockUserResponse* out) {
+  absl::StatusOr<v1::UnblockUserResponse> r = core_->Mutate<v1::UnblockUserResponse>(
+      [&](Mutation& m) { return slotmgr::UnblockUser(m, *req, Caller(ctx)); });
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *out = *std::move(r);
+  AfterAction();
+  return grpc::Status::OK;
+}
+
+grpc::Status AutomationServiceImpl::ReconcileStore(grpc::ServerContext* ctx,
+                                                   const v1::ReconcileStoreRequest* req,
+                                                   v1::ReconcileStoreResponse* out) {
+  absl::StatusOr<v1::StoreInfo> store = core_->queries().GetStore(req->store());
+  if (!store.ok()) return ToGrpcStatus(store.status());
+  absl::StatusOr<std::vector<CopyToVerify>> copies =
+      core_->queries().CopiesOf(req->store(), nullptr);
+  if (!copies.ok()) return ToGrpcStatus(copies.status());
+  // Ask every copy that reports stranded mail what it holds.
+  std::vector<v1::SlotRef> sources;
+  for (const v1::Copy& c : store->copies()) {
+    if (c.stranded_messages() == 0 || c.role() == v1::SLOT_MASTER) continue;
+    v1::StrandedOn* on = out->add_stranded();
+    *on->mutable_slot() = c.slot();
+    for (const CopyToVerify& cv : *copies) {
+      if (!model::SameSlot(cv.slot, c.slot())) continue;
+      v1::ListStrandedRequest ls;
+      ls.set_slot(c.slot().slot());
+      absl::StatusOr<v1::ListStrandedResponse> listed = peers_->ListStranded(cv.peer_address, ls);
+      if (!listed.ok()) {
+        on->set_error(std::string(listed.status().message()));
+      } else {
+        *on->mutable_messages() = listed->messages();
+        if (!listed->messages().empty()) sources.push_back(c.slot());
+      }
+    }
+  }
+  if (req->dry_run() || sources.empty()) return grpc::Status::OK;
+  absl::StatusOr<v1::ReconcileStoreResponse> r = core_->Mutate<v1::ReconcileStoreResponse>(
+      [&](Mutation& m) { return slotmgr::Reconcile(m, *req, sources, Caller(ctx)); });
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *out->mutable_master() = r->master();
+  *out->mutable_command_ids() = r->command_ids();
+  AfterAction();
   return grpc::Status::OK;
 }
 

@@ -69,11 +69,24 @@ class AutomationServiceImpl final : public v1::Automation::Service {
                              v1::AutomationState*) override;
   grpc::Status CheckConsistency(grpc::ServerContext*, const v1::CheckConsistencyRequest*,
                                 v1::ConsistencyReport*) override;
+  grpc::Status ListQuarantine(grpc::ServerContext*, const v1::ListQuarantineItemsRequest*,
+                              v1::ListQuarantineItemsResponse*) override;
+  grpc::Status RestoreQuarantined(grpc::ServerContext*, const v1::RestoreQuarantinedRequest*,
+                                  v1::RestoreQuarantinedResponse*) override;
+  grpc::Status PurgeQuarantine(grpc::ServerContext*, const v1::PurgeQuarantineItemsRequest*,
+                               v1::PurgeQuarantineItemsResponse*) override;
+  grpc::Status UnblockUser(grpc::ServerContext*, const v1::UnblockUserRequest*,
+                           v1::UnblockUserResponse*) override;
+  grpc::Status ReconcileStore(grpc::ServerContext*, const v1::ReconcileStoreRequest*,
+                              v1::ReconcileStoreResponse*) override;
 
  private:
   void AfterAction() {
     if (after_action_) after_action_();
   }
+  // Who is calling, for the journal: the caller's authenticated identity
+  // once channels carry one; the peer's address until then.
+  static std::string Caller(grpc::ServerContext* ctx) { return ctx != nullptr ? ctx->peer() : ""; }
 
   Coordinator* const core_;
   const std::function<void()> after_action_;

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -65,6 +66,7 @@
 #include "slotmgr/lease_table.h"
 #include "slotmgr/master_watch.h"
 #include "slotmgr/model.h"
+#include "slotmgr/mutation.h"
 #include "slotmgr/queries.h"
 #include "slotmgr/state.pb.h"
 #include "slotmgr/state_store.h"
@@ -111,6 +113,21 @@ class Coordinator {
   absl::StatusOr<v1::DrainResponse> Undrain(const v1::DrainRequest& request);
   absl::StatusOr<v1::MarkLostResponse> MarkLost(const v1::MarkLostRequest& request);
   absl::StatusOr<v1::AutomationState> SetAutomation(const v1::SetAutomationRequest& request);
+
+  // Runs an operator action (mutation.h) under the lock, then derives health
+  // again when it asks and commits what it noted. On an error from the
+  // action nothing is committed.
+  template <typename T>
+  absl::StatusOr<T> Mutate(absl::FunctionRef<absl::StatusOr<T>(Mutation&)> action) {
+    absl::MutexLock lock(&mu_);
+    Txn txn;
+    Mutation m{model_, outbox_, journal_, txn, config_, NowLocked()};
+    absl::StatusOr<T> result = action(m);
+    if (!result.ok()) return result;
+    if (m.recompute) RecomputeLocked(txn);
+    if (absl::Status s = CommitLocked(txn); !s.ok()) return s;
+    return result;
+  }
 
   // ---- Reads (queries.h): status, lists, lookups, ksck, watches ----------
   const Queries& queries() const { return queries_; }

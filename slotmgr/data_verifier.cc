@@ -29,6 +29,28 @@ class GrpcPeerLister final : public PeerLister {
     return resp;
   }
 
+  absl::StatusOr<v1::ListQuarantineResponse> ListQuarantine(
+      const std::string& peer_address, const v1::ListQuarantineRequest& request) override {
+    auto stub = v1::ReplicaPeer::NewStub(MakeChannel(peer_address));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
+    v1::ListQuarantineResponse resp;
+    grpc::Status st = stub->ListQuarantine(&ctx, request, &resp);
+    if (!st.ok()) return FromGrpcStatus(st);
+    return resp;
+  }
+
+  absl::StatusOr<v1::ListStrandedResponse> ListStranded(
+      const std::string& peer_address, const v1::ListStrandedRequest& request) override {
+    auto stub = v1::ReplicaPeer::NewStub(MakeChannel(peer_address));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline_));
+    v1::ListStrandedResponse resp;
+    grpc::Status st = stub->ListStranded(&ctx, request, &resp);
+    if (!st.ok()) return FromGrpcStatus(st);
+    return resp;
+  }
+
  private:
   const absl::Duration deadline_;
 };
@@ -47,7 +69,7 @@ void AddProblem(v1::ConsistencyReport* report, const std::string& severity,
 // One store's copies: asks each for its digests, then compares them with
 // the reference copy's. False if an agent did not answer.
 bool VerifyStore(const std::string& store, const std::vector<CopyToVerify>& copies,
-                 PeerLister& peers, v1::ConsistencyReport* report) {
+                 PeerLister& peers, v1::ConsistencyReport* report, bool deep) {
   bool all_answered = true;
   std::vector<std::map<std::string, std::string>> digests(copies.size());  // user -> digest
   std::vector<bool> answered(copies.size(), false);
@@ -57,6 +79,7 @@ bool VerifyStore(const std::string& store, const std::vector<CopyToVerify>& copi
     request.set_slot(c.slot.slot());
     request.set_store(store);
     request.set_include_digests(true);
+    request.set_deep(deep);
     absl::StatusOr<v1::ListUsersResponse> listed = peers.ListUsers(c.peer_address, request);
     if (!listed.ok()) {
       all_answered = false;
@@ -109,12 +132,12 @@ std::unique_ptr<PeerLister> MakeGrpcPeerLister(absl::Duration deadline) {
 }
 
 void VerifyData(const std::vector<CopyToVerify>& copies, PeerLister& peers,
-                v1::ConsistencyReport* report) {
+                v1::ConsistencyReport* report, bool deep) {
   std::map<std::string, std::vector<CopyToVerify>> by_store;
   for (const CopyToVerify& c : copies) by_store[c.store].push_back(c);
   bool all_answered = true;
   for (const auto& [store, of_store] : by_store) {
-    all_answered = VerifyStore(store, of_store, peers, report) && all_answered;
+    all_answered = VerifyStore(store, of_store, peers, report, deep) && all_answered;
   }
   report->set_data_verified(all_answered);
 }

@@ -27,13 +27,22 @@
 
 namespace slotkeeper::slotmgr {
 
-// How the verifier reaches an agent's ReplicaPeer service; tests replace it.
+// How the coordinator reads from an agent's ReplicaPeer service (data
+// verification, quarantine and stranded-mail listings); tests replace it.
 class PeerLister {
  public:
   virtual ~PeerLister() = default;
   // ReplicaPeer.ListUsers on the agent at `peer_address` (HOST:PORT).
   virtual absl::StatusOr<v1::ListUsersResponse> ListUsers(const std::string& peer_address,
                                                           const v1::ListUsersRequest& request) = 0;
+  virtual absl::StatusOr<v1::ListQuarantineResponse> ListQuarantine(
+      const std::string& peer_address, const v1::ListQuarantineRequest& request) {
+    return absl::UnimplementedError("ListQuarantine");
+  }
+  virtual absl::StatusOr<v1::ListStrandedResponse> ListStranded(
+      const std::string& peer_address, const v1::ListStrandedRequest& request) {
+    return absl::UnimplementedError("ListStranded");
+  }
 };
 
 // Over gRPC with the project's credentials (base/grpc_util.h); each call
@@ -42,8 +51,9 @@ std::unique_ptr<PeerLister> MakeGrpcPeerLister(absl::Duration deadline = absl::S
 
 // Verifies `copies` (any order; grouped by store here), adding what it finds
 // to `report->problems` and setting users_verified and data_verified.
+// With `deep`, agents read every file from disk again (ListUsersRequest.deep).
 void VerifyData(const std::vector<CopyToVerify>& copies, PeerLister& peers,
-                v1::ConsistencyReport* report);
+                v1::ConsistencyReport* report, bool deep = false);
 
 }  // namespace slotkeeper::slotmgr
 

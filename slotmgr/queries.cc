@@ -190,6 +190,30 @@ v1::ConsistencyReport Queries::CheckModel(int64_t max_lag_ms) const {
                           max_lag_ms > 0 ? max_lag_ms : config_->max_failover_lag_ms);
 }
 
+absl::StatusOr<std::vector<CopyToVerify>> Queries::CopiesOf(const std::string& store,
+                                                            const v1::SlotRef* slot) const {
+  absl::MutexLock lock(mu_);
+  const ClusterModel& model = *state_.model;
+  std::vector<CopyToVerify> out;
+  auto peer_of = [&](const std::string& host) {
+    const HostRecord* h = FindHost(model, host);
+    return h != nullptr ? h->info().peer_address() : std::string();
+  };
+  if (slot != nullptr) {
+    const v1::SlotInfo* s = FindSlot(model, *slot);
+    if (s == nullptr) return absl::NotFoundError(absl::StrCat("no slot ", model::SlotName(*slot)));
+    out.push_back({s->store(), *slot, peer_of(slot->host()), s->role() == v1::SLOT_MASTER});
+    return out;
+  }
+  auto it = model.stores.find(store);
+  if (it == model.stores.end()) return absl::NotFoundError(absl::StrCat("no store '", store, "'"));
+  for (const v1::Copy& c : it->second.info().copies()) {
+    if (c.role() == v1::SLOT_LOST) continue;
+    out.push_back({store, c.slot(), peer_of(c.slot().host()), c.role() == v1::SLOT_MASTER});
+  }
+  return out;
+}
+
 std::vector<CopyToVerify> Queries::CopiesToVerify() const {
   absl::MutexLock lock(mu_);
   std::vector<CopyToVerify> out;

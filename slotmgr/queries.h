@@ -75,6 +75,11 @@ class Queries {
   v1::ConsistencyReport CheckModel(int64_t max_lag_ms = 0) const;
   // Every usable master and replica, with its agent's peer address.
   std::vector<CopyToVerify> CopiesToVerify() const;
+  // The copies of `store` (every role but lost), or, with `slot`, that one
+  // slot, with their agents' peer addresses (usable or not: a listing may
+  // still answer). NOT_FOUND names what does not exist.
+  absl::StatusOr<std::vector<CopyToVerify>> CopiesOf(const std::string& store,
+                                                     const v1::SlotRef* slot) const;
 
   // The persisted journal, by time, store or host. INVALID_ARGUMENT when
   // until_ms is before since_ms.

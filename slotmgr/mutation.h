@@ -1,0 +1,33 @@
+// Mutation: what an operator action may touch, under the coordinator's lock,
+// within one transaction (Coordinator::Mutate).
+//
+// An action checks everything it needs first and changes the model only
+// when it will succeed: when it returns an error, nothing is committed and
+// the model must be as it found it. It notes what it changed in `txn` (the
+// outbox and journal do so themselves) and sets `recompute` when health
+// must be derived again before the commit.
+#ifndef SLOTKEEPER_SLOTMGR_MUTATION_H_
+#define SLOTKEEPER_SLOTMGR_MUTATION_H_
+
+#include "slotmgr/command_outbox.h"
+#include "slotmgr/config.h"
+#include "slotmgr/health.h"
+#include "slotmgr/journal.h"
+#include "slotmgr/model.h"
+#include "slotmgr/txn.h"
+
+namespace slotkeeper::slotmgr {
+
+struct Mutation {
+  ClusterModel& model;
+  CommandOutbox& outbox;
+  Journal& journal;
+  Txn& txn;
+  const CoordinatorConfig& config;
+  CoordinatorNow now;
+  bool recompute = false;
+};
+
+}  // namespace slotkeeper::slotmgr
+
+#endif  // SLOTKEEPER_SLOTMGR_MUTATION_H_
