@@ -1,0 +1,505 @@
+#include "tests/e2e/control_plane.h"
+
+#include <signal.h>
+#include <time.h>
+
+#include <algorithm>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+
+namespace slotkeeper::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The hook of every agent; DIR and SLOTFENCE are replaced when written.
+constexpr char kHookScript[] = R"sh(#!/bin/sh
+# The pre_promote, promote and demote hook of the agent of host $1 in the
+# control-plane fault tests (tests/e2e/control_plane.h).
+host="$1"
+dir='DIR'
+slot="$SLOTKEEPER_SLOT"
+echo "$(date +%s.%N) $SLOTKEEPER_ACTION $host $SLOTKEEPER_STORE $slot $SLOTKEEPER_EPOCH" >> "$dir/hooks-$host.log"
+pidfile="$dir/fence-$host-$slot.pid"
+alive() {
+  state=$(sed -n 's/.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null)
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+stop_fence() {
+  [ -s "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  kill -TERM "$pid" 2>/dev/null
+  i=0
+  while alive "$pid" && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+  rm -f "$pidfile"
+}
+case "$SLOTKEEPER_ACTION" in
+  pre_promote)
+    if [ -e "$dir/hang-$host" ] || mv "$dir/hang-first" "$dir/hang-first.taken-$host" 2>/dev/null; then
+      echo "pre_promote on $host hangs"
+      sleep 600
+    fi
+    if [ -e "$dir/veto-$host" ] || mv "$dir/veto-first" "$dir/veto-first.taken-$host" 2>/dev/null; then
+      echo "pre_promote on $host vetoes"
+      exit 1
+    fi
+    ;;
+  promote)
+    stop_fence
+    setsid sh -c 'echo $$ > "$1"; echo $$ >> "$2"; shift 2; exec "$@"' fence "$pidfile" "$dir/fences.pids" \
+      'SLOTFENCE' --lease_file="$SLOTKEEPER_LEASE_FILE" --store="$SLOTKEEPER_STORE" \
+      --epoch="$SLOTKEEPER_EPOCH" -- \
+      /bin/sh "$dir/standin.sh" "$host" "$slot" "$SLOTKEEPER_STORE" "$SLOTKEEPER_EPOCH" \
+      </dev/null >>"$dir/fence-$host-$slot.log" 2>&1 &
+    ;;
+  demote)
+    stop_fence
+    ;;
+esac
+exit 0
+)sh";
+
+// The stand-in mail server that slotfence runs.
+constexpr char kStandInScript[] = R"sh(#!/bin/sh
+# A stand-in mail server for host $1, slot $2 (store $3, epoch $4): logs its
+# start and its stop (SIGTERM) and idles in between.
+log="DIR/server-$1-$2.log"
+echo "$(date +%s.%N) start $1 $2 $3 $4 $$" >> "$log"
+trap 'echo "$(date +%s.%N) stop $1 $2 $3 $4 $$" >> "$log"; exit 0' TERM
+while :; do sleep 0.1; done
+)sh";
+
+absl::Status WriteScript(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::others_read);
+  return absl::OkStatus();
+}
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// "<seconds>.<nanoseconds>" as `date +%s.%N` prints it.
+bool ParseUnixNanos(absl::string_view text, absl::Time* out) {
+  std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(text, '.');
+  int64_t seconds = 0, nanos = 0;
+  if (!absl::SimpleAtoi(parts.first, &seconds)) return false;
+  if (!parts.second.empty() && !absl::SimpleAtoi(parts.second, &nanos)) return false;
+  *out = absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
+  return true;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+bool IsSlotfence(pid_t pid) {
+  return absl::StrContains(ReadText(absl::StrCat("/proc/", pid, "/cmdline")), "slotfence");
+}
+
+SlotContent WithoutSyncTemporaries(SlotContent content) {
+  for (auto& [user, messages] : content) {
+    for (auto it = messages.begin(); it != messages.end();) {
+      it = absl::StartsWith(it->first, "maildir:.") ? messages.erase(it) : std::next(it);
+    }
+  }
+  return content;
+}
+
+}  // namespace
+
+std::vector<std::string> ShortCoordinatorFlags() {
+  return {"--heartbeat=500ms",           "--lease=4s",
+          "--suspect_after=3s",          "--down_after=6s",
+          "--failover_grace=3s",         "--failover_grace_hard=2s",
+          "--replace_after=10m",         "--task_retry_backoff=1s",
+          "--failover_store_cooldown=1s"};
+}
+
+absl::StatusOr<std::unique_ptr<HookRecorder>> HookRecorder::Install(ClusterOptions& options,
+                                                                    absl::Duration hook_timeout) {
+  const std::string dir = options.root + "/hooks";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("mkdir ", dir, ": ", ec.message()));
+  const std::string hook = absl::StrReplaceAll(
+      kHookScript, {{"DIR", dir}, {"SLOTFENCE", Runfile("tools/slotfence/slotfence")}});
+  if (absl::Status s = WriteScript(dir + "/hook.sh", hook); !s.ok()) return s;
+  if (absl::Status s =
+          WriteScript(dir + "/standin.sh", absl::StrReplaceAll(kStandInScript, {{"DIR", dir}}));
+      !s.ok()) {
+    return s;
+  }
+  for (const std::string& host : options.hosts) {
+    const std::string command = absl::StrCat("/bin/sh ", dir, "/hook.sh ", host);
+    std::string& extra = options.host_config_extra[host];
+    absl::StrAppend(&extra, extra.empty() ? "" : "\n", "hooks { pre_promote: \"", command,
+                    "\" promote: \"", command, "\" demote: \"", command,
+                    "\" timeout_ms: ", absl::ToInt64Milliseconds(hook_timeout), " }");
+  }
+  return std::unique_ptr<HookRecorder>(new HookRecorder(dir));
+}
+
+HookRecorder::~HookRecorder() {
+  for (const std::string& line : ReadLines(dir_ + "/fences.pids")) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(line, &pid) || pid <= 1) continue;
+    if (ProcessAlive(pid) && IsSlotfence(pid)) ::kill(pid, SIGKILL);  // its server dies with it
+  }
+}
+
+void HookRecorder::SetFlag(const std::string& name, bool on) {
+  const std::string path = dir_ + "/" + name;
+  if (on) {
+    std::ofstream(path) << "set by the test\n";
+  } else {
+    std::error_code ec;
+    fs::remove(path, ec);
+  }
+}
+
+std::vector<HookRun> HookRecorder::Runs(const std::string& host) const {
+  std::vector<HookRun> runs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!absl::StartsWith(name, "hooks-") || !absl::EndsWith(name, ".log")) continue;
+    if (!host.empty() && name != absl::StrCat("hooks-", host, ".log")) continue;
+    for (const std::string& line : ReadLines(entry.path().string())) {
+      std::vector<std::string> f = absl::StrSplit(line, ' ');
+      if (f.size() != 6) continue;
+      HookRun r;
+      if (!ParseUnixNanos(f[0], &r.time) || !absl::SimpleAtoi(f[5], &r.epoch)) continue;
+      r.action = f[1];
+      r.host = f[2];
+      r.store = f[3];
+      r.slot = f[4];
+      runs.push_back(r);
+    }
+  }
+  std::stable_sort(runs.begin(), runs.end(),
+                   [](const HookRun& a, const HookRun& b) { return a.time < b.time; });
+  return runs;
+}
+
+std::vector<HookRun> HookRecorder::RunsSince(absl::Time since, const std::string& action,
+                                             const std::string& host) const {
+  std::vector<HookRun> out;
+  for (const HookRun& r : Runs(host)) {
+    if (r.time >= since && (action.empty() || r.action == action)) out.push_back(r);
+  }
+  return out;
+}
+
+std::vector<ServerEvent> HookRecorder::ServerEvents(const std::string& host,
+                                                    const std::string& slot) const {
+  std::vector<ServerEvent> events;
+  for (const std::string& line :
+       ReadLines(absl::StrCat(dir_, "/server-", host, "-", slot, ".log"))) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ');
+    if (f.size() != 7) continue;
+    ServerEvent e;
+    if (!ParseUnixNanos(f[0], &e.time) || !absl::SimpleAtoi(f[5], &e.epoch) ||
+        !absl::SimpleAtoi(f[6], &e.pid)) {
+      continue;
+    }
+    e.start = f[1] == "start";
+    e.host = f[2];
+    e.slot = f[3];
+    e.store = f[4];
+    events.push_back(e);
+  }
+  return events;
+}
+
+std::optional<ServerEvent> HookRecorder::RunningServer(const std::string& host,
+                                                       const std::string& slot) const {
+  std::vector<ServerEvent> events = ServerEvents(host, slot);
+  for (auto it = events.rbegin(); it != events.rend(); ++it) {
+    if (!it->start) continue;
+    const pid_t pid = it->pid;
+    const bool stopped = std::any_of(events.begin(), events.end(), [pid](const ServerEvent& e) {
+      return !e.start && e.pid == pid;
+    });
+    if (!stopped && ProcessAlive(pid)) return *it;
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<ServerEvent> HookRecorder::WaitForServer(const std::string& host,
+                                                        const std::string& slot,
+                                                        absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  do {
+    if (std::optional<ServerEvent> e = RunningServer(host, slot)) return *e;
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() < deadline);
+  return absl::DeadlineExceededError(absl::StrCat(
+      "no stand-in server running for ", host, "/", slot, " after ", absl::FormatDuration(timeout),
+      "; fence log:\n", ReadText(absl::StrCat(dir_, "/fence-", host, "-", slot, ".log"))));
+}
+
+absl::StatusOr<ServerEvent> HookRecorder::WaitForServerStop(const std::string& host,
+                                                            const std::string& slot, pid_t pid,
+                                                            absl::Duration timeout) const {
+  const absl::Time deadline = absl::Now() + timeout;
+  do {
+    for (const ServerEvent& e : ServerEvents(host, slot)) {
+      if (!e.start && e.pid == pid) return e;
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() < deadline);
+  return absl::DeadlineExceededError(absl::StrCat("the stand-in server ", pid, " of ", host, "/",
+                                                  slot, " did not log its stop within ",
+                                                  absl::FormatDuration(timeout)));
+}
+
+bool ProcessAlive(pid_t pid) {
+  if (pid <= 0 || ::kill(pid, 0) != 0) return false;
+  // "PID (COMM) STATE ...": a zombie has exited.
+  const std::string stat = ReadText(absl::StrCat("/proc/", pid, "/stat"));
+  const size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
+}
+
+std::vector<LogLine> AgentLogLines(const Cluster& cluster, const std::string& host,
+                                   const std::string& needle) {
+  std::vector<std::string> logs;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(cluster.HostDir(host), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (absl::StartsWith(name, "replicatord.") && absl::EndsWith(name, ".log")) {
+      logs.push_back(entry.path().string());
+    }
+  }
+  std::sort(logs.begin(), logs.end());
+  std::vector<LogLine> out;
+  for (const std::string& log : logs) {
+    for (const std::string& line : ReadLines(log)) {
+      if (!absl::StrContains(line, needle)) continue;
+      LogLine l;
+      std::string err;
+      if (!absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", line.substr(0, line.find(' ')), &l.time, &err)) {
+        continue;
+      }
+      l.text = line;
+      out.push_back(l);
+    }
+  }
+  return out;
+}
+
+std::string LeaseFileOf(const Cluster& cluster, const std::string& host, const std::string& slot) {
+  return absl::StrCat(cluster.HostDir(host), "/data/leases/", slot, ".lease");
+}
+
+absl::StatusOr<absl::Time> LeaseDeadline(const std::string& lease_file) {
+  const std::string text = ReadText(lease_file);
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::ConsumePrefix(&line, "serving_until_ns ")) continue;
+    int64_t ns = 0;
+    if (!absl::SimpleAtoi(line, &ns)) break;
+    timespec mono, real;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    return absl::TimeFromTimespec(real) +
+           (absl::Nanoseconds(ns) - absl::DurationFromTimespec(mono));
+  }
+  return absl::NotFoundError(absl::StrCat("no serving_until_ns in ", lease_file, ": ", text));
+}
+
+absl::StatusOr<SlotContent> ReadWhileSyncing(const std::string& slot) {
+  absl::Status last;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    try {
+      absl::StatusOr<SlotContent> content = ReadSlotContent(slot);
+      if (content.ok()) return WithoutSyncTemporaries(*std::move(content));
+      last = content.status();
+    } catch (const std::exception& e) {
+      last = absl::InternalError(e.what());
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return last;
+}
+
+std::vector<std::string> DeliveryLoop(const std::string& slot, const std::string& stop_file,
+                                      int first_seed, const std::string& new_pct,
+                                      const std::string& pause) {
+  const std::string mailgen = Runfile("tools/mailgen/mailgen");
+  return {"/bin/sh", "-c",
+          absl::StrCat("i=", first_seed, "; while [ ! -e '", stop_file, "' ]; do '", mailgen,
+                       "' --slot='", slot, "' --mutate --seed=$i --new_pct=", new_pct,
+                       " --flag_pct=5 --delete_pct=0 --move_pct=0 --folder_move_pct=0 || exit 1; "
+                       "i=$((i+1)); sleep ",
+                       pause, "; done")};
+}
+
+absl::Status Delivery::Start(Cluster& cluster, const std::string& root, const std::string& host,
+                             const std::string& slot, int first_seed, const std::string& new_pct,
+                             const std::string& pause) {
+  stop_file_ = absl::StrCat(root, "/stop-delivery-", host, "-", slot, "-", first_seed);
+  return process_.Start(
+      DeliveryLoop(cluster.SlotPath(host, slot), stop_file_, first_seed, new_pct, pause),
+      absl::StrCat(root, "/delivery-", host, "-", slot, "-", first_seed, ".log"));
+}
+
+absl::Status Delivery::Stop() {
+  if (!process_.running()) return absl::OkStatus();
+  std::ofstream(stop_file_) << "stop\n";
+  absl::StatusOr<int> code = process_.Wait(absl::Seconds(60));
+  if (!code.ok()) return code.status();
+  if (*code != 0) {
+    return absl::InternalError(
+        absl::StrCat("the delivery loop failed (exit ", *code, "): ", process_.ReadLog()));
+  }
+  return absl::OkStatus();
+}
+
+Delivery::~Delivery() {
+  if (process_.running()) process_.Kill();
+}
+
+absl::StatusOr<SlotContent> WaitForCopiesToMatchMaster(Cluster& cluster, const std::string& store,
+                                                       absl::Duration timeout,
+                                                       const std::vector<std::string>& skip) {
+  absl::StatusOr<v1::StoreInfo> info = cluster.Store(store);
+  if (!info.ok()) return info.status();
+  const v1::Copy* master = MasterCopyOf(*info);
+  if (master == nullptr) return absl::FailedPreconditionError(store + " has no master");
+  absl::StatusOr<SlotContent> expected =
+      ReadWhileSyncing(cluster.SlotPath(master->slot().host(), master->slot().slot()));
+  if (!expected.ok()) return expected.status();
+  const absl::Time deadline = absl::Now() + timeout;
+  std::vector<std::string> problems;
+  do {
+    problems.clear();
+    info = cluster.Store(store);
+    if (!info.ok()) {
+      problems.push_back(info.status().ToString());
+    } else {
+      for (const v1::Copy& c : info->copies()) {
+        const std::string name = absl::StrCat(c.slot().host(), "/", c.slot().slot());
+        if (c.role() == v1::SLOT_LOST || c.role() == v1::SLOT_MASTER ||
+            std::find(skip.begin(), skip.end(), name) != skip.end()) {
+          continue;
+        }
+        absl::StatusOr<SlotContent> content =
+            ReadWhileSyncing(cluster.SlotPath(c.slot().host(), c.slot().slot()));
+        if (!content.ok()) {
+          problems.push_back(absl::StrCat(name, ": ", content.status().ToString()));
+          continue;
+        }
+        for (const std::string& p : MissingFrom(*expected, *content)) {
+          problems.push_back(absl::StrCat(name, ": ", p));
+        }
+      }
+    }
+    if (problems.empty()) return expected;
+    absl::SleepFor(absl::Milliseconds(250));
+  } while (absl::Now() < deadline);
+  std::string text;
+  for (size_t i = 0; i < problems.size() && i < 10; ++i) absl::StrAppend(&text, "\n", problems[i]);
+  return absl::DeadlineExceededError(
+      absl::StrCat("copies of ", store, " still lack the master's mail after ",
+                   absl::FormatDuration(timeout), " (", problems.size(), " problems):", text));
+}
+
+std::vector<std::string> CheckCopiesHave(Cluster& cluster, const std::string& store,
+                                         const SlotContent& expected,
+                                         const std::vector<std::string>& skip) {
+  std::vector<std::string> problems;
+  absl::StatusOr<v1::StoreInfo> info = cluster.Store(store);
+  if (!info.ok()) return {info.status().ToString()};
+  for (const v1::Copy& c : info->copies()) {
+    const std::string name = absl::StrCat(c.slot().host(), "/", c.slot().slot());
+    if (c.role() == v1::SLOT_LOST || std::find(skip.begin(), skip.end(), name) != skip.end()) {
+      continue;
+    }
+    absl::StatusOr<SlotContent> content =
+        ReadWhileSyncing(cluster.SlotPath(c.slot().host(), c.slot().slot()));
+    if (!content.ok()) {
+      problems.push_back(absl::StrCat(name, ": ", content.status().ToString()));
+      continue;
+    }
+    for (const std::string& p : MissingFrom(expected, *content)) {
+      problems.push_back(absl::StrCat(store, " on ", name, ": ", p));
+    }
+  }
+  return problems;
+}
+
+absl::StatusOr<v1::StoreInfo> WaitForNewMaster(Cluster& cluster, const std::string& store,
+                                               uint64_t epoch, const std::string& old_master,
+                                               absl::Duration timeout) {
+  v1::StoreInfo found;
+  absl::Status s = cluster.WaitForStore(
+      store,
+      [&](const v1::StoreInfo& info) {
+        const v1::Copy* m = MasterCopyOf(info);
+        if (m == nullptr || !m->usable() || !m->serving() || info.master_epoch() <= epoch ||
+            MasterOf(info) == old_master) {
+          return false;
+        }
+        found = info;
+        return true;
+      },
+      timeout,
+      absl::StrCat("a new serving master (epoch above ", epoch, ", not ", old_master, ")"));
+  if (!s.ok()) return s;
+  return found;
+}
+
+std::string HostOf(const std::string& host_slot) {
+  return host_slot.substr(0, host_slot.find('/'));
+}
+
+std::string SlotOf(const std::string& host_slot) {
+  const size_t slash = host_slot.find('/');
+  return slash == std::string::npos ? "" : host_slot.substr(slash + 1);
+}
+
+const v1::Copy* MasterCopyOf(const v1::StoreInfo& store) {
+  for (const v1::Copy& c : store.copies()) {
+    if (c.role() == v1::SLOT_MASTER) return &c;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<v1::SlotInfo> SlotInfoOf(Cluster& cluster, const std::string& host,
+                                        const std::string& slot) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ListHostsResponse resp;
+  grpc::Status st = cluster.api().ListHosts(&ctx, {}, &resp);
+  if (!st.ok()) return absl::UnavailableError(st.error_message());
+  for (const v1::HostInfo& h : resp.hosts()) {
+    if (h.name() != host) continue;
+    for (const v1::SlotInfo& s : h.slots()) {
+      if (s.ref().slot() == slot) return s;
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("no slot ", host, "/", slot));
+}
+
+}  // namespace slotkeeper::testing

@@ -1,0 +1,183 @@
+// Shared pieces of the control-plane fault tests (issue 12): hooks that log
+// what they do and run a stand-in mail server under slotfence, the short
+// timings these tests use, and readers for the logs they leave.
+//
+// HookRecorder::Install writes into <root>/hooks:
+//   hook.sh HOST    the pre_promote, promote and demote hook of HOST's agent.
+//                   Each run appends `<unix time, ns> <action> <host> <store>
+//                   <slot> <epoch>` to hooks-HOST.log. promote starts
+//                   `slotfence --lease_file=$SLOTKEEPER_LEASE_FILE -- standin.sh`
+//                   in a session of its own (its pid in fence-HOST-SLOT.pid);
+//                   demote stops that fence (SIGTERM). pre_promote vetoes
+//                   (exit 1) when veto-HOST exists or when it is the first to
+//                   take veto-first, and sleeps past the hook timeout when
+//                   hang-HOST exists or when it is the first to take
+//                   hang-first.
+//   standin.sh      the stand-in mail server: appends `<unix time, ns>
+//                   start|stop <host> <slot> <store> <epoch> <pid>` to
+//                   server-HOST-SLOT.log when it starts and when it is
+//                   stopped (SIGTERM), and otherwise idles.
+// and sets each host's `hooks { ... }` in the cluster options. Every fence
+// started is listed in fences.pids; the destructor kills those still running
+// (by pid, after checking that the pid is still a slotfence).
+#ifndef SLOTKEEPER_TESTS_E2E_CONTROL_PLANE_H_
+#define SLOTKEEPER_TESTS_E2E_CONTROL_PLANE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "tests/e2e/cluster.h"
+
+namespace slotkeeper::testing {
+
+// Short timings for the control-plane tests: a 4 s lease renewed every
+// 500 ms, hosts SUSPECT after 3 s and DOWN after 6 s of silence, failover
+// graces of 2 s (hard evidence) and 3 s (silence), copies replaced only by
+// hand (replace_after 10 min).
+std::vector<std::string> ShortCoordinatorFlags();
+inline constexpr absl::Duration kLease = absl::Seconds(4);
+// Appended to every agent's config: failsafe after 1.5 s of coordinator
+// silence.
+inline constexpr char kFailsafeConfig[] = "failsafe { coordinator_silence_ms: 1500 }";
+
+// One line of a hook log.
+struct HookRun {
+  absl::Time time;
+  std::string action;  // pre_promote, promote, demote
+  std::string host;
+  std::string store;
+  std::string slot;
+  uint64_t epoch = 0;
+};
+
+// One line of a stand-in server's log.
+struct ServerEvent {
+  absl::Time time;
+  bool start = false;  // else stop
+  std::string host;
+  std::string slot;
+  std::string store;
+  uint64_t epoch = 0;
+  pid_t pid = 0;
+};
+
+class HookRecorder {
+ public:
+  // Writes the scripts into <options.root>/hooks and sets every host's hooks
+  // in `options` (host_config_extra) with a timeout of `hook_timeout`.
+  static absl::StatusOr<std::unique_ptr<HookRecorder>> Install(ClusterOptions& options,
+                                                               absl::Duration hook_timeout);
+  ~HookRecorder();
+
+  const std::string& dir() const { return dir_; }
+
+  // Creates or removes a control file: "veto-imap2", "veto-first",
+  // "hang-imap3", "hang-first".
+  void SetFlag(const std::string& name, bool on);
+
+  // Every hook run of `host` (all hosts when empty), oldest first.
+  std::vector<HookRun> Runs(const std::string& host = "") const;
+  // Runs of `action` (any host when `host` is empty) at or after `since`.
+  std::vector<HookRun> RunsSince(absl::Time since, const std::string& action,
+                                 const std::string& host = "") const;
+  // The stand-in server log of HOST/SLOT, oldest first.
+  std::vector<ServerEvent> ServerEvents(const std::string& host, const std::string& slot) const;
+  // The stand-in of HOST/SLOT that started last, when it is still running.
+  std::optional<ServerEvent> RunningServer(const std::string& host, const std::string& slot) const;
+  // Waits until a stand-in of HOST/SLOT runs; returns its start line.
+  absl::StatusOr<ServerEvent> WaitForServer(const std::string& host, const std::string& slot,
+                                            absl::Duration timeout) const;
+  // Waits until the stand-in `pid` of HOST/SLOT logged its stop; returns it.
+  absl::StatusOr<ServerEvent> WaitForServerStop(const std::string& host, const std::string& slot,
+                                                pid_t pid, absl::Duration timeout) const;
+
+ private:
+  explicit HookRecorder(std::string dir) : dir_(std::move(dir)) {}
+  std::string dir_;
+};
+
+// True while `pid` is a live process (not a zombie).
+bool ProcessAlive(pid_t pid);
+
+// One line of an agent's log whose text contains a needle.
+struct LogLine {
+  absl::Time time;
+  std::string text;
+};
+// Lines of every replicatord log of `host` (all its runs) containing
+// `needle`, oldest first.
+std::vector<LogLine> AgentLogLines(const Cluster& cluster, const std::string& host,
+                                   const std::string& needle);
+
+// The path of a master's lease file, and its deadline converted to the wall
+// clock (read now: CLOCK_MONOTONIC and CLOCK_REALTIME sampled together).
+std::string LeaseFileOf(const Cluster& cluster, const std::string& host, const std::string& slot);
+absl::StatusOr<absl::Time> LeaseDeadline(const std::string& lease_file);
+
+// Reads a slot that a sync may be writing into (files vanish while listed),
+// without the data path's temporaries (".slotsync-*").
+absl::StatusOr<SlotContent> ReadWhileSyncing(const std::string& slot);
+
+// A shell loop delivering mail into `slot` (mailgen --mutate: new messages
+// and flag changes, no deletions) until `stop_file` exists.
+std::vector<std::string> DeliveryLoop(const std::string& slot, const std::string& stop_file,
+                                      int first_seed, const std::string& new_pct,
+                                      const std::string& pause);
+
+// A DeliveryLoop process into HOST/SLOT; Stop() ends it and checks that it
+// exited cleanly.
+class Delivery {
+ public:
+  absl::Status Start(Cluster& cluster, const std::string& root, const std::string& host,
+                     const std::string& slot, int first_seed, const std::string& new_pct = "1",
+                     const std::string& pause = "0.3");
+  absl::Status Stop();
+  ~Delivery();
+
+ private:
+  Process process_;
+  std::string stop_file_;
+};
+
+// Waits until every copy of `store` except those in `skip` ("HOST/SLOT") holds
+// every message the master holds now (read once at the start), with the same
+// content. Returns the master's content.
+absl::StatusOr<SlotContent> WaitForCopiesToMatchMaster(Cluster& cluster, const std::string& store,
+                                                       absl::Duration timeout,
+                                                       const std::vector<std::string>& skip = {});
+
+// Every message of `expected` on every copy of `store` (masters included,
+// lost copies and those in `skip` not): the problems, empty when none.
+std::vector<std::string> CheckCopiesHave(Cluster& cluster, const std::string& store,
+                                         const SlotContent& expected,
+                                         const std::vector<std::string>& skip = {});
+
+// Waits until the store has a master at an epoch above `epoch`, other than
+// `old_master` ("HOST/SLOT"), that is usable and serving; returns the store.
+absl::StatusOr<v1::StoreInfo> WaitForNewMaster(Cluster& cluster, const std::string& store,
+                                               uint64_t epoch, const std::string& old_master,
+                                               absl::Duration timeout);
+
+// "HOST" of "HOST/SLOT".
+std::string HostOf(const std::string& host_slot);
+std::string SlotOf(const std::string& host_slot);
+
+// The master copy of a store, null when none.
+const v1::Copy* MasterCopyOf(const v1::StoreInfo& store);
+
+// The coordinator's record of HOST/SLOT (ListHosts).
+absl::StatusOr<v1::SlotInfo> SlotInfoOf(Cluster& cluster, const std::string& host,
+                                        const std::string& slot);
+
+}  // namespace slotkeeper::testing
+
+#endif  // SLOTKEEPER_TESTS_E2E_CONTROL_PLANE_H_
