@@ -104,7 +104,8 @@ absl::Status Agent::StartClient() {
   asker_ = std::make_unique<GrpcFailsafeAsker>();
   keeper_ = std::make_unique<FailsafeKeeper>(
       clock_, leases_.get(), contact_.get(), failsafe_options_, asker_.get(), config_.host(),
-      [this](const std::string& slot) { return SlotMayServe(slot); });
+      [this](const std::string& slot) { return SlotMayServe(slot); },
+      [this] { client_->ReconnectNow(); });
   {
     absl::MutexLock lock(&client_mu_);
     client_ptr_ = client_.get();

@@ -111,6 +111,11 @@ void CoordinatorClient::NotifyChanged() {
   changed_ = true;
 }
 
+void CoordinatorClient::ReconnectNow() {
+  absl::MutexLock lock(&mu_);
+  reconnect_now_ = true;
+}
+
 void CoordinatorClient::SendTaskUpdate(const v1::TaskUpdate& update) {
   absl::MutexLock lock(&mu_);
   pending_tasks_[update.task_id()] = update;  // the newest per task
@@ -144,8 +149,11 @@ void CoordinatorClient::ConnectLoop() {
       last_logged = clock_->Monotonic();
     }
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+    reconnect_now_ = false;
+    auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_ || reconnect_now_; };
+    mu_.AwaitWithTimeout(absl::Condition(&wake), backoff);
     if (stopping_) return;
+    if (reconnect_now_) backoff = absl::ZeroDuration();  // the next failure starts small again
   }
 }
 

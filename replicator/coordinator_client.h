@@ -86,6 +86,9 @@ class CoordinatorClient : public TaskUpdateSink {
 
   // The health state changed: send a report now.
   void NotifyChanged();
+  // The coordinator is known to be up (a peer hears it): when waiting to
+  // reconnect, try again now.
+  void ReconnectNow();
   void SendTaskUpdate(const v1::TaskUpdate& update) override;
 
  private:
@@ -119,6 +122,7 @@ class CoordinatorClient : public TaskUpdateSink {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool changed_ ABSL_GUARDED_BY(mu_) = true;
   bool session_broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool reconnect_now_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* session_context_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::deque<v1::Command> command_queue_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::CommandAck> pending_acks_ ABSL_GUARDED_BY(mu_);

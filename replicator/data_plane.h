@@ -13,8 +13,8 @@
 // goes through the sink. OnRoleChanged is called with the slot's lock held
 // (promote, demote, fencing): it signals and returns, never waits for a sync
 // thread or a source, so fencing can never wait on the data path. Only
-// ReleaseSlot and Stop wait, for a bounded time, for local work. A command method's Status becomes the CommandAck:
-// OK means accepted (or already in that state: commands are idempotent),
+// ReleaseSlot and Stop wait, for a bounded time, for local work. A command method's Status becomes
+// the CommandAck: OK means accepted (or already in that state: commands are idempotent),
 // InvalidArgument/NotFound mean the command was wrong, FailedPrecondition
 // that the slot is in the wrong state, Unimplemented that this build cannot.
 #ifndef SLOTKEEPER_REPLICATOR_DATA_PLANE_H_

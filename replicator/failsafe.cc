@@ -52,6 +52,7 @@ v1::FailsafeLeaseResponse FailsafePromises::Decide(const v1::FailsafeLeaseReques
   }
   const absl::Duration silent = contact_->SilentFor();
   if (silent < options_.coordinator_silence) {
+    out.set_copy_hears_coordinator(true);
     return refuse(absl::StrCat("this agent heard the coordinator ", absl::FormatDuration(silent),
                                " ago: the master must renew through it"));
   }

@@ -37,14 +37,16 @@ std::vector<absl::StatusOr<v1::FailsafeLeaseResponse>> GrpcFailsafeAsker::Ask(
 
 FailsafeKeeper::FailsafeKeeper(Clock* clock, LeaseManager* leases,
                                const CoordinatorContact* contact, FailsafeOptions options,
-                               FailsafeAsker* asker, std::string host, CanServe can_serve)
+                               FailsafeAsker* asker, std::string host, CanServe can_serve,
+                               std::function<void()> coordinator_reachable)
     : clock_(clock),
       leases_(leases),
       contact_(contact),
       options_(options),
       asker_(asker),
       host_(std::move(host)),
-      can_serve_(std::move(can_serve)) {}
+      can_serve_(std::move(can_serve)),
+      coordinator_reachable_(std::move(coordinator_reachable)) {}
 
 FailsafeKeeper::~FailsafeKeeper() { Stop(); }
 
@@ -107,6 +109,9 @@ std::vector<std::string> FailsafeKeeper::RunOnce() {
         refusals.push_back(absl::StrCat(who, ": ", answers[i].status().message()));
       } else if (!answers[i]->granted()) {
         refusals.push_back(absl::StrCat(who, ": ", answers[i]->refusal()));
+        if (answers[i]->copy_hears_coordinator() && coordinator_reachable_) {
+          coordinator_reachable_();
+        }
       }
     }
     absl::MutexLock lock(&mu_);

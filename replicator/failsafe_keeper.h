@@ -59,9 +59,12 @@ class FailsafeKeeper {
   // Whether a local slot may keep serving (no hard condition on it).
   using CanServe = std::function<bool(const std::string& slot)>;
 
+  // `coordinator_reachable` (may be empty) is called when a copy refused
+  // because it hears the coordinator: the coordinator is up, so this agent
+  // should reconnect to it now instead of waiting out its backoff.
   FailsafeKeeper(Clock* clock, LeaseManager* leases, const CoordinatorContact* contact,
                  FailsafeOptions options, FailsafeAsker* asker, std::string host,
-                 CanServe can_serve);
+                 CanServe can_serve, std::function<void()> coordinator_reachable = {});
   ~FailsafeKeeper();
 
   void Start(absl::Duration interval);
@@ -78,6 +81,7 @@ class FailsafeKeeper {
   FailsafeAsker* const asker_;
   const std::string host_;
   const CanServe can_serve_;
+  const std::function<void()> coordinator_reachable_;
 
   absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

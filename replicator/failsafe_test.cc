@@ -50,6 +50,7 @@ TEST_F(FailsafePromisesTest, GrantsOnlyWhenThisAgentCannotHearTheCoordinatorEith
   v1::FailsafeLeaseResponse r = promises_.Decide(Request("s02", 3));
   EXPECT_FALSE(r.granted());
   EXPECT_THAT(r.refusal(), HasSubstr("heard the coordinator 2s ago"));
+  EXPECT_TRUE(r.copy_hears_coordinator());
   EXPECT_FALSE(promises_.Binding("st1"));
 
   clock_.Advance(absl::Seconds(1));  // 3 s of silence
@@ -103,7 +104,10 @@ class FakeAsker : public FailsafeAsker {
       }
       v1::FailsafeLeaseResponse resp;
       resp.set_granted(!refusing.count(r.peer_address));
-      if (!resp.granted()) resp.set_refusal("hears the coordinator");
+      if (!resp.granted()) {
+        resp.set_refusal("hears the coordinator");
+        resp.set_copy_hears_coordinator(true);
+      }
       out.push_back(resp);
     }
     return out;
@@ -133,13 +137,15 @@ class FailsafeKeeperTest : public ::testing::Test {
   CoordinatorContact contact_{&clock_};
   FakeAsker asker_;
   bool can_serve_ = true;
+  int reconnects_ = 0;
   FailsafeKeeper keeper_{&clock_,
                          &leases_,
                          &contact_,
                          FailsafeOptions(),
                          &asker_,
                          "imap1",
-                         [this](const std::string&) { return can_serve_; }};
+                         [this](const std::string&) { return can_serve_; },
+                         [this] { ++reconnects_; }};
 };
 
 TEST_F(FailsafeKeeperTest, AsksEveryCopyWhenTheCoordinatorIsSilentAndExtendsOnAllGrants) {
@@ -159,6 +165,7 @@ TEST_F(FailsafeKeeperTest, OneRefusalOrSilenceAndTheLeaseRunsOut) {
   clock_.Advance(absl::Seconds(6));
   asker_.refusing.insert("imap3:1");
   EXPECT_THAT(keeper_.RunOnce(), IsEmpty());
+  EXPECT_EQ(reconnects_, 1) << "a copy hears the coordinator: reconnect to it now";
   asker_.refusing.clear();
   asker_.unreachable.insert("imap2:1");
   EXPECT_THAT(keeper_.RunOnce(), IsEmpty());

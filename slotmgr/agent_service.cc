@@ -213,7 +213,12 @@ void AgentServiceImpl::Remove(SessionReactor* session) {
   absl::MutexLock lock(&mu_);
   sessions_.erase(session);
   auto it = current_.find(session->host());
-  if (it != current_.end() && it->second == session) current_.erase(it);
+  if (it != current_.end() && it->second == session) {
+    current_.erase(it);
+    // The host's current session ended: what it said about its replicas no
+    // longer holds (its agent may be gone, restarting, cut off).
+    core_->SessionEnded(session->host(), session->session_id_);
+  }
 }
 
 void AgentServiceImpl::Flush() {

@@ -102,6 +102,10 @@ class Coordinator {
   absl::Status ApplyTaskUpdate(const std::string& host, const v1::TaskUpdate& update);
   // Commands for `host` not yet sent in its current session (marks them sent).
   std::vector<v1::Command> TakeCommandsToSend(const std::string& host);
+  // The stream of `host`'s session `session_id` ended. If it is still the
+  // host's current session, its replicas are no longer in sync (nothing
+  // proves they keep up) and the host proves nothing for the failsafe rule.
+  void SessionEnded(const std::string& host, const std::string& session_id);
 
   // Advances timers: host silence, failover, replace_after, scheduling.
   absl::Status Tick();

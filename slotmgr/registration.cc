@@ -303,6 +303,25 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   }
   if (slot->store() == contents.store()) return;
   auto sit = model_.stores.find(contents.store());
+  // What a lost slot holds is not trusted again (its copy was replaced and
+  // dropped, or will be); a store that has its copies needs no extra one.
+  if (slot->role() == v1::SLOT_LOST) return;
+  if (sit != model_.stores.end()) {
+    int present = 0;
+    for (const v1::Copy& c : sit->second.info().copies()) present += c.role() != v1::SLOT_LOST;
+    if (present >= static_cast<int>(sit->second.info().required_copies())) {
+      const std::string key = absl::StrCat("extra-copy/", model::SlotName(ref));
+      if (notices_.insert(key).second) {
+        journal_.Record(
+            txn, event_kind::kSlotContentsMismatch, v1::WARNING,
+            absl::StrCat(model::SlotName(ref), " holds a copy of ", contents.store(),
+                         " on disk, which already has its ", sit->second.info().required_copies(),
+                         " copies: not adopted (release or reuse the slot)"),
+            host, ref.slot(), contents.store());
+      }
+      return;
+    }
+  }
   if (!slot->store().empty()) {
     const std::string key = absl::StrCat("contents-mismatch/", model::SlotName(ref));
     if (notices_.insert(key).second) {
@@ -352,6 +371,27 @@ absl::Status Coordinator::Hello(const v1::SessionHello& hello) {
   }
   outbox_.ResendAll(hello.host());
   return absl::OkStatus();
+}
+
+void Coordinator::SessionEnded(const std::string& host, const std::string& session_id) {
+  absl::MutexLock lock(&mu_);
+  auto hit = model_.hosts.find(host);
+  if (hit == model_.hosts.end() || hit->second.session_id() != session_id) return;
+  masters_.HostSilent(host);
+  Txn txn;
+  for (const v1::SlotInfo& s : hit->second.info().slots()) {
+    if (s.role() != v1::SLOT_REPLICA || s.store().empty()) continue;
+    auto sit = model_.stores.find(s.store());
+    if (sit == model_.stores.end()) continue;
+    v1::Copy* c = FindCopy(sit->second, s.ref());
+    if (c == nullptr || !c->in_sync()) continue;
+    c->set_in_sync(false);
+    c->set_out_of_sync_reason("its agent's session ended");
+    txn.stores.insert(s.store());
+  }
+  if (txn.stores.empty()) return;
+  RecomputeLocked(txn);
+  CommitLocked(txn).IgnoreError();  // a failed commit aborts or is logged there
 }
 
 std::vector<v1::Command> Coordinator::TakeCommandsToSend(const std::string& host) {

@@ -37,7 +37,8 @@ void RestartReplicaAgent(bool crash, bool away_check = false) {
   const absl::Time start = absl::Now();
   ClusterOptions options;
   options.root = std::string(std::getenv("TEST_TMPDIR")) +
-                 (crash ? "/fault_agent_restart_kill" : "/fault_agent_restart_term");
+                 (crash ? "/fault_agent_restart_kill" : "/fault_agent_restart_term") +
+                 (away_check ? "_away" : "");
   options.verbose = true;
   options.coordinator_flags = ShortCoordinatorFlags();
   options.agent_config_extra = kFailsafeConfig;
@@ -83,21 +84,17 @@ void RestartReplicaAgent(bool crash, bool away_check = false) {
   }
   auto burst = ReadWhileSyncing(master_path);
   ASSERT_TRUE(burst.ok());
-  // What the coordinator says of the copy while its agent is away: it still
-  // holds the dead session's last report until the agent registers again or
-  // the host falls silent.
+  // What the coordinator says of the copy while its agent is away: once the
+  // agent's session ended, nothing proves the replica keeps up.
   if (auto away = c.Store("st1"); away.ok()) {
     if (const v1::Copy* copy = CopyOn(*away, replica)) {
       c.Log(absl::StrCat("while ", host, "'s agent is away (",
                          absl::FormatDuration(absl::Now() - stopping), "): ", replica, " in_sync=",
                          copy->in_sync(), " usable=", copy->usable(), " lag_ms=", copy->lag_ms()));
       if (away_check) {
-        // PRODUCT BUG (slotmgr/agent_service.cc OnDone, registration.cc): the
-        // end of an agent's session does not clear its replicas' in_sync;
-        // only a new registration does.
         auto there = ReadWhileSyncing(replica_path);
         EXPECT_FALSE(copy->in_sync())
-            << "PRODUCT BUG: " << replica << " shown in sync while its agent is away and "
+            << replica << " shown in sync while its agent is away and "
             << (there.ok() ? MissingFrom(*burst, *there).size() : 0) << " messages behind";
       }
     }

@@ -219,19 +219,17 @@ TEST(FaultStalledSourceTest, TargetGivesUpRetriesElsewhereAndStopsOnSigterm) {
                   c, [](const v1::StoreInfo&) { return false; }, absl::Seconds(60),
                   "st1 healthy, no task left")
                   .ok());
-  // PRODUCT BUG (slotmgr/registration.cc, RecognizeContentsLocked): once a
-  // lost copy has been replaced and dropped, the next slot-contents report of
-  // its agent shows the store's marker still in that slot (the unit was only
-  // declared lost), and the coordinator adopts it again as a replica
-  // (store.copy_recognized): a copy on a unit declared lost, a second copy of
-  // the store on that host, four copies where three are wanted.
+  // Once a lost copy has been replaced and dropped, its agent's slot reports
+  // still show the store's marker in that slot (the unit was only declared
+  // lost): the coordinator must not adopt it again (a copy on a unit
+  // declared lost, a second copy on that host, four where three are wanted).
   absl::SleepFor(absl::Seconds(3));  // a slot scan or two
   auto final_info = c.Store("st1");
   ASSERT_TRUE(final_info.ok());
   for (const v1::Copy& copy : final_info->copies()) {
     const std::string name = absl::StrCat(copy.slot().host(), "/", copy.slot().slot());
     EXPECT_TRUE(name != replicas[1] && name != to_lose)
-        << "PRODUCT BUG: the copy on a unit declared lost (" << name << ") was adopted again as a "
+        << "the copy on a unit declared lost (" << name << ") was adopted again as a "
         << v1::SlotRole_Name(copy.role());
   }
   EXPECT_EQ(final_info->copies_size(), 3) << final_info->ShortDebugString();
