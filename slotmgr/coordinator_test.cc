@@ -52,6 +52,35 @@ TEST_F(CoordinatorTest, RegistrationRecognizesExistingCopies) {
   EXPECT_EQ(loc->store(), "old");
 }
 
+TEST_F(CoordinatorTest, AnExtraCopyOnDiskIsNotAdoptedAndNotOverwritten) {
+  RegisterThree();
+  CreateHealthyStore();
+  v1::HostInventory inv = MakeInventory("imap2");
+  v1::SlotContents* c = inv.add_contents();
+  c->set_slot("s02");
+  c->set_store("st1");
+  c->add_users("alice");
+  RegisterHost(inv);
+  EXPECT_EQ(coord_->queries().GetStore("st1")->copies_size(), 3) << "st1 has its copies";
+  EXPECT_EQ(coord_->queries().GetHost("imap2")->slots(1).unadopted_store(), "st1");
+  // A new store needing a replica on imap2 is not placed on that data.
+  v1::CreateStoreRequest req;
+  req.set_store("st2");
+  *req.mutable_master() = Ref("imap1", "s02");
+  req.set_copies(3);
+  auto st2 = coord_->CreateStore(req);
+  ASSERT_TRUE(st2.ok()) << st2.status();
+  for (const v1::Copy& copy : st2->copies()) {
+    EXPECT_NE(model::SlotName(copy.slot()), "imap2/s02") << st2->DebugString();
+  }
+  // Emptied by the operator (the agent's scan finds no store), the slot
+  // returns to service.
+  v1::HostInventory emptied = MakeInventory("imap2");
+  emptied.add_contents()->set_slot("s02");
+  RegisterHost(emptied);
+  EXPECT_EQ(coord_->queries().GetHost("imap2")->slots(1).unadopted_store(), "");
+}
+
 TEST_F(CoordinatorTest, ASlotMissingFromTheInventoryIsUnusableForThatCause) {
   RegisterThree();
   CreateHealthyStore();

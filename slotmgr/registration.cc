@@ -297,26 +297,38 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   v1::SlotInfo* slot = FindSlot(&model_, ref);
   if (slot == nullptr) return;
   slot->set_used_bytes(contents.used_bytes());
-  if (contents.store().empty()) return;
-  for (const auto& u : contents.users()) {
-    if (users_.Assign(u, contents.store())) txn.users.insert(u);
+  if (contents.store().empty()) {
+    if (!slot->unadopted_store().empty()) txn.hosts.insert(host);
+    slot->clear_unadopted_store();
+    return;
   }
-  if (slot->store() == contents.store()) return;
-  auto sit = model_.stores.find(contents.store());
   // What a lost slot holds is not trusted again (its copy was replaced and
-  // dropped, or will be); a store that has its copies needs no extra one.
+  // dropped, or will be).
   if (slot->role() == v1::SLOT_LOST) return;
+  auto assign_users = [&] {
+    for (const auto& u : contents.users()) {
+      if (users_.Assign(u, contents.store())) txn.users.insert(u);
+    }
+  };
+  if (slot->store() == contents.store()) {
+    assign_users();
+    return;
+  }
+  auto sit = model_.stores.find(contents.store());
+  // A store that has its copies needs no extra one. The slot is kept out of
+  // placement while it holds that data, so automation never overwrites it.
   if (sit != model_.stores.end()) {
     int present = 0;
     for (const v1::Copy& c : sit->second.info().copies()) present += c.role() != v1::SLOT_LOST;
     if (present >= static_cast<int>(sit->second.info().required_copies())) {
-      const std::string key = absl::StrCat("extra-copy/", model::SlotName(ref));
-      if (notices_.insert(key).second) {
+      if (slot->unadopted_store() != contents.store()) {
+        slot->set_unadopted_store(contents.store());
+        txn.hosts.insert(host);
         journal_.Record(
             txn, event_kind::kSlotContentsMismatch, v1::WARNING,
             absl::StrCat(model::SlotName(ref), " holds a copy of ", contents.store(),
                          " on disk, which already has its ", sit->second.info().required_copies(),
-                         " copies: not adopted (release or reuse the slot)"),
+                         " copies: not adopted, and not used for placement until emptied"),
             host, ref.slot(), contents.store());
       }
       return;
@@ -346,6 +358,8 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   c->set_role(v1::SLOT_REPLICA);
   slot->set_role(v1::SLOT_REPLICA);
   slot->set_store(contents.store());
+  slot->clear_unadopted_store();
+  assign_users();
   txn.stores.insert(contents.store());
   txn.hosts.insert(host);
   journal_.Record(

@@ -296,6 +296,14 @@ TEST_F(ServerTest, ReadOnlyMasterFailsOverAndStateSurvivesRestart) {
       // The replicas answer the final pull from the read-only master.
       if (a->host() != "imap1") a->AckAll();
     }
+    // The stream is asynchronous: the clock moves on only once every report
+    // of this second has been applied, or the hosts would look silent.
+    ASSERT_TRUE(Eventually([&] {
+      for (auto& a : agents) {
+        if (coord_->queries().GetHost(a->host())->last_heard_ms() != clock_.NowMs()) return false;
+      }
+      return true;
+    }));
     server_->TickAndFlush();
   }
   // A promote command reaches one of the replicas' agents.

@@ -76,7 +76,8 @@ absl::StatusOr<ClusterView> BuildView(const ClusterModel& model,
       sv.capacity_bytes = s.capacity_bytes();
       sv.used_bytes = s.used_bytes();
       sv.role = s.role();
-      sv.store = s.store();
+      // A spare holding un-adopted data counts as taken: never a target.
+      sv.store = s.store().empty() ? s.unadopted_store() : s.store();
       // A draining unit takes no new replicas: its spares are not usable.
       sv.usable = s.usable() && !(s.role() == v1::SLOT_SPARE && unit_draining[sv.unit]);
       view.slots.push_back(sv);

@@ -263,23 +263,14 @@ TEST_F(SlotctlIntegrationTest, UserShowsWhereTheUserLives) {
 }
 
 TEST_F(SlotctlIntegrationTest, StoreCreateWithCopiesPlacesReplicasOnOtherHosts) {
-  // First a copy of st1 that the coordinator finds on disk in a spare slot
-  // and records as a replica (the failover test promotes it); done before
-  // st2 is placed so that placement cannot pick this slot.
+  // First a copy of st1 that the coordinator finds on disk in a spare slot.
+  // st1 already has its three copies, so the copy is not adopted, and the
+  // slot is kept out of placement while it holds that data.
   ASSERT_TRUE(cluster().GenerateMail("imap4", "du1s1", "st1", 5, 20, 1).ok());
-  ASSERT_TRUE(cluster()
-                  .WaitForStore(
-                      "st1",
-                      [](const v1::StoreInfo& s) {
-                        for (const v1::Copy& c : s.copies()) {
-                          if (c.slot().host() == "imap4" && c.role() == v1::SLOT_REPLICA) {
-                            return true;
-                          }
-                        }
-                        return false;
-                      },
-                      absl::Seconds(15), "imap4/du1s1 recognised as a replica")
-                  .ok());
+  v1::Event notice;
+  ASSERT_TRUE(cluster().WaitForEvent("slot.contents_mismatch", absl::Seconds(15), &notice).ok());
+  EXPECT_TRUE(absl::StrContains(notice.text(), "imap4/du1s1 holds a copy of st1")) << notice.text();
+  EXPECT_TRUE(absl::StrContains(notice.text(), "not adopted")) << notice.text();
 
   Result create = Slotctl({"store", "create", "st2", "--master", "imap2/du2s1", "--copies", "2"});
   ASSERT_EQ(create.code, 0) << create.out;
@@ -305,10 +296,11 @@ TEST_F(SlotctlIntegrationTest, FailoverRefusesANonCopyAndPromotesAReplica) {
   EXPECT_EQ(refused.code, 1) << refused.out;
   EXPECT_NE(LineWith(refused.out, "st1", "holds no copy of store st1"), "") << refused.out;
 
-  // A copy found on disk but never synced (imap4/du1s1) is behind: refused.
-  Result behind = Slotctl({"failover", "st1", "--to", "imap4/du1s1", "--dry-run"});
-  EXPECT_EQ(behind.code, 1) << behind.out;
-  EXPECT_NE(LineWith(behind.out, "st1", "not in sync"), "") << behind.out;
+  // Data of st1 that was found on disk but not adopted (imap4/du1s1) is not
+  // a copy either.
+  Result stray = Slotctl({"failover", "st1", "--to", "imap4/du1s1", "--dry-run"});
+  EXPECT_EQ(stray.code, 1) << stray.out;
+  EXPECT_NE(LineWith(stray.out, "st1", "holds no copy of store st1"), "") << stray.out;
 
   // imap2/du1s1 was seeded by the data path: an in-sync replica.
   ASSERT_TRUE(cluster()
