@@ -157,6 +157,8 @@ class Coordinator {
   // Failover (failover.cc): promotions that are due, a promotion with its
   // commands and routing change, a drive unit declared lost.
   void FailoverStepLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool PlannedFailoverStepLocked(Txn& txn, StoreRecord& rec, std::optional<ClusterView>& view)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target,
                      const std::string& why, bool automatic) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The best promotion of `store` (view_builder.h), leaving out the copies

@@ -148,6 +148,34 @@ absl::Status Coordinator::Tick() {
   return CommitLocked(txn);
 }
 
+// An operator failover or a master moving off a draining host, once the old
+// lease can no longer be valid: promotes the target (or the best replica), or
+// abandons the plan with the reason. False when no view could be built.
+bool Coordinator::PlannedFailoverStepLocked(Txn& txn, StoreRecord& rec,
+                                            std::optional<ClusterView>& view) {
+  const std::string& name = rec.info().name();
+  if (!view) view = ViewLocked();
+  if (!view) return false;
+  PromotionChoice choice = ChoosePromotionLocked(
+      *view, rec, rec.pending_forced(), rec.has_pending_target() ? &rec.pending_target() : nullptr);
+  if (choice.waiting) return true;
+  if (choice.target) {
+    PromoteLocked(
+        txn, rec, *choice.target,
+        rec.has_pending_target() ? "operator failover" : "master moved off a draining host", false);
+    view.reset();
+    return true;
+  }
+  journal_.Record(txn, event_kind::kStoreFailoverRefused, v1::CRITICAL,
+                  absl::StrCat("planned failover of ", name, " abandoned: ", choice.refused,
+                               "; the old master keeps its role"),
+                  "", "", name);
+  rec.clear_pending_target();
+  rec.set_moving_master(false);
+  txn.stores.insert(name);
+  return true;
+}
+
 void Coordinator::FailoverStepLocked(Txn& txn) {
   const int64_t now = clock_->NowMs();
   const int64_t mono = clock_->MonotonicMs();
@@ -158,27 +186,7 @@ void Coordinator::FailoverStepLocked(Txn& txn) {
     // Operator failover or drain waiting for the old lease.
     if (rec.has_pending_target() || rec.moving_master()) {
       if (lease_valid) continue;
-      if (!view) view = ViewLocked();
-      if (!view) return;
-      PromotionChoice choice =
-          ChoosePromotionLocked(*view, rec, rec.pending_forced(),
-                                rec.has_pending_target() ? &rec.pending_target() : nullptr);
-      if (choice.waiting) continue;
-      if (choice.target) {
-        PromoteLocked(
-            txn, rec, *choice.target,
-            rec.has_pending_target() ? "operator failover" : "master moved off a draining host",
-            false);
-        view.reset();
-      } else {
-        journal_.Record(txn, event_kind::kStoreFailoverRefused, v1::CRITICAL,
-                        absl::StrCat("planned failover of ", name, " abandoned: ", choice.refused,
-                                     "; the old master keeps its role"),
-                        "", "", name);
-        rec.clear_pending_target();
-        rec.set_moving_master(false);
-        txn.stores.insert(name);
-      }
+      if (!PlannedFailoverStepLocked(txn, rec, view)) return;
       continue;
     }
     if (master != nullptr && master->usable() && !master->serving() &&

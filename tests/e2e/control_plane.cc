@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -125,6 +126,16 @@ SlotContent WithoutSyncTemporaries(SlotContent content) {
 }
 
 }  // namespace
+
+MailScale ScaleFromEnv(MailScale test_default) {
+  auto read = [](const char* name, int fallback) {
+    const char* v = std::getenv(name);
+    int n = 0;
+    return v != nullptr && absl::SimpleAtoi(v, &n) && n > 0 ? n : fallback;
+  };
+  return {read("SLOTKEEPER_FAULT_USERS", test_default.users),
+          read("SLOTKEEPER_FAULT_MESSAGES", test_default.messages)};
+}
 
 std::vector<std::string> ShortCoordinatorFlags() {
   return {"--heartbeat=500ms",           "--lease=4s",

@@ -1,4 +1,4 @@
-// Fault test (issue 12, 4): the agent of a host holding a replica is
+// Fault test: the agent of a host holding a replica is
 // restarted (SIGTERM, then started again) while mail is delivered to the
 // master.
 //
@@ -48,7 +48,8 @@ void RestartReplicaAgent(bool crash, bool away_check = false) {
   ASSERT_TRUE(c.StartCoordinator().ok());
   ASSERT_TRUE(c.StartAllAgents().ok());
   // A store of some size: the catch-up scans all of it.
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, 8, 400);
+  const MailScale scale = ScaleFromEnv({8, 400});
+  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, scale.users, scale.messages);
   ASSERT_TRUE(reference.ok()) << reference.status();
   auto before = c.Store("st1");
   ASSERT_TRUE(before.ok());
