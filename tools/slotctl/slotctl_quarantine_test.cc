@@ -162,6 +162,11 @@ TEST_F(QuarantineTest, ShowMissingItemIsNotFound) {
   EXPECT_TRUE(IsJsonObject(r.out)) << r.out;
   EXPECT_THAT(r.out, HasSubstr(kAliceItem));
   EXPECT_THAT(r.out, Not(HasSubstr("bob")));
+  // With --json a missing item is the error object alone.
+  r = Run({"quarantine", "show", kAlicePath, "cur/nope", "--store", "st1", "--json"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(IsJsonObject(r.out)) << r.out;
+  EXPECT_THAT(r.out, testing::StartsWith("{\"error\":{\"code\":\"NOT_FOUND\""));
   ExpectUsageError({"quarantine", "show", "--store", "st1"}, "\"quarantine show\" needs an item");
   ExpectUsageError({"quarantine", "show", kAlicePath}, "needs --store STORE");
   ExpectUsageError({"quarantine", "show", kAlicePath, "--store", "st1", "--dry-run"},

@@ -233,6 +233,17 @@ TEST_F(SafetyTest, ReconcileRefusedWithoutAUsableMaster) {
   EXPECT_THAT(cluster_.calls, Not(Contains("ReconcileStore")));
 }
 
+TEST_F(SafetyTest, ReconcileWhenTheOnlyOldMasterCannotBeAsked) {
+  for (v1::Copy& c : *cluster_.FindStore("st2")->mutable_copies()) {
+    if (c.slot().host() == "imap1") c.set_stranded_messages(0);
+  }
+  RunResult r = Run({"store", "reconcile", "st2", "--yes"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out, HasSubstr("Nothing stranded to copy from the copies that answered; run again "
+                               "when the others can be asked.\n"));
+  EXPECT_THAT(cluster_.calls, ElementsAre("GetStore", "ReconcileStore dry-run"));
+}
+
 TEST_F(SafetyTest, ReconcileFromChecksTheOnlySource) {
   RunResult r = Run({"store", "reconcile", "st3", "--from", "imap4/s03", "--yes"});
   EXPECT_EQ(r.code, 0) << r.err;

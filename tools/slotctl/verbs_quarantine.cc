@@ -272,9 +272,13 @@ absl::Status RunQuarantineShow(Invocation& inv, const ParsedArgs& args) {
     }
     if (hits.items_size() > 0) *found.add_slots() = std::move(hits);
   }
-  if (inv.json) {
+  std::vector<std::string> missing;
+  for (const std::string& name : wanted) {
+    if (matched.count(name) == 0) missing.push_back(absl::StrCat("\"", name, "\""));
+  }
+  if (inv.json && missing.empty()) {
     inv.out() << ToJson(found) << "\n";
-  } else if (found.slots_size() > 0) {
+  } else if (!inv.json && found.slots_size() > 0) {
     absl::StatusOr<std::map<std::string, int64_t>> offsets = ClockOffsets(inv);
     if (!offsets.ok()) return offsets.status();
     bool first = true;
@@ -286,11 +290,8 @@ absl::Status RunQuarantineShow(Invocation& inv, const ParsedArgs& args) {
       }
     }
   }
-  std::vector<std::string> missing;
-  for (const std::string& name : wanted) {
-    if (matched.count(name) == 0) missing.push_back(absl::StrCat("\"", name, "\""));
-  }
   if (missing.empty()) return absl::OkStatus();
+  // With --json the error alone is printed: one object on stdout.
   return absl::NotFoundError(absl::StrCat(
       "no quarantined item ", absl::StrJoin(missing, ", "), " in ", ScopeName(scope->request),
       unasked.empty() ? "" : absl::StrCat(" (not asked: ", absl::StrJoin(unasked, ", "), ")")));

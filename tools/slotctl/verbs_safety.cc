@@ -485,8 +485,11 @@ absl::Status RunStoreReconcile(Invocation& inv, const ParsedArgs& args) {
     if (inv.json) {
       inv.out() << ToJson(*plan) << "\n";
     } else {
-      inv.out() << (sum.messages == 0 ? "Nothing stranded to copy.\n"
-                                      : "Dry run: nothing copied.\n");
+      inv.out() << (sum.messages > 0 ? "Dry run: nothing copied.\n"
+                    : sum.unasked.empty()
+                        ? "Nothing stranded to copy.\n"
+                        : "Nothing stranded to copy from the copies that answered; run again "
+                          "when the others can be asked.\n");
     }
     return absl::OkStatus();
   }
