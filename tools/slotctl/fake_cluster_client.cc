@@ -298,7 +298,7 @@ absl::StatusOr<v1::ConsistencyReport> FakeClusterClient::CheckConsistency(
   }
   if (!c_->check_consistency_error.ok()) return c_->check_consistency_error;
   v1::ConsistencyReport report = c_->consistency;
-  report.set_data_verified(request.verify_data());
+  report.set_data_verified(request.verify_data() && !c_->agent_unanswered);
   return report;
 }
 

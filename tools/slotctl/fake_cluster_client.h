@@ -30,6 +30,9 @@ struct FakeCluster {
   absl::Status fail_all;
   // When not OK, CheckConsistency fails with it (e.g. UNIMPLEMENTED).
   absl::Status check_consistency_error;
+  // CheckConsistency with verify_data: an agent did not answer, so the data
+  // is not verified.
+  bool agent_unanswered = false;
   // What each slot's agent holds, by "HOST/SLOT": its quarantine and the
   // mail stranded there. A slot listed in `agent_errors` cannot be asked.
   std::map<std::string, std::vector<v1::QuarantineItem>> quarantine;

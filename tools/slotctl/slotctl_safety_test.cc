@@ -90,6 +90,9 @@ TEST_F(SafetyTest, KsckDeepGoesWithVerifyData) {
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(cluster_.calls, ElementsAre("CheckConsistency verify-data deep"));
   EXPECT_THAT(r.out, HasSubstr("data verified for 0 users (deep: every file read again)"));
+  cluster_.agent_unanswered = true;
+  r = Run({"ksck", "--verify-data", "--deep"});
+  EXPECT_THAT(r.out, HasSubstr("data not verified: not every copy's agent answered\n"));
   ExpectUsageError({"ksck", "--deep"}, "--deep goes with --verify-data");
   r = Run({"ksck", "--deep", "--json"});
   EXPECT_EQ(r.code, 2);

@@ -281,10 +281,12 @@ absl::Status RunKsck(Invocation& inv, const ParsedArgs& args) {
               << " " << absl::StrJoin(where, " ") << (where.empty() ? "" : ": ") << p.text()
               << "\n";
   }
-  std::string data = report->data_verified()
-                         ? absl::StrCat("data verified for ", report->users_verified(), " users",
-                                        req.deep() ? " (deep: every file read again)" : "")
-                         : std::string("data not verified (use --verify-data)");
+  std::string data =
+      report->data_verified()
+          ? absl::StrCat("data verified for ", report->users_verified(), " users",
+                         req.deep() ? " (deep: every file read again)" : "")
+          : (req.verify_data() ? std::string("data not verified: not every copy's agent answered")
+                               : std::string("data not verified (use --verify-data)"));
   inv.out() << (report->problems_size() == 0 ? Paint("OK", Tone::kGood, inv.color)
                                              : Paint("PROBLEMS", Tone::kBad, inv.color))
             << ": " << report->stores_checked() << " stores checked, " << errors << " error(s), "
