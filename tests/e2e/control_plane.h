@@ -52,12 +52,13 @@ inline constexpr char kFailsafeConfig[] = "failsafe { coordinator_silence_ms: 15
 // The mail each store starts with: the test's own small default, or what
 // SLOTKEEPER_FAULT_USERS and SLOTKEEPER_FAULT_MESSAGES (per store) say, so
 // that tools/bench_control_plane.sh measures the same faults on the demo's
-// sizes. A value that is not a positive number is ignored.
+// sizes; then the slots are sized like the demo's too (`options`). A value
+// that is not a positive number is ignored.
 struct MailScale {
   int users = 0;
   int messages = 0;
 };
-MailScale ScaleFromEnv(MailScale test_default);
+MailScale ScaleFromEnv(MailScale test_default, ClusterOptions& options);
 
 // One line of a hook log.
 struct HookRun {

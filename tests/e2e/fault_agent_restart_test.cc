@@ -42,13 +42,13 @@ void RestartReplicaAgent(bool crash, bool away_check = false) {
   options.verbose = true;
   options.coordinator_flags = ShortCoordinatorFlags();
   options.agent_config_extra = kFailsafeConfig;
+  const MailScale scale = ScaleFromEnv({8, 400}, options);
   auto created = Cluster::Create(options);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
   ASSERT_TRUE(c.StartCoordinator().ok());
   ASSERT_TRUE(c.StartAllAgents().ok());
   // A store of some size: the catch-up scans all of it.
-  const MailScale scale = ScaleFromEnv({8, 400});
   auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, scale.users, scale.messages);
   ASSERT_TRUE(reference.ok()) << reference.status();
   auto before = c.Store("st1");

@@ -40,6 +40,7 @@ TEST(FaultCoordinatorDownTest, MastersKeepServingOnFailsafeGrants) {
   auto hooks = HookRecorder::Install(options, absl::Seconds(3));
   ASSERT_TRUE(hooks.ok()) << hooks.status();
   HookRecorder& h = **hooks;
+  const MailScale scale = ScaleFromEnv({4, 80}, options);
   auto created = Cluster::Create(options);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
@@ -47,7 +48,6 @@ TEST(FaultCoordinatorDownTest, MastersKeepServingOnFailsafeGrants) {
   ASSERT_TRUE(c.StartAllAgents().ok());
   const std::map<std::string, std::string> masters = {{"st1", "imap1/du1s1"},
                                                       {"st2", "imap2/du1s1"}};
-  const MailScale scale = ScaleFromEnv({4, 80});
   auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}, {"st2", "imap2", "du1s1"}},
                                   scale.users, scale.messages);
   ASSERT_TRUE(reference.ok()) << reference.status();
