@@ -162,9 +162,12 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
                      u.state() == v1::UNIT_ONLINE ? Tone::kWarn : Tone::kBad, inv.color)
             << (u.failed_since_ms() ? absl::StrCat(" since ", FormatAgo(u.failed_since_ms(), now))
                                     : "")
-            << (u.replace_at_ms()
-                    ? absl::StrCat(", declared lost ", FormatAgo(u.replace_at_ms(), now))
-                    : "")
+            << (u.replace_at_ms() == 0 ? ""
+                : !u.held_reason().empty()
+                    ? absl::StrCat(", read again ", FormatAgo(u.replace_at_ms(), now))
+                : u.replace_at_ms() > now
+                    ? absl::StrCat(", to be declared lost ", FormatAgo(u.replace_at_ms(), now))
+                    : absl::StrCat(", due to be declared lost ", FormatAgo(u.replace_at_ms(), now)))
             << (u.draining() ? ", draining" : "") << (notes.empty() ? "" : "; " + notes) << "\n";
       }
       for (const v1::FilesystemInfo& f : h.filesystems()) {
