@@ -68,15 +68,16 @@ std::string VersionsNote(const ClusterModel& model, const std::set<std::string>&
 }
 
 // Journals `text` as held back under `key` once (per process), and keeps it
-// as the automation state's latest hold-back.
+// as the automation state's latest hold-back (what is held back again and
+// again is neither journaled nor written again).
 void HeldBack(Mutation& m, const std::string& key, const std::string& text,
               const std::string& host = "", const std::string& unit = "") {
-  if (m.automation != nullptr && m.automation->state().held_back() != text) {
+  if (m.notices != nullptr && !m.notices->insert(key).second) return;
+  if (m.automation != nullptr) {
     m.automation->mutable_state()->set_held_back(text);
     m.automation->mutable_state()->set_held_back_ms(m.now.wall_ms);
     m.txn.automation = true;
   }
-  if (m.notices != nullptr && !m.notices->insert(key).second) return;
   m.journal.Record(m.txn, event_kind::kAutomationHeldBack, v1::WARNING, text, host, "", "", "",
                    unit);
 }

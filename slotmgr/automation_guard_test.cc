@@ -92,6 +92,20 @@ TEST_F(AutomationGuardTest, EveryUnitFailingAtOnceEngagesTheBrakeUntilAcknowledg
   ASSERT_TRUE(renewal.ok());
   ASSERT_TRUE(renewal->has_value()) << "the brake keeps the only master serving";
   EXPECT_EQ((*renewal)->leases(0).store(), "st1");
+  // Its agent restarts (the bad release rolled out): the master is promoted
+  // again at its epoch, and serves.
+  DropLeases("imap1");
+  clock_.Advance(absl::Seconds(1));
+  Round(bad);
+  clock_.Advance(absl::Seconds(1));
+  Round(bad);
+  bool repromoted = false;
+  for (const v1::Command& cmd : AckAll("imap1")) {
+    repromoted |= cmd.has_promote() && cmd.promote().epoch() == 1;
+  }
+  EXPECT_TRUE(repromoted) << "a kept master is promoted again after its agent restarted";
+  Round(bad);
+  EXPECT_TRUE(coord_->queries().GetStore("st1")->copies(0).serving());
   // Far past replace_after: nothing is declared lost, asked or placed.
   for (int i = 0; i < 90; ++i) {
     clock_.Advance(absl::Seconds(1));
