@@ -58,6 +58,21 @@ bool MayServe(const FailoverEnv& env, const StoreRecord& store, const v1::Copy& 
          BrakeKeepsServing(env.automation, host->info(), *slot, store);
 }
 
+// True when automation is paused on the host of `master` (of `store`): its
+// failover waits, journaled once per failure (`since`).
+bool HeldBackByPause(FailoverEnv& env, Txn& txn, const std::string& store, const v1::Copy* master,
+                     int64_t since) {
+  if (master == nullptr || !HostPaused(env.model, master->slot().host())) return false;
+  if (env.notices.insert(absl::StrCat("paused/", store, "/", since)).second) {
+    env.journal.Record(
+        txn, event_kind::kAutomationHeldBack, v1::WARNING,
+        absl::StrCat("automatic failover of ", store, " held back: automation is paused on host ",
+                     master->slot().host()),
+        master->slot().host(), master->slot().slot(), store);
+  }
+  return true;
+}
+
 }  // namespace
 
 // An operator failover or a master moving off a draining host, once the old
@@ -121,18 +136,7 @@ void Promoter::Step(FailoverEnv& env, Txn& txn) {
       g.hard_mono = mono;
     }
     if (!env.automation_running) continue;
-    if (master != nullptr && HostPaused(env.model, master->slot().host())) {
-      const std::string key = absl::StrCat("paused/", name, "/", g.unusable_mono);
-      if (env.notices.insert(key).second) {
-        env.journal.Record(txn, event_kind::kAutomationHeldBack, v1::WARNING,
-                           absl::StrCat("automatic failover of ", name,
-                                        " held back: automation is "
-                                        "paused on host ",
-                                        master->slot().host()),
-                           master->slot().host(), master->slot().slot(), name);
-      }
-      continue;
-    }
+    if (HeldBackByPause(env, txn, name, master, g.unusable_mono)) continue;
     const bool hard = g.hard_mono >= 0;
     const int64_t since = hard ? g.hard_mono : g.unusable_mono;
     const int64_t grace =

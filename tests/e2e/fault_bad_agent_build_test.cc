@@ -54,6 +54,108 @@ bool MastersServeAsBefore(Cluster& c, const std::map<std::string, v1::StoreInfo>
   return true;
 }
 
+// No event of these kinds after `seq` (what the brake must stop).
+void ExpectNoneAfter(Cluster& c, uint64_t seq, const std::vector<std::string>& kinds,
+                     const std::string& when) {
+  for (const std::string& kind : kinds) {
+    auto found = EventsOfKind(c, kind);
+    ASSERT_TRUE(found.ok());
+    for (const v1::Event& e : *found) EXPECT_LE(e.seq(), seq) << when << ": " << e.text();
+  }
+}
+
+// Without --allow_test_flags the agent refuses the test flag.
+void ExpectTestFlagRefused(Cluster& c, const ClusterOptions& options) {
+  std::string out;
+  auto refused = RunCommand({Runfile(options.replicatord),
+                             absl::StrCat("--config=", c.HostDir("imap1"), "/agent.textproto"),
+                             "--test_fake_hard_condition=all"},
+                            &out, absl::Seconds(20));
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(*refused, 2) << out;
+  EXPECT_TRUE(absl::StrContains(out, "needs --allow_test_flags")) << out;
+}
+
+// Under the bad build, for twice replace_after: every master serves, and
+// nothing irreversible happens; the brake shows in slotctl.
+void WatchUnderTheBrake(Cluster& c, const std::map<std::string, v1::StoreInfo>& before,
+                        uint64_t seq_before, absl::Time deployed) {
+  ASSERT_TRUE(c.WaitForStatus(
+                   [](const v1::ClusterStatus& s) {
+                     int failed = 0;
+                     for (const auto& h : s.troubled_hosts()) {
+                       for (const auto& u : h.units()) failed += u.state() == v1::UNIT_FAILED;
+                     }
+                     return failed == 8;
+                   },
+                   absl::Seconds(30), "every unit FAILED")
+                  .ok());
+  const absl::Time watch_until = absl::Now() + 2 * kReplaceAfter;
+  int checks = 0, not_serving = 0;
+  absl::Time first_serving = absl::InfiniteFuture();
+  while (absl::Now() < watch_until) {
+    const bool ok = MastersServeAsBefore(c, before);
+    ++checks;
+    if (ok && first_serving == absl::InfiniteFuture()) first_serving = absl::Now();
+    if (!ok && first_serving != absl::InfiniteFuture()) ++not_serving;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  ASSERT_NE(first_serving, absl::InfiniteFuture()) << "masters did not serve under the brake";
+  EXPECT_EQ(not_serving, 0) << "a master stopped serving under the brake";
+  std::fprintf(stderr,
+               "every master serving (same master, same epoch) from %s after the bad build went "
+               "out, at all %d checks over %s\n",
+               absl::FormatDuration(first_serving - deployed).c_str(), checks,
+               absl::FormatDuration(2 * kReplaceAfter).c_str());
+  ExpectNoneAfter(c, seq_before,
+                  {"unit.lost", "unit.second_opinion", "task.created", "store.failover"},
+                  "under the brake");
+  auto brakes = EventsOfKind(c, "automation.brake");
+  ASSERT_TRUE(brakes.ok());
+  EXPECT_EQ(brakes->size(), 1u) << "one critical event";
+  auto held = EventsOfKind(c, "automation.held_back");
+  ASSERT_TRUE(held.ok());
+  EXPECT_FALSE(held->empty()) << "what the brake held back is said";
+  for (const std::vector<std::string>& verb :
+       std::vector<std::vector<std::string>>{{"status"}, {"automation", "status"}}) {
+    std::string out;
+    auto code = c.Slotctl(verb, &out);
+    ASSERT_TRUE(code.ok());
+    std::fprintf(stderr, "$ slotctl %s (bad build)\n%s\n", absl::StrJoin(verb, " ").c_str(),
+                 out.c_str());
+    EXPECT_TRUE(absl::StrContains(out, "EVIDENCE BRAKE ENGAGED")) << out;
+  }
+}
+
+// The fixed build goes out: everything returns; the brake waits for
+// `slotctl automation ack`, which moves nothing.
+void FixAndAcknowledge(Cluster& c, const std::vector<std::string>& hosts,
+                       const std::map<std::string, v1::StoreInfo>& before, uint64_t seq_before) {
+  const absl::Time fixed = absl::Now();
+  ASSERT_TRUE(Redeploy(c, hosts, {}).ok());
+  ASSERT_TRUE(
+      c.WaitForStatus(
+           [](const v1::ClusterStatus& s) { return s.stores_healthy() == s.stores_total(); },
+           absl::Seconds(60), "every store healthy after the fix")
+          .ok());
+  std::fprintf(stderr, "every store healthy %s after the fixed build went out\n",
+               absl::FormatDuration(absl::Now() - fixed).c_str());
+  EXPECT_TRUE(MastersServeAsBefore(c, before));
+  auto automation = GetAutomation(c);
+  ASSERT_TRUE(automation.ok());
+  EXPECT_TRUE(automation->brake_engaged()) << "only an operator releases the brake";
+  std::string out;
+  auto code = c.Slotctl({"automation", "ack", "--reason", "bad agent build rolled back"}, &out);
+  ASSERT_TRUE(code.ok());
+  EXPECT_EQ(*code, 0) << out;
+  std::fprintf(stderr, "$ slotctl automation ack\n%s\n", out.c_str());
+  automation = GetAutomation(c);
+  ASSERT_TRUE(automation.ok());
+  EXPECT_FALSE(automation->brake_engaged());
+  absl::SleepFor(absl::Seconds(3));
+  ExpectNoneAfter(c, seq_before, {"unit.lost", "task.created", "store.failover"}, "after ack");
+}
+
 TEST(FaultBadAgentBuildTest, TheBrakeStopsEveryIrreversibleStepAndMastersKeepServing) {
   if (absl::Status st = CanLoopMount(); !st.ok()) {
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
@@ -90,16 +192,7 @@ TEST(FaultBadAgentBuildTest, TheBrakeStopsEveryIrreversibleStepAndMastersKeepSer
   auto events = ListAllEvents(c);
   ASSERT_TRUE(events.ok());
   const uint64_t seq_before = events->empty() ? 0 : events->back().seq();
-
-  // The test flag is refused without its guard.
-  std::string out;
-  auto refused = RunCommand({Runfile(options.replicatord),
-                             absl::StrCat("--config=", c.HostDir("imap1"), "/agent.textproto"),
-                             "--test_fake_hard_condition=all"},
-                            &out, absl::Seconds(20));
-  ASSERT_TRUE(refused.ok()) << refused.status();
-  EXPECT_EQ(*refused, 2) << out;
-  EXPECT_TRUE(absl::StrContains(out, "needs --allow_test_flags")) << out;
+  ExpectTestFlagRefused(c, options);
 
   // The bad build goes out everywhere.
   const absl::Time deployed = absl::Now();
@@ -108,83 +201,11 @@ TEST(FaultBadAgentBuildTest, TheBrakeStopsEveryIrreversibleStepAndMastersKeepSer
   ASSERT_TRUE(c.WaitForEvent("automation.brake", absl::Seconds(30), &brake).ok());
   std::fprintf(stderr, "brake engaged %s after the bad build went out: %s\n",
                absl::FormatDuration(absl::Now() - deployed).c_str(), brake.text().c_str());
-  ASSERT_TRUE(c.WaitForStatus(
-                   [](const v1::ClusterStatus& s) {
-                     int failed = 0;
-                     for (const auto& h : s.troubled_hosts()) {
-                       for (const auto& u : h.units()) failed += u.state() == v1::UNIT_FAILED;
-                     }
-                     return failed == 8;
-                   },
-                   absl::Seconds(30), "every unit FAILED")
-                  .ok());
-  // Masters serve throughout, while replace_after runs out twice over.
-  const absl::Time watch_until = absl::Now() + 2 * kReplaceAfter;
-  int serving_checks = 0, not_serving = 0;
-  absl::Time first_serving = absl::InfiniteFuture();
-  while (absl::Now() < watch_until) {
-    const bool ok = MastersServeAsBefore(c, before);
-    ++serving_checks;
-    if (ok && first_serving == absl::InfiniteFuture()) first_serving = absl::Now();
-    if (!ok && first_serving != absl::InfiniteFuture()) ++not_serving;
-    absl::SleepFor(absl::Milliseconds(500));
-  }
-  ASSERT_NE(first_serving, absl::InfiniteFuture()) << "masters did not serve under the brake";
-  EXPECT_EQ(not_serving, 0) << "a master stopped serving under the brake";
-  std::fprintf(stderr,
-               "every master serving again %s after the bad build went out (agents restarted); "
-               "then serving at all %d checks over %s\n",
-               absl::FormatDuration(first_serving - deployed).c_str(), serving_checks,
-               absl::FormatDuration(2 * kReplaceAfter).c_str());
-  for (const char* kind : {"unit.lost", "unit.second_opinion", "task.created", "store.failover"}) {
-    auto found = EventsOfKind(c, kind);
-    ASSERT_TRUE(found.ok());
-    for (const v1::Event& e : *found) {
-      EXPECT_LE(e.seq(), seq_before) << "under the brake: " << e.text();
-    }
-  }
-  auto brakes = EventsOfKind(c, "automation.brake");
-  ASSERT_TRUE(brakes.ok());
-  EXPECT_EQ(brakes->size(), 1u) << "one critical event";
-  auto held = EventsOfKind(c, "automation.held_back");
-  ASSERT_TRUE(held.ok());
-  EXPECT_FALSE(held->empty()) << "what the brake held back is said";
-  for (const std::vector<std::string>& verb :
-       std::vector<std::vector<std::string>>{{"status"}, {"automation", "status"}}) {
-    auto code = c.Slotctl(verb, &out);
-    ASSERT_TRUE(code.ok());
-    std::fprintf(stderr, "$ slotctl %s (bad build)\n%s\n", absl::StrJoin(verb, " ").c_str(),
-                 out.c_str());
-    EXPECT_TRUE(absl::StrContains(out, "EVIDENCE BRAKE ENGAGED")) << out;
-  }
+  WatchUnderTheBrake(c, before, seq_before, deployed);
+  if (HasFatalFailure()) return;
+  FixAndAcknowledge(c, options.hosts, before, seq_before);
+  if (HasFatalFailure()) return;
 
-  // The build is fixed: everything returns; the brake waits for a person.
-  const absl::Time fixed = absl::Now();
-  ASSERT_TRUE(Redeploy(c, options.hosts, {}).ok());
-  ASSERT_TRUE(
-      c.WaitForStatus(
-           [](const v1::ClusterStatus& s) { return s.stores_healthy() == s.stores_total(); },
-           absl::Seconds(60), "every store healthy after the fix")
-          .ok());
-  std::fprintf(stderr, "every store healthy %s after the fixed build went out\n",
-               absl::FormatDuration(absl::Now() - fixed).c_str());
-  EXPECT_TRUE(MastersServeAsBefore(c, before));
-  auto automation = GetAutomation(c);
-  ASSERT_TRUE(automation.ok());
-  EXPECT_TRUE(automation->brake_engaged()) << "only an operator releases the brake";
-  auto code = c.Slotctl({"automation", "ack", "--reason", "bad agent build rolled back"}, &out);
-  ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 0) << out;
-  std::fprintf(stderr, "$ slotctl automation ack\n%s\n", out.c_str());
-  automation = GetAutomation(c);
-  ASSERT_TRUE(automation.ok());
-  EXPECT_FALSE(automation->brake_engaged());
-  absl::SleepFor(absl::Seconds(3));
-  for (const char* kind : {"unit.lost", "task.created", "store.failover"}) {
-    auto found = EventsOfKind(c, kind);
-    ASSERT_TRUE(found.ok());
-    for (const v1::Event& e : *found) EXPECT_LE(e.seq(), seq_before) << "after ack: " << e.text();
-  }
   std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
   EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
   size_t messages = 0;

@@ -28,6 +28,46 @@ namespace {
 constexpr int64_t kReplaceAfterMs = 30'000;
 constexpr int kRateLimit = 20;  // slotmgrd's default
 
+// What flapping imap4/du2 (5 s read-only, 3 s back) until it is declared
+// lost, or for 2 minutes, showed.
+struct Flapped {
+  int flaps = 0;
+  bool lost = false;
+  absl::Time suppressed_at = absl::InfiniteFuture();
+  bool replace_at_moved = false;  // replace_at changed while suppressed
+};
+
+Flapped FlapUntilLost(Cluster& c, LoopFilesystem& fs, absl::Time first_failure) {
+  Flapped f;
+  int64_t kept_replace_at = 0;
+  while (!f.lost && absl::Now() < first_failure + absl::Seconds(120)) {
+    if (absl::Status st = RemountReadOnlyRetrying(fs); !st.ok()) {
+      ADD_FAILURE() << st;
+      return f;
+    }
+    ++f.flaps;
+    absl::SleepFor(absl::Seconds(5));
+    if (absl::Status st = fs.RemountReadWrite(); !st.ok()) {
+      ADD_FAILURE() << st;
+      return f;
+    }
+    absl::SleepFor(absl::Seconds(3));
+    auto unit = UnitOf(c, "imap4", "du2");
+    if (!unit.ok()) {
+      ADD_FAILURE() << unit.status();
+      return f;
+    }
+    f.lost = unit->state() == v1::UNIT_LOST;
+    if (!f.lost && unit->flap_suppressed()) {
+      if (f.suppressed_at == absl::InfiniteFuture()) f.suppressed_at = absl::Now();
+      if (kept_replace_at == 0) kept_replace_at = unit->replace_at_ms();
+      f.replace_at_moved |= unit->replace_at_ms() != kept_replace_at;
+    }
+    c.Log(absl::StrCat("flap ", f.flaps, ": unit ", unit->ShortDebugString()));
+  }
+  return f;
+}
+
 TEST(FaultFlappingUnitTest, DampedHeldOutOfPlacementAndLostOnlyWhenThePenaltySaysSo) {
   if (absl::Status st = CanLoopMount(); !st.ok()) {
     GTEST_SKIP() << "needs loop-mounted ext4 (root) to remount a unit: " << st;
@@ -37,14 +77,10 @@ TEST(FaultFlappingUnitTest, DampedHeldOutOfPlacementAndLostOnlyWhenThePenaltySay
   options.root = std::string(std::getenv("TEST_TMPDIR")) + "/flapping_unit";
   options.verbose = true;
   options.coordinator_flags = {
-      "--heartbeat=500ms",
-      "--suspect_after=3s",
-      "--down_after=10s",
-      "--failover_grace_hard=2s",
-      "--failover_grace=20s",
-      "--lease=3s",
-      absl::StrCat("--replace_after=", kReplaceAfterMs, "ms"),
-      "--task_retry_backoff=2s",
+      "--heartbeat=500ms",       "--suspect_after=3s",
+      "--down_after=10s",        "--failover_grace_hard=2s",
+      "--failover_grace=20s",    "--lease=3s",
+      "--task_retry_backoff=2s", absl::StrCat("--replace_after=", kReplaceAfterMs, "ms"),
   };
   auto created = Cluster::Create(options);
   ASSERT_TRUE(created.ok()) << created.status();
@@ -58,30 +94,11 @@ TEST(FaultFlappingUnitTest, DampedHeldOutOfPlacementAndLostOnlyWhenThePenaltySay
   LoopFilesystem* fs = c.UnitFilesystem("imap4", "du2");
   ASSERT_NE(fs, nullptr);
   const absl::Time first_failure = absl::Now();
-  int flaps = 0;
-  int64_t kept_replace_at = 0;
-  bool replace_at_moved = false;
-  absl::Time suppressed_at = absl::InfiniteFuture();
-  bool lost = false;
-  while (!lost && absl::Now() < first_failure + absl::Seconds(120)) {
-    ASSERT_TRUE(RemountReadOnlyRetrying(*fs).ok());
-    ++flaps;
-    absl::SleepFor(absl::Seconds(5));
-    ASSERT_TRUE(fs->RemountReadWrite().ok());
-    absl::SleepFor(absl::Seconds(3));
-    auto unit = UnitOf(c, "imap4", "du2");
-    ASSERT_TRUE(unit.ok());
-    lost = unit->state() == v1::UNIT_LOST;
-    if (!lost && unit->flap_suppressed()) {
-      if (suppressed_at == absl::InfiniteFuture()) suppressed_at = absl::Now();
-      if (kept_replace_at == 0) kept_replace_at = unit->replace_at_ms();
-      replace_at_moved |= unit->replace_at_ms() != kept_replace_at;
-    }
-    c.Log(absl::StrCat("flap ", flaps, ": unit ", unit->ShortDebugString()));
-  }
-  ASSERT_TRUE(lost) << "the flapping unit was never declared lost";
-  ASSERT_NE(suppressed_at, absl::InfiniteFuture()) << "never suppressed";
-  EXPECT_FALSE(replace_at_moved) << "replace_at was reset while the unit flapped";
+  const Flapped f = FlapUntilLost(c, *fs, first_failure);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_TRUE(f.lost) << "the flapping unit was never declared lost";
+  ASSERT_NE(f.suppressed_at, absl::InfiniteFuture()) << "never suppressed";
+  EXPECT_FALSE(f.replace_at_moved) << "replace_at was reset while the unit flapped";
 
   auto flapping = EventsOfKind(c, "unit.flapping", "imap4");
   auto unit_lost = EventsOfKind(c, "unit.lost", "imap4");
@@ -94,8 +111,10 @@ TEST(FaultFlappingUnitTest, DampedHeldOutOfPlacementAndLostOnlyWhenThePenaltySay
   EXPECT_TRUE(absl::StrContains(unit_lost->front().text(), "kept failing and recovering"))
       << unit_lost->front().text();
   std::fprintf(
-      stderr, "%d flaps; suppressed after %s (%s); declared lost after %s (%s)\n", flaps,
-      absl::FormatDuration(suppressed_at - first_failure).c_str(), flapping->front().text().c_str(),
+      stderr, "%d flaps; suppressed after %s (%s); declared lost after %s (%s)\n", f.flaps,
+      absl::FormatDuration(absl::FromUnixMillis(flapping->front().time_ms()) - first_failure)
+          .c_str(),
+      flapping->front().text().c_str(),
       absl::FormatDuration(absl::FromUnixMillis(unit_lost->front().time_ms()) - first_failure)
           .c_str(),
       unit_lost->front().text().c_str());

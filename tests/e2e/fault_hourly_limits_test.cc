@@ -31,6 +31,37 @@ bool Said(const std::vector<v1::Event>& events, const std::string& needle) {
   return false;
 }
 
+// After the first unit declared lost (`lost`): the other is held back by
+// the limit, re-replication stops at two stores, and both limits say so.
+void ExpectStoppedAtTheLimits(Cluster& c, const v1::Event& lost) {
+  // The second unit is held back by the limit, and the re-replication stops
+  // at two stores.
+  ASSERT_TRUE(c.WaitForStatus(
+                   [&](const v1::ClusterStatus&) {
+                     auto held = EventsOfKind(c, "automation.held_back");
+                     return held.ok() && Said(*held, "drive units declared lost within the last") &&
+                            Said(*held, "short of copies wait for re-replication");
+                   },
+                   absl::Seconds(30), "both limits said so")
+                  .ok());
+  absl::SleepFor(absl::Seconds(3));  // more ticks: still at the limits
+  auto all_lost = EventsOfKind(c, "unit.lost");
+  ASSERT_TRUE(all_lost.ok());
+  EXPECT_EQ(all_lost->size(), 1u) << "automation stops at 1 unit per hour";
+  auto tasks = ListAllTasks(c);
+  ASSERT_TRUE(tasks.ok());
+  // The stores' seeding at creation came first: count what came after.
+  std::set<std::string> after_failure;
+  for (const v1::TaskInfo& t : *tasks) {
+    if (t.created_ms() >= lost.time_ms()) after_failure.insert(t.store());
+  }
+  EXPECT_EQ(after_failure.size(), 2u) << absl::StrJoin(after_failure, ", ");
+  std::string out;
+  ASSERT_TRUE(c.Slotctl({"automation", "status"}, &out).ok());
+  std::fprintf(stderr, "$ slotctl automation status (at the limits)\n%s\n", out.c_str());
+  EXPECT_TRUE(absl::StrContains(out, "1/1 drive units declared lost, 2/2 stores")) << out;
+}
+
 TEST(FaultHourlyLimitsTest, AutomationStopsAtTheLimitAndSaysSo) {
   if (absl::Status st = CanLoopMount(); !st.ok()) {
     GTEST_SKIP() << "needs loop-mounted ext4 (root) to shut a unit down: " << st;
@@ -73,37 +104,12 @@ TEST(FaultHourlyLimitsTest, AutomationStopsAtTheLimitAndSaysSo) {
   c.Log("imap4/du1 and imap4/du2 shut down");
   v1::Event lost;
   ASSERT_TRUE(c.WaitForEvent("unit.lost", absl::Seconds(90), &lost).ok());
-  // The second unit is held back by the limit, and the re-replication stops
-  // at two stores.
-  ASSERT_TRUE(c.WaitForStatus(
-                   [&](const v1::ClusterStatus&) {
-                     auto held = EventsOfKind(c, "automation.held_back");
-                     return held.ok() && Said(*held, "drive units declared lost within the last") &&
-                            Said(*held, "short of copies wait for re-replication");
-                   },
-                   absl::Seconds(30), "both limits said so")
-                  .ok());
-  absl::SleepFor(absl::Seconds(3));  // more ticks: still at the limits
-  auto all_lost = EventsOfKind(c, "unit.lost");
-  ASSERT_TRUE(all_lost.ok());
-  EXPECT_EQ(all_lost->size(), 1u) << "automation stops at 1 unit per hour";
-  auto tasks = ListAllTasks(c);
-  ASSERT_TRUE(tasks.ok());
-  std::set<std::string> rereplicated;
-  for (const v1::TaskInfo& t : *tasks) rereplicated.insert(t.store());
-  // The stores' seeding at creation came first: count what came after.
-  std::set<std::string> after_failure;
-  for (const v1::TaskInfo& t : *tasks) {
-    if (t.created_ms() >= lost.time_ms()) after_failure.insert(t.store());
-  }
-  EXPECT_EQ(after_failure.size(), 2u) << absl::StrJoin(after_failure, ", ");
-  std::string out;
-  ASSERT_TRUE(c.Slotctl({"automation", "status"}, &out).ok());
-  std::fprintf(stderr, "$ slotctl automation status (at the limits)\n%s\n", out.c_str());
-  EXPECT_TRUE(absl::StrContains(out, "1/1 drive units declared lost, 2/2 stores")) << out;
+  ExpectStoppedAtTheLimits(c, lost);
+  ASSERT_FALSE(HasFailure());
 
   // The other unit: refused at the limit, then forced.
   const std::string other = lost.unit() == "du1" ? "imap4/du2" : "imap4/du1";
+  std::string out;
   auto code = c.Slotctl({"mark-lost", other, "--yes", "--reason", "dead"}, &out);
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 1) << out;

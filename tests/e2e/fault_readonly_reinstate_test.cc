@@ -26,6 +26,76 @@
 namespace slotkeeper::testing {
 namespace {
 
+// After the read-only remount: st1 fails over, and past replace_after the
+// unit is held, not lost, with nothing replaced. Returns st1's new master.
+std::string WaitUntilHeld(Cluster& c, uint64_t seq_before, absl::Time injected) {
+  auto failed_over = WaitForNewMaster(c, "st1", 1, "imap4/du2s1", absl::Seconds(60));
+  EXPECT_TRUE(failed_over.ok()) << failed_over.status();
+  if (!failed_over.ok()) return "";
+  const std::string new_master = MasterOf(*failed_over);
+  v1::Event held;
+  EXPECT_TRUE(c.WaitForEvent("unit.held", absl::Seconds(90), &held).ok());
+  std::fprintf(stderr, "st1 failed over to %s; unit held %s after the remount: %s\n",
+               new_master.c_str(), absl::FormatDuration(absl::Now() - injected).c_str(),
+               held.text().c_str());
+  auto unit = UnitOf(c, "imap4", "du2");
+  EXPECT_TRUE(unit.ok() && unit->state() == v1::UNIT_FAILED && !unit->held_reason().empty());
+  absl::SleepFor(absl::Seconds(3));  // the tick after: nothing is placed
+  for (const char* kind : {"unit.lost", "task.created"}) {
+    auto found = EventsOfKind(c, kind);
+    EXPECT_TRUE(found.ok());
+    if (!found.ok()) continue;
+    for (const v1::Event& e : *found) EXPECT_LE(e.seq(), seq_before) << e.text();
+  }
+  std::string out;
+  EXPECT_TRUE(c.Slotctl({"status"}, &out).ok());
+  std::fprintf(stderr, "$ slotctl status (held)\n%s\n", out.c_str());
+  EXPECT_TRUE(absl::StrContains(out, "HELD")) << out;
+  return new_master;
+}
+
+// What the reinstatement's catch-up copied, against a full copy of the
+// stores it caught up; the unit is online and its copies in sync.
+void CheckCaughtUpByDelta(Cluster& c, absl::Time injected, uint64_t device_bytes,
+                          absl::Duration took) {
+  auto tasks = ListAllTasks(c);
+  ASSERT_TRUE(tasks.ok());
+  uint64_t copied = 0, full = 0;
+  int catch_ups = 0;
+  for (const v1::TaskInfo& t : *tasks) {
+    if (t.kind() == v1::TASK_RE_REPLICATE && t.created_ms() > absl::ToUnixMillis(injected)) {
+      ADD_FAILURE() << "a copy was re-replicated: " << t.ShortDebugString();
+    }
+    if (t.kind() != v1::TASK_CATCH_UP) continue;
+    ++catch_ups;
+    EXPECT_EQ(t.state(), v1::TASK_DONE) << t.ShortDebugString();
+    EXPECT_EQ(t.target().host(), "imap4");
+    copied += t.progress().bytes_done();
+    auto store = c.Store(t.store());
+    ASSERT_TRUE(store.ok());
+    full += store->used_bytes();  // what a full copy of that store would copy
+  }
+  ASSERT_GT(catch_ups, 0);
+  ASSERT_GT(full, 0u);
+  std::fprintf(stderr,
+               "reinstate: %d catch-up task(s) copied %llu bytes of %llu (a full copy): %.1f%%; "
+               "%llu bytes written to the unit's device; healthy %s after the reinstatement\n",
+               catch_ups, static_cast<unsigned long long>(copied),
+               static_cast<unsigned long long>(full), 100.0 * copied / full,
+               static_cast<unsigned long long>(device_bytes), absl::FormatDuration(took).c_str());
+  EXPECT_LT(copied * 4, full) << "a catch-up by delta copies far less than a full copy";
+  auto st1 = c.Store("st1");
+  ASSERT_TRUE(st1.ok());
+  for (const auto& copy : st1->copies()) {
+    if (copy.slot().host() != "imap4") continue;
+    EXPECT_EQ(copy.role(), v1::SLOT_REPLICA);
+    EXPECT_TRUE(copy.in_sync());
+  }
+  auto unit = UnitOf(c, "imap4", "du2");
+  ASSERT_TRUE(unit.ok());
+  EXPECT_EQ(unit->state(), v1::UNIT_ONLINE);
+}
+
 TEST(FaultReadonlyReinstateTest, AReadableUnitIsHeldNotLostAndReinstatedByDelta) {
   if (absl::Status st = CanLoopMount(); !st.ok()) {
     GTEST_SKIP() << "needs loop-mounted ext4 (root) for a read-only remount: " << st;
@@ -56,30 +126,8 @@ TEST(FaultReadonlyReinstateTest, AReadableUnitIsHeldNotLostAndReinstatedByDelta)
   const absl::Time injected = absl::Now();
   ASSERT_TRUE(RemountReadOnlyRetrying(*fs).ok());
   c.Log(absl::StrCat("remounted ", fs->mount_point(), " read-only"));
-
-  // Its master fails over; past replace_after the unit is held, not lost.
-  auto failed_over = WaitForNewMaster(c, "st1", 1, "imap4/du2s1", absl::Seconds(60));
-  ASSERT_TRUE(failed_over.ok()) << failed_over.status();
-  const std::string new_master = MasterOf(*failed_over);
-  v1::Event held;
-  ASSERT_TRUE(c.WaitForEvent("unit.held", absl::Seconds(90), &held).ok());
-  std::fprintf(stderr, "st1 failed over to %s; unit held %s after the remount: %s\n",
-               new_master.c_str(), absl::FormatDuration(absl::Now() - injected).c_str(),
-               held.text().c_str());
-  auto unit = UnitOf(c, "imap4", "du2");
-  ASSERT_TRUE(unit.ok());
-  EXPECT_EQ(unit->state(), v1::UNIT_FAILED);
-  EXPECT_FALSE(unit->held_reason().empty());
-  absl::SleepFor(absl::Seconds(3));  // the tick after: nothing is placed
-  for (const char* kind : {"unit.lost", "task.created"}) {
-    auto found = EventsOfKind(c, kind);
-    ASSERT_TRUE(found.ok());
-    for (const v1::Event& e : *found) EXPECT_LE(e.seq(), seq_before) << e.text();
-  }
-  std::string out;
-  ASSERT_TRUE(c.Slotctl({"status"}, &out).ok());
-  std::fprintf(stderr, "$ slotctl status (held)\n%s\n", out.c_str());
-  EXPECT_TRUE(absl::StrContains(out, "HELD")) << out;
+  const std::string new_master = WaitUntilHeld(c, seq_before, injected);
+  ASSERT_FALSE(HasFailure());
 
   // Mail keeps arriving at the new master while the unit is away.
   ASSERT_TRUE(c.MutateMail(HostOf(new_master), SlotOf(new_master), 77,
@@ -102,6 +150,7 @@ TEST(FaultReadonlyReinstateTest, AReadableUnitIsHeldNotLostAndReinstatedByDelta)
   auto written_before = BytesWrittenTo(*fs);
   ASSERT_TRUE(written_before.ok()) << written_before.status();
   const absl::Time reinstated = absl::Now();
+  std::string out;
   auto code =
       c.Slotctl({"unit", "reinstate", "imap4/du2", "--yes", "--reason", "fsck clean"}, &out);
   ASSERT_TRUE(code.ok());
@@ -111,48 +160,10 @@ TEST(FaultReadonlyReinstateTest, AReadableUnitIsHeldNotLostAndReinstatedByDelta)
                   c, [](const v1::StoreInfo& s) { return s.state() != v1::STORE_HEALTHY; },
                   absl::Seconds(90), "every store healthy after the reinstatement")
                   .ok());
+  const absl::Duration took = absl::Now() - reinstated;
   auto written_after = BytesWrittenTo(*fs);
   ASSERT_TRUE(written_after.ok());
-
-  // What the catch-up copied, against a full copy of what the unit holds.
-  auto tasks = ListAllTasks(c);
-  ASSERT_TRUE(tasks.ok());
-  uint64_t copied = 0, full = 0;
-  int catch_ups = 0;
-  for (const v1::TaskInfo& t : *tasks) {
-    if (t.kind() == v1::TASK_RE_REPLICATE && t.created_ms() > absl::ToUnixMillis(injected)) {
-      ADD_FAILURE() << "a copy was re-replicated: " << t.ShortDebugString();
-    }
-    if (t.kind() != v1::TASK_CATCH_UP) continue;
-    ++catch_ups;
-    EXPECT_EQ(t.state(), v1::TASK_DONE) << t.ShortDebugString();
-    EXPECT_EQ(t.target().host(), "imap4");
-    copied += t.progress().bytes_done();
-    auto store = c.Store(t.store());
-    ASSERT_TRUE(store.ok());
-    full += store->used_bytes();  // what a full copy of that store would copy
-  }
-  ASSERT_GT(catch_ups, 0);
-  ASSERT_GT(full, 0u);
-  std::fprintf(stderr,
-               "reinstate: %d catch-up task(s) copied %llu bytes of %llu (a full copy): %.1f%%; "
-               "%llu bytes written to the unit's device; healthy %s after the reinstatement\n",
-               catch_ups, static_cast<unsigned long long>(copied),
-               static_cast<unsigned long long>(full), 100.0 * copied / full,
-               static_cast<unsigned long long>(*written_after - *written_before),
-               absl::FormatDuration(absl::Now() - reinstated).c_str());
-  EXPECT_LT(copied * 4, full) << "a catch-up by delta copies far less than a full copy";
-  auto st1 = c.Store("st1");
-  ASSERT_TRUE(st1.ok());
-  for (const auto& copy : st1->copies()) {
-    if (copy.slot().host() == "imap4") {
-      EXPECT_EQ(copy.role(), v1::SLOT_REPLICA);
-      EXPECT_TRUE(copy.in_sync());
-    }
-  }
-  unit = UnitOf(c, "imap4", "du2");
-  ASSERT_TRUE(unit.ok());
-  EXPECT_EQ(unit->state(), v1::UNIT_ONLINE);
+  CheckCaughtUpByDelta(c, injected, *written_after - *written_before, took);
 
   // No message lost: the original mail and what arrived meanwhile, on every
   // copy, the reinstated ones included.

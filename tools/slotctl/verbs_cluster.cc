@@ -100,6 +100,45 @@ void PrintStoresTable(Invocation& inv,
 
 // ---------------------------------------------------------------------------
 
+// A host of `status`'s "needing attention": its state, the units,
+// filesystems and conditions that are not well.
+static void PrintTroubledHost(Invocation& inv, const v1::HostInfo& h, int64_t now) {
+  std::ostream& out = inv.out();
+  out << "  " << h.name() << ": "
+      << Paint(model::Name(h.state()), HostStateTone(h.state()), inv.color) << " since "
+      << FormatAgo(h.state_since_ms(), now)
+      << (h.draining() ? absl::StrCat(", draining (", h.drain_reason(), ")") : "")
+      << (h.has_automation_pause()
+              ? absl::StrCat(", automation paused (", h.automation_pause().reason(), ")")
+              : "")
+      << (h.clock_skewed() ? absl::StrCat(", clock off by ", FormatOffset(h.clock_offset_ms()))
+                           : "")
+      << "\n";
+  for (const v1::UnitInfo& u : h.units()) {
+    const std::string notes = UnitNotes(u, now);
+    if (u.state() == v1::UNIT_ONLINE && !u.draining() && notes.empty()) continue;
+    out << "    unit " << u.name() << ": "
+        << Paint(model::Name(u.state()), u.state() == v1::UNIT_ONLINE ? Tone::kWarn : Tone::kBad,
+                 inv.color)
+        << (u.failed_since_ms() ? absl::StrCat(" since ", FormatAgo(u.failed_since_ms(), now)) : "")
+        << (u.replace_at_ms() == 0 ? ""
+            : !u.held_reason().empty()
+                ? absl::StrCat(", read again ", FormatAgo(u.replace_at_ms(), now))
+            : u.replace_at_ms() > now
+                ? absl::StrCat(", to be declared lost ", FormatAgo(u.replace_at_ms(), now))
+                : absl::StrCat(", due to be declared lost ", FormatAgo(u.replace_at_ms(), now)))
+        << (u.draining() ? ", draining" : "") << (notes.empty() ? "" : "; " + notes) << "\n";
+  }
+  for (const v1::FilesystemInfo& f : h.filesystems()) {
+    if (f.state() == v1::FS_OK) continue;
+    out << "    filesystem " << f.mount_point() << " (unit " << f.unit()
+        << "): " << Paint(model::Name(f.state()), Tone::kBad, inv.color) << "\n";
+  }
+  for (const v1::Condition& c : h.conditions()) {
+    out << "    condition " << ConditionLine(c, now) << "\n";
+  }
+}
+
 absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
   absl::StatusOr<v1::ClusterStatus> st = inv.Client().GetClusterStatus({});
   if (!st.ok()) return st.status();
@@ -143,42 +182,7 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
 
   if (st->troubled_hosts_size() > 0) {
     out << "\nHosts needing attention:\n";
-    for (const v1::HostInfo& h : st->troubled_hosts()) {
-      out << "  " << h.name() << ": "
-          << Paint(model::Name(h.state()), HostStateTone(h.state()), inv.color) << " since "
-          << FormatAgo(h.state_since_ms(), now)
-          << (h.draining() ? absl::StrCat(", draining (", h.drain_reason(), ")") : "")
-          << (h.has_automation_pause()
-                  ? absl::StrCat(", automation paused (", h.automation_pause().reason(), ")")
-                  : "")
-          << (h.clock_skewed() ? absl::StrCat(", clock off by ", FormatOffset(h.clock_offset_ms()))
-                               : "")
-          << "\n";
-      for (const v1::UnitInfo& u : h.units()) {
-        const std::string notes = UnitNotes(u, now);
-        if (u.state() == v1::UNIT_ONLINE && !u.draining() && notes.empty()) continue;
-        out << "    unit " << u.name() << ": "
-            << Paint(model::Name(u.state()),
-                     u.state() == v1::UNIT_ONLINE ? Tone::kWarn : Tone::kBad, inv.color)
-            << (u.failed_since_ms() ? absl::StrCat(" since ", FormatAgo(u.failed_since_ms(), now))
-                                    : "")
-            << (u.replace_at_ms() == 0 ? ""
-                : !u.held_reason().empty()
-                    ? absl::StrCat(", read again ", FormatAgo(u.replace_at_ms(), now))
-                : u.replace_at_ms() > now
-                    ? absl::StrCat(", to be declared lost ", FormatAgo(u.replace_at_ms(), now))
-                    : absl::StrCat(", due to be declared lost ", FormatAgo(u.replace_at_ms(), now)))
-            << (u.draining() ? ", draining" : "") << (notes.empty() ? "" : "; " + notes) << "\n";
-      }
-      for (const v1::FilesystemInfo& f : h.filesystems()) {
-        if (f.state() == v1::FS_OK) continue;
-        out << "    filesystem " << f.mount_point() << " (unit " << f.unit()
-            << "): " << Paint(model::Name(f.state()), Tone::kBad, inv.color) << "\n";
-      }
-      for (const v1::Condition& c : h.conditions()) {
-        out << "    condition " << ConditionLine(c, now) << "\n";
-      }
-    }
+    for (const v1::HostInfo& h : st->troubled_hosts()) PrintTroubledHost(inv, h, now);
   }
   if (st->troubled_stores_size() > 0) {
     out << "\nStores needing attention:\n";
