@@ -333,6 +333,9 @@ absl::Status SyncEngine::AssignReplica(const std::string& slot, const std::strin
 }
 
 void SyncEngine::RetireLocked(const std::string& slot) {
+  // A scrub pass comparing the slot with its master ends too (the master
+  // changes or the slot leaves the store).
+  scrub_->CancelPass(slot);
   auto it = replicas_.find(slot);
   if (it == replicas_.end()) return;
   it->second->stop = true;

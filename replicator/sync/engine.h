@@ -312,7 +312,8 @@ class SyncEngine {
   // the previous one started, at once when that took longer); false once the
   // loop is to stop.
   bool AwaitNextCycle(Replica* replica, absl::Duration next);
-  // Signals the slot's loop to stop and moves it to retired_.
+  // Signals the slot's loop (and a scrub pass of the slot) to stop and
+  // moves the loop to retired_.
   void RetireLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CancelTasksIntoLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a stopped loop of `slot` still runs.

@@ -34,8 +34,18 @@ void ScrubRunner::Start() {
 }
 
 void ScrubRunner::Stop() {
-  stop_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    for (auto& [slot, pass] : passes_) pass->cancelled = true;
+  }
   if (thread_.joinable()) thread_.join();
+}
+
+void ScrubRunner::CancelPass(const std::string& slot) {
+  absl::MutexLock lock(&mu_);
+  auto it = passes_.find(slot);
+  if (it != passes_.end()) it->second->cancelled = true;
 }
 
 bool ScrubRunner::Due(const std::string& slot) {
@@ -73,6 +83,7 @@ absl::Status ScrubRunner::RunPass(const ScrubTarget& target) {
   pass->bytes_total = total.ok() ? *total : 0;
   {
     absl::MutexLock lock(&mu_);
+    pass->cancelled = stop_.load();
     passes_[target.slot] = pass;
   }
   std::unique_ptr<v1::ReplicaPeer::Stub> stub;
@@ -80,7 +91,7 @@ absl::Status ScrubRunner::RunPass(const ScrubTarget& target) {
   if (target.replica && !target.master_address.empty()) {
     stub = v1::ReplicaPeer::NewStub(deps_.channel_to(target.master_address));
     master = std::make_unique<PeerClient>(stub.get(), target.master_slot, target.master_address,
-                                          deps_.peer, &stop_);
+                                          deps_.peer, &pass->cancelled);
   }
   ScrubContext ctx;
   ctx.slot_root = target.root->get();
@@ -93,7 +104,7 @@ absl::Status ScrubRunner::RunPass(const ScrubTarget& target) {
     ctx.identity = id->ToString();
   }
   ctx.bucket = &bucket_;
-  ctx.stop = &stop_;
+  ctx.stop = &pass->cancelled;
   ctx.bytes_verified = &pass->bytes_verified;
   ctx.on_finding = [&](const ScrubFinding& f) { NoteFinding(target, f); };
   absl::StatusOr<ScrubPassResult> result = ScrubSlot(ctx);

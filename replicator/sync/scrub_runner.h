@@ -74,6 +74,9 @@ class ScrubRunner {
   void Start();
   // Ends the pass in progress (at its next file) and the thread.
   void Stop();
+  // Ends the pass in progress on `slot`, if any, and its call to a master
+  // (the slot is released or changes role); the next pass starts when due.
+  void CancelPass(const std::string& slot);
   // One pass over `target` on the caller's thread (tests, and the thread).
   absl::Status RunPass(const ScrubTarget& target);
   // The slot's scrub figures now.
@@ -86,6 +89,7 @@ class ScrubRunner {
   struct Pass {
     std::atomic<uint64_t> bytes_verified{0};
     uint64_t bytes_total = 0;
+    std::atomic<bool> cancelled{false};  // by Stop or CancelPass
   };
   void Loop();
   bool Due(const std::string& slot);
