@@ -9,6 +9,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
+#include "replicator/sync/quarantine_purge.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -35,6 +37,19 @@ absl::Status Install(const UserSyncContext& ctx, const std::string& user, int di
     ctx.cache->Store(HashCacheKey(ctx.target_scope, user, want.path()), StampOf(st), want.hash());
   }
   return absl::OkStatus();
+}
+
+// A non-message file was replaced and its old version kept as `kept_id`:
+// the versions kept before it go (one old version per file is enough to
+// undo a bad update; every version would fill the quarantine).
+void DropSuperseded(const UserSyncContext& ctx, const std::string& user, const std::string& path,
+                    const std::string& kept_id) {
+  absl::StatusOr<uint64_t> dropped = DropOlderVersions(*ctx.quarantine, user, path, kept_id);
+  if (!dropped.ok()) {
+    LogWarning("sync", absl::StrCat("slot ", ctx.target_scope, ", user ", user,
+                                    ": older quarantined versions of ", path,
+                                    " not dropped: ", dropped.status().message()));
+  }
 }
 
 }  // namespace
@@ -103,19 +118,21 @@ absl::Status PlaceFile(const UserSyncContext& ctx, const std::string& user, int 
       ctx.quarantine->Keep(user, want_path, to_dir, name, note);
   if (kept.ok()) {
     ctx.counters->files_quarantined++;
-    return ctx.fs->Rename(from_dir, from, to_dir, name);
+    absl::Status s = ctx.fs->Rename(from_dir, from, to_dir, name);
+    if (s.ok()) DropSuperseded(ctx, user, want_path, kept->id());
+    return s;
   }
   if (!absl::IsPermissionDenied(kept.status()) && !absl::IsInternal(kept.status())) {
     return kept.status();
   }
   // No second names on this filesystem (EPERM, EXDEV): move the old version
   // aside, then rename.
-  if (absl::StatusOr<v1::QuarantineItem> moved = ctx.quarantine->Move(user, want_path, note);
-      !moved.ok()) {
-    return moved.status();
-  }
+  absl::StatusOr<v1::QuarantineItem> moved = ctx.quarantine->Move(user, want_path, note);
+  if (!moved.ok()) return moved.status();
   ctx.counters->files_quarantined++;
-  return ctx.fs->RenameNoReplace(from_dir, from, to_dir, name);
+  absl::Status s = ctx.fs->RenameNoReplace(from_dir, from, to_dir, name);
+  if (s.ok()) DropSuperseded(ctx, user, want_path, moved->id());
+  return s;
 }
 
 absl::Status VerifyAndInstall(const UserSyncContext& ctx, const std::string& user, int dirfd,

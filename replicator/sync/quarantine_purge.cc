@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "base/log.h"
 #include "replicator/sync/dir_walker.h"
+#include "replicator/sync/maildir.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -205,6 +206,26 @@ absl::StatusOr<PurgeReport> PurgeItems(const SlotQuarantine& q, int64_t older_th
   });
   if (absl::Status s = RemoveItems(q, dir->get(), chosen, &report); !s.ok()) return s;
   return report;
+}
+
+absl::StatusOr<uint64_t> DropOlderVersions(const SlotQuarantine& q, const std::string& user,
+                                           const std::string& path, const std::string& keep_id) {
+  if (q.index() == nullptr || IsMaildirMessage(path)) return 0;
+  std::vector<v1::QuarantineItem> older;
+  q.index()->ForEach(q.slot(), user, [&](const QuarantineRecord& r) {
+    const v1::QuarantineItem& item = r.item();
+    if (item.path() == path && item.id() != keep_id && item.reason() == kReasonOverwritten &&
+        item.maildir_key().empty()) {
+      older.push_back(item);
+    }
+    return true;
+  });
+  if (older.empty()) return 0;
+  absl::StatusOr<Fd> dir = OpenDirBeneath(q.root(), std::string(kQuarantineDir), false);
+  if (!dir.ok()) return dir.status();
+  PurgeReport report;
+  if (absl::Status s = RemoveItems(q, dir->get(), older, &report); !s.ok()) return s;
+  return report.items_removed;
 }
 
 }  // namespace slotkeeper::sync

@@ -10,7 +10,9 @@
 //     every other item younger than min_keep_days are kept even over the
 //     cap (the report says by how much).
 // PurgeItems removes what an operator names: items older than a time, or
-// by id.
+// by id. DropOlderVersions keeps one old version of a non-message file
+// replaced in place (a mail server's index rewritten every few minutes
+// would otherwise fill the quarantine with copies of itself).
 //
 // Thread-safe free functions (the index is); one purge per slot at a time.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_QUARANTINE_PURGE_H_
@@ -47,6 +49,14 @@ absl::StatusOr<PurgeReport> PurgeQuarantine(const SlotQuarantine& quarantine,
 // (already purged).
 absl::StatusOr<PurgeReport> PurgeItems(const SlotQuarantine& quarantine, int64_t older_than_ms,
                                        const std::vector<std::string>& ids);
+
+// Removes the user's other quarantined versions of `path` than `keep_id`
+// when `path` is not a Maildir message (copies replaced by newer ones,
+// reason "overwritten"). Messages are never dropped so. Returns how many
+// went.
+absl::StatusOr<uint64_t> DropOlderVersions(const SlotQuarantine& quarantine,
+                                           const std::string& user, const std::string& path,
+                                           const std::string& keep_id);
 
 }  // namespace slotkeeper::sync
 
