@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/status_macros.h"
 #include "replicator/sync/install.h"
+#include "replicator/sync/maildir.h"
 #include "replicator/sync/manifest.h"
 #include "replicator/sync/slot_layout.h"
 
@@ -38,6 +39,7 @@ absl::StatusOr<Received> Receive(const PlacementTarget& target, const PeerClient
   std::unique_ptr<FileStream> stream = holder.FetchQuarantined(item.id(), target.cancelled);
   ContentHasher hasher;
   std::string sent_hash;
+  uint64_t received = 0;
   absl::Status status;
   v1::FileChunk chunk;
   for (;;) {
@@ -46,6 +48,12 @@ absl::StatusOr<Received> Receive(const PlacementTarget& target, const PeerClient
     if (!more.ok() || !*more) break;
     if (!chunk.error().empty()) {
       status = absl::DataLossError(absl::StrCat(item.id(), ": ", chunk.error()));
+      break;
+    }
+    received += chunk.data().size();
+    if (received > item.size()) {  // a peer may not fill the disk
+      status = absl::DataLossError(
+          absl::StrCat(item.id(), ": more than its listed ", item.size(), " bytes sent"));
       break;
     }
     status = target.fs->Write(r.file.get(), chunk.data().data(), chunk.data().size());
@@ -82,7 +90,9 @@ absl::StatusOr<Placed> PlaceItem(const PlacementTarget& target, const PeerClient
                                  const std::set<std::string>* deleted) {
   SK_RETURN_IF_ERROR(ValidateUserName(item.user()));
   SK_RETURN_IF_ERROR(ValidateRelativePath(item.path()));
-  const std::string& key = item.maildir_key();
+  // The unique name as this side reads the path (a peer's word for it is
+  // not trusted: a wrong one would let a duplicate in).
+  const std::string key = MaildirUniqueKey(item.path());
   if (!key.empty() && keys->count(key)) return Placed::kNameTaken;
   if (!key.empty() && deleted != nullptr && deleted->count(key)) return Placed::kDeleted;
   SK_ASSIGN_OR_RETURN(Fd user_dir, OpenUserDir(target.slot_root, item.user(), /*create=*/true));
@@ -187,7 +197,7 @@ absl::StatusOr<ReconcileReport> ReconcileStranded(const PlacementTarget& target,
     }
     const std::set<std::string> wanted(ids.begin(), ids.end());
     for (const v1::QuarantineItem& item : listed->items()) {
-      if (!wanted.count(item.id())) continue;
+      if (!wanted.count(item.id()) || item.user() != user) continue;
       absl::StatusOr<Placed> placed = PlaceItem(target, old_master, item, &*keys, &deleted);
       if (!placed.ok()) {
         fail(placed.status(), 1);
