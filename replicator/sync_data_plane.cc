@@ -16,15 +16,10 @@ constexpr int64_t kProgressIntervalMs = 500;
 // Outcomes of finished tasks kept to answer a re-sent start.
 constexpr size_t kOutcomesKept = 1000;
 
-// The time a final pull may take. FinalPullCommand.deadline_ms is a
-// duration in milliseconds (the coordinator's and the agent's clocks
-// differ); a value that can only be a Unix time (after 2001) is read as the
-// deadline on the agent's wall clock. 0: the engine's default.
-absl::Duration FinalPullBudget(int64_t deadline_ms, Clock* clock) {
-  constexpr int64_t kUnixTimeFloorMs = 1'000'000'000'000;  // 2001-09-09
-  if (deadline_ms >= kUnixTimeFloorMs) {
-    return std::max(absl::Milliseconds(1), absl::Milliseconds(deadline_ms - clock->NowMs()));
-  }
+// The time a final pull may take: FinalPullCommand.deadline_ms is a
+// duration (the coordinator's and the agent's clocks differ); 0 or less:
+// the engine's default.
+absl::Duration FinalPullBudget(int64_t deadline_ms) {
   return absl::Milliseconds(std::max<int64_t>(deadline_ms, 0));
 }
 
@@ -99,7 +94,7 @@ class SyncDataPlane : public DataPlane {
   // Waits for the pull (at most its deadline; FinalPullBudget).
   absl::Status FinalPull(const v1::FinalPullCommand& c) override {
     return engine_->FinalPull(c.store(), c.target_slot(), c.source_peer_address(), c.source_slot(),
-                              FinalPullBudget(c.deadline_ms(), clock_));
+                              FinalPullBudget(c.deadline_ms()));
   }
 
   absl::Status RestoreQuarantined(const v1::RestoreQuarantinedCommand& c) override {
