@@ -136,6 +136,11 @@ void SyncEngine::CatchUpCycle(Replica* replica, const PeerClient& master) {
     r = pending.status();
   } else {
     verify_pending = *pending;
+    if (verify_pending) {
+      // Not in sync from this moment, not only once the cycle ends.
+      absl::MutexLock lock(&mu_);
+      replica->record.identity_changed = true;
+    }
     const int fd = (*root)->get();
     StartRepairs(replica, SlotQuarantine(fd, config.slot, clock_, fs_, &quarantine_));
     const bool stranded_check = records_.Get(config.slot).stranded_check_pending();

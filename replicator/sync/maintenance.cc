@@ -68,6 +68,7 @@ void Maintenance::Loop() {
 }
 
 void Maintenance::RunOnce(bool purge) {
+  absl::MutexLock round(&round_mu_);
   for (const std::string& slot : deps_.slots->names()) {
     absl::StatusOr<std::shared_ptr<const Fd>> root = deps_.slots->Root(slot);
     if (!root.ok()) continue;

@@ -15,8 +15,7 @@
 // Everything it does is local disk and database work; on a read-only
 // filesystem the writes fail and are logged, the rest goes on.
 //
-// Thread-safety: Start/Stop/Wake from any thread; RunOnce (tests) not
-// while the thread runs.
+// Thread-safety: every method from any thread; rounds run one at a time.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_MAINTENANCE_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_MAINTENANCE_H_
 
@@ -81,16 +80,17 @@ class Maintenance {
   void Loop();
   // The message index of the slot's changed users; on a master, deletions
   // logged; stranded messages back in the mailbox marked reconciled.
-  void IndexSlot(const std::string& slot, int root, bool master);
+  void IndexSlot(const std::string& slot, int root, bool master)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(round_mu_);
   void CheckMasterIdentity(const std::string& slot, int root);
   void Purge(const std::string& slot, int root);
 
   const MaintenanceDeps deps_;
   const MaintenanceOptions options_;
-  // Per slot and user ("slot\nuser"), the generation last indexed. Used by
-  // the round only.
-  std::map<std::string, uint64_t> indexed_;
-  std::map<std::string, absl::Duration> last_purge_;
+  absl::Mutex round_mu_;  // one round at a time (the thread's, RunOnce's)
+  // Per slot and user ("slot\nuser"), the generation last indexed.
+  std::map<std::string, uint64_t> indexed_ ABSL_GUARDED_BY(round_mu_);
+  std::map<std::string, absl::Duration> last_purge_ ABSL_GUARDED_BY(round_mu_);
 
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
