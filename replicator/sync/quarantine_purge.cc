@@ -104,17 +104,41 @@ bool Expendable(const v1::QuarantineItem& item) {
          (item.reason() == kReasonOverwritten || item.reason() == kReasonLeftover);
 }
 
+// Stranded mail not yet reconciled: the only copy of those messages may be
+// here, so no age or size cap removes it.
+bool Unreconciled(const QuarantineRecord& r) {
+  return r.item().reason() == kReasonStranded && !r.reconciled();
+}
+
+// The day directories ("YYYY-MM-DD") holding unreconciled stranded mail.
+std::set<std::string> DaysWithStrandedMail(const SlotQuarantine& q) {
+  std::set<std::string> days;
+  if (q.index() == nullptr) return days;
+  q.index()->ForEach(q.slot(), "", [&](const QuarantineRecord& r) {
+    if (Unreconciled(r)) days.insert(r.item().id().substr(0, 10));
+    return true;
+  });
+  return days;
+}
+
 // Day directories before `cutoff` ("YYYY-MM-DD") go whole, with their
-// entries.
+// entries, except days holding unreconciled stranded mail.
 absl::Status PurgeOldDays(const SlotQuarantine& q, int quarantine_dir, const std::string& cutoff,
                           PurgeReport* report) {
   absl::StatusOr<std::vector<DirEntry>> entries = ReadDir(quarantine_dir);
   if (!entries.ok()) return entries.status();
+  const std::set<std::string> keep = DaysWithStrandedMail(q);
   for (const DirEntry& e : *entries) {
     absl::Time t;
     std::string err;
     if (e.name.size() != 10 ||
         !absl::ParseTime("%Y-%m-%d", e.name, absl::UTCTimeZone(), &t, &err) || e.name >= cutoff) {
+      continue;
+    }
+    if (keep.count(e.name)) {
+      LogWarning("sync", absl::StrCat("slot ", q.slot(), ": quarantine day ", e.name,
+                                      " kept past its age: it holds stranded mail not yet "
+                                      "reconciled"));
       continue;
     }
     if (absl::Status s = RemoveTree(quarantine_dir, e.name); !s.ok()) return s;
@@ -124,8 +148,9 @@ absl::Status PurgeOldDays(const SlotQuarantine& q, int quarantine_dir, const std
   if (q.index() == nullptr) return absl::OkStatus();
   std::vector<std::string> gone;
   q.index()->ForEach(q.slot(), "", [&](const QuarantineRecord& r) {
-    if (r.item().id().substr(0, 10) >= cutoff) return false;  // ids are sorted by day
-    gone.push_back(r.item().id());
+    const std::string day = r.item().id().substr(0, 10);
+    if (day >= cutoff) return false;  // ids are sorted by day
+    if (!keep.count(day)) gone.push_back(r.item().id());
     return true;
   });
   return q.index()->Remove(q.slot(), gone);
@@ -142,6 +167,7 @@ absl::Status PurgeToSize(const SlotQuarantine& q, int quarantine_dir,
       q.clock()->NowMs() - absl::ToInt64Milliseconds(absl::Hours(24) * policy.min_keep_days);
   std::vector<v1::QuarantineItem> first, then;
   q.index()->ForEach(q.slot(), "", [&](const QuarantineRecord& r) {
+    if (Unreconciled(r)) return true;
     if (Expendable(r.item())) {
       first.push_back(r.item());
     } else if (r.item().quarantined_ms() < protect_after_ms) {

@@ -9,6 +9,8 @@
 //     at any age, then other items older than min_keep_days. Messages and
 //     every other item younger than min_keep_days are kept even over the
 //     cap (the report says by how much).
+// Stranded mail not yet reconciled (an old master's messages its new master
+// lacks) is kept whatever its age and size: it may be their only copy.
 // PurgeItems removes what an operator names: items older than a time, or
 // by id. DropOlderVersions keeps one old version of a non-message file
 // replaced in place (a mail server's index rewritten every few minutes

@@ -163,5 +163,26 @@ TEST_F(QuarantineTest, PurgeItemsByIdAndAge) {
   EXPECT_FALSE(Exists(target_ + "/.quarantine/" + Day() + "/alice/cur/1"));
 }
 
+// Stranded mail may be the only copy of those messages: kept past every cap
+// until it is reconciled.
+TEST_F(QuarantineTest, UnreconciledStrandedMailOutlivesTheCaps) {
+  WriteFile(target_ + "/users/alice/new/9.h", "stranded");
+  absl::StatusOr<v1::QuarantineItem> item = q_->Move("alice", "new/9.h", {kReasonStranded, ""});
+  ASSERT_TRUE(item.ok());
+  QuarantinePolicy policy;
+  policy.keep_days = 7;
+  policy.max_bytes = 1;
+  clock_.Advance(absl::Hours(24 * 30));
+  absl::StatusOr<PurgeReport> purged = PurgeQuarantine(*q_, policy);
+  ASSERT_TRUE(purged.ok()) << purged.status();
+  EXPECT_EQ(purged->days_removed, 0);
+  EXPECT_EQ(ReadFile(target_ + "/.quarantine/" + item->id()), "stranded");
+  ASSERT_TRUE(index_->MarkReconciled("t1", {item->id()}).ok());
+  purged = PurgeQuarantine(*q_, policy);
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(purged->days_removed, 1);
+  EXPECT_TRUE(Items().empty());
+}
+
 }  // namespace
 }  // namespace slotkeeper::sync
