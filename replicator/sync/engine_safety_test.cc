@@ -307,5 +307,22 @@ TEST_F(EngineSafetyTest, DiskFullIsReportedAndTheSyncResumes) {
   EXPECT_EQ(Tree(r_slot_ + "/users"), Tree(m_slot_ + "/users"));
 }
 
+// The maintenance thread purges the quarantine by age on its own, without
+// a command: what a replica moved aside is gone once older than keep_days.
+TEST_F(EngineSafetyTest, TheQuarantineIsPurgedByAgeOnItsOwn) {
+  Tick();
+  ASSERT_TRUE(r_->AssignReplica("slot7", "store-a", m_address_, "slot1").ok());
+  Await(r_.get(), "slot7", [](const ReplicaState& s) { return s.in_sync; });
+  ASSERT_EQ(unlink((m_slot_ + "/users/bob/new/2.h").c_str()), 0);
+  ReplicaState s =
+      Await(r_.get(), "slot7", [](const ReplicaState& st) { return st.quarantine_items == 1; });
+  EXPECT_EQ(s.quarantine_bytes, 5u);
+  clock_.Advance(absl::Hours(24 * 15));
+  s = Await(r_.get(), "slot7", [](const ReplicaState& st) { return st.quarantine_items == 0; });
+  EXPECT_EQ(s.quarantine_bytes, 0u);
+  EXPECT_FALSE(
+      Exists(r_slot_ + "/.quarantine/" + QuarantineDay(clock_.Now() - absl::Hours(24 * 15))));
+}
+
 }  // namespace
 }  // namespace slotkeeper::sync
