@@ -85,6 +85,9 @@ void Maintenance::RunOnce(bool purge) {
 }
 
 void Maintenance::IndexSlot(const std::string& slot, int root, bool master) {
+  // A slot without users (a spare, one not yet filled) has nothing to index
+  // and no change tracking to ask.
+  if (absl::IsNotFound(OpenUsersDir(root).status())) return;
   absl::StatusOr<std::map<std::string, UserGeneration>> users = deps_.tracker->Refresh(root, slot);
   if (!users.ok()) {
     LogWarning("sync", absl::StrCat("slot ", slot, ": message index: ", users.status().message()));
