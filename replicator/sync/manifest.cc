@@ -205,29 +205,50 @@ namespace {
 constexpr size_t kDiskReadChunk = 1 << 20;
 constexpr size_t kDiskAlignment = 4096;  // O_DIRECT buffers, offsets and sizes
 
-// Reads the open file `fd` to its end into `hasher` through an aligned
-// buffer; `direct`: opened with O_DIRECT (a short read is the end, as the
-// next offset would not be aligned). EINVAL from the first read means the
-// filesystem refuses O_DIRECT after all.
+// The calling thread's aligned read buffer (kDiskReadChunk bytes), made
+// once: a fresh buffer per file would cost a page fault per page it
+// receives.
+char* DiskBuffer() {
+  static thread_local std::unique_ptr<char, decltype(&free)> buffer(nullptr, &free);
+  if (buffer == nullptr) {
+    void* raw = nullptr;
+    if (posix_memalign(&raw, kDiskAlignment, kDiskReadChunk) != 0) return nullptr;
+    buffer.reset(static_cast<char*>(raw));
+  }
+  return buffer.get();
+}
+
+// How much to ask for at `offset` of a file of `size` bytes: what is left,
+// rounded up to the alignment (asking a whole chunk of a small file makes
+// the kernel zero the rest of the buffer), at most a chunk; one aligned
+// block past the end to see whether the file grew.
+size_t ReadLength(uint64_t size, uint64_t offset) {
+  const uint64_t left = size > offset ? size - offset : 1;
+  const uint64_t rounded = (left + kDiskAlignment - 1) / kDiskAlignment * kDiskAlignment;
+  return static_cast<size_t>(std::min<uint64_t>(rounded, kDiskReadChunk));
+}
+
+// Reads the open file `fd` (`size` bytes when it was opened) to its end
+// into `hasher`; `direct`: opened with O_DIRECT (a short read is the end,
+// as the next offset would not be aligned). EINVAL from the first read
+// means the filesystem refuses O_DIRECT after all.
 absl::StatusOr<uint64_t> ReadAll(int fd, bool direct, uint64_t size,
                                  const std::function<void(uint64_t)>& pace, ContentHasher* hasher) {
-  void* raw = nullptr;
-  if (posix_memalign(&raw, kDiskAlignment, kDiskReadChunk) != 0) {
-    return absl::ResourceExhaustedError("no memory for a read buffer");
-  }
-  std::unique_ptr<char, decltype(&free)> buffer(static_cast<char*>(raw), &free);
+  char* const buffer = DiskBuffer();
+  if (buffer == nullptr) return absl::ResourceExhaustedError("no memory for a read buffer");
   uint64_t offset = 0;
   for (;;) {
-    if (pace) pace(std::min<uint64_t>(kDiskReadChunk, size > offset ? size - offset : 1));
-    ssize_t n = pread(fd, buffer.get(), kDiskReadChunk, static_cast<off_t>(offset));
+    const size_t want = ReadLength(size, offset);
+    if (pace) pace(want);
+    ssize_t n = pread(fd, buffer, want, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoStatus(errno, "read");
     }
     if (n == 0) break;
-    hasher->Update(buffer.get(), static_cast<size_t>(n));
+    hasher->Update(buffer, static_cast<size_t>(n));
     offset += static_cast<uint64_t>(n);
-    if (direct && static_cast<size_t>(n) < kDiskReadChunk) break;
+    if (direct && static_cast<size_t>(n) < want) break;
   }
   return offset;
 }
