@@ -47,7 +47,9 @@ SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, st
   cache_ = std::make_unique<RocksHashCache>(db_.get());
   peer_ = std::make_unique<PeerCore>(slots, cache_.get(), clock_, NewInstanceId(),
                                      options_.full_scan_interval);
-  safety_ = std::make_unique<SafetySource>(peer_.get(), &quarantine_, &deletion_log_);
+  // The deletion log is served and used as of the moment it is asked for.
+  auto refresh_log = [this](const std::string& slot) { maintenance_->IndexNow(slot); };
+  safety_ = std::make_unique<SafetySource>(peer_.get(), &quarantine_, &deletion_log_, refresh_log);
   service_ = std::make_unique<ReplicaPeerService>(peer_.get(), safety_.get());
   MaintenanceDeps deps;
   deps.slots = &slots_;
@@ -79,6 +81,7 @@ SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, st
   safety.fs = fs_;
   safety.peer = options_.peer;
   safety.channel_to = [this](const std::string& address) { return ChannelTo(address); };
+  safety.refresh_log = refresh_log;
   safety_commands_ = std::make_unique<SafetyCommands>(std::move(safety));
   maintenance_->Start();
   scrub_->Start();

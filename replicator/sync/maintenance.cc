@@ -84,6 +84,13 @@ void Maintenance::RunOnce(bool purge) {
   }
 }
 
+void Maintenance::IndexNow(const std::string& slot) {
+  absl::MutexLock round(&round_mu_);
+  absl::StatusOr<std::shared_ptr<const Fd>> root = deps_.slots->Root(slot);
+  if (!root.ok()) return;
+  IndexSlot(slot, (*root)->get(), deps_.records->Get(slot).master());
+}
+
 void Maintenance::IndexSlot(const std::string& slot, int root, bool master) {
   // A slot without users (a spare, one not yet filled) has nothing to index
   // and no change tracking to ask.

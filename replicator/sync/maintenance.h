@@ -75,6 +75,10 @@ class Maintenance {
   // One round over every slot, on the caller's thread. `purge`: also purge
   // the quarantines (else as their interval says).
   void RunOnce(bool purge = false);
+  // Brings the message index and deletion log of `slot` up to date now, on
+  // the caller's thread (before the log is served or used: a deletion made
+  // since the last round counts).
+  void IndexNow(const std::string& slot);
 
  private:
   void Loop();

@@ -75,6 +75,7 @@ absl::StatusOr<ReconcileReport> SafetyCommands::Reconcile(const std::string& sto
   SK_ASSIGN_OR_RETURN(std::shared_ptr<const Fd> root, deps_.slots->Root(target_slot));
   SK_ASSIGN_OR_RETURN(PlacementTarget target, MasterTarget(target_slot, root->get()));
   SK_ASSIGN_OR_RETURN(Source source, Connect(source_address, source_slot));
+  if (deps_.refresh_log) deps_.refresh_log(target_slot);  // a deletion just made counts
   return ReconcileStranded(target, *source.client, store);
 }
 

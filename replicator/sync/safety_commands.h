@@ -43,6 +43,8 @@ struct SafetyDeps {
   TargetFs* fs = nullptr;
   PeerTimeouts peer;
   std::function<std::shared_ptr<grpc::Channel>(const std::string& address)> channel_to;
+  // Brings a slot's deletion log up to date (before a reconcile reads it).
+  std::function<void(const std::string& slot)> refresh_log;
 };
 
 class SafetyCommands {

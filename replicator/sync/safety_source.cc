@@ -66,6 +66,10 @@ absl::StatusOr<v1::ListDeletedResponse> SafetySource::ListDeleted(
   if (absl::StatusOr<int> root = core_->SlotRoot(request.slot()); !root.ok()) {
     return root.status();
   }
+  if (!request.user().empty()) {
+    if (absl::Status s = ValidateUserName(request.user()); !s.ok()) return s;
+  }
+  if (refresh_log_) refresh_log_(request.slot());
   std::optional<int64_t> since = log_->Since(request.slot());
   if (!since) {
     return absl::FailedPreconditionError(

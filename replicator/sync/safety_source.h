@@ -10,6 +10,8 @@
 #define SLOTKEEPER_REPLICATOR_SYNC_SAFETY_SOURCE_H_
 
 #include <functional>
+#include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,10 +25,12 @@ class PeerCore;
 
 class SafetySource {
  public:
-  // `core` gives the slots (PeerCore::SlotRoot). Nothing is owned; all must
-  // outlive the object.
-  SafetySource(const PeerCore* core, QuarantineIndex* index, DeletionLog* log)
-      : core_(core), index_(index), log_(log) {}
+  // `core` gives the slots (PeerCore::SlotRoot); `refresh_log` (may be
+  // empty) brings a slot's deletion log up to date before it is served.
+  // Nothing is owned; all must outlive the object.
+  SafetySource(const PeerCore* core, QuarantineIndex* index, DeletionLog* log,
+               std::function<void(const std::string& slot)> refresh_log = nullptr)
+      : core_(core), index_(index), log_(log), refresh_log_(std::move(refresh_log)) {}
 
   absl::StatusOr<v1::ListQuarantineResponse> ListQuarantine(
       const v1::ListQuarantineRequest& request);
@@ -45,6 +49,7 @@ class SafetySource {
   const PeerCore* const core_;
   QuarantineIndex* const index_;
   DeletionLog* const log_;
+  const std::function<void(const std::string&)> refresh_log_;
 };
 
 }  // namespace slotkeeper::sync
