@@ -217,7 +217,11 @@ for rate in none 8388608 0; do
     sleep 0.5
     time_it "scrubload_$rate" "${SD[@]}"
   done
-  [ -n "$SCRUB_PID" ] && kill "$SCRUB_PID" 2>/dev/null || true
+  if [ -n "$SCRUB_PID" ]; then
+    kill "$SCRUB_PID" 2>/dev/null || true
+    wait "$SCRUB_PID" 2>/dev/null || true
+    log "$(cat "$DIR/scrub-$rate.txt")"
+  fi
 done
 python3 - "$DIR/times.txt" <<'PY'
 import statistics, sys
