@@ -89,10 +89,30 @@ void CommandOutbox::Restore(std::vector<OutboxEntry> entries, uint64_t last_seq)
   last_seq_ = last_seq;
   outbox_.clear();
   sent_.clear();
+  promotes_.clear();
   for (OutboxEntry& e : entries) {
     const std::string id = e.command().id();
-    outbox_[id] = std::move(e);
+    Add(id, std::move(e));
   }
+}
+
+std::string CommandOutbox::PromoteKey(const OutboxEntry& entry) {
+  if (!entry.command().has_promote()) return "";
+  return absl::StrCat(entry.host(), "/", entry.command().promote().slot());
+}
+
+void CommandOutbox::Add(const std::string& id, OutboxEntry entry) {
+  if (std::string key = PromoteKey(entry); !key.empty()) promotes_.insert(std::move(key));
+  outbox_[id] = std::move(entry);
+}
+
+std::map<std::string, OutboxEntry>::iterator CommandOutbox::Remove(
+    std::map<std::string, OutboxEntry>::iterator it) {
+  if (std::string key = PromoteKey(it->second); !key.empty()) {
+    auto p = promotes_.find(key);
+    if (p != promotes_.end()) promotes_.erase(p);
+  }
+  return outbox_.erase(it);
 }
 
 std::string CommandOutbox::Issue(Txn& txn, const std::string& host, v1::Command command) {
@@ -103,7 +123,7 @@ std::string CommandOutbox::Issue(Txn& txn, const std::string& host, v1::Command 
   *entry.mutable_command() = command;
   journal_->Record(txn, event_kind::kCommandQueued, v1::INFO,
                    absl::StrCat("command ", command.id(), ": ", Describe(command)), host);
-  outbox_[command.id()] = entry;
+  Add(command.id(), entry);
   txn.commands.push_back(std::move(entry));
   return command.id();
 }
@@ -115,7 +135,7 @@ void CommandOutbox::DropStale(Txn& txn, const std::string& store) {
                        (c.has_assign_replica() && c.assign_replica().store() == store);
     if (stale) {
       txn.erased_commands.push_back(it->first);
-      it = outbox_.erase(it);
+      it = Remove(it);
     } else {
       ++it;
     }
@@ -150,19 +170,13 @@ absl::StatusOr<std::optional<v1::Command>> CommandOutbox::Acknowledge(Txn& txn,
         absl::StrCat("no command '", id, "' is outstanding for host ", host));
   }
   v1::Command command = it->second.command();
-  outbox_.erase(it);
+  Remove(it);
   txn.erased_commands.push_back(id);
   return command;
 }
 
 bool CommandOutbox::PromotePending(const std::string& host, const std::string& slot) const {
-  for (const auto& [id, entry] : outbox_) {
-    if (entry.host() == host && entry.command().has_promote() &&
-        entry.command().promote().slot() == slot) {
-      return true;
-    }
-  }
-  return false;
+  return promotes_.count(absl::StrCat(host, "/", slot)) > 0;
 }
 
 std::set<std::string> CommandOutbox::UnacknowledgedStarts(const std::string& host) const {

@@ -82,8 +82,17 @@ class CommandOutbox {
   Clock* const clock_;
   Journal* const journal_;
   uint64_t last_seq_ = 0;
+  // Every change of outbox_ goes through these two, which keep promotes_.
+  void Add(const std::string& id, OutboxEntry entry);
+  std::map<std::string, OutboxEntry>::iterator Remove(
+      std::map<std::string, OutboxEntry>::iterator it);
+  static std::string PromoteKey(const OutboxEntry& entry);  // "host/slot", "" if no promote
+
   std::map<std::string, OutboxEntry> outbox_;          // by command id
   std::map<std::string, std::set<std::string>> sent_;  // host -> ids sent on its session
+  // "host/slot" of each unacknowledged promote (PromotePending is on the
+  // report path: it must not scan the outbox).
+  std::multiset<std::string> promotes_;
 };
 
 }  // namespace slotkeeper::slotmgr

@@ -120,5 +120,27 @@ TEST_F(CommandOutboxTest, RestoreAndUnacknowledgedStarts) {
   EXPECT_THAT(Ids(outbox_.TakeToSend("imap4")), ElementsAre("c000000000007", "c000000000008"));
 }
 
+TEST_F(CommandOutboxTest, PromotePendingUntilAcknowledgedDroppedOrRestoredAway) {
+  Txn txn;
+  const std::string first = outbox_.Issue(txn, "imap1", Promote("st1"));
+  outbox_.Issue(txn, "imap1", Promote("st1"));  // the same slot, twice
+  outbox_.Issue(txn, "imap2", Start("t1"));
+  EXPECT_TRUE(outbox_.PromotePending("imap1", "s01"));
+  EXPECT_FALSE(outbox_.PromotePending("imap2", "s01"));
+  EXPECT_FALSE(outbox_.PromotePending("imap1", "s02"));
+  ASSERT_TRUE(outbox_.Acknowledge(txn, "imap1", first).ok());
+  EXPECT_TRUE(outbox_.PromotePending("imap1", "s01")) << "the second is still unacknowledged";
+  outbox_.DropStale(txn, "st1");
+  EXPECT_FALSE(outbox_.PromotePending("imap1", "s01"));
+  // A restarted coordinator knows its pending promotes from the outbox it loads.
+  std::vector<OutboxEntry> persisted(1);
+  persisted[0].set_host("imap3");
+  *persisted[0].mutable_command() = Promote("st9");
+  persisted[0].mutable_command()->set_id("c000000000009");
+  outbox_.Restore(persisted, 9);
+  EXPECT_TRUE(outbox_.PromotePending("imap3", "s01"));
+  EXPECT_FALSE(outbox_.PromotePending("imap1", "s01"));
+}
+
 }  // namespace
 }  // namespace slotkeeper::slotmgr

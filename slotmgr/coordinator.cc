@@ -120,6 +120,21 @@ absl::Status Coordinator::CommitLocked(Txn& txn) {
   return absl::OkStatus();
 }
 
+FailoverEnv Coordinator::FailoverEnvLocked() {
+  return FailoverEnv{model_,
+                     outbox_,
+                     leases_,
+                     masters_,
+                     journal_,
+                     automation_,
+                     notices_,
+                     config_,
+                     clock_,
+                     [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ViewLocked(); },
+                     [this](Txn& txn) ABSL_NO_THREAD_SAFETY_ANALYSIS { RecomputeLocked(txn); },
+                     AutomationRunningLocked()};
+}
+
 std::optional<ClusterView> Coordinator::ViewLocked() {
   absl::StatusOr<ClusterView> view = BuildView(model_, last_heard_mono_ms_);
   if (!view.ok()) {

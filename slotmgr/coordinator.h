@@ -11,13 +11,14 @@
 // automation record, and the collaborators that own the rest: Journal
 // (events, routing feed), CommandOutbox (commands to agents), LeaseTable
 // (lease bounds), MasterWatch (whether masters serve, refused promotions,
-// the failsafe evidence), TaskManager (re-replication tasks), BlockedUsers
+// the failsafe evidence), Promoter (failover and promotion), TaskManager
+// (re-replication tasks), BlockedUsers
 // (the mass-deletion guard's notices). The collaborators have no locks of their
 // own; the façade calls them with `mu_` held. Health is derived by
 // DeriveHealth (health.h), a function of the model. The methods are spread
 // over files by what they implement: registration.cc (Register, Hello),
-// reports.cc (reports, acks, task updates), failover.cc (Tick, failover,
-// promotion, lost units), operator_actions.cc (the Automation API's
+// reports.cc (reports, acks, task updates), failover.cc (Tick: silence,
+// the brake, replace_after, lost units), operator_actions.cc (the Automation API's
 // mutations), coordinator.cc (loading and committing).
 //
 // Every change is written through the injected StateStore as one batch with
@@ -67,6 +68,7 @@
 #include "slotmgr/master_watch.h"
 #include "slotmgr/model.h"
 #include "slotmgr/mutation.h"
+#include "slotmgr/promoter.h"
 #include "slotmgr/queries.h"
 #include "slotmgr/state.pb.h"
 #include "slotmgr/state_store.h"
@@ -154,30 +156,8 @@ class Coordinator {
   // coordinator does not know adopted as a replica.
   void RecognizeContentsLocked(Txn& txn, const std::string& host, const v1::SlotContents& contents)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Failover (failover.cc): promotions that are due, a promotion with its
-  // commands and routing change, a drive unit declared lost.
-  void FailoverStepLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PromoteLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target,
-                     const std::string& why, bool automatic) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The best promotion of `store` (view_builder.h), leaving out the copies
-  // that refused a promotion lately and waiting while the old master may
-  // still serve on failsafe grants (then `refused` says so).
-  PromotionChoice ChoosePromotionLocked(const ClusterView& view, const StoreRecord& store,
-                                        bool force, const v1::SlotRef* wanted)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A usable master whose agent holds no lease (restarted, or fenced while
-  // cut off): promoted again at the same epoch, so its hook starts the mail
-  // server. A promote the target refused or failed: the target steps back to
-  // replica and the next candidate is tried at once.
-  void RepromoteLocked(Txn& txn, StoreRecord& store, const v1::Copy& master)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void PromoteFailedLocked(Txn& txn, const std::string& host, const v1::PromoteCommand& promote,
-                           const v1::CommandAck& ack) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Before an automatic failover from a master that can still be read: asks
-  // `target` to pull from it once more. True while the promotion must wait
-  // (the pull is under way and within its deadline).
-  bool FinalPullStepLocked(Txn& txn, StoreRecord& store, const v1::SlotRef& target)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What the promoter works on (promoter.h), lent for one call.
+  FailoverEnv FailoverEnvLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit, const std::string& why)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool AutomationRunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -203,26 +183,7 @@ class Coordinator {
   std::map<std::string, int64_t> last_heard_mono_ms_ ABSL_GUARDED_BY(mu_);  // by host
   SlotCopyIndex slot_copies_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> notices_ ABSL_GUARDED_BY(mu_);  // one-time notices already journaled
-  // When this process first saw each store's master unusable, and on hard
-  // evidence (monotonic; -1: not yet): the failover grace counts from these.
-  struct GraceStart {
-    int64_t unusable_mono = -1;
-    int64_t hard_mono = -1;
-  };
-  std::map<std::string, GraceStart> grace_ ABSL_GUARDED_BY(mu_);  // by store
-  // Stores whose promotion failed: the next candidate is promoted without
-  // waiting for a grace again.
-  std::set<std::string> retry_promotion_now_ ABSL_GUARDED_BY(mu_);
-  // Stores whose latest promotion was automatic (it counts towards the rate
-  // limit unless its target refuses it).
-  std::set<std::string> automatic_promotions_ ABSL_GUARDED_BY(mu_);
-  // Final pulls on their way, by store (failover.cc, FinalPullStepLocked).
-  struct FinalPull {
-    v1::SlotRef target;
-    int64_t issued_mono = 0;
-    bool answered = false;
-  };
-  std::map<std::string, FinalPull> final_pulls_ ABSL_GUARDED_BY(mu_);
+  Promoter promoter_ ABSL_GUARDED_BY(mu_);
   BlockedUsers blocked_users_ ABSL_GUARDED_BY(mu_);
   const Queries queries_;
 };

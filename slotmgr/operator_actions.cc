@@ -182,7 +182,6 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
       if (m != nullptr && m->slot().host() == req.host()) stores.push_back(name);
     }
   }
-  const int64_t now = clock_->NowMs();
   v1::FailoverResponse out;
   Txn txn;
   for (const auto& name : stores) {
@@ -193,8 +192,9 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
     if (m != nullptr) *item->mutable_from() = m->slot();
     std::optional<ClusterView> view = ViewLocked();  // again after each promotion
     if (!view) return absl::InternalError("the model is inconsistent; see the log");
-    PromotionChoice choice = ChoosePromotionLocked(*view, rec, req.force(),
-                                                   req.to().host().empty() ? nullptr : &req.to());
+    FailoverEnv env = FailoverEnvLocked();
+    PromotionChoice choice = promoter_.Choose(env, *view, rec, req.force(),
+                                              req.to().host().empty() ? nullptr : &req.to());
     if (!choice.target) {
       item->set_refused(choice.refused);
       continue;
@@ -203,7 +203,7 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
     if (req.dry_run()) continue;
     const std::string why = req.reason().empty() ? "operator failover" : req.reason();
     if (!leases_.MayBeValid(rec.info(), clock_->MonotonicMs())) {
-      PromoteLocked(txn, rec, *choice.target, why, false);
+      promoter_.Promote(env, txn, rec, *choice.target, why, false);
     } else {
       // Fence first: stop renewing, ask the old master to demote; the
       // promotion follows its acknowledgement or the lease's end.

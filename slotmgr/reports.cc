@@ -283,8 +283,7 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
   if (!acked.has_value()) return absl::OkStatus();  // a duplicate
   const v1::Command& cmd = *acked;
   if (cmd.has_final_pull()) {
-    auto fp = final_pulls_.find(cmd.final_pull().store());
-    if (fp != final_pulls_.end()) fp->second.answered = true;
+    promoter_.FinalPullAnswered(cmd.final_pull().store());
     journal_.Record(
         txn, event_kind::kStoreFinalPull, ack.ok() ? v1::INFO : v1::WARNING,
         absl::StrCat("store ", cmd.final_pull().store(), ": final pull into ", host, "/",
@@ -295,7 +294,10 @@ absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck
     return CommitLocked(txn);
   }
   if (!ack.ok()) {
-    if (cmd.has_promote()) PromoteFailedLocked(txn, host, cmd.promote(), ack);
+    if (cmd.has_promote()) {
+      FailoverEnv env = FailoverEnvLocked();
+      promoter_.PromoteFailed(env, txn, host, cmd.promote(), ack);
+    }
     journal_.Record(
         txn, event_kind::kCommandFailed, v1::WARNING,
         absl::StrCat("command ", cmd.id(), " failed on ", host, ": ", ack.error(),

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -125,6 +126,21 @@ SlotContent WithoutSyncTemporaries(SlotContent content) {
 }
 
 }  // namespace
+
+MailScale ScaleFromEnv(MailScale test_default, ClusterOptions& options) {
+  auto read = [](const char* name, int fallback) {
+    const char* v = std::getenv(name);
+    int n = 0;
+    return v != nullptr && absl::SimpleAtoi(v, &n) && n > 0 ? n : fallback;
+  };
+  const MailScale scale = {read("SLOTKEEPER_FAULT_USERS", test_default.users),
+                           read("SLOTKEEPER_FAULT_MESSAGES", test_default.messages)};
+  if (scale.users != test_default.users || scale.messages != test_default.messages) {
+    options.unit_bytes = 768ull << 20;  // the demo's (tests/e2e/demo.cc)
+    options.slot_capacity_bytes = 160ull << 20;
+  }
+  return scale;
+}
 
 std::vector<std::string> ShortCoordinatorFlags() {
   return {"--heartbeat=500ms",           "--lease=4s",

@@ -1,4 +1,4 @@
-// Shared pieces of the control-plane fault tests (issue 12): hooks that log
+// Shared pieces of the control-plane fault tests: hooks that log
 // what they do and run a stand-in mail server under slotfence, the short
 // timings these tests use, and readers for the logs they leave.
 //
@@ -48,6 +48,17 @@ inline constexpr absl::Duration kLease = absl::Seconds(4);
 // Appended to every agent's config: failsafe after 1.5 s of coordinator
 // silence.
 inline constexpr char kFailsafeConfig[] = "failsafe { coordinator_silence_ms: 1500 }";
+
+// The mail each store starts with: the test's own small default, or what
+// SLOTKEEPER_FAULT_USERS and SLOTKEEPER_FAULT_MESSAGES (per store) say, so
+// that tools/bench_control_plane.sh measures the same faults on the demo's
+// sizes; then the slots are sized like the demo's too (`options`). A value
+// that is not a positive number is ignored.
+struct MailScale {
+  int users = 0;
+  int messages = 0;
+};
+MailScale ScaleFromEnv(MailScale test_default, ClusterOptions& options);
 
 // One line of a hook log.
 struct HookRun {

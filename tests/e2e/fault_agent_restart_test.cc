@@ -1,4 +1,4 @@
-// Fault test (issue 12, 4): the agent of a host holding a replica is
+// Fault test: the agent of a host holding a replica is
 // restarted (SIGTERM, then started again) while mail is delivered to the
 // master.
 //
@@ -42,13 +42,14 @@ void RestartReplicaAgent(bool crash, bool away_check = false) {
   options.verbose = true;
   options.coordinator_flags = ShortCoordinatorFlags();
   options.agent_config_extra = kFailsafeConfig;
+  const MailScale scale = ScaleFromEnv({8, 400}, options);
   auto created = Cluster::Create(options);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
   ASSERT_TRUE(c.StartCoordinator().ok());
   ASSERT_TRUE(c.StartAllAgents().ok());
   // A store of some size: the catch-up scans all of it.
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, 8, 400);
+  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, scale.users, scale.messages);
   ASSERT_TRUE(reference.ok()) << reference.status();
   auto before = c.Store("st1");
   ASSERT_TRUE(before.ok());

@@ -1,4 +1,4 @@
-// Fault test (issue 12, 1 and 7): the coordinator is SIGKILLed and kept down
+// Fault test: the coordinator is SIGKILLed and kept down
 // for five leases while mail is delivered to the masters.
 //
 // Every master's agent, silent from the coordinator, asks the store's other
@@ -40,6 +40,7 @@ TEST(FaultCoordinatorDownTest, MastersKeepServingOnFailsafeGrants) {
   auto hooks = HookRecorder::Install(options, absl::Seconds(3));
   ASSERT_TRUE(hooks.ok()) << hooks.status();
   HookRecorder& h = **hooks;
+  const MailScale scale = ScaleFromEnv({4, 80}, options);
   auto created = Cluster::Create(options);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
@@ -47,7 +48,8 @@ TEST(FaultCoordinatorDownTest, MastersKeepServingOnFailsafeGrants) {
   ASSERT_TRUE(c.StartAllAgents().ok());
   const std::map<std::string, std::string> masters = {{"st1", "imap1/du1s1"},
                                                       {"st2", "imap2/du1s1"}};
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}, {"st2", "imap2", "du1s1"}}, 4, 80);
+  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}, {"st2", "imap2", "du1s1"}},
+                                  scale.users, scale.messages);
   ASSERT_TRUE(reference.ok()) << reference.status();
   std::map<std::string, uint64_t> epochs;
   std::map<std::string, pid_t> servers;  // by store

@@ -1,4 +1,4 @@
-// Fault test (issue 12, 3): the coordinator is down and, meanwhile, the
+// Fault test: the coordinator is down and, meanwhile, the
 // master's drive unit dies (EXT4_IOC_SHUTDOWN: every I/O fails).
 //
 // The master's slot has a hard condition, so its agent does not ask for

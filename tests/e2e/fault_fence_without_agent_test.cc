@@ -1,4 +1,4 @@
-// Fault test (issue 12, 8): the agent of a master is SIGKILLed, and
+// Fault test: the agent of a master is SIGKILLed, and
 // separately SIGSTOPped (SIGCONT at the end).
 //
 // The stand-in mail server that the promote hook started under slotfence

@@ -1,4 +1,4 @@
-// Fault test (issue 12, 2): a master's agent is cut off from the coordinator
+// Fault test: a master's agent is cut off from the coordinator
 // only (its TCP proxy to the coordinator cut; every peer link stays up, and
 // the replicas hear the coordinator).
 //
@@ -36,13 +36,14 @@ TEST(FaultPartitionTest, MasterCutOffFromTheCoordinatorFencesBeforeAPromotion) {
   auto hooks = HookRecorder::Install(options, absl::Seconds(3));
   ASSERT_TRUE(hooks.ok()) << hooks.status();
   HookRecorder& h = **hooks;
+  const MailScale scale = ScaleFromEnv({4, 80}, options);
   auto created = Cluster::Create(options);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
   ASSERT_TRUE(c.StartCoordinator().ok());
   ASSERT_TRUE(c.StartAllAgents().ok());
   const std::string old_master = "imap1/du1s1";
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, 4, 80);
+  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, scale.users, scale.messages);
   ASSERT_TRUE(reference.ok()) << reference.status();
   auto before = c.Store("st1");
   ASSERT_TRUE(before.ok());

@@ -1,4 +1,4 @@
-// Fault test (issue 12, 6): the pre_promote hook of the replica chosen first
+// Fault test: the pre_promote hook of the replica chosen first
 // refuses the promotion, by exiting non-zero or by hanging past the hook
 // timeout.
 //

@@ -1,4 +1,4 @@
-// Fault test (issue 12, 5): the source of a re-replication stops answering
+// Fault test: the source of a re-replication stops answering
 // mid-copy (its peer port's TCP proxy stalls: connections stay open, nothing
 // moves).
 //

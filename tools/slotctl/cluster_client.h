@@ -64,6 +64,18 @@ class ClusterClient {
       const v1::GetAutomationRequest& request) = 0;
   virtual absl::StatusOr<v1::ConsistencyReport> CheckConsistency(
       const v1::CheckConsistencyRequest& request) = 0;
+  // Data safety. ListQuarantine and a dry-run ReconcileStore ask the agents;
+  // a slot whose agent could not be asked carries an `error` instead.
+  virtual absl::StatusOr<v1::ListQuarantineItemsResponse> ListQuarantine(
+      const v1::ListQuarantineItemsRequest& request) = 0;
+  virtual absl::StatusOr<v1::RestoreQuarantinedResponse> RestoreQuarantined(
+      const v1::RestoreQuarantinedRequest& request) = 0;
+  virtual absl::StatusOr<v1::PurgeQuarantineItemsResponse> PurgeQuarantine(
+      const v1::PurgeQuarantineItemsRequest& request) = 0;
+  virtual absl::StatusOr<v1::UnblockUserResponse> UnblockUser(
+      const v1::UnblockUserRequest& request) = 0;
+  virtual absl::StatusOr<v1::ReconcileStoreResponse> ReconcileStore(
+      const v1::ReconcileStoreRequest& request) = 0;
 };
 
 }  // namespace slotkeeper::slotctl

@@ -1,5 +1,7 @@
 #include "tools/slotctl/fake_cluster_client.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace slotkeeper::slotctl {
@@ -14,6 +16,15 @@ v1::HostInfo* FakeCluster::FindHost(const std::string& name) {
 v1::StoreInfo* FakeCluster::FindStore(const std::string& name) {
   for (v1::StoreInfo& s : stores) {
     if (s.name() == name) return &s;
+  }
+  return nullptr;
+}
+
+v1::SlotInfo* FakeCluster::FindSlot(const v1::SlotRef& ref) {
+  v1::HostInfo* h = FindHost(ref.host());
+  if (h == nullptr) return nullptr;
+  for (v1::SlotInfo& s : *h->mutable_slots()) {
+    if (s.ref().slot() == ref.slot()) return &s;
   }
   return nullptr;
 }
@@ -280,14 +291,185 @@ absl::StatusOr<v1::AutomationState> FakeClusterClient::GetAutomation(
 absl::StatusOr<v1::ConsistencyReport> FakeClusterClient::CheckConsistency(
     const v1::CheckConsistencyRequest& request) {
   std::string call = request.verify_data() ? "CheckConsistency verify-data" : "CheckConsistency";
+  if (request.deep()) absl::StrAppend(&call, " deep");
   if (request.max_lag_ms() != 0) absl::StrAppend(&call, " max-lag=", request.max_lag_ms());
   if (absl::Status s = Enter(call); !s.ok()) {
     return s;
   }
   if (!c_->check_consistency_error.ok()) return c_->check_consistency_error;
   v1::ConsistencyReport report = c_->consistency;
-  report.set_data_verified(request.verify_data());
+  report.set_data_verified(request.verify_data() && !c_->agent_unanswered);
   return report;
+}
+
+// ---- Data safety: the checks of slotmgr/data_safety.cc and
+// automation_service.cc, over the literal agents' data.
+
+namespace {
+
+std::string SlotKey(const v1::SlotRef& ref) { return absl::StrCat(ref.host(), "/", ref.slot()); }
+
+const v1::Copy* MasterOf(const v1::StoreInfo& store) {
+  for (const v1::Copy& c : store.copies()) {
+    if (c.role() == v1::SLOT_MASTER) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+v1::SlotQuarantine FakeClusterClient::ListSlot(const v1::SlotRef& slot, const std::string& store,
+                                               const v1::ListQuarantineItemsRequest& request) {
+  v1::SlotQuarantine sq;
+  *sq.mutable_slot() = slot;
+  sq.set_store(store);
+  const std::string key = SlotKey(slot);
+  if (auto err = c_->agent_errors.find(key); err != c_->agent_errors.end()) {
+    sq.set_error(err->second);
+    return sq;
+  }
+  for (const v1::QuarantineItem& item : c_->quarantine[key]) {
+    if (!request.user().empty() && item.user() != request.user()) continue;
+    sq.set_total_items(sq.total_items() + 1);
+    sq.set_total_bytes(sq.total_bytes() + item.size());
+    if (request.limit() == 0 || sq.items_size() < static_cast<int>(request.limit())) {
+      *sq.add_items() = item;
+    }
+  }
+  return sq;
+}
+
+absl::StatusOr<v1::ListQuarantineItemsResponse> FakeClusterClient::ListQuarantine(
+    const v1::ListQuarantineItemsRequest& request) {
+  if (absl::Status s = Enter("ListQuarantine"); !s.ok()) return s;
+  c_->last_list_quarantine = request;
+  v1::ListQuarantineItemsResponse resp;
+  if (!request.host().empty() || !request.slot().empty()) {
+    v1::SlotRef ref;
+    ref.set_host(request.host());
+    ref.set_slot(request.slot());
+    v1::SlotInfo* slot = c_->FindSlot(ref);
+    if (slot == nullptr) return absl::NotFoundError(absl::StrCat("no slot ", SlotKey(ref)));
+    *resp.add_slots() = ListSlot(ref, slot->store(), request);
+    return resp;
+  }
+  if (request.store().empty()) {
+    return absl::InvalidArgumentError("name a store, or a host and a slot");
+  }
+  v1::StoreInfo* store = c_->FindStore(request.store());
+  if (store == nullptr)
+    return absl::NotFoundError(absl::StrCat("no store '", request.store(), "'"));
+  for (const v1::Copy& c : store->copies()) {
+    if (c.role() != v1::SLOT_LOST) *resp.add_slots() = ListSlot(c.slot(), store->name(), request);
+  }
+  return resp;
+}
+
+absl::StatusOr<v1::RestoreQuarantinedResponse> FakeClusterClient::RestoreQuarantined(
+    const v1::RestoreQuarantinedRequest& request) {
+  if (absl::Status s = Enter("RestoreQuarantined"); !s.ok()) return s;
+  c_->last_restore = request;
+  if (request.item_id().empty()) return absl::InvalidArgumentError("item_id is empty");
+  v1::SlotInfo* slot = c_->FindSlot(request.slot());
+  if (slot == nullptr)
+    return absl::NotFoundError(absl::StrCat("no slot ", SlotKey(request.slot())));
+  v1::StoreInfo* store = c_->FindStore(slot->store());
+  if (store == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(SlotKey(request.slot()), " holds no copy of a store now"));
+  }
+  const v1::Copy* master = MasterOf(*store);
+  if (master == nullptr || !master->usable()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store ", store->name(), " has no usable master to restore into; try later"));
+  }
+  v1::RestoreQuarantinedResponse resp;
+  resp.set_store(store->name());
+  *resp.mutable_into() = master->slot();
+  resp.set_command_id(absl::StrCat("cmd-", c_->calls.size()));
+  return resp;
+}
+
+absl::StatusOr<v1::PurgeQuarantineItemsResponse> FakeClusterClient::PurgeQuarantine(
+    const v1::PurgeQuarantineItemsRequest& request) {
+  if (absl::Status s = Enter("PurgeQuarantine"); !s.ok()) return s;
+  c_->purges.push_back(request);
+  if (request.older_than_ms() <= 0 && request.item_ids().empty()) {
+    return absl::InvalidArgumentError("say what to purge: older_than_ms or item_ids");
+  }
+  if (c_->FindSlot(request.slot()) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no slot ", SlotKey(request.slot())));
+  }
+  std::vector<v1::QuarantineItem>& items = c_->quarantine[SlotKey(request.slot())];
+  items.erase(std::remove_if(items.begin(), items.end(),
+                             [&](const v1::QuarantineItem& item) {
+                               if (item.quarantined_ms() < request.older_than_ms()) return true;
+                               return std::find(request.item_ids().begin(),
+                                                request.item_ids().end(),
+                                                item.id()) != request.item_ids().end();
+                             }),
+              items.end());
+  v1::PurgeQuarantineItemsResponse resp;
+  resp.set_command_id(absl::StrCat("cmd-", c_->calls.size()));
+  return resp;
+}
+
+absl::StatusOr<v1::UnblockUserResponse> FakeClusterClient::UnblockUser(
+    const v1::UnblockUserRequest& request) {
+  if (absl::Status s = Enter("UnblockUser"); !s.ok()) return s;
+  c_->last_unblock = request;
+  v1::StoreInfo* store = c_->FindStore(request.store());
+  if (store == nullptr)
+    return absl::NotFoundError(absl::StrCat("no store '", request.store(), "'"));
+  v1::UnblockUserResponse resp;
+  for (const v1::Copy& c : store->copies()) {
+    const auto& blocked = c.blocked_users();
+    if (std::find(blocked.begin(), blocked.end(), request.user()) != blocked.end()) {
+      *resp.add_slots() = c.slot();
+    }
+  }
+  if (resp.slots().empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no copy of ", request.store(), " reports user ", request.user(), " blocked"));
+  }
+  return resp;
+}
+
+absl::StatusOr<v1::ReconcileStoreResponse> FakeClusterClient::ReconcileStore(
+    const v1::ReconcileStoreRequest& request) {
+  if (absl::Status s = Enter(request.dry_run() ? "ReconcileStore dry-run" : "ReconcileStore");
+      !s.ok()) {
+    return s;
+  }
+  c_->last_reconcile = request;
+  v1::StoreInfo* store = c_->FindStore(request.store());
+  if (store == nullptr)
+    return absl::NotFoundError(absl::StrCat("no store named ", request.store()));
+  v1::ReconcileStoreResponse resp;
+  std::vector<v1::SlotRef> sources;
+  for (const v1::Copy& c : store->copies()) {
+    if (c.stranded_messages() == 0 || c.role() == v1::SLOT_MASTER) continue;
+    v1::StrandedOn* on = resp.add_stranded();
+    *on->mutable_slot() = c.slot();
+    const std::string key = SlotKey(c.slot());
+    if (auto err = c_->agent_errors.find(key); err != c_->agent_errors.end()) {
+      on->set_error(err->second);
+      continue;
+    }
+    for (const v1::StrandedMessage& m : c_->stranded[key]) *on->add_messages() = m;
+    if (on->messages_size() > 0) sources.push_back(c.slot());
+  }
+  if (request.dry_run() || sources.empty()) return resp;
+  const v1::Copy* master = MasterOf(*store);
+  if (master == nullptr || !master->usable()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store ", store->name(), " has no usable master to copy stranded mail into"));
+  }
+  *resp.mutable_master() = master->slot();
+  for (size_t i = 0; i < sources.size(); ++i) {
+    resp.add_command_ids(absl::StrCat("cmd-", c_->calls.size(), "-", i));
+  }
+  return resp;
 }
 
 }  // namespace slotkeeper::slotctl

@@ -3,7 +3,8 @@
 // FakeCluster is plain data that a test fills from literal tables;
 // FakeClusterClient answers every RPC from it with just enough logic to be
 // believable (NOT_FOUND for unknown names, failover refusals for replicas
-// that are behind or unusable, drains counting masters) and records each
+// that are behind or unusable, drains counting masters, the data-safety
+// calls' checks as slotmgr/data_safety.cc makes them) and records each
 // call so tests can assert what was (not) asked. Not thread-safe.
 #ifndef SLOTKEEPER_TOOLS_SLOTCTL_FAKE_CLUSTER_CLIENT_H_
 #define SLOTKEEPER_TOOLS_SLOTCTL_FAKE_CLUSTER_CLIENT_H_
@@ -29,6 +30,14 @@ struct FakeCluster {
   absl::Status fail_all;
   // When not OK, CheckConsistency fails with it (e.g. UNIMPLEMENTED).
   absl::Status check_consistency_error;
+  // CheckConsistency with verify_data: an agent did not answer, so the data
+  // is not verified.
+  bool agent_unanswered = false;
+  // What each slot's agent holds, by "HOST/SLOT": its quarantine and the
+  // mail stranded there. A slot listed in `agent_errors` cannot be asked.
+  std::map<std::string, std::vector<v1::QuarantineItem>> quarantine;
+  std::map<std::string, std::vector<v1::StrandedMessage>> stranded;
+  std::map<std::string, std::string> agent_errors;
   // Every call, in order: the method name, plus " dry-run" for dry runs.
   std::vector<std::string> calls;
   // The last request of the calls tests look into.
@@ -39,9 +48,15 @@ struct FakeCluster {
   v1::CreateStoreRequest last_create_store;
   v1::DrainRequest last_drain;
   v1::MarkLostRequest last_mark_lost;
+  v1::ListQuarantineItemsRequest last_list_quarantine;
+  v1::RestoreQuarantinedRequest last_restore;
+  std::vector<v1::PurgeQuarantineItemsRequest> purges;
+  v1::UnblockUserRequest last_unblock;
+  v1::ReconcileStoreRequest last_reconcile;
 
   v1::HostInfo* FindHost(const std::string& name);
   v1::StoreInfo* FindStore(const std::string& name);
+  v1::SlotInfo* FindSlot(const v1::SlotRef& ref);
 };
 
 class FakeClusterClient : public ClusterClient {
@@ -73,11 +88,24 @@ class FakeClusterClient : public ClusterClient {
       const v1::GetAutomationRequest& request) override;
   absl::StatusOr<v1::ConsistencyReport> CheckConsistency(
       const v1::CheckConsistencyRequest& request) override;
+  absl::StatusOr<v1::ListQuarantineItemsResponse> ListQuarantine(
+      const v1::ListQuarantineItemsRequest& request) override;
+  absl::StatusOr<v1::RestoreQuarantinedResponse> RestoreQuarantined(
+      const v1::RestoreQuarantinedRequest& request) override;
+  absl::StatusOr<v1::PurgeQuarantineItemsResponse> PurgeQuarantine(
+      const v1::PurgeQuarantineItemsRequest& request) override;
+  absl::StatusOr<v1::UnblockUserResponse> UnblockUser(
+      const v1::UnblockUserRequest& request) override;
+  absl::StatusOr<v1::ReconcileStoreResponse> ReconcileStore(
+      const v1::ReconcileStoreRequest& request) override;
 
  private:
   // Records the call; returns fail_all.
   absl::Status Enter(const std::string& method);
   v1::FailoverPlanItem PlanStore(const v1::StoreInfo& store, const v1::FailoverRequest& request);
+  // One slot's quarantine as its agent would list it (user filter, limit).
+  v1::SlotQuarantine ListSlot(const v1::SlotRef& slot, const std::string& store,
+                              const v1::ListQuarantineItemsRequest& request);
 
   FakeCluster* c_;
 };

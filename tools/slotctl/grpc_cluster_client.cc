@@ -139,6 +139,32 @@ absl::StatusOr<v1::ConsistencyReport> GrpcClusterClient::CheckConsistency(
       &v1::Automation::Stub::CheckConsistency, request);
 }
 
+absl::StatusOr<v1::ListQuarantineItemsResponse> GrpcClusterClient::ListQuarantine(
+    const v1::ListQuarantineItemsRequest& request) {
+  return Unary<v1::ListQuarantineItemsRequest, v1::ListQuarantineItemsResponse>(
+      &v1::Automation::Stub::ListQuarantine, request);
+}
+absl::StatusOr<v1::RestoreQuarantinedResponse> GrpcClusterClient::RestoreQuarantined(
+    const v1::RestoreQuarantinedRequest& request) {
+  return Unary<v1::RestoreQuarantinedRequest, v1::RestoreQuarantinedResponse>(
+      &v1::Automation::Stub::RestoreQuarantined, request);
+}
+absl::StatusOr<v1::PurgeQuarantineItemsResponse> GrpcClusterClient::PurgeQuarantine(
+    const v1::PurgeQuarantineItemsRequest& request) {
+  return Unary<v1::PurgeQuarantineItemsRequest, v1::PurgeQuarantineItemsResponse>(
+      &v1::Automation::Stub::PurgeQuarantine, request);
+}
+absl::StatusOr<v1::UnblockUserResponse> GrpcClusterClient::UnblockUser(
+    const v1::UnblockUserRequest& request) {
+  return Unary<v1::UnblockUserRequest, v1::UnblockUserResponse>(&v1::Automation::Stub::UnblockUser,
+                                                                request);
+}
+absl::StatusOr<v1::ReconcileStoreResponse> GrpcClusterClient::ReconcileStore(
+    const v1::ReconcileStoreRequest& request) {
+  return Unary<v1::ReconcileStoreRequest, v1::ReconcileStoreResponse>(
+      &v1::Automation::Stub::ReconcileStore, request);
+}
+
 absl::Status GrpcClusterClient::WatchRouting(const v1::WatchRoutingRequest& request,
                                              const StreamCallback<v1::RoutingChange>& on_change) {
   grpc::ClientContext context;

@@ -50,6 +50,16 @@ class GrpcClusterClient : public ClusterClient {
       const v1::GetAutomationRequest& request) override;
   absl::StatusOr<v1::ConsistencyReport> CheckConsistency(
       const v1::CheckConsistencyRequest& request) override;
+  absl::StatusOr<v1::ListQuarantineItemsResponse> ListQuarantine(
+      const v1::ListQuarantineItemsRequest& request) override;
+  absl::StatusOr<v1::RestoreQuarantinedResponse> RestoreQuarantined(
+      const v1::RestoreQuarantinedRequest& request) override;
+  absl::StatusOr<v1::PurgeQuarantineItemsResponse> PurgeQuarantine(
+      const v1::PurgeQuarantineItemsRequest& request) override;
+  absl::StatusOr<v1::UnblockUserResponse> UnblockUser(
+      const v1::UnblockUserRequest& request) override;
+  absl::StatusOr<v1::ReconcileStoreResponse> ReconcileStore(
+      const v1::ReconcileStoreRequest& request) override;
 
  private:
   template <typename Req, typename Resp, typename Method>

@@ -110,6 +110,15 @@ class SmallAutomation final : public v1::Automation::Service {
     response->set_state(v1::HOST_UP);
     return grpc::Status::OK;
   }
+  grpc::Status ListQuarantine(grpc::ServerContext*, const v1::ListQuarantineItemsRequest* request,
+                              v1::ListQuarantineItemsResponse* response) override {
+    v1::SlotQuarantine* sq = response->add_slots();
+    sq->mutable_slot()->set_host(request->host());
+    sq->mutable_slot()->set_slot(request->slot());
+    sq->set_store("st1");
+    sq->set_total_items(7);
+    return grpc::Status::OK;
+  }
   grpc::Status WatchEvents(grpc::ServerContext*, const v1::WatchEventsRequest* request,
                            grpc::ServerWriter<v1::Event>* writer) override {
     for (int i = 1; i <= 3; ++i) {
@@ -167,6 +176,25 @@ TEST_F(InProcessServerTest, UnaryStreamAndErrors) {
                                })
                   .ok());
   EXPECT_EQ(seqs, (std::vector<uint64_t>{11, 12}));
+}
+
+TEST_F(InProcessServerTest, DataSafetyCalls) {
+  GrpcClusterClient client(address_, absl::Seconds(10));
+  v1::ListQuarantineItemsRequest list;
+  list.set_host("imap1");
+  list.set_slot("s01");
+  absl::StatusOr<v1::ListQuarantineItemsResponse> listed = client.ListQuarantine(list);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  ASSERT_EQ(listed->slots_size(), 1);
+  EXPECT_EQ(listed->slots(0).total_items(), 7u);
+  EXPECT_EQ(client.UnblockUser({}).status().code(), absl::StatusCode::kUnimplemented);
+
+  RunResult r = RunReal({"--server", address_, "quarantine", "list", "--slot", "imap1/s01"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "imap1/s01 (st1): 7 item(s), 0 B in quarantine; 0 shown\n");
+  r = RunReal({"--server", address_, "store", "reconcile", "st1", "--dry-run"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.err, HasSubstr("does not implement this call"));
 }
 
 TEST_F(InProcessServerTest, SlotctlEndToEnd) {

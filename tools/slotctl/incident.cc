@@ -78,6 +78,32 @@ const char* RoleLabel(IncidentRole role) {
   return "";
 }
 
+// Stranded mail and operators' data-safety actions, in words for mail users;
+// "" for other kinds.
+std::string DataSafetySentence(const v1::Event& e) {
+  const std::string& kind = e.kind();
+  const std::string store = absl::StrCat("store ", e.store());
+  if (kind == event_kind::kStoreStrandedMail) {
+    return absl::StrCat("Some mail of ", store,
+                        " delivered shortly before the move is still only on the previous "
+                        "copy; it is kept safe and will be copied back.");
+  }
+  if (kind == event_kind::kStoreStrandedCleared) {
+    return absl::StrCat("The held-back mail of ", store, " is back in place.");
+  }
+  if (kind == event_kind::kStoreReconcile) {
+    return absl::StrCat("Engineers started copying the held-back mail of ", store, " back.");
+  }
+  if (kind == event_kind::kQuarantineRestore) {
+    return absl::StrCat("Engineers restored set-aside mail in ", store, ".");
+  }
+  if (kind == event_kind::kUserUnblock) {
+    return absl::StrCat("Engineers checked a mailbox in ", store,
+                        " and let its backup copies follow it again.");
+  }
+  return "";
+}
+
 // The event in words for mail users, for the kinds the coordinator emits
 // (slotmgr's journal); anything else reads as the coordinator's own text.
 std::string Sentence(const v1::Event& e) {
@@ -133,6 +159,7 @@ std::string Sentence(const v1::Event& e) {
   if (kind == event_kind::kTaskFailed || kind == event_kind::kTaskRetry) {
     return absl::StrCat("Copying the mailboxes of ", store, " was interrupted; it is retried.");
   }
+  if (std::string safety = DataSafetySentence(e); !safety.empty()) return safety;
   if (kind == event_kind::kCopyDropped) {
     return absl::StrCat("The copy of ", store, " on the failed hardware was retired.");
   }
@@ -152,8 +179,12 @@ std::string Sentence(const v1::Event& e) {
 
 IncidentRole ClassifyEvent(const v1::Event& e) {
   static const std::set<absl::string_view> kRoutine = {
-      event_kind::kHostRegistered, event_kind::kHostReregistered, event_kind::kCoordinatorStart,
-      event_kind::kStoreCreated, event_kind::kStoreCopyRecognized};
+      event_kind::kHostRegistered, event_kind::kHostReregistered,    event_kind::kCoordinatorStart,
+      event_kind::kStoreCreated,   event_kind::kStoreCopyRecognized, event_kind::kQuarantinePurge};
+  // Operators' data-safety actions: journaled as warnings, but what was done
+  // about a problem rather than a problem.
+  static const std::set<absl::string_view> kOperatorActions = {
+      event_kind::kStoreReconcile, event_kind::kQuarantineRestore, event_kind::kUserUnblock};
   static const std::set<absl::string_view> kRecoveryVerbs = {
       "up",       "online",   "healthy",  "cleared", "done",   "recovered", "resumed",
       "unfrozen", "complete", "restored", "dropped", "usable", "clock_ok",  "unblocked"};
@@ -163,6 +194,9 @@ IncidentRole ClassifyEvent(const v1::Event& e) {
       absl::StartsWith(kind, event_kind::kPrefixInventory)) {
     return e.severity() == v1::CRITICAL ? IncidentRole::kProblem : IncidentRole::kIgnored;
   }
+  if (kOperatorActions.count(kind) > 0) return IncidentRole::kAction;
+  if (kind == event_kind::kStoreStrandedMail) return IncidentRole::kProblem;
+  if (kind == event_kind::kStoreStrandedCleared) return IncidentRole::kRecovery;
   if (absl::EndsWith(verb, "refused") || absl::EndsWith(verb, "failed") ||
       absl::EndsWith(verb, "rate_limited") || absl::EndsWith(verb, "mismatch")) {
     return IncidentRole::kProblem;

@@ -144,6 +144,55 @@ TEST_F(IncidentTest, QuietWindowIsAllClear) {
             "2027-01-15 08:00:00 UTC.\n");
 }
 
+// Mail stranded on an old master after a failover, an operator's reconcile
+// and the all-clear, as the coordinator journals them.
+TEST_F(IncidentTest, StrandedMailAndItsReconcile) {
+  v1::Event e;
+  e.set_kind("store.stranded_mail");
+  e.set_severity(v1::CRITICAL);
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kProblem);
+  for (const char* kind : {"store.reconcile", "quarantine.restore", "user.unblock"}) {
+    e.set_kind(kind);
+    e.set_severity(v1::WARNING);
+    EXPECT_EQ(ClassifyEvent(e), IncidentRole::kAction) << kind;
+  }
+  e.set_kind("quarantine.purge");
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kIgnored);
+  e.set_kind("store.stranded_cleared");
+  e.set_severity(v1::INFO);
+  EXPECT_EQ(ClassifyEvent(e), IncidentRole::kRecovery);
+
+  std::vector<v1::Event> journal = journal_;
+  const struct {
+    int64_t offset_ms;
+    const char* kind;
+    v1::EventSeverity severity;
+  } rows[] = {{40 * 60'000, "store.stranded_mail", v1::CRITICAL},
+              {50 * 60'000, "store.reconcile", v1::WARNING},
+              {55 * 60'000, "store.stranded_cleared", v1::INFO}};
+  for (const auto& row : rows) {
+    v1::Event ev;
+    ev.set_seq(journal.back().seq() + 1);
+    ev.set_time_ms(kNow - 2 * kHour + row.offset_ms);
+    ev.set_kind(row.kind);
+    ev.set_severity(row.severity);
+    ev.set_host("imap4");
+    ev.set_slot("s02");
+    ev.set_store("st2");
+    ev.set_text("coordinator text");
+    journal.push_back(ev);
+  }
+  const std::string md = BuildIncident(journal, &cluster_.status, kNow - 6 * kHour, kNow).markdown;
+  EXPECT_THAT(md, HasSubstr("- **06:40** Problem: Some mail of store st2 delivered shortly before "
+                            "the move is still only on the previous copy; it is kept safe and "
+                            "will be copied back.\n"
+                            "- **06:50** Action: Engineers started copying the held-back mail of "
+                            "store st2 back.\n"
+                            "- **06:55** Recovered: The held-back mail of store st2 is back in "
+                            "place.\n"));
+  EXPECT_THAT(md, Not(HasSubstr("coordinator text")));
+}
+
 TEST_F(IncidentTest, OrderFollowsTheJournalNotTheInput) {
   std::vector<v1::Event> shuffled = journal_;
   std::reverse(shuffled.begin(), shuffled.end());

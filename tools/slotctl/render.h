@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "base/json.h"
 #include "google/protobuf/message.h"
 #include "proto/model.pb.h"
 
@@ -65,8 +66,7 @@ Tone StoreStateTone(v1::StoreState state);
 // The proto's JSON with snake_case field names and every field printed (so
 // that scripts see stable keys), on one line when `compact`.
 std::string ToJson(const google::protobuf::Message& message, bool compact = false);
-// `text` as a JSON string literal, quotes included.
-std::string JsonQuote(absl::string_view text);
+using ::slotkeeper::JsonQuote;  // base/json.h
 // {"error":{"code":"NOT_FOUND","message":"..."}} on one line, keys in that
 // order.
 std::string ErrorJson(const absl::Status& status);

@@ -87,6 +87,7 @@ TEST_F(ReadVerbsTest, EveryReadVerbPrintsValidJsonWithSnakeCaseFields) {
       {{"ksck"}, "\"stores_checked\""},
       {{"incident"}, "\"markdown\""},
       {{"automation", "status"}, "\"failover_limit\""},
+      {{"quarantine", "list", "--store", "st1"}, "\"total_items\""},
   };
   for (const auto& [args, field] : cases) {
     std::vector<std::string> with_json = args;
@@ -288,7 +289,7 @@ TEST_F(ReadVerbsTest, HelpForEveryVerb) {
   EXPECT_EQ(r.code, 0);
   for (const char* verb :
        {"status", "hosts", "host", "stores", "store", "user", "tasks", "events", "ksck", "incident",
-        "automation", "failover", "drain", "undrain", "mark-lost"}) {
+        "automation", "failover", "drain", "undrain", "mark-lost", "quarantine"}) {
     EXPECT_THAT(r.out, HasSubstr(std::string("  ") + verb + " ")) << verb;
     RunResult h = Run({"help", verb});
     EXPECT_EQ(h.code, 0) << verb;

@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -247,6 +248,110 @@ FakeCluster OutageCluster(int64_t now_ms) {
   s.set_slots_replica(5);
   s.set_slots_seeding(1);
   s.set_slots_spare(2);
+  return c;
+}
+
+namespace {
+
+v1::Copy* FindCopy(FakeCluster& c, const std::string& store, const std::string& slot) {
+  for (v1::Copy& copy : *c.FindStore(store)->mutable_copies()) {
+    if (absl::StrCat(copy.slot().host(), "/", copy.slot().slot()) == slot) return &copy;
+  }
+  return nullptr;
+}
+
+v1::QuarantineItem Item(const std::string& id, const std::string& user, const std::string& path,
+                        uint64_t size, int64_t quarantined_ms, const std::string& reason) {
+  v1::QuarantineItem item;
+  item.set_id(id);
+  item.set_user(user);
+  item.set_path(path);
+  item.set_size(size);
+  item.set_quarantined_ms(quarantined_ms);
+  item.set_reason(reason);
+  const size_t slash = path.rfind('/');
+  const std::string name = path.substr(slash + 1);
+  item.set_maildir_key(name.substr(0, name.find(':')));
+  item.set_hash(std::string("\x01\x23\x45\x67", 4));
+  return item;
+}
+
+v1::StrandedMessage Stranded(const std::string& user, const v1::QuarantineItem& kept) {
+  v1::StrandedMessage m;
+  m.set_user(user);
+  m.set_maildir_key(kept.maildir_key());
+  m.set_quarantine_id(kept.id());
+  m.set_size(kept.size());
+  return m;
+}
+
+}  // namespace
+
+FakeCluster DataSafetyCluster(int64_t now_ms) {
+  FakeCluster c = OutageCluster(now_ms);
+  const int64_t agent_now = now_ms + 3;  // imap1, imap2 and imap4 are 3ms ahead
+  constexpr int64_t kDay = 24 * kHour;
+
+  v1::Copy* blocked = FindCopy(c, "st1", "imap1/s01");
+  blocked->add_blocked_users("bob");
+  blocked->set_in_sync(false);
+  blocked->set_out_of_sync_reason("mass-deletion guard stopped user bob");
+  blocked->set_quarantine_items(3);
+  blocked->set_quarantine_bytes(20480);
+  c.quarantine["imap1/s01"] = {
+      Item("2027-01-14/alice/cur/1700000001.M1P1.imap4:2,S", "alice",
+           "cur/1700000001.M1P1.imap4:2,S", 12288, agent_now - 20 * kHour, "removed"),
+      Item("2027-01-10/bob/cur/1700000002.M2P1.imap4:2,S", "bob", "cur/1700000002.M2P1.imap4:2,S",
+           4096, agent_now - 5 * kDay, "removed"),
+      Item("2027-01-11/bob/cur/1700000002.M2P1.imap4:2,S.1", "bob", "cur/1700000002.M2P1.imap4:2,S",
+           4096, agent_now - 4 * kDay, "overwritten")};
+  v1::Copy* scrubbed = FindCopy(c, "st1", "imap2/s01");
+  scrubbed->set_scrub_last_full_pass_ms(agent_now - 2 * kDay);
+  scrubbed->set_scrub_pass_fraction(0.45);
+  scrubbed->set_scrub_corrupt_found(2);
+  scrubbed->set_quarantine_items(1);
+  scrubbed->set_quarantine_bytes(2048);
+  c.quarantine["imap2/s01"] = {Item("2027-01-13/alice/cur/1700000003.M3P1.imap4:2,S", "alice",
+                                    "cur/1700000003.M3P1.imap4:2,S", 2048, agent_now - 2 * kDay,
+                                    "corrupt")};
+
+  const v1::QuarantineItem dave_removed =
+      Item("2027-01-14/dave/cur/1700000004.M4P1.imap4:2,S", "dave", "cur/1700000004.M4P1.imap4:2,S",
+           1024, agent_now - 3 * kHour, "removed");
+  const v1::QuarantineItem dave_stranded =
+      Item("2027-01-15/dave/new/1700000005.M5P1.imap4", "dave", "new/1700000005.M5P1.imap4", 3072,
+           agent_now - kHour, "stranded");
+  c.quarantine["imap1/s02"] = {dave_removed, dave_stranded};
+  c.stranded["imap1/s02"] = {Stranded("dave", dave_stranded)};
+  FindCopy(c, "st2", "imap1/s02")->set_stranded_messages(1);
+  FindCopy(c, "st2", "imap3/s02")->set_stranded_messages(1);
+  c.agent_errors["imap3/s02"] = "deadline exceeded";
+
+  const std::vector<v1::QuarantineItem> carol = {
+      Item("2027-01-15/carol/new/1700000006.M6P1.imap4", "carol", "new/1700000006.M6P1.imap4", 8192,
+           agent_now - kHour, "stranded"),
+      Item("2027-01-15/carol/new/1700000007.M7P1.imap4", "carol", "new/1700000007.M7P1.imap4", 8192,
+           agent_now - kHour, "stranded")};
+  c.quarantine["imap4/s03"] = carol;
+  c.stranded["imap4/s03"] = {Stranded("carol", carol[0]), Stranded("carol", carol[1])};
+  FindCopy(c, "st3", "imap4/s03")->set_stranded_messages(2);
+  FindCopy(c, "st3", "imap1/s05")->set_identity_changed(true);
+
+  v1::UserLocation bob = c.users["alice"];
+  bob.set_user("bob");
+  c.users["bob"] = bob;
+  v1::Event guard;
+  guard.set_seq(200);
+  guard.set_time_ms(now_ms - 30 * kMinute);
+  guard.set_kind("replication.blocked");
+  guard.set_severity(v1::WARNING);
+  guard.set_host("imap1");
+  guard.set_slot("s01");
+  guard.set_store("st1");
+  guard.set_text(
+      "sync of user bob of store st1 into imap1/s01 stopped by the mass-deletion guard: the "
+      "source lost most of its mail; the replica keeps it. Check the master before anything else");
+  c.events.push_back(guard);
   return c;
 }
 

@@ -20,6 +20,22 @@ namespace slotkeeper::slotctl {
 // sync, imap3/s02 5 minutes behind), st3 degraded and re-replicating.
 FakeCluster OutageCluster(int64_t now_ms);
 
+// OutageCluster with what agents report about data safety (times on each
+// agent's clock, i.e. shifted by its host's clock offset):
+// - st1: replica imap1/s01 stopped syncing user bob (mass-deletion guard;
+//   journaled 30m ago) and holds 3 quarantined files: alice's
+//   cur/1700000001.M1P1.imap4:2,S (12 KiB, removed 20h ago) and two of bob's
+//   with the same path (removed 5d ago, overwritten 4d ago); replica
+//   imap2/s01's scrub finished a pass 2d ago, is 45% through the next and
+//   found 2 corrupt files, one of them in its quarantine (alice, 2d ago).
+// - st2: replica imap1/s02 holds 1 stranded message (dave) and 1 removed
+//   file of dave's; imap3/s02 reports 1 stranded message but its agent
+//   cannot be asked ("deadline exceeded").
+// - st3: replica imap4/s03 (an old master) holds 2 stranded messages of
+//   carol, kept in its quarantine; seeding imap1/s05's identity changed.
+// - user bob lives in st1 like alice.
+FakeCluster DataSafetyCluster(int64_t now_ms);
+
 // The journal of that outage, starting at `start_ms`, in seq order.
 std::vector<v1::Event> DriveUnitOutageJournal(int64_t start_ms);
 

@@ -1,16 +1,20 @@
 // Internal to slotctl: the verb table and the state one invocation carries.
 // Verbs are split across verbs_cluster.cc (status, hosts, host),
-// verbs_read.cc (the other read-only views) and verbs_write.cc (commands that
-// change the cluster).
+// verbs_read.cc (the other read-only views), verbs_write.cc (commands that
+// change the cluster), verbs_quarantine.cc (quarantine list/show/restore/
+// purge) and verbs_safety.cc (user unblock, store reconcile and the
+// data-safety renderings).
 #ifndef SLOTKEEPER_TOOLS_SLOTCTL_VERBS_H_
 #define SLOTKEEPER_TOOLS_SLOTCTL_VERBS_H_
 
+#include <map>
 #include <memory>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "tools/slotctl/args.h"
 #include "tools/slotctl/slotctl.h"
 
@@ -61,6 +65,17 @@ absl::Status Annotate(const absl::Status& status, absl::string_view about);
 
 std::vector<VerbDef> ReadVerbs();
 std::vector<VerbDef> WriteVerbs();
+std::vector<VerbDef> SafetyVerbs();
+
+// Asks `question` on stderr and reads the answer from stdin; true only for
+// "y" or "yes". End of input counts as no.
+bool Confirm(Invocation& inv, absl::string_view question);
+// The error of an action the operator did not confirm.
+absl::Status Aborted();
+// A usage error naming the first of `flags` that was given, which `sub`
+// ("store reconcile") does not take; OK when none was given.
+absl::Status RejectFlags(const ParsedArgs& args, const std::vector<std::string>& flags,
+                         absl::string_view sub);
 
 // verbs_cluster.cc: the cluster-wide views and renderings shared by verbs.
 absl::Status RunStatus(Invocation& inv, const ParsedArgs& args);
@@ -76,6 +91,19 @@ void PrintStoresTable(Invocation& inv,
 // verbs_write.cc: the sub-verbs `store create` and `automation pause|resume`.
 absl::Status RunStoreCreate(Invocation& inv, const ParsedArgs& args);
 absl::Status RunAutomationSet(Invocation& inv, const ParsedArgs& args, bool pause);
+
+// verbs_safety.cc: the sub-verbs `store reconcile` and `user unblock`, and
+// what `store STORE` says about each copy's data safety.
+absl::Status RunStoreReconcile(Invocation& inv, const ParsedArgs& args);
+absl::Status RunUserUnblock(Invocation& inv, const ParsedArgs& args);
+void PrintDataSafety(Invocation& inv, const v1::StoreInfo& store);
+// Agent clock minus coordinator clock of every host (HostInfo.clock_offset_ms),
+// to read times agents report (quarantine, scrub) against slotctl's clock.
+absl::StatusOr<std::map<std::string, int64_t>> ClockOffsets(Invocation& inv);
+// `raw` pairs of a key and its value already in compact JSON (ToJson(m,
+// true), JsonQuote), as one indented object with the keys in that order: for
+// outputs that no single proto message carries.
+std::string JsonObject(const std::vector<std::pair<std::string, std::string>>& raw);
 
 }  // namespace slotkeeper::slotctl
 

@@ -28,10 +28,24 @@ absl::Status RunStores(Invocation& inv, const ParsedArgs& args) {
 }
 
 absl::Status RunStore(Invocation& inv, const ParsedArgs& args) {
-  if (args.positional[0] == "create") return RunStoreCreate(inv, args);
-  for (const char* flag : {"master", "replicas", "copies"}) {
+  const std::vector<std::string> create_flags = {"master", "replicas", "copies"};
+  const std::vector<std::string> reconcile_flags = {"from", "dry-run", "yes", "reason"};
+  if (args.positional[0] == "create") {
+    if (absl::Status s = RejectFlags(args, reconcile_flags, "store create"); !s.ok()) return s;
+    return RunStoreCreate(inv, args);
+  }
+  if (args.positional[0] == "reconcile") {
+    if (absl::Status s = RejectFlags(args, create_flags, "store reconcile"); !s.ok()) return s;
+    return RunStoreReconcile(inv, args);
+  }
+  for (const std::string& flag : create_flags) {
     if (args.Has(flag)) {
       return UsageError(absl::StrCat("--", flag, " only goes with \"store create\""));
+    }
+  }
+  for (const std::string& flag : reconcile_flags) {
+    if (args.Has(flag)) {
+      return UsageError(absl::StrCat("--", flag, " only goes with \"store reconcile\""));
     }
   }
   if (args.positional.size() > 1) {
@@ -70,6 +84,7 @@ absl::Status RunStore(Invocation& inv, const ParsedArgs& args) {
                   is_master ? "-" : FormatAgo(c.last_synced_ms(), now), c.unusable_reason()});
   }
   table.Print(out, 2);
+  PrintDataSafety(inv, *s);
   return absl::OkStatus();
 }
 
@@ -80,6 +95,16 @@ std::string EndpointText(const v1::Endpoint& e) {
 }
 
 absl::Status RunUser(Invocation& inv, const ParsedArgs& args) {
+  if (args.positional[0] == "unblock") return RunUserUnblock(inv, args);
+  for (const char* flag : {"store", "dry-run", "yes", "reason"}) {
+    if (args.Has(flag)) {
+      return UsageError(absl::StrCat("--", flag, " only goes with \"user unblock\""));
+    }
+  }
+  if (args.positional.size() > 1) {
+    return UsageError(
+        absl::StrCat("\"user\" got an unexpected argument \"", args.positional[1], "\""));
+  }
   const std::string& name = args.positional[0];
   if (absl::Status s = ValidateName(name, "user"); !s.ok()) return UsageError(s.message());
   v1::LookupUserRequest req;
@@ -223,6 +248,10 @@ absl::Status RunEvents(Invocation& inv, const ParsedArgs& args) {
 absl::Status RunKsck(Invocation& inv, const ParsedArgs& args) {
   v1::CheckConsistencyRequest req;
   req.set_verify_data(args.Has("verify-data"));
+  if (args.Has("deep") && !req.verify_data()) {
+    return UsageError("--deep goes with --verify-data: ksck --verify-data --deep");
+  }
+  req.set_deep(args.Has("deep"));
   if (args.Has("max-lag")) {
     absl::StatusOr<absl::Duration> max_lag = ParseDuration(args.Get("max-lag", ""), "--max-lag");
     if (!max_lag.ok()) return UsageError(max_lag.status().message());
@@ -252,9 +281,12 @@ absl::Status RunKsck(Invocation& inv, const ParsedArgs& args) {
               << " " << absl::StrJoin(where, " ") << (where.empty() ? "" : ": ") << p.text()
               << "\n";
   }
-  std::string data = report->data_verified()
-                         ? absl::StrCat("data verified for ", report->users_verified(), " users")
-                         : std::string("data not verified (use --verify-data)");
+  std::string data =
+      report->data_verified()
+          ? absl::StrCat("data verified for ", report->users_verified(), " users",
+                         req.deep() ? " (deep: every file read again)" : "")
+          : (req.verify_data() ? std::string("data not verified: not every copy's agent answered")
+                               : std::string("data not verified (use --verify-data)"));
   inv.out() << (report->problems_size() == 0 ? Paint("OK", Tone::kGood, inv.color)
                                              : Paint("PROBLEMS", Tone::kBad, inv.color))
             << ": " << report->stores_checked() << " stores checked, " << errors << " error(s), "
@@ -347,25 +379,46 @@ std::vector<VerbDef> ReadVerbs() {
        RunStores},
       {"store",
        {"store STORE",
-        "store create STORE --master HOST/SLOT [--replicas HOST/SLOT,... | --copies N]"},
-       "one store's copies and lag, or create a store",
+        "store create STORE --master HOST/SLOT [--replicas HOST/SLOT,... | --copies N]",
+        "store reconcile STORE [--from HOST/SLOT] [--dry-run] [--yes] [--reason TEXT]"},
+       "one store's copies, lag and data safety; create a store; reconcile stranded mail",
+       "'store STORE' also says, per copy, what its agent reports about data safety: why\n"
+       "it is not in sync, a changed slot identity, the scrub and the corrupt files it\n"
+       "found, the quarantine, mail stranded from when it was master, users the\n"
+       "mass-deletion guard stopped on.\n"
        "'store create' declares a store on a master slot and either takes the given\n"
        "replica slots or lets the placement planner pick spare slots for --copies N copies\n"
        "in all (master included, 2..9). Copies must be on distinct hosts. The replicas are\n"
-       "seeded by tasks (see 'slotctl tasks').",
+       "seeded by tasks (see 'slotctl tasks').\n"
+       "'store reconcile' shows the mail stranded on old masters (delivered there before a\n"
+       "failover, missing on the current master) and, once confirmed, has the master copy\n"
+       "it, never over an existing file and never a message deleted since. The\n"
+       "coordinator copies from every old master at once: --from only checks that the\n"
+       "named one is the only one.",
        {{"master", true, "HOST/SLOT", "store create: the master slot"},
         {"replicas", true, "HOST/SLOT,...", "store create: explicit replica slots"},
-        {"copies", true, "N", "store create: copies in all, placed automatically (2..9)"}},
+        {"copies", true, "N", "store create: copies in all, placed automatically (2..9)"},
+        {"from", true, "HOST/SLOT", "store reconcile: the old master expected to hold it"},
+        {"dry-run", false, "", "store reconcile: show what is stranded only"},
+        {"yes", false, "", "store reconcile: do not ask for confirmation"},
+        {"reason", true, "TEXT", "store reconcile: recorded in the journal"}},
        1,
        2,
        RunStore},
       {"user",
-       {"user USER"},
-       "where a user's mail lives (store, master, replicas)",
-       "",
-       {},
+       {"user USER", "user unblock USER [--store STORE] [--dry-run] [--yes] [--reason TEXT]"},
+       "where a user's mail lives; let the mass-deletion guard's block on a user go",
+       "The mass-deletion guard stops a replica's sync of a user whose mail mostly vanished\n"
+       "on the master, so the replica keeps it. 'user unblock' shows which copies stopped\n"
+       "and the journal's entries, then (once confirmed) lets those copies sync the user\n"
+       "once: what the master no longer has moves into their quarantine. The store is the\n"
+       "user's current one unless --store names it.",
+       {{"store", true, "STORE", "user unblock: the user's store (default: looked up)"},
+        {"dry-run", false, "", "user unblock: show the evidence only"},
+        {"yes", false, "", "user unblock: do not ask for confirmation"},
+        {"reason", true, "TEXT", "user unblock: recorded in the journal"}},
        1,
-       1,
+       2,
        RunUser},
       {"tasks",
        {"tasks [--all] [--store STORE]"},
@@ -391,14 +444,17 @@ std::vector<VerbDef> ReadVerbs() {
        0,
        RunEvents},
       {"ksck",
-       {"ksck [--verify-data]"},
+       {"ksck [--verify-data [--deep]] [--max-lag DURATION]"},
        "check the consistency of the whole cluster",
        "Checks that every store has its required copies on distinct hosts, exactly one\n"
        "usable master, no reference to a lost unit and replicas within their lag bound;\n"
-       "with --verify-data, that content hashes agree on every copy for every user.\n"
+       "with --verify-data, that content hashes agree on every copy for every user, and\n"
+       "with --deep as well, hashes of every file read again from disk (finds silent\n"
+       "corruption; slow).\n"
        "Prints one line per problem and a summary; exits 1 when problems were found.\n"
        "The coordinator runs the check; slotctl only shows it.",
        {{"verify-data", false, "", "also compare content hashes (slow: asks the agents)"},
+        {"deep", false, "", "with --verify-data: agents read every file again (slower)"},
         {"max-lag", true, "DURATION",
          "warn about replicas lagging more than this (default: the coordinator's "
          "--max_failover_lag)"}},

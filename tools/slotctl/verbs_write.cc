@@ -13,9 +13,7 @@
 
 namespace slotkeeper::slotctl {
 
-// Asks `question` on stderr and reads the answer from stdin; true only for
-// "y" or "yes". End of input counts as no.
-static bool Confirm(Invocation& inv, absl::string_view question) {
+bool Confirm(Invocation& inv, absl::string_view question) {
   inv.err() << question << " [y/N] ";
   inv.err().flush();
   std::string answer;
@@ -27,7 +25,17 @@ static bool Confirm(Invocation& inv, absl::string_view question) {
   return answer == "y" || answer == "yes";
 }
 
-static absl::Status Aborted() { return absl::AbortedError("not confirmed; nothing was changed"); }
+absl::Status Aborted() { return absl::AbortedError("not confirmed; nothing was changed"); }
+
+absl::Status RejectFlags(const ParsedArgs& args, const std::vector<std::string>& flags,
+                         absl::string_view sub) {
+  for (const std::string& flag : flags) {
+    if (args.Has(flag)) {
+      return UsageError(absl::StrCat("\"", sub, "\" does not take --", flag));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status RunStoreCreate(Invocation& inv, const ParsedArgs& args) {
   if (args.positional.size() != 2) {
