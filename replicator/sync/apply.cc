@@ -37,24 +37,6 @@ absl::Status QuarantineLeftovers(const UserSyncContext& ctx, const std::string& 
   return absl::OkStatus();
 }
 
-// Why a departing file leaves: a message whose unique name the source no
-// longer has was removed there (or, on an old master's first sync, is
-// stranded: the new master lacks it and its deletion log does not list
-// it); one whose name the source still has was rewritten.
-std::string DepartureReason(const UserSyncContext& ctx, const std::string& user,
-                            const Departure& d) {
-  if (!d.message) return kReasonRemoved;
-  if (!d.name_gone) return kReasonOverwritten;
-  if (!ctx.stranded_check) return kReasonRemoved;
-  if (ctx.deleted_at_source != nullptr) {
-    auto it = ctx.deleted_at_source->find(user);
-    if (it != ctx.deleted_at_source->end() && it->second.count(MaildirUniqueKey(d.path))) {
-      return kReasonRemoved;
-    }
-  }
-  return kReasonStranded;
-}
-
 // Step 2: files leaving their path first, so that renames and fetches find
 // their destinations free.
 absl::Status QuarantineDeparted(const UserSyncContext& ctx, const std::string& user,
@@ -209,6 +191,24 @@ void RemoveEmptyDirectories(const UserSyncContext& ctx, int user_dir,
 }
 
 }  // namespace
+
+// Why a departing file leaves (apply.h): a message whose unique name the source no
+// longer has was removed there (or, on an old master's first sync, is
+// stranded: the new master lacks it and its deletion log does not list
+// it); one whose name the source still has was rewritten.
+std::string DepartureReason(const UserSyncContext& ctx, const std::string& user,
+                            const Departure& d) {
+  if (!d.message) return kReasonRemoved;
+  if (!d.name_gone) return kReasonOverwritten;
+  if (!ctx.stranded_check) return kReasonRemoved;
+  if (ctx.deleted_at_source != nullptr) {
+    auto it = ctx.deleted_at_source->find(user);
+    if (it != ctx.deleted_at_source->end() && it->second.count(MaildirUniqueKey(d.path))) {
+      return kReasonRemoved;
+    }
+  }
+  return kReasonStranded;
+}
 
 absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, const UserPlan& plan,
                        const std::vector<std::string>& temps, std::vector<StagedFile>* staged,

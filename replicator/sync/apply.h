@@ -43,6 +43,14 @@ namespace slotkeeper::sync {
 // to the user directory). `staged` (may be null): where small fetches go
 // under SyncOptions::stage_small_fetches. `inline_data` (may be null): the
 // delta answer's inline files, path -> content.
+// Why a planned departure leaves (QuarantineItem.reason): "removed" (gone
+// from the source), "overwritten" (its unique name is still there with
+// other content), or, in an old master's stranded-mail check
+// (UserSyncContext::stranded_check), "stranded" (the new master lacks it
+// and its deletion log does not list it).
+std::string DepartureReason(const UserSyncContext& ctx, const std::string& user,
+                            const Departure& d);
+
 absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, const UserPlan& plan,
                        const std::vector<std::string>& temps, std::vector<StagedFile>* staged,
                        const std::map<std::string, std::string>* inline_data = nullptr);

@@ -173,6 +173,19 @@ absl::Status MatchUserDir(const UserSyncContext& ctx, const std::string& user,
   return absl::OkStatus();
 }
 
+// The removals the guard weighs: every message the plan moves aside or
+// replaces, except stranded mail of an old master (kept, listed and
+// reported for reconciliation: not taken from anyone).
+uint64_t GuardedRemovals(const UserSyncContext& ctx, const std::string& user,
+                         const UserPlan& plan) {
+  uint64_t removals = plan.removed_messages;
+  if (!ctx.stranded_check) return removals;
+  for (const Departure& d : plan.quarantines) {
+    if (d.message && DepartureReason(ctx, user, d) == kReasonStranded && removals > 0) --removals;
+  }
+  return removals;
+}
+
 // The full path: the source's whole manifest against a scan of the replica.
 absl::StatusOr<UserSyncResult> SyncUserFull(const UserSyncContext& ctx, const std::string& user,
                                             const GuardRecord& guard) {
@@ -192,7 +205,8 @@ absl::StatusOr<UserSyncResult> SyncUserFull(const UserSyncContext& ctx, const st
       ScanUser(ctx.target_root, ctx.target_scope, user, ctx.cache, nullptr, &temps);
   if (!local.ok()) return local.status();
   UserPlan plan = PlanUserSync(*source, *local, PlanOptionsFor(ctx));
-  const GuardInput input{plan.removed_messages, plan.local_messages, plan.source_messages};
+  const GuardInput input{GuardedRemovals(ctx, user, plan), plan.local_messages,
+                         plan.source_messages};
   if (!guard.allow_once()) {
     GuardVerdict verdict = JudgeRemovals(ctx.options.guard, guard, ctx.clock->NowMs(), input);
     if (verdict.blocked) {
