@@ -100,6 +100,7 @@ void FillDefaults(AgentConfig& config) {
   d.set_guard_max_removal_share(def(d.guard_max_removal_share(), 0.1));
   d.set_guard_min_removals(def(d.guard_min_removals(), 2u));
   d.set_guard_window_ms(def(d.guard_window_ms(), int64_t{86'400'000}));
+  d.set_catch_up_interval_ms(def(d.catch_up_interval_ms(), int64_t{5000}));
 }
 
 // The data path's safety settings: a quarantine that keeps a week at least,
@@ -113,6 +114,9 @@ absl::Status ValidateDataPath(const AgentConfig& c, const Locator& at) {
     return Invalid(at.At("data_path", -1),
                    "data_path: quarantine_keep_days must be at least 7 (mail moved aside is "
                    "kept a week at least)");
+  }
+  if (d.catch_up_interval_ms() < 100) {
+    return Invalid(at.At("data_path", -1), "data_path: catch_up_interval_ms must be at least 100");
   }
   if (d.quarantine_max_share() > 1 || d.guard_max_removal_share() >= 1) {
     return Invalid(at.At("data_path", -1),

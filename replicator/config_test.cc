@@ -144,6 +144,7 @@ TEST(ConfigTest, DataPathDefaultsAndLimits) {
   EXPECT_DOUBLE_EQ(d.quarantine_max_share(), 0.1);
   EXPECT_DOUBLE_EQ(d.guard_max_removal_share(), 0.1);
   EXPECT_EQ(d.guard_min_removals(), 2u);
+  EXPECT_EQ(d.catch_up_interval_ms(), 5000);
   EXPECT_FALSE(d.has_mail_uid());
   const std::string with = "hooks { promote: \"true\" }\ndata_path { ";
   EXPECT_TRUE(
@@ -157,6 +158,10 @@ TEST(ConfigTest, DataPathDefaultsAndLimits) {
               HasSubstr("at least 7"));
   EXPECT_FALSE(
       ParseConfig(Edit("hooks { promote: \"true\" }", with + "guard_max_removal_share: 1 }")).ok());
+  EXPECT_THAT(ParseConfig(Edit("hooks { promote: \"true\" }", with + "catch_up_interval_ms: 50 }"))
+                  .status()
+                  .message(),
+              HasSubstr("catch_up_interval_ms"));
 }
 
 TEST(ConfigTest, RefusesMissingOrRelativeDataDir) {

@@ -219,6 +219,10 @@ void ApplyDataPathConfig(const DataPathConfig& d, sync::EngineOptions* options) 
   if (d.guard_max_removal_share() > 0) guard.max_removal_share = d.guard_max_removal_share();
   if (d.guard_min_removals() > 0) guard.min_removals_to_block = d.guard_min_removals();
   if (d.guard_window_ms() > 0) guard.window = absl::Milliseconds(d.guard_window_ms());
+  if (d.catch_up_interval_ms() > 0) {
+    options->catch_up_interval = absl::Milliseconds(d.catch_up_interval_ms());
+    options->stale_after = std::max(absl::Seconds(30), options->catch_up_interval * 6);
+  }
 }
 
 }  // namespace
