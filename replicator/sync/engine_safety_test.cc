@@ -324,5 +324,32 @@ TEST_F(EngineSafetyTest, TheQuarantineIsPurgedByAgeOnItsOwn) {
       Exists(r_slot_ + "/.quarantine/" + QuarantineDay(clock_.Now() - absl::Hours(24 * 15))));
 }
 
+// A master that loses most of a user's mail: the replica's sync of that
+// user stops, the user is reported blocked, across an agent restart too,
+// until an operator unblocks it; then the replica follows the master.
+TEST_F(EngineSafetyTest, ABlockedUserIsReportedAcrossARestartUntilUnblocked) {
+  for (int i = 10; i < 30; ++i) {
+    WriteFile(m_slot_ + "/users/alice/cur/" + std::to_string(i) + ".h:2,S", "mail");
+  }
+  Tick();
+  ASSERT_TRUE(r_->AssignReplica("slot7", "store-a", m_address_, "slot1").ok());
+  Await(r_.get(), "slot7", [](const ReplicaState& s) { return s.in_sync; });
+  ASSERT_EQ(system(("rm -rf " + m_slot_ + "/users/alice/cur").c_str()), 0);
+  auto blocked = [](const ReplicaState& s) {
+    return !s.in_sync && s.blocked_users == std::vector<std::string>{"alice"};
+  };
+  ReplicaState s = Await(r_.get(), "slot7", blocked);
+  EXPECT_NE(s.last_error.find("mass-deletion guard"), std::string::npos) << s.last_error;
+  StartReplicaEngine(DefaultTargetFs());  // the agent restarts
+  ASSERT_TRUE(r_->AssignReplica("slot7", "store-a", m_address_, "slot1").ok());
+  Await(r_.get(), "slot7", blocked);
+  EXPECT_TRUE(Exists(r_slot_ + "/users/alice/cur/10.h:2,S"));
+  ASSERT_TRUE(r_->safety()->UnblockUser("slot7", "alice").ok());
+  s = Await(r_.get(), "slot7", [](const ReplicaState& st) { return st.in_sync; });
+  EXPECT_TRUE(s.blocked_users.empty());
+  EXPECT_FALSE(Exists(r_slot_ + "/users/alice/cur/10.h:2,S"));
+  EXPECT_EQ(s.quarantine_items, 21u);  // every message kept aside
+}
+
 }  // namespace
 }  // namespace slotkeeper::sync
