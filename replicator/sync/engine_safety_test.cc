@@ -351,5 +351,26 @@ TEST_F(EngineSafetyTest, ABlockedUserIsReportedAcrossARestartUntilUnblocked) {
   EXPECT_EQ(s.quarantine_items, 21u);  // every message kept aside
 }
 
+// A master slot replaced behind the agent's back is reported (it cannot be
+// verified against itself; the coordinator raises the event).
+TEST_F(EngineSafetyTest, AMasterWhoseSlotWasReplacedIsReported) {
+  m_->OnRoleChanged("slot1", v1::SLOT_MASTER);
+  m_->RunMaintenance();  // the instance file is written and the identity recorded
+  ASSERT_TRUE(Exists(m_slot_ + "/.slotkeeper-instance"));
+  std::vector<ReplicaState> st = m_->ReplicationStatus();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_EQ(st[0].role, v1::SLOT_MASTER);
+  EXPECT_EQ(st[0].store, "store-a");
+  EXPECT_FALSE(st[0].identity_changed);
+  ASSERT_EQ(system(("cp -a " + m_slot_ + " " + base_ + "/copy && rm -rf " + m_slot_ + " && mv " +
+                    base_ + "/copy " + m_slot_)
+                       .c_str()),
+            0);
+  m_->RunMaintenance();
+  st = m_->ReplicationStatus();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_TRUE(st[0].identity_changed);
+}
+
 }  // namespace
 }  // namespace slotkeeper::sync
