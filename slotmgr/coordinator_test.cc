@@ -403,7 +403,13 @@ TEST_F(CoordinatorTest, ReplaceAfterDeclaresFailedUnitLost) {
     ASSERT_TRUE(Report("imap3", {FsCondition(v1::IO_ERROR, "/srv/du1")}).ok());
     Heartbeat({"imap1", "imap2", "imap4"});
   }
+  // Due: its slots are read first (a second opinion).
+  EXPECT_EQ(EventsOfKind("unit.second_opinion").size(), 1u);
+  EXPECT_TRUE(EventsOfKind("unit.lost").empty());
+  EXPECT_TRUE(coord_->queries().ListTasks({}).tasks().empty());
+  ASSERT_TRUE(ApplyOpinion("imap3", "du1", /*readable=*/false));
   EXPECT_EQ(EventsOfKind("unit.lost").size(), 1u);
+  Heartbeat({"imap1", "imap2", "imap4"});
   auto tasks = coord_->queries().ListTasks({}).tasks();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].target().host(), "imap4");
@@ -430,7 +436,12 @@ TEST_F(CoordinatorTest, ReplaceAfterDeclaresUnitsOfADownHostLost) {
     clock_.Advance(absl::Seconds(1));
     Heartbeat({"imap1", "imap2", "imap4"});
   }
+  EXPECT_EQ(EventsOfKind("unit.second_opinion").size(), 2u) << "every unit of the host";
+  // Its agent is gone: nothing can be read.
+  ASSERT_TRUE(ApplyOpinion("imap3", "du1", false));
+  ASSERT_TRUE(ApplyOpinion("imap3", "du2", false));
   EXPECT_EQ(EventsOfKind("unit.lost").size(), 2u) << "every unit of the host";
+  Heartbeat({"imap1", "imap2", "imap4"});
   auto tasks = coord_->queries().ListTasks({}).tasks();
   ASSERT_EQ(tasks.size(), 1u);
   EXPECT_EQ(tasks[0].target().host(), "imap4");

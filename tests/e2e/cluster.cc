@@ -222,7 +222,8 @@ void Cluster::KillCoordinator() {
              ec);
 }
 
-absl::Status Cluster::StartAgent(const std::string& host) {
+absl::Status Cluster::StartAgent(const std::string& host,
+                                 const std::vector<std::string>& extra_flags) {
   auto& agent = agents_[host];
   if (agent == nullptr) agent = std::make_unique<Process>();
   if (agent->running()) return absl::FailedPreconditionError(host + " agent already running");
@@ -233,6 +234,7 @@ absl::Status Cluster::StartAgent(const std::string& host) {
   argv.push_back(Runfile(options_.replicatord));
   argv.push_back(absl::StrCat("--config=", HostDir(host), "/agent.textproto"));
   argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   const std::string log =
       absl::StrCat(HostDir(host), "/replicatord.", absl::ToUnixMillis(absl::Now()), ".log");
   if (absl::Status st = agent->Start(argv, log); !st.ok()) return st;

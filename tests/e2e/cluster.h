@@ -73,7 +73,10 @@ class Cluster {
 
   absl::Status StartCoordinator();
   void KillCoordinator();  // SIGKILL
-  absl::Status StartAgent(const std::string& host);
+  // `extra_flags` after the options' agent_flags, for this start only (a
+  // different build, a test flag).
+  absl::Status StartAgent(const std::string& host,
+                          const std::vector<std::string>& extra_flags = {});
   absl::Status StartAllAgents();
   void KillAgent(const std::string& host);  // SIGKILL
   absl::Status SignalAgent(const std::string& host, int sig);
