@@ -92,6 +92,38 @@ void FillDefaults(AgentConfig& config) {
   FailsafeConfig& f = *config.mutable_failsafe();
   f.set_coordinator_silence_ms(def(f.coordinator_silence_ms(), int64_t{3000}));
   f.set_margin_ms(def(f.margin_ms(), int64_t{1000}));
+  DataPathConfig& d = *config.mutable_data_path();
+  d.set_scrub_bytes_per_second(def(d.scrub_bytes_per_second(), uint64_t{8} << 20));
+  d.set_scrub_pass_interval_ms(def(d.scrub_pass_interval_ms(), int64_t{86'400'000}));
+  d.set_quarantine_keep_days(def(d.quarantine_keep_days(), 14));
+  d.set_quarantine_max_share(def(d.quarantine_max_share(), 0.1));
+  d.set_guard_max_removal_share(def(d.guard_max_removal_share(), 0.1));
+  d.set_guard_min_removals(def(d.guard_min_removals(), 2u));
+  d.set_guard_window_ms(def(d.guard_window_ms(), int64_t{86'400'000}));
+  d.set_catch_up_interval_ms(def(d.catch_up_interval_ms(), int64_t{5000}));
+}
+
+// The data path's safety settings: a quarantine that keeps a week at least,
+// shares that are shares, an owner given as uid and gid together.
+absl::Status ValidateDataPath(const AgentConfig& c, const Locator& at) {
+  const DataPathConfig& d = c.data_path();
+  if (d.has_mail_uid() != d.has_mail_gid()) {
+    return Invalid(at.At("data_path", -1), "data_path: set mail_uid and mail_gid together");
+  }
+  if (d.quarantine_keep_days() < 7) {
+    return Invalid(at.At("data_path", -1),
+                   "data_path: quarantine_keep_days must be at least 7 (mail moved aside is "
+                   "kept a week at least)");
+  }
+  if (d.catch_up_interval_ms() < 100) {
+    return Invalid(at.At("data_path", -1), "data_path: catch_up_interval_ms must be at least 100");
+  }
+  if (d.quarantine_max_share() > 1 || d.guard_max_removal_share() >= 1) {
+    return Invalid(at.At("data_path", -1),
+                   "data_path: quarantine_max_share must be at most 1 and "
+                   "guard_max_removal_share below 1");
+  }
+  return absl::OkStatus();
 }
 
 // The host's own settings: name, addresses, data dir, probe thresholds.
@@ -225,6 +257,7 @@ absl::Status ValidateSlots(const AgentConfig& c, const Locator& at,
 
 absl::Status Validate(const AgentConfig& c, const Locator& at) {
   if (absl::Status s = ValidateHostSettings(c, at); !s.ok()) return s;
+  if (absl::Status s = ValidateDataPath(c, at); !s.ok()) return s;
   std::set<std::string> units;
   if (absl::Status s = ValidateUnits(c, at, units); !s.ok()) return s;
   std::map<std::string, std::string> filesystems;  // mount point -> unit

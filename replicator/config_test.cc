@@ -131,6 +131,39 @@ TEST(ConfigTest, RefusesBadAddresses) {
               HasSubstr("config:14: slot s01"));
 }
 
+// The data path's safety settings: defaults that keep a week of
+// quarantine at least, owners given whole, shares that are shares.
+TEST(ConfigTest, DataPathDefaultsAndLimits) {
+  absl::StatusOr<AgentConfig> c = ParseConfig(kGood);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const DataPathConfig& d = c->data_path();
+  EXPECT_EQ(d.scrub_bytes_per_second(), 8u << 20);
+  EXPECT_EQ(d.scrub_pass_interval_ms(), 86'400'000);
+  EXPECT_FALSE(d.scrub_disabled());
+  EXPECT_EQ(d.quarantine_keep_days(), 14);
+  EXPECT_DOUBLE_EQ(d.quarantine_max_share(), 0.1);
+  EXPECT_DOUBLE_EQ(d.guard_max_removal_share(), 0.1);
+  EXPECT_EQ(d.guard_min_removals(), 2u);
+  EXPECT_EQ(d.catch_up_interval_ms(), 5000);
+  EXPECT_FALSE(d.has_mail_uid());
+  const std::string with = "hooks { promote: \"true\" }\ndata_path { ";
+  EXPECT_TRUE(
+      ParseConfig(Edit("hooks { promote: \"true\" }", with + "mail_uid: 8 mail_gid: 12 }")).ok());
+  EXPECT_THAT(
+      ParseConfig(Edit("hooks { promote: \"true\" }", with + "mail_uid: 8 }")).status().message(),
+      HasSubstr("mail_uid and mail_gid together"));
+  EXPECT_THAT(ParseConfig(Edit("hooks { promote: \"true\" }", with + "quarantine_keep_days: 3 }"))
+                  .status()
+                  .message(),
+              HasSubstr("at least 7"));
+  EXPECT_FALSE(
+      ParseConfig(Edit("hooks { promote: \"true\" }", with + "guard_max_removal_share: 1 }")).ok());
+  EXPECT_THAT(ParseConfig(Edit("hooks { promote: \"true\" }", with + "catch_up_interval_ms: 50 }"))
+                  .status()
+                  .message(),
+              HasSubstr("catch_up_interval_ms"));
+}
+
 TEST(ConfigTest, RefusesMissingOrRelativeDataDir) {
   EXPECT_THAT(ParseConfig(Edit("\"/var/lib/slotkeeper\"", "\"var\"")).status().message(),
               HasSubstr("data_dir must be an absolute path"));

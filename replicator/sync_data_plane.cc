@@ -1,5 +1,6 @@
 #include "replicator/sync_data_plane.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -14,6 +15,13 @@ namespace {
 constexpr int64_t kProgressIntervalMs = 500;
 // Outcomes of finished tasks kept to answer a re-sent start.
 constexpr size_t kOutcomesKept = 1000;
+
+// The time a final pull may take: FinalPullCommand.deadline_ms is a
+// duration (the coordinator's and the agent's clocks differ); 0 or less:
+// the engine's default.
+absl::Duration FinalPullBudget(int64_t deadline_ms) {
+  return absl::Milliseconds(std::max<int64_t>(deadline_ms, 0));
+}
 
 class SyncDataPlane : public DataPlane {
  public:
@@ -83,15 +91,46 @@ class SyncDataPlane : public DataPlane {
     return engine_->ReleaseSlot(c.slot(), c.store());
   }
 
+  // Waits for the pull (at most its deadline; FinalPullBudget).
+  absl::Status FinalPull(const v1::FinalPullCommand& c) override {
+    return engine_->FinalPull(c.store(), c.target_slot(), c.source_peer_address(), c.source_slot(),
+                              FinalPullBudget(c.deadline_ms()));
+  }
+
+  absl::Status RestoreQuarantined(const v1::RestoreQuarantinedCommand& c) override {
+    return engine_->safety()->RestoreQuarantined(c.target_slot(), c.source_peer_address(),
+                                                 c.source_slot(), c.item_id());
+  }
+
+  // OK when every stranded message was placed or rightly left out (already
+  // there, deleted since the failover); the counts are logged.
+  absl::Status Reconcile(const v1::ReconcileCommand& c) override {
+    absl::StatusOr<sync::ReconcileReport> report = engine_->safety()->Reconcile(
+        c.store(), c.target_slot(), c.source_peer_address(), c.source_slot());
+    if (!report.ok()) return report.status();
+    if (report->failed > 0) return absl::UnavailableError(report->Summary());
+    return absl::OkStatus();
+  }
+
+  absl::Status UnblockUser(const v1::UnblockUserCommand& c) override {
+    return engine_->safety()->UnblockUser(c.slot(), c.user());
+  }
+
+  absl::Status PurgeQuarantine(const v1::PurgeQuarantineCommand& c) override {
+    return engine_->safety()->PurgeQuarantine(c.slot(), c.older_than_ms(),
+                                              {c.item_ids().begin(), c.item_ids().end()});
+  }
+
   // Called with the control side's slot lock held (promotion, demotion,
   // fencing): signals and returns, never waits for a sync thread or a
   // source.
   void OnRoleChanged(const std::string& slot, const std::string& store, v1::SlotRole role,
                      uint64_t epoch) override {
-    // A master serves; it no longer pulls (its catch-up loop and any task
-    // copying into it wind down on their own). A demoted slot waits for the
-    // coordinator's AssignReplica naming its new master.
-    if (role == v1::SLOT_MASTER) engine_->StopPulling(slot);
+    // A master serves and keeps its deletion log; it no longer pulls (its
+    // catch-up loop and any task copying into it wind down on their own). A
+    // demoted slot waits for the coordinator's AssignReplica naming its new
+    // master, and then looks for stranded mail.
+    engine_->OnRoleChanged(slot, role);
   }
 
   std::vector<v1::ReplicationStatus> ReplicationStatus() override {
@@ -100,11 +139,17 @@ class SyncDataPlane : public DataPlane {
       v1::ReplicationStatus s;
       s.set_slot(r.slot);
       s.set_store(r.store);
-      s.set_role(v1::SLOT_REPLICA);
+      s.set_role(r.role);
       s.set_lag_ms(r.lag_ms);
       s.set_last_synced_ms(r.last_success_ms);
       s.set_in_sync(r.in_sync);
       for (const std::string& u : r.blocked_users) s.add_blocked_users(u);
+      if (r.role == v1::SLOT_REPLICA && !r.in_sync) s.set_last_error(r.last_error);
+      *s.mutable_scrub() = r.scrub;
+      s.set_quarantine_items(r.quarantine_items);
+      s.set_quarantine_bytes(r.quarantine_bytes);
+      s.set_stranded_messages(r.stranded_messages);
+      s.set_identity_changed(r.identity_changed);
       out.push_back(std::move(s));
     }
     return out;
@@ -149,17 +194,52 @@ class SyncDataPlane : public DataPlane {
   std::map<std::pair<std::string, uint32_t>, v1::TaskUpdate> outcomes_ ABSL_GUARDED_BY(mu_);
 };
 
+// The agent's data-path settings (config.proto DataPathConfig, defaults
+// filled by config.cc) as engine options.
+void ApplyDataPathConfig(const DataPathConfig& d, sync::EngineOptions* options) {
+  sync::OwnerOptions& owner = options->sync.user.owner;
+  owner.mode = sync::OwnerOptions::Mode::kSource;
+  if (d.has_mail_uid() && d.has_mail_gid()) {
+    owner.mode = sync::OwnerOptions::Mode::kFixed;
+    owner.uid = d.mail_uid();
+    owner.gid = d.mail_gid();
+  }
+  options->scrub.enabled = !d.scrub_disabled();
+  options->scrub.bytes_per_second = d.scrub_bytes_per_second();
+  if (d.scrub_pass_interval_ms() > 0) {
+    options->scrub.pass_interval = absl::Milliseconds(d.scrub_pass_interval_ms());
+  }
+  if (d.quarantine_keep_days() > 0) {
+    options->maintenance.quarantine_keep_days = d.quarantine_keep_days();
+  }
+  if (d.quarantine_max_share() > 0) {
+    options->maintenance.quarantine_max_share = d.quarantine_max_share();
+  }
+  sync::GuardOptions& guard = options->sync.user.guard;
+  if (d.guard_max_removal_share() > 0) guard.max_removal_share = d.guard_max_removal_share();
+  if (d.guard_min_removals() > 0) guard.min_removals_to_block = d.guard_min_removals();
+  if (d.guard_window_ms() > 0) guard.window = absl::Milliseconds(d.guard_window_ms());
+  if (d.catch_up_interval_ms() > 0) {
+    options->catch_up_interval = absl::Milliseconds(d.catch_up_interval_ms());
+    options->stale_after = std::max(absl::Seconds(30), options->catch_up_interval * 6);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DataPlane>> MakeSyncDataPlane(const AgentConfig& config,
                                                              Clock* clock,
                                                              const SyncDataPlaneOptions& options) {
   std::map<std::string, std::string> slots;
-  for (const SlotConfig& s : config.slots()) slots[s.name()] = s.path();
   sync::EngineOptions engine_options;
+  for (const SlotConfig& s : config.slots()) {
+    slots[s.name()] = s.path();
+    engine_options.maintenance.capacity_bytes[s.name()] = s.capacity_bytes();
+  }
   engine_options.sync.bandwidth_bytes_per_second = options.bandwidth_bytes_per_second;
   engine_options.peer = options.peer;
   engine_options.wind_down_timeout = options.wind_down_timeout;
+  ApplyDataPathConfig(config.data_path(), &engine_options);
   auto engine = sync::SyncEngine::Create(absl::StrCat(config.data_dir(), "/sync"), std::move(slots),
                                          clock, sync::DefaultTargetFs(), engine_options);
   if (!engine.ok()) return engine.status();

@@ -113,6 +113,7 @@ TEST(SyncDataPlaneTest, RoleChangeReleaseAndStopReturnWhileTheSourceHangs) {
 
   AgentConfig config;
   config.set_data_dir(dir + "/data");
+  config.mutable_data_path()->set_scrub_disabled(true);  // only the catch-up calls the source
   SlotConfig* slot = config.add_slots();
   slot->set_name("slot1");
   slot->set_path(dir + "/replica");
@@ -132,7 +133,10 @@ TEST(SyncDataPlaneTest, RoleChangeReleaseAndStopReturnWhileTheSourceHangs) {
   ASSERT_TRUE((*plane)->AssignReplica(assign).ok());
   ASSERT_TRUE(source.list_users.AwaitHeld(1));
   (*plane)->OnRoleChanged("slot1", "st1", v1::SLOT_MASTER, 2);
-  EXPECT_TRUE((*plane)->ReplicationStatus().empty());
+  // No replica left: the slot reports as a master (its data-safety figures).
+  std::vector<v1::ReplicationStatus> status = (*plane)->ReplicationStatus();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].role(), v1::SLOT_MASTER);
   EXPECT_TRUE(source.list_users.AwaitCancelled(1));
 
   ASSERT_TRUE((*plane)->AssignReplica(assign).ok());
@@ -149,6 +153,70 @@ TEST(SyncDataPlaneTest, RoleChangeReleaseAndStopReturnWhileTheSourceHangs) {
   EXPECT_TRUE(source.list_users.AwaitCancelled(3));
   source.OpenAll();
   server->Shutdown();
+}
+
+// The data-safety commands are carried out (not UNIMPLEMENTED) and refuse
+// what is wrong: an unknown slot, a bad user name, a missing source, a
+// restore into a slot that is not a master. A master's status carries the
+// data-safety figures.
+TEST(SyncDataPlaneTest, DataSafetyCommandsAreServedAndChecked) {
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/safety_commands";
+  std::filesystem::create_directories(dir + "/slot1/users/alice/cur");
+  std::filesystem::create_directories(dir + "/data");
+  AgentConfig config;
+  config.set_data_dir(dir + "/data");
+  config.mutable_data_path()->set_scrub_disabled(true);
+  SlotConfig* slot = config.add_slots();
+  slot->set_name("slot1");
+  slot->set_path(dir + "/slot1");
+  auto plane = MakeSyncDataPlane(config, RealClock());
+  ASSERT_TRUE(plane.ok()) << plane.status();
+  RecordingSink sink;
+  ASSERT_TRUE((*plane)->Start(&sink).ok());
+
+  v1::UnblockUserCommand unblock;
+  unblock.set_slot("slot1");
+  unblock.set_user("alice");
+  EXPECT_TRUE((*plane)->UnblockUser(unblock).ok());  // not blocked: nothing to do
+  unblock.set_user("../bob");
+  EXPECT_TRUE(absl::IsInvalidArgument((*plane)->UnblockUser(unblock)));
+  unblock.set_slot("nope");
+  unblock.set_user("alice");
+  EXPECT_TRUE(absl::IsNotFound((*plane)->UnblockUser(unblock)));
+
+  v1::PurgeQuarantineCommand purge;
+  purge.set_slot("slot1");
+  purge.add_item_ids("2026-01-01/alice/cur/1");
+  EXPECT_TRUE((*plane)->PurgeQuarantine(purge).ok());  // unknown ids: already gone
+  purge.set_slot("nope");
+  EXPECT_TRUE(absl::IsNotFound((*plane)->PurgeQuarantine(purge)));
+
+  v1::FinalPullCommand pull;
+  pull.set_store("st1");
+  pull.set_target_slot("slot1");
+  pull.set_source_slot("src");
+  EXPECT_TRUE(absl::IsInvalidArgument((*plane)->FinalPull(pull)));  // no source address
+
+  v1::RestoreQuarantinedCommand restore;
+  restore.set_target_slot("slot1");
+  restore.set_source_peer_address("127.0.0.1:1");
+  restore.set_source_slot("slot9");
+  restore.set_item_id("2026-01-01/alice/cur/1");
+  EXPECT_TRUE(absl::IsFailedPrecondition((*plane)->RestoreQuarantined(restore)));
+  v1::ReconcileCommand reconcile;
+  reconcile.set_store("st1");
+  reconcile.set_target_slot("slot1");
+  reconcile.set_source_peer_address("127.0.0.1:1");
+  reconcile.set_source_slot("slot9");
+  EXPECT_TRUE(absl::IsFailedPrecondition((*plane)->Reconcile(reconcile)));
+
+  (*plane)->OnRoleChanged("slot1", "st1", v1::SLOT_MASTER, 1);
+  std::vector<v1::ReplicationStatus> status = (*plane)->ReplicationStatus();
+  ASSERT_EQ(status.size(), 1u);
+  EXPECT_EQ(status[0].role(), v1::SLOT_MASTER);
+  EXPECT_EQ(status[0].quarantine_items(), 0u);
+  EXPECT_FALSE(status[0].identity_changed());
+  (*plane)->Stop();
 }
 
 }  // namespace

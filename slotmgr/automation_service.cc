@@ -1,5 +1,6 @@
 #include "slotmgr/automation_service.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -288,22 +289,23 @@ grpc::Status AutomationServiceImpl::ReconcileStore(grpc::ServerContext* ctx,
   absl::StatusOr<std::vector<CopyToVerify>> copies =
       core_->queries().CopiesOf(req->store(), nullptr);
   if (!copies.ok()) return ToGrpcStatus(copies.status());
-  // Ask every copy that reports stranded mail what it holds.
+  absl::StatusOr<std::vector<v1::SlotRef>> candidates = StrandedCandidates(*store, *req);
+  if (!candidates.ok()) return ToGrpcStatus(candidates.status());
+  // Ask each candidate what it holds.
   std::vector<v1::SlotRef> sources;
-  for (const v1::Copy& c : store->copies()) {
-    if (c.stranded_messages() == 0 || c.role() == v1::SLOT_MASTER) continue;
+  for (const v1::SlotRef& slot : *candidates) {
     v1::StrandedOn* on = out->add_stranded();
-    *on->mutable_slot() = c.slot();
+    *on->mutable_slot() = slot;
     for (const CopyToVerify& cv : *copies) {
-      if (!model::SameSlot(cv.slot, c.slot())) continue;
+      if (!model::SameSlot(cv.slot, slot)) continue;
       v1::ListStrandedRequest ls;
-      ls.set_slot(c.slot().slot());
+      ls.set_slot(slot.slot());
       absl::StatusOr<v1::ListStrandedResponse> listed = peers_->ListStranded(cv.peer_address, ls);
       if (!listed.ok()) {
         on->set_error(std::string(listed.status().message()));
       } else {
         *on->mutable_messages() = listed->messages();
-        if (!listed->messages().empty()) sources.push_back(c.slot());
+        if (!listed->messages().empty()) sources.push_back(slot);
       }
     }
   }

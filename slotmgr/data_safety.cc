@@ -1,5 +1,7 @@
 #include "slotmgr/data_safety.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
@@ -131,6 +133,30 @@ absl::StatusOr<v1::UnblockUserResponse> UnblockUser(Mutation& m, const v1::Unblo
                    "master holds",
                    By(caller, req.reason())),
       "", "", req.store());
+  return out;
+}
+
+absl::StatusOr<std::vector<v1::SlotRef>> StrandedCandidates(const v1::StoreInfo& store,
+                                                            const v1::ReconcileStoreRequest& req) {
+  auto old_copy = [&](const v1::SlotRef& ref) {
+    return std::any_of(store.copies().begin(), store.copies().end(), [&](const v1::Copy& c) {
+      return c.role() != v1::SLOT_MASTER && model::SameSlot(c.slot(), ref);
+    });
+  };
+  for (const v1::SlotRef& f : req.from()) {
+    if (!old_copy(f)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "from: ", model::SlotName(f), " is not an old copy of store ", store.name()));
+    }
+  }
+  std::vector<v1::SlotRef> out;
+  for (const v1::Copy& c : store.copies()) {
+    if (c.stranded_messages() == 0 || c.role() == v1::SLOT_MASTER) continue;
+    const bool named = std::any_of(req.from().begin(), req.from().end(), [&](const v1::SlotRef& f) {
+      return model::SameSlot(f, c.slot());
+    });
+    if (req.from().empty() || named) out.push_back(c.slot());
+  }
   return out;
 }
 

@@ -34,6 +34,13 @@ absl::StatusOr<v1::UnblockUserResponse> UnblockUser(Mutation& m,
                                                     const v1::UnblockUserRequest& request,
                                                     const std::string& caller);
 // `sources`: the slots holding stranded mail of the store (not its master).
+// The copies of `store` a reconcile asks what they hold: every copy other
+// than the master that reports stranded mail, only those named in
+// `req.from` when it names any. INVALID_ARGUMENT when `from` names a slot
+// that is not such a copy.
+absl::StatusOr<std::vector<v1::SlotRef>> StrandedCandidates(const v1::StoreInfo& store,
+                                                            const v1::ReconcileStoreRequest& req);
+
 absl::StatusOr<v1::ReconcileStoreResponse> Reconcile(Mutation& m,
                                                      const v1::ReconcileStoreRequest& request,
                                                      const std::vector<v1::SlotRef>& sources,

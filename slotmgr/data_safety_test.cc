@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "proto/event_kinds.h"
+#include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/testing/coordinator_fixture.h"
 
@@ -106,6 +107,39 @@ TEST_F(DataSafetyTest, ReconcileAsksTheMasterToCopyFromEachOldMaster) {
   ASSERT_EQ(cmds.size(), 1u);
   EXPECT_EQ(cmds[0].reconcile().source_peer_address(), "imap2:7400");
   EXPECT_EQ(EventsOfKind(event_kind::kStoreReconcile).size(), 1u);
+}
+
+TEST(StrandedCandidatesTest, EveryOldCopyWithStrandedMailOrOnlyThoseNamed) {
+  v1::StoreInfo store;
+  store.set_name("st1");
+  auto add = [&](const std::string& host, v1::SlotRole role, uint64_t stranded) {
+    v1::Copy* c = store.add_copies();
+    *c->mutable_slot() = Ref(host, "s01");
+    c->set_role(role);
+    c->set_stranded_messages(stranded);
+  };
+  add("imap1", v1::SLOT_MASTER, 3);
+  add("imap2", v1::SLOT_REPLICA, 2);
+  add("imap3", v1::SLOT_REPLICA, 0);
+  add("imap4", v1::SLOT_REPLICA, 5);
+  v1::ReconcileStoreRequest req;
+  auto all = StrandedCandidates(store, req);
+  ASSERT_TRUE(all.ok());
+  std::vector<std::string> names;
+  for (const auto& r : *all) names.push_back(model::SlotName(r));
+  EXPECT_EQ(names, (std::vector<std::string>{"imap2/s01", "imap4/s01"}));
+  *req.add_from() = Ref("imap4", "s01");
+  auto one = StrandedCandidates(store, req);
+  ASSERT_TRUE(one.ok());
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ(model::SlotName((*one)[0]), "imap4/s01");
+  // The master, or a slot that holds no copy, is refused with its name.
+  req.clear_from();
+  *req.add_from() = Ref("imap1", "s01");
+  EXPECT_EQ(StrandedCandidates(store, req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.clear_from();
+  *req.add_from() = Ref("imap9", "s01");
+  EXPECT_NE(StrandedCandidates(store, req).status().message().find("imap9/s01"), std::string::npos);
 }
 
 }  // namespace

@@ -3,6 +3,13 @@
 # rsync (daemon on loopback) and cp -a, on one mailgen slot, in one run.
 #
 #   tools/bench.sh [--users 120] [--messages 24000] [--reps 3] [--small_reps 5] [--dir DIR]
+#                  [--scrub_only]
+#
+# Then the scrub (scrub_bench): its read throughput on the source slot
+# against plain cached and O_DIRECT reads of the same files, and the
+# slotsync --delta incremental again while a scrub reads the source slot at
+# the agent's default rate (8 MiB/s) and unlimited. --scrub_only skips the
+# rsync comparison.
 #
 # Page cache: kept WARM consistently (the source tree is read once before
 # timing; nothing drops caches, which would disturb other users of the
@@ -25,6 +32,7 @@ MESSAGES=24000
 REPS=3        # full copies (about 20 s each)
 SMALL_REPS=5  # incremental and no-change runs (well under a second each)
 DIR=/tmp/slotkeeper-bench
+SCRUB_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) USERS="$2"; shift 2 ;;
@@ -32,6 +40,7 @@ while [ $# -gt 0 ]; do
     --reps) REPS="$2"; shift 2 ;;
     --small_reps) SMALL_REPS="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
+    --scrub_only) SCRUB_ONLY=1; shift ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -39,11 +48,13 @@ done
 log() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
 
 command -v rsync >/dev/null || { log "rsync is not installed (tools/dev deps)"; exit 1; }
-bazel build --config=release //tools:slotsync //tools:slotpeer //tools:mailgen >&2
+bazel build --config=release //tools:slotsync //tools:slotpeer //tools:mailgen \
+  //tools:scrub_bench >&2
 BIN="$(bazel info --config=release bazel-bin 2>/dev/null)/tools"
 MAILGEN="$BIN/mailgen/mailgen"
 SLOTSYNC="$BIN/slotsync/slotsync"
 SLOTPEER="$BIN/slotsync/slotpeer"
+SCRUB_BENCH="$BIN/slotsync/scrub_bench"
 
 rm -rf "$DIR"
 mkdir -p "$DIR"
@@ -109,6 +120,7 @@ log "untimed first slotsync (source hash cache cold): $(python3 -c "print(f'{$t1
 rm -rf "$DIR/warm" "$DIR/warm-state"
 
 for i in $(seq "$REPS"); do
+  [ "$SCRUB_ONLY" -eq 1 ] && break
   rm -rf "$DIR/rsync-dst" "$DIR/ss-dst" "$DIR/ss-state" "$DIR/cp-dst"
   mkdir -p "$DIR/rsync-dst/users"
   sync
@@ -135,6 +147,7 @@ both_slotsync() {
 }
 
 for i in $(seq "$SMALL_REPS"); do
+  [ "$SCRUB_ONLY" -eq 1 ] && break
   "$MAILGEN" --slot "$DIR/src" --mutate --seed "$((100 + i))" --flag_pct 10 --new_pct 1 >&2
   sleep 0.5   # past the change tracker's racy window (100 ms)
   time_it incr_rsync "${RSYNC[@]}" "$DIR/rsync-dst/users/"
@@ -143,10 +156,12 @@ done
 
 sleep 0.5
 for i in $(seq "$SMALL_REPS"); do
+  [ "$SCRUB_ONLY" -eq 1 ] && break
   time_it none_rsync "${RSYNC[@]}" "$DIR/rsync-dst/users/"
   both_slotsync none "$i"
 done
 
+if [ "$SCRUB_ONLY" -eq 0 ]; then
 log "verifying: both copies equal the source"
 diff -r "$DIR/src/users" "$DIR/rsync-dst/users" >/dev/null || { log "rsync copy differs!"; exit 1; }
 diff -r "$DIR/src/users" "$DIR/ss-dst/users" >/dev/null || { log "slotsync copy differs!"; exit 1; }
@@ -184,3 +199,45 @@ for name, label, target in [("full", "full copy", 1.0),
 print(f"\ncp -a full copy (local limit), median: {med['full_cp']:.3f} s "
       f"(runs {' '.join(f'{x:.2f}' for x in t['full_cp'])})")
 PY
+fi
+
+log "scrub: throughput on the source slot ($SMALL_REPS runs of each)"
+"$SCRUB_BENCH" --slot "$DIR/src" --reps "$SMALL_REPS" | tee "$DIR/scrub.txt" >&2
+# incr_scrub_RATE: the --delta incremental while a scrub reads the source.
+for rate in none 8388608 0; do
+  SCRUB_PID=""
+  if [ "$rate" != none ]; then
+    "$SCRUB_BENCH" --slot "$DIR/src" --rate "$rate" --seconds 3600 > "$DIR/scrub-$rate.txt" &
+    SCRUB_PID=$!
+    PIDS+=("$SCRUB_PID")
+    sleep 1
+  fi
+  for i in $(seq "$SMALL_REPS"); do
+    "$MAILGEN" --slot "$DIR/src" --mutate --seed "$((200 + i))" --flag_pct 10 --new_pct 1 >&2
+    sleep 0.5
+    time_it "scrubload_$rate" "${SD[@]}"
+  done
+  if [ -n "$SCRUB_PID" ]; then
+    kill "$SCRUB_PID" 2>/dev/null || true
+    wait "$SCRUB_PID" 2>/dev/null || true
+    log "$(cat "$DIR/scrub-$rate.txt")"
+  fi
+done
+python3 - "$DIR/times.txt" <<'PY'
+import statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    t.setdefault(k, []).append(float(v))
+base = statistics.median(t["scrubload_none"])
+print("| concurrent scrub of the source slot | slotsync --delta incremental (median s) | ratio | runs |")
+print("|---|---|---|---|")
+for key, label in [("none", "none"), ("8388608", "8 MiB/s (default)"), ("0", "unlimited")]:
+    v = t["scrubload_" + key]
+    m = statistics.median(v)
+    print(f"| {label} | {m:.3f} | {m/base:.2f} | {' '.join(f'{x:.2f}' for x in v)} |")
+PY
+diff -r "$DIR/src/users" "$DIR/sd-dst/users" >/dev/null || { log "slotsync --delta copy differs!"; exit 1; }
+log "verified: the slotsync --delta copy equals the source after the scrub runs"
+log "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+

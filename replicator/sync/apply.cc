@@ -11,7 +11,7 @@
 #include "base/status_macros.h"
 #include "replicator/sync/fetch.h"
 #include "replicator/sync/install.h"
-#include "replicator/sync/quarantine.h"
+#include "replicator/sync/maildir.h"
 #include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
@@ -28,29 +28,38 @@ absl::Status QuarantineLeftovers(const UserSyncContext& ctx, const std::string& 
   if (temps.empty()) return absl::OkStatus();
   std::set<std::string> resumable;
   for (const ManifestEntry& e : plan.fetches) resumable.insert(PartPath(e));
+  QuarantineNote note;
+  note.reason = kReasonLeftover;
   for (const std::string& t : temps) {
     if (resumable.count(t)) continue;
-    SK_RETURN_IF_ERROR(QuarantineFile(ctx.target_root, user, t, ctx.clock, ctx.fs));
+    SK_RETURN_IF_ERROR(ctx.quarantine->Move(user, t, note).status());
   }
   return absl::OkStatus();
 }
 
-// Step 2: files leaving their path (gone, or replaced) first, so that
-// renames and fetches find their destinations free.
+// Step 2: files leaving their path first, so that renames and fetches find
+// their destinations free.
 absl::Status QuarantineDeparted(const UserSyncContext& ctx, const std::string& user,
-                                const std::vector<std::string>& paths) {
-  for (const std::string& path : paths) {
-    SK_RETURN_IF_ERROR(QuarantineFile(ctx.target_root, user, path, ctx.clock, ctx.fs));
-    if (ctx.cache != nullptr) ctx.cache->Forget(HashCacheKey(ctx.target_scope, user, path));
+                                const std::vector<Departure>& departures) {
+  for (const Departure& d : departures) {
+    QuarantineNote note{DepartureReason(ctx, user, d), d.hash};
+    SK_RETURN_IF_ERROR(ctx.quarantine->Move(user, d.path, note).status());
+    if (ctx.cache != nullptr) ctx.cache->Forget(HashCacheKey(ctx.target_scope, user, d.path));
     ctx.counters->files_quarantined++;
   }
   return absl::OkStatus();
 }
 
-absl::Status MakeDirectories(DirCache* dirs, const std::vector<ManifestEntry>& mkdirs) {
-  for (const ManifestEntry& d : mkdirs) {
+// Creates missing directories and fixes those with another mode or owner:
+// permission bits only, the owner per SyncOptions::owner.
+absl::Status SetDirectories(const UserSyncContext& ctx, DirCache* dirs,
+                            const std::vector<ManifestEntry>& entries) {
+  for (const ManifestEntry& d : entries) {
     SK_ASSIGN_OR_RETURN(const int dirfd, dirs->Get(d.path()));
-    if (fchmod(dirfd, d.mode() & 07777) != 0) {
+    if (ctx.options.owner.mode != OwnerOptions::Mode::kNone) {
+      SK_RETURN_IF_ERROR(ctx.fs->SetOwner(dirfd, "", d.uid(), d.gid()));
+    }
+    if (fchmod(dirfd, d.mode() & kPermissionBits) != 0) {
       return ErrnoStatus(errno, absl::StrCat("chmod ", d.path()));
     }
   }
@@ -73,7 +82,10 @@ absl::Status MoveToPlace(const UserSyncContext& ctx, const std::string& user, Di
   SK_ASSIGN_OR_RETURN(const int dirfd, dirs->Get(dir));
   const std::string name(base);
   SK_RETURN_IF_ERROR(PlaceFile(ctx, user, from_dir, from, dirfd, name, r.to.path()));
-  if (!r.KeepsMetadata()) {
+  if (ctx.options.owner.mode != OwnerOptions::Mode::kNone && !r.KeepsOwner()) {
+    SK_RETURN_IF_ERROR(ctx.fs->SetOwner(dirfd, name, r.to.uid(), r.to.gid()));
+  }
+  if (!r.KeepsTimesAndMode()) {
     SK_RETURN_IF_ERROR(ctx.fs->SetMetadata(dirfd, name, r.to.mtime_ns(), r.to.mode()));
   }
   if (std::optional<HashCache::StoredHash> h =
@@ -136,13 +148,16 @@ absl::Status ApplyRenames(const UserSyncContext& ctx, const std::string& user, D
   return s;
 }
 
-// Step 3: same content, other mtime or mode.
+// Step 3: same content, other mtime, mode or owner.
 absl::Status FixMetadata(const UserSyncContext& ctx, const std::string& user, DirCache* dirs,
                          const std::vector<ManifestEntry>& fixes) {
   for (const ManifestEntry& fix : fixes) {
     auto [dir, base] = SplitDirBase(fix.path());
     SK_ASSIGN_OR_RETURN(const int dirfd, dirs->Get(dir));
     const std::string name(base);
+    if (ctx.options.owner.mode != OwnerOptions::Mode::kNone) {
+      SK_RETURN_IF_ERROR(ctx.fs->SetOwner(dirfd, name, fix.uid(), fix.gid()));
+    }
     SK_RETURN_IF_ERROR(ctx.fs->SetMetadata(dirfd, name, fix.mtime_ns(), fix.mode()));
     if (std::optional<HashCache::StoredHash> h =
             HashOfPlacedFile(ctx, user, dirfd, name, fix.path(), fix.hash())) {
@@ -177,6 +192,24 @@ void RemoveEmptyDirectories(const UserSyncContext& ctx, int user_dir,
 
 }  // namespace
 
+// Why a departing file leaves (apply.h): a message whose unique name the source no
+// longer has was removed there (or, on an old master's first sync, is
+// stranded: the new master lacks it and its deletion log does not list
+// it); one whose name the source still has was rewritten.
+std::string DepartureReason(const UserSyncContext& ctx, const std::string& user,
+                            const Departure& d) {
+  if (!d.message) return kReasonRemoved;
+  if (!d.name_gone) return kReasonOverwritten;
+  if (!ctx.stranded_check) return kReasonRemoved;
+  if (ctx.deleted_at_source != nullptr) {
+    auto it = ctx.deleted_at_source->find(user);
+    if (it != ctx.deleted_at_source->end() && it->second.count(MaildirUniqueKey(d.path))) {
+      return kReasonRemoved;
+    }
+  }
+  return kReasonStranded;
+}
+
 absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, const UserPlan& plan,
                        const std::vector<std::string>& temps, std::vector<StagedFile>* staged,
                        const std::map<std::string, std::string>* inline_data) {
@@ -184,7 +217,8 @@ absl::Status ApplyPlan(const UserSyncContext& ctx, const std::string& user, cons
   DirCache dirs(user_dir.get());
   SK_RETURN_IF_ERROR(QuarantineLeftovers(ctx, user, plan, temps));
   SK_RETURN_IF_ERROR(QuarantineDeparted(ctx, user, plan.quarantines));
-  SK_RETURN_IF_ERROR(MakeDirectories(&dirs, plan.mkdirs));
+  SK_RETURN_IF_ERROR(SetDirectories(ctx, &dirs, plan.mkdirs));
+  SK_RETURN_IF_ERROR(SetDirectories(ctx, &dirs, plan.dir_fixes));
   SK_RETURN_IF_ERROR(ApplyRenames(ctx, user, &dirs, plan.renames));
   SK_RETURN_IF_ERROR(FixMetadata(ctx, user, &dirs, plan.metadata_fixes));
   std::vector<StagedFile>* const stage_into = StagingFor(ctx, plan.fetches.size(), staged);

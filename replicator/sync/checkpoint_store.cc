@@ -2,6 +2,7 @@
 
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -23,10 +24,16 @@ std::optional<CheckpointStore::Checkpoint> CheckpointStore::Get(const std::strin
   if (!db_->Get(rocksdb::ReadOptions(), CheckpointKey(target_slot, user), &value).ok()) {
     return std::nullopt;
   }
-  std::pair<std::string, std::string> parts = absl::StrSplit(value, absl::MaxSplits('\n', 1));
+  // instance \n generation [\n source slot \n identity]: an entry written
+  // before the last two existed names neither, so it matches nothing.
+  std::vector<std::string> parts = absl::StrSplit(value, '\n');
   Checkpoint c;
-  c.instance_id = parts.first;
-  if (!absl::SimpleAtoi(parts.second, &c.generation)) return std::nullopt;
+  if (parts.size() < 2 || !absl::SimpleAtoi(parts[1], &c.generation)) return std::nullopt;
+  c.instance_id = parts[0];
+  if (parts.size() >= 4) {
+    c.source_slot = parts[2];
+    c.replica_identity = parts[3];
+  }
   return c;
 }
 
@@ -35,9 +42,17 @@ absl::Status CheckpointStore::Put(const std::string& target_slot, const std::str
   rocksdb::WriteOptions options;
   // Not synced: a checkpoint lost in a crash only costs a re-walk of the
   // user (renames and hashes make that cheap); it never loses mail.
-  rocksdb::Status s = db_->Put(options, CheckpointKey(target_slot, user),
-                               absl::StrCat(checkpoint.instance_id, "\n", checkpoint.generation));
+  rocksdb::Status s =
+      db_->Put(options, CheckpointKey(target_slot, user),
+               absl::StrCat(checkpoint.instance_id, "\n", checkpoint.generation, "\n",
+                            checkpoint.source_slot, "\n", checkpoint.replica_identity));
   if (!s.ok()) return absl::InternalError("checkpoint: " + s.ToString());
+  return absl::OkStatus();
+}
+
+absl::Status CheckpointStore::Forget(const std::string& target_slot, const std::string& user) {
+  rocksdb::Status s = db_->Delete(rocksdb::WriteOptions(), CheckpointKey(target_slot, user));
+  if (!s.ok()) return absl::InternalError("checkpoint forget: " + s.ToString());
   return absl::OkStatus();
 }
 

@@ -289,16 +289,23 @@ TEST_F(DeltaSyncTest, MassDeletionGuardStillBlocks) {
   EXPECT_EQ(Tree(target_ + "/users"), before);
   EXPECT_FALSE(Exists(target_ + "/.quarantine"));
   EXPECT_EQ(counters_.delta_manifests, 0u);
-  // Not checkpointed: the next sync judges again, and blocks again.
+  // Not checkpointed, and remembered: the user stays blocked, also once the
+  // source recovers, until an operator unblocks it.
   r = Sync();
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->blocked_users, std::vector<std::string>{"alice"});
-  // The source recovers; a few removals below the guard's floor then go by
-  // delta, into the quarantine.
   for (int i = 0; i < 20; ++i) {
     WriteFile(Msg("alice", "cur/" + std::to_string(i) + ".h:2,"), "m");
   }
-  SyncByDelta();
+  r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->blocked_users, std::vector<std::string>{"alice"});
+  ASSERT_TRUE(GuardStore(target_db_.get()).Unblock("t1", "alice").ok());
+  r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_TRUE(r->blocked_users.empty());
+  EXPECT_EQ(Tree(target_ + "/users"), before);
+  // A few removals within the share then go by delta, into the quarantine.
   for (int i = 0; i < 3; ++i) {
     ASSERT_EQ(unlink(Msg("alice", "cur/" + std::to_string(i) + ".h:2,").c_str()), 0);
   }

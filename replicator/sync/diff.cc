@@ -5,7 +5,6 @@
 #include <set>
 #include <unordered_map>
 
-#include "absl/strings/str_format.h"
 #include "replicator/sync/maildir.h"
 
 namespace slotkeeper::sync {
@@ -30,22 +29,40 @@ Manifest FilesOnly(const Manifest& all) {
   return out;
 }
 
-// Directories to create (in source order) and local-only ones to remove,
-// deepest first.
-void PlanDirectories(const Manifest& source_all, const Manifest& local_all, UserPlan* plan) {
-  std::set<std::string> source_dirs, local_dirs;
+// Whether a local file or directory lacks the source's metadata: mtime
+// (files only), permission bits, and the owner when owners are compared.
+bool MetadataDiffers(const ManifestEntry& local, const ManifestEntry& want,
+                     const PlanOptions& options) {
+  if (!want.directory() && local.mtime_ns() != want.mtime_ns()) return true;
+  if ((local.mode() & kPermissionBits) != (want.mode() & kPermissionBits)) return true;
+  return options.compare_owner && (local.uid() != want.uid() || local.gid() != want.gid());
+}
+
+// Directories to create (in source order), to fix (mode, owner) and
+// local-only ones to remove, deepest first.
+void PlanDirectories(const Manifest& source_all, const Manifest& local_all,
+                     const PlanOptions& options, UserPlan* plan) {
+  std::set<std::string> source_dirs;
+  std::unordered_map<std::string, const ManifestEntry*> local_dirs;
   for (const ManifestEntry& e : source_all) {
     if (e.directory()) source_dirs.insert(e.path());
   }
   for (const ManifestEntry& e : local_all) {
-    if (e.directory()) local_dirs.insert(e.path());
+    if (e.directory()) local_dirs.emplace(e.path(), &e);
   }
   for (const ManifestEntry& e : source_all) {
-    if (e.directory() && !local_dirs.count(e.path())) plan->mkdirs.push_back(e);
+    if (!e.directory()) continue;
+    auto it = local_dirs.find(e.path());
+    if (it == local_dirs.end()) {
+      plan->mkdirs.push_back(e);
+    } else if (MetadataDiffers(*it->second, e, options)) {
+      plan->dir_fixes.push_back(e);
+    }
   }
-  for (const std::string& d : local_dirs) {
+  for (const auto& [d, entry] : local_dirs) {
     if (!source_dirs.count(d)) plan->rmdirs.push_back(d);
   }
+  std::sort(plan->rmdirs.begin(), plan->rmdirs.end());
   std::stable_sort(
       plan->rmdirs.begin(), plan->rmdirs.end(), [](const std::string& a, const std::string& b) {
         return std::count(a.begin(), a.end(), '/') > std::count(b.begin(), b.end(), '/');
@@ -107,18 +124,18 @@ class LeavingFiles {
 };
 
 // Per source file: nothing, a metadata fix, a rename or a fetch.
-void PlanFiles(const Manifest& source, const ByPathIndex& local_by_path, LeavingFiles* leaving,
-               UserPlan* plan) {
+void PlanFiles(const Manifest& source, const ByPathIndex& local_by_path, const PlanOptions& options,
+               LeavingFiles* leaving, UserPlan* plan) {
   for (const ManifestEntry& want : source) {
+    if (IsMaildirMessage(want.path())) plan->source_messages++;
     auto it = local_by_path.find(want.path());
     if (it != local_by_path.end() && it->second->hash() == want.hash()) {
-      if (it->second->mtime_ns() != want.mtime_ns() || it->second->mode() != want.mode()) {
-        plan->metadata_fixes.push_back(want);
-      }
+      if (MetadataDiffers(*it->second, want, options)) plan->metadata_fixes.push_back(want);
       continue;
     }
     if (const ManifestEntry* donor = leaving->TakeDonor(want)) {
-      plan->renames.push_back({donor->path(), want, donor->mtime_ns(), donor->mode()});
+      plan->renames.push_back(
+          {donor->path(), want, donor->mtime_ns(), donor->mode(), donor->uid(), donor->gid()});
     } else {
       plan->fetches.push_back(want);
       plan->fetch_bytes += want.size();
@@ -126,45 +143,48 @@ void PlanFiles(const Manifest& source, const ByPathIndex& local_by_path, Leaving
   }
 }
 
-// Leaving files no rename took go to the quarantine (sorted).
-void PlanQuarantines(const LeavingFiles& leaving, const ByPathIndex& source_by_path,
-                     UserPlan* plan) {
+// Leaving files no rename took leave their path: those the source no
+// longer has there are moved aside first, the others when their new
+// version is installed over them. Every message among them counts as
+// removed (gone, or rewritten under its path or its unique name).
+void PlanQuarantines(const LeavingFiles& leaving, const Manifest& source,
+                     const ByPathIndex& source_by_path, UserPlan* plan) {
+  std::set<std::string> source_keys;
+  for (const ManifestEntry& e : source) {
+    std::string key = MaildirUniqueKey(e.path());
+    if (!key.empty()) source_keys.insert(std::move(key));
+  }
   for (const ManifestEntry* entry : leaving.Untaken()) {
-    plan->quarantines.push_back(entry->path());
-    // A file overwritten at the same path is not a removed message.
-    if (IsMaildirMessage(entry->path()) && !source_by_path.count(entry->path())) {
-      plan->removed_messages++;
+    const bool message = IsMaildirMessage(entry->path());
+    if (message) plan->removed_messages++;
+    if (source_by_path.count(entry->path())) {
+      plan->replaced.push_back(entry->path());
+      continue;
     }
+    Departure d;
+    d.path = entry->path();
+    d.hash = entry->hash();
+    d.message = message;
+    d.name_gone = message && !source_keys.count(MaildirUniqueKey(entry->path()));
+    plan->quarantines.push_back(std::move(d));
   }
-  std::sort(plan->quarantines.begin(), plan->quarantines.end());
-}
-
-// The mass-deletion guard.
-void ApplyGuard(const GuardOptions& guard, UserPlan* plan) {
-  if (plan->removed_messages >= guard.min_removals_to_block &&
-      static_cast<double>(plan->removed_messages) >
-          guard.max_removal_share * static_cast<double>(plan->local_messages)) {
-    plan->blocked = true;
-    plan->blocked_reason = absl::StrFormat(
-        "mass-deletion guard: sync would remove %d of %d messages (more than "
-        "%.0f%%); nothing changed",
-        plan->removed_messages, plan->local_messages, guard.max_removal_share * 100);
-  }
+  std::sort(plan->quarantines.begin(), plan->quarantines.end(),
+            [](const Departure& a, const Departure& b) { return a.path < b.path; });
+  std::sort(plan->replaced.begin(), plan->replaced.end());
 }
 
 }  // namespace
 
 UserPlan PlanUserSync(const Manifest& source_all, const Manifest& local_all,
-                      const GuardOptions& guard) {
+                      const PlanOptions& options) {
   UserPlan plan;
   const Manifest source = FilesOnly(source_all);
   const Manifest local = FilesOnly(local_all);
-  PlanDirectories(source_all, local_all, &plan);
+  PlanDirectories(source_all, local_all, options, &plan);
   const auto source_by_path = ByPath(source);
   LeavingFiles leaving(local, source_by_path, &plan.local_messages);
-  PlanFiles(source, ByPath(local), &leaving, &plan);
-  PlanQuarantines(leaving, source_by_path, &plan);
-  ApplyGuard(guard, &plan);
+  PlanFiles(source, ByPath(local), options, &leaving, &plan);
+  PlanQuarantines(leaving, source, source_by_path, &plan);
   return plan;
 }
 

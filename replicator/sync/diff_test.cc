@@ -37,8 +37,8 @@ TEST(PlanUserSyncTest, RenameCarriesTheDonorsMetadata) {
   UserPlan plan = PlanUserSync(source, local, {});
   ASSERT_EQ(plan.renames.size(), 2u);
   EXPECT_EQ(plan.renames[0].from_mtime_ns, 5);
-  EXPECT_TRUE(plan.renames[0].KeepsMetadata());   // a plain flag change
-  EXPECT_FALSE(plan.renames[1].KeepsMetadata());  // mtime differs: set after the rename
+  EXPECT_TRUE(plan.renames[0].KeepsTimesAndMode());   // a plain flag change
+  EXPECT_FALSE(plan.renames[1].KeepsTimesAndMode());  // mtime differs: set after the rename
 }
 
 TEST(PlanUserSyncTest, NewToCurAndFolderMoveAreRenames) {
@@ -50,13 +50,16 @@ TEST(PlanUserSyncTest, NewToCurAndFolderMoveAreRenames) {
   EXPECT_TRUE(plan.quarantines.empty());
 }
 
-TEST(PlanUserSyncTest, SameNameOtherContentIsFetchedAndOldKept) {
+// A non-message file the source rewrote: fetched, its old copy kept aside
+// only when the new one is installed over it (not moved away first).
+TEST(PlanUserSyncTest, SameNameOtherContentIsFetchedAndReplacedInPlace) {
   Manifest local = {E("dovecot.index", "old")};
   Manifest source = {E("dovecot.index", "new")};
   UserPlan plan = PlanUserSync(source, local, {});
   ASSERT_EQ(plan.fetches.size(), 1u);
-  ASSERT_EQ(plan.quarantines.size(), 1u);
-  EXPECT_EQ(plan.quarantines[0], "dovecot.index");
+  EXPECT_TRUE(plan.quarantines.empty());
+  ASSERT_EQ(plan.replaced.size(), 1u);
+  EXPECT_EQ(plan.replaced[0], "dovecot.index");
   EXPECT_EQ(plan.removed_messages, 0u);
 }
 
@@ -69,30 +72,66 @@ TEST(PlanUserSyncTest, MetadataOnlyDifference) {
   EXPECT_TRUE(plan.fetches.empty());
 }
 
-TEST(PlanUserSyncTest, MassDeletionBlocks) {
+// What the mass-deletion guard weighs: every message leaving, whether gone
+// or rewritten under its path or its unique name; the counts before and
+// after.
+TEST(PlanUserSyncTest, CountsRemovedAndRewrittenMessages) {
   Manifest local;
-  for (int i = 0; i < 100; ++i) {
-    local.push_back(E("cur/" + std::to_string(1000 + i), std::to_string(i)));
+  for (int i = 0; i < 20; ++i) {
+    local.push_back(E("cur/" + std::to_string(1000 + i) + ".h:2,", std::to_string(i)));
   }
-  Manifest source(local.begin(), local.begin() + 85);  // 15% gone
-  UserPlan plan = PlanUserSync(source, local, {});
-  EXPECT_TRUE(plan.blocked);
-  EXPECT_EQ(plan.removed_messages, 15u);
-  Manifest source_ok(local.begin(), local.begin() + 95);  // 5% gone
-  EXPECT_FALSE(PlanUserSync(source_ok, local, {}).blocked);
-  // An empty source must never wipe the replica.
-  EXPECT_TRUE(PlanUserSync({}, local, {}).blocked);
+  local = Sorted(local);
+  Manifest garbage = local;  // the same 20 paths, other content
+  for (ManifestEntry& e : garbage) e.set_hash(std::string(16, 'g'));
+  UserPlan plan = PlanUserSync(garbage, local, {});
+  EXPECT_EQ(plan.removed_messages, 20u);
+  EXPECT_EQ(plan.local_messages, 20u);
+  EXPECT_EQ(plan.source_messages, 20u);
+  EXPECT_TRUE(plan.quarantines.empty());  // replaced at install, not moved first
+  EXPECT_EQ(plan.replaced.size(), 20u);
+
+  Manifest two(local.begin(), local.begin() + 2);
+  plan = PlanUserSync(two, local, {});
+  EXPECT_EQ(plan.removed_messages, 18u);
+  ASSERT_EQ(plan.quarantines.size(), 18u);
+  EXPECT_TRUE(plan.quarantines[0].message);
+  EXPECT_TRUE(plan.quarantines[0].name_gone);
+  EXPECT_EQ(plan.source_messages, 2u);
 }
 
-TEST(PlanUserSyncTest, SmallRemovalsBelowFloorDoNotBlock) {
-  Manifest local = {E("cur/1", "a"), E("cur/2", "b")};
-  Manifest source = {E("cur/1", "a")};
+TEST(PlanUserSyncTest, SameUniqueNameOtherContentIsARewrite) {
+  Manifest local = {E("cur/1.h:2,", "aaa")};
+  Manifest source = {E("cur/1.h:2,S", "zzz")};
   UserPlan plan = PlanUserSync(source, local, {});
-  EXPECT_FALSE(plan.blocked);
-  EXPECT_EQ(plan.quarantines.size(), 1u);
-  GuardOptions strict;
-  strict.min_removals_to_block = 1;
-  EXPECT_TRUE(PlanUserSync(source, local, strict).blocked);
+  EXPECT_EQ(plan.removed_messages, 1u);
+  ASSERT_EQ(plan.quarantines.size(), 1u);
+  EXPECT_FALSE(plan.quarantines[0].name_gone);  // the name is still there: rewritten
+  EXPECT_EQ(plan.fetches.size(), 1u);
+}
+
+TEST(PlanUserSyncTest, OwnersAreComparedOnlyWhenAsked) {
+  ManifestEntry mine = E("cur/1:2,S", "aaa");
+  mine.set_uid(0);
+  ManifestEntry theirs = mine;
+  theirs.set_uid(8);
+  theirs.set_gid(8);
+  EXPECT_TRUE(PlanUserSync({theirs}, {mine}, {}).metadata_fixes.empty());
+  PlanOptions owners;
+  owners.compare_owner = true;
+  EXPECT_EQ(PlanUserSync({theirs}, {mine}, owners).metadata_fixes.size(), 1u);
+  // Setuid and sticky bits are never part of a difference.
+  ManifestEntry special = mine;
+  special.set_mode(04600);
+  EXPECT_TRUE(PlanUserSync({special}, {mine}, {}).metadata_fixes.empty());
+  ManifestEntry dir;
+  dir.set_path("cur");
+  dir.set_directory(true);
+  dir.set_mode(0700);
+  ManifestEntry their_dir = dir;
+  their_dir.set_uid(8);
+  UserPlan plan = PlanUserSync({their_dir}, {dir}, owners);
+  EXPECT_EQ(plan.dir_fixes.size(), 1u);
+  EXPECT_TRUE(plan.mkdirs.empty());
 }
 
 TEST(CompareManifestsTest, ReportsEachKind) {

@@ -1,5 +1,7 @@
 #include "replicator/sync/engine.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
@@ -33,22 +35,56 @@ absl::StatusOr<std::unique_ptr<SyncEngine>> SyncEngine::Create(
 SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, std::string> slots,
                        Clock* clock, TargetFs* fs, EngineOptions options)
     : db_(std::move(db)),
-      slot_paths_(std::move(slots)),
+      slots_(slots),
       clock_(clock),
       fs_(fs),
-      options_(std::move(options)) {
-  for (const auto& [name, path] : slot_paths_) {
-    absl::StatusOr<Fd> fd = OpenRootDir(path);
-    if (fd.ok()) {
-      slot_roots_.emplace(name, *std::move(fd));
-    } else {
-      LogWarning("sync", absl::StrCat("slot ", name, ": ", fd.status().message()));
-    }
-  }
+      options_(std::move(options)),
+      records_(db_.get()),
+      quarantine_(db_.get()),
+      guards_(db_.get()),
+      deletion_log_(db_.get()),
+      checkpoints_(db_.get()) {
   cache_ = std::make_unique<RocksHashCache>(db_.get());
-  peer_ = std::make_unique<PeerCore>(slot_paths_, cache_.get(), clock_, NewInstanceId(),
+  peer_ = std::make_unique<PeerCore>(slots, cache_.get(), clock_, NewInstanceId(),
                                      options_.full_scan_interval);
-  service_ = std::make_unique<ReplicaPeerService>(peer_.get());
+  // The deletion log is served and used as of the moment it is asked for.
+  auto refresh_log = [this](const std::string& slot) { maintenance_->IndexNow(slot); };
+  safety_ = std::make_unique<SafetySource>(peer_.get(), &quarantine_, &deletion_log_, refresh_log);
+  service_ = std::make_unique<ReplicaPeerService>(peer_.get(), safety_.get());
+  MaintenanceDeps deps;
+  deps.slots = &slots_;
+  deps.records = &records_;
+  deps.quarantine = &quarantine_;
+  deps.deletion_log = &deletion_log_;
+  deps.tracker = peer_->tracker();
+  deps.clock = clock_;
+  deps.fs = fs_;
+  maintenance_ = std::make_unique<Maintenance>(deps, options_.maintenance);
+  ScrubRunnerDeps scrub;
+  scrub.records = &records_;
+  scrub.cache = cache_.get();
+  scrub.checkpoints = &checkpoints_;
+  scrub.clock = clock_;
+  scrub.peer = options_.peer;
+  scrub.targets = [this] { return ScrubTargets(); };
+  scrub.channel_to = [this](const std::string& address) { return ChannelTo(address); };
+  scrub.on_corrupt = [this](const std::string& slot, const ScrubFinding& f) { OnCorrupt(slot, f); };
+  scrub_ = std::make_unique<ScrubRunner>(std::move(scrub), options_.scrub);
+  SafetyDeps safety;
+  safety.slots = &slots_;
+  safety.records = &records_;
+  safety.quarantine = &quarantine_;
+  safety.guards = &guards_;
+  safety.deletion_log = &deletion_log_;
+  safety.scrub = scrub_.get();
+  safety.clock = clock_;
+  safety.fs = fs_;
+  safety.peer = options_.peer;
+  safety.channel_to = [this](const std::string& address) { return ChannelTo(address); };
+  safety.refresh_log = refresh_log;
+  safety_commands_ = std::make_unique<SafetyCommands>(std::move(safety));
+  maintenance_->Start();
+  scrub_->Start();
 }
 
 SyncEngine::~SyncEngine() {
@@ -68,6 +104,8 @@ SyncEngine::~SyncEngine() {
 }
 
 void SyncEngine::Stop() {
+  scrub_->Stop();
+  maintenance_->Stop();
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -124,7 +162,7 @@ void SyncEngine::Reap() {
 
 StoreSyncContext SyncEngine::SyncContext(const PeerClient* source, const std::string& store,
                                          int target_root, const std::string& target_slot,
-                                         SyncCounters* counters) const {
+                                         SyncCounters* counters) {
   StoreSyncContext ctx;
   ctx.source = source;
   ctx.store = store;
@@ -135,6 +173,8 @@ StoreSyncContext SyncEngine::SyncContext(const PeerClient* source, const std::st
   ctx.fs = fs_;
   ctx.clock = clock_;
   ctx.counters = counters;
+  ctx.quarantine_index = &quarantine_;
+  ctx.guards = &guards_;
   return ctx;
 }
 
@@ -142,12 +182,8 @@ void SyncEngine::RegisterService(grpc::ServerBuilder* builder) {
   builder->RegisterService(service_.get());
 }
 
-absl::StatusOr<int> SyncEngine::SlotRoot(const std::string& slot) {
-  auto it = slot_roots_.find(slot);
-  if (it == slot_roots_.end()) {
-    return absl::NotFoundError(absl::StrCat("no usable slot named \"", slot, "\" on this host"));
-  }
-  return it->second.get();
+absl::StatusOr<std::shared_ptr<const Fd>> SyncEngine::SlotRoot(const std::string& slot) {
+  return slots_.Root(slot);
 }
 
 std::shared_ptr<grpc::Channel> SyncEngine::ChannelTo(const std::string& address) {
@@ -170,7 +206,9 @@ absl::Status SyncEngine::StartTask(const std::string& task_id, v1::TaskKind kind
     return absl::InvalidArgumentError(absl::StrCat("task ", task_id, ": source: ", s.message()));
   }
   if (source_slot.empty()) return absl::InvalidArgumentError("source slot is empty");
-  if (absl::StatusOr<int> root = SlotRoot(target_slot); !root.ok()) return root.status();
+  if (absl::StatusOr<std::shared_ptr<const Fd>> root = SlotRoot(target_slot); !root.ok()) {
+    return root.status();
+  }
   std::unique_ptr<Task> previous;  // a finished attempt of the same id
   {
     absl::MutexLock lock(&mu_);
@@ -218,7 +256,7 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
                                 const std::atomic<bool>* cancelled) {
   TaskOutcome outcome;
   outcome.task_id = task_id;
-  absl::StatusOr<int> root = SlotRoot(target_slot);
+  absl::StatusOr<std::shared_ptr<const Fd>> root = SlotRoot(target_slot);
   std::unique_ptr<v1::ReplicaPeer::Stub> stub = v1::ReplicaPeer::NewStub(ChannelTo(source_address));
   const PeerClient source(stub.get(), source_slot, source_address, options_.peer, cancelled);
   auto fail = [&](const absl::Status& s) {
@@ -229,7 +267,7 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
   if (!root.ok()) return fail(root.status());
   if (kind != v1::TASK_VERIFY) {
     SyncCounters counters;
-    StoreSyncContext ctx = SyncContext(&source, store, *root, target_slot, &counters);
+    StoreSyncContext ctx = SyncContext(&source, store, (*root)->get(), target_slot, &counters);
     ctx.progress = [&](const v1::TaskProgress& p) {
       if (on_progress) on_progress(task_id, p);
     };
@@ -242,7 +280,7 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
   }
   const absl::Duration verify_started = clock_->Monotonic();
   absl::StatusOr<VerifyReport> report =
-      VerifyAgainstSource(source, "", *root, target_slot, cache_.get());
+      VerifyAgainstSource(source, "", (*root)->get(), target_slot, cache_.get());
   if (!report.ok()) return fail(report.status());
   NoteVerification(target_slot, source_address, source_slot, verify_started, *report);
   if (!report->consistent()) {
@@ -264,12 +302,17 @@ TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
 absl::Status SyncEngine::AssignReplica(const std::string& slot, const std::string& store,
                                        const std::string& master_address,
                                        const std::string& master_slot) {
-  if (absl::StatusOr<int> root = SlotRoot(slot); !root.ok()) return root.status();
+  if (absl::StatusOr<std::shared_ptr<const Fd>> root = SlotRoot(slot); !root.ok()) {
+    return root.status();
+  }
   if (absl::Status s = ValidateHostPort(master_address); !s.ok()) return s;
   if (store.empty() || master_slot.empty()) {
     return absl::InvalidArgumentError("store and master slot are required");
   }
   Reap();
+  // A slot that was master (also one adopted after a restart) becomes a
+  // replica: its first complete catch-up looks for stranded mail.
+  OnRoleChanged(slot, v1::SLOT_REPLICA);
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::FailedPreconditionError("the data path is stopping");
   auto it = replicas_.find(slot);
@@ -293,6 +336,9 @@ absl::Status SyncEngine::AssignReplica(const std::string& slot, const std::strin
 }
 
 void SyncEngine::RetireLocked(const std::string& slot) {
+  // A scrub pass comparing the slot with its master ends too (the master
+  // changes or the slot leaves the store).
+  scrub_->CancelPass(slot);
   auto it = replicas_.find(slot);
   if (it == replicas_.end()) return;
   it->second->stop = true;
@@ -334,68 +380,10 @@ void SyncEngine::StopPulling(const std::string& slot) {
   CancelTasksIntoLocked(slot);
 }
 
-void SyncEngine::CatchUpLoop(Replica* replica) {
-  ReplicaState config;
-  {
-    absl::MutexLock lock(&mu_);
-    config = replica->state;
-    // A loop this one replaced may still be winding down: one loop writes
-    // into a slot at a time.
-    auto quiet = [this, replica, &config]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return replica->stop || !StoppedLoopInLocked(config.slot);
-    };
-    mu_.Await(absl::Condition(&quiet));
-  }
-  absl::StatusOr<int> root = SlotRoot(config.slot);
-  std::unique_ptr<v1::ReplicaPeer::Stub> stub =
-      v1::ReplicaPeer::NewStub(ChannelTo(config.master_address));
-  const PeerClient master(stub.get(), config.master_slot, config.master_address, options_.peer,
-                          &replica->stop);
-  while (!replica->stop) {
-    SyncCounters counters;
-    StoreSyncContext ctx =
-        SyncContext(&master, config.store, root.ok() ? *root : -1, config.slot, &counters);
-    ctx.cancelled = &replica->stop;
-    StoreSyncResult partial;
-    const absl::Duration started = clock_->Monotonic();
-    absl::StatusOr<StoreSyncResult> r = SyncStore(ctx, &partial);
-    {
-      absl::MutexLock lock(&mu_);
-      CatchUpRecord& c = replica->record;
-      c.blocked_users = partial.blocked_users;
-      c.last_cycle_ok = r.ok() && partial.blocked_users.empty();
-      c.listed_lag_ms = r.ok() ? r->lag_ms : std::max(c.listed_lag_ms, partial.lag_ms);
-      if (!r.ok()) {
-        c.last_error = std::string(r.status().message());
-      } else if (!c.last_cycle_ok) {
-        c.last_error = absl::StrCat(partial.blocked_users.size(),
-                                    " user(s) blocked by the mass-deletion guard");
-      } else {
-        c.last_error.clear();
-      }
-      if (r.ok()) c.last_success_ms = clock_->NowMs();
-      if (c.last_cycle_ok) c.caught_up_at = started;
-    }
-    if (!AwaitNextCycle(replica, started + options_.catch_up_interval)) break;
-  }
-  absl::MutexLock lock(&mu_);
-  replica->finished = true;
-}
-
-bool SyncEngine::AwaitNextCycle(Replica* replica, absl::Duration next) {
-  // The time is the engine clock's; a stop is seen at once (it is set under
-  // mu_), and the clock is looked at every 200 ms of real time.
-  auto stopped = [replica]() { return replica->stop.load(); };
-  absl::MutexLock lock(&mu_);
-  while (clock_->Monotonic() < next) {
-    if (mu_.AwaitWithTimeout(absl::Condition(&stopped), absl::Milliseconds(200))) return false;
-  }
-  return !replica->stop;
-}
-
 absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string& store) {
-  absl::StatusOr<int> root = SlotRoot(slot);
-  if (!root.ok()) return root.status();
+  absl::StatusOr<std::shared_ptr<const Fd>> root_fd = SlotRoot(slot);
+  if (!root_fd.ok()) return root_fd.status();
+  const int root = (*root_fd)->get();
   {
     absl::MutexLock lock(&mu_);
     RetireLocked(slot);
@@ -411,31 +399,40 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
     }
   }
   Reap();
-  absl::StatusOr<std::string> marker = ReadStoreMarker(*root);
+  absl::StatusOr<std::string> marker = ReadStoreMarker(root);
   if (marker.ok() && *marker != store) {
     return absl::FailedPreconditionError(
         absl::StrCat("slot ", slot, " holds store \"", *marker, "\", not \"", store, "\""));
   }
-  absl::StatusOr<std::vector<std::string>> users = ListSlotUsers(*root);
+  absl::StatusOr<std::vector<std::string>> users = ListSlotUsers(root);
   if (!users.ok()) return users.status();
+  const SlotQuarantine quarantine(root, slot, clock_, fs_, &quarantine_);
   for (const std::string& user : *users) {
-    if (absl::Status s = QuarantineUserDir(*root, user, clock_, fs_); !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = quarantine.MoveUserDir(user, kReasonReleased); !s.ok()) return s;
   }
   if (marker.ok()) {
-    absl::StatusOr<Fd> q = OpenDirBeneath(
-        *root, absl::StrCat(kQuarantineDir, "/", QuarantineDay(clock_->Now())), true);
+    absl::StatusOr<Fd> q =
+        OpenDirBeneath(root, absl::StrCat(kQuarantineDir, "/", QuarantineDay(clock_->Now())), true);
     if (!q.ok()) return q.status();
     if (absl::Status s =
-            fs_->Rename(*root, std::string(kStoreMarker), q->get(), absl::StrCat("store-", store));
+            fs_->Rename(root, std::string(kStoreMarker), q->get(), absl::StrCat("store-", store));
         !s.ok()) {
       return s;
     }
   }
   LogInfo("sync", absl::StrCat("released slot ", slot, " (store ", store, "): ", users->size(),
                                " user(s) moved to quarantine"));
-  return CheckpointStore(db_.get()).Clear(slot);
+  // A spare slot remembers nothing of the store: no guard, no role, no
+  // deletion log (its quarantine stays listed until purged).
+  absl::Status cleared = checkpoints_.Clear(slot);
+  cleared.Update(guards_.Clear(slot));
+  cleared.Update(deletion_log_.Clear(slot));
+  cleared.Update(records_.Update(slot, [](SlotRecord* r) {
+    r->set_master(false);
+    r->set_stranded_check_pending(false);
+    r->set_verify_pending(false);
+  }));
+  return cleared;
 }
 
 void SyncEngine::NoteVerification(const std::string& slot, const std::string& source_address,
@@ -463,31 +460,36 @@ void SyncEngine::NoteVerification(const std::string& slot, const std::string& so
 }
 
 std::vector<ReplicaState> SyncEngine::ReplicationStatus() {
-  absl::MutexLock lock(&mu_);
-  const absl::Duration now = clock_->Monotonic();
   std::vector<ReplicaState> out;
-  for (const auto& [slot, replica] : replicas_) {
-    ReplicaState s = replica->state;
-    const CatchUpRecord& c = replica->record;
-    const ReplicaVerdict verdict = JudgeReplica(c, now, options_.stale_after);
-    s.in_sync = verdict.in_sync;
-    s.lag_ms = verdict.lag_ms;
-    s.last_error = verdict.why_not;
-    s.last_success_ms = c.last_success_ms;
-    s.blocked_users = c.blocked_users;
+  std::set<std::string> replicas;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Duration now = clock_->Monotonic();
+    for (const auto& [slot, replica] : replicas_) {
+      ReplicaState s = replica->state;
+      const CatchUpRecord& c = replica->record;
+      const ReplicaVerdict verdict = JudgeReplica(c, now, options_.stale_after);
+      s.in_sync = verdict.in_sync;
+      s.lag_ms = verdict.lag_ms;
+      s.last_error = verdict.why_not;
+      s.last_success_ms = c.last_success_ms;
+      s.blocked_users = c.blocked_users;
+      out.push_back(std::move(s));
+      replicas.insert(slot);
+    }
+  }
+  for (const std::string& slot : slots_.names()) {
+    if (replicas.count(slot) || !records_.Get(slot).master()) continue;
+    ReplicaState s;
+    s.slot = slot;
+    s.role = v1::SLOT_MASTER;
+    if (absl::StatusOr<std::shared_ptr<const Fd>> root = SlotRoot(slot); root.ok()) {
+      s.store = ReadStoreMarker((*root)->get()).value_or("");
+    }
     out.push_back(std::move(s));
   }
+  for (ReplicaState& s : out) safety_commands_->AddStatus(&s);
   return out;
-}
-
-absl::StatusOr<int> SyncEngine::PurgeQuarantines() {
-  int total = 0;
-  for (const auto& [name, fd] : slot_roots_) {
-    absl::StatusOr<int> n = PurgeQuarantine(fd.get(), options_.quarantine_keep_days, clock_);
-    if (!n.ok()) return n.status();
-    total += *n;
-  }
-  return total;
 }
 
 }  // namespace slotkeeper::sync

@@ -22,7 +22,10 @@
 //
 // Never waiting on a source: the agent calls this engine with its own locks
 // held (a slot's lock during promotion, demotion and fencing), so no public
-// method waits for a source or for a sync thread's RPC. Stopping work
+// method waits for a source or for a sync thread's RPC, except the three
+// commands that exist to wait for one (FinalPull, RestoreQuarantined,
+// Reconcile), which the agent calls under no slot lock and which end within
+// their budget or the peer time limits. Stopping work
 // (CancelTask, UnassignReplica, StopPulling, AssignReplica replacing a loop)
 // only signals it and returns; the work's calls in flight are cancelled
 // within about 100 ms (peer_client.h) and its thread winds down on its own.
@@ -38,6 +41,24 @@
 // options.sync.user.use_delta is set, so that an incremental sync looks at
 // the changed paths only. An interrupted transfer resumes within the file
 // at the next attempt (fetch.h).
+//
+// Data safety, per slot:
+//   - identity (slot_layout.h): every catch-up cycle first compares the
+//     replica slot's identity with the one recorded; a change (the slot
+//     emptied, replaced or mounted over) voids its checkpoints and hash
+//     cache entries and keeps it out of sync until a full sync and a
+//     verification against the master pass (identity_changed meanwhile);
+//   - roles: OnRoleChanged(MASTER) starts the slot's deletion log; a slot
+//     that was master and becomes a replica looks for stranded mail in its
+//     first complete catch-up (those of its messages the new master lacks
+//     and does not list as deleted go to its quarantine as "stranded");
+//   - the scrub (scrub_runner.h) and the maintenance round
+//     (maintenance.h: message index, deletion log, quarantine purge, a
+//     master's identity) run on threads of their own; a corrupt file found
+//     on a replica is moved aside and fetched again at the next catch-up;
+//   - FinalPull here; the operator's other commands (UnblockUser,
+//     PurgeQuarantine, RestoreQuarantined, Reconcile) through safety()
+//     (safety_commands.h).
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_ENGINE_H_
 
@@ -56,8 +77,18 @@
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "proto/model.pb.h"
+#include "replicator/sync/checkpoint_store.h"
+#include "replicator/sync/deletion_log.h"
+#include "replicator/sync/guard_state.h"
+#include "replicator/sync/maintenance.h"
 #include "replicator/sync/peer_service.h"
+#include "replicator/sync/quarantine_index.h"
 #include "replicator/sync/replica_status.h"
+#include "replicator/sync/safety_commands.h"
+#include "replicator/sync/safety_source.h"
+#include "replicator/sync/scrub_runner.h"
+#include "replicator/sync/slot_records.h"
+#include "replicator/sync/slot_roots.h"
 #include "replicator/sync/store_sync.h"
 #include "replicator/sync/verify.h"
 
@@ -70,8 +101,13 @@ struct EngineOptions {
   // A replica whose newest completed catch-up started longer ago than this
   // is not in sync (replica_status.h). Longer than catch_up_interval.
   absl::Duration stale_after = absl::Seconds(30);
-  int quarantine_keep_days = 14;
   absl::Duration full_scan_interval = absl::Minutes(10);  // source side
+  // The maintenance round (quarantine caps, message index) and the scrub.
+  // The scrub is off unless enabled (the agent enables it by default).
+  MaintenanceOptions maintenance;
+  ScrubRunnerOptions scrub = {/*enabled=*/false};
+  // Longest final pull when the command gives no time.
+  absl::Duration final_pull_default = absl::Seconds(30);
   // How long ReleaseSlot and Stop wait for stopped work to end (its calls are
   // cancelled at once; what remains is local disk work).
   absl::Duration wind_down_timeout = absl::Seconds(5);
@@ -87,10 +123,13 @@ struct TaskOutcome {
   std::vector<std::string> blocked_users;
 };
 
-// One replica slot's rolling replication.
+// One slot's replication and data-safety state: a replica's rolling
+// replication, or a master's (role SLOT_MASTER: only the data-safety
+// fields).
 struct ReplicaState {
   std::string slot;
   std::string store;
+  v1::SlotRole role = v1::SLOT_REPLICA;
   std::string master_address;
   std::string master_slot;
   // In sync: the age of the oldest change the master had not yet given this
@@ -106,7 +145,15 @@ struct ReplicaState {
   // recently, nothing blocked, no difference found by a verification.
   bool in_sync = false;
   std::string last_error;  // why it is not in sync; empty when it is
+  // Users the mass-deletion guard holds (until UnblockUser), with why.
   std::vector<std::string> blocked_users;
+  v1::ScrubStatus scrub;
+  uint64_t quarantine_items = 0;
+  uint64_t quarantine_bytes = 0;
+  uint64_t stranded_messages = 0;  // not yet reconciled
+  // The slot's identity changed behind the agent's back: its content is
+  // unknown until a full sync and a verification pass.
+  bool identity_changed = false;
 };
 
 class SyncEngine {
@@ -156,6 +203,21 @@ class SyncEngine {
   // The slot became a master: stops every copy into it (its catch-up loop
   // and the tasks targeting it) and returns at once.
   void StopPulling(const std::string& slot);
+  // The control side changed the slot's role. MASTER: StopPulling, and the
+  // slot's deletion log starts now (its checkpoints are void: its content
+  // will differ from any source's generation). REPLICA after MASTER: its
+  // next complete catch-up looks for stranded mail. Local database writes
+  // only; never waits for a thread or a source.
+  void OnRoleChanged(const std::string& slot, v1::SlotRole role);
+  // A one-shot sync of every user of `store` from `source_address`/
+  // `source_slot` into the replica slot `target_slot`, on the caller's
+  // thread, cancelled at `budget` (engine clock; zero: final_pull_default).
+  // The slot's catch-up loop pauses meanwhile and resumes after. OK only
+  // when every user was synced; otherwise the error says how far it got
+  // (DEADLINE_EXCEEDED at the budget). Never writes on the source.
+  absl::Status FinalPull(const std::string& store, const std::string& target_slot,
+                         const std::string& source_address, const std::string& source_slot,
+                         absl::Duration budget);
   // The slot no longer holds `store`: stop replication and the tasks into
   // it, wait (up to wind_down_timeout) until they ended, move every user and
   // the store marker to the slot's quarantine, forget checkpoints.
@@ -167,13 +229,18 @@ class SyncEngine {
   void Stop();
 
   // Every assigned replica's state now (in_sync and lag_ms judged at the
-  // engine clock's present).
+  // engine clock's present), and every master slot's.
   std::vector<ReplicaState> ReplicationStatus();
-  // Removes quarantine days older than quarantine_keep_days in every slot.
-  absl::StatusOr<int> PurgeQuarantines();
+  // One maintenance round (message index, deletion log, quarantine purge)
+  // and, with `scrub`, one scrub pass of every slot, on the caller's thread
+  // (tests; the threads do this on their own).
+  void RunMaintenance(bool scrub = false);
 
   // The source side's core, for in-process use and tests.
   PeerCore* peer() { return peer_.get(); }
+  // The operator's data-safety commands (unblock, purge, restore,
+  // reconcile) on this host's slots.
+  SafetyCommands* safety() { return safety_commands_.get(); }
 
  private:
   // A task's and a loop's `finished` is set (under mu_) by its thread as
@@ -187,6 +254,10 @@ class SyncEngine {
   struct Replica {
     ReplicaState state;    // the assignment (slot, store, master); fixed
     CatchUpRecord record;  // guarded by mu_
+    // Corrupt files the scrub found, to be moved aside and fetched again
+    // (guarded by mu_); then those awaiting a complete cycle (loop only).
+    std::vector<ScrubFinding> repairs;
+    std::vector<ScrubFinding> repairing;
     std::atomic<bool> stop{false};
     std::thread thread;
     bool finished = false;
@@ -196,14 +267,42 @@ class SyncEngine {
              Clock* clock, TargetFs* fs, EngineOptions options);
   // A store sync into `target_slot` (root `target_root`) from `source`.
   StoreSyncContext SyncContext(const PeerClient* source, const std::string& store, int target_root,
-                               const std::string& target_slot, SyncCounters* counters) const;
-  absl::StatusOr<int> SlotRoot(const std::string& slot);
+                               const std::string& target_slot, SyncCounters* counters);
+  absl::StatusOr<std::shared_ptr<const Fd>> SlotRoot(const std::string& slot);
   std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
   TaskOutcome RunTask(const std::string& task_id, v1::TaskKind kind, const std::string& store,
                       const std::string& target_slot, const std::string& source_address,
                       const std::string& source_slot, const ProgressCallback& on_progress,
                       const std::atomic<bool>* cancelled);
   void CatchUpLoop(Replica* replica);
+  // One catch-up cycle (engine_catch_up.cc): identity, repairs, the store
+  // sync (looking for stranded mail after a role change), a verification
+  // when the identity changed; the outcome goes to the replica's record.
+  void CatchUpCycle(Replica* replica, const PeerClient& master);
+  // Compares the replica slot's identity with the recorded one; on a change
+  // voids its checkpoints and hash cache entries. Whether a verification is
+  // pending (the identity changed, now or in an earlier cycle).
+  absl::StatusOr<bool> CheckIdentity(const std::string& slot, int root);
+  // Moves the files the scrub found corrupt aside (missing ones have
+  // nothing to move) and forgets their users' checkpoints, so this cycle
+  // fetches them again.
+  void StartRepairs(Replica* replica, const SlotQuarantine& quarantine);
+  // Counts the repairs of the cycle that completed: the files are back.
+  void FinishRepairs(Replica* replica, int root);
+  // A verification of the whole slot against its master; on success the
+  // slot's changed identity is accepted.
+  absl::Status VerifyAfterIdentityChange(const std::string& slot, int root,
+                                         const PeerClient& master);
+  // FinalPull's sync, cancelled at `budget`; the outcome as FinalPull
+  // reports it.
+  absl::Status RunFinalPull(const std::string& store, const std::string& target_slot,
+                            const Fd& root, const std::string& source_address,
+                            const std::string& source_slot, absl::Duration budget,
+                            std::atomic<bool>* cancelled);
+  // The slots the scrub covers now, and where a replica's repairs go
+  // (engine_safety.cc).
+  std::vector<ScrubTarget> ScrubTargets() ABSL_LOCKS_EXCLUDED(mu_);
+  void OnCorrupt(const std::string& slot, const ScrubFinding& finding) ABSL_LOCKS_EXCLUDED(mu_);
   // A task's verification of `slot` against `source_address`/`source_slot`,
   // started at `started`: counts for the slot's catch-up when that is its
   // master.
@@ -214,7 +313,8 @@ class SyncEngine {
   // the previous one started, at once when that took longer); false once the
   // loop is to stop.
   bool AwaitNextCycle(Replica* replica, absl::Duration next);
-  // Signals the slot's loop to stop and moves it to retired_.
+  // Signals the slot's loop (and a scrub pass of the slot) to stop and
+  // moves the loop to retired_.
   void RetireLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CancelTasksIntoLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a stopped loop of `slot` still runs.
@@ -225,14 +325,23 @@ class SyncEngine {
   void Reap() ABSL_LOCKS_EXCLUDED(mu_);
 
   std::unique_ptr<rocksdb::DB> db_;
-  const std::map<std::string, std::string> slot_paths_;
-  std::map<std::string, Fd> slot_roots_;  // fixed after construction
+  SlotRoots slots_;
   Clock* const clock_;
   TargetFs* const fs_;
   const EngineOptions options_;
   std::unique_ptr<RocksHashCache> cache_;
+  // The data path's records (state_db.h), shared by every part.
+  SlotRecords records_;
+  QuarantineIndex quarantine_;
+  GuardStore guards_;
+  DeletionLog deletion_log_;
+  CheckpointStore checkpoints_;
   std::unique_ptr<PeerCore> peer_;
+  std::unique_ptr<SafetySource> safety_;  // the source side of the safety calls
   std::unique_ptr<ReplicaPeerService> service_;
+  std::unique_ptr<Maintenance> maintenance_;
+  std::unique_ptr<ScrubRunner> scrub_;
+  std::unique_ptr<SafetyCommands> safety_commands_;
 
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);

@@ -102,6 +102,23 @@ void RocksHashCache::Update(const std::vector<StoredHash>& store,
   db_->Write(options, &batch);
 }
 
+absl::Status RocksHashCache::ForgetScope(const std::string& scope) {
+  const std::string prefix = CacheKey(absl::StrCat(scope, "\n"));
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    batch.Delete(it->key());
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    prefetched_.clear();
+  }
+  rocksdb::Status s = db_->Write(rocksdb::WriteOptions(), &batch);
+  if (!s.ok())
+    return absl::InternalError(absl::StrCat("hash cache of ", scope, ": ", s.ToString()));
+  return absl::OkStatus();
+}
+
 void RocksHashCache::Forget(const std::string& key) {
   rocksdb::WriteOptions options;
   options.disableWAL = true;  // if lost, the entry stays stale, as any cache entry may

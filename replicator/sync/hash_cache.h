@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 
@@ -90,6 +91,8 @@ class RocksHashCache : public HashCache {
   void Forget(const std::string& key) override;
   void Update(const std::vector<StoredHash>& store,
               const std::vector<std::string>& forget) override;
+  // Forgets every entry of `scope` (a slot whose content is unknown now).
+  absl::Status ForgetScope(const std::string& scope);
 
  private:
   rocksdb::DB* db_;

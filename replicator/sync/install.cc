@@ -9,17 +9,22 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "replicator/sync/quarantine.h"
+#include "base/log.h"
+#include "replicator/sync/quarantine_purge.h"
 
 namespace slotkeeper::sync {
 namespace {
 
-// Metadata, rename into place and the hash cache for a verified file.
+// Metadata (owner first: a change of owner may clear mode bits), rename
+// into place and the hash cache for a verified file.
 absl::Status Install(const UserSyncContext& ctx, const std::string& user, int dirfd, int file_fd,
                      const std::string& temp, const ManifestEntry& want) {
   auto [dir, base] = SplitDirBase(want.path());
   (void)dir;
   const std::string name(base);
+  if (ctx.options.owner.mode != OwnerOptions::Mode::kNone) {
+    if (absl::Status s = ctx.fs->SetOwner(dirfd, temp, want.uid(), want.gid()); !s.ok()) return s;
+  }
   if (absl::Status s = ctx.fs->SetMetadata(dirfd, temp, want.mtime_ns(), want.mode()); !s.ok()) {
     return s;
   }
@@ -32,6 +37,19 @@ absl::Status Install(const UserSyncContext& ctx, const std::string& user, int di
     ctx.cache->Store(HashCacheKey(ctx.target_scope, user, want.path()), StampOf(st), want.hash());
   }
   return absl::OkStatus();
+}
+
+// A non-message file was replaced and its old version kept as `kept_id`:
+// the versions kept before it go (one old version per file is enough to
+// undo a bad update; every version would fill the quarantine).
+void DropSuperseded(const UserSyncContext& ctx, const std::string& user, const std::string& path,
+                    const std::string& kept_id) {
+  absl::StatusOr<uint64_t> dropped = DropOlderVersions(*ctx.quarantine, user, path, kept_id);
+  if (!dropped.ok()) {
+    LogWarning("sync", absl::StrCat("slot ", ctx.target_scope, ", user ", user,
+                                    ": older quarantined versions of ", path,
+                                    " not dropped: ", dropped.status().message()));
+  }
 }
 
 }  // namespace
@@ -83,12 +101,38 @@ absl::Status PlaceFile(const UserSyncContext& ctx, const std::string& user, int 
                        const std::string& want_path) {
   absl::Status renamed = ctx.fs->RenameNoReplace(from_dir, from, to_dir, name);
   if (!absl::IsAlreadyExists(renamed)) return renamed;
-  if (absl::Status s = QuarantineFile(ctx.target_root, user, want_path, ctx.clock, ctx.fs);
-      !s.ok()) {
+  // The old version stays listed in the quarantine under a second name, and
+  // the new one replaces it in one rename: the path always holds one of
+  // them, whatever fails in between (a full disk fails the link, and the
+  // old version stays in place).
+  QuarantineNote note;
+  note.reason = kReasonOverwritten;
+  if (ctx.cache != nullptr) {
+    struct stat st;
+    if (fstatat(to_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      note.hash = ctx.cache->Lookup(HashCacheKey(ctx.target_scope, user, want_path), StampOf(st))
+                      .value_or("");
+    }
+  }
+  absl::StatusOr<v1::QuarantineItem> kept =
+      ctx.quarantine->Keep(user, want_path, to_dir, name, note);
+  if (kept.ok()) {
+    ctx.counters->files_quarantined++;
+    absl::Status s = ctx.fs->Rename(from_dir, from, to_dir, name);
+    if (s.ok()) DropSuperseded(ctx, user, want_path, kept->id());
     return s;
   }
+  if (!absl::IsPermissionDenied(kept.status()) && !absl::IsInternal(kept.status())) {
+    return kept.status();
+  }
+  // No second names on this filesystem (EPERM, EXDEV): move the old version
+  // aside, then rename.
+  absl::StatusOr<v1::QuarantineItem> moved = ctx.quarantine->Move(user, want_path, note);
+  if (!moved.ok()) return moved.status();
   ctx.counters->files_quarantined++;
-  return ctx.fs->RenameNoReplace(from_dir, from, to_dir, name);
+  absl::Status s = ctx.fs->RenameNoReplace(from_dir, from, to_dir, name);
+  if (s.ok()) DropSuperseded(ctx, user, want_path, moved->id());
+  return s;
 }
 
 absl::Status VerifyAndInstall(const UserSyncContext& ctx, const std::string& user, int dirfd,

@@ -3,9 +3,10 @@
 //
 // A fetched file is written to a temporary name (kTempPrefix) in its target
 // directory, made durable, read back and checked against the source's hash
-// (SyncOptions::verify_written), given the source's mtime and mode, and only
-// then renamed to its name. Nothing is ever renamed over an existing file
-// (RENAME_NOREPLACE): a file found in the way goes to the quarantine first.
+// (SyncOptions::verify_written), given the source's mtime, mode and (per
+// SyncOptions::owner) owner, and only then renamed to its name. A file in
+// the way is never lost: its content is kept in the quarantine before the
+// new one replaces it (PlaceFile).
 // Staged files (SyncOptions::stage_small_fetches) stop before durability;
 // the caller makes many users' staged files durable with one syncfs and
 // then calls InstallStaged.
@@ -64,9 +65,11 @@ std::optional<HashCache::StoredHash> HashOfPlacedFile(const UserSyncContext& ctx
                                                       const std::string& hash);
 
 // Renames `from` (in `from_dir`) to `name` in `to_dir`, the place of the
-// user's `want_path`, never over an existing file: the planned quarantines
-// ran first, so a file found there appeared since; it goes to the
-// quarantine and the rename is retried once.
+// user's `want_path`. A file already there (an older version the plan
+// replaces, or one that appeared since) keeps its content in the
+// quarantine (reason "overwritten") through a second name, and the new
+// file then replaces it in one rename: the path never lacks a version, and
+// when keeping the old one fails (a full disk) nothing is replaced.
 absl::Status PlaceFile(const UserSyncContext& ctx, const std::string& user, int from_dir,
                        const std::string& from, int to_dir, const std::string& name,
                        const std::string& want_path);

@@ -37,6 +37,7 @@ struct Describer {
   absl::string_view user;
   HashCache* cache;
   ScanStats* stats;
+  bool from_disk = false;  // read with HashFromDisk (no cache then)
 
   absl::StatusOr<ManifestEntry> Describe(int dirfd, const std::string& name, const std::string& rel,
                                          const struct stat& st) {
@@ -45,7 +46,9 @@ struct Describer {
     const FileStamp stamp = StampOf(st);
     entry.set_size(stamp.size);
     entry.set_mtime_ns(stamp.mtime_ns);
-    entry.set_mode(st.st_mode & 07777);
+    entry.set_mode(st.st_mode & kPermissionBits);
+    entry.set_uid(st.st_uid);
+    entry.set_gid(st.st_gid);
     if (stats) stats->files++;
     const std::string key = HashCacheKey(scope, user, rel);
     if (cache != nullptr) {
@@ -57,7 +60,13 @@ struct Describer {
     int fd = openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open \"", rel, "\""));
     Fd file(fd);
-    absl::StatusOr<std::string> hash = HashFd(file.get());
+    absl::StatusOr<std::string> hash;
+    if (from_disk) {
+      absl::StatusOr<DiskRead> read = HashFromDisk(dirfd, name);
+      hash = read.ok() ? absl::StatusOr<std::string>(read->hash) : read.status();
+    } else {
+      hash = HashFd(file.get());
+    }
     if (!hash.ok()) return hash.status();
     struct stat after;
     if (fstat(file.get(), &after) != 0) return ErrnoStatus(errno, "fstat");
@@ -106,7 +115,9 @@ class ScanVisitor : public DirVisitor {
       ManifestEntry dir_entry;
       dir_entry.set_path(rel);
       dir_entry.set_directory(true);
-      dir_entry.set_mode(st.st_mode & 07777);
+      dir_entry.set_mode(st.st_mode & kPermissionBits);
+      dir_entry.set_uid(st.st_uid);
+      dir_entry.set_gid(st.st_gid);
       out_->push_back(std::move(dir_entry));
       if (dir.depth + 1 > kMaxScanDepth) {
         return absl::FailedPreconditionError(
@@ -189,10 +200,138 @@ absl::StatusOr<std::string> HashFd(int fd) {
   return hasher.Finish();
 }
 
+namespace {
+
+constexpr size_t kDiskReadChunk = 1 << 20;
+constexpr size_t kDiskAlignment = 4096;  // O_DIRECT buffers, offsets and sizes
+
+// The calling thread's aligned read buffer (kDiskReadChunk bytes), made
+// once: a fresh buffer per file would cost a page fault per page it
+// receives.
+char* DiskBuffer() {
+  static thread_local std::unique_ptr<char, decltype(&free)> buffer(nullptr, &free);
+  if (buffer == nullptr) {
+    void* raw = nullptr;
+    if (posix_memalign(&raw, kDiskAlignment, kDiskReadChunk) != 0) return nullptr;
+    buffer.reset(static_cast<char*>(raw));
+  }
+  return buffer.get();
+}
+
+// How much to ask for at `offset` of a file of `size` bytes: what is left,
+// rounded up to the alignment (asking a whole chunk of a small file makes
+// the kernel zero the rest of the buffer), at most a chunk; one aligned
+// block past the end to see whether the file grew.
+size_t ReadLength(uint64_t size, uint64_t offset) {
+  const uint64_t left = size > offset ? size - offset : 1;
+  const uint64_t rounded = (left + kDiskAlignment - 1) / kDiskAlignment * kDiskAlignment;
+  return static_cast<size_t>(std::min<uint64_t>(rounded, kDiskReadChunk));
+}
+
+// Reads the open file `fd` (`size` bytes when it was opened) to its end
+// into `hasher`; `direct`: opened with O_DIRECT (a short read is the end,
+// as the next offset would not be aligned). EINVAL from the first read
+// means the filesystem refuses O_DIRECT after all.
+absl::StatusOr<uint64_t> ReadAll(int fd, bool direct, uint64_t size,
+                                 const std::function<void(uint64_t)>& pace, ContentHasher* hasher) {
+  char* const buffer = DiskBuffer();
+  if (buffer == nullptr) return absl::ResourceExhaustedError("no memory for a read buffer");
+  uint64_t offset = 0;
+  for (;;) {
+    const size_t want = ReadLength(size, offset);
+    if (pace) pace(want);
+    ssize_t n = pread(fd, buffer, want, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus(errno, "read");
+    }
+    if (n == 0) break;
+    hasher->Update(buffer, static_cast<size_t>(n));
+    offset += static_cast<uint64_t>(n);
+    if (direct && static_cast<size_t>(n) < want) break;
+  }
+  return offset;
+}
+
+// A symlink-safe open of `name` in `dirfd`, with O_DIRECT when `direct`.
+absl::StatusOr<Fd> OpenForDiskRead(int dirfd, const std::string& name, bool direct) {
+  const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (direct ? O_DIRECT : 0);
+  int fd = openat(dirfd, name.c_str(), flags);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open \"", name, "\""));
+  return Fd(fd);
+}
+
+// Collects the unique names of the messages below a user directory;
+// Maildir tmp/ directories are not entered.
+class MessageKeyVisitor : public DirVisitor {
+ public:
+  explicit MessageKeyVisitor(std::set<std::string>* keys) : keys_(keys) {}
+  absl::StatusOr<bool> Visit(const WalkDir& dir, const DirEntry& e,
+                             const std::string& rel) override {
+    if (IsDirectory(dir.fd, e)) {
+      if (dir.depth + 1 > kMaxScanDepth) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("directory tree too deep at \"", rel, "\""));
+      }
+      return !IsDeliveryDir(dir.fd, e.name);
+    }
+    if (absl::StartsWith(e.name, kTempPrefix) || e.type == DT_LNK) return false;
+    std::string key = MaildirUniqueKey(rel);
+    if (!key.empty()) keys_->insert(std::move(key));
+    return false;
+  }
+  absl::Status Unreadable(const std::string& rel, const absl::Status& error) override {
+    if (absl::IsNotFound(error)) return absl::OkStatus();  // removed while we walked
+    return error;
+  }
+
+ private:
+  std::set<std::string>* const keys_;
+};
+
+}  // namespace
+
+absl::StatusOr<DiskRead> HashFromDisk(int dirfd, const std::string& name,
+                                      const std::function<void(uint64_t)>& pace) {
+  for (bool direct : {true, false}) {
+    absl::StatusOr<Fd> file = OpenForDiskRead(dirfd, name, direct);
+    if (!file.ok()) {
+      if (direct && absl::IsInvalidArgument(file.status())) continue;  // no O_DIRECT here
+      return file.status();
+    }
+    struct stat st;
+    const uint64_t size = fstat(file->get(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    ContentHasher hasher;
+    absl::StatusOr<uint64_t> read = ReadAll(file->get(), direct, size, pace, &hasher);
+    if (!read.ok()) {
+      if (direct && absl::IsInvalidArgument(read.status())) continue;
+      return read.status();
+    }
+    // Buffered: the pages read were only for this check.
+    if (!direct) posix_fadvise(file->get(), 0, 0, POSIX_FADV_DONTNEED);
+    return DiskRead{hasher.Finish(), *read};
+  }
+  return absl::InternalError("unreachable");
+}
+
+absl::StatusOr<std::set<std::string>> ScanMessageKeys(int slot_root, absl::string_view user) {
+  std::set<std::string> keys;
+  absl::StatusOr<Fd> dir = OpenUserDir(slot_root, user, /*create=*/false);
+  if (!dir.ok()) {
+    if (absl::IsNotFound(dir.status())) return keys;
+    return dir.status();
+  }
+  MessageKeyVisitor visitor(&keys);
+  if (absl::Status s = WalkTree(dir->get(), &visitor); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("message names of user ", user, ": ", s.message()));
+  }
+  return keys;
+}
+
 absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
                                   absl::string_view user, HashCache* cache, ScanStats* stats,
                                   std::vector<std::string>* temp_files,
-                                  const std::function<bool()>& cancelled) {
+                                  const std::function<bool()>& cancelled, bool from_disk) {
   if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
   Manifest out;
   absl::StatusOr<Fd> dir = OpenUserDir(slot_root, user, /*create=*/false);
@@ -201,7 +340,8 @@ absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
     return dir.status();
   }
   if (cache != nullptr) cache->Prefetch(HashCacheKey(cache_scope, user, ""));
-  ScanVisitor visitor(Describer{cache_scope, user, cache, stats}, &out, temp_files, cancelled);
+  ScanVisitor visitor(Describer{cache_scope, user, cache, stats, from_disk && cache == nullptr},
+                      &out, temp_files, cancelled);
   if (absl::Status s = WalkTree(dir->get(), &visitor); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("scan of user ", user, ": ", s.message()));
   }

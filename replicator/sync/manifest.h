@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -63,9 +64,28 @@ class ContentHasher {
 // Hashes the whole content of the open file `fd` from offset 0.
 absl::StatusOr<std::string> HashFd(int fd);
 
+// A file's content as the disk holds it: `name` in `dirfd` read with
+// O_DIRECT (not from the page cache, and without filling it, so a scrub
+// neither trusts a cached copy nor evicts a mail server's working set;
+// buffered with the pages dropped after reading where the filesystem has
+// no O_DIRECT). `pace` (may be empty) is called with the size of each read
+// before it is made (a rate limit). Symlinks are not followed.
+struct DiskRead {
+  std::string hash;
+  uint64_t bytes = 0;
+};
+absl::StatusOr<DiskRead> HashFromDisk(int dirfd, const std::string& name,
+                                      const std::function<void(uint64_t)>& pace = nullptr);
+
+// Manifest modes are permission bits only: setuid, setgid and sticky bits
+// are never listed nor applied.
+inline constexpr uint32_t kPermissionBits = 0777;
+
 // Scans users/<user> below `slot_root`. `cache_scope` (for example the slot
 // name) prefixes cache keys; `cache` may be null (hash everything). A missing
-// user directory yields an empty manifest.
+// user directory yields an empty manifest. Each entry carries the file's
+// (or directory's) numeric owner and group. With `from_disk` (and no
+// cache), every file is read with HashFromDisk (ListUsers deep digests).
 // Paths of leftover temporary files (kTempPrefix) go to `temp_files` when it
 // is not null. `cancelled` (may be empty), looked at every few hundred
 // entries, ends the scan with CANCELLED: hashing a large uncached user takes
@@ -73,7 +93,13 @@ absl::StatusOr<std::string> HashFd(int fd);
 absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
                                   absl::string_view user, HashCache* cache, ScanStats* stats,
                                   std::vector<std::string>* temp_files = nullptr,
-                                  const std::function<bool()>& cancelled = nullptr);
+                                  const std::function<bool()>& cancelled = nullptr,
+                                  bool from_disk = false);
+
+// The Maildir unique names (maildir.h MaildirUniqueKey) of the messages in
+// users/<user>: a walk that reads directories only (no file is opened).
+// Empty when the user has no directory.
+absl::StatusOr<std::set<std::string>> ScanMessageKeys(int slot_root, absl::string_view user);
 
 // One path of a user as ScanUser would see it (delta manifests look at a few
 // paths instead of walking the tree).

@@ -85,6 +85,8 @@ absl::Status ErrnoStatus(int err, absl::string_view what) {
     case EINTR:
     case EAGAIN:
       return absl::UnavailableError(msg);
+    case EINVAL:
+      return absl::InvalidArgumentError(msg);
     default:
       return absl::InternalError(msg);
   }

@@ -56,7 +56,8 @@ class Fd {
 
 // absl::Status for a failed system call: the code follows errno (ENOENT ->
 // NOT_FOUND, ENOSPC/EDQUOT -> RESOURCE_EXHAUSTED, ELOOP/ENOTDIR ->
-// FAILED_PRECONDITION, ...) and the message names `what`.
+// FAILED_PRECONDITION, EINVAL -> INVALID_ARGUMENT, ...) and the message
+// names `what`.
 absl::Status ErrnoStatus(int err, absl::string_view what);
 
 // Opens the directory `rel` (validated relative path, or "" for `dirfd`

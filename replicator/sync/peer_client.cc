@@ -293,29 +293,76 @@ absl::Status PeerClient::ReadManifestStream(
   return FromGrpcStatus(status);
 }
 
-absl::StatusOr<v1::ListUsersResponse> PeerClient::ListUsers(const std::string& store) const {
-  v1::ListUsersRequest request;
-  request.set_slot(source_slot_);
-  request.set_store(store);
-  v1::ListUsersResponse listed;
+template <typename Request, typename Response, typename Prepare>
+absl::StatusOr<Response> PeerClient::Unary(const Request& request, Prepare prepare,
+                                           const std::string& what) const {
+  Response response;
   std::unique_ptr<grpc::ClientContext> call = NewCall(timeouts_.call);
   CallQueue queue(call.get(), cancelled_, nullptr);
-  auto rpc = stub_->PrepareAsyncListUsers(call.get(), request, queue.cq());
+  auto rpc = prepare(call.get(), request, queue.cq());
   rpc->StartCall();
   grpc::Status status;
-  rpc->Finish(&listed, &status, kTag);
+  rpc->Finish(&response, &status, kTag);
   bool ok = false;
   if (queue.Await(absl::InfiniteDuration(), &ok) == CallQueue::Wait::kCancelled) {
     return CancelledStatus();
   }
   absl::Status s =
-      Named(FromGrpcStatus(status), absl::StrCat("ListUsers on ", source_name_), timeouts_.call);
+      Named(FromGrpcStatus(status), absl::StrCat(what, " on ", source_name_), timeouts_.call);
   if (!s.ok()) return s;
-  return listed;
+  return response;
+}
+
+absl::StatusOr<v1::ListUsersResponse> PeerClient::ListUsers(const std::string& store) const {
+  v1::ListUsersRequest request;
+  request.set_slot(source_slot_);
+  request.set_store(store);
+  return Unary<v1::ListUsersRequest, v1::ListUsersResponse>(
+      request,
+      [this](grpc::ClientContext* c, const v1::ListUsersRequest& r, grpc::CompletionQueue* cq) {
+        return stub_->PrepareAsyncListUsers(c, r, cq);
+      },
+      "ListUsers");
+}
+
+absl::StatusOr<v1::ListQuarantineResponse> PeerClient::ListQuarantine(const std::string& user,
+                                                                      uint32_t limit) const {
+  v1::ListQuarantineRequest request;
+  request.set_slot(source_slot_);
+  request.set_user(user);
+  request.set_limit(limit);
+  return Unary<v1::ListQuarantineRequest, v1::ListQuarantineResponse>(
+      request,
+      [this](grpc::ClientContext* c, const v1::ListQuarantineRequest& r,
+             grpc::CompletionQueue* cq) { return stub_->PrepareAsyncListQuarantine(c, r, cq); },
+      "ListQuarantine");
+}
+
+absl::StatusOr<v1::ListDeletedResponse> PeerClient::ListDeleted(const std::string& user) const {
+  v1::ListDeletedRequest request;
+  request.set_slot(source_slot_);
+  request.set_user(user);
+  return Unary<v1::ListDeletedRequest, v1::ListDeletedResponse>(
+      request,
+      [this](grpc::ClientContext* c, const v1::ListDeletedRequest& r, grpc::CompletionQueue* cq) {
+        return stub_->PrepareAsyncListDeleted(c, r, cq);
+      },
+      "ListDeleted");
+}
+
+absl::StatusOr<v1::ListStrandedResponse> PeerClient::ListStranded() const {
+  v1::ListStrandedRequest request;
+  request.set_slot(source_slot_);
+  return Unary<v1::ListStrandedRequest, v1::ListStrandedResponse>(
+      request,
+      [this](grpc::ClientContext* c, const v1::ListStrandedRequest& r, grpc::CompletionQueue* cq) {
+        return stub_->PrepareAsyncListStranded(c, r, cq);
+      },
+      "ListStranded");
 }
 
 absl::StatusOr<Manifest> PeerClient::GetManifest(const std::string& user, uint64_t* generation,
-                                                 uint32_t* user_mode) const {
+                                                 UserDirMetadata* user_dir) const {
   v1::GetManifestRequest request;
   request.set_slot(source_slot_);
   request.set_user(user);
@@ -339,7 +386,11 @@ absl::StatusOr<Manifest> PeerClient::GetManifest(const std::string& user, uint64
     if (chunk->last()) {
       last = true;
       if (generation != nullptr) *generation = chunk->generation();
-      if (user_mode != nullptr) *user_mode = chunk->user_mode() & 07777;
+      if (user_dir != nullptr) {
+        user_dir->mode = chunk->user_mode() & kPermissionBits;
+        user_dir->uid = chunk->user_uid();
+        user_dir->gid = chunk->user_gid();
+      }
     }
   });
   if (!rpc.ok()) {
@@ -448,6 +499,21 @@ std::unique_ptr<FileStream> PeerClient::FetchFiles(const std::string& user,
       absl::StrCat("FetchFiles of user ", user, " from ", source_name_)));
   stream->reader_ =
       stub_->PrepareAsyncFetchFiles(stream->call_.get(), request, stream->queue_->cq());
+  stream->reader_->StartCall(kTag);
+  return stream;
+}
+
+std::unique_ptr<FileStream> PeerClient::FetchQuarantined(const std::string& id,
+                                                         const std::atomic<bool>* cancelled) const {
+  v1::FetchQuarantinedRequest request;
+  request.set_slot(source_slot_);
+  request.set_id(id);
+  std::vector<FileStream::Want> wants = {FileStream::Want{id, 0, false}};
+  std::unique_ptr<FileStream> stream(new FileStream(
+      NewCall(absl::InfiniteDuration()), std::move(wants), cancelled, cancelled_, timeouts_.stall,
+      absl::StrCat("FetchQuarantined of ", id, " from ", source_name_)));
+  stream->reader_ =
+      stub_->PrepareAsyncFetchQuarantined(stream->call_.get(), request, stream->queue_->cq());
   stream->reader_->StartCall(kTag);
   return stream;
 }

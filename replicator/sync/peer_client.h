@@ -73,6 +73,14 @@ struct SourceDelta {
   std::map<std::string, std::string> inline_data;
 };
 
+// The user directory's own metadata, from a full manifest's last chunk.
+struct UserDirMetadata {
+  uint32_t mode = 0;  // permission bits; 0: the source did not say
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  bool known() const { return mode != 0; }
+};
+
 // How much file content a delta answer may carry inline (0: none).
 struct InlineLimits {
   uint32_t max_file_bytes = 0;
@@ -163,11 +171,10 @@ class PeerClient {
   // slot holds that store (FAILED_PRECONDITION otherwise).
   absl::StatusOr<v1::ListUsersResponse> ListUsers(const std::string& store) const;
 
-  // A user's full manifest, sorted by path. `generation` and `user_mode`
-  // (the user directory's permission bits, 0 if the source did not say) may
-  // be null.
+  // A user's full manifest, sorted by path. `generation` and `user_dir`
+  // (the user directory's own mode and owner) may be null.
   absl::StatusOr<Manifest> GetManifest(const std::string& user, uint64_t* generation,
-                                       uint32_t* user_mode = nullptr) const;
+                                       UserDirMetadata* user_dir = nullptr) const;
 
   // One user's delta since `since`. std::nullopt when the source cannot give
   // one (FAILED_PRECONDITION, or an answer that is not a delta or is
@@ -195,10 +202,31 @@ class PeerClient {
                                          uint32_t chunk_bytes,
                                          const std::atomic<bool>* cancelled) const;
 
+  // The data-safety calls, each with the `call`
+  // time limit; the stream with the `stall` one.
+  // The source slot's quarantine (of `user`, every user when empty; at
+  // most `limit` items, 0: all).
+  absl::StatusOr<v1::ListQuarantineResponse> ListQuarantine(const std::string& user,
+                                                            uint32_t limit) const;
+  // One quarantined file as a stream of one file (index 0): its chunks are
+  // checked like FetchFiles'; the last carries its size and hash.
+  std::unique_ptr<FileStream> FetchQuarantined(const std::string& id,
+                                               const std::atomic<bool>* cancelled) const;
+  // The source master slot's deletion log (of `user`; every user when
+  // empty).
+  absl::StatusOr<v1::ListDeletedResponse> ListDeleted(const std::string& user) const;
+  // The messages stranded on the source slot since it was master.
+  absl::StatusOr<v1::ListStrandedResponse> ListStranded() const;
+
  private:
   // The context of every call; `deadline`: the whole call's limit
   // (InfiniteDuration: none).
   std::unique_ptr<grpc::ClientContext> NewCall(absl::Duration deadline) const;
+  // A unary call `prepare` (a stub's PrepareAsync method) with the call
+  // time limit, named `what` in errors.
+  template <typename Request, typename Response, typename Prepare>
+  absl::StatusOr<Response> Unary(const Request& request, Prepare prepare,
+                                 const std::string& what) const;
   // Reads a GetManifest(s) stream to its end, each chunk to `take`; the
   // call's status.
   absl::Status ReadManifestStream(CallQueue* queue,

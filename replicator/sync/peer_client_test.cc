@@ -168,13 +168,13 @@ TEST_F(PeerClientTest, GetManifestSortsAndRefusesBadAnswers) {
   last.set_generation(7);
   last.set_user_mode(040700);
   uint64_t generation = 0;
-  uint32_t mode = 0;
-  absl::StatusOr<Manifest> m = client_->GetManifest("alice", &generation, &mode);
+  UserDirMetadata dir;
+  absl::StatusOr<Manifest> m = client_->GetManifest("alice", &generation, &dir);
   ASSERT_TRUE(m.ok()) << m.status();
   ASSERT_EQ(m->size(), 2u);
   EXPECT_EQ((*m)[0].path(), "cur/a");
   EXPECT_EQ(generation, 7u);
-  EXPECT_EQ(mode, 0700u);
+  EXPECT_EQ(dir.mode, 0700u);
   EXPECT_EQ(peer_.manifest_request.user(), "alice");
   EXPECT_FALSE(peer_.manifest_request.delta());
 

@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
+#include "replicator/sync/file_sender.h"
 #include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
@@ -89,7 +90,11 @@ absl::StatusOr<v1::ListUsersResponse> PeerCore::ListUsers(const v1::ListUsersReq
     summary->set_generation(gen.generation);
     summary->set_oldest_change_ms(gen.oldest_change_ms);
     if (request.include_digests()) {
-      absl::StatusOr<Manifest> m = ScanUser(*root, request.slot(), user, &cache_, nullptr);
+      // Deep: every file read from disk again, no remembered hash trusted.
+      absl::StatusOr<Manifest> m =
+          request.deep()
+              ? ScanUser(*root, request.slot(), user, nullptr, nullptr, nullptr, nullptr, true)
+              : ScanUser(*root, request.slot(), user, &cache_, nullptr);
       if (!m.ok()) return m.status();
       uint64_t bytes = 0;
       for (const ManifestEntry& e : *m) bytes += e.size();
@@ -128,7 +133,11 @@ absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
   if (absl::StatusOr<Fd> user_dir = OpenUserDir(*root, request.user(), /*create=*/false);
       user_dir.ok()) {
     struct stat st;
-    if (fstat(user_dir->get(), &st) == 0) chunk.set_user_mode(st.st_mode & 07777);
+    if (fstat(user_dir->get(), &st) == 0) {
+      chunk.set_user_mode(st.st_mode & kPermissionBits);
+      chunk.set_user_uid(st.st_uid);
+      chunk.set_user_gid(st.st_gid);
+    }
   }
   if (!write(chunk)) return absl::CancelledError("client went away");
   tracker_.MarkServed(request.slot(), request.user(), gen->generation);
@@ -262,17 +271,6 @@ bool WriteDeltaChunks(std::vector<v1::InlineFile> inline_files, DeltaAnswer answ
   return write(chunk);
 }
 
-// A FileChunk saying that file `index` cannot be served (`why`). False when
-// the client went away.
-bool SendError(int index, absl::string_view why,
-               const std::function<bool(const v1::FileChunk&)>& write) {
-  v1::FileChunk chunk;
-  chunk.set_file_index(index);
-  chunk.set_eof(true);
-  chunk.set_error(std::string(why));
-  return write(chunk);
-}
-
 // Opens a wanted file below the user directory, O_NOFOLLOW at every
 // component, and stats it; the error's message is the FileChunk.error text.
 absl::StatusOr<Fd> OpenWanted(int user_dir, const std::string& path, struct stat* st) {
@@ -292,59 +290,6 @@ absl::StatusOr<Fd> OpenWanted(int user_dir, const std::string& path, struct stat
     return absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
   }
   return file;
-}
-
-// Sends the open file `fd` (stat'ed as `st`) from want.offset on, hashing
-// all of it. Small files: one chunk carrying data, metadata and hash, sent
-// only after the hash was checked. Large files: data chunks, then a final
-// chunk with the verdict. A file that changed while it was read, or whose
-// content is not the expected hash, gets an error chunk instead of its last
-// one. False when the client went away.
-bool SendFile(int fd, const struct stat& st, const v1::FileWant& want, int index,
-              std::string* buffer, const std::function<bool(const v1::FileChunk&)>& write) {
-  posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  v1::FileChunk chunk;
-  chunk.set_file_index(index);
-  ContentHasher hasher;
-  uint64_t offset = 0;
-  std::string pending;  // read, not yet sent
-  for (;;) {
-    ssize_t n = pread(fd, buffer->data(), buffer->size(), offset);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return SendError(index, absl::StrCat("read error on ", want.path()), write);
-    }
-    if (n == 0) break;
-    hasher.Update(buffer->data(), static_cast<size_t>(n));
-    if (offset + static_cast<uint64_t>(n) > want.offset()) {
-      size_t skip = offset >= want.offset() ? 0 : want.offset() - offset;
-      if (!pending.empty()) {
-        chunk.set_offset(offset - pending.size());
-        chunk.set_data(std::move(pending));
-        if (!write(chunk)) return false;
-        pending.clear();
-      }
-      pending.assign(buffer->data() + skip, static_cast<size_t>(n) - skip);
-    }
-    offset += static_cast<uint64_t>(n);
-  }
-  std::string hash = hasher.Finish();
-  struct stat after;
-  bool changed = fstat(fd, &after) != 0 || MtimeNs(after) != MtimeNs(st) ||
-                 after.st_size != st.st_size || static_cast<uint64_t>(st.st_size) != offset ||
-                 (!want.expected_hash().empty() && hash != want.expected_hash());
-  if (changed) {
-    return SendError(index, absl::StrCat(want.path(), " changed at the source since its manifest"),
-                     write);
-  }
-  chunk.set_offset(offset - pending.size());
-  chunk.set_data(std::move(pending));
-  chunk.set_eof(true);
-  chunk.set_size(offset);
-  chunk.set_mtime_ns(MtimeNs(st));
-  chunk.set_mode(st.st_mode & 07777);
-  chunk.set_hash(hash);
-  return write(chunk);
 }
 
 }  // namespace
@@ -497,6 +442,51 @@ grpc::Status ReplicaPeerService::FetchFiles(grpc::ServerContext*,
                                             grpc::ServerWriter<v1::FileChunk>* writer) {
   return ToGrpcStatus(
       core_->FetchFiles(*request, [writer](const v1::FileChunk& c) { return writer->Write(c); }));
+}
+
+namespace {
+
+grpc::Status NoSafety() {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "data-safety calls not served here");
+}
+
+// A unary call answered by `call` into `*response`.
+template <typename Response>
+grpc::Status Answer(absl::StatusOr<Response> answer, Response* response) {
+  if (!answer.ok()) return ToGrpcStatus(answer.status());
+  *response = *std::move(answer);
+  return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status ReplicaPeerService::ListQuarantine(grpc::ServerContext*,
+                                                const v1::ListQuarantineRequest* request,
+                                                v1::ListQuarantineResponse* response) {
+  if (safety_ == nullptr) return NoSafety();
+  return Answer(safety_->ListQuarantine(*request), response);
+}
+
+grpc::Status ReplicaPeerService::FetchQuarantined(grpc::ServerContext*,
+                                                  const v1::FetchQuarantinedRequest* request,
+                                                  grpc::ServerWriter<v1::FileChunk>* writer) {
+  if (safety_ == nullptr) return NoSafety();
+  return ToGrpcStatus(safety_->FetchQuarantined(
+      *request, [writer](const v1::FileChunk& c) { return writer->Write(c); }));
+}
+
+grpc::Status ReplicaPeerService::ListDeleted(grpc::ServerContext*,
+                                             const v1::ListDeletedRequest* request,
+                                             v1::ListDeletedResponse* response) {
+  if (safety_ == nullptr) return NoSafety();
+  return Answer(safety_->ListDeleted(*request), response);
+}
+
+grpc::Status ReplicaPeerService::ListStranded(grpc::ServerContext*,
+                                              const v1::ListStrandedRequest* request,
+                                              v1::ListStrandedResponse* response) {
+  if (safety_ == nullptr) return NoSafety();
+  return Answer(safety_->ListStranded(*request), response);
 }
 
 }  // namespace slotkeeper::sync

@@ -8,7 +8,11 @@
 // the hash the client expects is reported with FileChunk.error; its content
 // is never presented as that version. Generations and delta manifests come
 // from the ChangeTracker the core owns; the slot's layout from
-// slot_layout.h. The replica's side of every call is peer_client.h.
+// slot_layout.h. The replica's side of every call is peer_client.h. The
+// data-safety calls (quarantine, deletion log, stranded mail) are
+// SafetySource's (safety_source.h). ListUsers with `deep` digests read
+// every file from disk again (manifest.h HashFromDisk), trusting no
+// remembered hash.
 //
 // Thread-safe: any number of concurrent calls.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_PEER_SERVICE_H_
@@ -25,6 +29,7 @@
 #include "proto/peer.grpc.pb.h"
 #include "replicator/sync/change_tracker.h"
 #include "replicator/sync/manifest.h"
+#include "replicator/sync/safety_source.h"
 
 namespace slotkeeper::sync {
 
@@ -80,10 +85,12 @@ class PeerCore {
   ChangeTracker tracker_;
 };
 
-// The gRPC adapter. Does not own `core`.
+// The gRPC adapter. Does not own `core` nor `safety` (may be null: the
+// data-safety calls are then UNIMPLEMENTED).
 class ReplicaPeerService final : public v1::ReplicaPeer::Service {
  public:
-  explicit ReplicaPeerService(PeerCore* core) : core_(core) {}
+  explicit ReplicaPeerService(PeerCore* core, SafetySource* safety = nullptr)
+      : core_(core), safety_(safety) {}
   grpc::Status ListUsers(grpc::ServerContext* context, const v1::ListUsersRequest* request,
                          v1::ListUsersResponse* response) override;
   grpc::Status GetManifest(grpc::ServerContext* context, const v1::GetManifestRequest* request,
@@ -92,9 +99,20 @@ class ReplicaPeerService final : public v1::ReplicaPeer::Service {
                             grpc::ServerWriter<v1::ManifestChunk>* writer) override;
   grpc::Status FetchFiles(grpc::ServerContext* context, const v1::FetchFilesRequest* request,
                           grpc::ServerWriter<v1::FileChunk>* writer) override;
+  grpc::Status ListQuarantine(grpc::ServerContext* context,
+                              const v1::ListQuarantineRequest* request,
+                              v1::ListQuarantineResponse* response) override;
+  grpc::Status FetchQuarantined(grpc::ServerContext* context,
+                                const v1::FetchQuarantinedRequest* request,
+                                grpc::ServerWriter<v1::FileChunk>* writer) override;
+  grpc::Status ListDeleted(grpc::ServerContext* context, const v1::ListDeletedRequest* request,
+                           v1::ListDeletedResponse* response) override;
+  grpc::Status ListStranded(grpc::ServerContext* context, const v1::ListStrandedRequest* request,
+                            v1::ListStrandedResponse* response) override;
 
  private:
   PeerCore* const core_;
+  SafetySource* const safety_;
 };
 
 // A random 16-hex-digit id for a process instance.

@@ -2,11 +2,13 @@
 // what it refuses to serve, and how user generations follow the tree.
 #include "replicator/sync/peer_service.h"
 
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -91,6 +93,38 @@ TEST_F(SyncTest, GenerationsChangeOnlyWhenTheTreeChanges) {
   ASSERT_TRUE(c.ok());
   EXPECT_GT(c->users(0).generation(), b->users(0).generation());
   EXPECT_EQ(c->instance_id(), "inst-1");
+}
+
+// ksck --verify-data --deep: digests from the disk, not from remembered
+// hashes. A byte changed with size and mtime kept fools the cache, not the
+// deep listing.
+TEST_F(SyncTest, DeepDigestsReadTheDisk) {
+  WriteFile(Msg("alice", "cur/1.h:2,"), "hello");
+  v1::ListUsersRequest req;
+  req.set_slot("s1");
+  req.set_include_digests(true);
+  absl::StatusOr<v1::ListUsersResponse> cached = core_->ListUsers(req);
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  struct stat st;
+  ASSERT_EQ(stat(Msg("alice", "cur/1.h:2,").c_str(), &st), 0);
+  {
+    std::fstream f(Msg("alice", "cur/1.h:2,"), std::ios::in | std::ios::out | std::ios::binary);
+    f.put('J');
+  }
+  struct timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, Msg("alice", "cur/1.h:2,").c_str(), times, 0), 0);
+  absl::StatusOr<v1::ListUsersResponse> again = core_->ListUsers(req);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->users(0).digest(), cached->users(0).digest());  // the cache is believed
+  req.set_deep(true);
+  absl::StatusOr<v1::ListUsersResponse> deep = core_->ListUsers(req);
+  ASSERT_TRUE(deep.ok()) << deep.status();
+  EXPECT_NE(deep->users(0).digest(), cached->users(0).digest());
+  WriteFile(Msg("alice", "cur/1.h:2,"), "hello");
+  ASSERT_EQ(utimensat(AT_FDCWD, Msg("alice", "cur/1.h:2,").c_str(), times, 0), 0);
+  deep = core_->ListUsers(req);
+  ASSERT_TRUE(deep.ok());
+  EXPECT_EQ(deep->users(0).digest(), cached->users(0).digest());
 }
 
 TEST_F(SyncTest, InotifyTracksNewFoldersAndImmediateChanges) {

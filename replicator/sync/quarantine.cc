@@ -2,10 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <functional>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -13,86 +14,31 @@
 #include "absl/time/time.h"
 #include "base/log.h"
 #include "replicator/sync/dir_walker.h"
+#include "replicator/sync/maildir.h"
 
 namespace slotkeeper::sync {
 namespace {
 
-// Renames from (dir, name) to the quarantine destination dir/base, adding a
-// ".N" suffix while the name is taken.
-absl::Status MoveInto(int from_dir, const std::string& from_name, int to_dir,
-                      const std::string& to_base, TargetFs* fs) {
+// Names `base`, then "base.1", "base.2", ... in turn until `place` (a
+// rename or link to that name) does not find it taken; the name used.
+absl::StatusOr<std::string> PlaceInto(
+    const std::string& base, const std::function<absl::Status(const std::string&)>& place) {
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    std::string name = attempt == 0 ? to_base : absl::StrCat(to_base, ".", attempt);
-    struct stat st;
-    if (fstatat(to_dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) continue;
-    return fs->Rename(from_dir, from_name, to_dir, name);
+    std::string name = attempt == 0 ? base : absl::StrCat(base, ".", attempt);
+    absl::Status s = place(name);
+    if (absl::IsAlreadyExists(s)) continue;
+    if (!s.ok()) return s;
+    return name;
   }
-  return absl::ResourceExhaustedError(absl::StrCat("quarantine: too many copies of ", to_base));
+  return absl::ResourceExhaustedError(absl::StrCat("quarantine: too many copies of ", base));
 }
 
-// Removes everything below a directory, deepest first. It goes on after a
-// failure (as much as can go, goes) and keeps the first error; a directory
-// still holding something then stays.
-class TreeRemover : public DirVisitor {
- public:
-  absl::StatusOr<bool> Visit(const WalkDir& dir, const DirEntry& e, const std::string&) override {
-    if (IsDirectory(dir.fd, e)) return true;
-    if (unlinkat(dir.fd, e.name.c_str(), 0) != 0) {
-      status_.Update(ErrnoStatus(errno, absl::StrCat("unlink ", e.name)));
-    }
-    return false;
-  }
-  absl::Status Left(const WalkDir& dir, const DirEntry& e, const std::string&) override {
-    if (unlinkat(dir.fd, e.name.c_str(), AT_REMOVEDIR) != 0) {
-      status_.Update(ErrnoStatus(errno, absl::StrCat("rmdir ", e.name)));
-    }
-    return absl::OkStatus();
-  }
-  absl::Status Unreadable(const std::string&, const absl::Status& error) override {
-    status_.Update(error);
-    return absl::OkStatus();
-  }
-  const absl::Status& status() const { return status_; }
-
- private:
-  absl::Status status_;
-};
-
-// Removes `name` in `dirfd`: a file, or a directory with everything in it.
-absl::Status RemoveTree(int dirfd, const std::string& name) {
-  absl::StatusOr<Fd> dir = OpenSubdir(dirfd, name);
-  if (!dir.ok()) {
-    if (absl::IsFailedPrecondition(dir.status())) {  // not a directory
-      if (unlinkat(dirfd, name.c_str(), 0) != 0) {
-        return ErrnoStatus(errno, absl::StrCat("unlink ", name));
-      }
-      return absl::OkStatus();
-    }
-    return dir.status();
-  }
-  TreeRemover remover;
-  if (absl::Status s = WalkTree(dir->get(), &remover); !s.ok()) return s;
-  if (!remover.status().ok()) return remover.status();
-  *dir = Fd();
-  if (unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) != 0) {
-    return ErrnoStatus(errno, absl::StrCat("rmdir ", name));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-std::string QuarantineDay(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone());
-}
-
-absl::Status QuarantineFile(int slot_root, absl::string_view user, absl::string_view path,
-                            Clock* clock, TargetFs* fs) {
+// Checks a user's path that is about to be quarantined: a valid relative
+// path, except that its own name may carry kTempPrefix (a leftover of an
+// interrupted sync).
+absl::Status CheckQuarantinedPath(absl::string_view user, absl::string_view path) {
   if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
   auto [dir, base] = SplitDirBase(path);
-  // A leftover of an interrupted sync (a temporary file, named with
-  // kTempPrefix) is quarantined too: only its own name may carry the prefix;
-  // every other rule applies to the path as usual.
   std::string checked(path);
   if (absl::StartsWith(base, kTempPrefix)) {
     checked =
@@ -101,57 +47,157 @@ absl::Status QuarantineFile(int slot_root, absl::string_view user, absl::string_
   if (absl::Status s = ValidateRelativePath(checked); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("path \"", path, "\": ", s.message()));
   }
-  absl::StatusOr<Fd> from = OpenUserDir(slot_root, user, /*create=*/false);
+  return absl::OkStatus();
+}
+
+// Lists every regular file below a quarantined user directory `dir` (id
+// prefix `id_prefix`) in the index.
+class ReleasedFiles : public DirVisitor {
+ public:
+  ReleasedFiles(std::function<void(const std::string& rel, uint64_t size)> note)
+      : note_(std::move(note)) {}
+  absl::StatusOr<bool> Visit(const WalkDir& dir, const DirEntry& e,
+                             const std::string& rel) override {
+    struct stat st;
+    if (fstatat(dir.fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    if (S_ISDIR(st.st_mode)) return true;
+    if (S_ISREG(st.st_mode)) note_(rel, static_cast<uint64_t>(st.st_size));
+    return false;
+  }
+  absl::Status Unreadable(const std::string&, const absl::Status&) override {
+    return absl::OkStatus();  // what cannot be listed is still kept
+  }
+
+ private:
+  std::function<void(const std::string&, uint64_t)> note_;
+};
+
+}  // namespace
+
+std::string QuarantineDay(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone());
+}
+
+SlotQuarantine::SlotQuarantine(int slot_root, std::string slot, Clock* clock, TargetFs* fs,
+                               QuarantineIndex* index)
+    : root_(slot_root), slot_(std::move(slot)), clock_(clock), fs_(fs), index_(index) {}
+
+absl::StatusOr<Fd> SlotQuarantine::TodayDir(absl::string_view user, absl::string_view rel_dir,
+                                            std::string* id_prefix) const {
+  *id_prefix = absl::StrCat(QuarantineDay(clock_->Now()), "/", user);
+  if (!rel_dir.empty()) absl::StrAppend(id_prefix, "/", rel_dir);
+  return OpenDirBeneath(root_, absl::StrCat(kQuarantineDir, "/", *id_prefix), /*create=*/true);
+}
+
+v1::QuarantineItem SlotQuarantine::Record(const std::string& id, absl::string_view user,
+                                          absl::string_view path, uint64_t size,
+                                          const QuarantineNote& note) const {
+  v1::QuarantineItem item;
+  item.set_id(id);
+  item.set_user(std::string(user));
+  item.set_path(std::string(path));
+  item.set_size(size);
+  item.set_quarantined_ms(clock_->NowMs());
+  item.set_reason(note.reason);
+  if (note.reason != kReasonLeftover) item.set_maildir_key(MaildirUniqueKey(path));
+  item.set_hash(note.hash);
+  if (index_ != nullptr) {
+    QuarantineRecord record;
+    *record.mutable_item() = item;
+    // The file is safe either way; an unlisted one is purged with its day.
+    if (absl::Status s = index_->Put(slot_, record); !s.ok()) {
+      LogWarning("sync", absl::StrCat("slot ", slot_, ": ", id, " not listed: ", s.message()));
+    }
+  }
+  return item;
+}
+
+absl::StatusOr<v1::QuarantineItem> SlotQuarantine::Move(absl::string_view user,
+                                                        absl::string_view path,
+                                                        const QuarantineNote& note) const {
+  if (absl::Status s = CheckQuarantinedPath(user, path); !s.ok()) return s;
+  auto [dir, base] = SplitDirBase(path);
+  absl::StatusOr<Fd> from = OpenUserDir(root_, user, /*create=*/false);
   if (!from.ok()) return from.status();
   if (!dir.empty()) {
     from = OpenDirBeneath(from->get(), dir, false);
     if (!from.ok()) return from.status();
   }
-  std::string to_rel = absl::StrCat(kQuarantineDir, "/", QuarantineDay(clock->Now()), "/", user);
-  if (!dir.empty()) absl::StrAppend(&to_rel, "/", dir);
-  absl::StatusOr<Fd> to = OpenDirBeneath(slot_root, to_rel, true);
+  const std::string name(base);
+  struct stat st;
+  if (fstatat(from->get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("stat ", path));
+  }
+  std::string id_prefix;
+  absl::StatusOr<Fd> to = TodayDir(user, dir, &id_prefix);
   if (!to.ok()) return to.status();
-  return MoveInto(from->get(), std::string(base), to->get(), std::string(base), fs);
+  absl::StatusOr<std::string> placed = PlaceInto(name, [&](const std::string& n) {
+    return fs_->RenameNoReplace(from->get(), name, to->get(), n);
+  });
+  if (!placed.ok()) return placed.status();
+  return Record(absl::StrCat(id_prefix, "/", *placed), user, path,
+                static_cast<uint64_t>(st.st_size), note);
 }
 
-absl::Status QuarantineUserDir(int slot_root, absl::string_view user, Clock* clock, TargetFs* fs) {
+absl::StatusOr<v1::QuarantineItem> SlotQuarantine::Keep(absl::string_view user,
+                                                        absl::string_view path, int dirfd,
+                                                        const std::string& name,
+                                                        const QuarantineNote& note) const {
+  if (absl::Status s = CheckQuarantinedPath(user, path); !s.ok()) return s;
+  struct stat st;
+  if (fstatat(dirfd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("stat ", path));
+  }
+  std::string id_prefix;
+  absl::StatusOr<Fd> to = TodayDir(user, SplitDirBase(path).first, &id_prefix);
+  if (!to.ok()) return to.status();
+  absl::StatusOr<std::string> placed =
+      PlaceInto(name, [&](const std::string& n) { return fs_->Link(dirfd, name, to->get(), n); });
+  if (!placed.ok()) return placed.status();
+  return Record(absl::StrCat(id_prefix, "/", *placed), user, path,
+                static_cast<uint64_t>(st.st_size), note);
+}
+
+absl::Status SlotQuarantine::MoveUserDir(absl::string_view user, absl::string_view reason) const {
   if (absl::Status s = ValidateUserName(user); !s.ok()) return s;
-  absl::StatusOr<Fd> users = OpenUsersDir(slot_root);
+  absl::StatusOr<Fd> users = OpenUsersDir(root_);
   if (!users.ok()) return users.status();
-  absl::StatusOr<Fd> to = OpenDirBeneath(
-      slot_root, absl::StrCat(kQuarantineDir, "/", QuarantineDay(clock->Now())), true);
+  const std::string day = QuarantineDay(clock_->Now());
+  absl::StatusOr<Fd> to = OpenDirBeneath(root_, absl::StrCat(kQuarantineDir, "/", day), true);
   if (!to.ok()) return to.status();
-  return MoveInto(users->get(), std::string(user), to->get(), std::string(user), fs);
+  const std::string name(user);
+  absl::StatusOr<std::string> placed = PlaceInto(name, [&](const std::string& n) {
+    return fs_->RenameNoReplace(users->get(), name, to->get(), n);
+  });
+  if (!placed.ok()) return placed.status();
+  if (index_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<Fd> moved = OpenSubdir(to->get(), *placed);
+  if (!moved.ok()) return absl::OkStatus();  // moved; only the listing is missing
+  const std::string id_prefix = absl::StrCat(day, "/", *placed, "/");
+  QuarantineNote note;
+  note.reason = std::string(reason);
+  ReleasedFiles lister([&](const std::string& rel, uint64_t size) {
+    Record(id_prefix + rel, user, rel, size, note);
+  });
+  return WalkTree(moved->get(), &lister);
 }
 
-absl::StatusOr<int> PurgeQuarantine(int slot_root, int keep_days, Clock* clock) {
-  if (keep_days < 0) {
-    return absl::InvalidArgumentError("quarantine keep_days is negative");
+absl::StatusOr<Fd> OpenQuarantined(int slot_root, const std::string& id) {
+  auto [dir, base] = SplitDirBase(id);
+  if (dir.empty() || base.empty() || base == "." || base == ".." ||
+      !ValidateRelativePath(dir).ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", id, "\" is not a quarantine item"));
   }
-  absl::StatusOr<Fd> q = OpenDirBeneath(slot_root, std::string(kQuarantineDir), false);
-  if (!q.ok()) {
-    if (absl::IsNotFound(q.status())) return 0;
-    return q.status();
+  absl::StatusOr<Fd> d = OpenDirBeneath(slot_root, absl::StrCat(kQuarantineDir, "/", dir), false);
+  if (!d.ok()) return d.status();
+  int fd = openat(d->get(), std::string(base).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open quarantine item ", id));
+  Fd file(fd);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat("quarantine item ", id, " is not a file"));
   }
-  const std::string cutoff = QuarantineDay(clock->Now() - absl::Hours(24) * keep_days);
-  absl::StatusOr<std::vector<DirEntry>> entries = ReadDir(q->get());
-  if (!entries.ok()) return entries.status();
-  std::vector<std::string> days;
-  for (const DirEntry& e : *entries) {
-    absl::Time t;
-    std::string err;
-    if (e.name.size() == 10 && absl::ParseTime("%Y-%m-%d", e.name, absl::UTCTimeZone(), &t, &err) &&
-        e.name < cutoff) {
-      days.push_back(e.name);
-    }
-  }
-  int removed = 0;
-  for (const std::string& day : days) {
-    if (absl::Status s = RemoveTree(q->get(), day); !s.ok()) return s;
-    LogInfo("sync", absl::StrCat("purged quarantine day ", day));
-    ++removed;
-  }
-  return removed;
+  return file;
 }
 
 }  // namespace slotkeeper::sync

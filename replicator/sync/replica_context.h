@@ -11,14 +11,18 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 
 #include "base/clock.h"
 #include "replicator/sync/diff.h"
+#include "replicator/sync/guard_state.h"
 #include "replicator/sync/hash_cache.h"
 #include "replicator/sync/manifest.h"
 #include "replicator/sync/paths.h"
 #include "replicator/sync/peer_client.h"
+#include "replicator/sync/quarantine.h"
 #include "replicator/sync/rate_limiter.h"
 #include "replicator/sync/target_fs.h"
 
@@ -38,8 +42,21 @@ inline constexpr size_t kAutoSyncfsMinFiles = 16;
 // More touched directories than this are made durable by one syncfs.
 inline constexpr size_t kAutoSyncfsMinDirs = 4;
 
+// Who owns the files a replica installs.
+struct OwnerOptions {
+  enum class Mode {
+    kNone,    // whoever writes (owners neither set nor compared)
+    kSource,  // the source's numeric owner and group (ManifestEntry uid/gid)
+    kFixed,   // `uid` and `gid` for everything (the mail server's user here)
+  };
+  Mode mode = Mode::kNone;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
 struct SyncOptions {
   GuardOptions guard;
+  OwnerOptions owner;
   int streams_per_user = 2;            // FetchFiles calls in flight per user
   uint64_t batch_bytes = 32ull << 20;  // per FetchFiles call
   size_t batch_files = 512;
@@ -102,6 +119,17 @@ struct UserSyncContext {
   SyncOptions options;
   SyncCounters* counters = nullptr;
   const std::atomic<bool>* cancelled = nullptr;  // may be null
+  // Where files leave to (listed when it has an index); null: an unlisted
+  // quarantine of target_root.
+  const SlotQuarantine* quarantine = nullptr;
+  // The mass-deletion guard's memory, under target_scope; null: every sync
+  // is judged on its own and a block lasts one sync.
+  GuardStore* guards = nullptr;
+  // Set for the first complete sync of a slot that was master: a message
+  // its new master lacks whose unique name the master's deletion log does
+  // not list (user -> names; null: no log) is stranded, not removed.
+  bool stranded_check = false;
+  const std::map<std::string, std::set<std::string>>* deleted_at_source = nullptr;
 
   bool Cancelled() const { return cancelled != nullptr && cancelled->load(); }
 };

@@ -11,7 +11,11 @@ ReplicaVerdict JudgeReplica(const CatchUpRecord& record, absl::Duration now,
   ReplicaVerdict v;
   const absl::Duration since = record.caught_up_at.value_or(record.assigned_at);
   const int64_t age_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(now - since));
-  if (!record.caught_up_at) {
+  if (record.identity_changed) {
+    v.why_not =
+        "the slot's identity changed (emptied, replaced or mounted over): full sync and "
+        "verification pending";
+  } else if (!record.caught_up_at) {
     v.why_not = "no catch-up has completed since the agent started";
   } else if (record.verification_failed) {
     v.why_not = "a verification found differences";

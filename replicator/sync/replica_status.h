@@ -5,7 +5,8 @@
 // The rule: a replica is in sync only when, in this process, a catch-up of
 // every user has completed (or a verification against its master passed),
 // the newest finished cycle succeeded with nothing blocked, no verification
-// has found it different since, and the newest such success started at most
+// has found it different since, its identity has not changed without a
+// verification since, and the newest such success started at most
 // `stale_after` ago. A fresh process (an agent restart) therefore starts out
 // of sync whatever the disk holds; a source that fails, times out or hangs
 // makes it out of sync within `stale_after` at the latest. While it is out
@@ -35,6 +36,9 @@ struct CatchUpRecord {
   bool last_cycle_ok = false;
   // A verification found differences; cleared by one that finds none.
   bool verification_failed = false;
+  // The slot's identity changed (slot_layout.h) and no full sync with a
+  // verification has passed since: its content is unknown.
+  bool identity_changed = false;
   // Lag the master's listing showed at the start of the newest cycle that
   // got one.
   int64_t listed_lag_ms = 0;

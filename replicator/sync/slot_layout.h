@@ -6,6 +6,10 @@
 //                                  per valid user name (ValidateUserName)
 //   <slot>/.quarantine/<day>/...   what a replica moved aside instead of
 //                                  deleting it (quarantine.h)
+//   <slot>/.slotkeeper-instance    the slot's instance id (one line): random,
+//                                  written on this host when the slot is
+//                                  first synced into or seeded, never copied
+//                                  from a peer (it is outside users/)
 //
 // The data path (both sides) and the agent's slot scan (replicator/
 // host_probes) reach these names only through this header, so "which store,
@@ -16,6 +20,7 @@
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_SLOT_LAYOUT_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_SLOT_LAYOUT_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -30,6 +35,7 @@ namespace slotkeeper::sync {
 inline constexpr absl::string_view kStoreMarker = ".slotkeeper-store";
 inline constexpr absl::string_view kUsersDir = "users";
 inline constexpr absl::string_view kQuarantineDir = ".quarantine";
+inline constexpr absl::string_view kInstanceFile = ".slotkeeper-instance";
 
 // "users/<user>": a user's directory relative to the slot root (also for
 // messages; `user` is not checked).
@@ -55,6 +61,31 @@ absl::StatusOr<std::string> ReadStoreMarker(int slot_root);
 // over the marker, then the slot directory made durable. On error the old
 // marker (if any) stays and the temporary file is removed.
 absl::Status WriteStoreMarker(int slot_root, const std::string& store, TargetFs* fs);
+
+// What makes a slot this slot and not another with the same name: its
+// instance id, and the inode and filesystem (st_dev) of its directory. An
+// emptied slot loses its instance file; a slot directory replaced (an
+// older copy put back, another filesystem mounted there) has another inode
+// or device. Checkpoints name it (checkpoint_store.h): a copy whose
+// identity changed holds unknown content.
+struct SlotIdentity {
+  std::string instance_id;  // empty: no instance file
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  // "instance:device:inode", as checkpoints and records keep it.
+  std::string ToString() const;
+  bool operator==(const SlotIdentity& o) const {
+    return instance_id == o.instance_id && device == o.device && inode == o.inode;
+  }
+};
+
+// The identity of the slot whose root directory is `slot_root` (an empty
+// instance_id when the slot has no instance file).
+absl::StatusOr<SlotIdentity> ReadSlotIdentity(int slot_root);
+
+// The slot's identity, writing a new random instance id first when it has
+// none (like the store marker: temporary file, fsync, rename, fsync).
+absl::StatusOr<SlotIdentity> EnsureSlotIdentity(int slot_root, TargetFs* fs);
 
 }  // namespace slotkeeper::sync
 

@@ -26,10 +26,11 @@ namespace {
 class StoreSyncRun {
  public:
   StoreSyncRun(const StoreSyncContext& ctx, const v1::ListUsersResponse& listed,
-               CheckpointStore* checkpoints, UserSyncContext user_ctx)
+               CheckpointStore* checkpoints, std::string identity, UserSyncContext user_ctx)
       : ctx_(ctx),
         listed_(listed),
         checkpoints_(checkpoints),
+        identity_(std::move(identity)),
         user_ctx_(std::move(user_ctx)),
         start_(ctx.clock->Monotonic()) {
     result_.source_instance_id = listed.instance_id();
@@ -105,7 +106,12 @@ class StoreSyncRun {
   bool AtCheckpoint(const v1::UserSummary& u) {
     if (checkpoints_ == nullptr) return false;
     std::optional<CheckpointStore::Checkpoint> c = checkpoints_->Get(ctx_.target_slot, u.user());
-    if (!c || c->instance_id != listed_.instance_id()) return false;
+    if (!c || !c->SameCopy(listed_.instance_id(), ctx_.source->source_slot(), identity_)) {
+      return false;
+    }
+    // A user directory removed behind the agent's back (the slot itself
+    // kept): the checkpoint speaks of a copy that is gone.
+    if (!OpenUserDir(ctx_.target_root, u.user(), /*create=*/false).ok()) return false;
     if (c->generation == u.generation()) return true;
     if (c->generation < u.generation()) {
       delta_bases_[&u] = DeltaBase{c->instance_id, c->generation};
@@ -206,7 +212,8 @@ class StoreSyncRun {
         f.result = renames;
       } else if (checkpoints_ != nullptr) {
         if (absl::Status s = checkpoints_->Put(ctx_.target_slot, f.user->user(),
-                                               {listed_.instance_id(), f.user->generation()});
+                                               {listed_.instance_id(), f.user->generation(),
+                                                ctx_.source->source_slot(), identity_});
             !s.ok()) {
           f.result = s;
         }
@@ -272,6 +279,7 @@ class StoreSyncRun {
   const StoreSyncContext& ctx_;
   const v1::ListUsersResponse& listed_;
   CheckpointStore* const checkpoints_;  // may be null
+  const std::string identity_;          // the target slot's (checkpoints name it)
   const UserSyncContext user_ctx_;
   const absl::Duration start_;
   // Fixed once SelectUsers returned.
@@ -294,7 +302,8 @@ class StoreSyncRun {
 // What every user of the store sync shares: the store's source, target,
 // cache, filesystem, clock and limits; directories and small fetches are
 // made durable per group of users.
-UserSyncContext UserContextFor(const StoreSyncContext& ctx, HashCache* cache, TokenBucket* bucket) {
+UserSyncContext UserContextFor(const StoreSyncContext& ctx, HashCache* cache, TokenBucket* bucket,
+                               const SlotQuarantine* quarantine, GuardStore* guards) {
   UserSyncContext user;
   user.source = ctx.source;
   user.target_root = ctx.target_root;
@@ -308,6 +317,10 @@ UserSyncContext UserContextFor(const StoreSyncContext& ctx, HashCache* cache, To
   user.options.stage_small_fetches = true;   // and for their few new files
   user.counters = ctx.counters;
   user.cancelled = ctx.cancelled;
+  user.quarantine = quarantine;
+  user.guards = guards;
+  user.stranded_check = ctx.stranded_check;
+  user.deleted_at_source = ctx.deleted_at_source;
   return user;
 }
 
@@ -321,19 +334,28 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncContext& ctx, StoreSync
   if (!options.only_user.empty()) SK_RETURN_IF_ERROR(ValidateUserName(options.only_user));
   SK_ASSIGN_OR_RETURN(v1::ListUsersResponse listed, ctx.source->ListUsers(ctx.store));
   if (!ctx.store.empty()) SK_RETURN_IF_ERROR(WriteStoreMarker(ctx.target_root, ctx.store, ctx.fs));
+  SK_ASSIGN_OR_RETURN(const SlotIdentity identity, EnsureSlotIdentity(ctx.target_root, ctx.fs));
   std::unique_ptr<CheckpointStore> checkpoints;
   std::unique_ptr<RocksHashCache> cache;
+  std::unique_ptr<QuarantineIndex> own_index;
+  std::unique_ptr<GuardStore> own_guards;
+  QuarantineIndex* index = ctx.quarantine_index;
+  GuardStore* guards = ctx.guards;
   if (ctx.db != nullptr) {
     cache = std::make_unique<RocksHashCache>(ctx.db);
     if (options.use_checkpoints) checkpoints = std::make_unique<CheckpointStore>(ctx.db);
+    if (index == nullptr) index = (own_index = std::make_unique<QuarantineIndex>(ctx.db)).get();
+    if (guards == nullptr) guards = (own_guards = std::make_unique<GuardStore>(ctx.db)).get();
   }
+  const SlotQuarantine quarantine(ctx.target_root, ctx.target_slot, ctx.clock, ctx.fs, index);
   std::unique_ptr<TokenBucket> bucket;
   if (options.bandwidth_bytes_per_second > 0) {
     bucket = std::make_unique<TokenBucket>(
         options.bandwidth_bytes_per_second,
         std::max<uint64_t>(options.bandwidth_bytes_per_second / 4, 1 << 20), ctx.clock);
   }
-  StoreSyncRun run(ctx, listed, checkpoints.get(), UserContextFor(ctx, cache.get(), bucket.get()));
+  StoreSyncRun run(ctx, listed, checkpoints.get(), identity.ToString(),
+                   UserContextFor(ctx, cache.get(), bucket.get(), &quarantine, guards));
   SK_RETURN_IF_ERROR(run.SelectUsers());
   StoreSyncResult result;
   const absl::Status status = run.Run(&result);

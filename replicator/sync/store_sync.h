@@ -23,6 +23,12 @@
 // is for an operator, not for a sync). Blocked users (mass-deletion guard)
 // are reported and not checkpointed.
 //
+// The target slot gets its instance file when it has none (slot_layout.h
+// EnsureSlotIdentity), and every checkpoint names the slot's identity and
+// the source slot: a checkpoint of an emptied or replaced copy, or of
+// another source, never lets a user be skipped; nor does one of a user
+// whose directory is gone.
+//
 // Thread-safety: SyncStore is safe to run for distinct target slots at
 // once; the progress callback is called from worker threads, one call at a
 // time.
@@ -32,6 +38,8 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -83,6 +91,15 @@ struct StoreSyncContext {
   ProgressCallback progress;                     // may be empty
   const std::atomic<bool>* cancelled = nullptr;  // may be null
   SyncCounters* counters = nullptr;              // required
+  // The target's quarantine listing and the guard's memory; null with a db:
+  // SyncStore makes its own over `db` (a long-lived caller passes its own,
+  // whose totals then stay right).
+  QuarantineIndex* quarantine_index = nullptr;
+  GuardStore* guards = nullptr;
+  // The first complete sync of a slot that was master: see
+  // UserSyncContext::stranded_check. `deleted_at_source` may be null.
+  bool stranded_check = false;
+  const std::map<std::string, std::set<std::string>>* deleted_at_source = nullptr;
 };
 
 struct StoreSyncResult {

@@ -25,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "replicator/sync/gated_peer.h"
 #include "replicator/sync/peer_service.h"
+#include "replicator/sync/slot_layout.h"
 #include "replicator/sync/store_sync.h"
 #include "replicator/sync/test_files.h"
 #include "replicator/sync/user_sync.h"
@@ -98,6 +99,9 @@ class SyncTest : public ::testing::Test {
     absl::StatusOr<Fd> root = OpenRootDir(target_);
     ASSERT_TRUE(root.ok());
     target_root_ = *std::move(root);
+    // A seeded slot: its instance file exists before the first sync, so the
+    // tests count only the sync's own writes.
+    ASSERT_TRUE(EnsureSlotIdentity(target_root_.get(), DefaultTargetFs()).ok());
   }
   void TearDown() override {
     if (service_ != nullptr) service_->OpenAll();

@@ -71,7 +71,7 @@ absl::Status TargetFs::RenameNoReplace(int from_dir, const std::string& from, in
 
 absl::Status TargetFs::SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,
                                    uint32_t mode) {
-  if (fchmodat(dirfd, name.c_str(), mode & 07777, 0) != 0) {
+  if (fchmodat(dirfd, name.c_str(), mode & 0777, 0) != 0) {
     return ErrnoStatus(errno, absl::StrCat("chmod ", name));
   }
   struct timespec times[2];
@@ -79,6 +79,25 @@ absl::Status TargetFs::SetMetadata(int dirfd, const std::string& name, int64_t m
   times[0].tv_nsec = times[1].tv_nsec = mtime_ns % 1'000'000'000;
   if (utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
     return ErrnoStatus(errno, absl::StrCat("utimes ", name));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TargetFs::SetOwner(int dirfd, const std::string& name, uint32_t uid, uint32_t gid) {
+  const int flags = AT_SYMLINK_NOFOLLOW | (name.empty() ? AT_EMPTY_PATH : 0);
+  if (fchownat(dirfd, name.c_str(), uid, gid, flags) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("chown ", name.empty() ? "directory" : name));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TargetFs::Link(int from_dir, const std::string& from, int to_dir,
+                            const std::string& to) {
+  if (linkat(from_dir, from.c_str(), to_dir, to.c_str(), 0) != 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(absl::StrCat("link ", from, " -> ", to, ": target exists"));
+    }
+    return ErrnoStatus(errno, absl::StrCat("link ", from, " -> ", to));
   }
   return absl::OkStatus();
 }

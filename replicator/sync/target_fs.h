@@ -39,10 +39,19 @@ class TargetFs {
   // without it). One call where a stat and a rename would be two.
   virtual absl::Status RenameNoReplace(int from_dir, const std::string& from, int to_dir,
                                        const std::string& to);
-  // Sets permission bits and mtime (atime := mtime) of `name` in `dirfd`
-  // without following symlinks.
+  // Sets permission bits (masked to 0777: never setuid, setgid or sticky)
+  // and mtime (atime := mtime) of `name` in `dirfd` without following
+  // symlinks.
   virtual absl::Status SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,
                                    uint32_t mode);
+  // Sets the numeric owner and group of `name` in `dirfd` ("" for `dirfd`
+  // itself) without following symlinks.
+  virtual absl::Status SetOwner(int dirfd, const std::string& name, uint32_t uid, uint32_t gid);
+  // A second name `to` (in `to_dir`) for the file `from` (in `from_dir`):
+  // how the quarantine keeps a file's old content while a new version
+  // replaces it in one rename. ALREADY_EXISTS when `to` exists.
+  virtual absl::Status Link(int from_dir, const std::string& from, int to_dir,
+                            const std::string& to);
   // Removes `name` if it is an empty directory; OK (and nothing done) when
   // it is not empty or gone.
   virtual absl::Status RemoveEmptyDir(int dirfd, const std::string& name);

@@ -8,8 +8,10 @@
 // deletes: what it would remove goes to the slot's .quarantine), and the
 // coordinator raises a replication.blocked event naming the store and user,
 // visible in `slotctl incident`. Then the operator's repair: the mail is
-// copied back onto the master from a replica; the block clears
-// (replication.unblocked) and every copy holds the original content.
+// copied back onto the master from a replica, and the operator unblocks the
+// user (a block lasts until then, also once the master looks right again);
+// the block clears (replication.unblocked) and every copy holds the
+// original content.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -118,8 +120,13 @@ TEST(FaultEmptiedMasterTest, ReplicasKeepTheMailAndAnEventIsRaised) {
   // The operator's repair: the mail copied back from a replica.
   fs::copy(fs::path(replicas[0]) / "users" / victim, master_user,
            fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+  absl::SleepFor(absl::Seconds(6));  // a catch-up cycle: the block holds without the operator
+  EXPECT_FALSE(c.WaitForEvent("replication.unblocked", absl::Seconds(1)).ok())
+      << "a block cleared without the operator";
+  code = c.Slotctl({"user", "unblock", victim, "--store", "st1", "--yes"}, &out);
+  ASSERT_TRUE(code.ok() && *code == 0) << out;
   ASSERT_TRUE(c.WaitForEvent("replication.unblocked", absl::Seconds(60)).ok())
-      << "the block did not clear after the mail was restored on the master";
+      << "the block did not clear after the mail was restored and the user unblocked";
   ASSERT_TRUE(c.WaitForStatus(
                    [](const v1::ClusterStatus& s) {
                      return s.stores_total() == 1 && s.stores_healthy() == 1;

@@ -111,4 +111,55 @@ size_t MessageCount(const SlotContent& content) {
   return n;
 }
 
+absl::StatusOr<QuarantineContent> ReadQuarantineContent(const std::string& slot_dir) {
+  QuarantineContent content;
+  const fs::path quarantine = fs::path(slot_dir) / ".quarantine";
+  std::error_code ec;
+  if (!fs::exists(quarantine, ec)) return content;
+  for (const auto& day : fs::directory_iterator(quarantine, ec)) {
+    if (!day.is_directory(ec)) continue;
+    for (const auto& user : fs::directory_iterator(day.path(), ec)) {
+      if (!user.is_directory(ec)) continue;
+      auto& hashes = content[user.path().filename().string()];
+      for (auto it = fs::recursive_directory_iterator(user.path(), ec);
+           it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        if (ec) {
+          return absl::InternalError(
+              absl::StrCat("walking ", user.path().string(), ": ", ec.message()));
+        }
+        std::error_code type_ec;
+        if (!it->is_regular_file(type_ec)) continue;
+        auto hash = HashFile(it->path());
+        if (!hash.ok()) {
+          if (!fs::exists(it->path(), type_ec)) continue;  // purged meanwhile
+          return hash.status();
+        }
+        hashes.insert(*hash);
+      }
+    }
+  }
+  if (ec)
+    return absl::InternalError(absl::StrCat("walking ", quarantine.string(), ": ", ec.message()));
+  return content;
+}
+
+std::vector<std::string> LostFrom(const SlotContent& expected, const SlotContent& live,
+                                  const QuarantineContent& quarantine) {
+  std::vector<std::string> problems;
+  for (const auto& [user, files] : expected) {
+    auto u = live.find(user);
+    auto q = quarantine.find(user);
+    for (const auto& [key, hash] : files) {
+      if (u != live.end()) {
+        auto f = u->second.find(key);
+        if (f != u->second.end() && f->second == hash) continue;
+      }
+      if (q != quarantine.end() && q->second.count(hash) > 0) continue;
+      problems.push_back(
+          absl::StrCat(user, ": ", key, " neither in the copy nor in its quarantine"));
+    }
+  }
+  return problems;
+}
+
 }  // namespace slotkeeper::testing

@@ -9,6 +9,7 @@
 #define SLOTKEEPER_TESTS_HARNESS_MAIL_CHECK_H_
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,17 @@ absl::StatusOr<SlotContent> ReadSlotContent(const std::string& slot_dir);
 std::vector<std::string> MissingFrom(const SlotContent& expected, const SlotContent& actual);
 
 size_t MessageCount(const SlotContent& content);
+
+// user -> content hashes (hex) of every file under `<slot>/.quarantine`
+// (<DAY>/<user>/<path>), however many times a content is there.
+using QuarantineContent = std::map<std::string, std::multiset<std::string>>;
+absl::StatusOr<QuarantineContent> ReadQuarantineContent(const std::string& slot_dir);
+
+// The messages of `expected` that are neither in `live` (same key and
+// content) nor anywhere in `quarantine` for the same user (same content):
+// what a copy lost for good. One line each, as MissingFrom.
+std::vector<std::string> LostFrom(const SlotContent& expected, const SlotContent& live,
+                                  const QuarantineContent& quarantine);
 
 }  // namespace slotkeeper::testing
 

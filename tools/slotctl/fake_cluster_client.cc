@@ -492,8 +492,22 @@ absl::StatusOr<v1::ReconcileStoreResponse> FakeClusterClient::ReconcileStore(
     return absl::NotFoundError(absl::StrCat("no store named ", request.store()));
   v1::ReconcileStoreResponse resp;
   std::vector<v1::SlotRef> sources;
+  for (const v1::SlotRef& f : request.from()) {
+    const bool copy = std::any_of(store->copies().begin(), store->copies().end(), [&](auto& c) {
+      return c.role() != v1::SLOT_MASTER && SlotKey(c.slot()) == SlotKey(f);
+    });
+    if (!copy) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("from: ", SlotKey(f), " is not an old copy of store ", store->name()));
+    }
+  }
+  auto wanted = [&](const v1::SlotRef& slot) {
+    return request.from().empty() ||
+           std::any_of(request.from().begin(), request.from().end(),
+                       [&](const v1::SlotRef& f) { return SlotKey(f) == SlotKey(slot); });
+  };
   for (const v1::Copy& c : store->copies()) {
-    if (c.stranded_messages() == 0 || c.role() == v1::SLOT_MASTER) continue;
+    if (c.stranded_messages() == 0 || c.role() == v1::SLOT_MASTER || !wanted(c.slot())) continue;
     v1::StrandedOn* on = resp.add_stranded();
     *on->mutable_slot() = c.slot();
     const std::string key = SlotKey(c.slot());

@@ -247,21 +247,22 @@ TEST_F(SafetyTest, ReconcileWhenTheOnlyOldMasterCannotBeAsked) {
   EXPECT_THAT(cluster_.calls, ElementsAre("GetStore", "ReconcileStore dry-run"));
 }
 
-TEST_F(SafetyTest, ReconcileFromChecksTheOnlySource) {
-  RunResult r = Run({"store", "reconcile", "st3", "--from", "imap4/s03", "--yes"});
-  EXPECT_EQ(r.code, 0) << r.err;
-  r = Run({"store", "reconcile", "st3", "--from", "imap2/s03", "--yes"});
-  EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err, HasSubstr("imap2/s03 holds no stranded mail of st3 (it is on imap4/s03)"));
-  // A second old master: the coordinator cannot copy from one only.
+TEST_F(SafetyTest, ReconcileFromCopiesFromThatCopyOnly) {
+  // A second old master holds stranded mail too.
   for (v1::Copy& c : *cluster_.FindStore("st3")->mutable_copies()) {
     if (c.slot().host() == "imap1") c.set_stranded_messages(1);
   }
   cluster_.stranded["imap1/s05"] = cluster_.stranded["imap4/s03"];
-  r = Run({"store", "reconcile", "st3", "--from", "imap4/s03", "--yes"});
+  RunResult r = Run({"store", "reconcile", "st3", "--from", "imap4/s03", "--yes"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(cluster_.last_reconcile.from_size(), 1);
+  EXPECT_EQ(cluster_.last_reconcile.from(0).host(), "imap4");
+  EXPECT_THAT(r.out, Not(HasSubstr("imap1/s05")));
+  // A copy without stranded mail is refused before anything is copied.
+  cluster_.calls.clear();
+  r = Run({"store", "reconcile", "st3", "--from", "imap2/s03", "--yes"});
   EXPECT_EQ(r.code, 1);
-  EXPECT_THAT(r.err, HasSubstr("the coordinator copies from every old master of st3 at once; "
-                               "besides imap4/s03 that is imap1/s05. Run without --from"));
+  EXPECT_THAT(r.err, HasSubstr("imap2/s03"));
   EXPECT_THAT(cluster_.calls, Not(Contains("ReconcileStore")));
 }
 

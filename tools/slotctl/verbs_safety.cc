@@ -382,28 +382,18 @@ void PrintStranded(Invocation& inv, const v1::StoreInfo& store,
   table.Print(inv.out(), 2);
 }
 
-// --from: the coordinator copies from every old master at once, so the run
-// goes ahead only when `from` is the one that holds stranded mail.
+// --from: the coordinator lists and copies from that old copy only; it must
+// hold stranded mail.
 absl::Status CheckFrom(const v1::SlotRef& from, const std::string& store,
                        const StrandedSummary& sum) {
   const std::string name = ShownSlot(from);
-  if (std::find(sum.sources.begin(), sum.sources.end(), name) == sum.sources.end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        name, " holds no stranded mail of ", store,
-        sum.sources.empty() ? ""
-                            : absl::StrCat(" (it is on ", absl::StrJoin(sum.sources, ", "), ")")));
+  if (std::find(sum.sources.begin(), sum.sources.end(), name) != sum.sources.end()) {
+    return absl::OkStatus();
   }
-  std::vector<std::string> others;
-  for (const std::string& s : sum.sources) {
-    if (s != name) others.push_back(s);
+  if (std::find(sum.unasked.begin(), sum.unasked.end(), name) != sum.unasked.end()) {
+    return absl::UnavailableError(absl::StrCat(name, " could not be asked what it holds"));
   }
-  for (const std::string& s : sum.unasked) {
-    if (s != name) others.push_back(s);
-  }
-  if (others.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "the coordinator copies from every old master of ", store, " at once; besides ", name,
-      " that is ", absl::StrJoin(others, ", "), ". Run without --from to copy from all"));
+  return absl::FailedPreconditionError(absl::StrCat(name, " holds no stranded mail of ", store));
 }
 
 absl::Status CheckReconcileArgs(Invocation& inv, const ParsedArgs& args) {
@@ -464,6 +454,7 @@ absl::Status RunStoreReconcile(Invocation& inv, const ParsedArgs& args) {
   req.set_store(name);
   req.set_dry_run(true);
   req.set_reason(args.Get("reason", kDefaultReason));
+  if (args.Has("from")) *req.add_from() = *ParseSlotRef(args.Get("from"), "--from");
   absl::StatusOr<v1::ReconcileStoreResponse> plan = inv.Client().ReconcileStore(req);
   if (!plan.ok()) return Annotate(plan.status(), about);
   const v1::Copy* master = MasterCopy(*store);

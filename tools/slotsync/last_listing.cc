@@ -19,9 +19,9 @@ constexpr char kLastListingFile[] = "last-complete-listing";
 
 }  // namespace
 
-std::string ListingDigest(const v1::ListUsersResponse& listed) {
+std::string ListingDigest(const v1::ListUsersResponse& listed, const std::string& dest_identity) {
   sync::ContentHasher hasher;
-  std::string buf = absl::StrCat(listed.instance_id(), "\n");
+  std::string buf = absl::StrCat(listed.instance_id(), "\n", dest_identity, "\n");
   for (const v1::UserSummary& u : listed.users()) {
     absl::StrAppend(&buf, u.user(), "\n", u.generation(), "\n");
   }
@@ -65,6 +65,7 @@ absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenStateDbReadOnly(const std::stri
 }
 
 bool AllUsersAtCheckpoint(const v1::ListUsersResponse& listed, const std::string& target_slot,
+                          const std::string& source_slot, const std::string& dest_identity,
                           const std::string& only_user, sync::CheckpointStore* checkpoints,
                           uint64_t* users) {
   *users = 0;
@@ -72,7 +73,8 @@ bool AllUsersAtCheckpoint(const v1::ListUsersResponse& listed, const std::string
     if (!only_user.empty() && u.user() != only_user) continue;
     ++*users;
     std::optional<sync::CheckpointStore::Checkpoint> c = checkpoints->Get(target_slot, u.user());
-    if (!c || c->instance_id != listed.instance_id() || c->generation != u.generation()) {
+    if (!c || !c->SameCopy(listed.instance_id(), source_slot, dest_identity) ||
+        c->generation != u.generation()) {
       return false;
     }
   }

@@ -25,9 +25,12 @@
 
 namespace slotkeeper::slotsync {
 
-// A digest of a ListUsers answer: the source instance and every user's name
-// and generation. Equal digests mean that no user changed in between.
-std::string ListingDigest(const v1::ListUsersResponse& listed);
+// A digest of a ListUsers answer (the source instance and every user's name
+// and generation) and of the destination's identity (slot_layout.h
+// SlotIdentity::ToString). Equal digests mean that no user changed in
+// between and that the destination is the copy that sync wrote (not one
+// emptied or replaced since).
+std::string ListingDigest(const v1::ListUsersResponse& listed, const std::string& dest_identity);
 
 // The digest recorded in `state_dir`; "" when there is none.
 std::string ReadLastListing(const std::string& state_dir);
@@ -43,10 +46,12 @@ absl::Status ClearLastListing(const std::string& state_dir);
 absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenStateDbReadOnly(const std::string& dir);
 
 // Whether every listed user (or only `only_user`) is at its checkpointed
-// (instance id, generation) for `target_slot`, so that the sync may be
+// (instance id, generation) for `target_slot`, written from `source_slot`
+// into the copy whose identity is `dest_identity`, so that the sync may be
 // skipped. Sets `*users` to the number of users considered; false when
 // there are none.
 bool AllUsersAtCheckpoint(const v1::ListUsersResponse& listed, const std::string& target_slot,
+                          const std::string& source_slot, const std::string& dest_identity,
                           const std::string& only_user, sync::CheckpointStore* checkpoints,
                           uint64_t* users);
 

@@ -22,21 +22,23 @@ TEST(LastListingTest, DigestFollowsEveryGenerationAndTheRecordRoundTrips) {
     s->set_generation(7);
   }
   v1::ListUsersResponse b = a;
-  EXPECT_EQ(ListingDigest(a), ListingDigest(b));
+  EXPECT_EQ(ListingDigest(a, "id-1"), ListingDigest(b, "id-1"));
   b.mutable_users(1)->set_generation(8);
-  EXPECT_NE(ListingDigest(a), ListingDigest(b));
+  EXPECT_NE(ListingDigest(a, "id-1"), ListingDigest(b, "id-1"));
   b = a;
   b.set_instance_id("inst-2");
-  EXPECT_NE(ListingDigest(a), ListingDigest(b));
+  EXPECT_NE(ListingDigest(a, "id-1"), ListingDigest(b, "id-1"));
   b = a;
   b.add_users()->set_user("carol");
-  EXPECT_NE(ListingDigest(a), ListingDigest(b));
+  EXPECT_NE(ListingDigest(a, "id-1"), ListingDigest(b, "id-1"));
+  // The same listing, another copy at the destination (emptied, replaced).
+  EXPECT_NE(ListingDigest(a, "id-1"), ListingDigest(a, "id-2"));
 
   const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/last_listing";
   mkdir(dir.c_str(), 0755);
   EXPECT_EQ(ReadLastListing(dir), "");
-  ASSERT_TRUE(WriteLastListing(dir, ListingDigest(a)).ok());
-  EXPECT_EQ(ReadLastListing(dir), ListingDigest(a));
+  ASSERT_TRUE(WriteLastListing(dir, ListingDigest(a, "id-1")).ok());
+  EXPECT_EQ(ReadLastListing(dir), ListingDigest(a, "id-1"));
   ASSERT_TRUE(ClearLastListing(dir).ok());
   EXPECT_EQ(ReadLastListing(dir), "");
   EXPECT_TRUE(ClearLastListing(dir).ok());  // nothing to clear is fine
@@ -56,19 +58,24 @@ TEST(LastListingTest, AllUsersAtCheckpointReadsTheDatabaseReadOnly) {
     absl::StatusOr<std::unique_ptr<rocksdb::DB>> db = sync::OpenStateDb(dir);
     ASSERT_TRUE(db.ok()) << db.status();
     sync::CheckpointStore checkpoints(db->get());
-    ASSERT_TRUE(checkpoints.Put("dest", "alice", {"inst-1", 7}).ok());
+    ASSERT_TRUE(checkpoints.Put("dest", "alice", {"inst-1", 7, "src", "id-1"}).ok());
   }
   absl::StatusOr<std::unique_ptr<rocksdb::DB>> ro = OpenStateDbReadOnly(dir);
   ASSERT_TRUE(ro.ok()) << ro.status();
   sync::CheckpointStore checkpoints(ro->get());
   uint64_t users = 0;
-  EXPECT_FALSE(AllUsersAtCheckpoint(listed, "dest", "", &checkpoints, &users));
-  EXPECT_TRUE(AllUsersAtCheckpoint(listed, "dest", "alice", &checkpoints, &users));
+  EXPECT_FALSE(AllUsersAtCheckpoint(listed, "dest", "src", "id-1", "", &checkpoints, &users));
+  EXPECT_TRUE(AllUsersAtCheckpoint(listed, "dest", "src", "id-1", "alice", &checkpoints, &users));
   EXPECT_EQ(users, 1u);
-  EXPECT_FALSE(AllUsersAtCheckpoint(listed, "dest", "carol", &checkpoints, &users));
+  EXPECT_FALSE(AllUsersAtCheckpoint(listed, "dest", "src", "id-1", "carol", &checkpoints, &users));
   EXPECT_EQ(users, 0u);
+  // Another copy at the destination (emptied, replaced) or another source
+  // slot: the checkpoint says nothing about it.
+  EXPECT_FALSE(AllUsersAtCheckpoint(listed, "dest", "src", "id-2", "alice", &checkpoints, &users));
+  EXPECT_FALSE(
+      AllUsersAtCheckpoint(listed, "dest", "other", "id-1", "alice", &checkpoints, &users));
   listed.set_instance_id("inst-2");  // a restarted source: generations restart
-  EXPECT_FALSE(AllUsersAtCheckpoint(listed, "dest", "alice", &checkpoints, &users));
+  EXPECT_FALSE(AllUsersAtCheckpoint(listed, "dest", "src", "id-1", "alice", &checkpoints, &users));
 }
 
 }  // namespace

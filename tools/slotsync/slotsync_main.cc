@@ -28,6 +28,7 @@
 #include "base/grpc_util.h"
 #include "replicator/sync/checkpoint_store.h"
 #include "replicator/sync/peer_client.h"
+#include "replicator/sync/slot_layout.h"
 #include "replicator/sync/state_db.h"
 #include "replicator/sync/store_sync.h"
 #include "tools/slotsync/last_listing.h"
@@ -165,6 +166,15 @@ void PrintUnchanged(uint64_t users, absl::Time start) {
       users, users, users, absl::ToDoubleSeconds(RealClock()->Now() - start));
 }
 
+// The destination's identity (slot_layout.h); "" when it cannot be read
+// (then no record matches).
+std::string DestIdentity(const std::string& dest) {
+  absl::StatusOr<sync::Fd> root = sync::OpenRootDir(dest);
+  if (!root.ok()) return "";
+  absl::StatusOr<sync::SlotIdentity> id = sync::ReadSlotIdentity(root->get());
+  return id.ok() && !id->instance_id.empty() ? id->ToString() : "";
+}
+
 // The fast paths: (1) whole slot only, the source's listing equals the one
 // the last complete run worked from (no database opened at all); (2) with
 // no such record, every user is at its checkpoint (read-only database). A
@@ -176,10 +186,12 @@ absl::StatusOr<bool> NothingChanged(const Args& args, const sync::PeerClient& pe
   if (!args.options.use_checkpoints) return false;
   absl::StatusOr<v1::ListUsersResponse> listed = peer.ListUsers(args.store);
   if (!listed.ok()) return listed.status();
+  const std::string identity = DestIdentity(args.dest);
+  if (identity.empty()) return false;  // a new, emptied or replaced destination
   if (WholeSlot(args)) {
     const std::string last = ReadLastListing(args.state);
     if (!last.empty()) {
-      if (listed->users_size() > 0 && ListingDigest(*listed) == last) {
+      if (listed->users_size() > 0 && ListingDigest(*listed, identity) == last) {
         PrintUnchanged(listed->users_size(), start);
         return true;
       }
@@ -190,7 +202,8 @@ absl::StatusOr<bool> NothingChanged(const Args& args, const sync::PeerClient& pe
   if (!ro.ok()) return false;
   sync::CheckpointStore checkpoints(ro->get());
   uint64_t users = 0;
-  if (!AllUsersAtCheckpoint(*listed, kTargetSlot, args.options.only_user, &checkpoints, &users)) {
+  if (!AllUsersAtCheckpoint(*listed, kTargetSlot, args.slot, identity, args.options.only_user,
+                            &checkpoints, &users)) {
     return false;
   }
   PrintUnchanged(users, start);
@@ -268,7 +281,10 @@ int RunSync(const Args& args, const sync::PeerClient& peer, absl::Time start) {
   }
   if (WholeSlot(args) && r.blocked_users.empty() && r.failed_users.empty()) {
     // Not fatal: the next run only loses its fastest path.
-    if (absl::Status s = WriteLastListing(args.state, ListingDigest(r.listing)); !s.ok()) {
+    absl::Status s = absl::OkStatus();
+    const std::string identity = DestIdentity(args.dest);
+    if (!identity.empty()) s = WriteLastListing(args.state, ListingDigest(r.listing, identity));
+    if (!s.ok()) {
       std::fprintf(stderr, "slotsync: warning: %s\n", s.ToString().c_str());
     }
   }
