@@ -217,7 +217,9 @@ void UpdateStoreState(const CopiesSummary& d, const ClusterView* view,
                                       choice.target.has_value() || d.master_usable);
   std::string note;
   if (!d.master_usable) {
-    note = d.has_master ? "master unusable" : "no master";
+    note = !d.has_master       ? "no master"
+           : !d.master_serving ? "master unusable"
+                               : "master unusable, still serving on its lease";
     if (!choice.target) note += ": " + choice.refused;
   } else if (!serving) {
     note = "master not serving: it holds no lease (being promoted)";

@@ -1,6 +1,6 @@
-// Fault test: a bad agent build on every host. Every agent is restarted
-// with `--test_fake_hard_condition=all` (its probes report every drive unit
-// offline while the disks are fine), as a broken release rolled out
+// Fault test: a bad agent build on every host. Every agent is restarted in
+// turn with `--test_fake_hard_condition=all` (its probes report every drive
+// unit offline while the disks are fine), as a broken release rolled out
 // everywhere would.
 //
 // The evidence brake must engage (one automation.brake event), no unit is
@@ -14,6 +14,7 @@
 // --allow_test_flags.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <map>
 
@@ -30,12 +31,28 @@ namespace {
 constexpr absl::Duration kReplaceAfter = absl::Seconds(12);
 const std::vector<std::string> kBadBuild = {"--test_fake_hard_condition=all", "--allow_test_flags"};
 
-// Stops every agent (SIGTERM), then starts each with `flags`.
+// A rolling deploy: each agent in turn is stopped (SIGTERM), started with
+// `flags`, and reports again before the next, so that at most one host is
+// ever silent (the mass-failure brake, which counts silent hosts, stays out
+// of it).
 absl::Status Redeploy(Cluster& c, const std::vector<std::string>& hosts,
                       const std::vector<std::string>& flags) {
-  for (const std::string& h : hosts) c.agent(h)->Stop();
   for (const std::string& h : hosts) {
+    c.agent(h)->Stop();
+    const int64_t started_ms = absl::ToUnixMillis(absl::Now());
     if (absl::Status st = c.StartAgent(h, flags); !st.ok()) return st;
+    absl::Status up = c.WaitForStatus(
+        [&](const v1::ClusterStatus&) {
+          grpc::ClientContext ctx;
+          ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+          v1::GetHostRequest req;
+          req.set_host(h);
+          v1::HostInfo info;
+          return c.api().GetHost(&ctx, req, &info).ok() && info.state() == v1::HOST_UP &&
+                 info.last_heard_ms() >= started_ms;
+        },
+        absl::Seconds(30), h + " reports again");
+    if (!up.ok()) return up;
   }
   return absl::OkStatus();
 }
@@ -100,6 +117,10 @@ void WatchUnderTheBrake(Cluster& c, const std::map<std::string, v1::StoreInfo>& 
     if (!ok && first_serving != absl::InfiniteFuture()) ++not_serving;
     absl::SleepFor(absl::Milliseconds(500));
   }
+  auto mode = GetAutomation(c);
+  ASSERT_TRUE(mode.ok());
+  EXPECT_EQ(mode->mode(), v1::AUTOMATION_RUNNING)
+      << "only the evidence brake: " << mode->ShortDebugString();
   ASSERT_NE(first_serving, absl::InfiniteFuture()) << "masters did not serve under the brake";
   EXPECT_EQ(not_serving, 0) << "a master stopped serving under the brake";
   std::fprintf(stderr,
@@ -125,6 +146,9 @@ void WatchUnderTheBrake(Cluster& c, const std::map<std::string, v1::StoreInfo>& 
                  out.c_str());
     EXPECT_TRUE(absl::StrContains(out, "EVIDENCE BRAKE ENGAGED")) << out;
   }
+  std::string out;
+  ASSERT_TRUE(c.Slotctl({"status"}, &out).ok());
+  EXPECT_TRUE(absl::StrContains(out, "MAIL SERVED ON DOUBTED EVIDENCE: 4 store(s)")) << out;
 }
 
 // The fixed build goes out: everything returns; the brake waits for
@@ -168,7 +192,7 @@ TEST(FaultBadAgentBuildTest, TheBrakeStopsEveryIrreversibleStepAndMastersKeepSer
       "--heartbeat=500ms",
       "--suspect_after=3s",
       "--down_after=10s",
-      "--failover_grace_hard=10s",  // the rollout takes a few seconds
+      "--failover_grace_hard=30s",  // slotmgrd's default: longer than the rollout
       "--failover_grace=20s",
       "--lease=4s",
       absl::StrCat("--replace_after=", absl::ToInt64Seconds(kReplaceAfter), "s"),

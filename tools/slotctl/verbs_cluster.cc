@@ -148,15 +148,25 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
   }
   std::ostream& out = inv.out();
   const int64_t now = st->coordinator_time_ms() != 0 ? st->coordinator_time_ms() : inv.NowMs();
-  int no_master = 0, degraded = 0;
+  // A master whose slot reports hard evidence may still serve (the evidence
+  // brake keeps its lease while no replica can take over): counted apart.
+  int no_master = 0, degraded = 0, kept = 0;
   for (const v1::StoreInfo& s : st->troubled_stores()) {
-    if (s.state() == v1::STORE_NO_MASTER || s.state() == v1::STORE_UNAVAILABLE) ++no_master;
+    if (s.state() == v1::STORE_NO_MASTER || s.state() == v1::STORE_UNAVAILABLE) {
+      bool serving = false;
+      for (const v1::Copy& c : s.copies()) serving |= c.role() == v1::SLOT_MASTER && c.serving();
+      ++(serving && st->automation().brake_engaged() ? kept : no_master);
+    }
     if (s.state() == v1::STORE_DEGRADED) ++degraded;
   }
   out << "slotmgrd " << inv.server << " at " << FormatTime(now) << "\n";
   if (no_master > 0) {
     out << Paint("MAIL AT RISK", Tone::kBad, inv.color) << ": " << no_master
         << " store(s) without a usable master (mail for their users is not being delivered)\n";
+  } else if (kept > 0) {
+    out << Paint("MAIL SERVED ON DOUBTED EVIDENCE", Tone::kWarn, inv.color) << ": " << kept
+        << " store(s) served by a master whose slot reports hard evidence (kept while no replica "
+           "can take over): mail is delivered there only if that evidence is wrong\n";
   } else if (degraded > 0) {
     out << Paint("MAIL SAFE, REDUNDANCY REDUCED", Tone::kWarn, inv.color) << ": every store has "
         << "a usable master; " << degraded << " store(s) have fewer copies than required\n";
@@ -178,7 +188,9 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
       << st->slots_seeding() << " seeding, " << st->slots_spare() << " spare, " << st->slots_lost()
       << " lost\n";
   out << "Stores: " << st->stores_total() << " total, " << st->stores_healthy() << " healthy, "
-      << degraded << " under-replicated, " << no_master << " without usable master\n";
+      << degraded << " under-replicated, " << no_master << " without usable master"
+      << (kept > 0 ? absl::StrCat(", ", kept, " served by a master on doubted evidence") : "")
+      << "\n";
 
   if (st->troubled_hosts_size() > 0) {
     out << "\nHosts needing attention:\n";
