@@ -31,17 +31,6 @@ absl::StatusOr<std::vector<v1::Event>> EventsOfKind(Cluster& cluster, const std:
   return out;
 }
 
-absl::Status RemountReadOnlyRetrying(LoopFilesystem& fs) {
-  absl::Status last;
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    last = fs.RemountReadOnly();
-    if (last.ok()) return last;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return last;
-}
-
 absl::StatusOr<uint64_t> BytesWrittenTo(const LoopFilesystem& fs) {
   const std::string path = absl::StrCat("/sys/block/", fs.device_name(), "/stat");
   std::ifstream in(path);

@@ -1,8 +1,7 @@
 // Shared pieces of the fault tests about automation acting on wrong or
 // unstable evidence (the evidence brake, reinstating a unit, flap damping,
 // the hourly limits): the coordinator's automation state, events by kind
-// from the journal, a read-only remount that retries, and what a loop
-// device had written to it.
+// from the journal, and what a loop device had written to it.
 #ifndef SLOTKEEPER_TESTS_E2E_AUTOMATION_FAULTS_H_
 #define SLOTKEEPER_TESTS_E2E_AUTOMATION_FAULTS_H_
 
@@ -22,10 +21,6 @@ absl::StatusOr<v1::AutomationState> GetAutomation(Cluster& cluster);
 // The journal's events of `kind` (about `host` when not empty), oldest first.
 absl::StatusOr<std::vector<v1::Event>> EventsOfKind(Cluster& cluster, const std::string& kind,
                                                     const std::string& host = "");
-
-// `mount -o remount,ro` fails with EBUSY while a file is open for writing
-// (the agent's write probe): retried for up to 20 s, as an operator would.
-absl::Status RemountReadOnlyRetrying(LoopFilesystem& fs);
 
 // Bytes written to the loop device under `fs` since it was attached
 // (/sys/block/DEV/stat, sectors written x 512).

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "base/grpc_util.h"
 
 namespace slotkeeper::testing {
@@ -558,6 +559,17 @@ std::vector<std::string> CheckNoMessageLost(Cluster& cluster,
     problems.insert(problems.end(), found->begin(), found->end());
   }
   return problems;
+}
+
+absl::Status RemountReadOnlyRetrying(LoopFilesystem& fs) {
+  absl::Status last;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    last = fs.RemountReadOnly();
+    if (last.ok()) return last;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return last;
 }
 
 absl::StatusOr<std::string> AgentRecordedRole(const std::string& root, const std::string& host,
