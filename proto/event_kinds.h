@@ -125,6 +125,13 @@ inline constexpr char kAutomationHeldBack[] = "automation.held_back";
 inline constexpr char kAutomationHostPaused[] = "automation.host_paused";
 inline constexpr char kAutomationHostResumed[] = "automation.host_resumed";
 
+// Audit: a call that changes the cluster (or would have), with the
+// caller's identity, the request and its outcome; one the caller's role did
+// not allow. A host's peer address changed at registration.
+inline constexpr char kAuditCall[] = "audit.call";
+inline constexpr char kAuditDenied[] = "audit.denied";
+inline constexpr char kHostAddressChanged[] = "host.address_changed";
+
 // Prefixes, for readers that treat a whole subject alike.
 inline constexpr char kPrefixHost[] = "host.";
 inline constexpr char kPrefixUnit[] = "unit.";
@@ -136,6 +143,7 @@ inline constexpr char kPrefixAutomation[] = "automation.";
 inline constexpr char kPrefixCommand[] = "command.";
 inline constexpr char kPrefixInventory[] = "inventory.";
 inline constexpr char kPrefixPlacement[] = "placement.";
+inline constexpr char kPrefixAudit[] = "audit.";
 
 }  // namespace slotkeeper::event_kind
 

@@ -248,6 +248,7 @@ absl::StatusOr<v1::ListEventsResponse> Queries::ListEvents(const v1::ListEventsR
   q.limit = req.limit() == 0 ? 1000 : std::min<uint32_t>(req.limit(), 100000);
   q.store = req.store();
   q.host = req.host();
+  q.kind = req.kind();
   absl::StatusOr<std::vector<v1::Event>> events = store_->ReadEvents(q);
   if (!events.ok()) return events.status();
   v1::ListEventsResponse out;

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
 #include "rocksdb/write_batch.h"
@@ -45,6 +46,10 @@ bool Matches(const v1::Event& e, const EventQuery& q) {
   if (q.until_ms != 0 && e.time_ms() > q.until_ms) return false;
   if (!q.store.empty() && e.store() != q.store) return false;
   if (!q.host.empty() && e.host() != q.host) return false;
+  if (!q.kind.empty() && e.kind() != q.kind &&
+      !absl::StartsWith(e.kind(), absl::StrCat(q.kind, "."))) {
+    return false;
+  }
   return true;
 }
 
@@ -199,6 +204,30 @@ absl::StatusOr<std::vector<v1::Event>> RocksStateStore::ReadEvents(const EventQu
   }
   if (!it->status().ok()) return FromRocks(it->status(), "state store: reading events");
   return out;
+}
+
+absl::StatusOr<size_t> RocksStateStore::PruneEvents(const EventPrune& prune) {
+  rocksdb::WriteBatch wb;
+  size_t deleted = 0;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek("event/");
+       it->Valid() && it->key().starts_with("event/") && deleted < prune.max_delete; it->Next()) {
+    v1::Event e;
+    if (absl::Status st = ParseInto(it->key(), it->value(), &e); !st.ok()) return st;
+    const bool expired = e.time_ms() < prune.older_than_ms || e.seq() < prune.below_seq;
+    const bool forced = e.seq() < prune.force_below_seq;
+    if (!forced && (!expired || e.time_ms() >= prune.floor_ms)) break;
+    rocksdb::Status s = wb.Delete(it->key());
+    if (s.ok()) s = wb.Delete(EventTimeKey(e.time_ms(), e.seq()));
+    if (!s.ok()) return FromRocks(s, "state store: building prune batch");
+    ++deleted;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "state store: reading events to prune");
+  if (deleted == 0) return deleted;
+  rocksdb::WriteOptions wo;
+  wo.sync = sync_writes_;
+  SK_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &wb), "state store: pruning events"));
+  return deleted;
 }
 
 absl::Status RocksStateStore::PutRawForTest(const std::string& key, const std::string& value) {

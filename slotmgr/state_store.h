@@ -87,6 +87,19 @@ struct EventQuery {
   size_t limit = 1000;
   std::string store;  // filters; empty = any
   std::string host;
+  std::string kind;  // this kind, or kinds under it ("audit": "audit.call")
+};
+
+// Which events a pruning pass deletes (journal_retention.h): from the oldest
+// on, each event older than `older_than_ms` or with seq below `below_seq`,
+// and before `floor_ms` — or with seq below `force_below_seq` whatever its
+// time; the pass stops at the first other event, or after `max_delete`.
+struct EventPrune {
+  int64_t older_than_ms = 0;
+  uint64_t below_seq = 0;
+  int64_t floor_ms = 0;
+  uint64_t force_below_seq = 0;
+  size_t max_delete = 0;
 };
 
 // Thread-safe: Commit and the reads may be called concurrently.
@@ -98,6 +111,8 @@ class StateStore {
   virtual absl::Status Commit(const StateBatch& batch) = 0;
   // Events matching `query`, oldest first.
   virtual absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& query) = 0;
+  // Deletes what `prune` allows, durably; returns how many events went.
+  virtual absl::StatusOr<size_t> PruneEvents(const EventPrune& prune) = 0;
 };
 
 // The RocksDB implementation. Owns the database; closing happens at
@@ -115,6 +130,7 @@ class RocksStateStore : public StateStore {
   absl::StatusOr<StateSnapshot> Load() override;
   absl::Status Commit(const StateBatch& batch) override;
   absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& query) override;
+  absl::StatusOr<size_t> PruneEvents(const EventPrune& prune) override;
 
   // For tests: writes a raw key (e.g. a future schema version).
   absl::Status PutRawForTest(const std::string& key, const std::string& value);

@@ -140,6 +140,10 @@ absl::StatusOr<v1::ListEventsResponse> FakeClusterClient::ListEvents(
     if (e.time_ms() < request.since_ms()) continue;
     if (!request.store().empty() && e.store() != request.store()) continue;
     if (!request.host().empty() && e.host() != request.host()) continue;
+    if (!request.kind().empty() && e.kind() != request.kind() &&
+        e.kind().rfind(request.kind() + ".", 0) != 0) {
+      continue;
+    }
     if (request.limit() != 0 && resp.events_size() >= static_cast<int>(request.limit())) break;
     *resp.add_events() = e;
   }

@@ -206,6 +206,19 @@ TEST_F(ReadVerbsTest, EventsSinceAndFollow) {
 
   EXPECT_EQ(Run({"events", "--since", "2x"}).code, 2);
   EXPECT_EQ(Run({"events", "--follow", "--store", "st1"}).code, 2);
+  EXPECT_EQ(Run({"events", "--follow", "--kind", "audit"}).code, 2);
+}
+
+TEST_F(ReadVerbsTest, EventsOfOneKindOrSubject) {
+  RunResult r = Run({"events", "--since", "1d", "--kind", "unit"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(cluster_.last_list_events.kind(), "unit");
+  EXPECT_THAT(r.out, HasSubstr("unit.failed"));
+  EXPECT_THAT(r.out, Not(HasSubstr("host.")));
+  r = Run({"events", "--since", "1d", "--kind", "unit.fail"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, Not(HasSubstr("unit.failed")));  // a kind, not a text prefix
+  EXPECT_EQ(Run({"events", "--kind", "a b"}).code, 2);
 }
 
 TEST_F(ReadVerbsTest, KsckPrintsOneLinePerProblemAndExits1) {

@@ -211,7 +211,7 @@ absl::Status RunEvents(Invocation& inv, const ParsedArgs& args) {
     if (!n.ok()) return UsageError(n.status().message());
     limit = *n;
   }
-  for (const char* f : {"store", "host"}) {
+  for (const char* f : {"store", "host", "kind"}) {
     if (!args.Has(f)) continue;
     if (absl::Status s = ValidateName(args.Get(f), absl::StrCat("--", f)); !s.ok()) {
       return UsageError(s.message());
@@ -219,8 +219,9 @@ absl::Status RunEvents(Invocation& inv, const ParsedArgs& args) {
   }
   const int64_t since_ms = inv.NowMs() - absl::ToInt64Milliseconds(*since);
   if (args.Has("follow")) {
-    if (args.Has("store") || args.Has("host") || args.Has("limit")) {
-      return UsageError("--follow shows every event: it does not take --store, --host or --limit");
+    if (args.Has("store") || args.Has("host") || args.Has("limit") || args.Has("kind")) {
+      return UsageError(
+          "--follow shows every event: it does not take --store, --host, --kind or --limit");
     }
     v1::WatchEventsRequest req;
     req.set_since_ms(since_ms);
@@ -234,6 +235,7 @@ absl::Status RunEvents(Invocation& inv, const ParsedArgs& args) {
   req.set_limit(limit);
   req.set_store(args.Get("store"));
   req.set_host(args.Get("host"));
+  req.set_kind(args.Get("kind"));
   absl::StatusOr<v1::ListEventsResponse> resp = inv.Client().ListEvents(req);
   if (!resp.ok()) return resp.status();
   if (inv.json) {
@@ -411,15 +413,18 @@ std::vector<VerbDef> ReadVerbs() {
        0,
        RunTasks},
       {"events",
-       {"events [--since DURATION] [--store STORE] [--host HOST] [--limit N]",
+       {"events [--since DURATION] [--store STORE] [--host HOST] [--kind KIND] [--limit N]",
         "events --follow [--since DURATION]"},
        "the event journal",
        "DURATION is a number and a unit: 90s, 30m, 2h, 1d, 1h30m. --follow prints new\n"
-       "events as they happen until interrupted (with --json: one object per line).",
+       "events as they happen until interrupted (with --json: one object per line).\n"
+       "--kind takes a kind or a subject: \"audit\" shows every operator action and\n"
+       "refusal with the identity of its caller; \"store.failover\" only failovers.",
        {{"since", true, "DURATION", "how far back (default 1h)"},
         {"follow", false, "", "keep printing new events"},
         {"store", true, "STORE", "only events about this store"},
         {"host", true, "HOST", "only events about this host"},
+        {"kind", true, "KIND", "only events of this kind, or under it (audit, store, ...)"},
         {"limit", true, "N", "at most N events"}},
        0,
        0,
