@@ -40,10 +40,13 @@ absl::Status ValidateConfig(const CoordinatorConfig& c) {
       return absl::InvalidArgumentError(absl::StrCat("--", name, " must be in (0, 1]"));
     }
   }
-  for (absl::Status st : {positive("evidence_brake_min_hosts", c.evidence_brake_min_hosts),
-                          positive("evidence_brake_min_units", c.evidence_brake_min_units),
-                          positive("evidence_brake_window", c.evidence_brake_window_ms),
-                          positive("flap_half_life", c.flap_half_life_ms)}) {
+  for (absl::Status st :
+       {positive("evidence_brake_min_hosts", c.evidence_brake_min_hosts),
+        positive("evidence_brake_min_units", c.evidence_brake_min_units),
+        positive("evidence_brake_window", c.evidence_brake_window_ms),
+        positive("flap_half_life", c.flap_half_life_ms),
+        positive("journal_max_age", c.journal_retention.max_age_ms),
+        positive("journal_max_events", static_cast<int64_t>(c.journal_retention.max_events))}) {
     if (!st.ok()) return st;
   }
   if (c.max_units_lost_per_hour < 0 || c.max_rereplications_per_hour < 0) {

@@ -20,6 +20,14 @@
 
 namespace slotkeeper::slotmgr {
 
+// How long the event journal is kept (journal_retention.h).
+struct RetentionOptions {
+  int64_t max_age_ms = int64_t{90} * 24 * 3600 * 1000;
+  uint64_t max_events = 1000000;
+  // How often the coordinator prunes (a pass at start, then this often).
+  int64_t interval_ms = 3600 * 1000;
+};
+
 struct CoordinatorConfig {
   int64_t heartbeat_ms = 1000;
   int64_t suspect_after_ms = 5000;
@@ -81,6 +89,7 @@ struct CoordinatorConfig {
   // Placement: a new replica needs the store's data plus this fraction.
   double placement_headroom = 0.2;
   uint32_t default_copies = 3;
+  RetentionOptions journal_retention;
   // Test-only: a failed RocksDB commit aborts the process (the model in
   // memory would be ahead of the disk); only tests that inject write
   // failures turn this off. slotmgrd has no flag for it.

@@ -180,6 +180,9 @@ class Coordinator {
   UserIndex users_ ABSL_GUARDED_BY(mu_);
   AutomationRecord automation_ ABSL_GUARDED_BY(mu_);
   uint64_t last_session_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // When Tick last pruned the journal (monotonic; -1: not yet in this
+  // process).
+  int64_t last_prune_mono_ms_ ABSL_GUARDED_BY(mu_) = -1;
   Journal journal_ ABSL_GUARDED_BY(mu_);
   CommandOutbox outbox_ ABSL_GUARDED_BY(mu_);
   LeaseTable leases_ ABSL_GUARDED_BY(mu_);

@@ -541,6 +541,10 @@ class FailingStateStore : public StateStore {
   absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& q) override {
     return real_->ReadEvents(q);
   }
+  absl::StatusOr<size_t> PruneEvents(const EventPrune& p) override {
+    if (fail) return absl::UnavailableError("injected: device full");
+    return real_->PruneEvents(p);
+  }
   bool fail = false;
 
  private:

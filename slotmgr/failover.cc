@@ -10,10 +10,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/log.h"
+#include "base/status_macros.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/automation_guard.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/journal_retention.h"
 #include "slotmgr/lost_units.h"
 #include "slotmgr/view_builder.h"
 
@@ -102,7 +105,19 @@ absl::Status Coordinator::Tick() {
     NoteRereplications(r, planned.stores, planned.waiting);
     tasks_.Schedule(txn);
   }
-  return CommitLocked(txn);
+  SK_RETURN_IF_ERROR(CommitLocked(txn));
+  if (last_prune_mono_ms_ < 0 ||
+      mono - last_prune_mono_ms_ >= config_.journal_retention.interval_ms) {
+    last_prune_mono_ms_ = mono;
+    const EventPrune prune = PlanPrune(config_.journal_retention, now, journal_.LastSeq(),
+                                       OpenTroubleSinceMs(model_, automation_, now));
+    absl::StatusOr<size_t> pruned = store_->PruneEvents(prune);
+    if (!pruned.ok()) return pruned.status();
+    if (*pruned > 0) {
+      LogInfo("coordinator", absl::StrCat("journal: pruned ", *pruned, " old events"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace slotkeeper::slotmgr
