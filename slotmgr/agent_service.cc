@@ -8,6 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
+#include "base/peer_identity.h"
+#include "base/status_macros.h"
+#include "proto/message_limits.h"
+#include "slotmgr/audit.h"
 
 namespace slotkeeper::slotmgr {
 
@@ -16,18 +20,38 @@ namespace slotkeeper::slotmgr {
 class AgentServiceImpl::SessionReactor final
     : public grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage> {
  public:
-  explicit SessionReactor(AgentServiceImpl* service) : service_(service) { StartRead(&in_); }
+  // `identity`: what the caller's certificate proves ("" anonymous).
+  SessionReactor(AgentServiceImpl* service, grpc::CallbackServerContext* context,
+                 std::string identity)
+      : service_(service), context_(context), identity_(std::move(identity)) {
+    StartRead(&in_);
+  }
 
-  // Queues a message for the agent. Thread-safe.
+  // Queues a message for the agent. Thread-safe. An agent that stops
+  // reading while kMaxQueuedMessages wait is cut off (its call cancelled):
+  // the queue never grows without bound, and the agent's next session gets
+  // every unacknowledged command again.
   void Send(v1::CoordinatorMessage message) {
     const v1::CoordinatorMessage* first = nullptr;
+    bool overflow = false;
     {
       absl::MutexLock lock(&mu_);
       if (finishing_) return;
-      out_.push_back(std::move(message));
-      if (writing_) return;
-      writing_ = true;
-      first = &out_.front();  // stays valid: only OnWriteDone pops it
+      if (out_.size() >= kMaxQueuedMessages) {
+        finishing_ = true;
+        overflow = true;
+      } else {
+        out_.push_back(std::move(message));
+        if (writing_) return;
+        writing_ = true;
+        first = &out_.front();  // stays valid: only OnWriteDone pops it
+      }
+    }
+    if (overflow) {
+      LogWarning("coordinator", absl::StrCat("session ", host_, ": the agent read none of ",
+                                             kMaxQueuedMessages, " messages; cutting it off"));
+      context_->TryCancel();
+      return;
     }
     StartWrite(first);
   }
@@ -105,11 +129,13 @@ class AgentServiceImpl::SessionReactor final
   friend class AgentServiceImpl;  // Activate() sets host_ and session_id_
 
   absl::Status Handle(const v1::AgentMessage& m) {
+    SK_RETURN_IF_ERROR(CheckMessageLimits(m, MessageLimits(), "AgentMessage"));
     if (host_.empty()) {
       if (!m.has_hello()) {
         return absl::FailedPreconditionError("the first message of a session must be a hello");
       }
-      absl::Status st = service_->Activate(this, m.hello());
+      absl::Status st = service_->policy_.AuthorizeHost(identity_, m.hello().host(), "Session");
+      if (st.ok()) st = service_->Activate(this, m.hello());
       if (!st.ok()) return st;
       SendPing();
       SendCommands();
@@ -155,7 +181,11 @@ class AgentServiceImpl::SessionReactor final
     Finish(status);
   }
 
+  static constexpr size_t kMaxQueuedMessages = 10000;
+
   AgentServiceImpl* const service_;
+  grpc::CallbackServerContext* const context_;
+  const std::string identity_;
   v1::AgentMessage in_;  // only the reading side touches it
   std::string host_;     // set once by Activate(), before the session is current
   std::string session_id_;
@@ -171,7 +201,26 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Register(grpc::CallbackServerContext
                                                      const v1::RegisterRequest* request,
                                                      v1::RegisterResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status st = ValidateHostPort(request->inventory().peer_address());
+  // Only the host's own certificate may register it: otherwise anyone could
+  // rewrite its peer address (where mail clients are sent) and take over
+  // its session.
+  const std::string identity = PeerIdentity(*context);
+  if (absl::Status st = policy_.AuthorizeHost(identity, request->inventory().host(), "Register");
+      !st.ok()) {
+    absl::StatusOr<bool> recorded = core_->Mutate<bool>([&](Mutation& m) {
+      m.journal.Record(m.txn, AuditEvent(DisplayIdentity(identity), "Register", *request, st));
+      return true;
+    });
+    if (!recorded.ok()) LogError("coordinator", recorded.status().ToString());
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  absl::Status st = CheckMessageLimits(*request, MessageLimits(), "RegisterRequest");
+  if (!st.ok()) {
+    reactor->Finish(ToGrpcStatus(st));
+    return reactor;
+  }
+  st = ValidateHostPort(request->inventory().peer_address());
   if (!st.ok()) {
     reactor->Finish(ToGrpcStatus(
         absl::InvalidArgumentError(absl::StrCat("inventory.peer_address: ", st.message()))));
@@ -184,8 +233,8 @@ grpc::ServerUnaryReactor* AgentServiceImpl::Register(grpc::CallbackServerContext
 }
 
 grpc::ServerBidiReactor<v1::AgentMessage, v1::CoordinatorMessage>* AgentServiceImpl::Session(
-    grpc::CallbackServerContext* /*context*/) {
-  return new SessionReactor(this);
+    grpc::CallbackServerContext* context) {
+  return new SessionReactor(this, context, PeerIdentity(*context));
 }
 
 absl::Status AgentServiceImpl::Activate(SessionReactor* session, const v1::SessionHello& hello) {

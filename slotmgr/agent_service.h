@@ -5,7 +5,9 @@
 // messages), calls the Coordinator, and writes out what the coordinator
 // wants sent (commands, lease renewals, pings). Errors from the coordinator
 // end the stream with the matching gRPC status (INVALID_ARGUMENT, NOT_FOUND,
-// FAILED_PRECONDITION) and have changed nothing.
+// FAILED_PRECONDITION) and have changed nothing. Register and Session are
+// accepted only for the host the caller's certificate names
+// (access_policy.h); a refused Register is journaled (audit.denied).
 //
 // Thread-safe. The Coordinator and Clock are not owned and must outlive the
 // service (and the gRPC server it is registered with).
@@ -17,19 +19,24 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "proto/agent.grpc.pb.h"
+#include "slotmgr/access_policy.h"
 #include "slotmgr/coordinator.h"
 
 namespace slotkeeper::slotmgr {
 
 class AgentServiceImpl final : public v1::AgentService::CallbackService {
  public:
-  AgentServiceImpl(Coordinator* core, Clock* clock) : core_(core), clock_(clock) {}
+  // `policy` decides which host a caller may speak for (its certificate's;
+  // any, for an anonymous caller without a policy file).
+  AgentServiceImpl(Coordinator* core, Clock* clock, AccessPolicy policy = AccessPolicy::Default())
+      : core_(core), clock_(clock), policy_(std::move(policy)) {}
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* context,
                                      const v1::RegisterRequest* request,
@@ -54,6 +61,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
 
   Coordinator* const core_;
   Clock* const clock_;
+  const AccessPolicy policy_;
   // Lock order: mu_, then the Coordinator's, then a session's own mutex.
   absl::Mutex mu_;
   std::set<SessionReactor*> sessions_ ABSL_GUARDED_BY(mu_);  // every live session

@@ -7,7 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/grpc_util.h"
+#include "base/log.h"
+#include "base/peer_identity.h"
+#include "proto/message_limits.h"
 #include "proto/model_util.h"
+#include "slotmgr/audit.h"
 #include "slotmgr/automation_guard.h"
 #include "slotmgr/data_safety.h"
 #include "slotmgr/model.h"
@@ -23,187 +27,169 @@ grpc::Status Reply(absl::StatusOr<T> result, T* out) {
   return grpc::Status::OK;
 }
 
-constexpr absl::Duration kWatchPoll = absl::Milliseconds(500);
-
 }  // namespace
 
-grpc::Status AutomationServiceImpl::GetClusterStatus(grpc::ServerContext*,
+grpc::Status AutomationServiceImpl::GetClusterStatus(grpc::ServerContext* ctx,
                                                      const v1::GetClusterStatusRequest*,
                                                      v1::ClusterStatus* out) {
+  if (absl::Status st = Admit(ctx, Role::kViewer, "GetClusterStatus"); !st.ok())
+    return ToGrpcStatus(st);
   *out = core_->queries().GetClusterStatus();
   return grpc::Status::OK;
 }
 
-grpc::Status AutomationServiceImpl::ListHosts(grpc::ServerContext*, const v1::ListHostsRequest*,
+grpc::Status AutomationServiceImpl::ListHosts(grpc::ServerContext* ctx, const v1::ListHostsRequest*,
                                               v1::ListHostsResponse* out) {
+  if (absl::Status st = Admit(ctx, Role::kViewer, "ListHosts"); !st.ok()) return ToGrpcStatus(st);
   *out = core_->queries().ListHosts();
   return grpc::Status::OK;
 }
 
-grpc::Status AutomationServiceImpl::GetHost(grpc::ServerContext*, const v1::GetHostRequest* req,
+grpc::Status AutomationServiceImpl::GetHost(grpc::ServerContext* ctx, const v1::GetHostRequest* req,
                                             v1::HostInfo* out) {
+  if (absl::Status st = Admit(ctx, Role::kViewer, "GetHost"); !st.ok()) return ToGrpcStatus(st);
   return Reply(core_->queries().GetHost(req->host()), out);
 }
 
-grpc::Status AutomationServiceImpl::ListStores(grpc::ServerContext*,
+grpc::Status AutomationServiceImpl::ListStores(grpc::ServerContext* ctx,
                                                const v1::ListStoresRequest* req,
                                                v1::ListStoresResponse* out) {
+  if (absl::Status st = Admit(ctx, Role::kViewer, "ListStores"); !st.ok()) return ToGrpcStatus(st);
   *out = core_->queries().ListStores(req->troubled_only());
   return grpc::Status::OK;
 }
 
-grpc::Status AutomationServiceImpl::GetStore(grpc::ServerContext*, const v1::GetStoreRequest* req,
-                                             v1::StoreInfo* out) {
+grpc::Status AutomationServiceImpl::GetStore(grpc::ServerContext* ctx,
+                                             const v1::GetStoreRequest* req, v1::StoreInfo* out) {
+  if (absl::Status st = Admit(ctx, Role::kViewer, "GetStore"); !st.ok()) return ToGrpcStatus(st);
   return Reply(core_->queries().GetStore(req->store()), out);
 }
 
-grpc::Status AutomationServiceImpl::CreateStore(grpc::ServerContext*,
+grpc::Status AutomationServiceImpl::CreateStore(grpc::ServerContext* ctx,
                                                 const v1::CreateStoreRequest* req,
                                                 v1::StoreInfo* out) {
-  grpc::Status st = Reply(core_->CreateStore(*req), out);
-  AfterAction();
-  return st;
+  return Mutating(ctx, Role::kAdmin, "CreateStore", *req,
+                  [&] { return Reply(core_->CreateStore(*req), out); });
 }
 
-grpc::Status AutomationServiceImpl::LookupUser(grpc::ServerContext*,
+grpc::Status AutomationServiceImpl::LookupUser(grpc::ServerContext* ctx,
                                                const v1::LookupUserRequest* req,
                                                v1::UserLocation* out) {
+  if (absl::Status st = Admit(ctx, Role::kViewer, "LookupUser"); !st.ok()) return ToGrpcStatus(st);
   return Reply(core_->queries().LookupUser(req->user()), out);
 }
 
-grpc::Status AutomationServiceImpl::WatchRouting(grpc::ServerContext* context,
-                                                 const v1::WatchRoutingRequest*,
-                                                 grpc::ServerWriter<v1::RoutingChange>* writer) {
-  uint64_t cursor = core_->queries().RoutingCursor();  // from now on
-  while (!context->IsCancelled() && !shutdown_) {
-    if (!core_->queries().WaitForRoutingAfter(cursor, kWatchPoll)) continue;
-    for (const auto& change : core_->queries().RoutingAfter(cursor, &cursor)) {
-      if (!writer->Write(change)) return grpc::Status::OK;
-    }
-  }
-  return grpc::Status::OK;
+grpc::ServerWriteReactor<v1::RoutingChange>* AutomationServiceImpl::WatchRouting(
+    grpc::CallbackServerContext* ctx, const v1::WatchRoutingRequest*) {
+  return watches_.OpenRouting(ctx, Admit(ctx, Role::kViewer, "WatchRouting"));
 }
 
-grpc::Status AutomationServiceImpl::ListTasks(grpc::ServerContext*, const v1::ListTasksRequest* req,
+grpc::Status AutomationServiceImpl::ListTasks(grpc::ServerContext* ctx,
+                                              const v1::ListTasksRequest* req,
                                               v1::ListTasksResponse* out) {
+  if (absl::Status st = Admit(ctx, Role::kViewer, "ListTasks"); !st.ok()) return ToGrpcStatus(st);
   *out = core_->queries().ListTasks(*req);
   return grpc::Status::OK;
 }
 
-grpc::Status AutomationServiceImpl::ListEvents(grpc::ServerContext*,
+grpc::Status AutomationServiceImpl::ListEvents(grpc::ServerContext* ctx,
                                                const v1::ListEventsRequest* req,
                                                v1::ListEventsResponse* out) {
+  if (absl::Status st = Admit(ctx, Role::kViewer, "ListEvents"); !st.ok()) return ToGrpcStatus(st);
   return Reply(core_->queries().ListEvents(*req), out);
 }
 
-grpc::Status AutomationServiceImpl::WatchEvents(grpc::ServerContext* context,
-                                                const v1::WatchEventsRequest* req,
-                                                grpc::ServerWriter<v1::Event>* writer) {
-  uint64_t cursor = req->after_seq();
-  if (req->since_ms() > 0 && req->after_seq() == 0) {
-    // Start at the first event at or after since_ms.
-    v1::ListEventsRequest q;
-    q.set_since_ms(req->since_ms());
-    q.set_limit(100000);
-    absl::StatusOr<v1::ListEventsResponse> past = core_->queries().ListEvents(q);
-    if (!past.ok()) return ToGrpcStatus(past.status());
-    for (const auto& e : past->events()) {
-      if (!writer->Write(e)) return grpc::Status::OK;
-      cursor = std::max(cursor, e.seq());
-    }
-    if (past->events().empty()) {
-      // Nothing since then: continue after the newest event.
-      cursor = core_->queries().LastEventSeq();
-    }
-  }
-  while (!context->IsCancelled() && !shutdown_) {
-    absl::StatusOr<std::vector<v1::Event>> events = core_->queries().EventsAfter(cursor, 1000);
-    if (!events.ok()) return ToGrpcStatus(events.status());
-    for (const auto& e : *events) {
-      if (!writer->Write(e)) return grpc::Status::OK;
-      cursor = e.seq();
-    }
-    if (events->empty()) core_->queries().WaitForEventAfter(cursor, kWatchPoll);
-  }
-  return grpc::Status::OK;
+grpc::ServerWriteReactor<v1::Event>* AutomationServiceImpl::WatchEvents(
+    grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest* req) {
+  return watches_.OpenEvents(ctx, *req, Admit(ctx, Role::kViewer, "WatchEvents"));
 }
 
-grpc::Status AutomationServiceImpl::Failover(grpc::ServerContext*, const v1::FailoverRequest* req,
+grpc::Status AutomationServiceImpl::Failover(grpc::ServerContext* ctx,
+                                             const v1::FailoverRequest* req,
                                              v1::FailoverResponse* out) {
-  grpc::Status st = Reply(core_->Failover(*req), out);
-  AfterAction();
-  return st;
+  // Forcing past the "behind" and "unhealthy target" refusals risks mail:
+  // only an admin may.
+  const Role needed = req->force() && !req->dry_run() ? Role::kAdmin : Role::kOperator;
+  return Mutating(ctx, needed, req->force() ? "Failover --force" : "Failover", *req,
+                  [&] { return Reply(core_->Failover(*req), out); });
 }
 
-grpc::Status AutomationServiceImpl::Drain(grpc::ServerContext*, const v1::DrainRequest* req,
+grpc::Status AutomationServiceImpl::Drain(grpc::ServerContext* ctx, const v1::DrainRequest* req,
                                           v1::DrainResponse* out) {
-  grpc::Status st = Reply(core_->Drain(*req), out);
-  AfterAction();
-  return st;
+  return Mutating(ctx, Role::kOperator, "Drain", *req,
+                  [&] { return Reply(core_->Drain(*req), out); });
 }
 
-grpc::Status AutomationServiceImpl::Undrain(grpc::ServerContext*, const v1::DrainRequest* req,
+grpc::Status AutomationServiceImpl::Undrain(grpc::ServerContext* ctx, const v1::DrainRequest* req,
                                             v1::DrainResponse* out) {
-  grpc::Status st = Reply(core_->Undrain(*req), out);
-  AfterAction();
-  return st;
+  return Mutating(ctx, Role::kOperator, "Undrain", *req,
+                  [&] { return Reply(core_->Undrain(*req), out); });
 }
 
-grpc::Status AutomationServiceImpl::MarkLost(grpc::ServerContext*, const v1::MarkLostRequest* req,
+grpc::Status AutomationServiceImpl::MarkLost(grpc::ServerContext* ctx,
+                                             const v1::MarkLostRequest* req,
                                              v1::MarkLostResponse* out) {
-  grpc::Status st = Reply(core_->MarkLost(*req), out);
-  AfterAction();
-  return st;
+  return Mutating(ctx, Role::kAdmin, "MarkLost", *req,
+                  [&] { return Reply(core_->MarkLost(*req), out); });
 }
 
 grpc::Status AutomationServiceImpl::SetAutomation(grpc::ServerContext* ctx,
                                                   const v1::SetAutomationRequest* req,
                                                   v1::AutomationState* out) {
-  grpc::Status st = req->host().empty()
-                        ? Reply(core_->SetAutomation(*req), out)
-                        : Reply(core_->Mutate<v1::AutomationState>([&](Mutation& m) {
-                            return SetHostPause(m, *req, Caller(ctx));
-                          }),
-                                out);
-  AfterAction();
-  return st;
+  // Who paused is the caller's identity, never what the request claims.
+  v1::SetAutomationRequest named = *req;
+  named.set_set_by(Actor(ctx));
+  return Mutating(ctx, Role::kOperator, "SetAutomation", named, [&] {
+    if (named.host().empty()) return Reply(core_->SetAutomation(named), out);
+    return Reply(core_->Mutate<v1::AutomationState>(
+                     [&](Mutation& m) { return SetHostPause(m, named, named.set_by()); }),
+                 out);
+  });
 }
 
 grpc::Status AutomationServiceImpl::AckAutomation(grpc::ServerContext* ctx,
                                                   const v1::AckAutomationRequest* req,
                                                   v1::AutomationState* out) {
-  grpc::Status st = Reply(core_->Mutate<v1::AutomationState>(
-                              [&](Mutation& m) { return AcknowledgeBrake(m, *req, Caller(ctx)); }),
-                          out);
-  AfterAction();
-  return st;
+  return Mutating(ctx, Role::kOperator, "AckAutomation", *req, [&] {
+    return Reply(core_->Mutate<v1::AutomationState>(
+                     [&](Mutation& m) { return AcknowledgeBrake(m, *req, Actor(ctx)); }),
+                 out);
+  });
 }
 
 grpc::Status AutomationServiceImpl::ReinstateUnit(grpc::ServerContext* ctx,
                                                   const v1::ReinstateUnitRequest* req,
                                                   v1::ReinstateUnitResponse* out) {
-  absl::StatusOr<std::vector<ReinstateCandidate>> candidates =
-      ReinstateCandidates(core_->queries(), req->host(), req->unit());
-  if (!candidates.ok()) return ToGrpcStatus(candidates.status());
-  const std::vector<v1::ReinstatedCopy> verified = VerifyCandidates(*candidates, *peers_);
-  grpc::Status st = Reply(core_->Mutate<v1::ReinstateUnitResponse>([&](Mutation& m) {
-    return ApplyReinstate(m, *req, verified, Caller(ctx));
-  }),
-                          out);
-  AfterAction();
-  return st;
+  return Mutating(ctx, Role::kOperator, "ReinstateUnit", *req, [&] {
+    absl::StatusOr<std::vector<ReinstateCandidate>> candidates =
+        ReinstateCandidates(core_->queries(), req->host(), req->unit());
+    if (!candidates.ok()) return ToGrpcStatus(candidates.status());
+    const std::vector<v1::ReinstatedCopy> verified = VerifyCandidates(*candidates, *peers_);
+    return Reply(core_->Mutate<v1::ReinstateUnitResponse>(
+                     [&](Mutation& m) { return ApplyReinstate(m, *req, verified, Actor(ctx)); }),
+                 out);
+  });
 }
 
-grpc::Status AutomationServiceImpl::GetAutomation(grpc::ServerContext*,
+grpc::Status AutomationServiceImpl::GetAutomation(grpc::ServerContext* ctx,
                                                   const v1::GetAutomationRequest*,
                                                   v1::AutomationState* out) {
+  if (absl::Status st = Admit(ctx, Role::kViewer, "GetAutomation"); !st.ok())
+    return ToGrpcStatus(st);
   *out = core_->queries().GetAutomation();
   return grpc::Status::OK;
 }
 
-grpc::Status AutomationServiceImpl::CheckConsistency(grpc::ServerContext*,
+grpc::Status AutomationServiceImpl::CheckConsistency(grpc::ServerContext* ctx,
                                                      const v1::CheckConsistencyRequest* req,
                                                      v1::ConsistencyReport* out) {
+  // Verifying data has every copy's agent hash its users: an operator's
+  // decision, not a dashboard's.
+  if (absl::Status st =
+          Admit(ctx, req->verify_data() ? Role::kOperator : Role::kViewer, "CheckConsistency");
+      !st.ok()) {
+    return ToGrpcStatus(st);
+  }
   *out = core_->queries().CheckModel(req->max_lag_ms());
   if (req->verify_data()) {
     VerifyData(core_->queries().CopiesToVerify(), *peers_, out, req->deep());
@@ -214,9 +200,11 @@ grpc::Status AutomationServiceImpl::CheckConsistency(grpc::ServerContext*,
 // ---- Data safety: listings fan out to agents outside the lock; actions
 // go through Coordinator::Mutate (data_safety.h).
 
-grpc::Status AutomationServiceImpl::ListQuarantine(grpc::ServerContext*,
+grpc::Status AutomationServiceImpl::ListQuarantine(grpc::ServerContext* ctx,
                                                    const v1::ListQuarantineItemsRequest* req,
                                                    v1::ListQuarantineItemsResponse* out) {
+  if (absl::Status st = Admit(ctx, Role::kViewer, "ListQuarantine"); !st.ok())
+    return ToGrpcStatus(st);
   v1::SlotRef slot;
   slot.set_host(req->host());
   slot.set_slot(req->slot());
@@ -250,40 +238,44 @@ grpc::Status AutomationServiceImpl::ListQuarantine(grpc::ServerContext*,
 grpc::Status AutomationServiceImpl::RestoreQuarantined(grpc::ServerContext* ctx,
                                                        const v1::RestoreQuarantinedRequest* req,
                                                        v1::RestoreQuarantinedResponse* out) {
-  absl::StatusOr<v1::RestoreQuarantinedResponse> r = core_->Mutate<v1::RestoreQuarantinedResponse>(
-      [&](Mutation& m) { return slotmgr::RestoreQuarantined(m, *req, Caller(ctx)); });
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  *out = *std::move(r);
-  AfterAction();
-  return grpc::Status::OK;
+  return Mutating(ctx, Role::kOperator, "RestoreQuarantined", *req, [&] {
+    return Reply(core_->Mutate<v1::RestoreQuarantinedResponse>(
+                     [&](Mutation& m) { return slotmgr::RestoreQuarantined(m, *req, Actor(ctx)); }),
+                 out);
+  });
 }
 
 grpc::Status AutomationServiceImpl::PurgeQuarantine(grpc::ServerContext* ctx,
                                                     const v1::PurgeQuarantineItemsRequest* req,
                                                     v1::PurgeQuarantineItemsResponse* out) {
-  absl::StatusOr<v1::PurgeQuarantineItemsResponse> r =
-      core_->Mutate<v1::PurgeQuarantineItemsResponse>(
-          [&](Mutation& m) { return slotmgr::PurgeQuarantine(m, *req, Caller(ctx)); });
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  *out = *std::move(r);
-  AfterAction();
-  return grpc::Status::OK;
+  return Mutating(ctx, Role::kAdmin, "PurgeQuarantine", *req, [&] {
+    return Reply(core_->Mutate<v1::PurgeQuarantineItemsResponse>(
+                     [&](Mutation& m) { return slotmgr::PurgeQuarantine(m, *req, Actor(ctx)); }),
+                 out);
+  });
 }
 
 grpc::Status AutomationServiceImpl::UnblockUser(grpc::ServerContext* ctx,
                                                 const v1::UnblockUserRequest* req,
                                                 v1::UnblockUserResponse* out) {
-  absl::StatusOr<v1::UnblockUserResponse> r = core_->Mutate<v1::UnblockUserResponse>(
-      [&](Mutation& m) { return slotmgr::UnblockUser(m, *req, Caller(ctx)); });
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  *out = *std::move(r);
-  AfterAction();
-  return grpc::Status::OK;
+  return Mutating(ctx, Role::kOperator, "UnblockUser", *req, [&] {
+    return Reply(core_->Mutate<v1::UnblockUserResponse>(
+                     [&](Mutation& m) { return slotmgr::UnblockUser(m, *req, Actor(ctx)); }),
+                 out);
+  });
 }
 
 grpc::Status AutomationServiceImpl::ReconcileStore(grpc::ServerContext* ctx,
                                                    const v1::ReconcileStoreRequest* req,
                                                    v1::ReconcileStoreResponse* out) {
+  return Mutating(ctx, Role::kOperator, "ReconcileStore", *req,
+                  [&] { return RunReconcile(ctx, *req, out); });
+}
+
+grpc::Status AutomationServiceImpl::RunReconcile(grpc::ServerContext* ctx,
+                                                 const v1::ReconcileStoreRequest& request,
+                                                 v1::ReconcileStoreResponse* out) {
+  const v1::ReconcileStoreRequest* req = &request;
   absl::StatusOr<v1::StoreInfo> store = core_->queries().GetStore(req->store());
   if (!store.ok()) return ToGrpcStatus(store.status());
   absl::StatusOr<std::vector<CopyToVerify>> copies =
@@ -311,12 +303,53 @@ grpc::Status AutomationServiceImpl::ReconcileStore(grpc::ServerContext* ctx,
   }
   if (req->dry_run() || sources.empty()) return grpc::Status::OK;
   absl::StatusOr<v1::ReconcileStoreResponse> r = core_->Mutate<v1::ReconcileStoreResponse>(
-      [&](Mutation& m) { return slotmgr::Reconcile(m, *req, sources, Caller(ctx)); });
+      [&](Mutation& m) { return slotmgr::Reconcile(m, *req, sources, Actor(ctx)); });
   if (!r.ok()) return ToGrpcStatus(r.status());
   *out->mutable_master() = r->master();
   *out->mutable_command_ids() = r->command_ids();
-  AfterAction();
   return grpc::Status::OK;
+}
+
+std::string AutomationServiceImpl::Actor(grpc::ServerContextBase* ctx) const {
+  if (ctx == nullptr) return "anonymous";
+  const std::string identity = PeerIdentity(*ctx);
+  if (!identity.empty()) return identity;
+  // Anonymous: only possible in plaintext mode, where the address is all
+  // there is to tell callers apart.
+  return absl::StrCat("anonymous (", ctx->peer(), ")");
+}
+
+absl::Status AutomationServiceImpl::Admit(grpc::ServerContextBase* ctx, Role needed,
+                                          absl::string_view method) const {
+  return policy_.Authorize(ctx != nullptr ? PeerIdentity(*ctx) : "", needed, method);
+}
+
+grpc::Status AutomationServiceImpl::Mutating(grpc::ServerContext* ctx, Role needed,
+                                             absl::string_view method,
+                                             const google::protobuf::Message& request,
+                                             absl::FunctionRef<grpc::Status()> action) {
+  const std::string actor = Actor(ctx);
+  if (absl::Status admitted = Admit(ctx, needed, method); !admitted.ok()) {
+    RecordAudit(AuditEvent(actor, method, request, admitted));
+    return ToGrpcStatus(admitted);
+  }
+  // Operators' texts (reasons) are bounded like agents' (message_limits.h).
+  absl::Status limits = CheckMessageLimits(request, MessageLimits(), method);
+  grpc::Status st = limits.ok() ? action() : ToGrpcStatus(limits);
+  RecordAudit(AuditEvent(actor, method, request, FromGrpcStatus(st)));
+  AfterAction();
+  return st;
+}
+
+void AutomationServiceImpl::RecordAudit(v1::Event event) {
+  absl::StatusOr<bool> recorded = core_->Mutate<bool>([&](Mutation& m) {
+    m.journal.Record(m.txn, std::move(event));
+    return true;
+  });
+  if (!recorded.ok()) {
+    LogError("coordinator",
+             absl::StrCat("audit record not written: ", recorded.status().ToString()));
+  }
 }
 
 }  // namespace slotkeeper::slotmgr

@@ -1,5 +1,6 @@
 // Coordinator: agents registering their inventory, starting a session, and
 // the copies they find on disk.
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -242,6 +243,14 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   HostRecord& rec = model_.hosts[inv.host()];
   v1::HostInfo* h = rec.mutable_info();
   if (is_new) h->set_name(inv.host());
+  if (!is_new && h->peer_address() != inv.peer_address()) {
+    // Where the host's peers and mail clients are sent changes: journaled,
+    // as only the host's own certificate may register it.
+    journal_.Record(txn, event_kind::kHostAddressChanged, v1::WARNING,
+                    absl::StrCat("host ", inv.host(), " registered with peer address ",
+                                 inv.peer_address(), " (was ", h->peer_address(), ")"),
+                    inv.host());
+  }
   h->set_peer_address(inv.peer_address());
   h->set_agent_version(inv.agent_version());
   h->set_last_heard_ms(now);
@@ -289,6 +298,27 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   return resp;
 }
 
+namespace {
+
+// Journals (once per slot and store, in `notices`) users found on a slot of
+// `store` that the index assigns to another store; they are not moved.
+void NoteUserConflicts(Journal& journal, std::set<std::string>& notices, Txn& txn,
+                       const v1::SlotRef& ref, const std::string& store,
+                       const std::vector<std::string>& users) {
+  const std::string key = absl::StrCat("user-conflict/", model::SlotName(ref), "/", store);
+  if (!notices.insert(key).second) return;
+  constexpr size_t kNamed = 5;
+  std::vector<std::string> named(users.begin(), users.begin() + std::min(users.size(), kNamed));
+  journal.Record(
+      txn, event_kind::kSlotContentsMismatch, v1::WARNING,
+      absl::StrCat(model::SlotName(ref), " (store ", store, ") holds ", users.size(),
+                   " user(s) that belong to another store (", absl::StrJoin(named, ", "),
+                   users.size() > kNamed ? ", ..." : "", "): their routing is not changed"),
+      ref.host(), ref.slot(), store);
+}
+
+}  // namespace
+
 void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
                                           const v1::SlotContents& contents) {
   v1::SlotRef ref;
@@ -305,9 +335,23 @@ void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
   // What a lost slot holds is not trusted again (its copy was replaced and
   // dropped, or will be).
   if (slot->role() == v1::SLOT_LOST) return;
+  // A user's store is where mail clients are sent: once assigned it is
+  // never moved by what an agent reports (a stray or planted directory on
+  // another store's slot would otherwise redirect the user's mail). Such
+  // users are named once, in a warning.
   auto assign_users = [&] {
+    std::vector<std::string> conflicts;
     for (const auto& u : contents.users()) {
-      if (users_.Assign(u, contents.store())) txn.users.insert(u);
+      const std::string* current = users_.StoreOf(u);
+      if (current != nullptr && *current != contents.store()) {
+        conflicts.push_back(u);
+      } else if (model::ValidateName(model::NameKind::kUser, u).ok() &&
+                 users_.Assign(u, contents.store())) {
+        txn.users.insert(u);
+      }
+    }
+    if (!conflicts.empty()) {
+      NoteUserConflicts(journal_, notices_, txn, ref, contents.store(), conflicts);
     }
   };
   if (slot->store() == contents.store()) {

@@ -12,18 +12,21 @@
 namespace slotkeeper::slotmgr {
 
 absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(
-    const std::string& listen, Coordinator* core, Clock* clock, std::unique_ptr<PeerLister> peers) {
+    const std::string& listen, Coordinator* core, Clock* clock, std::unique_ptr<PeerLister> peers,
+    SlotmgrServerOptions options) {
   absl::Status st = ValidateHostPort(listen, /*allow_port_zero=*/true);
   if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("--listen: ", st.message()));
   std::unique_ptr<SlotmgrServer> s(new SlotmgrServer());
   s->core_ = core;
-  s->agent_ = std::make_unique<AgentServiceImpl>(core, clock);
+  s->agent_ = std::make_unique<AgentServiceImpl>(core, clock, options.policy);
   AgentServiceImpl* agent = s->agent_.get();
-  s->automation_ = std::make_unique<AutomationServiceImpl>(core, [agent]() { agent->Flush(); });
+  s->automation_ = std::make_unique<AutomationServiceImpl>(
+      core, [agent]() { agent->Flush(); }, nullptr, options.policy);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);  // no SO_REUSEPORT: a second coordinator must fail here
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_receive_bytes));
   int port = 0;
   builder.AddListeningPort(listen, ServerCredentials(), &port);
   builder.RegisterService(s->agent_.get());

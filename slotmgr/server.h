@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/clock.h"
+#include "slotmgr/access_policy.h"
 #include "slotmgr/agent_service.h"
 #include "slotmgr/automation_service.h"
 #include "slotmgr/coordinator.h"
@@ -20,6 +21,14 @@
 #include "slotmgr/second_opinion.h"
 
 namespace slotkeeper::slotmgr {
+
+struct SlotmgrServerOptions {
+  // Who may call what (access_policy.h).
+  AccessPolicy policy = AccessPolicy::Default();
+  // The largest message accepted from a caller: a report or an inventory of
+  // a host with thousands of slots fits well below it.
+  size_t max_receive_bytes = 4 << 20;
+};
 
 // Owns the services and the gRPC server. The Coordinator and Clock are not
 // owned and must outlive it. Thread-safe.
@@ -29,7 +38,7 @@ class SlotmgrServer {
   // reaches the agents' ReplicaPeer service (gRPC when null).
   static absl::StatusOr<std::unique_ptr<SlotmgrServer>> Start(
       const std::string& listen, Coordinator* core, Clock* clock,
-      std::unique_ptr<PeerLister> peers = nullptr);
+      std::unique_ptr<PeerLister> peers = nullptr, SlotmgrServerOptions options = {});
   ~SlotmgrServer();
 
   // "127.0.0.1:NNNN", with the port actually bound.
@@ -37,6 +46,8 @@ class SlotmgrServer {
   // Advances the coordinator's timers and sends what it decided.
   void TickAndFlush();
   AgentServiceImpl* agent_service() { return agent_.get(); }
+  // Open WatchEvents and WatchRouting streams.
+  size_t open_watches() { return automation_->open_watches(); }
   // Stops accepting calls, ends watches, waits for calls in flight (at most
   // `grace`). Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(2));

@@ -76,6 +76,14 @@ ABSL_FLAG(int, max_task_attempts, 5, "a task fails for good after this many atte
 ABSL_FLAG(absl::Duration, task_retry_backoff, absl::Seconds(30), "first retry backoff");
 ABSL_FLAG(double, placement_headroom, 0.2, "room beyond a store's bytes for a new replica");
 ABSL_FLAG(int, copies, 3, "copies of a store (master included) when CreateStore gives none");
+ABSL_FLAG(absl::Duration, journal_max_age, absl::Hours(24 * 90),
+          "events older than this are pruned (never those of trouble still open)");
+ABSL_FLAG(int64_t, journal_max_events, 1000000,
+          "at most this many events are kept (never pruning those of trouble still open)");
+ABSL_FLAG(std::string, policy, "",
+          "access policy file: which certificate identities hold the viewer, operator and "
+          "admin roles (slotmgr/access_policy.h); without one, only anonymous (plaintext "
+          "loopback) callers may act");
 
 namespace {
 
@@ -119,6 +127,9 @@ slotkeeper::slotmgr::CoordinatorConfig ConfigFromFlags() {
   config.task_retry_backoff_ms = Ms(absl::GetFlag(FLAGS_task_retry_backoff));
   config.placement_headroom = absl::GetFlag(FLAGS_placement_headroom);
   config.default_copies = absl::GetFlag(FLAGS_copies);
+  config.journal_retention.max_age_ms = Ms(absl::GetFlag(FLAGS_journal_max_age));
+  config.journal_retention.max_events =
+      static_cast<uint64_t>(std::max<int64_t>(absl::GetFlag(FLAGS_journal_max_events), 0));
   return config;
 }
 
@@ -157,7 +168,21 @@ int main(int argc, char** argv) {
     LogError("coordinator", absl::StrCat("loading state: ", core.status().ToString()));
     return 1;
   }
-  auto server = SlotmgrServer::Start(absl::GetFlag(FLAGS_listen), core->get(), clock);
+  SlotmgrServerOptions server_options;
+  if (const std::string policy = absl::GetFlag(FLAGS_policy); !policy.empty()) {
+    absl::StatusOr<AccessPolicy> loaded = AccessPolicy::Load(policy);
+    if (!loaded.ok()) {
+      LogError("coordinator", absl::StrCat("--policy: ", loaded.status().ToString()));
+      return 2;
+    }
+    server_options.policy = *std::move(loaded);
+  } else {
+    LogWarning("coordinator",
+               "no --policy: callers with a certificate hold no operator role (agents may "
+               "still register as their own hosts)");
+  }
+  auto server = SlotmgrServer::Start(absl::GetFlag(FLAGS_listen), core->get(), clock, nullptr,
+                                     std::move(server_options));
   if (!server.ok()) {
     LogError("coordinator", server.status().ToString());
     return 1;
