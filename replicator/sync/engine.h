@@ -283,8 +283,9 @@ class SyncEngine {
   // voids its checkpoints and hash cache entries. Whether a verification is
   // pending (the identity changed, now or in an earlier cycle).
   absl::StatusOr<bool> CheckIdentity(const std::string& slot, int root);
-  // Moves the files the scrub found corrupt aside and forgets their users'
-  // checkpoints, so this cycle fetches them again.
+  // Moves the files the scrub found corrupt aside (missing ones have
+  // nothing to move) and forgets their users' checkpoints, so this cycle
+  // fetches them again.
   void StartRepairs(Replica* replica, const SlotQuarantine& quarantine);
   // Counts the repairs of the cycle that completed: the files are back.
   void FinishRepairs(Replica* replica, int root);

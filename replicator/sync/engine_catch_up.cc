@@ -107,7 +107,11 @@ void SyncEngine::StartRepairs(Replica* replica, const SlotQuarantine& quarantine
   }
   for (const ScrubFinding& f : repairs) {
     QuarantineNote note{kReasonCorrupt, f.found};
-    absl::StatusOr<v1::QuarantineItem> moved = quarantine.Move(f.user, f.path, note);
+    // A missing file has nothing to set aside: its user's next sync brings
+    // it back.
+    absl::StatusOr<v1::QuarantineItem> moved =
+        f.missing ? absl::StatusOr<v1::QuarantineItem>(v1::QuarantineItem())
+                  : quarantine.Move(f.user, f.path, note);
     if (!moved.ok()) {
       if (!absl::IsNotFound(moved.status())) {
         LogWarning("sync", absl::StrCat("slot ", quarantine.slot(), ": cannot move corrupt ",

@@ -133,6 +133,27 @@ TEST_F(EngineSafetyTest, AnEmptiedReplicaIsDetectedRefilledAndVerified) {
   EXPECT_EQ(Tree(r_slot_ + "/users"), Tree(m_slot_ + "/users"));
 }
 
+// Only users/ emptied (the slot directory and its instance file kept): a
+// user whose directory is gone is not skipped at its checkpoint, and a
+// single file deleted is found by the scrub (the master lists it) and
+// fetched again.
+TEST_F(EngineSafetyTest, MailDeletedFromAReplicaBehindTheAgentsBackComesBack) {
+  Tick();
+  ASSERT_TRUE(r_->AssignReplica("slot7", "store-a", m_address_, "slot1").ok());
+  Await(r_.get(), "slot7", [](const ReplicaState& s) { return s.in_sync; });
+  ASSERT_EQ(system(("rm -rf " + r_slot_ + "/users/alice").c_str()), 0);
+  Await(r_.get(), "slot7",
+        [this](const ReplicaState&) { return Exists(r_slot_ + "/users/alice/cur/1.h:2,S"); });
+  ASSERT_EQ(unlink((r_slot_ + "/users/bob/new/2.h").c_str()), 0);
+  r_->RunMaintenance(/*scrub=*/true);
+  ReplicaState s =
+      Await(r_.get(), "slot7", [](const ReplicaState& st) { return st.scrub.repaired() == 1; });
+  ASSERT_EQ(s.scrub.recent_corrupt_size(), 1);
+  EXPECT_EQ(s.scrub.recent_corrupt(0), "bob/new/2.h");
+  EXPECT_EQ(ReadFile(r_slot_ + "/users/bob/new/2.h"), "world");
+  EXPECT_EQ(Tree(r_slot_ + "/users"), Tree(m_slot_ + "/users"));
+}
+
 // The slot directory replaced by an older copy of itself (its instance file
 // included): another inode, so the checkpoints, which say the newest mail is
 // there, are not believed, and the copy is refilled.

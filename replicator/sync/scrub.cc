@@ -6,6 +6,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -117,6 +118,7 @@ class UserScrub {
       }
       CheckFile(f.rel, want);
     }
+    if (master) ReportMissing(files, *master);
     return absl::OkStatus();
   }
 
@@ -132,9 +134,29 @@ class UserScrub {
   }
 
   void Report(const std::string& rel, const std::string& expected, const std::string& found,
-              bool against_master) {
+              bool against_master, bool missing = false) {
     result_->findings++;
-    if (ctx_.on_finding) ctx_.on_finding(ScrubFinding{user_, rel, expected, found, against_master});
+    if (ctx_.on_finding) {
+      ctx_.on_finding(ScrubFinding{user_, rel, expected, found, against_master, missing});
+    }
+  }
+
+  // Files the master lists that the pass did not find here, and that are
+  // still not here (the listing is older than the master's manifest).
+  void ReportMissing(const std::vector<UserFile>& files,
+                     const std::map<std::string, std::string>& master) {
+    std::set<std::string> here;
+    for (const UserFile& f : files) here.insert(f.rel);
+    for (const auto& [rel, hash] : master) {
+      if (here.count(rel)) continue;
+      auto [dir, base] = SplitDirBase(rel);
+      const int dirfd = DirOf(dir);
+      struct stat st;
+      if (dirfd >= 0 && fstatat(dirfd, std::string(base).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+        continue;
+      }
+      Report(rel, hash, "", /*against_master=*/true, /*missing=*/true);
+    }
   }
 
   // Reads `rel` and compares its hash with what it should be: the hash

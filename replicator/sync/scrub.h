@@ -14,7 +14,8 @@
 //     data path writes a new inode for every version).
 //   - on a replica, with its master's manifest, for users whose checkpoint
 //     says the copy equals the master's current generation (otherwise a
-//     difference may just be a change not yet replicated).
+//     difference may just be a change not yet replicated); a file the
+//     master lists that the replica lacks is a finding too (missing).
 // A file that changes while it is read is skipped (it is being written, not
 // decaying). The pass only reads: what to do about a finding (repair from
 // the master on a replica, report on a master) is the caller's.
@@ -44,6 +45,9 @@ struct ScrubFinding {
   std::string expected;  // the remembered or the master's hash
   std::string found;     // the hash of what the disk holds
   bool against_master = false;
+  // The master lists the file and the replica, at the master's generation,
+  // does not hold it (deleted behind the agent's back).
+  bool missing = false;
 };
 
 // What one pass compares with. Pointers are not owned; `cache`, `master`,

@@ -119,10 +119,13 @@ absl::Status ScrubRunner::RunPass(const ScrubTarget& target) {
 void ScrubRunner::NoteFinding(const ScrubTarget& target, const ScrubFinding& f) {
   const std::string where = absl::StrCat(f.user, "/", f.path);
   LogError("sync",
-           absl::StrCat("scrub: slot ", target.slot, ": ", where, " is corrupt on disk",
-                        f.against_master ? " (differs from the master's copy)" : "", ": expected ",
-                        absl::BytesToHexString(f.expected), ", read ",
-                        f.found.empty() ? "nothing (read error)" : absl::BytesToHexString(f.found),
+           absl::StrCat("scrub: slot ", target.slot, ": ", where,
+                        f.missing ? " is missing (the master holds it)" : " is corrupt on disk",
+                        f.against_master && !f.missing ? " (differs from the master's copy)" : "",
+                        ": expected ", absl::BytesToHexString(f.expected), ", read ",
+                        f.missing         ? "nothing (no such file)"
+                        : f.found.empty() ? "nothing (read error)"
+                                          : absl::BytesToHexString(f.found),
                         target.replica ? "; fetching it again from the master"
                                        : "; not repaired on a master"));
   (void)deps_.records->Update(target.slot, [&](SlotRecord* r) {

@@ -109,6 +109,9 @@ class StoreSyncRun {
     if (!c || !c->SameCopy(listed_.instance_id(), ctx_.source->source_slot(), identity_)) {
       return false;
     }
+    // A user directory removed behind the agent's back (the slot itself
+    // kept): the checkpoint speaks of a copy that is gone.
+    if (!OpenUserDir(ctx_.target_root, u.user(), /*create=*/false).ok()) return false;
     if (c->generation == u.generation()) return true;
     if (c->generation < u.generation()) {
       delta_bases_[&u] = DeltaBase{c->instance_id, c->generation};

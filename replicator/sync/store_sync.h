@@ -26,7 +26,8 @@
 // The target slot gets its instance file when it has none (slot_layout.h
 // EnsureSlotIdentity), and every checkpoint names the slot's identity and
 // the source slot: a checkpoint of an emptied or replaced copy, or of
-// another source, never lets a user be skipped.
+// another source, never lets a user be skipped; nor does one of a user
+// whose directory is gone.
 //
 // Thread-safety: SyncStore is safe to run for distinct target slots at
 // once; the progress callback is called from worker threads, one call at a
