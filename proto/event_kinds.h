@@ -30,6 +30,19 @@ inline constexpr char kInventoryHost[] = "inventory.host";
 inline constexpr char kUnitFailed[] = "unit.failed";
 inline constexpr char kUnitOnline[] = "unit.online";
 inline constexpr char kUnitLost[] = "unit.lost";
+// A unit due to be declared lost: its slots are read over the peer channel
+// first (a second opinion).
+inline constexpr char kUnitSecondOpinion[] = "unit.second_opinion";
+// Its slots could be read: not declared lost, held out of service until an
+// operator reinstates it.
+inline constexpr char kUnitHeld[] = "unit.held";
+// Flap damping: the unit failed too often lately (held out of placement),
+// and when its penalty has decayed again.
+inline constexpr char kUnitFlapping[] = "unit.flapping";
+inline constexpr char kUnitFlapEnded[] = "unit.flap_ended";
+// An operator returned a held or lost unit to service after its copies
+// verified.
+inline constexpr char kUnitReinstated[] = "unit.reinstated";
 inline constexpr char kFilesystemState[] = "filesystem.state";
 inline constexpr char kSlotUnusable[] = "slot.unusable";
 inline constexpr char kSlotUsable[] = "slot.usable";
@@ -69,6 +82,7 @@ inline constexpr char kTaskResent[] = "task.resent";
 inline constexpr char kTaskRetry[] = "task.retry";
 inline constexpr char kTaskDone[] = "task.done";
 inline constexpr char kTaskFailed[] = "task.failed";
+inline constexpr char kTaskCancelled[] = "task.cancelled";
 inline constexpr char kPlacementRefused[] = "placement.refused";
 
 // The data path's guards, as agents report them.
@@ -100,6 +114,16 @@ inline constexpr char kCommandFailed[] = "command.failed";
 inline constexpr char kAutomationPaused[] = "automation.paused";
 inline constexpr char kAutomationResumed[] = "automation.resumed";
 inline constexpr char kAutomationFrozen[] = "automation.frozen";
+// The evidence brake engaged (hard conditions on too many hosts or units at
+// once), and an operator's acknowledgement that releases it.
+inline constexpr char kAutomationBrake[] = "automation.brake";
+inline constexpr char kAutomationBrakeAcknowledged[] = "automation.brake_acknowledged";
+// A blast-radius limit, the evidence brake or a host pause held an
+// automatic action back.
+inline constexpr char kAutomationHeldBack[] = "automation.held_back";
+// Automation paused and resumed on one host.
+inline constexpr char kAutomationHostPaused[] = "automation.host_paused";
+inline constexpr char kAutomationHostResumed[] = "automation.host_resumed";
 
 // Prefixes, for readers that treat a whole subject alike.
 inline constexpr char kPrefixHost[] = "host.";

@@ -5,6 +5,7 @@
 #include "base/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "replicator/host_probes.h"
 #include "replicator/sync_data_plane.h"
 
 namespace slotkeeper::replicator {
@@ -91,6 +92,11 @@ absl::Status Agent::StartClient() {
     absl::MutexLock lock(&client_mu_);
     if (client_ptr_ != nullptr) client_ptr_->NotifyChanged();
   });
+  if (options_.test_fake_units_offline) {
+    LogWarning("agent", "TEST FLAG: every drive unit is reported offline");
+    health_->AddProbe(std::make_unique<FakeUnitsOfflineProbe>(
+        std::vector<UnitConfig>(config_.units().begin(), config_.units().end())));
+  }
   if (absl::Status s = health_->Start(); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("health probes: ", s.message()));
   }

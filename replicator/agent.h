@@ -38,6 +38,8 @@ struct AgentRunOptions {
   absl::Duration backoff_max = absl::Seconds(2);
   absl::Duration default_heartbeat = absl::Seconds(1);
   std::string agent_version;
+  // Test only: every drive unit reported offline (FakeUnitsOfflineProbe).
+  bool test_fake_units_offline = false;
 };
 
 class Agent {

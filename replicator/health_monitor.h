@@ -44,6 +44,8 @@ class HealthMonitor {
   HealthMonitor(const AgentConfig* config, Clock* clock, std::function<void()> on_change);
   ~HealthMonitor();
 
+  // Adds a probe to the fast loop beside the real ones (before Start).
+  void AddProbe(std::unique_ptr<Probe> probe) { fast_probes_.push_back(std::move(probe)); }
   // Builds the real probes from the config and starts the threads. Probes
   // that cannot start (an unreadable /dev/kmsg) are logged and left out.
   absl::Status Start();

@@ -177,4 +177,13 @@ v1::SlotContents ScanSlot(const SlotConfig& slot) {
   return c;
 }
 
+std::vector<Condition> FakeUnitsOfflineProbe::Check(absl::Time) {
+  std::vector<Condition> out;
+  for (const UnitConfig& u : units_) {
+    out.push_back(MakeCondition(v1::UNIT_OFFLINE, v1::SUBJECT_UNIT, u.name(),
+                                "test: --test_fake_hard_condition=all (the disks are fine)"));
+  }
+  return out;
+}
+
 }  // namespace slotkeeper::replicator

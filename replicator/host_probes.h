@@ -31,6 +31,20 @@ class DriveUnitProbe : public Probe {
   const std::string sysfs_root_;
 };
 
+// Test only (replicatord --test_fake_hard_condition=all, refused without
+// --allow_test_flags): reports every configured drive unit offline, as a
+// broken probe or agent release would, while the disks are fine. The fault
+// tests use it to show what the coordinator does with wrong evidence.
+class FakeUnitsOfflineProbe : public Probe {
+ public:
+  explicit FakeUnitsOfflineProbe(std::vector<UnitConfig> units) : units_(std::move(units)) {}
+  std::string Name() const override { return "test-fake-hard-condition"; }
+  std::vector<Condition> Check(absl::Time now) override;
+
+ private:
+  const std::vector<UnitConfig> units_;
+};
+
 struct FsStats {
   uint64_t total_bytes = 0;
   uint64_t free_bytes = 0;  // available to unprivileged users

@@ -340,6 +340,14 @@ TEST(DriveUnitProbeTest, PresenceSizeAndDeviceState) {
   EXPECT_THAT(c[0].reason(), HasSubstr("loop3 is gone"));
 }
 
+TEST(FakeUnitsOfflineProbeTest, ReportsEveryUnitOfflineAndSaysItIsATest) {
+  FakeUnitsOfflineProbe p(Units());
+  std::vector<Condition> c = p.Check(kNow);
+  EXPECT_EQ(Summary(c), (std::vector<P>{{v1::UNIT_OFFLINE, "du1"}, {v1::UNIT_OFFLINE, "du2"}}));
+  EXPECT_TRUE(c[0].hard());
+  EXPECT_THAT(c[0].reason(), HasSubstr("--test_fake_hard_condition"));
+}
+
 // --- capacity ----------------------------------------------------------------
 
 TEST(CapacityProbeTest, LowSpaceAndInodesAreSoft) {

@@ -33,8 +33,30 @@ ABSL_FLAG(int64_t, sync_bandwidth_bytes_per_second, 0,
           "Limit on the bytes per second each replication task and catch-up cycle receives "
           "(0 = unlimited).");
 
+ABSL_FLAG(std::string, test_fake_hard_condition, "",
+          "TEST ONLY, refused without --allow_test_flags: \"all\" makes the probes report "
+          "every drive unit offline, as a broken probe or agent release would.");
+ABSL_FLAG(bool, allow_test_flags, false, "Accept the --test_* flags (fault tests only).");
+
 namespace slotkeeper::replicator {
 namespace {
+
+// The --test_* flags: refused unless --allow_test_flags says this is a test.
+absl::Status ApplyTestFlags(AgentRunOptions& options) {
+  const std::string fake = absl::GetFlag(FLAGS_test_fake_hard_condition);
+  if (fake.empty()) return absl::OkStatus();
+  if (!absl::GetFlag(FLAGS_allow_test_flags)) {
+    return absl::InvalidArgumentError(
+        "--test_fake_hard_condition is a test flag: it needs --allow_test_flags");
+  }
+  if (fake != "all") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--test_fake_hard_condition: only \"all\" is known, not \"", fake, "\""));
+  }
+  options.test_fake_units_offline = true;
+  options.agent_version = "replicatord/0.1+test-fake-hard-condition";
+  return absl::OkStatus();
+}
 
 // The config file with the command line's overrides, validated.
 absl::StatusOr<AgentConfig> ConfigFromFlags() {
@@ -85,6 +107,10 @@ int Run() {
       static_cast<uint64_t>(absl::GetFlag(FLAGS_sync_bandwidth_bytes_per_second));
   options.backoff_max = absl::Milliseconds(absl::GetFlag(FLAGS_backoff_max_ms));
   options.default_heartbeat = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_ms));
+  if (absl::Status s = ApplyTestFlags(options); !s.ok()) {
+    LogError("agent", absl::StrCat("refusing to start: ", s.message()));
+    return 2;
+  }
   absl::StatusOr<std::unique_ptr<Agent>> agent =
       Agent::Start(*std::move(config), options, RealClock());
   if (!agent.ok()) {

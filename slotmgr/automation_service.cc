@@ -8,8 +8,10 @@
 #include "absl/time/time.h"
 #include "base/grpc_util.h"
 #include "proto/model_util.h"
+#include "slotmgr/automation_guard.h"
 #include "slotmgr/data_safety.h"
 #include "slotmgr/model.h"
+#include "slotmgr/reinstate.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -154,10 +156,40 @@ grpc::Status AutomationServiceImpl::MarkLost(grpc::ServerContext*, const v1::Mar
   return st;
 }
 
-grpc::Status AutomationServiceImpl::SetAutomation(grpc::ServerContext*,
+grpc::Status AutomationServiceImpl::SetAutomation(grpc::ServerContext* ctx,
                                                   const v1::SetAutomationRequest* req,
                                                   v1::AutomationState* out) {
-  grpc::Status st = Reply(core_->SetAutomation(*req), out);
+  grpc::Status st = req->host().empty()
+                        ? Reply(core_->SetAutomation(*req), out)
+                        : Reply(core_->Mutate<v1::AutomationState>([&](Mutation& m) {
+                            return SetHostPause(m, *req, Caller(ctx));
+                          }),
+                                out);
+  AfterAction();
+  return st;
+}
+
+grpc::Status AutomationServiceImpl::AckAutomation(grpc::ServerContext* ctx,
+                                                  const v1::AckAutomationRequest* req,
+                                                  v1::AutomationState* out) {
+  grpc::Status st = Reply(core_->Mutate<v1::AutomationState>(
+                              [&](Mutation& m) { return AcknowledgeBrake(m, *req, Caller(ctx)); }),
+                          out);
+  AfterAction();
+  return st;
+}
+
+grpc::Status AutomationServiceImpl::ReinstateUnit(grpc::ServerContext* ctx,
+                                                  const v1::ReinstateUnitRequest* req,
+                                                  v1::ReinstateUnitResponse* out) {
+  absl::StatusOr<std::vector<ReinstateCandidate>> candidates =
+      ReinstateCandidates(core_->queries(), req->host(), req->unit());
+  if (!candidates.ok()) return ToGrpcStatus(candidates.status());
+  const std::vector<v1::ReinstatedCopy> verified = VerifyCandidates(*candidates, *peers_);
+  grpc::Status st = Reply(core_->Mutate<v1::ReinstateUnitResponse>([&](Mutation& m) {
+    return ApplyReinstate(m, *req, verified, Caller(ctx));
+  }),
+                          out);
   AfterAction();
   return st;
 }

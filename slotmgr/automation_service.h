@@ -3,8 +3,9 @@
 // synchronous API (operator traffic is light; the watch streams hold a
 // server thread each while open).
 //
-// CheckConsistency with verify_data asks every copy's agent for its users'
-// content digests outside the coordinator's lock (data_verifier.h).
+// CheckConsistency with verify_data, and ReinstateUnit, ask copies' agents
+// for their users' content digests outside the coordinator's lock
+// (data_verifier.h, reinstate.h).
 //
 // Thread-safe. The Coordinator is not owned and must outlive the service.
 #ifndef SLOTKEEPER_SLOTMGR_AUTOMATION_SERVICE_H_
@@ -67,6 +68,10 @@ class AutomationServiceImpl final : public v1::Automation::Service {
                              v1::AutomationState*) override;
   grpc::Status GetAutomation(grpc::ServerContext*, const v1::GetAutomationRequest*,
                              v1::AutomationState*) override;
+  grpc::Status AckAutomation(grpc::ServerContext*, const v1::AckAutomationRequest*,
+                             v1::AutomationState*) override;
+  grpc::Status ReinstateUnit(grpc::ServerContext*, const v1::ReinstateUnitRequest*,
+                             v1::ReinstateUnitResponse*) override;
   grpc::Status CheckConsistency(grpc::ServerContext*, const v1::CheckConsistencyRequest*,
                                 v1::ConsistencyReport*) override;
   grpc::Status ListQuarantine(grpc::ServerContext*, const v1::ListQuarantineItemsRequest*,

@@ -1,6 +1,7 @@
 #include "slotmgr/config.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 
@@ -31,6 +32,26 @@ absl::Status ValidateConfig(const CoordinatorConfig& c) {
   }
   if (!(c.max_down_fraction > 0 && c.max_down_fraction <= 1)) {
     return absl::InvalidArgumentError("--max_down_fraction must be in (0, 1]");
+  }
+  for (auto [name, v] : {std::pair<const char*, double>{"evidence_brake_host_fraction",
+                                                        c.evidence_brake_host_fraction},
+                         {"evidence_brake_unit_fraction", c.evidence_brake_unit_fraction}}) {
+    if (!(v > 0 && v <= 1)) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, " must be in (0, 1]"));
+    }
+  }
+  for (absl::Status st : {positive("evidence_brake_min_hosts", c.evidence_brake_min_hosts),
+                          positive("evidence_brake_min_units", c.evidence_brake_min_units),
+                          positive("evidence_brake_window", c.evidence_brake_window_ms),
+                          positive("flap_half_life", c.flap_half_life_ms)}) {
+    if (!st.ok()) return st;
+  }
+  if (c.max_units_lost_per_hour < 0 || c.max_rereplications_per_hour < 0) {
+    return absl::InvalidArgumentError(
+        "--max_units_lost_per_hour and --max_rereplications_per_hour must not be negative");
+  }
+  if (!(c.flap_suppress_threshold >= 1)) {
+    return absl::InvalidArgumentError("--flap_suppress_threshold must be at least 1");
   }
   return absl::OkStatus();
 }
@@ -68,6 +89,15 @@ GuardrailOptions GuardrailOptionsFrom(const CoordinatorConfig& c) {
   o.max_auto_failovers = c.failover_rate_limit;
   o.failover_window_ms = c.failover_rate_window_ms;
   o.store_cooldown_ms = c.failover_store_cooldown_ms;
+  o.evidence_host_fraction = c.evidence_brake_host_fraction;
+  o.evidence_min_hosts = c.evidence_brake_min_hosts;
+  o.evidence_unit_fraction = c.evidence_brake_unit_fraction;
+  o.evidence_min_units = c.evidence_brake_min_units;
+  o.evidence_window_ms = c.evidence_brake_window_ms;
+  o.max_units_lost_per_hour = c.max_units_lost_per_hour;
+  o.max_rereplications_per_hour = c.max_rereplications_per_hour;
+  o.flap_half_life_ms = c.flap_half_life_ms;
+  o.flap_suppress_threshold = c.flap_suppress_threshold;
   return o;
 }
 

@@ -54,6 +54,24 @@ struct CoordinatorConfig {
   int64_t failover_rate_window_ms = 10 * 60 * 1000;
   // The same store is not failed over automatically again within this.
   int64_t failover_store_cooldown_ms = 60 * 60 * 1000;
+  // Evidence brake (guardrails.h): hard evidence arriving on more than this
+  // share of the hosts (and at least so many) or of the drive units (and at
+  // least so many) within the window stops every irreversible step until an
+  // operator acknowledges.
+  double evidence_brake_host_fraction = 0.3;
+  int evidence_brake_min_hosts = 2;
+  double evidence_brake_unit_fraction = 0.2;
+  int evidence_brake_min_units = 3;
+  int64_t evidence_brake_window_ms = 2 * 60 * 1000;
+  // Blast radius: per sliding hour, at most this many drive units declared
+  // lost (automatically, or by an operator without --force) and stores
+  // given new replicas by automation.
+  int max_units_lost_per_hour = 4;
+  int max_rereplications_per_hour = 100;
+  // Flap damping: each failure of a drive unit adds 1 to its penalty, which
+  // halves every half-life; at the threshold the unit is suppressed.
+  int64_t flap_half_life_ms = 15 * 60 * 1000;
+  double flap_suppress_threshold = 2.5;
   // Scheduler limits.
   int max_incoming_per_host = 2;
   int max_outgoing_per_host = 2;

@@ -21,6 +21,16 @@ TEST(ConfigTest, DefaultsAreValidAndOutOfRangeSettingsAreNamed) {
   c = CoordinatorConfig();
   c.max_down_fraction = 1.5;
   EXPECT_THAT(std::string(ValidateConfig(c).message()), HasSubstr("--max_down_fraction"));
+  c = CoordinatorConfig();
+  c.evidence_brake_unit_fraction = 0;
+  EXPECT_THAT(std::string(ValidateConfig(c).message()),
+              HasSubstr("--evidence_brake_unit_fraction"));
+  c = CoordinatorConfig();
+  c.max_units_lost_per_hour = -1;
+  EXPECT_THAT(std::string(ValidateConfig(c).message()), HasSubstr("--max_units_lost_per_hour"));
+  c = CoordinatorConfig();
+  c.flap_suppress_threshold = 0;
+  EXPECT_THAT(std::string(ValidateConfig(c).message()), HasSubstr("--flap_suppress_threshold"));
 }
 
 TEST(ConfigTest, PlannerDefaultsAreTheConfigDefaults) {
@@ -28,6 +38,16 @@ TEST(ConfigTest, PlannerDefaultsAreTheConfigDefaults) {
   EXPECT_EQ(PlacementOptionsFrom(c).headroom_fraction, PlacementOptions().headroom_fraction);
   EXPECT_EQ(GuardrailOptionsFrom(c).max_auto_failovers, GuardrailOptions().max_auto_failovers);
   EXPECT_EQ(GuardrailOptionsFrom(c).brake_window_ms, GuardrailOptions().brake_window_ms);
+  const GuardrailOptions g = GuardrailOptionsFrom(c), d;
+  EXPECT_EQ(g.evidence_host_fraction, d.evidence_host_fraction);
+  EXPECT_EQ(g.evidence_min_hosts, d.evidence_min_hosts);
+  EXPECT_EQ(g.evidence_unit_fraction, d.evidence_unit_fraction);
+  EXPECT_EQ(g.evidence_min_units, d.evidence_min_units);
+  EXPECT_EQ(g.evidence_window_ms, d.evidence_window_ms);
+  EXPECT_EQ(g.max_units_lost_per_hour, d.max_units_lost_per_hour);
+  EXPECT_EQ(g.max_rereplications_per_hour, d.max_rereplications_per_hour);
+  EXPECT_EQ(g.flap_half_life_ms, d.flap_half_life_ms);
+  EXPECT_EQ(g.flap_suppress_threshold, d.flap_suppress_threshold);
   EXPECT_EQ(SchedulerOptionsFrom(c).max_running, SchedulerOptions().max_running);
   EXPECT_EQ(SchedulerOptionsFrom(c).max_backoff_ms, SchedulerOptions().max_backoff_ms);
   EXPECT_EQ(PromotionOptionsFrom(c).max_clock_skew_ms, PromotionOptions().max_clock_skew_ms);

@@ -18,8 +18,11 @@
 // DeriveHealth (health.h), a function of the model. The methods are spread
 // over files by what they implement: registration.cc (Register, Hello),
 // reports.cc (reports, acks, task updates), failover.cc (Tick: silence,
-// the brake, replace_after, lost units), operator_actions.cc (the Automation API's
-// mutations), coordinator.cc (loading and committing).
+// the brakes, units due to be declared lost), operator_actions.cc (the
+// Automation API's mutations), coordinator.cc (loading and committing). The
+// guards on automation (the evidence brake, blast-radius limits, host
+// pauses, flap damping) are automation_guard.h; declaring units lost, with
+// a second opinion first, is lost_units.h; reinstating them, reinstate.h.
 //
 // Every change is written through the injected StateStore as one batch with
 // its events before the method returns (a Txn, txn.h), so a restarted
@@ -127,7 +130,7 @@ class Coordinator {
   absl::StatusOr<T> Mutate(absl::FunctionRef<absl::StatusOr<T>(Mutation&)> action) {
     absl::MutexLock lock(&mu_);
     Txn txn;
-    Mutation m{model_, outbox_, journal_, txn, config_, NowLocked()};
+    Mutation m = MutationLocked(txn);
     absl::StatusOr<T> result = action(m);
     if (!result.ok()) return result;
     if (m.recompute) RecomputeLocked(txn);
@@ -158,8 +161,11 @@ class Coordinator {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What the promoter works on (promoter.h), lent for one call.
   FailoverEnv FailoverEnvLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit, const std::string& why)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // What a decision outside the façade works on (mutation.h), for `txn`.
+  Mutation MutationLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return Mutation{model_,      outbox_, journal_,     txn,     config_,
+                    NowLocked(), false,   &automation_, &tasks_, &notices_};
+  }
   bool AutomationRunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Both clocks now: wall time for what is stamped and shown, monotonic
   // time for silence, leases and grace periods.

@@ -392,58 +392,6 @@ TEST_F(CoordinatorTest, AgentRegisteringAgainGetsItsRunningTasksStartedAgain) {
   EXPECT_EQ(starts_of(AckAll("imap4")), 0);
 }
 
-TEST_F(CoordinatorTest, ReplaceAfterDeclaresFailedUnitLost) {
-  config_.replace_after_ms = 60000;
-  Restart();
-  RegisterThree();
-  RegisterHost(MakeInventory("imap4"));
-  CreateHealthyStore();
-  for (int i = 0; i < 62; ++i) {
-    clock_.Advance(absl::Seconds(1));
-    ASSERT_TRUE(Report("imap3", {FsCondition(v1::IO_ERROR, "/srv/du1")}).ok());
-    Heartbeat({"imap1", "imap2", "imap4"});
-  }
-  EXPECT_EQ(EventsOfKind("unit.lost").size(), 1u);
-  auto tasks = coord_->queries().ListTasks({}).tasks();
-  ASSERT_EQ(tasks.size(), 1u);
-  EXPECT_EQ(tasks[0].target().host(), "imap4");
-}
-
-TEST_F(CoordinatorTest, ReplaceAfterDeclaresUnitsOfADownHostLost) {
-  config_.suspect_after_ms = 5000;
-  config_.down_after_ms = 10000;
-  config_.failover_grace_silent_ms = 20000;
-  config_.replace_after_ms = 60000;
-  Restart();
-  RegisterThree();
-  RegisterHost(MakeInventory("imap4"));
-  CreateHealthyStore();
-  // imap3 (a replica) falls silent: DOWN after 10 s, lost 60 s later.
-  for (int i = 0; i < 65; ++i) {
-    clock_.Advance(absl::Seconds(1));
-    Heartbeat({"imap1", "imap2", "imap4"});
-  }
-  EXPECT_EQ(coord_->queries().GetHost("imap3")->state(), v1::HOST_DOWN);
-  EXPECT_TRUE(EventsOfKind("unit.lost").empty()) << "not before replace_after from DOWN";
-  EXPECT_TRUE(coord_->queries().ListTasks({}).tasks().empty());
-  for (int i = 0; i < 6; ++i) {
-    clock_.Advance(absl::Seconds(1));
-    Heartbeat({"imap1", "imap2", "imap4"});
-  }
-  EXPECT_EQ(EventsOfKind("unit.lost").size(), 2u) << "every unit of the host";
-  auto tasks = coord_->queries().ListTasks({}).tasks();
-  ASSERT_EQ(tasks.size(), 1u);
-  EXPECT_EQ(tasks[0].target().host(), "imap4");
-  ASSERT_TRUE(FinishTask("imap4", tasks[0].id()).ok());
-  auto st = coord_->queries().GetStore("st1");
-  ASSERT_EQ(st->copies_size(), 3);
-  for (const auto& c : st->copies()) EXPECT_NE(c.slot().host(), "imap3");
-  EXPECT_EQ(st->state(), v1::STORE_HEALTHY);
-  // Declared once: later ticks add nothing.
-  Heartbeat({"imap1", "imap2", "imap4"});
-  EXPECT_EQ(EventsOfKind("unit.lost").size(), 2u);
-}
-
 TEST_F(CoordinatorTest, MassFailureFreezesAutomation) {
   config_.failover_grace_silent_ms = 20000;
   Restart();

@@ -1,5 +1,7 @@
 // Coordinator: the timers (Tick): host silence, the mass-failure brake,
-// replace_after, failover (promoter.h); drive units declared lost.
+// units due to be declared lost (lost_units.h), flap damping, failover
+// (promoter.h), re-replication within the evidence brake and the hourly
+// limit (automation_guard.h).
 #include <algorithm>
 #include <optional>
 #include <set>
@@ -10,7 +12,9 @@
 #include "absl/strings/str_join.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
+#include "slotmgr/automation_guard.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/lost_units.h"
 #include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr {
@@ -82,70 +86,23 @@ absl::Status Coordinator::Tick() {
                     "automation frozen: " + why + "; resume with SetAutomation once understood");
   }
 
-  // replace_after: failed units become lost and their copies are replaced.
-  if (AutomationRunningLocked()) {
-    for (auto& [name, rec] : model_.hosts) {
-      for (auto& u : *rec.mutable_info()->mutable_units()) {
-        if (u.state() == v1::UNIT_FAILED && u.replace_at_ms() > 0 && u.replace_at_ms() <= now) {
-          MarkUnitLostLocked(txn, rec, u,
-                             absl::StrCat("failed for longer than replace_after (",
-                                          config_.replace_after_ms / 1000, " s)"));
-        }
-      }
-    }
-    // A host DOWN for longer than replace_after says nothing more about its
-    // units: they are declared lost like failed ones, so that every copy
-    // there is replaced (counted from DOWN, after down_after of silence).
-    for (auto& [name, rec] : model_.hosts) {
-      v1::HostInfo* h = rec.mutable_info();
-      if (h->state() != v1::HOST_DOWN || h->state_since_ms() + config_.replace_after_ms > now) {
-        continue;
-      }
-      for (auto& u : *h->mutable_units()) {
-        if (u.state() == v1::UNIT_LOST) continue;
-        MarkUnitLostLocked(txn, rec, u,
-                           absl::StrCat("host ", name, " down for longer than replace_after (",
-                                        config_.replace_after_ms / 1000, " s)"));
-      }
-    }
-  }
+  // Units due to be declared lost are read first (a second opinion,
+  // lost_units.h); flap damping releases units that settled.
+  Mutation m = MutationLocked(txn);
+  ReleaseDecayedFlaps(m);
+  if (AutomationRunningLocked()) RequestLostDeclarations(m);
+  if (m.recompute) RecomputeLocked(txn);
   FailoverEnv env = FailoverEnvLocked();
   promoter_.Step(env, txn);
-  if (AutomationRunningLocked()) {
-    tasks_.PlanReplacements(txn);
+  // While the evidence brake is engaged nothing is placed or started
+  // (automation_guard.h, the safety argument).
+  if (AutomationRunningLocked() && !BrakeEngaged(automation_)) {
+    Mutation r = MutationLocked(txn);
+    const TaskManager::Replanned planned = tasks_.PlanReplacements(txn, RereplicationBudget(r));
+    NoteRereplications(r, planned.stores, planned.waiting);
     tasks_.Schedule(txn);
   }
   return CommitLocked(txn);
-}
-
-void Coordinator::MarkUnitLostLocked(Txn& txn, HostRecord& host, v1::UnitInfo& unit,
-                                     const std::string& why) {
-  const std::string& hn = host.info().name();
-  unit.set_state(NextUnitState(unit.state(), true, true));
-  unit.set_replace_at_ms(0);
-  txn.hosts.insert(hn);
-  journal_.Record(txn, event_kind::kUnitLost, v1::CRITICAL,
-                  absl::StrCat("drive unit ", hn, "/", unit.name(), " declared lost: ", why), hn,
-                  "", "", "", unit.name());
-  std::set<std::string> mounts;
-  for (const auto& f : host.info().filesystems()) {
-    if (f.unit() == unit.name()) mounts.insert(f.mount_point());
-  }
-  std::vector<v1::SlotRef> lost;
-  for (const auto& s : host.info().slots()) {
-    if (mounts.count(s.filesystem()) && s.role() != v1::SLOT_LOST) lost.push_back(s.ref());
-  }
-  for (const auto& ref : lost) {
-    const v1::SlotInfo* s = FindSlot(model_, ref);
-    const std::string store = s->store();
-    SetSlotRole(model_, txn, ref, v1::SLOT_LOST, store).IgnoreError();
-    if (!store.empty()) {
-      journal_.Record(txn, event_kind::kCopyLost, v1::CRITICAL,
-                      absl::StrCat("copy of ", store, " in ", model::SlotName(ref), " is lost"), hn,
-                      ref.slot(), store);
-    }
-  }
-  RecomputeLocked(txn);
 }
 
 }  // namespace slotkeeper::slotmgr

@@ -1,17 +1,71 @@
 #include "slotmgr/health.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/failure_detector.h"
+#include "slotmgr/guardrails.h"
 #include "slotmgr/journal.h"
 #include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
+
+// A drive unit's state from whether hard evidence holds against it now.
+// A failure adds to its flap penalty; replace_at is set at the first failure
+// and kept when it recovers while flap-suppressed. A held unit stays FAILED
+// (only a reinstatement returns it) and is due again only while its
+// evidence lasts (lost_units.h).
+void DeriveUnitState(const std::string& host, v1::UnitInfo& u, bool hard, int64_t now,
+                     const CoordinatorConfig& config, HealthChanges& out) {
+  const bool held = !u.held_reason().empty();
+  if (held && u.state() == v1::UNIT_FAILED) {
+    const int64_t due =
+        hard ? (u.replace_at_ms() != 0 ? u.replace_at_ms() : now + config.replace_after_ms) : 0;
+    if (due != u.replace_at_ms()) {
+      u.set_replace_at_ms(due);
+      out.hosts.insert(host);
+    }
+    return;
+  }
+  const v1::UnitState s = NextUnitState(u.state(), hard, false);
+  if (s == u.state()) return;
+  const bool failed = s == v1::UNIT_FAILED;
+  out.events.push_back(MakeEvent(failed ? event_kind::kUnitFailed : event_kind::kUnitOnline,
+                                 failed ? v1::CRITICAL : v1::INFO,
+                                 absl::StrCat("drive unit ", host, "/", u.name(), ": ",
+                                              model::Name(u.state()), " -> ", model::Name(s)),
+                                 host, "", "", "", u.name()));
+  u.set_state(s);
+  u.set_failed_since_ms(failed ? now : 0);
+  out.hosts.insert(host);
+  if (!failed) {
+    if (!u.flap_suppressed()) u.set_replace_at_ms(0);
+    return;
+  }
+  if (u.replace_at_ms() == 0) u.set_replace_at_ms(now + config.replace_after_ms);
+  const FlapPenalty p =
+      PenaltyAfterFailure({u.flap_penalty(), u.flap_penalty_at_ms(), u.flap_suppressed()}, now,
+                          GuardrailOptionsFrom(config));
+  u.set_flap_penalty(p.penalty);
+  u.set_flap_penalty_at_ms(p.at_ms);
+  if (p.suppressed && !u.flap_suppressed()) {
+    out.events.push_back(MakeEvent(
+        event_kind::kUnitFlapping, v1::WARNING,
+        absl::StrFormat("drive unit %s/%s fails again and again (flap penalty %.1f, threshold "
+                        "%.1f): held out of placement, and due to be declared lost in %s unless "
+                        "it settles",
+                        host, u.name(), p.penalty, config.flap_suppress_threshold,
+                        FormatMs(std::max<int64_t>(0, u.replace_at_ms() - now))),
+        host, "", "", "", u.name()));
+  }
+  u.set_flap_suppressed(p.suppressed);
+}
 
 // Step 1 for one host: filesystems, drive units, slots. Records each slot's
 // health by "HOST/SLOT" in `health` for step 2.
@@ -45,19 +99,7 @@ void DeriveHostComponents(const std::string& name, v1::HostInfo& h, const LeaseT
       bad += f.state() != v1::FS_OK;
     }
     hard = hard || (on_unit > 0 && bad == on_unit);
-    v1::UnitState s = NextUnitState(u.state(), hard, false);
-    if (s != u.state()) {
-      const bool failed = s == v1::UNIT_FAILED;
-      out.events.push_back(MakeEvent(failed ? event_kind::kUnitFailed : event_kind::kUnitOnline,
-                                     failed ? v1::CRITICAL : v1::INFO,
-                                     absl::StrCat("drive unit ", name, "/", u.name(), ": ",
-                                                  model::Name(u.state()), " -> ", model::Name(s)),
-                                     name, "", "", "", u.name()));
-      u.set_state(s);
-      u.set_failed_since_ms(failed ? now : 0);
-      u.set_replace_at_ms(failed ? now + config.replace_after_ms : 0);
-      out.hosts.insert(name);
-    }
+    DeriveUnitState(name, u, hard, now, config, out);
     unit_state[u.name()] = u.state();
   }
   for (auto& s : *h.mutable_slots()) {
@@ -175,7 +217,9 @@ void UpdateStoreState(const CopiesSummary& d, const ClusterView* view,
                                       choice.target.has_value() || d.master_usable);
   std::string note;
   if (!d.master_usable) {
-    note = d.has_master ? "master unusable" : "no master";
+    note = !d.has_master       ? "no master"
+           : !d.master_serving ? "master unusable"
+                               : "master unusable, still serving on its lease";
     if (!choice.target) note += ": " + choice.refused;
   } else if (!serving) {
     note = "master not serving: it holds no lease (being promoted)";

@@ -193,7 +193,7 @@ const std::vector<Case>& Cases() {
        {"slot.unusable", "slot.unusable", "slot.unusable", "slot.unusable", "slot.unusable",
         "store.state"},
        v1::STORE_UNAVAILABLE,
-       "master unusable: ",
+       "master unusable, still serving on its lease: no replica of st1 can be promoted",
        true,
        true},
       {"a master declared lost counts as hard evidence",

@@ -151,7 +151,7 @@ absl::Status CheckSlotRoleTransition(v1::SlotRole from, v1::SlotRole to) {
       ok = true;
       break;
     case v1::SLOT_SEEDING:
-      ok = from == v1::SLOT_SPARE;
+      ok = from == v1::SLOT_SPARE || from == v1::SLOT_LOST || from == v1::SLOT_REPLICA;
       break;
     case v1::SLOT_REPLICA:
       ok = from == v1::SLOT_SEEDING || from == v1::SLOT_MASTER;
@@ -160,7 +160,7 @@ absl::Status CheckSlotRoleTransition(v1::SlotRole from, v1::SlotRole to) {
       ok = from == v1::SLOT_REPLICA || from == v1::SLOT_SPARE;
       break;
     case v1::SLOT_SPARE:
-      ok = from == v1::SLOT_REPLICA || from == v1::SLOT_SEEDING;
+      ok = from == v1::SLOT_REPLICA || from == v1::SLOT_SEEDING || from == v1::SLOT_LOST;
       break;
     default:
       ok = false;

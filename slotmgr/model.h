@@ -101,7 +101,9 @@ class SlotCopyIndex {
 // ---- State machines ---------------------------------------------------------
 
 // Drive unit: ONLINE --hard evidence--> FAILED --declared lost--> LOST;
-// FAILED --evidence cleared--> ONLINE; LOST is final.
+// FAILED --evidence cleared--> ONLINE; LOST is final for the evidence. (An
+// operator's reinstatement returns a held or lost unit to ONLINE after its
+// copies verified: reinstate.h, not this machine.)
 v1::UnitState NextUnitState(v1::UnitState current, bool hard_evidence, bool declared_lost);
 
 // Slot role. Allowed:
@@ -110,7 +112,10 @@ v1::UnitState NextUnitState(v1::UnitState current, bool hard_evidence, bool decl
 //   REPLICA -> MASTER (promoted), MASTER -> REPLICA (demoted / failed over)
 //   any -> LOST (unit declared lost)
 //   REPLICA/SEEDING -> SPARE (released; contents quarantined)
-//   LOST -> SPARE only when the unit is back in the inventory as a new unit: not here.
+//   LOST/REPLICA -> SEEDING (reinstated: the copy catches up and is verified
+//     before it counts as a replica again)
+//   LOST -> SPARE (reinstated unit, copy already replaced and dropped: its
+//     old data stays on disk, kept out of placement until emptied)
 // Returns FAILED_PRECONDITION naming both roles otherwise; a role to itself is OK.
 absl::Status CheckSlotRoleTransition(v1::SlotRole from, v1::SlotRole to);
 

@@ -26,6 +26,10 @@ TEST(SlotRoleTest, AllowedTransitions) {
   EXPECT_TRUE(CheckSlotRoleTransition(v1::SLOT_MASTER, v1::SLOT_REPLICA).ok());
   EXPECT_TRUE(CheckSlotRoleTransition(v1::SLOT_REPLICA, v1::SLOT_SPARE).ok());
   EXPECT_TRUE(CheckSlotRoleTransition(v1::SLOT_SEEDING, v1::SLOT_SPARE).ok());
+  // Reinstated copies catch up as seeding ones; a dropped one's slot is spare.
+  EXPECT_TRUE(CheckSlotRoleTransition(v1::SLOT_LOST, v1::SLOT_SEEDING).ok());
+  EXPECT_TRUE(CheckSlotRoleTransition(v1::SLOT_REPLICA, v1::SLOT_SEEDING).ok());
+  EXPECT_TRUE(CheckSlotRoleTransition(v1::SLOT_LOST, v1::SLOT_SPARE).ok());
   for (auto r : {v1::SLOT_SPARE, v1::SLOT_MASTER, v1::SLOT_REPLICA, v1::SLOT_SEEDING}) {
     EXPECT_TRUE(CheckSlotRoleTransition(r, v1::SLOT_LOST).ok());
   }
@@ -35,7 +39,9 @@ TEST(SlotRoleTest, ForbiddenTransitions) {
   EXPECT_EQ(CheckSlotRoleTransition(v1::SLOT_SEEDING, v1::SLOT_MASTER).code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_FALSE(CheckSlotRoleTransition(v1::SLOT_LOST, v1::SLOT_MASTER).ok());
-  EXPECT_FALSE(CheckSlotRoleTransition(v1::SLOT_LOST, v1::SLOT_SPARE).ok());
+  EXPECT_FALSE(CheckSlotRoleTransition(v1::SLOT_LOST, v1::SLOT_REPLICA).ok())
+      << "a reinstated copy catches up first";
+  EXPECT_FALSE(CheckSlotRoleTransition(v1::SLOT_MASTER, v1::SLOT_SEEDING).ok());
   EXPECT_FALSE(CheckSlotRoleTransition(v1::SLOT_MASTER, v1::SLOT_SPARE).ok())
       << "a master is demoted before it is released";
   EXPECT_FALSE(CheckSlotRoleTransition(v1::SLOT_SPARE, v1::SLOT_REPLICA).ok())

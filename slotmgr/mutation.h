@@ -1,5 +1,7 @@
-// Mutation: what an operator action may touch, under the coordinator's lock,
-// within one transaction (Coordinator::Mutate).
+// Mutation: what a decision taken outside the façade may touch, under the
+// coordinator's lock, within one transaction: an operator action
+// (Coordinator::Mutate), or a step of the coordinator's own (Tick declaring
+// units lost, applying a second opinion).
 //
 // An action checks everything it needs first and changes the model only
 // when it will succeed: when it returns an error, nothing is committed and
@@ -9,11 +11,16 @@
 #ifndef SLOTKEEPER_SLOTMGR_MUTATION_H_
 #define SLOTKEEPER_SLOTMGR_MUTATION_H_
 
+#include <set>
+#include <string>
+
 #include "slotmgr/command_outbox.h"
 #include "slotmgr/config.h"
 #include "slotmgr/health.h"
 #include "slotmgr/journal.h"
 #include "slotmgr/model.h"
+#include "slotmgr/state.pb.h"
+#include "slotmgr/task_manager.h"
 #include "slotmgr/txn.h"
 
 namespace slotkeeper::slotmgr {
@@ -26,6 +33,12 @@ struct Mutation {
   const CoordinatorConfig& config;
   CoordinatorNow now;
   bool recompute = false;
+  // The automation record (guards, limits, the brake; persisted when
+  // txn.automation is set), the re-replication tasks, and the one-time
+  // notices already journaled. Null only in tests of actions that need none.
+  AutomationRecord* automation = nullptr;
+  TaskManager* tasks = nullptr;
+  std::set<std::string>* notices = nullptr;
 };
 
 }  // namespace slotkeeper::slotmgr

@@ -1,6 +1,6 @@
 // Coordinator: the Automation API's changes: creating a store, operator
-// failover, drain and undrain, declaring drive units lost, pausing and
-// resuming automation.
+// failover, drain and undrain, declaring drive units lost (within the hourly
+// limit unless forced), pausing and resuming automation.
 #include <functional>
 #include <optional>
 #include <set>
@@ -13,7 +13,9 @@
 #include "base/status_macros.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
+#include "slotmgr/automation_guard.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/lost_units.h"
 #include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr {
@@ -306,11 +308,22 @@ absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostReq
   SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model_, req.host()));
   HostRecord& rec = *host;
   std::vector<v1::UnitInfo*> units;
+  bool found = false;
   for (auto& u : *rec.mutable_info()->mutable_units()) {
-    if (req.unit().empty() || u.name() == req.unit()) units.push_back(&u);
+    if (!req.unit().empty() && u.name() != req.unit()) continue;
+    found = true;
+    if (u.state() != v1::UNIT_LOST) units.push_back(&u);
   }
-  if (units.empty()) {
+  if (!found) {
     return absl::NotFoundError(absl::StrCat("no drive unit '", req.unit(), "' on ", req.host()));
+  }
+  Txn txn;
+  Mutation m = MutationLocked(txn);
+  if (HourlyLimitDecision d = UnitsLostLimit(m, static_cast<int>(units.size()));
+      !req.force() && !d.allowed) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "declaring ", units.size(), " more drive unit(s) lost would pass the limit: ", d.reason,
+        "; --force exceeds it (nothing was changed)"));
   }
   std::set<std::string> before;
   for (const auto& [name, s] : model_.stores) {
@@ -318,12 +331,14 @@ absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostReq
       if (c.role() == v1::SLOT_LOST) before.insert(model::SlotName(c.slot()));
     }
   }
-  Txn txn;
-  const std::string why =
-      absl::StrCat("declared lost by an operator", req.reason().empty() ? "" : ": " + req.reason());
+  const std::string why = absl::StrCat("declared lost by an operator",
+                                       req.force() ? " (past the hourly limit, forced)" : "",
+                                       req.reason().empty() ? "" : ": " + req.reason());
   for (v1::UnitInfo* u : units) {
-    if (u->state() != v1::UNIT_LOST) MarkUnitLostLocked(txn, rec, *u, why);
+    DeclareUnitLost(m, rec, *u, why);
+    NoteUnitLost(m, req.host(), u->name());
   }
+  if (m.recompute) RecomputeLocked(txn);
   v1::MarkLostResponse out;
   for (const auto& [name, s] : model_.stores) {
     for (const auto& c : s.info().copies()) {
@@ -333,9 +348,13 @@ absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostReq
       }
     }
   }
-  // An explicit operator decision: act even while automation is paused,
-  // except for promotion, which stays under the failover rules.
-  for (const auto& id : tasks_.PlanReplacements(txn)) out.add_tasks_created(id);
+  // An explicit operator decision: act even while automation is paused or
+  // the evidence brake is engaged, and past the hourly re-replication limit
+  // (what it places still counts toward it); promotion stays under the
+  // failover rules.
+  const TaskManager::Replanned planned = tasks_.PlanReplacements(txn);
+  NoteRereplications(m, planned.stores, 0);
+  for (const auto& id : planned.tasks) out.add_tasks_created(id);
   if (AutomationRunningLocked()) tasks_.Schedule(txn);
   SK_RETURN_IF_ERROR(CommitLocked(txn));
   return out;

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
+#include "slotmgr/automation_guard.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -44,6 +45,32 @@ void ForgetLastAutomaticFailover(AutomationRecord& automation, const std::string
         std::max(0, static_cast<int>(automation.state().recent_failovers()) - 1));
     return;
   }
+}
+
+// A master that may serve (and so is promoted again when its agent holds
+// no lease): a usable one, or one the evidence brake keeps
+// (automation_guard.h).
+bool MayServe(const FailoverEnv& env, const StoreRecord& store, const v1::Copy& master) {
+  if (master.usable()) return true;
+  const HostRecord* host = FindHost(env.model, master.slot().host());
+  const v1::SlotInfo* slot = FindSlot(env.model, master.slot());
+  return host != nullptr && slot != nullptr &&
+         BrakeKeepsServing(env.automation, host->info(), *slot, store);
+}
+
+// True when automation is paused on the host of `master` (of `store`): its
+// failover waits, journaled once per failure (`since`).
+bool HeldBackByPause(FailoverEnv& env, Txn& txn, const std::string& store, const v1::Copy* master,
+                     int64_t since) {
+  if (master == nullptr || !HostPaused(env.model, master->slot().host())) return false;
+  if (env.notices.insert(absl::StrCat("paused/", store, "/", since)).second) {
+    env.journal.Record(
+        txn, event_kind::kAutomationHeldBack, v1::WARNING,
+        absl::StrCat("automatic failover of ", store, " held back: automation is paused on host ",
+                     master->slot().host()),
+        master->slot().host(), master->slot().slot(), store);
+  }
+  return true;
 }
 
 }  // namespace
@@ -89,7 +116,7 @@ void Promoter::Step(FailoverEnv& env, Txn& txn) {
       if (!PlannedStep(env, txn, rec, view)) return;
       continue;
     }
-    if (master != nullptr && master->usable() && !master->serving() &&
+    if (master != nullptr && !master->serving() && MayServe(env, rec, *master) &&
         !env.outbox.PromotePending(master->slot().host(), master->slot().slot()) &&
         env.masters.RepromoteDue(master->slot(), mono)) {
       Repromote(env, txn, rec, *master);
@@ -109,6 +136,7 @@ void Promoter::Step(FailoverEnv& env, Txn& txn) {
       g.hard_mono = mono;
     }
     if (!env.automation_running) continue;
+    if (HeldBackByPause(env, txn, name, master, g.unusable_mono)) continue;
     const bool hard = g.hard_mono >= 0;
     const int64_t since = hard ? g.hard_mono : g.unusable_mono;
     const int64_t grace =

@@ -8,13 +8,22 @@
 
 #include "absl/strings/str_cat.h"
 #include "proto/model_util.h"
+#include "slotmgr/automation_guard.h"
 #include "slotmgr/ksck.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
 
 bool Troubled(const v1::HostInfo& h) {
-  return h.state() != v1::HOST_UP || h.draining() || h.clock_skewed() || h.conditions_size() > 0;
+  if (h.state() != v1::HOST_UP || h.draining() || h.clock_skewed() || h.conditions_size() > 0 ||
+      h.has_automation_pause()) {
+    return true;
+  }
+  for (const v1::UnitInfo& u : h.units()) {
+    if (u.state() != v1::UNIT_ONLINE || u.flap_suppressed() || !u.held_reason().empty())
+      return true;
+  }
+  return false;
 }
 
 void CountSlotRole(v1::SlotRole role, v1::ClusterStatus& out) {
@@ -96,7 +105,8 @@ v1::ClusterStatus Queries::GetClusterStatus() const {
     }
   }
   *out.mutable_recovery() = Recovery(model);
-  *out.mutable_automation() = state_.automation->state();
+  *out.mutable_automation() =
+      AutomationStateForClients(*state_.automation, model, out.coordinator_time_ms(), *config_);
   return out;
 }
 
@@ -172,7 +182,7 @@ v1::ListTasksResponse Queries::ListTasks(const v1::ListTasksRequest& req) const 
 
 v1::AutomationState Queries::GetAutomation() const {
   absl::MutexLock lock(mu_);
-  return state_.automation->state();
+  return AutomationStateForClients(*state_.automation, *state_.model, clock_->NowMs(), *config_);
 }
 
 v1::ConsistencyReport Queries::CheckModel(int64_t max_lag_ms) const {

@@ -11,6 +11,7 @@
 #include "base/status_macros.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
+#include "slotmgr/automation_guard.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/copy_status.h"
 #include "slotmgr/failure_detector.h"
@@ -139,10 +140,12 @@ bool NoteClock(Journal& journal, Txn& txn, const std::string& host, v1::HostInfo
 }
 
 // Replaces the host's conditions when the set changed, with the
-// coordinator's hard verdict, and journals the new set. True if it changed.
+// coordinator's hard verdict, and journals the new set. True if it changed;
+// `arrived` gets the drive units with hard evidence that is new.
 bool NoteConditions(Journal& journal, Txn& txn, const std::string& host, v1::HostInfo& h,
-                    const v1::HealthReport& report) {
+                    const v1::HealthReport& report, std::vector<std::string>* arrived) {
   if (SameConditions(h.conditions(), report.conditions())) return false;
+  *arrived = UnitsWithNewHardEvidence(h, h.conditions(), report.conditions());
   std::vector<std::string> list;
   for (const auto& c : report.conditions()) {
     list.push_back(absl::StrCat(v1::ConditionType_Name(c.type()), " on ", c.subject(),
@@ -194,16 +197,19 @@ void NoteUsage(Journal& journal, Txn& txn, v1::HostInfo& h, const v1::HealthRepo
 // the lease ends first.
 std::optional<v1::LeaseRenewal> RenewLeases(const ClusterModel& model, const v1::HostInfo& h,
                                             const SlotCopyIndex::HostSlots& copies,
-                                            uint64_t report_id, int64_t mono, int64_t lease_ms,
-                                            LeaseTable& leases) {
+                                            const AutomationRecord& automation, uint64_t report_id,
+                                            int64_t mono, int64_t lease_ms, LeaseTable& leases) {
   std::optional<v1::LeaseRenewal> renewal;
   for (int i = 0; i < h.slots_size(); ++i) {
     const v1::SlotInfo& si = h.slots(i);
     // A master that is not serving holds no lease to renew: it needs a
     // promote (its agent would refuse the renewal).
-    if (si.role() != v1::SLOT_MASTER || !si.usable() || !si.serving()) continue;
+    if (si.role() != v1::SLOT_MASTER || !si.serving()) continue;
     const StoreRecord* store = copies.store[i];
     if (store == nullptr || store->moving_master() || store->has_pending_target()) continue;
+    // An unusable master is fenced so that a replica can take over, unless
+    // the evidence brake keeps it (automation_guard.h).
+    if (!si.usable() && !BrakeKeepsServing(automation, h, si, *store)) continue;
     if (!renewal) {
       renewal.emplace();
       renewal->set_report_id(report_id);
@@ -256,7 +262,12 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
     recompute = true;
   }
   recompute |= NoteClock(journal_, txn, host, h, report, now, config_.max_clock_skew_ms);
-  recompute |= NoteConditions(journal_, txn, host, h, report);
+  std::vector<std::string> arrived;
+  recompute |= NoteConditions(journal_, txn, host, h, report, &arrived);
+  if (!arrived.empty()) {
+    Mutation m = MutationLocked(txn);
+    NoteHardEvidence(m, host, arrived);
+  }
   NoteUsage(journal_, txn, h, report, where, slot_copies_.For(host, h, model_));
   recompute |= masters_.NoteReport(txn, model_, host, h, report, outbox_);
   if (!blocked_users_.empty() ||
@@ -270,8 +281,8 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   if (recompute) RecomputeLocked(txn);
   SK_RETURN_IF_ERROR(CommitLocked(txn));
   // The commit may have changed stores: the index is looked up again.
-  return RenewLeases(model_, h, slot_copies_.For(host, h, model_), report.report_id(), mono,
-                     config_.lease_ms, leases_);
+  return RenewLeases(model_, h, slot_copies_.For(host, h, model_), automation_, report.report_id(),
+                     mono, config_.lease_ms, leases_);
 }
 
 absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck& ack) {

@@ -11,9 +11,8 @@
 
 namespace slotkeeper::slotmgr {
 
-absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(const std::string& listen,
-                                                                    Coordinator* core,
-                                                                    Clock* clock) {
+absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(
+    const std::string& listen, Coordinator* core, Clock* clock, std::unique_ptr<PeerLister> peers) {
   absl::Status st = ValidateHostPort(listen, /*allow_port_zero=*/true);
   if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("--listen: ", st.message()));
   std::unique_ptr<SlotmgrServer> s(new SlotmgrServer());
@@ -36,6 +35,11 @@ absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(const std::s
                      ": the address is in use (another slotmgrd?) or not available here"));
   }
   s->address_ = absl::StrCat(listen.substr(0, listen.rfind(':')), ":", port);
+  // A second opinion must not wait long on a dead host: it then counts as
+  // unreadable.
+  s->opinion_peers_ = peers != nullptr ? std::move(peers) : MakeGrpcPeerLister(absl::Seconds(5));
+  s->opinions_ = std::make_unique<SecondOpinionWorker>(core, s->opinion_peers_.get());
+  s->opinions_->Start();
   return s;
 }
 
@@ -50,6 +54,7 @@ void SlotmgrServer::TickAndFlush() {
 void SlotmgrServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  if (opinions_ != nullptr) opinions_->Stop();
   if (automation_ != nullptr) automation_->Shutdown();
   if (server_ == nullptr) return;  // it never started listening
   server_->Shutdown(std::chrono::system_clock::now() +

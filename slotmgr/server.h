@@ -1,7 +1,8 @@
 // slotmgrd's gRPC server: the AgentService (callback API), the Automation
 // service, the standard health checking service and server reflection, with
-// credentials from base/grpc_util.h. Used by slotmgrd's main and by tests
-// that run the coordinator in-process on a loopback port.
+// credentials from base/grpc_util.h; and the second-opinion worker that reads
+// units due to be declared lost (second_opinion.h). Used by slotmgrd's main
+// and by tests that run the coordinator in-process on a loopback port.
 #ifndef SLOTKEEPER_SLOTMGR_SERVER_H_
 #define SLOTKEEPER_SLOTMGR_SERVER_H_
 
@@ -15,6 +16,8 @@
 #include "slotmgr/agent_service.h"
 #include "slotmgr/automation_service.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/data_verifier.h"
+#include "slotmgr/second_opinion.h"
 
 namespace slotkeeper::slotmgr {
 
@@ -22,9 +25,11 @@ namespace slotkeeper::slotmgr {
 // owned and must outlive it. Thread-safe.
 class SlotmgrServer {
  public:
-  // Listens on `listen` (HOST:PORT; port 0 picks a free one).
-  static absl::StatusOr<std::unique_ptr<SlotmgrServer>> Start(const std::string& listen,
-                                                              Coordinator* core, Clock* clock);
+  // Listens on `listen` (HOST:PORT; port 0 picks a free one). `peers`
+  // reaches the agents' ReplicaPeer service (gRPC when null).
+  static absl::StatusOr<std::unique_ptr<SlotmgrServer>> Start(
+      const std::string& listen, Coordinator* core, Clock* clock,
+      std::unique_ptr<PeerLister> peers = nullptr);
   ~SlotmgrServer();
 
   // "127.0.0.1:NNNN", with the port actually bound.
@@ -39,6 +44,8 @@ class SlotmgrServer {
  private:
   SlotmgrServer() = default;
   Coordinator* core_ = nullptr;
+  std::unique_ptr<PeerLister> opinion_peers_;
+  std::unique_ptr<SecondOpinionWorker> opinions_;
   std::unique_ptr<AgentServiceImpl> agent_;
   std::unique_ptr<AutomationServiceImpl> automation_;
   std::unique_ptr<grpc::Server> server_;

@@ -50,6 +50,25 @@ ABSL_FLAG(absl::Duration, final_pull_deadline, absl::Seconds(30),
           "once more within this time (0: never)");
 ABSL_FLAG(absl::Duration, failover_store_cooldown, absl::Hours(1),
           "no second automatic failover of the same store within this");
+ABSL_FLAG(double, evidence_brake_host_fraction, 0.3,
+          "evidence brake: hard evidence arriving on more than this share of the hosts within "
+          "--evidence_brake_window stops every irreversible step until acknowledged");
+ABSL_FLAG(int, evidence_brake_min_hosts, 2, "evidence brake: ... and on at least this many hosts");
+ABSL_FLAG(double, evidence_brake_unit_fraction, 0.2,
+          "evidence brake: or on more than this share of the drive units");
+ABSL_FLAG(int, evidence_brake_min_units, 3, "evidence brake: ... and on at least this many units");
+ABSL_FLAG(absl::Duration, evidence_brake_window, absl::Minutes(2),
+          "evidence brake: what arrives within this counts as arriving at once");
+ABSL_FLAG(
+    int, max_units_lost_per_hour, 4,
+    "drive units declared lost per sliding hour (operators exceed it with mark-lost --force)");
+ABSL_FLAG(int, max_rereplications_per_hour, 100,
+          "stores given new replicas by automation per sliding hour");
+ABSL_FLAG(absl::Duration, flap_half_life, absl::Minutes(15),
+          "flap damping: a drive unit's failure penalty halves every this long");
+ABSL_FLAG(double, flap_suppress_threshold, 2.5,
+          "flap damping: a unit whose penalty (1 per failure, decaying) reaches this is held out "
+          "of placement and declared lost if it stays so for --replace_after");
 ABSL_FLAG(int, max_incoming_per_host, 2, "replication tasks writing to one host at once");
 ABSL_FLAG(int, max_outgoing_per_host, 2, "replication tasks reading from one host at once");
 ABSL_FLAG(int, max_tasks, 64, "replication tasks at once in the cluster");
@@ -84,6 +103,15 @@ slotkeeper::slotmgr::CoordinatorConfig ConfigFromFlags() {
   config.failover_rate_limit = absl::GetFlag(FLAGS_failover_rate_limit);
   config.failover_rate_window_ms = Ms(absl::GetFlag(FLAGS_failover_rate_window));
   config.failover_store_cooldown_ms = Ms(absl::GetFlag(FLAGS_failover_store_cooldown));
+  config.evidence_brake_host_fraction = absl::GetFlag(FLAGS_evidence_brake_host_fraction);
+  config.evidence_brake_min_hosts = absl::GetFlag(FLAGS_evidence_brake_min_hosts);
+  config.evidence_brake_unit_fraction = absl::GetFlag(FLAGS_evidence_brake_unit_fraction);
+  config.evidence_brake_min_units = absl::GetFlag(FLAGS_evidence_brake_min_units);
+  config.evidence_brake_window_ms = Ms(absl::GetFlag(FLAGS_evidence_brake_window));
+  config.max_units_lost_per_hour = absl::GetFlag(FLAGS_max_units_lost_per_hour);
+  config.max_rereplications_per_hour = absl::GetFlag(FLAGS_max_rereplications_per_hour);
+  config.flap_half_life_ms = Ms(absl::GetFlag(FLAGS_flap_half_life));
+  config.flap_suppress_threshold = absl::GetFlag(FLAGS_flap_suppress_threshold);
   config.max_incoming_per_host = absl::GetFlag(FLAGS_max_incoming_per_host);
   config.max_outgoing_per_host = absl::GetFlag(FLAGS_max_outgoing_per_host);
   config.max_tasks_global = absl::GetFlag(FLAGS_max_tasks);

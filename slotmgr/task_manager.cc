@@ -1,5 +1,6 @@
 #include "slotmgr/task_manager.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,25 +14,35 @@ namespace slotkeeper::slotmgr {
 
 using model::SlotName;
 
-std::vector<std::string> TaskManager::PlanReplacements(Txn& txn) {
-  // Stores short of copies (lost copies do not count; seeding ones do).
-  std::vector<std::string> short_stores;
+TaskManager::Replanned TaskManager::PlanReplacements(Txn& txn, int max_stores) {
+  // Stores short of copies (lost copies do not count; seeding ones do),
+  // those with fewest copies first.
+  std::vector<std::pair<uint32_t, std::string>> by_copies;
   for (const auto& [name, rec] : model_->stores) {
     // A store only recognised on disk (epoch 0: never declared, no master)
     // waits for an operator's `store create`; it is not re-replicated.
     if (rec.info().master_epoch() == 0) continue;
     uint32_t present = 0;
     for (const auto& c : rec.info().copies()) present += c.role() != v1::SLOT_LOST;
-    if (present < rec.info().required_copies()) short_stores.push_back(name);
+    if (present < rec.info().required_copies()) by_copies.emplace_back(present, name);
   }
-  std::vector<std::string> created;
-  if (short_stores.empty()) return created;
+  std::sort(by_copies.begin(), by_copies.end());
+  Replanned out;
+  std::vector<std::string> short_stores;
+  for (const auto& [present, name] : by_copies) {
+    if (max_stores >= 0 && static_cast<int>(short_stores.size()) >= max_stores) {
+      ++out.waiting;
+      continue;
+    }
+    short_stores.push_back(name);
+  }
+  if (short_stores.empty()) return out;
   std::optional<ClusterView> view = view_();
-  if (!view) return created;
+  if (!view) return out;
   absl::StatusOr<PlacementOutcome> outcome = PlaceReplicas(*view, short_stores, *config_);
   if (!outcome.ok()) {
     LogError("coordinator", absl::StrCat("placement: ", outcome.status().ToString()));
-    return created;
+    return out;
   }
   for (const auto& [store, why] : outcome->refused) {
     if (placement_notices_.insert(absl::StrCat(store, "/", why)).second) {
@@ -60,17 +71,19 @@ std::vector<std::string> TaskManager::PlanReplacements(Txn& txn) {
     c->set_role(v1::SLOT_SEEDING);
     c->set_usable(true);
     SetSlotRole(*model_, txn, r.target, v1::SLOT_SEEDING, r.store).IgnoreError();
-    created.push_back(CreateTask(txn, r.store, r.source, r.target, replaces));
+    out.tasks.push_back(CreateTask(txn, r.store, r.source, r.target, replaces));
+    if (out.stores.empty() || out.stores.back() != r.store) out.stores.push_back(r.store);
   }
-  return created;
+  return out;
 }
 
 std::string TaskManager::CreateTask(Txn& txn, const std::string& store, const v1::SlotRef& source,
-                                    const v1::SlotRef& target, const v1::SlotRef& replaces) {
+                                    const v1::SlotRef& target, const v1::SlotRef& replaces,
+                                    v1::TaskKind kind) {
   StoredTask t;
   v1::TaskInfo* ti = t.mutable_info();
   ti->set_id(absl::StrCat("t", ++last_seq_));
-  ti->set_kind(v1::TASK_RE_REPLICATE);
+  ti->set_kind(kind);
   ti->set_state(v1::TASK_QUEUED);  // a new task; not a transition
   ti->set_store(store);
   *ti->mutable_source() = source;
@@ -81,7 +94,8 @@ std::string TaskManager::CreateTask(Txn& txn, const std::string& store, const v1
   const std::string id = ti->id();
   journal_->Record(
       txn, event_kind::kTaskCreated, v1::INFO,
-      absl::StrCat("task ", id, ": copy ", store, " from ", SlotName(source), " to ",
+      absl::StrCat("task ", id, kind == v1::TASK_CATCH_UP ? ": catch up " : ": copy ", store,
+                   " from ", SlotName(source), kind == v1::TASK_CATCH_UP ? " into " : " to ",
                    SlotName(target),
                    replaces.host().empty() ? "" : " (replaces " + SlotName(replaces) + ")"),
       target.host(), target.slot(), store, id);
@@ -187,7 +201,8 @@ bool TaskManager::Succeed(Txn& txn, StoredTask& task) {
   ti->set_last_error("");
   journal_->Record(txn, event_kind::kTaskDone, v1::INFO,
                    absl::StrCat("task ", id, " done and verified: ", SlotName(ti->target()),
-                                " is a replica of ", ti->store()),
+                                " is a replica of ", ti->store(), " (", ti->progress().bytes_done(),
+                                " of ", ti->progress().bytes_total(), " bytes copied)"),
                    ti->target().host(), ti->target().slot(), ti->store(), id);
   auto sit = model_->stores.find(ti->store());
   if (sit == model_->stores.end()) return false;
@@ -247,22 +262,51 @@ bool TaskManager::Fail(Txn& txn, StoredTask& task, const std::string& error) {
       txn, event_kind::kTaskFailed, v1::CRITICAL,
       absl::StrCat("task ", id, " gave up after ", ti->attempts(), " attempts: ", error),
       ti->target().host(), ti->target().slot(), ti->store(), id);
+  if (ti->kind() == v1::TASK_CATCH_UP) {
+    // A reinstated copy that cannot catch up is lost again, not emptied.
+    SetSlotRole(*model_, txn, ti->target(), v1::SLOT_LOST, ti->store()).IgnoreError();
+    return true;
+  }
   // Release the target so that placement can try elsewhere.
-  auto sit = model_->stores.find(ti->store());
+  ReleaseTarget(txn, ti->store(), ti->target());
+  return true;
+}
+
+void TaskManager::ReleaseTarget(Txn& txn, const std::string& store, const v1::SlotRef& slot) {
+  auto sit = model_->stores.find(store);
   if (sit != model_->stores.end()) {
     auto* copies = sit->second.mutable_info()->mutable_copies();
     for (int i = 0; i < copies->size(); ++i) {
-      if (model::SameSlot(copies->Get(i).slot(), ti->target())) {
+      if (model::SameSlot(copies->Get(i).slot(), slot)) {
         copies->DeleteSubrange(i, 1);
+        txn.stores.insert(store);
         break;
       }
     }
   }
-  SetSlotRole(*model_, txn, ti->target(), v1::SLOT_SPARE, "").IgnoreError();
+  SetSlotRole(*model_, txn, slot, v1::SLOT_SPARE, "").IgnoreError();
   v1::Command release;
-  release.mutable_release_slot()->set_slot(ti->target().slot());
-  release.mutable_release_slot()->set_store(ti->store());
-  outbox_->Issue(txn, ti->target().host(), release);
+  release.mutable_release_slot()->set_slot(slot.slot());
+  release.mutable_release_slot()->set_store(store);
+  outbox_->Issue(txn, slot.host(), release);
+}
+
+bool TaskManager::CancelTask(Txn& txn, StoredTask& task, const std::string& why) {
+  v1::TaskInfo* ti = task.mutable_info();
+  const v1::TaskState was = ti->state();
+  if (model::IsTaskFinished(was) || !SetTaskState(txn, task, v1::TASK_CANCELLED).ok()) return false;
+  ti->set_finished_ms(clock_->NowMs());
+  if (was == v1::TASK_RUNNING) {
+    v1::Command cancel;
+    cancel.mutable_cancel_task()->set_task_id(ti->id());
+    outbox_->Issue(txn, ti->target().host(), std::move(cancel));
+  }
+  journal_->Record(txn, event_kind::kTaskCancelled, v1::INFO,
+                   absl::StrCat("task ", ti->id(), " cancelled: ", why), ti->target().host(),
+                   ti->target().slot(), ti->store(), ti->id());
+  const v1::SlotInfo* target = FindSlot(*model_, ti->target());
+  if (target == nullptr || target->role() != v1::SLOT_SEEDING) return false;
+  ReleaseTarget(txn, ti->store(), ti->target());
   return true;
 }
 

@@ -55,17 +55,32 @@ class TaskManager {
   uint64_t last_seq() const { return last_seq_; }
   void set_last_seq(uint64_t seq) { last_seq_ = seq; }
 
+  // What PlanReplacements did.
+  struct Replanned {
+    std::vector<std::string> tasks;   // ids of the tasks created
+    std::vector<std::string> stores;  // stores given new replicas
+    int waiting = 0;                  // stores short of copies left for later (max_stores)
+  };
+
   // For every declared store short of copies (LOST ones do not count,
-  // SEEDING ones do): places new replicas, marks their slots SEEDING and
+  // SEEDING ones do), at most `max_stores` of them (-1: all), those with
+  // fewest copies first: places new replicas, marks their slots SEEDING and
   // creates a task for each. A store only recognised on disk (epoch 0)
   // waits for an operator. A store that cannot be placed is journaled once
-  // per reason. Returns the ids of the tasks created.
-  std::vector<std::string> PlanReplacements(Txn& txn);
+  // per reason.
+  Replanned PlanReplacements(Txn& txn, int max_stores = -1);
 
   // A QUEUED task copying `store` from `source` into `target`, standing for
-  // the lost copy `replaces` (empty SlotRef: none). Returns its id.
+  // the lost copy `replaces` (empty SlotRef: none). TASK_CATCH_UP brings a
+  // copy already there up to date (a reinstated one). Returns its id.
   std::string CreateTask(Txn& txn, const std::string& store, const v1::SlotRef& source,
-                         const v1::SlotRef& target, const v1::SlotRef& replaces);
+                         const v1::SlotRef& target, const v1::SlotRef& replaces,
+                         v1::TaskKind kind = v1::TASK_RE_REPLICATE);
+
+  // Cancels an unfinished task (`why` journaled): a running one is told to
+  // stop, and the copy it was seeding is released (its agent quarantines
+  // what was copied) and leaves the store. True when copies changed.
+  bool CancelTask(Txn& txn, StoredTask& task, const std::string& why);
 
   // Moves tasks whose backoff is over back to QUEUED and starts what the
   // scheduler selects (StartTask commands).
@@ -77,8 +92,9 @@ class TaskManager {
   void RestartTasksOf(Txn& txn, const std::string& host);
 
   // A RUNNING task ended: verified success, or a failed attempt (`error`).
-  // Returns true when copies or slots changed, so that health must be
-  // derived again.
+  // A catch-up that fails for good leaves its copy LOST (kept on disk, not
+  // released: it may be reinstated again). Returns true when copies or
+  // slots changed, so that health must be derived again.
   bool FinishTask(Txn& txn, StoredTask& task, bool success, const std::string& error);
 
  private:
@@ -89,6 +105,9 @@ class TaskManager {
   bool RechooseSource(v1::TaskInfo& task) const;
   bool Succeed(Txn& txn, StoredTask& task);
   bool Fail(Txn& txn, StoredTask& task, const std::string& error);
+  // Removes `slot` from `store`'s copies and makes it a spare again, with a
+  // ReleaseSlot command to its agent.
+  void ReleaseTarget(Txn& txn, const std::string& store, const v1::SlotRef& slot);
 
   ClusterModel* const model_;
   Journal* const journal_;

@@ -78,7 +78,7 @@ class TaskManagerTest : public ::testing::Test {
   // Plans the replacement of the lost copy and starts its task.
   std::string PlanAndStart() {
     Txn txn;
-    std::vector<std::string> ids = tasks_.PlanReplacements(txn);
+    std::vector<std::string> ids = tasks_.PlanReplacements(txn).tasks;
     EXPECT_EQ(ids.size(), 1u);
     tasks_.Schedule(txn);
     outbox_.TakeToSend("imap4");
@@ -101,8 +101,10 @@ class TaskManagerTest : public ::testing::Test {
 
 TEST_F(TaskManagerTest, PlansAReplacementOnTheOnlyHostWithoutACopy) {
   Txn txn;
-  std::vector<std::string> ids = tasks_.PlanReplacements(txn);
-  ASSERT_THAT(ids, ElementsAre("t1"));
+  TaskManager::Replanned planned = tasks_.PlanReplacements(txn);
+  ASSERT_THAT(planned.tasks, ElementsAre("t1"));
+  EXPECT_THAT(planned.stores, ElementsAre("st1"));
+  EXPECT_EQ(planned.waiting, 0);
   const v1::TaskInfo& t = Task("t1").info();
   EXPECT_EQ(t.state(), v1::TASK_QUEUED);
   EXPECT_EQ(model::SlotName(t.target()), "imap4/s01");
@@ -114,20 +116,20 @@ TEST_F(TaskManagerTest, PlansAReplacementOnTheOnlyHostWithoutACopy) {
   EXPECT_EQ(tasks_.last_seq(), 1u);
   // The seeding copy counts: nothing more to plan.
   Txn again;
-  EXPECT_THAT(tasks_.PlanReplacements(again), IsEmpty());
+  EXPECT_THAT(tasks_.PlanReplacements(again).tasks, IsEmpty());
 }
 
 TEST_F(TaskManagerTest, AStoreOnlyRecognisedOnDiskWaitsForAnOperator) {
   model_.stores["st1"].mutable_info()->set_master_epoch(0);
   Txn txn;
-  EXPECT_THAT(tasks_.PlanReplacements(txn), IsEmpty());
+  EXPECT_THAT(tasks_.PlanReplacements(txn).tasks, IsEmpty());
   EXPECT_TRUE(txn.events.empty());
 }
 
 TEST_F(TaskManagerTest, AStoreThatCannotBePlacedIsJournaledOncePerReason) {
   model_.hosts["imap4"].mutable_info()->set_draining(true);
   Txn txn;
-  EXPECT_THAT(tasks_.PlanReplacements(txn), IsEmpty());
+  EXPECT_THAT(tasks_.PlanReplacements(txn).tasks, IsEmpty());
   EXPECT_THAT(Kinds(txn), ElementsAre("placement.refused"));
   Txn again;
   tasks_.PlanReplacements(again);
@@ -218,6 +220,49 @@ TEST_F(TaskManagerTest, ATargetThatRegistersAgainGetsItsRunningTaskAgain) {
   Txn other;
   tasks_.RestartTasksOf(other, "imap2");
   EXPECT_TRUE(other.events.empty());
+}
+
+TEST_F(TaskManagerTest, ALimitOnStoresLeavesTheRestWaiting) {
+  Txn txn;
+  TaskManager::Replanned planned = tasks_.PlanReplacements(txn, 0);
+  EXPECT_THAT(planned.tasks, IsEmpty());
+  EXPECT_EQ(planned.waiting, 1);
+  EXPECT_TRUE(txn.events.empty());
+  EXPECT_EQ(FindSlot(model_, Ref("imap4", "s01"))->role(), v1::SLOT_SPARE) << "nothing placed";
+  EXPECT_THAT(tasks_.PlanReplacements(txn, 1).tasks, ElementsAre("t1"));
+}
+
+TEST_F(TaskManagerTest, ACancelledTaskReleasesItsTarget) {
+  const std::string id = PlanAndStart();
+  Txn txn;
+  EXPECT_TRUE(tasks_.CancelTask(txn, Task(id), "the lost copy was reinstated"));
+  EXPECT_EQ(Task(id).info().state(), v1::TASK_CANCELLED);
+  EXPECT_EQ(FindSlot(model_, Ref("imap4", "s01"))->role(), v1::SLOT_SPARE);
+  EXPECT_EQ(FindCopy(model_.stores["st1"], Ref("imap4", "s01")), nullptr);
+  EXPECT_THAT(Kinds(txn), ElementsAre("command.queued", "task.cancelled", "command.queued"));
+  std::vector<v1::Command> sent = outbox_.TakeToSend("imap4");
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].cancel_task().task_id(), id);
+  EXPECT_EQ(sent[1].release_slot().slot(), "s01");
+  // A finished task is not cancelled again.
+  Txn again;
+  EXPECT_FALSE(tasks_.CancelTask(again, Task(id), "twice"));
+}
+
+TEST_F(TaskManagerTest, ACatchUpThatFailsForGoodLeavesItsCopyLost) {
+  config_.max_task_attempts = 1;
+  // imap3/s01 (lost) is reinstated: seeding, caught up from the master.
+  Txn txn;
+  ASSERT_TRUE(SetSlotRole(model_, txn, Ref("imap3", "s01"), v1::SLOT_SEEDING, "st1").ok());
+  const std::string id = tasks_.CreateTask(txn, "st1", Ref("imap1", "s01"), Ref("imap3", "s01"),
+                                           v1::SlotRef(), v1::TASK_CATCH_UP);
+  EXPECT_EQ(Task(id).info().kind(), v1::TASK_CATCH_UP);
+  tasks_.Schedule(txn);
+  ASSERT_EQ(Task(id).info().state(), v1::TASK_RUNNING);
+  Txn fail;
+  EXPECT_TRUE(tasks_.FinishTask(fail, Task(id), false, "source unreachable"));
+  EXPECT_EQ(FindSlot(model_, Ref("imap3", "s01"))->role(), v1::SLOT_LOST);
+  EXPECT_EQ(FindSlot(model_, Ref("imap3", "s01"))->store(), "st1") << "kept, not released";
 }
 
 }  // namespace

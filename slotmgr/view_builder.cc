@@ -44,17 +44,21 @@ absl::StatusOr<ClusterView> BuildView(const ClusterModel& model,
     HostView hv;
     hv.name = name;
     hv.state = h.state();
-    hv.draining = h.draining();
+    // A host where automation is paused takes no promotion and no new
+    // replica, like a draining one.
+    hv.draining = h.draining() || h.has_automation_pause();
     hv.clock_offset_ms = h.clock_offset_ms();
     hv.clock_skewed = h.clock_skewed();
     auto lh = last_heard_ms.find(name);
     hv.last_heard_ms = lh != last_heard_ms.end() ? lh->second : h.last_heard_ms();
     view.hosts.push_back(hv);
     std::map<std::string, std::string> unit_of_fs;
-    std::map<std::string, bool> unit_draining;
+    // A draining unit, or one that flap damping suppresses, takes no new
+    // replica.
+    std::map<std::string, bool> unit_closed;
     for (const auto& u : h.units()) {
       view.units.push_back({name, u.name(), u.state(), u.failed_since_ms()});
-      unit_draining[u.name()] = u.draining();
+      unit_closed[u.name()] = u.draining() || u.flap_suppressed();
     }
     for (const auto& f : h.filesystems()) {
       FilesystemView fv;
@@ -78,8 +82,7 @@ absl::StatusOr<ClusterView> BuildView(const ClusterModel& model,
       sv.role = s.role();
       // A spare holding un-adopted data counts as taken: never a target.
       sv.store = s.store().empty() ? s.unadopted_store() : s.store();
-      // A draining unit takes no new replicas: its spares are not usable.
-      sv.usable = s.usable() && !(s.role() == v1::SLOT_SPARE && unit_draining[sv.unit]);
+      sv.usable = s.usable() && !(s.role() == v1::SLOT_SPARE && unit_closed[sv.unit]);
       view.slots.push_back(sv);
     }
   }

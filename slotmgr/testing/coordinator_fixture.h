@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/lost_units.h"
 #include "slotmgr/testing/slot_ref.h"
 #include "slotmgr/view_builder.h"
 
@@ -234,6 +235,16 @@ class CoordinatorFixture : public ::testing::Test {
     req.set_host(host);
     req.set_unit(unit);
     return coord_->MarkLost(req);
+  }
+
+  // The second opinion on `host`/`unit` arrives (as the server's worker
+  // applies it, second_opinion.h); true when the unit was held or declared.
+  bool ApplyOpinion(const std::string& host, const std::string& unit, bool readable) {
+    absl::StatusOr<bool> r = coord_->Mutate<bool>([&](Mutation& m) -> absl::StatusOr<bool> {
+      return ApplySecondOpinion(m, {host, unit, readable, readable ? "read" : "unreadable"});
+    });
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() && *r;
   }
 
   // The whole model, serialized: equal strings mean nothing changed.

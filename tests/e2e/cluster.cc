@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "base/grpc_util.h"
 
 namespace slotkeeper::testing {
@@ -222,7 +223,8 @@ void Cluster::KillCoordinator() {
              ec);
 }
 
-absl::Status Cluster::StartAgent(const std::string& host) {
+absl::Status Cluster::StartAgent(const std::string& host,
+                                 const std::vector<std::string>& extra_flags) {
   auto& agent = agents_[host];
   if (agent == nullptr) agent = std::make_unique<Process>();
   if (agent->running()) return absl::FailedPreconditionError(host + " agent already running");
@@ -233,6 +235,7 @@ absl::Status Cluster::StartAgent(const std::string& host) {
   argv.push_back(Runfile(options_.replicatord));
   argv.push_back(absl::StrCat("--config=", HostDir(host), "/agent.textproto"));
   argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   const std::string log =
       absl::StrCat(HostDir(host), "/replicatord.", absl::ToUnixMillis(absl::Now()), ".log");
   if (absl::Status st = agent->Start(argv, log); !st.ok()) return st;
@@ -556,6 +559,17 @@ std::vector<std::string> CheckNoMessageLost(Cluster& cluster,
     problems.insert(problems.end(), found->begin(), found->end());
   }
   return problems;
+}
+
+absl::Status RemountReadOnlyRetrying(LoopFilesystem& fs) {
+  absl::Status last;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline) {
+    last = fs.RemountReadOnly();
+    if (last.ok()) return last;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return last;
 }
 
 absl::StatusOr<std::string> AgentRecordedRole(const std::string& root, const std::string& host,

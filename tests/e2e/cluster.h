@@ -73,7 +73,10 @@ class Cluster {
 
   absl::Status StartCoordinator();
   void KillCoordinator();  // SIGKILL
-  absl::Status StartAgent(const std::string& host);
+  // `extra_flags` after the options' agent_flags, for this start only (a
+  // different build, a test flag).
+  absl::Status StartAgent(const std::string& host,
+                          const std::vector<std::string>& extra_flags = {});
   absl::Status StartAllAgents();
   void KillAgent(const std::string& host);  // SIGKILL
   absl::Status SignalAgent(const std::string& host, int sig);
@@ -174,6 +177,10 @@ absl::Status WaitForFullRecovery(
 // CheckStoreHas for every store of `reference`: the problems, empty if none.
 std::vector<std::string> CheckNoMessageLost(Cluster& cluster,
                                             const std::map<std::string, SlotContent>& reference);
+// `mount -o remount,ro` fails with EBUSY while a file is open for writing
+// (the agent's write probe runs every 200 ms): retried for up to 20 s, as an
+// operator would.
+absl::Status RemountReadOnlyRetrying(LoopFilesystem& fs);
 // The role the agent of `host` recorded for `slot` in its state file
 // (<host>/data/agent-state.textproto): "master", "replica", ... or "" when
 // the slot is not recorded.

@@ -28,19 +28,6 @@ namespace {
 constexpr int64_t kGraceHardMs = 2000;
 constexpr int64_t kLeaseMs = 6000;
 
-// `mount -o remount,ro` fails with EBUSY while a file is open for writing
-// (the agent's write probe runs every 200 ms): retry, as an operator would.
-absl::Status RemountReadOnlyRetrying(LoopFilesystem& fs) {
-  absl::Status last;
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    last = fs.RemountReadOnly();
-    if (last.ok()) return last;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return last;
-}
-
 TEST(FaultReadOnlyTest, MasterFailsOverWithinGraceAndAfterItsLease) {
   if (absl::Status st = CanLoopMount(); !st.ok()) {
     GTEST_SKIP() << "needs loop-mounted ext4 (root) for a read-only remount: " << st;

@@ -39,18 +39,6 @@ constexpr int64_t kBandwidth = 1 << 20;  // bytes/s, per agent
 // machine.
 const absl::Duration kDetectionBound = absl::Milliseconds(kCatchUpMs + 9000);
 
-// `mount -o remount,ro` fails with EBUSY while a file is open for writing.
-absl::Status RemountReadOnlyRetrying(LoopFilesystem& lfs) {
-  absl::Status last;
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    last = lfs.RemountReadOnly();
-    if (last.ok()) return last;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return last;
-}
-
 // Watches the coordinator's view of one copy: when it is first seen
 // unknown (identity changed, not in sync), when it is verified again, and
 // whether it was ever master meanwhile.

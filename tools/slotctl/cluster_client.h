@@ -62,6 +62,10 @@ class ClusterClient {
       const v1::SetAutomationRequest& request) = 0;
   virtual absl::StatusOr<v1::AutomationState> GetAutomation(
       const v1::GetAutomationRequest& request) = 0;
+  virtual absl::StatusOr<v1::AutomationState> AckAutomation(
+      const v1::AckAutomationRequest& request) = 0;
+  virtual absl::StatusOr<v1::ReinstateUnitResponse> ReinstateUnit(
+      const v1::ReinstateUnitRequest& request) = 0;
   virtual absl::StatusOr<v1::ConsistencyReport> CheckConsistency(
       const v1::CheckConsistencyRequest& request) = 0;
   // Data safety. ListQuarantine and a dry-run ReconcileStore ask the agents;

@@ -276,6 +276,22 @@ absl::StatusOr<v1::AutomationState> FakeClusterClient::SetAutomation(
     const v1::SetAutomationRequest& request) {
   if (absl::Status s = Enter("SetAutomation"); !s.ok()) return s;
   c_->last_set_automation = request;
+  if (!request.host().empty()) {
+    if (c_->FindHost(request.host()) == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no host '", request.host(), "'"));
+    }
+    auto* paused = c_->automation.mutable_paused_hosts();
+    for (int i = paused->size() - 1; i >= 0; --i) {
+      if (paused->Get(i).host() == request.host()) paused->DeleteSubrange(i, 1);
+    }
+    if (request.paused()) {
+      v1::PausedHost* p = paused->Add();
+      p->set_host(request.host());
+      p->mutable_pause()->set_reason(request.reason());
+      p->mutable_pause()->set_set_by(request.set_by());
+    }
+    return c_->automation;
+  }
   c_->automation.set_mode(request.paused() ? v1::AUTOMATION_PAUSED : v1::AUTOMATION_RUNNING);
   c_->automation.set_reason(request.reason());
   c_->automation.set_set_by(request.set_by());
@@ -286,6 +302,35 @@ absl::StatusOr<v1::AutomationState> FakeClusterClient::GetAutomation(
     const v1::GetAutomationRequest&) {
   if (absl::Status s = Enter("GetAutomation"); !s.ok()) return s;
   return c_->automation;
+}
+
+absl::StatusOr<v1::AutomationState> FakeClusterClient::AckAutomation(
+    const v1::AckAutomationRequest& request) {
+  if (absl::Status s = Enter("AckAutomation"); !s.ok()) return s;
+  c_->last_ack = request;
+  if (!c_->automation.brake_engaged()) {
+    return absl::FailedPreconditionError(
+        "the evidence brake is not engaged: nothing to acknowledge");
+  }
+  c_->automation.set_brake_engaged(false);
+  c_->automation.clear_brake_reason();
+  return c_->automation;
+}
+
+absl::StatusOr<v1::ReinstateUnitResponse> FakeClusterClient::ReinstateUnit(
+    const v1::ReinstateUnitRequest& request) {
+  if (absl::Status s = Enter(request.dry_run() ? "ReinstateUnit dry-run" : "ReinstateUnit");
+      !s.ok()) {
+    return s;
+  }
+  c_->last_reinstate = request;
+  if (c_->FindHost(request.host()) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no host '", request.host(), "'"));
+  }
+  if (!c_->reinstate_error.ok()) return c_->reinstate_error;
+  v1::ReinstateUnitResponse resp = c_->reinstate;
+  resp.set_done(!request.dry_run());
+  return resp;
 }
 
 absl::StatusOr<v1::ConsistencyReport> FakeClusterClient::CheckConsistency(

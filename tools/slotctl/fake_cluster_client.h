@@ -53,6 +53,11 @@ struct FakeCluster {
   std::vector<v1::PurgeQuarantineItemsRequest> purges;
   v1::UnblockUserRequest last_unblock;
   v1::ReconcileStoreRequest last_reconcile;
+  v1::AckAutomationRequest last_ack;
+  v1::ReinstateUnitRequest last_reinstate;
+  // What ReinstateUnit answers (done set unless a dry run), or its error.
+  v1::ReinstateUnitResponse reinstate;
+  absl::Status reinstate_error;
 
   v1::HostInfo* FindHost(const std::string& name);
   v1::StoreInfo* FindStore(const std::string& name);
@@ -86,6 +91,10 @@ class FakeClusterClient : public ClusterClient {
       const v1::SetAutomationRequest& request) override;
   absl::StatusOr<v1::AutomationState> GetAutomation(
       const v1::GetAutomationRequest& request) override;
+  absl::StatusOr<v1::AutomationState> AckAutomation(
+      const v1::AckAutomationRequest& request) override;
+  absl::StatusOr<v1::ReinstateUnitResponse> ReinstateUnit(
+      const v1::ReinstateUnitRequest& request) override;
   absl::StatusOr<v1::ConsistencyReport> CheckConsistency(
       const v1::CheckConsistencyRequest& request) override;
   absl::StatusOr<v1::ListQuarantineItemsResponse> ListQuarantine(

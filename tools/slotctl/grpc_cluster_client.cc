@@ -133,6 +133,16 @@ absl::StatusOr<v1::AutomationState> GrpcClusterClient::GetAutomation(
   return Unary<v1::GetAutomationRequest, v1::AutomationState>(&v1::Automation::Stub::GetAutomation,
                                                               request);
 }
+absl::StatusOr<v1::AutomationState> GrpcClusterClient::AckAutomation(
+    const v1::AckAutomationRequest& request) {
+  return Unary<v1::AckAutomationRequest, v1::AutomationState>(&v1::Automation::Stub::AckAutomation,
+                                                              request);
+}
+absl::StatusOr<v1::ReinstateUnitResponse> GrpcClusterClient::ReinstateUnit(
+    const v1::ReinstateUnitRequest& request) {
+  return Unary<v1::ReinstateUnitRequest, v1::ReinstateUnitResponse>(
+      &v1::Automation::Stub::ReinstateUnit, request);
+}
 absl::StatusOr<v1::ConsistencyReport> GrpcClusterClient::CheckConsistency(
     const v1::CheckConsistencyRequest& request) {
   return Unary<v1::CheckConsistencyRequest, v1::ConsistencyReport>(

@@ -48,6 +48,10 @@ class GrpcClusterClient : public ClusterClient {
       const v1::SetAutomationRequest& request) override;
   absl::StatusOr<v1::AutomationState> GetAutomation(
       const v1::GetAutomationRequest& request) override;
+  absl::StatusOr<v1::AutomationState> AckAutomation(
+      const v1::AckAutomationRequest& request) override;
+  absl::StatusOr<v1::ReinstateUnitResponse> ReinstateUnit(
+      const v1::ReinstateUnitRequest& request) override;
   absl::StatusOr<v1::ConsistencyReport> CheckConsistency(
       const v1::CheckConsistencyRequest& request) override;
   absl::StatusOr<v1::ListQuarantineItemsResponse> ListQuarantine(

@@ -30,6 +30,7 @@ const std::vector<VerbDef>& AllVerbs() {
     auto* all = new std::vector<VerbDef>(ReadVerbs());
     for (VerbDef& v : WriteVerbs()) all->push_back(std::move(v));
     for (VerbDef& v : SafetyVerbs()) all->push_back(std::move(v));
+    for (VerbDef& v : AutomationVerbs()) all->push_back(std::move(v));
     return all;
   }();
   return *verbs;

@@ -66,6 +66,7 @@ absl::Status Annotate(const absl::Status& status, absl::string_view about);
 std::vector<VerbDef> ReadVerbs();
 std::vector<VerbDef> WriteVerbs();
 std::vector<VerbDef> SafetyVerbs();
+std::vector<VerbDef> AutomationVerbs();  // verbs_automation.cc
 
 // Asks `question` on stderr and reads the answer from stdin; true only for
 // "y" or "yes". End of input counts as no.

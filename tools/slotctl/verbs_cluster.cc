@@ -3,6 +3,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "proto/model_util.h"
 #include "tools/slotctl/render.h"
@@ -46,7 +47,36 @@ std::string AutomationLine(const v1::AutomationState& a, int64_t now_ms, bool co
     absl::StrAppend(&line, " (automatic failovers in window: ", a.recent_failovers(), "/",
                     a.failover_limit(), ")");
   }
+  if (a.brake_engaged()) {
+    absl::StrAppend(&line, "; ", Paint("EVIDENCE BRAKE ENGAGED", Tone::kBad, color), " ",
+                    FormatAgo(a.brake_since_ms(), now_ms),
+                    ": nothing declared lost or re-replicated until 'slotctl automation ack'");
+  }
+  if (a.paused_hosts_size() > 0) {
+    std::vector<std::string> hosts;
+    for (const v1::PausedHost& p : a.paused_hosts()) hosts.push_back(p.host());
+    absl::StrAppend(&line, "; ", Paint("paused on", Tone::kWarn, color), " ",
+                    absl::StrJoin(hosts, ", "));
+  }
   return line;
+}
+
+// What a drive unit waits for beyond its state: a second opinion, a
+// reinstatement, flap damping ("" when nothing).
+static std::string UnitNotes(const v1::UnitInfo& u, int64_t now) {
+  std::vector<std::string> notes;
+  if (u.second_opinion_since_ms() > 0) {
+    notes.push_back(absl::StrCat("due to be declared lost: its slots are being read (since ",
+                                 FormatAgo(u.second_opinion_since_ms(), now), ")"));
+  }
+  if (!u.held_reason().empty()) {
+    notes.push_back(absl::StrCat("HELD until 'slotctl unit reinstate' (", u.held_reason(), ")"));
+  }
+  if (u.flap_suppressed()) {
+    notes.push_back(
+        absl::StrFormat("flapping (penalty %.1f): held out of placement", u.flap_penalty()));
+  }
+  return absl::StrJoin(notes, "; ");
 }
 
 std::string MasterName(const v1::StoreInfo& s) {
@@ -70,6 +100,45 @@ void PrintStoresTable(Invocation& inv,
 
 // ---------------------------------------------------------------------------
 
+// A host of `status`'s "needing attention": its state, the units,
+// filesystems and conditions that are not well.
+static void PrintTroubledHost(Invocation& inv, const v1::HostInfo& h, int64_t now) {
+  std::ostream& out = inv.out();
+  out << "  " << h.name() << ": "
+      << Paint(model::Name(h.state()), HostStateTone(h.state()), inv.color) << " since "
+      << FormatAgo(h.state_since_ms(), now)
+      << (h.draining() ? absl::StrCat(", draining (", h.drain_reason(), ")") : "")
+      << (h.has_automation_pause()
+              ? absl::StrCat(", automation paused (", h.automation_pause().reason(), ")")
+              : "")
+      << (h.clock_skewed() ? absl::StrCat(", clock off by ", FormatOffset(h.clock_offset_ms()))
+                           : "")
+      << "\n";
+  for (const v1::UnitInfo& u : h.units()) {
+    const std::string notes = UnitNotes(u, now);
+    if (u.state() == v1::UNIT_ONLINE && !u.draining() && notes.empty()) continue;
+    out << "    unit " << u.name() << ": "
+        << Paint(model::Name(u.state()), u.state() == v1::UNIT_ONLINE ? Tone::kWarn : Tone::kBad,
+                 inv.color)
+        << (u.failed_since_ms() ? absl::StrCat(" since ", FormatAgo(u.failed_since_ms(), now)) : "")
+        << (u.replace_at_ms() == 0 ? ""
+            : !u.held_reason().empty()
+                ? absl::StrCat(", read again ", FormatAgo(u.replace_at_ms(), now))
+            : u.replace_at_ms() > now
+                ? absl::StrCat(", to be declared lost ", FormatAgo(u.replace_at_ms(), now))
+                : absl::StrCat(", due to be declared lost ", FormatAgo(u.replace_at_ms(), now)))
+        << (u.draining() ? ", draining" : "") << (notes.empty() ? "" : "; " + notes) << "\n";
+  }
+  for (const v1::FilesystemInfo& f : h.filesystems()) {
+    if (f.state() == v1::FS_OK) continue;
+    out << "    filesystem " << f.mount_point() << " (unit " << f.unit()
+        << "): " << Paint(model::Name(f.state()), Tone::kBad, inv.color) << "\n";
+  }
+  for (const v1::Condition& c : h.conditions()) {
+    out << "    condition " << ConditionLine(c, now) << "\n";
+  }
+}
+
 absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
   absl::StatusOr<v1::ClusterStatus> st = inv.Client().GetClusterStatus({});
   if (!st.ok()) return st.status();
@@ -79,15 +148,25 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
   }
   std::ostream& out = inv.out();
   const int64_t now = st->coordinator_time_ms() != 0 ? st->coordinator_time_ms() : inv.NowMs();
-  int no_master = 0, degraded = 0;
+  // A master whose slot reports hard evidence may still serve (the evidence
+  // brake keeps its lease while no replica can take over): counted apart.
+  int no_master = 0, degraded = 0, kept = 0;
   for (const v1::StoreInfo& s : st->troubled_stores()) {
-    if (s.state() == v1::STORE_NO_MASTER || s.state() == v1::STORE_UNAVAILABLE) ++no_master;
+    if (s.state() == v1::STORE_NO_MASTER || s.state() == v1::STORE_UNAVAILABLE) {
+      bool serving = false;
+      for (const v1::Copy& c : s.copies()) serving |= c.role() == v1::SLOT_MASTER && c.serving();
+      ++(serving && st->automation().brake_engaged() ? kept : no_master);
+    }
     if (s.state() == v1::STORE_DEGRADED) ++degraded;
   }
   out << "slotmgrd " << inv.server << " at " << FormatTime(now) << "\n";
   if (no_master > 0) {
     out << Paint("MAIL AT RISK", Tone::kBad, inv.color) << ": " << no_master
         << " store(s) without a usable master (mail for their users is not being delivered)\n";
+  } else if (kept > 0) {
+    out << Paint("MAIL SERVED ON DOUBTED EVIDENCE", Tone::kWarn, inv.color) << ": " << kept
+        << " store(s) served by a master whose slot reports hard evidence (kept while no replica "
+           "can take over): mail is delivered there only if that evidence is wrong\n";
   } else if (degraded > 0) {
     out << Paint("MAIL SAFE, REDUNDANCY REDUCED", Tone::kWarn, inv.color) << ": every store has "
         << "a usable master; " << degraded << " store(s) have fewer copies than required\n";
@@ -109,39 +188,13 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
       << st->slots_seeding() << " seeding, " << st->slots_spare() << " spare, " << st->slots_lost()
       << " lost\n";
   out << "Stores: " << st->stores_total() << " total, " << st->stores_healthy() << " healthy, "
-      << degraded << " under-replicated, " << no_master << " without usable master\n";
+      << degraded << " under-replicated, " << no_master << " without usable master"
+      << (kept > 0 ? absl::StrCat(", ", kept, " served by a master on doubted evidence") : "")
+      << "\n";
 
   if (st->troubled_hosts_size() > 0) {
     out << "\nHosts needing attention:\n";
-    for (const v1::HostInfo& h : st->troubled_hosts()) {
-      out << "  " << h.name() << ": "
-          << Paint(model::Name(h.state()), HostStateTone(h.state()), inv.color) << " since "
-          << FormatAgo(h.state_since_ms(), now)
-          << (h.draining() ? absl::StrCat(", draining (", h.drain_reason(), ")") : "")
-          << (h.clock_skewed() ? absl::StrCat(", clock off by ", FormatOffset(h.clock_offset_ms()))
-                               : "")
-          << "\n";
-      for (const v1::UnitInfo& u : h.units()) {
-        if (u.state() == v1::UNIT_ONLINE && !u.draining()) continue;
-        out << "    unit " << u.name() << ": "
-            << Paint(model::Name(u.state()),
-                     u.state() == v1::UNIT_ONLINE ? Tone::kWarn : Tone::kBad, inv.color)
-            << (u.failed_since_ms() ? absl::StrCat(" since ", FormatAgo(u.failed_since_ms(), now))
-                                    : "")
-            << (u.replace_at_ms()
-                    ? absl::StrCat(", declared lost ", FormatAgo(u.replace_at_ms(), now))
-                    : "")
-            << (u.draining() ? ", draining" : "") << "\n";
-      }
-      for (const v1::FilesystemInfo& f : h.filesystems()) {
-        if (f.state() == v1::FS_OK) continue;
-        out << "    filesystem " << f.mount_point() << " (unit " << f.unit()
-            << "): " << Paint(model::Name(f.state()), Tone::kBad, inv.color) << "\n";
-      }
-      for (const v1::Condition& c : h.conditions()) {
-        out << "    condition " << ConditionLine(c, now) << "\n";
-      }
-    }
+    for (const v1::HostInfo& h : st->troubled_hosts()) PrintTroubledHost(inv, h, now);
   }
   if (st->troubled_stores_size() > 0) {
     out << "\nStores needing attention:\n";
@@ -223,15 +276,21 @@ absl::Status RunHost(Invocation& inv, const ParsedArgs& args) {
   out << "  draining: "
       << (h->draining() ? absl::StrCat("yes (", h->drain_reason(), ")") : std::string("no"))
       << "\n";
+  if (h->has_automation_pause()) {
+    out << "  " << Paint("automation paused", Tone::kWarn, inv.color) << " by "
+        << h->automation_pause().set_by() << " " << FormatAgo(h->automation_pause().since_ms(), now)
+        << ": " << h->automation_pause().reason() << "\n";
+  }
 
   out << "\nDrive units:\n";
-  Table units({"UNIT", "STATE", "DEVICES", "FAILED", "LOST AT", "DRAIN"});
+  Table units({"UNIT", "STATE", "DEVICES", "FAILED", "LOST AT", "DRAIN", "NOTE"});
   for (const v1::UnitInfo& u : h->units()) {
     units.AddRow({u.name(),
                   Paint(model::Name(u.state()),
                         u.state() == v1::UNIT_ONLINE ? Tone::kGood : Tone::kBad, inv.color),
                   absl::StrJoin(u.devices(), ","), FormatAgo(u.failed_since_ms(), now),
-                  u.replace_at_ms() ? FormatAgo(u.replace_at_ms(), now) : "-", Yes(u.draining())});
+                  u.replace_at_ms() ? FormatAgo(u.replace_at_ms(), now) : "-", Yes(u.draining()),
+                  UnitNotes(u, now)});
   }
   units.Print(out, 2);
 

@@ -1,5 +1,5 @@
 // The read-only verbs about stores, users, tasks and the journal: stores,
-// store, user, tasks, events, ksck, incident, automation status.
+// store, user, tasks, events, ksck, incident (automation: verbs_automation.cc).
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -320,25 +320,6 @@ absl::Status RunIncident(Invocation& inv, const ParsedArgs& args) {
   return absl::OkStatus();
 }
 
-absl::Status RunAutomation(Invocation& inv, const ParsedArgs& args) {
-  const std::string& sub = args.positional[0];
-  if (sub == "pause") return RunAutomationSet(inv, args, true);
-  if (sub == "resume") return RunAutomationSet(inv, args, false);
-  if (sub != "status") {
-    return UsageError(
-        absl::StrCat("unknown automation action \"", sub, "\" (use pause, resume or status)"));
-  }
-  if (args.Has("reason")) return UsageError("--reason only goes with \"automation pause\"");
-  absl::StatusOr<v1::AutomationState> a = inv.Client().GetAutomation({});
-  if (!a.ok()) return a.status();
-  if (inv.json) {
-    inv.out() << ToJson(*a) << "\n";
-    return absl::OkStatus();
-  }
-  inv.out() << "Automation: " << AutomationLine(*a, inv.NowMs(), inv.color) << "\n";
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 std::vector<VerbDef> ReadVerbs() {
@@ -470,16 +451,6 @@ std::vector<VerbDef> ReadVerbs() {
        0,
        0,
        RunIncident},
-      {"automation",
-       {"automation status", "automation pause --reason TEXT", "automation resume"},
-       "show, pause or resume automatic failover and re-replication",
-       "While paused the coordinator still detects and reports, but takes no automatic\n"
-       "action (operators' commands still work). FROZEN means the mass-failure brake\n"
-       "stopped automation; 'automation resume' lifts it.",
-       {{"reason", true, "TEXT", "why automation is paused (required for pause)"}},
-       1,
-       1,
-       RunAutomation},
   };
 }
 

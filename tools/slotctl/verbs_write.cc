@@ -244,6 +244,7 @@ absl::Status RunMarkLost(Invocation& inv, const ParsedArgs& args) {
   req.set_host(ref->host());
   req.set_unit(ref->slot());
   req.set_reason(args.Get("reason", "no reason given (slotctl)"));
+  req.set_force(args.Has("force"));
   const std::string target = ShownSlot(*ref);
   if (!args.Has("yes")) {
     if (inv.json) return UsageError("with --json, mark-lost needs --yes (no prompt in JSON mode)");
@@ -331,12 +332,15 @@ std::vector<VerbDef> WriteVerbs() {
        1,
        RunUndrain},
       {"mark-lost",
-       {"mark-lost HOST/UNIT [--yes] [--reason TEXT]"},
+       {"mark-lost HOST/UNIT [--yes] [--force] [--reason TEXT]"},
        "declare a drive unit permanently gone and start re-replication now",
        "Instead of waiting for replace_after, the unit's slots become lost at once and\n"
-       "new replicas are placed on spare slots of other hosts. Asks for confirmation\n"
-       "unless --yes.",
+       "new replicas are placed on spare slots of other hosts (even while automation is\n"
+       "paused or the evidence brake is engaged). Past the hourly limit on units declared\n"
+       "lost (slotmgrd --max_units_lost_per_hour) it is refused unless --force. Asks for\n"
+       "confirmation unless --yes.",
        {{"yes", false, "", "do not ask for confirmation"},
+        {"force", false, "", "exceed the hourly limit on units declared lost"},
         {"reason", true, "TEXT", "recorded in the journal"}},
        1,
        1,
