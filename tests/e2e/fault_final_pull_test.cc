@@ -26,17 +26,6 @@ namespace {
 
 constexpr int64_t kCatchUpMs = 60000;
 
-absl::Status RemountReadOnlyRetrying(LoopFilesystem& lfs) {
-  absl::Status last;
-  const absl::Time deadline = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < deadline) {
-    last = lfs.RemountReadOnly();
-    if (last.ok()) return last;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return last;
-}
-
 TEST(FaultFinalPullTest, MailDeliveredAfterTheLastSyncReachesTheNewMaster) {
   if (absl::Status st = CanLoopMount(); !st.ok()) {
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
