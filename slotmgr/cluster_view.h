@@ -98,6 +98,11 @@ struct CopyView {
   bool usable = true;
   bool in_sync = true;
   int64_t lag_ms = 0;  // age of the oldest change not yet applied
+  // The slot's identity changed behind its agent (emptied, replaced by
+  // another copy, another filesystem mounted there) and no verification
+  // against the master has passed since: its content is unknown, whatever
+  // its lag says.
+  bool identity_changed = false;
 };
 
 struct StoreView {

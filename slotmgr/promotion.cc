@@ -40,8 +40,9 @@ struct Verdict {
 };
 
 // Judges one copy as a promotion target. `explicit_target` makes "not in
-// sync" a (soft) refusal; automatically, an out-of-sync replica is merely
-// ranked after the in-sync ones.
+// sync" and a changed slot identity (soft) refusals; automatically, an
+// out-of-sync replica is merely ranked after the in-sync ones, and one
+// whose content is unknown after every other.
 Verdict Judge(const ClusterView& view, const CopyView& copy, const PromotionOptions& options,
               bool explicit_target) {
   Verdict v;
@@ -80,6 +81,8 @@ Verdict Judge(const ClusterView& view, const CopyView& copy, const PromotionOpti
   if (host->draining) v.Soft("host is draining");
   if (options.max_lag_ms >= 0 && copy.lag_ms > options.max_lag_ms) {
     v.Soft(absl::StrCat("lag ", FormatMs(copy.lag_ms), " exceeds ", FormatMs(options.max_lag_ms)));
+  } else if (explicit_target && copy.identity_changed) {
+    v.Soft("its slot's identity changed (emptied or replaced): content unknown until verified");
   } else if (explicit_target && !copy.in_sync) {
     v.Soft(absl::StrCat("not in sync (lag ", FormatMs(copy.lag_ms), ")"));
   }
@@ -100,7 +103,11 @@ PromotionDecision Choose(const ClusterView& view, const StoreView& store,
   const CopyView* best = nullptr;
   auto rank = [&](const CopyView& c) {
     int h = view.HostIndex(c.slot.host);
-    return std::make_tuple(!c.in_sync, c.lag_ms, h < 0 ? 0 : masters[h], c.slot);
+    // A copy whose content is unknown comes after every other, however
+    // small its lag: the lag counts from its last catch-up, not from the
+    // content that is there now.
+    return std::make_tuple(c.identity_changed, !c.in_sync, c.lag_ms, h < 0 ? 0 : masters[h],
+                           c.slot);
   };
   std::vector<const CopyView*> sorted;
   for (const CopyView& c : store.copies) {
@@ -120,8 +127,10 @@ PromotionDecision Choose(const ClusterView& view, const StoreView& store,
     d.promote = true;
     d.target = best->slot;
     d.summary = absl::StrCat("promote ", best->slot.ToString(), " for ", store.name,
-                             best->in_sync ? " (in sync" : " (NOT in sync", ", lag ",
-                             FormatMs(best->lag_ms), ")");
+                             best->identity_changed ? " (content unknown: identity changed"
+                             : best->in_sync        ? " (in sync"
+                                                    : " (NOT in sync",
+                             ", lag ", FormatMs(best->lag_ms), ")");
   } else {
     d.summary = absl::StrCat("no replica of ", store.name, " can be promoted");
     if (!d.rejections.empty()) {

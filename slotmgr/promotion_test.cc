@@ -43,6 +43,39 @@ TEST(PromotionTest, PrefersInSyncOverLowerLag) {
   EXPECT_EQ(d->from.ToString(), "imap1/s01");
 }
 
+// A replica emptied or replaced behind its agent reports a small lag (it
+// counts from its last catch-up) but unknown content: a copy that is merely
+// behind, even far behind, goes first; asked for by name, it is refused
+// unless forced.
+TEST(PromotionTest, ACopyWithAChangedIdentityComesLast) {
+  ClusterView view =
+      MakeCluster(FourHosts(), {{"mail1",
+                                 {{"imap1/s01", v1::SLOT_MASTER},
+                                  {"imap2/s01", v1::SLOT_REPLICA, 1'500, false},
+                                  {"imap3/s01", v1::SLOT_REPLICA, 600'000, false}}}});
+  view.MutableStore("mail1")->copies[1].identity_changed = true;
+  auto d = ChoosePromotion(view, "mail1", PromotionOptions());
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_TRUE(d->promote);
+  EXPECT_EQ(d->target.ToString(), "imap3/s01");
+
+  // The only candidate left: promoted, and the summary says what it is.
+  view.MutableStore("mail1")->copies[2].usable = false;
+  d = ChoosePromotion(view, "mail1", PromotionOptions());
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->target.ToString(), "imap2/s01");
+  EXPECT_THAT(d->summary, HasSubstr("content unknown"));
+
+  const SlotId target = Slot("imap2/s01");
+  d = CheckPromotionTarget(view, "mail1", target, /*force=*/false, PromotionOptions());
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->promote);
+  EXPECT_THAT(ReasonOf(*d, "imap2/s01"), HasSubstr("identity changed"));
+  d = CheckPromotionTarget(view, "mail1", target, /*force=*/true, PromotionOptions());
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE(d->promote);
+}
+
 TEST(PromotionTest, LowestLagAmongInSync) {
   ClusterView view = MakeCluster(FourHosts(), {{"mail1",
                                                 {{"imap1/s01", v1::SLOT_MASTER},

@@ -100,6 +100,7 @@ absl::StatusOr<ClusterView> BuildView(const ClusterModel& model,
       cv.usable = c.usable();
       cv.in_sync = c.role() == v1::SLOT_MASTER || c.in_sync();
       cv.lag_ms = c.lag_ms();
+      cv.identity_changed = c.role() != v1::SLOT_MASTER && c.identity_changed();
       sv.copies.push_back(cv);
     }
     view.stores.push_back(std::move(sv));

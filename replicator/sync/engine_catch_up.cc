@@ -229,6 +229,7 @@ absl::Status SyncEngine::FinalPull(const std::string& store, const std::string& 
   if (budget <= absl::ZeroDuration()) budget = options_.final_pull_default;
   const std::string id = absl::StrCat("final-pull:", target_slot);
   std::optional<ReplicaState> paused;
+  std::optional<CatchUpRecord> paused_record;
   Task* task = nullptr;
   {
     absl::MutexLock lock(&mu_);
@@ -239,7 +240,10 @@ absl::Status SyncEngine::FinalPull(const std::string& store, const std::string& 
           absl::StrCat("a final pull into ", target_slot, " is running"));
     }
     auto loop = replicas_.find(target_slot);
-    if (loop != replicas_.end()) paused = loop->second->state;
+    if (loop != replicas_.end()) {
+      paused = loop->second->state;
+      paused_record = loop->second->record;
+    }
     RetireLocked(target_slot);  // the pull writes into the slot alone
     auto t = std::make_unique<Task>();
     t->target_slot = target_slot;
@@ -250,6 +254,7 @@ absl::Status SyncEngine::FinalPull(const std::string& store, const std::string& 
     };
     mu_.AwaitWithTimeout(absl::Condition(&quiet), options_.wind_down_timeout);
   }
+  const absl::Duration pull_started = clock_->Monotonic();
   absl::Status status = RunFinalPull(store, target_slot, *root, source_address, source_slot, budget,
                                      &task->cancelled);
   {
@@ -267,6 +272,24 @@ absl::Status SyncEngine::FinalPull(const std::string& store, const std::string& 
     }
     if (!reassigned) {
       (void)AssignReplica(paused->slot, paused->store, paused->master_address, paused->master_slot);
+      // A complete pull from the slot the loop follows is a complete
+      // catch-up: the loop resumes in sync, not "no catch-up yet" (the
+      // coordinator that asked for the pull promotes the best copy, and
+      // this one must not look worse for having pulled).
+      if (status.ok() && paused->master_slot == source_slot &&
+          !records_.Get(target_slot).verify_pending()) {
+        absl::MutexLock lock(&mu_);
+        auto it = replicas_.find(target_slot);
+        if (it != replicas_.end() && !it->second->record.caught_up_at) {
+          CatchUpRecord& r = it->second->record;
+          r.caught_up_at = pull_started;
+          r.last_cycle_ok = true;
+          r.verification_failed = paused_record->verification_failed;
+          r.listed_lag_ms = 0;
+          r.last_success_ms = clock_->NowMs();
+          r.last_error.clear();
+        }
+      }
     }
   }
   return status;

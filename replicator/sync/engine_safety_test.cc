@@ -308,6 +308,27 @@ TEST_F(EngineSafetyTest, FinalPullCopiesTheLatestMailOrStopsAtItsDeadline) {
   Await(r_.get(), "slot7", [](const ReplicaState& s) { return s.in_sync; });
 }
 
+// A complete final pull from the replica's own master is a complete
+// catch-up: the replica is in sync as soon as the pull ends, before its
+// loop's next cycle (here one that cannot reach the master), so that the
+// coordinator promotes the copy it just pulled into rather than another.
+TEST_F(EngineSafetyTest, AReplicaIsInSyncRightAfterAFinalPull) {
+  Tick();
+  ASSERT_TRUE(r_->AssignReplica("slot7", "store-a", gated_address_, "slot1").ok());
+  Await(r_.get(), "slot7", [](const ReplicaState& s) { return s.in_sync; });
+  gated_->list_users.Close();  // the loop's cycles cannot complete from now on
+  WriteFile(m_slot_ + "/users/bob/new/8.h", "just delivered");
+  ASSERT_TRUE(r_->FinalPull("store-a", "slot7", m_address_, "slot1", absl::Seconds(30)).ok());
+  EXPECT_EQ(ReadFile(r_slot_ + "/users/bob/new/8.h"), "just delivered");
+  bool found = false;
+  for (const ReplicaState& s : r_->ReplicationStatus()) {
+    if (s.slot != "slot7") continue;
+    found = true;
+    EXPECT_TRUE(s.in_sync) << s.last_error;
+  }
+  EXPECT_TRUE(found);
+}
+
 // The disk fills mid-sync: the error is reported, nothing is half there,
 // and the sync completes once there is space again.
 TEST_F(EngineSafetyTest, DiskFullIsReportedAndTheSyncResumes) {

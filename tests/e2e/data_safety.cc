@@ -93,12 +93,24 @@ std::vector<std::string> MessageFiles(const std::string& slot, const std::string
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     const std::string parent = it->path().parent_path().filename().string();
     std::error_code type_ec;
-    if (it->is_regular_file(type_ec) && (parent == "cur" || parent == "new")) {
+    if (it->is_regular_file(type_ec) && (parent == "cur" || parent == "new") &&
+        !absl::StartsWith(it->path().filename().string(), ".slotsync-")) {
       files.push_back(it->path().string());
     }
   }
   std::sort(files.begin(), files.end());
   return files;
+}
+
+uint64_t BytesUnder(const std::string& dir) {
+  uint64_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec)) n += it->file_size(type_ec);
+  }
+  return n;
 }
 
 absl::StatusOr<int> RewriteWithGarbage(const std::string& slot, const std::string& user,

@@ -32,8 +32,12 @@ absl::StatusOr<SlotContent> DeliverMessages(const std::string& slot, const std::
 absl::StatusOr<int> RewriteWithGarbage(const std::string& slot, const std::string& user,
                                        uint64_t seed);
 
-// The message files (cur/ and new/) of <slot>/users/<user>, sorted by path.
+// The message files (cur/ and new/) of <slot>/users/<user>, sorted by path;
+// the data path's temporaries (".slotsync-*") are not messages.
 std::vector<std::string> MessageFiles(const std::string& slot, const std::string& user);
+// Bytes of the regular files under `dir`, temporaries included (0 when
+// it does not exist).
+uint64_t BytesUnder(const std::string& dir);
 
 // Changes one byte of `file` at `offset` on the block device `device` under
 // its filesystem (the file's extent map gives the block): the filesystem is
