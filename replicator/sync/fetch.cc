@@ -20,6 +20,9 @@
 namespace slotkeeper::sync {
 namespace {
 
+// How much of a source's error text goes to the log.
+constexpr size_t kMaxSourceTextBytes = 256;
+
 // The part file's name (see PartPath).
 std::string PartName(const ManifestEntry& want) {
   ContentHasher hasher;
@@ -155,8 +158,11 @@ class BatchFetch {
   absl::Status Take(const v1::FileChunk& chunk, bool* changed_at_source) {
     PendingFile& p = pending_[chunk.file_index()];
     if (!chunk.error().empty()) {
-      LogWarning("sync", absl::StrCat("user ", user_, ": ", p.want->path(),
-                                      " not copied: ", chunk.error()));
+      LogWarning(
+          "sync",
+          absl::StrCat(
+              "user ", user_, ": ", p.want->path(), " not copied: ",
+              absl::CHexEscape(absl::string_view(chunk.error()).substr(0, kMaxSourceTextBytes))));
       ctx_.counters->files_changed_at_source++;
       *changed_at_source = true;
       if (p.file.valid()) {
@@ -167,8 +173,20 @@ class BatchFetch {
       p.temp.clear();
       return absl::OkStatus();
     }
-    if (!p.file.valid()) SK_RETURN_IF_ERROR(OpenPart(&p));
     const std::string& data = chunk.data();
+    // A source may claim a tiny file and stream without end: the file is
+    // given up at the first byte past its declared size, before anything
+    // of that chunk is written (a full disk from a 10-byte entry otherwise).
+    // This bounds what one file costs, not what a source may send in all:
+    // the manifest's sizes do that, checked against free space nowhere.
+    if (data.size() > p.want->size() - p.written) {
+      ctx_.counters->files_failed_verify++;
+      p.complete = true;
+      return absl::DataLossError(absl::StrCat(
+          "user ", user_, ": ", p.want->path(), ": the source sent more than its declared size of ",
+          p.want->size(), " bytes (", p.written + data.size(), " by now); file abandoned"));
+    }
+    if (!p.file.valid()) SK_RETURN_IF_ERROR(OpenPart(&p));
     if (ctx_.bucket != nullptr) ctx_.bucket->Acquire(data.size());
     if (absl::Status s = ctx_.fs->Write(p.file.get(), data.data(), data.size()); !s.ok()) {
       return absl::Status(s.code(), absl::StrCat("writing ", p.want->path(), ": ", s.message()));

@@ -37,10 +37,14 @@ struct Describer {
   absl::string_view user;
   HashCache* cache;
   ScanStats* stats;
-  bool from_disk = false;  // read with HashFromDisk (no cache then)
+  bool from_disk = false;             // read with HashFromDisk (no cache then)
+  const ServeScope* serve = nullptr;  // which files may be described; required
 
+  // FAILED_PRECONDITION for a file not served (source_files.h), checked on
+  // the stat the walk saw and again on the descriptor read from.
   absl::StatusOr<ManifestEntry> Describe(int dirfd, const std::string& name, const std::string& rel,
                                          const struct stat& st) {
+    if (absl::Status s = CheckServable(*serve, st, rel); !s.ok()) return s;
     ManifestEntry entry;
     entry.set_path(rel);
     const FileStamp stamp = StampOf(st);
@@ -57,19 +61,19 @@ struct Describer {
         return entry;
       }
     }
-    int fd = openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open \"", rel, "\""));
-    Fd file(fd);
+    struct stat opened;
+    absl::StatusOr<Fd> file = OpenServable(dirfd, name, rel, *serve, &opened);
+    if (!file.ok()) return file.status();
     absl::StatusOr<std::string> hash;
     if (from_disk) {
       absl::StatusOr<DiskRead> read = HashFromDisk(dirfd, name);
       hash = read.ok() ? absl::StatusOr<std::string>(read->hash) : read.status();
     } else {
-      hash = HashFd(file.get());
+      hash = HashFd(file->get());
     }
     if (!hash.ok()) return hash.status();
     struct stat after;
-    if (fstat(file.get(), &after) != 0) return ErrnoStatus(errno, "fstat");
+    if (fstat(file->get(), &after) != 0) return ErrnoStatus(errno, "fstat");
     const FileStamp after_stamp = StampOf(after);
     if (stats) {
       stats->files_hashed++;
@@ -136,6 +140,11 @@ class ScanVisitor : public DirVisitor {
     absl::StatusOr<ManifestEntry> entry = describer_.Describe(dir.fd, e.name, rel, st);
     if (!entry.ok()) {
       if (absl::IsNotFound(entry.status())) return false;
+      if (absl::IsFailedPrecondition(entry.status())) {
+        LogWarning("sync",
+                   absl::StrCat("user ", describer_.user, ": skipping ", entry.status().message()));
+        return false;
+      }
       return entry.status();
     }
     out_->push_back(*std::move(entry));
@@ -253,12 +262,11 @@ absl::StatusOr<uint64_t> ReadAll(int fd, bool direct, uint64_t size,
   return offset;
 }
 
-// A symlink-safe open of `name` in `dirfd`, with O_DIRECT when `direct`.
+// A symlink-safe, never blocking open of the regular file `name` in
+// `dirfd`, with O_DIRECT when `direct`.
 absl::StatusOr<Fd> OpenForDiskRead(int dirfd, const std::string& name, bool direct) {
-  const int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | (direct ? O_DIRECT : 0);
-  int fd = openat(dirfd, name.c_str(), flags);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open \"", name, "\""));
-  return Fd(fd);
+  struct stat st;
+  return OpenRegularFile(dirfd, name, O_RDONLY | (direct ? O_DIRECT : 0), &st);
 }
 
 // Collects the unique names of the messages below a user directory;
@@ -339,9 +347,15 @@ absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
     if (absl::IsNotFound(dir.status())) return out;
     return dir.status();
   }
+  absl::StatusOr<ServeScope> scope = ServeScopeOf(slot_root, dir->get());
+  if (!scope.ok()) {
+    return absl::Status(scope.status().code(),
+                        absl::StrCat("scan of user ", user, ": ", scope.status().message()));
+  }
   if (cache != nullptr) cache->Prefetch(HashCacheKey(cache_scope, user, ""));
-  ScanVisitor visitor(Describer{cache_scope, user, cache, stats, from_disk && cache == nullptr},
-                      &out, temp_files, cancelled);
+  ScanVisitor visitor(
+      Describer{cache_scope, user, cache, stats, from_disk && cache == nullptr, &*scope}, &out,
+      temp_files, cancelled);
   if (absl::Status s = WalkTree(dir->get(), &visitor); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("scan of user ", user, ": ", s.message()));
   }
@@ -352,8 +366,16 @@ absl::StatusOr<Manifest> ScanUser(int slot_root, absl::string_view cache_scope,
 
 absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_scope,
                                           absl::string_view user, const std::string& rel,
-                                          HashCache* cache, std::map<std::string, Fd>* dirs) {
+                                          HashCache* cache, std::map<std::string, Fd>* dirs,
+                                          const ServeScope* scope) {
   if (absl::Status s = ValidateRelativePath(rel); !s.ok()) return s;
+  ServeScope own_scope;
+  if (scope == nullptr) {
+    absl::StatusOr<ServeScope> of_dir = ServeScopeOfUserDir(user_dir);
+    if (!of_dir.ok()) return of_dir.status();
+    own_scope = *of_dir;
+    scope = &own_scope;
+  }
   PathLookup out;
   auto [dir, base] = SplitDirBase(rel);
   // Inside a Maildir tmp/ at any depth: ScanUser never lists it.
@@ -395,10 +417,15 @@ absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_
     return out;
   }
   ScanStats stats;
-  Describer describer{cache_scope, user, cache, &stats};
+  Describer describer{cache_scope, user, cache, &stats, false, scope};
   absl::StatusOr<ManifestEntry> entry = describer.Describe(dir_fd, name, rel, st);
   if (!entry.ok()) {
     if (absl::IsNotFound(entry.status())) return out;
+    if (absl::IsFailedPrecondition(entry.status())) {
+      LogWarning("sync", absl::StrCat("user ", user, ": not served: ", entry.status().message()));
+      out.kind = PathLookup::kOther;
+      return out;
+    }
     return entry.status();
   }
   out.kind = PathLookup::kFile;

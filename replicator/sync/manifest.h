@@ -6,7 +6,10 @@
 // ManifestEntry per regular file and per directory (directory = true),
 // sorted by path. Skipped: temporary files of the data path (kTempPrefix)
 // and the contents of Maildir tmp/ directories (maildir.h), which hold
-// deliveries still being written. LookupUserPath answers the same for one
+// deliveries still being written. Files the source must not serve
+// (source_files.h: not a regular file, another filesystem, a hard link to a
+// file the user's directory owner does not own) are skipped and logged,
+// never opened blocking. LookupUserPath answers the same for one
 // path, for delta manifests. Hashing is the expensive part: both go through
 // a HashCache (hash_cache.h), so an unchanged file is never hashed twice.
 //
@@ -33,6 +36,7 @@
 #include "proto/peer.pb.h"
 #include "replicator/sync/hash_cache.h"
 #include "replicator/sync/paths.h"
+#include "replicator/sync/source_files.h"
 
 namespace slotkeeper::sync {
 
@@ -108,7 +112,8 @@ struct PathLookup {
     kAbsent,   // no such file (or a parent directory is missing)
     kFile,     // a regular file, described in `entry` (hash through the cache)
     kSkipped,  // ScanUser never lists it (inside a Maildir tmp/ directory)
-    kOther,    // a directory, symlink or special file, or a symlink on the way
+    kOther,    // a directory, symlink or special file, a symlink on the way, or a
+               // file not served (source_files.h)
   };
   Kind kind = kAbsent;
   ManifestEntry entry;
@@ -121,10 +126,13 @@ struct PathLookup {
 // `cache_scope`, `user` and `cache` as for ScanUser. `dirs` (may be null)
 // keeps the directories opened so far, relative path -> fd, for the next
 // lookups below the same `user_dir` (a delta names many files per folder).
+// `scope` (may be null: that of `user_dir` alone) judges which files are
+// served.
 absl::StatusOr<PathLookup> LookupUserPath(int user_dir, absl::string_view cache_scope,
                                           absl::string_view user, const std::string& rel,
                                           HashCache* cache,
-                                          std::map<std::string, Fd>* dirs = nullptr);
+                                          std::map<std::string, Fd>* dirs = nullptr,
+                                          const ServeScope* scope = nullptr);
 
 // Digest of a sorted manifest: xxHash3-128 over every entry's path, size,
 // mtime, mode and hash. Equal digests mean equal trees.

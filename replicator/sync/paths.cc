@@ -8,6 +8,7 @@
 
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -35,10 +36,19 @@ absl::Status ValidateRelativePath(absl::string_view path) {
   if (path[0] == '/') {
     return absl::InvalidArgumentError(absl::StrCat("path \"", path, "\" is absolute"));
   }
-  if (path.find('\0') != absl::string_view::npos) {
-    return absl::InvalidArgumentError("path contains a NUL byte");
+  for (const char c : path) {
+    const unsigned char byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("path \"", absl::CHexEscape(path), "\" contains a control character"));
+    }
   }
   for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part.size() > kMaxNameComponentBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("path \"", path.substr(0, 64),
+                                                     "...\" has a component longer than ",
+                                                     kMaxNameComponentBytes, " bytes"));
+    }
     if (part.empty()) {
       return absl::InvalidArgumentError(absl::StrCat("path \"", path, "\" has an empty component"));
     }
@@ -118,6 +128,23 @@ absl::StatusOr<Fd> OpenDirBeneath(int dirfd, absl::string_view rel, bool create)
     current = Fd(fd);
   }
   return current;
+}
+
+absl::StatusOr<Fd> OpenRegularFile(int dirfd, const std::string& name, int flags, struct stat* st) {
+  const int fd = openat(dirfd, name.c_str(), flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ELOOP) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("\"", name, "\" is a symlink; refusing to follow"));
+    }
+    return ErrnoStatus(errno, absl::StrCat("open \"", name, "\""));
+  }
+  Fd file(fd);
+  if (fstat(fd, st) != 0) return ErrnoStatus(errno, absl::StrCat("fstat \"", name, "\""));
+  if (!S_ISREG(st->st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat("\"", name, "\" is not a regular file"));
+  }
+  return file;
 }
 
 absl::StatusOr<Fd> OpenRootDir(const std::string& path) {

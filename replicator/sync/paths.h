@@ -9,6 +9,8 @@
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_PATHS_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_PATHS_H_
 
+#include <sys/stat.h>
+
 #include <string>
 #include <utility>
 
@@ -19,6 +21,9 @@
 namespace slotkeeper::sync {
 
 inline constexpr size_t kMaxRelativePathBytes = 4096;
+// One component of a path (a file or directory name): NAME_MAX of Linux
+// filesystems.
+inline constexpr size_t kMaxNameComponentBytes = 255;
 // Temporary files of an unfinished transfer start with this; manifests skip
 // them and a new sync removes stale ones.
 inline constexpr absl::string_view kTempPrefix = ".slotsync-";
@@ -31,8 +36,12 @@ inline constexpr absl::string_view kTempPrefix = ".slotsync-";
 absl::Status ValidateUserName(absl::string_view user);
 
 // A path relative to a user directory: '/' separated, not absolute, no empty,
-// "." or ".." component, no NUL, at most kMaxRelativePathBytes, and no
-// component starting with kTempPrefix.
+// "." or ".." component, at most kMaxRelativePathBytes, each component at
+// most kMaxNameComponentBytes and none starting with kTempPrefix, and no
+// control character (bytes below 0x20, NUL included, and 0x7f) anywhere.
+// Paths from a peer end up in logs, terminals and other tools' input: a
+// newline would forge a log line, an escape sequence rewrite a terminal.
+// Bytes >= 0x80 (UTF-8 folder names) are allowed.
 absl::Status ValidateRelativePath(absl::string_view path);
 
 // An owned file descriptor; closes on destruction. -1 when empty.
@@ -65,6 +74,19 @@ absl::Status ErrnoStatus(int err, absl::string_view what);
 // `create`, missing components are created (mode 0755). A symlink anywhere
 // on the way is refused (FAILED_PRECONDITION).
 absl::StatusOr<Fd> OpenDirBeneath(int dirfd, absl::string_view rel, bool create);
+
+// Opens the existing file `name` (one component) in `dirfd` for reading
+// (`flags` adds e.g. O_DIRECT or O_RDWR|O_APPEND in place of O_RDONLY) and
+// returns it only if it is a regular file, with its stat in `*st`.
+//
+// Always O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC: a FIFO or a device put where a
+// file was is opened without waiting (an open for reading of a FIFO
+// blocks until a writer comes, for good) and then refused by the fstat of
+// the open descriptor (FAILED_PRECONDITION "... is not a regular file"); a
+// symlink is never followed (FAILED_PRECONDITION). The check is on the
+// descriptor, so a name swapped between a stat and the open cannot slip
+// through. O_NONBLOCK has no effect on reads and writes of regular files.
+absl::StatusOr<Fd> OpenRegularFile(int dirfd, const std::string& name, int flags, struct stat* st);
 
 // Opens an absolute directory path (a slot root given by configuration).
 absl::StatusOr<Fd> OpenRootDir(const std::string& path);

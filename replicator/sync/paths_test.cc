@@ -57,6 +57,24 @@ TEST(ValidateRelativePathTest, RefusesEscapes) {
   EXPECT_FALSE(ValidateRelativePath("cur/.slotsync-1-2").ok());
 }
 
+// Names from a peer end up in logs, terminals and other tools' input:
+// control characters (a newline forging a log line, an escape sequence)
+// and names the filesystem cannot hold are refused, each error naming the
+// problem.
+TEST(ValidateRelativePathTest, RefusesControlCharactersAndOverlongNames) {
+  for (const std::string bad : {"cur/1\n.h:2,S", "cur/\x1b[2J", "cur/a\x7f", "\t/x"}) {
+    absl::Status s = ValidateRelativePath(bad);
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << bad;
+    EXPECT_NE(s.message().find("control character"), std::string::npos) << s;
+  }
+  absl::Status s = ValidateRelativePath("cur/" + std::string(256, 'a'));
+  EXPECT_TRUE(absl::IsInvalidArgument(s));
+  EXPECT_NE(s.message().find("255"), std::string::npos) << s;
+  EXPECT_TRUE(ValidateRelativePath("cur/" + std::string(255, 'a')).ok());
+  // UTF-8 names (folders in other languages) stay valid.
+  EXPECT_TRUE(ValidateRelativePath(".Entw\xc3\xbcrfe/cur/1").ok());
+}
+
 TEST(OpenDirBeneathTest, RefusesSymlinkedComponent) {
   std::string base = std::string(getenv("TEST_TMPDIR")) + "/beneath";
   mkdir(base.c_str(), 0755);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -62,6 +63,9 @@ class CallQueue {
     }
   }
 
+  // Cancels the call (no operation in flight: the caller still finishes it).
+  void CancelCall() { call_->TryCancel(); }
+
   // Cancels the call and waits for the operation in flight (which then
   // completes at once).
   void AwaitAfterCancel(bool* ok) {
@@ -103,18 +107,81 @@ absl::Status Named(const absl::Status& status, const std::string& what, absl::Du
   return absl::Status(status.code(), absl::StrCat(what, ": ", status.message()));
 }
 
-// Builds one user's answer from its chunks.
+// Checks one entry of a source's manifest (its path, a hash of the right
+// size for a file, none for a directory) and masks its mode to permission
+// bits: whatever the source sends, no setuid, setgid or sticky bit reaches
+// the replica, where the agent runs as root. The error says what is wrong.
+absl::Status CheckSourceEntry(ManifestEntry* e) {
+  if (absl::Status s = ValidateRelativePath(e->path()); !s.ok()) return s;
+  if (e->directory()) {
+    if (!e->hash().empty() || e->size() != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("directory entry ", e->path(), " has a size or a hash"));
+    }
+  } else if (e->hash().size() != kHashBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("manifest entry ", e->path(), " has no hash"));
+  }
+  e->set_mode(e->mode() & kPermissionBits);
+  return absl::OkStatus();
+}
+
+// The refusal of a manifest with more entries than the replica takes.
+absl::Status TooManyEntries(const std::string& user, const PeerLimits& limits) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      "source manifest of user ", user, " refused: more than ", limits.max_manifest_entries,
+      " manifest entries (the limit, PeerLimits.max_manifest_entries)"));
+}
+
+// A ListUsers answer the replica can work with: at most max_users users,
+// each named by a valid user name and listed once, bounded strings. The
+// error names the field and the limit.
+absl::Status CheckListing(const v1::ListUsersResponse& listed, const PeerLimits& limits) {
+  if (static_cast<size_t>(listed.users_size()) > limits.max_users) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("more than ", limits.max_users, " users (the limit, PeerLimits.max_users)"));
+  }
+  for (const auto& [field, value] :
+       {std::pair<const char*, const std::string*>{"slot", &listed.slot()},
+        {"store", &listed.store()},
+        {"instance_id", &listed.instance_id()}}) {
+    if (value->size() > limits.max_string_bytes) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, " longer than ", limits.max_string_bytes, " bytes (PeerLimits.max_string_bytes)"));
+    }
+  }
+  std::set<std::string> seen;
+  for (int i = 0; i < listed.users_size(); ++i) {
+    const std::string& user = listed.users(i).user();
+    if (absl::Status s = ValidateUserName(user); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("user name #", i, " refused: ", s.message()));
+    }
+    if (!seen.insert(user).second) {
+      return absl::InvalidArgumentError(absl::StrCat("user ", user, " listed twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Builds one user's answer from its chunks. Beyond PeerLimits'
+// max_manifest_entries it keeps nothing more: the answer is no delta.
 class DeltaAssembler {
  public:
-  explicit DeltaAssembler(const InlineLimits& limits) : limits_(limits) {}
+  DeltaAssembler(const InlineLimits& limits, const PeerLimits& peer_limits)
+      : limits_(limits), peer_limits_(peer_limits) {}
 
-  void Add(v1::ManifestChunk* chunk) {
+  // False once the answer is too large to keep reading.
+  bool Add(v1::ManifestChunk* chunk) {
     if (!chunk->delta() || !chunk->refused().empty()) doubtful_ = true;
     if (last_) doubtful_ = true;  // nothing may follow the last chunk
+    const size_t items = out_.entries.size() + out_.removed.size() +
+                         static_cast<size_t>(chunk->entries_size() + chunk->removed_size());
+    if (items > peer_limits_.max_manifest_entries) {
+      doubtful_ = true;
+      out_ = SourceDelta();
+      return false;
+    }
     for (ManifestEntry& e : *chunk->mutable_entries()) {
-      if (!ValidateRelativePath(e.path()).ok() || e.directory() || e.hash().size() != kHashBytes) {
-        doubtful_ = true;
-      }
+      if (!CheckSourceEntry(&e).ok() || e.directory()) doubtful_ = true;
       out_.entries.push_back(std::move(e));
     }
     for (std::string& path : *chunk->mutable_removed()) {
@@ -133,9 +200,11 @@ class DeltaAssembler {
       last_ = true;
       out_.generation = chunk->generation();
     }
+    return true;
   }
 
   bool last() const { return last_; }
+  uint64_t inline_bytes() const { return inline_bytes_; }
 
   std::optional<SourceDelta> Finish() && {
     if (doubtful_ || !last_) return std::nullopt;
@@ -154,6 +223,7 @@ class DeltaAssembler {
 
  private:
   const InlineLimits& limits_;
+  const PeerLimits& peer_limits_;
   SourceDelta out_;
   uint64_t inline_bytes_ = 0;
   bool last_ = false;
@@ -257,14 +327,15 @@ bool SourceUnreachable(const absl::Status& status) {
 
 PeerClient::PeerClient(v1::ReplicaPeer::StubInterface* stub, std::string source_slot,
                        std::string source_address, PeerTimeouts timeouts,
-                       const std::atomic<bool>* cancelled)
+                       const std::atomic<bool>* cancelled, PeerLimits limits)
     : stub_(stub),
       source_slot_(std::move(source_slot)),
       source_name_(source_address.empty()
                        ? absl::StrCat("source slot ", source_slot_)
                        : absl::StrCat("source slot ", source_slot_, " at ", source_address)),
       timeouts_(timeouts),
-      cancelled_(cancelled) {}
+      cancelled_(cancelled),
+      limits_(limits) {}
 
 std::unique_ptr<grpc::ClientContext> PeerClient::NewCall(absl::Duration deadline) const {
   auto call = std::make_unique<grpc::ClientContext>();
@@ -274,20 +345,28 @@ std::unique_ptr<grpc::ClientContext> PeerClient::NewCall(absl::Duration deadline
 
 absl::Status PeerClient::ReadManifestStream(
     CallQueue* queue, grpc::ClientAsyncReaderInterface<v1::ManifestChunk>* reader,
-    const std::function<void(v1::ManifestChunk*)>& take) const {
+    const std::function<absl::Status(v1::ManifestChunk*)>& take) const {
   bool ok = false;
   reader->StartCall(kTag);
   CallQueue::Wait wait = queue->Await(absl::InfiniteDuration(), &ok);
   v1::ManifestChunk chunk;
+  absl::Status refused;
   while (wait == CallQueue::Wait::kDone && ok) {
     reader->Read(&chunk, kTag);
     wait = queue->Await(absl::InfiniteDuration(), &ok);
-    if (wait == CallQueue::Wait::kDone && ok) take(&chunk);
+    if (wait == CallQueue::Wait::kDone && ok) {
+      refused = take(&chunk);
+      if (!refused.ok()) {
+        queue->CancelCall();  // nothing more of this answer is read
+        break;
+      }
+    }
   }
   grpc::Status status;
   reader->Finish(&status, kTag);
-  if (queue->Await(absl::InfiniteDuration(), &ok) == CallQueue::Wait::kCancelled ||
-      wait == CallQueue::Wait::kCancelled) {
+  const CallQueue::Wait finished = queue->Await(absl::InfiniteDuration(), &ok);
+  if (!refused.ok()) return refused;
+  if (finished == CallQueue::Wait::kCancelled || wait == CallQueue::Wait::kCancelled) {
     return CancelledStatus();
   }
   return FromGrpcStatus(status);
@@ -317,12 +396,18 @@ absl::StatusOr<v1::ListUsersResponse> PeerClient::ListUsers(const std::string& s
   v1::ListUsersRequest request;
   request.set_slot(source_slot_);
   request.set_store(store);
-  return Unary<v1::ListUsersRequest, v1::ListUsersResponse>(
+  absl::StatusOr<v1::ListUsersResponse> listed = Unary<v1::ListUsersRequest, v1::ListUsersResponse>(
       request,
       [this](grpc::ClientContext* c, const v1::ListUsersRequest& r, grpc::CompletionQueue* cq) {
         return stub_->PrepareAsyncListUsers(c, r, cq);
       },
       "ListUsers");
+  if (!listed.ok()) return listed;
+  if (absl::Status s = CheckListing(*listed, limits_); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ListUsers answer of ", source_name_, " refused: ", s.message()));
+  }
+  return listed;
 }
 
 absl::StatusOr<v1::ListQuarantineResponse> PeerClient::ListQuarantine(const std::string& user,
@@ -371,15 +456,14 @@ absl::StatusOr<Manifest> PeerClient::GetManifest(const std::string& user, uint64
   auto reader = stub_->PrepareAsyncGetManifest(call.get(), request, queue.cq());
   Manifest out;
   bool last = false;
-  absl::Status bad;
   absl::Status rpc = ReadManifestStream(&queue, reader.get(), [&](v1::ManifestChunk* chunk) {
+    if (out.size() + static_cast<size_t>(chunk->entries_size()) > limits_.max_manifest_entries) {
+      return TooManyEntries(user, limits_);
+    }
     for (ManifestEntry& e : *chunk->mutable_entries()) {
-      if (absl::Status s = ValidateRelativePath(e.path()); !s.ok()) {
-        bad = absl::InvalidArgumentError(
-            absl::StrCat("source manifest of ", user, " refused: ", s.message()));
-      } else if (!e.directory() && e.hash().size() != kHashBytes) {
-        bad = absl::InvalidArgumentError(
-            absl::StrCat("source manifest entry ", e.path(), " has no hash"));
+      if (absl::Status s = CheckSourceEntry(&e); !s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("source manifest of user ", user, " refused: ", s.message()));
       }
       out.push_back(std::move(e));
     }
@@ -392,12 +476,12 @@ absl::StatusOr<Manifest> PeerClient::GetManifest(const std::string& user, uint64
         user_dir->gid = chunk->user_gid();
       }
     }
+    return absl::OkStatus();
   });
   if (!rpc.ok()) {
     return Named(rpc, absl::StrCat("GetManifest of user ", user, " from ", source_name_),
                  timeouts_.manifest);
   }
-  if (!bad.ok()) return bad;
   if (!last) return absl::DataLossError("manifest stream ended early");
   std::sort(out.begin(), out.end(),
             [](const ManifestEntry& a, const ManifestEntry& b) { return a.path() < b.path(); });
@@ -424,9 +508,10 @@ absl::StatusOr<std::optional<SourceDelta>> PeerClient::GetDelta(
   std::unique_ptr<grpc::ClientContext> call = NewCall(timeouts_.manifest);
   CallQueue queue(call.get(), cancelled_, cancelled);
   auto reader = stub_->PrepareAsyncGetManifest(call.get(), req, queue.cq());
-  DeltaAssembler answer(inline_limits);
-  absl::Status rpc = ReadManifestStream(&queue, reader.get(),
-                                        [&](v1::ManifestChunk* chunk) { answer.Add(chunk); });
+  DeltaAssembler answer(inline_limits, limits_);
+  absl::Status rpc = ReadManifestStream(&queue, reader.get(), [&](v1::ManifestChunk* chunk) {
+    return answer.Add(chunk) ? absl::OkStatus() : TooManyEntries(user, limits_);
+  });
   if (absl::IsCancelled(rpc) || (cancelled != nullptr && cancelled->load())) {
     return CancelledStatus();
   }
@@ -457,19 +542,29 @@ absl::StatusOr<std::map<std::string, std::optional<SourceDelta>>> PeerClient::Ge
     u->set_user(user);
     u->set_since_generation(since.generation);
     u->set_since_instance_id(since.instance_id);
-    answers.emplace(user, DeltaAssembler(inline_limits));
+    answers.emplace(std::piecewise_construct, std::forward_as_tuple(user),
+                    std::forward_as_tuple(inline_limits, limits_));
   }
   std::unique_ptr<grpc::ClientContext> call = NewCall(timeouts_.manifest);
   CallQueue queue(call.get(), cancelled_, nullptr);
   auto reader = stub_->PrepareAsyncGetManifests(call.get(), req, queue.cq());
   bool stray = false;
+  uint64_t inline_bytes = 0;
   absl::Status rpc = ReadManifestStream(&queue, reader.get(), [&](v1::ManifestChunk* chunk) {
     auto it = answers.find(chunk->user());
     if (it == answers.end()) {
       stray = true;  // a user not asked for: the whole answer is suspect
-      return;
+      return absl::OkStatus();
     }
-    it->second.Add(chunk);
+    const uint64_t before = it->second.inline_bytes();
+    if (!it->second.Add(chunk)) return TooManyEntries(chunk->user(), limits_);
+    inline_bytes += it->second.inline_bytes() - before;
+    if (inline_bytes > limits_.max_inline_bytes_per_call) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("GetManifests answer refused: more than ", limits_.max_inline_bytes_per_call,
+                       " bytes of inline files (the limit, PeerLimits.max_inline_bytes_per_call)"));
+    }
+    return absl::OkStatus();
   });
   if (!rpc.ok()) {
     return Named(rpc, absl::StrCat("GetManifests from ", source_name_), timeouts_.manifest);

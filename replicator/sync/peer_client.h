@@ -101,6 +101,26 @@ struct PeerTimeouts {
   absl::Duration stall = absl::Seconds(60);
 };
 
+// How much a replica takes from a source before it stops believing it.
+// Each bound refuses the answer (INVALID_ARGUMENT naming the field and the
+// limit) or, for a delta, makes it "no delta"; the defaults are far beyond
+// what a real mailbox needs. Together with the channel's message size
+// limit (base/grpc_util: 64 MiB per message) they bound the memory one
+// answer can take.
+struct PeerLimits {
+  // Entries (files and directories; for a delta also removed paths) of one
+  // user's manifest: a million-message mailbox is about 1M entries.
+  size_t max_manifest_entries = 4'000'000;
+  // Users in a ListUsers answer.
+  size_t max_users = 1'000'000;
+  // Any other string from the source (instance id, an error or refusal
+  // text, the slot and store names echoed back).
+  size_t max_string_bytes = 1024;
+  // Inline file content in one GetManifests answer, over all its users
+  // (each user's own share is bounded by InlineLimits).
+  uint64_t max_inline_bytes_per_call = 64ull << 20;
+};
+
 class CallQueue;  // peer_client.cc
 
 // One FetchFiles call. Obtained from PeerClient::FetchFiles.
@@ -161,7 +181,7 @@ class PeerClient {
   // to was stopped.
   PeerClient(v1::ReplicaPeer::StubInterface* stub, std::string source_slot,
              std::string source_address = "", PeerTimeouts timeouts = PeerTimeouts(),
-             const std::atomic<bool>* cancelled = nullptr);
+             const std::atomic<bool>* cancelled = nullptr, PeerLimits limits = PeerLimits());
 
   const std::string& source_slot() const { return source_slot_; }
   // "source slot S at HOST:PORT", for messages.
@@ -228,16 +248,18 @@ class PeerClient {
   absl::StatusOr<Response> Unary(const Request& request, Prepare prepare,
                                  const std::string& what) const;
   // Reads a GetManifest(s) stream to its end, each chunk to `take`; the
-  // call's status.
-  absl::Status ReadManifestStream(CallQueue* queue,
-                                  grpc::ClientAsyncReaderInterface<v1::ManifestChunk>* reader,
-                                  const std::function<void(v1::ManifestChunk*)>& take) const;
+  // call's status. An error from `take` cancels the call (nothing more of
+  // the answer is read) and is returned.
+  absl::Status ReadManifestStream(
+      CallQueue* queue, grpc::ClientAsyncReaderInterface<v1::ManifestChunk>* reader,
+      const std::function<absl::Status(v1::ManifestChunk*)>& take) const;
 
   v1::ReplicaPeer::StubInterface* const stub_;
   const std::string source_slot_;
   const std::string source_name_;
   const PeerTimeouts timeouts_;
   const std::atomic<bool>* const cancelled_;
+  const PeerLimits limits_;
 };
 
 // Whether `status` (of a PeerClient call) says the source cannot be reached

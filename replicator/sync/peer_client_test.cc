@@ -14,7 +14,7 @@
 #include "absl/synchronization/notification.h"
 #include "base/grpc_util.h"
 #include "gtest/gtest.h"
-#include "replicator/sync/gated_peer.h"
+#include "replicator/sync/scripted_peer.h"
 
 namespace slotkeeper::sync {
 namespace {
@@ -27,73 +27,18 @@ ManifestEntry Entry(const std::string& path, bool with_hash = true) {
   return e;
 }
 
-// Answers every call with what the test put in it, and keeps the requests.
-// A closed `gate` holds ListUsers and GetManifest(s) before they answer and
-// FetchFiles after its first chunk: a hung source.
-class ScriptedPeer final : public v1::ReplicaPeer::Service {
- public:
-  grpc::Status ListUsers(grpc::ServerContext* context, const v1::ListUsersRequest* request,
-                         v1::ListUsersResponse* response) override {
-    list_request = *request;
-    if (!gate.Pass(context)) return grpc::Status::CANCELLED;
-    *response = list_response;
-    return status;
-  }
-  grpc::Status GetManifest(grpc::ServerContext* context, const v1::GetManifestRequest* request,
-                           grpc::ServerWriter<v1::ManifestChunk>* writer) override {
-    manifest_request = *request;
-    if (!gate.Pass(context)) return grpc::Status::CANCELLED;
-    for (const v1::ManifestChunk& c : manifest_chunks) writer->Write(c);
-    return status;
-  }
-  grpc::Status GetManifests(grpc::ServerContext* context, const v1::GetManifestsRequest* request,
-                            grpc::ServerWriter<v1::ManifestChunk>* writer) override {
-    manifests_request = *request;
-    if (!gate.Pass(context)) return grpc::Status::CANCELLED;
-    for (const v1::ManifestChunk& c : manifest_chunks) writer->Write(c);
-    return status;
-  }
-  grpc::Status FetchFiles(grpc::ServerContext* context, const v1::FetchFilesRequest* request,
-                          grpc::ServerWriter<v1::FileChunk>* writer) override {
-    fetch_request = *request;
-    for (size_t i = 0; i < file_chunks.size(); ++i) {
-      writer->Write(file_chunks[i]);
-      if (i == 0 && !gate.Pass(context)) return grpc::Status::CANCELLED;
-    }
-    return status;
-  }
-
-  CallGate gate;
-  grpc::Status status = grpc::Status::OK;
-  v1::ListUsersResponse list_response;
-  std::vector<v1::ManifestChunk> manifest_chunks;
-  std::vector<v1::FileChunk> file_chunks;
-  v1::ListUsersRequest list_request;
-  v1::GetManifestRequest manifest_request;
-  v1::GetManifestsRequest manifests_request;
-  v1::FetchFilesRequest fetch_request;
-};
-
 class PeerClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    ConfigureServerBuilder(builder);
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
-    builder.RegisterService(&peer_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(port, 0);
-    auto channel = MakeChannel("127.0.0.1:" + std::to_string(port));
-    ASSERT_TRUE(
-        channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30)));
+    std::shared_ptr<grpc::Channel> channel;
+    server_ = ServeOnLoopback(&peer_, &channel, &address_);
+    ASSERT_NE(server_, nullptr);
     stub_ = v1::ReplicaPeer::NewStub(channel);
     client_ = std::make_unique<PeerClient>(stub_.get(), "s1");
-    address_ = "127.0.0.1:" + std::to_string(port);
   }
   void TearDown() override {
     peer_.gate.Open();
-    server_->Shutdown();
+    if (server_ != nullptr) server_->Shutdown();
   }
 
   // A client with short limits, or (`forever`) limits no test reaches.
@@ -189,6 +134,64 @@ TEST_F(PeerClientTest, GetManifestSortsAndRefusesBadAnswers) {
   last.clear_entries();
   last.set_last(false);  // the stream ends before its last chunk
   EXPECT_TRUE(absl::IsDataLoss(client_->GetManifest("alice", nullptr).status()));
+}
+
+// A hostile source's answers are bounded before they are used: entries per
+// manifest, users per listing, the length of every string; each refusal
+// names the field and the limit. Modes arrive as permission bits only.
+TEST_F(PeerClientTest, AnswersBeyondTheCapsAreRefusedNamingTheLimit) {
+  PeerLimits limits;
+  limits.max_manifest_entries = 3;
+  limits.max_users = 2;
+  limits.max_string_bytes = 64;
+  const PeerClient client(stub_.get(), "s1", address_, PeerTimeouts(), nullptr, limits);
+
+  v1::ManifestChunk& chunk = AddManifestChunk();
+  for (const char* path : {"cur/1", "cur/2", "cur/3"}) *chunk.add_entries() = Entry(path);
+  chunk.mutable_entries(0)->set_mode(06755);
+  chunk.set_last(true);
+  chunk.set_user_mode(07700);
+  UserDirMetadata dir;
+  absl::StatusOr<Manifest> m = client.GetManifest("alice", nullptr, &dir);
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ((*m)[0].mode(), 0755u);
+  EXPECT_EQ(dir.mode, 0700u);
+  // One entry more than the cap, in a chunk of its own after the others.
+  chunk.set_last(false);
+  v1::ManifestChunk& more = AddManifestChunk();
+  *more.add_entries() = Entry("cur/4");
+  more.set_last(true);
+  m = client.GetManifest("alice", nullptr);
+  EXPECT_TRUE(absl::IsInvalidArgument(m.status())) << m.status();
+  EXPECT_NE(m.status().message().find("more than 3 manifest entries"), std::string::npos)
+      << m.status();
+  EXPECT_NE(m.status().message().find("alice"), std::string::npos) << m.status();
+  // The same as a delta: no delta (the full manifest then says why).
+  for (v1::ManifestChunk& c : peer_.manifest_chunks) c.set_delta(true);
+  absl::StatusOr<std::optional<SourceDelta>> d =
+      client.GetDelta("alice", DeltaBase{"inst", 1}, InlineLimits{}, nullptr);
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_FALSE(d->has_value());
+
+  // A listing: valid user names, at most max_users, bounded strings.
+  peer_.list_response.add_users()->set_user("alice");
+  peer_.list_response.add_users()->set_user("bad name");
+  absl::StatusOr<v1::ListUsersResponse> listed = client.ListUsers("");
+  EXPECT_TRUE(absl::IsInvalidArgument(listed.status())) << listed.status();
+  EXPECT_NE(listed.status().message().find("user name"), std::string::npos) << listed.status();
+  peer_.list_response.mutable_users(1)->set_user("bob");
+  EXPECT_TRUE(client.ListUsers("").ok());
+  peer_.list_response.add_users()->set_user("carol");
+  listed = client.ListUsers("");
+  EXPECT_TRUE(absl::IsInvalidArgument(listed.status())) << listed.status();
+  EXPECT_NE(listed.status().message().find("more than 2 users"), std::string::npos)
+      << listed.status();
+  peer_.list_response.mutable_users()->RemoveLast();
+  peer_.list_response.set_instance_id(std::string(65, 'i'));
+  listed = client.ListUsers("");
+  EXPECT_TRUE(absl::IsInvalidArgument(listed.status())) << listed.status();
+  EXPECT_NE(listed.status().message().find("instance_id longer than 64 bytes"), std::string::npos)
+      << listed.status();
 }
 
 TEST_F(PeerClientTest, GetDeltaTakesOnlyCompleteTrustworthyAnswers) {

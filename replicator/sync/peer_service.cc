@@ -146,13 +146,15 @@ absl::Status PeerCore::GetManifest(const v1::GetManifestRequest& request,
 
 namespace {
 
-// The content of `name` in `dirfd` if it still is what `e` describes (same
-// size and mtime before and after the read, same hash).
-std::optional<std::string> ReadUnchanged(int dirfd, const std::string& name,
-                                         const ManifestEntry& e) {
-  int fd = openat(dirfd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  Fd file(fd);
+// The content of `name` in `dirfd` if it is still served (source_files.h)
+// and what `e` describes (same size and mtime before and after the read,
+// same hash).
+std::optional<std::string> ReadUnchanged(int dirfd, const std::string& name, const ManifestEntry& e,
+                                         const ServeScope& scope) {
+  struct stat opened;
+  absl::StatusOr<Fd> file = OpenServable(dirfd, name, e.path(), scope, &opened);
+  if (!file.ok()) return std::nullopt;
+  const int fd = file->get();
   std::string data(e.size(), '\0');
   size_t got = 0;
   while (got < data.size()) {
@@ -174,6 +176,7 @@ std::optional<std::string> ReadUnchanged(int dirfd, const std::string& name,
 
 // The changed paths of a delta as the source sees them now.
 struct DeltaAnswer {
+  ServeScope scope;  // which files are served
   Manifest entries;
   std::vector<size_t> fresh;  // entries with new content (not a rename of known content)
   std::vector<std::string> removed;
@@ -182,14 +185,15 @@ struct DeltaAnswer {
 
 // Looks every changed path up below `user_dir`. FAILED_PRECONDITION (no
 // delta) when one is not a regular file now.
-absl::StatusOr<DeltaAnswer> LookUpChanges(int user_dir, const std::string& slot,
-                                          const std::string& user,
+absl::StatusOr<DeltaAnswer> LookUpChanges(int user_dir, const ServeScope& scope,
+                                          const std::string& slot, const std::string& user,
                                           const std::set<std::string>& paths, HashCache* cache) {
   DeltaAnswer answer;
+  answer.scope = scope;
   for (const std::string& path : paths) {
     if (!ValidateRelativePath(path).ok()) continue;  // never listed by scans either
     absl::StatusOr<PathLookup> found =
-        LookupUserPath(user_dir, slot, user, path, cache, &answer.dirs);
+        LookupUserPath(user_dir, slot, user, path, cache, &answer.dirs, &answer.scope);
     if (!found.ok()) return found.status();
     switch (found->kind) {
       case PathLookup::kFile:
@@ -223,7 +227,8 @@ std::vector<v1::InlineFile> PickInlineFiles(const v1::GetManifestRequest& reques
     auto [dir, base] = SplitDirBase(e.path());
     auto d = answer.dirs.find(std::string(dir));
     if (d == answer.dirs.end()) continue;  // looked up through no directory fd: fetched instead
-    std::optional<std::string> data = ReadUnchanged(d->second.get(), std::string(base), e);
+    std::optional<std::string> data =
+        ReadUnchanged(d->second.get(), std::string(base), e, answer.scope);
     if (!data) continue;  // changed since: the replica fetches it (and learns it changed)
     inline_budget -= data->size();
     v1::InlineFile& f = inline_files.emplace_back();
@@ -272,22 +277,19 @@ bool WriteDeltaChunks(std::vector<v1::InlineFile> inline_files, DeltaAnswer answ
 }
 
 // Opens a wanted file below the user directory, O_NOFOLLOW at every
-// component, and stats it; the error's message is the FileChunk.error text.
-absl::StatusOr<Fd> OpenWanted(int user_dir, const std::string& path, struct stat* st) {
+// component, if it is served (source_files.h: a regular file, opened
+// without blocking, of the slot, not a foreign hard link), and stats it;
+// the error's message is the FileChunk.error text.
+absl::StatusOr<Fd> OpenWanted(int user_dir, const ServeScope& scope, const std::string& path,
+                              struct stat* st) {
   auto [dir, base] = SplitDirBase(path);
   absl::StatusOr<Fd> dirfd = OpenDirBeneath(user_dir, dir, false);
-  int fd = -1;
-  if (dirfd.ok()) {
-    fd = openat(dirfd->get(), std::string(base).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (!dirfd.ok()) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", dirfd.status().ToString()));
   }
-  if (fd < 0) {
-    std::string why =
-        dirfd.ok() ? ErrnoStatus(errno, "open").ToString() : dirfd.status().ToString();
-    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", why));
-  }
-  Fd file(fd);
-  if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(path, " is not a regular file"));
+  absl::StatusOr<Fd> file = OpenServable(dirfd->get(), std::string(base), path, scope, st);
+  if (!file.ok() && !absl::IsFailedPrecondition(file.status())) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", file.status().message()));
   }
   return file;
 }
@@ -310,10 +312,15 @@ absl::Status PeerCore::GetManifestDelta(
     return absl::FailedPreconditionError(
         absl::StrCat("no delta for user ", request.user(), ": ", user_dir.status().message()));
   }
+  absl::StatusOr<ServeScope> scope = ServeScopeOf(root, user_dir->get());
+  if (!scope.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("no delta for user ", request.user(), ": ", scope.status().message()));
+  }
   // Everything is looked up before the first chunk goes out, so that a
   // refusal never follows a partial answer.
   absl::StatusOr<DeltaAnswer> answer =
-      LookUpChanges(user_dir->get(), request.slot(), request.user(), delta->paths, &cache_);
+      LookUpChanges(user_dir->get(), *scope, request.slot(), request.user(), delta->paths, &cache_);
   if (!answer.ok()) return answer.status();
   std::vector<v1::InlineFile> inline_files = PickInlineFiles(request, *answer);
   const std::vector<std::string> removed_paths = answer->removed;
@@ -393,15 +400,18 @@ absl::Status PeerCore::FetchFiles(const v1::FetchFilesRequest& request,
                                  ? kDefaultChunkBytes
                                  : std::min<uint32_t>(request.chunk_bytes(), kMaxChunkBytes);
   const absl::StatusOr<Fd> user_dir = OpenUserDir(*root, request.user(), /*create=*/false);
+  const absl::StatusOr<ServeScope> scope = user_dir.ok()
+                                               ? ServeScopeOf(*root, user_dir->get())
+                                               : absl::StatusOr<ServeScope>(user_dir.status());
   std::string buffer(chunk_bytes, '\0');
   for (int index = 0; index < request.files_size(); ++index) {
     const v1::FileWant& want = request.files(index);
-    if (!user_dir.ok()) {
-      if (!SendError(index, user_dir.status().message(), write)) break;
+    if (!scope.ok()) {
+      if (!SendError(index, scope.status().message(), write)) break;
       continue;
     }
     struct stat st;
-    absl::StatusOr<Fd> file = OpenWanted(user_dir->get(), want.path(), &st);
+    absl::StatusOr<Fd> file = OpenWanted(user_dir->get(), *scope, want.path(), &st);
     if (!file.ok()) {
       if (!SendError(index, file.status().message(), write)) break;
       continue;

@@ -190,12 +190,12 @@ absl::StatusOr<Fd> OpenQuarantined(int slot_root, const std::string& id) {
   }
   absl::StatusOr<Fd> d = OpenDirBeneath(slot_root, absl::StrCat(kQuarantineDir, "/", dir), false);
   if (!d.ok()) return d.status();
-  int fd = openat(d->get(), std::string(base).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open quarantine item ", id));
-  Fd file(fd);
+  // Never blocking on a FIFO, never through a symlink (OpenRegularFile).
   struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat("quarantine item ", id, " is not a file"));
+  absl::StatusOr<Fd> file = OpenRegularFile(d->get(), std::string(base), O_RDONLY, &st);
+  if (!file.ok()) {
+    return absl::Status(file.status().code(),
+                        absl::StrCat("quarantine item ", id, ": ", file.status().message()));
   }
   return file;
 }

@@ -17,9 +17,8 @@ absl::StatusOr<Fd> TargetFs::CreateFile(int dirfd, const std::string& name, mode
 }
 
 absl::StatusOr<Fd> TargetFs::OpenForAppend(int dirfd, const std::string& name) {
-  int fd = openat(dirfd, name.c_str(), O_RDWR | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("open ", name));
-  return Fd(fd);
+  struct stat st;
+  return OpenRegularFile(dirfd, name, O_RDWR | O_APPEND, &st);
 }
 
 absl::Status TargetFs::Write(int fd, const char* data, size_t n) {
@@ -71,13 +70,24 @@ absl::Status TargetFs::RenameNoReplace(int from_dir, const std::string& from, in
 
 absl::Status TargetFs::SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,
                                    uint32_t mode) {
-  if (fchmodat(dirfd, name.c_str(), mode & 0777, 0) != 0) {
+  // Through a descriptor of the regular file itself: fchmodat follows a
+  // symlink (AT_SYMLINK_NOFOLLOW is not supported for it), and the agent
+  // runs as root, so a symlink put where a file was would otherwise have
+  // its target (anywhere on the host) chmod'ed. The mode is masked here
+  // too, whatever the caller passes: never setuid, setgid or sticky.
+  struct stat st;
+  absl::StatusOr<Fd> file = OpenRegularFile(dirfd, name, O_RDONLY, &st);
+  if (!file.ok()) {
+    return absl::Status(file.status().code(),
+                        absl::StrCat("metadata of ", name, ": ", file.status().message()));
+  }
+  if (fchmod(file->get(), mode & 0777) != 0) {
     return ErrnoStatus(errno, absl::StrCat("chmod ", name));
   }
   struct timespec times[2];
   times[0].tv_sec = times[1].tv_sec = mtime_ns / 1'000'000'000;
   times[0].tv_nsec = times[1].tv_nsec = mtime_ns % 1'000'000'000;
-  if (utimensat(dirfd, name.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (futimens(file->get(), times) != 0) {
     return ErrnoStatus(errno, absl::StrCat("utimes ", name));
   }
   return absl::OkStatus();

@@ -24,8 +24,9 @@ class TargetFs {
   virtual ~TargetFs() = default;
   // Creates `name` in `dirfd` exclusively (O_EXCL|O_NOFOLLOW), read-write.
   virtual absl::StatusOr<Fd> CreateFile(int dirfd, const std::string& name, mode_t mode);
-  // Opens an existing regular file `name` in `dirfd` (O_NOFOLLOW) for
-  // writing at its end: a partly fetched file being resumed.
+  // Opens an existing regular file `name` in `dirfd` for writing at its
+  // end: a partly fetched file being resumed. Anything else there (a FIFO,
+  // a device, a symlink) is refused without blocking (OpenRegularFile).
   virtual absl::StatusOr<Fd> OpenForAppend(int dirfd, const std::string& name);
   // Writes all of `data` at the current position.
   virtual absl::Status Write(int fd, const char* data, size_t n);
@@ -40,8 +41,9 @@ class TargetFs {
   virtual absl::Status RenameNoReplace(int from_dir, const std::string& from, int to_dir,
                                        const std::string& to);
   // Sets permission bits (masked to 0777: never setuid, setgid or sticky)
-  // and mtime (atime := mtime) of `name` in `dirfd` without following
-  // symlinks.
+  // and mtime (atime := mtime) of the regular file `name` in `dirfd`,
+  // through a descriptor of the file itself: a symlink, FIFO or device
+  // there is refused (FAILED_PRECONDITION), never followed.
   virtual absl::Status SetMetadata(int dirfd, const std::string& name, int64_t mtime_ns,
                                    uint32_t mode);
   // Sets the numeric owner and group of `name` in `dirfd` ("" for `dirfd`
