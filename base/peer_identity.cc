@@ -14,7 +14,7 @@ std::string FirstValue(const grpc::AuthContext& auth, const char* property) {
 
 }  // namespace
 
-std::string PeerIdentity(const grpc::ServerContext& context) {
+std::string PeerIdentity(const grpc::ServerContextBase& context) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   // Only a certificate the server verified counts: IsPeerAuthenticated is
   // true once the TLS handshake checked the client's chain against the CA.

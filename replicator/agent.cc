@@ -67,7 +67,9 @@ absl::Status Agent::StartServer() {
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);
   int port = 0;
-  builder.AddListeningPort(config_.peer_listen_address(), ServerCredentials(), &port);
+  if (absl::Status s = AddListeningPort(builder, config_.peer_listen_address(), &port); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("peer listen address: ", s.message()));
+  }
   data_plane_->RegisterServices(builder);
   if (failsafe_on_) builder.RegisterService(failsafe_service_.get());
   server_ = builder.BuildAndStart();

@@ -25,7 +25,9 @@ absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);  // no SO_REUSEPORT: a second coordinator must fail here
   int port = 0;
-  builder.AddListeningPort(listen, ServerCredentials(), &port);
+  if (absl::Status listening = AddListeningPort(builder, listen, &port); !listening.ok()) {
+    return absl::Status(listening.code(), absl::StrCat("--listen: ", listening.message()));
+  }
   builder.RegisterService(s->agent_.get());
   builder.RegisterService(s->automation_.get());
   s->server_ = builder.BuildAndStart();

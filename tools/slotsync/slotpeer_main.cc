@@ -69,7 +69,9 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);
   int port = 0;
-  builder.AddListeningPort(listen, ServerCredentials(), &port);
+  if (absl::Status s = AddListeningPort(builder, listen, &port); !s.ok()) {
+    return Fail(absl::StrCat("--listen: ", s.message()));
+  }
   builder.RegisterService(&service);
   builder.SetMaxSendMessageSize(8 << 20);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
