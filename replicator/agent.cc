@@ -60,10 +60,9 @@ absl::Status Agent::Init() {
 }
 
 absl::Status Agent::StartServer() {
-  // gRPC health (and reflection, which also gives the server the synchronous
-  // service it needs before the data path registers its own).
+  // gRPC health, and reflection only when asked for.
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (options_.enable_reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);
   int port = 0;

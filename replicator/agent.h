@@ -38,6 +38,8 @@ struct AgentRunOptions {
   absl::Duration backoff_max = absl::Seconds(2);
   absl::Duration default_heartbeat = absl::Seconds(1);
   std::string agent_version;
+  // gRPC reflection on the peer port (off: it lists the API to any caller).
+  bool enable_reflection = false;
   // Test only: every drive unit reported offline (FakeUnitsOfflineProbe).
   bool test_fake_units_offline = false;
 };

@@ -85,7 +85,8 @@ CoordinatorClient::CoordinatorClient(const AgentConfig* config, std::string peer
       data_plane_(data_plane),
       contact_(contact),
       promises_(promises),
-      stub_(v1::AgentService::NewStub(MakeChannel(config->coordinator_address()))) {}
+      stub_(v1::AgentService::NewStub(
+          MakeChannel(config->coordinator_address(), config->tls().coordinator_identity()))) {}
 
 CoordinatorClient::~CoordinatorClient() { Stop(); }
 

@@ -12,7 +12,8 @@
 namespace slotkeeper::slotmgr {
 
 absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(
-    const std::string& listen, Coordinator* core, Clock* clock, std::unique_ptr<PeerLister> peers) {
+    const std::string& listen, Coordinator* core, Clock* clock, std::unique_ptr<PeerLister> peers,
+    bool enable_reflection) {
   absl::Status st = ValidateHostPort(listen, /*allow_port_zero=*/true);
   if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("--listen: ", st.message()));
   std::unique_ptr<SlotmgrServer> s(new SlotmgrServer());
@@ -21,7 +22,7 @@ absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(
   AgentServiceImpl* agent = s->agent_.get();
   s->automation_ = std::make_unique<AutomationServiceImpl>(core, [agent]() { agent->Flush(); });
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (enable_reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);  // no SO_REUSEPORT: a second coordinator must fail here
   int port = 0;
