@@ -14,6 +14,7 @@
 #define SLOTKEEPER_REPLICATOR_AGENT_H_
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,7 @@
 #include "replicator/health_monitor.h"
 #include "replicator/lease_file.h"
 #include "replicator/lease_manager.h"
+#include "replicator/sync/peer_authorizer.h"
 
 namespace slotkeeper::replicator {
 
@@ -76,6 +78,7 @@ class Agent {
   std::unique_ptr<AgentStateStore> state_;
   std::unique_ptr<LeaseFiles> lease_files_;
   std::unique_ptr<LeaseManager> leases_;
+  std::unique_ptr<sync::PeerAuthorizer> authorizer_;  // before the data plane that uses it
   std::unique_ptr<DataPlane> data_plane_;
   std::unique_ptr<CoordinatorContact> contact_;
   std::unique_ptr<FailsafePromises> promises_;

@@ -320,6 +320,9 @@ void CoordinatorClient::ReadLoop(Stream* stream) {
         }
         break;
       }
+      case v1::CoordinatorMessage::kPeerGrants:
+        if (options_.on_peer_grants) options_.on_peer_grants(message.peer_grants());
+        break;
       default:
         LogWarning("agent", "coordinator sent a message this agent does not know; ignored");
     }
