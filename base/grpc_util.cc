@@ -2,6 +2,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/tls.h"
 
 namespace slotkeeper {
 
@@ -25,15 +26,25 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
 }
 
-std::shared_ptr<grpc::ServerCredentials> ServerCredentials() {
-  return grpc::InsecureServerCredentials();
+namespace {
+
+// A channel whose every call fails at once with `status`: what MakeChannel
+// gives for an address the transport refuses, so that callers see why.
+std::shared_ptr<grpc::Channel> RefusedChannel(const std::string& address,
+                                              const absl::Status& status) {
+  grpc_init();  // the C core must be up to make a channel; the wrapper keeps its own reference
+  grpc_channel* lame =
+      grpc_lame_client_channel_create(address.c_str(), static_cast<grpc_status_code>(status.code()),
+                                      std::string(status.message()).c_str());
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateChannelInternal("", lame, {});
+  grpc_shutdown();
+  return channel;
 }
 
-std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials() {
-  return grpc::InsecureChannelCredentials();
-}
+}  // namespace
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const std::string& expected_identity) {
   grpc::ChannelArguments args;
   // Reconnect quickly after a peer restarts; the defaults back off to 120 s.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
@@ -44,7 +55,18 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 3000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
-  return grpc::CreateCustomChannel(address, ChannelCredentials(), args);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ProcessTransportSecurity()->ChannelCredentials(address, expected_identity, args);
+  if (!credentials.ok()) return RefusedChannel(address, credentials.status());
+  return grpc::CreateCustomChannel(address, *credentials, args);
+}
+
+absl::Status AddListeningPort(grpc::ServerBuilder& builder, const std::string& listen, int* port) {
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ProcessTransportSecurity()->ServerCredentials(listen);
+  if (!credentials.ok()) return credentials.status();
+  builder.AddListeningPort(listen, *credentials, port);
+  return absl::OkStatus();
 }
 
 void ConfigureServerBuilder(grpc::ServerBuilder& builder) {

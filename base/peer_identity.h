@@ -15,7 +15,8 @@
 
 namespace slotkeeper {
 
-// The verified identity of the call's client; empty when anonymous.
+// The verified identity of the call's client; empty when anonymous. Takes
+// the context of synchronous and callback handlers alike.
 std::string PeerIdentity(const grpc::ServerContextBase& context);
 
 // How an identity is shown in events and errors: the name, or "anonymous".

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
+#include "base/tls.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "replicator/host_probes.h"
@@ -35,8 +36,14 @@ absl::Status Agent::Init() {
   lease_files_ = std::move(*files);
   leases_ = std::make_unique<LeaseManager>(clock_, lease_files_.get());
 
+  // Peers read a slot only when the coordinator granted it to their host;
+  // the coordinator itself always; anonymous callers only in plaintext.
+  authorizer_ = std::make_unique<sync::PeerAuthorizer>(
+      !ProcessTransportSecurity()->is_tls(),
+      std::set<std::string>{config_.tls().coordinator_identity()});
   SyncDataPlaneOptions data_options;
   data_options.bandwidth_bytes_per_second = options_.sync_bandwidth_bytes_per_second;
+  data_options.authorizer = authorizer_.get();
   absl::StatusOr<std::unique_ptr<DataPlane>> plane =
       MakeSyncDataPlane(config_, clock_, data_options);
   if (!plane.ok())
@@ -60,14 +67,15 @@ absl::Status Agent::Init() {
 }
 
 absl::Status Agent::StartServer() {
-  // gRPC health (and reflection, which also gives the server the synchronous
-  // service it needs before the data path registers its own).
+  // gRPC health, and reflection only when asked for.
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (options_.enable_reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);
   int port = 0;
-  builder.AddListeningPort(config_.peer_listen_address(), ServerCredentials(), &port);
+  if (absl::Status s = AddListeningPort(builder, config_.peer_listen_address(), &port); !s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("peer listen address: ", s.message()));
+  }
   data_plane_->RegisterServices(builder);
   if (failsafe_on_) builder.RegisterService(failsafe_service_.get());
   server_ = builder.BuildAndStart();
@@ -104,6 +112,7 @@ absl::Status Agent::StartClient() {
   options.backoff_max = options_.backoff_max;
   options.default_heartbeat = options_.default_heartbeat;
   if (!options_.agent_version.empty()) options.agent_version = options_.agent_version;
+  options.on_peer_grants = [this](const v1::PeerGrants& grants) { authorizer_->Update(grants); };
   client_ = std::make_unique<CoordinatorClient>(&config_, peer_address_, options, clock_,
                                                 health_.get(), leases_.get(), commands_.get(),
                                                 data_plane_.get(), contact_.get(), promises_.get());

@@ -14,6 +14,7 @@
 #define SLOTKEEPER_REPLICATOR_AGENT_H_
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,7 @@
 #include "replicator/health_monitor.h"
 #include "replicator/lease_file.h"
 #include "replicator/lease_manager.h"
+#include "replicator/sync/peer_authorizer.h"
 
 namespace slotkeeper::replicator {
 
@@ -38,6 +40,8 @@ struct AgentRunOptions {
   absl::Duration backoff_max = absl::Seconds(2);
   absl::Duration default_heartbeat = absl::Seconds(1);
   std::string agent_version;
+  // gRPC reflection on the peer port (off: it lists the API to any caller).
+  bool enable_reflection = false;
   // Test only: every drive unit reported offline (FakeUnitsOfflineProbe).
   bool test_fake_units_offline = false;
 };
@@ -74,6 +78,7 @@ class Agent {
   std::unique_ptr<AgentStateStore> state_;
   std::unique_ptr<LeaseFiles> lease_files_;
   std::unique_ptr<LeaseManager> leases_;
+  std::unique_ptr<sync::PeerAuthorizer> authorizer_;  // before the data plane that uses it
   std::unique_ptr<DataPlane> data_plane_;
   std::unique_ptr<CoordinatorContact> contact_;
   std::unique_ptr<FailsafePromises> promises_;

@@ -101,6 +101,32 @@ void FillDefaults(AgentConfig& config) {
   d.set_guard_min_removals(def(d.guard_min_removals(), 2u));
   d.set_guard_window_ms(def(d.guard_window_ms(), int64_t{86'400'000}));
   d.set_catch_up_interval_ms(def(d.catch_up_interval_ms(), int64_t{5000}));
+  TlsConfig& t = *config.mutable_tls();
+  if (t.coordinator_identity().empty()) t.set_coordinator_identity("slotmgr");
+  t.set_refresh_ms(def(t.refresh_ms(), int64_t{60000}));
+}
+
+// TLS: the three files together, absolute; a coordinator name that is a name.
+absl::Status ValidateTls(const AgentConfig& c, const Locator& at) {
+  const TlsConfig& t = c.tls();
+  const int given = !t.ca_file().empty() + !t.cert_file().empty() + !t.key_file().empty();
+  if (given != 0 && given != 3) {
+    return Invalid(at.At("tls", -1), "tls: set ca_file, cert_file and key_file together");
+  }
+  for (const std::string* file : {&t.ca_file(), &t.cert_file(), &t.key_file()}) {
+    if (!file->empty() && (*file)[0] != '/') {
+      return Invalid(at.At("tls", -1),
+                     absl::StrCat("tls: \"", *file, "\" must be an absolute path"));
+    }
+  }
+  if (absl::Status s = model::ValidateName(model::NameKind::kHost, t.coordinator_identity());
+      !s.ok()) {
+    return Invalid(at.At("tls", -1), absl::StrCat("tls: coordinator_identity: ", s.message()));
+  }
+  if (t.refresh_ms() < 1000) {
+    return Invalid(at.At("tls", -1), "tls: refresh_ms must be at least 1000");
+  }
+  return absl::OkStatus();
 }
 
 // The data path's safety settings: a quarantine that keeps a week at least,
@@ -258,6 +284,7 @@ absl::Status ValidateSlots(const AgentConfig& c, const Locator& at,
 absl::Status Validate(const AgentConfig& c, const Locator& at) {
   if (absl::Status s = ValidateHostSettings(c, at); !s.ok()) return s;
   if (absl::Status s = ValidateDataPath(c, at); !s.ok()) return s;
+  if (absl::Status s = ValidateTls(c, at); !s.ok()) return s;
   std::set<std::string> units;
   if (absl::Status s = ValidateUnits(c, at, units); !s.ok()) return s;
   std::map<std::string, std::string> filesystems;  // mount point -> unit

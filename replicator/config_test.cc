@@ -164,6 +164,28 @@ TEST(ConfigTest, DataPathDefaultsAndLimits) {
               HasSubstr("catch_up_interval_ms"));
 }
 
+TEST(ConfigTest, TlsFilesTogetherAbsoluteAndDefaults) {
+  absl::StatusOr<AgentConfig> c = ParseConfig(kGood);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->tls().coordinator_identity(), "slotmgr");
+  EXPECT_EQ(c->tls().refresh_ms(), 60000);
+  const std::string hooks = "hooks { promote: \"true\" }";
+  const std::string with = hooks + "\ntls { ";
+  absl::StatusOr<AgentConfig> tls = ParseConfig(
+      Edit(hooks, with + "ca_file: \"/c/ca.pem\" cert_file: \"/c/h.pem\" key_file: \"/c/h.key\" "
+                         "coordinator_identity: \"coord1\" }"));
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_EQ(tls->tls().coordinator_identity(), "coord1");
+  EXPECT_THAT(ParseConfig(Edit(hooks, with + "ca_file: \"/c/ca.pem\" }")).status().message(),
+              HasSubstr("ca_file, cert_file and key_file together"));
+  EXPECT_THAT(ParseConfig(Edit(hooks, with + "ca_file: \"ca.pem\" cert_file: \"/c/h.pem\" "
+                                             "key_file: \"/c/h.key\" }"))
+                  .status()
+                  .message(),
+              HasSubstr("\"ca.pem\" must be an absolute path"));
+  EXPECT_FALSE(ParseConfig(Edit(hooks, with + "coordinator_identity: \"a b\" }")).ok());
+}
+
 TEST(ConfigTest, RefusesMissingOrRelativeDataDir) {
   EXPECT_THAT(ParseConfig(Edit("\"/var/lib/slotkeeper\"", "\"var\"")).status().message(),
               HasSubstr("data_dir must be an absolute path"));

@@ -85,7 +85,8 @@ CoordinatorClient::CoordinatorClient(const AgentConfig* config, std::string peer
       data_plane_(data_plane),
       contact_(contact),
       promises_(promises),
-      stub_(v1::AgentService::NewStub(MakeChannel(config->coordinator_address()))) {}
+      stub_(v1::AgentService::NewStub(
+          MakeChannel(config->coordinator_address(), config->tls().coordinator_identity()))) {}
 
 CoordinatorClient::~CoordinatorClient() { Stop(); }
 
@@ -319,6 +320,9 @@ void CoordinatorClient::ReadLoop(Stream* stream) {
         }
         break;
       }
+      case v1::CoordinatorMessage::kPeerGrants:
+        if (options_.on_peer_grants) options_.on_peer_grants(message.peer_grants());
+        break;
       default:
         LogWarning("agent", "coordinator sent a message this agent does not know; ignored");
     }

@@ -21,6 +21,7 @@
 #define SLOTKEEPER_REPLICATOR_COORDINATOR_CLIENT_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -44,6 +45,9 @@ struct ClientOptions {
   // Used when the coordinator's RegisterResponse names none.
   absl::Duration default_heartbeat = absl::Seconds(1);
   std::string agent_version = "replicatord/0.1";
+  // Called with each PeerGrants the coordinator sends (who may read which
+  // slot); none: ignored.
+  std::function<void(const v1::PeerGrants&)> on_peer_grants;
 };
 
 // The next reconnect delay after `previous` (zero: first failure). Pure.

@@ -110,7 +110,7 @@ class FakeCoordinator final : public v1::AgentService::Service {
 std::unique_ptr<grpc::Server> Serve(FakeCoordinator* service, const std::string& address,
                                     int* port) {
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, ServerCredentials(), port);
+  EXPECT_TRUE(AddListeningPort(builder, address, port).ok());
   builder.RegisterService(service);
   return builder.BuildAndStart();
 }

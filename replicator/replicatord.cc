@@ -2,8 +2,12 @@
 //
 //   replicatord --config=/etc/slotkeeper/agent.conf
 //
-// Reads the config (refusing it with the line at fault), starts the agent
-// (agent.h) and runs until SIGTERM or SIGINT; SIGHUP is logged, never fatal.
+// Reads the config (refusing it with the line at fault), chooses the
+// transport security (the config's tls block, or the --tls_* flags, or
+// --insecure_loopback_only; none of them and it refuses to start), starts the
+// agent (agent.h) and runs until SIGTERM or SIGINT. SIGHUP re-reads the TLS
+// files for the connections opened from then on (the peer server re-reads
+// them every tls.refresh_ms); it is never fatal.
 #include <signal.h>
 
 #include <cstdio>
@@ -18,6 +22,8 @@
 #include "base/grpc_util.h"
 #include "base/log.h"
 #include "base/log_flags.h"
+#include "base/tls.h"
+#include "base/tls_flags.h"
 #include "replicator/agent.h"
 #include "replicator/config.h"
 
@@ -32,6 +38,10 @@ ABSL_FLAG(int64_t, heartbeat_ms, 1000,
 ABSL_FLAG(int64_t, sync_bandwidth_bytes_per_second, 0,
           "Limit on the bytes per second each replication task and catch-up cycle receives "
           "(0 = unlimited).");
+
+ABSL_FLAG(bool, enable_reflection, false,
+          "serve gRPC reflection on the peer port (lists every service and message to any "
+          "caller)");
 
 ABSL_FLAG(std::string, test_fake_hard_condition, "",
           "TEST ONLY, refused without --allow_test_flags: \"all\" makes the probes report "
@@ -55,6 +65,32 @@ absl::Status ApplyTestFlags(AgentRunOptions& options) {
   }
   options.test_fake_units_offline = true;
   options.agent_version = "replicatord/0.1+test-fake-hard-condition";
+  return absl::OkStatus();
+}
+
+// The config's tls block with the --tls_* flags over it, or
+// --insecure_loopback_only, installed as the process's transport security.
+// Plaintext also refuses a coordinator off loopback here, at start, rather
+// than on every connection attempt.
+absl::Status InstallTransport(const AgentConfig& config) {
+  TransportChoice choice = TransportChoiceFromFlags();
+  if (choice.files.ca.empty()) choice.files.ca = config.tls().ca_file();
+  if (choice.files.cert.empty()) choice.files.cert = config.tls().cert_file();
+  if (choice.files.key.empty()) choice.files.key = config.tls().key_file();
+  choice.refresh = absl::Milliseconds(config.tls().refresh_ms());
+  absl::StatusOr<std::shared_ptr<TransportSecurity>> security = ChooseTransportSecurity(choice);
+  if (!security.ok()) {
+    return absl::Status(security.status().code(),
+                        absl::StrCat(security.status().message(),
+                                     " (the config's tls { ca_file cert_file key_file } count as "
+                                     "the --tls_* flags)"));
+  }
+  if (!(*security)->is_tls()) {
+    if (absl::Status s = CheckLoopbackAddress(config.coordinator_address()); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat("coordinator: ", s.message()));
+    }
+  }
+  SetProcessTransportSecurity(*std::move(security));
   return absl::OkStatus();
 }
 
@@ -94,6 +130,10 @@ int Run() {
     LogError("agent", absl::StrCat("refusing to start: ", config.status().message()));
     return 2;
   }
+  if (absl::Status s = InstallTransport(*config); !s.ok()) {
+    LogError("agent", absl::StrCat("refusing to start: ", s.message()));
+    return 2;
+  }
   // Signals are taken synchronously below; every thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
@@ -107,6 +147,7 @@ int Run() {
       static_cast<uint64_t>(absl::GetFlag(FLAGS_sync_bandwidth_bytes_per_second));
   options.backoff_max = absl::Milliseconds(absl::GetFlag(FLAGS_backoff_max_ms));
   options.default_heartbeat = absl::Milliseconds(absl::GetFlag(FLAGS_heartbeat_ms));
+  options.enable_reflection = absl::GetFlag(FLAGS_enable_reflection);
   if (absl::Status s = ApplyTestFlags(options); !s.ok()) {
     LogError("agent", absl::StrCat("refusing to start: ", s.message()));
     return 2;
@@ -121,14 +162,20 @@ int Run() {
   std::printf("replicatord %s peer listening on %s\n", running.host().c_str(),
               (*agent)->peer_address().c_str());
   std::fflush(stdout);
-  LogInfo("agent", absl::StrCat("host ", running.host(), ": coordinator ",
-                                running.coordinator_address(), ", ", running.slots_size(),
-                                " slots on ", running.filesystems_size(), " filesystems"));
+  LogInfo("agent",
+          absl::StrCat("host ", running.host(), ": coordinator ", running.coordinator_address(),
+                       ", ", ProcessTransportSecurity()->Describe(), ", ", running.slots_size(),
+                       " slots on ", running.filesystems_size(), " filesystems"));
   while (true) {
     int signal = 0;
     sigwait(&signals, &signal);
     if (signal == SIGHUP) {
-      LogInfo("agent", "SIGHUP: nothing to reload (restart the agent to apply a new config)");
+      if (absl::Status s = ProcessTransportSecurity()->Reload(); !s.ok()) {
+        LogError("agent", absl::StrCat("SIGHUP: keeping the TLS files read before: ", s.message()));
+      } else {
+        LogInfo("agent", absl::StrCat("SIGHUP: re-read ", ProcessTransportSecurity()->Describe(),
+                                      " (restart the agent to apply a new config)"));
+      }
       continue;
     }
     LogInfo("agent", absl::StrCat("signal ", signal, ": shutting down"));

@@ -239,6 +239,7 @@ absl::StatusOr<std::unique_ptr<DataPlane>> MakeSyncDataPlane(const AgentConfig& 
   engine_options.sync.bandwidth_bytes_per_second = options.bandwidth_bytes_per_second;
   engine_options.peer = options.peer;
   engine_options.wind_down_timeout = options.wind_down_timeout;
+  engine_options.authorizer = options.authorizer;
   ApplyDataPathConfig(config.data_path(), &engine_options);
   auto engine = sync::SyncEngine::Create(absl::StrCat(config.data_dir(), "/sync"), std::move(slots),
                                          clock, sync::DefaultTargetFs(), engine_options);

@@ -15,6 +15,7 @@
 #include "base/clock.h"
 #include "replicator/config.pb.h"
 #include "replicator/data_plane.h"
+#include "replicator/sync/peer_authorizer.h"
 #include "replicator/sync/peer_client.h"
 
 namespace slotkeeper::replicator {
@@ -26,6 +27,8 @@ struct SyncDataPlaneOptions {
   sync::PeerTimeouts peer;
   // How long ReleaseSlot and Stop wait for stopped work to end.
   absl::Duration wind_down_timeout = absl::Seconds(5);
+  // Who may read the slots (not owned; null: everyone).
+  const sync::PeerAuthorizer* authorizer = nullptr;
 };
 
 // Opens the data path's state under `<data_dir>/sync` for the configured

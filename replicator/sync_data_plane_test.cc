@@ -106,7 +106,7 @@ TEST(SyncDataPlaneTest, RoleChangeReleaseAndStopReturnWhileTheSourceHangs) {
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
+  EXPECT_TRUE(AddListeningPort(builder, "127.0.0.1:0", &port).ok());
   builder.RegisterService(&source);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ASSERT_NE(port, 0);

@@ -71,6 +71,21 @@ class AgentServiceImpl::SessionReactor final
     }
   }
 
+  // Who may read this host's slots (peer_grants.h), when it differs from
+  // what this session was last sent.
+  void SendGrants() {
+    if (host_.empty()) return;
+    absl::MutexLock lock(&grants_mu_);  // the reading side and Flush both send
+    v1::PeerGrants grants = service_->core_->PeerGrantsOf(host_);
+    std::string bytes = grants.SerializeAsString();
+    if (grants_sent_ && bytes == last_grants_) return;
+    grants_sent_ = true;
+    last_grants_ = std::move(bytes);
+    v1::CoordinatorMessage m;
+    *m.mutable_peer_grants() = std::move(grants);
+    Send(std::move(m));
+  }
+
   void SendPing() {
     if (host_.empty()) return;
     v1::CoordinatorMessage m;
@@ -138,6 +153,7 @@ class AgentServiceImpl::SessionReactor final
       if (st.ok()) st = service_->Activate(this, m.hello());
       if (!st.ok()) return st;
       SendPing();
+      SendGrants();
       SendCommands();
       return absl::OkStatus();
     }
@@ -189,6 +205,9 @@ class AgentServiceImpl::SessionReactor final
   v1::AgentMessage in_;  // only the reading side touches it
   std::string host_;     // set once by Activate(), before the session is current
   std::string session_id_;
+  absl::Mutex grants_mu_;  // before mu_
+  bool grants_sent_ ABSL_GUARDED_BY(grants_mu_) = false;
+  std::string last_grants_ ABSL_GUARDED_BY(grants_mu_);
   absl::Mutex mu_;
   std::deque<v1::CoordinatorMessage> out_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -272,10 +291,13 @@ void AgentServiceImpl::Remove(SessionReactor* session) {
 
 void AgentServiceImpl::Flush() {
   absl::MutexLock lock(&mu_);
+  // Grants first: a source allows its new reader before the reader is
+  // told to start.
   for (const auto& [host, s] : current_) {
     s->SendPing();
-    s->SendAll(core_->TakeCommandsToSend(host));
+    s->SendGrants();
   }
+  for (const auto& [host, s] : current_) s->SendAll(core_->TakeCommandsToSend(host));
 }
 
 int AgentServiceImpl::SessionCount() {

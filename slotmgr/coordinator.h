@@ -99,6 +99,9 @@ class Coordinator {
   absl::StatusOr<std::optional<v1::LeaseRenewal>> ApplyReport(const std::string& host,
                                                               const std::string& session_id,
                                                               const v1::HealthReport& report);
+  // Who may read each slot of `host` through its agent's peer service
+  // (peer_grants.h).
+  v1::PeerGrants PeerGrantsOf(const std::string& host);
   // NOT_FOUND for a command id never issued to this host (nothing changes);
   // an id already acknowledged is a duplicate and returns OK.
   absl::Status ApplyAck(const std::string& host, const v1::CommandAck& ack);

@@ -15,6 +15,7 @@
 #include "slotmgr/coordinator.h"
 #include "slotmgr/copy_status.h"
 #include "slotmgr/failure_detector.h"
+#include "slotmgr/peer_grants.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -283,6 +284,11 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   // The commit may have changed stores: the index is looked up again.
   return RenewLeases(model_, h, slot_copies_.For(host, h, model_), automation_, report.report_id(),
                      mono, config_.lease_ms, leases_);
+}
+
+v1::PeerGrants Coordinator::PeerGrantsOf(const std::string& host) {
+  absl::MutexLock lock(&mu_);
+  return PeerGrantsFor(model_, host);
 }
 
 absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck& ack) {

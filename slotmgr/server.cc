@@ -23,12 +23,14 @@ absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(
   s->automation_ = std::make_unique<AutomationServiceImpl>(
       core, [agent]() { agent->Flush(); }, nullptr, options.policy);
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (options.enable_reflection) grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);  // no SO_REUSEPORT: a second coordinator must fail here
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_receive_bytes));
   int port = 0;
-  builder.AddListeningPort(listen, ServerCredentials(), &port);
+  if (absl::Status listening = AddListeningPort(builder, listen, &port); !listening.ok()) {
+    return absl::Status(listening.code(), absl::StrCat("--listen: ", listening.message()));
+  }
   builder.RegisterService(s->agent_.get());
   builder.RegisterService(s->automation_.get());
   s->server_ = builder.BuildAndStart();

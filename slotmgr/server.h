@@ -1,5 +1,6 @@
 // slotmgrd's gRPC server: the AgentService (callback API), the Automation
-// service, the standard health checking service and server reflection, with
+// service, the standard health checking service and, when asked for, server
+// reflection (off by default: it tells any caller the whole API), with
 // credentials from base/grpc_util.h; and the second-opinion worker that reads
 // units due to be declared lost (second_opinion.h). Used by slotmgrd's main
 // and by tests that run the coordinator in-process on a loopback port.
@@ -28,6 +29,8 @@ struct SlotmgrServerOptions {
   // The largest message accepted from a caller: a report or an inventory of
   // a host with thousands of slots fits well below it.
   size_t max_receive_bytes = 4 << 20;
+  // gRPC server reflection (lists every service and message to any caller).
+  bool enable_reflection = false;
 };
 
 // Owns the services and the gRPC server. The Coordinator and Clock are not
@@ -35,7 +38,8 @@ struct SlotmgrServerOptions {
 class SlotmgrServer {
  public:
   // Listens on `listen` (HOST:PORT; port 0 picks a free one). `peers`
-  // reaches the agents' ReplicaPeer service (gRPC when null).
+  // reaches the agents' ReplicaPeer service (gRPC when null). Reflection is
+  // registered only with `enable_reflection`.
   static absl::StatusOr<std::unique_ptr<SlotmgrServer>> Start(
       const std::string& listen, Coordinator* core, Clock* clock,
       std::unique_ptr<PeerLister> peers = nullptr, SlotmgrServerOptions options = {});

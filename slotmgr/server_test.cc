@@ -378,7 +378,7 @@ TEST_F(ServerTest, VerifyDataComparesDigestsAcrossCopies) {
   for (FakePeer* p : {&good, &good, &bad}) {
     grpc::ServerBuilder b;
     int port = 0;
-    b.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
+    EXPECT_TRUE(AddListeningPort(b, "127.0.0.1:0", &port).ok());
     b.RegisterService(p);
     peers.push_back(b.BuildAndStart());
     peer_addresses.push_back(absl::StrCat("127.0.0.1:", port));

@@ -2,9 +2,17 @@
 //
 //   slotmgrd --listen=127.0.0.1:7300 --data_dir=/var/lib/slotmgrd
 //
+//   slotmgrd --listen=0.0.0.0:7300 --data_dir=/var/lib/slotmgrd \
+//     --tls_ca=/etc/slotkeeper/ca.pem --tls_cert=/etc/slotkeeper/slotmgr.pem \
+//     --tls_key=/etc/slotkeeper/slotmgr.key
+//
+// Transport security is chosen by flags (base/tls_flags.h): mutual TLS from
+// files, or --insecure_loopback_only; neither, and it refuses to start.
 // Prints "slotmgrd listening on HOST:PORT" once serving (tests start it with
 // --listen=127.0.0.1:0 and read the port from there). SIGTERM or SIGINT stop
 // it cleanly; every decision is already on disk, so SIGKILL loses nothing.
+// SIGHUP re-reads the TLS files for the connections it opens (its server
+// re-reads them every --tls_refresh).
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -20,6 +28,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/log_flags.h"
+#include "base/tls_flags.h"
 #include "slotmgr/config.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/server.h"
@@ -84,6 +93,8 @@ ABSL_FLAG(std::string, policy, "",
           "access policy file: which certificate identities hold the viewer, operator and "
           "admin roles (slotmgr/access_policy.h); without one, only anonymous (plaintext "
           "loopback) callers may act");
+ABSL_FLAG(bool, enable_reflection, false,
+          "serve gRPC reflection (lists every service and message to any caller)");
 
 namespace {
 
@@ -91,6 +102,22 @@ namespace {
 // store is async-signal-safe).
 volatile std::sig_atomic_t g_signalled = 0;
 void SetSignalled(int) { g_signalled = 1; }
+volatile std::sig_atomic_t g_reload = 0;
+void SetReload(int) { g_reload = 1; }
+
+// SIGHUP: the TLS files again, now, for the channels opened from here on.
+void ReloadTransport() {
+  g_reload = 0;
+  absl::Status s = slotkeeper::ProcessTransportSecurity()->Reload();
+  if (s.ok()) {
+    slotkeeper::LogInfo(
+        "coordinator",
+        absl::StrCat("SIGHUP: re-read ", slotkeeper::ProcessTransportSecurity()->Describe()));
+  } else {
+    slotkeeper::LogError("coordinator",
+                         absl::StrCat("SIGHUP: keeping the TLS files read before: ", s.message()));
+  }
+}
 
 int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
 
@@ -145,6 +172,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  if (absl::Status s = InstallTransportSecurityFromFlags(); !s.ok()) {
+    LogError("coordinator", absl::StrCat("refusing to start: ", s.message()));
+    return 2;
+  }
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
   if (data_dir.empty()) {
     LogError("coordinator", "--data_dir is required");
@@ -181,6 +212,7 @@ int main(int argc, char** argv) {
                "no --policy: callers with a certificate hold no operator role (agents may "
                "still register as their own hosts)");
   }
+  server_options.enable_reflection = absl::GetFlag(FLAGS_enable_reflection);
   auto server = SlotmgrServer::Start(absl::GetFlag(FLAGS_listen), core->get(), clock, nullptr,
                                      std::move(server_options));
   if (!server.ok()) {
@@ -189,15 +221,18 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGTERM, SetSignalled);
   std::signal(SIGINT, SetSignalled);
+  std::signal(SIGHUP, SetReload);
   std::printf("slotmgrd listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
   LogInfo("coordinator",
-          absl::StrCat("listening on ", (*server)->address(), ", state in ", data_dir));
+          absl::StrCat("listening on ", (*server)->address(), " with ",
+                       ProcessTransportSecurity()->Describe(), ", state in ", data_dir));
 
   // The ticker: advances timers every heartbeat and sends what was decided.
   const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(config.heartbeat_ms / 2, 10));
   while (!g_signalled) {
     (*server)->TickAndFlush();
+    if (g_reload) ReloadTransport();
     absl::SleepFor(tick);
   }
   LogInfo("coordinator", "signal received: shutting down");

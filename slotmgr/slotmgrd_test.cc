@@ -9,7 +9,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -29,9 +32,10 @@ struct Daemon {
 
 // Starts slotmgrd and reads "slotmgrd listening on ADDR" from its stdout
 // (empty address if it exits first). Its stderr goes to `stderr_path` when
-// given.
+// given. `transport` is the transport-security flag ("" for none).
 Daemon Start(const std::string& data_dir, const std::string& listen = "127.0.0.1:0",
-             const std::string& stderr_path = "") {
+             const std::string& stderr_path = "",
+             const std::string& transport = "--insecure_loopback_only") {
   int out[2];
   if (pipe(out) != 0) std::abort();
   Daemon d;
@@ -45,8 +49,11 @@ Daemon Start(const std::string& data_dir, const std::string& listen = "127.0.0.1
     }
     const std::string dir = "--data_dir=" + data_dir;
     const std::string listen_flag = "--listen=" + listen;
-    execl("slotmgr/slotmgrd", "slotmgrd", listen_flag.c_str(), dir.c_str(), "--heartbeat=100ms",
-          static_cast<char*>(nullptr));
+    std::vector<const char*> argv = {"slotmgrd", listen_flag.c_str(), dir.c_str(),
+                                     "--heartbeat=100ms"};
+    if (!transport.empty()) argv.push_back(transport.c_str());
+    argv.push_back(nullptr);
+    execv("slotmgr/slotmgrd", const_cast<char* const*>(argv.data()));
     _exit(127);
   }
   close(out[1]);
@@ -118,6 +125,40 @@ TEST(SlotmgrdTest, SurvivesSigkillAndStopsOnSigterm) {
   waitpid(again.pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Exits with status 2 and a message naming `needle`, without serving.
+void ExpectRefusal(const Daemon& d, const std::string& err, const std::string& needle) {
+  EXPECT_TRUE(d.address.empty()) << "slotmgrd serves on " << d.address;
+  int status = 0;
+  waitpid(d.pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+  EXPECT_NE(ReadFile(err).find(needle), std::string::npos) << ReadFile(err);
+}
+
+TEST(SlotmgrdTest, RefusesToStartWithoutATransportChoice) {
+  const std::string err = testing::TempDir("slotmgrd_no_transport.stderr");
+  ExpectRefusal(
+      Start(testing::TempDir("slotmgrd_no_transport"), "127.0.0.1:0", err, ""), err,
+      "give --tls_ca, --tls_cert and --tls_key (mutual TLS), or --insecure_loopback_only");
+}
+
+TEST(SlotmgrdTest, PlaintextRefusesToListenOffLoopback) {
+  const std::string err = testing::TempDir("slotmgrd_wildcard.stderr");
+  Daemon d = Start(testing::TempDir("slotmgrd_wildcard"), "0.0.0.0:0", err);
+  EXPECT_TRUE(d.address.empty()) << "slotmgrd serves plaintext on " << d.address;
+  int status = 0;
+  waitpid(d.pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(ReadFile(err).find("\"0.0.0.0:0\" is not a loopback address"), std::string::npos)
+      << ReadFile(err);
 }
 
 TEST(SlotmgrdTest, ASecondCoordinatorOnTheSameAddressFailsToStart) {

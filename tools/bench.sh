@@ -86,7 +86,7 @@ rsync --daemon --no-detach --config="$DIR/rsyncd.conf" --address=127.0.0.1 \
   --port="$RSYNC_PORT" --log-file="$DIR/rsyncd.log" &
 PIDS+=($!)
 
-"$SLOTPEER" --slot "s1=$DIR/src" --listen 127.0.0.1:0 --data_dir "$DIR/peer-state" \
+"$SLOTPEER" --slot "s1=$DIR/src" --listen 127.0.0.1:0 --insecure_loopback_only --data_dir "$DIR/peer-state" \
   --port_file "$DIR/peer.port" 2>"$DIR/slotpeer.log" &
 PIDS+=($!)
 for _ in $(seq 50); do [ -s "$DIR/peer.port" ] && break; sleep 0.1; done
@@ -95,7 +95,7 @@ sleep 0.3
 
 RSYNC=(rsync -a --delete "rsync://127.0.0.1:$RSYNC_PORT/slot/users/")
 # --delta=false: the full-manifest mode (the default is --delta).
-SS=("$SLOTSYNC" --source "$PEER" --slot s1 --quiet --delta=false)
+SS=("$SLOTSYNC" --source "$PEER" --insecure_loopback_only --slot s1 --quiet --delta=false)
 
 # time_it NAME cmd...: runs cmd after an untimed sync, appends "NAME secs".
 time_it() {
@@ -132,7 +132,7 @@ rm -rf "$DIR/cp-dst"
 # The copy the delta mode keeps in sync (untimed: its full copy is the same
 # code path as full_slotsync).
 rm -rf "$DIR/sd-dst" "$DIR/sd-state"
-SD=("$SLOTSYNC" --source "$PEER" --slot s1 --quiet --delta --dest "$DIR/sd-dst" --state "$DIR/sd-state")
+SD=("$SLOTSYNC" --source "$PEER" --insecure_loopback_only --slot s1 --quiet --delta --dest "$DIR/sd-dst" --state "$DIR/sd-state")
 "${SD[@]}" >/dev/null
 
 # both_slotsync SCENARIO REP: times the two slotsync modes, alternating order.

@@ -50,7 +50,7 @@ SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, st
   // The deletion log is served and used as of the moment it is asked for.
   auto refresh_log = [this](const std::string& slot) { maintenance_->IndexNow(slot); };
   safety_ = std::make_unique<SafetySource>(peer_.get(), &quarantine_, &deletion_log_, refresh_log);
-  service_ = std::make_unique<ReplicaPeerService>(peer_.get(), safety_.get());
+  service_ = std::make_unique<ReplicaPeerService>(peer_.get(), safety_.get(), options_.authorizer);
   MaintenanceDeps deps;
   deps.slots = &slots_;
   deps.records = &records_;

@@ -111,6 +111,9 @@ struct EngineOptions {
   // How long ReleaseSlot and Stop wait for stopped work to end (its calls are
   // cancelled at once; what remains is local disk work).
   absl::Duration wind_down_timeout = absl::Seconds(5);
+  // Who may read the slots through the peer service (not owned; null:
+  // everyone, for tools and tests).
+  const PeerAuthorizer* authorizer = nullptr;
 };
 
 // The outcome of a task, as the agent reports it (agent.proto TaskUpdate).

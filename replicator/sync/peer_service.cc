@@ -14,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
+#include "base/peer_identity.h"
 #include "replicator/sync/file_sender.h"
 #include "replicator/sync/slot_layout.h"
 
@@ -421,9 +422,16 @@ absl::Status PeerCore::FetchFiles(const v1::FetchFilesRequest& request,
   return absl::OkStatus();
 }
 
-grpc::Status ReplicaPeerService::ListUsers(grpc::ServerContext*,
+grpc::Status ReplicaPeerService::Authorize(const grpc::ServerContext& context,
+                                           const std::string& slot) const {
+  if (authorizer_ == nullptr) return grpc::Status::OK;
+  return ToGrpcStatus(authorizer_->Check(PeerIdentity(context), slot));
+}
+
+grpc::Status ReplicaPeerService::ListUsers(grpc::ServerContext* context,
                                            const v1::ListUsersRequest* request,
                                            v1::ListUsersResponse* response) {
+  if (grpc::Status denied = Authorize(*context, request->slot()); !denied.ok()) return denied;
   absl::StatusOr<v1::ListUsersResponse> r = core_->ListUsers(*request);
   if (!r.ok()) return ToGrpcStatus(r.status());
   *response = *std::move(r);
@@ -435,21 +443,24 @@ grpc::Status ReplicaPeerService::ListUsers(grpc::ServerContext*,
 grpc::Status ReplicaPeerService::GetManifest(grpc::ServerContext* context,
                                              const v1::GetManifestRequest* request,
                                              grpc::ServerWriter<v1::ManifestChunk>* writer) {
+  if (grpc::Status denied = Authorize(*context, request->slot()); !denied.ok()) return denied;
   return ToGrpcStatus(core_->GetManifest(
       *request, [writer](const v1::ManifestChunk& c) { return writer->Write(c); },
       [context] { return context->IsCancelled(); }));
 }
 
-grpc::Status ReplicaPeerService::GetManifests(grpc::ServerContext*,
+grpc::Status ReplicaPeerService::GetManifests(grpc::ServerContext* context,
                                               const v1::GetManifestsRequest* request,
                                               grpc::ServerWriter<v1::ManifestChunk>* writer) {
+  if (grpc::Status denied = Authorize(*context, request->slot()); !denied.ok()) return denied;
   return ToGrpcStatus(core_->GetManifests(
       *request, [writer](const v1::ManifestChunk& c) { return writer->Write(c); }));
 }
 
-grpc::Status ReplicaPeerService::FetchFiles(grpc::ServerContext*,
+grpc::Status ReplicaPeerService::FetchFiles(grpc::ServerContext* context,
                                             const v1::FetchFilesRequest* request,
                                             grpc::ServerWriter<v1::FileChunk>* writer) {
+  if (grpc::Status denied = Authorize(*context, request->slot()); !denied.ok()) return denied;
   return ToGrpcStatus(
       core_->FetchFiles(*request, [writer](const v1::FileChunk& c) { return writer->Write(c); }));
 }
@@ -470,31 +481,35 @@ grpc::Status Answer(absl::StatusOr<Response> answer, Response* response) {
 
 }  // namespace
 
-grpc::Status ReplicaPeerService::ListQuarantine(grpc::ServerContext*,
+grpc::Status ReplicaPeerService::ListQuarantine(grpc::ServerContext* context,
                                                 const v1::ListQuarantineRequest* request,
                                                 v1::ListQuarantineResponse* response) {
+  if (grpc::Status denied = Authorize(*context, request->slot()); !denied.ok()) return denied;
   if (safety_ == nullptr) return NoSafety();
   return Answer(safety_->ListQuarantine(*request), response);
 }
 
-grpc::Status ReplicaPeerService::FetchQuarantined(grpc::ServerContext*,
+grpc::Status ReplicaPeerService::FetchQuarantined(grpc::ServerContext* context,
                                                   const v1::FetchQuarantinedRequest* request,
                                                   grpc::ServerWriter<v1::FileChunk>* writer) {
+  if (grpc::Status denied = Authorize(*context, request->slot()); !denied.ok()) return denied;
   if (safety_ == nullptr) return NoSafety();
   return ToGrpcStatus(safety_->FetchQuarantined(
       *request, [writer](const v1::FileChunk& c) { return writer->Write(c); }));
 }
 
-grpc::Status ReplicaPeerService::ListDeleted(grpc::ServerContext*,
+grpc::Status ReplicaPeerService::ListDeleted(grpc::ServerContext* context,
                                              const v1::ListDeletedRequest* request,
                                              v1::ListDeletedResponse* response) {
+  if (grpc::Status denied = Authorize(*context, request->slot()); !denied.ok()) return denied;
   if (safety_ == nullptr) return NoSafety();
   return Answer(safety_->ListDeleted(*request), response);
 }
 
-grpc::Status ReplicaPeerService::ListStranded(grpc::ServerContext*,
+grpc::Status ReplicaPeerService::ListStranded(grpc::ServerContext* context,
                                               const v1::ListStrandedRequest* request,
                                               v1::ListStrandedResponse* response) {
+  if (grpc::Status denied = Authorize(*context, request->slot()); !denied.ok()) return denied;
   if (safety_ == nullptr) return NoSafety();
   return Answer(safety_->ListStranded(*request), response);
 }

@@ -29,6 +29,7 @@
 #include "proto/peer.grpc.pb.h"
 #include "replicator/sync/change_tracker.h"
 #include "replicator/sync/manifest.h"
+#include "replicator/sync/peer_authorizer.h"
 #include "replicator/sync/safety_source.h"
 
 namespace slotkeeper::sync {
@@ -85,12 +86,16 @@ class PeerCore {
   ChangeTracker tracker_;
 };
 
-// The gRPC adapter. Does not own `core` nor `safety` (may be null: the
-// data-safety calls are then UNIMPLEMENTED).
+// The gRPC adapter. Does not own `core`, `safety` (may be null: the
+// data-safety calls are then UNIMPLEMENTED) nor `authorizer` (may be null:
+// every caller may read every slot, for tools and tests; the agent always
+// gives one). Every call names a slot and is refused with PERMISSION_DENIED
+// unless the authorizer lets its caller read that slot.
 class ReplicaPeerService final : public v1::ReplicaPeer::Service {
  public:
-  explicit ReplicaPeerService(PeerCore* core, SafetySource* safety = nullptr)
-      : core_(core), safety_(safety) {}
+  explicit ReplicaPeerService(PeerCore* core, SafetySource* safety = nullptr,
+                              const PeerAuthorizer* authorizer = nullptr)
+      : core_(core), safety_(safety), authorizer_(authorizer) {}
   grpc::Status ListUsers(grpc::ServerContext* context, const v1::ListUsersRequest* request,
                          v1::ListUsersResponse* response) override;
   grpc::Status GetManifest(grpc::ServerContext* context, const v1::GetManifestRequest* request,
@@ -111,8 +116,11 @@ class ReplicaPeerService final : public v1::ReplicaPeer::Service {
                             v1::ListStrandedResponse* response) override;
 
  private:
+  grpc::Status Authorize(const grpc::ServerContext& context, const std::string& slot) const;
+
   PeerCore* const core_;
   SafetySource* const safety_;
+  const PeerAuthorizer* const authorizer_;
 };
 
 // A random 16-hex-digit id for a process instance.

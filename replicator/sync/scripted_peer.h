@@ -84,7 +84,7 @@ inline std::unique_ptr<grpc::Server> ServeOnLoopback(grpc::Service* peer,
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
+  if (!AddListeningPort(builder, "127.0.0.1:0", &port).ok()) return nullptr;
   builder.RegisterService(peer);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (port == 0) return nullptr;

@@ -122,7 +122,7 @@ class SyncTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     ConfigureServerBuilder(builder);
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
+    EXPECT_TRUE(AddListeningPort(builder, "127.0.0.1:0", &port).ok());
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);

@@ -115,7 +115,7 @@ hooks {
   timeout_ms: 5000
 }
 CONF
-  "$agent_bin" --config="$WORK/agent.conf" >"$WORK/agent.out" 2>"$WORK/agent.log" &
+  "$agent_bin" --config="$WORK/agent.conf" --insecure_loopback_only >"$WORK/agent.out" 2>"$WORK/agent.log" &
   AGENT_PID=$!
   wait_for '^HELLO it-host ' 10 >/dev/null
 }

@@ -65,7 +65,7 @@ AGENT_PID=""
 grep -q "stopped" "$WORK/agent.log"
 
 step "an unreachable coordinator: the agent keeps retrying and names the address"
-"$REPLICATORD" --config="$WORK/agent.conf" --coordinator=127.0.0.1:1 \
+"$REPLICATORD" --config="$WORK/agent.conf" --insecure_loopback_only --coordinator=127.0.0.1:1 \
   --data_dir="$WORK/data2" >/dev/null 2>"$WORK/unreachable.log" &
 AGENT_PID=$!
 sleep 1.5

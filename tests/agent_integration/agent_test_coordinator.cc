@@ -147,7 +147,10 @@ int Run() {
   grpc::ServerBuilder builder;
   int port = 0;
   const std::string listen = absl::GetFlag(FLAGS_listen);
-  builder.AddListeningPort(listen, ServerCredentials(), &port);
+  if (absl::Status s = AddListeningPort(builder, listen, &port); !s.ok()) {
+    std::fprintf(stderr, "--listen: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "base/grpc_util.h"
+#include "base/tls.h"
 
 namespace slotkeeper::testing {
 namespace {
@@ -123,6 +124,7 @@ absl::Status Cluster::Prepare() {
     }
     if (ec) return absl::InternalError(absl::StrCat("preparing ", host, ": ", ec.message()));
   }
+  if (absl::Status st = PrepareTransport(); !st.ok()) return st;
   auto port = FreePort();
   if (!port.ok()) return port.status();
   coordinator_address_ = absl::StrCat("127.0.0.1:", *port);
@@ -140,8 +142,38 @@ absl::Status Cluster::Prepare() {
     }
     if (absl::Status st = WriteAgentConfig(host); !st.ok()) return st;
   }
-  channel_ = MakeChannel(coordinator_address_);
+  channel_ = MakeChannel(coordinator_address_, "slotmgr");
   api_ = slotkeeper::v1::Automation::NewStub(channel_);
+  return absl::OkStatus();
+}
+
+std::string Cluster::CertsDir() const { return options_.tls ? options_.root + "/certs" : ""; }
+
+std::vector<std::string> Cluster::TransportFlags(const std::string& identity) const {
+  if (!options_.tls || identity.empty()) return {"--insecure_loopback_only"};
+  return {absl::StrCat("--tls_ca=", CertsDir(), "/ca.pem"),
+          absl::StrCat("--tls_cert=", CertsDir(), "/", identity, ".pem"),
+          absl::StrCat("--tls_key=", CertsDir(), "/", identity, ".key")};
+}
+
+// The CA and every certificate (tools/certs.sh), and the test process's own
+// transport: the admin's certificate, or plaintext.
+absl::Status Cluster::PrepareTransport() {
+  if (!options_.tls) {
+    SetProcessTransportSecurity(TransportSecurity::InsecureLoopbackOnly());
+    return absl::OkStatus();
+  }
+  std::vector<std::string> argv = {Runfile(options_.certs), CertsDir()};
+  argv.insert(argv.end(), options_.hosts.begin(), options_.hosts.end());
+  std::string out;
+  absl::StatusOr<int> code = RunCommand(argv, &out, absl::Seconds(60));
+  if (!code.ok()) return code.status();
+  if (*code != 0) return absl::InternalError(absl::StrCat("tools/certs.sh failed: ", out));
+  absl::StatusOr<std::shared_ptr<TransportSecurity>> admin = TransportSecurity::MutualTls(
+      {CertsDir() + "/ca.pem", CertsDir() + "/admin.pem", CertsDir() + "/admin.key"});
+  if (!admin.ok()) return admin.status();
+  SetProcessTransportSecurity(*std::move(admin));
+  Log(absl::StrCat("mutual TLS: certificates in ", CertsDir()));
   return absl::OkStatus();
 }
 
@@ -177,6 +209,10 @@ absl::Status Cluster::WriteAgentConfig(const std::string& host) {
                       " service_address: \"127.0.0.1:", service_port++, "\" }\n");
     }
   }
+  if (options_.tls) {
+    absl::StrAppend(&cfg, "tls { ca_file: \"", CertsDir(), "/ca.pem\" cert_file: \"", CertsDir(),
+                    "/", host, ".pem\" key_file: \"", CertsDir(), "/", host, ".key\" }\n");
+  }
   // Fast probes: tests and the demo want detection in well under a second.
   absl::StrAppend(&cfg,
                   "probes { mount_reread_ms: 200 write_interval_ms: 200 write_deadline_ms: 2000 "
@@ -195,6 +231,13 @@ absl::Status Cluster::StartCoordinator() {
   std::vector<std::string> argv = {Runfile(options_.slotmgrd),
                                    absl::StrCat("--listen=", coordinator_address_),
                                    absl::StrCat("--data_dir=", options_.root, "/slotmgr")};
+  for (std::string& flag : TransportFlags("slotmgr")) argv.push_back(std::move(flag));
+  if (options_.tls) {
+    // The operators' certificates hold the roles they are named after.
+    const std::string policy = options_.root + "/policy";
+    std::ofstream(policy) << "viewer viewer\noperator operator\nadmin admin\n";
+    argv.push_back("--policy=" + policy);
+  }
   argv.insert(argv.end(), options_.coordinator_flags.begin(), options_.coordinator_flags.end());
   if (absl::Status st = coordinator_.Start(argv, options_.root + "/slotmgrd.log"); !st.ok()) {
     return st;
@@ -234,6 +277,8 @@ absl::Status Cluster::StartAgent(const std::string& host,
   }
   argv.push_back(Runfile(options_.replicatord));
   argv.push_back(absl::StrCat("--config=", HostDir(host), "/agent.textproto"));
+  // With TLS the config names the host's certificate.
+  if (!options_.tls) argv.push_back("--insecure_loopback_only");
   argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   const std::string log =
@@ -459,7 +504,14 @@ std::string Cluster::CoordinatorDiagnosis() {
 
 absl::StatusOr<int> Cluster::Slotctl(const std::vector<std::string>& args, std::string* out,
                                      absl::Duration timeout) {
+  return SlotctlAs(options_.slotctl_identity, args, out, timeout);
+}
+
+absl::StatusOr<int> Cluster::SlotctlAs(const std::string& identity,
+                                       const std::vector<std::string>& args, std::string* out,
+                                       absl::Duration timeout) {
   std::vector<std::string> argv = {Runfile(options_.slotctl), "--server=" + coordinator_address_};
+  for (std::string& flag : TransportFlags(identity)) argv.push_back(std::move(flag));
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, out, timeout);
 }

@@ -3,6 +3,14 @@
 // loopback, each host with drive units that are loop-mounted ext4 images
 // (when the machine allows it) or plain directories.
 //
+// Mutual TLS is on, as in production: the cluster makes a throwaway CA and
+// certificates with tools/certs.sh (ROOT/certs: one per host, "slotmgr" for
+// the coordinator, viewer/operator/admin for operators), gives every process
+// its own, and installs the admin certificate as the test process's
+// transport security (base/tls.h) for api() and every channel it opens. The
+// coordinator's policy file (ROOT/policy) gives the viewer, operator and
+// admin certificates the roles they are named after.
+//
 // Owns every process, mount and directory it creates and removes them in
 // its destructor (also after a failed assertion). Not thread-safe.
 #ifndef SLOTKEEPER_TESTS_E2E_CLUSTER_H_
@@ -51,6 +59,11 @@ struct ClusterOptions {
   std::string replicatord = "replicator/replicatord";
   std::string slotctl = "tools/slotctl/slotctl";
   std::string mailgen = "tools/mailgen/mailgen";
+  std::string certs = "tools/certs.sh";
+  // Mutual TLS everywhere (off: every process with --insecure_loopback_only).
+  bool tls = true;
+  // The certificate slotctl runs with (Slotctl); SlotctlAs picks another.
+  std::string slotctl_identity = "admin";
   bool verbose = false;  // echo progress lines to stderr
   // Polled by every wait; when it returns true the wait ends with CANCELLED
   // (the demo sets it on SIGINT so that it can clean up and exit).
@@ -131,6 +144,17 @@ class Cluster {
   // Runs slotctl against this cluster; returns exit code, output in *out.
   absl::StatusOr<int> Slotctl(const std::vector<std::string>& args, std::string* out,
                               absl::Duration timeout = absl::Seconds(60));
+  // The same with the certificate of `identity` (a role, a host, or ""
+  // for a client without a certificate: plaintext, which a TLS cluster
+  // refuses).
+  absl::StatusOr<int> SlotctlAs(const std::string& identity, const std::vector<std::string>& args,
+                                std::string* out, absl::Duration timeout = absl::Seconds(60));
+
+  // The flags that give a process `identity`'s certificate (--tls_ca,
+  // --tls_cert, --tls_key), or --insecure_loopback_only without TLS.
+  std::vector<std::string> TransportFlags(const std::string& identity) const;
+  // ROOT/certs/NAME.pem and .key, and the CA ca.pem ("" without TLS).
+  std::string CertsDir() const;
 
   // Every message of `expected` present with equal content on every copy of
   // `store` (read from disk). Returns the problems, empty when none.
@@ -144,6 +168,7 @@ class Cluster {
  private:
   explicit Cluster(ClusterOptions options) : options_(std::move(options)) {}
   absl::Status Prepare();
+  absl::Status PrepareTransport();
   absl::Status WriteAgentConfig(const std::string& host);
 
   ClusterOptions options_;

@@ -203,9 +203,11 @@ TEST(FaultCoordinatorDownTest, MastersKeepServingOnFailsafeGrants) {
 
   // A second coordinator on the same address refuses to start.
   std::string second;
-  auto code = RunCommand({Runfile("slotmgr/slotmgrd"), "--listen=" + c.coordinator_address(),
-                          "--data_dir=" + options.root + "/slotmgr-second"},
-                         &second, absl::Seconds(20));
+  std::vector<std::string> argv = {Runfile("slotmgr/slotmgrd"),
+                                   "--listen=" + c.coordinator_address(),
+                                   "--data_dir=" + options.root + "/slotmgr-second"};
+  for (std::string& flag : c.TransportFlags("slotmgr")) argv.push_back(std::move(flag));
+  auto code = RunCommand(argv, &second, absl::Seconds(20));
   ASSERT_TRUE(code.ok()) << code.status();
   EXPECT_NE(*code, 0) << second;
   EXPECT_TRUE(absl::StrContains(second, "cannot listen on " + c.coordinator_address())) << second;

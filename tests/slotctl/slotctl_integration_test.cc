@@ -522,7 +522,7 @@ TEST_F(SlotctlIntegrationTest, UnknownStoreHostAndUserAreOneLineErrors) {
 // Runs the slotctl binary with `args` (no cluster: for the checks that need
 // no coordinator, which also run without root).
 Result SlotctlAlone(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {Runfile("tools/slotctl/slotctl")};
+  std::vector<std::string> argv = {Runfile("tools/slotctl/slotctl"), "--insecure_loopback_only"};
   argv.insert(argv.end(), args.begin(), args.end());
   Result r;
   auto code = RunCommand(argv, &r.out, absl::Seconds(30));
@@ -533,6 +533,22 @@ Result SlotctlAlone(const std::vector<std::string>& args) {
 
 // Port 1 is privileged and served by nothing here: connections are refused.
 constexpr char kNobodyThere[] = "127.0.0.1:1";
+
+// Without --tls_* or --insecure_loopback_only (and no SLOTKEEPER_TLS_*
+// defaults) slotctl refuses to connect, saying what to give.
+TEST(SlotctlWithoutClusterTest, NoTransportChoiceIsAUsageError) {
+  std::string out;
+  auto code = RunCommand({Runfile("tools/slotctl/slotctl"), "--server", kNobodyThere, "status"},
+                         &out, absl::Seconds(30));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 2) << out;
+  EXPECT_TRUE(absl::StrContains(out, "give --tls_ca, --tls_cert and --tls_key")) << out;
+  // Plaintext to an address off loopback is refused before any connection.
+  Result off = SlotctlAlone({"--server", "192.0.2.1:7300", "status"});
+  EXPECT_EQ(off.code, 1) << off.out;
+  EXPECT_TRUE(absl::StrContains(off.out, "\"192.0.2.1:7300\" is not a loopback address"))
+      << off.out;
+}
 
 TEST(SlotctlWithoutClusterTest, UsageErrorsExitTwoAndAreJsonWithJson) {
   Result verb = SlotctlAlone({"--server", kNobodyThere, "frobnicate"});

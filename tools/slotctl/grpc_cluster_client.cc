@@ -10,10 +10,11 @@
 
 namespace slotkeeper::slotctl {
 
-GrpcClusterClient::GrpcClusterClient(std::string address, absl::Duration timeout)
+GrpcClusterClient::GrpcClusterClient(std::string address, absl::Duration timeout,
+                                     const std::string& server_name)
     : address_(std::move(address)),
       timeout_(timeout),
-      stub_(v1::Automation::NewStub(MakeChannel(address_))) {}
+      stub_(v1::Automation::NewStub(MakeChannel(address_, server_name))) {}
 
 std::string TransportFailureReason(const grpc::Status& status) {
   if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return "";

@@ -23,8 +23,11 @@ namespace slotkeeper::slotctl {
 
 class GrpcClusterClient : public ClusterClient {
  public:
-  // `address` is HOST:PORT (validated by the caller); `timeout` > 0.
-  GrpcClusterClient(std::string address, absl::Duration timeout);
+  // `address` is HOST:PORT (validated by the caller); `timeout` > 0;
+  // `server_name` is the identity the coordinator must prove over TLS
+  // (empty: the host of `address`).
+  GrpcClusterClient(std::string address, absl::Duration timeout,
+                    const std::string& server_name = "");
 
   absl::StatusOr<v1::ClusterStatus> GetClusterStatus(
       const v1::GetClusterStatusRequest& request) override;

@@ -136,7 +136,7 @@ class InProcessServerTest : public ::testing::Test {
   void SetUp() override {
     grpc::ServerBuilder builder;
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
+    EXPECT_TRUE(AddListeningPort(builder, "127.0.0.1:0", &port).ok());
     builder.RegisterService(&service_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(server_, nullptr);

@@ -1,5 +1,6 @@
 // slotctl: fills the Environment from the process (streams, clock, terminal,
-// SLOTMGR_ADDR, NO_COLOR, the user name) and runs the library. See slotctl.h.
+// SLOTMGR_ADDR, NO_COLOR, SLOTKEEPER_TLS_*, the user name) and runs the
+// library. See slotctl.h.
 #include <pwd.h>
 #include <unistd.h>
 
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/tls.h"
+#include "base/tls_flags.h"
 #include "tools/slotctl/grpc_cluster_client.h"
 #include "tools/slotctl/slotctl.h"
 
@@ -38,9 +41,27 @@ int main(int argc, char** argv) {
   if (env.user.empty()) {
     if (const passwd* pw = getpwuid(getuid()); pw != nullptr) env.user = pw->pw_name;
   }
-  env.connect = [](const std::string& server,
-                   absl::Duration timeout) -> std::unique_ptr<ClusterClient> {
-    return std::make_unique<GrpcClusterClient>(server, timeout);
+  env.transport_from_env.files = {EnvOrEmpty("SLOTKEEPER_TLS_CA"),
+                                  EnvOrEmpty("SLOTKEEPER_TLS_CERT"),
+                                  EnvOrEmpty("SLOTKEEPER_TLS_KEY")};
+  env.transport_from_env.insecure_loopback_only =
+      EnvOrEmpty("SLOTKEEPER_INSECURE_LOOPBACK_ONLY") == "1";
+  env.server_name_from_env = EnvOrEmpty("SLOTKEEPER_TLS_SERVER_NAME");
+  // The coordinator's expected name, set by install_transport before any
+  // connection is made.
+  auto server_name = std::make_shared<std::string>();
+  env.install_transport = [server_name](const slotkeeper::TransportChoice& choice,
+                                        const std::string& name) -> absl::Status {
+    absl::StatusOr<std::shared_ptr<slotkeeper::TransportSecurity>> security =
+        slotkeeper::ChooseTransportSecurity(choice);
+    if (!security.ok()) return security.status();
+    slotkeeper::SetProcessTransportSecurity(*std::move(security));
+    *server_name = name;
+    return absl::OkStatus();
+  };
+  env.connect = [server_name](const std::string& server,
+                              absl::Duration timeout) -> std::unique_ptr<ClusterClient> {
+    return std::make_unique<GrpcClusterClient>(server, timeout, *server_name);
   };
   const int code = slotkeeper::slotctl::RunSlotctl(args, env);
   std::cout.flush();

@@ -20,6 +20,16 @@ const std::vector<FlagSpec>& GlobalFlags() {
        "the coordinator (default: $SLOTMGR_ADDR, else 127.0.0.1:7300)"},
       {"json", false, "", "machine-readable output (errors too)"},
       {"timeout", true, "DURATION", "deadline of each call (default 10s)"},
+      {"tls_ca", true, "FILE", "mutual TLS: the cluster's CA (default: $SLOTKEEPER_TLS_CA)"},
+      {"tls_cert", true, "FILE",
+       "mutual TLS: your certificate, whose name has a role (default: $SLOTKEEPER_TLS_CERT)"},
+      {"tls_key", true, "FILE", "mutual TLS: its key (default: $SLOTKEEPER_TLS_KEY)"},
+      {"tls_server_name", true, "NAME",
+       "the name the coordinator's certificate must carry (default: "
+       "$SLOTKEEPER_TLS_SERVER_NAME, else slotmgr)"},
+      {"insecure_loopback_only", false, "",
+       "no TLS: plaintext to a coordinator on loopback only (default: "
+       "$SLOTKEEPER_INSECURE_LOOPBACK_ONLY=1)"},
       {"help", false, "", "show help"},
   };
   return *flags;
@@ -93,6 +103,23 @@ int ReportError(const Environment& env, bool json, const absl::Status& status,
     }
   }
   return usage ? 2 : 1;
+}
+
+// The transport the flags choose over the environment's defaults: a flag
+// given wins over every default of the other choice.
+TransportChoice ChooseTransport(const ParsedArgs& parsed, const Environment& env) {
+  TransportChoice choice = env.transport_from_env;
+  const bool tls_flag = parsed.Has("tls_ca") || parsed.Has("tls_cert") || parsed.Has("tls_key");
+  if (parsed.Has("insecure_loopback_only")) {
+    choice.files = TlsFiles();
+    choice.insecure_loopback_only = true;
+  } else if (tls_flag) {
+    choice.insecure_loopback_only = false;
+  }
+  choice.files.ca = parsed.Get("tls_ca", choice.files.ca);
+  choice.files.cert = parsed.Get("tls_cert", choice.files.cert);
+  choice.files.key = parsed.Get("tls_key", choice.files.key);
+  return choice;
 }
 
 }  // namespace
@@ -210,6 +237,15 @@ int RunSlotctl(const std::vector<std::string>& args, const Environment& env) {
                        UsageError(absl::StrCat(
                            parsed->Has("server") ? "--server: " : "SLOTMGR_ADDR: ", s.message())),
                        verb->name);
+  }
+  if (env.install_transport) {
+    const std::string server_name =
+        parsed->Get("tls_server_name", env.server_name_from_env.empty() ? std::string("slotmgr")
+                                                                        : env.server_name_from_env);
+    if (absl::Status s = env.install_transport(ChooseTransport(*parsed, env), server_name);
+        !s.ok()) {
+      return ReportError(env, inv.json, UsageError(s.message()), verb->name);
+    }
   }
   inv.timeout = absl::Seconds(10);
   if (parsed->Has("timeout")) {

@@ -16,8 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/tls_flags.h"
 #include "tools/slotctl/cluster_client.h"
 
 namespace slotkeeper::slotctl {
@@ -28,6 +30,12 @@ inline constexpr char kDefaultServer[] = "127.0.0.1:7300";
 // calls time out after `timeout`.
 using ClientFactory = std::function<std::unique_ptr<ClusterClient>(const std::string& server,
                                                                    absl::Duration timeout)>;
+
+// Installs the transport security chosen (--tls_* / --insecure_loopback_only
+// over the environment's SLOTKEEPER_TLS_* defaults) and the name the
+// coordinator's certificate must carry; an error is a usage error.
+using TransportInstaller =
+    std::function<absl::Status(const TransportChoice& choice, const std::string& server_name)>;
 
 // What slotctl uses from its surroundings. Pointers are not owned and must
 // outlive the call.
@@ -40,7 +48,14 @@ struct Environment {
   bool no_color = false;        // NO_COLOR is set
   std::string server_from_env;  // SLOTMGR_ADDR, "" when unset
   std::string user;             // who runs it (recorded with automation pause)
+  // SLOTKEEPER_TLS_CA, _CERT, _KEY and SLOTKEEPER_INSECURE_LOOPBACK_ONLY=1:
+  // defaults of the flags; SLOTKEEPER_TLS_SERVER_NAME of --tls_server_name.
+  TransportChoice transport_from_env;
+  std::string server_name_from_env;
   ClientFactory connect;
+  // Called before connecting; none (tests with a fake cluster): nothing to
+  // choose.
+  TransportInstaller install_transport;
 };
 
 // Runs one command line (without the program name). Not thread-safe with

@@ -21,6 +21,7 @@
 #include "base/grpc_util.h"
 #include "base/log.h"
 #include "base/log_flags.h"
+#include "base/tls_flags.h"
 #include "replicator/sync/peer_service.h"
 #include "replicator/sync/state_db.h"
 
@@ -46,6 +47,9 @@ int main(int argc, char** argv) {
       "--listen 127.0.0.1:0 --data_dir DIR");
   absl::ParseCommandLine(argc, argv);
   if (absl::Status s = InitLoggingFromFlags("slotpeer"); !s.ok()) return Fail(s.ToString());
+  if (absl::Status s = InstallTransportSecurityFromFlags(); !s.ok()) {
+    return Fail(std::string(s.message()));
+  }
   std::map<std::string, std::string> slots;
   for (const std::string& s : absl::GetFlag(FLAGS_slot)) {
     std::pair<std::string, std::string> kv = absl::StrSplit(s, absl::MaxSplits('=', 1));
@@ -69,7 +73,9 @@ int main(int argc, char** argv) {
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(builder);
   int port = 0;
-  builder.AddListeningPort(listen, ServerCredentials(), &port);
+  if (absl::Status s = AddListeningPort(builder, listen, &port); !s.ok()) {
+    return Fail(absl::StrCat("--listen: ", s.message()));
+  }
   builder.RegisterService(&service);
   builder.SetMaxSendMessageSize(8 << 20);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

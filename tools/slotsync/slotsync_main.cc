@@ -26,6 +26,7 @@
 #include "absl/strings/str_format.h"
 #include "base/clock.h"
 #include "base/grpc_util.h"
+#include "base/tls_flags.h"
 #include "replicator/sync/checkpoint_store.h"
 #include "replicator/sync/peer_client.h"
 #include "replicator/sync/slot_layout.h"
@@ -34,6 +35,9 @@
 #include "tools/slotsync/last_listing.h"
 
 ABSL_FLAG(std::string, source, "", "HOST:PORT of the source's ReplicaPeer");
+ABSL_FLAG(std::string, source_identity, "",
+          "with TLS: the name the source's certificate must carry (its host name; default: the "
+          "host of --source)");
 ABSL_FLAG(std::string, slot, "", "slot name on the source");
 ABSL_FLAG(std::string, user, "", "only this user (default: every user)");
 ABSL_FLAG(std::string, dest, "", "local slot directory to sync into");
@@ -300,9 +304,13 @@ int main(int argc, char** argv) {
       "slotsync --source HOST:PORT --slot NAME [--user U] --dest DIR "
       "[--state DIR]");
   absl::ParseCommandLine(argc, argv);
+  if (absl::Status s = InstallTransportSecurityFromFlags(); !s.ok()) {
+    std::fprintf(stderr, "slotsync: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
   slotsync::Args args;
   if (int code = slotsync::ParseArgs(&args); code != 0) return code;
-  auto channel = MakeChannel(args.source);
+  auto channel = MakeChannel(args.source, absl::GetFlag(FLAGS_source_identity));
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
     std::fprintf(stderr, "slotsync: cannot connect to %s within 10 s\n", args.source.c_str());
     return 1;

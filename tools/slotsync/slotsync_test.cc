@@ -39,7 +39,7 @@ class SlotsyncTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     ConfigureServerBuilder(builder);
     int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", ServerCredentials(), &port);
+    EXPECT_TRUE(AddListeningPort(builder, "127.0.0.1:0", &port).ok());
     builder.RegisterService(peer_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
@@ -54,10 +54,11 @@ class SlotsyncTest : public ::testing::Test {
   Outcome Slotsync(const std::string& flags = "") {
     const std::string binary = std::string(std::getenv("TEST_SRCDIR")) + "/" +
                                std::getenv("TEST_WORKSPACE") + "/tools/slotsync/slotsync";
-    const std::string command = binary + " --source " + address_ + " --slot s1 --dest " + dir_ +
-                                "/dest --call_timeout 300ms --manifest_timeout 300ms "
-                                "--stall_timeout 300ms " +
-                                flags + " 2>&1";
+    const std::string command =
+        binary + " --source " + address_ + " --slot s1 --dest " + dir_ +
+        "/dest --insecure_loopback_only --call_timeout 300ms --manifest_timeout 300ms "
+        "--stall_timeout 300ms " +
+        flags + " 2>&1";
     Outcome run;
     FILE* out = popen(command.c_str(), "r");
     if (out == nullptr) return run;
