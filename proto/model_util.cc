@@ -76,7 +76,10 @@ std::string Name(v1::AutomationMode m) {
 }
 
 absl::Status ValidateName(NameKind kind, absl::string_view name) {
-  const char* what = KindName(kind);
+  return ValidateNameAs(KindName(kind), name);
+}
+
+absl::Status ValidateNameAs(absl::string_view what, absl::string_view name) {
   if (name.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
   if (name.size() > kMaxNameBytes) {
     return absl::InvalidArgumentError(

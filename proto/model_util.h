@@ -49,6 +49,9 @@ inline constexpr size_t kMaxNameBytes = 255;
 // joined as "HOST/SLOT" without ambiguity. INVALID_ARGUMENT names the kind,
 // the name (quoted, control characters escaped) and what is wrong.
 absl::Status ValidateName(NameKind kind, absl::string_view name);
+// The same rule, the error naming the name as `label` (a flag, an argument:
+// "--store", "user").
+absl::Status ValidateNameAs(absl::string_view label, absl::string_view name);
 
 // ---- Durations ----------------------------------------------------------
 

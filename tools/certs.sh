@@ -55,9 +55,22 @@ trap 'rm -rf "$tmp"' EXIT
 
 newkey() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
 
+# Certificates are signed as if a day ago (libfaketime, when installed), so
+# their validity starts a day back: a host whose clock lags (the clock-skew
+# fault test runs an agent 6 h behind) still accepts its peers'
+# certificates, as public CAs backdate theirs for the same reason. Without
+# faketime they start now.
+sign() {
+  if command -v faketime >/dev/null; then
+    faketime -f '-1d' openssl "$@"
+  else
+    openssl "$@"
+  fi
+}
+
 if [ ! -f "$dir/ca.pem" ] || [ ! -f "$dir/ca.key" ]; then
   newkey "$tmp/ca.key"
-  openssl req -x509 -new -key "$tmp/ca.key" -days 3650 -subj "/CN=slotkeeper dev CA $(date +%s)-$$" \
+  sign req -x509 -new -key "$tmp/ca.key" -days 3650 -subj "/CN=slotkeeper dev CA $(date +%s)-$$" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -out "$tmp/ca.pem" 2>/dev/null
   chmod 600 "$tmp/ca.key"
@@ -72,7 +85,7 @@ issue() {
   openssl req -new -key "$tmp/$name.key" -subj "/CN=$name" -out "$tmp/$name.csr" 2>/dev/null
   printf 'subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth,clientAuth\n' \
     "$san" >"$tmp/$name.ext"
-  openssl x509 -req -in "$tmp/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+  sign x509 -req -in "$tmp/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
     -set_serial "0x$(openssl rand -hex 16)" -days 825 -extfile "$tmp/$name.ext" \
     -out "$tmp/$name.pem" 2>/dev/null
   chmod 600 "$tmp/$name.key"

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "proto/model_util.h"
 
 namespace slotkeeper::slotctl {
 namespace {
@@ -103,18 +104,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
 }
 
 absl::Status ValidateName(absl::string_view text, absl::string_view what) {
-  if (text.empty()) return absl::InvalidArgumentError(absl::StrCat(what, " is empty"));
-  if (text.size() > 253) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is longer than 253 characters"));
-  }
-  for (char c : text) {
-    if (!IsNameChar(c, /*allow_at=*/true)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " \"", text, "\" has an invalid character '", std::string(1, c),
-                       "' (use letters, digits, '.', '_', '-', '@')"));
-    }
-  }
-  return absl::OkStatus();
+  return model::ValidateNameAs(what, text);
 }
 
 absl::StatusOr<v1::SlotRef> ParseSlotRef(absl::string_view text, absl::string_view what) {

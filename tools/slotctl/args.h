@@ -51,8 +51,8 @@ absl::StatusOr<v1::SlotRef> ParseSlotRef(absl::string_view text, absl::string_vi
 // "HOST/SLOT,HOST/SLOT,...", at least one.
 absl::StatusOr<std::vector<v1::SlotRef>> ParseSlotRefList(absl::string_view text,
                                                           absl::string_view what);
-// A host, store or user name: letters, digits, '.', '_', '-', '@' (users),
-// at most 253 characters.
+// A host, store or user name by the cluster's one rule (model::ValidateName);
+// the error names it as `what`.
 absl::Status ValidateName(absl::string_view text, absl::string_view what);
 
 // "90s", "30m", "2h", "1d", "1h30m", "500ms". Must be > 0.

@@ -171,7 +171,7 @@ TEST_F(SafetyTest, UnblockRefusals) {
 
 TEST_F(SafetyTest, UnblockUsageErrors) {
   ExpectUsageError({"user", "unblock"}, "\"user unblock\" needs one user name");
-  ExpectUsageError({"user", "unblock", "b b"}, "user \"b b\" has an invalid character");
+  ExpectUsageError({"user", "unblock", "b b"}, "user \"b b\" contains a space");
   ExpectUsageError({"user", "unblock", "bob", "--store", "s/t"}, "--store \"s/t\"");
   ExpectUsageError({"user", "unblock", "bob", "--json"},
                    "with --json, user unblock needs --yes or --dry-run");
@@ -268,7 +268,7 @@ TEST_F(SafetyTest, ReconcileFromCopiesFromThatCopyOnly) {
 
 TEST_F(SafetyTest, ReconcileUsageErrors) {
   ExpectUsageError({"store", "reconcile"}, "\"store reconcile\" needs a store name");
-  ExpectUsageError({"store", "reconcile", "st 3"}, "store \"st 3\" has an invalid character");
+  ExpectUsageError({"store", "reconcile", "st 3"}, "store \"st 3\" contains a space");
   ExpectUsageError({"store", "reconcile", "st3", "--from", "imap4"},
                    "--from \"imap4\" is not HOST/NAME");
   ExpectUsageError({"store", "reconcile", "st3", "--json"},
