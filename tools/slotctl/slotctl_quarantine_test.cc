@@ -121,7 +121,7 @@ TEST_F(QuarantineTest, ListUsageErrors) {
   ExpectUsageError({"quarantine", "list", "--store", "st1", "--slot", "imap1/s01"},
                    "give --store or --slot, not both");
   ExpectUsageError({"quarantine", "list", "--slot", "imap1"}, "--slot \"imap1\" is not HOST/NAME");
-  ExpectUsageError({"quarantine", "list", "--store", "st 1"}, "--store \"st 1\" has an invalid");
+  ExpectUsageError({"quarantine", "list", "--store", "st 1"}, "--store \"st 1\" contains a space");
   ExpectUsageError({"quarantine", "list", "--store", "st1", "--user", "a/b"}, "--user \"a/b\"");
   ExpectUsageError({"quarantine", "list", "--store", "st1", "--limit", "0"}, "--limit \"0\"");
   ExpectUsageError({"quarantine", "list", "--store", "st1", "--yes"},
