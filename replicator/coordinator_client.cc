@@ -9,65 +9,22 @@
 namespace slotkeeper::replicator {
 namespace {
 
-constexpr size_t kMaxPendingAcks = 1000;
 constexpr absl::Duration kRegisterDeadline = absl::Seconds(3);
+
+CommandRunnerDeps RunnerDeps(CommandHandler* commands, LeaseManager* leases, Outbox* outbox) {
+  CommandRunnerDeps deps;
+  deps.handle = [commands](const v1::Command& command) { return commands->Handle(command); };
+  deps.fence_expired = [commands]() { return !commands->FenceExpired().empty(); };
+  deps.next_expiry = [leases]() { return leases->NextExpiry(); };
+  deps.outbox = outbox;
+  return deps;
+}
 
 }  // namespace
 
 absl::Duration NextBackoff(absl::Duration previous, const ClientOptions& options) {
   if (previous <= absl::ZeroDuration()) return options.backoff_initial;
   return std::min(previous * 2, options.backoff_max);
-}
-
-v1::HealthReport BuildReport(const HealthSnapshot& health,
-                             const std::vector<v1::Lease>& leases_held,
-                             const std::vector<v1::ReplicationStatus>& replication,
-                             const ReportContext& context) {
-  v1::HealthReport r;
-  r.set_report_id(context.report_id);
-  r.set_agent_time_ms(context.agent_time_ms);
-  r.set_echo_coordinator_time_ms(context.echo_coordinator_time_ms);
-  r.set_echo_held_ms(context.echo_held_ms);
-  for (const Condition& c : health.conditions) *r.add_conditions() = c;
-  for (const v1::FilesystemUsage& f : health.filesystems) *r.add_filesystems() = f;
-  for (const v1::SlotUsage& s : health.slots) *r.add_slots() = s;
-  for (const v1::ReplicationStatus& s : replication) *r.add_replication() = s;
-  for (const v1::Lease& l : leases_held) *r.add_leases_held() = l;
-  for (const v1::FailsafePromise& p : context.failsafe_promises) *r.add_failsafe_promises() = p;
-  if (context.include_contents) {
-    for (const v1::SlotContents& c : health.contents) *r.add_contents() = c;
-  }
-  return r;
-}
-
-v1::HostInventory BuildInventory(const AgentConfig& config, const HealthSnapshot& health,
-                                 const std::string& peer_address,
-                                 const std::string& agent_version) {
-  v1::HostInventory inv;
-  inv.set_host(config.host());
-  inv.set_peer_address(peer_address);
-  inv.set_agent_version(agent_version);
-  for (const UnitConfig& u : config.units()) {
-    v1::DriveUnit* d = inv.add_units();
-    d->set_name(u.name());
-    for (const std::string& dev : u.devices()) d->add_devices(dev);
-  }
-  for (const FilesystemConfig& f : config.filesystems()) {
-    v1::Filesystem* fs = inv.add_filesystems();
-    fs->set_mount_point(f.mount_point());
-    fs->set_unit(f.unit());
-    fs->set_device(f.device());
-  }
-  for (const SlotConfig& s : config.slots()) {
-    v1::Slot* slot = inv.add_slots();
-    slot->set_name(s.name());
-    slot->set_path(s.path());
-    slot->set_filesystem(s.filesystem());
-    slot->set_capacity_bytes(s.capacity_bytes());
-    slot->set_service_address(s.service_address());
-  }
-  for (const v1::SlotContents& c : health.contents) *inv.add_contents() = c;
-  return inv;
 }
 
 CoordinatorClient::CoordinatorClient(const AgentConfig* config, std::string peer_address,
@@ -86,14 +43,15 @@ CoordinatorClient::CoordinatorClient(const AgentConfig* config, std::string peer
       contact_(contact),
       promises_(promises),
       stub_(v1::AgentService::NewStub(
-          MakeChannel(config->coordinator_address(), config->tls().coordinator_identity()))) {}
+          MakeChannel(config->coordinator_address(), config->tls().coordinator_identity()))),
+      outbox_(clock),
+      runner_(RunnerDeps(commands, leases, &outbox_)) {}
 
 CoordinatorClient::~CoordinatorClient() { Stop(); }
 
 void CoordinatorClient::Start() {
   connect_thread_ = std::thread([this] { ConnectLoop(); });
-  command_thread_ = std::thread([this] { CommandLoop(); });
-  lease_thread_ = std::thread([this] { LeaseLoop(); });
+  runner_.Start();
 }
 
 void CoordinatorClient::Stop() {
@@ -101,16 +59,13 @@ void CoordinatorClient::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
     if (session_context_ != nullptr) session_context_->TryCancel();
+    outbox_.Close();
   }
-  for (std::thread* t : {&connect_thread_, &command_thread_, &lease_thread_}) {
-    if (t->joinable()) t->join();
-  }
+  if (connect_thread_.joinable()) connect_thread_.join();
+  runner_.Stop();
 }
 
-void CoordinatorClient::NotifyChanged() {
-  absl::MutexLock lock(&mu_);
-  changed_ = true;
-}
+void CoordinatorClient::NotifyChanged() { outbox_.NotifyChanged(); }
 
 void CoordinatorClient::ReconnectNow() {
   absl::MutexLock lock(&mu_);
@@ -118,8 +73,7 @@ void CoordinatorClient::ReconnectNow() {
 }
 
 void CoordinatorClient::SendTaskUpdate(const v1::TaskUpdate& update) {
-  absl::MutexLock lock(&mu_);
-  pending_tasks_[update.task_id()] = update;  // the newest per task
+  outbox_.AddTaskUpdate(update);
 }
 
 void CoordinatorClient::ConnectLoop() {
@@ -129,12 +83,10 @@ void CoordinatorClient::ConnectLoop() {
   int failures = 0;
   while (true) {
     bool established = false;
-    absl::Status s = RunSession();
+    absl::Status s = RunSession(&established);
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
-      established = session_broken_;  // set only once a session was open
-      session_broken_ = false;
     }
     backoff = established ? options_.backoff_initial : NextBackoff(backoff, options_);
     const std::string error(s.message());
@@ -186,7 +138,8 @@ absl::StatusOr<v1::RegisterResponse> CoordinatorClient::Register() {
   return response;
 }
 
-absl::Status CoordinatorClient::RunSession() {
+absl::Status CoordinatorClient::RunSession(bool* opened) {
+  *opened = false;
   const std::string& address = config_->coordinator_address();
   absl::StatusOr<v1::RegisterResponse> response = Register();
   if (!response.ok()) return response.status();
@@ -200,7 +153,7 @@ absl::Status CoordinatorClient::RunSession() {
     absl::MutexLock lock(&mu_);
     if (stopping_) return absl::CancelledError("stopping");
     session_context_ = &context;
-    changed_ = true;  // the first report of a session goes at once
+    outbox_.Open();  // under mu_: a Stop from now on closes it again
   }
   std::unique_ptr<Stream> stream = stub_->Session(&context);
   v1::AgentMessage hello;
@@ -209,17 +162,19 @@ absl::Status CoordinatorClient::RunSession() {
   if (!stream->Write(hello)) {
     absl::MutexLock lock(&mu_);
     session_context_ = nullptr;
+    outbox_.Close();
     grpc::Status s = stream->Finish();
     return absl::UnavailableError(
         absl::StrCat("coordinator ", address, " closed the session: ", s.error_message()));
   }
+  *opened = true;
   LogInfo("agent", absl::StrCat("session ", response->session_id(), " open with coordinator ",
                                 address, ", heartbeat ", absl::FormatDuration(heartbeat)));
   std::thread reader([this, s = stream.get()] { ReadLoop(s); });
   WriteLoop(stream.get(), heartbeat);
   {
     absl::MutexLock lock(&mu_);
-    session_broken_ = true;  // tells ConnectLoop the session had been open
+    outbox_.Close();
     context.TryCancel();
   }
   reader.join();
@@ -233,45 +188,20 @@ absl::Status CoordinatorClient::RunSession() {
 void CoordinatorClient::WriteLoop(Stream* stream, absl::Duration heartbeat) {
   uint64_t contents_sent = ~uint64_t{0};
   absl::Duration next_heartbeat = clock_->Monotonic();
-  while (true) {
-    std::deque<v1::CommandAck> acks;
-    std::map<std::string, v1::TaskUpdate> tasks;
-    ReportContext report;
-    bool send_report = false;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || session_broken_ || changed_ || !pending_acks_.empty() ||
-               !pending_tasks_.empty();
-      };
-      mu_.AwaitWithTimeout(absl::Condition(&ready),
-                           std::max(absl::ZeroDuration(), next_heartbeat - clock_->Monotonic()));
-      if (stopping_ || session_broken_) return;
-      acks.swap(pending_acks_);
-      tasks.swap(pending_tasks_);
-      send_report = changed_ || clock_->Monotonic() >= next_heartbeat;
-      changed_ = false;
-      if (send_report) {
-        report.report_id = next_report_id_++;
-        if (ping_coordinator_ms_ != 0) {
-          report.echo_coordinator_time_ms = ping_coordinator_ms_;
-          report.echo_held_ms = absl::ToInt64Milliseconds(clock_->Monotonic() - ping_received_);
-        }
-      }
-    }
+  while (std::optional<Outbox::Batch> batch = outbox_.Next(next_heartbeat)) {
     bool ok = true;
-    for (v1::CommandAck& ack : acks) {
+    for (v1::CommandAck& ack : batch->acks) {
       v1::AgentMessage m;
       *m.mutable_ack() = std::move(ack);
       ok = ok && stream->Write(m);
     }
-    for (auto& [id, update] : tasks) {
+    for (auto& [id, update] : batch->tasks) {
       v1::AgentMessage m;
       *m.mutable_task_update() = std::move(update);
       ok = ok && stream->Write(m);
     }
-    if (ok && send_report) {
-      ok = WriteReport(stream, report, &contents_sent);
+    if (ok && batch->report) {
+      ok = WriteReport(stream, *batch->report, &contents_sent);
       next_heartbeat = clock_->Monotonic() + heartbeat;
     }
     if (!ok) return;
@@ -302,17 +232,12 @@ void CoordinatorClient::ReadLoop(Stream* stream) {
     // grants while that holds (failsafe.h).
     if (contact_ != nullptr) contact_->Heard();
     switch (message.body_case()) {
-      case v1::CoordinatorMessage::kCommand: {
-        absl::MutexLock lock(&mu_);
-        command_queue_.push_back(message.command());
+      case v1::CoordinatorMessage::kCommand:
+        runner_.Enqueue(message.command());
         break;
-      }
-      case v1::CoordinatorMessage::kPing: {
-        absl::MutexLock lock(&mu_);
-        ping_coordinator_ms_ = message.ping().coordinator_time_ms();
-        ping_received_ = clock_->Monotonic();
+      case v1::CoordinatorMessage::kPing:
+        outbox_.NotePing(message.ping().coordinator_time_ms());
         break;
-      }
       case v1::CoordinatorMessage::kLeaseRenewal: {
         std::vector<absl::Status> results = leases_->Renew(message.lease_renewal());
         for (const absl::Status& s : results) {
@@ -327,42 +252,8 @@ void CoordinatorClient::ReadLoop(Stream* stream) {
         LogWarning("agent", "coordinator sent a message this agent does not know; ignored");
     }
   }
-  absl::MutexLock lock(&mu_);
-  session_broken_ = true;
-}
-
-void CoordinatorClient::CommandLoop() {
-  while (true) {
-    v1::Command command;
-    {
-      absl::MutexLock lock(&mu_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || !command_queue_.empty();
-      };
-      mu_.Await(absl::Condition(&ready));
-      if (stopping_) return;
-      command = std::move(command_queue_.front());
-      command_queue_.pop_front();
-    }
-    v1::CommandAck ack = commands_->Handle(command);
-    absl::MutexLock lock(&mu_);
-    pending_acks_.push_back(std::move(ack));
-    // A lost ack is re-asked for: the coordinator re-sends, we ack the dup.
-    while (pending_acks_.size() > kMaxPendingAcks) pending_acks_.pop_front();
-    changed_ = true;  // roles and leases may have changed
-  }
-}
-
-void CoordinatorClient::LeaseLoop() {
-  while (true) {
-    {
-      absl::MutexLock lock(&mu_);
-      const absl::Duration wait = std::min(leases_->NextExpiry(), absl::Milliseconds(50));
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), wait);
-      if (stopping_) return;
-    }
-    if (!commands_->FenceExpired().empty()) NotifyChanged();
-  }
+  // Wakes the writer: the session is over.
+  outbox_.Close();
 }
 
 }  // namespace slotkeeper::replicator

@@ -1,6 +1,7 @@
 // The coordinator client against an in-process AgentService on loopback:
 // registration with inventory, hello, reports (with the ping echo), acks
-// (duplicates marked), and reconnection after the coordinator was away.
+// (duplicates marked), and reconnection after the coordinator was away;
+// the backoff between attempts.
 #include "replicator/coordinator_client.h"
 
 #include <sys/stat.h>
@@ -23,25 +24,6 @@ TEST(BackoffTest, DoublesUpToTheCap) {
   EXPECT_EQ(NextBackoff(absl::Milliseconds(100), o), absl::Milliseconds(200));
   EXPECT_EQ(NextBackoff(absl::Milliseconds(200), o), absl::Milliseconds(350));
   EXPECT_EQ(NextBackoff(absl::Milliseconds(350), o), absl::Milliseconds(350));
-}
-
-TEST(BuildReportTest, CarriesEverythingAndContentsOnlyWhenAsked) {
-  HealthSnapshot h;
-  h.conditions.push_back(MakeCondition(v1::READ_ONLY, v1::SUBJECT_FILESYSTEM, "/a", "ro"));
-  h.contents.emplace_back().set_slot("s01");
-  v1::Lease lease;
-  lease.set_slot("s01");
-  ReportContext c{7, 1000, 900, 40, false};
-  v1::HealthReport r = BuildReport(h, {lease}, {}, c);
-  EXPECT_EQ(r.report_id(), 7u);
-  EXPECT_EQ(r.agent_time_ms(), 1000);
-  EXPECT_EQ(r.echo_coordinator_time_ms(), 900);
-  EXPECT_EQ(r.echo_held_ms(), 40);
-  EXPECT_EQ(r.conditions_size(), 1);
-  EXPECT_EQ(r.leases_held_size(), 1);
-  EXPECT_EQ(r.contents_size(), 0);
-  c.include_contents = true;
-  EXPECT_EQ(BuildReport(h, {}, {}, c).contents_size(), 1);
 }
 
 // Records what agents send; lets the test push messages down the stream.

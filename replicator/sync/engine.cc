@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
+#include "base/status_macros.h"
 #include "replicator/sync/checkpoint_store.h"
 #include "replicator/sync/quarantine.h"
 #include "replicator/sync/slot_layout.h"
@@ -51,6 +52,18 @@ SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, st
   auto refresh_log = [this](const std::string& slot) { maintenance_->IndexNow(slot); };
   safety_ = std::make_unique<SafetySource>(peer_.get(), &quarantine_, &deletion_log_, refresh_log);
   service_ = std::make_unique<ReplicaPeerService>(peer_.get(), safety_.get(), options_.authorizer);
+  PullerDeps pull;
+  pull.db = db_.get();
+  pull.slots = &slots_;
+  pull.cache = cache_.get();
+  pull.quarantine = &quarantine_;
+  pull.guards = &guards_;
+  pull.clock = clock_;
+  pull.fs = fs_;
+  pull.sync = options_.sync;
+  pull.peer = options_.peer;
+  puller_ = std::make_unique<SlotPuller>(std::move(pull));
+  auto channel_to = [this](const std::string& address) { return puller_->ChannelTo(address); };
   MaintenanceDeps deps;
   deps.slots = &slots_;
   deps.records = &records_;
@@ -67,8 +80,10 @@ SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, st
   scrub.clock = clock_;
   scrub.peer = options_.peer;
   scrub.targets = [this] { return ScrubTargets(); };
-  scrub.channel_to = [this](const std::string& address) { return ChannelTo(address); };
-  scrub.on_corrupt = [this](const std::string& slot, const ScrubFinding& f) { OnCorrupt(slot, f); };
+  scrub.channel_to = channel_to;
+  scrub.on_corrupt = [this](const std::string& slot, const ScrubFinding& f) {
+    loops_->AddRepair(slot, f);
+  };
   scrub_ = std::make_unique<ScrubRunner>(std::move(scrub), options_.scrub);
   SafetyDeps safety;
   safety.slots = &slots_;
@@ -80,117 +95,70 @@ SyncEngine::SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, st
   safety.clock = clock_;
   safety.fs = fs_;
   safety.peer = options_.peer;
-  safety.channel_to = [this](const std::string& address) { return ChannelTo(address); };
+  safety.channel_to = channel_to;
   safety.refresh_log = refresh_log;
   safety_commands_ = std::make_unique<SafetyCommands>(std::move(safety));
+  loops_ = std::make_unique<CatchUpLoops>(LoopsDeps());
+  tasks_ = std::make_unique<TaskRunner>();
   maintenance_->Start();
   scrub_->Start();
 }
 
-SyncEngine::~SyncEngine() {
-  Stop();
-  // What did not end within the wind-down time: only local work remains.
-  std::vector<std::thread> threads;
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto& [id, task] : tasks_) {
-      if (task->thread.joinable()) threads.push_back(std::move(task->thread));
-    }
-    for (auto& replica : retired_) {
-      if (replica->thread.joinable()) threads.push_back(std::move(replica->thread));
-    }
-  }
-  for (std::thread& t : threads) t.join();
-}
-
-void SyncEngine::Stop() {
-  scrub_->Stop();
-  maintenance_->Stop();
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-    for (auto& [id, task] : tasks_) task->cancelled = true;
-    while (!replicas_.empty()) RetireLocked(replicas_.begin()->first);
-    auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      for (const auto& [id, task] : tasks_) {
-        if (!task->finished) return false;
-      }
-      for (const auto& replica : retired_) {
-        if (!replica->finished) return false;
-      }
-      return true;
-    };
-    // Real time: a bound on local work, not a replication interval.
-    if (!mu_.AwaitWithTimeout(absl::Condition(&ended), options_.wind_down_timeout)) {
-      LogWarning("sync", absl::StrCat("stopping: some work had not ended after ",
-                                      absl::FormatDuration(options_.wind_down_timeout)));
-    }
-  }
-  Reap();
-}
-
-void SyncEngine::Reap() {
-  std::vector<std::unique_ptr<Task>> tasks;
-  std::vector<std::unique_ptr<Replica>> loops;
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto it = tasks_.begin(); it != tasks_.end();) {
-      if (!it->second->finished) {
-        ++it;
-        continue;
-      }
-      tasks.push_back(std::move(it->second));
-      it = tasks_.erase(it);
-    }
-    for (auto it = retired_.begin(); it != retired_.end();) {
-      if (!(*it)->finished) {
-        ++it;
-        continue;
-      }
-      loops.push_back(std::move(*it));
-      it = retired_.erase(it);
-    }
-  }
-  // Each has set `finished` as its last step: these joins are immediate.
-  for (auto& task : tasks) {
-    if (task->thread.joinable()) task->thread.join();
-  }
-  for (auto& loop : loops) {
-    if (loop->thread.joinable()) loop->thread.join();
-  }
-}
-
-StoreSyncContext SyncEngine::SyncContext(const PeerClient* source, const std::string& store,
-                                         int target_root, const std::string& target_slot,
-                                         SyncCounters* counters) {
-  StoreSyncContext ctx;
-  ctx.source = source;
-  ctx.store = store;
-  ctx.target_root = target_root;
-  ctx.target_slot = target_slot;
-  ctx.options = options_.sync;
-  ctx.db = db_.get();
-  ctx.fs = fs_;
-  ctx.clock = clock_;
-  ctx.counters = counters;
-  ctx.quarantine_index = &quarantine_;
-  ctx.guards = &guards_;
-  return ctx;
+CatchUpLoopsDeps SyncEngine::LoopsDeps() {
+  CycleDeps cycle;
+  cycle.puller = puller_.get();
+  cycle.slots = &slots_;
+  cycle.records = &records_;
+  cycle.checkpoints = &checkpoints_;
+  cycle.cache = cache_.get();
+  cycle.quarantine = &quarantine_;
+  cycle.clock = clock_;
+  cycle.fs = fs_;
+  cycle.on_repaired = [this](const std::string& slot, uint64_t files) {
+    scrub_->NoteRepaired(slot, files);
+  };
+  CatchUpLoopsDeps loops;
+  loops.clock = clock_;
+  loops.interval = options_.catch_up_interval;
+  loops.make_cycle = [cycle](const ReplicaAssignment& replica,
+                             const std::atomic<bool>* stop) -> CycleFn {
+    auto made = std::make_shared<CatchUpCycle>(cycle, replica, stop);
+    return [made](const CycleHooks& hooks) { return made->Run(hooks); };
+  };
+  // A scrub pass comparing the slot with its master ends too (the master
+  // changes or the slot leaves the store).
+  loops.on_retire = [this](const std::string& slot) { scrub_->CancelPass(slot); };
+  return loops;
 }
 
 void SyncEngine::RegisterService(grpc::ServerBuilder* builder) {
   builder->RegisterService(service_.get());
 }
 
-absl::StatusOr<std::shared_ptr<const Fd>> SyncEngine::SlotRoot(const std::string& slot) {
-  return slots_.Root(slot);
+SyncEngine::~SyncEngine() {
+  // What did not end within the wind-down time (only local work remains)
+  // is joined by the tasks' and the loops' destructors, which run first.
+  Stop();
 }
 
-std::shared_ptr<grpc::Channel> SyncEngine::ChannelTo(const std::string& address) {
-  absl::MutexLock lock(&mu_);
-  std::shared_ptr<grpc::Channel>& channel = channels_[address];
-  if (channel == nullptr) channel = MakeChannel(address);
-  return channel;
+void SyncEngine::Stop() {
+  scrub_->Stop();
+  maintenance_->Stop();
+  tasks_->Shutdown();
+  loops_->Shutdown();
+  // Real time: a bound on local work, not a replication interval.
+  const absl::Time deadline = absl::Now() + options_.wind_down_timeout;
+  const bool tasks_ended = tasks_->AwaitAllEnded(deadline);
+  if (!loops_->AwaitAllEnded(deadline) || !tasks_ended) {
+    LogWarning("sync", absl::StrCat("stopping: some work had not ended after ",
+                                    absl::FormatDuration(options_.wind_down_timeout)));
+  }
+  Reap();
+}
+
+void SyncEngine::Reap() {
+  tasks_->Reap();
+  loops_->Reap();
 }
 
 absl::Status SyncEngine::StartTask(const std::string& task_id, v1::TaskKind kind,
@@ -206,106 +174,30 @@ absl::Status SyncEngine::StartTask(const std::string& task_id, v1::TaskKind kind
     return absl::InvalidArgumentError(absl::StrCat("task ", task_id, ": source: ", s.message()));
   }
   if (source_slot.empty()) return absl::InvalidArgumentError("source slot is empty");
-  if (absl::StatusOr<std::shared_ptr<const Fd>> root = SlotRoot(target_slot); !root.ok()) {
-    return root.status();
-  }
-  std::unique_ptr<Task> previous;  // a finished attempt of the same id
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return absl::FailedPreconditionError("the data path is stopping");
-    auto it = tasks_.find(task_id);
-    if (it != tasks_.end()) {
-      if (!it->second->finished) {
-        return absl::AlreadyExistsError(absl::StrCat("task ", task_id, " is running"));
-      }
-      previous = std::move(it->second);
-      tasks_.erase(it);
-    }
-    auto task = std::make_unique<Task>();
-    task->target_slot = target_slot;
-    Task* raw = task.get();
-    tasks_[task_id] = std::move(task);
-    raw->thread = std::thread([=]() {
-      TaskOutcome outcome = RunTask(task_id, kind, store, target_slot, source_address, source_slot,
-                                    on_progress, &raw->cancelled);
-      if (on_done) on_done(outcome);
-      absl::MutexLock lock(&mu_);
-      raw->finished = true;
-    });
-  }
-  // It set `finished` as its last step: an immediate join.
-  if (previous != nullptr && previous->thread.joinable()) previous->thread.join();
+  SK_RETURN_IF_ERROR(slots_.Root(target_slot).status());
+  const TaskSpec spec{task_id, kind, store, target_slot, source_address, source_slot};
+  // A verification of a replica against its master counts for its loop.
+  auto on_verified = [this](const TaskSpec& t, absl::Duration started, const VerifyReport& r) {
+    loops_->NoteVerification(t.target_slot, t.source_address, t.source_slot, started, r);
+  };
+  SK_RETURN_IF_ERROR(tasks_->Start(
+      task_id, target_slot,
+      [this, spec, on_progress = std::move(on_progress), on_done = std::move(on_done),
+       on_verified](std::atomic<bool>* cancelled) {
+        const TaskOutcome outcome = puller_->RunTask(spec, on_progress, on_verified, cancelled);
+        if (on_done) on_done(outcome);
+      }));
   Reap();
   return absl::OkStatus();
 }
 
-absl::Status SyncEngine::CancelTask(const std::string& task_id) {
-  absl::MutexLock lock(&mu_);
-  auto it = tasks_.find(task_id);
-  if (it == tasks_.end() || it->second->finished) {
-    return absl::NotFoundError(absl::StrCat("no running task ", task_id));
-  }
-  it->second->cancelled = true;
-  return absl::OkStatus();
-}
-
-TaskOutcome SyncEngine::RunTask(const std::string& task_id, v1::TaskKind kind,
-                                const std::string& store, const std::string& target_slot,
-                                const std::string& source_address, const std::string& source_slot,
-                                const ProgressCallback& on_progress,
-                                const std::atomic<bool>* cancelled) {
-  TaskOutcome outcome;
-  outcome.task_id = task_id;
-  absl::StatusOr<std::shared_ptr<const Fd>> root = SlotRoot(target_slot);
-  std::unique_ptr<v1::ReplicaPeer::Stub> stub = v1::ReplicaPeer::NewStub(ChannelTo(source_address));
-  const PeerClient source(stub.get(), source_slot, source_address, options_.peer, cancelled);
-  auto fail = [&](const absl::Status& s) {
-    outcome.state = absl::IsCancelled(s) ? v1::TASK_CANCELLED : v1::TASK_FAILED;
-    outcome.error = std::string(s.message());
-    return outcome;
-  };
-  if (!root.ok()) return fail(root.status());
-  if (kind != v1::TASK_VERIFY) {
-    SyncCounters counters;
-    StoreSyncContext ctx = SyncContext(&source, store, (*root)->get(), target_slot, &counters);
-    ctx.progress = [&](const v1::TaskProgress& p) {
-      if (on_progress) on_progress(task_id, p);
-    };
-    ctx.cancelled = cancelled;
-    StoreSyncResult partial;
-    absl::StatusOr<StoreSyncResult> r = SyncStore(ctx, &partial);
-    outcome.progress = partial.progress;
-    outcome.blocked_users = partial.blocked_users;
-    if (!r.ok()) return fail(r.status());
-  }
-  const absl::Duration verify_started = clock_->Monotonic();
-  absl::StatusOr<VerifyReport> report =
-      VerifyAgainstSource(source, "", (*root)->get(), target_slot, cache_.get());
-  if (!report.ok()) return fail(report.status());
-  NoteVerification(target_slot, source_address, source_slot, verify_started, *report);
-  if (!report->consistent()) {
-    const Difference& d = report->differences.front();
-    return fail(absl::DataLossError(absl::StrCat(report->differences.size(),
-                                                 " difference(s) after sync; first: ", d.path, " ",
-                                                 DifferenceKindName(d.kind))));
-  }
-  outcome.verified = true;
-  outcome.state = v1::TASK_DONE;
-  if (!outcome.blocked_users.empty()) {
-    outcome.state = v1::TASK_FAILED;
-    outcome.error =
-        absl::StrCat(outcome.blocked_users.size(), " user(s) blocked by the mass-deletion guard");
-  }
-  return outcome;
-}
+absl::Status SyncEngine::CancelTask(const std::string& task_id) { return tasks_->Cancel(task_id); }
 
 absl::Status SyncEngine::AssignReplica(const std::string& slot, const std::string& store,
                                        const std::string& master_address,
                                        const std::string& master_slot) {
-  if (absl::StatusOr<std::shared_ptr<const Fd>> root = SlotRoot(slot); !root.ok()) {
-    return root.status();
-  }
-  if (absl::Status s = ValidateHostPort(master_address); !s.ok()) return s;
+  SK_RETURN_IF_ERROR(slots_.Root(slot).status());
+  SK_RETURN_IF_ERROR(ValidateHostPort(master_address));
   if (store.empty() || master_slot.empty()) {
     return absl::InvalidArgumentError("store and master slot are required");
   }
@@ -313,90 +205,69 @@ absl::Status SyncEngine::AssignReplica(const std::string& slot, const std::strin
   // A slot that was master (also one adopted after a restart) becomes a
   // replica: its first complete catch-up looks for stranded mail.
   OnRoleChanged(slot, v1::SLOT_REPLICA);
-  absl::MutexLock lock(&mu_);
-  if (stopping_) return absl::FailedPreconditionError("the data path is stopping");
-  auto it = replicas_.find(slot);
-  if (it != replicas_.end()) {
-    const ReplicaState& s = it->second->state;
-    if (s.store == store && s.master_address == master_address && s.master_slot == master_slot) {
-      return absl::OkStatus();  // a re-sent assignment: the loop goes on
-    }
-  }
-  RetireLocked(slot);
-  auto replica = std::make_unique<Replica>();
-  replica->state.slot = slot;
-  replica->state.store = store;
-  replica->state.master_address = master_address;
-  replica->state.master_slot = master_slot;
-  replica->record.assigned_at = clock_->Monotonic();
-  Replica* raw = replica.get();
-  replicas_[slot] = std::move(replica);
-  raw->thread = std::thread([this, raw]() { CatchUpLoop(raw); });
-  return absl::OkStatus();
+  return loops_->Assign({slot, store, master_address, master_slot});
 }
 
-void SyncEngine::RetireLocked(const std::string& slot) {
-  // A scrub pass comparing the slot with its master ends too (the master
-  // changes or the slot leaves the store).
-  scrub_->CancelPass(slot);
-  auto it = replicas_.find(slot);
-  if (it == replicas_.end()) return;
-  it->second->stop = true;
-  retired_.push_back(std::move(it->second));
-  replicas_.erase(it);
-}
-
-void SyncEngine::CancelTasksIntoLocked(const std::string& slot) {
-  for (auto& [id, task] : tasks_) {
-    if (task->target_slot == slot) task->cancelled = true;
-  }
-}
-
-bool SyncEngine::StoppedLoopInLocked(const std::string& slot) const {
-  for (const auto& replica : retired_) {
-    if (replica->state.slot == slot && !replica->finished) return true;
-  }
-  return false;
-}
-
-bool SyncEngine::WritingIntoLocked(const std::string& slot) const {
-  for (const auto& [id, task] : tasks_) {
-    if (task->target_slot == slot && !task->finished) return true;
-  }
-  return StoppedLoopInLocked(slot);
-}
-
-absl::Status SyncEngine::UnassignReplica(const std::string& slot) {
-  absl::MutexLock lock(&mu_);
-  if (!replicas_.count(slot))
-    return absl::NotFoundError(absl::StrCat("slot ", slot, " has no replica assignment"));
-  RetireLocked(slot);
-  return absl::OkStatus();
-}
+absl::Status SyncEngine::UnassignReplica(const std::string& slot) { return loops_->Unassign(slot); }
 
 void SyncEngine::StopPulling(const std::string& slot) {
-  absl::MutexLock lock(&mu_);
-  RetireLocked(slot);
-  CancelTasksIntoLocked(slot);
+  loops_->Retire(slot);
+  tasks_->CancelInto(slot);
+}
+
+absl::Status SyncEngine::FinalPull(const std::string& store, const std::string& target_slot,
+                                   const std::string& source_address,
+                                   const std::string& source_slot, absl::Duration budget) {
+  SK_RETURN_IF_ERROR(ValidateHostPort(source_address));
+  if (source_slot.empty() || store.empty()) {
+    return absl::InvalidArgumentError("final pull: store and source slot are required");
+  }
+  SK_ASSIGN_OR_RETURN(std::shared_ptr<const Fd> root, slots_.Root(target_slot));
+  if (budget <= absl::ZeroDuration()) budget = options_.final_pull_default;
+  std::optional<LoopStatus> paused;
+  FinalPullOutcome outcome;
+  outcome.source_slot = source_slot;
+  absl::Status ran = tasks_->RunHere(
+      absl::StrCat("final-pull:", target_slot), target_slot, [&](std::atomic<bool>* cancelled) {
+        paused = loops_->Retire(target_slot);  // the pull writes into the slot alone
+        loops_->AwaitStopped(target_slot, absl::Now() + options_.wind_down_timeout);
+        outcome.started = clock_->Monotonic();
+        outcome.pull = puller_->FinalPull(store, target_slot, *root, source_address, source_slot,
+                                          budget, cancelled);
+      });
+  if (absl::IsAlreadyExists(ran)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("a final pull into ", target_slot, " is running"));
+  }
+  SK_RETURN_IF_ERROR(ran);
+  Reap();
+  // The loop goes on unless the slot was promoted or given another
+  // assignment meanwhile.
+  if (paused && !records_.Get(target_slot).master() && loops_->MayResume(target_slot)) {
+    const ReplicaAssignment& replica = paused->replica;
+    (void)AssignReplica(replica.slot, replica.store, replica.master_address, replica.master_slot);
+    // A complete pull from the slot the loop follows is a complete
+    // catch-up: the loop resumes in sync (RecordFinalPull).
+    outcome.finished_ms = clock_->NowMs();
+    outcome.verify_pending = records_.Get(target_slot).verify_pending();
+    outcome.verification_failed = paused->record.verification_failed;
+    loops_->NoteFinalPull(target_slot, outcome);
+  }
+  return outcome.pull;
 }
 
 absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string& store) {
-  absl::StatusOr<std::shared_ptr<const Fd>> root_fd = SlotRoot(slot);
-  if (!root_fd.ok()) return root_fd.status();
-  const int root = (*root_fd)->get();
-  {
-    absl::MutexLock lock(&mu_);
-    RetireLocked(slot);
-    CancelTasksIntoLocked(slot);
-    auto quiet = [this, &slot]()
-                     ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !WritingIntoLocked(slot); };
-    // Real time: a bound on local work (the stopped work's calls are
-    // cancelled), not a replication interval.
-    if (!mu_.AwaitWithTimeout(absl::Condition(&quiet), options_.wind_down_timeout)) {
-      return absl::UnavailableError(
-          absl::StrCat("slot ", slot, ": the replication into it had not ended after ",
-                       absl::FormatDuration(options_.wind_down_timeout), "; release it again"));
-    }
+  SK_ASSIGN_OR_RETURN(std::shared_ptr<const Fd> root_fd, slots_.Root(slot));
+  const int root = root_fd->get();
+  loops_->Retire(slot);
+  tasks_->CancelInto(slot);
+  // Real time: a bound on local work (the stopped work's calls are
+  // cancelled), not a replication interval.
+  const absl::Time deadline = absl::Now() + options_.wind_down_timeout;
+  if (!tasks_->AwaitQuietInto(slot, deadline) || !loops_->AwaitStopped(slot, deadline)) {
+    return absl::UnavailableError(
+        absl::StrCat("slot ", slot, ": the replication into it had not ended after ",
+                     absl::FormatDuration(options_.wind_down_timeout), "; release it again"));
   }
   Reap();
   absl::StatusOr<std::string> marker = ReadStoreMarker(root);
@@ -435,55 +306,33 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
   return cleared;
 }
 
-void SyncEngine::NoteVerification(const std::string& slot, const std::string& source_address,
-                                  const std::string& source_slot, absl::Duration started,
-                                  const VerifyReport& report) {
-  absl::MutexLock lock(&mu_);
-  auto it = replicas_.find(slot);
-  if (it == replicas_.end()) return;
-  const ReplicaState& assigned = it->second->state;
-  if (assigned.master_address != source_address || assigned.master_slot != source_slot) return;
-  CatchUpRecord& c = it->second->record;
-  if (report.consistent()) {
-    // The copy equalled the master when the verification started.
-    c.verification_failed = false;
-    c.last_cycle_ok = true;
-    c.last_error.clear();
-    if (!c.caught_up_at || *c.caught_up_at < started) c.caught_up_at = started;
-    return;
-  }
-  // A catch-up does not look at users at their checkpoint: only a
-  // verification that finds no difference clears this.
-  c.verification_failed = true;
-  c.last_error = absl::StrCat("verification: ", report.differences.size(),
-                              " difference(s); first: ", report.differences.front().path);
-}
-
 std::vector<ReplicaState> SyncEngine::ReplicationStatus() {
   std::vector<ReplicaState> out;
   std::set<std::string> replicas;
-  {
-    absl::MutexLock lock(&mu_);
-    const absl::Duration now = clock_->Monotonic();
-    for (const auto& [slot, replica] : replicas_) {
-      ReplicaState s = replica->state;
-      const CatchUpRecord& c = replica->record;
-      const ReplicaVerdict verdict = JudgeReplica(c, now, options_.stale_after);
-      s.in_sync = verdict.in_sync;
-      s.lag_ms = verdict.lag_ms;
-      s.last_error = verdict.why_not;
-      s.last_success_ms = c.last_success_ms;
-      s.blocked_users = c.blocked_users;
-      out.push_back(std::move(s));
-      replicas.insert(slot);
-    }
+  const std::vector<LoopStatus> loops = loops_->Status();
+  // Read after the records: no record is newer than `now`.
+  const absl::Duration now = clock_->Monotonic();
+  for (const LoopStatus& loop : loops) {
+    ReplicaState s;
+    s.slot = loop.replica.slot;
+    s.store = loop.replica.store;
+    s.master_address = loop.replica.master_address;
+    s.master_slot = loop.replica.master_slot;
+    const ReplicaVerdict verdict = JudgeReplica(loop.record, now, options_.stale_after);
+    s.in_sync = verdict.in_sync;
+    s.lag_ms = verdict.lag_ms;
+    s.last_error = verdict.why_not;
+    s.last_success_ms = loop.record.last_success_ms;
+    s.blocked_users = loop.record.blocked_users;
+    replicas.insert(s.slot);
+    out.push_back(std::move(s));
   }
   for (const std::string& slot : slots_.names()) {
     if (replicas.count(slot) || !records_.Get(slot).master()) continue;
     ReplicaState s;
     s.slot = slot;
     s.role = v1::SLOT_MASTER;
-    if (absl::StatusOr<std::shared_ptr<const Fd>> root = SlotRoot(slot); root.ok()) {
+    if (absl::StatusOr<std::shared_ptr<const Fd>> root = slots_.Root(slot); root.ok()) {
       s.store = ReadStoreMarker((*root)->get()).value_or("");
     }
     out.push_back(std::move(s));

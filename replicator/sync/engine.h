@@ -14,26 +14,28 @@
 //                        "10.0.0.4:7001", "slot1", on_progress, on_done);
 //   (*engine)->AssignReplica("slot3", "store-a", "10.0.0.4:7001", "slot1");
 //
-// Threads: each task and each replica catch-up loop runs on a thread of its
-// own; callbacks are called from those threads (never with an engine lock
-// held) and must be quick. Every public method is thread-safe. Like the
-// clock (intervals, quarantine dates, rates), the filesystem seam every write
-// into a replica slot goes through (target_fs.h) is injected.
+// Threads: the engine is a facade over collaborators that each own their
+// threads and their lock: TaskRunner (task_runner.h: each task on a thread
+// of its own), CatchUpLoops (catch_up_loops.h: a thread per replica slot,
+// each running a CatchUpCycle, catch_up_cycle.h, every catch_up_interval),
+// the maintenance and scrub threads. Callbacks are called from those
+// threads with no engine lock held and must be quick. Every public method
+// is thread-safe. Like the clock (intervals, quarantine dates, rates), the
+// filesystem seam every write into a replica slot goes through
+// (target_fs.h) is injected.
 //
 // Never waiting on a source: the agent calls this engine with its own locks
 // held (a slot's lock during promotion, demotion and fencing), so no public
 // method waits for a source or for a sync thread's RPC, except the three
 // commands that exist to wait for one (FinalPull, RestoreQuarantined,
 // Reconcile), which the agent calls under no slot lock and which end within
-// their budget or the peer time limits. Stopping work
-// (CancelTask, UnassignReplica, StopPulling, AssignReplica replacing a loop)
-// only signals it and returns; the work's calls in flight are cancelled
-// within about 100 ms (peer_client.h) and its thread winds down on its own.
-// Two methods wait for threads, bounded by options.wind_down_timeout (real
-// time) and never for a source: ReleaseSlot (nothing may still write into
-// the slot it empties) and Stop. A loop that replaces another on the same
-// slot starts copying once the old one has ended; a task may copy into a
-// slot beside its loop.
+// their budget or the peer time limits. Stopping work (CancelTask,
+// UnassignReplica, StopPulling, AssignReplica replacing a loop) only signals
+// it and returns (task_runner.h, catch_up_loops.h); the work's calls in
+// flight are cancelled within about 100 ms (peer_client.h). Two methods wait
+// for threads, bounded by options.wind_down_timeout (real time) and never
+// for a source: ReleaseSlot (nothing may still write into the slot it
+// empties) and Stop. A task may copy into a slot beside its loop.
 //
 // Source-side generations come from recursive inotify watches (scan
 // fallback, periodic full scan); the same events give delta manifests ("what
@@ -43,11 +45,12 @@
 // at the next attempt (fetch.h).
 //
 // Data safety, per slot:
-//   - identity (slot_layout.h): every catch-up cycle first compares the
-//     replica slot's identity with the one recorded; a change (the slot
-//     emptied, replaced or mounted over) voids its checkpoints and hash
-//     cache entries and keeps it out of sync until a full sync and a
-//     verification against the master pass (identity_changed meanwhile);
+//   - identity (slot_layout.h, catch_up_cycle.h): every catch-up cycle
+//     first compares the replica slot's identity with the one recorded; a
+//     change (the slot emptied, replaced or mounted over) voids its
+//     checkpoints and hash cache entries and keeps it out of sync until a
+//     full sync and a verification against the master pass
+//     (identity_changed meanwhile);
 //   - roles: OnRoleChanged(MASTER) starts the slot's deletion log; a slot
 //     that was master and becomes a replica looks for stranded mail in its
 //     first complete catch-up (those of its messages the new master lacks
@@ -64,19 +67,16 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "base/clock.h"
 #include "proto/model.pb.h"
+#include "replicator/sync/catch_up_loops.h"
 #include "replicator/sync/checkpoint_store.h"
 #include "replicator/sync/deletion_log.h"
 #include "replicator/sync/guard_state.h"
@@ -87,10 +87,11 @@
 #include "replicator/sync/safety_commands.h"
 #include "replicator/sync/safety_source.h"
 #include "replicator/sync/scrub_runner.h"
+#include "replicator/sync/slot_puller.h"
 #include "replicator/sync/slot_records.h"
 #include "replicator/sync/slot_roots.h"
 #include "replicator/sync/store_sync.h"
-#include "replicator/sync/verify.h"
+#include "replicator/sync/task_runner.h"
 
 namespace slotkeeper::sync {
 
@@ -114,16 +115,6 @@ struct EngineOptions {
   // Who may read the slots through the peer service (not owned; null:
   // everyone, for tools and tests).
   const PeerAuthorizer* authorizer = nullptr;
-};
-
-// The outcome of a task, as the agent reports it (agent.proto TaskUpdate).
-struct TaskOutcome {
-  std::string task_id;
-  v1::TaskState state = v1::TASK_STATE_UNSPECIFIED;  // DONE / FAILED / ...
-  v1::TaskProgress progress;
-  std::string error;
-  bool verified = false;  // content hashes compared with the source
-  std::vector<std::string> blocked_users;
 };
 
 // One slot's replication and data-safety state: a replica's rolling
@@ -161,7 +152,7 @@ struct ReplicaState {
 
 class SyncEngine {
  public:
-  using ProgressCallback = std::function<void(const std::string& task_id, const v1::TaskProgress&)>;
+  using ProgressCallback = SlotPuller::ProgressCallback;
   using DoneCallback = std::function<void(const TaskOutcome&)>;
 
   // `slots`: this host's slot name -> absolute directory. `clock` and `fs`
@@ -215,7 +206,8 @@ class SyncEngine {
   // A one-shot sync of every user of `store` from `source_address`/
   // `source_slot` into the replica slot `target_slot`, on the caller's
   // thread, cancelled at `budget` (engine clock; zero: final_pull_default).
-  // The slot's catch-up loop pauses meanwhile and resumes after. OK only
+  // The slot's catch-up loop pauses meanwhile and resumes after; a complete
+  // pull from the slot it follows counts as its catch-up. OK only
   // when every user was synced; otherwise the error says how far it got
   // (DEADLINE_EXCEEDED at the budget). Never writes on the source.
   absl::Status FinalPull(const std::string& store, const std::string& target_slot,
@@ -246,86 +238,14 @@ class SyncEngine {
   SafetyCommands* safety() { return safety_commands_.get(); }
 
  private:
-  // A task's and a loop's `finished` is set (under mu_) by its thread as
-  // the last thing it does.
-  struct Task {
-    std::string target_slot;
-    std::atomic<bool> cancelled{false};
-    std::thread thread;
-    bool finished = false;
-  };
-  struct Replica {
-    ReplicaState state;    // the assignment (slot, store, master); fixed
-    CatchUpRecord record;  // guarded by mu_
-    // Corrupt files the scrub found, to be moved aside and fetched again
-    // (guarded by mu_); then those awaiting a complete cycle (loop only).
-    std::vector<ScrubFinding> repairs;
-    std::vector<ScrubFinding> repairing;
-    std::atomic<bool> stop{false};
-    std::thread thread;
-    bool finished = false;
-  };
-
   SyncEngine(std::unique_ptr<rocksdb::DB> db, std::map<std::string, std::string> slots,
              Clock* clock, TargetFs* fs, EngineOptions options);
-  // A store sync into `target_slot` (root `target_root`) from `source`.
-  StoreSyncContext SyncContext(const PeerClient* source, const std::string& store, int target_root,
-                               const std::string& target_slot, SyncCounters* counters);
-  absl::StatusOr<std::shared_ptr<const Fd>> SlotRoot(const std::string& slot);
-  std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address);
-  TaskOutcome RunTask(const std::string& task_id, v1::TaskKind kind, const std::string& store,
-                      const std::string& target_slot, const std::string& source_address,
-                      const std::string& source_slot, const ProgressCallback& on_progress,
-                      const std::atomic<bool>* cancelled);
-  void CatchUpLoop(Replica* replica);
-  // One catch-up cycle (engine_catch_up.cc): identity, repairs, the store
-  // sync (looking for stranded mail after a role change), a verification
-  // when the identity changed; the outcome goes to the replica's record.
-  void CatchUpCycle(Replica* replica, const PeerClient& master);
-  // Compares the replica slot's identity with the recorded one; on a change
-  // voids its checkpoints and hash cache entries. Whether a verification is
-  // pending (the identity changed, now or in an earlier cycle).
-  absl::StatusOr<bool> CheckIdentity(const std::string& slot, int root);
-  // Moves the files the scrub found corrupt aside (missing ones have
-  // nothing to move) and forgets their users' checkpoints, so this cycle
-  // fetches them again.
-  void StartRepairs(Replica* replica, const SlotQuarantine& quarantine);
-  // Counts the repairs of the cycle that completed: the files are back.
-  void FinishRepairs(Replica* replica, int root);
-  // A verification of the whole slot against its master; on success the
-  // slot's changed identity is accepted.
-  absl::Status VerifyAfterIdentityChange(const std::string& slot, int root,
-                                         const PeerClient& master);
-  // FinalPull's sync, cancelled at `budget`; the outcome as FinalPull
-  // reports it.
-  absl::Status RunFinalPull(const std::string& store, const std::string& target_slot,
-                            const Fd& root, const std::string& source_address,
-                            const std::string& source_slot, absl::Duration budget,
-                            std::atomic<bool>* cancelled);
-  // The slots the scrub covers now, and where a replica's repairs go
-  // (engine_safety.cc).
-  std::vector<ScrubTarget> ScrubTargets() ABSL_LOCKS_EXCLUDED(mu_);
-  void OnCorrupt(const std::string& slot, const ScrubFinding& finding) ABSL_LOCKS_EXCLUDED(mu_);
-  // A task's verification of `slot` against `source_address`/`source_slot`,
-  // started at `started`: counts for the slot's catch-up when that is its
-  // master.
-  void NoteVerification(const std::string& slot, const std::string& source_address,
-                        const std::string& source_slot, absl::Duration started,
-                        const VerifyReport& report) ABSL_LOCKS_EXCLUDED(mu_);
-  // Waits until `next` (engine clock: a cycle starts catch_up_interval after
-  // the previous one started, at once when that took longer); false once the
-  // loop is to stop.
-  bool AwaitNextCycle(Replica* replica, absl::Duration next);
-  // Signals the slot's loop (and a scrub pass of the slot) to stop and
-  // moves the loop to retired_.
-  void RetireLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void CancelTasksIntoLocked(const std::string& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether a stopped loop of `slot` still runs.
-  bool StoppedLoopInLocked(const std::string& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether a stopped loop or a task still runs that writes into `slot`.
-  bool WritingIntoLocked(const std::string& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Joins the threads of finished tasks and retired loops and drops them.
-  void Reap() ABSL_LOCKS_EXCLUDED(mu_);
+  // The catch-up loops' collaborators: cycles over the engine's parts.
+  CatchUpLoopsDeps LoopsDeps();
+  // The slots the scrub covers now (engine_safety.cc).
+  std::vector<ScrubTarget> ScrubTargets();
+  // Joins the threads of finished tasks and stopped loops.
+  void Reap();
 
   std::unique_ptr<rocksdb::DB> db_;
   SlotRoots slots_;
@@ -342,19 +262,14 @@ class SyncEngine {
   std::unique_ptr<PeerCore> peer_;
   std::unique_ptr<SafetySource> safety_;  // the source side of the safety calls
   std::unique_ptr<ReplicaPeerService> service_;
+  std::unique_ptr<SlotPuller> puller_;
   std::unique_ptr<Maintenance> maintenance_;
   std::unique_ptr<ScrubRunner> scrub_;
   std::unique_ptr<SafetyCommands> safety_commands_;
-
-  absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<grpc::Channel>> channels_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
-  // Replica slots with a catch-up loop; each loop updates its state under
-  // mu_.
-  std::map<std::string, std::unique_ptr<Replica>> replicas_ ABSL_GUARDED_BY(mu_);
-  // Loops told to stop, kept until their threads are joined.
-  std::vector<std::unique_ptr<Replica>> retired_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Last: their threads use everything above, so they are joined first.
+  // Tasks record verifications in the loops: tasks go before loops.
+  std::unique_ptr<CatchUpLoops> loops_;
+  std::unique_ptr<TaskRunner> tasks_;
 };
 
 }  // namespace slotkeeper::sync

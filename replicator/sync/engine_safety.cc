@@ -1,6 +1,6 @@
 // SyncEngine's part in data safety: role changes (the deletion log, the
-// stranded-mail check), the scrub's view of the slots and its repairs, and
-// a maintenance round on demand (engine.h).
+// stranded-mail check), the scrub's view of the slots, and a maintenance
+// round on demand (engine.h).
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "replicator/sync/engine.h"
@@ -41,11 +41,8 @@ void SyncEngine::OnRoleChanged(const std::string& slot, v1::SlotRole role) {
 }
 
 std::vector<ScrubTarget> SyncEngine::ScrubTargets() {
-  std::map<std::string, ReplicaState> assigned;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [slot, replica] : replicas_) assigned[slot] = replica->state;
-  }
+  std::map<std::string, ReplicaAssignment> assigned;
+  for (const LoopStatus& loop : loops_->Status()) assigned[loop.replica.slot] = loop.replica;
   std::vector<ScrubTarget> out;
   for (const std::string& slot : slots_.names()) {
     ScrubTarget t;
@@ -58,19 +55,12 @@ std::vector<ScrubTarget> SyncEngine::ScrubTargets() {
     } else if (!records_.Get(slot).master()) {
       continue;  // a spare slot holds no copy to check
     }
-    absl::StatusOr<std::shared_ptr<const Fd>> root = SlotRoot(slot);
+    absl::StatusOr<std::shared_ptr<const Fd>> root = slots_.Root(slot);
     if (!root.ok()) continue;
     t.root = *std::move(root);
     out.push_back(std::move(t));
   }
   return out;
-}
-
-void SyncEngine::OnCorrupt(const std::string& slot, const ScrubFinding& finding) {
-  absl::MutexLock lock(&mu_);
-  auto it = replicas_.find(slot);
-  // No loop: the next pass finds it again once the slot has a master.
-  if (it != replicas_.end()) it->second->repairs.push_back(finding);
 }
 
 void SyncEngine::RunMaintenance(bool scrub) {

@@ -6,6 +6,59 @@
 
 namespace slotkeeper::sync {
 
+void RecordCycle(const CycleOutcome& outcome, CatchUpRecord* record) {
+  CatchUpRecord& c = *record;
+  const bool sync_ok = outcome.sync.ok();
+  c.blocked_users = outcome.blocked_users;
+  c.identity_changed = outcome.verify_pending;
+  c.last_cycle_ok = sync_ok && outcome.blocked_users.empty() && outcome.verified.ok();
+  c.listed_lag_ms = sync_ok ? outcome.lag_ms : std::max(c.listed_lag_ms, outcome.lag_ms);
+  if (!sync_ok) {
+    c.last_error = std::string(outcome.sync.message());
+  } else if (!outcome.blocked_users.empty()) {
+    c.last_error =
+        absl::StrCat(outcome.blocked_users.size(), " user(s) blocked by the mass-deletion guard");
+  } else if (!outcome.verified.ok()) {
+    c.last_error = std::string(outcome.verified.message());
+  } else {
+    c.last_error.clear();
+  }
+  if (sync_ok) c.last_success_ms = outcome.finished_ms;
+  if (c.last_cycle_ok && !outcome.verify_pending) c.caught_up_at = outcome.started;
+}
+
+void RecordVerification(const VerifyReport& report, absl::Duration started, CatchUpRecord* record) {
+  CatchUpRecord& c = *record;
+  if (report.consistent()) {
+    // The copy equalled the master when the verification started.
+    c.verification_failed = false;
+    c.last_cycle_ok = true;
+    c.last_error.clear();
+    if (!c.caught_up_at || *c.caught_up_at < started) c.caught_up_at = started;
+    return;
+  }
+  // A catch-up does not look at users at their checkpoint: only a
+  // verification that finds no difference clears this.
+  c.verification_failed = true;
+  c.last_error = absl::StrCat("verification: ", report.differences.size(),
+                              " difference(s); first: ", report.differences.front().path);
+}
+
+void RecordFinalPull(const FinalPullOutcome& outcome, const std::string& followed_slot,
+                     CatchUpRecord* record) {
+  if (!outcome.pull.ok() || outcome.source_slot != followed_slot || outcome.verify_pending) {
+    return;
+  }
+  CatchUpRecord& c = *record;
+  if (c.caught_up_at) return;  // the resumed loop has caught up on its own
+  c.caught_up_at = outcome.started;
+  c.last_cycle_ok = true;
+  c.verification_failed = outcome.verification_failed;
+  c.listed_lag_ms = 0;
+  c.last_success_ms = outcome.finished_ms;
+  c.last_error.clear();
+}
+
 ReplicaVerdict JudgeReplica(const CatchUpRecord& record, absl::Duration now,
                             absl::Duration stale_after) {
   ReplicaVerdict v;

@@ -1,6 +1,6 @@
-// Whether a replica is in sync, and how far behind it may be: a pure
-// judgement over what its catch-up loop recorded, so that the rule is
-// tested from literal cases.
+// What a replica's catch-up records, and whether the replica is in sync
+// and how far behind it may be: pure functions over that record, so that
+// the rules are tested from literal cases.
 //
 // The rule: a replica is in sync only when, in this process, a catch-up of
 // every user has completed (or a verification against its master passed),
@@ -21,7 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "replicator/sync/verify.h"
 
 namespace slotkeeper::sync {
 
@@ -46,6 +48,54 @@ struct CatchUpRecord {
   std::string last_error;       // of the newest finished cycle or verification
   std::vector<std::string> blocked_users;
 };
+
+// How one catch-up cycle ended (catch_up_cycle.h).
+struct CycleOutcome {
+  absl::Duration started;   // engine monotonic clock
+  int64_t finished_ms = 0;  // engine wall clock
+  // The store sync, or what kept it from running (the slot's root, its
+  // identity).
+  absl::Status sync = absl::UnknownError("no cycle");
+  // The lag the master's listing showed (also when the sync failed later).
+  int64_t lag_ms = 0;
+  std::vector<std::string> blocked_users;
+  // The verification after an identity change; OK when none ran.
+  absl::Status verified;
+  // The identity changed and no verification has passed since.
+  bool verify_pending = false;
+};
+
+// Records a finished cycle: its error (the sync's, else the guard's, else
+// the verification's), the listed lag (kept at its largest while cycles
+// fail), and the start of a complete cycle as the newest catch-up.
+void RecordCycle(const CycleOutcome& outcome, CatchUpRecord* record);
+
+// Records a task's verification of the replica against its master, started
+// at `started`: one that found no difference counts as a catch-up; one
+// that found some holds the replica out of sync until one finds none.
+void RecordVerification(const VerifyReport& report, absl::Duration started, CatchUpRecord* record);
+
+// How a final pull into a replica slot ended (engine.h FinalPull), as the
+// slot's resumed loop records it.
+struct FinalPullOutcome {
+  absl::Duration started;   // engine monotonic clock
+  int64_t finished_ms = 0;  // engine wall clock
+  absl::Status pull = absl::UnknownError("no pull");
+  std::string source_slot;
+  // The slot's identity changed and no verification has passed since.
+  bool verify_pending = false;
+  // What the loop paused for the pull had recorded of verifications.
+  bool verification_failed = false;
+};
+
+// Records a final pull into the record of the loop that resumed after it,
+// which follows `followed_slot`: a complete pull from that slot, with no
+// verification pending, is a complete catch-up as of the pull's start (the
+// coordinator that asked for the pull promotes the best copy, and this one
+// must not look worse for having pulled). A record that already has a
+// catch-up, or any other pull, is left as it is.
+void RecordFinalPull(const FinalPullOutcome& outcome, const std::string& followed_slot,
+                     CatchUpRecord* record);
 
 struct ReplicaVerdict {
   bool in_sync = false;

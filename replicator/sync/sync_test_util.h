@@ -126,7 +126,8 @@ class SyncTest : public ::testing::Test {
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
-    channel_ = MakeChannel("127.0.0.1:" + std::to_string(port));
+    source_address_ = "127.0.0.1:" + std::to_string(port);
+    channel_ = MakeChannel(source_address_);
     // Connect before the test starts: a loaded machine must not make the
     // first RPC fail fast.
     ASSERT_TRUE(
@@ -166,6 +167,7 @@ class SyncTest : public ::testing::Test {
 
   FakeClock clock_;
   std::string base_, source_, target_;
+  std::string source_address_;  // the source's server, host:port
   std::unique_ptr<rocksdb::DB> source_db_, target_db_;
   std::unique_ptr<RocksHashCache> source_cache_;
   std::unique_ptr<PeerCore> core_;
