@@ -24,7 +24,7 @@ struct FetchRun {
 // slotsync of `slot` from `source` (expected to prove `source_host`) into a
 // fresh directory, as `identity` ("" for no certificate).
 FetchRun Fetch(Cluster& c, const std::string& root, const std::string& identity,
-          const std::string& source, const std::string& source_host, const std::string& slot) {
+               const std::string& source, const std::string& source_host, const std::string& slot) {
   static int n = 0;
   std::vector<std::string> argv = {
       Runfile("tools/slotsync/slotsync"),           "--source=" + source,
