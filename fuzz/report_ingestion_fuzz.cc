@@ -83,7 +83,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cluster->clock.Advance(absl::Seconds(1));
   (void)cluster->coord->Tick();
   absl::StatusOr<slotkeeper::slotmgr::ClusterView> view =
-      slotkeeper::slotmgr::BuildView(cluster->coord->TEST_Model(), {});
+      slotkeeper::slotmgr::BuildView(cluster->coord->queries().TEST_Model(), {});
   FUZZ_CHECK(view.ok(), "model refused by BuildView: %s", view.status().ToString().c_str());
   return 0;
 }

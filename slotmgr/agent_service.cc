@@ -76,7 +76,7 @@ class AgentServiceImpl::SessionReactor final
   void SendGrants() {
     if (host_.empty()) return;
     absl::MutexLock lock(&grants_mu_);  // the reading side and Flush both send
-    v1::PeerGrants grants = service_->core_->PeerGrantsOf(host_);
+    v1::PeerGrants grants = service_->core_->queries().PeerGrantsOf(host_);
     std::string bytes = grants.SerializeAsString();
     if (grants_sent_ && bytes == last_grants_) return;
     grants_sent_ = true;

@@ -153,6 +153,10 @@ void NoteHardEvidence(Mutation& m, const std::string& host, const std::vector<st
 
 bool BrakeEngaged(const AutomationRecord& automation) { return automation.state().brake_engaged(); }
 
+bool AutomationRunning(const AutomationRecord& automation) {
+  return automation.state().mode() == v1::AUTOMATION_RUNNING;
+}
+
 bool BrakeKeepsServing(const AutomationRecord& automation, const v1::HostInfo& host,
                        const v1::SlotInfo& slot, const StoreRecord& store) {
   if (!BrakeEngaged(automation) || host.state() != v1::HOST_UP || slot.usable() ||

@@ -69,6 +69,8 @@ std::vector<std::string> UnitsWithNewHardEvidence(const v1::HostInfo& host,
 void NoteHardEvidence(Mutation& m, const std::string& host, const std::vector<std::string>& units);
 
 bool BrakeEngaged(const AutomationRecord& automation);
+// Whether automation runs (not paused by an operator or frozen by the brake).
+bool AutomationRunning(const AutomationRecord& automation);
 
 // Whether the master `slot` of `store` on `host` keeps its lease although
 // its slot is unusable: the brake is engaged, the slot is unusable only on

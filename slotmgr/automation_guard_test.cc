@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "slotmgr/operator_actions.h"
 #include "slotmgr/testing/coordinator_fixture.h"
 
 namespace slotkeeper::slotmgr {
@@ -207,7 +208,7 @@ TEST_F(AutomationGuardTest, HourlyLimitsStopAutomationAndOperatorsExceedThemWith
   force.set_host("imap3");
   force.set_unit("du2");
   force.set_force(true);
-  auto forced = coord_->MarkLost(force);
+  auto forced = slotmgr::MarkLost(*coord_, force);
   ASSERT_TRUE(forced.ok()) << forced.status();
   EXPECT_EQ(forced->tasks_created_size(), 1) << "an operator's replacements are not limited";
   EXPECT_EQ(coord_->queries().GetAutomation().units_lost_last_hour(), 2u);
@@ -271,7 +272,7 @@ TEST_F(AutomationGuardTest, AFlappingUnitIsHeldOutOfPlacementAndLostOnlyWhileItF
   }
   EXPECT_EQ(EventsOfKind("unit.flapping").size(), 1u);
   // Held out of placement: its spares take no new replica.
-  absl::StatusOr<ClusterView> view = BuildView(coord_->TEST_Model(), {});
+  absl::StatusOr<ClusterView> view = BuildView(coord_->queries().TEST_Model(), {});
   ASSERT_TRUE(view.ok());
   EXPECT_FALSE(view->FindSlot("imap4", "s03")->usable);
   EXPECT_TRUE(view->FindSlot("imap4", "s01")->usable);

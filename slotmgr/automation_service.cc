@@ -15,6 +15,7 @@
 #include "slotmgr/automation_guard.h"
 #include "slotmgr/data_safety.h"
 #include "slotmgr/model.h"
+#include "slotmgr/operator_actions.h"
 #include "slotmgr/reinstate.h"
 
 namespace slotkeeper::slotmgr {
@@ -69,7 +70,7 @@ grpc::Status AutomationServiceImpl::CreateStore(grpc::ServerContext* ctx,
                                                 const v1::CreateStoreRequest* req,
                                                 v1::StoreInfo* out) {
   return Mutating(ctx, Role::kAdmin, "CreateStore", *req,
-                  [&] { return Reply(core_->CreateStore(*req), out); });
+                  [&] { return Reply(slotmgr::CreateStore(*core_, *req), out); });
 }
 
 grpc::Status AutomationServiceImpl::LookupUser(grpc::ServerContext* ctx,
@@ -111,26 +112,26 @@ grpc::Status AutomationServiceImpl::Failover(grpc::ServerContext* ctx,
   // only an admin may.
   const Role needed = req->force() && !req->dry_run() ? Role::kAdmin : Role::kOperator;
   return Mutating(ctx, needed, req->force() ? "Failover --force" : "Failover", *req,
-                  [&] { return Reply(core_->Failover(*req), out); });
+                  [&] { return Reply(slotmgr::Failover(*core_, *req), out); });
 }
 
 grpc::Status AutomationServiceImpl::Drain(grpc::ServerContext* ctx, const v1::DrainRequest* req,
                                           v1::DrainResponse* out) {
   return Mutating(ctx, Role::kOperator, "Drain", *req,
-                  [&] { return Reply(core_->Drain(*req), out); });
+                  [&] { return Reply(slotmgr::Drain(*core_, *req), out); });
 }
 
 grpc::Status AutomationServiceImpl::Undrain(grpc::ServerContext* ctx, const v1::DrainRequest* req,
                                             v1::DrainResponse* out) {
   return Mutating(ctx, Role::kOperator, "Undrain", *req,
-                  [&] { return Reply(core_->Undrain(*req), out); });
+                  [&] { return Reply(slotmgr::Undrain(*core_, *req), out); });
 }
 
 grpc::Status AutomationServiceImpl::MarkLost(grpc::ServerContext* ctx,
                                              const v1::MarkLostRequest* req,
                                              v1::MarkLostResponse* out) {
   return Mutating(ctx, Role::kAdmin, "MarkLost", *req,
-                  [&] { return Reply(core_->MarkLost(*req), out); });
+                  [&] { return Reply(slotmgr::MarkLost(*core_, *req), out); });
 }
 
 grpc::Status AutomationServiceImpl::SetAutomation(grpc::ServerContext* ctx,
@@ -140,7 +141,7 @@ grpc::Status AutomationServiceImpl::SetAutomation(grpc::ServerContext* ctx,
   v1::SetAutomationRequest named = *req;
   named.set_set_by(Actor(ctx));
   return Mutating(ctx, Role::kOperator, "SetAutomation", named, [&] {
-    if (named.host().empty()) return Reply(core_->SetAutomation(named), out);
+    if (named.host().empty()) return Reply(slotmgr::SetAutomation(*core_, named), out);
     return Reply(core_->Mutate<v1::AutomationState>(
                      [&](Mutation& m) { return SetHostPause(m, named, named.set_by()); }),
                  out);

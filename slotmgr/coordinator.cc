@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/log.h"
 #include "proto/event_kinds.h"
+#include "slotmgr/automation_guard.h"
 #include "slotmgr/failure_detector.h"
 #include "slotmgr/health.h"
 #include "slotmgr/view_builder.h"
@@ -132,7 +133,7 @@ FailoverEnv Coordinator::FailoverEnvLocked() {
                      clock_,
                      [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ViewLocked(); },
                      [this](Txn& txn) ABSL_NO_THREAD_SAFETY_ANALYSIS { RecomputeLocked(txn); },
-                     AutomationRunningLocked()};
+                     AutomationRunning(automation_)};
 }
 
 std::optional<ClusterView> Coordinator::ViewLocked() {
@@ -154,15 +155,6 @@ void Coordinator::RecomputeLocked(Txn& txn) {
   txn.hosts.insert(changes.hosts.begin(), changes.hosts.end());
   txn.stores.insert(changes.stores.begin(), changes.stores.end());
   for (v1::Event& e : changes.events) journal_.Record(txn, std::move(e));
-}
-
-bool Coordinator::AutomationRunningLocked() const {
-  return automation_.state().mode() == v1::AUTOMATION_RUNNING;
-}
-
-ClusterModel Coordinator::TEST_Model() {
-  absl::MutexLock lock(&mu_);
-  return model_;
 }
 
 }  // namespace slotkeeper::slotmgr

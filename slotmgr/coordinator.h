@@ -16,10 +16,12 @@
 // (the mass-deletion guard's notices). The collaborators have no locks of their
 // own; the façade calls them with `mu_` held. Health is derived by
 // DeriveHealth (health.h), a function of the model. The methods are spread
-// over files by what they implement: registration.cc (Register, Hello),
-// reports.cc (reports, acks, task updates), failover.cc (Tick: silence,
-// the brakes, units due to be declared lost), operator_actions.cc (the
-// Automation API's mutations), coordinator.cc (loading and committing). The
+// over files by what they implement: registration.cc (Register, Hello; what
+// agents find on disk is slot_contents.h), reports.cc (reports, acks, task
+// updates), failover.cc (Tick: silence, the brakes, units due to be
+// declared lost), coordinator.cc (loading and committing). Operator actions
+// are functions over a Mutation run by Mutate: the Automation API's changes
+// are operator_actions.h, the data-safety actions data_safety.h. The
 // guards on automation (the evidence brake, blast-radius limits, host
 // pauses, flap damping) are automation_guard.h; declaring units lost, with
 // a second opinion first, is lost_units.h; reinstating them, reinstate.h.
@@ -99,9 +101,6 @@ class Coordinator {
   absl::StatusOr<std::optional<v1::LeaseRenewal>> ApplyReport(const std::string& host,
                                                               const std::string& session_id,
                                                               const v1::HealthReport& report);
-  // Who may read each slot of `host` through its agent's peer service
-  // (peer_grants.h).
-  v1::PeerGrants PeerGrantsOf(const std::string& host);
   // NOT_FOUND for a command id never issued to this host (nothing changes);
   // an id already acknowledged is a duplicate and returns OK.
   absl::Status ApplyAck(const std::string& host, const v1::CommandAck& ack);
@@ -119,21 +118,17 @@ class Coordinator {
   absl::Status Tick();
 
   // ---- Automation side (automation_service.h): changes ----------------------
-  absl::StatusOr<v1::StoreInfo> CreateStore(const v1::CreateStoreRequest& request);
-  absl::StatusOr<v1::FailoverResponse> Failover(const v1::FailoverRequest& request);
-  absl::StatusOr<v1::DrainResponse> Drain(const v1::DrainRequest& request);
-  absl::StatusOr<v1::DrainResponse> Undrain(const v1::DrainRequest& request);
-  absl::StatusOr<v1::MarkLostResponse> MarkLost(const v1::MarkLostRequest& request);
-  absl::StatusOr<v1::AutomationState> SetAutomation(const v1::SetAutomationRequest& request);
-
-  // Runs an operator action (mutation.h) under the lock, then derives health
-  // again when it asks and commits what it noted. On an error from the
-  // action nothing is committed.
+  // Runs an operator action (mutation.h; the Automation API's changes are
+  // operator_actions.h) under the lock, then derives health again when it
+  // asks and commits what it noted. On an error from the action nothing is
+  // committed.
   template <typename T>
   absl::StatusOr<T> Mutate(absl::FunctionRef<absl::StatusOr<T>(Mutation&)> action) {
     absl::MutexLock lock(&mu_);
     Txn txn;
+    FailoverEnv env = FailoverEnvLocked();
     Mutation m = MutationLocked(txn);
+    m.failover = &env;
     absl::StatusOr<T> result = action(m);
     if (!result.ok()) return result;
     if (m.recompute) RecomputeLocked(txn);
@@ -141,11 +136,8 @@ class Coordinator {
     return result;
   }
 
-  // ---- Reads (queries.h): status, lists, lookups, ksck, watches ----------
+  // ---- Reads (queries.h): status, lists, lookups, ksck, watches, grants --
   const Queries& queries() const { return queries_; }
-
-  // Test-only: a copy of the model, to compare states and check invariants.
-  ClusterModel TEST_Model();
 
  private:
   Coordinator(StateStore* store, Clock* clock, CoordinatorConfig config);
@@ -158,18 +150,14 @@ class Coordinator {
   std::optional<ClusterView> ViewLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Derives health again (DeriveHealth); notes and journals what changed.
   void RecomputeLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // A copy an agent found on disk: users indexed, and a copy the
-  // coordinator does not know adopted as a replica.
-  void RecognizeContentsLocked(Txn& txn, const std::string& host, const v1::SlotContents& contents)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // What the promoter works on (promoter.h), lent for one call.
   FailoverEnv FailoverEnvLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // What a decision outside the façade works on (mutation.h), for `txn`.
+  // What a decision outside the façade works on (mutation.h), for `txn`;
+  // its `failover` is left for the caller to lend.
   Mutation MutationLocked(Txn& txn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return Mutation{model_,      outbox_, journal_,     txn,     config_,
-                    NowLocked(), false,   &automation_, &tasks_, &notices_};
+    return Mutation{model_,       outbox_, journal_,  txn,     config_, NowLocked(), false,
+                    &automation_, &tasks_, &notices_, &users_, nullptr, &promoter_};
   }
-  bool AutomationRunningLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Both clocks now: wall time for what is stamped and shown, monotonic
   // time for silence, leases and grace periods.
   CoordinatorNow NowLocked() const { return {clock_->NowMs(), clock_->MonotonicMs()}; }

@@ -3,6 +3,7 @@
 #include "gtest/gtest.h"
 #include "proto/model_util.h"
 #include "slotmgr/model.h"
+#include "slotmgr/operator_actions.h"
 #include "slotmgr/testing/coordinator_fixture.h"
 
 namespace slotkeeper::slotmgr {
@@ -18,7 +19,7 @@ class CoordinatorTest : public CoordinatorFixture {};
 TEST_F(CoordinatorTest, RegisterTwiceReconcilesWithoutDuplicates) {
   RegisterHost(MakeInventory("imap1", 2, 2));
   RegisterHost(MakeInventory("imap1", 2, 3));  // one more slot per unit
-  ClusterModel m = coord_->TEST_Model();
+  ClusterModel m = coord_->queries().TEST_Model();
   ASSERT_EQ(m.hosts.size(), 1u);
   EXPECT_EQ(m.hosts["imap1"].info().slots_size(), 6);
   EXPECT_EQ(m.hosts["imap1"].info().units_size(), 2);
@@ -33,7 +34,7 @@ TEST_F(CoordinatorTest, RegisterRejectsMalformedInventory) {
   auto resp = coord_->Register(req);
   EXPECT_EQ(resp.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(resp.status().message().find("/nowhere"), std::string::npos);
-  EXPECT_TRUE(coord_->TEST_Model().hosts.empty());
+  EXPECT_TRUE(coord_->queries().TEST_Model().hosts.empty());
 }
 
 TEST_F(CoordinatorTest, RegistrationRecognizesExistingCopies) {
@@ -68,7 +69,7 @@ TEST_F(CoordinatorTest, AnExtraCopyOnDiskIsNotAdoptedAndNotOverwritten) {
   req.set_store("st2");
   *req.mutable_master() = Ref("imap1", "s02");
   req.set_copies(3);
-  auto st2 = coord_->CreateStore(req);
+  auto st2 = slotmgr::CreateStore(*coord_, req);
   ASSERT_TRUE(st2.ok()) << st2.status();
   for (const v1::Copy& copy : st2->copies()) {
     EXPECT_NE(model::SlotName(copy.slot()), "imap2/s02") << st2->DebugString();
@@ -245,9 +246,10 @@ TEST_F(CoordinatorTest, SilentMasterWaitsForSilenceGraceAndPausedAutomationWaits
   CreateHealthyStore();
   v1::SetAutomationRequest pause;
   pause.set_paused(true);
-  EXPECT_EQ(coord_->SetAutomation(pause).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(slotmgr::SetAutomation(*coord_, pause).status().code(),
+            absl::StatusCode::kInvalidArgument);
   pause.set_reason("maintenance");
-  ASSERT_TRUE(coord_->SetAutomation(pause).ok());
+  ASSERT_TRUE(slotmgr::SetAutomation(*coord_, pause).ok());
   for (int i = 0; i < 200; ++i) {
     clock_.Advance(absl::Seconds(1));
     Heartbeat({"imap2", "imap3"});
@@ -255,7 +257,7 @@ TEST_F(CoordinatorTest, SilentMasterWaitsForSilenceGraceAndPausedAutomationWaits
   EXPECT_EQ(coord_->queries().GetHost("imap1")->state(), v1::HOST_DOWN);
   EXPECT_EQ(MasterOf("st1"), "imap1/s01") << "paused: no failover";
   v1::SetAutomationRequest resume;
-  ASSERT_TRUE(coord_->SetAutomation(resume).ok());
+  ASSERT_TRUE(slotmgr::SetAutomation(*coord_, resume).ok());
   Heartbeat({"imap2", "imap3"});
   EXPECT_NE(MasterOf("st1"), "imap1/s01");
 }
@@ -410,7 +412,7 @@ TEST_F(CoordinatorTest, MassFailureFreezesAutomation) {
   EXPECT_EQ(coord_->queries().GetAutomation().mode(), v1::AUTOMATION_FROZEN);
   v1::SetAutomationRequest resume;
   resume.set_set_by("operator");
-  ASSERT_TRUE(coord_->SetAutomation(resume).ok());
+  ASSERT_TRUE(slotmgr::SetAutomation(*coord_, resume).ok());
   Heartbeat({"imap1", "imap2", "imap3", "imap4"});
   EXPECT_EQ(coord_->queries().GetAutomation().mode(), v1::AUTOMATION_RUNNING);
 }
@@ -500,7 +502,7 @@ TEST_F(CoordinatorTest, BlockedUsersInATaskUpdateRaiseAnEventOnce) {
   req.set_store("st1");
   *req.mutable_master() = Ref("imap1", "s01");
   *req.add_replicas() = Ref("imap2", "s01");
-  ASSERT_TRUE(coord_->CreateStore(req).ok());
+  ASSERT_TRUE(slotmgr::CreateStore(*coord_, req).ok());
   std::string task;
   const v1::ListTasksResponse tasks = coord_->queries().ListTasks({});
   for (const auto& t : tasks.tasks()) {

@@ -93,13 +93,13 @@ absl::Status Coordinator::Tick() {
   // lost_units.h); flap damping releases units that settled.
   Mutation m = MutationLocked(txn);
   ReleaseDecayedFlaps(m);
-  if (AutomationRunningLocked()) RequestLostDeclarations(m);
+  if (AutomationRunning(automation_)) RequestLostDeclarations(m);
   if (m.recompute) RecomputeLocked(txn);
   FailoverEnv env = FailoverEnvLocked();
   promoter_.Step(env, txn);
   // While the evidence brake is engaged nothing is placed or started
   // (automation_guard.h, the safety argument).
-  if (AutomationRunningLocked() && !BrakeEngaged(automation_)) {
+  if (AutomationRunning(automation_) && !BrakeEngaged(automation_)) {
     Mutation r = MutationLocked(txn);
     const TaskManager::Replanned planned = tasks_.PlanReplacements(txn, RereplicationBudget(r));
     NoteRereplications(r, planned.stores, planned.waiting);

@@ -25,6 +25,9 @@
 
 namespace slotkeeper::slotmgr {
 
+struct FailoverEnv;  // promoter.h
+class Promoter;      // promoter.h
+
 struct Mutation {
   ClusterModel& model;
   CommandOutbox& outbox;
@@ -39,6 +42,12 @@ struct Mutation {
   AutomationRecord* automation = nullptr;
   TaskManager* tasks = nullptr;
   std::set<std::string>* notices = nullptr;
+  // The user index, and what promotion works on (the promoter and its
+  // environment: leases, the planners' view, deriving health again). Set
+  // by Coordinator::Mutate; null only in tests of actions that need none.
+  UserIndex* users = nullptr;
+  FailoverEnv* failover = nullptr;
+  Promoter* promoter = nullptr;
 };
 
 }  // namespace slotkeeper::slotmgr

@@ -1,6 +1,6 @@
-// Coordinator: the Automation API's changes: creating a store, operator
-// failover, drain and undrain, declaring drive units lost (within the hourly
-// limit unless forced), pausing and resuming automation.
+// The Automation API's changes (operator_actions.h).
+#include "slotmgr/operator_actions.h"
+
 #include <functional>
 #include <optional>
 #include <set>
@@ -14,8 +14,8 @@
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/automation_guard.h"
-#include "slotmgr/coordinator.h"
 #include "slotmgr/lost_units.h"
+#include "slotmgr/promoter.h"
 #include "slotmgr/view_builder.h"
 
 namespace slotkeeper::slotmgr {
@@ -100,15 +100,15 @@ StoreRecord NewStoreRecord(const v1::CreateStoreRequest& req, uint32_t copies) {
 
 }  // namespace
 
-absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequest& req) {
+absl::StatusOr<v1::StoreInfo> CreateStore(Mutation& m, const v1::CreateStoreRequest& req) {
   SK_RETURN_IF_ERROR(ValidateCreateStore(req));
-  absl::MutexLock lock(&mu_);
+  ClusterModel& model = m.model;
   // A slot filled before the store was declared (mail copied in, or a
   // coordinator rebuilt from nothing) is recognised from its store marker
   // and adopted as a masterless copy. Creating the store on exactly that
   // slot takes it over; anything else about an existing store is refused.
   bool adopting = false;
-  if (auto existing = model_.stores.find(req.store()); existing != model_.stores.end()) {
+  if (auto existing = model.stores.find(req.store()); existing != model.stores.end()) {
     const v1::StoreInfo& info = existing->second.info();
     adopting = info.master_epoch() == 0 && info.copies_size() == 1 &&
                info.copies(0).role() == v1::SLOT_REPLICA &&
@@ -117,10 +117,10 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
       return absl::AlreadyExistsError(absl::StrCat("store '", req.store(), "' exists"));
     }
   }
-  SK_RETURN_IF_ERROR(CheckNewCopySlot(model_, req, req.master(), adopting));
+  SK_RETURN_IF_ERROR(CheckNewCopySlot(model, req, req.master(), adopting));
   std::set<std::string> hosts{req.master().host()};
   for (const auto& r : req.replicas()) {
-    SK_RETURN_IF_ERROR(CheckNewCopySlot(model_, req, r, adopting));
+    SK_RETURN_IF_ERROR(CheckNewCopySlot(model, req, r, adopting));
     if (!hosts.insert(r.host()).second) {
       return absl::InvalidArgumentError(
           absl::StrCat("two copies of ", req.store(), " on host ", r.host()));
@@ -128,75 +128,72 @@ absl::StatusOr<v1::StoreInfo> Coordinator::CreateStore(const v1::CreateStoreRequ
   }
   const uint32_t copies = req.replicas_size() > 0 ? req.replicas_size() + 1
                           : req.copies() > 0      ? req.copies()
-                                                  : config_.default_copies;
+                                                  : m.config.default_copies;
   std::vector<v1::SlotRef> targets(req.replicas().begin(), req.replicas().end());
   if (req.replicas_size() == 0 && copies > 1) {
     // Planned before anything changes, so that a refusal changes nothing.
     SK_ASSIGN_OR_RETURN(
-        targets, PlaceNewStoreReplicas(
-                     model_, [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return ViewLocked(); }, req,
-                     copies, adopting, config_));
+        targets, PlaceNewStoreReplicas(model, m.failover->view, req, copies, adopting, m.config));
   }
-  Txn txn;
-  model_.stores[req.store()] = NewStoreRecord(req, copies);
-  SetSlotRole(model_, txn, req.master(), v1::SLOT_MASTER, req.store()).IgnoreError();
-  leases_.Grant(model::SlotName(req.master()), clock_->MonotonicMs() + config_.lease_ms);
-  outbox_.Issue(txn, req.master().host(),
-                MakePromote(req.store(), req.master().slot(), 1, config_.lease_ms));
-  journal_.Record(txn, event_kind::kStoreCreated, v1::INFO,
-                  absl::StrCat("store ", req.store(), " created on ", model::SlotName(req.master()),
-                               " with ", copies, " copies"),
-                  req.master().host(), req.master().slot(), req.store());
+  Txn& txn = m.txn;
+  model.stores[req.store()] = NewStoreRecord(req, copies);
+  SetSlotRole(model, txn, req.master(), v1::SLOT_MASTER, req.store()).IgnoreError();
+  m.failover->leases.Grant(model::SlotName(req.master()), m.now.mono_ms + m.config.lease_ms);
+  m.outbox.Issue(txn, req.master().host(),
+                 MakePromote(req.store(), req.master().slot(), 1, m.config.lease_ms));
+  m.journal.Record(txn, event_kind::kStoreCreated, v1::INFO,
+                   absl::StrCat("store ", req.store(), " created on ",
+                                model::SlotName(req.master()), " with ", copies, " copies"),
+                   req.master().host(), req.master().slot(), req.store());
   for (const auto& t : targets) {
-    v1::Copy* c = model_.stores[req.store()].mutable_info()->add_copies();
+    v1::Copy* c = model.stores[req.store()].mutable_info()->add_copies();
     *c->mutable_slot() = t;
     c->set_role(v1::SLOT_SEEDING);
     c->set_usable(true);
-    SetSlotRole(model_, txn, t, v1::SLOT_SEEDING, req.store()).IgnoreError();
-    tasks_.CreateTask(txn, req.store(), req.master(), t, v1::SlotRef());
+    SetSlotRole(model, txn, t, v1::SLOT_SEEDING, req.store()).IgnoreError();
+    m.tasks->CreateTask(txn, req.store(), req.master(), t, v1::SlotRef());
   }
-  RecomputeLocked(txn);
-  if (AutomationRunningLocked()) tasks_.Schedule(txn);
-  SK_RETURN_IF_ERROR(CommitLocked(txn));
-  return StoreInfoWithUsers(model_.stores[req.store()], users_);
+  m.failover->recompute(txn);
+  if (AutomationRunning(*m.automation)) m.tasks->Schedule(txn);
+  return StoreInfoWithUsers(model.stores[req.store()], *m.users);
 }
 
-absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverRequest& req) {
+absl::StatusOr<v1::FailoverResponse> Failover(Mutation& m, const v1::FailoverRequest& req) {
   if (req.store().empty() == req.host().empty()) {
     return absl::InvalidArgumentError("give exactly one of store or host");
   }
   if (!req.to().host().empty() && req.store().empty()) {
     return absl::InvalidArgumentError("'to' is only allowed with a store");
   }
-  absl::MutexLock lock(&mu_);
+  ClusterModel& model = m.model;
   std::vector<std::string> stores;
   if (!req.store().empty()) {
-    if (!model_.stores.count(req.store())) {
+    if (!model.stores.count(req.store())) {
       return absl::NotFoundError(absl::StrCat("no store '", req.store(), "'"));
     }
     stores.push_back(req.store());
   } else {
-    if (!model_.hosts.count(req.host())) {
+    if (!model.hosts.count(req.host())) {
       return absl::NotFoundError(absl::StrCat("no host '", req.host(), "'"));
     }
-    for (const auto& [name, rec] : model_.stores) {
-      const v1::Copy* m = MasterCopy(rec);
-      if (m != nullptr && m->slot().host() == req.host()) stores.push_back(name);
+    for (const auto& [name, rec] : model.stores) {
+      const v1::Copy* master = MasterCopy(rec);
+      if (master != nullptr && master->slot().host() == req.host()) stores.push_back(name);
     }
   }
   v1::FailoverResponse out;
-  Txn txn;
+  Txn& txn = m.txn;
+  FailoverEnv& env = *m.failover;
   for (const auto& name : stores) {
-    StoreRecord& rec = model_.stores[name];
+    StoreRecord& rec = model.stores[name];
     v1::FailoverPlanItem* item = out.add_items();
     item->set_store(name);
-    const v1::Copy* m = MasterCopy(rec);
-    if (m != nullptr) *item->mutable_from() = m->slot();
-    std::optional<ClusterView> view = ViewLocked();  // again after each promotion
+    const v1::Copy* master = MasterCopy(rec);
+    if (master != nullptr) *item->mutable_from() = master->slot();
+    std::optional<ClusterView> view = env.view();  // again after each promotion
     if (!view) return absl::InternalError("the model is inconsistent; see the log");
-    FailoverEnv env = FailoverEnvLocked();
-    PromotionChoice choice = promoter_.Choose(env, *view, rec, req.force(),
-                                              req.to().host().empty() ? nullptr : &req.to());
+    PromotionChoice choice = m.promoter->Choose(env, *view, rec, req.force(),
+                                                req.to().host().empty() ? nullptr : &req.to());
     if (!choice.target) {
       item->set_refused(choice.refused);
       continue;
@@ -204,31 +201,30 @@ absl::StatusOr<v1::FailoverResponse> Coordinator::Failover(const v1::FailoverReq
     *item->mutable_to() = *choice.target;
     if (req.dry_run()) continue;
     const std::string why = req.reason().empty() ? "operator failover" : req.reason();
-    if (!leases_.MayBeValid(rec.info(), clock_->MonotonicMs())) {
-      promoter_.Promote(env, txn, rec, *choice.target, why, false);
+    if (!env.leases.MayBeValid(rec.info(), m.now.mono_ms)) {
+      m.promoter->Promote(env, txn, rec, *choice.target, why, false);
     } else {
       // Fence first: stop renewing, ask the old master to demote; the
       // promotion follows its acknowledgement or the lease's end.
       *rec.mutable_pending_target() = *choice.target;
       rec.set_pending_forced(req.force());
       txn.stores.insert(name);
-      outbox_.Issue(txn, m->slot().host(),
-                    MakeDemote(name, m->slot().slot(), rec.info().master_epoch(), why));
-      journal_.Record(
+      m.outbox.Issue(txn, master->slot().host(),
+                     MakeDemote(name, master->slot().slot(), rec.info().master_epoch(), why));
+      m.journal.Record(
           txn, event_kind::kStoreFailoverRequested, v1::WARNING,
           absl::StrCat("operator failover of ", name, " to ", model::SlotName(*choice.target),
-                       ": waiting for ", model::SlotName(m->slot()), " to give up its lease"),
-          m->slot().host(), m->slot().slot(), name);
+                       ": waiting for ", model::SlotName(master->slot()), " to give up its lease"),
+          master->slot().host(), master->slot().slot(), name);
     }
     item->set_done(true);
   }
-  SK_RETURN_IF_ERROR(CommitLocked(txn));
   return out;
 }
 
-absl::StatusOr<v1::DrainResponse> Coordinator::Drain(const v1::DrainRequest& req) {
-  absl::MutexLock lock(&mu_);
-  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model_, req.host()));
+absl::StatusOr<v1::DrainResponse> Drain(Mutation& m, const v1::DrainRequest& req) {
+  ClusterModel& model = m.model;
+  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model, req.host()));
   v1::HostInfo* h = host->mutable_info();
   std::set<std::string> mounts;
   if (!req.unit().empty()) {
@@ -247,31 +243,30 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Drain(const v1::DrainRequest& req
     h->set_draining(true);
     h->set_drain_reason(req.reason());
   }
-  Txn txn;
+  Txn& txn = m.txn;
   txn.hosts.insert(req.host());
   v1::DrainResponse out;
-  const std::optional<ClusterView> view = ViewLocked();
+  const std::optional<ClusterView> view = m.failover->view();
   for (const auto& s : h->slots()) {
     if (s.role() != v1::SLOT_MASTER) continue;
     if (!mounts.empty() && !mounts.count(s.filesystem())) continue;
-    StoreRecord& rec = model_.stores[s.store()];
-    if (!view || !ChoosePromotion(*view, s.store(), config_, false, nullptr).target) continue;
+    StoreRecord& rec = model.stores[s.store()];
+    if (!view || !ChoosePromotion(*view, s.store(), m.config, false, nullptr).target) continue;
     rec.set_moving_master(true);
     txn.stores.insert(s.store());
     out.set_masters_to_move(out.masters_to_move() + 1);
   }
-  journal_.Record(txn, event_kind::kHostDrain, v1::WARNING,
-                  absl::StrCat("drain ", req.host(), req.unit().empty() ? "" : "/" + req.unit(),
-                               ": ", out.masters_to_move(), " masters to move",
-                               req.reason().empty() ? "" : " (" + req.reason() + ")"),
-                  req.host(), "", "", "", req.unit());
-  SK_RETURN_IF_ERROR(CommitLocked(txn));
+  m.journal.Record(txn, event_kind::kHostDrain, v1::WARNING,
+                   absl::StrCat("drain ", req.host(), req.unit().empty() ? "" : "/" + req.unit(),
+                                ": ", out.masters_to_move(), " masters to move",
+                                req.reason().empty() ? "" : " (" + req.reason() + ")"),
+                   req.host(), "", "", "", req.unit());
   return out;
 }
 
-absl::StatusOr<v1::DrainResponse> Coordinator::Undrain(const v1::DrainRequest& req) {
-  absl::MutexLock lock(&mu_);
-  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model_, req.host()));
+absl::StatusOr<v1::DrainResponse> Undrain(Mutation& m, const v1::DrainRequest& req) {
+  ClusterModel& model = m.model;
+  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model, req.host()));
   v1::HostInfo* h = host->mutable_info();
   bool found = req.unit().empty();
   for (auto& u : *h->mutable_units()) {
@@ -286,26 +281,25 @@ absl::StatusOr<v1::DrainResponse> Coordinator::Undrain(const v1::DrainRequest& r
     h->set_draining(false);
     h->set_drain_reason("");
   }
-  Txn txn;
+  Txn& txn = m.txn;
   txn.hosts.insert(req.host());
   for (const auto& s : h->slots()) {
     if (s.role() != v1::SLOT_MASTER) continue;
-    auto sit = model_.stores.find(s.store());
-    if (sit != model_.stores.end() && sit->second.moving_master()) {
+    auto sit = model.stores.find(s.store());
+    if (sit != model.stores.end() && sit->second.moving_master()) {
       sit->second.set_moving_master(false);
       txn.stores.insert(s.store());
     }
   }
-  journal_.Record(txn, event_kind::kHostUndrain, v1::INFO,
-                  absl::StrCat("undrain ", req.host(), req.unit().empty() ? "" : "/" + req.unit()),
-                  req.host(), "", "", "", req.unit());
-  SK_RETURN_IF_ERROR(CommitLocked(txn));
+  m.journal.Record(txn, event_kind::kHostUndrain, v1::INFO,
+                   absl::StrCat("undrain ", req.host(), req.unit().empty() ? "" : "/" + req.unit()),
+                   req.host(), "", "", "", req.unit());
   return v1::DrainResponse();
 }
 
-absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostRequest& req) {
-  absl::MutexLock lock(&mu_);
-  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model_, req.host()));
+absl::StatusOr<v1::MarkLostResponse> MarkLost(Mutation& m, const v1::MarkLostRequest& req) {
+  ClusterModel& model = m.model;
+  SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model, req.host()));
   HostRecord& rec = *host;
   std::vector<v1::UnitInfo*> units;
   bool found = false;
@@ -317,8 +311,7 @@ absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostReq
   if (!found) {
     return absl::NotFoundError(absl::StrCat("no drive unit '", req.unit(), "' on ", req.host()));
   }
-  Txn txn;
-  Mutation m = MutationLocked(txn);
+  Txn& txn = m.txn;
   if (HourlyLimitDecision d = UnitsLostLimit(m, static_cast<int>(units.size()));
       !req.force() && !d.allowed) {
     return absl::FailedPreconditionError(absl::StrCat(
@@ -326,7 +319,7 @@ absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostReq
         "; --force exceeds it (nothing was changed)"));
   }
   std::set<std::string> before;
-  for (const auto& [name, s] : model_.stores) {
+  for (const auto& [name, s] : model.stores) {
     for (const auto& c : s.info().copies()) {
       if (c.role() == v1::SLOT_LOST) before.insert(model::SlotName(c.slot()));
     }
@@ -338,9 +331,10 @@ absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostReq
     DeclareUnitLost(m, rec, *u, why);
     NoteUnitLost(m, req.host(), u->name());
   }
-  if (m.recompute) RecomputeLocked(txn);
+  if (m.recompute) m.failover->recompute(txn);
+  m.recompute = false;  // derived above, before the replacements are planned
   v1::MarkLostResponse out;
-  for (const auto& [name, s] : model_.stores) {
+  for (const auto& [name, s] : model.stores) {
     for (const auto& c : s.info().copies()) {
       if (c.role() == v1::SLOT_LOST && !before.count(model::SlotName(c.slot()))) {
         out.add_affected_stores(name);
@@ -352,31 +346,29 @@ absl::StatusOr<v1::MarkLostResponse> Coordinator::MarkLost(const v1::MarkLostReq
   // the evidence brake is engaged, and past the hourly re-replication limit
   // (what it places still counts toward it); promotion stays under the
   // failover rules.
-  const TaskManager::Replanned planned = tasks_.PlanReplacements(txn);
+  const TaskManager::Replanned planned = m.tasks->PlanReplacements(txn);
   NoteRereplications(m, planned.stores, 0);
   for (const auto& id : planned.tasks) out.add_tasks_created(id);
-  if (AutomationRunningLocked()) tasks_.Schedule(txn);
-  SK_RETURN_IF_ERROR(CommitLocked(txn));
+  if (AutomationRunning(*m.automation)) m.tasks->Schedule(txn);
   return out;
 }
 
-absl::StatusOr<v1::AutomationState> Coordinator::SetAutomation(
-    const v1::SetAutomationRequest& req) {
+absl::StatusOr<v1::AutomationState> SetAutomation(Mutation& m,
+                                                  const v1::SetAutomationRequest& req) {
   if (req.paused() && req.reason().empty()) {
     return absl::InvalidArgumentError("a reason is required to pause automation");
   }
-  absl::MutexLock lock(&mu_);
-  v1::AutomationState* as = automation_.mutable_state();
-  Txn txn;
-  const int64_t now = clock_->NowMs();
+  v1::AutomationState* as = m.automation->mutable_state();
+  Txn& txn = m.txn;
+  const int64_t now = m.now.wall_ms;
   if (req.paused()) {
     as->set_mode(v1::AUTOMATION_PAUSED);
     as->set_reason(req.reason());
     as->set_since_ms(now);
     as->set_set_by(req.set_by());
-    journal_.Record(txn, event_kind::kAutomationPaused, v1::WARNING,
-                    absl::StrCat("automation paused by ", req.set_by().empty() ? "?" : req.set_by(),
-                                 ": ", req.reason()));
+    m.journal.Record(txn, event_kind::kAutomationPaused, v1::WARNING,
+                     absl::StrCat("automation paused by ",
+                                  req.set_by().empty() ? "?" : req.set_by(), ": ", req.reason()));
   } else {
     // The brake is checked again at the next tick: if the condition still
     // holds, automation freezes again (with an event).
@@ -384,14 +376,38 @@ absl::StatusOr<v1::AutomationState> Coordinator::SetAutomation(
     as->set_reason(req.reason());
     as->set_since_ms(now);
     as->set_set_by(req.set_by());
-    journal_.Record(
+    m.journal.Record(
         txn, event_kind::kAutomationResumed, v1::INFO,
         absl::StrCat("automation resumed by ", req.set_by().empty() ? "?" : req.set_by(),
                      req.reason().empty() ? "" : ": " + req.reason()));
   }
   txn.automation = true;
-  SK_RETURN_IF_ERROR(CommitLocked(txn));
   return *as;
+}
+
+absl::StatusOr<v1::StoreInfo> CreateStore(Coordinator& core, const v1::CreateStoreRequest& req) {
+  return core.Mutate<v1::StoreInfo>([&](Mutation& m) { return CreateStore(m, req); });
+}
+
+absl::StatusOr<v1::FailoverResponse> Failover(Coordinator& core, const v1::FailoverRequest& req) {
+  return core.Mutate<v1::FailoverResponse>([&](Mutation& m) { return Failover(m, req); });
+}
+
+absl::StatusOr<v1::DrainResponse> Drain(Coordinator& core, const v1::DrainRequest& req) {
+  return core.Mutate<v1::DrainResponse>([&](Mutation& m) { return Drain(m, req); });
+}
+
+absl::StatusOr<v1::DrainResponse> Undrain(Coordinator& core, const v1::DrainRequest& req) {
+  return core.Mutate<v1::DrainResponse>([&](Mutation& m) { return Undrain(m, req); });
+}
+
+absl::StatusOr<v1::MarkLostResponse> MarkLost(Coordinator& core, const v1::MarkLostRequest& req) {
+  return core.Mutate<v1::MarkLostResponse>([&](Mutation& m) { return MarkLost(m, req); });
+}
+
+absl::StatusOr<v1::AutomationState> SetAutomation(Coordinator& core,
+                                                  const v1::SetAutomationRequest& req) {
+  return core.Mutate<v1::AutomationState>([&](Mutation& m) { return SetAutomation(m, req); });
 }
 
 }  // namespace slotkeeper::slotmgr

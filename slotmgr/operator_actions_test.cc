@@ -1,4 +1,6 @@
 // The Automation API's changes: CreateStore, Failover, Drain, MarkLost.
+#include "slotmgr/operator_actions.h"
+
 #include <set>
 #include <string>
 
@@ -36,20 +38,20 @@ TEST_F(CoordinatorTest, CreateStoreAdoptsARecognizedCopyAsItsMaster) {
   v1::CreateStoreRequest other;
   other.set_store("st1");
   *other.mutable_master() = Ref("imap2", "s01");
-  EXPECT_EQ(coord_->CreateStore(other).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(slotmgr::CreateStore(*coord_, other).status().code(), absl::StatusCode::kAlreadyExists);
 
   v1::CreateStoreRequest req;
   req.set_store("st1");
   *req.mutable_master() = Ref("imap1", "s01");
   *req.add_replicas() = Ref("imap2", "s01");
   *req.add_replicas() = Ref("imap3", "s01");
-  auto st = coord_->CreateStore(req);
+  auto st = slotmgr::CreateStore(*coord_, req);
   ASSERT_TRUE(st.ok()) << st.status();
   EXPECT_EQ(st->copies_size(), 3);
   EXPECT_EQ(MasterOf("st1"), "imap1/s01");
   EXPECT_EQ(coord_->queries().LookupUser("alice")->store(), "st1");
   // Once it has a master, the store is not adopted a second time.
-  EXPECT_EQ(coord_->CreateStore(req).status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(slotmgr::CreateStore(*coord_, req).status().code(), absl::StatusCode::kAlreadyExists);
 }
 
 TEST_F(CoordinatorTest, CreateStoreAdoptsAndPlacesReplicas) {
@@ -63,7 +65,7 @@ TEST_F(CoordinatorTest, CreateStoreAdoptsAndPlacesReplicas) {
   req.set_store("st2");
   *req.mutable_master() = Ref("imap2", "s01");
   req.set_copies(3);
-  auto st = coord_->CreateStore(req);
+  auto st = slotmgr::CreateStore(*coord_, req);
   ASSERT_TRUE(st.ok()) << st.status();
   ASSERT_EQ(st->copies_size(), 3);
   std::set<std::string> hosts;
@@ -84,7 +86,8 @@ TEST_F(CoordinatorTest, NamesFollowTheOneRule) {
   *cs.mutable_master() = Ref("imap1", "s01");
   for (const char* bad : {"", "a/b", "st 1", "-st1"}) {
     cs.set_store(bad);
-    EXPECT_EQ(coord_->CreateStore(cs).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(slotmgr::CreateStore(*coord_, cs).status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
   }
 }
 
@@ -94,17 +97,17 @@ TEST_F(CoordinatorTest, OperatorFailoverDryRunAndRefusal) {
   v1::FailoverRequest req;
   req.set_store("st1");
   *req.mutable_to() = Ref("imap2", "s02");  // not a copy
-  auto resp = coord_->Failover(req);
+  auto resp = slotmgr::Failover(*coord_, req);
   ASSERT_TRUE(resp.ok());
   EXPECT_FALSE(resp->items(0).refused().empty());
   *req.mutable_to() = Ref("imap2", "s01");
   req.set_dry_run(true);
-  resp = coord_->Failover(req);
+  resp = slotmgr::Failover(*coord_, req);
   ASSERT_TRUE(resp.ok());
   EXPECT_FALSE(resp->items(0).done());
   EXPECT_EQ(MasterOf("st1"), "imap1/s01");
   req.set_dry_run(false);
-  resp = coord_->Failover(req);
+  resp = slotmgr::Failover(*coord_, req);
   ASSERT_TRUE(resp.ok());
   EXPECT_TRUE(resp->items(0).done());
   // The old master's lease may still be valid: it is fenced first.
@@ -153,7 +156,7 @@ TEST_F(CoordinatorOpsTest, DrainMovesMasterAfterLeaseAndLookupFollows) {
   v1::DrainRequest drain;
   drain.set_host("imap1");
   drain.set_reason("disk swap");
-  auto resp = coord_->Drain(drain);
+  auto resp = slotmgr::Drain(*coord_, drain);
   ASSERT_TRUE(resp.ok()) << resp.status();
   EXPECT_EQ(resp->masters_to_move(), 1u);
   // The lease is no longer renewed; the master moves once it has run out.
@@ -178,10 +181,11 @@ TEST_F(CoordinatorOpsTest, DrainMovesMasterAfterLeaseAndLookupFollows) {
   cs.set_store("st2");
   *cs.mutable_master() = Ref("imap2", "s02");
   cs.set_copies(3);
-  EXPECT_EQ(coord_->CreateStore(cs).status().code(), absl::StatusCode::kFailedPrecondition)
+  EXPECT_EQ(slotmgr::CreateStore(*coord_, cs).status().code(),
+            absl::StatusCode::kFailedPrecondition)
       << "only two hosts can take copies while imap1 drains";
-  ASSERT_TRUE(coord_->Undrain(drain).ok());
-  EXPECT_TRUE(coord_->CreateStore(cs).ok());
+  ASSERT_TRUE(slotmgr::Undrain(*coord_, drain).ok());
+  EXPECT_TRUE(slotmgr::CreateStore(*coord_, cs).ok());
 }
 
 }  // namespace

@@ -26,7 +26,7 @@ class PromoterTest : public testing::CoordinatorFixture {
     CoordinatorFixture::SetUp();
     RegisterThree();
     CreateHealthyStore();
-    model_ = coord_->TEST_Model();
+    model_ = coord_->queries().TEST_Model();
     for (const auto& h : testing::kThreeHosts) heard_[h] = clock_.MonotonicMs();
   }
 

@@ -10,6 +10,7 @@
 #include "proto/model_util.h"
 #include "slotmgr/automation_guard.h"
 #include "slotmgr/ksck.h"
+#include "slotmgr/peer_grants.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -292,6 +293,16 @@ uint64_t Queries::RoutingCursor() const {
 bool Queries::WaitForRoutingAfter(uint64_t after, absl::Duration timeout) const {
   absl::MutexLock lock(mu_);
   return state_.journal->AwaitRoutingAfter(*mu_, after, timeout);
+}
+
+v1::PeerGrants Queries::PeerGrantsOf(const std::string& host) const {
+  absl::MutexLock lock(mu_);
+  return PeerGrantsFor(*state_.model, host);
+}
+
+ClusterModel Queries::TEST_Model() const {
+  absl::MutexLock lock(mu_);
+  return *state_.model;
 }
 
 }  // namespace slotkeeper::slotmgr

@@ -66,6 +66,9 @@ class Queries {
   absl::StatusOr<v1::UserLocation> LookupUser(const std::string& user) const;
   v1::ListTasksResponse ListTasks(const v1::ListTasksRequest& request) const;
   v1::AutomationState GetAutomation() const;
+  // Who may read each slot of `host` through its agent's peer service
+  // (peer_grants.h).
+  v1::PeerGrants PeerGrantsOf(const std::string& host) const;
   // The model checks of ksck: per store, exactly one usable master, enough
   // usable copies, no copy on a lost unit or an unknown slot, no two copies
   // on one host, replicas not too far behind. No data verification (see
@@ -95,6 +98,9 @@ class Queries {
   std::vector<v1::RoutingChange> RoutingAfter(uint64_t after, uint64_t* next) const;
   uint64_t RoutingCursor() const;
   bool WaitForRoutingAfter(uint64_t after, absl::Duration timeout) const;
+
+  // Test-only: a copy of the model, to compare states and check invariants.
+  ClusterModel TEST_Model() const;
 
  private:
   absl::Mutex* const mu_;

@@ -1,5 +1,5 @@
-// Coordinator: agents registering their inventory, starting a session, and
-// the copies they find on disk.
+// Coordinator: agents registering their inventory (what they find on disk
+// is slot_contents.h) and starting a session.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -16,6 +16,7 @@
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/slot_contents.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -285,7 +286,8 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   txn.hosts.insert(inv.host());
   txn.meta = true;
   journal_.Record(txn, RegisteredEvent(inv, is_new, changes));
-  for (const auto& c : inv.contents()) RecognizeContentsLocked(txn, inv.host(), c);
+  Mutation m = MutationLocked(txn);
+  for (const auto& c : inv.contents()) RecognizeContents(m, inv.host(), c);
   if (!is_new) tasks_.RestartTasksOf(txn, inv.host());
   RecomputeLocked(txn);
   SK_RETURN_IF_ERROR(CommitLocked(txn));
@@ -296,121 +298,6 @@ absl::StatusOr<v1::RegisterResponse> Coordinator::Register(const v1::RegisterReq
   resp.set_coordinator_time_ms(now);
   AddAssignments(model_, *h, resp);
   return resp;
-}
-
-namespace {
-
-// Journals (once per slot and store, in `notices`) users found on a slot of
-// `store` that the index assigns to another store; they are not moved.
-void NoteUserConflicts(Journal& journal, std::set<std::string>& notices, Txn& txn,
-                       const v1::SlotRef& ref, const std::string& store,
-                       const std::vector<std::string>& users) {
-  const std::string key = absl::StrCat("user-conflict/", model::SlotName(ref), "/", store);
-  if (!notices.insert(key).second) return;
-  constexpr size_t kNamed = 5;
-  std::vector<std::string> named(users.begin(), users.begin() + std::min(users.size(), kNamed));
-  journal.Record(
-      txn, event_kind::kSlotContentsMismatch, v1::WARNING,
-      absl::StrCat(model::SlotName(ref), " (store ", store, ") holds ", users.size(),
-                   " user(s) that belong to another store (", absl::StrJoin(named, ", "),
-                   users.size() > kNamed ? ", ..." : "", "): their routing is not changed"),
-      ref.host(), ref.slot(), store);
-}
-
-}  // namespace
-
-void Coordinator::RecognizeContentsLocked(Txn& txn, const std::string& host,
-                                          const v1::SlotContents& contents) {
-  v1::SlotRef ref;
-  ref.set_host(host);
-  ref.set_slot(contents.slot());
-  v1::SlotInfo* slot = FindSlot(&model_, ref);
-  if (slot == nullptr) return;
-  slot->set_used_bytes(contents.used_bytes());
-  if (contents.store().empty()) {
-    if (!slot->unadopted_store().empty()) txn.hosts.insert(host);
-    slot->clear_unadopted_store();
-    return;
-  }
-  // What a lost slot holds is not trusted again (its copy was replaced and
-  // dropped, or will be).
-  if (slot->role() == v1::SLOT_LOST) return;
-  // A user's store is where mail clients are sent: once assigned it is
-  // never moved by what an agent reports (a stray or planted directory on
-  // another store's slot would otherwise redirect the user's mail). Such
-  // users are named once, in a warning.
-  auto assign_users = [&] {
-    std::vector<std::string> conflicts;
-    for (const auto& u : contents.users()) {
-      const std::string* current = users_.StoreOf(u);
-      if (current != nullptr && *current != contents.store()) {
-        conflicts.push_back(u);
-      } else if (model::ValidateName(model::NameKind::kUser, u).ok() &&
-                 users_.Assign(u, contents.store())) {
-        txn.users.insert(u);
-      }
-    }
-    if (!conflicts.empty()) {
-      NoteUserConflicts(journal_, notices_, txn, ref, contents.store(), conflicts);
-    }
-  };
-  if (slot->store() == contents.store()) {
-    assign_users();
-    return;
-  }
-  auto sit = model_.stores.find(contents.store());
-  // A store that has its copies needs no extra one. The slot is kept out of
-  // placement while it holds that data, so automation never overwrites it.
-  if (sit != model_.stores.end()) {
-    int present = 0;
-    for (const v1::Copy& c : sit->second.info().copies()) present += c.role() != v1::SLOT_LOST;
-    if (present >= static_cast<int>(sit->second.info().required_copies())) {
-      if (slot->unadopted_store() != contents.store()) {
-        slot->set_unadopted_store(contents.store());
-        txn.hosts.insert(host);
-        journal_.Record(
-            txn, event_kind::kSlotContentsMismatch, v1::WARNING,
-            absl::StrCat(model::SlotName(ref), " holds a copy of ", contents.store(),
-                         " on disk, which already has its ", sit->second.info().required_copies(),
-                         " copies: not adopted, and not used for placement until emptied"),
-            host, ref.slot(), contents.store());
-      }
-      return;
-    }
-  }
-  if (!slot->store().empty()) {
-    const std::string key = absl::StrCat("contents-mismatch/", model::SlotName(ref));
-    if (notices_.insert(key).second) {
-      journal_.Record(txn, event_kind::kSlotContentsMismatch, v1::WARNING,
-                      absl::StrCat(model::SlotName(ref), " holds store ", contents.store(),
-                                   " on disk but the coordinator assigned it ", slot->store()),
-                      host, ref.slot(), slot->store());
-    }
-    return;
-  }
-  // A copy the coordinator does not know: adopt it as a replica (a
-  // coordinator rebuilt from nothing recognizes existing copies this way).
-  // This records what the disk holds; it is not a role transition.
-  StoreRecord& store = model_.stores[contents.store()];
-  if (sit == model_.stores.end()) {
-    store.mutable_info()->set_name(contents.store());
-    store.mutable_info()->set_required_copies(config_.default_copies);
-    store.mutable_info()->set_master_epoch(0);
-  }
-  v1::Copy* c = store.mutable_info()->add_copies();
-  *c->mutable_slot() = ref;
-  c->set_role(v1::SLOT_REPLICA);
-  slot->set_role(v1::SLOT_REPLICA);
-  slot->set_store(contents.store());
-  slot->clear_unadopted_store();
-  assign_users();
-  txn.stores.insert(contents.store());
-  txn.hosts.insert(host);
-  journal_.Record(
-      txn, event_kind::kStoreCopyRecognized, v1::INFO,
-      absl::StrCat("found a copy of store ", contents.store(), " in ", model::SlotName(ref), " (",
-                   contents.users_size(), " users); recorded as a replica"),
-      host, ref.slot(), contents.store());
 }
 
 absl::Status Coordinator::Hello(const v1::SessionHello& hello) {

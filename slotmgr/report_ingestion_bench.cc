@@ -17,6 +17,7 @@
 #include "base/clock.h"
 #include "benchmark/benchmark.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/operator_actions.h"
 #include "slotmgr/state_store.h"
 
 namespace slotkeeper::slotmgr {
@@ -83,10 +84,10 @@ Cluster* MakeCluster() {
         ref->set_host(absl::StrCat("imap", (h + r) % kHosts));
         ref->set_slot(absl::StrCat("s", 13 * r + slot));
       }
-      auto st = cl->core->CreateStore(cs);
+      auto st = slotmgr::CreateStore(*cl->core, cs);
       if (!st.ok()) std::abort();
     }
-    ClusterModel model = cl->core->TEST_Model();
+    ClusterModel model = cl->core->queries().TEST_Model();
     for (int h = 0; h < kHosts; ++h) {
       const v1::HostInfo& hi = model.hosts[absl::StrCat("imap", h)].info();
       v1::HealthReport r;

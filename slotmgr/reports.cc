@@ -15,7 +15,7 @@
 #include "slotmgr/coordinator.h"
 #include "slotmgr/copy_status.h"
 #include "slotmgr/failure_detector.h"
-#include "slotmgr/peer_grants.h"
+#include "slotmgr/slot_contents.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -278,17 +278,15 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
       blocked_users_.Note(journal_, txn, host, r.slot(), r.store(), r.blocked_users(), true);
     }
   }
-  for (const auto& c : report.contents()) RecognizeContentsLocked(txn, host, c);
+  if (report.contents_size() > 0) {
+    Mutation m = MutationLocked(txn);
+    for (const auto& c : report.contents()) RecognizeContents(m, host, c);
+  }
   if (recompute) RecomputeLocked(txn);
   SK_RETURN_IF_ERROR(CommitLocked(txn));
   // The commit may have changed stores: the index is looked up again.
   return RenewLeases(model_, h, slot_copies_.For(host, h, model_), automation_, report.report_id(),
                      mono, config_.lease_ms, leases_);
-}
-
-v1::PeerGrants Coordinator::PeerGrantsOf(const std::string& host) {
-  absl::MutexLock lock(&mu_);
-  return PeerGrantsFor(model_, host);
 }
 
 absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck& ack) {

@@ -1,16 +1,15 @@
 // The coordinator through real gRPC on loopback (port 0), with a real
 // RocksDB in the test's temp dir and a scripted fake agent client. The
 // coordinator's clock is a FakeClock moved by the test, so timers are exact.
+// The server's defences against hostile callers are server_security_test.cc.
 #include "slotmgr/server.h"
 
 #include <grpcpp/grpcpp.h>
 
-#include <fstream>
 #include <memory>
 #include <thread>
 #include <vector>
 
-#include "absl/synchronization/mutex.h"
 #include "base/grpc_util.h"
 #include "gtest/gtest.h"
 #include "proto/agent.grpc.pb.h"
@@ -18,183 +17,17 @@
 #include "proto/model_util.h"
 #include "proto/peer.grpc.pb.h"
 #include "slotmgr/model.h"
-#include "slotmgr/testing/coordinator_fixture.h"
+#include "slotmgr/operator_actions.h"
+#include "slotmgr/testing/server_fixture.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
 
+using testing::FakeAgent;
 using testing::FsCondition;
 using testing::MakeInventory;
 using testing::Ref;
-
-// A scripted agent: registers, opens the session, records what it receives.
-class FakeAgent {
- public:
-  FakeAgent(const std::string& address, v1::HostInventory inv, Clock* clock)
-      : stub_(v1::AgentService::NewStub(MakeChannel(address))),
-        inv_(std::move(inv)),
-        clock_(clock) {}
-  ~FakeAgent() { Close(); }
-
-  grpc::Status Register() {
-    grpc::ClientContext ctx;
-    v1::RegisterRequest req;
-    *req.mutable_inventory() = inv_;
-    v1::RegisterResponse resp;
-    grpc::Status st = stub_->Register(&ctx, req, &resp);
-    session_id_ = resp.session_id();
-    return st;
-  }
-
-  void Open(bool send_hello = true) {
-    ctx_ = std::make_unique<grpc::ClientContext>();
-    stream_ = stub_->Session(ctx_.get());
-    reader_ = std::thread([this] {
-      v1::CoordinatorMessage m;
-      while (stream_->Read(&m)) {
-        absl::MutexLock lock(&mu_);
-        received_.push_back(m);
-      }
-    });
-    if (send_hello) {
-      v1::AgentMessage hello;
-      hello.mutable_hello()->set_host(inv_.host());
-      hello.mutable_hello()->set_session_id(session_id_);
-      ASSERT_TRUE(stream_->Write(hello));
-    }
-  }
-
-  bool Send(const v1::AgentMessage& m) { return stream_->Write(m); }
-
-  bool Report(std::vector<v1::Condition> conditions = {}) {
-    v1::AgentMessage m;
-    v1::HealthReport* r = m.mutable_report();
-    r->set_report_id(++report_id_);
-    r->set_agent_time_ms(clock_->NowMs());
-    for (auto& c : conditions) *r->add_conditions() = c;
-    {
-      absl::MutexLock lock(&mu_);
-      for (const auto& [slot, lease] : held_) *r->add_leases_held() = lease;
-    }
-    return Send(m);
-  }
-
-  // Ends the stream from our side and returns the server's status.
-  grpc::Status Close() {
-    if (!stream_) return grpc::Status::OK;
-    stream_->WritesDone();
-    grpc::Status st = stream_->Finish();
-    reader_.join();
-    stream_.reset();
-    return st;
-  }
-
-  // Waits (real time, bounded) until a received message satisfies `pred`.
-  template <typename Pred>
-  std::optional<v1::CoordinatorMessage> WaitFor(Pred pred,
-                                                absl::Duration timeout = absl::Seconds(10)) {
-    absl::MutexLock lock(&mu_);
-    std::optional<v1::CoordinatorMessage> found;
-    auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      for (const auto& m : received_) {
-        if (pred(m)) {
-          found = m;
-          return true;
-        }
-      }
-      return false;
-    };
-    mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
-    return found;
-  }
-
-  // Acknowledges every command received so far (once each).
-  void AckAll() {
-    std::vector<v1::Command> cmds;
-    {
-      absl::MutexLock lock(&mu_);
-      for (const auto& m : received_) {
-        if (m.has_command() && acked_.insert(m.command().id()).second) cmds.push_back(m.command());
-      }
-    }
-    for (const auto& c : cmds) {
-      {
-        // Like an agent: a promotion takes the lease, a demotion drops it.
-        absl::MutexLock lock(&mu_);
-        if (c.has_promote()) held_[c.promote().slot()] = c.promote().lease();
-        if (c.has_demote()) held_.erase(c.demote().slot());
-      }
-      v1::AgentMessage a;
-      a.mutable_ack()->set_command_id(c.id());
-      a.mutable_ack()->set_ok(true);
-      ASSERT_TRUE(Send(a));
-      if (c.has_start_task()) {
-        v1::AgentMessage u;
-        u.mutable_task_update()->set_task_id(c.start_task().task_id());
-        u.mutable_task_update()->set_state(v1::TASK_DONE);
-        u.mutable_task_update()->set_verified(true);
-        ASSERT_TRUE(Send(u));
-      }
-    }
-  }
-
-  const std::string& host() const { return inv_.host(); }
-  const std::string& session_id() const { return session_id_; }
-  void set_session_id(const std::string& id) { session_id_ = id; }
-
- private:
-  std::unique_ptr<v1::AgentService::Stub> stub_;
-  v1::HostInventory inv_;
-  Clock* clock_;
-  std::string session_id_;
-  uint64_t report_id_ = 0;
-  std::map<std::string, v1::Lease> held_ ABSL_GUARDED_BY(mu_);  // by slot
-  std::unique_ptr<grpc::ClientContext> ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>> stream_;
-  std::thread reader_;
-  absl::Mutex mu_;
-  std::vector<v1::CoordinatorMessage> received_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> acked_;
-};
-
-class ServerTest : public testing::CoordinatorFixture {
- protected:
-  void SetUp() override {
-    config_.failover_grace_hard_ms = 3000;
-    config_.lease_ms = 2000;
-    CoordinatorFixture::SetUp();
-    StartServer();
-  }
-  void TearDown() override {
-    StopServer();
-    CoordinatorFixture::TearDown();
-  }
-
-  void StartServer() {
-    auto s = SlotmgrServer::Start("127.0.0.1:0", coord_.get(), &clock_);
-    ASSERT_TRUE(s.ok()) << s.status();
-    server_ = std::move(*s);
-    automation_ = v1::Automation::NewStub(MakeChannel(server_->address()));
-  }
-  void StopServer() {
-    if (server_) server_->Shutdown(absl::Milliseconds(100));
-    server_.reset();
-  }
-
-  // Waits until the coordinator has applied what the agents sent (the
-  // stream is asynchronous): polls a predicate on the model.
-  template <typename Pred>
-  bool Eventually(Pred pred) {
-    for (int i = 0; i < 500; ++i) {
-      if (pred()) return true;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return false;
-  }
-
-  std::unique_ptr<SlotmgrServer> server_;
-  std::unique_ptr<v1::Automation::Stub> automation_;
-};
+using ServerTest = testing::ServerFixture;
 
 TEST_F(ServerTest, BadInputGetsClearErrorsAndChangesNothing) {
   // Malformed registration.
@@ -215,7 +48,7 @@ TEST_F(ServerTest, BadInputGetsClearErrorsAndChangesNothing) {
   eager.Report();
   st = eager.Close();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
-  const std::string before = coord_->TEST_Model().hosts["imap1"].SerializeAsString();
+  const std::string before = coord_->queries().TEST_Model().hosts["imap1"].SerializeAsString();
   // A report naming a slot that does not exist.
   FakeAgent agent(server_->address(), MakeInventory("imap1"), &clock_);
   ASSERT_TRUE(agent.Register().ok());
@@ -237,7 +70,7 @@ TEST_F(ServerTest, BadInputGetsClearErrorsAndChangesNothing) {
   st = agent.Close();
   EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
   // Nothing changed but the session id.
-  HostRecord after = coord_->TEST_Model().hosts["imap1"];
+  HostRecord after = coord_->queries().TEST_Model().hosts["imap1"];
   HostRecord was;
   ASSERT_TRUE(was.ParseFromString(before));
   after.clear_session_id();
@@ -394,7 +227,7 @@ TEST_F(ServerTest, VerifyDataComparesDigestsAcrossCopies) {
   *cs.mutable_master() = Ref("imap1", "s01");
   *cs.add_replicas() = Ref("imap2", "s01");
   *cs.add_replicas() = Ref("imap3", "s01");
-  ASSERT_TRUE(coord_->CreateStore(cs).ok());
+  ASSERT_TRUE(slotmgr::CreateStore(*coord_, cs).ok());
   CompleteRunningTasks();
   grpc::ClientContext ctx;
   v1::CheckConsistencyRequest req;
@@ -480,155 +313,6 @@ TEST_F(ServerTest, ReconnectedAgentGetsCommandsOnItsNewestStream) {
   };
   EXPECT_TRUE(new_stream.WaitFor(is_promote).has_value());
   EXPECT_FALSE(old_stream.WaitFor(is_promote, absl::Milliseconds(200)).has_value());
-}
-
-}  // namespace
-}  // namespace slotkeeper::slotmgr
-
-namespace slotkeeper::slotmgr {
-namespace {
-
-// The events of `kind` (or under it) in the journal.
-std::vector<v1::Event> JournalOfKind(v1::Automation::Stub& automation, const std::string& kind) {
-  grpc::ClientContext ctx;
-  v1::ListEventsRequest req;
-  req.set_kind(kind);
-  v1::ListEventsResponse resp;
-  grpc::Status st = automation.ListEvents(&ctx, req, &resp);
-  EXPECT_TRUE(st.ok()) << st.error_message();
-  return {resp.events().begin(), resp.events().end()};
-}
-
-TEST_F(ServerTest, AMegabyteConditionTextIsRefusedAndKeptNowhere) {
-  FakeAgent agent(server_->address(), MakeInventory("imap1"), &clock_);
-  ASSERT_TRUE(agent.Register().ok());
-  agent.Open();
-  v1::Condition c = FsCondition(v1::READ_ONLY, "/srv/du1");
-  c.set_reason(std::string(1 << 20, 'x'));
-  agent.Report({c});
-  grpc::Status st = agent.Close();
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
-  EXPECT_NE(st.error_message().find("report.conditions[0].reason is 1048576 bytes"),
-            std::string::npos)
-      << st.error_message();
-  // Nothing of it reached the model or the journal.
-  ClusterModel model = coord_->TEST_Model();
-  for (const v1::FilesystemInfo& f : model.hosts["imap1"].info().filesystems()) {
-    EXPECT_NE(f.state(), v1::FS_READ_ONLY);
-  }
-  for (const v1::Event& e : JournalOfKind(*automation_, "")) {
-    EXPECT_LT(e.text().size(), 8192u) << e.kind();
-  }
-}
-
-TEST_F(ServerTest, OperatorActionsAreAuditedWithTheCallerAndTheReason) {
-  FakeAgent agent(server_->address(), MakeInventory("imap1"), &clock_);
-  ASSERT_TRUE(agent.Register().ok());
-  {
-    grpc::ClientContext ctx;
-    v1::DrainRequest req;
-    req.set_host("imap1");
-    req.set_reason("replacing du1 tonight");
-    v1::DrainResponse resp;
-    ASSERT_TRUE(automation_->Drain(&ctx, req, &resp).ok());
-  }
-  {
-    // Who paused is who called, not what the request claims.
-    grpc::ClientContext ctx;
-    v1::SetAutomationRequest req;
-    req.set_paused(true);
-    req.set_reason("maintenance");
-    req.set_set_by("somebody-else");
-    v1::AutomationState resp;
-    ASSERT_TRUE(automation_->SetAutomation(&ctx, req, &resp).ok());
-    EXPECT_EQ(resp.set_by().rfind("anonymous (", 0), 0u) << resp.set_by();
-  }
-  {
-    grpc::ClientContext ctx;
-    v1::DrainRequest req;
-    req.set_host("nope");
-    v1::DrainResponse resp;
-    EXPECT_EQ(automation_->Drain(&ctx, req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
-  }
-  std::vector<v1::Event> audit = JournalOfKind(*automation_, "audit");
-  ASSERT_EQ(audit.size(), 3u);
-  EXPECT_EQ(audit[0].kind(), "audit.call");
-  EXPECT_EQ(audit[0].host(), "imap1");
-  EXPECT_EQ(audit[0].actor().rfind("anonymous (ipv4:127.0.0.1:", 0), 0u) << audit[0].actor();
-  EXPECT_NE(
-      audit[0].text().find("called Drain {host: \"imap1\" reason: \"replacing du1 tonight\"}: OK"),
-      std::string::npos)
-      << audit[0].text();
-  EXPECT_NE(audit[1].text().find("SetAutomation"), std::string::npos);
-  EXPECT_EQ(audit[1].text().find("somebody-else"), std::string::npos) << audit[1].text();
-  EXPECT_NE(audit[2].text().find("NOT_FOUND"), std::string::npos) << audit[2].text();
-  // Reads are not audited.
-  grpc::ClientContext ctx;
-  v1::ListHostsResponse hosts;
-  ASSERT_TRUE(automation_->ListHosts(&ctx, v1::ListHostsRequest(), &hosts).ok());
-  EXPECT_EQ(JournalOfKind(*automation_, "audit").size(), 3u);
-}
-
-TEST_F(ServerTest, AChangedPeerAddressIsJournaled) {
-  v1::HostInventory inv = MakeInventory("imap1");
-  FakeAgent first(server_->address(), inv, &clock_);
-  ASSERT_TRUE(first.Register().ok());
-  EXPECT_TRUE(JournalOfKind(*automation_, "host.address_changed").empty());
-  inv.set_peer_address("127.0.0.1:7999");
-  FakeAgent moved(server_->address(), inv, &clock_);
-  ASSERT_TRUE(moved.Register().ok());
-  std::vector<v1::Event> changed = JournalOfKind(*automation_, "host.address_changed");
-  ASSERT_EQ(changed.size(), 1u);
-  EXPECT_EQ(changed[0].host(), "imap1");
-  EXPECT_NE(changed[0].text().find("127.0.0.1:7999"), std::string::npos) << changed[0].text();
-}
-
-// Threads of this process now (/proc/self/status).
-int ThreadCount() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
-  }
-  return -1;
-}
-
-TEST_F(ServerTest, FourHundredIdleWatchersTakeNoThreadEach) {
-  const int before = ThreadCount();
-  ASSERT_GT(before, 0);
-  constexpr int kWatchers = 400;
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
-  std::vector<std::unique_ptr<grpc::ClientReader<v1::Event>>> streams;
-  for (int i = 0; i < kWatchers; ++i) {
-    contexts.push_back(std::make_unique<grpc::ClientContext>());
-    v1::WatchEventsRequest req;
-    req.set_after_seq(coord_->queries().LastEventSeq());
-    streams.push_back(automation_->WatchEvents(contexts.back().get(), req));
-  }
-  ASSERT_TRUE(Eventually([&] { return server_->open_watches() == kWatchers; }))
-      << server_->open_watches();
-  const int during = ThreadCount();
-  EXPECT_LT(during - before, 50) << "threads before " << before << ", with " << kWatchers
-                                 << " watchers " << during;
-  // They still work: a new event reaches a watcher.
-  FakeAgent agent(server_->address(), MakeInventory("imap1"), &clock_);
-  ASSERT_TRUE(agent.Register().ok());
-  v1::Event e;
-  ASSERT_TRUE(streams.back()->Read(&e));
-  EXPECT_EQ(e.kind(), "host.registered");
-  for (auto& c : contexts) c->TryCancel();
-  for (auto& s : streams) s->Finish();
-  EXPECT_TRUE(Eventually([&] { return server_->open_watches() == 0; }));
-}
-
-TEST_F(ServerTest, AWatchEndsWhenTheServerShutsDown) {
-  grpc::ClientContext ctx;
-  auto stream = automation_->WatchRouting(&ctx, v1::WatchRoutingRequest());
-  ASSERT_TRUE(Eventually([&] { return server_->open_watches() == 1; }));
-  StopServer();
-  v1::RoutingChange change;
-  EXPECT_FALSE(stream->Read(&change));
-  stream->Finish();
 }
 
 }  // namespace

@@ -34,77 +34,82 @@ PlacementOutcome ToOutcome(const PlacementPlan& plan) {
   return out;
 }
 
+// The host `h` (named `name`) and its units, filesystems and slots.
+void AddHost(ClusterView& view, const std::string& name, const v1::HostInfo& h,
+             const std::map<std::string, int64_t>& last_heard_ms) {
+  HostView hv;
+  hv.name = name;
+  hv.state = h.state();
+  // A host where automation is paused takes no promotion and no new
+  // replica, like a draining one.
+  hv.draining = h.draining() || h.has_automation_pause();
+  hv.clock_offset_ms = h.clock_offset_ms();
+  hv.clock_skewed = h.clock_skewed();
+  auto lh = last_heard_ms.find(name);
+  hv.last_heard_ms = lh != last_heard_ms.end() ? lh->second : h.last_heard_ms();
+  view.hosts.push_back(hv);
+  std::map<std::string, std::string> unit_of_fs;
+  // A draining unit, or one that flap damping suppresses, takes no new
+  // replica.
+  std::map<std::string, bool> unit_closed;
+  for (const auto& u : h.units()) {
+    view.units.push_back({name, u.name(), u.state(), u.failed_since_ms()});
+    unit_closed[u.name()] = u.draining() || u.flap_suppressed();
+  }
+  for (const auto& f : h.filesystems()) {
+    FilesystemView fv;
+    fv.host = name;
+    fv.mount_point = f.mount_point();
+    fv.unit = f.unit();
+    fv.usable = f.state() == v1::FS_OK || f.state() == v1::FILESYSTEM_STATE_UNSPECIFIED;
+    // Unknown free space (no report yet) must not block placement.
+    fv.free_bytes = f.total_bytes() == 0 ? UINT64_MAX / 4 : f.free_bytes();
+    view.filesystems.push_back(fv);
+    unit_of_fs[f.mount_point()] = f.unit();
+  }
+  for (const auto& s : h.slots()) {
+    SlotView sv;
+    sv.host = name;
+    sv.name = s.ref().slot();
+    sv.filesystem = s.filesystem();
+    sv.unit = unit_of_fs[s.filesystem()];
+    sv.capacity_bytes = s.capacity_bytes();
+    sv.used_bytes = s.used_bytes();
+    sv.role = s.role();
+    // A spare holding un-adopted data counts as taken: never a target.
+    sv.store = s.store().empty() ? s.unadopted_store() : s.store();
+    sv.usable = s.usable() && !(s.role() == v1::SLOT_SPARE && unit_closed[sv.unit]);
+    view.slots.push_back(sv);
+  }
+}
+
+// The store `st` (named `name`) and its copies.
+void AddStore(ClusterView& view, const std::string& name, const v1::StoreInfo& st) {
+  StoreView sv;
+  sv.name = name;
+  sv.required_copies = std::max<uint32_t>(1, st.required_copies());
+  sv.used_bytes = st.used_bytes();
+  sv.master_epoch = st.master_epoch();
+  for (const auto& c : st.copies()) {
+    CopyView cv;
+    cv.slot = ToId(c.slot());
+    cv.role = c.role();
+    cv.usable = c.usable();
+    cv.in_sync = c.role() == v1::SLOT_MASTER || c.in_sync();
+    cv.lag_ms = c.lag_ms();
+    cv.identity_changed = c.role() != v1::SLOT_MASTER && c.identity_changed();
+    sv.copies.push_back(cv);
+  }
+  view.stores.push_back(std::move(sv));
+}
+
 }  // namespace
 
 absl::StatusOr<ClusterView> BuildView(const ClusterModel& model,
                                       const std::map<std::string, int64_t>& last_heard_ms) {
   ClusterView view;
-  for (const auto& [name, rec] : model.hosts) {
-    const v1::HostInfo& h = rec.info();
-    HostView hv;
-    hv.name = name;
-    hv.state = h.state();
-    // A host where automation is paused takes no promotion and no new
-    // replica, like a draining one.
-    hv.draining = h.draining() || h.has_automation_pause();
-    hv.clock_offset_ms = h.clock_offset_ms();
-    hv.clock_skewed = h.clock_skewed();
-    auto lh = last_heard_ms.find(name);
-    hv.last_heard_ms = lh != last_heard_ms.end() ? lh->second : h.last_heard_ms();
-    view.hosts.push_back(hv);
-    std::map<std::string, std::string> unit_of_fs;
-    // A draining unit, or one that flap damping suppresses, takes no new
-    // replica.
-    std::map<std::string, bool> unit_closed;
-    for (const auto& u : h.units()) {
-      view.units.push_back({name, u.name(), u.state(), u.failed_since_ms()});
-      unit_closed[u.name()] = u.draining() || u.flap_suppressed();
-    }
-    for (const auto& f : h.filesystems()) {
-      FilesystemView fv;
-      fv.host = name;
-      fv.mount_point = f.mount_point();
-      fv.unit = f.unit();
-      fv.usable = f.state() == v1::FS_OK || f.state() == v1::FILESYSTEM_STATE_UNSPECIFIED;
-      // Unknown free space (no report yet) must not block placement.
-      fv.free_bytes = f.total_bytes() == 0 ? UINT64_MAX / 4 : f.free_bytes();
-      view.filesystems.push_back(fv);
-      unit_of_fs[f.mount_point()] = f.unit();
-    }
-    for (const auto& s : h.slots()) {
-      SlotView sv;
-      sv.host = name;
-      sv.name = s.ref().slot();
-      sv.filesystem = s.filesystem();
-      sv.unit = unit_of_fs[s.filesystem()];
-      sv.capacity_bytes = s.capacity_bytes();
-      sv.used_bytes = s.used_bytes();
-      sv.role = s.role();
-      // A spare holding un-adopted data counts as taken: never a target.
-      sv.store = s.store().empty() ? s.unadopted_store() : s.store();
-      sv.usable = s.usable() && !(s.role() == v1::SLOT_SPARE && unit_closed[sv.unit]);
-      view.slots.push_back(sv);
-    }
-  }
-  for (const auto& [name, rec] : model.stores) {
-    const v1::StoreInfo& st = rec.info();
-    StoreView sv;
-    sv.name = name;
-    sv.required_copies = std::max<uint32_t>(1, st.required_copies());
-    sv.used_bytes = st.used_bytes();
-    sv.master_epoch = st.master_epoch();
-    for (const auto& c : st.copies()) {
-      CopyView cv;
-      cv.slot = ToId(c.slot());
-      cv.role = c.role();
-      cv.usable = c.usable();
-      cv.in_sync = c.role() == v1::SLOT_MASTER || c.in_sync();
-      cv.lag_ms = c.lag_ms();
-      cv.identity_changed = c.role() != v1::SLOT_MASTER && c.identity_changed();
-      sv.copies.push_back(cv);
-    }
-    view.stores.push_back(std::move(sv));
-  }
+  for (const auto& [name, rec] : model.hosts) AddHost(view, name, rec.info(), last_heard_ms);
+  for (const auto& [name, rec] : model.stores) AddStore(view, name, rec.info());
   for (const auto& [id, t] : model.tasks) {
     if (model::IsTaskFinished(t.info().state())) continue;
     TaskView tv;

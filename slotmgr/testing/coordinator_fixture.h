@@ -15,6 +15,7 @@
 #include "proto/model_util.h"
 #include "slotmgr/coordinator.h"
 #include "slotmgr/lost_units.h"
+#include "slotmgr/operator_actions.h"
 #include "slotmgr/testing/slot_ref.h"
 #include "slotmgr/view_builder.h"
 
@@ -86,7 +87,7 @@ class CoordinatorFixture : public ::testing::Test {
   // Whatever a test did, the model must stay one the planners accept.
   void TearDown() override {
     if (coord_ == nullptr) return;
-    absl::StatusOr<ClusterView> view = BuildView(coord_->TEST_Model(), {});
+    absl::StatusOr<ClusterView> view = BuildView(coord_->queries().TEST_Model(), {});
     EXPECT_TRUE(view.ok()) << view.status();
   }
 
@@ -209,7 +210,7 @@ class CoordinatorFixture : public ::testing::Test {
     *req.mutable_master() = Ref("imap1", "s01");
     *req.add_replicas() = Ref("imap2", "s01");
     *req.add_replicas() = Ref("imap3", "s01");
-    auto st = coord_->CreateStore(req);
+    auto st = slotmgr::CreateStore(*coord_, req);
     ASSERT_TRUE(st.ok()) << st.status();
     CompleteRunningTasks();
     for (const auto& h : kThreeHosts) AckAll(h);
@@ -234,7 +235,7 @@ class CoordinatorFixture : public ::testing::Test {
     v1::MarkLostRequest req;
     req.set_host(host);
     req.set_unit(unit);
-    return coord_->MarkLost(req);
+    return slotmgr::MarkLost(*coord_, req);
   }
 
   // The second opinion on `host`/`unit` arrives (as the server's worker
@@ -249,7 +250,7 @@ class CoordinatorFixture : public ::testing::Test {
 
   // The whole model, serialized: equal strings mean nothing changed.
   std::string Serialized() {
-    ClusterModel m = coord_->TEST_Model();
+    ClusterModel m = coord_->queries().TEST_Model();
     std::string out;
     for (const auto& [n, h] : m.hosts) out += h.SerializeAsString();
     for (const auto& [n, s] : m.stores) out += s.SerializeAsString();
