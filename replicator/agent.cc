@@ -62,7 +62,10 @@ absl::Status Agent::Init() {
   commands_ = std::make_unique<CommandHandler>(
       &config_, leases_.get(), state_.get(), data_plane_.get(),
       CommandHandlerOptions{failsafe_on_ ? promises_.get() : nullptr, lease_dir_});
-  failsafe_service_ = std::make_unique<FailsafeService>(promises_.get());
+  // A host asks for failsafe leases only for its own masters (anonymous
+  // callers only in plaintext).
+  failsafe_service_ =
+      std::make_unique<FailsafeService>(promises_.get(), !ProcessTransportSecurity()->is_tls());
   return absl::OkStatus();
 }
 

@@ -3,7 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "base/grpc_util.h"
 #include "base/log.h"
+#include "base/peer_identity.h"
 #include "proto/model_util.h"
 
 namespace slotkeeper::replicator {
@@ -109,9 +111,23 @@ std::vector<v1::FailsafePromise> FailsafePromises::All() const {
   return out;
 }
 
-grpc::Status FailsafeService::RequestLease(grpc::ServerContext*,
+absl::Status CheckFailsafeCaller(const std::string& identity,
+                                 const v1::FailsafeLeaseRequest& request, bool anonymous_allowed) {
+  if (identity.empty() ? anonymous_allowed : identity == request.master().host()) {
+    return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(absl::StrCat(
+      "a failsafe lease for the master of ", request.store(), " on host '", request.master().host(),
+      "' may be asked only by that host; the caller is ", DisplayIdentity(identity)));
+}
+
+grpc::Status FailsafeService::RequestLease(grpc::ServerContext* context,
                                            const v1::FailsafeLeaseRequest* request,
                                            v1::FailsafeLeaseResponse* response) {
+  if (absl::Status s = CheckFailsafeCaller(PeerIdentity(*context), *request, anonymous_allowed_);
+      !s.ok()) {
+    return ToGrpcStatus(s);
+  }
   *response = promises_->Decide(*request);
   return grpc::Status::OK;
 }

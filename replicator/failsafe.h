@@ -7,7 +7,8 @@
 //                       this agent cannot reach the coordinator either, and
 //                       remembers each grant as a promise not to accept a
 //                       promotion of that store until it ends.
-//   FailsafeService     the gRPC adapter for FailsafePromises (peer port).
+//   FailsafeService     the gRPC adapter for FailsafePromises (peer port);
+//                       with TLS, a host asks only for its own masters.
 //
 // Times are the injected Clock's monotonic time. Thread-safe.
 #ifndef SLOTKEEPER_REPLICATOR_FAILSAFE_H_
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
@@ -90,14 +92,26 @@ class FailsafePromises {
   std::map<std::string, Promise> promises_ ABSL_GUARDED_BY(mu_);  // by store
 };
 
+// Whether the caller `identity` ("" = anonymous, base/peer_identity.h) may
+// ask for a failsafe lease on behalf of `request.master()`: only the master's
+// own host (its certificate) may, so that no other certificate of the
+// cluster's CA (another host, an operator's) binds a copy to a promise that
+// delays the store's failover. Anonymous callers only when
+// `anonymous_allowed` (plaintext on loopback). PERMISSION_DENIED names the
+// caller and the master.
+absl::Status CheckFailsafeCaller(const std::string& identity,
+                                 const v1::FailsafeLeaseRequest& request, bool anonymous_allowed);
+
 class FailsafeService final : public v1::Failsafe::Service {
  public:
-  explicit FailsafeService(FailsafePromises* promises) : promises_(promises) {}
+  FailsafeService(FailsafePromises* promises, bool anonymous_allowed)
+      : promises_(promises), anonymous_allowed_(anonymous_allowed) {}
   grpc::Status RequestLease(grpc::ServerContext* context, const v1::FailsafeLeaseRequest* request,
                             v1::FailsafeLeaseResponse* response) override;
 
  private:
   FailsafePromises* const promises_;
+  const bool anonymous_allowed_;
 };
 
 }  // namespace slotkeeper::replicator

@@ -90,6 +90,24 @@ TEST_F(FailsafePromisesTest, RepeatedGrantsExtendButNeverShortenThePromise) {
   EXPECT_EQ(promises_.Binding("st1")->remaining_ms(), 20'000);
 }
 
+TEST(CheckFailsafeCallerTest, OnlyTheMastersOwnHostMayAskWithTls) {
+  v1::FailsafeLeaseRequest r;
+  r.set_store("st1");
+  r.mutable_master()->set_host("imap1");
+  r.mutable_master()->set_slot("s01");
+  EXPECT_TRUE(CheckFailsafeCaller("imap1", r, /*anonymous_allowed=*/false).ok());
+  const absl::Status other = CheckFailsafeCaller("imap2", r, false);
+  EXPECT_EQ(other.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(other.message(), HasSubstr("host 'imap1'"));
+  EXPECT_THAT(other.message(), HasSubstr("imap2"));
+  EXPECT_EQ(CheckFailsafeCaller("operator", r, false).code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(CheckFailsafeCaller("", r, false).code(), absl::StatusCode::kPermissionDenied);
+  // Plaintext on loopback: nobody has an identity.
+  EXPECT_TRUE(CheckFailsafeCaller("", r, /*anonymous_allowed=*/true).ok());
+  // A certificate still names its host when anonymous callers are allowed.
+  EXPECT_EQ(CheckFailsafeCaller("imap2", r, true).code(), absl::StatusCode::kPermissionDenied);
+}
+
 // Answers every request from a table of peers; records what was asked.
 class FakeAsker : public FailsafeAsker {
  public:

@@ -2,7 +2,9 @@
 // grants each slot to the hosts holding a copy of its store, the agents
 // replicate under those grants, and slotsync (the agent's own fetch path)
 // with another host's certificate, an operator's, or none, cannot read the
-// master's slot from its peer port.
+// master's slot from its peer port. Likewise a failsafe lease is asked for a
+// master only by the master's own host.
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -11,6 +13,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/tls.h"
+#include "proto/failsafe.grpc.pb.h"
 #include "tests/e2e/cluster.h"
 
 namespace slotkeeper::testing {
@@ -36,6 +40,31 @@ FetchRun Fetch(Cluster& c, const std::string& root, const std::string& identity,
   EXPECT_TRUE(code.ok()) << code.status();
   if (code.ok()) run.code = *code;
   return run;
+}
+
+// Asks the agent at `peer_address` (host `peer_host`) for a failsafe lease on
+// its `copy_slot` of `store`, for the master slot `master`, as `identity`.
+grpc::Status AskFailsafe(Cluster& c, const std::string& identity, const std::string& peer_address,
+                         const std::string& peer_host, const std::string& store,
+                         const v1::SlotRef& master, uint64_t epoch, const std::string& copy_slot,
+                         v1::FailsafeLeaseResponse* response) {
+  const std::string dir = c.CertsDir();
+  auto tls = TransportSecurity::MutualTls(
+      {dir + "/ca.pem", dir + "/" + identity + ".pem", dir + "/" + identity + ".key"});
+  if (!tls.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, tls.status().ToString());
+  grpc::ChannelArguments args;
+  auto creds = (*tls)->ChannelCredentials(peer_address, peer_host, args);
+  if (!creds.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, creds.status().ToString());
+  auto stub = v1::Failsafe::NewStub(grpc::CreateCustomChannel(peer_address, *creds, args));
+  v1::FailsafeLeaseRequest request;
+  request.set_store(store);
+  request.set_epoch(epoch);
+  *request.mutable_master() = master;
+  request.set_copy_slot(copy_slot);
+  request.set_duration_ms(10'000);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  return stub->RequestLease(&ctx, request, response);
 }
 
 TEST(PeerAuthorizationTest, OnlyHostsWithACopyReadASlot) {
@@ -83,6 +112,39 @@ TEST(PeerAuthorizationTest, OnlyHostsWithACopyReadASlot) {
   // No certificate: plaintext, which the TLS peer port does not accept.
   FetchRun anonymous = Fetch(c, options.root, "", source, "imap1", "du1s1");
   EXPECT_NE(anonymous.code, 0) << anonymous.out;
+
+  // Failsafe leases: the replica on `with_copy` hears the coordinator, so it
+  // refuses the master's own request (an answer, not an error); another
+  // host's certificate or an operator's is refused before it is considered.
+  std::string copy_slot;
+  v1::SlotRef master;
+  for (const v1::Copy& copy : store->copies()) {
+    if (copy.slot().host() == with_copy) copy_slot = copy.slot().slot();
+    if (copy.role() == v1::SLOT_MASTER) master = copy.slot();
+  }
+  ASSERT_FALSE(copy_slot.empty());
+  ASSERT_EQ(master.host(), "imap1");
+  grpc::ClientContext host_ctx;
+  v1::GetHostRequest host_request;
+  host_request.set_host(with_copy);
+  v1::HostInfo replica_host;
+  ASSERT_TRUE(c.api().GetHost(&host_ctx, host_request, &replica_host).ok());
+  const uint64_t epoch = store->master_epoch();
+  v1::FailsafeLeaseResponse answer;
+  grpc::Status own = AskFailsafe(c, "imap1", replica_host.peer_address(), with_copy, "st1", master,
+                                 epoch, copy_slot, &answer);
+  ASSERT_TRUE(own.ok()) << own.error_message();
+  EXPECT_FALSE(answer.granted());
+  EXPECT_TRUE(answer.copy_hears_coordinator()) << answer.refusal();
+  for (const std::string& stranger_identity : {without_copy, std::string("operator")}) {
+    v1::FailsafeLeaseResponse refused;
+    grpc::Status st = AskFailsafe(c, stranger_identity, replica_host.peer_address(), with_copy,
+                                  "st1", master, epoch, copy_slot, &refused);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << stranger_identity << ": " << st.error_message();
+    EXPECT_TRUE(absl::StrContains(st.error_message(), "may be asked only by that host"))
+        << st.error_message();
+  }
 }
 
 }  // namespace
