@@ -3,13 +3,19 @@
 # rsync (daemon on loopback) and cp -a, on one mailgen slot, in one run.
 #
 #   tools/bench.sh [--users 120] [--messages 24000] [--reps 3] [--small_reps 5] [--dir DIR]
-#                  [--scrub_only]
+#                  [--scrub_only | --tls_only]
 #
 # Then the scrub (scrub_bench): its read throughput on the source slot
 # against plain cached and O_DIRECT reads of the same files, and the
 # slotsync --delta incremental again while a scrub reads the source slot at
 # the agent's default rate (8 MiB/s) and unlimited. --scrub_only skips the
 # rsync comparison.
+#
+# Last, the cost of TLS: slotsync --delta over mutual TLS (a second slotpeer on
+# the same slot, certificates from tools/certs.sh) against the same over
+# plaintext on loopback, full copy, incremental and nothing changed, the two
+# alternating which goes first. --tls_only runs only this part (after the
+# untimed warm-up); --scrub_only skips it.
 #
 # Page cache: kept WARM consistently (the source tree is read once before
 # timing; nothing drops caches, which would disturb other users of the
@@ -33,6 +39,7 @@ REPS=3        # full copies (about 20 s each)
 SMALL_REPS=5  # incremental and no-change runs (well under a second each)
 DIR=/tmp/slotkeeper-bench
 SCRUB_ONLY=0
+TLS_ONLY=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --users) USERS="$2"; shift 2 ;;
@@ -41,9 +48,15 @@ while [ $# -gt 0 ]; do
     --small_reps) SMALL_REPS="$2"; shift 2 ;;
     --dir) DIR="$2"; shift 2 ;;
     --scrub_only) SCRUB_ONLY=1; shift ;;
+    --tls_only) TLS_ONLY=1; shift ;;
     *) echo "bench: unknown argument $1" >&2; exit 2 ;;
   esac
 done
+[ "$SCRUB_ONLY" -eq 1 ] && [ "$TLS_ONLY" -eq 1 ] && { echo "bench: --scrub_only and --tls_only exclude each other" >&2; exit 2; }
+# RSYNC_PART: the comparison with rsync; SCRUB_PART and TLS_PART likewise.
+RSYNC_PART=1; SCRUB_PART=1; TLS_PART=1
+[ "$SCRUB_ONLY" -eq 1 ] && { RSYNC_PART=0; TLS_PART=0; }
+[ "$TLS_ONLY" -eq 1 ] && { RSYNC_PART=0; SCRUB_PART=0; }
 
 log() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
 
@@ -120,7 +133,7 @@ log "untimed first slotsync (source hash cache cold): $(python3 -c "print(f'{$t1
 rm -rf "$DIR/warm" "$DIR/warm-state"
 
 for i in $(seq "$REPS"); do
-  [ "$SCRUB_ONLY" -eq 1 ] && break
+  [ "$RSYNC_PART" -eq 0 ] && break
   rm -rf "$DIR/rsync-dst" "$DIR/ss-dst" "$DIR/ss-state" "$DIR/cp-dst"
   mkdir -p "$DIR/rsync-dst/users"
   sync
@@ -147,7 +160,7 @@ both_slotsync() {
 }
 
 for i in $(seq "$SMALL_REPS"); do
-  [ "$SCRUB_ONLY" -eq 1 ] && break
+  [ "$RSYNC_PART" -eq 0 ] && break
   "$MAILGEN" --slot "$DIR/src" --mutate --seed "$((100 + i))" --flag_pct 10 --new_pct 1 >&2
   sleep 0.5   # past the change tracker's racy window (100 ms)
   time_it incr_rsync "${RSYNC[@]}" "$DIR/rsync-dst/users/"
@@ -156,12 +169,12 @@ done
 
 sleep 0.5
 for i in $(seq "$SMALL_REPS"); do
-  [ "$SCRUB_ONLY" -eq 1 ] && break
+  [ "$RSYNC_PART" -eq 0 ] && break
   time_it none_rsync "${RSYNC[@]}" "$DIR/rsync-dst/users/"
   both_slotsync none "$i"
 done
 
-if [ "$SCRUB_ONLY" -eq 0 ]; then
+if [ "$RSYNC_PART" -eq 1 ]; then
 log "verifying: both copies equal the source"
 diff -r "$DIR/src/users" "$DIR/rsync-dst/users" >/dev/null || { log "rsync copy differs!"; exit 1; }
 diff -r "$DIR/src/users" "$DIR/ss-dst/users" >/dev/null || { log "slotsync copy differs!"; exit 1; }
@@ -201,6 +214,7 @@ print(f"\ncp -a full copy (local limit), median: {med['full_cp']:.3f} s "
 PY
 fi
 
+if [ "$SCRUB_PART" -eq 1 ]; then
 log "scrub: throughput on the source slot ($SMALL_REPS runs of each)"
 "$SCRUB_BENCH" --slot "$DIR/src" --reps "$SMALL_REPS" | tee "$DIR/scrub.txt" >&2
 # incr_scrub_RATE: the --delta incremental while a scrub reads the source.
@@ -240,4 +254,64 @@ PY
 diff -r "$DIR/src/users" "$DIR/sd-dst/users" >/dev/null || { log "slotsync --delta copy differs!"; exit 1; }
 log "verified: the slotsync --delta copy equals the source after the scrub runs"
 log "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
+
+if [ "$TLS_PART" -eq 1 ]; then
+log "TLS: slotsync --delta over mutual TLS against plaintext, same slot, alternating"
+tools/certs.sh "$DIR/certs" --no-roles bench-source bench-replica >/dev/null
+"$SLOTPEER" --slot "s1=$DIR/src" --listen 127.0.0.1:0 --data_dir "$DIR/peer-tls-state" \
+  --tls_ca "$DIR/certs/ca.pem" --tls_cert "$DIR/certs/bench-source.pem" \
+  --tls_key "$DIR/certs/bench-source.key" --port_file "$DIR/peer-tls.port" \
+  2>"$DIR/slotpeer-tls.log" &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$DIR/peer-tls.port" ] && break; sleep 0.1; done
+[ -s "$DIR/peer-tls.port" ] || { cat "$DIR/slotpeer-tls.log" >&2; log "the TLS slotpeer did not start"; exit 1; }
+PT=("$SLOTSYNC" --source "127.0.0.1:$(cat "$DIR/peer-tls.port")" --source_identity bench-source
+    --tls_ca "$DIR/certs/ca.pem" --tls_cert "$DIR/certs/bench-replica.pem"
+    --tls_key "$DIR/certs/bench-replica.key" --slot s1 --quiet --delta
+    --dest "$DIR/tls-dst" --state "$DIR/tls-state")
+PP=("$SLOTSYNC" --source "$PEER" --insecure_loopback_only --slot s1 --quiet --delta
+    --dest "$DIR/plain-dst" --state "$DIR/plain-state")
+# The TLS peer's hash cache starts cold: one untimed copy warms it.
+"${PT[@]}" >/dev/null
+# tls_pair SCENARIO REP: times plaintext and TLS, alternating which goes first.
+tls_pair() {
+  if [ $(($2 % 2)) -eq 1 ]; then
+    time_it "$1_plain" "${PP[@]}"; time_it "$1_tls" "${PT[@]}"
+  else
+    time_it "$1_tls" "${PT[@]}"; time_it "$1_plain" "${PP[@]}"
+  fi
+}
+for i in $(seq "$REPS"); do
+  rm -rf "$DIR/tls-dst" "$DIR/tls-state" "$DIR/plain-dst" "$DIR/plain-state"
+  tls_pair tlsfull "$i"
+done
+for i in $(seq "$SMALL_REPS"); do
+  "$MAILGEN" --slot "$DIR/src" --mutate --seed "$((300 + i))" --flag_pct 10 --new_pct 1 >&2
+  sleep 0.5
+  tls_pair tlsincr "$i"
+done
+sleep 0.5
+for i in $(seq "$SMALL_REPS"); do tls_pair tlsnone "$i"; done
+for d in plain-dst tls-dst; do
+  diff -r "$DIR/src/users" "$DIR/$d/users" >/dev/null || { log "$d differs from the source!"; exit 1; }
+done
+log "verified: the plaintext and the TLS copies equal the source"
+python3 - "$DIR/times.txt" <<'PY'
+import statistics, sys
+t = {}
+for line in open(sys.argv[1]):
+    k, v = line.split()
+    t.setdefault(k, []).append(float(v))
+print("| scenario (slotsync --delta) | plaintext (median s) | mutual TLS (median s) | TLS / plaintext | runs plaintext / TLS |")
+print("|---|---|---|---|---|")
+for key, label in [("tlsfull", "full copy"), ("tlsincr", "10% flag changes + 1% new"),
+                   ("tlsnone", "nothing changed")]:
+    p, s = t[key + "_plain"], t[key + "_tls"]
+    mp, ms = statistics.median(p), statistics.median(s)
+    runs = " ".join(f"{x:.2f}" for x in p) + " / " + " ".join(f"{x:.2f}" for x in s)
+    print(f"| {label} | {mp:.3f} | {ms:.3f} | {ms/mp:.2f} | {runs} |")
+PY
+log "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 
