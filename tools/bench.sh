@@ -146,18 +146,22 @@ rm -rf "$DIR/cp-dst"
 # code path as full_slotsync).
 rm -rf "$DIR/sd-dst" "$DIR/sd-state"
 SD=("$SLOTSYNC" --source "$PEER" --insecure_loopback_only --slot s1 --quiet --delta --dest "$DIR/sd-dst" --state "$DIR/sd-state")
-"${SD[@]}" >/dev/null
+if [ "$RSYNC_PART" -eq 1 ] || [ "$SCRUB_PART" -eq 1 ]; then "${SD[@]}" >/dev/null; fi
 
-# both_slotsync SCENARIO REP: times the two slotsync modes, alternating order.
-both_slotsync() {
-  if [ $(($2 % 2)) -eq 1 ]; then
-    time_it "$1_slotsync" "${SS[@]}" --dest "$DIR/ss-dst" --state "$DIR/ss-state"
-    time_it "$1_delta" "${SD[@]}"
+# time_alternating REP NAME_A ARRAY_A NAME_B ARRAY_B: times the commands held
+# in the arrays named ARRAY_A and ARRAY_B, alternating which goes first.
+time_alternating() {
+  local rep="$1" name_a="$2" name_b="$4"
+  local -n cmd_a="$3" cmd_b="$5"
+  if [ $((rep % 2)) -eq 1 ]; then
+    time_it "$name_a" "${cmd_a[@]}"; time_it "$name_b" "${cmd_b[@]}"
   else
-    time_it "$1_delta" "${SD[@]}"
-    time_it "$1_slotsync" "${SS[@]}" --dest "$DIR/ss-dst" --state "$DIR/ss-state"
+    time_it "$name_b" "${cmd_b[@]}"; time_it "$name_a" "${cmd_a[@]}"
   fi
 }
+SSX=("${SS[@]}" --dest "$DIR/ss-dst" --state "$DIR/ss-state")
+# both_slotsync SCENARIO REP: the two slotsync modes, alternating.
+both_slotsync() { time_alternating "$2" "$1_slotsync" SSX "$1_delta" SD; }
 
 for i in $(seq "$SMALL_REPS"); do
   [ "$RSYNC_PART" -eq 0 ] && break
@@ -274,14 +278,8 @@ PP=("$SLOTSYNC" --source "$PEER" --insecure_loopback_only --slot s1 --quiet --de
     --dest "$DIR/plain-dst" --state "$DIR/plain-state")
 # The TLS peer's hash cache starts cold: one untimed copy warms it.
 "${PT[@]}" >/dev/null
-# tls_pair SCENARIO REP: times plaintext and TLS, alternating which goes first.
-tls_pair() {
-  if [ $(($2 % 2)) -eq 1 ]; then
-    time_it "$1_plain" "${PP[@]}"; time_it "$1_tls" "${PT[@]}"
-  else
-    time_it "$1_tls" "${PT[@]}"; time_it "$1_plain" "${PP[@]}"
-  fi
-}
+# tls_pair SCENARIO REP: plaintext and TLS, alternating.
+tls_pair() { time_alternating "$2" "$1_plain" PP "$1_tls" PT; }
 for i in $(seq "$REPS"); do
   rm -rf "$DIR/tls-dst" "$DIR/tls-state" "$DIR/plain-dst" "$DIR/plain-state"
   tls_pair tlsfull "$i"
