@@ -1,5 +1,7 @@
 #include "slotmgr/copy_status.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proto/event_kinds.h"
@@ -8,22 +10,30 @@
 
 namespace slotkeeper::slotmgr {
 
+int64_t AgentClock::ToCoordinator(int64_t agent_ms) const {
+  if (agent_ms == 0) return 0;
+  return std::min(agent_ms - offset_ms, now_ms);
+}
+
 std::vector<v1::Event> ApplyReplicationStatus(const std::string& store, bool is_master,
-                                              const v1::ReplicationStatus& r, v1::Copy& c) {
+                                              const v1::ReplicationStatus& r,
+                                              const AgentClock& clock, v1::Copy& c) {
   std::vector<v1::Event> events;
   const std::string where = model::SlotName(c.slot());
   const std::string& host = c.slot().host();
   const std::string& slot = c.slot().slot();
-  c.set_lag_ms(r.lag_ms());
+  c.set_lag_ms(is_master ? 0 : r.lag_ms());
   c.set_in_sync(is_master || r.in_sync());
-  c.set_last_synced_ms(r.last_synced_ms());
+  c.set_last_synced_agent_ms(r.last_synced_ms());
+  c.set_last_synced_ms(clock.ToCoordinator(r.last_synced_ms()));
   c.set_out_of_sync_reason(is_master || r.in_sync() ? "" : r.last_error());
   c.mutable_blocked_users()->Assign(r.blocked_users().begin(), r.blocked_users().end());
   c.set_quarantine_items(r.quarantine_items());
   c.set_quarantine_bytes(r.quarantine_bytes());
 
   const v1::ScrubStatus& scrub = r.scrub();
-  c.set_scrub_last_full_pass_ms(scrub.last_full_pass_ms());
+  c.set_scrub_last_full_pass_agent_ms(scrub.last_full_pass_ms());
+  c.set_scrub_last_full_pass_ms(clock.ToCoordinator(scrub.last_full_pass_ms()));
   c.set_scrub_pass_fraction(scrub.bytes_total() == 0
                                 ? 0.0
                                 : static_cast<double>(scrub.bytes_verified()) /

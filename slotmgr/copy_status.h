@@ -12,6 +12,7 @@
 #ifndef SLOTKEEPER_SLOTMGR_COPY_STATUS_H_
 #define SLOTKEEPER_SLOTMGR_COPY_STATUS_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,10 +21,23 @@
 
 namespace slotkeeper::slotmgr {
 
+// The reporting agent's clock against the coordinator's: the measured
+// offset (agent minus coordinator, HostInfo.clock_offset_ms) and the
+// coordinator's time now.
+struct AgentClock {
+  int64_t offset_ms = 0;
+  int64_t now_ms = INT64_MAX;
+  // An agent's stamp in the coordinator's clock: corrected by the offset and
+  // never later than now (the offset is measured, not exact); 0 stays 0.
+  int64_t ToCoordinator(int64_t agent_ms) const;
+};
+
 // `is_master`: the slot is the store's master (its in_sync is true by
-// definition). Returns the events to journal, in order.
+// definition). The agent's times are kept as reported and, corrected by
+// `clock`, as shown. Returns the events to journal, in order.
 std::vector<v1::Event> ApplyReplicationStatus(const std::string& store, bool is_master,
-                                              const v1::ReplicationStatus& status, v1::Copy& copy);
+                                              const v1::ReplicationStatus& status,
+                                              const AgentClock& clock, v1::Copy& copy);
 
 }  // namespace slotkeeper::slotmgr
 

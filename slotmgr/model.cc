@@ -1,5 +1,6 @@
 #include "slotmgr/model.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
@@ -112,7 +113,11 @@ uint64_t UserIndex::CountOf(const std::string& store) const {
 
 v1::StoreInfo StoreInfoWithUsers(const StoreRecord& store, const UserIndex& users) {
   v1::StoreInfo info = store.info();
-  info.set_user_count(users.CountOf(info.name()));
+  uint64_t count = users.CountOf(info.name());
+  for (const v1::Copy& c : info.copies()) {
+    if (c.usable()) count = std::max(count, c.user_count());
+  }
+  info.set_user_count(count);
   return info;
 }
 

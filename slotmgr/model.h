@@ -72,7 +72,9 @@ class UserIndex {
   std::map<std::string, uint64_t> count_;        // store -> users
 };
 
-// The store as shown to clients: its record with its user count.
+// The store as shown to clients: its record with its user count (the most
+// any usable copy holds, or the users indexed to it, whichever is larger;
+// model.proto StoreInfo.user_count).
 v1::StoreInfo StoreInfoWithUsers(const StoreRecord& store, const UserIndex& users);
 
 // For the report hot path: per host, by slot index, the slot's name and the

@@ -200,6 +200,13 @@ void Promoter::Promote(FailoverEnv& env, Txn& txn, StoreRecord& store, const v1:
   SetSlotRole(env.model, txn, target, v1::SLOT_MASTER, name).IgnoreError();
   if (v1::SlotInfo* ts = FindSlot(&env.model, target))
     ts->set_serving(false);  // until acknowledged
+  // The master is the copy every other copy follows: in sync by definition
+  // (model.proto Copy.in_sync), with no lag of its own.
+  if (v1::Copy* tc = FindCopy(store, target)) {
+    tc->set_in_sync(true);
+    tc->set_lag_ms(0);
+    tc->set_out_of_sync_reason("");
+  }
   env.leases.Grant(model::SlotName(target), env.clock->MonotonicMs() + env.config.lease_ms);
   env.outbox.Issue(txn, target.host(),
                    MakePromote(name, target.slot(), epoch, env.config.lease_ms,

@@ -50,9 +50,11 @@ void CountSlotRole(v1::SlotRole role, v1::ClusterStatus& out) {
 }
 
 // The unfinished tasks' progress, summed, with an estimate of the time left.
+// A total is unknown (0) when any unfinished task's is.
 v1::RecoveryProgress Recovery(const ClusterModel& model) {
   v1::RecoveryProgress rp;
   std::set<std::string> recovering;
+  bool users_unknown = false, bytes_unknown = false;
   for (const auto& [id, t] : model.tasks) {
     const v1::TaskInfo& ti = t.info();
     if (model::IsTaskFinished(ti.state())) continue;
@@ -67,10 +69,14 @@ v1::RecoveryProgress Recovery(const ClusterModel& model) {
     rp.set_users_total(rp.users_total() + ti.progress().users_total());
     rp.set_bytes_done(rp.bytes_done() + ti.progress().bytes_done());
     rp.set_bytes_total(rp.bytes_total() + ti.progress().bytes_total());
+    users_unknown |= ti.progress().users_total() == 0;
+    bytes_unknown |= ti.progress().bytes_total() == 0;
   }
+  if (users_unknown) rp.set_users_total(0);
+  if (bytes_unknown) rp.set_bytes_total(0);
   rp.set_stores_recovering(recovering.size());
   rp.set_eta_ms(-1);
-  if (rp.bytes_per_second() > 0 && rp.bytes_total() >= rp.bytes_done()) {
+  if (rp.bytes_per_second() > 0 && rp.bytes_total() > 0 && rp.bytes_total() >= rp.bytes_done()) {
     rp.set_eta_ms(static_cast<int64_t>((rp.bytes_total() - rp.bytes_done()) * 1000.0 /
                                        rp.bytes_per_second()));
   }

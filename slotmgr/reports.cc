@@ -168,7 +168,8 @@ bool NoteConditions(Journal& journal, Txn& txn, const std::string& host, v1::Hos
 // host or store); what copy_status.h calls news is journaled (and its store
 // persisted with it).
 void NoteUsage(Journal& journal, Txn& txn, v1::HostInfo& h, const v1::HealthReport& report,
-               const ReportSlots& where, const SlotCopyIndex::HostSlots& copies) {
+               const ReportSlots& where, const SlotCopyIndex::HostSlots& copies, int64_t now_ms) {
+  const AgentClock agent_clock{h.clock_offset_ms(), now_ms};
   for (const auto& f : report.filesystems()) {
     for (auto& fi : *h.mutable_filesystems()) {
       if (fi.mount_point() != f.mount_point()) continue;
@@ -178,7 +179,13 @@ void NoteUsage(Journal& journal, Txn& txn, v1::HostInfo& h, const v1::HealthRepo
     }
   }
   for (int i = 0; i < report.slots_size(); ++i) {
-    h.mutable_slots(where.usage[i])->set_used_bytes(report.slots(i).used_bytes());
+    v1::SlotInfo* slot = h.mutable_slots(where.usage[i]);
+    slot->set_used_bytes(report.slots(i).used_bytes());
+    v1::Copy* c = copies.copy[where.usage[i]];
+    if (c != nullptr && c->user_count() != report.slots(i).user_count()) {
+      c->set_user_count(report.slots(i).user_count());
+      txn.stores.insert(slot->store());
+    }
   }
   for (int i = 0; i < report.replication_size(); ++i) {
     const v1::ReplicationStatus& r = report.replication(i);
@@ -186,7 +193,7 @@ void NoteUsage(Journal& journal, Txn& txn, v1::HostInfo& h, const v1::HealthRepo
     if (c == nullptr) continue;
     const v1::SlotInfo& slot = h.slots(where.replication[i]);
     std::vector<v1::Event> news =
-        ApplyReplicationStatus(slot.store(), slot.role() == v1::SLOT_MASTER, r, *c);
+        ApplyReplicationStatus(slot.store(), slot.role() == v1::SLOT_MASTER, r, agent_clock, *c);
     if (!news.empty()) txn.stores.insert(slot.store());
     for (v1::Event& e : news) journal.Record(txn, std::move(e));
   }
@@ -269,7 +276,7 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
     Mutation m = MutationLocked(txn);
     NoteHardEvidence(m, host, arrived);
   }
-  NoteUsage(journal_, txn, h, report, where, slot_copies_.For(host, h, model_));
+  NoteUsage(journal_, txn, h, report, where, slot_copies_.For(host, h, model_), now);
   recompute |= masters_.NoteReport(txn, model_, host, h, report, outbox_);
   if (!blocked_users_.empty() ||
       std::any_of(report.replication().begin(), report.replication().end(),
@@ -378,7 +385,8 @@ absl::Status Coordinator::ApplyTaskUpdate(const std::string& host, const v1::Tas
     return absl::FailedPreconditionError(absl::StrCat(
         "task ", update.task_id(), " is ", model::Name(task.info().state()), ", not running"));
   }
-  *task.mutable_info()->mutable_progress() = update.progress();
+  *task.mutable_info()->mutable_progress() =
+      TruthfulProgress(task.info().progress(), update.progress());
   Txn txn;
   if (update.blocked_users_size() > 0) {
     blocked_users_.Note(journal_, txn, host, task.info().target().slot(), task.info().store(),

@@ -17,7 +17,7 @@
 
 #include <string>
 
-#include "proto/agent.pb.h"
+#include "proto/model.pb.h"
 #include "slotmgr/mutation.h"
 
 namespace slotkeeper::slotmgr {

@@ -77,6 +77,17 @@ TaskManager::Replanned TaskManager::PlanReplacements(Txn& txn, int max_stores) {
   return out;
 }
 
+v1::TaskProgress TruthfulProgress(const v1::TaskProgress& known, const v1::TaskProgress& reported) {
+  v1::TaskProgress p = reported;
+  if (p.users_total() == 0) p.set_users_total(known.users_total());
+  if (p.files_total() == 0) p.set_files_total(known.files_total());
+  if (p.bytes_total() == 0) p.set_bytes_total(known.bytes_total());
+  if (p.users_total() > 0) p.set_users_total(std::max(p.users_total(), p.users_done()));
+  if (p.files_total() > 0) p.set_files_total(std::max(p.files_total(), p.files_done()));
+  if (p.bytes_total() > 0) p.set_bytes_total(std::max(p.bytes_total(), p.bytes_done()));
+  return p;
+}
+
 std::string TaskManager::CreateTask(Txn& txn, const std::string& store, const v1::SlotRef& source,
                                     const v1::SlotRef& target, const v1::SlotRef& replaces,
                                     v1::TaskKind kind) {
@@ -90,6 +101,12 @@ std::string TaskManager::CreateTask(Txn& txn, const std::string& store, const v1
   *ti->mutable_target() = target;
   ti->set_priority(TaskPriority(model_->stores[store]));
   ti->set_created_ms(clock_->NowMs());
+  if (const v1::SlotInfo* s = FindSlot(*model_, source)) {
+    ti->mutable_progress()->set_bytes_total(s->used_bytes());
+  }
+  if (const v1::Copy* c = FindCopy(model_->stores[store], source)) {
+    ti->mutable_progress()->set_users_total(c->user_count());
+  }
   if (!replaces.host().empty()) *t.mutable_replaces() = replaces;
   const std::string id = ti->id();
   journal_->Record(

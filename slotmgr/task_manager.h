@@ -36,6 +36,12 @@
 
 namespace slotkeeper::slotmgr {
 
+// A task's progress after its agent reported `reported`, knowing `known`:
+// the agent's figures, but a total it does not know yet (0) keeps the known
+// one, and a known total is never smaller than what is done (model.proto
+// TaskProgress); a total still unknown stays 0. Pure.
+v1::TaskProgress TruthfulProgress(const v1::TaskProgress& known, const v1::TaskProgress& reported);
+
 class TaskManager {
  public:
   // The planners' snapshot of the current model; nullopt if it cannot be
@@ -72,7 +78,9 @@ class TaskManager {
 
   // A QUEUED task copying `store` from `source` into `target`, standing for
   // the lost copy `replaces` (empty SlotRef: none). TASK_CATCH_UP brings a
-  // copy already there up to date (a reinstated one). Returns its id.
+  // copy already there up to date (a reinstated one). Its totals start as
+  // the source copy's users and its slot's size, until the agent lists
+  // them. Returns its id.
   std::string CreateTask(Txn& txn, const std::string& store, const v1::SlotRef& source,
                          const v1::SlotRef& target, const v1::SlotRef& replaces,
                          v1::TaskKind kind = v1::TASK_RE_REPLICATE);

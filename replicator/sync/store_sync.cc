@@ -37,19 +37,28 @@ class StoreSyncRun {
   }
 
   // Picks the users to sync: all listed (or only_user), minus those at
-  // their checkpoint; notes where a delta may start, and the lag. NOT_FOUND
-  // when only_user is not listed.
+  // their checkpoint; notes where a delta may start, and the lag. The
+  // progress totals count the users to transfer (not those unchanged), from
+  // the listing when it gives their sizes (model.proto TaskProgress).
+  // NOT_FOUND when only_user is not listed.
   absl::Status SelectUsers() {
     absl::MutexLock lock(&mu_);
     const std::string& only_user = ctx_.options.only_user;
     int64_t oldest_pending = 0;
     for (const v1::UserSummary& u : listed_.users()) {
       if (!only_user.empty() && u.user() != only_user) continue;
-      result_.progress.set_users_total(result_.progress.users_total() + 1);
+      v1::TaskProgress& p = result_.progress;
+      p.set_users_total(p.users_total() + 1);
       if (AtCheckpoint(u)) {
         result_.users_skipped_unchanged++;
-        result_.progress.set_users_done(result_.progress.users_done() + 1);
+        p.set_users_done(p.users_done() + 1);
         continue;
+      }
+      if (Sized(u)) {
+        files_to_transfer_ += u.file_count();
+        bytes_to_transfer_ += u.total_bytes();
+      } else {
+        ++unsized_users_;
       }
       if (u.oldest_change_ms() > 0 &&
           (oldest_pending == 0 || u.oldest_change_ms() < oldest_pending)) {
@@ -100,6 +109,10 @@ class StoreSyncRun {
     const v1::UserSummary* user;
     absl::StatusOr<UserSyncResult> result;
   };
+
+  // Whether the listing gave the user's size (it does when asked for
+  // digests; a routine listing does not).
+  static bool Sized(const v1::UserSummary& u) { return u.file_count() > 0 || u.total_bytes() > 0; }
 
   // Whether the user's checkpoint equals the listing; else records where a
   // delta may start (a checkpoint from this source instance).
@@ -253,22 +266,37 @@ class StoreSyncRun {
       if (SourceUnreachable(r.status())) source_lost_ = true;
       return;
     }
-    result_.progress.set_files_total(result_.progress.files_total() + r->files_total);
-    result_.progress.set_bytes_total(result_.progress.bytes_total() + r->bytes_total);
+    v1::TaskProgress& p = result_.progress;
+    // A full manifest counts the user exactly (what is in flight in tmp/
+    // left out) and replaces the listing's figures; a delta knows only the
+    // changed paths, so the listing's stand (none when it gave no sizes).
+    if (!Sized(u)) --unsized_users_;
+    const uint64_t files = r->delta ? u.file_count() : r->files_total;
+    const uint64_t bytes = r->delta ? u.total_bytes() : r->bytes_total;
+    files_to_transfer_ += files - u.file_count();
+    bytes_to_transfer_ += bytes - u.total_bytes();
     if (r->blocked) {
       result_.blocked_users.push_back(u.user());
     } else {
-      result_.progress.set_users_done(result_.progress.users_done() + 1);
+      p.set_users_done(p.users_done() + 1);
+      files_in_place_ += files;
+      bytes_in_place_ += bytes;
     }
     Report();
   }
 
-  // Progress from the counters, to the callback.
+  // Progress from the counters, to the callback: what is in place is at
+  // least what was received and at least the users finished; a total is
+  // never below what is done (mail delivered during the copy).
   void Report() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     const SyncCounters& counters = *ctx_.counters;
     v1::TaskProgress& p = result_.progress;
-    p.set_files_done(counters.files_copied + counters.files_renamed);
-    p.set_bytes_done(counters.bytes_received);
+    p.set_files_done(
+        std::max<uint64_t>(counters.files_copied + counters.files_renamed, files_in_place_));
+    p.set_bytes_done(std::max<uint64_t>(counters.bytes_received, bytes_in_place_));
+    // Unknown (0) while a user to transfer has no known size.
+    p.set_files_total(unsized_users_ > 0 ? 0 : std::max(files_to_transfer_, p.files_done()));
+    p.set_bytes_total(unsized_users_ > 0 ? 0 : std::max(bytes_to_transfer_, p.bytes_done()));
     p.set_files_renamed(counters.files_renamed);
     p.set_files_quarantined(counters.files_quarantined);
     const double secs = absl::ToDoubleSeconds(ctx_.clock->Monotonic() - start_);
@@ -295,6 +323,16 @@ class StoreSyncRun {
 
   absl::Mutex mu_;
   StoreSyncResult result_ ABSL_GUARDED_BY(mu_);
+  // Of the users to transfer: the files and bytes of those known (from the
+  // listing, or exactly once synced by a full manifest), how many have no
+  // known size, and the files and bytes of those in place on the target.
+  // Unsigned arithmetic: a user's listed figures are taken out exactly as
+  // they were put in.
+  uint64_t files_to_transfer_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t bytes_to_transfer_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t unsized_users_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t files_in_place_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t bytes_in_place_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status first_error_ ABSL_GUARDED_BY(mu_);
   std::vector<Finished> pending_commit_ ABSL_GUARDED_BY(mu_);
 };

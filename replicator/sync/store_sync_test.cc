@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "replicator/sync/checkpoint_store.h"
@@ -34,6 +35,39 @@ TEST_F(SyncTest, SmallFetchesOfAGroupOfUsersShareTwoSyncfsAndNoFsync) {
   EXPECT_EQ(ReadFile(target_ + "/users/u2/new/2.h"), "two of u2");
   CheckpointStore checkpoints(target_db_.get());
   EXPECT_TRUE(checkpoints.Get("t1", "u3").has_value());
+}
+
+TEST_F(SyncTest, ProgressNeverShowsMoreDoneThanItsTotal) {
+  for (const char* u : {"u1", "u2", "u3", "u4"}) {
+    for (int i = 0; i < 5; ++i) {
+      WriteFile(Msg(u, "cur/" + std::to_string(i) + ".h:2,S"), std::string(1000 + i, 'x'));
+    }
+  }
+  std::vector<v1::TaskProgress> seen;
+  absl::StatusOr<StoreSyncResult> r =
+      Sync("", nullptr, nullptr, [&](const v1::TaskProgress& p) { seen.push_back(p); });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_FALSE(seen.empty());
+  for (const v1::TaskProgress& p : seen) {
+    // A total is unknown (0) until every user to copy has a known size.
+    if (p.files_total() > 0) EXPECT_LE(p.files_done(), p.files_total()) << p.DebugString();
+    if (p.bytes_total() > 0) EXPECT_LE(p.bytes_done(), p.bytes_total()) << p.DebugString();
+    EXPECT_LE(p.users_done(), p.users_total()) << p.DebugString();
+    EXPECT_EQ(p.users_total(), 4u);
+  }
+  // At the end every figure is known and complete.
+  EXPECT_EQ(r->progress.users_done(), 4u);
+  EXPECT_EQ(r->progress.files_total(), 20u);
+  EXPECT_EQ(r->progress.files_done(), 20u);
+  EXPECT_EQ(r->progress.bytes_total(), 4u * (1000 + 1001 + 1002 + 1003 + 1004));
+  EXPECT_EQ(r->progress.bytes_done(), r->progress.bytes_total());
+  // Nothing changed: every user is in place without a transfer.
+  r = Sync();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->progress.users_done(), 4u);
+  EXPECT_EQ(r->progress.users_total(), 4u);
+  EXPECT_EQ(r->progress.bytes_done(), 0u);
+  EXPECT_EQ(r->progress.bytes_total(), 0u);
 }
 
 TEST_F(SyncTest, IncrementalAfterEachKindOfChange) {

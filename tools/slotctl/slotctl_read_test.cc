@@ -57,6 +57,17 @@ TEST_F(ReadVerbsTest, StatusOfHealthyClusterSaysSafe) {
   EXPECT_THAT(Run({"status"}).out, HasSubstr("NO STORES: the coordinator manages no store yet"));
 }
 
+TEST_F(ReadVerbsTest, StatusSaysAnUnknownTotalIsUnknown) {
+  v1::RecoveryProgress* r = cluster_.status.mutable_recovery();
+  r->set_users_total(0);
+  r->set_bytes_total(0);
+  r->set_eta_ms(-1);
+  RunResult run = Run({"status"});
+  EXPECT_THAT(run.out, HasSubstr("users 400/unknown (-)"));
+  EXPECT_THAT(run.out, HasSubstr("data 44.0 GiB/unknown (-)"));
+  EXPECT_THAT(run.out, HasSubstr("time left unknown"));
+}
+
 TEST_F(ReadVerbsTest, StatusShowsPausedAndFrozenAutomation) {
   cluster_.status.mutable_automation()->set_mode(v1::AUTOMATION_FROZEN);
   cluster_.status.mutable_automation()->set_reason("3 of 4 hosts went silent at once");

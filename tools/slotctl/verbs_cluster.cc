@@ -204,9 +204,11 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
   if (r.stores_recovering() > 0 || r.tasks_running() > 0 || r.tasks_queued() > 0) {
     out << "\nRe-replication: " << r.stores_recovering() << " store(s), " << r.tasks_running()
         << " task(s) running, " << r.tasks_queued() << " queued\n"
-        << "  users " << r.users_done() << "/" << r.users_total() << " ("
+        << "  users " << r.users_done() << "/"
+        << (r.users_total() > 0 ? absl::StrCat(r.users_total()) : std::string("unknown")) << " ("
         << FormatPercent(r.users_done(), r.users_total()) << "), data "
-        << FormatBytes(r.bytes_done()) << "/" << FormatBytes(r.bytes_total()) << " ("
+        << FormatBytes(r.bytes_done()) << "/"
+        << (r.bytes_total() > 0 ? FormatBytes(r.bytes_total()) : std::string("unknown")) << " ("
         << FormatPercent(r.bytes_done(), r.bytes_total()) << "), "
         << FormatBytes(static_cast<uint64_t>(r.bytes_per_second())) << "/s, "
         << (r.eta_ms() >= 0 ? absl::StrCat("about ", model::FormatDuration(r.eta_ms()), " left")

@@ -79,7 +79,7 @@ absl::Status RunStore(Invocation& inv, const ParsedArgs& args) {
     const bool is_master = c.role() == v1::SLOT_MASTER;
     table.AddRow({ShownSlot(c.slot()), model::Name(c.role()),
                   c.usable() ? "yes" : Paint("no", Tone::kBad, inv.color),
-                  is_master ? "-" : (c.in_sync() ? "yes" : Paint("no", Tone::kWarn, inv.color)),
+                  is_master || c.in_sync() ? "yes" : Paint("no", Tone::kWarn, inv.color),
                   is_master ? "-" : model::FormatDuration(c.lag_ms()),
                   is_master ? "-" : FormatAgo(c.last_synced_ms(), now), c.unusable_reason()});
   }
@@ -157,7 +157,9 @@ absl::Status RunTasks(Invocation& inv, const ParsedArgs& args) {
                     : (t.state() == v1::TASK_BACKOFF ? Tone::kWarn : Tone::kPlain);
     table.AddRow({t.id(), model::Name(t.kind()), Paint(model::Name(t.state()), tone, inv.color),
                   t.store(), ShownSlot(t.source()), ShownSlot(t.target()),
-                  absl::StrCat(t.priority()), absl::StrCat(p.users_done(), "/", p.users_total()),
+                  absl::StrCat(t.priority()),
+                  absl::StrCat(p.users_done(), "/",
+                               p.users_total() > 0 ? absl::StrCat(p.users_total()) : "?"),
                   FormatPercent(p.bytes_done(), p.bytes_total()),
                   p.bytes_per_second() > 0
                       ? absl::StrCat(FormatBytes(static_cast<uint64_t>(p.bytes_per_second())), "/s")
