@@ -306,7 +306,8 @@ FakeCluster DataSafetyCluster(int64_t now_ms) {
       Item("2027-01-11/bob/cur/1700000002.M2P1.imap4:2,S.1", "bob", "cur/1700000002.M2P1.imap4:2,S",
            4096, agent_now - 4 * kDay, "overwritten")};
   v1::Copy* scrubbed = FindCopy(c, "st1", "imap2/s01");
-  scrubbed->set_scrub_last_full_pass_ms(agent_now - 2 * kDay);
+  scrubbed->set_scrub_last_full_pass_ms(now_ms - 2 * kDay);  // the coordinator's clock
+  scrubbed->set_scrub_last_full_pass_agent_ms(agent_now - 2 * kDay);
   scrubbed->set_scrub_pass_fraction(0.45);
   scrubbed->set_scrub_corrupt_found(2);
   scrubbed->set_quarantine_items(1);

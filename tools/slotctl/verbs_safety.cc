@@ -99,16 +99,17 @@ const v1::Copy* MasterCopy(const v1::StoreInfo& store) {
   return nullptr;
 }
 
-// The copy's scrub in one sentence; "" when the agent reported none.
-std::string ScrubSentence(const v1::Copy& c, int64_t now_ms, int64_t offset_ms, bool color) {
+// The copy's scrub in one sentence; "" when the agent reported none. Its
+// time is in the coordinator's clock (model.proto Copy).
+std::string ScrubSentence(const v1::Copy& c, int64_t now_ms, bool color) {
   if (c.scrub_last_full_pass_ms() == 0 && c.scrub_pass_fraction() <= 0 &&
       c.scrub_corrupt_found() == 0) {
     return "";
   }
-  std::string line = c.scrub_last_full_pass_ms() != 0
-                         ? absl::StrCat("last full scrub pass ",
-                                        FormatAgo(c.scrub_last_full_pass_ms() - offset_ms, now_ms))
-                         : std::string("no full scrub pass yet");
+  std::string line =
+      c.scrub_last_full_pass_ms() != 0
+          ? absl::StrCat("last full scrub pass ", FormatAgo(c.scrub_last_full_pass_ms(), now_ms))
+          : std::string("no full scrub pass yet");
   absl::StrAppend(&line, ", current pass ",
                   absl::StrFormat("%.0f%%", 100.0 * std::min(1.0, c.scrub_pass_fraction())),
                   " done");
@@ -124,7 +125,7 @@ std::string ScrubSentence(const v1::Copy& c, int64_t now_ms, int64_t offset_ms, 
 
 // What the copy's data-safety fields say, one sentence each.
 std::vector<std::string> SafetySentences(const v1::StoreInfo& store, const v1::Copy& c,
-                                         int64_t now_ms, int64_t offset_ms, bool color) {
+                                         int64_t now_ms, bool color) {
   std::vector<std::string> out;
   const std::string slot = ShownSlot(c.slot());
   if (!c.out_of_sync_reason().empty()) {
@@ -136,7 +137,7 @@ std::vector<std::string> SafetySentences(const v1::StoreInfo& store, const v1::C
         "its copy is unknown until a full verification passes",
         Tone::kBad, color));
   }
-  if (std::string scrub = ScrubSentence(c, now_ms, offset_ms, color); !scrub.empty()) {
+  if (std::string scrub = ScrubSentence(c, now_ms, color); !scrub.empty()) {
     out.push_back(std::move(scrub));
   }
   if (c.quarantine_items() > 0 || c.quarantine_bytes() > 0) {
@@ -162,20 +163,9 @@ std::vector<std::string> SafetySentences(const v1::StoreInfo& store, const v1::C
 }  // namespace
 
 void PrintDataSafety(Invocation& inv, const v1::StoreInfo& store) {
-  std::map<std::string, int64_t> offsets;
-  for (const v1::Copy& c : store.copies()) {
-    if (c.scrub_last_full_pass_ms() == 0) continue;
-    // Scrub times are the agent's clock; without the offsets they are shown
-    // as reported.
-    absl::StatusOr<std::map<std::string, int64_t>> known = ClockOffsets(inv);
-    if (known.ok()) offsets = *std::move(known);
-    break;
-  }
   std::vector<std::string> lines;
   for (const v1::Copy& c : store.copies()) {
-    auto offset = offsets.find(c.slot().host());
-    for (const std::string& s : SafetySentences(
-             store, c, inv.NowMs(), offset == offsets.end() ? 0 : offset->second, inv.color)) {
+    for (const std::string& s : SafetySentences(store, c, inv.NowMs(), inv.color)) {
       lines.push_back(absl::StrCat(ShownSlot(c.slot()), ": ", s, "."));
     }
   }
