@@ -77,6 +77,22 @@ void DeclareUnitLost(Mutation& m, HostRecord& host, v1::UnitInfo& unit, const st
   for (const auto& s : host.info().slots()) {
     if (mounts.count(s.filesystem()) && s.role() != v1::SLOT_LOST) lost.push_back(s.ref());
   }
+  // A copy still being made on the unit can never be one: its task is
+  // cancelled first (releasing the slot it was seeding), so that it cannot
+  // finish later and be counted, nor stand for the copy it was to replace.
+  if (m.tasks != nullptr) {
+    for (auto& [id, task] : m.model.tasks) {
+      if (model::IsTaskFinished(task.info().state())) continue;
+      for (const auto& ref : lost) {
+        if (model::SameSlot(task.info().target(), ref)) {
+          m.tasks->CancelTask(m.txn, task,
+                              absl::StrCat("its target ", model::SlotName(ref),
+                                           " is on a drive unit declared lost"));
+          break;
+        }
+      }
+    }
+  }
   for (const auto& ref : lost) {
     const std::string store = FindSlot(m.model, ref)->store();
     SetSlotRole(m.model, m.txn, ref, v1::SLOT_LOST, store).IgnoreError();

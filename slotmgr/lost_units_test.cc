@@ -6,6 +6,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/event_kinds.h"
+#include "proto/model_util.h"
 #include "slotmgr/testing/coordinator_fixture.h"
 
 namespace slotkeeper::slotmgr {
@@ -182,6 +184,42 @@ TEST_F(ReplaceAfterTest, ReplaceAfterDeclaresUnitsOfADownHostLost) {
   // Declared once: later ticks add nothing.
   Heartbeat({"imap1", "imap2", "imap4"});
   EXPECT_EQ(EventsOfKind("unit.lost").size(), 2u);
+}
+
+// A copy being seeded onto a unit that is then declared lost is no copy:
+// its task is cancelled, and an agent reporting it done afterwards changes
+// nothing (the lost copy it was to replace stays until a real replacement).
+TEST_F(LostUnitsTest, ASeedingCopyOnAUnitDeclaredLostNeverCounts) {
+  ASSERT_TRUE(MarkLost("imap3", "du1").ok());
+  v1::TaskInfo task;
+  {
+    const v1::ListTasksResponse tasks = coord_->queries().ListTasks({});
+    for (const v1::TaskInfo& t : tasks.tasks()) {
+      if (t.state() == v1::TASK_RUNNING) task = t;
+    }
+  }
+  ASSERT_FALSE(task.id().empty()) << "no replacement running";
+  ASSERT_EQ(task.target().host(), "imap4");
+  // The target's unit: slots s01 and s02 are on du1, s03 and s04 on du2.
+  const std::string unit =
+      task.target().slot() == "s01" || task.target().slot() == "s02" ? "du1" : "du2";
+  ASSERT_TRUE(MarkLost("imap4", unit).ok());
+  const v1::ListTasksResponse after = coord_->queries().ListTasks({});
+  for (const v1::TaskInfo& t : after.tasks()) {
+    if (t.id() == task.id()) EXPECT_EQ(t.state(), v1::TASK_CANCELLED) << t.DebugString();
+  }
+  EXPECT_THAT(EventsOfKind(event_kind::kTaskCancelled), ::testing::SizeIs(1));
+  const std::string before = Serialized();
+  EXPECT_TRUE(FinishTask("imap4", task.id()).ok());
+  EXPECT_EQ(Serialized(), before) << "a cancelled copy reported done changed the model";
+  auto store = coord_->queries().GetStore("st1");
+  ASSERT_TRUE(store.ok());
+  bool lost_copy_kept = false;
+  for (const v1::Copy& c : store->copies()) {
+    EXPECT_FALSE(model::SameSlot(c.slot(), task.target())) << store->DebugString();
+    lost_copy_kept |= c.slot().host() == "imap3" && c.role() == v1::SLOT_LOST;
+  }
+  EXPECT_TRUE(lost_copy_kept) << store->DebugString();
 }
 
 }  // namespace

@@ -212,6 +212,12 @@ bool TaskManager::Succeed(Txn& txn, StoredTask& task) {
   const int64_t now = clock_->NowMs();
   v1::TaskInfo* ti = task.mutable_info();
   const std::string id = ti->id();
+  // A copy finished into a slot declared lost (or gone) meanwhile is no copy:
+  // it must not count, nor stand for the copy it was to replace.
+  const v1::SlotInfo* target = FindSlot(*model_, ti->target());
+  if (target == nullptr || target->role() == v1::SLOT_LOST) {
+    return CancelTask(txn, task, "finished, but its target slot is lost or gone");
+  }
   txn.tasks.insert(id);
   if (!SetTaskState(txn, task, v1::TASK_DONE).ok()) return false;
   ti->set_finished_ms(now);

@@ -4,6 +4,7 @@
 #ifndef SLOTKEEPER_SLOTMGR_TESTING_COORDINATOR_FIXTURE_H_
 #define SLOTKEEPER_SLOTMGR_TESTING_COORDINATOR_FIXTURE_H_
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -70,7 +71,10 @@ inline std::string TempDir(const std::string& name) {
 class CoordinatorFixture : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = TempDir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    // A parameterized test's name holds a '/': one directory per instance.
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    dir_ = TempDir(name);
     std::system(("rm -rf " + dir_).c_str());
     Open();
   }
