@@ -36,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "tests/e2e/cluster.h"
+#include "tests/e2e/store_checks.h"
 
 namespace slotkeeper::testing {
 
@@ -134,10 +135,6 @@ std::vector<LogLine> AgentLogLines(const Cluster& cluster, const std::string& ho
 std::string LeaseFileOf(const Cluster& cluster, const std::string& host, const std::string& slot);
 absl::StatusOr<absl::Time> LeaseDeadline(const std::string& lease_file);
 
-// Reads a slot that a sync may be writing into (files vanish while listed),
-// without the data path's temporaries (".slotsync-*").
-absl::StatusOr<SlotContent> ReadWhileSyncing(const std::string& slot);
-
 // A shell loop delivering mail into `slot` (mailgen --mutate: new messages
 // and flag changes, no deletions) until `stop_file` exists.
 std::vector<std::string> DeliveryLoop(const std::string& slot, const std::string& stop_file,
@@ -158,36 +155,6 @@ class Delivery {
   Process process_;
   std::string stop_file_;
 };
-
-// Waits until every copy of `store` except those in `skip` ("HOST/SLOT") holds
-// every message the master holds now (read once at the start), with the same
-// content. Returns the master's content.
-absl::StatusOr<SlotContent> WaitForCopiesToMatchMaster(Cluster& cluster, const std::string& store,
-                                                       absl::Duration timeout,
-                                                       const std::vector<std::string>& skip = {});
-
-// Every message of `expected` on every copy of `store` (masters included,
-// lost copies and those in `skip` not): the problems, empty when none.
-std::vector<std::string> CheckCopiesHave(Cluster& cluster, const std::string& store,
-                                         const SlotContent& expected,
-                                         const std::vector<std::string>& skip = {});
-
-// Waits until the store has a master at an epoch above `epoch`, other than
-// `old_master` ("HOST/SLOT"), that is usable and serving; returns the store.
-absl::StatusOr<v1::StoreInfo> WaitForNewMaster(Cluster& cluster, const std::string& store,
-                                               uint64_t epoch, const std::string& old_master,
-                                               absl::Duration timeout);
-
-// "HOST" of "HOST/SLOT".
-std::string HostOf(const std::string& host_slot);
-std::string SlotOf(const std::string& host_slot);
-
-// The master copy of a store, null when none.
-const v1::Copy* MasterCopyOf(const v1::StoreInfo& store);
-
-// The coordinator's record of HOST/SLOT (ListHosts).
-absl::StatusOr<v1::SlotInfo> SlotInfoOf(Cluster& cluster, const std::string& host,
-                                        const std::string& slot);
 
 }  // namespace slotkeeper::testing
 

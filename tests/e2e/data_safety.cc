@@ -227,25 +227,6 @@ absl::Status FillFilesystem(const std::string& mount, const std::string& name) {
   return result;
 }
 
-const v1::Copy* CopyAt(const v1::StoreInfo& store, const std::string& host_slot) {
-  for (const auto& c : store.copies()) {
-    if (SlotName(c) == host_slot) return &c;
-  }
-  return nullptr;
-}
-
-std::string SlotName(const v1::Copy& copy) {
-  return absl::StrCat(copy.slot().host(), "/", copy.slot().slot());
-}
-
-std::vector<std::string> ReplicasOf(const v1::StoreInfo& store) {
-  std::vector<std::string> out;
-  for (const auto& c : store.copies()) {
-    if (c.role() == v1::SLOT_REPLICA) out.push_back(SlotName(c));
-  }
-  return out;
-}
-
 absl::Status WaitForReplicasInSync(Cluster& cluster, const std::string& store,
                                    absl::Duration timeout) {
   return cluster.WaitForStore(

@@ -52,13 +52,6 @@ absl::Status FlipByteOnDevice(const std::string& file, uint64_t offset, const st
 absl::Status FillFilesystem(const std::string& mount, const std::string& name);
 uint64_t FreeBytes(const std::string& mount);
 
-// The copy of `store` at "HOST/SLOT", null when none.
-const v1::Copy* CopyAt(const v1::StoreInfo& store, const std::string& host_slot);
-// "HOST/SLOT" of each replica of `store`, in the order the coordinator lists
-// them.
-std::vector<std::string> ReplicasOf(const v1::StoreInfo& store);
-std::string SlotName(const v1::Copy& copy);
-
 // Waits until every replica of `store` has reported a complete catch-up of
 // its own since its agent started (in sync, last_synced_ms set, identity
 // not changed).
