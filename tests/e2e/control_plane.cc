@@ -140,6 +140,53 @@ std::vector<std::string> ShortCoordinatorFlags() {
           "--failover_store_cooldown=1s"};
 }
 
+ClusterOptions ControlPlaneOptions(const std::string& name) {
+  ClusterOptions options;
+  options.root = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
+  options.verbose = true;
+  options.coordinator_flags = ShortCoordinatorFlags();
+  options.agent_config_extra = kFailsafeConfig;
+  return options;
+}
+
+ClusterOptions SlowCopyOptions(const std::string& name) {
+  ClusterOptions options;
+  options.root = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
+  options.verbose = true;
+  options.coordinator_flags = {
+      "--heartbeat=500ms",   "--suspect_after=3s",      "--down_after=10s",
+      "--lease=4s",          "--failover_grace=60s",    "--failover_grace_hard=3s",
+      "--replace_after=10m", "--task_retry_backoff=2s",
+  };
+  options.agent_flags = {"--sync_bandwidth_bytes_per_second=2500000"};
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<Cluster>> StartCluster(const ClusterOptions& options,
+                                                      bool need_loop_mounts) {
+  absl::StatusOr<std::unique_ptr<Cluster>> cluster = Cluster::Create(options);
+  if (!cluster.ok()) return cluster.status();
+  if (need_loop_mounts && !(*cluster)->loop_mounted()) {
+    return absl::FailedPreconditionError("the units are not loop-mounted: the test needs them");
+  }
+  if (absl::Status s = (*cluster)->StartCoordinator(); !s.ok()) return s;
+  if (absl::Status s = (*cluster)->StartAllAgents(); !s.ok()) return s;
+  return cluster;
+}
+
+absl::StatusOr<HookedCluster> StartHookedCluster(ClusterOptions& options,
+                                                 absl::Duration hook_timeout) {
+  HookedCluster out;
+  absl::StatusOr<std::unique_ptr<HookRecorder>> hooks =
+      HookRecorder::Install(options, hook_timeout);
+  if (!hooks.ok()) return hooks.status();
+  out.hooks = *std::move(hooks);
+  absl::StatusOr<std::unique_ptr<Cluster>> cluster = StartCluster(options);
+  if (!cluster.ok()) return cluster.status();
+  out.cluster = *std::move(cluster);
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<HookRecorder>> HookRecorder::Install(ClusterOptions& options,
                                                                     absl::Duration hook_timeout) {
   const std::string dir = options.root + "/hooks";
@@ -369,6 +416,73 @@ absl::Status Delivery::Stop() {
 
 Delivery::~Delivery() {
   if (process_.running()) process_.Kill();
+}
+
+absl::StatusOr<ServedStore> CreateServedStore(Cluster& cluster, const HookRecorder& hooks,
+                                              MailScale scale) {
+  ServedStore out;
+  absl::StatusOr<std::map<std::string, SlotContent>> reference =
+      cluster.CreateStores({{"st1", "imap1", "du1s1"}}, scale.users, scale.messages);
+  if (!reference.ok()) return reference.status();
+  out.reference = *std::move(reference);
+  absl::StatusOr<v1::StoreInfo> before = cluster.Store("st1");
+  if (!before.ok()) return before.status();
+  out.before = *std::move(before);
+  absl::StatusOr<ServerEvent> server = hooks.WaitForServer("imap1", "du1s1", absl::Seconds(10));
+  if (!server.ok()) return server.status();
+  out.server = *server;
+  absl::StatusOr<SlotContent> acknowledged = DeliverAndReplicate(cluster, "st1", "imap1/du1s1");
+  if (!acknowledged.ok()) return acknowledged.status();
+  out.acknowledged = *std::move(acknowledged);
+  return out;
+}
+
+absl::StatusOr<SlotContent> DeliverAndReplicate(Cluster& cluster, const std::string& store,
+                                                const std::string& master) {
+  if (absl::Status s =
+          cluster.MutateMail(HostOf(master), SlotOf(master), 100, {"--new_pct=3", "--flag_pct=5"});
+      !s.ok()) {
+    return s;
+  }
+  return WaitForCopiesToMatchMaster(cluster, store, absl::Seconds(30));
+}
+
+absl::Status DeliverMailTo(Cluster& cluster, const std::string& host_slot, uint64_t first_seed) {
+  for (uint64_t seed = first_seed; seed < first_seed + 2; ++seed) {
+    if (absl::Status s = cluster.MutateMail(HostOf(host_slot), SlotOf(host_slot), seed,
+                                            {"--new_pct=3", "--flag_pct=5", "--delete_pct=0"});
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::StoreInfo> WaitForNewServingMaster(Cluster& cluster, const HookRecorder& hooks,
+                                                      const std::string& store, uint64_t epoch,
+                                                      const std::string& old_master,
+                                                      absl::Duration timeout) {
+  absl::StatusOr<v1::StoreInfo> after =
+      WaitForNewMaster(cluster, store, epoch, old_master, timeout);
+  if (!after.ok()) return after;
+  const std::string new_master = MasterOf(*after);
+  absl::StatusOr<ServerEvent> server =
+      hooks.WaitForServer(HostOf(new_master), SlotOf(new_master), absl::Seconds(10));
+  if (!server.ok()) return server.status();
+  return after;
+}
+
+absl::StatusOr<SlotContent> WaitForRejoinedReplica(Cluster& cluster, const std::string& store,
+                                                   const std::string& host_slot) {
+  absl::Status back = cluster.WaitForStore(
+      store,
+      [&](const v1::StoreInfo& s) {
+        const v1::Copy* copy = CopyAt(s, host_slot);
+        return copy != nullptr && copy->role() == v1::SLOT_REPLICA && copy->usable();
+      },
+      absl::Seconds(30), absl::StrCat(host_slot, " back as a usable replica"));
+  if (!back.ok()) return back;
+  return WaitForCopiesToMatchMaster(cluster, store, absl::Seconds(60));
 }
 
 }  // namespace slotkeeper::testing
