@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -116,15 +115,6 @@ bool IsSlotfence(pid_t pid) {
   return absl::StrContains(ReadText(absl::StrCat("/proc/", pid, "/cmdline")), "slotfence");
 }
 
-SlotContent WithoutSyncTemporaries(SlotContent content) {
-  for (auto& [user, messages] : content) {
-    for (auto it = messages.begin(); it != messages.end();) {
-      it = absl::StartsWith(it->first, "maildir:.") ? messages.erase(it) : std::next(it);
-    }
-  }
-  return content;
-}
-
 }  // namespace
 
 MailScale ScaleFromEnv(MailScale test_default, ClusterOptions& options) {
@@ -148,6 +138,53 @@ std::vector<std::string> ShortCoordinatorFlags() {
           "--failover_grace=3s",         "--failover_grace_hard=2s",
           "--replace_after=10m",         "--task_retry_backoff=1s",
           "--failover_store_cooldown=1s"};
+}
+
+ClusterOptions ControlPlaneOptions(const std::string& name) {
+  ClusterOptions options;
+  options.root = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
+  options.verbose = true;
+  options.coordinator_flags = ShortCoordinatorFlags();
+  options.agent_config_extra = kFailsafeConfig;
+  return options;
+}
+
+ClusterOptions SlowCopyOptions(const std::string& name) {
+  ClusterOptions options;
+  options.root = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
+  options.verbose = true;
+  options.coordinator_flags = {
+      "--heartbeat=500ms",   "--suspect_after=3s",      "--down_after=10s",
+      "--lease=4s",          "--failover_grace=60s",    "--failover_grace_hard=3s",
+      "--replace_after=10m", "--task_retry_backoff=2s",
+  };
+  options.agent_flags = {"--sync_bandwidth_bytes_per_second=2500000"};
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<Cluster>> StartCluster(const ClusterOptions& options,
+                                                      bool need_loop_mounts) {
+  absl::StatusOr<std::unique_ptr<Cluster>> cluster = Cluster::Create(options);
+  if (!cluster.ok()) return cluster.status();
+  if (need_loop_mounts && !(*cluster)->loop_mounted()) {
+    return absl::FailedPreconditionError("the units are not loop-mounted: the test needs them");
+  }
+  if (absl::Status s = (*cluster)->StartCoordinator(); !s.ok()) return s;
+  if (absl::Status s = (*cluster)->StartAllAgents(); !s.ok()) return s;
+  return cluster;
+}
+
+absl::StatusOr<HookedCluster> StartHookedCluster(ClusterOptions& options,
+                                                 absl::Duration hook_timeout) {
+  HookedCluster out;
+  absl::StatusOr<std::unique_ptr<HookRecorder>> hooks =
+      HookRecorder::Install(options, hook_timeout);
+  if (!hooks.ok()) return hooks.status();
+  out.hooks = *std::move(hooks);
+  absl::StatusOr<std::unique_ptr<Cluster>> cluster = StartCluster(options);
+  if (!cluster.ok()) return cluster.status();
+  out.cluster = *std::move(cluster);
+  return out;
 }
 
 absl::StatusOr<std::unique_ptr<HookRecorder>> HookRecorder::Install(ClusterOptions& options,
@@ -344,21 +381,6 @@ absl::StatusOr<absl::Time> LeaseDeadline(const std::string& lease_file) {
   return absl::NotFoundError(absl::StrCat("no serving_until_ns in ", lease_file, ": ", text));
 }
 
-absl::StatusOr<SlotContent> ReadWhileSyncing(const std::string& slot) {
-  absl::Status last;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    try {
-      absl::StatusOr<SlotContent> content = ReadSlotContent(slot);
-      if (content.ok()) return WithoutSyncTemporaries(*std::move(content));
-      last = content.status();
-    } catch (const std::exception& e) {
-      last = absl::InternalError(e.what());
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return last;
-}
-
 std::vector<std::string> DeliveryLoop(const std::string& slot, const std::string& stop_file,
                                       int first_seed, const std::string& new_pct,
                                       const std::string& pause) {
@@ -396,126 +418,71 @@ Delivery::~Delivery() {
   if (process_.running()) process_.Kill();
 }
 
-absl::StatusOr<SlotContent> WaitForCopiesToMatchMaster(Cluster& cluster, const std::string& store,
-                                                       absl::Duration timeout,
-                                                       const std::vector<std::string>& skip) {
-  absl::StatusOr<v1::StoreInfo> info = cluster.Store(store);
-  if (!info.ok()) return info.status();
-  const v1::Copy* master = MasterCopyOf(*info);
-  if (master == nullptr) return absl::FailedPreconditionError(store + " has no master");
-  absl::StatusOr<SlotContent> expected =
-      ReadWhileSyncing(cluster.SlotPath(master->slot().host(), master->slot().slot()));
-  if (!expected.ok()) return expected.status();
-  const absl::Time deadline = absl::Now() + timeout;
-  std::vector<std::string> problems;
-  do {
-    problems.clear();
-    info = cluster.Store(store);
-    if (!info.ok()) {
-      problems.push_back(info.status().ToString());
-    } else {
-      for (const v1::Copy& c : info->copies()) {
-        const std::string name = absl::StrCat(c.slot().host(), "/", c.slot().slot());
-        if (c.role() == v1::SLOT_LOST || c.role() == v1::SLOT_MASTER ||
-            std::find(skip.begin(), skip.end(), name) != skip.end()) {
-          continue;
-        }
-        absl::StatusOr<SlotContent> content =
-            ReadWhileSyncing(cluster.SlotPath(c.slot().host(), c.slot().slot()));
-        if (!content.ok()) {
-          problems.push_back(absl::StrCat(name, ": ", content.status().ToString()));
-          continue;
-        }
-        for (const std::string& p : MissingFrom(*expected, *content)) {
-          problems.push_back(absl::StrCat(name, ": ", p));
-        }
-      }
-    }
-    if (problems.empty()) return expected;
-    absl::SleepFor(absl::Milliseconds(250));
-  } while (absl::Now() < deadline);
-  std::string text;
-  for (size_t i = 0; i < problems.size() && i < 10; ++i) absl::StrAppend(&text, "\n", problems[i]);
-  return absl::DeadlineExceededError(
-      absl::StrCat("copies of ", store, " still lack the master's mail after ",
-                   absl::FormatDuration(timeout), " (", problems.size(), " problems):", text));
+absl::StatusOr<ServedStore> CreateServedStore(Cluster& cluster, const HookRecorder& hooks,
+                                              MailScale scale) {
+  ServedStore out;
+  absl::StatusOr<std::map<std::string, SlotContent>> reference =
+      cluster.CreateStores({{"st1", "imap1", "du1s1"}}, scale.users, scale.messages);
+  if (!reference.ok()) return reference.status();
+  out.reference = *std::move(reference);
+  absl::StatusOr<v1::StoreInfo> before = cluster.Store("st1");
+  if (!before.ok()) return before.status();
+  out.before = *std::move(before);
+  absl::StatusOr<ServerEvent> server = hooks.WaitForServer("imap1", "du1s1", absl::Seconds(10));
+  if (!server.ok()) return server.status();
+  out.server = *server;
+  absl::StatusOr<SlotContent> acknowledged = DeliverAndReplicate(cluster, "st1", "imap1/du1s1");
+  if (!acknowledged.ok()) return acknowledged.status();
+  out.acknowledged = *std::move(acknowledged);
+  return out;
 }
 
-std::vector<std::string> CheckCopiesHave(Cluster& cluster, const std::string& store,
-                                         const SlotContent& expected,
-                                         const std::vector<std::string>& skip) {
-  std::vector<std::string> problems;
-  absl::StatusOr<v1::StoreInfo> info = cluster.Store(store);
-  if (!info.ok()) return {info.status().ToString()};
-  for (const v1::Copy& c : info->copies()) {
-    const std::string name = absl::StrCat(c.slot().host(), "/", c.slot().slot());
-    if (c.role() == v1::SLOT_LOST || std::find(skip.begin(), skip.end(), name) != skip.end()) {
-      continue;
-    }
-    absl::StatusOr<SlotContent> content =
-        ReadWhileSyncing(cluster.SlotPath(c.slot().host(), c.slot().slot()));
-    if (!content.ok()) {
-      problems.push_back(absl::StrCat(name, ": ", content.status().ToString()));
-      continue;
-    }
-    for (const std::string& p : MissingFrom(expected, *content)) {
-      problems.push_back(absl::StrCat(store, " on ", name, ": ", p));
+absl::StatusOr<SlotContent> DeliverAndReplicate(Cluster& cluster, const std::string& store,
+                                                const std::string& master) {
+  if (absl::Status s =
+          cluster.MutateMail(HostOf(master), SlotOf(master), 100, {"--new_pct=3", "--flag_pct=5"});
+      !s.ok()) {
+    return s;
+  }
+  return WaitForCopiesToMatchMaster(cluster, store, absl::Seconds(30));
+}
+
+absl::Status DeliverMailTo(Cluster& cluster, const std::string& host_slot, uint64_t first_seed) {
+  for (uint64_t seed = first_seed; seed < first_seed + 2; ++seed) {
+    if (absl::Status s = cluster.MutateMail(HostOf(host_slot), SlotOf(host_slot), seed,
+                                            {"--new_pct=3", "--flag_pct=5", "--delete_pct=0"});
+        !s.ok()) {
+      return s;
     }
   }
-  return problems;
+  return absl::OkStatus();
 }
 
-absl::StatusOr<v1::StoreInfo> WaitForNewMaster(Cluster& cluster, const std::string& store,
-                                               uint64_t epoch, const std::string& old_master,
-                                               absl::Duration timeout) {
-  v1::StoreInfo found;
-  absl::Status s = cluster.WaitForStore(
+absl::StatusOr<v1::StoreInfo> WaitForNewServingMaster(Cluster& cluster, const HookRecorder& hooks,
+                                                      const std::string& store, uint64_t epoch,
+                                                      const std::string& old_master,
+                                                      absl::Duration timeout) {
+  absl::StatusOr<v1::StoreInfo> after =
+      WaitForNewMaster(cluster, store, epoch, old_master, timeout);
+  if (!after.ok()) return after;
+  const std::string new_master = MasterOf(*after);
+  absl::StatusOr<ServerEvent> server =
+      hooks.WaitForServer(HostOf(new_master), SlotOf(new_master), absl::Seconds(10));
+  if (!server.ok()) return server.status();
+  return after;
+}
+
+absl::StatusOr<SlotContent> WaitForRejoinedReplica(Cluster& cluster, const std::string& store,
+                                                   const std::string& host_slot) {
+  absl::Status back = cluster.WaitForStore(
       store,
-      [&](const v1::StoreInfo& info) {
-        const v1::Copy* m = MasterCopyOf(info);
-        if (m == nullptr || !m->usable() || !m->serving() || info.master_epoch() <= epoch ||
-            MasterOf(info) == old_master) {
-          return false;
-        }
-        found = info;
-        return true;
+      [&](const v1::StoreInfo& s) {
+        const v1::Copy* copy = CopyAt(s, host_slot);
+        return copy != nullptr && copy->role() == v1::SLOT_REPLICA && copy->usable();
       },
-      timeout,
-      absl::StrCat("a new serving master (epoch above ", epoch, ", not ", old_master, ")"));
-  if (!s.ok()) return s;
-  return found;
-}
-
-std::string HostOf(const std::string& host_slot) {
-  return host_slot.substr(0, host_slot.find('/'));
-}
-
-std::string SlotOf(const std::string& host_slot) {
-  const size_t slash = host_slot.find('/');
-  return slash == std::string::npos ? "" : host_slot.substr(slash + 1);
-}
-
-const v1::Copy* MasterCopyOf(const v1::StoreInfo& store) {
-  for (const v1::Copy& c : store.copies()) {
-    if (c.role() == v1::SLOT_MASTER) return &c;
-  }
-  return nullptr;
-}
-
-absl::StatusOr<v1::SlotInfo> SlotInfoOf(Cluster& cluster, const std::string& host,
-                                        const std::string& slot) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  v1::ListHostsResponse resp;
-  grpc::Status st = cluster.api().ListHosts(&ctx, {}, &resp);
-  if (!st.ok()) return absl::UnavailableError(st.error_message());
-  for (const v1::HostInfo& h : resp.hosts()) {
-    if (h.name() != host) continue;
-    for (const v1::SlotInfo& s : h.slots()) {
-      if (s.ref().slot() == slot) return s;
-    }
-  }
-  return absl::NotFoundError(absl::StrCat("no slot ", host, "/", slot));
+      absl::Seconds(30), absl::StrCat(host_slot, " back as a usable replica"));
+  if (!back.ok()) return back;
+  return WaitForCopiesToMatchMaster(cluster, store, absl::Seconds(60));
 }
 
 }  // namespace slotkeeper::testing

@@ -1,6 +1,8 @@
 // Shared pieces of the control-plane fault tests: hooks that log
 // what they do and run a stand-in mail server under slotfence, the short
-// timings these tests use, and readers for the logs they leave.
+// timings these tests use, the cluster and the served store most of them
+// start from, the steps they share around a failover, and readers for the
+// logs they leave.
 //
 // HookRecorder::Install writes into <root>/hooks:
 //   hook.sh HOST    the pre_promote, promote and demote hook of HOST's agent.
@@ -28,6 +30,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +39,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "tests/e2e/cluster.h"
+#include "tests/e2e/store_checks.h"
 
 namespace slotkeeper::testing {
 
@@ -48,6 +52,24 @@ inline constexpr absl::Duration kLease = absl::Seconds(4);
 // Appended to every agent's config: failsafe after 1.5 s of coordinator
 // silence.
 inline constexpr char kFailsafeConfig[] = "failsafe { coordinator_silence_ms: 1500 }";
+
+// Options of a control-plane fault test: its root $TEST_TMPDIR/<name>,
+// progress lines on stderr, ShortCoordinatorFlags and kFailsafeConfig.
+ClusterOptions ControlPlaneOptions(const std::string& name);
+
+// Options of a fault test that cuts a re-replication short: its root
+// $TEST_TMPDIR/<name>, progress lines on stderr, copies slowed to 2.5 MB/s
+// per agent (replicatord --sync_bandwidth_bytes_per_second) so that a fault
+// lands while they run, and a coordinator that detects quickly (500 ms
+// heartbeats, a 4 s lease), fails over 3 s after hard evidence (60 s after
+// silence) and replaces no copy by itself (replace_after 10 min).
+ClusterOptions SlowCopyOptions(const std::string& name);
+
+// Creates the cluster of `options` and starts its coordinator and every
+// agent. With `need_loop_mounts`, a cluster whose units are plain
+// directories is an error, found before any process starts.
+absl::StatusOr<std::unique_ptr<Cluster>> StartCluster(const ClusterOptions& options,
+                                                      bool need_loop_mounts = false);
 
 // The mail each store starts with: the test's own small default, or what
 // SLOTKEEPER_FAULT_USERS and SLOTKEEPER_FAULT_MESSAGES (per store) say, so
@@ -116,6 +138,56 @@ class HookRecorder {
   std::string dir_;
 };
 
+// A cluster and the hooks that record it. The cluster is declared last so
+// that it is destroyed first: its agents are gone before the recorder stops
+// the fences still running.
+struct HookedCluster {
+  std::unique_ptr<HookRecorder> hooks;
+  std::unique_ptr<Cluster> cluster;
+};
+// Installs the hooks (HookRecorder::Install, which updates `options`),
+// then creates the cluster and starts it (StartCluster).
+absl::StatusOr<HookedCluster> StartHookedCluster(ClusterOptions& options,
+                                                 absl::Duration hook_timeout);
+
+// Where most control-plane tests inject their fault: st1 created with its
+// master on imap1/du1s1, the master's stand-in server running, and more mail
+// delivered to the master and held by every copy (DeliverAndReplicate).
+struct ServedStore {
+  std::map<std::string, SlotContent> reference;  // as created (Cluster::CreateStores)
+  v1::StoreInfo before;                          // st1 as the coordinator showed it
+  ServerEvent server;                            // the master's stand-in, as it started
+  SlotContent acknowledged;                      // the master's mail, on every copy
+};
+// Creates st1 with the mail of `scale`, then waits up to 10 s for the
+// master's stand-in server (started by its promote hook).
+absl::StatusOr<ServedStore> CreateServedStore(Cluster& cluster, const HookRecorder& hooks,
+                                              MailScale scale);
+
+// Mail delivered to the master HOST/SLOT of `store` (mailgen --mutate, seed
+// 100: new messages and flag changes), then held by every copy within 30 s.
+// Returns the master's content: the mail the store has acknowledged.
+absl::StatusOr<SlotContent> DeliverAndReplicate(Cluster& cluster, const std::string& store,
+                                                const std::string& master);
+
+// Mail delivered to HOST/SLOT (a new master) as a mail server would: two
+// rounds of mailgen --mutate (new messages and flag changes, no deletions)
+// with the seeds `first_seed` and `first_seed` + 1.
+absl::Status DeliverMailTo(Cluster& cluster, const std::string& host_slot, uint64_t first_seed);
+
+// WaitForNewMaster, then up to 10 s more for the new master's stand-in
+// server; returns the store.
+absl::StatusOr<v1::StoreInfo> WaitForNewServingMaster(Cluster& cluster, const HookRecorder& hooks,
+                                                      const std::string& store, uint64_t epoch,
+                                                      const std::string& old_master,
+                                                      absl::Duration timeout);
+
+// Waits up to 30 s until HOST/SLOT is a usable replica of `store` (an old
+// master back after its fault), then up to 60 s until every copy holds the
+// master's mail (WaitForCopiesToMatchMaster); returns the master's content.
+absl::StatusOr<SlotContent> WaitForRejoinedReplica(Cluster& cluster, const std::string& store,
+                                                   const std::string& host_slot);
+
 // True while `pid` is a live process (not a zombie).
 bool ProcessAlive(pid_t pid);
 
@@ -133,10 +205,6 @@ std::vector<LogLine> AgentLogLines(const Cluster& cluster, const std::string& ho
 // clock (read now: CLOCK_MONOTONIC and CLOCK_REALTIME sampled together).
 std::string LeaseFileOf(const Cluster& cluster, const std::string& host, const std::string& slot);
 absl::StatusOr<absl::Time> LeaseDeadline(const std::string& lease_file);
-
-// Reads a slot that a sync may be writing into (files vanish while listed),
-// without the data path's temporaries (".slotsync-*").
-absl::StatusOr<SlotContent> ReadWhileSyncing(const std::string& slot);
 
 // A shell loop delivering mail into `slot` (mailgen --mutate: new messages
 // and flag changes, no deletions) until `stop_file` exists.
@@ -158,36 +226,6 @@ class Delivery {
   Process process_;
   std::string stop_file_;
 };
-
-// Waits until every copy of `store` except those in `skip` ("HOST/SLOT") holds
-// every message the master holds now (read once at the start), with the same
-// content. Returns the master's content.
-absl::StatusOr<SlotContent> WaitForCopiesToMatchMaster(Cluster& cluster, const std::string& store,
-                                                       absl::Duration timeout,
-                                                       const std::vector<std::string>& skip = {});
-
-// Every message of `expected` on every copy of `store` (masters included,
-// lost copies and those in `skip` not): the problems, empty when none.
-std::vector<std::string> CheckCopiesHave(Cluster& cluster, const std::string& store,
-                                         const SlotContent& expected,
-                                         const std::vector<std::string>& skip = {});
-
-// Waits until the store has a master at an epoch above `epoch`, other than
-// `old_master` ("HOST/SLOT"), that is usable and serving; returns the store.
-absl::StatusOr<v1::StoreInfo> WaitForNewMaster(Cluster& cluster, const std::string& store,
-                                               uint64_t epoch, const std::string& old_master,
-                                               absl::Duration timeout);
-
-// "HOST" of "HOST/SLOT".
-std::string HostOf(const std::string& host_slot);
-std::string SlotOf(const std::string& host_slot);
-
-// The master copy of a store, null when none.
-const v1::Copy* MasterCopyOf(const v1::StoreInfo& store);
-
-// The coordinator's record of HOST/SLOT (ListHosts).
-absl::StatusOr<v1::SlotInfo> SlotInfoOf(Cluster& cluster, const std::string& host,
-                                        const std::string& slot);
 
 }  // namespace slotkeeper::testing
 

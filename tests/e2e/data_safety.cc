@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include "absl/strings/match.h"
@@ -45,6 +46,38 @@ absl::Status WriteAll(int fd, const char* data, size_t size, off_t offset,
 }
 
 }  // namespace
+
+ClusterOptions DataSafetyOptions(const std::string& name, absl::Duration failover_grace_hard,
+                                 int64_t catch_up_ms) {
+  ClusterOptions options;
+  options.root = absl::StrCat(std::getenv("TEST_TMPDIR"), "/", name);
+  options.verbose = true;
+  options.hosts = {"imap1", "imap2", "imap3"};
+  options.units_per_host = 1;
+  options.slots_per_unit = 2;
+  options.coordinator_flags = {
+      "--heartbeat=500ms",
+      "--suspect_after=3s",
+      "--down_after=10s",
+      absl::StrCat("--failover_grace_hard=", absl::FormatDuration(failover_grace_hard)),
+      "--failover_grace=20s",
+      "--lease=4s",
+      "--replace_after=10m",
+      "--task_retry_backoff=2s",
+  };
+  options.agent_config_extra =
+      absl::StrCat("data_path { catch_up_interval_ms: ", catch_up_ms, " }");
+  return options;
+}
+
+absl::StatusOr<std::map<std::string, SlotContent>> CreateStoreInSync(Cluster& cluster,
+                                                                     int messages) {
+  absl::StatusOr<std::map<std::string, SlotContent>> reference =
+      cluster.CreateStores({{"st1", "imap1", "du1s1"}}, /*users=*/4, messages);
+  if (!reference.ok()) return reference.status();
+  if (absl::Status s = WaitForReplicasInSync(cluster, "st1", absl::Seconds(60)); !s.ok()) return s;
+  return reference;
+}
 
 absl::StatusOr<SlotContent> DeliverMessages(const std::string& slot, const std::string& user,
                                             int count, const std::string& tag, size_t size) {
@@ -225,25 +258,6 @@ absl::Status FillFilesystem(const std::string& mount, const std::string& name) {
   fsync(fd);  // ENOSPC here is expected: what fit is on disk either way
   close(fd);
   return result;
-}
-
-const v1::Copy* CopyAt(const v1::StoreInfo& store, const std::string& host_slot) {
-  for (const auto& c : store.copies()) {
-    if (SlotName(c) == host_slot) return &c;
-  }
-  return nullptr;
-}
-
-std::string SlotName(const v1::Copy& copy) {
-  return absl::StrCat(copy.slot().host(), "/", copy.slot().slot());
-}
-
-std::vector<std::string> ReplicasOf(const v1::StoreInfo& store) {
-  std::vector<std::string> out;
-  for (const auto& c : store.copies()) {
-    if (c.role() == v1::SLOT_REPLICA) out.push_back(SlotName(c));
-  }
-  return out;
 }
 
 absl::Status WaitForReplicasInSync(Cluster& cluster, const std::string& store,

@@ -6,6 +6,7 @@
 #define SLOTKEEPER_TESTS_E2E_DATA_SAFETY_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,22 @@
 #include "tests/harness/mail_check.h"
 
 namespace slotkeeper::testing {
+
+// Options of a data-safety fault test: its root $TEST_TMPDIR/<name>,
+// progress lines on stderr, three hosts of one unit with two slots each,
+// replicas that catch up every `catch_up_ms`, and a coordinator that detects
+// quickly (500 ms heartbeats, a 4 s lease), fails over `failover_grace_hard`
+// after hard evidence (20 s after silence) and replaces no copy by itself
+// (replace_after 10 min).
+ClusterOptions DataSafetyOptions(const std::string& name, absl::Duration failover_grace_hard,
+                                 int64_t catch_up_ms);
+
+// Creates st1 with its master on imap1/du1s1 (4 users, `messages` messages
+// each, placed by the coordinator) and waits up to 60 s until every replica
+// has caught up by its own catch-up (WaitForReplicasInSync). Returns the
+// content as generated, by store (Cluster::CreateStores).
+absl::StatusOr<std::map<std::string, SlotContent>> CreateStoreInSync(Cluster& cluster,
+                                                                     int messages);
 
 // Delivers `count` messages of `size` bytes each into <slot>/users/<user>/cur
 // (the user's Maildir created when missing), the way a mail server does:
@@ -51,13 +68,6 @@ absl::Status FlipByteOnDevice(const std::string& file, uint64_t offset, const st
 // does. FreeBytes: the free bytes root may still use.
 absl::Status FillFilesystem(const std::string& mount, const std::string& name);
 uint64_t FreeBytes(const std::string& mount);
-
-// The copy of `store` at "HOST/SLOT", null when none.
-const v1::Copy* CopyAt(const v1::StoreInfo& store, const std::string& host_slot);
-// "HOST/SLOT" of each replica of `store`, in the order the coordinator lists
-// them.
-std::vector<std::string> ReplicasOf(const v1::StoreInfo& store);
-std::string SlotName(const v1::Copy& copy);
 
 // Waits until every replica of `store` has reported a complete catch-up of
 // its own since its agent started (in sync, last_synced_ms set, identity

@@ -15,9 +15,10 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/e2e/cluster.h"
+#include "tests/e2e/control_plane.h"
+#include "tests/e2e/store_checks.h"
 
 namespace slotkeeper::testing {
 namespace {
@@ -67,21 +68,11 @@ TEST(FaultAgentKilledMidCopyTest, ResumesWithoutRecopyingFinishedUsers) {
   if (absl::Status st = CanLoopMount(); !st.ok()) {
     GTEST_SKIP() << "needs loop-mounted ext4 (root): " << st;
   }
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/fault_agent_killed";
-  options.verbose = true;
-  options.coordinator_flags = {
-      "--heartbeat=500ms",   "--suspect_after=3s",      "--down_after=10s",
-      "--lease=4s",          "--failover_grace=60s",    "--failover_grace_hard=3s",
-      "--replace_after=10m", "--task_retry_backoff=2s",
-  };
   // About 10 s for the store's 26 MB, so that the kill lands mid-copy.
-  options.agent_flags = {"--sync_bandwidth_bytes_per_second=2500000"};
-  auto created = Cluster::Create(options);
+  const ClusterOptions options = SlowCopyOptions("fault_agent_killed");
+  auto created = StartCluster(options);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
   auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, kUsers, kMessages);
   ASSERT_TRUE(reference.ok()) << reference.status();
   const SlotContent& content = reference->at("st1");
@@ -186,8 +177,7 @@ TEST(FaultAgentKilledMidCopyTest, ResumesWithoutRecopyingFinishedUsers) {
                                  << rewritten.front();
   EXPECT_EQ(after.size(), before.size());
 
-  std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, *reference)));
 }
 
 }  // namespace

@@ -28,24 +28,16 @@ TEST(FaultCoordinatorDownTest, MastersKeepServingOnFailsafeGrants) {
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
   }
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/fault_coordinator_down";
-  options.verbose = true;
-  options.coordinator_flags = ShortCoordinatorFlags();
-  options.agent_config_extra = kFailsafeConfig;
+  ClusterOptions options = ControlPlaneOptions("fault_coordinator_down");
   // Reconnection within a fraction of the 4 s lease: a master still on
   // failsafe when the coordinator returns is refused by witnesses that
   // already hear it, and must reconnect before its failsafe lease ends.
   options.agent_flags = {"--backoff_max_ms=500"};
-  auto hooks = HookRecorder::Install(options, absl::Seconds(3));
-  ASSERT_TRUE(hooks.ok()) << hooks.status();
-  HookRecorder& h = **hooks;
   const MailScale scale = ScaleFromEnv({4, 80}, options);
-  auto created = Cluster::Create(options);
-  ASSERT_TRUE(created.ok()) << created.status();
-  Cluster& c = **created;
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
+  auto started = StartHookedCluster(options, absl::Seconds(3));
+  ASSERT_TRUE(started.ok()) << started.status();
+  HookRecorder& h = *started->hooks;
+  Cluster& c = *started->cluster;
   const std::map<std::string, std::string> masters = {{"st1", "imap1/du1s1"},
                                                       {"st2", "imap2/du1s1"}};
   auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}, {"st2", "imap2", "du1s1"}},
@@ -219,8 +211,7 @@ TEST(FaultCoordinatorDownTest, MastersKeepServingOnFailsafeGrants) {
     ASSERT_TRUE(final_content.ok()) << final_content.status();
     EXPECT_GT(MessageCount(*final_content), MessageCount(reference->at(store)));
   }
-  std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, *reference)));
   std::fprintf(stderr, "coordinator down test: %s wall\n",
                absl::FormatDuration(absl::Now() - start).c_str());
 }

@@ -43,29 +43,14 @@ TEST(FaultCoordinatorDownUnitLostTest, NoFailoverUntilTheCoordinatorReturns) {
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
   }
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/fault_coordinator_down_unit_lost";
-  options.verbose = true;
-  options.coordinator_flags = ShortCoordinatorFlags();
-  options.agent_config_extra = kFailsafeConfig;
-  auto hooks = HookRecorder::Install(options, absl::Seconds(3));
-  ASSERT_TRUE(hooks.ok()) << hooks.status();
-  HookRecorder& h = **hooks;
-  auto created = Cluster::Create(options);
-  ASSERT_TRUE(created.ok()) << created.status();
-  Cluster& c = **created;
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
+  ClusterOptions options = ControlPlaneOptions("fault_coordinator_down_unit_lost");
+  auto started = StartHookedCluster(options, absl::Seconds(3));
+  ASSERT_TRUE(started.ok()) << started.status();
+  HookRecorder& h = *started->hooks;
+  Cluster& c = *started->cluster;
   const std::string old_master = "imap1/du1s1";
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, 4, 80);
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  auto before = c.Store("st1");
-  ASSERT_TRUE(before.ok());
-  auto server = h.WaitForServer("imap1", "du1s1", absl::Seconds(10));
-  ASSERT_TRUE(server.ok()) << server.status();
-  ASSERT_TRUE(c.MutateMail("imap1", "du1s1", 100, {"--new_pct=3", "--flag_pct=5"}).ok());
-  auto acknowledged = WaitForCopiesToMatchMaster(c, "st1", absl::Seconds(30));
-  ASSERT_TRUE(acknowledged.ok()) << acknowledged.status();
+  auto st1 = CreateServedStore(c, h, {4, 80});
+  ASSERT_TRUE(st1.ok()) << st1.status();
 
   const absl::Time killed = absl::Now();
   c.KillCoordinator();
@@ -75,7 +60,7 @@ TEST(FaultCoordinatorDownUnitLostTest, NoFailoverUntilTheCoordinatorReturns) {
   c.Log("coordinator killed and imap1/du1 shut down");
 
   // The master fences itself: its lease runs out without failsafe grants.
-  auto stopped = h.WaitForServerStop("imap1", "du1s1", server->pid, kLease + absl::Seconds(3));
+  auto stopped = h.WaitForServerStop("imap1", "du1s1", st1->server.pid, kLease + absl::Seconds(3));
   EXPECT_TRUE(stopped.ok()) << stopped.status();
   if (stopped.ok()) {
     c.Log(absl::StrCat("the master's stand-in stopped ",
@@ -112,11 +97,10 @@ TEST(FaultCoordinatorDownUnitLostTest, NoFailoverUntilTheCoordinatorReturns) {
   // the pull's answer is slow, as on a loaded machine.
   const absl::Time restarted = absl::Now();
   ASSERT_TRUE(c.StartCoordinator().ok());
-  auto after = WaitForNewMaster(c, "st1", before->master_epoch(), old_master, absl::Seconds(75));
+  auto after = WaitForNewServingMaster(c, h, "st1", st1->before.master_epoch(), old_master,
+                                       absl::Seconds(75));
   ASSERT_TRUE(after.ok()) << after.status();
   const std::string new_master = MasterOf(*after);
-  auto new_server = h.WaitForServer(HostOf(new_master), SlotOf(new_master), absl::Seconds(10));
-  ASSERT_TRUE(new_server.ok()) << new_server.status();
   c.Log(absl::StrCat("failover to ", new_master, " ", absl::FormatDuration(absl::Now() - restarted),
                      " after the restart"));
   std::vector<HookRun> promotes = h.RunsSince(killed, "promote");
@@ -127,18 +111,12 @@ TEST(FaultCoordinatorDownUnitLostTest, NoFailoverUntilTheCoordinatorReturns) {
   // copy (the dead unit's copy is unreadable and left out).
   auto on_new = ReadWhileSyncing(c.SlotPath(HostOf(new_master), SlotOf(new_master)));
   ASSERT_TRUE(on_new.ok());
-  EXPECT_TRUE(MissingFrom(*acknowledged, *on_new).empty());
-  for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(c.MutateMail(HostOf(new_master), SlotOf(new_master), 300 + round,
-                             {"--new_pct=3", "--flag_pct=5", "--delete_pct=0"})
-                    .ok());
-  }
+  EXPECT_TRUE(MissingFrom(st1->acknowledged, *on_new).empty());
+  ASSERT_TRUE(DeliverMailTo(c, new_master, 300).ok());
   auto final_content = WaitForCopiesToMatchMaster(c, "st1", absl::Seconds(60), {old_master});
   ASSERT_TRUE(final_content.ok()) << final_content.status();
-  std::vector<std::string> problems = CheckCopiesHave(c, "st1", *acknowledged, {old_master});
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
-  problems = CheckCopiesHave(c, "st1", reference->at("st1"), {old_master});
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckCopiesHave(c, "st1", st1->acknowledged, {old_master})));
+  EXPECT_TRUE(NoProblems(CheckCopiesHave(c, "st1", st1->reference.at("st1"), {old_master})));
   std::fprintf(stderr, "coordinator down and unit lost test: %s wall\n",
                absl::FormatDuration(absl::Now() - start).c_str());
 }

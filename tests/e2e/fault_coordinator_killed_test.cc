@@ -17,6 +17,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/e2e/cluster.h"
+#include "tests/e2e/control_plane.h"
+#include "tests/e2e/store_checks.h"
 
 namespace slotkeeper::testing {
 namespace {
@@ -25,21 +27,11 @@ TEST(FaultCoordinatorKilledTest, RestartedCoordinatorCompletesTheRecovery) {
   if (absl::Status st = CanLoopMount(); !st.ok()) {
     GTEST_SKIP() << "needs loop-mounted ext4 (root): " << st;
   }
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/fault_coordinator_killed";
-  options.verbose = true;
-  options.coordinator_flags = {
-      "--heartbeat=500ms",   "--suspect_after=3s",      "--down_after=10s",
-      "--lease=4s",          "--failover_grace=60s",    "--failover_grace_hard=3s",
-      "--replace_after=10m", "--task_retry_backoff=2s",
-  };
   // About 5 s per 13 MB copy: the recovery takes long enough to be cut.
-  options.agent_flags = {"--sync_bandwidth_bytes_per_second=2500000"};
-  auto created = Cluster::Create(options);
+  const ClusterOptions options = SlowCopyOptions("fault_coordinator_killed");
+  auto created = StartCluster(options);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
   auto reference = c.CreateStores(
       {{"st1", "imap1", "du1s1"}, {"st2", "imap2", "du1s1"}, {"st3", "imap4", "du1s1"}},
       /*users=*/12, /*messages=*/240);
@@ -119,8 +111,7 @@ TEST(FaultCoordinatorKilledTest, RestartedCoordinatorCompletesTheRecovery) {
   }
   EXPECT_GE(starts, 2) << "the journal does not show the restart";
 
-  std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, *reference)));
 }
 
 }  // namespace

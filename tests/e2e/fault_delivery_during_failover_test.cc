@@ -31,48 +31,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/e2e/cluster.h"
+#include "tests/e2e/control_plane.h"
+#include "tests/e2e/store_checks.h"
 
 namespace slotkeeper::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-const v1::Copy* MasterCopy(const v1::StoreInfo& s) {
-  for (const auto& c : s.copies()) {
-    if (c.role() == v1::SLOT_MASTER) return &c;
-  }
-  return nullptr;
-}
-
-// A replica caught mid-sync holds the data path's temporary files
-// (".slotsync-*", dot-files that Maildir readers ignore) next to the messages:
-// files being received, not messages the replica holds yet.
-SlotContent WithoutSyncTemporaries(SlotContent content) {
-  for (auto& [user, messages] : content) {
-    for (auto it = messages.begin(); it != messages.end();) {
-      it = absl::StartsWith(it->first, "maildir:.") ? messages.erase(it) : std::next(it);
-    }
-  }
-  return content;
-}
-
-// Reads a slot that a sync may be writing into: a file can vanish between
-// listing and reading (a temporary renamed into place), which fails the read
-// (or throws from std::filesystem); such a read is retried.
-absl::StatusOr<SlotContent> ReadWhileSyncing(const std::string& slot) {
-  absl::Status last;
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    try {
-      absl::StatusOr<SlotContent> content = ReadSlotContent(slot);
-      if (content.ok()) return WithoutSyncTemporaries(*std::move(content));
-      last = content.status();
-    } catch (const std::exception& e) {
-      last = absl::InternalError(e.what());
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return last;
-}
 
 // Message keys (as mail_check.h makes them) of the files `user` has in the
 // slot's quarantine, any day.
@@ -91,20 +56,6 @@ std::set<std::string> QuarantinedKeys(const std::string& slot, const std::string
   return keys;
 }
 
-// A shell loop running mailgen --mutate against `slot` until `stop_file`
-// exists: a new seed each round, so each round delivers new messages.
-std::vector<std::string> DeliveryLoop(const std::string& slot, const std::string& stop_file,
-                                      int first_seed, const std::string& new_pct,
-                                      const std::string& pause) {
-  const std::string mailgen = Runfile("tools/mailgen/mailgen");
-  return {"/bin/sh", "-c",
-          absl::StrCat("i=", first_seed, "; while [ ! -e '", stop_file, "' ]; do '", mailgen,
-                       "' --slot='", slot, "' --mutate --seed=$i --new_pct=", new_pct,
-                       " --flag_pct=5 --delete_pct=0 --move_pct=0 --folder_move_pct=0 || exit 1; "
-                       "i=$((i+1)); sleep ",
-                       pause, "; done")};
-}
-
 enum class Trigger { kOperatorFailover, kMasterAgentKilled };
 
 void DeliverDuringFailover(Trigger trigger) {
@@ -121,11 +72,9 @@ void DeliverDuringFailover(Trigger trigger) {
       "--failover_grace_hard=3s", "--failover_grace=4s",     "--lease=4s",
       "--replace_after=10m",      "--task_retry_backoff=2s",
   };
-  auto cluster = Cluster::Create(options);
+  auto cluster = StartCluster(options);
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   Cluster& c = **cluster;
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
   auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, 6, 300);
   ASSERT_TRUE(reference.ok()) << reference.status();
   auto before = c.Store("st1");
@@ -190,7 +139,7 @@ void DeliverDuringFailover(Trigger trigger) {
   ASSERT_TRUE(c.WaitForStore(
                    "st1",
                    [&](const v1::StoreInfo& s) {
-                     const v1::Copy* m = MasterCopy(s);
+                     const v1::Copy* m = MasterCopyOf(s);
                      return m != nullptr && m->usable() &&
                             s.master_epoch() > before->master_epoch();
                    },
@@ -200,7 +149,7 @@ void DeliverDuringFailover(Trigger trigger) {
 
   auto after = c.Store("st1");
   ASSERT_TRUE(after.ok());
-  const v1::Copy* m = MasterCopy(*after);
+  const v1::Copy* m = MasterCopyOf(*after);
   ASSERT_NE(m, nullptr);
   const std::string new_master_name = absl::StrCat(m->slot().host(), "/", m->slot().slot());
   ASSERT_NE(new_master_name, "imap1/du1s1");

@@ -14,7 +14,6 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/e2e/cluster.h"
 #include "tests/e2e/control_plane.h"
@@ -28,30 +27,15 @@ constexpr absl::Duration kFenceSlack = absl::Milliseconds(500);
 
 void MasterAgentGone(bool frozen) {
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) +
-                 (frozen ? "/fault_fence_agent_stopped" : "/fault_fence_agent_killed");
-  options.verbose = true;
-  options.coordinator_flags = ShortCoordinatorFlags();
-  options.agent_config_extra = kFailsafeConfig;
-  auto hooks = HookRecorder::Install(options, absl::Seconds(3));
-  ASSERT_TRUE(hooks.ok()) << hooks.status();
-  HookRecorder& h = **hooks;
-  auto created = Cluster::Create(options);
-  ASSERT_TRUE(created.ok()) << created.status();
-  Cluster& c = **created;
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
+  ClusterOptions options =
+      ControlPlaneOptions(frozen ? "fault_fence_agent_stopped" : "fault_fence_agent_killed");
+  auto started = StartHookedCluster(options, absl::Seconds(3));
+  ASSERT_TRUE(started.ok()) << started.status();
+  HookRecorder& h = *started->hooks;
+  Cluster& c = *started->cluster;
   const std::string old_master = "imap1/du1s1";
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, 4, 80);
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  auto before = c.Store("st1");
-  ASSERT_TRUE(before.ok());
-  auto server = h.WaitForServer("imap1", "du1s1", absl::Seconds(10));
-  ASSERT_TRUE(server.ok()) << server.status();
-  ASSERT_TRUE(c.MutateMail("imap1", "du1s1", 100, {"--new_pct=3", "--flag_pct=5"}).ok());
-  auto acknowledged = WaitForCopiesToMatchMaster(c, "st1", absl::Seconds(30));
-  ASSERT_TRUE(acknowledged.ok()) << acknowledged.status();
+  auto st1 = CreateServedStore(c, h, {4, 80});
+  ASSERT_TRUE(st1.ok()) << st1.status();
 
   const absl::Time gone = absl::Now();
   if (frozen) {
@@ -65,9 +49,10 @@ void MasterAgentGone(bool frozen) {
   auto deadline = LeaseDeadline(LeaseFileOf(c, "imap1", "du1s1"));
   ASSERT_TRUE(deadline.ok()) << deadline.status();
 
-  auto stopped = h.WaitForServerStop("imap1", "du1s1", server->pid, kLease + absl::Seconds(3));
+  auto stopped = h.WaitForServerStop("imap1", "du1s1", st1->server.pid, kLease + absl::Seconds(3));
   ASSERT_TRUE(stopped.ok()) << stopped.status();
-  auto after = WaitForNewMaster(c, "st1", before->master_epoch(), old_master, absl::Seconds(45));
+  auto after =
+      WaitForNewMaster(c, "st1", st1->before.master_epoch(), old_master, absl::Seconds(45));
   ASSERT_TRUE(after.ok()) << after.status();
   const std::string new_master = MasterOf(*after);
   std::vector<HookRun> promotes = h.RunsSince(gone, "promote", HostOf(new_master));
@@ -96,35 +81,17 @@ void MasterAgentGone(bool frozen) {
   ASSERT_TRUE(new_server.ok()) << new_server.status();
 
   // Mail to the new master; the old master's agent comes back.
-  for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(c.MutateMail(HostOf(new_master), SlotOf(new_master), 300 + round,
-                             {"--new_pct=3", "--flag_pct=5", "--delete_pct=0"})
-                    .ok());
-  }
+  ASSERT_TRUE(DeliverMailTo(c, new_master, 300).ok());
   const absl::Time back = absl::Now();
   if (frozen) {
     ASSERT_TRUE(c.SignalAgent("imap1", SIGCONT).ok());
   } else {
     ASSERT_TRUE(c.StartAgent("imap1").ok());
   }
-  ASSERT_TRUE(c.WaitForStore(
-                   "st1",
-                   [&](const v1::StoreInfo& s) {
-                     for (const v1::Copy& copy : s.copies()) {
-                       if (copy.slot().host() == "imap1" && copy.slot().slot() == "du1s1") {
-                         return copy.role() == v1::SLOT_REPLICA && copy.usable();
-                       }
-                     }
-                     return false;
-                   },
-                   absl::Seconds(30), "imap1/du1s1 back as a usable replica")
-                  .ok());
-  auto final_content = WaitForCopiesToMatchMaster(c, "st1", absl::Seconds(60));
+  auto final_content = WaitForRejoinedReplica(c, "st1", old_master);
   ASSERT_TRUE(final_content.ok()) << final_content.status();
-  std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
-  problems = CheckCopiesHave(c, "st1", *acknowledged);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, st1->reference)));
+  EXPECT_TRUE(NoProblems(CheckCopiesHave(c, "st1", st1->acknowledged)));
   for (const HookRun& r : h.RunsSince(back, "promote", "imap1")) {
     ADD_FAILURE() << "imap1 ran its promote hook again after coming back: " << r.slot << " "
                   << r.store << "@" << r.epoch;

@@ -31,28 +31,14 @@ TEST(FaultFinalPullTest, MailDeliveredAfterTheLastSyncReachesTheNewMaster) {
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
   }
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/final_pull";
-  options.verbose = true;
-  options.hosts = {"imap1", "imap2", "imap3"};
-  options.units_per_host = 1;
-  options.slots_per_unit = 2;
-  options.coordinator_flags = {
-      "--heartbeat=500ms",        "--suspect_after=3s",      "--down_after=10s",
-      "--failover_grace_hard=2s", "--failover_grace=20s",    "--lease=4s",
-      "--replace_after=10m",      "--task_retry_backoff=2s", "--final_pull_deadline=20s",
-  };
-  options.agent_config_extra = absl::StrCat("data_path { catch_up_interval_ms: ", kCatchUpMs, " }");
-  auto created = Cluster::Create(options);
+  ClusterOptions options = DataSafetyOptions("final_pull", absl::Seconds(2), kCatchUpMs);
+  options.coordinator_flags.push_back("--final_pull_deadline=20s");
+  auto created = StartCluster(options, /*need_loop_mounts=*/true);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
-  ASSERT_TRUE(c.loop_mounted());
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, /*users=*/4, /*messages=*/160);
-  ASSERT_TRUE(reference.ok()) << reference.status();
   // Each replica's first catch-up is done: the next is a minute away.
-  ASSERT_TRUE(WaitForReplicasInSync(c, "st1", absl::Seconds(60)).ok());
+  auto reference = CreateStoreInSync(c, /*messages=*/160);
+  ASSERT_TRUE(reference.ok()) << reference.status();
   auto before = c.Store("st1");
   ASSERT_TRUE(before.ok());
   const std::vector<std::string> replicas = ReplicasOf(*before);
@@ -130,8 +116,7 @@ TEST(FaultFinalPullTest, MailDeliveredAfterTheLastSyncReachesTheNewMaster) {
     std::vector<std::string> lost = MissingFrom(all, *content);
     EXPECT_TRUE(lost.empty()) << where << ": " << absl::StrJoin(lost, "\n").substr(0, 2000);
   }
-  std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, *reference)));
   std::fprintf(stderr, "figure: %zu messages on the new master, 0 lost; test took %s\n",
                MessageCount(*on_new), absl::FormatDuration(absl::Now() - start).c_str());
 }

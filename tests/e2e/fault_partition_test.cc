@@ -14,7 +14,6 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/e2e/cluster.h"
 #include "tests/e2e/control_plane.h"
@@ -27,50 +26,34 @@ TEST(FaultPartitionTest, MasterCutOffFromTheCoordinatorFencesBeforeAPromotion) {
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
   }
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/fault_partition";
-  options.verbose = true;
+  ClusterOptions options = ControlPlaneOptions("fault_partition");
   options.proxy_links = true;
-  options.coordinator_flags = ShortCoordinatorFlags();
-  options.agent_config_extra = kFailsafeConfig;
-  auto hooks = HookRecorder::Install(options, absl::Seconds(3));
-  ASSERT_TRUE(hooks.ok()) << hooks.status();
-  HookRecorder& h = **hooks;
   const MailScale scale = ScaleFromEnv({4, 80}, options);
-  auto created = Cluster::Create(options);
-  ASSERT_TRUE(created.ok()) << created.status();
-  Cluster& c = **created;
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
+  auto started = StartHookedCluster(options, absl::Seconds(3));
+  ASSERT_TRUE(started.ok()) << started.status();
+  HookRecorder& h = *started->hooks;
+  Cluster& c = *started->cluster;
   const std::string old_master = "imap1/du1s1";
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, scale.users, scale.messages);
-  ASSERT_TRUE(reference.ok()) << reference.status();
-  auto before = c.Store("st1");
-  ASSERT_TRUE(before.ok());
-  auto server = h.WaitForServer("imap1", "du1s1", absl::Seconds(10));
-  ASSERT_TRUE(server.ok()) << server.status();
-
-  // Mail delivered before the partition reaches the replicas.
-  ASSERT_TRUE(c.MutateMail("imap1", "du1s1", 100, {"--new_pct=3", "--flag_pct=5"}).ok());
-  auto acknowledged = WaitForCopiesToMatchMaster(c, "st1", absl::Seconds(30));
-  ASSERT_TRUE(acknowledged.ok()) << acknowledged.status();
+  // st1 served from imap1/du1s1; mail delivered before the partition
+  // reaches the replicas.
+  auto st1 = CreateServedStore(c, h, scale);
+  ASSERT_TRUE(st1.ok()) << st1.status();
 
   const absl::Time cut = absl::Now();
   c.CoordinatorLink("imap1")->SetMode(TcpProxy::Mode::kCut);
   c.Log("imap1 cut off from the coordinator (peer links up)");
 
-  auto after = WaitForNewMaster(c, "st1", before->master_epoch(), old_master, absl::Seconds(45));
+  auto after = WaitForNewServingMaster(c, h, "st1", st1->before.master_epoch(), old_master,
+                                       absl::Seconds(45));
   ASSERT_TRUE(after.ok()) << after.status();
   const std::string new_master = MasterOf(*after);
-  auto new_server = h.WaitForServer(HostOf(new_master), SlotOf(new_master), absl::Seconds(10));
-  ASSERT_TRUE(new_server.ok()) << new_server.status();
   c.Log(absl::StrCat("new master ", new_master, " at epoch ", after->master_epoch()));
 
   std::vector<HookRun> demotes = h.RunsSince(cut, "demote", "imap1");
   std::vector<HookRun> promotes = h.RunsSince(cut, "promote", HostOf(new_master));
   ASSERT_FALSE(demotes.empty()) << "the partitioned master never ran its demote hook";
   ASSERT_FALSE(promotes.empty()) << "no promote hook on " << new_master;
-  auto stopped = h.WaitForServerStop("imap1", "du1s1", server->pid, absl::Seconds(1));
+  auto stopped = h.WaitForServerStop("imap1", "du1s1", st1->server.pid, absl::Seconds(1));
   ASSERT_TRUE(stopped.ok()) << stopped.status();
   EXPECT_LT(demotes.front().time, promotes.front().time)
       << "the old master's demote hook ran after the new master's promote hook";
@@ -93,39 +76,21 @@ TEST(FaultPartitionTest, MasterCutOffFromTheCoordinatorFencesBeforeAPromotion) {
   }
 
   // Mail delivered to the new master during the partition.
-  for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(c.MutateMail(HostOf(new_master), SlotOf(new_master), 200 + round,
-                             {"--new_pct=3", "--flag_pct=5", "--delete_pct=0"})
-                    .ok());
-  }
+  ASSERT_TRUE(DeliverMailTo(c, new_master, 200).ok());
   auto during = ReadWhileSyncing(c.SlotPath(HostOf(new_master), SlotOf(new_master)));
   ASSERT_TRUE(during.ok());
 
   // The link comes back: the old master rejoins as a replica and catches up.
   const absl::Time restored = absl::Now();
   c.CoordinatorLink("imap1")->SetMode(TcpProxy::Mode::kPass);
-  ASSERT_TRUE(c.WaitForStore(
-                   "st1",
-                   [&](const v1::StoreInfo& s) {
-                     for (const v1::Copy& copy : s.copies()) {
-                       if (copy.slot().host() == "imap1" && copy.slot().slot() == "du1s1") {
-                         return copy.role() == v1::SLOT_REPLICA && copy.usable();
-                       }
-                     }
-                     return false;
-                   },
-                   absl::Seconds(30), "imap1/du1s1 back as a usable replica")
-                  .ok());
-  auto final_content = WaitForCopiesToMatchMaster(c, "st1", absl::Seconds(60));
+  auto final_content = WaitForRejoinedReplica(c, "st1", old_master);
   ASSERT_TRUE(final_content.ok()) << final_content.status();
   c.Log(absl::StrCat("imap1 caught up ", absl::FormatDuration(absl::Now() - restored),
                      " after the link was restored"));
   EXPECT_TRUE(MissingFrom(*during, *final_content).empty());
-  EXPECT_TRUE(MissingFrom(*acknowledged, *final_content).empty());
-  std::vector<std::string> problems = CheckCopiesHave(c, "st1", *during);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
-  problems = CheckNoMessageLost(c, *reference);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(MissingFrom(st1->acknowledged, *final_content).empty());
+  EXPECT_TRUE(NoProblems(CheckCopiesHave(c, "st1", *during)));
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, st1->reference)));
   EXPECT_FALSE(h.RunningServer("imap1", "du1s1").has_value())
       << "a stand-in server runs again on the old master";
   std::fprintf(stderr, "partition test: %s wall\n",

@@ -17,7 +17,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/e2e/cluster.h"
 #include "tests/e2e/control_plane.h"
@@ -31,34 +30,19 @@ constexpr absl::Duration kHookTimeout = absl::Seconds(3);
 
 void VetoFirstCandidate(bool hang) {
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) +
-                 (hang ? "/fault_promote_hang" : "/fault_promote_veto");
-  options.verbose = true;
-  options.coordinator_flags = ShortCoordinatorFlags();
-  options.agent_config_extra = kFailsafeConfig;
-  auto hooks = HookRecorder::Install(options, kHookTimeout);
-  ASSERT_TRUE(hooks.ok()) << hooks.status();
-  HookRecorder& h = **hooks;
-  auto created = Cluster::Create(options);
-  ASSERT_TRUE(created.ok()) << created.status();
-  Cluster& c = **created;
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
+  ClusterOptions options = ControlPlaneOptions(hang ? "fault_promote_hang" : "fault_promote_veto");
+  auto started = StartHookedCluster(options, kHookTimeout);
+  ASSERT_TRUE(started.ok()) << started.status();
+  HookRecorder& h = *started->hooks;
+  Cluster& c = *started->cluster;
   const std::string old_master = "imap1/du1s1";
   auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, 4, 80);
   ASSERT_TRUE(reference.ok()) << reference.status();
   auto before = c.Store("st1");
   ASSERT_TRUE(before.ok());
-  std::vector<std::string> replicas;
-  for (const v1::Copy& copy : before->copies()) {
-    if (copy.role() == v1::SLOT_REPLICA) {
-      replicas.push_back(absl::StrCat(copy.slot().host(), "/", copy.slot().slot()));
-    }
-  }
+  const std::vector<std::string> replicas = ReplicasOf(*before);
   ASSERT_EQ(replicas.size(), 2u);
-  ASSERT_TRUE(c.MutateMail("imap1", "du1s1", 100, {"--new_pct=3", "--flag_pct=5"}).ok());
-  auto acknowledged = WaitForCopiesToMatchMaster(c, "st1", absl::Seconds(30));
+  auto acknowledged = DeliverAndReplicate(c, "st1", old_master);
   ASSERT_TRUE(acknowledged.ok()) << acknowledged.status();
 
   const std::string flag = hang ? "hang-first" : "veto-first";
@@ -117,30 +101,12 @@ void VetoFirstCandidate(bool hang) {
   auto on_new = ReadWhileSyncing(c.SlotPath(HostOf(new_master), SlotOf(new_master)));
   ASSERT_TRUE(on_new.ok());
   EXPECT_TRUE(MissingFrom(*acknowledged, *on_new).empty());
-  for (int round = 0; round < 2; ++round) {
-    ASSERT_TRUE(c.MutateMail(HostOf(new_master), SlotOf(new_master), 300 + round,
-                             {"--new_pct=3", "--flag_pct=5", "--delete_pct=0"})
-                    .ok());
-  }
+  ASSERT_TRUE(DeliverMailTo(c, new_master, 300).ok());
   ASSERT_TRUE(c.StartAgent("imap1").ok());
-  ASSERT_TRUE(c.WaitForStore(
-                   "st1",
-                   [&](const v1::StoreInfo& s) {
-                     for (const v1::Copy& copy : s.copies()) {
-                       if (copy.slot().host() == "imap1" && copy.slot().slot() == "du1s1") {
-                         return copy.role() == v1::SLOT_REPLICA && copy.usable();
-                       }
-                     }
-                     return false;
-                   },
-                   absl::Seconds(30), "imap1/du1s1 back as a usable replica")
-                  .ok());
-  auto final_content = WaitForCopiesToMatchMaster(c, "st1", absl::Seconds(60));
+  auto final_content = WaitForRejoinedReplica(c, "st1", old_master);
   ASSERT_TRUE(final_content.ok()) << final_content.status();
-  std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
-  problems = CheckCopiesHave(c, "st1", *acknowledged);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, *reference)));
+  EXPECT_TRUE(NoProblems(CheckCopiesHave(c, "st1", *acknowledged)));
   std::fprintf(stderr, "promote %s test: %s wall\n", hang ? "hang" : "veto",
                absl::FormatDuration(absl::Now() - start).c_str());
 }

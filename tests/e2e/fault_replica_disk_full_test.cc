@@ -37,31 +37,17 @@ TEST(FaultReplicaDiskFullTest, ACopyInterruptedByAFullDiskLosesNothingAndResumes
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
   }
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/replica_disk_full";
-  options.verbose = true;
-  options.hosts = {"imap1", "imap2", "imap3"};
-  options.units_per_host = 1;
+  ClusterOptions options = DataSafetyOptions("replica_disk_full", absl::Seconds(3), kCatchUpMs);
   options.slots_per_unit = 1;
   options.unit_bytes = 96ull << 20;
   options.slot_capacity_bytes = 80ull << 20;
-  options.coordinator_flags = {
-      "--heartbeat=500ms",        "--suspect_after=3s",      "--down_after=10s",
-      "--failover_grace_hard=3s", "--failover_grace=20s",    "--lease=4s",
-      "--replace_after=10m",      "--task_retry_backoff=2s",
-  };
   options.agent_flags = {absl::StrCat("--sync_bandwidth_bytes_per_second=", kBandwidth)};
-  options.agent_config_extra = absl::StrCat("data_path { catch_up_interval_ms: ", kCatchUpMs, " }");
-  auto created = Cluster::Create(options);
+  auto created = StartCluster(options, /*need_loop_mounts=*/true);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
-  ASSERT_TRUE(c.loop_mounted());
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, /*users=*/4, /*messages=*/100);
+  auto reference = CreateStoreInSync(c, /*messages=*/100);
   ASSERT_TRUE(reference.ok()) << reference.status();
   const SlotContent& ref = reference->at("st1");
-  ASSERT_TRUE(WaitForReplicasInSync(c, "st1", absl::Seconds(60)).ok());
   auto store = c.Store("st1");
   ASSERT_TRUE(store.ok());
   const std::string replica = ReplicasOf(*store).at(0);
@@ -155,8 +141,7 @@ TEST(FaultReplicaDiskFullTest, ACopyInterruptedByAFullDiskLosesNothingAndResumes
 
   SlotContent all = ref;
   all["bigmail"] = big->at("bigmail");
-  std::vector<std::string> problems = CheckNoMessageLost(c, {{"st1", all}});
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, {{"st1", all}})));
   std::fprintf(stderr, "figure: %zu messages on every copy, 0 lost, %d temporaries; test took %s\n",
                MessageCount(all), temporaries, absl::FormatDuration(absl::Now() - start).c_str());
 }

@@ -72,30 +72,14 @@ TEST(FaultReplicaWipedTest, AnEmptiedOrOlderReplicaIsNotTrustedUntilRefilledAndV
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
   }
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/replica_wiped";
-  options.verbose = true;
-  options.hosts = {"imap1", "imap2", "imap3"};
-  options.units_per_host = 1;
-  options.slots_per_unit = 2;
-  options.coordinator_flags = {
-      "--heartbeat=500ms",        "--suspect_after=3s",   "--down_after=10s",
-      "--failover_grace_hard=2s", "--failover_grace=20s", "--lease=4s",
-      "--replace_after=10m",  // no re-replication in this test
-      "--task_retry_backoff=2s",
-  };
+  ClusterOptions options = DataSafetyOptions("replica_wiped", absl::Seconds(2), kCatchUpMs);
   options.agent_flags = {absl::StrCat("--sync_bandwidth_bytes_per_second=", kBandwidth)};
-  options.agent_config_extra = absl::StrCat("data_path { catch_up_interval_ms: ", kCatchUpMs, " }");
-  auto created = Cluster::Create(options);
+  auto created = StartCluster(options, /*need_loop_mounts=*/true);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
-  ASSERT_TRUE(c.loop_mounted());
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, /*users=*/4, /*messages=*/80);
+  auto reference = CreateStoreInSync(c, /*messages=*/80);
   ASSERT_TRUE(reference.ok()) << reference.status();
   const SlotContent& ref = reference->at("st1");
-  ASSERT_TRUE(WaitForReplicasInSync(c, "st1", absl::Seconds(60)).ok());
   auto store = c.Store("st1");
   ASSERT_TRUE(store.ok()) << store.status();
   const std::vector<std::string> replicas = ReplicasOf(*store);

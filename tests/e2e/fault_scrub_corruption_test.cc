@@ -51,30 +51,16 @@ TEST(FaultScrubCorruptionTest, AFlippedByteOnAReplicaIsFoundReportedAndRepaired)
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
   }
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/scrub_corruption";
-  options.verbose = true;
-  options.hosts = {"imap1", "imap2", "imap3"};
-  options.units_per_host = 1;
-  options.slots_per_unit = 2;
-  options.coordinator_flags = {
-      "--heartbeat=500ms",        "--suspect_after=3s",      "--down_after=10s",
-      "--failover_grace_hard=3s", "--failover_grace=20s",    "--lease=4s",
-      "--replace_after=10m",      "--task_retry_backoff=2s",
-  };
+  ClusterOptions options = DataSafetyOptions("scrub_corruption", absl::Seconds(3), kCatchUpMs);
   options.agent_config_extra = absl::StrCat(
       "data_path { catch_up_interval_ms: ", kCatchUpMs, " scrub_bytes_per_second: ", kScrubRate,
       " scrub_pass_interval_ms: ", kScrubPassIntervalMs, " }");
-  auto created = Cluster::Create(options);
+  auto created = StartCluster(options, /*need_loop_mounts=*/true);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
-  ASSERT_TRUE(c.loop_mounted());
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, /*users=*/4, /*messages=*/200);
+  auto reference = CreateStoreInSync(c, /*messages=*/200);
   ASSERT_TRUE(reference.ok()) << reference.status();
   const SlotContent& ref = reference->at("st1");
-  ASSERT_TRUE(WaitForReplicasInSync(c, "st1", absl::Seconds(60)).ok());
   auto store = c.Store("st1");
   ASSERT_TRUE(store.ok());
   const std::string replica = ReplicasOf(*store).at(0);
@@ -201,8 +187,7 @@ TEST(FaultScrubCorruptionTest, AFlippedByteOnAReplicaIsFoundReportedAndRepaired)
   ASSERT_TRUE(code.ok());
   std::fprintf(stderr, "$ slotctl quarantine list --slot %s\n%s\n", replica.c_str(), out.c_str());
 
-  std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, *reference)));
   std::fprintf(stderr, "figure: %zu messages on every copy, 0 lost; test took %s\n",
                MessageCount(ref), absl::FormatDuration(absl::Now() - start).c_str());
 }

@@ -69,25 +69,12 @@ TEST(FaultSourceGuardTest, ReplicasAreProtectedFromARewritingAndASlowlyDeletingS
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
   }
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/source_guard";
-  options.verbose = true;
-  options.hosts = {"imap1", "imap2", "imap3"};
-  options.units_per_host = 1;
-  options.slots_per_unit = 2;
-  options.coordinator_flags = {
-      "--heartbeat=500ms",        "--suspect_after=3s",      "--down_after=10s",
-      "--failover_grace_hard=3s", "--failover_grace=20s",    "--lease=4s",
-      "--replace_after=10m",      "--task_retry_backoff=2s",
-  };
+  ClusterOptions options = DataSafetyOptions("source_guard", absl::Seconds(3), kCatchUpMs);
   options.agent_config_extra = absl::StrCat("data_path { catch_up_interval_ms: ", kCatchUpMs,
                                             " guard_window_ms: ", kGuardWindowMs, " }");
-  auto created = Cluster::Create(options);
+  auto created = StartCluster(options, /*need_loop_mounts=*/true);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
-  ASSERT_TRUE(c.loop_mounted());
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
   auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, /*users=*/4, /*messages=*/120);
   ASSERT_TRUE(reference.ok()) << reference.status();
   const std::string master_dir = c.SlotPath("imap1", "du1s1");
@@ -254,8 +241,7 @@ TEST(FaultSourceGuardTest, ReplicasAreProtectedFromARewritingAndASlowlyDeletingS
 
   // The other users were not disturbed, on any copy.
   SlotContent others = reference->at("st1");
-  std::vector<std::string> problems = CheckNoMessageLost(c, {{"st1", others}});
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, {{"st1", others}})));
   std::fprintf(stderr, "figure: test took %s\n", absl::FormatDuration(absl::Now() - start).c_str());
 }
 

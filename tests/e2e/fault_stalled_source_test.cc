@@ -20,7 +20,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/e2e/cluster.h"
 #include "tests/e2e/control_plane.h"
@@ -84,35 +83,22 @@ TEST(FaultStalledSourceTest, TargetGivesUpRetriesElsewhereAndStopsOnSigterm) {
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
   }
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/fault_stalled_source";
-  options.verbose = true;
+  ClusterOptions options = ControlPlaneOptions("fault_stalled_source");
   options.proxy_links = true;
-  options.coordinator_flags = ShortCoordinatorFlags();
   options.coordinator_flags.push_back("--max_task_attempts=5");
-  options.agent_config_extra = kFailsafeConfig;
   // About 5 s per copy: the stall lands mid-copy.
   options.agent_flags = {"--sync_bandwidth_bytes_per_second=2500000"};
-  auto hooks = HookRecorder::Install(options, absl::Seconds(3));
-  ASSERT_TRUE(hooks.ok()) << hooks.status();
-  HookRecorder& h = **hooks;
-  auto created = Cluster::Create(options);
-  ASSERT_TRUE(created.ok()) << created.status();
-  Cluster& c = **created;
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
+  auto started = StartHookedCluster(options, absl::Seconds(3));
+  ASSERT_TRUE(started.ok()) << started.status();
+  HookRecorder& h = *started->hooks;
+  Cluster& c = *started->cluster;
   auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, 12, 240);
   ASSERT_TRUE(reference.ok()) << reference.status();
   auto before = c.Store("st1");
   ASSERT_TRUE(before.ok());
   auto server = h.WaitForServer("imap1", "du1s1", absl::Seconds(10));
   ASSERT_TRUE(server.ok()) << server.status();
-  std::vector<std::string> replicas;
-  for (const v1::Copy& copy : before->copies()) {
-    if (copy.role() == v1::SLOT_REPLICA) {
-      replicas.push_back(absl::StrCat(copy.slot().host(), "/", copy.slot().slot()));
-    }
-  }
+  const std::vector<std::string> replicas = ReplicasOf(*before);
   ASSERT_EQ(replicas.size(), 2u);
 
   // Both replicas in sync: the replacement's source is then a replica (the
@@ -190,14 +176,9 @@ TEST(FaultStalledSourceTest, TargetGivesUpRetriesElsewhereAndStopsOnSigterm) {
   // 2. Another copy stalls the same way; the target's agent gets SIGTERM.
   auto now_info = c.Store("st1");
   ASSERT_TRUE(now_info.ok());
-  std::string to_lose;
-  for (const v1::Copy& copy : now_info->copies()) {
-    if (copy.role() == v1::SLOT_REPLICA) {
-      to_lose = absl::StrCat(copy.slot().host(), "/", copy.slot().slot());
-      break;
-    }
-  }
-  ASSERT_FALSE(to_lose.empty());
+  const std::vector<std::string> now_replicas = ReplicasOf(*now_info);
+  ASSERT_FALSE(now_replicas.empty());
+  const std::string to_lose = now_replicas.front();
   tasks = MarkUnitOfSlotLost(c, to_lose);
   ASSERT_EQ(tasks.size(), 1u);
   auto second = WaitForProgress(c, tasks.front(), absl::Seconds(30));
@@ -227,15 +208,13 @@ TEST(FaultStalledSourceTest, TargetGivesUpRetriesElsewhereAndStopsOnSigterm) {
   auto final_info = c.Store("st1");
   ASSERT_TRUE(final_info.ok());
   for (const v1::Copy& copy : final_info->copies()) {
-    const std::string name = absl::StrCat(copy.slot().host(), "/", copy.slot().slot());
+    const std::string name = SlotName(copy);
     EXPECT_TRUE(name != replicas[1] && name != to_lose)
         << "the copy on a unit declared lost (" << name << ") was adopted again as a "
         << v1::SlotRole_Name(copy.role());
   }
   EXPECT_EQ(final_info->copies_size(), 3) << final_info->ShortDebugString();
-  std::vector<std::string> problems =
-      CheckCopiesHave(c, "st1", reference->at("st1"), {replicas[1], to_lose});
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckCopiesHave(c, "st1", reference->at("st1"), {replicas[1], to_lose})));
   std::fprintf(stderr, "stalled source test: %s wall\n",
                absl::FormatDuration(absl::Now() - start).c_str());
 }

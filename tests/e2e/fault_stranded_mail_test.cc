@@ -53,28 +53,18 @@ TEST(FaultStrandedMailTest, MailLeftOnAKilledMasterIsListedAndReconciledOnce) {
     GTEST_SKIP() << "fault tests need root and loop mounts: " << st;
   }
   const absl::Time start = absl::Now();
-  ClusterOptions options;
-  options.root = std::string(std::getenv("TEST_TMPDIR")) + "/stranded_mail";
-  options.verbose = true;
-  options.hosts = {"imap1", "imap2", "imap3"};
-  options.units_per_host = 1;
-  options.slots_per_unit = 2;
+  ClusterOptions options = DataSafetyOptions("stranded_mail", absl::Seconds(2), kCatchUpMs);
   options.coordinator_flags = {
       "--heartbeat=500ms",        "--suspect_after=2s",  "--down_after=4s",
       "--failover_grace_hard=2s", "--failover_grace=2s", "--lease=3s",
       "--replace_after=10m",  // the host's units are not declared lost
       "--task_retry_backoff=2s",
   };
-  options.agent_config_extra = absl::StrCat("data_path { catch_up_interval_ms: ", kCatchUpMs, " }");
-  auto created = Cluster::Create(options);
+  auto created = StartCluster(options, /*need_loop_mounts=*/true);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
-  ASSERT_TRUE(c.loop_mounted());
-  ASSERT_TRUE(c.StartCoordinator().ok());
-  ASSERT_TRUE(c.StartAllAgents().ok());
-  auto reference = c.CreateStores({{"st1", "imap1", "du1s1"}}, /*users=*/4, /*messages=*/160);
+  auto reference = CreateStoreInSync(c, /*messages=*/160);
   ASSERT_TRUE(reference.ok()) << reference.status();
-  ASSERT_TRUE(WaitForReplicasInSync(c, "st1", absl::Seconds(60)).ok());
   auto before = c.Store("st1");
   ASSERT_TRUE(before.ok());
 
@@ -211,8 +201,7 @@ TEST(FaultStrandedMailTest, MailLeftOnAKilledMasterIsListedAndReconciledOnce) {
   std::vector<std::string> lost_late = MissingFrom(*late, *on_new);
   lost.insert(lost.end(), lost_late.begin(), lost_late.end());
   EXPECT_TRUE(lost.empty()) << absl::StrJoin(lost, "\n").substr(0, 2000);
-  std::vector<std::string> problems = CheckNoMessageLost(c, {{"st1", expected}});
-  EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+  EXPECT_TRUE(NoProblems(CheckNoMessageLost(c, {{"st1", expected}})));
   std::fprintf(stderr, "figure: %zu messages on the new master, 0 lost; test took %s\n",
                MessageCount(*on_new), absl::FormatDuration(absl::Now() - start).c_str());
 }
