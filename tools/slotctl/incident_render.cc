@@ -31,12 +31,18 @@ std::string ActionName(const std::string& kind) {
   return it == kNames.end() ? kind : it->second;
 }
 
+// The offset of `ms` from `start_ms` in whole seconds of the clock, so that
+// "02:12:15 (+0:04)" agrees with a start at 02:12:11.
+std::string ClockOffset(int64_t ms, int64_t start_ms) {
+  return FormatOffsetFromStart((ms / 1000 - start_ms / 1000) * 1000);
+}
+
 std::string WhenLine(const TimelineLine& line, int64_t start_ms) {
   std::string when = FormatSecond(line.first_ms, start_ms);
-  std::string offset = FormatOffsetFromStart(line.first_ms - start_ms);
+  std::string offset = ClockOffset(line.first_ms, start_ms);
   if (line.last_ms / 1000 != line.first_ms / 1000) {
     absl::StrAppend(&when, "–", FormatSecond(line.last_ms, start_ms));
-    absl::StrAppend(&offset, "–", FormatOffsetFromStart(line.last_ms - start_ms));
+    absl::StrAppend(&offset, "–", ClockOffset(line.last_ms, start_ms));
   }
   return absl::StrCat(when, " (", offset, ")");
 }
@@ -132,9 +138,8 @@ std::string StoresTable(const IncidentSummary& s) {
                                  FormatSecond(o.unavailable_since_ms, s.start_ms));
     }
     const std::string healthy = !o.left_healthy ? "-"
-                                : o.healthy_now
-                                    ? absl::StrCat(FormatOffsetFromStart(o.healthy_ms - s.start_ms))
-                                    : std::string("not yet");
+                                : o.healthy_now ? ClockOffset(o.healthy_ms, s.start_ms)
+                                                : std::string("not yet");
     absl::StrAppend(&md, "| ", o.store, " | ", o.users ? absl::StrCat(*o.users) : "?", " | ",
                     unavailable, " | ",
                     o.failover_after_ms >= 0 ? FormatSpan(o.failover_after_ms) : "-", " | ",
@@ -199,7 +204,7 @@ std::string FormatOffsetFromStart(int64_t ms) {
 }
 
 std::string FormatSpan(int64_t ms) {
-  const int64_t s = (ms < 0 ? 0 : ms) / 1000;
+  const int64_t s = ((ms < 0 ? 0 : ms) + 500) / 1000;  // to the nearest second
   if (s < 60) return absl::StrCat(s, " s");
   if (s < 3600)
     return s % 60 == 0 ? absl::StrCat(s / 60, " min") : absl::StrCat(s / 60, " min ", s % 60, " s");

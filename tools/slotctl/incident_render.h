@@ -30,7 +30,8 @@ std::string RenderIncidentJson(const IncidentFacts& facts);
 
 // "+0:04", "+12:30", "+1:02:03": `ms` after the start, in whole seconds.
 std::string FormatOffsetFromStart(int64_t ms);
-// "4 s", "2 min 10 s", "1 h 5 min": a span for readers.
+// "4 s", "2 min 10 s", "1 h 5 min": a span for readers, to the nearest
+// second (then minute).
 std::string FormatSpan(int64_t ms);
 // "13:50:07"; with the date when it is not `day_of_ms`'s day.
 std::string FormatSecond(int64_t ms, int64_t day_of_ms);

@@ -121,8 +121,9 @@ std::string CopySentence(const v1::Event& e, const Words& w) {
                         " was found emptied or replaced; it is not used until it is verified.");
   }
   if (kind == ek::kSlotContentsMismatch) {
-    return absl::StrCat("A copy of ", w.stores, " on ", w.server,
-                        " holds mailboxes that belong elsewhere; they were left untouched.");
+    return absl::StrCat(
+        "A copy of ", w.stores, " on ", w.server,
+        " holds mailboxes served from another store; where their mail goes was not changed.");
   }
   if (kind == ek::kCopyLost) {
     return absl::StrCat(w.Of("The copy", "The copies"), " of ", w.stores, " on the failed storage ",

@@ -225,6 +225,7 @@ TEST(IncidentTimesTest, OffsetsSpansAndSeconds) {
   EXPECT_EQ(FormatOffsetFromStart(754'000), "+12:34");
   EXPECT_EQ(FormatOffsetFromStart(3'723'000), "+1:02:03");
   EXPECT_EQ(FormatSpan(4'200), "4 s");
+  EXPECT_EQ(FormatSpan(4'500), "5 s");
   EXPECT_EQ(FormatSpan(130'000), "2 min 10 s");
   EXPECT_EQ(FormatSpan(120'000), "2 min");
   EXPECT_EQ(FormatSpan(3'900'000), "1 h 5 min");
@@ -422,12 +423,12 @@ TEST(IncidentReportTest, MarkdownHasSecondsAndOffsets) {
   EXPECT_THAT(md, HasSubstr("  - 13:50:08–13:50:09 (+0:05–+0:06) Mail for stores st5 and st6 is "
                             "delivered and read"));
   EXPECT_THAT(md, HasSubstr("| Users whose mail was unavailable | 45 |"));
-  EXPECT_THAT(md, HasSubstr("| Time to first action | 1 s (saving the latest mail before "
+  EXPECT_THAT(md, HasSubstr("| Time to first action | 2 s (saving the latest mail before "
                             "switching) |"));
-  EXPECT_THAT(md, HasSubstr("| Time to full redundancy | 30 s |"));
+  EXPECT_THAT(md, HasSubstr("| Time to full redundancy | 31 s |"));
   EXPECT_THAT(md, HasSubstr("| Data copied | 4.8 MiB in 2 new copies (1 of them did not say how "
                             "much: unknown) |"));
-  EXPECT_THAT(md, HasSubstr("| st6 | 25 | 6 s | 4 s | imap1 | +0:27 |"));
+  EXPECT_THAT(md, HasSubstr("| st6 | 25 | 6 s | 5 s | imap1 | +0:27 |"));
   EXPECT_THAT(md, HasSubstr("30 journal events from"));
   EXPECT_THAT(md, HasSubstr("25 of them belong to this incident; 1 other problem(s) in the "
                             "window are not linked to it"));
