@@ -24,14 +24,20 @@ struct Words {
   std::string unit;    // "the disk enclosure (du2) on mail server imap4"
   std::string stores;  // "store st5", "stores st5 and st6"
   bool plural = false;
+  bool units = false;  // more than one drive unit
 
   const char* Of(const char* one, const char* many) const { return plural ? many : one; }
 };
 
-Words WordsFor(const v1::Event& e, const std::set<std::string>& stores) {
+Words WordsFor(const v1::Event& e, const std::set<std::string>& stores,
+               const std::set<std::string>& units) {
   Words w;
   w.server = absl::StrCat("mail server ", e.host().empty() ? "?" : e.host());
-  w.where = absl::StrCat(e.unit().empty() ? "" : " (" + e.unit() + ")", " on ", w.server);
+  std::vector<std::string> names(units.begin(), units.end());
+  if (names.empty() && !e.unit().empty()) names.push_back(e.unit());
+  w.units = names.size() > 1;
+  w.where = absl::StrCat(names.empty() ? "" : " (" + absl::StrJoin(names, " and ") + ")", " on ",
+                         w.server);
   w.unit = absl::StrCat("the disk enclosure", w.where);
   w.stores = StoresText(stores);
   w.plural = stores.size() > 1;
@@ -49,8 +55,9 @@ std::string HardwareSentence(const v1::Event& e, const Words& w) {
   if (kind == ek::kUnitFailed) return absl::StrCat("A disk enclosure", w.where, " failed.");
   if (kind == ek::kUnitOnline) return Capitalized(absl::StrCat(w.unit, " works again."));
   if (kind == ek::kUnitSecondOpinion) {
-    return absl::StrCat("Before retiring ", w.unit,
-                        ", we checked whether its data can still be read.");
+    return absl::StrCat("Before retiring the disk enclosure", w.units ? "s" : "", w.where,
+                        ", we checked whether ", w.units ? "their" : "its",
+                        " data can still be read.");
   }
   if (kind == ek::kUnitHeld) {
     return Capitalized(absl::StrCat(w.unit,
@@ -58,9 +65,9 @@ std::string HardwareSentence(const v1::Event& e, const Words& w) {
                                     "kept, until engineers have checked it."));
   }
   if (kind == ek::kUnitLost) {
-    return absl::StrCat("The failed disk enclosure", w.where,
-                        " was taken out of service; the mail it held is being copied to other "
-                        "servers.");
+    return absl::StrCat("The failed disk enclosure", w.units ? "s" : "", w.where,
+                        w.units ? " were" : " was", " taken out of service; the mail ",
+                        w.units ? "they" : "it", " held is being copied to other servers.");
   }
   if (kind == ek::kUnitFlapping) {
     return Capitalized(absl::StrCat(w.unit,
@@ -297,8 +304,9 @@ std::string StoresText(const std::set<std::string>& stores) {
                       stores.size() - kNamed, " more)");
 }
 
-std::string IncidentSentence(const v1::Event& e, const std::set<std::string>& stores) {
-  const Words w = WordsFor(e, stores);
+std::string IncidentSentence(const v1::Event& e, const std::set<std::string>& stores,
+                             const std::set<std::string>& units) {
+  const Words w = WordsFor(e, stores, units);
   for (auto* sentence :
        {HardwareSentence, CopySentence, StoreSentence, TaskSentence, AutomationSentence}) {
     if (std::string s = sentence(e, w); !s.empty()) return s;

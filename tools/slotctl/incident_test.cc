@@ -289,6 +289,21 @@ TEST(IncidentTimelineTest, ASlotReportedAgainIsNotANewLine) {
   EXPECT_EQ(t[1].consequences[0].kinds, (std::set<std::string>{"copy.lost"}));
 }
 
+TEST(IncidentTimelineTest, UnitsTakenOutInOneStepAreOneLine) {
+  Journal j;
+  j.Add(0, "host.down", v1::CRITICAL, "imap4")
+      .Add(8, "unit.lost", v1::CRITICAL, "imap4", "du1")
+      .Add(8, "unit.lost", v1::CRITICAL, "imap4", "du2")
+      .Add(8, "copy.lost", v1::CRITICAL, "imap4", "", "du2s1", "st5");
+  const std::vector<TimelineCause> t = BuildTimeline(ScopeIncident(j.events()));
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[1].line.text,
+            "The failed disk enclosures (du1 and du2) on mail server imap4 were taken out of "
+            "service; the mail they held is being copied to other servers.");
+  EXPECT_EQ(t[1].line.events, 2u);
+  ASSERT_EQ(t[1].consequences.size(), 1u);
+}
+
 TEST(IncidentSummaryTest, FiguresPerStoreAndOverall) {
   v1::ClusterStatus healthy;
   const IncidentInputs in = Inputs(DemoLikeJournal().events(), &healthy);

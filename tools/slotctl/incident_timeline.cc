@@ -73,11 +73,20 @@ std::set<std::string> StoreOf(const v1::Event& e) {
 // their stores (a filesystem and the slots on it) have the same key.
 std::string FoldKey(const v1::Event& e) { return IncidentSentence(e, {}); }
 
+// Causes fold apart from their drive units too (both units of a dead host
+// taken out of service in one step).
+std::string CauseKey(const v1::Event& e) {
+  v1::Event without = e;
+  without.clear_unit();
+  return FoldKey(without);
+}
+
 TimelineLine LineOf(const v1::Event& e) {
   TimelineLine line;
   line.first_ms = line.last_ms = e.time_ms();
   line.role = ClassifyEvent(e);
   line.stores = StoreOf(e);
+  if (!e.unit().empty()) line.units = {e.unit()};
   line.kinds = {e.kind()};
   line.events = 1;
   return line;
@@ -87,6 +96,7 @@ void Merge(TimelineLine& into, const v1::Event& e) {
   into.first_ms = std::min(into.first_ms, e.time_ms());
   into.last_ms = std::max(into.last_ms, e.time_ms());
   if (!e.store().empty()) into.stores.insert(e.store());
+  if (!e.unit().empty()) into.units.insert(e.unit());
   into.kinds.insert(e.kind());
   ++into.events;
 }
@@ -104,7 +114,7 @@ Group NewGroup(const v1::Event& e, bool root) {
   Group g;
   g.cause.line = LineOf(e);
   g.first = &e;
-  g.key = FoldKey(e);
+  g.key = CauseKey(e);
   if (root || !IsStoreDecision(e)) {
     g.subject.host = e.host();
     g.subject.unit = e.unit();
@@ -170,7 +180,7 @@ Group& Owner(std::vector<Group>& groups, const v1::Event& e) {
 }
 
 void Finish(Group& g) {
-  g.cause.line.text = IncidentSentence(*g.first, g.cause.line.stores);
+  g.cause.line.text = IncidentSentence(*g.first, g.cause.line.stores, g.cause.line.units);
   for (size_t i = 0; i < g.cause.consequences.size(); ++i) {
     TimelineLine& line = g.cause.consequences[i];
     line.text = IncidentSentence(*g.line_first[i], line.stores);
@@ -195,10 +205,11 @@ std::vector<TimelineCause> BuildTimeline(const IncidentScope& scope) {
       continue;
     }
     Group& last = groups.back();
-    if (groups.size() > 1 && last.key == FoldKey(e) &&
+    if (groups.size() > 1 && last.key == CauseKey(e) &&
         last.cause.line.first_ms / 1000 == e.time_ms() / 1000) {
       Merge(last.cause.line, e);
       last.subject.Add(e);
+      if (last.subject.unit != e.unit()) last.subject.unit.clear();  // the whole host
       continue;
     }
     groups.push_back(NewGroup(e, false));

@@ -8,7 +8,8 @@
 // stores and tasks of its consequences), else under the root. Within a
 // cause, events that read the same apart from their store are one line
 // naming every store ("stores st5 and st6"), from the first to the last
-// time; causes of the same sentence in the same second are one line.
+// time; causes of the same sentence in the same second (apart from their
+// stores and drive units) are one line.
 //
 // Pure functions; thread-safe.
 #ifndef SLOTKEEPER_TOOLS_SLOTCTL_INCIDENT_TIMELINE_H_
@@ -31,6 +32,7 @@ struct TimelineLine {
   IncidentRole role = IncidentRole::kProblem;
   std::string text;
   std::set<std::string> stores;
+  std::set<std::string> units;  // drive units, of causes folded into one line
   std::set<std::string> kinds;
   size_t events = 0;
 };
@@ -43,8 +45,10 @@ struct TimelineCause {
 std::vector<TimelineCause> BuildTimeline(const IncidentScope& scope);
 
 // The event in words for mail users, naming `stores` ("store st5", "stores
-// st5 and st6"; empty when the event names no store).
-std::string IncidentSentence(const v1::Event& event, const std::set<std::string>& stores);
+// st5 and st6"; empty when the event names no store) and, for drive-unit
+// events, `units` (empty: the event's own).
+std::string IncidentSentence(const v1::Event& event, const std::set<std::string>& stores,
+                             const std::set<std::string>& units = {});
 
 // "store st5", "stores st5 and st6", "8 stores (st1, st2, st3, st4, st5 and
 // 3 more)".
