@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -80,6 +81,28 @@ std::string MasterOf(const v1::StoreInfo& s) {
     if (c.role() == v1::SLOT_MASTER) return absl::StrCat(c.slot().host(), "/", c.slot().slot());
   }
   return "(none)";
+}
+
+// Writes what `slotctl incident` reads (the journal of the window, the
+// status, the stores) as JSON into `root`, for tools/slotctl's golden tests
+// (tools/slotctl/testdata/); prints the paths.
+void RecordIncidentInputs(Cluster& c, const std::string& root, const std::string& since) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> files = {
+      {"incident-journal.json", {"--json", "events", "--since", since, "--limit", "100000"}},
+      {"incident-status.json", {"--json", "status"}},
+      {"incident-stores.json", {"--json", "stores"}},
+  };
+  for (const auto& [name, args] : files) {
+    std::string out;
+    auto code = c.Slotctl(args, &out);
+    const std::string path = absl::StrCat(root, "/", name);
+    std::ofstream f(path);
+    f << out;
+    f.close();
+    std::printf("  slotctl %s -> %s%s\n", absl::StrJoin(args, " ").c_str(), path.c_str(),
+                code.ok() && *code == 0 && f ? "" : " (FAILED)");
+  }
+  std::fflush(stdout);
 }
 
 int RunDemo(const std::string& root) {
@@ -255,6 +278,7 @@ int RunDemo(const std::string& root) {
   Show(c, {"status"});
   // The incident is the outage: from the injection on.
   const int64_t since_s = absl::ToInt64Seconds(absl::Now() - injected) + 1;
+  RecordIncidentInputs(c, root, absl::StrCat(since_s, "s"));
   Show(c, {"incident", "--since", absl::StrCat(since_s, "s")});
 
   Say(failures.empty()

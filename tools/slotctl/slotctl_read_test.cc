@@ -266,6 +266,18 @@ TEST_F(ReadVerbsTest, IncidentIsMarkdownOfTheWindow) {
   EXPECT_TRUE(absl::StartsWith(r.out, "# Disk enclosure failure on imap4\n")) << r.out;
   EXPECT_THAT(r.out, HasSubstr("**Status: Identified**"));
   EXPECT_EQ(cluster_.last_list_events.since_ms(), clock_.NowMs() - 6 * 3600'000);
+  EXPECT_EQ(cluster_.last_list_events.limit(), 100000u);  // the whole window
+
+  r = Run({"incident", "--format", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(IsJsonObject(r.out)) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("\"title\": \"Disk enclosure failure on imap4\""));
+  EXPECT_THAT(r.out, HasSubstr("\"status\": \"Identified\""));
+  cluster_.calls.clear();
+  r = Run({"incident", "--format", "xml"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--format takes \"markdown\" or \"json\", not \"xml\""));
+  EXPECT_TRUE(cluster_.calls.empty());
 }
 
 TEST_F(ReadVerbsTest, AutomationStatus) {
