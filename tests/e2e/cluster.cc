@@ -433,7 +433,9 @@ absl::Status Cluster::GenerateMail(const std::string& host, const std::string& s
   std::string out;
   auto code = RunCommand(
       {Runfile(options_.mailgen), "--slot=" + SlotPath(host, slot), absl::StrCat("--users=", users),
-       absl::StrCat("--messages=", messages), absl::StrCat("--seed=", seed), "--store=" + store},
+       absl::StrCat("--messages=", messages), absl::StrCat("--seed=", seed), "--store=" + store,
+       // A user belongs to one store: each store's users have its name.
+       "--user_prefix=" + store + "-user"},
       &out);
   if (!code.ok()) return code.status();
   if (*code != 0) return absl::InternalError(absl::StrCat("mailgen failed: ", out));

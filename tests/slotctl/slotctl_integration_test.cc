@@ -250,19 +250,19 @@ TEST_F(SlotctlIntegrationTest, UserShowsWhereTheUserLives) {
   Result user;
   const absl::Time deadline = absl::Now() + absl::Seconds(15);
   do {
-    user = Slotctl({"user", "user0001"});
+    user = Slotctl({"user", "st1-user0001"});
     if (user.code == 0) break;
     absl::SleepFor(absl::Milliseconds(250));
   } while (absl::Now() < deadline);
   ASSERT_EQ(user.code, 0) << user.out;
-  EXPECT_TRUE(absl::StrContains(user.out, "User user0001 is in store st1 (master epoch 1)"))
+  EXPECT_TRUE(absl::StrContains(user.out, "User st1-user0001 is in store st1 (master epoch 1)"))
       << user.out;
   EXPECT_NE(LineWith(user.out, "master:", "imap1/du1s1 127.0.0.1:"), "") << user.out;
 
-  Struct json = SlotctlJson({"user", "user0004"}, 0);
+  Struct json = SlotctlJson({"user", "st1-user0004"}, 0);
   EXPECT_EQ(Field(json, "store").string_value(), "st1");
   EXPECT_EQ(SlotOf(Field(Field(json, "master").struct_value(), "slot")), "imap1/du1s1");
-  // The master slot holds five users (user0000..user0004).
+  // The master slot holds five users (st1-user0000..st1-user0004).
   Result store = Slotctl({"store", "st1"});
   EXPECT_TRUE(absl::StrContains(store.out, "5 users")) << store.out;
 }
@@ -355,7 +355,7 @@ TEST_F(SlotctlIntegrationTest, FailoverRefusesANonCopyAndPromotesAReplica) {
   EXPECT_EQ(store.code, 0) << store.out;
   EXPECT_NE(LineWith(store.out, "imap2/du1s1", "master"), "") << store.out;
   EXPECT_TRUE(absl::StrContains(store.out, "master epoch 2")) << store.out;
-  Result user = Slotctl({"user", "user0001"});
+  Result user = Slotctl({"user", "st1-user0001"});
   EXPECT_NE(LineWith(user.out, "master:", "imap2/du1s1"), "") << user.out;
 }
 
@@ -461,7 +461,7 @@ TEST_F(SlotctlIntegrationTest, JsonOnEveryReadVerb) {
       {{"host", "imap1"}, 0, "units"},
       {{"stores"}, 0, "stores"},
       {{"store", "st1"}, 0, "copies"},
-      {{"user", "user0002"}, 0, "master"},
+      {{"user", "st1-user0002"}, 0, "master"},
       {{"tasks"}, 0, "tasks"},
       {{"events", "--since", "1h"}, 0, "events"},
       {{"automation", "status"}, 0, "mode"},
@@ -494,9 +494,9 @@ TEST_F(SlotctlIntegrationTest, DataSafetyVerbs) {
   EXPECT_TRUE(absl::StrContains(reconcile.out, "Nothing stranded to copy.")) << reconcile.out;
   Struct plan = SlotctlJson({"store", "reconcile", "st2", "--dry-run"}, 0);
   EXPECT_EQ(Field(plan, "stranded").list_value().values_size(), 0);
-  Result unblock = Slotctl({"user", "unblock", "user0002", "--yes"});
+  Result unblock = Slotctl({"user", "unblock", "st1-user0002", "--yes"});
   EXPECT_EQ(unblock.code, 1) << unblock.out;
-  EXPECT_TRUE(absl::StrContains(unblock.out, "refused (no copy of st1 reports user user0002"))
+  EXPECT_TRUE(absl::StrContains(unblock.out, "refused (no copy of st1 reports user st1-user0002"))
       << unblock.out;
 
   // The quarantine listing asks every copy's agent; each slot answers with
@@ -569,7 +569,7 @@ TEST(SlotctlWithoutClusterTest, UsageErrorsExitTwoAndAreJsonWithJson) {
       {"ksck", "--deep"},                              // --deep needs --verify-data
       {"quarantine", "purge", "--older-than", "30d"},  // needs --slot
       {"quarantine", "restore", "--slot", "imap1/du1s1", "ID", "--json"},
-      {"user", "unblock", "user0001", "--json"},
+      {"user", "unblock", "st1-user0001", "--json"},
       {"store", "reconcile", "st1", "--from", "imap1"},
   };
   for (const auto& args : usage) {
@@ -595,7 +595,7 @@ TEST(SlotctlWithoutClusterTest, UnreachableServerIsOneLineNamingTheAddress) {
       {"host", "imap1"},
       {"stores"},
       {"store", "st1"},
-      {"user", "user0001"},
+      {"user", "st1-user0001"},
       {"tasks"},
       {"events", "--since", "1h"},
       {"ksck"},
@@ -606,7 +606,7 @@ TEST(SlotctlWithoutClusterTest, UnreachableServerIsOneLineNamingTheAddress) {
       {"mark-lost", "imap1/du1", "--yes"},
       {"quarantine", "list", "--store", "st1"},
       {"quarantine", "restore", "--slot", "imap1/du1s1", "ID", "--yes"},
-      {"user", "unblock", "user0001", "--yes"},
+      {"user", "unblock", "st1-user0001", "--yes"},
       {"store", "reconcile", "st1", "--dry-run"},
   };
   for (const auto& args : verbs) {

@@ -30,9 +30,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "proto/model_util.h"
 
 ABSL_FLAG(std::string, slot, "", "slot directory (users/ is created in it)");
 ABSL_FLAG(int, users, 120, "number of users");
+ABSL_FLAG(std::string, user_prefix, "user",
+          "users are named PREFIX0000, PREFIX0001, ... (several stores of one cluster need "
+          "different prefixes: a user name belongs to one store)");
 ABSL_FLAG(int, messages, 24000, "total number of messages");
 ABSL_FLAG(uint64_t, seed, 1, "random seed; same seed, same slot");
 ABSL_FLAG(std::string, store, "", "write DIR/.slotkeeper-store with this name");
@@ -221,7 +225,7 @@ int Generate(const std::string& slot, int users, int messages, uint64_t seed) {
   uint64_t bytes = 0;
   const int64_t base_time = 1764000000;  // late 2025
   for (int u = 0; u < users; ++u) {
-    const std::string user = absl::StrFormat("user%04d", u);
+    const std::string user = absl::StrFormat("%s%04d", absl::GetFlag(FLAGS_user_prefix), u);
     const std::string home = absl::StrCat(slot, "/users/", user);
     for (const Folder& f : kFolders) {
       for (const char* sub : {"cur", "new", "tmp"}) {
@@ -376,6 +380,11 @@ int main(int argc, char** argv) {
   const int messages = absl::GetFlag(FLAGS_messages);
   if (users < 1 || users > 1000000) return Fail("--users must be 1..1000000");
   if (messages < 0) return Fail("--messages must be >= 0");
+  if (absl::Status s = slotkeeper::model::ValidateName(slotkeeper::model::NameKind::kUser,
+                                                       absl::GetFlag(FLAGS_user_prefix) + "0000");
+      !s.ok()) {
+    return Fail(absl::StrCat("--user_prefix: ", s.message()));
+  }
   if (!MkdirP(slot + "/users")) return Fail("cannot create " + slot + "/users");
   if (!absl::GetFlag(FLAGS_store).empty()) {
     WriteWhole(slot + "/.slotkeeper-store", absl::GetFlag(FLAGS_store) + "\n", 1764000000);
