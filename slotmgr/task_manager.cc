@@ -222,11 +222,12 @@ bool TaskManager::Succeed(Txn& txn, StoredTask& task) {
   if (!SetTaskState(txn, task, v1::TASK_DONE).ok()) return false;
   ti->set_finished_ms(now);
   ti->set_last_error("");
-  journal_->Record(txn, event_kind::kTaskDone, v1::INFO,
-                   absl::StrCat("task ", id, " done and verified: ", SlotName(ti->target()),
-                                " is a replica of ", ti->store(), " (", ti->progress().bytes_done(),
-                                " of ", ti->progress().bytes_total(), " bytes copied)"),
-                   ti->target().host(), ti->target().slot(), ti->store(), id);
+  journal_->Record(
+      txn, event_kind::kTaskDone, v1::INFO,
+      absl::StrCat("task ", id, " done and verified: ", SlotName(ti->target()), " is a replica of ",
+                   ti->store(), " (", ti->progress().bytes_received(), " of ",
+                   ti->progress().bytes_total(), " bytes copied)"),
+      ti->target().host(), ti->target().slot(), ti->store(), id);
   auto sit = model_->stores.find(ti->store());
   if (sit == model_->stores.end()) return false;
   StoreRecord& store = sit->second;

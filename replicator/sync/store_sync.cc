@@ -294,6 +294,7 @@ class StoreSyncRun {
     p.set_files_done(
         std::max<uint64_t>(counters.files_copied + counters.files_renamed, files_in_place_));
     p.set_bytes_done(std::max<uint64_t>(counters.bytes_received, bytes_in_place_));
+    p.set_bytes_received(counters.bytes_received);
     // Unknown (0) while a user to transfer has no known size.
     p.set_files_total(unsized_users_ > 0 ? 0 : std::max(files_to_transfer_, p.files_done()));
     p.set_bytes_total(unsized_users_ > 0 ? 0 : std::max(bytes_to_transfer_, p.bytes_done()));

@@ -70,7 +70,7 @@ void CheckCaughtUpByDelta(Cluster& c, absl::Time injected, uint64_t device_bytes
     ++catch_ups;
     EXPECT_EQ(t.state(), v1::TASK_DONE) << t.ShortDebugString();
     EXPECT_EQ(t.target().host(), "imap4");
-    copied += t.progress().bytes_done();
+    copied += t.progress().bytes_received();
     auto store = c.Store(t.store());
     ASSERT_TRUE(store.ok());
     full += store->used_bytes();  // what a full copy of that store would copy

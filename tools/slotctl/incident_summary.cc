@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "tools/slotctl/incident_timeline.h"
@@ -13,6 +17,15 @@
 
 namespace slotkeeper::slotctl {
 namespace {
+
+// Up to five names, then "and N more".
+std::string NamesText(const std::set<std::string>& names) {
+  constexpr size_t kNamed = 5;
+  std::vector<std::string> shown(names.begin(), names.end());
+  if (shown.size() <= kNamed) return absl::StrJoin(shown, ", ");
+  shown.resize(kNamed);
+  return absl::StrCat(absl::StrJoin(shown, ", "), " and ", names.size() - kNamed, " more");
+}
 
 namespace ek = event_kind;
 
@@ -139,10 +152,11 @@ void OpenCopies(const std::vector<v1::StoreInfo>& stores, const IncidentScope& s
                 std::vector<OpenItem>& open) {
   for (const v1::StoreInfo& s : stores) {
     const std::string store = StoresText({s.name()});
-    uint64_t blocked = 0, stranded = 0, quarantined = 0;
+    uint64_t stranded = 0, quarantined = 0;
+    std::set<std::string> blocked;
     bool identity = false;
     for (const v1::Copy& c : s.copies()) {
-      blocked += c.blocked_users_size();
+      blocked.insert(c.blocked_users().begin(), c.blocked_users().end());
       stranded += c.stranded_messages();
       quarantined += c.quarantine_items();
       identity |= c.identity_changed();
@@ -153,11 +167,15 @@ void OpenCopies(const std::vector<v1::StoreInfo>& stores, const IncidentScope& s
                                    " are still only on its previous copy; they are kept safe and "
                                    "will be copied back.")});
     }
-    if (blocked > 0) {
+    if (!blocked.empty()) {
+      // The mailboxes are named: the engineers who publish the post check
+      // them (`slotctl user unblock`) and may leave the names out.
       open.push_back({OpenItem::kRisk, s.name(),
-                      absl::StrCat("Backup copies of ", blocked, " mailbox(es) of ", store,
-                                   " are not updated until engineers have checked them (a "
-                                   "safety stop: much of their mail disappeared at the source).")});
+                      absl::StrCat("Backup copies of ", blocked.size(), " mailbox(es) of ", store,
+                                   " (", NamesText(blocked),
+                                   ") are not updated until engineers have checked them (the "
+                                   "mass-deletion guard stopped them: much of their mail "
+                                   "disappeared at the source).")});
     }
     if (identity) {
       open.push_back(

@@ -387,8 +387,9 @@ TEST(IncidentReportTest, NotBackToNormalWhileUsersAreBlockedOrMailStranded) {
   IncidentReport r = BuildIncident(in);
   EXPECT_EQ(r.status, "Monitoring");
   EXPECT_THAT(r.markdown, Not(HasSubstr("back to normal")));
-  EXPECT_THAT(r.markdown, HasSubstr("Backup copies of 1 mailbox(es) of store st5 are not updated "
-                                    "until engineers have checked them"));
+  EXPECT_THAT(r.markdown, HasSubstr("Backup copies of 1 mailbox(es) of store st5 (bob) are not "
+                                    "updated until engineers have checked them (the mass-deletion "
+                                    "guard stopped them"));
   EXPECT_THAT(r.json, HasSubstr("\"back_to_normal\": false"));
 
   in = Inputs(DemoLikeJournal().events(), &healthy);
