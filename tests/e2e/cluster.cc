@@ -651,4 +651,23 @@ absl::StatusOr<std::string> AgentRecordedRole(const std::string& root, const std
   return std::string();
 }
 
+void RecordIncidentInputs(Cluster& c, const std::string& dir, const std::string& since) {
+  const std::vector<std::pair<std::string, std::vector<std::string>>> files = {
+      {"incident-journal.json", {"--json", "events", "--since", since, "--limit", "100000"}},
+      {"incident-status.json", {"--json", "status"}},
+      {"incident-stores.json", {"--json", "stores"}},
+  };
+  for (const auto& [name, args] : files) {
+    std::string out;
+    auto code = c.Slotctl(args, &out);
+    const std::string path = absl::StrCat(dir, "/", name);
+    std::ofstream f(path);
+    f << out;
+    f.close();
+    std::printf("  slotctl %s -> %s%s\n", absl::StrJoin(args, " ").c_str(), path.c_str(),
+                code.ok() && *code == 0 && f ? "" : " (FAILED)");
+  }
+  std::fflush(stdout);
+}
+
 }  // namespace slotkeeper::testing

@@ -194,6 +194,11 @@ absl::StatusOr<std::vector<slotkeeper::v1::TaskInfo>> ListAllTasks(Cluster& clus
 std::string MasterOf(const slotkeeper::v1::StoreInfo& store);
 // True when the store has a copy on `host` (whatever its role).
 bool HasCopyOn(const slotkeeper::v1::StoreInfo& store, const std::string& host);
+// Writes what `slotctl incident` reads (the journal since `since`, e.g.
+// "40s", the status, the stores) as JSON into `dir`: incident-journal.json,
+// incident-status.json, incident-stores.json (inputs of tools/slotctl's
+// golden tests); prints the paths.
+void RecordIncidentInputs(Cluster& c, const std::string& dir, const std::string& since);
 // Waits until recovery is over: every store healthy, no task running or
 // queued, and no store for which `refers` (e.g. "has a copy on imap4") holds.
 absl::Status WaitForFullRecovery(

@@ -83,28 +83,6 @@ std::string MasterOf(const v1::StoreInfo& s) {
   return "(none)";
 }
 
-// Writes what `slotctl incident` reads (the journal of the window, the
-// status, the stores) as JSON into `root`, for tools/slotctl's golden tests
-// (tools/slotctl/testdata/); prints the paths.
-void RecordIncidentInputs(Cluster& c, const std::string& root, const std::string& since) {
-  const std::vector<std::pair<std::string, std::vector<std::string>>> files = {
-      {"incident-journal.json", {"--json", "events", "--since", since, "--limit", "100000"}},
-      {"incident-status.json", {"--json", "status"}},
-      {"incident-stores.json", {"--json", "stores"}},
-  };
-  for (const auto& [name, args] : files) {
-    std::string out;
-    auto code = c.Slotctl(args, &out);
-    const std::string path = absl::StrCat(root, "/", name);
-    std::ofstream f(path);
-    f << out;
-    f.close();
-    std::printf("  slotctl %s -> %s%s\n", absl::StrJoin(args, " ").c_str(), path.c_str(),
-                code.ok() && *code == 0 && f ? "" : " (FAILED)");
-  }
-  std::fflush(stdout);
-}
-
 int RunDemo(const std::string& root) {
   g_start = absl::Now();
   std::vector<std::string> failures;

@@ -130,6 +130,14 @@ TEST(FaultHostKilledTest, FailoverAfterGraceAndReReplicationAfterReplaceAfter) {
 
   std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
   EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
+
+  // The journal of the fault (from just before the kill), kept with the
+  // test's outputs: tools/slotctl's incident golden test reads a recording
+  // of it (testdata/host_killed_recorded.*).
+  if (const char* outputs = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR"); outputs != nullptr) {
+    RecordIncidentInputs(c, outputs,
+                         absl::StrCat(absl::ToInt64Seconds(absl::Now() - killed) + 1, "s"));
+  }
 }
 
 }  // namespace

@@ -10,6 +10,9 @@
 //       suspect, down, failover after the grace, both units lost after
 //       replace_after, re-replication with one retry), with seeding that
 //       finished before the fault and an unrelated warning on imap2.
+//   testdata/host_killed_recorded.*  recorded by that fault test itself
+//       (it writes the same three files into its test outputs:
+//       bazel-testlogs/tests/e2e/fault_host_killed_test/test.outputs/).
 //
 // The write-up's clock is the status's coordinator_time_ms; its window
 // starts at the second of the first journaled event.
@@ -116,6 +119,8 @@ TEST(IncidentGoldenTest, DemoDriveUnitOutage) {
 }
 
 TEST(IncidentGoldenTest, HostKilledWrittenByHand) { Check("host_killed"); }
+
+TEST(IncidentGoldenTest, HostKilledRecordedByTheFaultTest) { Check("host_killed_recorded"); }
 
 }  // namespace
 }  // namespace slotkeeper::slotctl
