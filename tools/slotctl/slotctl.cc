@@ -20,6 +20,9 @@ const std::vector<FlagSpec>& GlobalFlags() {
        "the coordinator (default: $SLOTMGR_ADDR, else 127.0.0.1:7300)"},
       {"json", false, "", "machine-readable output (errors too)"},
       {"timeout", true, "DURATION", "deadline of each call (default 10s)"},
+      {"color", true, "always|never|auto",
+       "colour state words (default auto: only when stdout is a terminal and NO_COLOR is "
+       "unset; never with --json)"},
       {"tls_ca", true, "FILE", "mutual TLS: the cluster's CA (default: $SLOTKEEPER_TLS_CA)"},
       {"tls_cert", true, "FILE",
        "mutual TLS: your certificate, whose name has a role (default: $SLOTKEEPER_TLS_CERT)"},
@@ -65,15 +68,28 @@ void PrintFlags(std::ostream& out, const std::vector<FlagSpec>& flags) {
 
 void PrintOverview(std::ostream& out) {
   out << "slotctl: the operator's command line for Slotkeeper (talks to slotmgrd).\n\n"
-      << "Usage: slotctl [--server HOST:PORT] [--json] [--timeout DURATION] VERB [ARGS]\n\n"
+      << "Usage: slotctl [--server HOST:PORT] [--json] [--timeout DURATION] [--color WHEN] VERB "
+         "[ARGS]\n\n"
       << "Verbs:\n";
   Table table({"", ""});
   for (const VerbDef& v : AllVerbs()) table.AddRow({v.name, v.summary});
   table.Print(out, 2, /*with_header=*/false);
   out << "\nGlobal flags (before or after the verb):\n";
   PrintFlags(out, GlobalFlags());
-  out << "\nRun 'slotctl help VERB' for a verb's arguments and flags.\n"
-      << "Exit codes: 0 ok, 1 operation failed or problems found, 2 usage error.\n";
+  out << "\nDURATION: a number and a unit, or several: 90s, 30m, 1.5h, 1d12h (units ns us ms s m "
+         "h d).\n"
+      << "\nRun 'slotctl help VERB' for a verb's arguments and flags.\n"
+      << "\nExit codes:\n"
+      << "  " << kExitOk << "  ok (status: every store has a usable master and all its copies)\n"
+      << "  " << kExitFailed
+      << "  the operation failed, was refused or not confirmed, the server was unreachable, or "
+         "ksck found problems\n"
+      << "  " << kExitUsage << "  usage error\n"
+      << "  " << kExitDegraded
+      << "  status: mail safe, redundancy reduced (a store has fewer copies than required)\n"
+      << "  " << kExitMailAtRisk
+      << "  status: MAIL AT RISK (a store has no usable master, or is served only on doubted "
+         "evidence)\n";
 }
 
 void PrintVerbHelp(std::ostream& out, const VerbDef& verb) {
@@ -86,7 +102,8 @@ void PrintVerbHelp(std::ostream& out, const VerbDef& verb) {
     out << "\nFlags:\n";
     PrintFlags(out, verb.flags);
   }
-  out << "\nGlobal flags: --server HOST:PORT, --json, --timeout DURATION (see 'slotctl help').\n";
+  out << "\nGlobal flags: --server HOST:PORT, --json, --timeout DURATION, --color WHEN (see "
+         "'slotctl help').\n";
 }
 
 // Prints `status` as the one error line (or JSON object) and returns the
@@ -102,7 +119,7 @@ int ReportError(const Environment& env, bool json, const absl::Status& status,
       *env.err << "Run 'slotctl help" << (verb.empty() ? "" : " ") << verb << "' for usage.\n";
     }
   }
-  return usage ? 2 : 1;
+  return usage ? kExitUsage : kExitFailed;
 }
 
 // The transport the flags choose over the environment's defaults: a flag
@@ -229,7 +246,11 @@ int RunSlotctl(const std::vector<std::string>& args, const Environment& env) {
   inv.env = &env;
   inv.verb = verb->name;
   inv.json = parsed->Has("json");
-  inv.color = !inv.json && env.stdout_is_terminal && !env.no_color;
+  absl::StatusOr<bool> color =
+      ColorWanted(parsed->Get("color", "auto"), env.stdout_is_terminal, env.no_color);
+  if (!color.ok())
+    return ReportError(env, inv.json, UsageError(color.status().message()), verb->name);
+  inv.color = !inv.json && *color;
   inv.server = parsed->Get(
       "server", env.server_from_env.empty() ? std::string(kDefaultServer) : env.server_from_env);
   if (absl::Status s = ValidateHostPort(inv.server); !s.ok()) {
