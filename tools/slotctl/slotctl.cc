@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/grpc_util.h"
+#include "tools/slotctl/completion.h"
 #include "tools/slotctl/render.h"
 #include "tools/slotctl/verbs.h"
 
@@ -38,12 +39,49 @@ const std::vector<FlagSpec>& GlobalFlags() {
   return *flags;
 }
 
+const std::vector<VerbDef>& AllVerbs();
+
+absl::Status RunCompletion(Invocation& inv, const ParsedArgs& args) {
+  if (args.positional[0] != "bash") {
+    return UsageError(
+        absl::StrCat("no completion for shell \"", args.positional[0], "\" (only bash)"));
+  }
+  inv.out() << BashCompletion(AllVerbs(), GlobalFlags());
+  return absl::OkStatus();
+}
+
+// Verbs about slotctl itself rather than the cluster.
+std::vector<VerbDef> ToolVerbs() {
+  return {
+      {"completion",
+       {"completion bash"},
+       "print the bash completion script",
+       "Completes verbs, sub-verbs, flags and the values of choice and file flags.\n"
+       "Packages install it as /usr/share/bash-completion/completions/slotctl; to try it:\n"
+       "  source <(slotctl completion bash)",
+       {},
+       1,
+       1,
+       RunCompletion},
+  };
+}
+
+// True for the verbs of ToolVerbs(), which need neither a server nor a
+// transport choice.
+bool IsToolVerb(const VerbDef& verb) {
+  for (const VerbDef& v : ToolVerbs()) {
+    if (v.name == verb.name) return true;
+  }
+  return false;
+}
+
 const std::vector<VerbDef>& AllVerbs() {
   static const auto* verbs = [] {
     auto* all = new std::vector<VerbDef>(ReadVerbs());
     for (VerbDef& v : WriteVerbs()) all->push_back(std::move(v));
     for (VerbDef& v : SafetyVerbs()) all->push_back(std::move(v));
     for (VerbDef& v : AutomationVerbs()) all->push_back(std::move(v));
+    for (VerbDef& v : ToolVerbs()) all->push_back(std::move(v));
     return all;
   }();
   return *verbs;
@@ -259,7 +297,7 @@ int RunSlotctl(const std::vector<std::string>& args, const Environment& env) {
                            parsed->Has("server") ? "--server: " : "SLOTMGR_ADDR: ", s.message())),
                        verb->name);
   }
-  if (env.install_transport) {
+  if (env.install_transport && !IsToolVerb(*verb)) {
     const std::string server_name =
         parsed->Get("tls_server_name", env.server_name_from_env.empty() ? std::string("slotmgr")
                                                                         : env.server_name_from_env);
