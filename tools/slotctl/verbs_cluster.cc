@@ -203,7 +203,6 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
   }
   std::ostream& out = inv.out();
   const int64_t now = st->coordinator_time_ms() != 0 ? st->coordinator_time_ms() : inv.NowMs();
-  const int no_master = safety.no_master, degraded = safety.degraded, kept = safety.kept;
   out << "slotmgrd " << inv.server << " at " << FormatTime(now) << "\n";
   PrintMailHeadline(inv, *st, safety);
   out << "Automation: " << AutomationLine(st->automation(), now, inv.color) << "\n";
@@ -218,8 +217,10 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
       << st->slots_seeding() << " seeding, " << st->slots_spare() << " spare, " << st->slots_lost()
       << " lost\n";
   out << "Stores: " << st->stores_total() << " total, " << st->stores_healthy() << " healthy, "
-      << degraded << " under-replicated, " << no_master << " without usable master"
-      << (kept > 0 ? absl::StrCat(", ", kept, " served by a master on doubted evidence") : "")
+      << safety.degraded << " under-replicated, " << safety.no_master << " without usable master"
+      << (safety.kept > 0
+              ? absl::StrCat(", ", safety.kept, " served by a master on doubted evidence")
+              : "")
       << "\n";
 
   if (st->troubled_hosts_size() > 0) {
