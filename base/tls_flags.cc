@@ -9,7 +9,7 @@ ABSL_FLAG(std::string, tls_key, "", "mutual TLS: PEM file of this process's priv
 ABSL_FLAG(bool, insecure_loopback_only, false,
           "no TLS: plaintext, refused on every address but 127.0.0.0/8, [::1] and localhost "
           "(tests and demos on one machine)");
-ABSL_FLAG(absl::Duration, tls_refresh, absl::Minutes(1),
+ABSL_FLAG(slotkeeper::FlagDuration, tls_refresh, absl::Minutes(1),
           "how often the TLS files are re-read (rotated certificates; SIGHUP re-reads at once)");
 
 namespace slotkeeper {

@@ -4,6 +4,7 @@
 //   --tls_ca=FILE --tls_cert=FILE --tls_key=FILE   mutual TLS
 //   --insecure_loopback_only                       plaintext on loopback only
 //   --tls_refresh=DURATION                         how often the files are re-read
+//                                                  (base/duration.h: e.g. 90s, 1h)
 //
 // Exactly one of the two must be chosen: a binary given neither refuses to
 // start (there is no silent plaintext default, so a production host cannot
@@ -17,13 +18,14 @@
 #include "absl/flags/declare.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/duration.h"
 #include "base/tls.h"
 
 ABSL_DECLARE_FLAG(std::string, tls_ca);
 ABSL_DECLARE_FLAG(std::string, tls_cert);
 ABSL_DECLARE_FLAG(std::string, tls_key);
 ABSL_DECLARE_FLAG(bool, insecure_loopback_only);
-ABSL_DECLARE_FLAG(absl::Duration, tls_refresh);
+ABSL_DECLARE_FLAG(slotkeeper::FlagDuration, tls_refresh);
 
 namespace slotkeeper {
 

@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/duration.h"
 #include "base/http_server.h"
 #include "base/log.h"
 #include "base/log_flags.h"
@@ -39,28 +40,30 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7300", "gRPC address (HOST:PORT; port 0 = any)");
 ABSL_FLAG(std::string, data_dir, "", "directory of the RocksDB state (required)");
-ABSL_FLAG(absl::Duration, heartbeat, absl::Seconds(1), "agent report interval; also the tick");
-ABSL_FLAG(absl::Duration, suspect_after, absl::Seconds(5), "silence before a host is SUSPECT");
-ABSL_FLAG(absl::Duration, down_after, absl::Seconds(30), "silence before a host is DOWN");
-ABSL_FLAG(absl::Duration, failover_grace, absl::Minutes(10),
+ABSL_FLAG(slotkeeper::FlagDuration, heartbeat, absl::Seconds(1),
+          "agent report interval; also the tick");
+ABSL_FLAG(slotkeeper::FlagDuration, suspect_after, absl::Seconds(5),
+          "silence before a host is SUSPECT");
+ABSL_FLAG(slotkeeper::FlagDuration, down_after, absl::Seconds(30), "silence before a host is DOWN");
+ABSL_FLAG(slotkeeper::FlagDuration, failover_grace, absl::Minutes(10),
           "wait before failing over a store whose master is merely silent");
-ABSL_FLAG(absl::Duration, failover_grace_hard, absl::Seconds(30),
+ABSL_FLAG(slotkeeper::FlagDuration, failover_grace_hard, absl::Seconds(30),
           "wait before failing over on hard evidence from a live agent");
-ABSL_FLAG(absl::Duration, lease, absl::Seconds(20), "master lease duration");
-ABSL_FLAG(absl::Duration, max_clock_skew, absl::Seconds(5), "allowed agent clock offset");
-ABSL_FLAG(absl::Duration, replace_after, absl::Hours(1),
+ABSL_FLAG(slotkeeper::FlagDuration, lease, absl::Seconds(20), "master lease duration");
+ABSL_FLAG(slotkeeper::FlagDuration, max_clock_skew, absl::Seconds(5), "allowed agent clock offset");
+ABSL_FLAG(slotkeeper::FlagDuration, replace_after, absl::Hours(1),
           "a failed drive unit, or every unit of a host DOWN, is declared lost (and "
           "replaced) after this");
-ABSL_FLAG(absl::Duration, max_failover_lag, absl::Minutes(1),
+ABSL_FLAG(slotkeeper::FlagDuration, max_failover_lag, absl::Minutes(1),
           "a replica further behind is not promoted without --force");
 ABSL_FLAG(double, max_down_fraction, 0.3, "mass-failure brake: silent fraction of hosts");
 ABSL_FLAG(int, mass_failure_min_hosts, 2, "mass-failure brake: at least this many silent hosts");
 ABSL_FLAG(int, failover_rate_limit, 20, "automatic failovers allowed per window");
-ABSL_FLAG(absl::Duration, failover_rate_window, absl::Minutes(10), "rate-limit window");
-ABSL_FLAG(absl::Duration, final_pull_deadline, absl::Seconds(30),
+ABSL_FLAG(slotkeeper::FlagDuration, failover_rate_window, absl::Minutes(10), "rate-limit window");
+ABSL_FLAG(slotkeeper::FlagDuration, final_pull_deadline, absl::Seconds(30),
           "before failing over from a master that can still be read, the replica pulls from it "
           "once more within this time (0: never)");
-ABSL_FLAG(absl::Duration, failover_store_cooldown, absl::Hours(1),
+ABSL_FLAG(slotkeeper::FlagDuration, failover_store_cooldown, absl::Hours(1),
           "no second automatic failover of the same store within this");
 ABSL_FLAG(double, evidence_brake_host_fraction, 0.3,
           "evidence brake: hard evidence arriving on more than this share of the hosts within "
@@ -69,14 +72,14 @@ ABSL_FLAG(int, evidence_brake_min_hosts, 2, "evidence brake: ... and on at least
 ABSL_FLAG(double, evidence_brake_unit_fraction, 0.2,
           "evidence brake: or on more than this share of the drive units");
 ABSL_FLAG(int, evidence_brake_min_units, 3, "evidence brake: ... and on at least this many units");
-ABSL_FLAG(absl::Duration, evidence_brake_window, absl::Minutes(2),
+ABSL_FLAG(slotkeeper::FlagDuration, evidence_brake_window, absl::Minutes(2),
           "evidence brake: what arrives within this counts as arriving at once");
 ABSL_FLAG(
     int, max_units_lost_per_hour, 4,
     "drive units declared lost per sliding hour (operators exceed it with mark-lost --force)");
 ABSL_FLAG(int, max_rereplications_per_hour, 100,
           "stores given new replicas by automation per sliding hour");
-ABSL_FLAG(absl::Duration, flap_half_life, absl::Minutes(15),
+ABSL_FLAG(slotkeeper::FlagDuration, flap_half_life, absl::Minutes(15),
           "flap damping: a drive unit's failure penalty halves every this long");
 ABSL_FLAG(double, flap_suppress_threshold, 2.5,
           "flap damping: a unit whose penalty (1 per failure, decaying) reaches this is held out "
@@ -85,10 +88,10 @@ ABSL_FLAG(int, max_incoming_per_host, 2, "replication tasks writing to one host 
 ABSL_FLAG(int, max_outgoing_per_host, 2, "replication tasks reading from one host at once");
 ABSL_FLAG(int, max_tasks, 64, "replication tasks at once in the cluster");
 ABSL_FLAG(int, max_task_attempts, 5, "a task fails for good after this many attempts");
-ABSL_FLAG(absl::Duration, task_retry_backoff, absl::Seconds(30), "first retry backoff");
+ABSL_FLAG(slotkeeper::FlagDuration, task_retry_backoff, absl::Seconds(30), "first retry backoff");
 ABSL_FLAG(double, placement_headroom, 0.2, "room beyond a store's bytes for a new replica");
 ABSL_FLAG(int, copies, 3, "copies of a store (master included) when CreateStore gives none");
-ABSL_FLAG(absl::Duration, journal_max_age, absl::Hours(24 * 90),
+ABSL_FLAG(slotkeeper::FlagDuration, journal_max_age, absl::Hours(24 * 90),
           "events older than this are pruned (never those of trouble still open)");
 ABSL_FLAG(int64_t, journal_max_events, 1000000,
           "at most this many events are kept (never pruning those of trouble still open)");

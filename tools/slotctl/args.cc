@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/duration.h"
 #include "proto/model_util.h"
 
 namespace slotkeeper::slotctl {
@@ -140,40 +141,12 @@ absl::StatusOr<std::vector<v1::SlotRef>> ParseSlotRefList(absl::string_view text
 }
 
 absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text, absl::string_view what) {
-  const auto bad = [&] {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " \"", text, "\" is not a duration (use e.g. 90s, 30m, 2h, 1d, 1h30m)"));
-  };
-  if (text.empty()) return bad();
-  absl::Duration total = absl::ZeroDuration();
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t start = i;
-    while (i < text.size() && absl::ascii_isdigit(static_cast<unsigned char>(text[i]))) ++i;
-    if (i == start || i - start > 9) return bad();
-    int64_t n = 0;
-    if (!absl::SimpleAtoi(text.substr(start, i - start), &n)) return bad();
-    size_t unit_start = i;
-    while (i < text.size() && absl::ascii_isalpha(static_cast<unsigned char>(text[i]))) ++i;
-    absl::string_view unit = text.substr(unit_start, i - unit_start);
-    if (unit == "ms") {
-      total += absl::Milliseconds(n);
-    } else if (unit == "s") {
-      total += absl::Seconds(n);
-    } else if (unit == "m") {
-      total += absl::Minutes(n);
-    } else if (unit == "h") {
-      total += absl::Hours(n);
-    } else if (unit == "d") {
-      total += absl::Hours(24 * n);
-    } else {
-      return bad();
-    }
-  }
-  if (total <= absl::ZeroDuration()) {
+  absl::StatusOr<absl::Duration> d = ::slotkeeper::ParseDuration(text, what);
+  if (!d.ok()) return d.status();
+  if (*d <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat(what, " must be longer than zero"));
   }
-  return total;
+  return *d;
 }
 
 absl::StatusOr<int> ParseIntInRange(absl::string_view text, int min, int max,

@@ -55,7 +55,8 @@ absl::StatusOr<std::vector<v1::SlotRef>> ParseSlotRefList(absl::string_view text
 // the error names it as `what`.
 absl::Status ValidateName(absl::string_view text, absl::string_view what);
 
-// "90s", "30m", "2h", "1d", "1h30m", "500ms". Must be > 0.
+// The cluster's one duration grammar (base/duration.h: "90s", "1.5h", "1d12h",
+// "500ms"); must be longer than zero.
 absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text, absl::string_view what);
 
 // An integer within [min, max].

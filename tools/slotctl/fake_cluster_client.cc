@@ -263,6 +263,7 @@ absl::StatusOr<v1::MarkLostResponse> FakeClusterClient::MarkLost(
         absl::StrCat("host ", request.host(), " has no drive unit ", request.unit()));
   }
   unit->set_state(v1::UNIT_LOST);
+  c_->automation.set_units_lost_last_hour(c_->automation.units_lost_last_hour() + 1);
   v1::MarkLostResponse resp;
   for (const v1::SlotInfo& s : h->slots()) {
     bool on_unit = false;
@@ -328,8 +329,17 @@ absl::StatusOr<v1::ReinstateUnitResponse> FakeClusterClient::ReinstateUnit(
     return s;
   }
   c_->last_reinstate = request;
-  if (c_->FindHost(request.host()) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("no host '", request.host(), "'"));
+  v1::HostInfo* h = c_->FindHost(request.host());
+  if (h == nullptr) return absl::NotFoundError(absl::StrCat("no host '", request.host(), "'"));
+  // The coordinator's first checks (slotmgr/reinstate.cc), dry run or not.
+  const std::string name = absl::StrCat(request.host(), "/", request.unit());
+  const v1::UnitInfo* unit = nullptr;
+  for (const v1::UnitInfo& u : h->units()) {
+    if (u.name() == request.unit()) unit = &u;
+  }
+  if (unit == nullptr) return absl::NotFoundError(absl::StrCat("no drive unit ", name));
+  if (unit->state() == v1::UNIT_ONLINE) {
+    return absl::FailedPreconditionError(absl::StrCat(name, " is online: nothing to reinstate"));
   }
   if (!c_->reinstate_error.ok()) return c_->reinstate_error;
   v1::ReinstateUnitResponse resp = c_->reinstate;

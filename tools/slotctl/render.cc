@@ -10,6 +10,15 @@
 
 namespace slotkeeper::slotctl {
 
+absl::StatusOr<bool> ColorWanted(absl::string_view when, bool stdout_is_terminal,
+                                 bool no_color_set) {
+  if (when == "always") return true;
+  if (when == "never") return false;
+  if (when == "auto") return stdout_is_terminal && !no_color_set;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--color \"", when, "\" is not always, never or auto"));
+}
+
 std::string Paint(absl::string_view text, Tone tone, bool color) {
   if (!color || tone == Tone::kPlain) return std::string(text);
   const char* code = "";
@@ -134,6 +143,19 @@ Tone StoreStateTone(v1::StoreState s) {
       return Tone::kWarn;
     default:
       return Tone::kBad;
+  }
+}
+
+Tone TaskStateTone(v1::TaskState s) {
+  switch (s) {
+    case v1::TASK_FAILED:
+      return Tone::kBad;
+    case v1::TASK_BACKOFF:
+      return Tone::kWarn;
+    case v1::TASK_DONE:
+      return Tone::kGood;
+    default:
+      return Tone::kPlain;
   }
 }
 

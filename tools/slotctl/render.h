@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "base/json.h"
 #include "google/protobuf/message.h"
@@ -20,6 +21,12 @@
 namespace slotkeeper::slotctl {
 
 enum class Tone { kPlain, kGood, kWarn, kBad, kDim };
+
+// Whether to colour, from --color's `when` (always, never, auto): auto
+// colours only a terminal, and only while NO_COLOR is unset. An unknown
+// `when` is INVALID_ARGUMENT naming the flag and the value.
+absl::StatusOr<bool> ColorWanted(absl::string_view when, bool stdout_is_terminal,
+                                 bool no_color_set);
 
 // Wraps `text` in ANSI colour for `tone` when `color` is on.
 std::string Paint(absl::string_view text, Tone tone, bool color);
@@ -62,6 +69,9 @@ std::string ShownSlot(const v1::SlotRef& ref);
 
 Tone HostStateTone(v1::HostState state);
 Tone StoreStateTone(v1::StoreState state);
+// Failed red, waiting to retry yellow, done green; queued, running and
+// cancelled plain.
+Tone TaskStateTone(v1::TaskState state);
 
 // The proto's JSON with snake_case field names and every field printed (so
 // that scripts see stable keys), on one line when `compact`.

@@ -38,6 +38,19 @@ TEST(TableTest, NoColourWhenOff) {
   EXPECT_EQ(VisibleWidth("–"), 1u);
 }
 
+TEST(ColorWantedTest, AlwaysNeverAuto) {
+  for (bool terminal : {false, true}) {
+    for (bool no_color : {false, true}) {
+      EXPECT_TRUE(*ColorWanted("always", terminal, no_color));
+      EXPECT_FALSE(*ColorWanted("never", terminal, no_color));
+      EXPECT_EQ(*ColorWanted("auto", terminal, no_color), terminal && !no_color);
+    }
+  }
+  absl::StatusOr<bool> bad = ColorWanted("yes", true, false);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "--color \"yes\" is not always, never or auto");
+}
+
 TEST(FormatTest, TimesAndSizes) {
   const int64_t now = 1'800'000'000'000;
   EXPECT_EQ(FormatAgo(now - 90'000, now), "1m ago");

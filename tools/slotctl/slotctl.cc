@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "base/grpc_util.h"
+#include "tools/slotctl/completion.h"
 #include "tools/slotctl/render.h"
 #include "tools/slotctl/verbs.h"
 
@@ -20,6 +21,9 @@ const std::vector<FlagSpec>& GlobalFlags() {
        "the coordinator (default: $SLOTMGR_ADDR, else 127.0.0.1:7300)"},
       {"json", false, "", "machine-readable output (errors too)"},
       {"timeout", true, "DURATION", "deadline of each call (default 10s)"},
+      {"color", true, "always|never|auto",
+       "colour state words (default auto: only when stdout is a terminal and NO_COLOR is "
+       "unset; never with --json)"},
       {"tls_ca", true, "FILE", "mutual TLS: the cluster's CA (default: $SLOTKEEPER_TLS_CA)"},
       {"tls_cert", true, "FILE",
        "mutual TLS: your certificate, whose name has a role (default: $SLOTKEEPER_TLS_CERT)"},
@@ -35,12 +39,49 @@ const std::vector<FlagSpec>& GlobalFlags() {
   return *flags;
 }
 
+const std::vector<VerbDef>& AllVerbs();
+
+absl::Status RunCompletion(Invocation& inv, const ParsedArgs& args) {
+  if (args.positional[0] != "bash") {
+    return UsageError(
+        absl::StrCat("no completion for shell \"", args.positional[0], "\" (only bash)"));
+  }
+  inv.out() << BashCompletion(AllVerbs(), GlobalFlags());
+  return absl::OkStatus();
+}
+
+// Verbs about slotctl itself rather than the cluster.
+std::vector<VerbDef> ToolVerbs() {
+  return {
+      {"completion",
+       {"completion bash"},
+       "print the bash completion script",
+       "Completes verbs, sub-verbs, flags and the values of choice and file flags.\n"
+       "Packages install it as /usr/share/bash-completion/completions/slotctl; to try it:\n"
+       "  source <(slotctl completion bash)",
+       {},
+       1,
+       1,
+       RunCompletion},
+  };
+}
+
+// True for the verbs of ToolVerbs(), which need neither a server nor a
+// transport choice.
+bool IsToolVerb(const VerbDef& verb) {
+  for (const VerbDef& v : ToolVerbs()) {
+    if (v.name == verb.name) return true;
+  }
+  return false;
+}
+
 const std::vector<VerbDef>& AllVerbs() {
   static const auto* verbs = [] {
     auto* all = new std::vector<VerbDef>(ReadVerbs());
     for (VerbDef& v : WriteVerbs()) all->push_back(std::move(v));
     for (VerbDef& v : SafetyVerbs()) all->push_back(std::move(v));
     for (VerbDef& v : AutomationVerbs()) all->push_back(std::move(v));
+    for (VerbDef& v : ToolVerbs()) all->push_back(std::move(v));
     return all;
   }();
   return *verbs;
@@ -65,15 +106,28 @@ void PrintFlags(std::ostream& out, const std::vector<FlagSpec>& flags) {
 
 void PrintOverview(std::ostream& out) {
   out << "slotctl: the operator's command line for Slotkeeper (talks to slotmgrd).\n\n"
-      << "Usage: slotctl [--server HOST:PORT] [--json] [--timeout DURATION] VERB [ARGS]\n\n"
+      << "Usage: slotctl [--server HOST:PORT] [--json] [--timeout DURATION] [--color WHEN] VERB "
+         "[ARGS]\n\n"
       << "Verbs:\n";
   Table table({"", ""});
   for (const VerbDef& v : AllVerbs()) table.AddRow({v.name, v.summary});
   table.Print(out, 2, /*with_header=*/false);
   out << "\nGlobal flags (before or after the verb):\n";
   PrintFlags(out, GlobalFlags());
-  out << "\nRun 'slotctl help VERB' for a verb's arguments and flags.\n"
-      << "Exit codes: 0 ok, 1 operation failed or problems found, 2 usage error.\n";
+  out << "\nDURATION: a number and a unit, or several: 90s, 30m, 1.5h, 1d12h (units ns us ms s m "
+         "h d).\n"
+      << "\nRun 'slotctl help VERB' for a verb's arguments and flags.\n"
+      << "\nExit codes:\n"
+      << "  " << kExitOk << "  ok (status: every store has a usable master and all its copies)\n"
+      << "  " << kExitFailed
+      << "  the operation failed, was refused or not confirmed, the server was unreachable, or "
+         "ksck found problems\n"
+      << "  " << kExitUsage << "  usage error\n"
+      << "  " << kExitDegraded
+      << "  status: mail safe, redundancy reduced (a store has fewer copies than required)\n"
+      << "  " << kExitMailAtRisk
+      << "  status: MAIL AT RISK (a store has no usable master, or is served only on doubted "
+         "evidence)\n";
 }
 
 void PrintVerbHelp(std::ostream& out, const VerbDef& verb) {
@@ -86,7 +140,8 @@ void PrintVerbHelp(std::ostream& out, const VerbDef& verb) {
     out << "\nFlags:\n";
     PrintFlags(out, verb.flags);
   }
-  out << "\nGlobal flags: --server HOST:PORT, --json, --timeout DURATION (see 'slotctl help').\n";
+  out << "\nGlobal flags: --server HOST:PORT, --json, --timeout DURATION, --color WHEN (see "
+         "'slotctl help').\n";
 }
 
 // Prints `status` as the one error line (or JSON object) and returns the
@@ -102,7 +157,7 @@ int ReportError(const Environment& env, bool json, const absl::Status& status,
       *env.err << "Run 'slotctl help" << (verb.empty() ? "" : " ") << verb << "' for usage.\n";
     }
   }
-  return usage ? 2 : 1;
+  return usage ? kExitUsage : kExitFailed;
 }
 
 // The transport the flags choose over the environment's defaults: a flag
@@ -229,7 +284,11 @@ int RunSlotctl(const std::vector<std::string>& args, const Environment& env) {
   inv.env = &env;
   inv.verb = verb->name;
   inv.json = parsed->Has("json");
-  inv.color = !inv.json && env.stdout_is_terminal && !env.no_color;
+  absl::StatusOr<bool> color =
+      ColorWanted(parsed->Get("color", "auto"), env.stdout_is_terminal, env.no_color);
+  if (!color.ok())
+    return ReportError(env, inv.json, UsageError(color.status().message()), verb->name);
+  inv.color = !inv.json && *color;
   inv.server = parsed->Get(
       "server", env.server_from_env.empty() ? std::string(kDefaultServer) : env.server_from_env);
   if (absl::Status s = ValidateHostPort(inv.server); !s.ok()) {
@@ -238,7 +297,7 @@ int RunSlotctl(const std::vector<std::string>& args, const Environment& env) {
                            parsed->Has("server") ? "--server: " : "SLOTMGR_ADDR: ", s.message())),
                        verb->name);
   }
-  if (env.install_transport) {
+  if (env.install_transport && !IsToolVerb(*verb)) {
     const std::string server_name =
         parsed->Get("tls_server_name", env.server_name_from_env.empty() ? std::string("slotmgr")
                                                                         : env.server_name_from_env);

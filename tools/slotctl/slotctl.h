@@ -5,8 +5,8 @@
 // connect) in an Environment, so that tests drive it with a fake cluster and
 // string streams. main() only fills the Environment.
 //
-// Exit codes: 0 ok; 1 the operation failed (server error, refusal,
-// unreachable server) or ksck found problems; 2 usage error.
+// Exit codes: kExitOk, kExitFailed, kExitUsage below; `status` also says
+// whether mail is safe with kExitDegraded or kExitMailAtRisk.
 #ifndef SLOTKEEPER_TOOLS_SLOTCTL_SLOTCTL_H_
 #define SLOTKEEPER_TOOLS_SLOTCTL_SLOTCTL_H_
 
@@ -25,6 +25,18 @@
 namespace slotkeeper::slotctl {
 
 inline constexpr char kDefaultServer[] = "127.0.0.1:7300";
+
+// Every verb: 0 ok; 1 the operation failed (server error, refusal, not
+// confirmed, unreachable server) or ksck found problems; 2 usage error.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailed = 1;
+inline constexpr int kExitUsage = 2;
+// `status` only, for scripts and monitoring: every store has a usable
+// master but some have fewer copies than required ...
+inline constexpr int kExitDegraded = 3;
+// ... or some store has no usable master: mail for its users is not being
+// delivered (or only on a master whose own slot reports hard evidence).
+inline constexpr int kExitMailAtRisk = 4;
 
 // Makes a client for `server` (HOST:PORT, already validated) whose unary
 // calls time out after `timeout`.

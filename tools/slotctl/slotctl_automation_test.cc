@@ -155,7 +155,8 @@ TEST_F(AutomationVerbsTest, MarkLostForcePassesTheLimit) {
   RunResult r = Run({"mark-lost", "imap4/du2", "--yes", "--force"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(cluster_.last_mark_lost.force());
-  r = Run({"mark-lost", "imap4/du2", "--yes"});
+  r = Run({"mark-lost", "imap4/du1", "--yes"});  // du2 is lost now
+  EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_FALSE(cluster_.last_mark_lost.force());
 }
 

@@ -29,7 +29,7 @@ class ReadVerbsTest : public ::testing::Test {
 
 TEST_F(ReadVerbsTest, StatusSaysMailIsAtRiskAndWhy) {
   RunResult r = Run({"status"});
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.code, kExitMailAtRisk) << r.err;
   EXPECT_THAT(r.out, HasSubstr("MAIL AT RISK: 1 store(s) without a usable master"));
   EXPECT_THAT(r.out, HasSubstr("Hosts: 4 up; 0 draining"));
   EXPECT_THAT(r.out, HasSubstr("3 master, 5 replica, 1 seeding, 2 spare, 0 lost"));

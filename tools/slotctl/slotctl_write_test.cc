@@ -128,7 +128,7 @@ TEST_F(WriteVerbsTest, MarkLostAsksUnlessYes) {
   RunResult r = Run({"mark-lost", "imap4/du2"}, "n\n");
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err, HasSubstr("Declare drive unit imap4/du2 permanently lost?"));
-  EXPECT_THAT(cluster_.calls, IsEmpty());
+  EXPECT_THAT(cluster_.calls, ElementsAre("GetHost", "GetAutomation"));  // read-only checks
 
   r = Run({"mark-lost", "imap4/du2"}, "y\n");
   EXPECT_EQ(r.code, 0) << r.err;
@@ -144,7 +144,8 @@ TEST_F(WriteVerbsTest, MarkLostAsksUnlessYes) {
   r = Run({"mark-lost", "imap4/du7", "--yes"});
   EXPECT_EQ(r.code, 1);
   EXPECT_THAT(r.err,
-              HasSubstr("mark-lost \"imap4/du7\": not found (host imap4 has no drive unit du7)"));
+              HasSubstr("mark-lost \"imap4/du7\": not found (host imap4 has no drive unit du7; "
+                        "it has du1, du2)"));
 }
 
 TEST_F(WriteVerbsTest, AutomationPauseNeedsAReasonAndRecordsWho) {

@@ -152,12 +152,9 @@ absl::Status RunTasks(Invocation& inv, const ParsedArgs& args) {
       note = absl::StrCat("retry ", FormatAgo(t.next_attempt_ms(), now), note.empty() ? "" : ": ",
                           note);
     }
-    Tone tone = t.state() == v1::TASK_FAILED
-                    ? Tone::kBad
-                    : (t.state() == v1::TASK_BACKOFF ? Tone::kWarn : Tone::kPlain);
-    table.AddRow({t.id(), model::Name(t.kind()), Paint(model::Name(t.state()), tone, inv.color),
-                  t.store(), ShownSlot(t.source()), ShownSlot(t.target()),
-                  absl::StrCat(t.priority()),
+    table.AddRow({t.id(), model::Name(t.kind()),
+                  Paint(model::Name(t.state()), TaskStateTone(t.state()), inv.color), t.store(),
+                  ShownSlot(t.source()), ShownSlot(t.target()), absl::StrCat(t.priority()),
                   absl::StrCat(p.users_done(), "/",
                                p.users_total() > 0 ? absl::StrCat(p.users_total()) : "?"),
                   FormatPercent(p.bytes_done(), p.bytes_total()),
@@ -345,7 +342,11 @@ std::vector<VerbDef> ReadVerbs() {
        "is mail safe? the whole cluster on one screen",
        "Shows whether every store has a usable master, hosts by state, drive units and\n"
        "filesystems with conditions, slots by role, stores that are under-replicated or\n"
-       "without a usable master, re-replication progress and the automation state.",
+       "without a usable master, re-replication progress and the automation state.\n"
+       "Exit code (with --json too), for scripts and monitoring: 0 every store has a\n"
+       "usable master and all its copies; 3 mail safe but some store has fewer copies\n"
+       "than required; 4 MAIL AT RISK: some store has no usable master (or is served\n"
+       "only on doubted evidence); 1 the status could not be read.",
        {},
        0,
        0,
@@ -473,7 +474,7 @@ std::vector<VerbDef> ReadVerbs() {
        "first fault. --format json gives the same facts as fields; the global --json\n"
        "wraps the Markdown with its title and status.",
        {{"since", true, "DURATION", "the window (default 6h)"},
-        {"format", true, "FORMAT", "markdown (default) or json"}},
+        {"format", true, "markdown|json", "markdown (default) or json"}},
        0,
        0,
        RunIncident},

@@ -237,6 +237,45 @@ absl::Status RunUndrain(Invocation& inv, const ParsedArgs& args) {
   return RunDrainOrUndrain(inv, args, false);
 }
 
+// What the coordinator would refuse, asked before the operator is: the host
+// and its unit exist, the unit is not lost already, and (without --force)
+// one more unit stays within the hourly limit. Read-only; the coordinator
+// checks again when it acts.
+absl::Status CheckMarkLost(Invocation& inv, const v1::MarkLostRequest& req) {
+  v1::GetHostRequest get;
+  get.set_host(req.host());
+  absl::StatusOr<v1::HostInfo> host = inv.Client().GetHost(get);
+  if (!host.ok()) return host.status();
+  const v1::UnitInfo* unit = nullptr;
+  for (const v1::UnitInfo& u : host->units()) {
+    if (u.name() == req.unit()) unit = &u;
+  }
+  if (unit == nullptr) {
+    std::vector<std::string> names;
+    for (const v1::UnitInfo& u : host->units()) names.push_back(u.name());
+    return absl::NotFoundError(absl::StrCat("host ", req.host(), " has no drive unit ", req.unit(),
+                                            "; it has ", absl::StrJoin(names, ", ")));
+  }
+  if (unit->state() == v1::UNIT_LOST) {
+    return absl::FailedPreconditionError(absl::StrCat("drive unit ", req.host(), "/", req.unit(),
+                                                      " is already lost; nothing to do"));
+  }
+  if (req.force()) return absl::OkStatus();
+  absl::StatusOr<v1::AutomationState> automation = inv.Client().GetAutomation({});
+  if (!automation.ok()) return automation.status();
+  // A limit of 0 is not reported (an older coordinator): it decides alone.
+  if (automation->units_lost_limit() > 0 &&
+      automation->units_lost_last_hour() + 1 > automation->units_lost_limit()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(automation->units_lost_last_hour(),
+                     " drive unit(s) declared lost in the last hour; one "
+                     "more would pass the limit of ",
+                     automation->units_lost_limit(),
+                     " (slotmgrd --max_units_lost_per_hour); --force exceeds it"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status RunMarkLost(Invocation& inv, const ParsedArgs& args) {
   absl::StatusOr<v1::SlotRef> ref = ParseSlotRef(args.positional[0], "HOST/UNIT");
   if (!ref.ok()) return UsageError(ref.status().message());
@@ -246,8 +285,13 @@ absl::Status RunMarkLost(Invocation& inv, const ParsedArgs& args) {
   req.set_reason(args.Get("reason", "no reason given (slotctl)"));
   req.set_force(args.Has("force"));
   const std::string target = ShownSlot(*ref);
+  if (!args.Has("yes") && inv.json) {
+    return UsageError("with --json, mark-lost needs --yes (no prompt in JSON mode)");
+  }
+  if (absl::Status s = CheckMarkLost(inv, req); !s.ok()) {
+    return Annotate(s, absl::StrCat("mark-lost \"", target, "\""));
+  }
   if (!args.Has("yes")) {
-    if (inv.json) return UsageError("with --json, mark-lost needs --yes (no prompt in JSON mode)");
     if (!Confirm(inv, absl::StrCat("Declare drive unit ", target,
                                    " permanently lost? Its slots will be replaced elsewhere and "
                                    "dropped; this cannot be undone."))) {

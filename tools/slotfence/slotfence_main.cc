@@ -42,13 +42,15 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/duration.h"
 #include "tools/slotfence/fence_policy.h"
 
 ABSL_FLAG(std::string, lease_file, "", "the slot's lease file, written by replicatord (required)");
 ABSL_FLAG(std::string, store, "", "stop unless the lease is for this store");
 ABSL_FLAG(uint64_t, epoch, 0, "stop unless the lease is for this master epoch");
-ABSL_FLAG(absl::Duration, poll, absl::Milliseconds(100), "how often the lease file is read");
-ABSL_FLAG(absl::Duration, stop_grace, absl::Seconds(3),
+ABSL_FLAG(slotkeeper::FlagDuration, poll, absl::Milliseconds(100),
+          "how often the lease file is read");
+ABSL_FLAG(slotkeeper::FlagDuration, stop_grace, absl::Seconds(3),
           "time between SIGTERM and SIGKILL when stopping the server");
 
 namespace {

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/clock.h"
+#include "base/duration.h"
 #include "base/grpc_util.h"
 #include "base/tls_flags.h"
 #include "replicator/sync/checkpoint_store.h"
@@ -63,12 +64,12 @@ ABSL_FLAG(bool, delta, true,
           "incremental: ask the source for delta manifests (changed paths since the "
           "checkpoint) instead of walking every changed user's tree; falls back to full");
 ABSL_FLAG(bool, quiet, false, "do not list failed users one by one");
-ABSL_FLAG(absl::Duration, call_timeout, slotkeeper::sync::PeerTimeouts().call,
+ABSL_FLAG(slotkeeper::FlagDuration, call_timeout, slotkeeper::sync::PeerTimeouts().call,
           "give up on a ListUsers call after this long");
-ABSL_FLAG(absl::Duration, manifest_timeout, slotkeeper::sync::PeerTimeouts().manifest,
+ABSL_FLAG(slotkeeper::FlagDuration, manifest_timeout, slotkeeper::sync::PeerTimeouts().manifest,
           "give up on a user's manifest after this long (the source hashes files it has no "
           "cached hash for before it answers)");
-ABSL_FLAG(absl::Duration, stall_timeout, slotkeeper::sync::PeerTimeouts().stall,
+ABSL_FLAG(slotkeeper::FlagDuration, stall_timeout, slotkeeper::sync::PeerTimeouts().stall,
           "give up on a file transfer when no data arrived for this long");
 
 namespace slotkeeper::slotsync {
