@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "proto/model_util.h"
+#include "tools/slotctl/headline.h"
 #include "tools/slotctl/render.h"
 #include "tools/slotctl/verbs.h"
 
@@ -20,6 +21,22 @@ std::string ConditionLine(const v1::Condition& c, int64_t now_ms) {
                                   FormatAgo(c.since_ms(), now_ms), c.hard() ? " (hard)" : "");
   if (!c.reason().empty()) absl::StrAppend(&line, ": ", c.reason());
   return line;
+}
+
+// The headline's colour: only what is well is green.
+Tone HeadlineTone(MailSafety safety) {
+  switch (safety) {
+    case MailSafety::kAtRisk:
+      return Tone::kBad;
+    case MailSafety::kDoubtedEvidence:
+    case MailSafety::kRedundancyReduced:
+      return Tone::kWarn;
+    case MailSafety::kNoStores:
+      return Tone::kPlain;
+    case MailSafety::kSafe:
+      return Tone::kGood;
+  }
+  return Tone::kPlain;
 }
 
 }  // namespace
@@ -148,34 +165,11 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
   }
   std::ostream& out = inv.out();
   const int64_t now = st->coordinator_time_ms() != 0 ? st->coordinator_time_ms() : inv.NowMs();
-  // A master whose slot reports hard evidence may still serve (the evidence
-  // brake keeps its lease while no replica can take over): counted apart.
-  int no_master = 0, degraded = 0, kept = 0;
-  for (const v1::StoreInfo& s : st->troubled_stores()) {
-    if (s.state() == v1::STORE_NO_MASTER || s.state() == v1::STORE_UNAVAILABLE) {
-      bool serving = false;
-      for (const v1::Copy& c : s.copies()) serving |= c.role() == v1::SLOT_MASTER && c.serving();
-      ++(serving && st->automation().brake_engaged() ? kept : no_master);
-    }
-    if (s.state() == v1::STORE_DEGRADED) ++degraded;
-  }
+  const Headline headline = MailHeadline(*st);
+  const int no_master = headline.no_master, degraded = headline.degraded, kept = headline.kept;
   out << "slotmgrd " << inv.server << " at " << FormatTime(now) << "\n";
-  if (no_master > 0) {
-    out << Paint("MAIL AT RISK", Tone::kBad, inv.color) << ": " << no_master
-        << " store(s) without a usable master (mail for their users is not being delivered)\n";
-  } else if (kept > 0) {
-    out << Paint("MAIL SERVED ON DOUBTED EVIDENCE", Tone::kWarn, inv.color) << ": " << kept
-        << " store(s) served by a master whose slot reports hard evidence (kept while no replica "
-           "can take over): mail is delivered there only if that evidence is wrong\n";
-  } else if (degraded > 0) {
-    out << Paint("MAIL SAFE, REDUNDANCY REDUCED", Tone::kWarn, inv.color) << ": every store has "
-        << "a usable master; " << degraded << " store(s) have fewer copies than required\n";
-  } else if (st->stores_total() == 0) {
-    out << "NO STORES: the coordinator manages no store yet ('slotctl store create')\n";
-  } else {
-    out << Paint("MAIL SAFE", Tone::kGood, inv.color) << ": all " << st->stores_total()
-        << " stores healthy\n";
-  }
+  out << Paint(headline.title, HeadlineTone(headline.safety), inv.color) << ": " << headline.detail
+      << "\n";
   out << "Automation: " << AutomationLine(st->automation(), now, inv.color) << "\n";
 
   std::vector<std::string> host_counts;
