@@ -14,10 +14,8 @@
 //     as text and never runs;
 //   - a screenshot of each state is a real PNG (kept in the test outputs).
 //
-// Chromium talks only to 127.0.0.1: every other host resolves to nothing and
-// goes to a closed proxy port, background services are off.
+// Chromium talks only to 127.0.0.1 (tests/harness/headless_chromium.h).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -29,11 +27,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "tests/e2e/cluster.h"
+#include "tests/harness/headless_chromium.h"
 
 namespace slotkeeper::testing {
 namespace {
 
-constexpr char kChromium[] = "/usr/bin/chromium";
 // Runs in the page if the page ever inserted operator text as markup.
 constexpr char kHostileReason[] =
     "<img src=x onerror=\"document.body.setAttribute('data-pwned','yes')\">";
@@ -50,60 +48,14 @@ std::string ReadFile(const std::string& path) {
   return ss.str();
 }
 
-// Runs headless Chromium on `url` with `args`; its stdout as a string.
-absl::StatusOr<std::string> RunChromium(const std::string& url, const std::string& name,
-                                        const std::vector<std::string>& args) {
-  const std::string tmp = absl::StrCat(std::getenv("TEST_TMPDIR"), "/chromium-", name);
-  const std::string out_path = tmp + ".out";
-  const std::string err_path = tmp + ".err";
-  std::vector<std::string> argv = {
-      "/bin/sh", "-c", absl::StrCat("exec \"$0\" \"$@\" 2>>'", err_path, "'"), kChromium,
-      "--headless=new", "--no-sandbox",  // as root, Chromium's sandbox will not start
-      "--disable-gpu", absl::StrCat("--user-data-dir=", tmp, "-profile"),
-      // Only loopback: no name resolves, anything else goes to a closed
-      // port, and the browser's own background traffic is off.
-      "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1", "--proxy-server=127.0.0.1:9",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--disable-extensions", "--disable-default-apps", "--disable-domain-reliability",
-      "--no-first-run", "--no-default-browser-check", "--disable-breakpad",
-      // Let the page fetch and render (it polls every 2 s) before the DOM
-      // is printed.
-      "--virtual-time-budget=5000"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  argv.push_back(url);
-  Process chromium;
-  if (absl::Status st = chromium.Start(argv, out_path, {{"HOME", tmp + "-home"}}); !st.ok()) {
-    return st;
-  }
-  absl::StatusOr<int> code = chromium.Wait(absl::Seconds(120));
-  if (!code.ok()) return code.status();
-  if (*code != 0) {
-    return absl::InternalError(absl::StrCat("chromium exited with ", *code, "; stderr:\n",
-                                            ReadFile(err_path).substr(0, 3000)));
-  }
-  return ReadFile(out_path);
-}
-
 // The DOM after the page's JavaScript ran, and a screenshot in the outputs.
 absl::StatusOr<std::string> LoadPage(const std::string& url, const std::string& name) {
-  absl::StatusOr<std::string> dom = RunChromium(url, name + "-dom", {"--dump-dom"});
+  absl::StatusOr<std::string> dom = DumpDom(url);
   if (!dom.ok()) return dom.status();
   const std::string png = absl::StrCat(OutputDir(), "/status_page_", name, ".png");
-  absl::StatusOr<std::string> shot = RunChromium(
-      url, name + "-png", {absl::StrCat("--screenshot=", png), "--window-size=1400,1000"});
-  if (!shot.ok()) return shot.status();
+  if (absl::Status st = Screenshot(url, png); !st.ok()) return st;
   std::fprintf(stderr, "screenshot: %s\n", png.c_str());
   return dom;
-}
-
-// The start tag of the first element with attribute `name`="value", or "".
-std::string TagWith(const std::string& dom, const std::string& name, const std::string& value) {
-  const size_t at = dom.find(absl::StrCat(" ", name, "=\"", value, "\""));
-  if (at == std::string::npos) return "";
-  const size_t open = dom.rfind('<', at);
-  const size_t close = dom.find('>', at);
-  if (open == std::string::npos || close == std::string::npos) return "";
-  return dom.substr(open, close - open + 1);
 }
 
 void ExpectPng(const std::string& name) {
@@ -125,7 +77,7 @@ TEST(StatusPageBrowserTest, ShowsTheFailedUnitAndTheFailover) {
   if (absl::Status st = CanLoopMount(); !st.ok()) {
     GTEST_SKIP() << "needs loop-mounted ext4 (root) for a read-only remount: " << st;
   }
-  ASSERT_EQ(access(kChromium, X_OK), 0) << kChromium << " is missing: run tools/dev deps";
+  ASSERT_TRUE(ChromiumAvailable().ok()) << ChromiumAvailable();
   ClusterOptions options;
   options.root = std::string(std::getenv("TEST_TMPDIR")) + "/status_page";
   options.verbose = true;
@@ -155,14 +107,16 @@ TEST(StatusPageBrowserTest, ShowsTheFailedUnitAndTheFailover) {
 
   auto before = LoadPage(url, "before");
   ASSERT_TRUE(before.ok()) << before.status();
-  ASSERT_NE(TagWith(*before, "data-loaded", "yes"), "") << "the page never rendered /api/status:\n"
-                                                        << before->substr(0, 3000);
-  EXPECT_NE(TagWith(*before, "data-safety", "safe"), "") << TagWith(*before, "id", "headline");
-  EXPECT_TRUE(absl::StrContains(TagWith(*before, "data-unit", "imap4/du2"), "UNIT_ONLINE"))
-      << TagWith(*before, "data-unit", "imap4/du2");
+  ASSERT_NE(StartTagWith(*before, "data-loaded", "yes"), "")
+      << "the page never rendered /api/status:\n"
+      << before->substr(0, 3000);
+  EXPECT_NE(StartTagWith(*before, "data-safety", "safe"), "")
+      << StartTagWith(*before, "id", "headline");
+  EXPECT_TRUE(absl::StrContains(StartTagWith(*before, "data-unit", "imap4/du2"), "UNIT_ONLINE"))
+      << StartTagWith(*before, "data-unit", "imap4/du2");
   EXPECT_TRUE(
-      absl::StrContains(TagWith(*before, "data-store", "st1"), "data-master=\"imap4/du2s1\""))
-      << TagWith(*before, "data-store", "st1");
+      absl::StrContains(StartTagWith(*before, "data-store", "st1"), "data-master=\"imap4/du2s1\""))
+      << StartTagWith(*before, "data-store", "st1");
   ExpectHostileTextInert(*before);
   ExpectPng("before");
 
@@ -197,15 +151,15 @@ TEST(StatusPageBrowserTest, ShowsTheFailedUnitAndTheFailover) {
 
   auto after = LoadPage(url, "after");
   ASSERT_TRUE(after.ok()) << after.status();
-  ASSERT_NE(TagWith(*after, "data-loaded", "yes"), "") << after->substr(0, 3000);
-  const std::string unit = TagWith(*after, "data-unit", "imap4/du2");
+  ASSERT_NE(StartTagWith(*after, "data-loaded", "yes"), "") << after->substr(0, 3000);
+  const std::string unit = StartTagWith(*after, "data-unit", "imap4/du2");
   EXPECT_TRUE(absl::StrContains(unit, "data-state=\"UNIT_FAILED\"")) << unit;
   EXPECT_TRUE(absl::StrContains(unit, "state-UNIT_FAILED")) << unit;  // its colour
-  const std::string store = TagWith(*after, "data-store", "st1");
+  const std::string store = StartTagWith(*after, "data-store", "st1");
   EXPECT_TRUE(absl::StrContains(store, absl::StrCat("data-master=\"", new_master, "\""))) << store;
-  EXPECT_NE(TagWith(*after, "data-kind", "store.failover"), "") << "no failover event listed";
-  EXPECT_NE(TagWith(*after, "data-safety", "redundancy_reduced"), "")
-      << TagWith(*after, "id", "headline");
+  EXPECT_NE(StartTagWith(*after, "data-kind", "store.failover"), "") << "no failover event listed";
+  EXPECT_NE(StartTagWith(*after, "data-safety", "redundancy_reduced"), "")
+      << StartTagWith(*after, "id", "headline");
   EXPECT_TRUE(absl::StrContains(*after, "MAIL SAFE, REDUNDANCY REDUCED"));
   ExpectHostileTextInert(*after);
   ExpectPng("after");
