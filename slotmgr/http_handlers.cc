@@ -1,5 +1,7 @@
 #include "slotmgr/http_handlers.h"
 
+#include "slotmgr/status_page.h"
+
 namespace slotkeeper::slotmgr {
 
 std::map<std::string, HttpHandler> CoordinatorHttpHandlers(const Coordinator* core) {
@@ -7,6 +9,7 @@ std::map<std::string, HttpHandler> CoordinatorHttpHandlers(const Coordinator* co
   handlers["/healthz"] = [](const HttpRequest&) {
     return HttpResponse{200, "text/plain; charset=utf-8", "ok\n"};
   };
+  AddStatusPage(&core->queries(), &handlers);  // "/", "/api/status", "/api/incident"
   (void)core;
   return handlers;
 }

@@ -2,6 +2,7 @@
 // pages for operators and monitoring, built on the coordinator's queries.
 //
 //   /healthz   "ok" once the state is loaded and the gRPC server is serving
+//   /, /api/   the status page and its JSON (status_page.h)
 #ifndef SLOTKEEPER_SLOTMGR_HTTP_HANDLERS_H_
 #define SLOTKEEPER_SLOTMGR_HTTP_HANDLERS_H_
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "proto/model_util.h"
+#include "tools/slotctl/headline.h"
 #include "tools/slotctl/render.h"
 #include "tools/slotctl/verbs.h"
 
@@ -20,6 +21,22 @@ std::string ConditionLine(const v1::Condition& c, int64_t now_ms) {
                                   FormatAgo(c.since_ms(), now_ms), c.hard() ? " (hard)" : "");
   if (!c.reason().empty()) absl::StrAppend(&line, ": ", c.reason());
   return line;
+}
+
+// The headline's colour: only what is well is green.
+Tone HeadlineTone(MailSafety safety) {
+  switch (safety) {
+    case MailSafety::kAtRisk:
+      return Tone::kBad;
+    case MailSafety::kDoubtedEvidence:
+    case MailSafety::kRedundancyReduced:
+      return Tone::kWarn;
+    case MailSafety::kNoStores:
+      return Tone::kPlain;
+    case MailSafety::kSafe:
+      return Tone::kGood;
+  }
+  return Tone::kPlain;
 }
 
 }  // namespace
@@ -141,62 +158,29 @@ static void PrintTroubledHost(Invocation& inv, const v1::HostInfo& h, int64_t no
   }
 }
 
-// What `status` says about mail, from the troubled stores. A master whose
-// slot reports hard evidence may still serve (the evidence brake keeps its
-// lease while no replica can take over): counted apart as `kept`.
-struct MailSafety {
-  int no_master = 0;
-  int kept = 0;
-  int degraded = 0;
-
-  // kExitMailAtRisk while any store lacks a usable master (served on doubted
-  // evidence included: the coordinator does not count that master usable),
-  // else kExitDegraded while any store has fewer copies than required.
-  int ExitCode() const {
-    if (no_master > 0 || kept > 0) return kExitMailAtRisk;
-    return degraded > 0 ? kExitDegraded : kExitOk;
+// `status`'s exit code (documented in its help): mail at risk while any
+// store lacks a usable master (served on doubted evidence included: the
+// coordinator does not count that master usable), else degraded while any
+// store has fewer copies than required.
+static int MailSafetyExitCode(MailSafety safety) {
+  switch (safety) {
+    case MailSafety::kAtRisk:
+    case MailSafety::kDoubtedEvidence:
+      return kExitMailAtRisk;
+    case MailSafety::kRedundancyReduced:
+      return kExitDegraded;
+    case MailSafety::kNoStores:
+    case MailSafety::kSafe:
+      return kExitOk;
   }
-};
-
-static MailSafety AssessMailSafety(const v1::ClusterStatus& st) {
-  MailSafety m;
-  for (const v1::StoreInfo& s : st.troubled_stores()) {
-    if (s.state() == v1::STORE_NO_MASTER || s.state() == v1::STORE_UNAVAILABLE) {
-      bool serving = false;
-      for (const v1::Copy& c : s.copies()) serving |= c.role() == v1::SLOT_MASTER && c.serving();
-      ++(serving && st.automation().brake_engaged() ? m.kept : m.no_master);
-    }
-    if (s.state() == v1::STORE_DEGRADED) ++m.degraded;
-  }
-  return m;
-}
-
-// The first line after the header: is mail safe?
-static void PrintMailHeadline(Invocation& inv, const v1::ClusterStatus& st, const MailSafety& m) {
-  std::ostream& out = inv.out();
-  if (m.no_master > 0) {
-    out << Paint("MAIL AT RISK", Tone::kBad, inv.color) << ": " << m.no_master
-        << " store(s) without a usable master (mail for their users is not being delivered)\n";
-  } else if (m.kept > 0) {
-    out << Paint("MAIL SERVED ON DOUBTED EVIDENCE", Tone::kWarn, inv.color) << ": " << m.kept
-        << " store(s) served by a master whose slot reports hard evidence (kept while no replica "
-           "can take over): mail is delivered there only if that evidence is wrong\n";
-  } else if (m.degraded > 0) {
-    out << Paint("MAIL SAFE, REDUNDANCY REDUCED", Tone::kWarn, inv.color) << ": every store has "
-        << "a usable master; " << m.degraded << " store(s) have fewer copies than required\n";
-  } else if (st.stores_total() == 0) {
-    out << "NO STORES: the coordinator manages no store yet ('slotctl store create')\n";
-  } else {
-    out << Paint("MAIL SAFE", Tone::kGood, inv.color) << ": all " << st.stores_total()
-        << " stores healthy\n";
-  }
+  return kExitMailAtRisk;
 }
 
 absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
   absl::StatusOr<v1::ClusterStatus> st = inv.Client().GetClusterStatus({});
   if (!st.ok()) return st.status();
-  const MailSafety safety = AssessMailSafety(*st);
-  inv.exit_code = safety.ExitCode();
+  const Headline headline = MailHeadline(*st);
+  inv.exit_code = MailSafetyExitCode(headline.safety);
   if (inv.json) {
     inv.out() << ToJson(*st) << "\n";
     return absl::OkStatus();
@@ -204,7 +188,8 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
   std::ostream& out = inv.out();
   const int64_t now = st->coordinator_time_ms() != 0 ? st->coordinator_time_ms() : inv.NowMs();
   out << "slotmgrd " << inv.server << " at " << FormatTime(now) << "\n";
-  PrintMailHeadline(inv, *st, safety);
+  out << Paint(headline.title, HeadlineTone(headline.safety), inv.color) << ": " << headline.detail
+      << "\n";
   out << "Automation: " << AutomationLine(st->automation(), now, inv.color) << "\n";
 
   std::vector<std::string> host_counts;
@@ -217,9 +202,10 @@ absl::Status RunStatus(Invocation& inv, const ParsedArgs&) {
       << st->slots_seeding() << " seeding, " << st->slots_spare() << " spare, " << st->slots_lost()
       << " lost\n";
   out << "Stores: " << st->stores_total() << " total, " << st->stores_healthy() << " healthy, "
-      << safety.degraded << " under-replicated, " << safety.no_master << " without usable master"
-      << (safety.kept > 0
-              ? absl::StrCat(", ", safety.kept, " served by a master on doubted evidence")
+      << headline.degraded << " under-replicated, " << headline.no_master
+      << " without usable master"
+      << (headline.kept > 0
+              ? absl::StrCat(", ", headline.kept, " served by a master on doubted evidence")
               : "")
       << "\n";
 
