@@ -107,10 +107,11 @@ while IFS= read -r module; do
   if [ ! -f "$pc" ]; then fail "pkg-config module $module not found"; continue; fi
   check_path "pkg-config $module" "$pc"
 done < <(awk '/libraries = \{/ {on=1} on && /^    \},/ {exit} on' WORKSPACE | grep -oE '"[a-z0-9_+-]+"' | tr -d '"' |
-         grep -vE '^(absl|benchmark|gmock|grpc|gtest|gtest_main|protobuf|rocksdb|xxhash)$' | sort -u)
+         grep -vE '^(absl|benchmark|gmock|grpc|gtest|gtest_main|protobuf|rocksdb|systemd|xxhash)$' | sort -u)
 
 # 4. Programs the build and the tests run.
-for prog in bazel protoc grpc_cpp_plugin pkg-config g++ gcc clang-14 mkfs.ext4 losetup mount faketime rsync python3 openssl; do
+for prog in bazel protoc grpc_cpp_plugin pkg-config g++ gcc clang-14 mkfs.ext4 losetup mount faketime rsync python3 openssl \
+            readelf help2man dpkg-deb systemd-analyze systemd-sysusers; do
   # The system's copy: what a fresh machine has (a developer's PATH may put
   # another python3 or bazel first).
   path=""
