@@ -1,5 +1,7 @@
 #include "base/service_notify.h"
 
+#include <cstdlib>
+
 #include "gtest/gtest.h"
 
 namespace slotkeeper::service {
@@ -19,6 +21,20 @@ TEST(ServiceNotifyTest, NewlinesInStatusCannotAddAssignments) {
 TEST(ServiceNotifyTest, PingsAtHalfTheWatchdogTimeout) {
   EXPECT_EQ(PingIntervalFor(30'000'000), absl::Seconds(15));
   EXPECT_EQ(PingIntervalFor(1), absl::Milliseconds(1));
+}
+
+// libsystemd reads the environment systemd gives a unit with WatchdogSec=.
+TEST(ServiceNotifyTest, WatchdogIsOnOnlyWhenSystemdAsksForIt) {
+  unsetenv("WATCHDOG_USEC");
+  unsetenv("WATCHDOG_PID");
+  EXPECT_EQ(WatchdogPingInterval(), std::nullopt);
+  setenv("WATCHDOG_USEC", "400000", 1);
+  EXPECT_EQ(WatchdogPingInterval(), absl::Milliseconds(200));
+  // For another process (a child that inherited the variables): off.
+  setenv("WATCHDOG_PID", "1", 1);
+  EXPECT_EQ(WatchdogPingInterval(), std::nullopt);
+  unsetenv("WATCHDOG_USEC");
+  unsetenv("WATCHDOG_PID");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #   - SIGHUP re-reads the TLS files, logs the line saying so, and the daemon
 #     still serves: slotctl reads the cluster, the agent's session is up and
 #     its keep-alives go on;
+#   - SIGPIPE is ignored;
 #   - SIGTERM sends STOPPING=1 and exits 0.
 #   daemon_service_test.sh SLOTMGRD REPLICATORD SLOTCTL CERTS_SH NOTIFY_LISTENER
 set -uo pipefail
@@ -43,6 +44,13 @@ wait_for() {
 
 count() { grep -Ec -- "$2" "$1" 2>/dev/null || true; }
 
+# Whether process $1 ignores signal number $2 (the SigIgn mask of /proc).
+ignores() {
+  local mask
+  mask="$(awk '/^SigIgn:/ {print $2}' "/proc/$1/status")"
+  (( (16#$mask >> ($2 - 1)) & 1 ))
+}
+
 "$certs_sh" "$work/certs" imap1 >/dev/null 2>&1 || { echo "FAIL: tools/certs.sh"; exit 1; }
 certs="$work/certs"
 printf 'viewer viewer\nadmin admin\n' >"$work/policy"
@@ -68,6 +76,7 @@ address="$(sed -n 's/^slotmgrd listening on //p' "$work/coordinator.out")"
 grep -q "^STATUS=serving on $address\$" "$work/coordinator.notify" ||
   fail "slotmgrd: no STATUS line naming $address"
 wait_for "$work/coordinator.notify" '^WATCHDOG=1$' 5 || fail "slotmgrd: no WATCHDOG=1"
+ignores "$coordinator_pid" 13 || fail "slotmgrd does not ignore SIGPIPE"
 
 kill -HUP "$coordinator_pid"
 wait_for "$work/coordinator.log" 'SIGHUP: re-read mutual TLS' 10 ||
@@ -99,6 +108,7 @@ wait_for "$work/agent.notify" '^READY=1$' || { fail "replicatord: no READY=1"; c
 grep -q '^STATUS=host imap1: peers served on 127.0.0.1:' "$work/agent.notify" ||
   fail "replicatord: no STATUS line"
 wait_for "$work/agent.notify" '^WATCHDOG=1$' 5 || fail "replicatord: no WATCHDOG=1"
+ignores "$agent_pid" 13 || fail "replicatord does not ignore SIGPIPE"
 
 kill -HUP "$agent_pid"
 wait_for "$work/agent.log" 'SIGHUP: re-read mutual TLS.*restart the agent to apply a new config' 10 ||
