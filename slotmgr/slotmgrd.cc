@@ -8,8 +8,9 @@
 //
 // Transport security is chosen by flags (base/tls_flags.h): mutual TLS from
 // files, or --insecure_loopback_only; neither, and it refuses to start.
-// Prints "slotmgrd listening on HOST:PORT" once serving (tests start it with
-// --listen=127.0.0.1:0 and read the port from there). SIGTERM or SIGINT stop
+// Prints "slotmgrd http on HOST:PORT" (with --http_address), then
+// "slotmgrd listening on HOST:PORT" once serving (tests start it with
+// --listen=127.0.0.1:0 and read the ports from there). SIGTERM or SIGINT stop
 // it cleanly; every decision is already on disk, so SIGKILL loses nothing.
 // SIGHUP re-reads the TLS files for the connections it opens (its server
 // re-reads them every --tls_refresh) and is never fatal; SIGPIPE is ignored.
@@ -32,6 +33,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/command_line.h"
+#include "base/http_server.h"
 #include "base/log.h"
 #include "base/log_flags.h"
 #include "base/service_notify.h"
@@ -39,6 +41,7 @@
 #include "base/tls_flags.h"
 #include "slotmgr/config.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/http_handlers.h"
 #include "slotmgr/server.h"
 #include "slotmgr/state_store.h"
 
@@ -101,6 +104,10 @@ ABSL_FLAG(std::string, policy, "",
           "access policy file: which certificate identities hold the viewer, operator and "
           "admin roles (slotmgr/access_policy.h); without one, only anonymous (plaintext "
           "loopback) callers may act");
+ABSL_FLAG(std::string, http_address, "",
+          "read-only HTTP port (IP:PORT; port 0 = any; empty = none): /healthz and the "
+          "monitoring pages of slotmgr/http_handlers.h. No authentication: bind it to "
+          "loopback or a monitoring network");
 ABSL_FLAG(bool, enable_reflection, false,
           "serve gRPC reflection (lists every service and message to any caller)");
 
@@ -227,6 +234,19 @@ int main(int argc, char** argv) {
     LogError("coordinator", server.status().ToString());
     return 1;
   }
+  std::unique_ptr<HttpServer> http;
+  if (const std::string address = absl::GetFlag(FLAGS_http_address); !address.empty()) {
+    HttpServer::Options http_options;
+    http_options.address = address;
+    http_options.handlers = CoordinatorHttpHandlers(core->get());
+    auto started = HttpServer::Start(std::move(http_options));
+    if (!started.ok()) {
+      LogError("coordinator", absl::StrCat("--http_address: ", started.status().message()));
+      return 1;
+    }
+    http = *std::move(started);
+    std::printf("slotmgrd http on %s\n", http->address().c_str());
+  }
   std::printf("slotmgrd listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
   LogInfo("coordinator",
@@ -252,6 +272,7 @@ int main(int argc, char** argv) {
   }
   LogInfo("coordinator", "signal received: shutting down");
   service::NotifyStopping("shutting down");
+  http.reset();
   (*server)->Shutdown();
   server->reset();
   core->reset();

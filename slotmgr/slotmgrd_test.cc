@@ -15,8 +15,10 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "base/grpc_util.h"
+#include "base/http_test_client.h"
 #include "gtest/gtest.h"
 #include "proto/agent.grpc.pb.h"
 #include "proto/automation.grpc.pb.h"
@@ -28,6 +30,7 @@ namespace {
 struct Daemon {
   pid_t pid = -1;
   std::string address;
+  int http_port = 0;  // with --http_address
 };
 
 // Starts slotmgrd and reads "slotmgrd listening on ADDR" from its stdout
@@ -35,7 +38,8 @@ struct Daemon {
 // given. `transport` is the transport-security flag ("" for none).
 Daemon Start(const std::string& data_dir, const std::string& listen = "127.0.0.1:0",
              const std::string& stderr_path = "",
-             const std::string& transport = "--insecure_loopback_only") {
+             const std::string& transport = "--insecure_loopback_only",
+             const std::string& extra_flag = "") {
   int out[2];
   if (pipe(out) != 0) std::abort();
   Daemon d;
@@ -52,6 +56,7 @@ Daemon Start(const std::string& data_dir, const std::string& listen = "127.0.0.1
     std::vector<const char*> argv = {"slotmgrd", listen_flag.c_str(), dir.c_str(),
                                      "--heartbeat=100ms"};
     if (!transport.empty()) argv.push_back(transport.c_str());
+    if (!extra_flag.empty()) argv.push_back(extra_flag.c_str());
     argv.push_back(nullptr);
     execv("slotmgr/slotmgrd", const_cast<char* const*>(argv.data()));
     _exit(127);
@@ -61,6 +66,10 @@ Daemon Start(const std::string& data_dir, const std::string& listen = "127.0.0.1
   char line[256];
   while (f != nullptr && std::fgets(line, sizeof line, f) != nullptr) {
     std::string s(line);
+    const std::string http = "slotmgrd http on 127.0.0.1:";
+    if (absl::StartsWith(s, http) && !absl::SimpleAtoi(s.substr(http.size()), &d.http_port)) {
+      d.http_port = -1;
+    }
     const std::string prefix = "slotmgrd listening on ";
     if (absl::StartsWith(s, prefix)) {
       d.address = s.substr(prefix.size());
@@ -125,6 +134,40 @@ TEST(SlotmgrdTest, SurvivesSigkillAndStopsOnSigterm) {
   waitpid(again.pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(SlotmgrdTest, ServesItsHttpPortWhenAsked) {
+  const std::string dir = testing::TempDir("slotmgrd_http");
+  ASSERT_EQ(std::system(("rm -rf " + dir).c_str()), 0);
+  Daemon d =
+      Start(dir, "127.0.0.1:0", "", "--insecure_loopback_only", "--http_address=127.0.0.1:0");
+  ASSERT_FALSE(d.address.empty());
+  ASSERT_GT(d.http_port, 0) << "slotmgrd did not print its HTTP port";
+  auto health = slotkeeper::testing::HttpGet(d.http_port, "/healthz");
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(health->status, 200);
+  EXPECT_EQ(health->body, "ok\n");
+  ASSERT_EQ(kill(d.pid, SIGTERM), 0);
+  int status = 0;
+  waitpid(d.pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+TEST(SlotmgrdTest, RefusesAnHttpAddressItCannotUse) {
+  const std::string dir = testing::TempDir("slotmgrd_badhttp");
+  ASSERT_EQ(std::system(("rm -rf " + dir).c_str()), 0);
+  const std::string err = dir + ".err";
+  Daemon d =
+      Start(dir, "127.0.0.1:0", err, "--insecure_loopback_only", "--http_address=localhost:1");
+  EXPECT_EQ(d.http_port, 0);
+  int status = 0;
+  waitpid(d.pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  std::ifstream in(err);
+  const std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_NE(text.find("--http_address"), std::string::npos) << text;
+  EXPECT_NE(text.find("IP:PORT"), std::string::npos) << text;
 }
 
 std::string ReadFile(const std::string& path) {

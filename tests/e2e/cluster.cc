@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -228,9 +229,9 @@ absl::Status Cluster::WriteAgentConfig(const std::string& host) {
 }
 
 absl::Status Cluster::StartCoordinator() {
-  std::vector<std::string> argv = {Runfile(options_.slotmgrd),
-                                   absl::StrCat("--listen=", coordinator_address_),
-                                   absl::StrCat("--data_dir=", options_.root, "/slotmgr")};
+  std::vector<std::string> argv = {
+      Runfile(options_.slotmgrd), absl::StrCat("--listen=", coordinator_address_),
+      absl::StrCat("--data_dir=", options_.root, "/slotmgr"), "--http_address=127.0.0.1:0"};
   for (std::string& flag : TransportFlags("slotmgr")) argv.push_back(std::move(flag));
   if (options_.tls) {
     // The operators' certificates hold the roles they are named after.
@@ -241,6 +242,11 @@ absl::Status Cluster::StartCoordinator() {
   argv.insert(argv.end(), options_.coordinator_flags.begin(), options_.coordinator_flags.end());
   if (absl::Status st = coordinator_.Start(argv, options_.root + "/slotmgrd.log"); !st.ok()) {
     return st;
+  }
+  auto http = coordinator_.WaitForLogLine("slotmgrd http on 127.0.0.1:", absl::Seconds(30));
+  if (!http.ok()) return http.status();
+  if (!absl::SimpleAtoi(http->substr(http->rfind(':') + 1), &coordinator_http_port_)) {
+    return absl::InternalError(absl::StrCat("slotmgrd printed no HTTP port: ", *http));
   }
   auto line = coordinator_.WaitForLogLine("slotmgrd listening on", absl::Seconds(30));
   if (!line.ok()) return line.status();

@@ -77,6 +77,9 @@ class Cluster {
 
   bool loop_mounted() const { return loop_mounted_; }
   const std::string& coordinator_address() const { return coordinator_address_; }
+  // slotmgrd's HTTP port (metrics, status page) on 127.0.0.1, chosen by the
+  // coordinator at each start; 0 before the first start.
+  int coordinator_http_port() const { return coordinator_http_port_; }
   slotkeeper::v1::Automation::Stub& api() { return *api_; }
 
   // Slot names are "du<U>s<S>", unit names "du<U>", both 1-based.
@@ -175,6 +178,7 @@ class Cluster {
   bool loop_mounted_ = false;
   Process coordinator_;
   std::string coordinator_address_;
+  int coordinator_http_port_ = 0;
   std::map<std::string, std::unique_ptr<Process>> agents_;
   std::map<std::string, std::unique_ptr<LoopFilesystem>> filesystems_;  // "host/unit"
   std::map<std::string, std::unique_ptr<TcpProxy>> coordinator_links_;  // by host
