@@ -45,7 +45,9 @@ struct ClientOptions {
   absl::Duration backoff_max = absl::Seconds(2);
   // Used when the coordinator's RegisterResponse names none.
   absl::Duration default_heartbeat = absl::Seconds(1);
-  std::string agent_version = "replicatord/0.1";
+  // What the agent reports as its build (base/build_info.h ProductVersion;
+  // replicatord.cc fills it, tests give their own).
+  std::string agent_version;
   // Called with each PeerGrants the coordinator sends (who may read which
   // slot); none: ignored.
   std::function<void(const v1::PeerGrants&)> on_peer_grants;

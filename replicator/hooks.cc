@@ -37,12 +37,24 @@ void AppendTail(std::string& tail, const char* data, size_t n) {
 
 namespace {
 
-// The hook's environment: the agent's, minus any SLOTKEEPER_* it had, plus
-// the context's.
+// Whether `entry` ("NAME=value") is systemd's notification or watchdog
+// setting for the agent itself: a mail server a hook starts must not speak
+// for the agent's unit.
+bool IsAgentsServiceVariable(const char* entry) {
+  for (const char* name : {"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID="}) {
+    if (std::strncmp(entry, name, std::strlen(name)) == 0) return true;
+  }
+  return false;
+}
+
+// The hook's environment: the agent's, minus any SLOTKEEPER_* it had and its
+// systemd service variables, plus the context's.
 std::vector<std::string> HookEnvironment(const HookContext& context) {
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) {
-    if (std::strncmp(*e, "SLOTKEEPER_", 11) != 0) env.emplace_back(*e);
+    if (std::strncmp(*e, "SLOTKEEPER_", 11) != 0 && !IsAgentsServiceVariable(*e)) {
+      env.emplace_back(*e);
+    }
   }
   env.push_back("SLOTKEEPER_ACTION=" + context.action);
   env.push_back("SLOTKEEPER_STORE=" + context.store);
@@ -57,7 +69,10 @@ std::vector<std::string> HookEnvironment(const HookContext& context) {
 }
 
 // Starts `/bin/sh -c command` in a process group of its own, stdin from
-// /dev/null, stdout and stderr into `*out_fd`. Returns its pid.
+// /dev/null, stdout and stderr into `*out_fd`, with default signal handling:
+// replicatord ignores SIGPIPE and blocks SIGTERM, SIGINT and SIGHUP, and
+// both pass through exec (dash clears the mask itself; not every /bin/sh
+// does) to the hook and the mail servers it starts. Returns its pid.
 absl::StatusOr<pid_t> Spawn(const std::string& command, std::vector<std::string> env_strings,
                             int* out_fd) {
   // Everything the child needs is prepared before fork (no allocation after).
@@ -77,6 +92,10 @@ absl::StatusOr<pid_t> Spawn(const std::string& command, std::vector<std::string>
     return absl::InternalError(absl::StrCat("fork: ", std::strerror(errno)));
   }
   if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
     ::setpgid(0, 0);
     const int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);

@@ -1,5 +1,8 @@
 #include "replicator/hooks.h"
 
+#include <signal.h>
+#include <stdlib.h>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -31,6 +34,24 @@ TEST(HooksTest, EnvironmentNamesStoreSlotPathEpochAndAction) {
       Context(), absl::Seconds(5));
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.output_tail, "promote st1 s01 /srv/du1/s01 7\n");
+}
+
+// replicatord ignores SIGPIPE, which would pass through exec to the hook and
+// the mail server it starts; and systemd's variables are the agent's alone.
+TEST(HooksTest, HooksGetDefaultSigpipeAndNoServiceVariables) {
+  auto old_pipe = signal(SIGPIPE, SIG_IGN);
+  setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1);
+  HookResult r =
+      RunHook("awk '/^SigIgn:/ {print $1, $2}' /proc/self/status; echo \"socket=$NOTIFY_SOCKET\"",
+              Context(), absl::Seconds(5));
+  unsetenv("NOTIFY_SOCKET");
+  signal(SIGPIPE, old_pipe);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  // SIGPIPE is signal 13: bit 12 of the mask, in its fourth hex digit from the right.
+  EXPECT_THAT(r.output_tail, HasSubstr("SigIgn: "));
+  EXPECT_THAT(r.output_tail,
+              ::testing::Not(::testing::ContainsRegex("SigIgn: [0-9a-f]*[13579bdf][0-9a-f]{3}\n")));
+  EXPECT_THAT(r.output_tail, HasSubstr("socket=\n"));
 }
 
 TEST(HooksTest, TimeoutKillsTheWholeProcessGroup) {

@@ -7,21 +7,38 @@
 // --insecure_loopback_only; none of them and it refuses to start), starts the
 // agent (agent.h) and runs until SIGTERM or SIGINT. SIGHUP re-reads the TLS
 // files for the connections opened from then on (the peer server re-reads
-// them every tls.refresh_ms); it is never fatal.
+// them every tls.refresh_ms); it is never fatal, not even during start-up
+// (the signals are blocked first thing and taken by sigwait). SIGPIPE is
+// ignored.
+//
+// Under systemd (Type=notify; base/service_notify.h) it sends READY=1 once
+// Agent::Start returned: the peer server listens, the state and leases are
+// loaded, the probes run and the coordinator client is dialling. Readiness
+// does not wait for a session with the coordinator, on purpose: an agent
+// whose coordinator is down still serves its peers and keeps its masters
+// fenced (losing the control plane must not stop mail), so it is up. The
+// STATUS line names the coordinator it dials. With WatchdogSec= it sends
+// WATCHDOG=1 from the signal loop at half the timeout; STOPPING=1 on shutdown.
 #include <signal.h>
+#include <time.h>
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "base/build_info.h"
 #include "base/clock.h"
+#include "base/command_line.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
 #include "base/log_flags.h"
+#include "base/service_notify.h"
+#include "base/sighup.h"
 #include "base/tls.h"
 #include "base/tls_flags.h"
 #include "replicator/agent.h"
@@ -64,7 +81,7 @@ absl::Status ApplyTestFlags(AgentRunOptions& options) {
         absl::StrCat("--test_fake_hard_condition: only \"all\" is known, not \"", fake, "\""));
   }
   options.test_fake_units_offline = true;
-  options.agent_version = "replicatord/0.1+test-fake-hard-condition";
+  options.agent_version = absl::StrCat(options.agent_version, "+test-fake-hard-condition");
   return absl::OkStatus();
 }
 
@@ -124,7 +141,19 @@ absl::StatusOr<AgentConfig> ConfigFromFlags() {
   return config;
 }
 
-int Run() {
+// The signals main() blocked, or 0 once `timeout` (when given) has passed.
+int WaitForSignal(const sigset_t& signals, std::optional<absl::Duration> timeout) {
+  if (!timeout) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    return signal;
+  }
+  const timespec wait = absl::ToTimespec(*timeout);
+  const int signal = sigtimedwait(&signals, nullptr, &wait);
+  return signal < 0 ? 0 : signal;  // EAGAIN (timeout) or EINTR
+}
+
+int Run(const sigset_t& signals) {
   absl::StatusOr<AgentConfig> config = ConfigFromFlags();
   if (!config.ok()) {
     LogError("agent", absl::StrCat("refusing to start: ", config.status().message()));
@@ -134,15 +163,8 @@ int Run() {
     LogError("agent", absl::StrCat("refusing to start: ", s.message()));
     return 2;
   }
-  // Signals are taken synchronously below; every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   AgentRunOptions options;
+  options.agent_version = ProductVersion("replicatord", ThisBuild());
   options.sync_bandwidth_bytes_per_second =
       static_cast<uint64_t>(absl::GetFlag(FLAGS_sync_bandwidth_bytes_per_second));
   options.backoff_max = absl::Milliseconds(absl::GetFlag(FLAGS_backoff_max_ms));
@@ -166,21 +188,24 @@ int Run() {
           absl::StrCat("host ", running.host(), ": coordinator ", running.coordinator_address(),
                        ", ", ProcessTransportSecurity()->Describe(), ", ", running.slots_size(),
                        " slots on ", running.filesystems_size(), " filesystems"));
+  service::NotifyReady(absl::StrCat("host ", running.host(), ": peers served on ",
+                                    (*agent)->peer_address(), ", coordinator ",
+                                    running.coordinator_address()));
+  const std::optional<absl::Duration> ping = service::WatchdogPingInterval();
   while (true) {
-    int signal = 0;
-    sigwait(&signals, &signal);
+    const int signal = WaitForSignal(signals, ping);
+    if (signal == 0) {
+      service::NotifyWatchdog();
+      continue;
+    }
     if (signal == SIGHUP) {
-      if (absl::Status s = ProcessTransportSecurity()->Reload(); !s.ok()) {
-        LogError("agent", absl::StrCat("SIGHUP: keeping the TLS files read before: ", s.message()));
-      } else {
-        LogInfo("agent", absl::StrCat("SIGHUP: re-read ", ProcessTransportSecurity()->Describe(),
-                                      " (restart the agent to apply a new config)"));
-      }
+      ReloadOnSighup("agent", "restart the agent to apply a new config");
       continue;
     }
     LogInfo("agent", absl::StrCat("signal ", signal, ": shutting down"));
     break;
   }
+  service::NotifyStopping("shutting down");
   (*agent)->Stop();
   LogInfo("agent", "stopped");
   return 0;
@@ -190,11 +215,24 @@ int Run() {
 }  // namespace slotkeeper::replicator
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("The Slotkeeper host agent. Usage: replicatord --config=FILE");
-  absl::ParseCommandLine(argc, argv);
+  // Signals are taken synchronously by Run(); blocked before anything else,
+  // every thread inherits the mask, and one that arrives during start-up
+  // waits for Run() instead of killing the agent.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  slotkeeper::ParseCommandLineOrExit(
+      argc, argv, "replicatord",
+      "Usage: replicatord --config=FILE [OPTION]...\n"
+      "The Slotkeeper host agent: watches drive units and filesystems, reports to the "
+      "coordinator, holds leases and moves mail between hosts. Abseil's own flags: --helpfull.");
   if (absl::Status s = slotkeeper::InitLoggingFromFlags("replicatord"); !s.ok()) {
     slotkeeper::LogError("agent", s.ToString());
     return 2;
   }
-  return slotkeeper::replicator::Run();
+  return slotkeeper::replicator::Run(signals);
 }

@@ -13,11 +13,16 @@
 // --listen=127.0.0.1:0 and read the ports from there). SIGTERM or SIGINT stop
 // it cleanly; every decision is already on disk, so SIGKILL loses nothing.
 // SIGHUP re-reads the TLS files for the connections it opens (its server
-// re-reads them every --tls_refresh).
+// re-reads them every --tls_refresh) and is never fatal; SIGPIPE is ignored.
+//
+// Under systemd (Type=notify; base/service_notify.h) it sends READY=1 once
+// its state is loaded and the gRPC server listens, WATCHDOG=1 from the ticker
+// when the unit has WatchdogSec=, and STOPPING=1 on shutdown.
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -27,10 +32,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "base/command_line.h"
 #include "base/duration.h"
 #include "base/http_server.h"
 #include "base/log.h"
 #include "base/log_flags.h"
+#include "base/service_notify.h"
+#include "base/sighup.h"
 #include "base/tls_flags.h"
 #include "slotmgr/config.h"
 #include "slotmgr/coordinator.h"
@@ -115,18 +123,13 @@ void SetSignalled(int) { g_signalled = 1; }
 volatile std::sig_atomic_t g_reload = 0;
 void SetReload(int) { g_reload = 1; }
 
-// SIGHUP: the TLS files again, now, for the channels opened from here on.
-void ReloadTransport() {
-  g_reload = 0;
-  absl::Status s = slotkeeper::ProcessTransportSecurity()->Reload();
-  if (s.ok()) {
-    slotkeeper::LogInfo(
-        "coordinator",
-        absl::StrCat("SIGHUP: re-read ", slotkeeper::ProcessTransportSecurity()->Describe()));
-  } else {
-    slotkeeper::LogError("coordinator",
-                         absl::StrCat("SIGHUP: keeping the TLS files read before: ", s.message()));
-  }
+// Installed before anything else, so that a SIGHUP (a logrotate, a
+// `systemctl reload`) never kills a coordinator still loading its state.
+void InstallSignalHandlers() {
+  std::signal(SIGTERM, SetSignalled);
+  std::signal(SIGINT, SetSignalled);
+  std::signal(SIGHUP, SetReload);
+  std::signal(SIGPIPE, SIG_IGN);
 }
 
 int64_t Ms(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
@@ -175,8 +178,12 @@ slotkeeper::slotmgr::CoordinatorConfig ConfigFromFlags() {
 int main(int argc, char** argv) {
   using namespace slotkeeper;           // NOLINT: main only
   using namespace slotkeeper::slotmgr;  // NOLINT: main only
-  absl::SetProgramUsageMessage("The Slotkeeper coordinator. See --helpfull.");
-  absl::ParseCommandLine(argc, argv);
+  InstallSignalHandlers();
+  ParseCommandLineOrExit(argc, argv, "slotmgrd",
+                         "Usage: slotmgrd --data_dir=DIR (--tls_ca=FILE --tls_cert=FILE "
+                         "--tls_key=FILE | --insecure_loopback_only) [OPTION]...\n"
+                         "The Slotkeeper coordinator: keeps the cluster model, fails stores over "
+                         "and re-replicates them. Abseil's own flags: --helpfull.");
   if (absl::Status s = slotkeeper::InitLoggingFromFlags("slotmgrd"); !s.ok()) {
     LogError("coordinator", s.ToString());
     return 2;
@@ -204,6 +211,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   slotkeeper::Clock* clock = slotkeeper::RealClock();
+  service::NotifyStatus(absl::StrCat("loading the state in ", data_dir));
   auto core = Coordinator::Create(store->get(), clock, config);
   if (!core.ok()) {
     LogError("coordinator", absl::StrCat("loading state: ", core.status().ToString()));
@@ -242,9 +250,6 @@ int main(int argc, char** argv) {
     http = *std::move(started);
     std::printf("slotmgrd http on %s\n", http->address().c_str());
   }
-  std::signal(SIGTERM, SetSignalled);
-  std::signal(SIGINT, SetSignalled);
-  std::signal(SIGHUP, SetReload);
   std::printf("slotmgrd listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
   LogInfo("coordinator",
@@ -252,13 +257,24 @@ int main(int argc, char** argv) {
                        ProcessTransportSecurity()->Describe(), ", state in ", data_dir));
 
   // The ticker: advances timers every heartbeat and sends what was decided.
+  service::NotifyReady(absl::StrCat("serving on ", (*server)->address()));
   const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(config.heartbeat_ms / 2, 10));
+  const std::optional<absl::Duration> ping = service::WatchdogPingInterval();
+  absl::Time last_ping = absl::InfinitePast();
   while (!g_signalled) {
     (*server)->TickAndFlush();
-    if (g_reload) ReloadTransport();
+    if (g_reload) {
+      g_reload = 0;
+      ReloadOnSighup("coordinator", "");
+    }
+    if (ping && absl::Now() - last_ping >= *ping) {
+      service::NotifyWatchdog();
+      last_ping = absl::Now();
+    }
     absl::SleepFor(tick);
   }
   LogInfo("coordinator", "signal received: shutting down");
+  service::NotifyStopping("shutting down");
   http.reset();
   (*server)->Shutdown();
   server->reset();

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/rocksdb_info_log.h"
 #include "base/status_macros.h"
 #include "rocksdb/db.h"
 #include "rocksdb/options.h"
@@ -98,6 +99,7 @@ absl::StatusOr<std::unique_ptr<RocksStateStore>> RocksStateStore::Open(const std
   if (dir.empty()) return absl::InvalidArgumentError("state store: --data_dir is empty");
   rocksdb::Options options;
   options.create_if_missing = true;
+  BoundInfoLog(kCoordinatorInfoLog, options);
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, &raw);
   if (!s.ok()) {

@@ -1,7 +1,9 @@
 #include "slotmgr/state_store.h"
 
 #include <cstdlib>
+#include <filesystem>
 
+#include "base/rocksdb_info_log.h"
 #include "gtest/gtest.h"
 
 namespace slotkeeper::slotmgr {
@@ -21,6 +23,22 @@ v1::Event MakeEvent(uint64_t seq, int64_t time_ms, const std::string& store) {
   e.set_kind("test");
   e.set_store(store);
   return e;
+}
+
+// Every open starts a new RocksDB info log; the store keeps only the last
+// few (base/rocksdb_info_log.h), however often slotmgrd restarts.
+TEST(StateStoreTest, InfoLogsAreBounded) {
+  const std::string dir = Dir("info_logs");
+  for (int i = 0; i < 8; ++i) {
+    auto s = RocksStateStore::Open(dir);
+    ASSERT_TRUE(s.ok()) << s.status();
+  }
+  size_t logs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename();
+    if (name == "LOG" || name.rfind("LOG.old.", 0) == 0) ++logs;
+  }
+  EXPECT_EQ(logs, kCoordinatorInfoLog.keep_files);
 }
 
 TEST(StateStoreTest, BatchRoundTripsThroughReopen) {

@@ -1,6 +1,7 @@
 #include "replicator/sync/state_db.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/rocksdb_info_log.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/table.h"
 
@@ -10,7 +11,7 @@ absl::StatusOr<std::unique_ptr<rocksdb::DB>> OpenStateDb(const std::string& dir)
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_background_jobs = 1;
-  options.keep_log_file_num = 2;
+  BoundInfoLog(kAgentInfoLog, options);
   // Most hash-cache lookups of a sync are for names the cache has never
   // seen (new deliveries, a flag change's new name): a Bloom filter answers
   // those without reading a block of every table file.

@@ -30,6 +30,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/command_line.h"
 #include "proto/model_util.h"
 
 ABSL_FLAG(std::string, slot, "", "slot directory (users/ is created in it)");
@@ -369,10 +370,11 @@ int Mutate(const std::string& slot, uint64_t seed) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "mailgen --slot DIR --users N --messages M --seed S | "
-      "mailgen --slot DIR --mutate --seed S --flag_pct P --new_pct P");
-  absl::ParseCommandLine(argc, argv);
+  slotkeeper::ParseCommandLineOrExit(
+      argc, argv, "mailgen",
+      "Usage: mailgen --slot DIR --users N --messages M --seed S\n"
+      "  or:  mailgen --slot DIR --mutate --seed S --flag_pct P --new_pct P\n"
+      "Writes deterministic synthetic Maildir users into a slot, or mutates them.");
   const std::string slot = absl::GetFlag(FLAGS_slot);
   if (slot.empty()) return Fail("--slot is required");
   if (absl::GetFlag(FLAGS_mutate)) return Mutate(slot, absl::GetFlag(FLAGS_seed));

@@ -1,6 +1,7 @@
 // slotctl: fills the Environment from the process (streams, clock, terminal,
 // SLOTMGR_ADDR, NO_COLOR, SLOTKEEPER_TLS_*, the user name) and runs the
-// library. See slotctl.h.
+// library. See slotctl.h. `slotctl --version` alone prints the build's
+// version line.
 #include <pwd.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/build_info.h"
 #include "base/clock.h"
 #include "base/tls.h"
 #include "base/tls_flags.h"
@@ -28,6 +30,11 @@ int main(int argc, char** argv) {
   using slotkeeper::slotctl::ClusterClient;
   using slotkeeper::slotctl::GrpcClusterClient;
   std::vector<std::string> args(argv + 1, argv + argc);
+  // The one line every Slotkeeper binary prints (base/build_info.h).
+  if (args.size() == 1 && args[0] == "--version") {
+    std::cout << slotkeeper::VersionLine("slotctl", slotkeeper::ThisBuild()) << "\n";
+    return 0;
+  }
   slotkeeper::slotctl::Environment env;
   env.out = &std::cout;
   env.err = &std::cerr;

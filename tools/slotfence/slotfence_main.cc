@@ -42,6 +42,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "base/command_line.h"
 #include "base/duration.h"
 #include "tools/slotfence/fence_policy.h"
 
@@ -97,10 +98,10 @@ void StopServer(pid_t pid, absl::Duration grace) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "runs a slot's mail server only while the slot holds its master lease:\n"
-      "  slotfence --lease_file=FILE [--store=S --epoch=N] -- COMMAND [ARGS...]");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  std::vector<char*> rest = slotkeeper::ParseCommandLineOrExit(
+      argc, argv, "slotfence",
+      "Usage: slotfence --lease_file=FILE [--store=S --epoch=N] -- COMMAND [ARGS...]\n"
+      "Runs a slot's mail server only while the slot holds its master lease.");
   const std::string lease_file = absl::GetFlag(FLAGS_lease_file);
   if (lease_file.empty() || rest.size() < 2) {
     Say("usage: slotfence --lease_file=FILE [--store=S --epoch=N] -- COMMAND [ARGS...]");

@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/clock.h"
+#include "base/command_line.h"
 #include "base/grpc_util.h"
 #include "base/log.h"
 #include "base/log_flags.h"
@@ -42,10 +43,11 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   using namespace slotkeeper;
-  absl::SetProgramUsageMessage(
-      "serve ReplicaPeer over slot directories: slotpeer --slot NAME=PATH "
-      "--listen 127.0.0.1:0 --data_dir DIR");
-  absl::ParseCommandLine(argc, argv);
+  ParseCommandLineOrExit(argc, argv, "slotpeer",
+                         "Usage: slotpeer --slot NAME=PATH --listen HOST:PORT --data_dir DIR "
+                         "[OPTION]...\n"
+                         "Serves the agents' ReplicaPeer service over slot directories "
+                         "(benchmarks, repair).");
   if (absl::Status s = InitLoggingFromFlags("slotpeer"); !s.ok()) return Fail(s.ToString());
   if (absl::Status s = InstallTransportSecurityFromFlags(); !s.ok()) {
     return Fail(std::string(s.message()));

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/clock.h"
+#include "base/command_line.h"
 #include "base/duration.h"
 #include "base/grpc_util.h"
 #include "base/tls_flags.h"
@@ -301,10 +302,11 @@ int RunSync(const Args& args, const sync::PeerClient& peer, absl::Time start) {
 
 int main(int argc, char** argv) {
   using namespace slotkeeper;
-  absl::SetProgramUsageMessage(
-      "slotsync --source HOST:PORT --slot NAME [--user U] --dest DIR "
-      "[--state DIR]");
-  absl::ParseCommandLine(argc, argv);
+  ParseCommandLineOrExit(argc, argv, "slotsync",
+                         "Usage: slotsync --source HOST:PORT --slot NAME [--user U] --dest DIR "
+                         "[--state DIR] [OPTION]...\n"
+                         "Pulls one user, or a whole slot, from a running agent into a local "
+                         "directory, through the agent's own data path.");
   if (absl::Status s = InstallTransportSecurityFromFlags(); !s.ok()) {
     std::fprintf(stderr, "slotsync: %s\n", std::string(s.message()).c_str());
     return 2;
