@@ -110,7 +110,7 @@ done < <(awk '/libraries = \{/ {on=1} on && /^    \},/ {exit} on' WORKSPACE |
          sed -E 's/"[a-z0-9_+-]+": *\[//' | grep -oE '"[a-z0-9_+-]+"' | tr -d '"' | sort -u)
 
 # 4. Programs the build and the tests run.
-for prog in bazel protoc grpc_cpp_plugin pkg-config g++ gcc clang-14 mkfs.ext4 losetup mount faketime rsync python3 openssl; do
+for prog in bazel protoc grpc_cpp_plugin pkg-config g++ gcc clang-14 mkfs.ext4 losetup mount faketime rsync python3 openssl promtool; do
   # The system's copy: what a fresh machine has (a developer's PATH may put
   # another python3 or bazel first).
   path=""
