@@ -40,7 +40,8 @@ absl::StatusOr<Exposition> Scrape(int port) {
   }
   absl::StatusOr<Exposition> parsed = ParseExposition(reply->body);
   if (!parsed.ok()) return parsed.status();
-  static const auto* documented = new std::set<std::string>(*DocumentedMetrics("docs/metrics.md"));
+  absl::StatusOr<std::set<std::string>> documented = DocumentedMetrics("docs/metrics.md");
+  if (!documented.ok()) return documented.status();
   for (const auto& [family, type] : parsed->types) {
     EXPECT_TRUE(documented->count(family)) << family << " is not in docs/metrics.md";
   }
