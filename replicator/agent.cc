@@ -152,6 +152,7 @@ AgentMetricsSnapshot Agent::MetricsSnapshot() const {
   out.leases = leases_->Held();
   out.replication = data_plane_->ReplicationStatus();
   out.session = client_->session_stats();
+  out.catch_up = data_plane_->CatchUp();
   return out;
 }
 

@@ -136,6 +136,26 @@ void ReplicationFamilies(const AgentConfig& config, const AgentMetricsSnapshot& 
   }
 }
 
+void CatchUpFamilies(const CatchUpFigures& c, std::vector<MetricFamily>& out) {
+  MetricFamily cycles = CounterFamily("slotkeeper_agent_catch_up_cycles_total",
+                                      "Catch-up cycles of the local replicas, by outcome.");
+  AddSample(cycles, static_cast<double>(c.cycles_ok), {{"outcome", "ok"}});
+  AddSample(cycles, static_cast<double>(c.cycles_failed), {{"outcome", "failed"}});
+  out.push_back(std::move(cycles));
+  MetricFamily bytes = CounterFamily("slotkeeper_agent_catch_up_received_bytes_total",
+                                     "Bytes the catch-up cycles received from masters.");
+  AddSample(bytes, static_cast<double>(c.bytes_received));
+  out.push_back(std::move(bytes));
+  MetricFamily files = CounterFamily("slotkeeper_agent_catch_up_files_copied_total",
+                                     "Files the catch-up cycles copied from masters.");
+  AddSample(files, static_cast<double>(c.files_copied));
+  out.push_back(std::move(files));
+  MetricFamily seconds = CounterFamily("slotkeeper_agent_catch_up_seconds_total",
+                                       "Time the catch-up cycles took, summed.");
+  AddSample(seconds, c.seconds);
+  out.push_back(std::move(seconds));
+}
+
 void SessionFamilies(const SessionStats& s, std::vector<MetricFamily>& out) {
   MetricFamily connected = GaugeFamily("slotkeeper_agent_coordinator_connected",
                                        "1 while a session with the coordinator is open.");
@@ -166,6 +186,7 @@ std::vector<MetricFamily> AgentFamilies(const AgentConfig& config,
   HealthFamilies(config, snapshot, out);
   ReplicationFamilies(config, snapshot, out);
   SessionFamilies(snapshot.session, out);
+  CatchUpFamilies(snapshot.catch_up, out);
   return out;
 }
 

@@ -42,6 +42,7 @@ struct AgentMetricsSnapshot {
   std::vector<v1::Lease> leases;
   std::vector<v1::ReplicationStatus> replication;
   SessionStats session;
+  CatchUpFigures catch_up;
 };
 
 // The state families of `snapshot` for the host `config` describes. Pure.

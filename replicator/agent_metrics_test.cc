@@ -96,6 +96,7 @@ TEST(AgentFamilies, AFailedUnitItsFilesystemAndTheSlotsByRole) {
   lease.set_slot("s11");
   snap.leases.push_back(lease);
   snap.session = {true, 3, 7};
+  snap.catch_up = {40, 2, 123456, 78, 12.5};
 
   auto m = Scrape({std::make_shared<Sources>(&config, snap)});
   EXPECT_EQ(m.Sum("slotkeeper_agent_unit_healthy", {{"unit", "du1"}}), 0);
@@ -117,6 +118,9 @@ TEST(AgentFamilies, AFailedUnitItsFilesystemAndTheSlotsByRole) {
   EXPECT_EQ(m.Sum("slotkeeper_agent_scrub_corrupt_files"), 3);
   EXPECT_EQ(m.Sum("slotkeeper_agent_coordinator_connected"), 1);
   EXPECT_EQ(m.Sum("slotkeeper_agent_coordinator_failed_attempts_total"), 7);
+  EXPECT_EQ(m.Sum("slotkeeper_agent_catch_up_cycles_total", {{"outcome", "failed"}}), 2);
+  EXPECT_EQ(m.Sum("slotkeeper_agent_catch_up_received_bytes_total"), 123456);
+  EXPECT_EQ(m.Sum("slotkeeper_agent_catch_up_seconds_total"), 12.5);
 }
 
 TEST(AgentFamilies, AHostConditionMakesEveryUnitUnhealthy) {

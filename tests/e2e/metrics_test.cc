@@ -199,18 +199,20 @@ TEST(MetricsTest, BothDaemonsShowAFailedUnitTheFailoverAndTheRecovery) {
             0);
 
   // The targets' agents counted what they received; the sources served it.
-  double agent_bytes = 0, agent_done = 0, peer_calls = 0;
+  double agent_bytes = 0, agent_done = 0, peer_calls = 0, catch_up_cycles = 0;
   for (const auto& h : hosts) {
     auto m = Scrape(c.agent_http_port(h));
     ASSERT_TRUE(m.ok()) << h << ": " << m.status();
     agent_bytes += m->Sum("slotkeeper_agent_task_received_bytes_total");
     agent_done += m->Sum("slotkeeper_agent_tasks_finished_total", {{"outcome", "done"}});
     peer_calls += m->Sum("slotkeeper_grpc_server_handled_total");
+    catch_up_cycles += m->Sum("slotkeeper_agent_catch_up_cycles_total", {{"outcome", "ok"}});
     EXPECT_TRUE(m->Has("process_resident_memory_bytes")) << h;
   }
   EXPECT_GT(agent_bytes, 0);
   EXPECT_GE(agent_done, 1);
   EXPECT_GT(peer_calls, 0);
+  EXPECT_GT(catch_up_cycles, 0) << "the replicas' rolling sync is counted";
 
   std::vector<std::string> problems = CheckNoMessageLost(c, *reference);
   EXPECT_TRUE(problems.empty()) << absl::StrJoin(problems, "\n").substr(0, 2000);
