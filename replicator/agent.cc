@@ -81,6 +81,11 @@ absl::Status Agent::StartServer() {
   }
   data_plane_->RegisterServices(builder);
   if (failsafe_on_) builder.RegisterService(failsafe_service_.get());
+  if (options_.rpc_metrics != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(options_.rpc_metrics->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", config_.peer_listen_address(),
@@ -128,12 +133,27 @@ absl::Status Agent::StartClient() {
     absl::MutexLock lock(&client_mu_);
     client_ptr_ = client_.get();
   }
-  if (absl::Status s = data_plane_->Start(client_.get()); !s.ok()) {
+  TaskUpdateSink* sink = client_.get();
+  if (options_.metrics_registry != nullptr) {
+    task_meter_ = std::make_unique<TaskUpdateMeter>(sink, clock_, *options_.metrics_registry);
+    sink = task_meter_.get();
+  }
+  if (absl::Status s = data_plane_->Start(sink); !s.ok()) {
     return absl::Status(s.code(), absl::StrCat("data path: ", s.message()));
   }
   client_->Start();
   if (failsafe_on_) keeper_->Start(absl::Milliseconds(250));
   return absl::OkStatus();
+}
+
+AgentMetricsSnapshot Agent::MetricsSnapshot() const {
+  AgentMetricsSnapshot out;
+  out.health = health_->Snapshot();
+  out.leases = leases_->Held();
+  out.replication = data_plane_->ReplicationStatus();
+  out.session = client_->session_stats();
+  out.catch_up = data_plane_->CatchUp();
+  return out;
 }
 
 bool Agent::SlotMayServe(const std::string& slot) {

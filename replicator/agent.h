@@ -20,7 +20,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "base/clock.h"
+#include "base/rpc_metrics.h"
 #include "grpcpp/grpcpp.h"
+#include "prometheus/registry.h"
+#include "replicator/agent_metrics.h"
 #include "replicator/agent_state.h"
 #include "replicator/command_handler.h"
 #include "replicator/config.pb.h"
@@ -44,6 +47,11 @@ struct AgentRunOptions {
   bool enable_reflection = false;
   // Test only: every drive unit reported offline (FakeUnitsOfflineProbe).
   bool test_fake_units_offline = false;
+  // Metrics (agent_metrics.h), none when null: the peer port's RPCs are
+  // recorded into `rpc_metrics`, task updates counted into
+  // `metrics_registry`. Not owned; must outlive the agent.
+  RpcMetrics* rpc_metrics = nullptr;
+  prometheus::Registry* metrics_registry = nullptr;
 };
 
 class Agent {
@@ -56,6 +64,9 @@ class Agent {
   // HOST:PORT other agents and the coordinator are told to reach us on.
   const std::string& peer_address() const { return peer_address_; }
   const AgentConfig& config() const { return config_; }
+  // What a metrics scrape reads (agent_metrics.h). Thread-safe while the
+  // agent runs (between Start and Stop).
+  AgentMetricsSnapshot MetricsSnapshot() const;
 
  private:
   Agent(AgentConfig config, AgentRunOptions options, Clock* clock);
@@ -87,6 +98,7 @@ class Agent {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HealthMonitor> health_;
   std::unique_ptr<CoordinatorClient> client_;
+  std::unique_ptr<TaskUpdateMeter> task_meter_;  // between the data plane and client_
   std::unique_ptr<GrpcFailsafeAsker> asker_;
   std::unique_ptr<FailsafeKeeper> keeper_;
 

@@ -88,6 +88,7 @@ void CoordinatorClient::ConnectLoop() {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
     }
+    if (!established) failed_attempts_.fetch_add(1);
     backoff = established ? options_.backoff_initial : NextBackoff(backoff, options_);
     const std::string error(s.message());
     failures = established ? 1 : failures + 1;
@@ -168,6 +169,8 @@ absl::Status CoordinatorClient::RunSession(bool* opened) {
         absl::StrCat("coordinator ", address, " closed the session: ", s.error_message()));
   }
   *opened = true;
+  sessions_opened_.fetch_add(1);
+  connected_.store(true);
   LogInfo("agent", absl::StrCat("session ", response->session_id(), " open with coordinator ",
                                 address, ", heartbeat ", absl::FormatDuration(heartbeat)));
   std::thread reader([this, s = stream.get()] { ReadLoop(s); });
@@ -178,6 +181,7 @@ absl::Status CoordinatorClient::RunSession(bool* opened) {
     context.TryCancel();
   }
   reader.join();
+  connected_.store(false);
   grpc::Status end = stream->Finish();
   absl::MutexLock lock(&mu_);
   session_context_ = nullptr;

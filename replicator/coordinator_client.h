@@ -20,6 +20,7 @@
 #ifndef SLOTKEEPER_REPLICATOR_COORDINATOR_CLIENT_H_
 #define SLOTKEEPER_REPLICATOR_COORDINATOR_CLIENT_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -53,6 +54,13 @@ struct ClientOptions {
   std::function<void(const v1::PeerGrants&)> on_peer_grants;
 };
 
+// The session's figures for metrics (agent_metrics.h).
+struct SessionStats {
+  bool connected = false;        // a session stream is open now
+  uint64_t sessions_opened = 0;  // since the client started
+  uint64_t failed_attempts = 0;  // attempts that did not open a session
+};
+
 // The next reconnect delay after `previous` (zero: first failure). Pure.
 absl::Duration NextBackoff(absl::Duration previous, const ClientOptions& options);
 
@@ -77,6 +85,10 @@ class CoordinatorClient : public TaskUpdateSink {
   // reconnect, try again now.
   void ReconnectNow();
   void SendTaskUpdate(const v1::TaskUpdate& update) override;
+  // Thread-safe.
+  SessionStats session_stats() const {
+    return {connected_.load(), sessions_opened_.load(), failed_attempts_.load()};
+  }
 
  private:
   using Stream = grpc::ClientReaderWriter<v1::AgentMessage, v1::CoordinatorMessage>;
@@ -114,6 +126,9 @@ class CoordinatorClient : public TaskUpdateSink {
   grpc::ClientContext* session_context_ ABSL_GUARDED_BY(mu_) = nullptr;
 
   std::thread connect_thread_;
+  std::atomic<bool> connected_{false};
+  std::atomic<uint64_t> sessions_opened_{0};
+  std::atomic<uint64_t> failed_attempts_{0};
 };
 
 }  // namespace slotkeeper::replicator

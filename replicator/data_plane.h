@@ -41,6 +41,16 @@ class TaskUpdateSink {
   virtual void SendTaskUpdate(const v1::TaskUpdate& update) = 0;
 };
 
+// The rolling catch-up of the local replicas since the data path started:
+// cycles by outcome, what they moved, and their time summed (metrics).
+struct CatchUpFigures {
+  uint64_t cycles_ok = 0;
+  uint64_t cycles_failed = 0;
+  uint64_t bytes_received = 0;
+  uint64_t files_copied = 0;
+  double seconds = 0;
+};
+
 class DataPlane {
  public:
   virtual ~DataPlane() = default;
@@ -83,6 +93,8 @@ class DataPlane {
 
   // Rolling replication state of the local slots, for every HealthReport.
   virtual std::vector<v1::ReplicationStatus> ReplicationStatus() = 0;
+  // For metrics; zeros from a data plane that keeps none.
+  virtual CatchUpFigures CatchUp() { return {}; }
 };
 
 }  // namespace slotkeeper::replicator

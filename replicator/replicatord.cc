@@ -9,7 +9,9 @@
 // files for the connections opened from then on (the peer server re-reads
 // them every tls.refresh_ms); it is never fatal, not even during start-up
 // (the signals are blocked first thing and taken by sigwait). SIGPIPE is
-// ignored.
+// ignored. Prints "replicatord HOST peer listening on ADDR", then, with
+// --http_address, "replicatord HOST http on ADDR" (the metrics port,
+// agent_metrics.h).
 //
 // Under systemd (Type=notify; base/service_notify.h) it sends READY=1 once
 // Agent::Start returned: the peer server listens, the state and leases are
@@ -35,13 +37,19 @@
 #include "base/clock.h"
 #include "base/command_line.h"
 #include "base/grpc_util.h"
+#include "base/http_server.h"
 #include "base/log.h"
 #include "base/log_flags.h"
+#include "base/metrics_http.h"
+#include "base/process_metrics.h"
+#include "base/rpc_metrics.h"
 #include "base/service_notify.h"
 #include "base/sighup.h"
 #include "base/tls.h"
 #include "base/tls_flags.h"
+#include "prometheus/registry.h"
 #include "replicator/agent.h"
+#include "replicator/agent_metrics.h"
 #include "replicator/config.h"
 
 ABSL_FLAG(std::string, config, "", "Path of the agent's text-format config (required).");
@@ -63,6 +71,9 @@ ABSL_FLAG(bool, enable_reflection, false,
 ABSL_FLAG(std::string, test_fake_hard_condition, "",
           "TEST ONLY, refused without --allow_test_flags: \"all\" makes the probes report "
           "every drive unit offline, as a broken probe or agent release would.");
+ABSL_FLAG(std::string, http_address, "",
+          "read-only HTTP port (IP:PORT; port 0 = any; empty = none) serving /metrics "
+          "(docs/metrics.md). No authentication: bind it to loopback or a monitoring network");
 ABSL_FLAG(bool, allow_test_flags, false, "Accept the --test_* flags (fault tests only).");
 
 namespace slotkeeper::replicator {
@@ -174,6 +185,14 @@ int Run(const sigset_t& signals) {
     LogError("agent", absl::StrCat("refusing to start: ", s.message()));
     return 2;
   }
+  // Metrics exist only to be served on the HTTP port; they outlive the agent.
+  const std::string http_address = absl::GetFlag(FLAGS_http_address);
+  auto registry = std::make_shared<prometheus::Registry>();
+  RpcMetrics rpc_metrics(*registry);
+  if (!http_address.empty()) {
+    options.rpc_metrics = &rpc_metrics;
+    options.metrics_registry = registry.get();
+  }
   absl::StatusOr<std::unique_ptr<Agent>> agent =
       Agent::Start(*std::move(config), options, RealClock());
   if (!agent.ok()) {
@@ -183,6 +202,23 @@ int Run(const sigset_t& signals) {
   const AgentConfig& running = (*agent)->config();
   std::printf("replicatord %s peer listening on %s\n", running.host().c_str(),
               (*agent)->peer_address().c_str());
+  std::unique_ptr<HttpServer> http;
+  if (!http_address.empty()) {
+    Agent* a = agent->get();
+    HttpServer::Options http_options;
+    http_options.address = http_address;
+    http_options.handlers["/metrics"] = MetricsHandler(
+        {std::make_shared<AgentCollector>(&a->config(), [a] { return a->MetricsSnapshot(); }),
+         registry, std::make_shared<ProcessCollector>()});
+    auto started = HttpServer::Start(std::move(http_options));
+    if (!started.ok()) {
+      LogError("agent", absl::StrCat("--http_address: ", started.status().message()));
+      (*agent)->Stop();
+      return 1;
+    }
+    http = *std::move(started);
+    std::printf("replicatord %s http on %s\n", running.host().c_str(), http->address().c_str());
+  }
   std::fflush(stdout);
   LogInfo("agent",
           absl::StrCat("host ", running.host(), ": coordinator ", running.coordinator_address(),
@@ -206,6 +242,7 @@ int Run(const sigset_t& signals) {
     break;
   }
   service::NotifyStopping("shutting down");
+  http.reset();
   (*agent)->Stop();
   LogInfo("agent", "stopped");
   return 0;

@@ -133,6 +133,11 @@ class SyncDataPlane : public DataPlane {
     engine_->OnRoleChanged(slot, role);
   }
 
+  CatchUpFigures CatchUp() override {
+    const sync::CatchUpTotals t = engine_->CatchUpFigures();
+    return {t.cycles_ok, t.cycles_failed, t.bytes_received, t.files_copied, t.seconds};
+  }
+
   std::vector<v1::ReplicationStatus> ReplicationStatus() override {
     std::vector<v1::ReplicationStatus> out;
     for (const sync::ReplicaState& r : engine_->ReplicationStatus()) {

@@ -167,6 +167,7 @@ class AgentServiceImpl::SessionReactor final
           v1::CoordinatorMessage out;
           *out.mutable_lease_renewal() = std::move(**renewal);
           Send(std::move(out));
+          service_->lease_renewals_sent_.fetch_add(1, std::memory_order_relaxed);
         }
         SendCommands();
         return absl::OkStatus();

@@ -16,6 +16,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <map>
 #include <set>
 #include <string>
@@ -48,6 +49,10 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   // ticker after Coordinator::Tick() and after operator actions.
   void Flush();
   int SessionCount();
+  // Lease renewals sent to agents since the service started (metrics).
+  uint64_t lease_renewals_sent() const {
+    return lease_renewals_sent_.load(std::memory_order_relaxed);
+  }
 
  private:
   class SessionReactor;
@@ -67,6 +72,7 @@ class AgentServiceImpl final : public v1::AgentService::CallbackService {
   std::set<SessionReactor*> sessions_ ABSL_GUARDED_BY(mu_);  // every live session
   // The newest session of each host: only it receives commands and pings.
   std::map<std::string, SessionReactor*> current_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> lease_renewals_sent_{0};
 };
 
 }  // namespace slotkeeper::slotmgr

@@ -13,6 +13,7 @@
 #include "proto/event_kinds.h"
 #include "proto/model_util.h"
 #include "slotmgr/automation_guard.h"
+#include "slotmgr/failover_causes.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -87,8 +88,7 @@ bool Promoter::PlannedStep(FailoverEnv& env, Txn& txn, StoreRecord& rec,
                                   rec.has_pending_target() ? &rec.pending_target() : nullptr);
   if (choice.waiting) return true;
   if (choice.target) {
-    Promote(env, txn, rec, *choice.target,
-            rec.has_pending_target() ? "operator failover" : "master moved off a draining host",
+    Promote(env, txn, rec, *choice.target, rec.has_pending_target() ? kWhyOperator : kWhyDrain,
             false);
     view.reset();
     return true;
@@ -169,8 +169,7 @@ void Promoter::Step(FailoverEnv& env, Txn& txn) {
       continue;
     }
     if (FinalPullStep(env, txn, rec, *choice.target)) continue;
-    Promote(env, txn, rec, *choice.target,
-            hard ? "master slot failed (hard evidence)" : "master host silent", true);
+    Promote(env, txn, rec, *choice.target, hard ? kWhyHardEvidence : kWhyHostSilent, true);
     view.reset();
   }
 }

@@ -192,6 +192,21 @@ v1::AutomationState Queries::GetAutomation() const {
   return AutomationStateForClients(*state_.automation, *state_.model, clock_->NowMs(), *config_);
 }
 
+ClusterSnapshot Queries::Snapshot() const {
+  absl::MutexLock lock(mu_);
+  const ClusterModel& model = *state_.model;
+  ClusterSnapshot out;
+  out.now_ms = clock_->NowMs();
+  out.hosts.reserve(model.hosts.size());
+  for (const auto& [name, rec] : model.hosts) out.hosts.push_back(rec.info());
+  out.stores.reserve(model.stores.size());
+  for (const auto& [name, rec] : model.stores) out.stores.push_back(rec.info());
+  out.tasks.reserve(model.tasks.size());
+  for (const auto& [id, t] : model.tasks) out.tasks.push_back(t.info());
+  out.automation = AutomationStateForClients(*state_.automation, model, out.now_ms, *config_);
+  return out;
+}
+
 v1::ConsistencyReport Queries::CheckModel(int64_t max_lag_ms) const {
   std::vector<v1::StoreInfo> stores;
   std::vector<v1::HostInfo> hosts;

@@ -42,6 +42,16 @@ struct CopyToVerify {
   bool master = false;
 };
 
+// Everything the metrics read (coordinator_metrics.h), taken under one lock
+// so that the figures of one scrape agree with each other.
+struct ClusterSnapshot {
+  int64_t now_ms = 0;  // coordinator wall clock
+  std::vector<v1::HostInfo> hosts;
+  std::vector<v1::StoreInfo> stores;
+  std::vector<v1::TaskInfo> tasks;  // finished ones too, as long as the model keeps them
+  v1::AutomationState automation;
+};
+
 class Queries {
  public:
   // What the queries read: the coordinator's state, guarded by `mu`.
@@ -66,6 +76,9 @@ class Queries {
   absl::StatusOr<v1::UserLocation> LookupUser(const std::string& user) const;
   v1::ListTasksResponse ListTasks(const v1::ListTasksRequest& request) const;
   v1::AutomationState GetAutomation() const;
+  // Hosts, stores (without the user index's counts), tasks and automation
+  // at one instant.
+  ClusterSnapshot Snapshot() const;
   // Who may read each slot of `host` through its agent's peer service
   // (peer_grants.h).
   v1::PeerGrants PeerGrantsOf(const std::string& host) const;

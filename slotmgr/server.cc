@@ -33,6 +33,11 @@ absl::StatusOr<std::unique_ptr<SlotmgrServer>> SlotmgrServer::Start(
   }
   builder.RegisterService(s->agent_.get());
   builder.RegisterService(s->automation_.get());
+  if (options.rpc_metrics != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(options.rpc_metrics->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   s->server_ = builder.BuildAndStart();
   if (s->server_ == nullptr || port == 0) {
     return absl::UnavailableError(

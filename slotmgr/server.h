@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/clock.h"
+#include "base/rpc_metrics.h"
 #include "slotmgr/access_policy.h"
 #include "slotmgr/agent_service.h"
 #include "slotmgr/automation_service.h"
@@ -31,6 +32,9 @@ struct SlotmgrServerOptions {
   size_t max_receive_bytes = 4 << 20;
   // gRPC server reflection (lists every service and message to any caller).
   bool enable_reflection = false;
+  // Per-method call counts and latency (base/rpc_metrics.h); none when
+  // null. Not owned; must outlive the server.
+  RpcMetrics* rpc_metrics = nullptr;
 };
 
 // Owns the services and the gRPC server. The Coordinator and Clock are not

@@ -42,6 +42,7 @@
 #include "base/tls_flags.h"
 #include "slotmgr/config.h"
 #include "slotmgr/coordinator.h"
+#include "slotmgr/coordinator_metrics.h"
 #include "slotmgr/http_handlers.h"
 #include "slotmgr/server.h"
 #include "slotmgr/state_store.h"
@@ -231,17 +232,28 @@ int main(int argc, char** argv) {
                "still register as their own hosts)");
   }
   server_options.enable_reflection = absl::GetFlag(FLAGS_enable_reflection);
+  // Metrics exist only to be served on the HTTP port.
+  const std::string http_address = absl::GetFlag(FLAGS_http_address);
+  SlotmgrServer* serving = nullptr;  // set before the HTTP port opens
+  std::unique_ptr<CoordinatorMetrics> metrics;
+  if (!http_address.empty()) {
+    metrics = std::make_unique<CoordinatorMetrics>(CoordinatorCollector::Sources{
+        &(*core)->queries(), store->get(),
+        [&serving] { return serving->agent_service()->lease_renewals_sent(); }});
+    server_options.rpc_metrics = metrics->rpc();
+  }
   auto server = SlotmgrServer::Start(absl::GetFlag(FLAGS_listen), core->get(), clock, nullptr,
                                      std::move(server_options));
   if (!server.ok()) {
     LogError("coordinator", server.status().ToString());
     return 1;
   }
+  serving = server->get();
   std::unique_ptr<HttpServer> http;
-  if (const std::string address = absl::GetFlag(FLAGS_http_address); !address.empty()) {
+  if (const std::string& address = http_address; !address.empty()) {
     HttpServer::Options http_options;
     http_options.address = address;
-    http_options.handlers = CoordinatorHttpHandlers(core->get());
+    http_options.handlers = CoordinatorHttpHandlers(core->get(), metrics->sources());
     auto started = HttpServer::Start(std::move(http_options));
     if (!started.ok()) {
       LogError("coordinator", absl::StrCat("--http_address: ", started.status().message()));

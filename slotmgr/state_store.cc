@@ -232,6 +232,16 @@ absl::StatusOr<size_t> RocksStateStore::PruneEvents(const EventPrune& prune) {
   return deleted;
 }
 
+std::map<std::string, uint64_t> RocksStateStore::EngineStats() const {
+  std::map<std::string, uint64_t> out;
+  for (const char* name : {"estimate-num-keys", "total-sst-files-size", "live-sst-files-size",
+                           "cur-size-all-mem-tables", "num-immutable-mem-table"}) {
+    uint64_t value = 0;
+    if (db_->GetIntProperty(std::string("rocksdb.") + name, &value)) out[name] = value;
+  }
+  return out;
+}
+
 absl::Status RocksStateStore::PutRawForTest(const std::string& key, const std::string& value) {
   return FromRocks(db_->Put(rocksdb::WriteOptions(), key, value), "state store: raw put");
 }

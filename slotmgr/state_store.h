@@ -113,6 +113,11 @@ class StateStore {
   virtual absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& query) = 0;
   // Deletes what `prune` allows, durably; returns how many events went.
   virtual absl::StatusOr<size_t> PruneEvents(const EventPrune& prune) = 0;
+  // The engine's own figures for monitoring (name -> value; for RocksDB its
+  // integer properties without the "rocksdb." prefix: estimate-num-keys,
+  // total-sst-files-size, live-sst-files-size, cur-size-all-mem-tables,
+  // num-immutable-mem-table). Empty when the engine has none.
+  virtual std::map<std::string, uint64_t> EngineStats() const { return {}; }
 };
 
 // The RocksDB implementation. Owns the database; closing happens at
@@ -131,6 +136,7 @@ class RocksStateStore : public StateStore {
   absl::Status Commit(const StateBatch& batch) override;
   absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& query) override;
   absl::StatusOr<size_t> PruneEvents(const EventPrune& prune) override;
+  std::map<std::string, uint64_t> EngineStats() const override;
 
   // For tests: writes a raw key (e.g. a future schema version).
   absl::Status PutRawForTest(const std::string& key, const std::string& value);

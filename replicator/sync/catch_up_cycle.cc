@@ -76,6 +76,8 @@ void CatchUpCycle::SyncAndVerify(int fd, const CycleHooks& hooks, CycleOutcome* 
   outcome->sync = r.status();
   outcome->lag_ms = r.ok() ? r->lag_ms : partial.lag_ms;
   outcome->blocked_users = partial.blocked_users;
+  outcome->bytes_received = counters.bytes_received;
+  outcome->files_copied = counters.files_copied;
   const bool complete = r.ok() && partial.blocked_users.empty();
   if (complete && stranded_check) {
     LogInfo("sync",

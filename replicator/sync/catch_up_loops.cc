@@ -168,14 +168,24 @@ void CatchUpLoops::Run(Loop* loop) {
   const CycleFn cycle = deps_.make_cycle(loop->replica, &loop->stop);
   while (!loop->stop) {
     const CycleOutcome outcome = cycle(hooks);
+    const absl::Duration took = deps_.clock->Monotonic() - outcome.started;
     {
       absl::MutexLock lock(&mu_);
       RecordCycle(outcome, &loop->record);
+      (outcome.sync.ok() ? totals_.cycles_ok : totals_.cycles_failed)++;
+      totals_.bytes_received += outcome.bytes_received;
+      totals_.files_copied += outcome.files_copied;
+      totals_.seconds += absl::ToDoubleSeconds(took);
     }
     if (!AwaitNextCycle(loop, outcome.started + deps_.interval)) break;
   }
   absl::MutexLock lock(&mu_);
   loop->finished = true;
+}
+
+CatchUpTotals CatchUpLoops::Totals() {
+  absl::MutexLock lock(&mu_);
+  return totals_;
 }
 
 bool CatchUpLoops::AwaitNextCycle(Loop* loop, absl::Duration next) {

@@ -108,6 +108,8 @@ class CatchUpLoops {
   // record of the slot's loop, if it has one.
   void NoteFinalPull(const std::string& slot, const FinalPullOutcome& outcome)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Every cycle's figures since the loops were made.
+  CatchUpTotals Totals() ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct Loop {
@@ -132,6 +134,7 @@ class CatchUpLoops {
   // Loops told to stop, kept until their threads are joined.
   std::vector<std::unique_ptr<Loop>> retired_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  CatchUpTotals totals_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace slotkeeper::sync

@@ -65,6 +65,8 @@ struct Script {
     outcome.sync = stop->load() ? absl::CancelledError("stopped") : absl::OkStatus();
     outcome.lag_ms = 40;
     outcome.finished_ms = clock->NowMs();
+    outcome.bytes_received = 1000;
+    outcome.files_copied = 3;
     return outcome;
   }
 };
@@ -137,6 +139,18 @@ TEST_F(CatchUpLoopsTest, ACycleRunsEveryIntervalOfTheEngineClockAndIsRecorded) {
   ASSERT_TRUE(r.has_value());
   absl::MutexLock lock(&script_.mu);
   EXPECT_EQ(script_.made, 1);  // one cycle object per loop
+}
+
+TEST_F(CatchUpLoopsTest, TotalsSumEveryRecordedCycle) {
+  EXPECT_EQ(loops_->Totals().cycles_ok, 0u);
+  ASSERT_TRUE(loops_->Assign(a_).ok());
+  ASSERT_TRUE(
+      RecordWhen("slot7", [](const CatchUpRecord& c) { return c.caught_up_at.has_value(); }));
+  const CatchUpTotals t = loops_->Totals();
+  EXPECT_GE(t.cycles_ok, 1u);
+  EXPECT_EQ(t.cycles_failed, 0u);
+  EXPECT_EQ(t.bytes_received, 1000 * t.cycles_ok);
+  EXPECT_EQ(t.files_copied, 3 * t.cycles_ok);
 }
 
 TEST_F(CatchUpLoopsTest, TheSameAssignmentKeepsItsLoopAnotherStartsOnceTheOldLoopEnded) {

@@ -306,6 +306,8 @@ absl::Status SyncEngine::ReleaseSlot(const std::string& slot, const std::string&
   return cleared;
 }
 
+CatchUpTotals SyncEngine::CatchUpFigures() { return loops_->Totals(); }
+
 std::vector<ReplicaState> SyncEngine::ReplicationStatus() {
   std::vector<ReplicaState> out;
   std::set<std::string> replicas;

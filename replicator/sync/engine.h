@@ -226,6 +226,8 @@ class SyncEngine {
   // Every assigned replica's state now (in_sync and lag_ms judged at the
   // engine clock's present), and every master slot's.
   std::vector<ReplicaState> ReplicationStatus();
+  // The rolling catch-up's figures since the engine started (metrics).
+  CatchUpTotals CatchUpFigures();
   // One maintenance round (message index, deletion log, quarantine purge)
   // and, with `scrub`, one scrub pass of every slot, on the caller's thread
   // (tests; the threads do this on their own).

@@ -63,6 +63,19 @@ struct CycleOutcome {
   absl::Status verified;
   // The identity changed and no verification has passed since.
   bool verify_pending = false;
+  // What the sync moved: bytes received from the master, files copied.
+  uint64_t bytes_received = 0;
+  uint64_t files_copied = 0;
+};
+
+// Every catch-up cycle of this engine's loops since it started, for metrics:
+// cycles by outcome, what they moved and how long they took.
+struct CatchUpTotals {
+  uint64_t cycles_ok = 0;
+  uint64_t cycles_failed = 0;
+  uint64_t bytes_received = 0;
+  uint64_t files_copied = 0;
+  double seconds = 0;  // engine monotonic clock, summed over cycles
 };
 
 // Records a finished cycle: its error (the sync's, else the guard's, else

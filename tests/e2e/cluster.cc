@@ -283,6 +283,7 @@ absl::Status Cluster::StartAgent(const std::string& host,
   }
   argv.push_back(Runfile(options_.replicatord));
   argv.push_back(absl::StrCat("--config=", HostDir(host), "/agent.textproto"));
+  argv.push_back("--http_address=127.0.0.1:0");
   // With TLS the config names the host's certificate.
   if (!options_.tls) argv.push_back("--insecure_loopback_only");
   argv.insert(argv.end(), options_.agent_flags.begin(), options_.agent_flags.end());
@@ -292,6 +293,11 @@ absl::Status Cluster::StartAgent(const std::string& host,
   if (absl::Status st = agent->Start(argv, log); !st.ok()) return st;
   auto line = agent->WaitForLogLine("peer listening on", absl::Seconds(30));
   if (!line.ok()) return line.status();
+  auto http = agent->WaitForLogLine(" http on 127.0.0.1:", absl::Seconds(30));
+  if (!http.ok()) return http.status();
+  if (!absl::SimpleAtoi(http->substr(http->rfind(':') + 1), &agent_http_ports_[host])) {
+    return absl::InternalError(absl::StrCat(host, "'s replicatord printed no HTTP port: ", *http));
+  }
   Log(absl::StrCat(host, " agent started"));
   return absl::OkStatus();
 }

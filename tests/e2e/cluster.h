@@ -80,6 +80,12 @@ class Cluster {
   // slotmgrd's HTTP port (metrics, status page) on 127.0.0.1, chosen by the
   // coordinator at each start; 0 before the first start.
   int coordinator_http_port() const { return coordinator_http_port_; }
+  // `host`'s replicatord HTTP port (metrics) on 127.0.0.1, chosen at each
+  // start of its agent; 0 before the first.
+  int agent_http_port(const std::string& host) const {
+    auto it = agent_http_ports_.find(host);
+    return it == agent_http_ports_.end() ? 0 : it->second;
+  }
   slotkeeper::v1::Automation::Stub& api() { return *api_; }
 
   // Slot names are "du<U>s<S>", unit names "du<U>", both 1-based.
@@ -179,6 +185,7 @@ class Cluster {
   Process coordinator_;
   std::string coordinator_address_;
   int coordinator_http_port_ = 0;
+  std::map<std::string, int> agent_http_ports_;  // by host
   std::map<std::string, std::unique_ptr<Process>> agents_;
   std::map<std::string, std::unique_ptr<LoopFilesystem>> filesystems_;  // "host/unit"
   std::map<std::string, std::unique_ptr<TcpProxy>> coordinator_links_;  // by host
