@@ -6,6 +6,21 @@
 
 namespace slotkeeper::slotctl {
 
+absl::StatusOr<std::vector<v1::Event>> ReadEventWindow(ClusterClient& client,
+                                                       v1::ListEventsRequest request,
+                                                       uint32_t page) {
+  request.set_newest_first(false);
+  request.set_limit(page);
+  std::vector<v1::Event> out;
+  while (true) {
+    absl::StatusOr<v1::ListEventsResponse> resp = client.ListEvents(request);
+    if (!resp.ok()) return resp.status();
+    for (const v1::Event& e : resp->events()) out.push_back(e);
+    if (resp->remaining() == 0 || resp->events_size() == 0) return out;
+    request.set_after_seq(out.back().seq());
+  }
+}
+
 bool ShouldReconnect(const absl::Status& status) {
   switch (status.code()) {
     case absl::StatusCode::kOk:  // the coordinator ended the stream (shutdown)

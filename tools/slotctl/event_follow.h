@@ -1,5 +1,6 @@
-// `slotctl events --follow`: prints the journal as it grows and survives
-// coordinator restarts.
+// Reading the journal through a ClusterClient: a whole window, page by
+// page (ReadEventWindow), and `slotctl events --follow`, which prints the
+// journal as it grows and survives coordinator restarts (FollowEvents).
 //
 // A stream that ends (the coordinator stopped: OK, UNAVAILABLE, CANCELLED
 // and other transient codes) is reported on `err` and opened again after a
@@ -21,6 +22,7 @@
 #include <cstdint>
 #include <functional>
 #include <ostream>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
@@ -30,6 +32,14 @@ namespace slotkeeper::slotctl {
 
 inline constexpr absl::Duration kFirstPause = absl::Milliseconds(500);
 inline constexpr absl::Duration kMaxPause = absl::Seconds(10);
+
+// Every event `request` matches (its filters and time window), oldest
+// first, read in pages of `page` events (ListEvents, oldest first, each
+// page after the last event of the one before) until none remain: a window
+// is never cut short at the server's limit on one answer.
+absl::StatusOr<std::vector<v1::Event>> ReadEventWindow(ClusterClient& client,
+                                                       v1::ListEventsRequest request,
+                                                       uint32_t page = 100000);
 
 // True when a stream that ended with `status` should be opened again.
 bool ShouldReconnect(const absl::Status& status);

@@ -92,6 +92,19 @@ TEST_F(FollowTest, AnUnreachableServerFailsAtOnceAndAClosedOutputEndsTheFollow) 
   EXPECT_TRUE(slept_.empty());
 }
 
+TEST_F(FollowTest, AWindowIsReadWholePageByPageInOrder) {
+  FakeClusterClient client(&cluster_);
+  v1::ListEventsRequest req;
+  req.set_since_ms(2000);  // events 2..6
+  absl::StatusOr<std::vector<v1::Event>> window = ReadEventWindow(client, req, /*page=*/2);
+  ASSERT_TRUE(window.ok()) << window.status();
+  std::vector<uint64_t> seqs;
+  for (const v1::Event& e : *window) seqs.push_back(e.seq());
+  EXPECT_THAT(seqs, ElementsAre(2, 3, 4, 5, 6));
+  EXPECT_EQ(cluster_.last_list_events.after_seq(), 5u) << "three pages";
+  EXPECT_FALSE(cluster_.last_list_events.newest_first());
+}
+
 TEST(ShouldReconnectTest, TransientEndingsOnly) {
   EXPECT_TRUE(ShouldReconnect(absl::OkStatus()));
   EXPECT_TRUE(ShouldReconnect(absl::UnavailableError("x")));

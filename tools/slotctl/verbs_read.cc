@@ -6,6 +6,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/model_util.h"
+#include "tools/slotctl/event_follow.h"
 #include "tools/slotctl/incident.h"
 #include "tools/slotctl/render.h"
 #include "tools/slotctl/verbs.h"
@@ -255,14 +256,14 @@ absl::Status RunIncident(Invocation& inv, const ParsedArgs& args) {
   in.since_ms = in.now_ms - absl::ToInt64Milliseconds(*since);
   v1::ListEventsRequest req;
   req.set_since_ms(in.since_ms);
-  req.set_limit(100000);  // the server's most: an incident's journal is not cut short
-  absl::StatusOr<v1::ListEventsResponse> events = inv.Client().ListEvents(req);
+  // Page after page: an incident's journal is never cut short.
+  absl::StatusOr<std::vector<v1::Event>> events = ReadEventWindow(inv.Client(), req);
   if (!events.ok()) return events.status();
   absl::StatusOr<v1::ClusterStatus> status = inv.Client().GetClusterStatus({});
   if (!status.ok()) return status.status();
   absl::StatusOr<v1::ListStoresResponse> stores = inv.Client().ListStores({});
   if (!stores.ok()) return stores.status();
-  in.events.assign(events->events().begin(), events->events().end());
+  in.events = *std::move(events);
   in.status = &*status;
   in.stores.assign(stores->stores().begin(), stores->stores().end());
   IncidentReport report = BuildIncident(in);
