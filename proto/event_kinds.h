@@ -23,6 +23,9 @@ inline constexpr char kHostClockOk[] = "host.clock_ok";
 inline constexpr char kHostConditions[] = "host.conditions";
 inline constexpr char kHostDrain[] = "host.drain";
 inline constexpr char kHostUndrain[] = "host.undrain";
+// An operator removed a host that was down or never up, and held no copy
+// that is usable or needed, from the model (slotctl host forget).
+inline constexpr char kHostForgotten[] = "host.forgotten";
 // An agent's inventory that was refused or changed in a notable way.
 inline constexpr char kInventoryHost[] = "inventory.host";
 
@@ -83,6 +86,8 @@ inline constexpr char kTaskRetry[] = "task.retry";
 inline constexpr char kTaskDone[] = "task.done";
 inline constexpr char kTaskFailed[] = "task.failed";
 inline constexpr char kTaskCancelled[] = "task.cancelled";
+// An operator asked for a new attempt of a task now (slotctl task retry).
+inline constexpr char kTaskRetried[] = "task.retried";
 inline constexpr char kPlacementRefused[] = "placement.refused";
 
 // The data path's guards, as agents report them.

@@ -14,9 +14,11 @@
 #include "slotmgr/audit.h"
 #include "slotmgr/automation_guard.h"
 #include "slotmgr/data_safety.h"
+#include "slotmgr/forget_host.h"
 #include "slotmgr/model.h"
 #include "slotmgr/operator_actions.h"
 #include "slotmgr/reinstate.h"
+#include "slotmgr/task_actions.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -93,6 +95,25 @@ grpc::Status AutomationServiceImpl::ListTasks(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+grpc::Status AutomationServiceImpl::CancelTask(grpc::ServerContext* ctx,
+                                               const v1::CancelTaskRequest* req,
+                                               v1::TaskInfo* out) {
+  return Mutating(ctx, Role::kOperator, "CancelTask", *req, [&] {
+    return Reply(core_->Mutate<v1::TaskInfo>(
+                     [&](Mutation& m) { return CancelTaskAction(m, *req, Actor(ctx)); }),
+                 out);
+  });
+}
+
+grpc::Status AutomationServiceImpl::RetryTask(grpc::ServerContext* ctx,
+                                              const v1::RetryTaskRequest* req, v1::TaskInfo* out) {
+  return Mutating(ctx, Role::kOperator, "RetryTask", *req, [&] {
+    return Reply(core_->Mutate<v1::TaskInfo>(
+                     [&](Mutation& m) { return RetryTaskAction(m, *req, Actor(ctx)); }),
+                 out);
+  });
+}
+
 grpc::Status AutomationServiceImpl::ListEvents(grpc::ServerContext* ctx,
                                                const v1::ListEventsRequest* req,
                                                v1::ListEventsResponse* out) {
@@ -125,6 +146,16 @@ grpc::Status AutomationServiceImpl::Undrain(grpc::ServerContext* ctx, const v1::
                                             v1::DrainResponse* out) {
   return Mutating(ctx, Role::kOperator, "Undrain", *req,
                   [&] { return Reply(slotmgr::Undrain(*core_, *req), out); });
+}
+
+grpc::Status AutomationServiceImpl::ForgetHost(grpc::ServerContext* ctx,
+                                               const v1::ForgetHostRequest* req,
+                                               v1::ForgetHostResponse* out) {
+  return Mutating(ctx, Role::kAdmin, "ForgetHost", *req, [&] {
+    return Reply(core_->Mutate<v1::ForgetHostResponse>(
+                     [&](Mutation& m) { return slotmgr::ForgetHost(m, *req, Actor(ctx)); }),
+                 out);
+  });
 }
 
 grpc::Status AutomationServiceImpl::MarkLost(grpc::ServerContext* ctx,

@@ -75,6 +75,9 @@ class AutomationServiceImpl final : public AutomationServiceBase {
       grpc::CallbackServerContext*, const v1::WatchRoutingRequest*) override;
   grpc::Status ListTasks(grpc::ServerContext*, const v1::ListTasksRequest*,
                          v1::ListTasksResponse*) override;
+  grpc::Status CancelTask(grpc::ServerContext*, const v1::CancelTaskRequest*,
+                          v1::TaskInfo*) override;
+  grpc::Status RetryTask(grpc::ServerContext*, const v1::RetryTaskRequest*, v1::TaskInfo*) override;
   grpc::Status ListEvents(grpc::ServerContext*, const v1::ListEventsRequest*,
                           v1::ListEventsResponse*) override;
   grpc::ServerWriteReactor<v1::Event>* WatchEvents(grpc::CallbackServerContext*,
@@ -83,6 +86,8 @@ class AutomationServiceImpl final : public AutomationServiceBase {
                         v1::FailoverResponse*) override;
   grpc::Status Drain(grpc::ServerContext*, const v1::DrainRequest*, v1::DrainResponse*) override;
   grpc::Status Undrain(grpc::ServerContext*, const v1::DrainRequest*, v1::DrainResponse*) override;
+  grpc::Status ForgetHost(grpc::ServerContext*, const v1::ForgetHostRequest*,
+                          v1::ForgetHostResponse*) override;
   grpc::Status MarkLost(grpc::ServerContext*, const v1::MarkLostRequest*,
                         v1::MarkLostResponse*) override;
   grpc::Status SetAutomation(grpc::ServerContext*, const v1::SetAutomationRequest*,

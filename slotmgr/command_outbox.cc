@@ -142,6 +142,21 @@ void CommandOutbox::DropStale(Txn& txn, const std::string& store) {
   }
 }
 
+size_t CommandOutbox::DropHost(Txn& txn, const std::string& host) {
+  size_t n = 0;
+  for (auto it = outbox_.begin(); it != outbox_.end();) {
+    if (it->second.host() != host) {
+      ++it;
+      continue;
+    }
+    txn.erased_commands.push_back(it->first);
+    it = Remove(it);
+    ++n;
+  }
+  sent_.erase(host);
+  return n;
+}
+
 std::vector<v1::Command> CommandOutbox::TakeToSend(const std::string& host) {
   std::vector<v1::Command> out;
   std::set<std::string>& sent = sent_[host];

@@ -60,6 +60,9 @@ class CommandOutbox {
   // Drops the unacknowledged promotions and replica assignments of `store`
   // (stale once a new epoch begins; demotions stay: they fence).
   void DropStale(Txn& txn, const std::string& store);
+  // Retires every command queued for `host` (a host being forgotten), noted
+  // in `txn`; returns how many.
+  size_t DropHost(Txn& txn, const std::string& host);
 
   // Commands for `host` not yet sent on its current session; marks them sent.
   std::vector<v1::Command> TakeToSend(const std::string& host);

@@ -73,8 +73,13 @@ absl::Status Coordinator::LoadLocked() {
 absl::Status Coordinator::CommitLocked(Txn& txn) {
   // Any change to hosts or stores may have moved copies: drop the index,
   // whether or not the write below succeeds.
-  if (!txn.hosts.empty() || !txn.stores.empty()) slot_copies_.Invalidate();
+  if (!txn.hosts.empty() || !txn.stores.empty() || !txn.erased_hosts.empty()) {
+    slot_copies_.Invalidate();
+  }
   StateBatch batch;
+  for (const auto& h : txn.erased_hosts) {
+    if (model_.hosts.count(h) == 0) batch.EraseHost(h);
+  }
   for (const auto& h : txn.hosts) {
     auto it = model_.hosts.find(h);
     if (it != model_.hosts.end()) batch.PutHost(it->second);

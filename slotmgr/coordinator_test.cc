@@ -540,8 +540,8 @@ class FailingStateStore : public StateStore {
     if (fail) return absl::UnavailableError("injected: device full");
     return real_->Commit(batch);
   }
-  absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& q) override {
-    return real_->ReadEvents(q);
+  absl::StatusOr<EventPage> ReadEventPage(const EventQuery& q) override {
+    return real_->ReadEventPage(q);
   }
   absl::StatusOr<size_t> PruneEvents(const EventPrune& p) override {
     if (fail) return absl::UnavailableError("injected: device full");

@@ -98,6 +98,47 @@ StoreRecord NewStoreRecord(const v1::CreateStoreRequest& req, uint32_t copies) {
   return rec;
 }
 
+// What draining `h` (only the filesystems `mounts`, when not empty) does
+// with each copy there: a master moves to the replica promotion would pick
+// (on the model as it is now); the other copies stay.
+v1::DrainResponse PlanDrain(Mutation& m, const v1::HostInfo& h,
+                            const std::set<std::string>& mounts) {
+  v1::DrainResponse out;
+  const std::optional<ClusterView> view = m.failover->view();
+  std::vector<v1::DrainCopy> others;
+  for (const v1::SlotInfo& s : h.slots()) {
+    if (s.store().empty() || s.role() == v1::SLOT_SPARE) continue;
+    if (!mounts.empty() && !mounts.count(s.filesystem())) continue;
+    v1::DrainCopy c;
+    c.set_store(s.store());
+    *c.mutable_slot() = s.ref();
+    c.set_role(s.role());
+    c.set_bytes(s.used_bytes());
+    auto sit = m.model.stores.find(s.store());
+    if (sit != m.model.stores.end()) {
+      if (const v1::Copy* copy = FindCopy(sit->second, c.slot())) c.set_users(copy->user_count());
+    }
+    if (s.role() != v1::SLOT_MASTER) {
+      others.push_back(std::move(c));
+      continue;
+    }
+    if (!view) {
+      c.set_refused("the planners' view of the cluster could not be built");
+    } else {
+      PromotionChoice choice = ChoosePromotion(*view, s.store(), m.config, false, nullptr);
+      if (choice.target) {
+        *c.mutable_to() = *choice.target;
+        out.set_masters_to_move(out.masters_to_move() + 1);
+      } else {
+        c.set_refused(choice.refused.empty() ? "no replica can be promoted" : choice.refused);
+      }
+    }
+    *out.add_copies() = std::move(c);
+  }
+  for (v1::DrainCopy& c : others) *out.add_copies() = std::move(c);
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<v1::StoreInfo> CreateStore(Mutation& m, const v1::CreateStoreRequest& req) {
@@ -227,35 +268,41 @@ absl::StatusOr<v1::DrainResponse> Drain(Mutation& m, const v1::DrainRequest& req
   SK_ASSIGN_OR_RETURN(HostRecord* const host, FindOperatorHost(model, req.host()));
   v1::HostInfo* h = host->mutable_info();
   std::set<std::string> mounts;
+  v1::UnitInfo* unit = nullptr;
   if (!req.unit().empty()) {
-    v1::UnitInfo* unit = nullptr;
     for (auto& u : *h->mutable_units()) {
       if (u.name() == req.unit()) unit = &u;
     }
     if (unit == nullptr) {
       return absl::NotFoundError(absl::StrCat("no drive unit '", req.unit(), "' on ", req.host()));
     }
-    unit->set_draining(true);
     for (const auto& f : h->filesystems()) {
       if (f.unit() == req.unit()) mounts.insert(f.mount_point());
     }
+  }
+  // The plan is made on the model as the drain leaves it (the host or unit
+  // draining), so that a dry run says what the drain does; a dry run puts
+  // the flags back as they were.
+  const v1::HostInfo before = *h;
+  if (unit != nullptr) {
+    unit->set_draining(true);
   } else {
     h->set_draining(true);
     h->set_drain_reason(req.reason());
   }
+  v1::DrainResponse out = PlanDrain(m, *h, mounts);
+  if (req.dry_run()) {
+    *h = before;
+    return out;
+  }
   Txn& txn = m.txn;
   txn.hosts.insert(req.host());
-  v1::DrainResponse out;
-  const std::optional<ClusterView> view = m.failover->view();
-  for (const auto& s : h->slots()) {
-    if (s.role() != v1::SLOT_MASTER) continue;
-    if (!mounts.empty() && !mounts.count(s.filesystem())) continue;
-    StoreRecord& rec = model.stores[s.store()];
-    if (!view || !ChoosePromotion(*view, s.store(), m.config, false, nullptr).target) continue;
-    rec.set_moving_master(true);
-    txn.stores.insert(s.store());
-    out.set_masters_to_move(out.masters_to_move() + 1);
+  for (const v1::DrainCopy& c : out.copies()) {
+    if (c.role() != v1::SLOT_MASTER || c.to().host().empty()) continue;
+    model.stores[c.store()].set_moving_master(true);
+    txn.stores.insert(c.store());
   }
+  out.set_done(true);
   m.journal.Record(txn, event_kind::kHostDrain, v1::WARNING,
                    absl::StrCat("drain ", req.host(), req.unit().empty() ? "" : "/" + req.unit(),
                                 ": ", out.masters_to_move(), " masters to move",

@@ -150,6 +150,38 @@ TEST_F(CoordinatorTest, LostUnitIsReplacedBeforeEvicted) {
   EXPECT_TRUE(coord_->queries().CheckModel().problems().empty());
 }
 
+TEST_F(CoordinatorOpsTest, DrainDryRunShowsThePlanAndChangesNothing) {
+  RegisterThree();
+  CreateHealthyStore();
+  const std::string before = Serialized();
+  const size_t events_before = coord_->queries().EventsAfter(0, 100000)->size();
+  v1::DrainRequest drain;
+  drain.set_host("imap1");
+  drain.set_dry_run(true);
+  absl::StatusOr<v1::DrainResponse> plan = slotmgr::Drain(*coord_, drain);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_FALSE(plan->done());
+  EXPECT_EQ(plan->masters_to_move(), 1u);
+  EXPECT_EQ(plan->copies_to_recreate(), 0u);
+  ASSERT_EQ(plan->copies_size(), 1u);
+  const v1::DrainCopy& master = plan->copies(0);
+  EXPECT_EQ(master.store(), "st1");
+  EXPECT_EQ(master.role(), v1::SLOT_MASTER);
+  EXPECT_EQ(model::SlotName(master.slot()), "imap1/s01");
+  EXPECT_FALSE(master.to().host().empty()) << "a replica takes it";
+  EXPECT_NE(master.to().host(), "imap1");
+  EXPECT_EQ(Serialized(), before) << "a dry run changes nothing";
+  EXPECT_EQ(coord_->queries().EventsAfter(0, 100000)->size(), events_before);
+  // The drain then does what the plan said.
+  drain.set_dry_run(false);
+  absl::StatusOr<v1::DrainResponse> done = slotmgr::Drain(*coord_, drain);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_TRUE(done->done());
+  ASSERT_EQ(done->copies_size(), 1u);
+  EXPECT_EQ(model::SlotName(done->copies(0).to()), model::SlotName(master.to()));
+  EXPECT_TRUE(coord_->queries().GetHost("imap1")->draining());
+}
+
 TEST_F(CoordinatorOpsTest, DrainMovesMasterAfterLeaseAndLookupFollows) {
   RegisterThree();
   CreateHealthyStore();

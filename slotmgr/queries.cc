@@ -264,17 +264,22 @@ absl::StatusOr<v1::ListEventsResponse> Queries::ListEvents(const v1::ListEventsR
   if (req.until_ms() != 0 && req.until_ms() < req.since_ms()) {
     return absl::InvalidArgumentError("until_ms is before since_ms");
   }
+  v1::ListEventsResponse out;
+  if (req.before_seq() != 0 && req.before_seq() <= req.after_seq() + 1) return out;  // none between
   EventQuery q;
   q.since_ms = req.since_ms();
   q.until_ms = req.until_ms();
+  q.after_seq = req.after_seq();
+  q.before_seq = req.before_seq();
+  q.newest_first = req.newest_first();
   q.limit = req.limit() == 0 ? 1000 : std::min<uint32_t>(req.limit(), 100000);
   q.store = req.store();
   q.host = req.host();
   q.kind = req.kind();
-  absl::StatusOr<std::vector<v1::Event>> events = store_->ReadEvents(q);
-  if (!events.ok()) return events.status();
-  v1::ListEventsResponse out;
-  for (auto& e : *events) *out.add_events() = std::move(e);
+  absl::StatusOr<EventPage> page = store_->ReadEventPage(q);
+  if (!page.ok()) return page.status();
+  for (auto& e : page->events) *out.add_events() = std::move(e);
+  out.set_remaining(page->remaining);
   return out;
 }
 

@@ -18,6 +18,41 @@ using testing::Ref;
 
 class CoordinatorOpsTest : public CoordinatorFixture {};
 
+TEST_F(CoordinatorOpsTest, EventsNewestFirstPageBackWithWhatRemains) {
+  RegisterThree();
+  CreateHealthyStore();
+  const uint64_t last = coord_->queries().LastEventSeq();
+  ASSERT_GT(last, 10u);
+  v1::ListEventsRequest q;
+  q.set_newest_first(true);
+  q.set_limit(4);
+  absl::StatusOr<v1::ListEventsResponse> page = coord_->queries().ListEvents(q);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->events_size(), 4);
+  EXPECT_EQ(page->events(0).seq(), last);
+  EXPECT_EQ(page->events(3).seq(), last - 3);
+  EXPECT_EQ(page->remaining(), last - 4);
+  q.set_before_seq(page->events(3).seq());
+  page = coord_->queries().ListEvents(q);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->events(0).seq(), last - 4);
+  EXPECT_EQ(page->remaining(), last - 8);
+  // The default stays oldest first (what existing callers rely on).
+  v1::ListEventsRequest chrono;
+  chrono.set_limit(3);
+  page = coord_->queries().ListEvents(chrono);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->events(0).seq(), 1u);
+  EXPECT_EQ(page->events(2).seq(), 3u);
+  EXPECT_EQ(page->remaining(), last - 3);
+  chrono.set_after_seq(last - 2);
+  page = coord_->queries().ListEvents(chrono);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->events_size(), 2);
+  EXPECT_EQ(page->events(0).seq(), last - 1);
+  EXPECT_EQ(page->remaining(), 0u);
+}
+
 TEST_F(CoordinatorOpsTest, LookupUserAndEventsByTime) {
   v1::HostInventory inv = MakeInventory("imap1");
   v1::SlotContents* c = inv.add_contents();

@@ -43,6 +43,7 @@ absl::Status ParseInto(const rocksdb::Slice& key, const rocksdb::Slice& value, M
 
 bool Matches(const v1::Event& e, const EventQuery& q) {
   if (e.seq() <= q.after_seq) return false;
+  if (q.before_seq != 0 && e.seq() >= q.before_seq) return false;
   if (q.since_ms != 0 && e.time_ms() < q.since_ms) return false;
   if (q.until_ms != 0 && e.time_ms() > q.until_ms) return false;
   if (!q.store.empty() && e.store() != q.store) return false;
@@ -58,6 +59,10 @@ bool Matches(const v1::Event& e, const EventQuery& q) {
 
 void StateBatch::Put(std::string key, const google::protobuf::MessageLite& message) {
   ops_.push_back(Op{std::move(key), message.SerializeAsString(), false});
+}
+
+void StateBatch::EraseHost(absl::string_view host) {
+  ops_.push_back(Op{absl::StrCat("host/", host), "", true});
 }
 
 void StateBatch::PutHost(const HostRecord& host) {
@@ -173,39 +178,72 @@ absl::Status RocksStateStore::Commit(const StateBatch& batch) {
   return FromRocks(db_->Write(wo, &wb), "state store: commit");
 }
 
-absl::StatusOr<std::vector<v1::Event>> RocksStateStore::ReadEvents(const EventQuery& query) {
-  std::vector<v1::Event> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  auto emit = [&](const rocksdb::Slice& key, const rocksdb::Slice& value) -> absl::Status {
+absl::StatusOr<EventPage> RocksStateStore::ReadEventPage(const EventQuery& query) {
+  EventPage page;
+  auto take = [&](const rocksdb::Slice& key, const rocksdb::Slice& value) -> absl::Status {
     v1::Event e;
-    absl::Status st = ParseInto(key, value, &e);
-    if (!st.ok()) return st;
-    if (Matches(e, query)) out.push_back(std::move(e));
+    SK_RETURN_IF_ERROR(ParseInto(key, value, &e));
+    if (!Matches(e, query)) return absl::OkStatus();
+    if (page.events.size() < query.limit) {
+      page.events.push_back(std::move(e));
+    } else {
+      ++page.remaining;
+    }
     return absl::OkStatus();
   };
-  if (query.since_ms > 0 && query.after_seq == 0) {
-    // Walk the time index, then fetch each event.
-    for (it->Seek(EventTimeKey(query.since_ms, 0));
-         it->Valid() && it->key().starts_with("evtime/") && out.size() < query.limit; it->Next()) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  const bool by_time =
+      (query.since_ms > 0 || query.until_ms > 0) && query.after_seq == 0 && query.before_seq == 0;
+  if (by_time) {
+    // Walk the time index between the bounds, then fetch each event.
+    const rocksdb::Slice prefix("evtime/");
+    if (query.newest_first) {
+      it->SeekForPrev(query.until_ms > 0 ? EventTimeKey(query.until_ms, UINT64_MAX)
+                                         : std::string("evtime0"));
+    } else {
+      it->Seek(EventTimeKey(query.since_ms, 0));
+    }
+    for (; it->Valid() && it->key().starts_with(prefix);
+         query.newest_first ? it->Prev() : it->Next()) {
       absl::string_view k(it->key().data(), it->key().size());
+      const size_t slash = k.rfind('/');
+      int64_t ms = 0;
       uint64_t seq = 0;
-      if (!absl::SimpleAtoi(k.substr(k.rfind('/') + 1), &seq)) continue;
+      if (!absl::SimpleAtoi(k.substr(7, slash - 7), &ms) ||
+          !absl::SimpleAtoi(k.substr(slash + 1), &seq)) {
+        continue;
+      }
+      if (query.newest_first ? ms < query.since_ms : query.until_ms > 0 && ms > query.until_ms) {
+        break;
+      }
       std::string value;
       rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), EventKey(seq), &value);
       if (s.IsNotFound()) continue;
       if (!s.ok()) return FromRocks(s, "state store: reading event");
-      absl::Status st = emit(EventKey(seq), value);
-      if (!st.ok()) return st;
+      SK_RETURN_IF_ERROR(take(EventKey(seq), value));
     }
   } else {
-    for (it->Seek(EventKey(query.after_seq + 1));
-         it->Valid() && it->key().starts_with("event/") && out.size() < query.limit; it->Next()) {
-      absl::Status st = emit(it->key(), it->value());
-      if (!st.ok()) return st;
+    const rocksdb::Slice prefix("event/");
+    if (query.newest_first) {
+      it->SeekForPrev(query.before_seq > 0 ? EventKey(query.before_seq - 1)
+                                           : std::string("event0"));
+    } else {
+      it->Seek(EventKey(query.after_seq + 1));
+    }
+    for (; it->Valid() && it->key().starts_with(prefix);
+         query.newest_first ? it->Prev() : it->Next()) {
+      if (query.newest_first) {
+        // Past the lower bound: nothing older can match.
+        if (it->key().compare(rocksdb::Slice(EventKey(query.after_seq))) <= 0) break;
+      } else if (query.before_seq > 0 &&
+                 it->key().compare(rocksdb::Slice(EventKey(query.before_seq))) >= 0) {
+        break;
+      }
+      SK_RETURN_IF_ERROR(take(it->key(), it->value()));
     }
   }
   if (!it->status().ok()) return FromRocks(it->status(), "state store: reading events");
-  return out;
+  return page;
 }
 
 absl::StatusOr<size_t> RocksStateStore::PruneEvents(const EventPrune& prune) {

@@ -51,6 +51,7 @@ class StateBatch {
   };
 
   void PutHost(const HostRecord& host);
+  void EraseHost(absl::string_view host);
   void PutStore(const StoreRecord& store);
   void PutTask(const StoredTask& task);
   void PutCommand(const OutboxEntry& entry);
@@ -81,13 +82,23 @@ struct StateSnapshot {
 };
 
 struct EventQuery {
-  uint64_t after_seq = 0;  // only events with seq > after_seq
-  int64_t since_ms = 0;    // only events at or after this time (0 = any)
-  int64_t until_ms = 0;    // only events at or before this time (0 = any)
+  uint64_t after_seq = 0;   // only events with seq > after_seq
+  uint64_t before_seq = 0;  // only events with seq < before_seq (0 = any)
+  int64_t since_ms = 0;     // only events at or after this time (0 = any)
+  int64_t until_ms = 0;     // only events at or before this time (0 = any)
   size_t limit = 1000;
   std::string store;  // filters; empty = any
   std::string host;
   std::string kind;  // this kind, or kinds under it ("audit": "audit.call")
+  // Read from the newest match backwards (the page keeps the newest).
+  bool newest_first = false;
+};
+
+// What ReadEventPage found: at most `limit` events in the query's reading
+// order, and how many more match beyond the last of them.
+struct EventPage {
+  std::vector<v1::Event> events;
+  uint64_t remaining = 0;
 };
 
 // Which events a pruning pass deletes (journal_retention.h): from the oldest
@@ -109,8 +120,16 @@ class StateStore {
   virtual absl::StatusOr<StateSnapshot> Load() = 0;
   // Applies all of `batch` or nothing, durably (synced) before returning.
   virtual absl::Status Commit(const StateBatch& batch) = 0;
-  // Events matching `query`, oldest first.
-  virtual absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& query) = 0;
+  // Events matching `query` in its reading order (oldest first unless
+  // newest_first), with the count of those beyond `limit`. Counting reads
+  // every match in range.
+  virtual absl::StatusOr<EventPage> ReadEventPage(const EventQuery& query) = 0;
+  // ReadEventPage without the count.
+  absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& query) {
+    absl::StatusOr<EventPage> page = ReadEventPage(query);
+    if (!page.ok()) return page.status();
+    return std::move(page->events);
+  }
   // Deletes what `prune` allows, durably; returns how many events went.
   virtual absl::StatusOr<size_t> PruneEvents(const EventPrune& prune) = 0;
   // The engine's own figures for monitoring (name -> value; for RocksDB its
@@ -134,7 +153,7 @@ class RocksStateStore : public StateStore {
 
   absl::StatusOr<StateSnapshot> Load() override;
   absl::Status Commit(const StateBatch& batch) override;
-  absl::StatusOr<std::vector<v1::Event>> ReadEvents(const EventQuery& query) override;
+  absl::StatusOr<EventPage> ReadEventPage(const EventQuery& query) override;
   absl::StatusOr<size_t> PruneEvents(const EventPrune& prune) override;
   std::map<std::string, uint64_t> EngineStats() const override;
 

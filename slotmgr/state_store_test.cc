@@ -125,6 +125,57 @@ TEST(StateStoreTest, EventsBySequenceAndTime) {
   EXPECT_EQ(e->size(), 2u);
 }
 
+std::vector<uint64_t> Seqs(const EventPage& page) {
+  std::vector<uint64_t> out;
+  for (const v1::Event& e : page.events) out.push_back(e.seq());
+  return out;
+}
+
+TEST(StateStoreTest, EventPagesNewestFirstBeforeAndAfterWithWhatRemains) {
+  auto s = RocksStateStore::Open(Dir("event_pages"));
+  ASSERT_TRUE(s.ok());
+  StateBatch b;
+  for (uint64_t i = 1; i <= 10; ++i) b.AppendEvent(MakeEvent(i, 1000 * i, i % 2 ? "odd" : "even"));
+  ASSERT_TRUE((*s)->Commit(b).ok());
+  EventQuery q;
+  q.limit = 3;
+  q.newest_first = true;
+  absl::StatusOr<EventPage> p = (*s)->ReadEventPage(q);
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(Seqs(*p), (std::vector<uint64_t>{10, 9, 8}));
+  EXPECT_EQ(p->remaining, 7u);
+  q.before_seq = 8;  // the next page back
+  p = (*s)->ReadEventPage(q);
+  EXPECT_EQ(Seqs(*p), (std::vector<uint64_t>{7, 6, 5}));
+  EXPECT_EQ(p->remaining, 4u);
+  q.after_seq = 5;  // between: 6 and 7 only
+  p = (*s)->ReadEventPage(q);
+  EXPECT_EQ(Seqs(*p), (std::vector<uint64_t>{7, 6}));
+  EXPECT_EQ(p->remaining, 0u);
+  // Oldest first after a seq: the next page forward.
+  q = EventQuery();
+  q.limit = 2;
+  q.after_seq = 6;
+  p = (*s)->ReadEventPage(q);
+  EXPECT_EQ(Seqs(*p), (std::vector<uint64_t>{7, 8}));
+  EXPECT_EQ(p->remaining, 2u);
+  // By time, newest first, with a filter: evens from 3 s to 9 s.
+  q = EventQuery();
+  q.limit = 2;
+  q.newest_first = true;
+  q.since_ms = 3000;
+  q.until_ms = 9000;
+  q.store = "even";
+  p = (*s)->ReadEventPage(q);
+  EXPECT_EQ(Seqs(*p), (std::vector<uint64_t>{8, 6}));
+  EXPECT_EQ(p->remaining, 1u);
+  // Oldest first by time keeps the chronological order and counts the rest.
+  q.newest_first = false;
+  p = (*s)->ReadEventPage(q);
+  EXPECT_EQ(Seqs(*p), (std::vector<uint64_t>{4, 6}));
+  EXPECT_EQ(p->remaining, 1u);
+}
+
 TEST(StateStoreTest, SecondOpenOfSameDirectoryIsUnavailable) {
   const std::string dir = Dir("locked");
   auto a = RocksStateStore::Open(dir);

@@ -134,6 +134,9 @@ void TaskManager::Schedule(Txn& txn) {
     v1::TaskInfo* ti = t.mutable_info();
     ti->set_started_ms(now);
     ti->set_attempts(ti->attempts() + 1);
+    // A new attempt starts clean: what went wrong before stays in
+    // last_error, which readers label as the previous attempt's.
+    ti->set_note("");
     std::string source_note;
     if (ti->attempts() > 1) {
       // A retry copies from another good copy when there is one: the last
@@ -222,6 +225,7 @@ bool TaskManager::Succeed(Txn& txn, StoredTask& task) {
   if (!SetTaskState(txn, task, v1::TASK_DONE).ok()) return false;
   ti->set_finished_ms(now);
   ti->set_last_error("");
+  ti->set_note("");
   journal_->Record(
       txn, event_kind::kTaskDone, v1::INFO,
       absl::StrCat("task ", id, " done and verified: ", SlotName(ti->target()), " is a replica of ",
@@ -274,6 +278,7 @@ bool TaskManager::Fail(Txn& txn, StoredTask& task, const std::string& error) {
     if (!SetTaskState(txn, task, v1::TASK_BACKOFF).ok()) return false;
     const int64_t backoff = BackoffMs(SchedulerOptionsFrom(*config_), ti->attempts());
     ti->set_next_attempt_ms(now + backoff);
+    ti->set_note(absl::StrCat("attempt ", ti->attempts(), " failed: ", error));
     journal_->Record(
         txn, event_kind::kTaskRetry, v1::WARNING,
         absl::StrCat("task ", id, " failed (", error, "); retry in ", backoff / 1000, " s"),
@@ -282,6 +287,7 @@ bool TaskManager::Fail(Txn& txn, StoredTask& task, const std::string& error) {
   }
   if (!SetTaskState(txn, task, v1::TASK_FAILED).ok()) return false;
   ti->set_finished_ms(now);
+  ti->set_note(absl::StrCat("gave up after ", ti->attempts(), " attempts: ", error));
   journal_->Record(
       txn, event_kind::kTaskFailed, v1::CRITICAL,
       absl::StrCat("task ", id, " gave up after ", ti->attempts(), " attempts: ", error),
@@ -320,6 +326,7 @@ bool TaskManager::CancelTask(Txn& txn, StoredTask& task, const std::string& why)
   const v1::TaskState was = ti->state();
   if (model::IsTaskFinished(was) || !SetTaskState(txn, task, v1::TASK_CANCELLED).ok()) return false;
   ti->set_finished_ms(clock_->NowMs());
+  ti->set_note(absl::StrCat("cancelled: ", why));
   if (was == v1::TASK_RUNNING) {
     v1::Command cancel;
     cancel.mutable_cancel_task()->set_task_id(ti->id());

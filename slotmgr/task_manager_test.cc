@@ -181,6 +181,7 @@ TEST_F(TaskManagerTest, FailedAttemptsBackOffThenTheTargetIsReleased) {
   EXPECT_EQ(Task(id).info().state(), v1::TASK_BACKOFF);
   EXPECT_EQ(Task(id).info().next_attempt_ms(), clock_.NowMs() + 10'000);
   EXPECT_EQ(Task(id).info().last_error(), "disk full");
+  EXPECT_EQ(Task(id).info().note(), "attempt 1 failed: disk full");
   EXPECT_THAT(Kinds(first), ElementsAre("task.retry"));
 
   Txn early;
@@ -192,10 +193,15 @@ TEST_F(TaskManagerTest, FailedAttemptsBackOffThenTheTargetIsReleased) {
   tasks_.Schedule(due);
   EXPECT_EQ(Task(id).info().state(), v1::TASK_RUNNING);
   EXPECT_EQ(Task(id).info().attempts(), 2u);
+  // The running attempt's note is its own; the first attempt's error is
+  // kept apart, as the previous attempt's.
+  EXPECT_EQ(Task(id).info().note(), "");
+  EXPECT_EQ(Task(id).info().last_error(), "disk full");
 
   Txn last;
   EXPECT_TRUE(tasks_.FinishTask(last, Task(id), false, "disk full again"));
   EXPECT_EQ(Task(id).info().state(), v1::TASK_FAILED);
+  EXPECT_EQ(Task(id).info().note(), "gave up after 2 attempts: disk full again");
   EXPECT_THAT(Kinds(last), ElementsAre("task.failed", "command.queued"));
   EXPECT_EQ(FindSlot(model_, Ref("imap4", "s01"))->role(), v1::SLOT_SPARE);
   EXPECT_EQ(FindCopy(model_.stores["st1"], Ref("imap4", "s01")), nullptr);
@@ -237,6 +243,7 @@ TEST_F(TaskManagerTest, ACancelledTaskReleasesItsTarget) {
   Txn txn;
   EXPECT_TRUE(tasks_.CancelTask(txn, Task(id), "the lost copy was reinstated"));
   EXPECT_EQ(Task(id).info().state(), v1::TASK_CANCELLED);
+  EXPECT_EQ(Task(id).info().note(), "cancelled: the lost copy was reinstated");
   EXPECT_EQ(FindSlot(model_, Ref("imap4", "s01"))->role(), v1::SLOT_SPARE);
   EXPECT_EQ(FindCopy(model_.stores["st1"], Ref("imap4", "s01")), nullptr);
   EXPECT_THAT(Kinds(txn), ElementsAre("command.queued", "task.cancelled", "command.queued"));

@@ -22,6 +22,7 @@ namespace slotkeeper::slotmgr {
 
 struct Txn {
   std::set<std::string> hosts, stores, tasks, users;  // changed records, by key
+  std::set<std::string> erased_hosts;                 // hosts forgotten (records deleted)
   std::vector<OutboxEntry> commands;                  // queued for agents
   std::vector<std::string> erased_commands;           // retired command ids
   std::vector<v1::Event> events;                      // with seq and time set

@@ -101,7 +101,7 @@ TEST(SecurityTest, IdentitiesRolesAndAuditOnAClusterWithMutualTls) {
   EXPECT_EQ(info->master_epoch(), store->master_epoch());
 
   // An operator's drain is audited with the operator's identity.
-  code = c.SlotctlAs("operator", {"drain", "imap4", "--reason", "disk swap"}, &out);
+  code = c.SlotctlAs("operator", {"drain", "imap4", "--yes", "--reason", "disk swap"}, &out);
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(*code, 0) << out;
   code = c.SlotctlAs("admin", {"events", "--kind", "audit", "--since", "1h", "--json"}, &out);

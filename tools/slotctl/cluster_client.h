@@ -48,6 +48,8 @@ class ClusterClient {
   virtual absl::Status WatchRouting(const v1::WatchRoutingRequest& request,
                                     const StreamCallback<v1::RoutingChange>& on_change) = 0;
   virtual absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request) = 0;
+  virtual absl::StatusOr<v1::TaskInfo> CancelTask(const v1::CancelTaskRequest& request) = 0;
+  virtual absl::StatusOr<v1::TaskInfo> RetryTask(const v1::RetryTaskRequest& request) = 0;
   virtual absl::StatusOr<v1::ListEventsResponse> ListEvents(
       const v1::ListEventsRequest& request) = 0;
   // Blocks until the stream ends, fails, or `on_event` returns false. No
@@ -57,6 +59,8 @@ class ClusterClient {
   virtual absl::StatusOr<v1::FailoverResponse> Failover(const v1::FailoverRequest& request) = 0;
   virtual absl::StatusOr<v1::DrainResponse> Drain(const v1::DrainRequest& request) = 0;
   virtual absl::StatusOr<v1::DrainResponse> Undrain(const v1::DrainRequest& request) = 0;
+  virtual absl::StatusOr<v1::ForgetHostResponse> ForgetHost(
+      const v1::ForgetHostRequest& request) = 0;
   virtual absl::StatusOr<v1::MarkLostResponse> MarkLost(const v1::MarkLostRequest& request) = 0;
   virtual absl::StatusOr<v1::AutomationState> SetAutomation(
       const v1::SetAutomationRequest& request) = 0;

@@ -131,37 +131,6 @@ absl::StatusOr<v1::ListTasksResponse> FakeClusterClient::ListTasks(
   return resp;
 }
 
-absl::StatusOr<v1::ListEventsResponse> FakeClusterClient::ListEvents(
-    const v1::ListEventsRequest& request) {
-  if (absl::Status s = Enter("ListEvents"); !s.ok()) return s;
-  c_->last_list_events = request;
-  v1::ListEventsResponse resp;
-  for (const v1::Event& e : c_->events) {
-    if (e.time_ms() < request.since_ms()) continue;
-    if (!request.store().empty() && e.store() != request.store()) continue;
-    if (!request.host().empty() && e.host() != request.host()) continue;
-    if (!request.kind().empty() && e.kind() != request.kind() &&
-        e.kind().rfind(request.kind() + ".", 0) != 0) {
-      continue;
-    }
-    if (request.limit() != 0 && resp.events_size() >= static_cast<int>(request.limit())) break;
-    *resp.add_events() = e;
-  }
-  return resp;
-}
-
-absl::Status FakeClusterClient::WatchEvents(const v1::WatchEventsRequest& request,
-                                            const StreamCallback<v1::Event>& on_event) {
-  if (absl::Status s = Enter("WatchEvents"); !s.ok()) return s;
-  c_->last_watch_events = request;
-  // The stream ends after the journal (a real server would keep it open).
-  for (const v1::Event& e : c_->events) {
-    if (e.time_ms() < request.since_ms() || e.seq() <= request.after_seq()) continue;
-    if (!on_event(e)) break;
-  }
-  return absl::OkStatus();
-}
-
 v1::FailoverPlanItem FakeClusterClient::PlanStore(const v1::StoreInfo& store,
                                                   const v1::FailoverRequest& request) {
   v1::FailoverPlanItem item;
@@ -221,20 +190,6 @@ absl::StatusOr<v1::FailoverResponse> FakeClusterClient::Failover(
         *resp.add_items() = PlanStore(store, request);
       }
     }
-  }
-  return resp;
-}
-
-absl::StatusOr<v1::DrainResponse> FakeClusterClient::Drain(const v1::DrainRequest& request) {
-  if (absl::Status s = Enter("Drain"); !s.ok()) return s;
-  c_->last_drain = request;
-  v1::HostInfo* h = c_->FindHost(request.host());
-  if (h == nullptr) return absl::NotFoundError(absl::StrCat("no host named ", request.host()));
-  h->set_draining(true);
-  h->set_drain_reason(request.reason());
-  v1::DrainResponse resp;
-  for (const v1::SlotInfo& s : h->slots()) {
-    if (s.role() == v1::SLOT_MASTER) resp.set_masters_to_move(resp.masters_to_move() + 1);
   }
   return resp;
 }

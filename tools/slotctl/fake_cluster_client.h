@@ -3,7 +3,7 @@
 // FakeCluster is plain data that a test fills from literal tables;
 // FakeClusterClient answers every RPC from it with just enough logic to be
 // believable (NOT_FOUND for unknown names, failover refusals for replicas
-// that are behind or unusable, drains counting masters, the data-safety
+// that are behind or unusable, drain plans, hosts forgotten only when down, the data-safety
 // calls' checks as slotmgr/data_safety.cc makes them) and records each
 // call so tests can assert what was (not) asked. Not thread-safe.
 #ifndef SLOTKEEPER_TOOLS_SLOTCTL_FAKE_CLUSTER_CLIENT_H_
@@ -44,6 +44,21 @@ struct FakeCluster {
   v1::FailoverRequest last_failover;
   v1::ListEventsRequest last_list_events;
   v1::WatchEventsRequest last_watch_events;
+  // WatchEvents, call by call: how many events the stream sends (-1: all
+  // after the request's bound), whether it starts again from the first
+  // event (as a server that lost track would), and the status it then ends
+  // with (OK: the coordinator closed it). Past the script, a stream ends
+  // UNIMPLEMENTED, a refusal no reconnect fixes, so that a follow ends.
+  struct WatchStream {
+    int events = -1;
+    absl::Status ending;
+    bool from_start = false;
+  };
+  std::vector<WatchStream> watch_script;
+  std::vector<v1::WatchEventsRequest> watch_requests;
+  v1::CancelTaskRequest last_cancel_task;
+  v1::RetryTaskRequest last_retry_task;
+  v1::ForgetHostRequest last_forget_host;
   v1::SetAutomationRequest last_set_automation;
   v1::CreateStoreRequest last_create_store;
   v1::DrainRequest last_drain;
@@ -80,7 +95,10 @@ class FakeClusterClient : public ClusterClient {
   absl::Status WatchRouting(const v1::WatchRoutingRequest& request,
                             const StreamCallback<v1::RoutingChange>& on_change) override;
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request) override;
+  absl::StatusOr<v1::TaskInfo> CancelTask(const v1::CancelTaskRequest& request) override;
+  absl::StatusOr<v1::TaskInfo> RetryTask(const v1::RetryTaskRequest& request) override;
   absl::StatusOr<v1::ListEventsResponse> ListEvents(const v1::ListEventsRequest& request) override;
+  absl::StatusOr<v1::ForgetHostResponse> ForgetHost(const v1::ForgetHostRequest& request) override;
   absl::Status WatchEvents(const v1::WatchEventsRequest& request,
                            const StreamCallback<v1::Event>& on_event) override;
   absl::StatusOr<v1::FailoverResponse> Failover(const v1::FailoverRequest& request) override;

@@ -105,6 +105,17 @@ absl::StatusOr<v1::ListTasksResponse> GrpcClusterClient::ListTasks(
   return Unary<v1::ListTasksRequest, v1::ListTasksResponse>(&v1::Automation::Stub::ListTasks,
                                                             request);
 }
+absl::StatusOr<v1::TaskInfo> GrpcClusterClient::CancelTask(const v1::CancelTaskRequest& request) {
+  return Unary<v1::CancelTaskRequest, v1::TaskInfo>(&v1::Automation::Stub::CancelTask, request);
+}
+absl::StatusOr<v1::TaskInfo> GrpcClusterClient::RetryTask(const v1::RetryTaskRequest& request) {
+  return Unary<v1::RetryTaskRequest, v1::TaskInfo>(&v1::Automation::Stub::RetryTask, request);
+}
+absl::StatusOr<v1::ForgetHostResponse> GrpcClusterClient::ForgetHost(
+    const v1::ForgetHostRequest& request) {
+  return Unary<v1::ForgetHostRequest, v1::ForgetHostResponse>(&v1::Automation::Stub::ForgetHost,
+                                                              request);
+}
 absl::StatusOr<v1::ListEventsResponse> GrpcClusterClient::ListEvents(
     const v1::ListEventsRequest& request) {
   return Unary<v1::ListEventsRequest, v1::ListEventsResponse>(&v1::Automation::Stub::ListEvents,

@@ -40,7 +40,10 @@ class GrpcClusterClient : public ClusterClient {
   absl::Status WatchRouting(const v1::WatchRoutingRequest& request,
                             const StreamCallback<v1::RoutingChange>& on_change) override;
   absl::StatusOr<v1::ListTasksResponse> ListTasks(const v1::ListTasksRequest& request) override;
+  absl::StatusOr<v1::TaskInfo> CancelTask(const v1::CancelTaskRequest& request) override;
+  absl::StatusOr<v1::TaskInfo> RetryTask(const v1::RetryTaskRequest& request) override;
   absl::StatusOr<v1::ListEventsResponse> ListEvents(const v1::ListEventsRequest& request) override;
+  absl::StatusOr<v1::ForgetHostResponse> ForgetHost(const v1::ForgetHostRequest& request) override;
   absl::Status WatchEvents(const v1::WatchEventsRequest& request,
                            const StreamCallback<v1::Event>& on_event) override;
   absl::StatusOr<v1::FailoverResponse> Failover(const v1::FailoverRequest& request) override;

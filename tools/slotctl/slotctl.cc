@@ -82,6 +82,7 @@ const std::vector<VerbDef>& AllVerbs() {
     for (VerbDef& v : SafetyVerbs()) all->push_back(std::move(v));
     for (VerbDef& v : AutomationVerbs()) all->push_back(std::move(v));
     for (VerbDef& v : ToolVerbs()) all->push_back(std::move(v));
+    for (VerbDef& v : MaintenanceVerbs()) all->push_back(std::move(v));
     return all;
   }();
   return *verbs;

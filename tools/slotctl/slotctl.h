@@ -65,6 +65,8 @@ struct Environment {
   TransportChoice transport_from_env;
   std::string server_name_from_env;
   ClientFactory connect;
+  // Waits between reconnection attempts (events --follow); none: real time.
+  std::function<void(absl::Duration)> sleep;
   // Called before connecting; none (tests with a fake cluster): nothing to
   // choose.
   TransportInstaller install_transport;

@@ -32,6 +32,8 @@ const std::set<std::string>& ReadOnlyCalls() {
                                                        "GetAutomation",
                                                        "ListQuarantine",
                                                        "Failover dry-run",
+                                                       "Drain dry-run",
+                                                       "ForgetHost dry-run",
                                                        "ReinstateUnit dry-run",
                                                        "ReconcileStore dry-run"};
   return *calls;
@@ -159,9 +161,18 @@ TEST_F(ConfirmTest, UserUnblockAndStoreReconcile) {
 
 // The verbs with a --yes flag (the ones that may ask), read from the help
 // so that a verb that learns to ask is not missed here.
+TEST_F(ConfirmTest, DrainAndHostForgetOfNothingThatExists) {
+  for (const Refusal& c : std::vector<Refusal>{
+           {{"drain", "imap9"}, "no host named imap9"},
+           {{"host", "forget", "imap9"}, "no host 'imap9'"},
+       }) {
+    ExpectRefusedBeforeAsking(c);
+  }
+}
+
 TEST_F(ConfirmTest, EveryVerbThatAsksIsCoveredAbove) {
-  const std::set<std::string> covered = {"failover",   "mark-lost", "unit",
-                                         "quarantine", "user",      "store"};
+  const std::set<std::string> covered = {"failover", "drain",      "host", "mark-lost",
+                                         "unit",     "quarantine", "user", "store"};
   RunResult overview = harness_.Run({"help"});
   ASSERT_EQ(overview.code, 0);
   absl::string_view verbs = overview.out;

@@ -208,12 +208,17 @@ TEST_F(ReadVerbsTest, EventsSinceAndFollow) {
       HasSubstr(
           "critical  unit.failed         imap4/du2                 drive unit imap4/du2 failed"));
 
+  // The fake's one stream sends the journal; its next one is refused, which
+  // ends the follow (a real one runs until interrupted).
+  cluster_.watch_script = {{-1, absl::OkStatus()}};
   r = Run({"events", "--follow", "--since", "1d", "--json"});
-  ASSERT_EQ(r.code, 0);
+  EXPECT_EQ(r.code, 1);
   EXPECT_EQ(cluster_.calls.back(), "WatchEvents");
   std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
-  EXPECT_EQ(lines.size(), cluster_.events.size());
+  ASSERT_EQ(lines.size(), cluster_.events.size() + 1);
   for (const std::string& line : lines) EXPECT_TRUE(IsJsonObject(line)) << line;
+  EXPECT_THAT(lines.back(), HasSubstr("UNIMPLEMENTED"));
+  EXPECT_THAT(r.err, HasSubstr("the coordinator closed the event stream; reconnecting"));
 
   EXPECT_EQ(Run({"events", "--since", "2x"}).code, 2);
   EXPECT_EQ(Run({"events", "--follow", "--store", "st1"}).code, 2);

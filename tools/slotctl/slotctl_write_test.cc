@@ -105,13 +105,13 @@ TEST_F(WriteVerbsTest, FailoverArgumentErrors) {
 }
 
 TEST_F(WriteVerbsTest, DrainAndUndrain) {
-  RunResult r = Run({"drain", "imap4", "--reason", "PSU swap"});
+  RunResult r = Run({"drain", "imap4", "--yes", "--reason", "PSU swap"});
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(cluster_.last_drain.host(), "imap4");
   EXPECT_EQ(cluster_.last_drain.unit(), "");
   EXPECT_EQ(cluster_.last_drain.reason(), "PSU swap");
   EXPECT_THAT(r.out, HasSubstr("Draining imap4: no new placements; 2 master(s) to move away"));
-  r = Run({"drain", "imap4/du2"});
+  r = Run({"drain", "imap4/du2", "--yes"});
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(cluster_.last_drain.unit(), "du2");
   r = Run({"undrain", "imap4", "--json"});

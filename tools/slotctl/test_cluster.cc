@@ -435,6 +435,7 @@ RunResult Harness::Run(const std::vector<std::string>& args, const std::string& 
   env.server_from_env = server_from_env;
   env.user = user;
   connected_server.clear();
+  env.sleep = [this](absl::Duration d) { slept.push_back(d); };
   env.connect = [this](const std::string& server,
                        absl::Duration timeout) -> std::unique_ptr<ClusterClient> {
     connected_server = server;

@@ -62,6 +62,8 @@ class Harness {
   std::string user = "alice";
   // What the last connection was made with; "" when none was made.
   std::string connected_server;
+  // The pauses slotctl asked for (nothing sleeps in tests).
+  std::vector<absl::Duration> slept;
   absl::Duration connected_timeout;
 
  private:

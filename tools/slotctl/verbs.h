@@ -1,9 +1,10 @@
 // Internal to slotctl: the verb table and the state one invocation carries.
 // Verbs are split across verbs_cluster.cc (status, hosts, host),
-// verbs_read.cc (the other read-only views), verbs_write.cc (commands that
-// change the cluster), verbs_quarantine.cc (quarantine list/show/restore/
-// purge) and verbs_safety.cc (user unblock, store reconcile and the
-// data-safety renderings).
+// verbs_read.cc (the other read-only views), verbs_events.cc (events),
+// verbs_write.cc (commands that change the cluster), verbs_maintenance.cc
+// (drain's plan, host forget, task cancel/retry), verbs_quarantine.cc
+// (quarantine list/show/restore/purge) and verbs_safety.cc (user unblock,
+// store reconcile and the data-safety renderings).
 #ifndef SLOTKEEPER_TOOLS_SLOTCTL_VERBS_H_
 #define SLOTKEEPER_TOOLS_SLOTCTL_VERBS_H_
 
@@ -66,7 +67,19 @@ absl::Status Annotate(const absl::Status& status, absl::string_view about);
 std::vector<VerbDef> ReadVerbs();
 std::vector<VerbDef> WriteVerbs();
 std::vector<VerbDef> SafetyVerbs();
-std::vector<VerbDef> AutomationVerbs();  // verbs_automation.cc
+std::vector<VerbDef> AutomationVerbs();   // verbs_automation.cc
+std::vector<VerbDef> MaintenanceVerbs();  // verbs_maintenance.cc: task
+
+// verbs_events.cc: the events verb (pages of the journal, --follow).
+absl::Status RunEvents(Invocation& inv, const ParsedArgs& args);
+
+// verbs_maintenance.cc: drain with its plan; `host` and `host forget`.
+absl::Status RunDrainWithPlan(Invocation& inv, const ParsedArgs& args);
+absl::Status RunHostVerb(Invocation& inv, const ParsedArgs& args);
+// HOST or HOST/UNIT (or HOST/UNIT only, with `unit_required`) as a
+// DrainRequest; a usage error names `what`.
+absl::StatusOr<v1::DrainRequest> ParseDrainTarget(const std::string& text, bool unit_required,
+                                                  const std::string& what);
 
 // Asks `question` on stderr and reads the answer from stdin; true only for
 // "y" or "yes". End of input counts as no.

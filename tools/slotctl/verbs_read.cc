@@ -6,6 +6,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/model_util.h"
+#include "tools/slotctl/event_follow.h"
 #include "tools/slotctl/incident.h"
 #include "tools/slotctl/render.h"
 #include "tools/slotctl/verbs.h"
@@ -123,6 +124,33 @@ absl::Status RunUser(Invocation& inv, const ParsedArgs& args) {
   return absl::OkStatus();
 }
 
+// The NOTE column: the task's own note about its current attempt or end;
+// an earlier attempt's error only labelled as such.
+std::string TaskNote(const v1::TaskInfo& t, int64_t now) {
+  std::string note = t.note();
+  switch (t.state()) {
+    case v1::TASK_BACKOFF:
+      if (note.empty()) note = t.last_error();
+      if (t.next_attempt_ms() != 0) {
+        note = absl::StrCat("retry ", FormatAgo(t.next_attempt_ms(), now), note.empty() ? "" : ": ",
+                            note);
+      }
+      break;
+    case v1::TASK_QUEUED:
+    case v1::TASK_RUNNING:
+      if (note.empty() && !t.last_error().empty()) {
+        note = absl::StrCat("previous attempt failed: ", t.last_error());
+      }
+      break;
+    case v1::TASK_FAILED:
+      if (note.empty()) note = t.last_error();
+      break;
+    default:
+      break;
+  }
+  return note;
+}
+
 absl::Status RunTasks(Invocation& inv, const ParsedArgs& args) {
   v1::ListTasksRequest req;
   req.set_include_finished(args.Has("all"));
@@ -147,11 +175,7 @@ absl::Status RunTasks(Invocation& inv, const ParsedArgs& args) {
                "TRIES", "NOTE"});
   for (const v1::TaskInfo& t : resp->tasks()) {
     const v1::TaskProgress& p = t.progress();
-    std::string note = t.last_error();
-    if (t.state() == v1::TASK_BACKOFF && t.next_attempt_ms() != 0) {
-      note = absl::StrCat("retry ", FormatAgo(t.next_attempt_ms(), now), note.empty() ? "" : ": ",
-                          note);
-    }
+    const std::string note = TaskNote(t, now);
     table.AddRow({t.id(), model::Name(t.kind()),
                   Paint(model::Name(t.state()), TaskStateTone(t.state()), inv.color), t.store(),
                   ShownSlot(t.source()), ShownSlot(t.target()), absl::StrCat(t.priority()),
@@ -164,85 +188,6 @@ absl::Status RunTasks(Invocation& inv, const ParsedArgs& args) {
                   absl::StrCat(t.attempts()), note});
   }
   table.Print(inv.out());
-  return absl::OkStatus();
-}
-
-std::string EventSubject(const v1::Event& e) {
-  std::vector<std::string> parts;
-  if (!e.store().empty()) parts.push_back(absl::StrCat("store=", e.store()));
-  if (!e.host().empty()) {
-    std::string where = e.host();
-    if (!e.unit().empty()) absl::StrAppend(&where, "/", e.unit());
-    if (!e.slot().empty()) absl::StrAppend(&where, "/", e.slot());
-    parts.push_back(where);
-  }
-  if (!e.task().empty()) parts.push_back(absl::StrCat("task=", e.task()));
-  return absl::StrJoin(parts, " ");
-}
-
-void PrintEventLine(Invocation& inv, const v1::Event& e) {
-  if (inv.json) {
-    inv.out() << ToJson(e, /*compact=*/true) << "\n";
-    inv.out().flush();
-    return;
-  }
-  Tone tone = e.severity() == v1::CRITICAL
-                  ? Tone::kBad
-                  : (e.severity() == v1::WARNING ? Tone::kWarn : Tone::kPlain);
-  // Fixed widths rather than a Table: a follow prints lines as they come.
-  const std::string severity = model::Name(e.severity());
-  const std::string kind = e.kind();
-  const std::string subject = EventSubject(e);
-  inv.out() << FormatTime(e.time_ms()) << "  " << Paint(severity, tone, inv.color)
-            << std::string(severity.size() < 8 ? 8 - severity.size() : 0, ' ') << "  " << kind
-            << std::string(kind.size() < 18 ? 18 - kind.size() : 0, ' ') << "  " << subject
-            << std::string(subject.size() < 24 ? 24 - subject.size() : 0, ' ') << "  " << e.text()
-            << "\n";
-  inv.out().flush();
-}
-
-absl::Status RunEvents(Invocation& inv, const ParsedArgs& args) {
-  absl::StatusOr<absl::Duration> since = ParseDuration(args.Get("since", "1h"), "--since");
-  if (!since.ok()) return UsageError(since.status().message());
-  int limit = 0;
-  if (args.Has("limit")) {
-    absl::StatusOr<int> n = ParseIntInRange(args.Get("limit"), 1, 100000, "--limit");
-    if (!n.ok()) return UsageError(n.status().message());
-    limit = *n;
-  }
-  for (const char* f : {"store", "host", "kind"}) {
-    if (!args.Has(f)) continue;
-    if (absl::Status s = ValidateName(args.Get(f), absl::StrCat("--", f)); !s.ok()) {
-      return UsageError(s.message());
-    }
-  }
-  const int64_t since_ms = inv.NowMs() - absl::ToInt64Milliseconds(*since);
-  if (args.Has("follow")) {
-    if (args.Has("store") || args.Has("host") || args.Has("limit") || args.Has("kind")) {
-      return UsageError(
-          "--follow shows every event: it does not take --store, --host, --kind or --limit");
-    }
-    v1::WatchEventsRequest req;
-    req.set_since_ms(since_ms);
-    return inv.Client().WatchEvents(req, [&](const v1::Event& e) {
-      PrintEventLine(inv, e);
-      return inv.out().good();
-    });
-  }
-  v1::ListEventsRequest req;
-  req.set_since_ms(since_ms);
-  req.set_limit(limit);
-  req.set_store(args.Get("store"));
-  req.set_host(args.Get("host"));
-  req.set_kind(args.Get("kind"));
-  absl::StatusOr<v1::ListEventsResponse> resp = inv.Client().ListEvents(req);
-  if (!resp.ok()) return resp.status();
-  if (inv.json) {
-    inv.out() << ToJson(*resp) << "\n";
-    return absl::OkStatus();
-  }
-  if (resp->events_size() == 0) inv.out() << "No events since " << FormatTime(since_ms) << ".\n";
-  for (const v1::Event& e : resp->events()) PrintEventLine(inv, e);
   return absl::OkStatus();
 }
 
@@ -308,14 +253,14 @@ absl::Status RunIncident(Invocation& inv, const ParsedArgs& args) {
   in.since_ms = in.now_ms - absl::ToInt64Milliseconds(*since);
   v1::ListEventsRequest req;
   req.set_since_ms(in.since_ms);
-  req.set_limit(100000);  // the server's most: an incident's journal is not cut short
-  absl::StatusOr<v1::ListEventsResponse> events = inv.Client().ListEvents(req);
+  // Page after page: an incident's journal is never cut short.
+  absl::StatusOr<std::vector<v1::Event>> events = ReadEventWindow(inv.Client(), req);
   if (!events.ok()) return events.status();
   absl::StatusOr<v1::ClusterStatus> status = inv.Client().GetClusterStatus({});
   if (!status.ok()) return status.status();
   absl::StatusOr<v1::ListStoresResponse> stores = inv.Client().ListStores({});
   if (!stores.ok()) return stores.status();
-  in.events.assign(events->events().begin(), events->events().end());
+  in.events = *std::move(events);
   in.status = &*status;
   in.stores.assign(stores->stores().begin(), stores->stores().end());
   IncidentReport report = BuildIncident(in);
@@ -360,13 +305,21 @@ std::vector<VerbDef> ReadVerbs() {
        0,
        RunHosts},
       {"host",
-       {"host HOST"},
-       "one host: units, filesystems, slots, conditions, leases",
-       "",
-       {},
+       {"host HOST", "host forget HOST [--dry-run] [--yes] [--reason TEXT]"},
+       "one host: units, filesystems, slots, conditions, leases; forget a host",
+       "'host forget' removes a host from the coordinator's records for good: one that is\n"
+       "down (or was never heard from) and holds no master, replica or seeding copy, and\n"
+       "that no unfinished task copies from or into. Its lost copies are dropped from their\n"
+       "stores and the commands queued for it discarded. HOST is taken exactly as the\n"
+       "coordinator has it, spaces and all (quote it). The coordinator checks first and the\n"
+       "refusal names what is in the way and what to do; then slotctl asks unless --yes.\n"
+       "Needs the admin role.",
+       {{"dry-run", false, "", "host forget: check only"},
+        {"yes", false, "", "host forget: do not ask for confirmation"},
+        {"reason", true, "TEXT", "host forget: recorded in the journal"}},
        1,
-       1,
-       RunHost},
+       2,
+       RunHostVerb},
       {"stores",
        {"stores [--troubled]"},
        "every store with its state, copies and master",
@@ -428,19 +381,32 @@ std::vector<VerbDef> ReadVerbs() {
        0,
        RunTasks},
       {"events",
-       {"events [--since DURATION] [--store STORE] [--host HOST] [--kind KIND] [--limit N]",
+       {"events [--since DURATION] [--before SEQ|TIME] [--after SEQ|TIME] [--limit N] "
+        "[--store STORE] [--host HOST] [--kind KIND]",
         "events --follow [--since DURATION]"},
-       "the event journal",
+       "the event journal, newest first",
+       "Shows the newest events first, each with its number (SEQ), and ends with how many\n"
+       "more match and the command that shows them (\"... 4,213 older events; use --before\n"
+       "1234 ...\"). --limit N gives the newest N (default 1000). --before SEQ|TIME pages\n"
+       "back from an event or a time, --after SEQ|TIME forward (the oldest after it,\n"
+       "oldest first); both give the events between. TIME is 2026-12-02T04:00:00Z or as\n"
+       "printed (2026-12-02 04:00:00 UTC). The window is the last --since (default 1h),\n"
+       "unless --before or --after anchors the page and --since is not given.\n"
+       "With --json the page is listed oldest first, with \"remaining\" for the rest.\n"
        "DURATION is a number and a unit: 90s, 30m, 2h, 1d, 1h30m. --follow prints new\n"
-       "events as they happen until interrupted (with --json: one object per line).\n"
+       "events as they happen until interrupted (with --json: one object per line); when\n"
+       "the coordinator goes away it says so on stderr, reconnects with growing pauses\n"
+       "(0.5s up to 10s) and resumes after the last event it printed.\n"
        "--kind takes a kind or a subject: \"audit\" shows every operator action and\n"
        "refusal with the identity of its caller; \"store.failover\" only failovers.",
        {{"since", true, "DURATION", "how far back (default 1h)"},
+        {"before", true, "SEQ|TIME", "only events before this one or this time"},
+        {"after", true, "SEQ|TIME", "only events after this one or this time"},
         {"follow", false, "", "keep printing new events"},
         {"store", true, "STORE", "only events about this store"},
         {"host", true, "HOST", "only events about this host"},
         {"kind", true, "KIND", "only events of this kind, or under it (audit, store, ...)"},
-        {"limit", true, "N", "at most N events"}},
+        {"limit", true, "N", "the newest N events (with only --after: the oldest N)"}},
        0,
        0,
        RunEvents},

@@ -1,6 +1,6 @@
-// The verbs that change the cluster: store create, failover, drain, undrain,
-// mark-lost, automation pause/resume. Destructive ones ask for confirmation
-// on stdin unless --yes.
+// The verbs that change the cluster: store create, failover, undrain,
+// mark-lost, automation pause/resume (drain: verbs_maintenance.cc). Destructive ones ask for
+// confirmation on stdin unless --yes.
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -192,7 +192,8 @@ absl::Status RunFailover(Invocation& inv, const ParsedArgs& args) {
   return absl::OkStatus();
 }
 
-// HOST or HOST/UNIT into a DrainRequest.
+}  // namespace
+
 absl::StatusOr<v1::DrainRequest> ParseDrainTarget(const std::string& text, bool unit_required,
                                                   const std::string& what) {
   v1::DrainRequest req;
@@ -208,33 +209,23 @@ absl::StatusOr<v1::DrainRequest> ParseDrainTarget(const std::string& text, bool 
   return req;
 }
 
-absl::Status RunDrainOrUndrain(Invocation& inv, const ParsedArgs& args, bool drain) {
+namespace {
+
+// Drain (with its plan) is verbs_maintenance.cc.
+absl::Status RunUndrain(Invocation& inv, const ParsedArgs& args) {
   absl::StatusOr<v1::DrainRequest> req = ParseDrainTarget(args.positional[0], false, "HOST[/UNIT]");
   if (!req.ok()) return req.status();
-  req->set_reason(args.Get("reason", drain ? "maintenance (slotctl drain)" : ""));
+  req->set_reason(args.Get("reason"));
   const std::string target =
       req->unit().empty() ? req->host() : absl::StrCat(req->host(), "/", req->unit());
-  absl::StatusOr<v1::DrainResponse> resp =
-      drain ? inv.Client().Drain(*req) : inv.Client().Undrain(*req);
-  if (!resp.ok()) {
-    return Annotate(resp.status(), absl::StrCat(drain ? "drain" : "undrain", " \"", target, "\""));
-  }
+  absl::StatusOr<v1::DrainResponse> resp = inv.Client().Undrain(*req);
+  if (!resp.ok()) return Annotate(resp.status(), absl::StrCat("undrain \"", target, "\""));
   if (inv.json) {
     inv.out() << ToJson(*resp) << "\n";
-  } else if (drain) {
-    inv.out() << "Draining " << target << ": no new placements; " << resp->masters_to_move()
-              << " master(s) to move away (follow with 'slotctl events --follow').\n";
   } else {
     inv.out() << "Undrained " << target << ": placements allowed again.\n";
   }
   return absl::OkStatus();
-}
-
-absl::Status RunDrain(Invocation& inv, const ParsedArgs& args) {
-  return RunDrainOrUndrain(inv, args, true);
-}
-absl::Status RunUndrain(Invocation& inv, const ParsedArgs& args) {
-  return RunDrainOrUndrain(inv, args, false);
 }
 
 // What the coordinator would refuse, asked before the operator is: the host
@@ -360,13 +351,18 @@ std::vector<VerbDef> WriteVerbs() {
        1,
        RunFailover},
       {"drain",
-       {"drain HOST[/UNIT] [--reason TEXT]"},
+       {"drain HOST[/UNIT] [--dry-run] [--yes] [--reason TEXT]"},
        "move masters away from a host or unit and stop placing on it",
-       "For maintenance or decommissioning. Undo with 'slotctl undrain'.",
-       {{"reason", true, "TEXT", "recorded and shown with the host"}},
+       "For maintenance or decommissioning. Shows the coordinator's plan first: each\n"
+       "master and the replica that takes its place (or why none can yet), each other copy\n"
+       "(it stays: a drain re-creates no copies), users and data; then asks unless --yes.\n"
+       "--dry-run shows the plan and changes nothing. Undo with 'slotctl undrain'.",
+       {{"dry-run", false, "", "show the plan only"},
+        {"yes", false, "", "do not ask for confirmation"},
+        {"reason", true, "TEXT", "recorded and shown with the host"}},
        1,
        1,
-       RunDrain},
+       RunDrainWithPlan},
       {"undrain",
        {"undrain HOST[/UNIT]"},
        "allow placements on a drained host or unit again",
