@@ -9,6 +9,10 @@
 // store and user counts, never mail), so daemons bind it to loopback unless
 // the operator chooses an address.
 //
+// Every response forbids caching, sniffing and framing and carries a
+// Content-Security-Policy that lets a page run only its own inline script and
+// fetch only from this port.
+//
 // Handlers are registered before Start and run on civetweb's worker threads,
 // several at once: they must be thread-safe.
 #ifndef SLOTKEEPER_BASE_HTTP_SERVER_H_
