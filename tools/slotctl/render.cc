@@ -119,6 +119,21 @@ std::string FormatPercent(uint64_t done, uint64_t total) {
   return absl::StrFormat("%.1f%%", 100.0 * static_cast<double>(done) / total);
 }
 
+std::string TaskData(const v1::TaskProgress& p) {
+  if (p.bytes_total() == 0) return absl::StrCat(FormatBytes(p.bytes_done()), "/unknown");
+  return absl::StrCat(FormatBytes(p.bytes_done()), "/", FormatBytes(p.bytes_total()), " ",
+                      FormatPercent(p.bytes_done(), p.bytes_total()));
+}
+
+std::string TaskTimeLeft(const v1::TaskInfo& t) {
+  if (t.state() != v1::TASK_RUNNING) return "-";
+  const v1::TaskProgress& p = t.progress();
+  if (p.bytes_total() == 0 || p.bytes_per_second() <= 0) return "unknown";
+  const uint64_t left = p.bytes_total() > p.bytes_done() ? p.bytes_total() - p.bytes_done() : 0;
+  const double ms = 1000.0 * static_cast<double>(left) / p.bytes_per_second();
+  return absl::StrCat("about ", model::FormatDuration(static_cast<int64_t>(ms)));
+}
+
 std::string ShownSlot(const v1::SlotRef& ref) {
   if (ref.host().empty() && ref.slot().empty()) return "-";
   return model::SlotName(ref);

@@ -73,6 +73,13 @@ Tone StoreStateTone(v1::StoreState state);
 // cancelled plain.
 Tone TaskStateTone(v1::TaskState state);
 
+// A task's data column: "44.0 GiB/110.0 GiB 40.0%" (bytes in place over the
+// bytes to copy), "44.0 GiB/unknown" while the total is not known.
+std::string TaskData(const v1::TaskProgress& p);
+// Time left of a running task at its measured rate: "about 45m",
+// "unknown" (no total or no rate yet), "-" when not running.
+std::string TaskTimeLeft(const v1::TaskInfo& t);
+
 // The proto's JSON with snake_case field names and every field printed (so
 // that scripts see stable keys), on one line when `compact`.
 std::string ToJson(const google::protobuf::Message& message, bool compact = false);

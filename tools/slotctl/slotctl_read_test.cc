@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tools/slotctl/render.h"
 #include "tools/slotctl/test_cluster.h"
 
 namespace slotkeeper::slotctl {
@@ -189,12 +190,31 @@ TEST_F(ReadVerbsTest, TasksShowQueueAndRunningWithProgress) {
   EXPECT_THAT(r.out, HasSubstr("t-17"));
   EXPECT_THAT(r.out, HasSubstr("400/1000"));
   EXPECT_THAT(r.out, HasSubstr("25.0 MiB/s"));
+  // 66 GiB left at 25 MiB/s.
+  EXPECT_THAT(r.out, HasSubstr("44.0 GiB/110.0 GiB 40.0%"));
+  EXPECT_THAT(r.out, HasSubstr("about 45m"));
   EXPECT_THAT(r.out, HasSubstr("retry in 2m: source imap4/s02 read-only"));
   EXPECT_THAT(r.out, Not(HasSubstr("t-09")));
   EXPECT_THAT(Run({"tasks", "--all"}).out, HasSubstr("t-09"));
   r = Run({"tasks", "--store", "st2"});
   EXPECT_THAT(r.out, Not(HasSubstr("t-17")));
   EXPECT_THAT(r.out, HasSubstr("t-18"));
+}
+
+TEST(TaskProgressCellsTest, UnknownTotalsAndRatesAreSaidSo) {
+  v1::TaskInfo t;
+  t.set_state(v1::TASK_RUNNING);
+  t.mutable_progress()->set_bytes_done(3 << 20);
+  EXPECT_EQ(TaskData(t.progress()), "3.0 MiB/unknown");
+  EXPECT_EQ(TaskTimeLeft(t), "unknown");
+  t.mutable_progress()->set_bytes_total(4 << 20);
+  EXPECT_EQ(TaskTimeLeft(t), "unknown");  // no rate yet
+  t.mutable_progress()->set_bytes_per_second(1 << 20);
+  EXPECT_EQ(TaskTimeLeft(t), "about 1s");
+  t.mutable_progress()->set_bytes_done(5 << 20);  // past the total: nothing left, never negative
+  EXPECT_EQ(TaskTimeLeft(t), "about 0s");
+  t.set_state(v1::TASK_QUEUED);
+  EXPECT_EQ(TaskTimeLeft(t), "-");
 }
 
 TEST_F(ReadVerbsTest, EventsSinceAndFollow) {

@@ -172,7 +172,7 @@ absl::Status RunTasks(Invocation& inv, const ParsedArgs& args) {
   }
   const int64_t now = inv.NowMs();
   Table table({"ID", "KIND", "STATE", "STORE", "FROM", "TO", "PRIO", "USERS", "DATA", "RATE",
-               "TRIES", "NOTE"});
+               "LEFT", "TRIES", "NOTE"});
   for (const v1::TaskInfo& t : resp->tasks()) {
     const v1::TaskProgress& p = t.progress();
     const std::string note = TaskNote(t, now);
@@ -181,11 +181,11 @@ absl::Status RunTasks(Invocation& inv, const ParsedArgs& args) {
                   ShownSlot(t.source()), ShownSlot(t.target()), absl::StrCat(t.priority()),
                   absl::StrCat(p.users_done(), "/",
                                p.users_total() > 0 ? absl::StrCat(p.users_total()) : "?"),
-                  FormatPercent(p.bytes_done(), p.bytes_total()),
+                  TaskData(p),
                   p.bytes_per_second() > 0
                       ? absl::StrCat(FormatBytes(static_cast<uint64_t>(p.bytes_per_second())), "/s")
                       : "-",
-                  absl::StrCat(t.attempts()), note});
+                  TaskTimeLeft(t), absl::StrCat(t.attempts()), note});
   }
   table.Print(inv.out());
   return absl::OkStatus();
