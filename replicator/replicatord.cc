@@ -164,6 +164,26 @@ int WaitForSignal(const sigset_t& signals, std::optional<absl::Duration> timeout
   return signal < 0 ? 0 : signal;  // EAGAIN (timeout) or EINTR
 }
 
+// The metrics port (--http_address): the agent's figures, its RPC metrics
+// (`registry`) and the process's. Prints "replicatord HOST http on ADDR".
+absl::StatusOr<std::unique_ptr<HttpServer>> StartHttpPort(
+    const std::string& address, Agent* agent, std::shared_ptr<prometheus::Registry> registry) {
+  HttpServer::Options options;
+  options.address = address;
+  options.handlers["/metrics"] =
+      MetricsHandler({std::make_shared<AgentCollector>(
+                          &agent->config(), [agent] { return agent->MetricsSnapshot(); }),
+                      std::move(registry), std::make_shared<ProcessCollector>()});
+  auto started = HttpServer::Start(std::move(options));
+  if (!started.ok()) {
+    return absl::Status(started.status().code(),
+                        absl::StrCat("--http_address: ", started.status().message()));
+  }
+  std::printf("replicatord %s http on %s\n", agent->config().host().c_str(),
+              (*started)->address().c_str());
+  return started;
+}
+
 int Run(const sigset_t& signals) {
   absl::StatusOr<AgentConfig> config = ConfigFromFlags();
   if (!config.ok()) {
@@ -204,20 +224,14 @@ int Run(const sigset_t& signals) {
               (*agent)->peer_address().c_str());
   std::unique_ptr<HttpServer> http;
   if (!http_address.empty()) {
-    Agent* a = agent->get();
-    HttpServer::Options http_options;
-    http_options.address = http_address;
-    http_options.handlers["/metrics"] = MetricsHandler(
-        {std::make_shared<AgentCollector>(&a->config(), [a] { return a->MetricsSnapshot(); }),
-         registry, std::make_shared<ProcessCollector>()});
-    auto started = HttpServer::Start(std::move(http_options));
+    absl::StatusOr<std::unique_ptr<HttpServer>> started =
+        StartHttpPort(http_address, agent->get(), registry);
     if (!started.ok()) {
-      LogError("agent", absl::StrCat("--http_address: ", started.status().message()));
+      LogError("agent", started.status().ToString());
       (*agent)->Stop();
       return 1;
     }
     http = *std::move(started);
-    std::printf("replicatord %s http on %s\n", running.host().c_str(), http->address().c_str());
   }
   std::fflush(stdout);
   LogInfo("agent",

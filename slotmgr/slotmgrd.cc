@@ -174,6 +174,131 @@ slotkeeper::slotmgr::CoordinatorConfig ConfigFromFlags() {
   return config;
 }
 
+// The configuration, checked: --data_dir given, every figure in range.
+absl::StatusOr<slotkeeper::slotmgr::CoordinatorConfig> ValidConfigFromFlags() {
+  if (absl::GetFlag(FLAGS_data_dir).empty()) {
+    return absl::InvalidArgumentError("--data_dir is required");
+  }
+  slotkeeper::slotmgr::CoordinatorConfig config = ConfigFromFlags();
+  if (absl::Status valid = slotkeeper::slotmgr::ValidateConfig(config); !valid.ok()) return valid;
+  return config;
+}
+
+// The access policy (--policy) and reflection; INVALID_ARGUMENT naming the
+// policy file's problem.
+absl::StatusOr<slotkeeper::slotmgr::SlotmgrServerOptions> ServerOptionsFromFlags() {
+  slotkeeper::slotmgr::SlotmgrServerOptions options;
+  if (const std::string policy = absl::GetFlag(FLAGS_policy); !policy.empty()) {
+    absl::StatusOr<slotkeeper::slotmgr::AccessPolicy> loaded =
+        slotkeeper::slotmgr::AccessPolicy::Load(policy);
+    if (!loaded.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--policy: ", loaded.status().ToString()));
+    }
+    options.policy = *std::move(loaded);
+  } else {
+    slotkeeper::LogWarning("coordinator",
+                           "no --policy: callers with a certificate hold no operator role "
+                           "(agents may still register as their own hosts)");
+  }
+  options.enable_reflection = absl::GetFlag(FLAGS_enable_reflection);
+  return options;
+}
+
+// The read-only HTTP port (--http_address): the status page, /metrics,
+// /healthz. Prints "slotmgrd http on ADDR" once it listens.
+absl::StatusOr<std::unique_ptr<slotkeeper::HttpServer>> StartHttpPort(
+    const std::string& address, const slotkeeper::slotmgr::Coordinator* core,
+    const slotkeeper::slotmgr::CoordinatorMetrics& metrics) {
+  slotkeeper::HttpServer::Options options;
+  options.address = address;
+  options.handlers = slotkeeper::slotmgr::CoordinatorHttpHandlers(core, metrics.sources());
+  auto started = slotkeeper::HttpServer::Start(std::move(options));
+  if (!started.ok()) {
+    return absl::Status(started.status().code(),
+                        absl::StrCat("--http_address: ", started.status().message()));
+  }
+  std::printf("slotmgrd http on %s\n", (*started)->address().c_str());
+  return started;
+}
+
+// The ticker, until SIGTERM/SIGINT: advances timers every half heartbeat and
+// sends what was decided; SIGHUP re-reads the TLS files; the systemd
+// watchdog is fed at half its timeout.
+void RunTicker(slotkeeper::slotmgr::SlotmgrServer* server,
+               const slotkeeper::slotmgr::CoordinatorConfig& config) {
+  const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(config.heartbeat_ms / 2, 10));
+  const std::optional<absl::Duration> ping = slotkeeper::service::WatchdogPingInterval();
+  absl::Time last_ping = absl::InfinitePast();
+  while (!g_signalled) {
+    server->TickAndFlush();
+    if (g_reload) {
+      g_reload = 0;
+      slotkeeper::ReloadOnSighup("coordinator", "");
+    }
+    if (ping && absl::Now() - last_ping >= *ping) {
+      slotkeeper::service::NotifyWatchdog();
+      last_ping = absl::Now();
+    }
+    absl::SleepFor(tick);
+  }
+}
+
+// Serves until SIGTERM/SIGINT: the gRPC server, the HTTP port when asked
+// for (with the metrics it shows), the ticker. 0 after a clean stop; 1 or 2
+// (logged) when something could not start.
+int Serve(slotkeeper::slotmgr::Coordinator* core, slotkeeper::slotmgr::RocksStateStore* store,
+          slotkeeper::Clock* clock, const slotkeeper::slotmgr::CoordinatorConfig& config) {
+  using namespace slotkeeper;           // NOLINT: the daemon's top level
+  using namespace slotkeeper::slotmgr;  // NOLINT: the daemon's top level
+  absl::StatusOr<SlotmgrServerOptions> options = ServerOptionsFromFlags();
+  if (!options.ok()) {
+    LogError("coordinator", options.status().ToString());
+    return 2;
+  }
+  SlotmgrServerOptions server_options = *std::move(options);
+  // Metrics exist only to be served on the HTTP port.
+  const std::string http_address = absl::GetFlag(FLAGS_http_address);
+  SlotmgrServer* serving = nullptr;  // set before the HTTP port opens
+  std::unique_ptr<CoordinatorMetrics> metrics;
+  if (!http_address.empty()) {
+    metrics = std::make_unique<CoordinatorMetrics>(CoordinatorCollector::Sources{
+        &core->queries(), store,
+        [&serving] { return serving->agent_service()->lease_renewals_sent(); }});
+    server_options.rpc_metrics = metrics->rpc();
+  }
+  auto server = SlotmgrServer::Start(absl::GetFlag(FLAGS_listen), core, clock, nullptr,
+                                     std::move(server_options));
+  if (!server.ok()) {
+    LogError("coordinator", server.status().ToString());
+    return 1;
+  }
+  serving = server->get();
+  std::unique_ptr<HttpServer> http;
+  if (!http_address.empty()) {
+    absl::StatusOr<std::unique_ptr<HttpServer>> started =
+        StartHttpPort(http_address, core, *metrics);
+    if (!started.ok()) {
+      LogError("coordinator", started.status().ToString());
+      return 1;
+    }
+    http = *std::move(started);
+  }
+  std::printf("slotmgrd listening on %s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+  LogInfo("coordinator", absl::StrCat("listening on ", (*server)->address(), " with ",
+                                      ProcessTransportSecurity()->Describe(), ", state in ",
+                                      absl::GetFlag(FLAGS_data_dir)));
+
+  service::NotifyReady(absl::StrCat("serving on ", (*server)->address()));
+  RunTicker(server->get(), config);
+  LogInfo("coordinator", "signal received: shutting down");
+  service::NotifyStopping("shutting down");
+  http.reset();
+  (*server)->Shutdown();
+  server->reset();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -195,16 +320,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string data_dir = absl::GetFlag(FLAGS_data_dir);
-  if (data_dir.empty()) {
-    LogError("coordinator", "--data_dir is required");
+  absl::StatusOr<CoordinatorConfig> checked = ValidConfigFromFlags();
+  if (!checked.ok()) {
+    LogError("coordinator", checked.status().ToString());
     return 2;
   }
-  const CoordinatorConfig config = ConfigFromFlags();
-  absl::Status valid = ValidateConfig(config);
-  if (!valid.ok()) {
-    LogError("coordinator", valid.ToString());
-    return 2;
-  }
+  const CoordinatorConfig config = *std::move(checked);
 
   auto store = RocksStateStore::Open(data_dir);
   if (!store.ok()) {
@@ -218,78 +339,8 @@ int main(int argc, char** argv) {
     LogError("coordinator", absl::StrCat("loading state: ", core.status().ToString()));
     return 1;
   }
-  SlotmgrServerOptions server_options;
-  if (const std::string policy = absl::GetFlag(FLAGS_policy); !policy.empty()) {
-    absl::StatusOr<AccessPolicy> loaded = AccessPolicy::Load(policy);
-    if (!loaded.ok()) {
-      LogError("coordinator", absl::StrCat("--policy: ", loaded.status().ToString()));
-      return 2;
-    }
-    server_options.policy = *std::move(loaded);
-  } else {
-    LogWarning("coordinator",
-               "no --policy: callers with a certificate hold no operator role (agents may "
-               "still register as their own hosts)");
-  }
-  server_options.enable_reflection = absl::GetFlag(FLAGS_enable_reflection);
-  // Metrics exist only to be served on the HTTP port.
-  const std::string http_address = absl::GetFlag(FLAGS_http_address);
-  SlotmgrServer* serving = nullptr;  // set before the HTTP port opens
-  std::unique_ptr<CoordinatorMetrics> metrics;
-  if (!http_address.empty()) {
-    metrics = std::make_unique<CoordinatorMetrics>(CoordinatorCollector::Sources{
-        &(*core)->queries(), store->get(),
-        [&serving] { return serving->agent_service()->lease_renewals_sent(); }});
-    server_options.rpc_metrics = metrics->rpc();
-  }
-  auto server = SlotmgrServer::Start(absl::GetFlag(FLAGS_listen), core->get(), clock, nullptr,
-                                     std::move(server_options));
-  if (!server.ok()) {
-    LogError("coordinator", server.status().ToString());
-    return 1;
-  }
-  serving = server->get();
-  std::unique_ptr<HttpServer> http;
-  if (const std::string& address = http_address; !address.empty()) {
-    HttpServer::Options http_options;
-    http_options.address = address;
-    http_options.handlers = CoordinatorHttpHandlers(core->get(), metrics->sources());
-    auto started = HttpServer::Start(std::move(http_options));
-    if (!started.ok()) {
-      LogError("coordinator", absl::StrCat("--http_address: ", started.status().message()));
-      return 1;
-    }
-    http = *std::move(started);
-    std::printf("slotmgrd http on %s\n", http->address().c_str());
-  }
-  std::printf("slotmgrd listening on %s\n", (*server)->address().c_str());
-  std::fflush(stdout);
-  LogInfo("coordinator",
-          absl::StrCat("listening on ", (*server)->address(), " with ",
-                       ProcessTransportSecurity()->Describe(), ", state in ", data_dir));
-
-  // The ticker: advances timers every heartbeat and sends what was decided.
-  service::NotifyReady(absl::StrCat("serving on ", (*server)->address()));
-  const absl::Duration tick = absl::Milliseconds(std::max<int64_t>(config.heartbeat_ms / 2, 10));
-  const std::optional<absl::Duration> ping = service::WatchdogPingInterval();
-  absl::Time last_ping = absl::InfinitePast();
-  while (!g_signalled) {
-    (*server)->TickAndFlush();
-    if (g_reload) {
-      g_reload = 0;
-      ReloadOnSighup("coordinator", "");
-    }
-    if (ping && absl::Now() - last_ping >= *ping) {
-      service::NotifyWatchdog();
-      last_ping = absl::Now();
-    }
-    absl::SleepFor(tick);
-  }
-  LogInfo("coordinator", "signal received: shutting down");
-  service::NotifyStopping("shutting down");
-  http.reset();
-  (*server)->Shutdown();
-  server->reset();
+  const int code = Serve(core->get(), store->get(), clock, config);
+  if (code != 0) return code;
   core->reset();
   store->reset();
   LogInfo("coordinator", "stopped");
