@@ -25,9 +25,12 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "base/http_test_client.h"
+#include "base/metrics_text.h"
 #include "tests/e2e/cluster.h"
 
 namespace slotkeeper::testing {
@@ -47,6 +50,11 @@ constexpr int kUsersPerStore = 20;
 constexpr int kMessagesPerStore = 2000;
 
 absl::Time g_start;
+
+// What Prometheus would scrape after the recovery: the coordinator counted
+// the two failovers and sees every store fully replicated again; imap4's
+// agent reports du2 unhealthy and du1 healthy.
+void CheckMetrics(Cluster& c, std::vector<std::string>* failures);
 
 void Say(const std::string& text) {
   std::printf("\n\033[1m[%5.1fs] %s\033[0m\n", absl::ToDoubleSeconds(absl::Now() - g_start),
@@ -122,6 +130,10 @@ int RunDemo(const std::string& root) {
     std::printf("agents did not come up: %s\n", st.ToString().c_str());
     return 1;
   }
+  std::printf(
+      "  status page: http://127.0.0.1:%d/ (metrics: /metrics; imap4's agent: "
+      "http://127.0.0.1:%d/metrics)\n",
+      c.coordinator_http_port(), c.agent_http_port("imap4"));
 
   Say(absl::StrCat("2. Generating mail: ", std::size(kStores), " stores x ", kUsersPerStore,
                    " users, ", kMessagesPerStore, " messages each; three copies per store"));
@@ -199,10 +211,13 @@ int RunDemo(const std::string& root) {
         if (absl::Now() - last_print > absl::Seconds(1)) {
           last_print = absl::Now();
           const auto& r = s.recovery();
-          std::printf(
-              "  re-replication: %u task(s) running, %u queued; users %lu/%lu; %.1f MB/%.1f MB\n",
-              r.tasks_running(), r.tasks_queued(), r.users_done(), r.users_total(),
-              r.bytes_done() / 1e6, r.bytes_total() / 1e6);
+          std::printf("  re-replication: %u task(s) running, %u queued; users %lu/%s; %.1f MB/%s\n",
+                      r.tasks_running(), r.tasks_queued(), r.users_done(),
+                      r.users_total() > 0 ? absl::StrCat(r.users_total()).c_str() : "unknown",
+                      r.bytes_done() / 1e6,
+                      r.bytes_total() > 0
+                          ? absl::StrFormat("%.1f MB", r.bytes_total() / 1e6).c_str()
+                          : "unknown");
           std::fflush(stdout);
         }
         if (s.stores_healthy() != s.stores_total() || s.recovery().tasks_running() != 0 ||
@@ -254,6 +269,7 @@ int RunDemo(const std::string& root) {
   std::printf("$ slotctl ksck --verify-data\n%s", out.c_str());
   Check(ksck.ok() && *ksck == 0, "slotctl ksck --verify-data is clean", &failures);
   Show(c, {"status"});
+  CheckMetrics(c, &failures);
   // The incident is the outage: from the injection on.
   const int64_t since_s = absl::ToInt64Seconds(absl::Now() - injected) + 1;
   RecordIncidentInputs(c, root, absl::StrCat(since_s, "s"));
@@ -263,6 +279,49 @@ int RunDemo(const std::string& root) {
           ? absl::StrCat("DEMO PASSED in ", absl::FormatDuration(absl::Now() - g_start))
           : absl::StrCat("DEMO FAILED: ", absl::StrJoin(failures, "; ")));
   return failures.empty() ? 0 : 1;
+}
+
+absl::StatusOr<Exposition> Scrape(int port) {
+  auto reply = HttpGet(port, "/metrics");
+  if (!reply.ok()) return reply.status();
+  if (reply->status != 200) {
+    return absl::UnavailableError(absl::StrCat("/metrics answered ", reply->status));
+  }
+  return ParseExposition(reply->body);
+}
+
+void CheckMetrics(Cluster& c, std::vector<std::string>* failures) {
+  auto coordinator = Scrape(c.coordinator_http_port());
+  auto agent = Scrape(c.agent_http_port("imap4"));
+  if (!coordinator.ok() || !agent.ok()) {
+    Check(false,
+          absl::StrCat("scraping /metrics: ", coordinator.status().ToString(), "; ",
+                       agent.status().ToString()),
+          failures);
+    return;
+  }
+  const double failovers = coordinator->Sum("slotkeeper_failovers_total");
+  const double hard = coordinator->Sum("slotkeeper_failovers_total", {{"cause", "hard_evidence"}});
+  const double full =
+      coordinator->Sum("slotkeeper_stores_by_replication", {{"replication", "fully_replicated"}});
+  std::printf(
+      "$ curl -s http://127.0.0.1:%d/metrics | grep ...\n"
+      "slotkeeper_failovers_total (all causes) %g, cause=\"hard_evidence\" %g\n"
+      "slotkeeper_stores_by_replication{replication=\"fully_replicated\"} %g\n",
+      c.coordinator_http_port(), failovers, hard, full);
+  const double du1 = agent->Sum("slotkeeper_agent_unit_healthy", {{"unit", "du1"}});
+  const double du2 = agent->Sum("slotkeeper_agent_unit_healthy", {{"unit", "du2"}});
+  std::printf(
+      "$ curl -s http://127.0.0.1:%d/metrics | grep unit_healthy   # imap4's agent\n"
+      "slotkeeper_agent_unit_healthy{unit=\"du1\"} %g\n"
+      "slotkeeper_agent_unit_healthy{unit=\"du2\"} %g\n",
+      c.agent_http_port("imap4"), du1, du2);
+  Check(failovers >= 2 && hard >= 2,
+        "the coordinator's metrics count both failovers, on hard evidence", failures);
+  Check(full == static_cast<double>(std::size(kStores)),
+        "the coordinator's metrics show every store fully replicated", failures);
+  Check(agent->Has("slotkeeper_agent_unit_healthy", {{"unit", "du2"}}) && du2 == 0 && du1 == 1,
+        "imap4's agent metrics show du2 unhealthy and du1 healthy", failures);
 }
 
 }  // namespace
