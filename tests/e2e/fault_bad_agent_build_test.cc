@@ -192,7 +192,12 @@ TEST(FaultBadAgentBuildTest, TheBrakeStopsEveryIrreversibleStepAndMastersKeepSer
       "--heartbeat=500ms",
       "--suspect_after=3s",
       "--down_after=10s",
-      "--failover_grace_hard=30s",  // slotmgrd's default: longer than the rollout
+      // Longer than the bad build's rollout, the watch and the fix's rollout
+      // together (about 30 s, more on a loaded machine): once the fix reaches
+      // a store's replica host before its master's, the master's (fake) hard
+      // evidence and a healthy replica make a legitimate failover after this
+      // grace, and the premise "no store has a healthy replica" is gone.
+      "--failover_grace_hard=90s",
       "--failover_grace=20s",
       "--lease=4s",
       absl::StrCat("--replace_after=", absl::ToInt64Seconds(kReplaceAfter), "s"),
