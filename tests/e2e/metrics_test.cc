@@ -10,7 +10,8 @@
 //   - after the remount: the agent shows the unit and filesystem unhealthy;
 //     the coordinator counts a failover caused by hard evidence, the slot's
 //     detection, the unit failed, and stores no longer fully replicated;
-//   - after re-replication: every store fully replicated again, tasks done,
+//     the copy on the read-only unit makes its store's lag grow;
+//   - after re-replication: every store fully replicated again, lag low, tasks done,
 //     bytes and files copied counted by the coordinator and the targets'
 //     agents, RPCs counted on both sides;
 //   - every family of every scrape is listed in docs/metrics.md.
@@ -154,6 +155,18 @@ TEST(MetricsTest, BothDaemonsShowAFailedUnitTheFailoverAndTheRecovery) {
   EXPECT_GE(failed_over->Sum("slotkeeper_filesystems", {{"state", "read_only"}}), 1);
   EXPECT_GE(failed_over->Sum("slotkeeper_events_total", {{"kind", "store.failover"}}), 1);
 
+  // The copy on the read-only unit cannot follow its master: the store's
+  // replication lag (the largest of its replicas') grows while it is there.
+  const double lag_at_failover = MaxOf(*failed_over, "slotkeeper_store_replication_lag_seconds");
+  auto lagging = ScrapeUntil(
+      coordinator,
+      [&](const Exposition& m) {
+        return MaxOf(m, "slotkeeper_store_replication_lag_seconds") >= lag_at_failover + 3;
+      },
+      absl::Seconds(30), "the lag of the copy on the read-only unit growing");
+  ASSERT_TRUE(lagging.ok()) << lagging.status() << " (lag at the failover: " << lag_at_failover
+                            << " s)";
+
   // The operator declares the unit lost: its copies are replaced.
   {
     grpc::ClientContext ctx;
@@ -187,6 +200,8 @@ TEST(MetricsTest, BothDaemonsShowAFailedUnitTheFailoverAndTheRecovery) {
       },
       absl::Seconds(60), "both stores fully replicated again");
   ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_LT(MaxOf(*after, "slotkeeper_store_replication_lag_seconds"), 10)
+      << "with the lagging copy replaced, every replica follows its master again";
   EXPECT_GE(after->Sum("slotkeeper_tasks", {{"kind", "re_replicate"}, {"state", "done"}}), 1);
   EXPECT_EQ(after->Sum("slotkeeper_tasks", {{"state", "running"}}), 0);
   EXPECT_GT(after->Sum("slotkeeper_task_received_bytes_total"), bytes_before);
