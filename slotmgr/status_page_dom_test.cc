@@ -13,7 +13,7 @@
 #include "base/http_server.h"
 #include "slotmgr/http_handlers.h"
 #include "slotmgr/operator_actions.h"
-#include "slotmgr/testing/coordinator_fixture.h"
+#include "slotmgr/testing/http_fixture.h"
 #include "tests/harness/headless_chromium.h"
 
 namespace slotkeeper::slotmgr {
@@ -37,21 +37,8 @@ size_t Count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-class StatusPageDomTest : public testing::CoordinatorFixture {
+class StatusPageDomTest : public testing::CoordinatorHttpFixture {
  protected:
-  void SetUp() override {
-    CoordinatorFixture::SetUp();
-    HttpServer::Options options;
-    options.handlers = CoordinatorHttpHandlers(coord_.get());
-    auto server = HttpServer::Start(std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    http_ = std::move(*server);
-  }
-  void TearDown() override {
-    http_.reset();
-    CoordinatorFixture::TearDown();
-  }
-
   void ReportProgress(const std::string& host, const std::string& task, uint64_t done,
                       uint64_t total, double rate) {
     v1::TaskUpdate u;
@@ -64,8 +51,6 @@ class StatusPageDomTest : public testing::CoordinatorFixture {
   }
 
   std::string Url() const { return absl::StrCat("http://127.0.0.1:", http_->port(), "/"); }
-
-  std::unique_ptr<HttpServer> http_;
 };
 
 TEST_F(StatusPageDomTest, TasksHostileNamesAndReasons) {

@@ -14,7 +14,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "slotmgr/http_handlers.h"
-#include "slotmgr/testing/coordinator_fixture.h"
+#include "slotmgr/testing/http_fixture.h"
 
 namespace slotkeeper::slotmgr {
 namespace {
@@ -42,21 +42,8 @@ const Struct* Find(const Value& list, const std::string& key, const std::string&
   return nullptr;
 }
 
-class StatusPageTest : public testing::CoordinatorFixture {
+class StatusPageTest : public testing::CoordinatorHttpFixture {
  protected:
-  void SetUp() override {
-    CoordinatorFixture::SetUp();
-    HttpServer::Options options;
-    options.handlers = CoordinatorHttpHandlers(coord_.get());
-    auto server = HttpServer::Start(std::move(options));
-    ASSERT_TRUE(server.ok()) << server.status();
-    http_ = std::move(*server);
-  }
-  void TearDown() override {
-    http_.reset();
-    CoordinatorFixture::TearDown();
-  }
-
   slotkeeper::testing::HttpReply Get(const std::string& path) {
     auto reply = slotkeeper::testing::HttpGet(http_->port(), path);
     EXPECT_TRUE(reply.ok()) << reply.status();
@@ -73,8 +60,6 @@ class StatusPageTest : public testing::CoordinatorFixture {
     EXPECT_TRUE(st.ok()) << st << "\n" << r.body.substr(0, 2000);
     return out;
   }
-
-  std::unique_ptr<HttpServer> http_;
 };
 
 TEST_F(StatusPageTest, StatusFollowsAUnitFailureUnderAMaster) {
