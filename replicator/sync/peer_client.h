@@ -121,7 +121,7 @@ struct PeerLimits {
   uint64_t max_inline_bytes_per_call = 64ull << 20;
 };
 
-class CallQueue;  // peer_client.cc
+class CallQueue;  // call_queue.h
 
 // One FetchFiles call. Obtained from PeerClient::FetchFiles.
 class FileStream {
