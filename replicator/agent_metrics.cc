@@ -90,6 +90,9 @@ void ReplicationFamilies(const AgentConfig& config, const AgentMetricsSnapshot& 
                                  "A replica's lag behind its master (upper bound).");
   MetricFamily in_sync = GaugeFamily("slotkeeper_agent_replica_in_sync",
                                      "1 when the replica has proven it is in sync.");
+  MetricFamily feed = GaugeFamily("slotkeeper_agent_replica_feed",
+                                  "1 for how the replica follows its master: push (the "
+                                  "master's change feed), poll, or batch (push fell behind).");
   MetricFamily fraction = GaugeFamily("slotkeeper_agent_scrub_pass_fraction",
                                       "Progress (0..1) of the slot's current scrub pass.");
   MetricFamily corrupt =
@@ -107,6 +110,7 @@ void ReplicationFamilies(const AgentConfig& config, const AgentMetricsSnapshot& 
     if (r.role() == v1::SLOT_REPLICA) {
       AddSample(lag, r.lag_ms() / 1000.0, slot);
       AddSample(in_sync, r.in_sync() ? 1 : 0, slot);
+      if (!r.feed().empty()) AddSample(feed, 1, {{"slot", r.slot()}, {"feed", r.feed()}});
     }
     const v1::ScrubStatus& s = r.scrub();
     AddSample(fraction,
@@ -131,7 +135,7 @@ void ReplicationFamilies(const AgentConfig& config, const AgentMetricsSnapshot& 
   AddSample(held, static_cast<double>(leases), {{"failsafe", "false"}});
   AddSample(held, static_cast<double>(failsafe), {{"failsafe", "true"}});
   out.push_back(std::move(held));
-  for (MetricFamily* f : {&lag, &in_sync, &fraction, &corrupt, &last_pass}) {
+  for (MetricFamily* f : {&lag, &in_sync, &feed, &fraction, &corrupt, &last_pass}) {
     out.push_back(std::move(*f));
   }
 }
@@ -142,6 +146,11 @@ void CatchUpFamilies(const CatchUpFigures& c, std::vector<MetricFamily>& out) {
   AddSample(cycles, static_cast<double>(c.cycles_ok), {{"outcome", "ok"}});
   AddSample(cycles, static_cast<double>(c.cycles_failed), {{"outcome", "failed"}});
   out.push_back(std::move(cycles));
+  MetricFamily pushed = CounterFamily("slotkeeper_agent_catch_up_push_cycles_total",
+                                      "Catch-up cycles of only the users a master's change feed "
+                                      "announced (push replication).");
+  AddSample(pushed, static_cast<double>(c.push_cycles));
+  out.push_back(std::move(pushed));
   MetricFamily bytes = CounterFamily("slotkeeper_agent_catch_up_received_bytes_total",
                                      "Bytes the catch-up cycles received from masters.");
   AddSample(bytes, static_cast<double>(c.bytes_received));

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -101,6 +102,8 @@ void FillDefaults(AgentConfig& config) {
   d.set_guard_min_removals(def(d.guard_min_removals(), 2u));
   d.set_guard_window_ms(def(d.guard_window_ms(), int64_t{86'400'000}));
   d.set_catch_up_interval_ms(def(d.catch_up_interval_ms(), int64_t{5000}));
+  if (d.replication_feed().empty()) d.set_replication_feed("push");
+  d.set_safety_net_interval_ms(def(d.safety_net_interval_ms(), int64_t{300'000}));
   TlsConfig& t = *config.mutable_tls();
   if (t.coordinator_identity().empty()) t.set_coordinator_identity("slotmgr");
   t.set_refresh_ms(def(t.refresh_ms(), int64_t{60000}));
@@ -143,6 +146,15 @@ absl::Status ValidateDataPath(const AgentConfig& c, const Locator& at) {
   }
   if (d.catch_up_interval_ms() < 100) {
     return Invalid(at.At("data_path", -1), "data_path: catch_up_interval_ms must be at least 100");
+  }
+  if (d.replication_feed() != "push" && d.replication_feed() != "poll") {
+    return Invalid(at.At("data_path", -1),
+                   absl::StrCat("data_path: replication_feed must be \"push\" or \"poll\", not \"",
+                                absl::CEscape(d.replication_feed()), "\""));
+  }
+  if (d.safety_net_interval_ms() < d.catch_up_interval_ms()) {
+    return Invalid(at.At("data_path", -1),
+                   "data_path: safety_net_interval_ms must be at least catch_up_interval_ms");
   }
   if (d.quarantine_max_share() > 1 || d.guard_max_removal_share() >= 1) {
     return Invalid(at.At("data_path", -1),

@@ -162,6 +162,20 @@ TEST(ConfigTest, DataPathDefaultsAndLimits) {
                   .status()
                   .message(),
               HasSubstr("catch_up_interval_ms"));
+  EXPECT_EQ(d.replication_feed(), "push");
+  EXPECT_EQ(d.safety_net_interval_ms(), 300'000);
+  EXPECT_TRUE(
+      ParseConfig(Edit("hooks { promote: \"true\" }", with + "replication_feed: \"poll\" }")).ok());
+  EXPECT_THAT(
+      ParseConfig(Edit("hooks { promote: \"true\" }", with + "replication_feed: \"rsync\" }"))
+          .status()
+          .message(),
+      HasSubstr("replication_feed must be \"push\" or \"poll\", not \"rsync\""));
+  EXPECT_THAT(ParseConfig(Edit("hooks { promote: \"true\" }",
+                               with + "catch_up_interval_ms: 9000 safety_net_interval_ms: 8000 }"))
+                  .status()
+                  .message(),
+              HasSubstr("safety_net_interval_ms must be at least catch_up_interval_ms"));
 }
 
 TEST(ConfigTest, TlsFilesTogetherAbsoluteAndDefaults) {

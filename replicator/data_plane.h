@@ -49,6 +49,7 @@ struct CatchUpFigures {
   uint64_t bytes_received = 0;
   uint64_t files_copied = 0;
   double seconds = 0;
+  uint64_t push_cycles = 0;  // of those, of pushed users only
 };
 
 class DataPlane {

@@ -135,7 +135,8 @@ class SyncDataPlane : public DataPlane {
 
   CatchUpFigures CatchUp() override {
     const sync::CatchUpTotals t = engine_->CatchUpFigures();
-    return {t.cycles_ok, t.cycles_failed, t.bytes_received, t.files_copied, t.seconds};
+    return {t.cycles_ok,    t.cycles_failed, t.bytes_received,
+            t.files_copied, t.seconds,       t.push_cycles};
   }
 
   std::vector<v1::ReplicationStatus> ReplicationStatus() override {
@@ -147,6 +148,7 @@ class SyncDataPlane : public DataPlane {
       s.set_role(r.role);
       s.set_lag_ms(r.lag_ms);
       s.set_last_synced_ms(r.last_success_ms);
+      s.set_feed(r.feed);
       s.set_in_sync(r.in_sync);
       for (const std::string& u : r.blocked_users) s.add_blocked_users(u);
       if (r.role == v1::SLOT_REPLICA && !r.in_sync) s.set_last_error(r.last_error);
@@ -227,6 +229,10 @@ void ApplyDataPathConfig(const DataPathConfig& d, sync::EngineOptions* options) 
   if (d.catch_up_interval_ms() > 0) {
     options->catch_up_interval = absl::Milliseconds(d.catch_up_interval_ms());
     options->stale_after = std::max(absl::Seconds(30), options->catch_up_interval * 6);
+  }
+  options->push = d.replication_feed() != "poll";
+  if (d.safety_net_interval_ms() > 0) {
+    options->safety_net_interval = absl::Milliseconds(d.safety_net_interval_ms());
   }
 }
 

@@ -39,7 +39,7 @@ CatchUpCycle::CatchUpCycle(CycleDeps deps, ReplicaAssignment replica, const std:
       stop_(stop),
       master_(deps_.puller->Connect(replica_.master_address, replica_.master_slot, stop)) {}
 
-CycleOutcome CatchUpCycle::Run(const CycleHooks& hooks) {
+CycleOutcome CatchUpCycle::Run(const CycleHooks& hooks, const v1::ListUsersResponse* pushed) {
   CycleOutcome outcome;
   outcome.started = deps_.clock->Monotonic();
   absl::StatusOr<std::shared_ptr<const Fd>> root = deps_.slots->Root(replica_.slot);
@@ -50,13 +50,14 @@ CycleOutcome CatchUpCycle::Run(const CycleHooks& hooks) {
   } else {
     outcome.verify_pending = *pending;
     if (outcome.verify_pending && hooks.identity_pending) hooks.identity_pending();
-    SyncAndVerify((*root)->get(), hooks, &outcome);
+    SyncAndVerify((*root)->get(), hooks, pushed, &outcome);
   }
   outcome.finished_ms = deps_.clock->NowMs();
   return outcome;
 }
 
-void CatchUpCycle::SyncAndVerify(int fd, const CycleHooks& hooks, CycleOutcome* outcome) {
+void CatchUpCycle::SyncAndVerify(int fd, const CycleHooks& hooks,
+                                 const v1::ListUsersResponse* pushed, CycleOutcome* outcome) {
   const std::string& slot = replica_.slot;
   const PeerClient& master = *master_.client;
   if (hooks.take_repairs) {
@@ -64,6 +65,10 @@ void CatchUpCycle::SyncAndVerify(int fd, const CycleHooks& hooks, CycleOutcome* 
                  SlotQuarantine(fd, slot, deps_.clock, deps_.fs, deps_.quarantine));
   }
   const bool stranded_check = deps_.records->Get(slot).stranded_check_pending();
+  // What only a whole catch-up settles: the repairs' users, the stranded
+  // check, the verification after an identity change.
+  if (!repairing_.empty() || stranded_check || outcome->verify_pending) pushed = nullptr;
+  outcome->full = pushed == nullptr;
   std::optional<std::map<std::string, std::set<std::string>>> deleted;
   if (stranded_check) deleted = DeletedAtMaster(master);
   SyncCounters counters;
@@ -71,9 +76,11 @@ void CatchUpCycle::SyncAndVerify(int fd, const CycleHooks& hooks, CycleOutcome* 
   ctx.cancelled = stop_;
   ctx.stranded_check = stranded_check;
   ctx.deleted_at_source = deleted ? &*deleted : nullptr;
+  ctx.given_listing = pushed;
   StoreSyncResult partial;
   absl::StatusOr<StoreSyncResult> r = SyncStore(ctx, &partial);
   outcome->sync = r.status();
+  if (r.ok()) outcome->synced = std::move(r->listing);
   outcome->lag_ms = r.ok() ? r->lag_ms : partial.lag_ms;
   outcome->blocked_users = partial.blocked_users;
   outcome->bytes_received = counters.bytes_received;

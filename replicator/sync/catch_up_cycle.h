@@ -13,6 +13,9 @@
 //   4. after an identity change, a verification of the whole slot against
 //      the master once a sync completed; it passing accepts the identity;
 //   5. the outcome (replica_status.h), which the loop records.
+// A cycle of pushed users (change_follower.h) runs steps 1 and 3 for those
+// users only; a slot with repairs, a stranded-mail check or a verification
+// pending gets a whole cycle instead.
 //
 // One object per loop: it keeps the client of the master and the repairs
 // awaiting a complete cycle. Run is called from the loop's thread only; it
@@ -82,12 +85,18 @@ class CatchUpCycle {
   // call to it.
   CatchUpCycle(CycleDeps deps, ReplicaAssignment replica, const std::atomic<bool>* stop);
 
-  CycleOutcome Run(const CycleHooks& hooks);
+  // One cycle. With `pushed` (users the master's change feed announced),
+  // only those users are synced, without listing the master, unless the
+  // slot needs a whole catch-up anyway (repairs, a stranded-mail check, a
+  // verification pending): then the cycle is a whole one
+  // (CycleOutcome.full).
+  CycleOutcome Run(const CycleHooks& hooks, const v1::ListUsersResponse* pushed = nullptr);
 
  private:
   // Steps 2 to 4 on the slot's root `fd`; `outcome` has the identity's
   // verdict (verify_pending) and receives the rest.
-  void SyncAndVerify(int fd, const CycleHooks& hooks, CycleOutcome* outcome);
+  void SyncAndVerify(int fd, const CycleHooks& hooks, const v1::ListUsersResponse* pushed,
+                     CycleOutcome* outcome);
   // Whether a verification is pending (the identity changed, now or in an
   // earlier cycle).
   absl::StatusOr<bool> CheckIdentity(int root);

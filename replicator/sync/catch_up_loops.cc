@@ -1,6 +1,9 @@
 #include "replicator/sync/catch_up_loops.h"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
+#include "base/log.h"
 
 namespace slotkeeper::sync {
 
@@ -116,14 +119,16 @@ void CatchUpLoops::Reap() {
 std::vector<LoopStatus> CatchUpLoops::Status() {
   absl::MutexLock lock(&mu_);
   std::vector<LoopStatus> out;
-  for (const auto& [slot, loop] : loops_) out.push_back({loop->replica, loop->record});
+  for (const auto& [slot, loop] : loops_) out.push_back({loop->replica, RecordOf(*loop)});
   return out;
 }
 
 void CatchUpLoops::AddRepair(const std::string& slot, const ScrubFinding& finding) {
   absl::MutexLock lock(&mu_);
   auto it = loops_.find(slot);
-  if (it != loops_.end()) it->second->repairs.push_back(finding);
+  if (it == loops_.end()) return;
+  it->second->repairs.push_back(finding);
+  it->second->wake = true;  // a push loop runs a whole cycle for them now
 }
 
 void CatchUpLoops::NoteVerification(const std::string& slot, const std::string& source_address,
@@ -166,21 +171,85 @@ void CatchUpLoops::Run(Loop* loop) {
     loop->record.identity_changed = true;
   };
   const CycleFn cycle = deps_.make_cycle(loop->replica, &loop->stop);
-  while (!loop->stop) {
-    const CycleOutcome outcome = cycle(hooks);
-    const absl::Duration took = deps_.clock->Monotonic() - outcome.started;
-    {
+  std::unique_ptr<ChangeFollower> follower;
+  if (deps_.make_follower) {
+    follower = deps_.make_follower(loop->replica, &loop->stop, [this, loop]() {
       absl::MutexLock lock(&mu_);
-      RecordCycle(outcome, &loop->record);
-      (outcome.sync.ok() ? totals_.cycles_ok : totals_.cycles_failed)++;
-      totals_.bytes_received += outcome.bytes_received;
-      totals_.files_copied += outcome.files_copied;
-      totals_.seconds += absl::ToDoubleSeconds(took);
-    }
-    if (!AwaitNextCycle(loop, outcome.started + deps_.interval)) break;
+      loop->wake = true;
+    });
   }
+  {
+    absl::MutexLock lock(&mu_);
+    loop->follower = follower.get();
+  }
+  absl::Duration next_full = deps_.clock->Monotonic();
+  while (!loop->stop) {
+    const absl::Duration started = deps_.clock->Monotonic();
+    next_full = RunCycle(loop, cycle, hooks, follower.get(), next_full);
+    if (!AwaitNextCycle(loop, std::min(next_full, started + deps_.interval))) break;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    loop->follower = nullptr;
+  }
+  follower.reset();  // its thread ends at once: the loop's stop flag is set
   absl::MutexLock lock(&mu_);
   loop->finished = true;
+}
+
+absl::Duration CatchUpLoops::RunCycle(Loop* loop, const CycleFn& cycle, const CycleHooks& hooks,
+                                      ChangeFollower* follower, absl::Duration next_full) {
+  const absl::Duration now = deps_.clock->Monotonic();
+  const bool live = follower != nullptr && follower->View(now).live;
+  std::optional<v1::ListUsersResponse> batch;
+  if (live && now < next_full) batch = follower->TakeBatch(deps_.max_push_users);
+  {
+    absl::MutexLock lock(&mu_);
+    loop->wake = false;  // what is pending now is in this cycle
+  }
+  const CycleOutcome outcome = cycle(hooks, batch ? &*batch : nullptr);
+  if (follower != nullptr && outcome.sync.ok()) {
+    const std::set<std::string> blocked(outcome.blocked_users.begin(), outcome.blocked_users.end());
+    follower->Synced(outcome.synced, blocked);
+  }
+  const absl::Duration took = deps_.clock->Monotonic() - outcome.started;
+  const bool pushed = batch.has_value() && !outcome.full;
+  const bool pushed_users = pushed && batch->users_size() > 0;
+  std::string feed = "poll";
+  if (live) feed = pushed || follower->View(now).pending <= deps_.max_push_users ? "push" : "batch";
+  absl::MutexLock lock(&mu_);
+  RecordCycle(outcome, &loop->record);
+  if (loop->record.feed != feed) {
+    LogInfo("sync", absl::StrCat("replica slot ", loop->replica.slot, " follows ",
+                                 loop->replica.master_slot, " by ", feed,
+                                 feed == "batch" ? " (too many changes pending: whole catch-ups "
+                                                   "until it is caught up)"
+                                                 : ""));
+  }
+  loop->record.feed = feed;
+  (outcome.sync.ok() ? totals_.cycles_ok : totals_.cycles_failed)++;
+  totals_.bytes_received += outcome.bytes_received;
+  totals_.files_copied += outcome.files_copied;
+  totals_.seconds += absl::ToDoubleSeconds(took);
+  if (pushed) {
+    if (pushed_users) totals_.push_cycles++;
+    // A failed push cycle leaves its users pending: they are tried again
+    // after the polling interval, not the safety net's.
+    return outcome.sync.ok() ? next_full : std::min(next_full, outcome.started + deps_.interval);
+  }
+  return outcome.started + (live ? deps_.safety_net_interval : deps_.interval);
+}
+
+CatchUpRecord CatchUpLoops::RecordOf(const Loop& loop) const {
+  CatchUpRecord record = loop.record;
+  if (loop.follower != nullptr) {
+    const FollowerView view = loop.follower->View(deps_.clock->Monotonic());
+    record.feed_live = view.live;
+    record.feed_caught_up_to = view.caught_up_to;
+    record.feed_oldest_pending = view.oldest_pending;
+    if (!view.live) record.feed = "poll";
+  }
+  return record;
 }
 
 CatchUpTotals CatchUpLoops::Totals() {
@@ -189,12 +258,13 @@ CatchUpTotals CatchUpLoops::Totals() {
 }
 
 bool CatchUpLoops::AwaitNextCycle(Loop* loop, absl::Duration next) {
-  // The time is the engine clock's; a stop is seen at once (it is set under
-  // mu_), and the clock is looked at every 200 ms of real time.
-  auto stopped = [loop]() { return loop->stop.load(); };
+  // The time is the engine clock's; a stop or a wake is seen at once (both
+  // are set under mu_), and the clock is looked at every 200 ms of real
+  // time.
+  auto woken = [loop]() { return loop->stop.load() || loop->wake; };
   absl::MutexLock lock(&mu_);
   while (deps_.clock->Monotonic() < next) {
-    if (mu_.AwaitWithTimeout(absl::Condition(&stopped), absl::Milliseconds(200))) return false;
+    if (mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(200))) break;
   }
   return !loop->stop;
 }

@@ -4,6 +4,17 @@
 // `interval` after the previous one started, at once when that took
 // longer), and what each loop has recorded (replica_status.h).
 //
+// Push replication: with make_follower, each loop also follows its master's
+// change feed (change_follower.h). While the feed is live, the loop wakes
+// as soon as users are announced and syncs exactly those (a push cycle);
+// whole catch-ups then run only every safety_net_interval, or when more
+// than max_push_users are pending (batch catch-up, reported as feed
+// "batch"). Every `interval` without an announcement it still runs a push
+// cycle of no user: the slot's identity check, which needs no master, and
+// the scrub's repairs (which make that cycle a whole one) are never more
+// than an interval late. Without a live feed the loop polls every
+// `interval`.
+//
 // Never waiting on a source: Assign (replacing a loop), Unassign, Retire
 // and Shutdown only set the loop's stop flag and return; the loop's calls
 // in flight end within about 100 ms and its thread winds down on its own.
@@ -34,14 +45,21 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "replicator/sync/catch_up_cycle.h"
+#include "replicator/sync/change_follower.h"
 #include "replicator/sync/replica_status.h"
 #include "replicator/sync/scrub.h"
 #include "replicator/sync/verify.h"
 
 namespace slotkeeper::sync {
 
-// Runs one cycle of a loop (a CatchUpCycle's Run outside tests).
-using CycleFn = std::function<CycleOutcome(const CycleHooks& hooks)>;
+// Runs one cycle of a loop (a CatchUpCycle's Run outside tests); `pushed`:
+// see CatchUpCycle::Run.
+using CycleFn =
+    std::function<CycleOutcome(const CycleHooks& hooks, const v1::ListUsersResponse* pushed)>;
+// Makes a loop's follower of its master's change feed, on the loop's thread;
+// `wake` tells the loop users are pending.
+using FollowerFactory = std::function<std::unique_ptr<ChangeFollower>(
+    const ReplicaAssignment& replica, const std::atomic<bool>* stop, std::function<void()> wake)>;
 // Makes a loop's cycle, on the loop's thread before its first cycle;
 // `stop` is the loop's flag.
 using CycleFactory =
@@ -49,8 +67,15 @@ using CycleFactory =
 
 struct CatchUpLoopsDeps {
   Clock* clock = nullptr;  // not owned
+  // Between whole catch-ups: `interval` while polling, `safety_net_interval`
+  // while the master's change feed is live.
   absl::Duration interval = absl::Seconds(5);
+  absl::Duration safety_net_interval = absl::Minutes(5);
+  // More users pending than this: a whole catch-up ("batch") instead.
+  size_t max_push_users = 256;
   CycleFactory make_cycle;
+  // Empty: no push replication (every loop polls).
+  FollowerFactory make_follower;
   // Work on the slot that follows its loop's master is to end: called under
   // the loops' lock by Retire (with or without a loop), by an Assign that
   // starts a loop (it may replace one), by Unassign and Shutdown.
@@ -118,12 +143,26 @@ class CatchUpLoops {
     // The scrub's findings not yet taken by a cycle (guarded by mu_).
     std::vector<ScrubFinding> repairs;
     std::atomic<bool> stop{false};  // set under mu_
+    bool wake = false;              // guarded by mu_; users are pending
+    // The loop thread's follower while it has one (guarded by mu_; owned
+    // by the thread).
+    ChangeFollower* follower = nullptr;
     std::thread thread;
     bool finished = false;  // guarded by mu_; set by the thread as its last step
   };
   void Run(Loop* loop) ABSL_LOCKS_EXCLUDED(mu_);
-  // Waits until `next` (engine clock); false once the loop is to stop.
+  // Waits until `next` (engine clock) or a wake; false once the loop is to
+  // stop.
   bool AwaitNextCycle(Loop* loop, absl::Duration next) ABSL_LOCKS_EXCLUDED(mu_);
+  // Runs one cycle: the pushed users when the feed is live and has a small
+  // enough batch and no whole catch-up is due, else a whole one; hands
+  // what it synced to the follower and records it. The next whole
+  // catch-up's time.
+  absl::Duration RunCycle(Loop* loop, const CycleFn& cycle, const CycleHooks& hooks,
+                          ChangeFollower* follower, absl::Duration next_full)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // The record as Status shows it: with the follower's view merged in.
+  CatchUpRecord RecordOf(const Loop& loop) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::optional<LoopStatus> RetireLocked(const std::string& slot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool StoppedLoopInLocked(const std::string& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

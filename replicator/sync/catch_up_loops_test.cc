@@ -84,7 +84,9 @@ class CatchUpLoopsTest : public ::testing::Test {
         ++script_.made;
         script_.assignments.push_back(replica);
       }
-      return [this, stop](const CycleHooks& hooks) { return script_.Run(&clock_, stop, hooks); };
+      return [this, stop](const CycleHooks& hooks, const v1::ListUsersResponse*) {
+        return script_.Run(&clock_, stop, hooks);
+      };
     };
     deps.on_retire = [this](const std::string& slot) {
       absl::MutexLock lock(&retired_mu_);

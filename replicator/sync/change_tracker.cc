@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,6 +101,70 @@ ChangeTracker::ChangeTracker(Clock* clock, absl::Duration full_scan_interval,
       racy_window_(racy_window),
       limits_(limits) {}
 
+ChangeTracker::~ChangeTracker() {
+  if (!events_.joinable()) return;
+  const uint64_t one = 1;
+  // An eventfd write of 1 cannot fail short of a bug; the join would hang.
+  if (write(stop_events_.get(), &one, sizeof(one)) != sizeof(one)) std::abort();
+  events_.join();
+}
+
+absl::Status ChangeTracker::StartEventThread(absl::Duration coalesce) {
+  if (events_.joinable()) return absl::FailedPreconditionError("the event thread runs already");
+  Fd stop(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop.valid()) return ErrnoStatus(errno, "eventfd");
+  stop_events_ = std::move(stop);
+  events_ = std::thread([this, coalesce] { RunEvents(coalesce); });
+  return absl::OkStatus();
+}
+
+void ChangeTracker::RunEvents(absl::Duration coalesce) {
+  for (;;) {
+    // The watchers are fixed once watched (Watch replaces none while this
+    // runs: PeerCore watches its slots before the thread starts), so their
+    // descriptors stay valid outside the lock.
+    std::vector<std::string> slots;
+    std::vector<pollfd> fds = {{stop_events_.get(), POLLIN, 0}};
+    {
+      absl::MutexLock lock(&mu_);
+      for (const auto& [slot, watcher] : watchers_) {
+        slots.push_back(slot);
+        fds.push_back({watcher->fd(), POLLIN, 0});
+      }
+    }
+    if (poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      LogError("sync", absl::StrCat("change events: poll: ", strerror(errno)));
+      return;
+    }
+    if (fds[0].revents != 0) return;
+    absl::SleepFor(coalesce);
+    absl::MutexLock lock(&mu_);
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents != 0) DrainLocked(slots[i - 1]);
+    }
+  }
+}
+
+bool ChangeTracker::Watched(const std::string& slot) {
+  absl::MutexLock lock(&mu_);
+  return watchers_.count(slot) > 0;
+}
+
+uint64_t ChangeTracker::ChangeSeq(const std::string& slot) {
+  absl::MutexLock lock(&mu_);
+  return change_seq_[slot];
+}
+
+uint64_t ChangeTracker::AwaitChange(const std::string& slot, uint64_t seen,
+                                    absl::Duration timeout) {
+  absl::MutexLock lock(&mu_);
+  uint64_t& seq = change_seq_[slot];
+  auto changed = [&seq, seen]() { return seq != seen; };
+  mu_.AwaitWithTimeout(absl::Condition(&changed), timeout);
+  return seq;
+}
+
 absl::StatusOr<std::map<std::string, UserGeneration>> ChangeTracker::Refresh(
     int slot_root, const std::string& slot) {
   absl::StatusOr<std::vector<std::string>> users = ListSlotUsers(slot_root);
@@ -149,6 +215,7 @@ bool ChangeTracker::DrainLocked(const std::string& slot) {
   auto w = watchers_.find(slot);
   if (w == watchers_.end()) return false;
   InotifyWatcher::Changes changes = w->second->Drain();
+  if (changes.rescan_all || !changes.users.empty()) change_seq_[slot]++;
   if (changes.rescan_all) {
     // Events were lost: every user is bumped, no history can be trusted.
     LogWarning("sync",
@@ -171,7 +238,8 @@ bool ChangeTracker::DrainLocked(const std::string& slot) {
 
 void ChangeTracker::BumpLocked(UserGeneration* gen) {
   gen->generation++;
-  if (gen->oldest_change_ms == 0) gen->oldest_change_ms = clock_->NowMs();
+  gen->changed_ms = clock_->NowMs();
+  if (gen->oldest_change_ms == 0) gen->oldest_change_ms = gen->changed_ms;
 }
 
 void ChangeTracker::BumpUntrackedLocked(State* state) {

@@ -33,6 +33,14 @@
 // also bumps every user of the slot). A new process has no history at all
 // (and another instance id).
 //
+// Change feed: every drain that finds events (or finds some were lost)
+// advances the slot's change sequence, and AwaitChange wakes whoever waits
+// for it (PeerCore::WatchChanges, which pushes the changed users to
+// replicas). With StartEventThread, a thread of the tracker's own drains a
+// watched slot's events as they arrive, `coalesce` after the first (a
+// delivery's create, write and rename come as one change), so a change is
+// announced within milliseconds without anyone polling.
+//
 // Thread-safe.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_CHANGE_TRACKER_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_CHANGE_TRACKER_H_
@@ -42,6 +50,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -54,6 +63,8 @@ namespace slotkeeper::sync {
 struct UserGeneration {
   uint64_t generation = 0;
   int64_t oldest_change_ms = 0;
+  // When this generation's change was seen (clock's wall time, ms).
+  int64_t changed_ms = 0;
 };
 
 // Bounds of the per-user delta history.
@@ -74,6 +85,10 @@ class ChangeTracker {
   ChangeTracker(Clock* clock, absl::Duration full_scan_interval,
                 absl::Duration racy_window = absl::Milliseconds(100),
                 DeltaLimits limits = DeltaLimits());
+  // Stops and joins the event thread, if started.
+  ~ChangeTracker();
+  ChangeTracker(const ChangeTracker&) = delete;
+  ChangeTracker& operator=(const ChangeTracker&) = delete;
 
   // Rescans the slot (root fd, name for keys) and returns every user's
   // generation.
@@ -98,6 +113,18 @@ class ChangeTracker {
   // Tracks `slot` (directory `slot_path`) with inotify from now on. On error
   // (for example the watch limit) the slot stays in scan mode.
   absl::Status Watch(const std::string& slot, const std::string& slot_path);
+
+  // Whether `slot` is tracked by inotify (its changes are seen as events).
+  bool Watched(const std::string& slot) ABSL_LOCKS_EXCLUDED(mu_);
+  // The slot's change sequence now.
+  uint64_t ChangeSeq(const std::string& slot) ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until the slot's change sequence differs from `seen`, at most
+  // `timeout` (real time); the sequence then.
+  uint64_t AwaitChange(const std::string& slot, uint64_t seen, absl::Duration timeout)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Starts the thread that drains watched slots' events as they come (see
+  // above). Call after the Watch calls; once.
+  absl::Status StartEventThread(absl::Duration coalesce) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct State {
@@ -125,6 +152,9 @@ class ChangeTracker {
                                                    const std::string& user, bool full)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // The event thread's loop: poll every watcher, drain those with events.
+  void RunEvents(absl::Duration coalesce) ABSL_LOCKS_EXCLUDED(mu_);
+
   Clock* const clock_;
   const absl::Duration full_scan_interval_;
   const absl::Duration racy_window_;
@@ -133,7 +163,10 @@ class ChangeTracker {
   std::map<std::string, State> users_ ABSL_GUARDED_BY(mu_);  // slot\nuser
   std::map<std::string, absl::Duration> last_full_scan_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<InotifyWatcher>> watchers_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> rescan_pending_ ABSL_GUARDED_BY(mu_);  // slots
+  std::set<std::string> rescan_pending_ ABSL_GUARDED_BY(mu_);        // slots
+  std::map<std::string, uint64_t> change_seq_ ABSL_GUARDED_BY(mu_);  // per slot
+  Fd stop_events_;  // an eventfd that ends the event thread
+  std::thread events_;
 };
 
 }  // namespace slotkeeper::sync

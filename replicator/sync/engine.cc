@@ -120,11 +120,22 @@ CatchUpLoopsDeps SyncEngine::LoopsDeps() {
   CatchUpLoopsDeps loops;
   loops.clock = clock_;
   loops.interval = options_.catch_up_interval;
+  loops.safety_net_interval = options_.safety_net_interval;
   loops.make_cycle = [cycle](const ReplicaAssignment& replica,
                              const std::atomic<bool>* stop) -> CycleFn {
     auto made = std::make_shared<CatchUpCycle>(cycle, replica, stop);
-    return [made](const CycleHooks& hooks) { return made->Run(hooks); };
+    return [made](const CycleHooks& hooks, const v1::ListUsersResponse* pushed) {
+      return made->Run(hooks, pushed);
+    };
   };
+  if (options_.push) {
+    loops.make_follower = [this](const ReplicaAssignment& replica, const std::atomic<bool>* stop,
+                                 std::function<void()> wake) {
+      return std::make_unique<ChangeFollower>(
+          v1::ReplicaPeer::NewStub(puller_->ChannelTo(replica.master_address)), replica.master_slot,
+          replica.store, clock_, stop, std::move(wake));
+    };
+  }
   // A scrub pass comparing the slot with its master ends too (the master
   // changes or the slot leaves the store).
   loops.on_retire = [this](const std::string& slot) { scrub_->CancelPass(slot); };
@@ -325,6 +336,13 @@ std::vector<ReplicaState> SyncEngine::ReplicationStatus() {
     s.lag_ms = verdict.lag_ms;
     s.last_error = verdict.why_not;
     s.last_success_ms = loop.record.last_success_ms;
+    if (loop.record.feed_live && loop.record.feed_caught_up_to) {
+      // A live feed with nothing owed up to a moment is a catch-up then.
+      s.last_success_ms = std::max(
+          s.last_success_ms,
+          clock_->NowMs() - absl::ToInt64Milliseconds(now - *loop.record.feed_caught_up_to));
+    }
+    s.feed = loop.record.feed;
     s.blocked_users = loop.record.blocked_users;
     replicas.insert(s.slot);
     out.push_back(std::move(s));

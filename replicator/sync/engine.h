@@ -37,6 +37,11 @@
 // for a source: ReleaseSlot (nothing may still write into the slot it
 // empties) and Stop. A task may copy into a slot beside its loop.
 //
+// Push replication: every replica loop follows its master's change feed
+// (WatchChanges, change_feed.h on the source, change_follower.h here) and
+// syncs the announced users within milliseconds; the lag it reports is the
+// age of the oldest announced change not yet durable here.
+//
 // Source-side generations come from recursive inotify watches (scan
 // fallback, periodic full scan); the same events give delta manifests ("what
 // changed since generation G"), used by catch-ups when
@@ -99,6 +104,12 @@ struct EngineOptions {
   StoreSyncOptions sync;  // per task / catch-up cycle
   PeerTimeouts peer;      // every call to a source (peer_client.h)
   absl::Duration catch_up_interval = absl::Seconds(5);
+  // Push replication (change_follower.h): each replica follows its master's
+  // change feed and syncs announced users at once; whole catch-ups then run
+  // every safety_net_interval (every catch_up_interval while the master
+  // gives no feed). False: polling only.
+  bool push = true;
+  absl::Duration safety_net_interval = absl::Minutes(5);
   // A replica whose newest completed catch-up started longer ago than this
   // is not in sync (replica_status.h). Longer than catch_up_interval.
   absl::Duration stale_after = absl::Seconds(30);
@@ -139,6 +150,8 @@ struct ReplicaState {
   // recently, nothing blocked, no difference found by a verification.
   bool in_sync = false;
   std::string last_error;  // why it is not in sync; empty when it is
+  // How it follows its master: "push", "poll" or "batch" (catch_up_loops.h).
+  std::string feed;
   // Users the mass-deletion guard holds (until UnblockUser), with why.
   std::vector<std::string> blocked_users;
   v1::ScrubStatus scrub;

@@ -106,7 +106,13 @@ class EngineSafetyTest : public ::testing::Test {
 
   std::string base_, m_slot_, r_slot_, m_address_, r_address_, gated_address_;
   FakeClock clock_;
-  EngineOptions options_;
+  // These tests follow a master by polling (their cycles are scripted on
+  // the FakeClock); push replication has its own tests.
+  EngineOptions options_ = [] {
+    EngineOptions o;
+    o.push = false;
+    return o;
+  }();
   std::unique_ptr<SyncEngine> m_, r_;
   std::unique_ptr<grpc::Server> m_server_, r_server_, gated_server_;
   std::unique_ptr<GatedPeer> gated_;

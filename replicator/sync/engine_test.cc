@@ -32,6 +32,15 @@ bool Exists(const std::string& path) {
   return stat(path.c_str(), &st) == 0;
 }
 
+// These tests follow a master by polling (its timing is what they script
+// on the FakeClock); push replication has its own tests
+// (catch_up_push_test, //tests/e2e:push_replication_test).
+EngineOptions PollingOptions() {
+  EngineOptions options;
+  options.push = false;
+  return options;
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -42,11 +51,11 @@ class EngineTest : public ::testing::Test {
     Write(base_ + "/m/slot1/users/alice/cur/1.h:2,S", "hello");
     Write(base_ + "/m/slot1/users/bob/new/2.h", "world");
     auto master = SyncEngine::Create(base_ + "/m/db", {{"slot1", base_ + "/m/slot1"}}, &clock_,
-                                     DefaultTargetFs(), EngineOptions());
+                                     DefaultTargetFs(), PollingOptions());
     ASSERT_TRUE(master.ok()) << master.status();
     master_ = *std::move(master);
     auto replica = SyncEngine::Create(base_ + "/r/db", {{"slot7", base_ + "/r/slot7"}}, &clock_,
-                                      DefaultTargetFs(), EngineOptions());
+                                      DefaultTargetFs(), PollingOptions());
     ASSERT_TRUE(replica.ok()) << replica.status();
     replica_ = *std::move(replica);
     grpc::ServerBuilder builder;
@@ -110,7 +119,7 @@ class EngineTest : public ::testing::Test {
 
   // Limits no test reaches: only a cancellation ends a hung call.
   static EngineOptions PatientOptions() {
-    EngineOptions options;
+    EngineOptions options = PollingOptions();
     options.peer.call = options.peer.manifest = options.peer.stall = absl::Hours(1);
     return options;
   }
@@ -213,7 +222,7 @@ TEST_F(EngineTest, RollingCatchUpAndRelease) {
 // A source that stops mid-copy: the task fails with the stall, naming the
 // source and the user, instead of waiting forever.
 TEST_F(EngineTest, AStalledSourceFailsTheTask) {
-  EngineOptions options;
+  EngineOptions options = PollingOptions();
   options.peer.stall = absl::Milliseconds(300);
   RestartReplica(options);
   gated_->fetch_after.Close();
@@ -315,7 +324,7 @@ ReplicaState StateOf(SyncEngine* engine) {
 // engine's clock is moved by the test alone (catch_up_interval 5 s,
 // stale_after 30 s).
 TEST_F(EngineTest, InSyncOnlyAfterACatchUpOfThisProcessAndNeverWhileTheSourceFails) {
-  EngineOptions options;
+  EngineOptions options = PollingOptions();
   options.peer.call = absl::Milliseconds(300);
   RestartReplica(options);
   ASSERT_EQ(Run(v1::TASK_RE_REPLICATE).state, v1::TASK_DONE);  // an earlier process copied it

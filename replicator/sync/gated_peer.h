@@ -112,6 +112,11 @@ class GatedPeer final : public v1::ReplicaPeer::Service {
     }));
   }
 
+  grpc::Status WatchChanges(grpc::ServerContext* context, const v1::WatchChangesRequest* request,
+                            grpc::ServerWriter<v1::ChangeNotice>* writer) override {
+    return service_.WatchChanges(context, request, writer);
+  }
+
  private:
   PeerCore* const core_;
   ReplicaPeerService service_;

@@ -49,6 +49,8 @@ class InotifyWatcher {
   // Reads every queued event without blocking.
   Changes Drain();
 
+  // The inotify descriptor: readable when events are queued (poll(2)).
+  int fd() const { return fd_.get(); }
   size_t watch_count() const { return watches_.size(); }
   // False once a directory could not be watched: its changes may never be
   // reported, so paths from Drain() are no longer complete.

@@ -15,6 +15,7 @@
 #include "base/grpc_util.h"
 #include "base/log.h"
 #include "base/peer_identity.h"
+#include "replicator/sync/change_feed.h"
 #include "replicator/sync/file_sender.h"
 #include "replicator/sync/slot_layout.h"
 
@@ -52,6 +53,9 @@ PeerCore::PeerCore(std::map<std::string, std::string> slots, HashCache* cache, C
       LogWarning("sync",
                  absl::StrCat("slot ", name, ": change tracking by scans only: ", s.message()));
     }
+  }
+  if (absl::Status s = tracker_.StartEventThread(kFeedCoalesce); !s.ok()) {
+    LogWarning("sync", absl::StrCat("no change feed (replicas will poll): ", s.message()));
   }
 }
 
@@ -512,6 +516,17 @@ grpc::Status ReplicaPeerService::ListStranded(grpc::ServerContext* context,
   if (grpc::Status denied = Authorize(*context, request->slot()); !denied.ok()) return denied;
   if (safety_ == nullptr) return NoSafety();
   return Answer(safety_->ListStranded(*request), response);
+}
+
+// The client's cancellation and the server's shutdown end the feed within
+// its cancellation poll.
+grpc::Status ReplicaPeerService::WatchChanges(grpc::ServerContext* context,
+                                              const v1::WatchChangesRequest* request,
+                                              grpc::ServerWriter<v1::ChangeNotice>* writer) {
+  if (grpc::Status denied = Authorize(*context, request->slot()); !denied.ok()) return denied;
+  return ToGrpcStatus(ServeChangeFeed(
+      core_, *request, [writer](const v1::ChangeNotice& n) { return writer->Write(n); },
+      [context] { return context->IsCancelled(); }));
 }
 
 }  // namespace slotkeeper::sync

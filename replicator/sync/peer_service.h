@@ -12,7 +12,9 @@
 // data-safety calls (quarantine, deletion log, stranded mail) are
 // SafetySource's (safety_source.h). ListUsers with `deep` digests read
 // every file from disk again (manifest.h HashFromDisk), trusting no
-// remembered hash.
+// remembered hash. WatchChanges is change_feed.h's: the tracker's event
+// thread (started here, coalescing a change's events over
+// kFeedCoalesce) wakes each feed.
 //
 // Thread-safe: any number of concurrent calls.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_PEER_SERVICE_H_
@@ -40,6 +42,9 @@ inline constexpr uint32_t kMaxChunkBytes = 1024 * 1024;
 inline constexpr int kMaxUsersPerManifestsCall = 1024;
 // At most this much file content goes inline with one delta answer.
 inline constexpr uint64_t kMaxInlineTotal = 4 * 1024 * 1024;
+// How long the change tracker's event thread lets a change's events gather
+// before it drains them (a delivery is a create, writes and a rename).
+inline constexpr absl::Duration kFeedCoalesce = absl::Milliseconds(5);
 
 class PeerCore {
  public:
@@ -71,8 +76,10 @@ class PeerCore {
   const std::string& instance_id() const { return instance_id_; }
   // The slot's root fd (opened at construction; -1 if it could not be).
   absl::StatusOr<int> SlotRoot(const std::string& slot) const;
-  // The source's change tracker (tests simulate a queue overflow with it).
+  // The source's change tracker (tests simulate a queue overflow with it;
+  // the change feed waits on it).
   ChangeTracker* tracker() { return &tracker_; }
+  Clock* clock() const { return clock_; }
 
  private:
   absl::Status GetManifestDelta(const v1::GetManifestRequest& request, int root,
@@ -114,6 +121,8 @@ class ReplicaPeerService final : public v1::ReplicaPeer::Service {
                            v1::ListDeletedResponse* response) override;
   grpc::Status ListStranded(grpc::ServerContext* context, const v1::ListStrandedRequest* request,
                             v1::ListStrandedResponse* response) override;
+  grpc::Status WatchChanges(grpc::ServerContext* context, const v1::WatchChangesRequest* request,
+                            grpc::ServerWriter<v1::ChangeNotice>* writer) override;
 
  private:
   grpc::Status Authorize(const grpc::ServerContext& context, const std::string& slot) const;

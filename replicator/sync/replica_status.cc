@@ -24,7 +24,9 @@ void RecordCycle(const CycleOutcome& outcome, CatchUpRecord* record) {
     c.last_error.clear();
   }
   if (sync_ok) c.last_success_ms = outcome.finished_ms;
-  if (c.last_cycle_ok && !outcome.verify_pending) c.caught_up_at = outcome.started;
+  // A cycle of pushed users proves nothing of the others: the feed's own
+  // caught-up moment stands for those (JudgeReplica).
+  if (c.last_cycle_ok && !outcome.verify_pending && outcome.full) c.caught_up_at = outcome.started;
 }
 
 void RecordVerification(const VerifyReport& report, absl::Duration started, CatchUpRecord* record) {
@@ -59,9 +61,23 @@ void RecordFinalPull(const FinalPullOutcome& outcome, const std::string& followe
   c.last_error.clear();
 }
 
-ReplicaVerdict JudgeReplica(const CatchUpRecord& record, absl::Duration now,
+ReplicaVerdict JudgeReplica(const CatchUpRecord& given, absl::Duration now,
                             absl::Duration stale_after) {
   ReplicaVerdict v;
+  CatchUpRecord record = given;
+  int64_t feed_lag_ms = 0;
+  if (record.feed_live && record.feed_caught_up_to) {
+    if (!record.caught_up_at || *record.caught_up_at < *record.feed_caught_up_to) {
+      record.caught_up_at = record.feed_caught_up_to;
+    }
+    // The feed's figure replaces the one the last listing showed.
+    record.listed_lag_ms = 0;
+  }
+  if (record.feed_live && record.feed_oldest_pending) {
+    feed_lag_ms =
+        std::max<int64_t>(0, absl::ToInt64Milliseconds(now - *record.feed_oldest_pending));
+    record.listed_lag_ms = std::max(record.listed_lag_ms, feed_lag_ms);
+  }
   const absl::Duration since = record.caught_up_at.value_or(record.assigned_at);
   const int64_t age_ms = std::max<int64_t>(0, absl::ToInt64Milliseconds(now - since));
   if (record.identity_changed) {

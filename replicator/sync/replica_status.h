@@ -2,6 +2,11 @@
 // and how far behind it may be: pure functions over that record, so that
 // the rules are tested from literal cases.
 //
+// With push replication, a live change feed that has everything it
+// announced up to a moment durable here stands for a catch-up completed at
+// that moment, and the lag is the age of the oldest announced change not
+// yet durable (0 when none).
+//
 // The rule: a replica is in sync only when, in this process, a catch-up of
 // every user has completed (or a verification against its master passed),
 // the newest finished cycle succeeded with nothing blocked, no verification
@@ -23,6 +28,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "proto/peer.pb.h"
 #include "replicator/sync/verify.h"
 
 namespace slotkeeper::sync {
@@ -47,6 +53,14 @@ struct CatchUpRecord {
   int64_t last_success_ms = 0;  // wall clock of the newest completed cycle; 0: none
   std::string last_error;       // of the newest finished cycle or verification
   std::vector<std::string> blocked_users;
+  // Push replication (change_follower.h), as the loop's follower sees it
+  // when the record is read: "push", "poll" or "batch"; with a live feed,
+  // the moment up to which every announced change is durable here and the
+  // date of the oldest that is not (engine monotonic).
+  std::string feed = "poll";
+  bool feed_live = false;
+  std::optional<absl::Duration> feed_caught_up_to;
+  std::optional<absl::Duration> feed_oldest_pending;
 };
 
 // How one catch-up cycle ended (catch_up_cycle.h).
@@ -66,6 +80,12 @@ struct CycleOutcome {
   // What the sync moved: bytes received from the master, files copied.
   uint64_t bytes_received = 0;
   uint64_t files_copied = 0;
+  // A whole catch-up (the master listed), not only the users its change
+  // feed announced.
+  bool full = true;
+  // The users this cycle synced, at these generations (the master's
+  // listing, or the announced batch); set only when the sync completed.
+  v1::ListUsersResponse synced;
 };
 
 // Every catch-up cycle of this engine's loops since it started, for metrics:
@@ -75,7 +95,8 @@ struct CatchUpTotals {
   uint64_t cycles_failed = 0;
   uint64_t bytes_received = 0;
   uint64_t files_copied = 0;
-  double seconds = 0;  // engine monotonic clock, summed over cycles
+  double seconds = 0;        // engine monotonic clock, summed over cycles
+  uint64_t push_cycles = 0;  // of those, cycles of pushed users only
 };
 
 // Records a finished cycle: its error (the sync's, else the guard's, else

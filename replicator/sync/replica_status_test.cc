@@ -109,6 +109,59 @@ TEST(RecordCycleTest, ACompleteCycleIsTheNewestCatchUp) {
   EXPECT_TRUE(JudgeReplica(r, S(301), kStale).in_sync);
 }
 
+TEST(RecordCycleTest, APushCycleIsNoCatchUpOfEveryUser) {
+  CatchUpRecord r = CaughtUp();
+  CycleOutcome o = Complete(300);
+  o.full = false;
+  RecordCycle(o, &r);
+  EXPECT_EQ(*r.caught_up_at, S(200)) << "only the announced users were synced";
+  EXPECT_TRUE(r.last_cycle_ok);
+}
+
+// With a live feed, the feed's caught-up moment is a catch-up and the lag is
+// the age of the oldest announced change not yet durable.
+TEST(JudgeReplicaTest, ALiveFeedKeepsTheReplicaInSyncWithItsOwnLag) {
+  CatchUpRecord r = CaughtUp();  // the last whole catch-up at 200 s
+  r.feed_live = true;
+  r.feed_caught_up_to = S(598);
+  ReplicaVerdict v = JudgeReplica(r, S(600), kStale);
+  EXPECT_TRUE(v.in_sync) << v.why_not;
+  EXPECT_EQ(v.lag_ms, 0) << "nothing pending: the listed lag of 200 s ago is no more";
+  r.feed_oldest_pending = S(597);
+  v = JudgeReplica(r, S(600), kStale);
+  EXPECT_TRUE(v.in_sync);
+  EXPECT_EQ(v.lag_ms, 3000);
+  // A change that stays pending: the caught-up moment stays before it and
+  // goes stale, and the lag keeps growing.
+  v = JudgeReplica(r, S(640), kStale);
+  EXPECT_FALSE(v.in_sync);
+  EXPECT_EQ(v.lag_ms, 43'000);
+}
+
+TEST(JudgeReplicaTest, AFeedThatIsNotLiveCountsForNothing) {
+  CatchUpRecord r = CaughtUp();
+  r.feed_live = false;
+  r.feed_caught_up_to = S(598);
+  r.feed_oldest_pending = S(597);
+  const ReplicaVerdict v = JudgeReplica(r, S(600), kStale);
+  EXPECT_FALSE(v.in_sync);
+  EXPECT_EQ(v.lag_ms, 400'000) << "since the last whole catch-up";
+}
+
+TEST(JudgeReplicaTest, AFeedDoesNotHideAFailedCycleOrVerification) {
+  CatchUpRecord r = CaughtUp();
+  r.feed_live = true;
+  r.feed_caught_up_to = S(598);
+  r.last_cycle_ok = false;
+  EXPECT_FALSE(JudgeReplica(r, S(600), kStale).in_sync);
+  r.last_cycle_ok = true;
+  r.verification_failed = true;
+  EXPECT_FALSE(JudgeReplica(r, S(600), kStale).in_sync);
+  r.verification_failed = false;
+  r.identity_changed = true;
+  EXPECT_FALSE(JudgeReplica(r, S(600), kStale).in_sync);
+}
+
 TEST(RecordCycleTest, AFailedSyncKeepsTheLastCatchUpAndTheLargestLag) {
   CatchUpRecord r = CaughtUp();  // listed 1.5 s
   r.last_success_ms = 5;

@@ -371,7 +371,12 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncContext& ctx, StoreSync
   }
   const StoreSyncOptions& options = ctx.options;
   if (!options.only_user.empty()) SK_RETURN_IF_ERROR(ValidateUserName(options.only_user));
-  SK_ASSIGN_OR_RETURN(v1::ListUsersResponse listed, ctx.source->ListUsers(ctx.store));
+  v1::ListUsersResponse listed;
+  if (ctx.given_listing != nullptr) {
+    listed = *ctx.given_listing;
+  } else {
+    SK_ASSIGN_OR_RETURN(listed, ctx.source->ListUsers(ctx.store));
+  }
   if (!ctx.store.empty()) SK_RETURN_IF_ERROR(WriteStoreMarker(ctx.target_root, ctx.store, ctx.fs));
   SK_ASSIGN_OR_RETURN(const SlotIdentity identity, EnsureSlotIdentity(ctx.target_root, ctx.fs));
   std::unique_ptr<CheckpointStore> checkpoints;

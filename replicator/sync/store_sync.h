@@ -100,6 +100,10 @@ struct StoreSyncContext {
   // UserSyncContext::stranded_check. `deleted_at_source` may be null.
   bool stranded_check = false;
   const std::map<std::string, std::set<std::string>>* deleted_at_source = nullptr;
+  // The users to sync, as the source's change feed announced them
+  // (change_follower.h): no ListUsers call; only these users, at least at
+  // these generations. Null: list the source.
+  const v1::ListUsersResponse* given_listing = nullptr;
 };
 
 struct StoreSyncResult {

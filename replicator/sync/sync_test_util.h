@@ -108,8 +108,10 @@ class SyncTest : public ::testing::Test {
     if (server_ != nullptr) server_->Shutdown();
   }
 
-  // (Re)starts the source's PeerCore and server: a new process instance.
-  void StartSource(const std::string& instance_id, DeltaLimits limits = DeltaLimits()) {
+  // (Re)starts the source's PeerCore and server: a new process instance;
+  // with `same_port`, on the port it had (clients' channels reconnect).
+  void StartSource(const std::string& instance_id, DeltaLimits limits = DeltaLimits(),
+                   bool same_port = false) {
     if (service_ != nullptr) service_->OpenAll();
     if (server_ != nullptr) server_->Shutdown();
     stub_.reset();
@@ -122,7 +124,9 @@ class SyncTest : public ::testing::Test {
     grpc::ServerBuilder builder;
     ConfigureServerBuilder(builder);
     int port = 0;
-    EXPECT_TRUE(AddListeningPort(builder, "127.0.0.1:0", &port).ok());
+    const std::string listen =
+        same_port && !source_address_.empty() ? source_address_ : "127.0.0.1:0";
+    EXPECT_TRUE(AddListeningPort(builder, listen, &port).ok());
     builder.RegisterService(service_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
