@@ -6,9 +6,10 @@
 // (store.final_pull); the mail that arrived after the last sync is then on
 // the new master, not stranded. No copy lost a message.
 //
-// The replicas catch up only every 60 s here, so that the delivery and the
-// remount both fall between two catch-ups: without the final pull the new
-// master would lack that mail.
+// The replicas poll their master (no change feed) and catch up only every
+// 60 s here, so that the delivery and the remount both fall between two
+// catch-ups, as when a feed is down or behind: without the final pull the
+// new master would lack that mail.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -33,6 +34,9 @@ TEST(FaultFinalPullTest, MailDeliveredAfterTheLastSyncReachesTheNewMaster) {
   const absl::Time start = absl::Now();
   ClusterOptions options = DataSafetyOptions("final_pull", absl::Seconds(2), kCatchUpMs);
   options.coordinator_flags.push_back("--final_pull_deadline=20s");
+  options.agent_config_extra =
+      absl::StrCat("data_path { replication_feed: \"poll\" catch_up_interval_ms: ", kCatchUpMs,
+                   " }");
   auto created = StartCluster(options, /*need_loop_mounts=*/true);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
