@@ -43,9 +43,9 @@ TEST(LagBenchSmokeTest, EveryDeliveredMessageReachesBothReplicas) {
   EXPECT_EQ(run.never_seen(), 0u) << run.ShortDebugString();
   EXPECT_EQ(run.observed() + run.seen_only_by_scan(), 200u);
   EXPECT_FALSE(run.inotify_overflow());
+  // The figures are there and consistent; their size is not asserted.
   EXPECT_GE(run.lag_max_ms(), run.lag_p99_ms());
   EXPECT_GE(run.lag_p99_ms(), run.lag_p50_ms());
-  EXPECT_GT(run.lag_p50_ms(), 0);
   EXPECT_EQ(run.coordinator().name(), "slotmgrd");
   ASSERT_EQ(run.agents_size(), 4);
   for (const auto& a : run.agents()) EXPECT_FALSE(a.name().empty());
