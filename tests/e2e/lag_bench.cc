@@ -393,6 +393,8 @@ int Main(int argc, char** argv) {
   if (dir.empty()) {
     if (mkdtemp(tmpl) == nullptr) return Fail("cannot create a directory under /tmp");
     dir = tmpl;
+  } else if (std::error_code ec; !fs::create_directories(dir, ec) && ec) {
+    return Fail(absl::StrCat("--dir ", dir, ": ", ec.message()));
   }
   bench::LagReport report;
   report.set_command(absl::StrJoin(argv, argv + argc, " "));

@@ -34,6 +34,14 @@ absl::StatusOr<std::vector<LagMode>> ParseLagModes(absl::string_view names,
       return absl::InvalidArgumentError(
           absl::StrCat("--mode_config: \"", def, "\" is not NAME=AGENT_CONFIG_TEXT"));
     }
+    // The name becomes part of the run's directory and of the slots' paths.
+    const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
+      return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+    });
+    if (!plain) {
+      return absl::InvalidArgumentError(absl::StrCat("--mode_config: mode name \"", name,
+                                                     "\" may hold only letters, digits, - and _"));
+    }
     known[name] = std::string(absl::StripAsciiWhitespace(def.substr(eq + 1)));
   }
   std::vector<LagMode> modes;

@@ -37,6 +37,8 @@ TEST(ParseLagModesTest, RefusesUnknownDuplicateAndMalformed) {
   EXPECT_THAT(ParseLagModes("poll", "data_path {}").status().message(),
               HasSubstr("NAME=AGENT_CONFIG_TEXT"));
   EXPECT_THAT(ParseLagModes("poll", "=x").status().message(), HasSubstr("NAME="));
+  EXPECT_THAT(ParseLagModes("poll", "a b=x").status().message(), HasSubstr("letters, digits"));
+  EXPECT_THAT(ParseLagModes("poll", "../x=x").status().message(), HasSubstr("letters, digits"));
   EXPECT_FALSE(ParseLagModes("", "").ok());
 }
 
