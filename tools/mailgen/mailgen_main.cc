@@ -1,10 +1,13 @@
 // mailgen: writes realistic synthetic Maildir users into a slot,
-// deterministically from a seed, or mutates an existing slot the way a day of
-// mail does (deliveries, flag changes, new -> cur, folder moves, expunges).
+// deterministically from a seed, mutates an existing slot the way a day of
+// mail does (deliveries, flag changes, new -> cur, folder moves, expunges),
+// or delivers a steady stream of new mail into existing slots (deliver.h).
 //
 //   mailgen --slot DIR --users 120 --messages 24000 --seed 1 [--store NAME]
 //   mailgen --slot DIR --mutate --seed 2 --flag_pct 10 --new_pct 1
 //           [--move_pct 0] [--folder_move_pct 0] [--delete_pct 0]
+//   mailgen --deliver --slot DIR [--slot DIR2 | --slot DIR1,DIR2] --rate 50
+//           --duration 5m --seed 3 [--flag_rate 5] --log FILE
 //
 // Layout: DIR/users/<user>/{cur,new,tmp} is INBOX; other folders are
 // Maildir++ ".Sent", ".Archive", ".Drafts", ".Trash", ".Lists.dev" with their
@@ -32,8 +35,13 @@
 #include "absl/strings/str_format.h"
 #include "base/command_line.h"
 #include "proto/model_util.h"
+#include "tools/mailgen/deliver.h"
+#include "tools/mailgen/delivery_plan.h"
+#include "tools/mailgen/message_model.h"
 
-ABSL_FLAG(std::string, slot, "", "slot directory (users/ is created in it)");
+ABSL_FLAG(std::string, slot, "",
+          "slot directory (users/ is created in it); --deliver takes several (repeated or a "
+          "comma list)");
 ABSL_FLAG(int, users, 120, "number of users");
 ABSL_FLAG(std::string, user_prefix, "user",
           "users are named PREFIX0000, PREFIX0001, ... (several stores of one cluster need "
@@ -47,38 +55,22 @@ ABSL_FLAG(double, new_pct, 1, "mutate: new deliveries, % of all messages");
 ABSL_FLAG(double, move_pct, 0, "mutate: % of new/ messages moved to cur/");
 ABSL_FLAG(double, folder_move_pct, 0, "mutate: % of INBOX cur/ messages moved to .Archive");
 ABSL_FLAG(double, delete_pct, 0, "mutate: % of messages expunged");
+ABSL_FLAG(bool, deliver, false,
+          "deliver new mail into existing users of the slots at --rate for --duration");
+ABSL_FLAG(double, rate, 0, "deliver: messages per second, all slots together");
+ABSL_FLAG(absl::Duration, duration, absl::ZeroDuration(), "deliver: how long, e.g. 5m");
+ABSL_FLAG(double, flag_rate, 0,
+          "deliver: per second, a message of this run moved from new/ to cur/ with :2,S");
+ABSL_FLAG(std::string, log, "",
+          "deliver: one line per message, \"<unix ns of the rename into new/> <slot> <path>\"");
 
 namespace {
 
-// splitmix64: tiny, fast and the same everywhere (std distributions are not).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  uint64_t Next() {
-    uint64_t z = (s_ += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double Uniform() { return (Next() >> 11) * (1.0 / 9007199254740992.0); }
-  uint64_t Below(uint64_t n) { return n == 0 ? 0 : Next() % n; }
-  double LogUniform(double lo, double hi) {
-    return std::exp(std::log(lo) + Uniform() * (std::log(hi) - std::log(lo)));
-  }
-
- private:
-  uint64_t s_;
-};
-
-const char* kWords[] = {"meeting",  "report",   "invoice",   "the",      "and",      "project",
-                        "schedule", "please",   "review",    "attached", "thanks",   "regards",
-                        "update",   "server",   "quarterly", "budget",   "team",     "tomorrow",
-                        "deadline", "customer", "release",   "notes",    "question", "about",
-                        "your",     "order",    "shipping",  "confirm",  "account",  "password",
-                        "holiday",  "lunch",    "friday",    "draft"};
-const char* kNames[] = {"Alice Martin", "Bob Chen",  "Carla Rossi", "David Okafor", "Eva Novak",
-                        "Farid Haddad", "Grace Kim", "Hugo Dubois", "Ines Garcia",  "Jonas Berg"};
-const char* kDomains[] = {"example.org", "example.com", "mail.example.net", "lists.example.org"};
+using slotkeeper::mailgen::Flags;
+using slotkeeper::mailgen::Message;
+using slotkeeper::mailgen::MessageSize;
+using slotkeeper::mailgen::Pools;
+using slotkeeper::mailgen::Rng;
 
 struct Folder {
   const char* dir;  // "" for INBOX
@@ -118,94 +110,6 @@ bool WriteWhole(const std::string& path, const std::string& data, int64_t mtime_
   close(fd);
   struct timespec t[2] = {{mtime_s, 0}, {mtime_s, 0}};
   return utimensat(AT_FDCWD, path.c_str(), t, 0) == 0;
-}
-
-// Pools of body text and base64 the messages take slices of (fast; unique
-// headers make each message distinct).
-struct Pools {
-  std::string text;
-  std::string b64;
-  explicit Pools(Rng* rng) {
-    while (text.size() < (2u << 20)) {
-      std::string line;
-      while (line.size() < 70) {
-        absl::StrAppend(&line, kWords[rng->Below(std::size(kWords))], " ");
-      }
-      absl::StrAppend(&text, line, "\r\n");
-    }
-    static const char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    b64.reserve(5u << 20);
-    while (b64.size() < (5u << 20)) {
-      for (int i = 0; i < 76; ++i) b64.push_back(kB64[rng->Below(64)]);
-      b64 += "\r\n";
-    }
-  }
-};
-
-size_t MessageSize(Rng* rng) {
-  double u = rng->Uniform();
-  if (u < 0.70) return static_cast<size_t>(rng->LogUniform(2e3, 12e3));
-  if (u < 0.92) return static_cast<size_t>(rng->LogUniform(12e3, 100e3));
-  if (u < 0.99) return static_cast<size_t>(rng->LogUniform(100e3, 600e3));
-  return static_cast<size_t>(rng->LogUniform(600e3, 4e6));
-}
-
-std::string Message(Rng* rng, const Pools& pools, const std::string& user, int64_t when,
-                    uint64_t serial, size_t size) {
-  const char* from = kNames[rng->Below(std::size(kNames))];
-  const char* domain = kDomains[rng->Below(std::size(kDomains))];
-  std::string subject;
-  for (int i = 0, n = 3 + rng->Below(5); i < n; ++i) {
-    absl::StrAppend(&subject, i ? " " : "", kWords[rng->Below(std::size(kWords))]);
-  }
-  std::string m = absl::StrFormat(
-      "Return-Path: <sender%d@%s>\r\n"
-      "Received: from mx%d.%s (mx%d.%s [192.0.2.%d])\r\n"
-      "\tby imap.example.net with ESMTPS id %016x\r\n"
-      "\tfor <%s@example.net>; %s\r\n"
-      "From: %s <sender%d@%s>\r\n"
-      "To: %s@example.net\r\n"
-      "Subject: %s\r\n"
-      "Date: %s\r\n"
-      "Message-ID: <%016x.%d@%s>\r\n"
-      "MIME-Version: 1.0\r\n",
-      serial % 97, domain, serial % 7, domain, serial % 7, domain, 1 + serial % 250, rng->Next(),
-      user,
-      absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", absl::FromUnixSeconds(when),
-                       absl::UTCTimeZone()),
-      from, serial % 97, domain, user, subject,
-      absl::FormatTime("%a, %d %b %Y %H:%M:%S +0000", absl::FromUnixSeconds(when - 30),
-                       absl::UTCTimeZone()),
-      rng->Next(), serial, domain);
-  if (size < 40000) {
-    m += "Content-Type: text/plain; charset=utf-8\r\n\r\n";
-    size_t need = size > m.size() ? size - m.size() : 64;
-    size_t off = rng->Below(pools.text.size() - need - 1);
-    m.append(pools.text, off, need);
-  } else {
-    m += "Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\n"
-         "Content-Type: text/plain; charset=utf-8\r\n\r\n";
-    m.append(pools.text, rng->Below(pools.text.size() / 2), 1500);
-    m += absl::StrFormat(
-        "\r\n--b1\r\nContent-Type: application/pdf; name=\"doc%d.pdf\"\r\n"
-        "Content-Transfer-Encoding: base64\r\n\r\n",
-        serial);
-    size_t need = size > m.size() + 10 ? size - m.size() - 10 : 64;
-    need = std::min(need, pools.b64.size() - 1);
-    size_t off = rng->Below(pools.b64.size() - need);
-    m.append(pools.b64, off, need);
-    m += "\r\n--b1--\r\n";
-  }
-  return m;
-}
-
-std::string Flags(Rng* rng) {
-  double u = rng->Uniform();
-  if (u < 0.70) return "S";
-  if (u < 0.85) return "RS";
-  if (u < 0.93) return "FS";
-  if (u < 0.97) return "";
-  return "ST";
 }
 
 int Generate(const std::string& slot, int users, int messages, uint64_t seed) {
@@ -369,12 +273,39 @@ int Mutate(const std::string& slot, uint64_t seed) {
 
 }  // namespace
 
+int RunDeliver(const std::vector<std::string>& slots) {
+  slotkeeper::mailgen::DeliverOptions options;
+  options.slots = slots;
+  options.rate = absl::GetFlag(FLAGS_rate);
+  options.duration = absl::GetFlag(FLAGS_duration);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.flag_rate = absl::GetFlag(FLAGS_flag_rate);
+  options.log_path = absl::GetFlag(FLAGS_log);
+  absl::Status st = slotkeeper::mailgen::Deliver(options);
+  if (!st.ok()) return Fail(std::string(st.message()));
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  const std::vector<std::string> slots =
+      slotkeeper::mailgen::SlotArguments(std::vector<std::string>(argv, argv + argc));
   slotkeeper::ParseCommandLineOrExit(
       argc, argv, "mailgen",
       "Usage: mailgen --slot DIR --users N --messages M --seed S\n"
       "  or:  mailgen --slot DIR --mutate --seed S --flag_pct P --new_pct P\n"
-      "Writes deterministic synthetic Maildir users into a slot, or mutates them.");
+      "  or:  mailgen --deliver --slot DIR [--slot DIR ...] --rate N --duration D --seed S\n"
+      "               [--flag_rate F] --log FILE\n"
+      "Writes deterministic synthetic Maildir users into a slot, mutates them, or delivers\n"
+      "new mail into them at a steady rate.");
+  if (absl::GetFlag(FLAGS_deliver)) {
+    if (absl::GetFlag(FLAGS_mutate)) return Fail("--deliver and --mutate exclude each other");
+    return RunDeliver(slots);
+  }
+  if (absl::GetFlag(FLAGS_rate) != 0 || absl::GetFlag(FLAGS_duration) != absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_flag_rate) != 0 || !absl::GetFlag(FLAGS_log).empty()) {
+    return Fail("--rate, --duration, --flag_rate and --log go with --deliver");
+  }
+  if (slots.size() > 1) return Fail("--slot given several slots; only --deliver takes several");
   const std::string slot = absl::GetFlag(FLAGS_slot);
   if (slot.empty()) return Fail("--slot is required");
   if (absl::GetFlag(FLAGS_mutate)) return Mutate(slot, absl::GetFlag(FLAGS_seed));
