@@ -458,6 +458,13 @@ absl::Status Cluster::GenerateMail(const std::string& host, const std::string& s
       &out);
   if (!code.ok()) return code.status();
   if (*code != 0) return absl::InternalError(absl::StrCat("mailgen failed: ", out));
+  if (options_.mail_uid >= 0) {
+    code = RunCommand({"chown", "-R", absl::StrCat(options_.mail_uid, ":", options_.mail_gid),
+                       SlotPath(host, slot) + "/users"},
+                      &out);
+    if (!code.ok()) return code.status();
+    if (*code != 0) return absl::InternalError(absl::StrCat("chown of the mail failed: ", out));
+  }
   return absl::OkStatus();
 }
 

@@ -140,6 +140,8 @@ absl::Status MailFront::Configure(ClusterOptions& options, const std::vector<std
   passdb.close();
   if (!passdb) return absl::InternalError("cannot write the users' passwd-file");
   ::chmod((dir / "users.passwd").c_str(), 0644);
+  options.mail_uid = static_cast<int>(mail->pw_uid);
+  options.mail_gid = static_cast<int>(mail->pw_gid);
   absl::StrAppend(&options.agent_config_extra, "\ndata_path { mail_uid: ", mail->pw_uid,
                   " mail_gid: ", mail->pw_gid, " }\n");
   for (const std::string& host : options.hosts) {

@@ -41,8 +41,8 @@ inline constexpr char kMailPassword[] = "secret";
 class MailFront {
  public:
   // Sets every host's hooks to the Dovecot hooks (instances in
-  // ROOT/HOST/dovecot), replicas owned by the mail user, and writes the
-  // users' passwd-file (ROOT/mail/users.passwd).
+  // ROOT/HOST/dovecot), replicas and generated mail owned by the mail user,
+  // and writes the users' passwd-file (ROOT/mail/users.passwd).
   static absl::Status Configure(ClusterOptions& options, const std::vector<std::string>& users);
 
   // Creates `users` of `store` as empty Maildirs in host/slot, owned by the
