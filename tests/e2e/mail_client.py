@@ -321,6 +321,13 @@ def cmd_report(a):
         "delay_max_s": round(max(delays) if delays else 0.0, 3),
     }
     print("REPORT " + json.dumps(report, sort_keys=True))
+    print("  unavailable per user (s): " + ", ".join(
+        "%s %.1f" % (u, windows[u]) for u in sorted(windows)))
+    for user in sorted(by_user):
+        bad = [r for r in by_user[user] if not r["ok"]]
+        if bad and not user.startswith(a.affected_prefix or "\0"):
+            print("  %s (not affected) failed %d reads, first: %s" % (
+                user, len(bad), bad[0]["error"][:160]))
     errors = sorted({r["error"][:120] for r in reads if not r["ok"]})
     for e in errors[:8]:
         print("  read error seen: " + e)
