@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -192,7 +193,12 @@ absl::Status Cluster::WriteAgentConfig(const std::string& host) {
                        "\"\n", "peer_listen_address: \"127.0.0.1:0\"\n", "data_dir: \"", dir,
                        "/data\"\n");
   }
-  int service_port = 14300 + 100 * static_cast<int>(agents_.size());
+  // Each host its own range (hosts share 127.0.0.1), each slot two ports: a
+  // slot's mail server takes IMAP on the first and LMTP on the next
+  // (tools/hooks).
+  const int host_index = static_cast<int>(
+      std::find(options_.hosts.begin(), options_.hosts.end(), host) - options_.hosts.begin());
+  int service_port = 14300 + 100 * host_index;
   for (int u = 1; u <= options_.units_per_host; ++u) {
     const std::string unit = UnitName(u);
     const std::string mount = UnitMount(host, unit);
@@ -207,7 +213,8 @@ absl::Status Cluster::WriteAgentConfig(const std::string& host) {
       absl::StrAppend(&cfg, "slots { name: \"", SlotName(u, s), "\" path: \"",
                       SlotPath(host, SlotName(u, s)), "\" filesystem: \"", mount,
                       "\" capacity_bytes: ", options_.slot_capacity_bytes,
-                      " service_address: \"127.0.0.1:", service_port++, "\" }\n");
+                      " service_address: \"127.0.0.1:", service_port, "\" }\n");
+      service_port += 2;
     }
   }
   if (options_.tls) {
@@ -451,6 +458,13 @@ absl::Status Cluster::GenerateMail(const std::string& host, const std::string& s
       &out);
   if (!code.ok()) return code.status();
   if (*code != 0) return absl::InternalError(absl::StrCat("mailgen failed: ", out));
+  if (options_.mail_uid >= 0) {
+    code = RunCommand({"chown", "-R", absl::StrCat(options_.mail_uid, ":", options_.mail_gid),
+                       SlotPath(host, slot) + "/users"},
+                      &out);
+    if (!code.ok()) return code.status();
+    if (*code != 0) return absl::InternalError(absl::StrCat("chown of the mail failed: ", out));
+  }
   return absl::OkStatus();
 }
 

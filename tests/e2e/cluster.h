@@ -60,6 +60,10 @@ struct ClusterOptions {
   std::string slotctl = "tools/slotctl/slotctl";
   std::string mailgen = "tools/mailgen/mailgen";
   std::string certs = "tools/certs.sh";
+  // The owner GenerateMail gives a slot's users/ (the mail server's own
+  // user, tests/e2e/mail_front.h); -1: as mailgen leaves it (root, 0700).
+  int mail_uid = -1;
+  int mail_gid = -1;
   // Mutual TLS everywhere (off: every process with --insecure_loopback_only).
   bool tls = true;
   // The certificate slotctl runs with (Slotctl); SlotctlAs picks another.

@@ -111,7 +111,8 @@ done < <(awk '/libraries = \{/ {on=1} on && /^    \},/ {exit} on' WORKSPACE |
 
 # 4. Programs the build and the tests run.
 for prog in bazel protoc grpc_cpp_plugin pkg-config g++ gcc clang-14 mkfs.ext4 losetup mount faketime rsync python3 openssl \
-            chromium readelf help2man dpkg-deb systemd-analyze systemd-sysusers promtool; do
+            chromium readelf help2man dpkg-deb systemd-analyze systemd-sysusers promtool \
+            dovecot doveconf setpriv; do
   # The system's copy: what a fresh machine has (a developer's PATH may put
   # another python3 or bazel first).
   path=""
