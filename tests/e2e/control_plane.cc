@@ -434,6 +434,13 @@ absl::StatusOr<ServedStore> CreateServedStore(Cluster& cluster, const HookRecord
   absl::StatusOr<SlotContent> acknowledged = DeliverAndReplicate(cluster, "st1", "imap1/du1s1");
   if (!acknowledged.ok()) return acknowledged.status();
   out.acknowledged = *std::move(acknowledged);
+  // The master learns its store's other copies (its failsafe witnesses)
+  // from lease renewals that follow the replicas' assignment; with push the
+  // mail above is replicated within milliseconds, so wait until the master
+  // has served a whole lease: every fault after this finds it with its
+  // witnesses.
+  const absl::Time settled = out.server.time + kLease;
+  if (absl::Now() < settled) absl::SleepFor(settled - absl::Now());
   return out;
 }
 

@@ -160,7 +160,8 @@ struct ServedStore {
   SlotContent acknowledged;                      // the master's mail, on every copy
 };
 // Creates st1 with the mail of `scale`, then waits up to 10 s for the
-// master's stand-in server (started by its promote hook).
+// master's stand-in server (started by its promote hook), and returns once
+// the master has served a whole lease (it then knows its witnesses).
 absl::StatusOr<ServedStore> CreateServedStore(Cluster& cluster, const HookRecorder& hooks,
                                               MailScale scale);
 
