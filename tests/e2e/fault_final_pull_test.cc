@@ -34,9 +34,8 @@ TEST(FaultFinalPullTest, MailDeliveredAfterTheLastSyncReachesTheNewMaster) {
   const absl::Time start = absl::Now();
   ClusterOptions options = DataSafetyOptions("final_pull", absl::Seconds(2), kCatchUpMs);
   options.coordinator_flags.push_back("--final_pull_deadline=20s");
-  options.agent_config_extra =
-      absl::StrCat("data_path { replication_feed: \"poll\" catch_up_interval_ms: ", kCatchUpMs,
-                   " }");
+  options.agent_config_extra = absl::StrCat(
+      "data_path { replication_feed: \"poll\" catch_up_interval_ms: ", kCatchUpMs, " }");
   auto created = StartCluster(options, /*need_loop_mounts=*/true);
   ASSERT_TRUE(created.ok()) << created.status();
   Cluster& c = **created;
