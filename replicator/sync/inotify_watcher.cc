@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "base/log.h"
 #include "replicator/sync/dir_walker.h"
+#include "replicator/sync/maildir.h"
 #include "replicator/sync/slot_layout.h"
 
 namespace slotkeeper::sync {
@@ -45,7 +46,7 @@ class InotifyWatcher::WatchAdder : public DirVisitor {
 
   absl::StatusOr<bool> Visit(const WalkDir& dir, const DirEntry& e,
                              const std::string& rel) override {
-    if (!IsDirectory(dir.fd, e)) return false;
+    if (!IsDirectory(dir.fd, e) || IsDeliveryDir(dir.fd, e.name)) return false;
     return watcher_->AddWatch(base_.empty() ? rel : absl::StrCat(base_, "/", rel));
   }
   // A directory gone or unreadable since its watch was added: its watch
@@ -73,18 +74,28 @@ absl::StatusOr<bool> InotifyWatcher::AddWatch(const std::string& rel) {
   return true;
 }
 
-absl::Status InotifyWatcher::WatchTree(const std::string& rel) {
-  absl::StatusOr<bool> watched = AddWatch(rel);
-  if (!watched.ok()) return watched.status();
-  if (!*watched) return absl::OkStatus();
-  // The directory's descriptor: users/ from the slot, then one component at
-  // a time, never through a symlink.
+absl::StatusOr<Fd> InotifyWatcher::OpenBelowUsers(const std::string& rel) const {
+  // One component at a time, never through a symlink.
   absl::StatusOr<Fd> dir = OpenRootDir(slot_path_);
   if (dir.ok()) dir = OpenUsersDir(dir->get());
   for (absl::string_view part : absl::StrSplit(rel, '/', absl::SkipEmpty())) {
     if (!dir.ok()) break;
     dir = OpenSubdir(dir->get(), part);
   }
+  return dir;
+}
+
+bool InotifyWatcher::IsDeliveryPath(const std::string& parent, const std::string& name) const {
+  if (name != "tmp" || parent.empty()) return false;  // users/tmp is a user
+  absl::StatusOr<Fd> dir = OpenBelowUsers(parent);
+  return dir.ok() && IsDeliveryDir(dir->get(), name);
+}
+
+absl::Status InotifyWatcher::WatchTree(const std::string& rel) {
+  absl::StatusOr<bool> watched = AddWatch(rel);
+  if (!watched.ok()) return watched.status();
+  if (!*watched) return absl::OkStatus();
+  absl::StatusOr<Fd> dir = OpenBelowUsers(rel);
   if (!dir.ok()) return absl::OkStatus();  // gone since: its watch reports it
   WatchAdder adder(this, rel);
   return WalkTree(dir->get(), &adder);
@@ -131,7 +142,8 @@ InotifyWatcher::Changes InotifyWatcher::Drain() {
       } else {
         changes.paths[user].insert(rel.substr(user.size() + 1));
       }
-      if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR)) {
+      if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) && (ev->mask & IN_ISDIR) &&
+          !IsDeliveryPath(dir, name)) {
         if (absl::Status s = WatchTree(rel); !s.ok()) {
           LogWarning("sync", absl::StrCat("change tracking falls back to scans: ", s.message()));
         }

@@ -17,6 +17,11 @@
 // watched directory itself) puts the user in `untracked`: the caller must
 // not offer a delta for it across this drain.
 //
+// Maildir delivery directories (tmp/ of a Maildir folder, maildir.h) get no
+// watch: what is written there is never replicated, and a delivery is seen
+// once, when it is renamed into new/ or cur/. A tmp/ created before its
+// folder's cur/ is watched like any directory (it only costs events).
+//
 // Not thread-safe: the owner (ChangeTracker) serialises calls.
 #ifndef SLOTKEEPER_REPLICATOR_SYNC_INOTIFY_WATCHER_H_
 #define SLOTKEEPER_REPLICATOR_SYNC_INOTIFY_WATCHER_H_
@@ -62,7 +67,14 @@ class InotifyWatcher {
       : fd_(std::move(fd)),
         slot_path_(std::move(slot_path)),
         users_path_(absl::StrCat(slot_path_, "/", kUsersDir)) {}
-  // Adds watches on `rel` (relative to users/) and its subdirectories.
+  // The directory `rel` (relative to users/), opened without following
+  // symlinks.
+  absl::StatusOr<Fd> OpenBelowUsers(const std::string& rel) const;
+  // Whether `name` in the directory `parent` (relative to users/) is a
+  // Maildir delivery directory.
+  bool IsDeliveryPath(const std::string& parent, const std::string& name) const;
+  // Adds watches on `rel` (relative to users/) and its subdirectories,
+  // Maildir delivery directories left out.
   absl::Status WatchTree(const std::string& rel);
   // Adds a watch on `rel` alone. False when it is gone (or not a
   // directory); an error when the watch could not be added.

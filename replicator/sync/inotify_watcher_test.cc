@@ -52,6 +52,40 @@ TEST(InotifyWatcherTest, WatchesUsersOnceItAppears) {
   EXPECT_EQ((*w)->Drain().users, std::set<std::string>{"alice"});
 }
 
+// A delivery is written in tmp/ and renamed into new/: only the rename is a
+// change (tmp/ is never replicated), also in a Maildir folder created after
+// the watch began. A "tmp" outside a Maildir folder is an ordinary directory.
+TEST(InotifyWatcherTest, DeliveryDirectoriesAreNotWatched) {
+  const std::string slot = FreshSlot("delivery_dirs");
+  const fs::path alice = fs::path(slot) / "users/alice";
+  for (const char* d : {"cur", "new", "tmp", "notes/tmp"}) fs::create_directories(alice / d);
+  auto w = InotifyWatcher::Start(slot);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_FALSE((*w)->Drain().rescan_all);
+  const size_t watches = (*w)->watch_count();
+  EXPECT_EQ(watches, 6u);  // users, alice, cur, new, notes, notes/tmp; not tmp
+
+  Write(alice / "tmp/m1");
+  EXPECT_TRUE((*w)->Drain().users.empty()) << "a write in tmp/ was announced";
+  fs::rename(alice / "tmp/m1", alice / "new/m1");
+  InotifyWatcher::Changes delivered = (*w)->Drain();
+  EXPECT_EQ(delivered.users, std::set<std::string>{"alice"});
+  EXPECT_EQ(delivered.paths["alice"], std::set<std::string>{"new/m1"});
+  EXPECT_TRUE(delivered.untracked.empty());
+
+  // A folder made after the watch: cur/ first, so its tmp/ is a delivery
+  // directory when it appears.
+  for (const char* d : {".Sent/cur", ".Sent/new", ".Sent/tmp"}) {
+    fs::create_directories(alice / d);
+    (*w)->Drain();
+  }
+  EXPECT_EQ((*w)->watch_count(), watches + 3);  // .Sent, its cur and new
+  Write(alice / ".Sent/tmp/m2");
+  EXPECT_TRUE((*w)->Drain().users.empty()) << "a write in .Sent/tmp/ was announced";
+  Write(alice / "notes/tmp/x");
+  EXPECT_EQ((*w)->Drain().paths["alice"], std::set<std::string>{"notes/tmp/x"});
+}
+
 TEST(ChangeTrackerTest, UsersCreatedAfterWatchStartAreTracked) {
   const std::string slot = FreshSlot("tracker_late_users");
   FakeClock clock;

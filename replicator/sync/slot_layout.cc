@@ -95,6 +95,12 @@ absl::Status WriteStoreMarker(int slot_root, const std::string& store, TargetFs*
   return WriteSlotFile(slot_root, kStoreMarker, "store", store, fs);
 }
 
+absl::Status EnsureStoreMarker(int slot_root, const std::string& store, TargetFs* fs) {
+  absl::StatusOr<std::string> now = ReadStoreMarker(slot_root);
+  if (now.ok() && *now == store) return absl::OkStatus();
+  return WriteStoreMarker(slot_root, store, fs);
+}
+
 std::string SlotIdentity::ToString() const {
   return absl::StrCat(instance_id, ":", device, ":", inode);
 }

@@ -62,6 +62,13 @@ absl::StatusOr<std::string> ReadStoreMarker(int slot_root);
 // marker (if any) stays and the temporary file is removed.
 absl::Status WriteStoreMarker(int slot_root, const std::string& store, TargetFs* fs);
 
+// Makes the slot's marker name `store`: nothing when it does already (a
+// catch-up cycle runs this every time, and a marker rewrite costs two
+// fsyncs), else WriteStoreMarker. A marker that names the store was made
+// durable by the WriteStoreMarker that wrote it; one written by hand is
+// taken as it is.
+absl::Status EnsureStoreMarker(int slot_root, const std::string& store, TargetFs* fs);
+
 // What makes a slot this slot and not another with the same name: its
 // instance id, and the inode and filesystem (st_dev) of its directory. An
 // emptied slot loses its instance file; a slot directory replaced (an

@@ -82,5 +82,27 @@ TEST(SlotLayoutTest, TheStoreMarkerRoundTrips) {
   EXPECT_FALSE(ReadStoreMarker(root->get()).ok());
 }
 
+TEST(SlotLayoutTest, EnsureStoreMarkerWritesOnlyAChange) {
+  const std::string slot = FreshSlot("layout_ensure_marker");
+  absl::StatusOr<Fd> root = OpenRootDir(slot);
+  ASSERT_TRUE(root.ok());
+  const std::string marker = slot + "/" + std::string(kStoreMarker);
+  auto inode = [&marker]() {
+    struct stat st;
+    return stat(marker.c_str(), &st) == 0 ? st.st_ino : 0;
+  };
+  ASSERT_TRUE(EnsureStoreMarker(root->get(), "store-a", DefaultTargetFs()).ok());
+  EXPECT_EQ(*ReadStoreMarker(root->get()), "store-a");
+  const ino_t first = inode();
+  ASSERT_NE(first, 0u);
+  // The same store: the file is left as it is (a rewrite renames a new one in).
+  ASSERT_TRUE(EnsureStoreMarker(root->get(), "store-a", DefaultTargetFs()).ok());
+  EXPECT_EQ(inode(), first);
+  // Another store: rewritten.
+  ASSERT_TRUE(EnsureStoreMarker(root->get(), "store-b", DefaultTargetFs()).ok());
+  EXPECT_EQ(*ReadStoreMarker(root->get()), "store-b");
+  EXPECT_NE(inode(), first);
+}
+
 }  // namespace
 }  // namespace slotkeeper::sync

@@ -377,7 +377,7 @@ absl::StatusOr<StoreSyncResult> SyncStore(const StoreSyncContext& ctx, StoreSync
   } else {
     SK_ASSIGN_OR_RETURN(listed, ctx.source->ListUsers(ctx.store));
   }
-  if (!ctx.store.empty()) SK_RETURN_IF_ERROR(WriteStoreMarker(ctx.target_root, ctx.store, ctx.fs));
+  if (!ctx.store.empty()) SK_RETURN_IF_ERROR(EnsureStoreMarker(ctx.target_root, ctx.store, ctx.fs));
   SK_ASSIGN_OR_RETURN(const SlotIdentity identity, EnsureSlotIdentity(ctx.target_root, ctx.fs));
   std::unique_ptr<CheckpointStore> checkpoints;
   std::unique_ptr<RocksHashCache> cache;
