@@ -82,9 +82,13 @@ class StoreSyncRun {
   absl::Status Run(StoreSyncResult* result) {
     const size_t threads = std::min<size_t>(
         todo_.size(), static_cast<size_t>(std::max(1, ctx_.options.parallel_users)));
-    std::vector<std::thread> pool;
-    for (size_t t = 0; t < threads; ++t) pool.emplace_back([this] { Worker(); });
-    for (std::thread& t : pool) t.join();
+    if (threads <= 1) {
+      Worker();  // one user (a push cycle, mostly): no thread to start
+    } else {
+      std::vector<std::thread> pool;
+      for (size_t t = 0; t < threads; ++t) pool.emplace_back([this] { Worker(); });
+      for (std::thread& t : pool) t.join();
+    }
     std::vector<Finished> rest;
     {
       absl::MutexLock lock(&mu_);
