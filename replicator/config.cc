@@ -19,9 +19,6 @@
 namespace slotkeeper::replicator {
 namespace {
 
-// data_path.push_gap_ms when the config does not say.
-constexpr int64_t kDefaultPushGapMs = 0;
-
 using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::TextFormat;
@@ -107,7 +104,6 @@ void FillDefaults(AgentConfig& config) {
   d.set_catch_up_interval_ms(def(d.catch_up_interval_ms(), int64_t{5000}));
   if (d.replication_feed().empty()) d.set_replication_feed("push");
   d.set_safety_net_interval_ms(def(d.safety_net_interval_ms(), int64_t{300'000}));
-  if (!d.has_push_gap_ms()) d.set_push_gap_ms(kDefaultPushGapMs);
   TlsConfig& t = *config.mutable_tls();
   if (t.coordinator_identity().empty()) t.set_coordinator_identity("slotmgr");
   t.set_refresh_ms(def(t.refresh_ms(), int64_t{60000}));
@@ -155,11 +151,6 @@ absl::Status ValidateDataPath(const AgentConfig& c, const Locator& at) {
     return Invalid(at.At("data_path", -1),
                    absl::StrCat("data_path: replication_feed must be \"push\" or \"poll\", not \"",
                                 absl::CEscape(d.replication_feed()), "\""));
-  }
-  if (d.push_gap_ms() < 0 || d.push_gap_ms() > 1000) {
-    return Invalid(
-        at.At("data_path", -1),
-        absl::StrCat("data_path: push_gap_ms must be within 0..1000, not ", d.push_gap_ms()));
   }
   if (d.safety_net_interval_ms() < d.catch_up_interval_ms()) {
     return Invalid(at.At("data_path", -1),

@@ -176,15 +176,6 @@ TEST(ConfigTest, DataPathDefaultsAndLimits) {
                   .status()
                   .message(),
               HasSubstr("safety_net_interval_ms must be at least catch_up_interval_ms"));
-  EXPECT_EQ(d.push_gap_ms(), 0);
-  absl::StatusOr<AgentConfig> no_gap =
-      ParseConfig(Edit("hooks { promote: \"true\" }", with + "push_gap_ms: 0 }"));
-  ASSERT_TRUE(no_gap.ok()) << no_gap.status();
-  EXPECT_EQ(no_gap->data_path().push_gap_ms(), 0);
-  EXPECT_THAT(ParseConfig(Edit("hooks { promote: \"true\" }", with + "push_gap_ms: 1001 }"))
-                  .status()
-                  .message(),
-              HasSubstr("push_gap_ms must be within 0..1000, not 1001"));
 }
 
 TEST(ConfigTest, TlsFilesTogetherAbsoluteAndDefaults) {

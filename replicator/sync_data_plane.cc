@@ -234,7 +234,6 @@ void ApplyDataPathConfig(const DataPathConfig& d, sync::EngineOptions* options) 
   if (d.safety_net_interval_ms() > 0) {
     options->safety_net_interval = absl::Milliseconds(d.safety_net_interval_ms());
   }
-  options->push_gap = absl::Milliseconds(d.push_gap_ms());
 }
 
 }  // namespace

@@ -186,10 +186,7 @@ void CatchUpLoops::Run(Loop* loop) {
   while (!loop->stop) {
     const absl::Duration started = deps_.clock->Monotonic();
     next_full = RunCycle(loop, cycle, hooks, follower.get(), next_full);
-    if (!AwaitNextCycle(loop, std::min(next_full, started + deps_.interval),
-                        started + deps_.push_gap)) {
-      break;
-    }
+    if (!AwaitNextCycle(loop, std::min(next_full, started + deps_.interval))) break;
   }
   {
     absl::MutexLock lock(&mu_);
@@ -250,7 +247,6 @@ CatchUpRecord CatchUpLoops::RecordOf(const Loop& loop) const {
     record.feed_live = view.live;
     record.feed_caught_up_to = view.caught_up_to;
     record.feed_oldest_pending = view.oldest_pending;
-    record.feed_pending = view.pending;
     if (!view.live) record.feed = "poll";
   }
   return record;
@@ -261,20 +257,14 @@ CatchUpTotals CatchUpLoops::Totals() {
   return totals_;
 }
 
-bool CatchUpLoops::AwaitNextCycle(Loop* loop, absl::Duration next, absl::Duration not_before) {
+bool CatchUpLoops::AwaitNextCycle(Loop* loop, absl::Duration next) {
   // The time is the engine clock's; a stop or a wake is seen at once (both
   // are set under mu_), and the clock is looked at every 200 ms of real
-  // time at least.
+  // time.
   auto woken = [loop]() { return loop->stop.load() || loop->wake; };
-  auto stopped = [loop]() { return loop->stop.load(); };
   absl::MutexLock lock(&mu_);
   while (deps_.clock->Monotonic() < next) {
     if (mu_.AwaitWithTimeout(absl::Condition(&woken), absl::Milliseconds(200))) break;
-  }
-  for (absl::Duration now = deps_.clock->Monotonic(); now < not_before && !loop->stop;
-       now = deps_.clock->Monotonic()) {
-    mu_.AwaitWithTimeout(absl::Condition(&stopped),
-                         std::min(not_before - now, absl::Milliseconds(200)));
   }
   return !loop->stop;
 }

@@ -13,10 +13,7 @@
 // cycle of no user: the slot's identity check, which needs no master, and
 // the scrub's repairs (which make that cycle a whole one) are never more
 // than an interval late. Without a live feed the loop polls every
-// `interval`. Push cycles of a loop start at least `push_gap` apart:
-// announcements that arrive meanwhile wait for the next cycle and share it,
-// so a steady stream of deliveries costs one cycle per gap instead of one
-// per message (at most `push_gap` more lag; none when mail is sparse).
+// `interval`.
 //
 // Never waiting on a source: Assign (replacing a loop), Unassign, Retire
 // and Shutdown only set the loop's stop flag and return; the loop's calls
@@ -76,8 +73,6 @@ struct CatchUpLoopsDeps {
   absl::Duration safety_net_interval = absl::Minutes(5);
   // More users pending than this: a whole catch-up ("batch") instead.
   size_t max_push_users = 256;
-  // The least time from one cycle's start to a push cycle's (see above).
-  absl::Duration push_gap = absl::ZeroDuration();
   CycleFactory make_cycle;
   // Empty: no push replication (every loop polls).
   FollowerFactory make_follower;
@@ -156,10 +151,9 @@ class CatchUpLoops {
     bool finished = false;  // guarded by mu_; set by the thread as its last step
   };
   void Run(Loop* loop) ABSL_LOCKS_EXCLUDED(mu_);
-  // Waits until `next` (engine clock) or a wake, a wake then until
-  // `not_before`; false once the loop is to stop.
-  bool AwaitNextCycle(Loop* loop, absl::Duration next, absl::Duration not_before)
-      ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until `next` (engine clock) or a wake; false once the loop is to
+  // stop.
+  bool AwaitNextCycle(Loop* loop, absl::Duration next) ABSL_LOCKS_EXCLUDED(mu_);
   // Runs one cycle: the pushed users when the feed is live and has a small
   // enough batch and no whole catch-up is due, else a whole one; hands
   // what it synced to the follower and records it. The next whole

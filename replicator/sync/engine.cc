@@ -121,7 +121,6 @@ CatchUpLoopsDeps SyncEngine::LoopsDeps() {
   loops.clock = clock_;
   loops.interval = options_.catch_up_interval;
   loops.safety_net_interval = options_.safety_net_interval;
-  loops.push_gap = options_.push_gap;
   loops.make_cycle = [cycle](const ReplicaAssignment& replica,
                              const std::atomic<bool>* stop) -> CycleFn {
     auto made = std::make_shared<CatchUpCycle>(cycle, replica, stop);

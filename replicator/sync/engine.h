@@ -110,8 +110,6 @@ struct EngineOptions {
   // gives no feed). False: polling only.
   bool push = true;
   absl::Duration safety_net_interval = absl::Minutes(5);
-  // The least time between a replica's push cycles (catch_up_loops.h).
-  absl::Duration push_gap = absl::ZeroDuration();
   // A replica whose newest completed catch-up started longer ago than this
   // is not in sync (replica_status.h). Longer than catch_up_interval.
   absl::Duration stale_after = absl::Seconds(30);

@@ -56,13 +56,11 @@ struct CatchUpRecord {
   // Push replication (change_follower.h), as the loop's follower sees it
   // when the record is read: "push", "poll" or "batch"; with a live feed,
   // the moment up to which every announced change is durable here and the
-  // date of the oldest that is not (engine monotonic), and how many users
-  // have announced changes not yet durable here.
+  // date of the oldest that is not (engine monotonic).
   std::string feed = "poll";
   bool feed_live = false;
   std::optional<absl::Duration> feed_caught_up_to;
   std::optional<absl::Duration> feed_oldest_pending;
-  size_t feed_pending = 0;
 };
 
 // How one catch-up cycle ended (catch_up_cycle.h).
