@@ -145,8 +145,7 @@ TEST_F(CatchUpPushTest, AnnouncedUsersAreSyncedAtOnceAndAlone) {
 
   Deliver("bob", "1.host");
   ASSERT_TRUE(recorder_.AwaitCycles(before + 1)) << "no cycle: the feed did not wake the loop";
-  // Without waiting for the hour: the loop was woken, for bob alone (a
-  // delivery may be announced in two steps, tmp/ then new/).
+  // Without waiting for the hour: the loop was woken, for bob alone.
   for (size_t i = before; i < recorder_.Count(); ++i) {
     EXPECT_EQ(recorder_.Cycle(i), std::set<std::string>{"bob"});
   }
