@@ -300,10 +300,15 @@ TEST(ImapFailoverTest, MailThroughTheFrontBeforeDuringAndAfterAUnitFailure) {
 // routing, and every message the loop had accepted is readable through the
 // front, once, with the seeded flags; no reader sees two mailboxes of a user.
 //
-// Disabled while it fails: after the coordinator's restart, slotroute's
-// channel never connects again (every TLS handshake to the restarted
-// coordinator times out on the client side), so the planned failover never
-// reaches it and st1's users stay routed to the old, stopped master.
+// Disabled while the control plane fails it: in 7 of 9 runs on a 2-core
+// machine the stores' masters did not hold: at setup a promoted master's
+// Dovecot was fenced within about 2 s ("the lease file is gone"; "no
+// Dovecot on imap1/du1s1"), or the stores never became healthy, or after
+// the planned failover st1 stayed without a master (STORE_NO_MASTER at
+// master epoch 6) or ended on its old master again (epoch 5). The same
+// failures hit the unit failure test above. slotroute followed the
+// restarted coordinator in every run that got past the restart, and the 2
+// other runs passed.
 TEST(ImapFailoverTest, DISABLED_ControlPlaneRestartsAndAPlannedFailoverLoseNoMail) {
   if (absl::Status st = CanLoopMount(); !st.ok()) GTEST_SKIP() << "needs loop mounts: " << st;
   if (absl::Status st = CanRunDovecot(); !st.ok()) GTEST_SKIP() << "needs Dovecot: " << st;
@@ -333,12 +338,18 @@ TEST(ImapFailoverTest, DISABLED_ControlPlaneRestartsAndAPlannedFailoverLoseNoMai
   absl::SleepFor(absl::Seconds(3));
 
   // A routing change the restarted coordinator makes: slotroute must follow.
+  // A refused attempt is retried, unless st1's master moved all the same (a
+  // second failover would move it back).
   std::string out;
   bool accepted = false;
   for (int attempt = 0; attempt < 20 && !accepted; ++attempt) {
     auto code = c.Slotctl({"failover", "st1", "--yes", "--reason", "imap test"}, &out);
     ASSERT_TRUE(code.ok()) << code.status();
     accepted = *code == 0;
+    if (accepted) break;
+    c.Log("failover of st1 not accepted: " + out);
+    auto now = c.Store("st1");
+    accepted = now.ok() && now->master_epoch() > before->master_epoch();
     if (!accepted) absl::SleepFor(absl::Seconds(1));
   }
   ASSERT_TRUE(accepted) << out;
