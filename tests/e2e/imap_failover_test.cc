@@ -21,6 +21,10 @@
 // A second test (disabled, see there) restarts the coordinator and a
 // replica's agent during the loops, then moves st1's master by hand: no
 // accepted message may be lost.
+// In both, no reader may see two different mailboxes of a user: the loops
+// never expunge, so a later session lacking a message an earlier one saw
+// (or a UIDVALIDITY coming back) means a stale copy or a second master was
+// served (mail_client.py report; MailClientReport tests that check).
 // Replication is asynchronous, so "every message accepted before the fault"
 // has one exception, measured and printed rather than hidden: messages the
 // master accepted within kAtRiskWindow of its unit's death that no replica
@@ -29,6 +33,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -198,8 +203,12 @@ absl::Status StartLoops(MailCluster& m, MailLoops& loops) {
 }
 
 // Stops the loops and prints their report; `loop_json` gets what they had
-// accepted, for `check`.
-absl::Status StopLoops(MailCluster& m, MailLoops& loops, const std::string& loop_json) {
+// accepted, for `check`. Fails when a delivery was refused or given up, or
+// when the readers saw two different mailboxes of a user; `report_args`
+// (the fault's time and the at-risk window) let messages lost with a failed
+// master's last moments disappear from the readers' view.
+absl::Status StopLoops(MailCluster& m, MailLoops& loops, const std::string& loop_json,
+                       const std::vector<std::string>& report_args = {}) {
   std::ofstream(loops.stop) << "stop\n";
   auto deliver_exit = loops.deliver.Wait(absl::Seconds(90));
   auto read_exit = loops.read.Wait(absl::Seconds(30));
@@ -208,11 +217,11 @@ absl::Status StopLoops(MailCluster& m, MailLoops& loops, const std::string& loop
     return absl::InternalError(
         absl::StrCat("a loop failed: ", loops.deliver.ReadLog(), loops.read.ReadLog()));
   }
+  std::vector<std::string> args = {"--reads=" + loops.reads, "--deliveries=" + loops.deliveries,
+                                   "--out=" + loop_json, "--affected_prefix=st1-"};
+  args.insert(args.end(), report_args.begin(), report_args.end());
   std::string out;
-  auto code = m.front->RunClient("report",
-                                 {"--reads=" + loops.reads, "--deliveries=" + loops.deliveries,
-                                  "--out=" + loop_json, "--affected_prefix=st1-"},
-                                 &out);
+  auto code = m.front->RunClient("report", args, &out);
   if (!code.ok()) return code.status();
   std::fprintf(stderr, "%s", out.c_str());
   if (*code != 0) return absl::InternalError("report failed: " + out);
@@ -259,7 +268,10 @@ TEST(ImapFailoverTest, MailThroughTheFrontBeforeDuringAndAfterAUnitFailure) {
       << m.front->InstanceLog(HostOf(new_master), SlotOf(new_master));
   absl::SleepFor(absl::Seconds(10));  // the loops go on against the new master
   const std::string loop = m.root.dir + "/loop.json";
-  absl::Status stopped = StopLoops(m, loops, loop);
+  const std::vector<std::string> at_risk = {
+      absl::StrFormat("--fault_time=%.6f", absl::ToDoubleSeconds(fault - absl::UnixEpoch())),
+      absl::StrCat("--at_risk_window=", absl::ToDoubleSeconds(kAtRiskWindow))};
+  absl::Status stopped = StopLoops(m, loops, loop, at_risk);
   ASSERT_TRUE(stopped.ok()) << stopped;
 
   // 3. The old master's instance is stopped; every accepted message is
@@ -270,14 +282,10 @@ TEST(ImapFailoverTest, MailThroughTheFrontBeforeDuringAndAfterAUnitFailure) {
   // moments before its unit died may not have reached a replica (the mail
   // at risk, bounded by the replication lag). Such messages are counted and
   // printed; anything accepted earlier, or after the fault, must be there.
-  EXPECT_TRUE(ClientOk(*m.front, "check",
-                       {"--expect=" + m.seed, "--expect=" + loop, "--wait=60",
-                        "--deliveries=" + loops.deliveries,
-                        absl::StrFormat("--fault_time=%.6f",
-                                        absl::ToDoubleSeconds(fault - absl::UnixEpoch())),
-                        absl::StrCat("--at_risk_window=", absl::ToDoubleSeconds(kAtRiskWindow))},
-                       "check after the failover")
-                  .ok());
+  std::vector<std::string> check = {"--expect=" + m.seed, "--expect=" + loop, "--wait=60",
+                                    "--deliveries=" + loops.deliveries};
+  check.insert(check.end(), at_risk.begin(), at_risk.end());
+  EXPECT_TRUE(ClientOk(*m.front, "check", check, "check after the failover").ok());
   std::string store_out;
   c.Slotctl({"store", "st1"}, &store_out).IgnoreError();
   std::fprintf(stderr, "$ slotctl store st1\n%s\n", store_out.c_str());
@@ -290,15 +298,21 @@ TEST(ImapFailoverTest, MailThroughTheFrontBeforeDuringAndAfterAUnitFailure) {
 // operator moves st1's master. slotroute keeps routing on what it knows
 // while the coordinator is away, follows the restarted coordinator's
 // routing, and every message the loop had accepted is readable through the
-// front, once, with the seeded flags.
+// front, once, with the seeded flags; no reader sees two mailboxes of a user.
 //
-// Disabled while it fails: after the coordinator's restart, slotroute's
-// channel never connects again (every TLS handshake to the restarted
-// coordinator times out on the client side), so the planned failover never
-// reaches it and st1's users stay routed to the old, stopped master.
+// Disabled while the control plane fails it: in 7 of 9 runs on a 2-core
+// machine the stores' masters did not hold: at setup a promoted master's
+// Dovecot was fenced within about 2 s ("the lease file is gone"; "no
+// Dovecot on imap1/du1s1"), or the stores never became healthy, or after
+// the planned failover st1 stayed without a master (STORE_NO_MASTER at
+// master epoch 6) or ended on its old master again (epoch 5). The same
+// failures hit the unit failure test above. slotroute followed the
+// restarted coordinator in every run that got past the restart, and the 2
+// other runs passed.
 TEST(ImapFailoverTest, DISABLED_ControlPlaneRestartsAndAPlannedFailoverLoseNoMail) {
   if (absl::Status st = CanLoopMount(); !st.ok()) GTEST_SKIP() << "needs loop mounts: " << st;
   if (absl::Status st = CanRunDovecot(); !st.ok()) GTEST_SKIP() << "needs Dovecot: " << st;
+  const absl::Time start = absl::Now();
   MailCluster m;
   absl::Status started = StartMailCluster("imap_restarts", m);
   ASSERT_TRUE(started.ok()) << started;
@@ -324,12 +338,18 @@ TEST(ImapFailoverTest, DISABLED_ControlPlaneRestartsAndAPlannedFailoverLoseNoMai
   absl::SleepFor(absl::Seconds(3));
 
   // A routing change the restarted coordinator makes: slotroute must follow.
+  // A refused attempt is retried, unless st1's master moved all the same (a
+  // second failover would move it back).
   std::string out;
   bool accepted = false;
   for (int attempt = 0; attempt < 20 && !accepted; ++attempt) {
     auto code = c.Slotctl({"failover", "st1", "--yes", "--reason", "imap test"}, &out);
     ASSERT_TRUE(code.ok()) << code.status();
     accepted = *code == 0;
+    if (accepted) break;
+    c.Log("failover of st1 not accepted: " + out);
+    auto now = c.Store("st1");
+    accepted = now.ok() && now->master_epoch() > before->master_epoch();
     if (!accepted) absl::SleepFor(absl::Seconds(1));
   }
   ASSERT_TRUE(accepted) << out;
@@ -357,6 +377,76 @@ TEST(ImapFailoverTest, DISABLED_ControlPlaneRestartsAndAPlannedFailoverLoseNoMai
   EXPECT_TRUE(ClientOk(*m.front, "check", {"--expect=" + m.seed, "--expect=" + loop, "--wait=60"},
                        "check after the restarts and the failover")
                   .ok());
+  std::fprintf(stderr, "imap restarts test: %s wall\n",
+               absl::FormatDuration(absl::Now() - start).c_str());
+}
+
+// The readers' check itself (mail_client.py report) on crafted logs: user
+// u1's sessions see messages a and b, a failed read, then a last session
+// (`last_ids`, `last_validity`, after an optional one with UIDVALIDITY 8).
+// Message b was accepted at t=1.6; the fault is at t=3.
+struct ReportRun {
+  int code = -1;
+  std::string out;
+};
+ReportRun RunReport(const std::string& name, const std::string& last_ids, int last_validity,
+                    bool validity_8_before, const std::string& at_risk_window) {
+  const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/report_", name);
+  fs::create_directories(dir);
+  std::ofstream reads(dir + "/reads.jsonl");
+  auto session = [&](double t, const std::string& ids, int validity) {
+    reads << absl::StrFormat(
+        "{\"user\": \"u1\", \"t\": %.1f, \"ok\": true, \"ids\": [%s], \"uidvalidity\": %d}\n", t,
+        ids, validity);
+  };
+  session(1, "\"a\"", 7);
+  session(2, "\"a\", \"b\"", 7);
+  reads << "{\"user\": \"u1\", \"t\": 3.0, \"ok\": false, \"error\": \"refused\"}\n";
+  if (validity_8_before) session(4, "\"a\", \"b\"", 8);
+  session(5, last_ids, last_validity);
+  reads.close();
+  std::ofstream(dir + "/deliveries.jsonl")
+      << "{\"user\": \"u1\", \"id\": \"b\", \"first\": 1.5, \"ok\": 1.6, \"attempts\": 1}\n";
+  ReportRun run;
+  absl::StatusOr<int> code = RunCommand(
+      {"python3", Runfile("tests/e2e/mail_client.py"), "report", "--reads=" + dir + "/reads.jsonl",
+       "--deliveries=" + dir + "/deliveries.jsonl", "--out=" + dir + "/loop.json", "--fault_time=3",
+       "--at_risk_window=" + at_risk_window},
+      &run.out, absl::Seconds(60));
+  if (code.ok()) run.code = *code;
+  return run;
+}
+
+TEST(MailClientReport, AGrowingMailboxPasses) {
+  ReportRun run = RunReport("growing", "\"a\", \"b\", \"c\"", 8, true, "0");
+  EXPECT_EQ(run.code, 0) << run.out;
+  EXPECT_NE(run.out.find("\"session_problems\": 0"), std::string::npos) << run.out;
+}
+
+TEST(MailClientReport, ASessionLackingAMessageSeenBeforeFails) {
+  ReportRun run = RunReport("lacking", "\"a\", \"c\"", 7, false, "0");
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_NE(run.out.find("PROBLEM u1: the session at 5.000 lacks b, seen at 2.000"),
+            std::string::npos)
+      << run.out;
+}
+
+TEST(MailClientReport, AUidValidityComingBackFails) {
+  ReportRun run = RunReport("flip", "\"a\", \"b\"", 7, true, "0");
+  EXPECT_EQ(run.code, 1) << run.out;
+  EXPECT_NE(run.out.find("PROBLEM u1: the session at 5.000 has UIDVALIDITY 7 again, after 8"),
+            std::string::npos)
+      << run.out;
+}
+
+// b was accepted 1.4 s before the fault: within a 2 s window it may be lost
+// with the failed master, and is listed, not failed.
+TEST(MailClientReport, AMessageLostAtRiskIsListedApart) {
+  ReportRun run = RunReport("at_risk", "\"a\", \"c\"", 8, false, "2");
+  EXPECT_EQ(run.code, 0) << run.out;
+  EXPECT_NE(run.out.find("AT RISK u1: b was read, then lost with the failed master"),
+            std::string::npos)
+      << run.out;
 }
 
 }  // namespace

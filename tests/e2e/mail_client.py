@@ -16,7 +16,9 @@ do, through the front proxy only (imaplib for IMAP, smtplib.LMTP for LMTP).
             fetches the headers every --interval; a JSON line per attempt
   report    from the loops' logs: each user's unavailability window, the
             readers' longest outage, the delivery delays (p50/p90/p99/max),
-            and the accepted messages as an expectation for `check`
+            and the accepted messages as an expectation for `check`; fails
+            when the readers' sessions saw two different mailboxes of a user
+            (see session_problems)
   show      one user's mailbox, as a person would read it (the demo)
 
 Every loop stops when the file --stop exists. Message-IDs name their user, so
@@ -76,14 +78,17 @@ def imap_login(a, user):
 
 
 def mailbox(a, user):
-    """{Message-ID: [flags...]} of INBOX, and the Message-IDs seen twice."""
+    """{Message-ID: [flags...]} of INBOX, the Message-IDs seen twice, and
+    INBOX's UIDVALIDITY (None when the server gave none)."""
     imap = imap_login(a, user)
     try:
         typ, data = imap.select("INBOX", readonly=True)
         if typ != "OK":
             raise imaplib.IMAP4.error("select: %r" % data)
+        validity = imap.untagged_responses.get("UIDVALIDITY", [None])[-1]
+        validity = int(validity) if validity is not None else None
         if int(data[0]) == 0:
-            return {}, []
+            return {}, [], validity
         typ, data = imap.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])")
         if typ != "OK":
             raise imaplib.IMAP4.error("fetch: %r" % data)
@@ -102,7 +107,7 @@ def mailbox(a, user):
         if mid in box:
             twice.append(mid)
         box[mid] = flags
-    return box, twice
+    return box, twice, validity
 
 
 def retrying(what, fn, seconds):
@@ -158,18 +163,13 @@ def cmd_check(a):
     # may not have copied them yet (the mail at risk); counted, not failed.
     accepted_at = {}
     if a.deliveries:
-        for line in open(a.deliveries):
-            d = json.loads(line)
-            if "ok" in d:
-                accepted_at[d["id"]] = d["ok"]
+        accepted_at = accepted_times(json.loads(l) for l in open(a.deliveries))
     def at_risk(mid):
-        t = accepted_at.get(mid)
-        return t is not None and a.fault_time - a.at_risk_window <= t <= a.fault_time
-    in_window = sum(1 for t in accepted_at.values()
-                    if a.fault_time - a.at_risk_window <= t <= a.fault_time)
+        return in_risk_window(a, accepted_at.get(mid))
+    in_window = sum(1 for t in accepted_at.values() if in_risk_window(a, t))
     problems, lost_at_risk, total = [], [], 0
     for user in sorted(expected):
-        box, twice = retrying("read " + user, lambda: mailbox(a, user), a.wait)
+        box, twice, _ = retrying("read " + user, lambda: mailbox(a, user), a.wait)
         total += len(box)
         for mid in twice:
             problems.append("%s: %s is there twice" % (user, mid))
@@ -242,8 +242,9 @@ def cmd_read(a):
         while not os.path.exists(a.stop):
             t = time.time()
             try:
-                box, _ = mailbox(a, user)
-                append(log, lock, {"user": user, "t": t, "ok": True, "n": len(box)})
+                box, _, validity = mailbox(a, user)
+                append(log, lock, {"user": user, "t": t, "ok": True, "n": len(box),
+                                   "ids": sorted(box), "uidvalidity": validity})
             except Exception as e:
                 append(log, lock, {"user": user, "t": t, "ok": False,
                                    "error": "%s: %s" % (type(e).__name__, e)})
@@ -262,6 +263,55 @@ def percentile(values, p):
         return 0.0
     v = sorted(values)
     return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))]
+
+
+def session_problems(reads, lost_at_risk=lambda mid: False):
+    """What the readers' sessions say about each user's mailbox, as a list of
+    problems and a list of (user, Message-ID) seen and then lost at risk.
+
+    The loops never expunge, so a user's INBOX only grows: a session that
+    lacks a message an earlier session of that user saw, or a UIDVALIDITY
+    that comes back after another one was seen, means two different
+    mailboxes (a stale copy, a second master) were served to that user. A
+    message for which `lost_at_risk` holds (accepted just before a unit
+    failure, not yet replicated) may disappear; it is listed apart."""
+    problems, forgiven = [], []
+    by_user = {}
+    for r in sorted(reads, key=lambda r: r["t"]):
+        if r["ok"] and "ids" in r:
+            by_user.setdefault(r["user"], []).append(r)
+    for user in sorted(by_user):
+        seen = {}  # Message-ID -> when a session first saw it
+        validities = []  # each UIDVALIDITY in the order it appeared
+        for r in by_user[user]:
+            ids = set(r["ids"])
+            for mid in sorted(m for m in seen if m not in ids):
+                if lost_at_risk(mid):
+                    forgiven.append((user, mid))
+                else:
+                    problems.append("%s: the session at %.3f lacks %s, seen at %.3f" % (
+                        user, r["t"], mid, seen[mid]))
+                del seen[mid]  # one line per lost message
+            for mid in ids:
+                seen.setdefault(mid, r["t"])
+            v = r.get("uidvalidity")
+            if v is not None and (not validities or validities[-1] != v):
+                if v in validities:
+                    problems.append("%s: the session at %.3f has UIDVALIDITY %d again, after %d" % (
+                        user, r["t"], v, validities[-1]))
+                validities.append(v)
+    return problems, forgiven
+
+
+def accepted_times(deliveries):
+    """{Message-ID: when the loop's delivery was accepted}."""
+    return {d["id"]: d["ok"] for d in deliveries if "ok" in d}
+
+
+def in_risk_window(a, t):
+    """Whether a delivery accepted at `t` may be lost to the fault (--fault_time,
+    --at_risk_window): asynchronous replication may not have copied it."""
+    return t is not None and a.fault_time - a.at_risk_window <= t <= a.fault_time
 
 
 def cmd_report(a):
@@ -293,6 +343,9 @@ def cmd_report(a):
                 run_start = None
     deliveries = [json.loads(l) for l in open(a.deliveries)]
     accepted = [d for d in deliveries if "ok" in d]
+    accepted_at = accepted_times(deliveries)
+    problems, seen_lost_at_risk = session_problems(
+        reads, lambda mid: in_risk_window(a, accepted_at.get(mid)))
     delays = [d["ok"] - d["first"] for d in accepted]
     expect = {}
     for d in accepted:
@@ -319,6 +372,11 @@ def cmd_report(a):
         "delay_p90_s": round(percentile(delays, 90), 3),
         "delay_p99_s": round(percentile(delays, 99), 3),
         "delay_max_s": round(max(delays) if delays else 0.0, 3),
+        "session_problems": len(problems),
+        "seen_then_lost_at_risk": len(seen_lost_at_risk),
+        "users_whose_uidvalidity_changed": sum(
+            1 for u, rs in by_user.items()
+            if len({r.get("uidvalidity") for r in rs if r["ok"] and "uidvalidity" in r}) > 1),
     }
     print("REPORT " + json.dumps(report, sort_keys=True))
     print("  unavailable per user (s): " + ", ".join(
@@ -331,10 +389,15 @@ def cmd_report(a):
     errors = sorted({r["error"][:120] for r in reads if not r["ok"]})
     for e in errors[:8]:
         print("  read error seen: " + e)
+    for user, mid in seen_lost_at_risk:
+        print("AT RISK %s: %s was read, then lost with the failed master" % (user, mid))
+    for p in problems[:50]:
+        print("PROBLEM " + p)
+    sys.exit(1 if problems else 0)
 
 
 def cmd_show(a):
-    box, _ = retrying("read " + a.users[0], lambda: mailbox(a, a.users[0]), a.wait)
+    box, _, _ = retrying("read " + a.users[0], lambda: mailbox(a, a.users[0]), a.wait)
     print("%s's INBOX through the front proxy (127.0.0.1:%d): %d messages" % (
         a.users[0], a.imap, len(box)))
     # The messages this client delivered first, then the others.

@@ -52,6 +52,14 @@ void RoutingFollower::Run() {
 
 bool RoutingFollower::FollowOnce() {
   grpc::ClientContext ctx;
+  // The stream waits for the coordinator instead of failing while the
+  // channel reconnects: this thread, blocked in the call, is what drives the
+  // channel's connection attempts (slotroute runs no gRPC server, and a
+  // fail-fast call returns at once while the channel is in
+  // TRANSIENT_FAILURE, so nothing else would read the socket; a TLS
+  // handshake then only moves on gRPC's backup poll, every 5 s, and never
+  // finishes within the channel's 2 s connect deadline).
+  ctx.set_wait_for_ready(true);
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return false;
@@ -74,6 +82,9 @@ bool RoutingFollower::FollowOnce() {
                                       change.new_master().service_address(), " (epoch ",
                                       change.master_epoch(), ")"));
   }
+  // Nothing follows the routing until the next stream opens: every route
+  // must be confirmed again before it is trusted as fresh.
+  table_->MarkAllUnconfirmed();
   grpc::Status st = reader->Finish();
   {
     absl::MutexLock lock(&mu_);

@@ -36,10 +36,18 @@ class GrpcUserLocator : public UserLocator {
 
 // Follows WatchRouting on a thread of its own until Stop(): every change goes
 // into the table. The stream carries changes "from now on", so each time a
-// stream opens (the first time, and after the coordinator restarted or the
-// link broke) the table forgets its masters: what was missed meanwhile is
-// looked up again on the next request. Reconnects with backoff (100 ms
-// doubling to `max_backoff`).
+// stream ends and each time one opens (the first time, and after the
+// coordinator restarted or the link broke) the table forgets its masters:
+// what was missed meanwhile is looked up again on the next request.
+//
+// The stream is opened wait-for-ready: while the coordinator is away the
+// call waits, and its thread keeps driving the channel's reconnection (in a
+// process without a gRPC server of its own, a thread waiting on a call is
+// what reads the channel's sockets; fail-fast calls in TRANSIENT_FAILURE
+// return at once and leave a TLS handshake to gRPC's 5 s backup poll, past
+// the channel's 2 s connect deadline). A stream that ends, or that the
+// coordinator refuses, is opened again after a backoff (100 ms doubling to
+// `max_backoff`; back to 100 ms after a stream that delivered).
 class RoutingFollower {
  public:
   // `stub`, `table` and `clock` are not owned and must outlive this.
