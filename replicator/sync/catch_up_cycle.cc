@@ -1,7 +1,9 @@
 #include "replicator/sync/catch_up_cycle.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <map>
 #include <optional>
@@ -31,6 +33,20 @@ std::optional<std::map<std::string, std::set<std::string>>> DeletedAtMaster(
   return out;
 }
 
+// A replica on a filesystem mounted read-only cannot take what its master
+// changes next. Said before anything else, so that the cycle fails (and the
+// replica's lag grows) even when nothing has changed yet: a sync with
+// nothing to write would pass on it.
+absl::Status CheckWritable(int root) {
+  struct statvfs st;
+  if (fstatvfs(root, &st) != 0) return ErrnoStatus(errno, "statvfs of the slot");
+  if ((st.f_flag & ST_RDONLY) != 0) {
+    return absl::FailedPreconditionError(
+        "the slot's filesystem is read-only: it cannot follow its master");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 CatchUpCycle::CatchUpCycle(CycleDeps deps, ReplicaAssignment replica, const std::atomic<bool>* stop)
@@ -43,8 +59,9 @@ CycleOutcome CatchUpCycle::Run(const CycleHooks& hooks, const v1::ListUsersRespo
   CycleOutcome outcome;
   outcome.started = deps_.clock->Monotonic();
   absl::StatusOr<std::shared_ptr<const Fd>> root = deps_.slots->Root(replica_.slot);
+  absl::Status writable = root.ok() ? CheckWritable((*root)->get()) : root.status();
   absl::StatusOr<bool> pending =
-      root.ok() ? CheckIdentity((*root)->get()) : absl::StatusOr<bool>(root.status());
+      writable.ok() ? CheckIdentity((*root)->get()) : absl::StatusOr<bool>(writable);
   if (!pending.ok()) {
     outcome.sync = pending.status();
   } else {
