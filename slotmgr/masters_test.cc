@@ -69,6 +69,42 @@ TEST_F(MastersTest, AMasterWithoutItsLeaseIsNotHealthyAndIsPromotedAgain) {
   EXPECT_EQ(EventsOfKind(event_kind::kSlotServing).size(), 1u);
 }
 
+// The agent takes the lease before it runs the promote hook, which may
+// take longer than one lease to start the mail server: the lease is renewed
+// from the reports that hold it, before the promote is acknowledged.
+TEST_F(MastersTest, APromotedMastersLeaseIsRenewedWhileItsPromoteRuns) {
+  RegisterThree();
+  CreateHealthyStore();
+  DropLeases("imap1");
+  RegisterHost(MakeInventory("imap1"));
+  ASSERT_TRUE(Report("imap1").ok());
+  ASSERT_TRUE(coord_->Tick().ok());
+  std::vector<v1::Command> cmds = coord_->TakeCommandsToSend("imap1");
+  ASSERT_EQ(cmds.size(), 1u);
+  ASSERT_TRUE(cmds[0].has_promote());
+  const uint64_t epoch = cmds[0].promote().epoch();
+  // A report built before the promote arrived holds no lease: nothing to renew.
+  auto before = Report("imap1");
+  ASSERT_TRUE(before.ok());
+  EXPECT_FALSE(before->has_value());
+  // The agent holds the lease and runs the hook; the promote is not acknowledged.
+  v1::Lease& held = held_["imap1"]["s01"];
+  held = cmds[0].promote().lease();
+  held.set_slot("s01");
+  auto during = Report("imap1");
+  ASSERT_TRUE(during.ok());
+  ASSERT_TRUE(during->has_value()) << "the lease of a promote in progress is renewed";
+  ASSERT_EQ((*during)->leases_size(), 1);
+  EXPECT_EQ((*during)->leases(0).slot(), "s01");
+  EXPECT_EQ((*during)->leases(0).store(), "st1");
+  EXPECT_EQ((*during)->leases(0).epoch(), epoch);
+  // A lease at an epoch other than the store's is not renewed.
+  held.set_epoch(epoch + 1);
+  auto other = Report("imap1");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value());
+}
+
 TEST_F(MastersTest, RenewalsNameTheStoresOtherCopies) {
   RegisterThree();
   CreateHealthyStore();

@@ -199,28 +199,49 @@ void NoteUsage(Journal& journal, Txn& txn, v1::HostInfo& h, const v1::HealthRepo
   }
 }
 
+// Whether `report` holds the lease of `si` at the store's current epoch.
+bool HoldsCurrentLease(const v1::HealthReport& report, const v1::SlotInfo& si,
+                       const StoreRecord& store) {
+  return std::any_of(report.leases_held().begin(), report.leases_held().end(),
+                     [&](const v1::Lease& l) {
+                       return l.slot() == si.ref().slot() && l.store() == si.store() &&
+                              l.epoch() == store.info().master_epoch();
+                     });
+}
+
 // Renews the leases of the host's usable masters, unless the master is
 // being moved away (operator failover, drain): then it runs out. Each bound
 // counts from now, after the agent sent its report, so the agent's view of
 // the lease ends first.
+//
+// A master whose promote is not acknowledged yet is renewed too when the
+// report holds its lease at the current epoch: its agent took the lease
+// before running the promote hook, and the hook (starting the mail server)
+// may take longer than one lease. Never two masters: the agent accepts a
+// renewal only for a slot serving under an unexpired lease of that store
+// and epoch, its mail server runs only under that lease (slotfence), and
+// the bound granted here ends after the agent's, as for any renewal; the
+// coordinator promotes no other copy before that bound has passed.
 std::optional<v1::LeaseRenewal> RenewLeases(const ClusterModel& model, const v1::HostInfo& h,
                                             const SlotCopyIndex::HostSlots& copies,
-                                            const AutomationRecord& automation, uint64_t report_id,
-                                            int64_t mono, int64_t lease_ms, LeaseTable& leases) {
+                                            const AutomationRecord& automation,
+                                            const v1::HealthReport& report, int64_t mono,
+                                            int64_t lease_ms, LeaseTable& leases) {
   std::optional<v1::LeaseRenewal> renewal;
   for (int i = 0; i < h.slots_size(); ++i) {
     const v1::SlotInfo& si = h.slots(i);
-    // A master that is not serving holds no lease to renew: it needs a
-    // promote (its agent would refuse the renewal).
-    if (si.role() != v1::SLOT_MASTER || !si.serving()) continue;
+    if (si.role() != v1::SLOT_MASTER) continue;
     const StoreRecord* store = copies.store[i];
     if (store == nullptr || store->moving_master() || store->has_pending_target()) continue;
+    // A master that is not serving holds no lease to renew: it needs a
+    // promote (its agent would refuse the renewal).
+    if (!si.serving() && !HoldsCurrentLease(report, si, *store)) continue;
     // An unusable master is fenced so that a replica can take over, unless
     // the evidence brake keeps it (automation_guard.h).
     if (!si.usable() && !BrakeKeepsServing(automation, h, si, *store)) continue;
     if (!renewal) {
       renewal.emplace();
-      renewal->set_report_id(report_id);
+      renewal->set_report_id(report.report_id());
     }
     v1::Lease* lease = renewal->add_leases();
     lease->set_store(si.store());
@@ -292,8 +313,8 @@ absl::StatusOr<std::optional<v1::LeaseRenewal>> Coordinator::ApplyReport(
   if (recompute) RecomputeLocked(txn);
   SK_RETURN_IF_ERROR(CommitLocked(txn));
   // The commit may have changed stores: the index is looked up again.
-  return RenewLeases(model_, h, slot_copies_.For(host, h, model_), automation_, report.report_id(),
-                     mono, config_.lease_ms, leases_);
+  return RenewLeases(model_, h, slot_copies_.For(host, h, model_), automation_, report, mono,
+                     config_.lease_ms, leases_);
 }
 
 absl::Status Coordinator::ApplyAck(const std::string& host, const v1::CommandAck& ack) {

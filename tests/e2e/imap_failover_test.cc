@@ -98,7 +98,14 @@ absl::Status CreateMailStores(Cluster& c, const std::vector<MailStore>& stores) 
 struct MailCluster {
   struct RemoveRoot {
     std::string dir;
+    // SLOTKEEPER_KEEP_ROOT=1 leaves the directory (every process's log)
+    // for a post-mortem.
     ~RemoveRoot() {
+      const char* keep = std::getenv("SLOTKEEPER_KEEP_ROOT");
+      if (keep != nullptr && std::string(keep) == "1") {
+        std::fprintf(stderr, "kept %s\n", dir.c_str());
+        return;
+      }
       std::error_code ec;
       fs::remove_all(dir, ec);
     }
