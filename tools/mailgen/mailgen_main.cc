@@ -257,9 +257,13 @@ int Mutate(const std::string& slot, uint64_t seed) {
     const std::string& user = users[rng.Below(users.size())];
     const uint64_t serial = 10'000'000 + seed * 100000 + i;
     std::string msg = Message(&rng, pools, user, when + i, serial, MessageSize(&rng));
-    std::string path = absl::StrFormat("%s/%s/new/%d.M%dP%dQ%d.mail1,S=%d", users_dir, user,
-                                       when + i, i, 4242, serial, msg.size());
-    if (!WriteWhole(path, msg, when + i)) {
+    const std::string name =
+        absl::StrFormat("%d.M%dP%dQ%d.mail1,S=%d", when + i, i, 4242, serial, msg.size());
+    // Written in tmp/ and renamed into new/, as a delivery agent does: a
+    // reader of new/ never sees a message half written.
+    const std::string tmp = absl::StrCat(users_dir, "/", user, "/tmp/", name);
+    const std::string path = absl::StrCat(users_dir, "/", user, "/new/", name);
+    if (!WriteWhole(tmp, msg, when + i) || rename(tmp.c_str(), path.c_str()) != 0) {
       return Fail(absl::StrCat("write ", path, ": ", strerror(errno)));
     }
     ++delivered;
